@@ -1,0 +1,82 @@
+// Kernels declared as data, in one registry: WGSL file, entry point, workgroup size (through the
+// override constants WG_X/WG_Y/WG_Z), other overrides, and the dispatch size for a shape. The
+// bindings and the uniform layout are not written here: they are reflected from the WGSL.
+import type { ShaderFile } from '../shaders/wgsl.generated.js';
+
+/** Named sizes that a dispatch is planned for, e.g. { M: 128, N: 400, K: 784 }. */
+export type Shape = Readonly<Record<string, number>>;
+
+export type Workgroups = readonly [number, number, number];
+
+export interface KernelDef {
+  /** Unique name; also the label of every GPU object made for it. */
+  name: string;
+  file: ShaderFile;
+  entryPoint: string;
+  /** Workgroup size; the WGSL must declare `override WG_X` (and WG_Y/WG_Z when given). */
+  workgroupSize: readonly [number, number?, number?];
+  /** Other override constants, by WGSL name. */
+  constants?: Readonly<Record<string, number>>;
+  /** Number of workgroups for a shape (each dimension at most maxComputeWorkgroupsPerDimension). */
+  dispatch: (shape: Shape) => Workgroups;
+  /**
+   * Minimum number of elements each storage binding must hold for a shape. Checked before any
+   * bind group is made, so a too-small buffer is a clear error instead of a silent clamp.
+   */
+  elements?: (shape: Shape) => Readonly<Record<string, number>>;
+  /** Device features the kernel needs, e.g. 'subgroups'. */
+  requires?: readonly string[];
+}
+
+const registry = new Map<string, KernelDef>();
+
+/** Adds a kernel to the registry; names are unique. Returns the definition for convenience. */
+export function defineKernel(def: KernelDef): KernelDef {
+  const existing = registry.get(def.name);
+  if (existing && existing !== def) throw new Error(`kernel '${def.name}' is defined twice`);
+  registry.set(def.name, def);
+  return def;
+}
+
+export function getKernel(name: string): KernelDef {
+  const def = registry.get(name);
+  if (!def) throw new Error(`unknown kernel '${name}' (registered: ${[...registry.keys()].join(', ')})`);
+  return def;
+}
+
+export function listKernels(): KernelDef[] {
+  return [...registry.values()];
+}
+
+/** Workgroup-size override constants for a definition. */
+export function workgroupConstants(def: KernelDef): Record<string, number> {
+  const [x, y, z] = def.workgroupSize;
+  const constants: Record<string, number> = { WG_X: x };
+  if (y !== undefined) constants.WG_Y = y;
+  if (z !== undefined) constants.WG_Z = z;
+  return constants;
+}
+
+export function invocationsPerWorkgroup(def: KernelDef): number {
+  const [x, y, z] = def.workgroupSize;
+  return x * (y ?? 1) * (z ?? 1);
+}
+
+/** Largest workgroup count allowed in one dimension by every WebGPU device. */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/**
+ * Spreads `count` workgroups over x and y so neither exceeds the 65535 limit. Kernels that use it
+ * recover the linear workgroup index as `wid.y * num_workgroups.x + wid.x` and bounds-check it.
+ */
+export function dispatch1d(count: number): Workgroups {
+  const groups = Math.max(1, Math.ceil(count));
+  if (groups <= MAX_WORKGROUPS_PER_DIMENSION) return [groups, 1, 1];
+  const y = Math.ceil(groups / MAX_WORKGROUPS_PER_DIMENSION);
+  const x = Math.ceil(groups / y);
+  return [x, y, 1];
+}
+
+export function ceilDiv(a: number, b: number): number {
+  return Math.ceil(a / b);
+}

@@ -1,0 +1,109 @@
+// Float64 CPU references, seeded random inputs and a checker that prints the first mismatches.
+
+/** Seeded PRNG (mulberry32) so a failing case can be rerun; the seed is new every run. */
+export function makeRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh seed per run (printed by tests on failure). */
+export function freshSeed(): number {
+  return (Math.random() * 0xffffffff) >>> 0;
+}
+
+export function randomUniform(rng: () => number, n: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * rng();
+  return out;
+}
+
+export function randomNormal(rng: () => number, n: number, std = 1, mean = 0): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u1 = 1 - rng();
+    const u2 = rng();
+    out[i] = mean + std * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+export interface Tolerance {
+  /** Absolute tolerance. */
+  atol: number;
+  /** Relative tolerance (of |expected|). */
+  rtol: number;
+}
+
+/**
+ * Compares a GPU result with a float64 reference element by element: |a - e| <= atol + rtol*|e|.
+ * NaN (e.g. an unwritten poisoned element) always fails. Returns a message listing the first
+ * mismatches, or null when all agree.
+ */
+export function mismatches(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  name = 'result',
+  shown = 8,
+): string | null {
+  if (actual.length < expected.length) {
+    return `${name}: got ${actual.length} values, expected ${expected.length}`;
+  }
+  const bad: string[] = [];
+  let count = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    const err = Math.abs(a - e);
+    const ok = Number.isFinite(a) === Number.isFinite(e) && (a === e || err <= tol.atol + tol.rtol * Math.abs(e));
+    if (!ok) {
+      count++;
+      worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
+      if (bad.length < shown) bad.push(`  [${i}] got ${a}, expected ${e} (diff ${err.toExponential(2)})`);
+    }
+  }
+  if (count === 0) return null;
+  return `${name}: ${count} of ${expected.length} mismatched (worst ${worst.toExponential(2)}; atol ${tol.atol}, rtol ${tol.rtol}):\n${bad.join('\n')}`;
+}
+
+/** Throws with the first mismatches listed (usable inside expect-free helpers). */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  name = 'result',
+): void {
+  const message = mismatches(actual, expected, tol, name);
+  if (message) throw new Error(message);
+}
+
+/**
+ * Central finite difference of a scalar function f(x) (float64), for every element of x, or for
+ * `indices` only. Used to check analytic backward passes.
+ */
+export function finiteDifference(
+  f: (x: Float64Array) => number,
+  x: Float64Array,
+  eps = 1e-5,
+  indices?: readonly number[],
+): Float64Array {
+  const grad = new Float64Array(x.length);
+  const which = indices ?? Array.from({ length: x.length }, (_, i) => i);
+  for (const i of which) {
+    const saved = x[i]!;
+    x[i] = saved + eps;
+    const plus = f(x);
+    x[i] = saved - eps;
+    const minus = f(x);
+    x[i] = saved;
+    grad[i] = (plus - minus) / (2 * eps);
+  }
+  return grad;
+}
