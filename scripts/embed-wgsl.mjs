@@ -11,7 +11,8 @@ const shaderDir = join(root, 'shaders');
 const outFile = join(root, 'src', 'shaders', 'wgsl.generated.ts');
 
 function expand(file, seen = new Set(), stack = []) {
-  if (stack.includes(file)) throw new Error(`embed-wgsl: include cycle ${[...stack, file].join(' -> ')}`);
+  if (stack.includes(file))
+    throw new Error(`embed-wgsl: include cycle ${[...stack, file].join(' -> ')}`);
   const path = join(shaderDir, file);
   if (!existsSync(path)) {
     throw new Error(`embed-wgsl: ${stack.at(-1) ?? file} includes missing file ${file}`);

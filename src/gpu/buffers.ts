@@ -72,7 +72,11 @@ export class BufferAllocator {
    * Lays out several sub-ranges in one buffer, each aligned to minStorageBufferOffsetAlignment.
    * Returns the ranges by name; sizes are rounded to 4 bytes.
    */
-  arena(label: string, sizes: Record<string, number>, usage?: GPUBufferUsageFlags): Record<string, BufferRange> {
+  arena(
+    label: string,
+    sizes: Record<string, number>,
+    usage?: GPUBufferUsageFlags,
+  ): Record<string, BufferRange> {
     const offsets: [string, number, number][] = [];
     let cursor = 0;
     for (const [name, bytes] of Object.entries(sizes)) {
@@ -94,7 +98,8 @@ export class BufferAllocator {
   /** Destroys one buffer this allocator made. */
   destroy(buffer: GPUBuffer): void {
     const size = this.live.get(buffer);
-    if (size === undefined) throw new Error(`buffer '${buffer.label}' was not made by this allocator`);
+    if (size === undefined)
+      throw new Error(`buffer '${buffer.label}' was not made by this allocator`);
     this.live.delete(buffer);
     this.liveBytes -= size;
     buffer.destroy();

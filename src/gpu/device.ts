@@ -39,7 +39,8 @@ const INSTALL_HINT =
   'with chromium; llvmpipe with Mesa), and `npm install webgpu` for Node. In a browser, use one ' +
   'with WebGPU enabled (Chrome/Edge 113+, or --enable-unsafe-webgpu).';
 
-const CPU_ADAPTER_PATTERN = /llvmpipe|lavapipe|swiftshader|softpipe|software|microsoft basic render/i;
+const CPU_ADAPTER_PATTERN =
+  /llvmpipe|lavapipe|swiftshader|softpipe|software|microsoft basic render/i;
 
 /** Names an adapter from its info, with the description and the device string. */
 export function describeAdapter(info: GPUAdapterInfo): string {
@@ -157,7 +158,8 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuDe
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) {
-    if (!nav?.gpu) throw new Error(`navigator.gpu is missing: this browser has no WebGPU. ${INSTALL_HINT}`);
+    if (!nav?.gpu)
+      throw new Error(`navigator.gpu is missing: this browser has no WebGPU. ${INSTALL_HINT}`);
     const preference = options.adapter === 'gpu' ? 'high-performance' : undefined;
     const adapter = await nav.gpu.requestAdapter(preference ? { powerPreference: preference } : {});
     if (!adapter) throw new Error(`navigator.gpu.requestAdapter() returned null. ${INSTALL_HINT}`);
@@ -180,7 +182,12 @@ async function loadDawn(): Promise<DawnModule> {
     const specifier = 'webgpu';
     dawnModule = (await import(/* @vite-ignore */ specifier)) as DawnModule;
   } catch (error) {
-    throw new Error(`Cannot load the 'webgpu' package (Dawn for Node): ${String(error)}. ${INSTALL_HINT}`);
+    throw new Error(
+      `Cannot load the 'webgpu' package (Dawn for Node): ${String(error)}. ${INSTALL_HINT}`,
+      {
+        cause: error,
+      },
+    );
   }
   // WebGPU constants such as GPUBufferUsage must exist as globals, as in a browser.
   for (const [key, value] of Object.entries(dawnModule.globals)) {
@@ -220,5 +227,7 @@ async function requestNodeGpu(options: RequestGpuOptions): Promise<GpuDeviceInfo
     }
     return deviceFromAdapter(adapter, kind, options, [gpu]);
   }
-  throw new Error(`No WebGPU adapter for choice '${choice}' (${tried.join('; ')}). ${INSTALL_HINT}`);
+  throw new Error(
+    `No WebGPU adapter for choice '${choice}' (${tried.join('; ')}). ${INSTALL_HINT}`,
+  );
 }

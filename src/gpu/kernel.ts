@@ -11,7 +11,10 @@ export type Workgroups = readonly [number, number, number];
 export interface KernelDef {
   /** Unique name; also the label of every GPU object made for it. */
   name: string;
-  file: ShaderFile;
+  /** A file under shaders/ (embedded at build time), or any name when `code` is given. */
+  file: ShaderFile | (string & {});
+  /** Inline WGSL instead of the embedded file (user-defined kernels, tests). */
+  code?: string;
   entryPoint: string;
   /** Workgroup size; the WGSL must declare `override WG_X` (and WG_Y/WG_Z when given). */
   workgroupSize: readonly [number, number?, number?];
@@ -40,7 +43,8 @@ export function defineKernel(def: KernelDef): KernelDef {
 
 export function getKernel(name: string): KernelDef {
   const def = registry.get(name);
-  if (!def) throw new Error(`unknown kernel '${name}' (registered: ${[...registry.keys()].join(', ')})`);
+  if (!def)
+    throw new Error(`unknown kernel '${name}' (registered: ${[...registry.keys()].join(', ')})`);
   return def;
 }
 

@@ -3,7 +3,8 @@
 // (wgsl_reflect's package `main` is CommonJS in an ESM package; its module build imports cleanly.)
 import { WgslReflect, ResourceType } from 'wgsl_reflect/wgsl_reflect.module.js';
 
-export type BindingKind = 'uniform' | 'storage' | 'read-only-storage' | 'texture' | 'storage-texture';
+export type BindingKind =
+  'uniform' | 'storage' | 'read-only-storage' | 'texture' | 'storage-texture';
 
 export type ScalarType = 'f32' | 'u32' | 'i32';
 
@@ -73,7 +74,9 @@ function scalarOf(type: RawType): { type: ScalarType; components: number } {
   if ((name === 'vec2' || name === 'vec3' || name === 'vec4') && type.format) {
     return { type: type.format.name as ScalarType, components: Number(name.slice(3)) };
   }
-  throw new Error(`uniform member of type ${name} is not supported (use u32, i32, f32 or vecN of them)`);
+  throw new Error(
+    `uniform member of type ${name} is not supported (use u32, i32, f32 or vecN of them)`,
+  );
 }
 
 function toBinding(resource: RawResource): ReflectedBinding {
@@ -92,7 +95,9 @@ function toBinding(resource: RawResource): ReflectedBinding {
       kind = 'storage-texture';
       break;
     default:
-      throw new Error(`binding ${resource.name}: resource type ${resource.resourceType} is not supported`);
+      throw new Error(
+        `binding ${resource.name}: resource type ${resource.resourceType} is not supported`,
+      );
   }
   const binding: ReflectedBinding = {
     name: resource.name,
@@ -105,7 +110,11 @@ function toBinding(resource: RawResource): ReflectedBinding {
   };
   if (kind === 'uniform') {
     for (const member of resource.type.members ?? []) {
-      binding.uniformFields.push({ name: member.name, offset: member.offset, ...scalarOf(member.type) });
+      binding.uniformFields.push({
+        name: member.name,
+        offset: member.offset,
+        ...scalarOf(member.type),
+      });
     }
   }
   if (kind === 'storage-texture') {
@@ -121,7 +130,9 @@ export function reflectWgsl(code: string, file: string): ReflectedModule {
   try {
     reflect = new WgslReflect(code);
   } catch (error) {
-    throw new Error(`${file}: WGSL could not be parsed for reflection: ${String(error)}`);
+    throw new Error(`${file}: WGSL could not be parsed for reflection: ${String(error)}`, {
+      cause: error,
+    });
   }
   const entryPoints = new Map<string, ReflectedEntryPoint>();
   for (const entry of reflect.entry.compute) {

@@ -13,7 +13,12 @@ import {
   type Shape,
   type Workgroups,
 } from './kernel.js';
-import { reflectWgsl, type ReflectedBinding, type ReflectedEntryPoint, type ReflectedModule } from './reflect.js';
+import {
+  reflectWgsl,
+  type ReflectedBinding,
+  type ReflectedEntryPoint,
+  type ReflectedModule,
+} from './reflect.js';
 import { GpuTimer } from './timing.js';
 
 export type BindingResource = BufferRange | GPUBuffer | GPUTextureView;
@@ -64,7 +69,8 @@ export class PreparedDispatch {
     readonly bindGroup: GPUBindGroup,
     readonly workgroups: Workgroups,
     private readonly runtime: GpuRuntime,
-    private readonly uniform: { buffer: GPUBuffer; binding: ReflectedBinding; data: ArrayBuffer } | undefined,
+    private readonly uniform:
+      { buffer: GPUBuffer; binding: ReflectedBinding; data: ArrayBuffer } | undefined,
   ) {}
 
   /** Records the dispatch into an open compute pass. */
@@ -108,7 +114,9 @@ export function packUniforms(
     const value = values[field.name];
     if (value === undefined) {
       if (requireAll) {
-        throw new Error(`kernel '${kernelLabel}': uniform field '${binding.name}.${field.name}' was not given`);
+        throw new Error(
+          `kernel '${kernelLabel}': uniform field '${binding.name}.${field.name}' was not given`,
+        );
       }
       continue;
     }
@@ -126,12 +134,16 @@ export function packUniforms(
       if (field.type === 'f32') view.setFloat32(offset, part, true);
       else if (field.type === 'u32') {
         if (!Number.isInteger(part) || part < 0 || part > 0xffffffff) {
-          throw new Error(`kernel '${kernelLabel}': uniform field '${field.name}' (u32) got ${part}`);
+          throw new Error(
+            `kernel '${kernelLabel}': uniform field '${field.name}' (u32) got ${part}`,
+          );
         }
         view.setUint32(offset, part, true);
       } else {
         if (!Number.isInteger(part) || part < -0x80000000 || part > 0x7fffffff) {
-          throw new Error(`kernel '${kernelLabel}': uniform field '${field.name}' (i32) got ${part}`);
+          throw new Error(
+            `kernel '${kernelLabel}': uniform field '${field.name}' (i32) got ${part}`,
+          );
         }
         view.setInt32(offset, part, true);
       }
@@ -143,7 +155,10 @@ export class GpuRuntime {
   readonly device: GPUDevice;
   readonly buffers: BufferAllocator;
   readonly timer: GpuTimer | undefined;
-  private readonly modules = new Map<ShaderFile, { module: GPUShaderModule; reflected: ReflectedModule }>();
+  private readonly modules = new Map<
+    string,
+    { module: GPUShaderModule; reflected: ReflectedModule }
+  >();
   private readonly pipelines = new Map<string, Promise<CachedPipeline>>();
   private readonly maxCachedPipelines: number;
   private readonly printWgsl: boolean;
@@ -170,7 +185,9 @@ export class GpuRuntime {
       this.lost = true;
       if (lostInfo.reason === 'destroyed') return;
       this.onError(
-        new Error(`WebGPU device lost (${lostInfo.reason}): ${lostInfo.message}; recent kernels: ${this.recentKernels()}`),
+        new Error(
+          `WebGPU device lost (${lostInfo.reason}): ${lostInfo.message}; recent kernels: ${this.recentKernels()}`,
+        ),
       );
     });
   }
@@ -184,10 +201,16 @@ export class GpuRuntime {
   }
 
   /** The shader module for a file, compiled once; a WGSL error names the file, line and kernel. */
-  async module(file: ShaderFile, forKernel: string): Promise<{ module: GPUShaderModule; reflected: ReflectedModule }> {
-    const cached = this.modules.get(file);
+  async module(
+    file: string,
+    forKernel: string,
+    inlineCode?: string,
+  ): Promise<{ module: GPUShaderModule; reflected: ReflectedModule }> {
+    // Inline code is keyed by its text too, so two kernels naming one file cannot collide.
+    const key = inlineCode === undefined ? file : `${file}\n${inlineCode}`;
+    const cached = this.modules.get(key);
     if (cached) return cached;
-    const code = WGSL_SOURCES[file];
+    const code = inlineCode ?? WGSL_SOURCES[file as ShaderFile];
     if (code === undefined) throw new Error(`kernel '${forKernel}': no shader file '${file}'`);
     if (this.printWgsl) console.log(`// ---- ${file} (first used by ${forKernel}) ----\n${code}`);
     this.device.pushErrorScope('validation');
@@ -203,12 +226,15 @@ export class GpuRuntime {
     }
     const reflected = reflectWgsl(code, file);
     const entry = { module, reflected };
-    this.modules.set(file, entry);
+    this.modules.set(key, entry);
     return entry;
   }
 
   /** Pipeline for a kernel and override constants, created once (LRU cache, evicts the oldest). */
-  pipeline(def: KernelDef, extraConstants: Readonly<Record<string, number>> = {}): Promise<CachedPipeline> {
+  pipeline(
+    def: KernelDef,
+    extraConstants: Readonly<Record<string, number>> = {},
+  ): Promise<CachedPipeline> {
     const constants = { ...workgroupConstants(def), ...def.constants, ...extraConstants };
     const key = `${def.name}|${JSON.stringify(Object.entries(constants).sort())}`;
     const cached = this.pipelines.get(key);
@@ -231,17 +257,24 @@ export class GpuRuntime {
     return this.pipelines.size;
   }
 
-  private async createPipeline(def: KernelDef, constants: Record<string, number>): Promise<CachedPipeline> {
+  private async createPipeline(
+    def: KernelDef,
+    constants: Record<string, number>,
+  ): Promise<CachedPipeline> {
     for (const feature of def.requires ?? []) {
       if (!this.info.features.has(feature)) {
-        throw new Error(`kernel '${def.name}' needs the '${feature}' feature, which ${this.info.name} lacks`);
+        throw new Error(
+          `kernel '${def.name}' needs the '${feature}' feature, which ${this.info.name} lacks`,
+        );
       }
     }
     const limit = this.device.limits.maxComputeInvocationsPerWorkgroup;
     if (invocationsPerWorkgroup(def) > limit) {
-      throw new Error(`kernel '${def.name}': workgroup of ${invocationsPerWorkgroup(def)} invocations exceeds ${limit}`);
+      throw new Error(
+        `kernel '${def.name}': workgroup of ${invocationsPerWorkgroup(def)} invocations exceeds ${limit}`,
+      );
     }
-    const { module, reflected } = await this.module(def.file, def.name);
+    const { module, reflected } = await this.module(def.file, def.name, def.code);
     const entry = reflected.entryPoints.get(def.entryPoint);
     if (!entry) {
       throw new Error(
@@ -255,9 +288,11 @@ export class GpuRuntime {
       }
     }
     const uniforms = entry.bindings.filter((b) => b.kind === 'uniform');
-    if (uniforms.length > 1) throw new Error(`kernel '${def.name}': at most one uniform binding is supported`);
+    if (uniforms.length > 1)
+      throw new Error(`kernel '${def.name}': at most one uniform binding is supported`);
     for (const b of entry.bindings) {
-      if (b.group !== 0) throw new Error(`kernel '${def.name}': binding '${b.name}' must be in @group(0)`);
+      if (b.group !== 0)
+        throw new Error(`kernel '${def.name}': binding '${b.name}' must be in @group(0)`);
     }
     const layout = this.device.createBindGroupLayout({
       label: def.name,
@@ -274,7 +309,9 @@ export class GpuRuntime {
     const validation = await this.device.popErrorScope();
     const error = validation ?? internal;
     if (error) {
-      throw new Error(`pipeline for kernel '${def.name}' (${def.file}, entry '${def.entryPoint}') failed: ${error.message}`);
+      throw new Error(
+        `pipeline for kernel '${def.name}' (${def.file}, entry '${def.entryPoint}') failed: ${error.message}`,
+      );
     }
     return { pipeline, layout, entry };
   }
@@ -330,7 +367,9 @@ export class GpuRuntime {
     const workgroups = def.dispatch(shape);
     const maxPerDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (workgroups.some((n) => !Number.isInteger(n) || n < 0 || n > maxPerDim)) {
-      throw new Error(`kernel '${label}': dispatch [${workgroups.join(', ')}] exceeds ${maxPerDim} workgroups per dimension`);
+      throw new Error(
+        `kernel '${label}': dispatch [${workgroups.join(', ')}] exceeds ${maxPerDim} workgroups per dimension`,
+      );
     }
     this.device.pushErrorScope('validation');
     const bindGroup = this.device.createBindGroup({ label, layout, entries });
@@ -343,7 +382,11 @@ export class GpuRuntime {
    * Records dispatches into one command buffer and submits it. Does not wait for the GPU. With
    * `timed`, each dispatch gets its own pass with timestamp writes (see GpuTimer).
    */
-  submit(dispatches: readonly PreparedDispatch[], label = 'step', encoderHook?: (encoder: GPUCommandEncoder) => void): void {
+  submit(
+    dispatches: readonly PreparedDispatch[],
+    label = 'step',
+    encoderHook?: (encoder: GPUCommandEncoder) => void,
+  ): void {
     const encoder = this.device.createCommandEncoder({ label });
     const pass = encoder.beginComputePass({ label });
     for (const d of dispatches) d.encode(pass);
@@ -359,7 +402,9 @@ export class GpuRuntime {
     this.submit(dispatches, label);
     const error = await this.device.popErrorScope();
     if (error) {
-      throw new Error(`submit '${label}' failed (kernels: ${dispatches.map((d) => d.label).join(', ')}): ${error.message}`);
+      throw new Error(
+        `submit '${label}' failed (kernels: ${dispatches.map((d) => d.label).join(', ')}): ${error.message}`,
+      );
     }
   }
 
@@ -387,12 +432,18 @@ function layoutEntry(kernelName: string, b: ReflectedBinding): GPUBindGroupLayou
     case 'texture':
       return { ...base, texture: { sampleType: 'unfilterable-float', viewDimension: '2d' } };
     case 'storage-texture':
-      if (!b.textureFormat) throw new Error(`kernel '${kernelName}': storage texture '${b.name}' has no format`);
+      if (!b.textureFormat)
+        throw new Error(`kernel '${kernelName}': storage texture '${b.name}' has no format`);
       return {
         ...base,
         storageTexture: {
           format: b.textureFormat as GPUTextureFormat,
-          access: b.textureAccess === 'read_write' ? 'read-write' : b.textureAccess === 'read' ? 'read-only' : 'write-only',
+          access:
+            b.textureAccess === 'read_write'
+              ? 'read-write'
+              : b.textureAccess === 'read'
+                ? 'read-only'
+                : 'write-only',
         },
       };
   }
@@ -413,23 +464,36 @@ export function checkBindings(
     const parts = [];
     if (missing.length) parts.push(`missing ${missing.join(', ')}`);
     if (extra.length) parts.push(`unknown ${extra.join(', ')}`);
-    throw new Error(`kernel '${label}': binding mismatch: ${parts.join('; ')} (expects: ${expectedNames.join(', ')})`);
+    throw new Error(
+      `kernel '${label}': binding mismatch: ${parts.join('; ')} (expects: ${expectedNames.join(', ')})`,
+    );
   }
-  const ranges: { name: string; buffer: GPUBuffer; start: number; end: number; writable: boolean }[] = [];
+  const ranges: {
+    name: string;
+    buffer: GPUBuffer;
+    start: number;
+    end: number;
+    writable: boolean;
+  }[] = [];
   for (const b of expected) {
     const resource = given[b.name]!;
     const isTexture = b.kind === 'texture' || b.kind === 'storage-texture';
     const isBuffer = IS_BUFFER_RANGE(resource) || IS_BUFFER(resource);
     if (isTexture && isBuffer) {
-      throw new Error(`kernel '${label}': binding '${b.name}' is a ${b.kind} but a buffer was given`);
+      throw new Error(
+        `kernel '${label}': binding '${b.name}' is a ${b.kind} but a buffer was given`,
+      );
     }
     if (isTexture) continue;
-    if (!isBuffer) throw new Error(`kernel '${label}': binding '${b.name}' needs a buffer (${b.kind})`);
+    if (!isBuffer)
+      throw new Error(`kernel '${label}': binding '${b.name}' needs a buffer (${b.kind})`);
     const range: BufferRange = IS_BUFFER_RANGE(resource)
       ? resource
       : { buffer: resource as GPUBuffer, offset: 0, size: (resource as GPUBuffer).size };
     if (!(range.buffer.usage & GPUBufferUsage.STORAGE)) {
-      throw new Error(`kernel '${label}': buffer '${range.buffer.label}' bound to '${b.name}' lacks STORAGE usage`);
+      throw new Error(
+        `kernel '${label}': buffer '${range.buffer.label}' bound to '${b.name}' lacks STORAGE usage`,
+      );
     }
     if (range.offset + range.size > range.buffer.size || range.size <= 0) {
       throw new Error(
@@ -459,15 +523,24 @@ export function checkBindings(
     for (let j = i + 1; j < ranges.length; j++) {
       const a = ranges[i]!;
       const c = ranges[j]!;
-      if (a.buffer === c.buffer && a.start < c.end && c.start < a.end && (a.writable || c.writable)) {
-        throw new Error(`kernel '${label}': bindings '${a.name}' and '${c.name}' overlap and one is written`);
+      if (
+        a.buffer === c.buffer &&
+        a.start < c.end &&
+        c.start < a.end &&
+        (a.writable || c.writable)
+      ) {
+        throw new Error(
+          `kernel '${label}': bindings '${a.name}' and '${c.name}' overlap and one is written`,
+        );
       }
     }
   }
 }
 
 /** Requests a device (see requestGpu) and wraps it in a runtime. */
-export async function createRuntime(options: RequestGpuOptions & RuntimeOptions = {}): Promise<GpuRuntime> {
+export async function createRuntime(
+  options: RequestGpuOptions & RuntimeOptions = {},
+): Promise<GpuRuntime> {
   const info = await requestGpu(options);
   return new GpuRuntime(info, options);
 }

@@ -18,7 +18,11 @@ export class GpuTimer {
     if (this.capacity >= dispatchCount) return;
     this.destroy();
     this.capacity = Math.max(dispatchCount, 16);
-    this.querySet = this.device.createQuerySet({ label: 'kernel timer', type: 'timestamp', count: 2 * this.capacity });
+    this.querySet = this.device.createQuerySet({
+      label: 'kernel timer',
+      type: 'timestamp',
+      count: 2 * this.capacity,
+    });
     this.resolveBuffer = this.device.createBuffer({
       label: 'kernel timer resolve',
       size: 16 * this.capacity,
@@ -45,7 +49,11 @@ export class GpuTimer {
       dispatches.forEach((d, i) => {
         const pass = encoder.beginComputePass({
           label: d.label,
-          timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+          timestampWrites: {
+            querySet,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          },
         });
         d.encode(pass);
         pass.end();

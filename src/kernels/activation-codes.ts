@@ -20,7 +20,9 @@ export function defaultAlpha(act: Activation): number {
 export function activationCode(act: Activation): number {
   const code = ACTIVATIONS[act];
   if (code === undefined) {
-    throw new Error(`unknown activation '${String(act)}' (known: ${Object.keys(ACTIVATIONS).join(', ')})`);
+    throw new Error(
+      `unknown activation '${String(act)}' (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
+    );
   }
   return code;
 }

@@ -7,7 +7,9 @@ import type { AdapterChoice } from '../../src/gpu/device.js';
 import type { BufferRange } from '../../src/gpu/buffers.js';
 import { readFloats } from '../../src/gpu/buffers.js';
 
-export const TEST_ADAPTERS: AdapterChoice[] = (process.env.WEBGPU_VAE_TEST_ADAPTERS ?? 'llvmpipe,swiftshader')
+export const TEST_ADAPTERS: AdapterChoice[] = (
+  process.env.WEBGPU_VAE_TEST_ADAPTERS ?? 'llvmpipe,swiftshader'
+)
   .split(',')
   .map((s) => s.trim())
   .filter((s) => s.length > 0) as AdapterChoice[];
@@ -50,7 +52,11 @@ export function output(rt: GpuRuntime, label: string, n: number): BufferRange {
   return range;
 }
 
-export function upload(rt: GpuRuntime, label: string, data: Float32Array | Uint32Array): BufferRange {
+export function upload(
+  rt: GpuRuntime,
+  label: string,
+  data: Float32Array | Uint32Array,
+): BufferRange {
   return rt.buffers.upload(label, data);
 }
 

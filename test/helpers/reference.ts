@@ -62,11 +62,14 @@ export function mismatches(
     const a = actual[i]!;
     const e = expected[i]!;
     const err = Math.abs(a - e);
-    const ok = Number.isFinite(a) === Number.isFinite(e) && (a === e || err <= tol.atol + tol.rtol * Math.abs(e));
+    const ok =
+      Number.isFinite(a) === Number.isFinite(e) &&
+      (a === e || err <= tol.atol + tol.rtol * Math.abs(e));
     if (!ok) {
       count++;
       worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
-      if (bad.length < shown) bad.push(`  [${i}] got ${a}, expected ${e} (diff ${err.toExponential(2)})`);
+      if (bad.length < shown)
+        bad.push(`  [${i}] got ${a}, expected ${e} (diff ${err.toExponential(2)})`);
     }
   }
   if (count === 0) return null;

@@ -1,0 +1,9 @@
+// webgpu-vae: Variational Autoencoders trained and run with handwritten WebGPU compute shaders.
+export * from './gpu/device.js';
+export * from './gpu/buffers.js';
+export * from './gpu/kernel.js';
+export * from './gpu/reflect.js';
+export * from './gpu/runtime.js';
+export * from './gpu/timing.js';
+export * from './kernels/activation-codes.js';
+export * from './kernels/fill.js';
