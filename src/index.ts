@@ -7,3 +7,8 @@ export * from './gpu/runtime.js';
 export * from './gpu/timing.js';
 export * from './kernels/activation-codes.js';
 export * from './kernels/fill.js';
+export * from './kernels/reparam.js';
+export * from './kernels/kl.js';
+export * from './kernels/likelihood.js';
+export * from './data/index.js';
+export * from './checkpoint/index.js';

@@ -1,0 +1,173 @@
+// KL divergence of the encoder's diagonal Gaussian q = N(mu, diag(exp(logvar))) to N(0, I):
+//   KL_b = 0.5 * sum_j (mu[b,j]^2 + exp(lv[b,j]) - 1 - lv[b,j])
+//   kl_forward:  kl (B): per-example KL_b. One workgroup per example, tree reduction over Z.
+//   kl_reduce:   kl_total (2): [sum_b KL_b, objective]. One workgroup. The objective is
+//                  plain     (use_capacity = 0): beta * scale * sum_b KL_b
+//                  capacity  (use_capacity = 1): beta * |scale * sum_b KL_b - capacity|
+//                With scale = 1/B the capacity form is applied to the batch-mean KL, as in the
+//                beta-VAE capacity objective of Burgess et al. (2018) and its PyTorch versions:
+//                beta * |mean_b KL_b - C|, not per example.
+//   kl_backward: d objective / d mu = w * mu, d objective / d lv = w * 0.5 * (exp(lv) - 1), with
+//                  w = beta * scale                                       (plain)
+//                  w = beta * scale * sign(scale * sum_b KL_b - capacity)  (capacity; reads kl_total
+//                      from kl_reduce, so run the forward first; sign(0) = 0)
+//                ACCUMULATE override: reparam_backward also writes dmu/dlogvar; one of the two
+//                assigns (ACCUMULATE = false) and the other adds (true), in either order.
+//
+// logvar clamp (same rule as reparam.wgsl): exp is taken of c = clamp(lv, LOGVAR_MIN, LOGVAR_MAX),
+// default [-30, 20]; the term is 0.5 * (mu^2 + (exp(c) - 1 - c) + (c - lv)), so the linear -lv part
+// is exact and the value finite for any finite input. The gradient 0.5 * (exp(c) - 1) is
+// straight-through (not zeroed outside the range), so it keeps pulling logvar back into range.
+// exp(c) - 1 - c and exp(c) - 1 use series for |c| < 0.5 (no cancellation when q is close to the
+// prior, mu ~ 0 and lv ~ 0, where the KL is tiny).
+
+override WG_X: u32 = 64;  // power of two
+override ACCUMULATE: bool = false;
+override LOGVAR_MIN: f32 = -30.0;
+override LOGVAR_MAX: f32 = 20.0;
+
+// exp(x) - 1, accurate for small |x|.
+fn expm1_acc(x: f32) -> f32 {
+  if (abs(x) < 0.5) {
+    return x * (1.0 + x * (0.5 + x * (0.16666666666666666 + x * (0.041666666666666664 + x * (0.008333333333333333 +
+      x * (0.001388888888888889 + x * (1.984126984126984e-4 + x * 2.48015873015873e-5)))))));
+  }
+  return exp(x) - 1.0;
+}
+
+// exp(x) - 1 - x, accurate for small |x|.
+fn expm1_minus_x(x: f32) -> f32 {
+  if (abs(x) < 0.5) {
+    return x * x * (0.5 + x * (0.16666666666666666 + x * (0.041666666666666664 + x * (0.008333333333333333 +
+      x * (0.001388888888888889 + x * (1.984126984126984e-4 + x * (2.48015873015873e-5 + x * 2.7557319223985893e-6)))))));
+  }
+  return exp(x) - 1.0 - x;
+}
+
+fn kl_term(m: f32, lv: f32) -> f32 {
+  let c = clamp(lv, LOGVAR_MIN, LOGVAR_MAX);
+  return 0.5 * (m * m + expm1_minus_x(c) + (c - lv));
+}
+
+var<workgroup> partial: array<f32, WG_X>;
+
+// Tree sum of `partial` over the workgroup; every invocation gets the total. Call from uniform
+// control flow only.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+  partial[lid] = value;
+  workgroupBarrier();
+  for (var stride = WG_X / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      partial[lid] = partial[lid] + partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier();
+  return total;
+}
+
+// ---- kl_forward ----
+
+struct KlForwardParams {
+  B: u32,  // batch size
+  Z: u32,  // latent size
+}
+
+@group(0) @binding(0) var<storage, read_write> kl: array<f32>;  // kl: (B)
+@group(0) @binding(1) var<storage, read> mu: array<f32>;        // mu: (B, Z)
+@group(0) @binding(2) var<storage, read> logvar: array<f32>;    // logvar: (B, Z)
+@group(0) @binding(3) var<uniform> fwd: KlForwardParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y * nwg.x + wid.x;  // one workgroup per example (uniform across the workgroup)
+  if (b >= fwd.B) {
+    return;
+  }
+  var acc = 0.0;
+  for (var j = lid; j < fwd.Z; j += WG_X) {
+    let e = b * fwd.Z + j;
+    acc += kl_term(mu[e], logvar[e]);
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    kl[b] = total;
+  }
+}
+
+// ---- kl_reduce ----
+
+struct KlReduceParams {
+  B: u32,            // batch size
+  beta: f32,         // KL weight
+  scale: f32,        // e.g. 1/B for a batch mean
+  capacity: f32,     // C of the capacity objective
+  use_capacity: u32, // 0: beta * scale * sum; 1: beta * |scale * sum - C|
+}
+
+@group(0) @binding(0) var<storage, read_write> kl_total: array<f32>;  // kl_total: (2) [sum, objective]
+@group(0) @binding(1) var<storage, read> kl_rows: array<f32>;         // kl_rows: (B)
+@group(0) @binding(2) var<uniform> red: KlReduceParams;
+
+fn kl_objective(sum: f32, beta: f32, scale: f32, capacity: f32, use_capacity: u32) -> f32 {
+  if (use_capacity != 0u) {
+    return beta * abs(scale * sum - capacity);
+  }
+  return beta * scale * sum;
+}
+
+@compute @workgroup_size(WG_X)
+fn kl_reduce(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var b = lid; b < red.B; b += WG_X) {
+    acc += kl_rows[b];
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    kl_total[0] = total;
+    kl_total[1] = kl_objective(total, red.beta, red.scale, red.capacity, red.use_capacity);
+  }
+}
+
+// ---- kl_backward ----
+
+struct KlBackwardParams {
+  B: u32,
+  Z: u32,
+  beta: f32,
+  scale: f32,
+  capacity: f32,
+  use_capacity: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> dmu: array<f32>;      // dmu: (B, Z)
+@group(0) @binding(1) var<storage, read_write> dlogvar: array<f32>;  // dlogvar: (B, Z)
+@group(0) @binding(2) var<storage, read> mu_in: array<f32>;          // mu_in: (B, Z)
+@group(0) @binding(3) var<storage, read> logvar_in: array<f32>;      // logvar_in: (B, Z)
+@group(0) @binding(4) var<storage, read> kl_total_in: array<f32>;    // kl_total_in: (2) from kl_reduce
+@group(0) @binding(5) var<uniform> bwd: KlBackwardParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (e >= bwd.B * bwd.Z) {
+    return;
+  }
+  var w = bwd.beta * bwd.scale;
+  if (bwd.use_capacity != 0u) {
+    w = w * sign(bwd.scale * kl_total_in[0] - bwd.capacity);
+  }
+  let c = clamp(logvar_in[e], LOGVAR_MIN, LOGVAR_MAX);
+  let gmu = w * mu_in[e];
+  let glv = w * 0.5 * expm1_acc(c);
+  if (ACCUMULATE) {
+    dmu[e] = dmu[e] + gmu;
+    dlogvar[e] = dlogvar[e] + glv;
+  } else {
+    dmu[e] = gmu;
+    dlogvar[e] = glv;
+  }
+}

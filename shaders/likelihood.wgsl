@@ -1,0 +1,222 @@
+// Decoder likelihoods: per-example negative log-likelihoods (forward) and their gradients w.r.t. the
+// decoder outputs (backward). Rows of D values per example; the forwards sum each row with one
+// workgroup per example (tree reduction), the backwards are elementwise (1-D grid, dispatch1d).
+//
+//   Bernoulli from logits l, target x in [0, 1]:
+//     nll_b = sum_d softplus(l) - x l                           (= -[x log s(l) + (1-x) log(1-s(l))])
+//     dl    = scale * (sigmoid(l) - x)
+//     Evaluated as max(l,0) - x l + log1p(exp(-|l|)), with (1-x) l for l >= 0: finite and accurate
+//     for any finite logit (|l| = 1e4 included).
+//   Gaussian, fixed sigma (uniforms inv_var = 1/sigma^2, log_norm = log sigma + 0.5 log 2 pi):
+//     nll_b = sum_d 0.5 (x - mu)^2 / sigma^2 + D log_norm      (sigma = 1: 0.5 * squared error + const)
+//     dmu   = scale * (mu - x) / sigma^2
+//   Gaussian, learned log sigma per output (decoder outputs mean and log_sigma, (B, D) each):
+//     c     = clamp(log_sigma, LOGSIGMA_MIN, LOGSIGMA_MAX)     (default [-6, 6]: 0.0025 <= sigma <= 403)
+//     nll_b = sum_d 0.5 (x - mu)^2 exp(-2c) + c + 0.5 log 2 pi
+//     dmu   = scale * (mu - x) exp(-2c)
+//     dlog_sigma = scale * (1 - (x - mu)^2 exp(-2c)) inside the range, 0 outside: the exact gradient
+//     of the clamped loss, as torch.clamp gives (the clamp is a floor/ceiling on sigma).
+//
+// Backwards have the ACCUMULATE override (assign when false, add when true). `scale` multiplies the
+// gradient: 1 for a summed loss, 1/B for a batch mean. The batch sum of nll is left to the
+// reduction kernels (shaders/reduce.wgsl).
+
+//!include activation_fns.wgsl
+
+override WG_X: u32 = 256;  // power of two
+override ACCUMULATE: bool = false;
+override LOGSIGMA_MIN: f32 = -6.0;
+override LOGSIGMA_MAX: f32 = 6.0;
+
+const HALF_LOG_2PI: f32 = 0.9189385332046727;
+
+var<workgroup> partial: array<f32, WG_X>;
+
+// Tree sum over the workgroup (same as kl.wgsl); every invocation gets the total. Uniform control
+// flow only.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+  partial[lid] = value;
+  workgroupBarrier();
+  for (var stride = WG_X / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) {
+      partial[lid] = partial[lid] + partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier();
+  return total;
+}
+
+fn store_grad_bern(i: u32, v: f32) {
+  if (ACCUMULATE) {
+    dlogits[i] = dlogits[i] + v;
+  } else {
+    dlogits[i] = v;
+  }
+}
+
+fn bernoulli_term(l: f32, x: f32) -> f32 {
+  // max(l, 0) - x l, written so that x = 1, l >> 0 (and x = 0, l << 0) give exactly 0.
+  let lin = select(-x * l, (1.0 - x) * l, l >= 0.0);
+  return lin + softplus_stable(-abs(l));  // log1p(exp(-|l|))
+}
+
+// ---- Bernoulli ----
+
+struct RowParams {
+  B: u32,  // batch size
+  D: u32,  // values per example
+}
+
+@group(0) @binding(0) var<storage, read_write> nll: array<f32>;  // nll: (B)
+@group(0) @binding(1) var<storage, read> logits: array<f32>;     // logits: (B, D)
+@group(0) @binding(2) var<storage, read> x: array<f32>;          // x: (B, D) targets
+@group(0) @binding(3) var<uniform> bern_fwd: RowParams;
+
+@compute @workgroup_size(WG_X)
+fn bernoulli_nll_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y * nwg.x + wid.x;  // one workgroup per example
+  if (b >= bern_fwd.B) {
+    return;
+  }
+  var acc = 0.0;
+  for (var d = lid; d < bern_fwd.D; d += WG_X) {
+    let e = b * bern_fwd.D + d;
+    acc += bernoulli_term(logits[e], x[e]);
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    nll[b] = total;
+  }
+}
+
+struct GradParams {
+  B: u32,
+  D: u32,
+  scale: f32,  // gradient scale (1/B for a batch mean)
+}
+
+@group(0) @binding(0) var<storage, read_write> dlogits: array<f32>;  // dlogits: (B, D)
+@group(0) @binding(3) var<uniform> bern_bwd: GradParams;
+
+@compute @workgroup_size(WG_X)
+fn bernoulli_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= bern_bwd.B * bern_bwd.D) {
+    return;
+  }
+  store_grad_bern(i, bern_bwd.scale * (sigmoid_stable(logits[i]) - x[i]));
+}
+
+// ---- Gaussian, fixed sigma ----
+
+struct GaussFwdParams {
+  B: u32,
+  D: u32,
+  inv_var: f32,   // 1 / sigma^2
+  log_norm: f32,  // log sigma + 0.5 log 2 pi
+}
+
+@group(0) @binding(1) var<storage, read> mean: array<f32>;  // mean: (B, D)
+@group(0) @binding(3) var<uniform> gauss_fwd: GaussFwdParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_nll_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y * nwg.x + wid.x;
+  if (b >= gauss_fwd.B) {
+    return;
+  }
+  var acc = 0.0;
+  for (var d = lid; d < gauss_fwd.D; d += WG_X) {
+    let e = b * gauss_fwd.D + d;
+    let r = x[e] - mean[e];
+    acc += r * r;
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    nll[b] = 0.5 * gauss_fwd.inv_var * total + f32(gauss_fwd.D) * gauss_fwd.log_norm;
+  }
+}
+
+struct GaussBwdParams {
+  B: u32,
+  D: u32,
+  inv_var: f32,  // 1 / sigma^2
+  scale: f32,
+}
+
+@group(0) @binding(0) var<storage, read_write> dmean: array<f32>;  // dmean: (B, D)
+@group(0) @binding(3) var<uniform> gauss_bwd: GaussBwdParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= gauss_bwd.B * gauss_bwd.D) {
+    return;
+  }
+  let g = gauss_bwd.scale * gauss_bwd.inv_var * (mean[i] - x[i]);
+  if (ACCUMULATE) {
+    dmean[i] = dmean[i] + g;
+  } else {
+    dmean[i] = g;
+  }
+}
+
+// ---- Gaussian, learned log sigma ----
+
+@group(0) @binding(3) var<storage, read> log_sigma: array<f32>;  // log_sigma: (B, D)
+@group(0) @binding(4) var<uniform> learned_fwd: RowParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_learned_nll_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y * nwg.x + wid.x;
+  if (b >= learned_fwd.B) {
+    return;
+  }
+  var acc = 0.0;
+  for (var d = lid; d < learned_fwd.D; d += WG_X) {
+    let e = b * learned_fwd.D + d;
+    let c = clamp(log_sigma[e], LOGSIGMA_MIN, LOGSIGMA_MAX);
+    let r = x[e] - mean[e];
+    acc += 0.5 * r * r * exp(-2.0 * c) + c;
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    nll[b] = total + f32(learned_fwd.D) * HALF_LOG_2PI;
+  }
+}
+
+@group(0) @binding(1) var<storage, read_write> dlog_sigma: array<f32>;  // dlog_sigma: (B, D)
+@group(0) @binding(2) var<storage, read> mean_l: array<f32>;            // mean_l: (B, D)
+@group(0) @binding(3) var<storage, read> x_l: array<f32>;               // x_l: (B, D)
+@group(0) @binding(4) var<storage, read> log_sigma_l: array<f32>;       // log_sigma_l: (B, D)
+@group(0) @binding(5) var<uniform> learned_bwd: GradParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_learned_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                 @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= learned_bwd.B * learned_bwd.D) {
+    return;
+  }
+  let ls = log_sigma_l[i];
+  let c = clamp(ls, LOGSIGMA_MIN, LOGSIGMA_MAX);
+  let inv_var = exp(-2.0 * c);
+  let r = x_l[i] - mean_l[i];
+  let gm = learned_bwd.scale * (-r) * inv_var;
+  let inside = ls >= LOGSIGMA_MIN && ls <= LOGSIGMA_MAX;
+  let gs = select(0.0, learned_bwd.scale * (1.0 - r * r * inv_var), inside);
+  if (ACCUMULATE) {
+    dmean[i] = dmean[i] + gm;
+    dlog_sigma[i] = dlog_sigma[i] + gs;
+  } else {
+    dmean[i] = gm;
+    dlog_sigma[i] = gs;
+  }
+}

@@ -1,0 +1,154 @@
+// Shuffled mini-batches: a seeded Fisher–Yates permutation per epoch, rows copied into buffers
+// allocated once, so that a training step allocates nothing.
+
+import type { Rng } from './rng.js';
+import { createRng, shuffleInPlace } from './rng.js';
+
+export interface BatcherOptions {
+  /** Rows per batch. */
+  batchSize: number;
+  /** Seed of the shuffling RNG (default 0). */
+  seed?: number;
+  /** Shuffle each epoch (default true); false keeps the data order. */
+  shuffle?: boolean;
+  /**
+   * Drop the last partial batch of each epoch (default true): every batch then has exactly
+   * batchSize rows. With false the last batch may be shorter; the rest of the buffer is zeroed.
+   */
+  dropLast?: boolean;
+  /** Per-row labels to gather alongside the rows (optional). */
+  labels?: Uint8Array;
+}
+
+/**
+ * Iterates over `data` (count rows of rowSize floats, row-major) in mini-batches:
+ *
+ *   const b = new Batcher(images, 784, { batchSize: 128, seed: 1 });
+ *   for (let epoch = 0; epoch < 10; epoch++) {
+ *     b.startEpoch();
+ *     let rows: number;
+ *     while ((rows = b.next()) > 0) upload(b.batch, rows);
+ *   }
+ *
+ * `batch` (and `batchLabels`, `batchIndices`) are allocated once in the constructor and
+ * overwritten by every next().
+ */
+export class Batcher {
+  readonly count: number;
+  readonly rowSize: number;
+  readonly batchSize: number;
+  readonly dropLast: boolean;
+  readonly shuffle: boolean;
+  /** The current batch, (batchSize, rowSize) row-major. */
+  readonly batch: Float32Array;
+  /** Labels of the current batch's rows (present when `labels` was given). */
+  readonly batchLabels: Uint8Array | undefined;
+  /** Source row index of each row of the current batch. */
+  readonly batchIndices: Uint32Array;
+  /** The current epoch's order of rows. */
+  readonly order: Uint32Array;
+  private readonly data: Float32Array;
+  private readonly labels: Uint8Array | undefined;
+  private readonly rng: Rng;
+  private cursor = 0;
+  private epochIndex = -1;
+
+  constructor(data: Float32Array, rowSize: number, options: BatcherOptions) {
+    if (!Number.isInteger(rowSize) || rowSize <= 0) {
+      throw new RangeError(`Batcher: rowSize must be a positive integer, got ${rowSize}`);
+    }
+    if (data.length % rowSize !== 0) {
+      throw new RangeError(
+        `Batcher: data length ${data.length} is not a multiple of rowSize ${rowSize}`,
+      );
+    }
+    const { batchSize } = options;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) {
+      throw new RangeError(`Batcher: batchSize must be a positive integer, got ${batchSize}`);
+    }
+    this.count = data.length / rowSize;
+    if (options.labels && options.labels.length !== this.count) {
+      throw new RangeError(
+        `Batcher: ${options.labels.length} labels for ${this.count} rows of data`,
+      );
+    }
+    this.rowSize = rowSize;
+    this.batchSize = batchSize;
+    this.dropLast = options.dropLast ?? true;
+    this.shuffle = options.shuffle ?? true;
+    if (this.dropLast && this.count < batchSize) {
+      throw new RangeError(
+        `Batcher: ${this.count} rows make no full batch of ${batchSize} (dropLast is on)`,
+      );
+    }
+    this.data = data;
+    this.labels = options.labels;
+    this.rng = createRng(options.seed ?? 0);
+    this.batch = new Float32Array(batchSize * rowSize);
+    this.batchLabels = options.labels ? new Uint8Array(batchSize) : undefined;
+    this.batchIndices = new Uint32Array(batchSize);
+    this.order = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i++) this.order[i] = i;
+  }
+
+  /** Batches per epoch: floor(count / batchSize) with dropLast, else ceil. */
+  get batchesPerEpoch(): number {
+    return this.dropLast
+      ? Math.floor(this.count / this.batchSize)
+      : Math.ceil(this.count / this.batchSize);
+  }
+
+  /** The number of the current epoch (0 after the first startEpoch(), −1 before). */
+  get epoch(): number {
+    return this.epochIndex;
+  }
+
+  /** Starts a new epoch: reshuffles the order (unless shuffle is off) and rewinds. */
+  startEpoch(): void {
+    if (this.shuffle) shuffleInPlace(this.order, this.rng);
+    this.cursor = 0;
+    this.epochIndex++;
+  }
+
+  /**
+   * Copies the next batch into `batch` (or into `out`, e.g. a mapped staging buffer, which must
+   * hold batchSize · rowSize floats) and returns its number of rows; returns 0 when the epoch is
+   * over (call startEpoch() for the next one). Calls startEpoch() itself if it was never called.
+   */
+  next(
+    out: Float32Array = this.batch,
+    labelsOut: Uint8Array | undefined = this.batchLabels,
+  ): number {
+    if (out.length < this.batchSize * this.rowSize) {
+      throw new RangeError(
+        `Batcher.next: out holds ${out.length} floats, a batch needs ${this.batchSize * this.rowSize}`,
+      );
+    }
+    if (labelsOut && labelsOut.length < this.batchSize) {
+      throw new RangeError(
+        `Batcher.next: labelsOut holds ${labelsOut.length} labels, a batch needs ${this.batchSize}`,
+      );
+    }
+    if (this.epochIndex < 0) this.startEpoch();
+    const left = this.count - this.cursor;
+    const rows = Math.min(this.batchSize, left);
+    if (rows <= 0 || (this.dropLast && rows < this.batchSize)) return 0;
+    const batch = out;
+    const { data, order, rowSize } = this;
+    for (let r = 0; r < rows; r++) {
+      const src = order[this.cursor + r]!;
+      this.batchIndices[r] = src;
+      const s = src * rowSize;
+      const d = r * rowSize;
+      for (let k = 0; k < rowSize; k++) batch[d + k] = data[s + k]!;
+      if (this.labels && labelsOut) labelsOut[r] = this.labels[src]!;
+    }
+    if (rows < this.batchSize) {
+      batch.fill(0, rows * rowSize, this.batchSize * rowSize);
+      this.batchIndices.fill(0, rows);
+      labelsOut?.fill(0, rows, this.batchSize);
+    }
+    this.cursor += rows;
+    return rows;
+  }
+}

@@ -1,0 +1,166 @@
+// KL(q || N(0, I)) for the diagonal Gaussian encoder (shaders/kl.wgsl): per-example KL, the batch
+// sum with the beta / capacity objective, and the backward into dmu / dlogvar.
+import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
+import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { checkDim, checkElements, checkFinite } from './reparam.js';
+
+const ROW_WG = 64;
+const REDUCE_WG = 256;
+const WG = 256;
+
+/** kl (B) = 0.5 * sum_j (mu^2 + exp(lv) - 1 - lv); mu, logvar: (B, Z). One workgroup per row. */
+export const klForward = defineKernel({
+  name: 'kl_forward',
+  file: 'kl.wgsl',
+  entryPoint: 'kl_forward',
+  workgroupSize: [ROW_WG],
+  dispatch: ({ B }) => dispatch1d(B!),
+  elements: ({ B, Z }) => ({ kl: B!, mu: B! * Z!, logvar: B! * Z! }),
+});
+
+/** kl_total (2) = [sum_b kl_rows[b], objective]; kl_rows: (B). One workgroup. */
+export const klReduce = defineKernel({
+  name: 'kl_reduce',
+  file: 'kl.wgsl',
+  entryPoint: 'kl_reduce',
+  workgroupSize: [REDUCE_WG],
+  dispatch: () => [1, 1, 1],
+  elements: ({ B }) => ({ kl_total: 2, kl_rows: B! }),
+});
+
+/** dmu = w * mu, dlogvar = w * 0.5 * (exp(lv) - 1) (ACCUMULATE override); see kl.wgsl for w. */
+export const klBackward = defineKernel({
+  name: 'kl_backward',
+  file: 'kl.wgsl',
+  entryPoint: 'kl_backward',
+  workgroupSize: [WG],
+  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
+  elements: ({ B, Z }) => ({
+    dmu: B! * Z!,
+    dlogvar: B! * Z!,
+    mu_in: B! * Z!,
+    logvar_in: B! * Z!,
+    kl_total_in: 2,
+  }),
+});
+
+/**
+ * The KL part of the loss. Plain: beta * scale * sum_b KL_b. With `capacity` set: the capacity
+ * objective beta * |scale * sum_b KL_b - capacity|, i.e. with scale = 1/B, beta * |mean_b KL_b - C|
+ * on the batch mean (Burgess et al. 2018), not per example.
+ */
+export interface KlObjective {
+  /** Weight of the KL term (default 1). */
+  beta?: number;
+  /** Multiplies the batch sum, e.g. 1/B for a mean-reduced loss (default 1). */
+  scale?: number;
+  /** Capacity C (nats); when given, the capacity form is used. Change it with setUniforms. */
+  capacity?: number;
+}
+
+/** Uniform values of an objective, for prepare() or setUniforms() of kl_reduce / kl_backward. */
+export function klObjectiveUniforms(
+  kernel: string,
+  o: KlObjective,
+): {
+  beta: number;
+  scale: number;
+  capacity: number;
+  use_capacity: number;
+} {
+  const beta = o.beta ?? 1;
+  const scale = o.scale ?? 1;
+  checkFinite(kernel, 'beta', beta);
+  checkFinite(kernel, 'scale', scale);
+  if (o.capacity !== undefined) {
+    checkFinite(kernel, 'capacity', o.capacity);
+    if (o.capacity < 0) throw new Error(`${kernel}: capacity must be >= 0, got ${o.capacity}`);
+  }
+  return { beta, scale, capacity: o.capacity ?? 0, use_capacity: o.capacity === undefined ? 0 : 1 };
+}
+
+export interface KlForwardOptions extends KlObjective {
+  /** Output (B): per-example KL. */
+  kl: BindingResource;
+  /** Output (2): [sum_b KL_b, objective]. Read by the backward of the capacity form. */
+  klTotal: BindingResource;
+  /** (B, Z). */
+  mu: BindingResource;
+  /** (B, Z). */
+  logvar: BindingResource;
+  batch: number;
+  latent: number;
+  label?: string;
+}
+
+export interface KlForwardDispatches {
+  /** kl_forward: per-example KL. */
+  perExample: PreparedDispatch;
+  /** kl_reduce: batch sum and objective (setUniforms({ capacity }) to anneal C). */
+  reduce: PreparedDispatch;
+  /** Both, in order. */
+  dispatches: [PreparedDispatch, PreparedDispatch];
+}
+
+export async function prepareKlForward(
+  rt: GpuRuntime,
+  o: KlForwardOptions,
+): Promise<KlForwardDispatches> {
+  checkDim('kl_forward', 'batch', o.batch);
+  checkDim('kl_forward', 'latent', o.latent);
+  checkElements('kl_forward', 'mu', o.batch * o.latent);
+  const objective = klObjectiveUniforms('kl_forward', o);
+  const label = o.label !== undefined ? { label: o.label } : {};
+  const perExample = await rt.prepare(klForward, {
+    bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
+    shape: { B: o.batch, Z: o.latent },
+    ...label,
+  });
+  const reduce = await rt.prepare(klReduce, {
+    bindings: { kl_total: o.klTotal, kl_rows: o.kl },
+    shape: { B: o.batch },
+    uniforms: objective,
+    ...label,
+  });
+  return { perExample, reduce, dispatches: [perExample, reduce] };
+}
+
+export interface KlBackwardOptions extends KlObjective {
+  /** Output (B, Z). */
+  dmu: BindingResource;
+  /** Output (B, Z). */
+  dlogvar: BindingResource;
+  /** (B, Z). */
+  mu: BindingResource;
+  /** (B, Z). */
+  logvar: BindingResource;
+  /** (2): kl_total from the forward (its sum is used by the capacity form). */
+  klTotal: BindingResource;
+  batch: number;
+  latent: number;
+  /** Add into dmu/dlogvar instead of assigning (reparam_backward is the other contributor). */
+  accumulate?: boolean;
+  label?: string;
+}
+
+export async function prepareKlBackward(
+  rt: GpuRuntime,
+  o: KlBackwardOptions,
+): Promise<PreparedDispatch> {
+  checkDim('kl_backward', 'batch', o.batch);
+  checkDim('kl_backward', 'latent', o.latent);
+  checkElements('kl_backward', 'dmu', o.batch * o.latent);
+  return rt.prepare(klBackward, {
+    bindings: {
+      dmu: o.dmu,
+      dlogvar: o.dlogvar,
+      mu_in: o.mu,
+      logvar_in: o.logvar,
+      kl_total_in: o.klTotal,
+    },
+    shape: { B: o.batch, Z: o.latent },
+    uniforms: klObjectiveUniforms('kl_backward', o),
+    constants: { ACCUMULATE: o.accumulate ? 1 : 0 },
+    ...(o.label !== undefined ? { label: o.label } : {}),
+  });
+}

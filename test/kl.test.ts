@@ -1,0 +1,293 @@
+// KL(q || N(0, I)) (shaders/kl.wgsl): per-example KL, batch sum and beta / capacity objective
+// against float64, the backward against finite differences of the float64 objective, ACCUMULATE,
+// extreme inputs and argument checks.
+import { describe, expect, it } from 'vitest';
+import { prepareKlBackward, prepareKlForward, type KlObjective } from '../src/kernels/kl.js';
+import { LOGVAR_CLAMP } from '../src/kernels/reparam.js';
+import type { GpuRuntime } from '../src/gpu/runtime.js';
+import type { BufferRange } from '../src/gpu/buffers.js';
+import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+import {
+  finiteDifference,
+  freshSeed,
+  makeRng,
+  mismatches,
+  randomNormal,
+  randomUniform,
+} from './helpers/reference.js';
+
+const clampLv = (lv: number) => Math.min(Math.max(lv, LOGVAR_CLAMP.min), LOGVAR_CLAMP.max);
+
+/** Float64 per-example KL with the documented clamp: 0.5 (mu^2 + e^c - 1 - c + (c - lv)). */
+function klReference(
+  mu: ArrayLike<number>,
+  lv: ArrayLike<number>,
+  B: number,
+  Z: number,
+): Float64Array {
+  const kl = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    let s = 0;
+    for (let j = 0; j < Z; j++) {
+      const m = mu[b * Z + j]!;
+      const v = lv[b * Z + j]!;
+      const c = clampLv(v);
+      s += 0.5 * (m * m + (Math.expm1(c) - c) + (c - v));
+    }
+    kl[b] = s;
+  }
+  return kl;
+}
+
+function objectiveReference(sum: number, o: KlObjective): number {
+  const beta = o.beta ?? 1;
+  const scale = o.scale ?? 1;
+  return o.capacity === undefined ? beta * scale * sum : beta * Math.abs(scale * sum - o.capacity);
+}
+
+const sumOf = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
+
+async function forward(
+  rt: GpuRuntime,
+  mu: BufferRange,
+  logvar: BufferRange,
+  B: number,
+  Z: number,
+  objective: KlObjective,
+): Promise<{ kl: Float32Array; total: Float32Array; klTotal: BufferRange }> {
+  const kl = output(rt, 'kl', B + 1);
+  const klTotal = output(rt, 'kl_total', 3);
+  const f = await prepareKlForward(rt, {
+    kl,
+    klTotal,
+    mu,
+    logvar,
+    batch: B,
+    latent: Z,
+    ...objective,
+  });
+  await rt.submitChecked(f.dispatches);
+  const klOut = await read(rt, kl);
+  const totalOut = await read(rt, klTotal);
+  expect(Number.isNaN(klOut[B]!) && Number.isNaN(totalOut[2]!), 'wrote past the end').toBe(true);
+  return { kl: klOut.slice(0, B), total: totalOut.slice(0, 2), klTotal };
+}
+
+async function backward(
+  rt: GpuRuntime,
+  mu: BufferRange,
+  logvar: BufferRange,
+  klTotal: BufferRange,
+  B: number,
+  Z: number,
+  objective: KlObjective,
+  prefill?: { dmu: Float32Array; dlogvar: Float32Array },
+): Promise<{ dmu: Float32Array; dlogvar: Float32Array }> {
+  const dmu = prefill ? upload(rt, 'dmu', prefill.dmu) : output(rt, 'dmu', B * Z);
+  const dlogvar = prefill ? upload(rt, 'dlogvar', prefill.dlogvar) : output(rt, 'dlogvar', B * Z);
+  const d = await prepareKlBackward(rt, {
+    dmu,
+    dlogvar,
+    mu,
+    logvar,
+    klTotal,
+    batch: B,
+    latent: Z,
+    accumulate: prefill !== undefined,
+    ...objective,
+  });
+  await rt.submitChecked([d]);
+  return {
+    dmu: (await read(rt, dmu)).slice(0, B * Z),
+    dlogvar: (await read(rt, dlogvar)).slice(0, B * Z),
+  };
+}
+
+const SIZES: [number, number][] = [
+  [1, 1],
+  [7, 3],
+  [1, 250],
+  [7, 250],
+  [13, 1],
+];
+
+describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
+  it.each(SIZES)('forward B=%i Z=%i: per-example KL, sum and objective', async (B, Z) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const mu = randomNormal(rng, B * Z, 1.5);
+    const lv = randomUniform(rng, B * Z, -4, 3);
+    const expected = klReference(mu, lv, B, Z);
+    const objective = { beta: 0.7, scale: 1 / B };
+    const got = await forward(rt, upload(rt, 'mu', mu), upload(rt, 'lv', lv), B, Z, objective);
+    expect(
+      mismatches(got.kl, expected, { atol: 1e-6, rtol: 1e-5 }, `kl (seed ${seed})`),
+    ).toBeNull();
+    const sum = sumOf(expected);
+    expect(
+      mismatches(
+        got.total,
+        [sum, objectiveReference(sum, objective)],
+        { atol: 1e-6, rtol: 1e-5 },
+        `total (seed ${seed})`,
+      ),
+    ).toBeNull();
+  });
+
+  it('is accurate when q is close to the prior (tiny KL, no cancellation)', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [B, Z] = [7, 250];
+    const mu = randomNormal(rng, B * Z, 1e-3);
+    const lv = randomNormal(rng, B * Z, 1e-3);
+    const got = await forward(rt, upload(rt, 'mu', mu), upload(rt, 'lv', lv), B, Z, {});
+    expect(
+      mismatches(
+        got.kl,
+        klReference(mu, lv, B, Z),
+        { atol: 1e-12, rtol: 2e-5 },
+        `kl (seed ${seed})`,
+      ),
+    ).toBeNull();
+    // And for |lv| around the series/exp switch at 0.5.
+    const lv2 = randomUniform(rng, B * Z, -0.6, 0.6);
+    const got2 = await forward(
+      rt,
+      upload(rt, 'mu', new Float32Array(B * Z)),
+      upload(rt, 'lv2', lv2),
+      B,
+      Z,
+      {},
+    );
+    expect(
+      mismatches(
+        got2.kl,
+        klReference(new Float32Array(B * Z), lv2, B, Z),
+        { atol: 1e-9, rtol: 2e-5 },
+        'kl',
+      ),
+    ).toBeNull();
+  });
+
+  const objectives: [string, (meanKl: number) => KlObjective][] = [
+    ['plain beta = 1', () => ({})],
+    ['plain beta = 4, mean', () => ({ beta: 4, scale: -1 })],
+    ['capacity below the KL', (m) => ({ beta: 2.5, scale: -1, capacity: 0.5 * m })],
+    ['capacity above the KL', (m) => ({ beta: 2.5, scale: -1, capacity: 1.5 * m })],
+  ];
+
+  it.each(objectives)('backward (%s) matches finite differences', async (_name, make) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    for (const [B, Z] of [
+      [1, 1],
+      [7, 3],
+      [7, 250],
+    ] as const) {
+      const mu = randomNormal(rng, B * Z);
+      const lv = randomUniform(rng, B * Z, -3, 2);
+      const meanKl = sumOf(klReference(mu, lv, B, Z)) / B;
+      const objective = make(meanKl);
+      if (objective.scale === -1) objective.scale = 1 / B;
+      const muBuf = upload(rt, 'mu', mu);
+      const lvBuf = upload(rt, 'lv', lv);
+      const { klTotal } = await forward(rt, muBuf, lvBuf, B, Z, objective);
+      const got = await backward(rt, muBuf, lvBuf, klTotal, B, Z, objective);
+      const mu64 = Float64Array.from(mu);
+      const lv64 = Float64Array.from(lv);
+      const f = (m: ArrayLike<number>, v: ArrayLike<number>) =>
+        objectiveReference(sumOf(klReference(m, v, B, Z)), objective);
+      const fdMu = finiteDifference((m) => f(m, lv64), mu64, 1e-5);
+      const fdLv = finiteDifference((v) => f(mu64, v), lv64, 1e-5);
+      const where = `B=${B} Z=${Z} (seed ${seed})`;
+      expect(mismatches(got.dmu, fdMu, { atol: 2e-6, rtol: 1e-5 }, `dmu ${where}`)).toBeNull();
+      expect(
+        mismatches(got.dlogvar, fdLv, { atol: 2e-6, rtol: 1e-5 }, `dlogvar ${where}`),
+      ).toBeNull();
+    }
+  });
+
+  it('backward with ACCUMULATE adds to what is there', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [B, Z] = [7, 13];
+    const mu = upload(rt, 'mu', randomNormal(rng, B * Z));
+    const lv = upload(rt, 'lv', randomUniform(rng, B * Z, -2, 2));
+    const objective = { beta: 3, scale: 1 / B, capacity: 1 };
+    const { klTotal } = await forward(rt, mu, lv, B, Z, objective);
+    const prefill = { dmu: randomNormal(rng, B * Z), dlogvar: randomNormal(rng, B * Z) };
+    const fresh = await backward(rt, mu, lv, klTotal, B, Z, objective);
+    const acc = await backward(rt, mu, lv, klTotal, B, Z, objective, prefill);
+    const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
+    expect(
+      mismatches(acc.dmu, sum(fresh.dmu, prefill.dmu), { atol: 1e-6, rtol: 1e-6 }, 'dmu'),
+    ).toBeNull();
+    expect(
+      mismatches(
+        acc.dlogvar,
+        sum(fresh.dlogvar, prefill.dlogvar),
+        { atol: 1e-6, rtol: 1e-6 },
+        'dlogvar',
+      ),
+    ).toBeNull();
+  });
+
+  it('stays finite for logvar = +-100 and huge means, with the documented clamp', async () => {
+    const rt = await runtimeFor(adapter);
+    const [B, Z] = [2, 5];
+    const mu = Float32Array.from([0, 1e3, -1e3, 0.5, 0, 1, -1, 3, 1e4, 0]);
+    const lv = Float32Array.from([100, -100, 1e4, -1e4, 20, -30, 88, -88, 0, 1e-7]);
+    const muBuf = upload(rt, 'mu', mu);
+    const lvBuf = upload(rt, 'lv', lv);
+    const objective = { beta: 1, scale: 0.5 };
+    const got = await forward(rt, muBuf, lvBuf, B, Z, objective);
+    expect([...got.kl, ...got.total].every(Number.isFinite)).toBe(true);
+    expect(
+      mismatches(got.kl, klReference(mu, lv, B, Z), { atol: 1e-6, rtol: 1e-5 }, 'kl'),
+    ).toBeNull();
+    const g = await backward(rt, muBuf, lvBuf, got.klTotal, B, Z, objective);
+    expect([...g.dmu, ...g.dlogvar].every(Number.isFinite)).toBe(true);
+    // Straight-through: 0.5 * (exp(clamp(lv)) - 1) also outside the range, so lv = 100 is pushed
+    // down and lv = -100 up.
+    const expected = Array.from(lv, (v) => 0.5 * 0.5 * Math.expm1(clampLv(v)));
+    expect(mismatches(g.dlogvar, expected, { atol: 1e-7, rtol: 1e-5 }, 'dlogvar')).toBeNull();
+    expect(g.dlogvar[0]!).toBeGreaterThan(0);
+    expect(g.dlogvar[1]!).toBeLessThan(0);
+  });
+
+  it('rejects bad shapes and objectives with clear errors', async () => {
+    const rt = await runtimeFor(adapter);
+    const base = {
+      kl: output(rt, 'kl', 4),
+      klTotal: output(rt, 'kt', 2),
+      mu: upload(rt, 'mu', new Float32Array(12)),
+      logvar: upload(rt, 'lv', new Float32Array(12)),
+    };
+    await expect(prepareKlForward(rt, { ...base, batch: 0, latent: 3 })).rejects.toThrow(
+      /batch must be a positive integer/,
+    );
+    await expect(
+      prepareKlForward(rt, { ...base, batch: 4, latent: 3, capacity: -1 }),
+    ).rejects.toThrow(/capacity must be >= 0/);
+    await expect(prepareKlForward(rt, { ...base, batch: 4, latent: 3, beta: NaN })).rejects.toThrow(
+      /beta must be a finite/,
+    );
+    await expect(prepareKlForward(rt, { ...base, batch: 4, latent: 4 })).rejects.toThrow(
+      /'mu' holds 12 elements, the shape needs 16/,
+    );
+    await expect(
+      prepareKlBackward(rt, {
+        dmu: output(rt, 'a', 12),
+        dlogvar: output(rt, 'b', 12),
+        ...base,
+        batch: 4,
+        latent: 3,
+        scale: Infinity,
+      }),
+    ).rejects.toThrow(/scale must be a finite/);
+  });
+});

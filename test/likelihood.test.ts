@@ -1,0 +1,349 @@
+// Decoder likelihoods (shaders/likelihood.wgsl): per-example NLL against float64 for Bernoulli
+// logits, fixed-sigma and learned-sigma Gaussians on awkward and MNIST-sized rows; backwards against
+// finite differences of the float64 loss; ACCUMULATE; huge logits and log sigmas; argument checks.
+import { describe, expect, it } from 'vitest';
+import {
+  LOGSIGMA_CLAMP,
+  prepareLikelihoodBackward,
+  prepareLikelihoodForward,
+  type Likelihood,
+} from '../src/kernels/likelihood.js';
+import type { GpuRuntime } from '../src/gpu/runtime.js';
+import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+import {
+  finiteDifference,
+  freshSeed,
+  makeRng,
+  mismatches,
+  randomNormal,
+  randomUniform,
+} from './helpers/reference.js';
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+interface Case {
+  /** Logits or means (B, D). */
+  out: Float32Array;
+  /** Log sigma (B, D), learned-sigma Gaussian only. */
+  logSigma?: Float32Array;
+  target: Float32Array;
+}
+
+/** Float64 per-example NLL, as documented in likelihood.wgsl. */
+function nllReference(
+  lk: Likelihood,
+  c: { out: ArrayLike<number>; logSigma?: ArrayLike<number>; target: ArrayLike<number> },
+  B: number,
+  D: number,
+): Float64Array {
+  const nll = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    let s = 0;
+    for (let d = 0; d < D; d++) {
+      const i = b * D + d;
+      const o = c.out[i]!;
+      const x = c.target[i]!;
+      if (lk.kind === 'bernoulli') {
+        s += Math.max(o, 0) - x * o + Math.log1p(Math.exp(-Math.abs(o)));
+      } else if (lk.kind === 'gaussian') {
+        s += (0.5 * (x - o) ** 2) / lk.sigma ** 2 + Math.log(lk.sigma) + HALF_LOG_2PI;
+      } else {
+        const ls = Math.min(Math.max(c.logSigma![i]!, LOGSIGMA_CLAMP.min), LOGSIGMA_CLAMP.max);
+        s += 0.5 * (x - o) ** 2 * Math.exp(-2 * ls) + ls + HALF_LOG_2PI;
+      }
+    }
+    nll[b] = s;
+  }
+  return nll;
+}
+
+function makeCase(lk: Likelihood, rng: () => number, B: number, D: number): Case {
+  const n = B * D;
+  if (lk.kind === 'bernoulli') {
+    // Half binary pixels, half grey levels.
+    const target = Float32Array.from({ length: n }, (_, i) =>
+      i % 2 ? (rng() < 0.5 ? 0 : 1) : rng(),
+    );
+    return { out: randomNormal(rng, n, 3), target };
+  }
+  const c: Case = { out: randomNormal(rng, n), target: randomNormal(rng, n) };
+  if (lk.kind === 'gaussian-learned') c.logSigma = randomUniform(rng, n, -2, 1.5);
+  return c;
+}
+
+async function forward(
+  rt: GpuRuntime,
+  lk: Likelihood,
+  c: Case,
+  B: number,
+  D: number,
+): Promise<Float32Array> {
+  const nll = output(rt, 'nll', B + 1);
+  const d = await prepareLikelihoodForward(rt, {
+    likelihood: lk,
+    nll,
+    output: upload(rt, 'out', c.out),
+    target: upload(rt, 'target', c.target),
+    ...(c.logSigma ? { logSigma: upload(rt, 'log_sigma', c.logSigma) } : {}),
+    batch: B,
+    size: D,
+  });
+  await rt.submitChecked([d]);
+  const got = await read(rt, nll);
+  expect(Number.isNaN(got[B]!), 'wrote past the end').toBe(true);
+  return got.slice(0, B);
+}
+
+async function backward(
+  rt: GpuRuntime,
+  lk: Likelihood,
+  c: Case,
+  B: number,
+  D: number,
+  scale: number,
+  prefill?: { dout: Float32Array; dlogSigma: Float32Array },
+): Promise<{ dout: Float32Array; dlogSigma?: Float32Array }> {
+  const n = B * D;
+  const learned = lk.kind === 'gaussian-learned';
+  const doutput = prefill ? upload(rt, 'dout', prefill.dout) : output(rt, 'dout', n);
+  const dlogSigma = learned
+    ? prefill
+      ? upload(rt, 'dls', prefill.dlogSigma)
+      : output(rt, 'dls', n)
+    : undefined;
+  const d = await prepareLikelihoodBackward(rt, {
+    likelihood: lk,
+    doutput,
+    output: upload(rt, 'out', c.out),
+    target: upload(rt, 'target', c.target),
+    ...(learned ? { logSigma: upload(rt, 'log_sigma', c.logSigma!), dlogSigma: dlogSigma! } : {}),
+    batch: B,
+    size: D,
+    scale,
+    accumulate: prefill !== undefined,
+  });
+  await rt.submitChecked([d]);
+  const result: { dout: Float32Array; dlogSigma?: Float32Array } = {
+    dout: (await read(rt, doutput)).slice(0, n),
+  };
+  if (dlogSigma) result.dlogSigma = (await read(rt, dlogSigma)).slice(0, n);
+  return result;
+}
+
+function someIndices(n: number, count: number, rng: () => number): number[] {
+  if (n <= count) return Array.from({ length: n }, (_, i) => i);
+  const set = new Set([0, n - 1]);
+  while (set.size < count) set.add(Math.floor(rng() * n));
+  return [...set];
+}
+
+const LIKELIHOODS: [string, Likelihood][] = [
+  ['bernoulli', { kind: 'bernoulli' }],
+  ['gaussian sigma=1', { kind: 'gaussian', sigma: 1 }],
+  ['gaussian sigma=0.3', { kind: 'gaussian', sigma: 0.3 }],
+  ['gaussian-learned', { kind: 'gaussian-learned' }],
+];
+
+const SIZES: [number, number][] = [
+  [1, 13],
+  [7, 13],
+  [1, 784],
+  [7, 784],
+  [3, 1],
+];
+
+describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
+  it.each(LIKELIHOODS)('%s forward matches float64 on awkward sizes', async (name, lk) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    for (const [B, D] of SIZES) {
+      const c = makeCase(lk, rng, B, D);
+      const got = await forward(rt, lk, c, B, D);
+      expect(
+        mismatches(
+          got,
+          nllReference(lk, c, B, D),
+          { atol: 1e-5, rtol: 1e-5 },
+          `${name} B=${B} D=${D} (seed ${seed})`,
+        ),
+      ).toBeNull();
+    }
+  });
+
+  it('gaussian with sigma = 1 is half the squared error plus a constant', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [B, D] = [7, 784];
+    const c = makeCase({ kind: 'gaussian', sigma: 1 }, rng, B, D);
+    const got = await forward(rt, { kind: 'gaussian', sigma: 1 }, c, B, D);
+    const expected = Array.from({ length: B }, (_, b) => {
+      let se = 0;
+      for (let d = 0; d < D; d++) se += (c.target[b * D + d]! - c.out[b * D + d]!) ** 2;
+      return 0.5 * se + D * HALF_LOG_2PI;
+    });
+    expect(mismatches(got, expected, { atol: 1e-5, rtol: 1e-5 }, `seed ${seed}`)).toBeNull();
+  });
+
+  it.each(LIKELIHOODS)('%s backward matches finite differences', async (name, lk) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    for (const [B, D] of SIZES) {
+      const c = makeCase(lk, rng, B, D);
+      const scale = 1 / B;
+      const got = await backward(rt, lk, c, B, D, scale);
+      const out64 = Float64Array.from(c.out);
+      const ls64 = c.logSigma ? Float64Array.from(c.logSigma) : undefined;
+      const loss = (out: Float64Array, ls: Float64Array | undefined) => {
+        const nll = nllReference(
+          lk,
+          { out, target: c.target, ...(ls ? { logSigma: ls } : {}) },
+          B,
+          D,
+        );
+        return scale * nll.reduce((s, v) => s + v, 0);
+      };
+      const idx = someIndices(B * D, 120, rng);
+      const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
+      const where = `${name} B=${B} D=${D} (seed ${seed})`;
+      const fdOut = finiteDifference((o) => loss(o, ls64), out64, 1e-5, idx);
+      expect(
+        mismatches(pick(got.dout), pick(fdOut), { atol: 1e-6, rtol: 1e-5 }, `doutput ${where}`),
+      ).toBeNull();
+      if (ls64) {
+        const fdLs = finiteDifference((ls) => loss(out64, ls), ls64, 1e-5, idx);
+        expect(
+          mismatches(
+            pick(got.dlogSigma!),
+            pick(fdLs),
+            { atol: 1e-6, rtol: 1e-5 },
+            `dlog_sigma ${where}`,
+          ),
+        ).toBeNull();
+      }
+    }
+  });
+
+  it.each(LIKELIHOODS)('%s backward with ACCUMULATE adds to what is there', async (name, lk) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [B, D] = [3, 13];
+    const c = makeCase(lk, rng, B, D);
+    const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
+    const fresh = await backward(rt, lk, c, B, D, 0.5);
+    const acc = await backward(rt, lk, c, B, D, 0.5, prefill);
+    const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
+    expect(
+      mismatches(
+        acc.dout,
+        sum(fresh.dout, prefill.dout),
+        { atol: 1e-6, rtol: 1e-6 },
+        `${name} doutput`,
+      ),
+    ).toBeNull();
+    if (fresh.dlogSigma) {
+      expect(
+        mismatches(
+          acc.dlogSigma!,
+          sum(fresh.dlogSigma, prefill.dlogSigma),
+          { atol: 1e-6, rtol: 1e-6 },
+          'dlog_sigma',
+        ),
+      ).toBeNull();
+    }
+  });
+
+  it('bernoulli is exact and finite for logits up to +-1e4', async () => {
+    const rt = await runtimeFor(adapter);
+    const logits = [1e4, 1e4, -1e4, -1e4, 1e4, -1e4, 88, -88, 100, -100, 30, -30, 0];
+    const targets = [1, 0, 0, 1, 0.5, 0.25, 1, 0, 0, 1, 1, 0, 0.5];
+    const D = logits.length;
+    const c: Case = { out: Float32Array.from(logits), target: Float32Array.from(targets) };
+    const lk: Likelihood = { kind: 'bernoulli' };
+    // One example per value, so each NLL is seen on its own.
+    const single = await forward(rt, lk, c, D, 1);
+    expect(Array.from(single).every(Number.isFinite)).toBe(true);
+    expect(
+      mismatches(single, nllReference(lk, c, D, 1), { atol: 1e-6, rtol: 1e-6 }, 'nll'),
+    ).toBeNull();
+    expect(single[0]).toBe(0);
+    expect(single[2]).toBe(0);
+    expect(single[1]).toBe(1e4);
+    const row = await forward(rt, lk, c, 1, D);
+    expect(Number.isFinite(row[0]!)).toBe(true);
+    const g = await backward(rt, lk, c, 1, D, 1);
+    const expected = logits.map((l, i) => 1 / (1 + Math.exp(-l)) - targets[i]!);
+    expect(mismatches(g.dout, expected, { atol: 1e-7, rtol: 1e-6 }, 'dlogits')).toBeNull();
+  });
+
+  it('learned log sigma is clamped as documented and stays finite at +-100', async () => {
+    const rt = await runtimeFor(adapter);
+    const lk: Likelihood = { kind: 'gaussian-learned' };
+    const logSigma = [100, -100, 1e4, -1e4, 6.5, -6.5, 5.9, -5.9, 0];
+    const n = logSigma.length;
+    const c: Case = {
+      out: Float32Array.from({ length: n }, (_, i) => 0.1 * i),
+      logSigma: Float32Array.from(logSigma),
+      target: Float32Array.from({ length: n }, (_, i) => 1 - 0.05 * i),
+    };
+    const nll = await forward(rt, lk, c, n, 1);
+    expect(Array.from(nll).every(Number.isFinite)).toBe(true);
+    expect(
+      mismatches(nll, nllReference(lk, c, n, 1), { atol: 1e-5, rtol: 1e-5 }, 'nll'),
+    ).toBeNull();
+    const g = await backward(rt, lk, c, n, 1, 1);
+    expect([...g.dout, ...g.dlogSigma!].every(Number.isFinite)).toBe(true);
+    // Outside [min, max] the log-sigma gradient is zero (the clamped loss is flat there).
+    logSigma.forEach((ls, i) => {
+      const inside = ls >= LOGSIGMA_CLAMP.min && ls <= LOGSIGMA_CLAMP.max;
+      if (!inside) expect(g.dlogSigma![i], `log sigma ${ls}`).toBe(0);
+    });
+    const expectedDmean = logSigma.map((ls, i) => {
+      const cl = Math.min(Math.max(ls, LOGSIGMA_CLAMP.min), LOGSIGMA_CLAMP.max);
+      return -(c.target[i]! - c.out[i]!) * Math.exp(-2 * cl);
+    });
+    expect(mismatches(g.dout, expectedDmean, { atol: 1e-6, rtol: 1e-5 }, 'dmean')).toBeNull();
+  });
+
+  it('rejects bad configurations with clear errors', async () => {
+    const rt = await runtimeFor(adapter);
+    const buf = () => upload(rt, 'x', new Float32Array(26));
+    const base = { nll: output(rt, 'nll', 2), output: buf(), target: buf(), batch: 2, size: 13 };
+    await expect(
+      prepareLikelihoodForward(rt, { ...base, likelihood: { kind: 'gaussian', sigma: 0 } }),
+    ).rejects.toThrow(/sigma must be > 0/);
+    await expect(
+      prepareLikelihoodForward(rt, { ...base, likelihood: { kind: 'gaussian-learned' } }),
+    ).rejects.toThrow(/logSigma .* is required/);
+    await expect(
+      prepareLikelihoodForward(rt, { ...base, likelihood: { kind: 'bernoulli' }, logSigma: buf() }),
+    ).rejects.toThrow(/only for the gaussian-learned/);
+    await expect(
+      prepareLikelihoodForward(rt, { ...base, likelihood: { kind: 'bernoulli' }, size: 14 }),
+    ).rejects.toThrow(/'logits' holds 26 elements, the shape needs 28/);
+    await expect(
+      prepareLikelihoodBackward(rt, {
+        likelihood: { kind: 'bernoulli' },
+        doutput: buf(),
+        output: buf(),
+        target: buf(),
+        batch: 2,
+        size: 0,
+      }),
+    ).rejects.toThrow(/size must be a positive integer/);
+    await expect(
+      prepareLikelihoodBackward(rt, {
+        likelihood: { kind: 'gaussian-learned' },
+        doutput: buf(),
+        output: buf(),
+        target: buf(),
+        logSigma: buf(),
+        batch: 2,
+        size: 13,
+      }),
+    ).rejects.toThrow(/dlogSigma/);
+  });
+});
