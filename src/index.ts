@@ -12,3 +12,6 @@ export * from './kernels/kl.js';
 export * from './kernels/likelihood.js';
 export * from './data/index.js';
 export * from './checkpoint/index.js';
+export * from './kernels/activations.js';
+export * from './kernels/reduce.js';
+export * from './kernels/adam.js';
