@@ -287,6 +287,22 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
     }
   });
 
+  it('prints each WGSL module once when asked to', async () => {
+    const printed: string[] = [];
+    const saved = console.log;
+    console.log = (...args: unknown[]) => void printed.push(args.join(' '));
+    const rt = await createRuntime({ adapter, printWgsl: true });
+    try {
+      await rt.pipeline(fillForward);
+      await rt.pipeline(fillForward, { WG_X: 32 });
+    } finally {
+      console.log = saved;
+      rt.destroy();
+    }
+    expect(printed.length).toBe(1);
+    expect(printed[0]).toMatch(/---- fill\.wgsl \(first used by fill_forward\) ----[\s\S]*fn fill_forward/);
+  });
+
   it('times kernels with timestamp queries where the adapter has them', async () => {
     const rt = await runtimeFor(adapter);
     if (!rt.timer) {
