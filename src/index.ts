@@ -15,3 +15,4 @@ export * from './checkpoint/index.js';
 export * from './kernels/activations.js';
 export * from './kernels/reduce.js';
 export * from './kernels/adam.js';
+export * from './kernels/matmul.js';

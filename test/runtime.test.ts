@@ -300,7 +300,9 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
       rt.destroy();
     }
     expect(printed.length).toBe(1);
-    expect(printed[0]).toMatch(/---- fill\.wgsl \(first used by fill_forward\) ----[\s\S]*fn fill_forward/);
+    expect(printed[0]).toMatch(
+      /---- fill\.wgsl \(first used by fill_forward\) ----[\s\S]*fn fill_forward/,
+    );
   });
 
   it('times kernels with timestamp queries where the adapter has them', async () => {

@@ -1,0 +1,175 @@
+// Matmul benchmark: GFLOP/s of every eligible variant on the VAE's shapes (forward and the
+// backward layouts) and 1024³, each result first checked against a float64 CPU reference (on a
+// sample of rows). Usage: npx tsx bench/matmul.ts [llvmpipe|swiftshader|gpu|auto]
+import type { BufferRange } from '../src/gpu/buffers.js';
+import { readFloats } from '../src/gpu/buffers.js';
+import type { AdapterChoice } from '../src/gpu/device.js';
+import { createRuntime, type GpuRuntime, type PreparedDispatch } from '../src/gpu/runtime.js';
+import {
+  MATMUL_VARIANTS,
+  clearMatmulSelections,
+  matmulEligible,
+  matmulSelections,
+  prepareMatmul,
+  selectMatmulVariant,
+  type MatmulLayout,
+  type MatmulVariant,
+} from '../src/kernels/matmul.js';
+
+interface BenchCase {
+  what: string;
+  layout: MatmulLayout;
+  M: number;
+  N: number;
+  K: number;
+}
+
+const CASES: BenchCase[] = [
+  { what: 'fwd 784→400 (X·W)', layout: 'NN', M: 128, N: 400, K: 784 },
+  { what: 'fwd 400→784 (H·W)', layout: 'NN', M: 128, N: 784, K: 400 },
+  { what: 'fwd 400→20 (H·W)', layout: 'NN', M: 128, N: 20, K: 400 },
+  { what: 'dW 784×400 (Xᵀ·dY)', layout: 'TN', M: 784, N: 400, K: 128 },
+  { what: 'dX 128×784 (dY·Wᵀ)', layout: 'NT', M: 128, N: 784, K: 400 },
+  { what: 'dW 400×784 (Hᵀ·dY)', layout: 'TN', M: 400, N: 784, K: 128 },
+  { what: 'dX 128×400 (dY·Wᵀ)', layout: 'NT', M: 128, N: 400, K: 784 },
+  { what: 'dW 400×20 (Hᵀ·dY)', layout: 'TN', M: 400, N: 20, K: 128 },
+  { what: 'dH 128×400 (dY·Wᵀ)', layout: 'NT', M: 128, N: 400, K: 20 },
+  { what: '1024³', layout: 'NN', M: 1024, N: 1024, K: 1024 },
+];
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function random(n: number, r: () => number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = 2 * r() - 1;
+  return out;
+}
+
+/** Largest deviation from a float64 reference over a sample of rows, relative to the tolerance. */
+function check(c: BenchCase, a: Float32Array, b: Float32Array, got: Float32Array): string | null {
+  const { layout, M, N, K } = c;
+  const rows = [0, M - 1, ...Array.from({ length: 6 }, (_, i) => Math.floor(((i + 1) * M) / 7))];
+  const atol = 5e-7 * (K + 2);
+  for (const m of rows) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        s +=
+          (layout === 'TN' ? a[k * M + m]! : a[m * K + k]!) *
+          (layout === 'NT' ? b[n * K + k]! : b[k * N + n]!);
+      }
+      const v = got[m * N + n]!;
+      if (!(Math.abs(v - s) <= atol + 2e-5 * Math.abs(s)))
+        return `c[${m},${n}] = ${v}, expected ${s}`;
+    }
+  }
+  return null;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Milliseconds per dispatch: batches of dispatches in one submit. A pending promise busy-polls the
+ * JS thread and slows SwiftShader's workers (see the notes), so each batch first sleeps for most of
+ * its expected time, then awaits completion (llvmpipe's submit is synchronous: no sleep there).
+ */
+async function timeDispatch(rt: GpuRuntime, d: PreparedDispatch, samples: number): Promise<number> {
+  let t0 = performance.now();
+  rt.submit([d], 'warm-up');
+  await rt.finish();
+  let estimate = performance.now() - t0;
+  const batch = Math.max(1, Math.min(64, Math.round(100 / Math.max(estimate, 0.01))));
+  const list = Array.from({ length: batch }, () => d);
+  const times: number[] = [];
+  for (let s = 0; s < samples + 1; s++) {
+    t0 = performance.now();
+    rt.submit(list, 'bench');
+    // Sleep for what is left of the expected time (nothing where submit itself waited).
+    const left = 0.85 * estimate * batch - (performance.now() - t0);
+    if (left > 1) await sleep(left);
+    await rt.finish();
+    const t = (performance.now() - t0) / batch;
+    estimate = Math.min(estimate, t);
+    if (s > 0) times.push(t); // the first batch calibrates the sleep
+  }
+  times.sort((x, y) => x - y);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const adapter = (process.argv[2] ?? 'llvmpipe') as AdapterChoice;
+  const rt = await createRuntime({ adapter });
+  console.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
+  const slow = rt.info.kind === 'swiftshader';
+  const header = ['case', 'layout', 'M×N×K', ...MATMUL_VARIANTS, 'selected'];
+  console.log(header.join('\t'));
+  const summary: string[][] = [];
+  for (const c of CASES) {
+    const { layout, M, N, K } = c;
+    const big = M * N * K >= 1 << 30;
+    const r = rng(1234 + M + N + K);
+    const a = random(M * K, r);
+    const b = random(K * N, r);
+    const bufs: Record<'a' | 'b' | 'c', BufferRange> = {
+      a: rt.buffers.upload('a', a),
+      b: rt.buffers.upload('b', b),
+      c: rt.buffers.storage('c', 4 * M * N),
+    };
+    const row: string[] = [c.what, layout, `${M}×${N}×${K}`];
+    for (const variant of MATMUL_VARIANTS) {
+      const skip =
+        !matmulEligible(variant, layout, c) ||
+        (big && slow && !['rb4', 'rb4x16', 'tex'].includes(variant)) ||
+        (big && variant === 'naive');
+      if (skip) {
+        row.push(matmulEligible(variant, layout, c) ? 'skip' : '-');
+        continue;
+      }
+      const d = await prepareMatmul(rt, {
+        layout,
+        M,
+        N,
+        K,
+        ...bufs,
+        variant: variant as MatmulVariant,
+      });
+      await rt.submitChecked([d]);
+      const problem = check(c, a, b, await readFloats(rt.device, bufs.c));
+      if (problem) {
+        row.push('WRONG');
+        console.error(`${variant} ${layout} ${M}×${N}×${K}: ${problem}`);
+        d.destroy();
+        continue;
+      }
+      const ms = await timeDispatch(rt, d, big ? 3 : 5);
+      row.push(((2 * M * N * K) / (ms * 1e6)).toFixed(2));
+      d.destroy();
+    }
+    clearMatmulSelections();
+    const t0 = performance.now();
+    const chosen = await selectMatmulVariant(rt, layout, c);
+    const selectMs = performance.now() - t0;
+    const sel = [...(await matmulSelections()).values()][0];
+    row.push(
+      `${chosen} (${selectMs.toFixed(0)} ms${sel && sel.measuredShape.M !== M ? `, at M=${sel.measuredShape.M}` : ''})`,
+    );
+    console.log(row.join('\t'));
+    summary.push(row);
+    for (const range of Object.values(bufs)) rt.buffers.destroy(range.buffer);
+  }
+  rt.destroy();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

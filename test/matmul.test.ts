@@ -1,0 +1,329 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BufferRange } from '../src/gpu/buffers.js';
+import type { GpuRuntime } from '../src/gpu/runtime.js';
+import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
+import {
+  MATMUL_ENV,
+  MATMUL_LAYOUTS,
+  MATMUL_VARIANTS,
+  clearMatmulSelections,
+  matmulEligible,
+  matmulKernel,
+  matmulSelections,
+  matmulShapeClass,
+  matmulVariantOf,
+  prepareMatmul,
+  selectMatmulVariant,
+  type MatmulLayout,
+  type MatmulVariant,
+} from '../src/kernels/matmul.js';
+import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+import { freshSeed, makeRng, mismatches, randomUniform } from './helpers/reference.js';
+
+// ---- float64 reference ----
+
+function erf64(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // Maclaurin series: converges fast enough and without cancellation trouble for |x| < 2.5.
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 80; n++) {
+      term *= (-ax * ax) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * ((2 / Math.sqrt(Math.PI)) * sum);
+  }
+  // erfc by its continued fraction (modified Lentz), accurate for |x| >= 2.5.
+  let f = ax;
+  let c = ax;
+  let d = 0;
+  for (let n = 1; n < 200; n++) {
+    const an = n / 2;
+    d = ax + an * d;
+    d = 1 / d;
+    c = ax + an / c;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
+  return Math.sign(x) * (1 - erfc);
+}
+
+function act64(x: number, act: Activation, alpha: number): number {
+  switch (act) {
+    case 'identity':
+      return x;
+    case 'relu':
+      return Math.max(x, 0);
+    case 'leaky_relu':
+      return x > 0 ? x : alpha * x;
+    case 'elu':
+      return x > 0 ? x : alpha * Math.expm1(x);
+    case 'tanh':
+      return Math.tanh(x);
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-x));
+    case 'softplus':
+      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    case 'gelu':
+      return 0.5 * x * (1 + erf64(x / Math.SQRT2));
+  }
+}
+
+interface Case {
+  variant: MatmulVariant;
+  layout: MatmulLayout;
+  M: number;
+  N: number;
+  K: number;
+  bias?: boolean;
+  act?: Activation;
+  alpha?: number;
+  pre?: boolean;
+  accumulate?: boolean;
+}
+
+/** z = op(A)·op(B) + bias in float64. */
+function reference(
+  c: Case,
+  a: Float32Array,
+  b: Float32Array,
+  bias: Float32Array | undefined,
+): Float64Array {
+  const { layout, M, N, K } = c;
+  const z = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = bias ? bias[n]! : 0;
+      for (let k = 0; k < K; k++) {
+        const av = layout === 'TN' ? a[k * M + m]! : a[m * K + k]!;
+        const bv = layout === 'NT' ? b[n * K + k]! : b[k * N + n]!;
+        s += av * bv;
+      }
+      z[m * N + n] = s;
+    }
+  }
+  return z;
+}
+
+/** f32 dot products of length K with |terms| <= 1: error grows at most ~K·2⁻²⁴; allow some slack. */
+function tolerance(K: number): { atol: number; rtol: number } {
+  return { atol: 5e-7 * (K + 2), rtol: 2e-5 };
+}
+
+const buffersOf = (rt: GpuRuntime, ranges: BufferRange[]) => {
+  for (const r of ranges) rt.buffers.destroy(r.buffer);
+};
+
+/** Runs one case on fresh random inputs (outputs poisoned) and returns a mismatch report or null. */
+async function runCase(rt: GpuRuntime, seed: number, c: Case): Promise<string | null> {
+  const rng = makeRng(seed);
+  const { M, N, K } = c;
+  const a = randomUniform(rng, M * K);
+  const b = randomUniform(rng, K * N);
+  const bias = c.bias ? randomUniform(rng, N) : undefined;
+  const c0 = c.accumulate ? randomUniform(rng, M * N) : undefined;
+  const aBuf = upload(rt, 'a', a);
+  const bBuf = upload(rt, 'b', b);
+  const biasBuf = bias ? upload(rt, 'bias', bias) : undefined;
+  const cBuf = c0 ? upload(rt, 'c', c0) : output(rt, 'c', M * N);
+  const preBuf = c.pre ? output(rt, 'pre', M * N) : undefined;
+  try {
+    const d = await prepareMatmul(rt, {
+      layout: c.layout,
+      M,
+      N,
+      K,
+      a: aBuf,
+      b: bBuf,
+      c: cBuf,
+      bias: biasBuf,
+      pre: preBuf,
+      act: c.act,
+      alpha: c.alpha,
+      accumulate: c.accumulate,
+      variant: c.variant,
+    });
+    expect(matmulVariantOf(d)).toBe(c.variant);
+    await rt.submitChecked([d]);
+    const z = reference(c, a, b, bias);
+    const act = c.act ?? 'identity';
+    const alpha = c.alpha ?? defaultAlpha(act);
+    const y = z.map((v, i) => act64(v, act, alpha) + (c0 ? c0[i]! : 0));
+    const name = `${c.variant} ${c.layout} ${M}×${N}×${K} ${JSON.stringify({ ...c, variant: undefined, layout: undefined, M: undefined, N: undefined, K: undefined })} seed ${seed}`;
+    const tol = tolerance(K);
+    const problems = [mismatches(await read(rt, cBuf), y, tol, `c of ${name}`)];
+    if (preBuf) problems.push(mismatches(await read(rt, preBuf), z, tol, `pre of ${name}`));
+    d.destroy();
+    return problems.filter((p) => p !== null).join('\n') || null;
+  } finally {
+    buffersOf(rt, [aBuf, bBuf, cBuf, ...(biasBuf ? [biasBuf] : []), ...(preBuf ? [preBuf] : [])]);
+  }
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 13, 5],
+  [33, 17, 65],
+  [130, 101, 67],
+  [36, 20, 44], // multiples of 4 (vec4 variants)
+  [68, 52, 28], // multiples of 4, not of any tile
+  [4, 4, 4],
+  [132, 76, 8],
+  [12, 8, 7], // odd K: the tail of the unrolled TN loop
+  [8, 4, 1],
+];
+
+const EPILOGUES: Omit<Case, 'variant' | 'layout' | 'M' | 'N' | 'K'>[] = [
+  { bias: true },
+  { bias: true, act: 'relu', pre: true },
+  { accumulate: true },
+  { bias: true, act: 'leaky_relu', alpha: 0.2, pre: true, accumulate: true },
+  { act: 'elu', alpha: 0.7 },
+  { bias: true, act: 'tanh' },
+  { act: 'sigmoid', pre: true },
+  { bias: true, act: 'softplus' },
+  { bias: true, act: 'gelu', pre: true },
+];
+
+// The epilogue code (matmul_common.wgsl) is shared by every variant: all activations run on the
+// cheap-to-compile naive kernel; the others get the combinations of bias, pre and accumulate (each
+// override combination is a pipeline, and the big register-blocked ones take long to compile).
+const EPILOGUES_OF: Record<MatmulVariant, number[]> = {
+  naive: EPILOGUES.map((_, i) => i),
+  rb: [1, 2, 3],
+  rb4: [1, 2, 3],
+  rb4x16: [3],
+  tiled: [1, 3],
+  tex: [1, 2, 3],
+};
+
+const VARIANT_LAYOUTS = MATMUL_VARIANTS.flatMap((variant) =>
+  MATMUL_LAYOUTS.map((layout) => [variant, layout] as [MatmulVariant, MatmulLayout]),
+);
+
+describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
+  const savedEnv = process.env[MATMUL_ENV];
+  afterEach(() => {
+    if (savedEnv === undefined) delete process.env[MATMUL_ENV];
+    else process.env[MATMUL_ENV] = savedEnv;
+  });
+
+  it.each(VARIANT_LAYOUTS)('%s %s: awkward shapes and every epilogue', async (variant, layout) => {
+    const rt = await runtimeFor(adapter);
+    const problems: string[] = [];
+    let ran = 0;
+    for (const [M, N, K] of SHAPES) {
+      if (!matmulEligible(variant, layout, { M, N, K })) continue;
+      const p = await runCase(rt, freshSeed(), { variant, layout, M, N, K });
+      ran++;
+      if (p) problems.push(p);
+    }
+    // Epilogues on one shape that is not a multiple of any tile (vec4-eligible for every layout).
+    for (const i of EPILOGUES_OF[variant]) {
+      const [M, N, K] = i % 2 === 0 ? [36, 20, 44] : [68, 52, 28];
+      const p = await runCase(rt, freshSeed(), { variant, layout, M, N, K, ...EPILOGUES[i]! });
+      ran++;
+      if (p) problems.push(p);
+    }
+    expect(problems.join('\n\n')).toBe('');
+    expect(ran).toBeGreaterThanOrEqual(EPILOGUES_OF[variant].length + 4);
+  });
+
+  it('is eligible exactly where vec4 strides allow', () => {
+    expect(matmulEligible('rb4', 'NN', { M: 7, N: 8, K: 12 })).toBe(true);
+    expect(matmulEligible('rb4', 'NN', { M: 8, N: 6, K: 12 })).toBe(false);
+    expect(matmulEligible('rb4', 'TN', { M: 6, N: 8, K: 7 })).toBe(false);
+    expect(matmulEligible('rb4x16', 'NT', { M: 7, N: 7, K: 8 })).toBe(true);
+    expect(matmulEligible('rb', 'NT', { M: 7, N: 7, K: 7 })).toBe(true);
+    expect(matmulEligible('tex', 'TN', { M: 7, N: 7, K: 7 })).toBe(true);
+    expect(matmulEligible('tex', 'NN', { M: 5000, N: 8, K: 8 })).toBe(false);
+  });
+
+  // More than 65535 workgroups: the grid is folded into two dimensions (see dispatch1d); every
+  // variant shares the unfolding code (matmul_tile in matmul_common.wgsl).
+  it.each([
+    ['naive', 'NN', 4 * 65535 + 5, 1, 3],
+    ['rb4', 'NT', 32 * 65535 + 1, 1, 4],
+  ] as [MatmulVariant, MatmulLayout, number, number, number][])(
+    '%s %s with more than 65535 workgroups (M=%i)',
+    async (variant, layout, M, N, K) => {
+      const rt = await runtimeFor(adapter);
+      const [x, y] = matmulKernel(variant, layout).dispatch({ M, N, K });
+      expect(x * y).toBeGreaterThan(65535);
+      const p = await runCase(rt, freshSeed(), { variant, layout, M, N, K, bias: true });
+      expect(p).toBe(null);
+    },
+  );
+
+  it('pins a variant by option and by WEBGPU_VAE_MATMUL', async () => {
+    const rt = await runtimeFor(adapter);
+    const shape = { M: 12, N: 8, K: 4 };
+    const bufs = {
+      a: output(rt, 'a', 48),
+      b: output(rt, 'b', 32),
+      c: output(rt, 'c', 96),
+    };
+    process.env[MATMUL_ENV] = 'naive';
+    const fromEnv = await prepareMatmul(rt, { layout: 'NN', ...shape, ...bufs });
+    expect(matmulVariantOf(fromEnv)).toBe('naive');
+    const fromOption = await prepareMatmul(rt, {
+      layout: 'NN',
+      ...shape,
+      ...bufs,
+      variant: 'rb4x16',
+    });
+    expect(matmulVariantOf(fromOption)).toBe('rb4x16');
+    // An explicit variant that cannot run this shape is an error.
+    await expect(
+      prepareMatmul(rt, { layout: 'NN', M: 3, N: 3, K: 3, ...bufs, variant: 'rb4' }),
+    ).rejects.toThrow(/not eligible/);
+    // The environment pins only where eligible; elsewhere the selector decides.
+    process.env[MATMUL_ENV] = 'rb4';
+    const fallback = await prepareMatmul(rt, { layout: 'NN', M: 3, N: 3, K: 3, ...bufs });
+    expect(matmulVariantOf(fallback)).not.toBe('rb4');
+    process.env[MATMUL_ENV] = 'fastest';
+    await expect(prepareMatmul(rt, { layout: 'NN', ...shape, ...bufs })).rejects.toThrow(
+      /unknown variant/,
+    );
+    for (const d of [fromEnv, fromOption, fallback]) d.destroy();
+    buffersOf(rt, Object.values(bufs));
+  });
+
+  it('selects by measurement once per shape class and caches the choice', async () => {
+    const rt = await runtimeFor(adapter);
+    delete process.env[MATMUL_ENV];
+    clearMatmulSelections();
+    const first = await selectMatmulVariant(rt, 'NN', { M: 64, N: 48, K: 40 });
+    let all = await matmulSelections();
+    expect(all.size).toBe(1);
+    const [key, selection] = [...all][0]!;
+    expect(key).toContain(rt.info.name);
+    expect(key).toContain(matmulShapeClass('NN', { M: 64, N: 48, K: 40 }));
+    expect(selection.variant).toBe(first);
+    // Every eligible variant was timed (or dropped as far slower after one run).
+    for (const v of MATMUL_VARIANTS) expect(selection.timings[v]).toBeGreaterThan(0);
+    // A shape of the same class reuses the choice without measuring again.
+    const second = await selectMatmulVariant(rt, 'NN', { M: 60, N: 64, K: 36 });
+    expect(second).toBe(first);
+    all = await matmulSelections();
+    expect(all.size).toBe(1);
+    expect([...all.values()][0]).toBe(selection);
+    // prepareMatmul without a pin uses the selection.
+    const bufs = {
+      a: output(rt, 'a', 64 * 40),
+      b: output(rt, 'b', 40 * 48),
+      c: output(rt, 'c', 64 * 48),
+    };
+    const d = await prepareMatmul(rt, { layout: 'NN', M: 64, N: 48, K: 40, ...bufs });
+    expect(matmulVariantOf(d)).toBe(first);
+    d.destroy();
+    buffersOf(rt, Object.values(bufs));
+    // Another class (not vec4-eligible) is measured separately and never picks a vec4 variant.
+    const odd = await selectMatmulVariant(rt, 'NN', { M: 33, N: 17, K: 65 });
+    expect(['naive', 'rb', 'tiled', 'tex']).toContain(odd);
+    expect((await matmulSelections()).size).toBe(2);
+  });
+});
