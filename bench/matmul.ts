@@ -2,6 +2,7 @@
 // backward layouts) and 1024³, each result first checked against a float64 CPU reference (on a
 // sample of rows). Usage: npx tsx bench/matmul.ts [llvmpipe|swiftshader|gpu|auto]
 import type { BufferRange } from '../src/gpu/buffers.js';
+import { makeRng } from '../test/helpers/reference.js';
 import { readFloats } from '../src/gpu/buffers.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime, type GpuRuntime, type PreparedDispatch } from '../src/gpu/runtime.js';
@@ -36,17 +37,6 @@ const CASES: BenchCase[] = [
   { what: 'dH 128×400 (dY·Wᵀ)', layout: 'NT', M: 128, N: 400, K: 20 },
   { what: '1024³', layout: 'NN', M: 1024, N: 1024, K: 1024 },
 ];
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function random(n: number, r: () => number): Float32Array {
   const out = new Float32Array(n);
@@ -116,7 +106,7 @@ async function main(): Promise<void> {
   for (const c of CASES) {
     const { layout, M, N, K } = c;
     const big = M * N * K >= 1 << 30;
-    const r = rng(1234 + M + N + K);
+    const r = makeRng(1234 + M + N + K);
     const a = random(M * K, r);
     const b = random(K * N, r);
     const bufs: Record<'a' | 'b' | 'c', BufferRange> = {

@@ -2,6 +2,7 @@
 // WGSL against a BigInt reference, the (0,1] uniforms and Box-Muller edges, and the statistics of
 // the normal stream (moments, 68-95-99.7, Kolmogorov-Smirnov, independence of streams).
 import { describe, expect, it } from 'vitest';
+import { normalCdf } from '../src/data/synthetic.js';
 import {
   philox4x32,
   prepareRandomNormal,
@@ -81,33 +82,6 @@ describe('Philox4x32-10 on the CPU', () => {
     expect(Math.abs(n[2]) + Math.abs(n[3])).toBeLessThan(1e-12);
   });
 });
-
-/** Standard normal CDF (erfc via a high-precision rational approximation, |error| < 1.2e-7). */
-function normalCdf(x: number): number {
-  const z = Math.abs(x) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * z);
-  // Numerical Recipes erfc (Chebyshev), fractional error < 1.2e-7.
-  const erfc =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 +
-                            t *
-                              (-1.13520398 +
-                                t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc;
-}
 
 /** Kolmogorov-Smirnov statistic D_n of a sample against the standard normal CDF. */
 function ksStatistic(values: Float32Array): number {
