@@ -7,6 +7,7 @@ export * from './gpu/runtime.js';
 export * from './gpu/timing.js';
 export * from './kernels/activation-codes.js';
 export * from './kernels/fill.js';
+export * from './kernels/checks.js';
 export * from './kernels/reparam.js';
 export * from './kernels/kl.js';
 export * from './kernels/likelihood.js';

@@ -330,14 +330,13 @@ export class GpuRuntime {
     for (const b of entry.bindings) {
       if (b.kind === 'uniform') {
         const data = new ArrayBuffer(roundUp(b.uniformSize, 16));
+        // Fields come from the shape unless given as uniforms; packUniforms rejects unknown names.
         const values: Record<string, number | readonly number[]> = {};
         for (const field of b.uniformFields) {
-          const v = options.uniforms?.[field.name] ?? shape[field.name];
+          const v = shape[field.name];
           if (v !== undefined) values[field.name] = v;
         }
-        for (const key of Object.keys(options.uniforms ?? {})) {
-          if (!b.uniformFields.some((f) => f.name === key)) values[key] = options.uniforms![key]!;
-        }
+        Object.assign(values, options.uniforms);
         packUniforms(label, b, values, data, true);
         const buffer = this.buffers.create(
           `${label}:${b.name}`,

@@ -4,6 +4,7 @@ import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
+import { checkDim } from './checks.js';
 
 const WG = 256;
 
@@ -37,10 +38,7 @@ export interface ActivationConfig {
 }
 
 function checkConfig(kernel: string, cfg: ActivationConfig): { act: number; alpha: number } {
-  if (!Number.isInteger(cfg.n) || cfg.n < 1) {
-    throw new Error(`${kernel}: n must be a positive integer, got ${cfg.n}`);
-  }
-  if (cfg.n > 0xffffffff) throw new Error(`${kernel}: n = ${cfg.n} exceeds u32`);
+  checkDim(kernel, 'n', cfg.n);
   const act = activationCode(cfg.activation);
   const alpha = cfg.alpha ?? defaultAlpha(cfg.activation);
   if (!Number.isFinite(alpha)) throw new Error(`${kernel}: alpha must be finite, got ${alpha}`);

@@ -9,6 +9,7 @@
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { checkDim } from './checks.js';
 import { prepareReduceTotal, type Reduction } from './reduce.js';
 
 const WG = 256;
@@ -118,9 +119,7 @@ function checkHyper(h: Required<Omit<AdamHyper, 'maxNorm'>> & { maxNorm?: number
  * before submitting step t (it starts at t = 1).
  */
 export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<AdamStep> {
-  if (!Number.isInteger(cfg.n) || cfg.n < 1 || cfg.n > 0xffffffff) {
-    throw new Error(`adam: n must be a positive integer (u32), got ${cfg.n}`);
-  }
+  checkDim('adam', 'n', cfg.n);
   const h = {
     lr: cfg.lr ?? 1e-3,
     beta1: cfg.beta1 ?? 0.9,

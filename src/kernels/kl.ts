@@ -2,7 +2,7 @@
 // sum with the beta / capacity objective, and the backward into dmu / dlogvar.
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
-import { checkDim, checkElements, checkFinite } from './reparam.js';
+import { checkDim, checkElements, checkFinite } from './checks.js';
 
 const ROW_WG = 64;
 const REDUCE_WG = 256;

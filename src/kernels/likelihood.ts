@@ -3,7 +3,7 @@
 // Gaussian with a learned log sigma per output.
 import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
-import { checkDim, checkElements, checkFinite } from './reparam.js';
+import { checkDim, checkElements, checkFinite } from './checks.js';
 
 const ROW_WG = 256;
 const WG = 256;

@@ -14,6 +14,7 @@ import type { ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
+import { checkDim } from './checks.js';
 
 export type MatmulLayout = 'NN' | 'TN' | 'NT';
 
@@ -121,12 +122,7 @@ const VARIANTS: Record<MatmulVariant, VariantInfo> = {
 };
 
 function checkShape(shape: MatmulShape): void {
-  for (const key of ['M', 'N', 'K'] as const) {
-    const v = shape[key];
-    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) {
-      throw new Error(`matmul: ${key} must be a positive integer, got ${v}`);
-    }
-  }
+  for (const key of ['M', 'N', 'K'] as const) checkDim('matmul', key, shape[key]);
 }
 
 function checkLayout(layout: string): asserts layout is MatmulLayout {

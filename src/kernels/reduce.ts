@@ -10,6 +10,7 @@
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { checkDim } from './checks.js';
 
 const WG = 64;
 /** Values summed sequentially by one invocation per pass. */
@@ -94,11 +95,7 @@ export interface ReduceConfig {
 }
 
 function checkDims(kernel: string, dims: Record<string, number>): void {
-  for (const [name, value] of Object.entries(dims)) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new Error(`${kernel}: ${name} must be a positive integer, got ${value}`);
-    }
-  }
+  for (const [name, value] of Object.entries(dims)) checkDim(kernel, name, value);
   const total = Object.values(dims).reduce((a, b) => a * b, 1);
   if (total > 0xffffffff)
     throw new Error(`${kernel}: ${Object.keys(dims).join(' x ')} = ${total} exceeds u32`);

@@ -3,6 +3,7 @@
 // the generator (Philox4x32-10 + Box-Muller) for references and reproducibility.
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
 
 const WG = 256;
 
@@ -76,36 +77,6 @@ export const prngTransform = defineKernel({
   dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
   elements: ({ n }) => ({ uniforms_out: 4 * n!, gauss_out: 4 * n!, words_in: 4 * n! }),
 });
-
-// ---------------------------------------------------------------------------------------------
-// Argument checks shared by the prepare helpers of this family.
-
-/** Throws unless `value` is a positive integer (a tensor dimension). */
-export function checkDim(kernel: string, name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) {
-    throw new Error(`${kernel}: ${name} must be a positive integer, got ${value}`);
-  }
-}
-
-/** Throws unless `value` fits a u32 uniform. */
-export function checkU32(kernel: string, name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new Error(`${kernel}: ${name} must be an integer in [0, 2^32), got ${value}`);
-  }
-}
-
-/** Throws unless `value` is a finite number. */
-export function checkFinite(kernel: string, name: string, value: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Error(`${kernel}: ${name} must be a finite number, got ${value}`);
-  }
-}
-
-/** Throws when a product of dimensions no longer fits the u32 index math of the kernels. */
-export function checkElements(kernel: string, what: string, count: number): void {
-  if (count > 0xffffffff)
-    throw new Error(`${kernel}: ${what} has ${count} elements, more than 2^32 - 1`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Prepare helpers.
