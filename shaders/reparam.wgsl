@@ -29,6 +29,9 @@ override WG_X: u32 = 256;
 override ACCUMULATE: bool = false;
 override LOGVAR_MIN: f32 = -30.0;
 override LOGVAR_MAX: f32 = 20.0;
+// GIVEN_NOISE: reparam_forward reads eps instead of drawing it (golden tests against a PyTorch
+// twin, and callers that bring their own noise).
+override GIVEN_NOISE: bool = false;
 
 fn std_of(lv: f32) -> f32 {
   return exp(0.5 * clamp(lv, LOGVAR_MIN, LOGVAR_MAX));
@@ -61,15 +64,22 @@ fn reparam_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   }
   let s = t / quads;
   let q = t - s * quads;
-  let normals = philox_normal4(fwd.seed, fwd.step, q, s, PRNG_STREAM_REPARAM);
+  var normals = vec4<f32>(0.0);
+  if (!GIVEN_NOISE) {
+    normals = philox_normal4(fwd.seed, fwd.step, q, s, PRNG_STREAM_REPARAM);
+  }
   for (var c = 0u; c < 4u; c++) {
     let e = 4u * q + c;
     if (e < n) {
       let b = e / fwd.Z;
       let j = e - b * fwd.Z;
       let o = (b * fwd.K + s) * fwd.Z + j;
-      let noise = normals[c];
-      eps[o] = noise;
+      var noise = normals[c];
+      if (GIVEN_NOISE) {
+        noise = eps[o];
+      } else {
+        eps[o] = noise;
+      }
       z[o] = mu[e] + std_of(logvar[e]) * noise;
     }
   }

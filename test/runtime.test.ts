@@ -178,6 +178,15 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
     await expect(rt.prepare(axpy, { bindings: { x: y, y }, shape, uniforms })).rejects.toThrow(
       /bindings 'y' and 'x' overlap and one is written/,
     );
+    // Disjoint ranges of one buffer, one written and one read: invalid in WebGPU all the same.
+    const both = rt.buffers.storage('both', 4096);
+    await expect(
+      rt.prepare(axpy, {
+        bindings: { x: { ...both, offset: 0, size: 40 }, y: { ...both, offset: 256, size: 40 } },
+        shape,
+        uniforms,
+      }),
+    ).rejects.toThrow(/bind the same buffer .* as read-write and read-only/);
     await expect(
       rt.prepare(axpy, {
         bindings: { x, y },

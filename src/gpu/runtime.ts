@@ -522,14 +522,19 @@ export function checkBindings(
     for (let j = i + 1; j < ranges.length; j++) {
       const a = ranges[i]!;
       const c = ranges[j]!;
-      if (
-        a.buffer === c.buffer &&
-        a.start < c.end &&
-        c.start < a.end &&
-        (a.writable || c.writable)
-      ) {
+      if (a.buffer !== c.buffer) continue;
+      if (a.start < c.end && c.start < a.end && (a.writable || c.writable)) {
         throw new Error(
           `kernel '${label}': bindings '${a.name}' and '${c.name}' overlap and one is written`,
+        );
+      }
+      // WebGPU validates usage per buffer, not per range: read-write and read-only storage of
+      // one buffer in the same dispatch is an error even when the ranges are disjoint.
+      if (a.writable !== c.writable) {
+        throw new Error(
+          `kernel '${label}': '${a.name}' and '${c.name}' bind the same buffer ` +
+            `'${a.buffer.label}' as read-write and read-only storage (WebGPU forbids that in one ` +
+            'dispatch even for disjoint ranges; use separate buffers)',
         );
       }
     }

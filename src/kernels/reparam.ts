@@ -98,6 +98,8 @@ export interface ReparamForwardOptions {
   seed: number;
   /** Training step (u32), part of the counter; change it each step with setUniforms({ step }). */
   step?: number;
+  /** Read eps (filled by the caller) instead of drawing it; seed and step are then unused. */
+  givenNoise?: boolean;
   label?: string;
 }
 
@@ -117,6 +119,7 @@ export async function prepareReparamForward(
     bindings: { z: o.z, eps: o.eps, mu: o.mu, logvar: o.logvar },
     shape: { B: o.batch, Z: o.latent, K },
     uniforms: { seed: o.seed, step },
+    constants: { GIVEN_NOISE: o.givenNoise ? 1 : 0 },
     ...(o.label !== undefined ? { label: o.label } : {}),
   });
 }

@@ -1,0 +1,347 @@
+// The static graph end to end on the GPU: forward, autodiff and Adam against the PyTorch twin's
+// golden fixture and against the float64 reference on fresh random models; the planner's reuse;
+// and that replaying a step creates no GPU objects.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CompiledGraph } from '../src/graph/executor.js';
+import { Graph, GradContext } from '../src/graph/graph.js';
+import { OPS } from '../src/graph/ops.js';
+import { prepareAdam } from '../src/kernels/adam.js';
+import { resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
+import { buildVaeGraph } from '../src/vae/graphs.js';
+import { VaeModel, initialWeights } from '../src/vae/model.js';
+import { compareParamMaps, referenceLossAndGrads } from '../src/vae/reference.js';
+import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
+import { freshSeed, makeRng, randomNormal, randomUniform } from './helpers/reference.js';
+
+interface GoldenCase {
+  name: string;
+  config: VaeConfig;
+  batch: number;
+  capacity: number | null;
+  x: number[];
+  eps: number[];
+  params: Record<string, number[]>;
+  reconSum: number;
+  klSum: number;
+  objective: number;
+  nll: number[];
+  kl: number[];
+  grads: Record<string, number[]>;
+  adam: { objectives: number[]; params: Record<string, number[]> };
+}
+interface Golden {
+  adam: { lr: number; beta1: number; beta2: number; eps: number; steps: number };
+  cases: GoldenCase[];
+}
+
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/vae-golden.json', import.meta.url), 'utf8'),
+) as Golden;
+
+const toF32 = (record: Record<string, number[]>) =>
+  new Map(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
+const toF64 = (record: Record<string, number[]>) =>
+  new Map(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
+
+/** Tolerance for float32 GPU results against float64 ones: relative to each tensor's scale. */
+function scaledCheck(
+  actual: Map<string, Float32Array>,
+  expected: Map<string, Float64Array>,
+  rel: number,
+): string[] {
+  const lines: string[] = [];
+  for (const [name, want] of expected) {
+    const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
+    const got = actual.get(name);
+    lines.push(
+      ...compareParamMaps(
+        new Map([[name, got ?? new Float32Array()]]),
+        new Map([[name, want]]),
+        { atol: rel * scale, rtol: rel },
+        4,
+      ),
+    );
+  }
+  return lines;
+}
+
+/** The objective the graph minimizes, from what it computed (see src/vae/reference.ts). */
+function objectiveOf(
+  config: ReturnType<typeof resolveVaeConfig>,
+  batch: number,
+  reconSum: number,
+  klObjective: number,
+): number {
+  return (config.reduction === 'mean' ? 1 / batch : 1) * reconSum + klObjective;
+}
+
+describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
+  it.each(golden.cases.map((c) => [c.name, c] as const))(
+    'matches the PyTorch twin: losses, every gradient, three Adam steps (%s)',
+    async (_name, c) => {
+      const rt = await runtimeFor(adapter);
+      const config = resolveVaeConfig(c.config);
+      const model = VaeModel.create(rt, config, { weights: toF32(c.params) });
+      const grads = rt.buffers.storage('golden.grads', model.flatSize * 4).buffer;
+      const vg = buildVaeGraph(config, {
+        batch: c.batch,
+        training: true,
+        seed: 0,
+        givenNoise: true,
+      });
+      const cg = await CompiledGraph.compile(rt, vg.graph, {
+        params: model.paramBuffers(grads),
+        label: c.name,
+      });
+      const bytes = model.flatSize * 4;
+      const flat = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: bytes });
+      const m = rt.buffers.storage('golden.m', bytes).buffer;
+      const v = rt.buffers.storage('golden.v', bytes).buffer;
+      const adam = await prepareAdam(rt, {
+        lr: golden.adam.lr,
+        beta1: golden.adam.beta1,
+        beta2: golden.adam.beta2,
+        eps: golden.adam.eps,
+        decoupled: false,
+        params: flat(model.params),
+        grads: flat(grads),
+        m: flat(m),
+        v: flat(v),
+        n: model.flatSize,
+      });
+      cg.write(vg.x, Float32Array.from(c.x));
+      cg.write(vg.eps!, Float32Array.from(c.eps));
+      cg.update({ step: 0, capacity: c.capacity ?? 0 });
+      await rt.submitChecked(cg.dispatches, 'golden.forward_backward');
+      const nll = await cg.read(vg.nll);
+      const kl = await cg.read(vg.kl);
+      const klTotal = await cg.read(vg.klTotal);
+      const reconSum = await cg.read(vg.reconSum);
+      expect(Array.from(nll)).toEqual(
+        c.nll.map((n) => expect.closeTo(n, Math.max(1e-3, Math.abs(n) * 2e-5))),
+      );
+      expect(Array.from(kl)).toEqual(
+        c.kl.map((n) => expect.closeTo(n, Math.max(1e-4, Math.abs(n) * 2e-5))),
+      );
+      expect(reconSum[0]).toBeCloseTo(c.reconSum, 2);
+      expect(klTotal[0]).toBeCloseTo(c.klSum, 3);
+      const objective = objectiveOf(config, c.batch, reconSum[0]!, klTotal[1]!);
+      expect(Math.abs(objective - c.objective)).toBeLessThan(2e-5 * Math.abs(c.objective) + 1e-4);
+      const gradMismatches = scaledCheck(await model.readFlat(grads), toF64(c.grads), 2e-4);
+      expect(gradMismatches, gradMismatches.join('\n')).toEqual([]);
+
+      // Three Adam steps, each a full forward + backward + update in one submit.
+      for (let step = 1; step <= golden.adam.steps; step++) {
+        cg.update({ step: step - 1, capacity: c.capacity ?? 0 });
+        adam.setStep(step);
+        await rt.submitChecked([...cg.dispatches, ...adam.dispatches], `golden.step${step}`);
+        const [rs, kt] = await Promise.all([cg.read(vg.reconSum), cg.read(vg.klTotal)]);
+        const obj = objectiveOf(config, c.batch, rs[0]!, kt[1]!);
+        const want = c.adam.objectives[step - 1]!;
+        expect(Math.abs(obj - want), `objective before step ${step}`).toBeLessThan(
+          5e-5 * Math.abs(want) + 1e-4,
+        );
+      }
+      const paramMismatches = scaledCheck(await model.readWeights(), toF64(c.adam.params), 1e-4);
+      expect(paramMismatches, paramMismatches.join('\n')).toEqual([]);
+      adam.destroy();
+      cg.destroy();
+      model.destroy();
+    },
+  );
+
+  const randomConfigs: [string, VaeConfig][] = [
+    [
+      'bernoulli, 2 hidden layers, mean',
+      {
+        inputSize: 13,
+        latentSize: 5,
+        encoder: { hidden: [11, 9], activation: 'tanh' },
+        decoder: { hidden: [10], activation: 'softplus' },
+        reduction: 'mean',
+      },
+    ],
+    [
+      'gaussian σ=0.3, β=0.5',
+      {
+        inputSize: 9,
+        latentSize: 1,
+        encoder: { hidden: [7], activation: 'sigmoid' },
+        decoder: { hidden: [6, 5], activation: 'tanh' },
+        likelihood: { kind: 'gaussian', sigma: 0.3 },
+        beta: 0.5,
+      },
+    ],
+    [
+      'learned σ, capacity',
+      {
+        inputSize: 10,
+        latentSize: 4,
+        encoder: { hidden: [], activation: 'relu' },
+        decoder: { hidden: [7], activation: 'gelu' },
+        likelihood: { kind: 'gaussian-learned' },
+        beta: 3,
+        capacity: { max: 2, steps: 100 },
+      },
+    ],
+  ];
+
+  it.each(randomConfigs)(
+    'matches the float64 reference of the same graph on a fresh random model (%s)',
+    async (_name, raw) => {
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      const rt = await runtimeFor(adapter);
+      const config = resolveVaeConfig(raw);
+      const B = 3 + Math.floor(rng() * 5);
+      const weights = initialWeights(config, seed);
+      const model = VaeModel.create(rt, config, { weights });
+      const grads = rt.buffers.storage('random.grads', model.flatSize * 4).buffer;
+      // Poison the gradient buffer: every entry must be written by the step (= before +=).
+      rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
+      const vg = buildVaeGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
+      const cg = await CompiledGraph.compile(rt, vg.graph, { params: model.paramBuffers(grads) });
+      const x =
+        config.likelihood.kind === 'bernoulli'
+          ? randomUniform(rng, B * config.inputSize, 0, 1)
+          : randomNormal(rng, B * config.inputSize);
+      const eps = randomNormal(rng, B * config.latentSize);
+      const capacity = config.capacity ? 0.8 : undefined;
+      cg.write(vg.x, x);
+      cg.write(vg.eps!, eps);
+      cg.update({ step: 0, capacity: capacity ?? 0 });
+      await rt.submitChecked(cg.dispatches, 'random.step');
+      const params64 = new Map([...weights].map(([k, w]) => [k, Float64Array.from(w)]));
+      const ref = referenceLossAndGrads(
+        config,
+        params64,
+        Float64Array.from(x),
+        Float64Array.from(eps),
+        {
+          batch: B,
+          ...(capacity !== undefined ? { capacity } : {}),
+        },
+      );
+      const [reconSum, klTotal] = await Promise.all([cg.read(vg.reconSum), cg.read(vg.klTotal)]);
+      const objective = objectiveOf(config, B, reconSum[0]!, klTotal[1]!);
+      expect(Math.abs(objective - ref.objective), `seed ${seed}`).toBeLessThan(
+        1e-4 * Math.abs(ref.objective) + 1e-4,
+      );
+      const lines = scaledCheck(await model.readFlat(grads), ref.grads, 3e-4);
+      expect(lines, `seed ${seed}\n${lines.join('\n')}`).toEqual([]);
+      cg.destroy();
+      model.destroy();
+    },
+  );
+
+  it('plans memory with reuse and replays steps without creating GPU objects', async () => {
+    const rt = await runtimeFor(adapter);
+    const config = resolveVaeConfig({
+      inputSize: 50,
+      latentSize: 6,
+      encoder: { hidden: [40, 30] },
+      decoder: { hidden: [30, 40] },
+    });
+    const model = VaeModel.create(rt, config, { seed: 1 });
+    const grads = rt.buffers.storage('reuse.grads', model.flatSize * 4).buffer;
+    const vg = buildVaeGraph(config, { batch: 17, training: true, seed: 3 });
+    const cg = await CompiledGraph.compile(rt, vg.graph, { params: model.paramBuffers(grads) });
+    expect(cg.memory.pooledBytes).toBeLessThan(cg.memory.unplannedBytes);
+    // No two temporaries alive at the same op share a buffer.
+    const { intervals, temps } = cg.plan;
+    for (const [a, ia] of intervals) {
+      for (const [b, ib] of intervals) {
+        if (a !== b && temps.get(a) === temps.get(b)) {
+          expect(
+            ia.end < ib.start || ib.end < ia.start,
+            `${a.toString()} and ${b.toString()}`,
+          ).toBe(true);
+        }
+      }
+    }
+    const device = rt.device as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const counted = [
+      'createBuffer',
+      'createBindGroup',
+      'createComputePipeline',
+      'createComputePipelineAsync',
+      'createShaderModule',
+      'createBindGroupLayout',
+      'createPipelineLayout',
+    ];
+    const counts = new Map<string, number>();
+    const originals = counted.map((name) => [name, device[name]!] as const);
+    for (const [name, fn] of originals) {
+      device[name] = (...args: unknown[]) => {
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+        return fn.apply(rt.device, args);
+      };
+    }
+    try {
+      const x = new Float32Array(17 * 50).fill(0.5);
+      for (let step = 0; step < 3; step++) {
+        cg.write(vg.x, x);
+        cg.update({ step, capacity: 0 });
+        rt.submit(cg.dispatches, 'replay');
+      }
+      await rt.finish();
+    } finally {
+      for (const [name, fn] of originals) device[name] = fn;
+    }
+    expect(Object.fromEntries(counts)).toEqual({});
+    cg.destroy();
+    model.destroy();
+  });
+});
+
+describe('autodiff', () => {
+  it('sums the gradients of a tensor used twice: first write assigns, later writes add', () => {
+    const g = new Graph(OPS);
+    const w = g.param('w', [3, 2]);
+    const ctx = new GradContext(g);
+    const first = ctx.slot(w);
+    const second = ctx.slot(w);
+    expect(first.accumulate).toBe(false);
+    expect(second.accumulate).toBe(true);
+    expect(second.grad).toBe(first.grad);
+    expect(first.grad.role).toBe('param-grad');
+    const x = g.input('x', [4, 2]);
+    expect(() => ctx.slot(x)).toThrow(/no gradient is wanted for x/);
+  });
+
+  it('builds the backward pass once, with no gradient for the data and every parameter covered', () => {
+    const config = resolveVaeConfig({
+      inputSize: 8,
+      latentSize: 2,
+      encoder: { hidden: [5] },
+      decoder: { hidden: [4] },
+    });
+    const vg = buildVaeGraph(config, { batch: 3, training: true, seed: 0 });
+    const names = vg.paramGrads.map((t) => t.name);
+    expect(names).toEqual(vg.graph.params.map((p) => `${p.name}.grad`));
+    expect(vg.graph.tensors.some((t) => t.name === 'x.grad')).toBe(false);
+    // mu and logvar feed both the KL and the sampling: the second writer accumulates.
+    const writers = vg.graph.ops.filter((op) =>
+      op.outputs.some((t) => t.name === 'encoder.mu.grad'),
+    );
+    expect(
+      writers.map((op) => [op.type, (op.attrs as { accumulate: boolean }).accumulate]),
+    ).toEqual([
+      ['kl_backward', false],
+      ['reparam_backward', true],
+    ]);
+    expect(() => vg.graph.backward()).toThrow(/already called/);
+  });
+
+  it('names the problem for bad graphs', () => {
+    const g = new Graph(OPS);
+    expect(() => g.tensor('bad', [3, 0], 'temp', false)).toThrow(
+      /tensor 'bad' has a bad shape \[3, 0\]/,
+    );
+    expect(() => g.op('nope', 'n', [], [], {})).toThrow(/unknown op type 'nope'/);
+    g.param('p', [2]);
+    expect(() => g.param('p', [2])).toThrow(/parameter 'p' declared twice/);
+    expect(() => g.backward()).toThrow(/needs at least one loss op/);
+  });
+});
