@@ -81,11 +81,11 @@ fn iwae_log_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     return;
   }
   let b = t / iw.K;
-  var acc = 0.0;
+  var total = 0.0;
   for (var j = 0u; j < iw.Z; j++) {
     let zz = z_in[t * iw.Z + j];
     let e = eps_noise[t * iw.Z + j];
-    acc += clamp(lv_in[b * iw.Z + j], LOGVAR_MIN, LOGVAR_MAX) + e * e - zz * zz;
+    total += clamp(lv_in[b * iw.Z + j], LOGVAR_MIN, LOGVAR_MAX) + e * e - zz * zz;
   }
-  log_weight[t] = -nll_in[t] + 0.5 * acc;
+  log_weight[t] = -nll_in[t] + 0.5 * total;
 }

@@ -519,7 +519,7 @@ const addInto: OpDef<{ offset: number }> = {
   },
 };
 
-export const OPS: Readonly<Record<string, OpDef<never>>> = {
+export const OPS: Record<string, OpDef<never>> = {
   linear,
   reparam,
   kl,
@@ -536,5 +536,13 @@ export const OPS: Readonly<Record<string, OpDef<never>>> = {
   logsumexp_rows: logSumExpRows,
   add_into: addInto,
 };
+
+/** Adds an op type (model variants, inference and display ops live in their own modules). */
+export function registerOp<A>(type: string, def: OpDef<A>): void {
+  if (OPS[type] && OPS[type] !== (def as OpDef<never>)) {
+    throw new Error(`graph: op type '${type}' is already registered`);
+  }
+  OPS[type] = def as OpDef<never>;
+}
 
 export type { Graph, GradContext };

@@ -115,8 +115,11 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     fail(`beta must be a finite number >= 0, got ${JSON.stringify(beta)}`);
   }
   let capacity: CapacityConfig | undefined;
-  if (config.capacity !== undefined) {
+  // null (from JSON) or undefined: no capacity objective.
+  if (config.capacity !== undefined && config.capacity !== null) {
     const c = config.capacity;
+    if (typeof c !== 'object')
+      fail(`capacity must be an object { max, steps }, got ${JSON.stringify(c)}`);
     if (typeof c.max !== 'number' || !Number.isFinite(c.max) || c.max < 0) {
       fail(`capacity.max must be a finite number >= 0, got ${JSON.stringify(c.max)}`);
     }

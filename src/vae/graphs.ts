@@ -34,7 +34,8 @@ function linear(
   return g.op<LinearAttrs>('linear', spec.name, [x, w, b], outputs, { act }).outputs[0]!;
 }
 
-function declareParams(
+/** The model's parameters as graph tensors, in module order (trainable for training graphs). */
+export function declareParams(
   g: Graph,
   config: ResolvedVaeConfig,
   trainable: boolean,

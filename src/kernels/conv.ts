@@ -1,0 +1,759 @@
+// 2-D convolutions (shaders/conv2d.wgsl), NCHW like PyTorch: activations (B, C, H, W), conv2d
+// weights (Cout, Cin, kh, kw) as torch.nn.Conv2d, conv_transpose2d weights (Cin, Cout, kh, kw) as
+// torch.nn.ConvTranspose2d. Symmetric zero padding, equal strides in y and x, no dilation/groups.
+//
+//   conv2d forward            y = act(conv(x, W) + b)        conv2d_direct
+//   conv2d backward input     dx = conv_transpose(dy, W)     conv2d_transposed
+//   conv2d backward weight    dW = Σ dy ⊗ x-patch            conv2d_weight (+ split reduction)
+//   conv_transpose2d forward  y = act(conv_transpose(x, W) + b)   conv2d_transposed
+//   conv_transpose2d bwd in   dx = conv(dy, W)               conv2d_direct
+//   conv_transpose2d bwd W    dW = Σ x ⊗ dy-patch            conv2d_weight (+ split reduction)
+//   bias backward (both)      db = Σ_{B,H,W} dy              reduce_rows + reduce_cols
+//
+// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). Every prepare
+// helper returns one PreparedDispatch; where it needs several dispatches (split-K weight gradient,
+// bias gradient) they are encoded in order by that dispatch's encode(), and destroy() frees the
+// scratch buffers.
+import type { BufferRange } from '../gpu/buffers.js';
+import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
+import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
+import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
+import { prepareReduceCols, prepareReduceRows, type Reduction } from './reduce.js';
+
+const WG = 64;
+
+/** Sizes of a conv2d or conv_transpose2d layer. height/width are the layer input's. */
+export interface Conv2dShape {
+  batch: number;
+  inChannels: number;
+  outChannels: number;
+  height: number;
+  width: number;
+  kernelH: number;
+  kernelW: number;
+  stride: number;
+  padding: number;
+  /** conv_transpose2d only: extra rows/columns at the bottom/right of the output, < stride. */
+  outputPadding?: number;
+}
+
+/** Output length along one axis, as PyTorch computes it. */
+export function convOutputLength(
+  size: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  transposed = false,
+  outputPadding = 0,
+): number {
+  return transposed
+    ? (size - 1) * stride - 2 * padding + kernel + outputPadding
+    : Math.floor((size + 2 * padding - kernel) / stride) + 1;
+}
+
+/** Output (height, width) of a conv2d layer, or of a conv_transpose2d layer with `transposed`. */
+export function conv2dOutputSize(
+  shape: Conv2dShape,
+  transposed = false,
+): { height: number; width: number } {
+  const op = shape.outputPadding ?? 0;
+  return {
+    height: convOutputLength(
+      shape.height,
+      shape.kernelH,
+      shape.stride,
+      shape.padding,
+      transposed,
+      op,
+    ),
+    width: convOutputLength(
+      shape.width,
+      shape.kernelW,
+      shape.stride,
+      shape.padding,
+      transposed,
+      op,
+    ),
+  };
+}
+
+// ---- kernels ----
+
+/** Block sizes: cb output channels × pb output pixels (or taps) per invocation. */
+interface Block {
+  cb: number;
+  pb: number;
+}
+
+const tensor = (b: number, c: number, h: number, w: number) => b * c * h * w;
+
+/** Writes the small tensor from the big one (conv2d forward, conv_transpose2d backward input). */
+export const conv2dDirectKernel = defineKernel({
+  name: 'conv2d_direct',
+  file: 'conv2d.wgsl',
+  entryPoint: 'conv2d_direct',
+  workgroupSize: [WG],
+  dispatch: (s) =>
+    dispatch1d(
+      ceilDiv(ceilDiv(s.batch! * s.dst_h! * s.dst_w!, s.pb!) * ceilDiv(s.dst_c!, s.cb!), WG),
+    ),
+  elements: (s) => ({
+    cv_out: tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!),
+    cv_pre: s.storePre ? tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!) : 1,
+    cv_src: tensor(s.batch!, s.src_c!, s.src_h!, s.src_w!),
+    cv_w: tensor(s.dst_c!, s.src_c!, s.kh!, s.kw!),
+    cv_bias: s.hasBias ? s.dst_c! : 1,
+  }),
+});
+
+/** Writes the big tensor from the small one (conv_transpose2d forward, conv2d backward input). */
+export const conv2dTransposedKernel = defineKernel({
+  name: 'conv2d_transposed',
+  file: 'conv2d.wgsl',
+  entryPoint: 'conv2d_transposed',
+  workgroupSize: [WG],
+  dispatch: (s) =>
+    dispatch1d(
+      ceilDiv(
+        ceilDiv(s.dst_c!, s.cb!) *
+          s.batch! *
+          s.dst_h! *
+          s.stride! *
+          ceilDiv(ceilDiv(s.dst_w!, s.stride!), s.pb!),
+        WG,
+      ),
+    ),
+  elements: (s) => ({
+    cv_out: tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!),
+    cv_pre: s.storePre ? tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!) : 1,
+    cv_src: tensor(s.batch!, s.src_c!, s.src_h!, s.src_w!),
+    cv_w: tensor(s.src_c!, s.dst_c!, s.kh!, s.kw!),
+    cv_bias: s.hasBias ? s.dst_c! : 1,
+  }),
+});
+
+/** Weight gradient partial sums, one slice per split of the (b, y) rows of the small tensor. */
+export const conv2dWeightKernel = defineKernel({
+  name: 'conv2d_weight',
+  file: 'conv2d.wgsl',
+  entryPoint: 'conv2d_weight',
+  workgroupSize: [WG],
+  dispatch: (s) =>
+    dispatch1d(
+      ceilDiv(
+        s.splits! * ceilDiv(s.big_c! * s.kh! * s.kw!, s.pb!) * ceilDiv(s.small_c!, s.cb!),
+        WG,
+      ),
+    ),
+  elements: (s) => ({
+    cw_out: s.splits! * tensor(s.small_c!, s.big_c!, s.kh!, s.kw!),
+    cw_big: tensor(s.batch!, s.big_c!, s.big_h!, s.big_w!),
+    cw_small: tensor(s.batch!, s.small_c!, s.small_h!, s.small_w!),
+  }),
+});
+
+// ---- argument checks ----
+
+interface Geometry {
+  /** Output (height, width) of the layer. */
+  outH: number;
+  outW: number;
+}
+
+function checkShape(kernel: string, shape: Conv2dShape, transposed: boolean): Geometry {
+  for (const key of [
+    'batch',
+    'inChannels',
+    'outChannels',
+    'height',
+    'width',
+    'kernelH',
+    'kernelW',
+    'stride',
+  ] as const) {
+    checkDim(kernel, key, shape[key]);
+  }
+  checkU32(kernel, 'padding', shape.padding);
+  if (shape.padding >= shape.kernelH || shape.padding >= shape.kernelW) {
+    throw new Error(
+      `${kernel}: padding ${shape.padding} must be smaller than the kernel ${shape.kernelH}×${shape.kernelW}`,
+    );
+  }
+  const op = shape.outputPadding ?? 0;
+  if (!transposed && op !== 0) {
+    throw new Error(`${kernel}: outputPadding applies to transposed convolutions only, got ${op}`);
+  }
+  if (transposed) {
+    checkU32(kernel, 'outputPadding', op);
+    if (op >= shape.stride) {
+      throw new Error(
+        `${kernel}: outputPadding ${op} must be smaller than the stride ${shape.stride}`,
+      );
+    }
+  }
+  const { height: outH, width: outW } = conv2dOutputSize(shape, transposed);
+  if (outH < 1 || outW < 1) {
+    throw new Error(
+      `${kernel}: output size ${outH}×${outW} < 1 (input ${shape.height}×${shape.width}, kernel ` +
+        `${shape.kernelH}×${shape.kernelW}, stride ${shape.stride}, padding ${shape.padding})`,
+    );
+  }
+  const { batch, inChannels, outChannels } = shape;
+  checkElements(kernel, 'the input', tensor(batch, inChannels, shape.height, shape.width));
+  checkElements(kernel, 'the output', tensor(batch, outChannels, outH, outW));
+  checkElements(
+    kernel,
+    'the weight',
+    tensor(inChannels, outChannels, shape.kernelH, shape.kernelW),
+  );
+  return { outH, outW };
+}
+
+/** Throws unless each buffer holds its tensor: name -> [range, dims]. */
+function checkBuffers(
+  kernel: string,
+  buffers: Record<string, [BufferRange | undefined, readonly number[]]>,
+): void {
+  for (const [name, [range, dims]] of Object.entries(buffers)) {
+    if (!range) continue;
+    const need = dims.reduce((a, b) => a * b, 1);
+    if (range.size < 4 * need) {
+      throw new Error(
+        `${kernel}: ${name} holds ${Math.floor(range.size / 4)} floats, its shape (${dims.join(', ')}) needs ${need}`,
+      );
+    }
+  }
+}
+
+function checkEpilogue(kernel: string, act: Activation, alpha: number): number {
+  let code: number;
+  try {
+    code = activationCode(act);
+  } catch (error) {
+    throw new Error(`${kernel}: ${(error as Error).message}`, { cause: error });
+  }
+  checkFinite(kernel, 'alpha', alpha);
+  return code;
+}
+
+// ---- block choice ----
+
+/** Register block of every conv kernel: 8 output channels × 8 output pixels (or taps). */
+const BLOCK: Block = { cb: 8, pb: 8 };
+
+// ---- placeholders and composite dispatches ----
+
+const placeholders = new WeakMap<GpuRuntime, { pre: BufferRange; bias: BufferRange }>();
+
+function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange } {
+  let p = placeholders.get(rt);
+  if (!p) {
+    p = {
+      pre: rt.buffers.storage('conv:unused-pre', 16),
+      bias: rt.buffers.storage('conv:unused-bias', 16),
+    };
+    placeholders.set(rt, p);
+  }
+  return p;
+}
+
+/**
+ * One dispatch that encodes `parts` in order (it reads as the last part: label, kernel) and whose
+ * destroy() runs `cleanup` (which must free the parts and any scratch). The parts are untouched.
+ */
+function composite(parts: readonly PreparedDispatch[], cleanup: () => void): PreparedDispatch {
+  const d = Object.create(parts[parts.length - 1]!) as PreparedDispatch;
+  d.encode = (pass: GPUComputePassEncoder) => {
+    for (const p of parts) p.encode(pass);
+  };
+  d.destroy = cleanup;
+  return d;
+}
+
+// ---- data paths ----
+
+interface PathArgs {
+  kernel: string;
+  transposed: boolean;
+  batch: number;
+  src: BufferRange;
+  srcC: number;
+  srcH: number;
+  srcW: number;
+  dst: BufferRange;
+  dstC: number;
+  dstH: number;
+  dstW: number;
+  weight: BufferRange;
+  shape: Conv2dShape;
+  bias?: BufferRange;
+  pre?: BufferRange;
+  act: Activation;
+  alpha: number;
+  accumulate: boolean;
+  label?: string;
+}
+
+/** conv2d_direct (transposed: false) or conv2d_transposed (true) with the fused epilogue. */
+function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<PreparedDispatch> {
+  const actCode = checkEpilogue(a.kernel, a.act, a.alpha);
+  const unused = placeholderFor(rt);
+  const { cb, pb } = BLOCK;
+  return rt.prepare(a.transposed ? conv2dTransposedKernel : conv2dDirectKernel, {
+    bindings: {
+      cv_out: a.dst,
+      cv_pre: a.pre ?? unused.pre,
+      cv_src: a.src,
+      cv_w: a.weight,
+      cv_bias: a.bias ?? unused.bias,
+    },
+    shape: {
+      batch: a.batch,
+      src_c: a.srcC,
+      src_h: a.srcH,
+      src_w: a.srcW,
+      dst_c: a.dstC,
+      dst_h: a.dstH,
+      dst_w: a.dstW,
+      kh: a.shape.kernelH,
+      kw: a.shape.kernelW,
+      stride: a.shape.stride,
+      pad: a.shape.padding,
+      cb,
+      pb,
+      hasBias: a.bias ? 1 : 0,
+      storePre: a.pre ? 1 : 0,
+    },
+    uniforms: { alpha: a.alpha },
+    constants: {
+      HAS_BIAS: a.bias ? 1 : 0,
+      STORE_PRE: a.pre ? 1 : 0,
+      ACT: actCode,
+      ACCUMULATE: a.accumulate ? 1 : 0,
+    },
+    label: a.label,
+  });
+}
+
+interface WeightArgs {
+  kernel: string;
+  batch: number;
+  big: BufferRange;
+  bigC: number;
+  bigH: number;
+  bigW: number;
+  small: BufferRange;
+  smallC: number;
+  smallH: number;
+  smallW: number;
+  dw: BufferRange;
+  shape: Conv2dShape;
+  accumulate: boolean;
+  splits?: number;
+  label?: string;
+}
+
+/** Invocations the weight gradient aims for before splitting its sum over rows. */
+const WEIGHT_TARGET_INVOCATIONS = 2048;
+/** Fewest small-tensor pixels one split sums. */
+const WEIGHT_MIN_SPLIT_PIXELS = 64;
+
+async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<PreparedDispatch> {
+  const { kernelH: kh, kernelW: kw } = a.shape;
+  const ntap = a.bigC * kh * kw;
+  const total = a.smallC * ntap;
+  const { cb, pb } = BLOCK;
+  const rows = a.batch * a.smallH;
+  const perSplit = ceilDiv(ntap, pb) * ceilDiv(a.smallC, cb);
+  let splits: number;
+  if (a.splits !== undefined) {
+    checkDim(a.kernel, 'splits', a.splits);
+    splits = Math.min(a.splits, rows);
+  } else {
+    const maxSplits = Math.max(1, Math.floor((rows * a.smallW) / WEIGHT_MIN_SPLIT_PIXELS));
+    splits = Math.max(1, Math.min(rows, maxSplits, ceilDiv(WEIGHT_TARGET_INVOCATIONS, perSplit)));
+  }
+  const splitRows = ceilDiv(rows, splits);
+  splits = ceilDiv(rows, splitRows);
+  checkElements(a.kernel, 'the split partial sums', splits * total);
+  const shape = {
+    batch: a.batch,
+    big_c: a.bigC,
+    big_h: a.bigH,
+    big_w: a.bigW,
+    small_c: a.smallC,
+    small_h: a.smallH,
+    small_w: a.smallW,
+    kh,
+    kw,
+    stride: a.shape.stride,
+    pad: a.shape.padding,
+    split_rows: splitRows,
+    splits,
+    cb,
+    pb,
+  };
+  const label = a.label;
+  if (splits === 1) {
+    return rt.prepare(conv2dWeightKernel, {
+      bindings: { cw_out: a.dw, cw_big: a.big, cw_small: a.small },
+      shape,
+      constants: { ACCUMULATE: a.accumulate ? 1 : 0 },
+      label,
+    });
+  }
+  // Too few outputs to keep the device busy: split the sum over rows, then add up the partials.
+  const partial = rt.buffers.storage(`${a.kernel}:partial`, 4 * splits * total);
+  const parts: PreparedDispatch[] = [];
+  try {
+    parts.push(
+      await rt.prepare(conv2dWeightKernel, {
+        bindings: { cw_out: partial, cw_big: a.big, cw_small: a.small },
+        shape,
+        constants: { ACCUMULATE: 0 },
+        label,
+      }),
+    );
+    const reduction = await prepareReduceCols(rt, {
+      x: partial,
+      out: a.dw,
+      rows: splits,
+      cols: total,
+      accumulate: a.accumulate,
+      label: `${a.kernel}${label ? '.' + label : ''}.splits`,
+    });
+    const main = parts[0]!;
+    return composite([main, ...reduction.dispatches], () => {
+      main.destroy();
+      reduction.destroy();
+      rt.buffers.destroy(partial.buffer);
+    });
+  } catch (error) {
+    for (const d of parts) d.destroy();
+    rt.buffers.destroy(partial.buffer);
+    throw error;
+  }
+}
+
+// ---- public API ----
+
+export interface ConvForwardOptions extends Conv2dShape {
+  /** Input (batch, inChannels, height, width). */
+  x: BufferRange;
+  /** conv2d: (outChannels, inChannels, kh, kw); conv_transpose2d: (inChannels, outChannels, kh, kw). */
+  weight: BufferRange;
+  /** Output (batch, outChannels, outH, outW); read too when `accumulate`. */
+  y: BufferRange;
+  /** (outChannels), added to every pixel of its channel. */
+  bias?: BufferRange;
+  /** Optional output like y: the pre-activation z = conv + bias. */
+  pre?: BufferRange;
+  act?: Activation;
+  /** Activation parameter (default: defaultAlpha(act)). */
+  alpha?: number;
+  /** y += act(z) instead of y = act(z); `pre` is always assigned. */
+  accumulate?: boolean;
+  label?: string;
+}
+
+export interface ConvBackwardInputOptions extends Conv2dShape {
+  /** Gradient of the output (batch, outChannels, outH, outW). */
+  dy: BufferRange;
+  /** The layer's weight (layout as in ConvForwardOptions). */
+  weight: BufferRange;
+  /** Gradient of the input (batch, inChannels, height, width). */
+  dx: BufferRange;
+  accumulate?: boolean;
+  label?: string;
+}
+
+export interface ConvBackwardWeightOptions extends Conv2dShape {
+  /** The layer's input (batch, inChannels, height, width). */
+  x: BufferRange;
+  /** Gradient of the output (batch, outChannels, outH, outW). */
+  dy: BufferRange;
+  /** Gradient of the weight (layout as the weight). */
+  dw: BufferRange;
+  accumulate?: boolean;
+  /**
+   * Number of parts the sum over (batch, output rows) is split into, their partial sums added by
+   * a reduction (default: chosen so that about 2048 invocations run; 1: no split).
+   */
+  splits?: number;
+  label?: string;
+}
+
+export interface ConvBiasBackwardOptions {
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+  /** Gradient of the output (batch, channels, height, width). */
+  dy: BufferRange;
+  /** Gradient of the bias (channels). */
+  db: BufferRange;
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** y = act(conv2d(x, W) + b), W (Cout, Cin, kh, kw). */
+export async function prepareConv2dForward(
+  rt: GpuRuntime,
+  o: ConvForwardOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv2d_forward';
+  const { outH, outW } = checkShape(kernel, o, false);
+  checkBuffers(kernel, {
+    x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
+    weight: [o.weight, [o.outChannels, o.inChannels, o.kernelH, o.kernelW]],
+    y: [o.y, [o.batch, o.outChannels, outH, outW]],
+    bias: [o.bias, [o.outChannels]],
+    pre: [o.pre, [o.batch, o.outChannels, outH, outW]],
+  });
+  const act = o.act ?? 'identity';
+  return prepareDataPath(rt, {
+    kernel,
+    transposed: false,
+    batch: o.batch,
+    src: o.x,
+    srcC: o.inChannels,
+    srcH: o.height,
+    srcW: o.width,
+    dst: o.y,
+    dstC: o.outChannels,
+    dstH: outH,
+    dstW: outW,
+    weight: o.weight,
+    shape: o,
+    bias: o.bias,
+    pre: o.pre,
+    act,
+    alpha: o.alpha ?? defaultAlpha(act),
+    accumulate: o.accumulate ?? false,
+    label: o.label,
+  });
+}
+
+/** dx = conv_transpose2d(dy, W): the gradient of conv2d w.r.t. its input. */
+export async function prepareConv2dBackwardInput(
+  rt: GpuRuntime,
+  o: ConvBackwardInputOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv2d_backward_input';
+  const { outH, outW } = checkShape(kernel, o, false);
+  checkBuffers(kernel, {
+    dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
+    weight: [o.weight, [o.outChannels, o.inChannels, o.kernelH, o.kernelW]],
+    dx: [o.dx, [o.batch, o.inChannels, o.height, o.width]],
+  });
+  return prepareDataPath(rt, {
+    kernel,
+    transposed: true,
+    batch: o.batch,
+    src: o.dy,
+    srcC: o.outChannels,
+    srcH: outH,
+    srcW: outW,
+    dst: o.dx,
+    dstC: o.inChannels,
+    dstH: o.height,
+    dstW: o.width,
+    weight: o.weight,
+    shape: o,
+    act: 'identity',
+    alpha: 0,
+    accumulate: o.accumulate ?? false,
+    label: o.label,
+  });
+}
+
+/** dW (Cout, Cin, kh, kw) = Σ_{b, oy, ox} dy[b, :, oy, ox] ⊗ x-patch: conv2d's weight gradient. */
+export async function prepareConv2dBackwardWeight(
+  rt: GpuRuntime,
+  o: ConvBackwardWeightOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv2d_backward_weight';
+  const { outH, outW } = checkShape(kernel, o, false);
+  checkBuffers(kernel, {
+    x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
+    dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
+    dw: [o.dw, [o.outChannels, o.inChannels, o.kernelH, o.kernelW]],
+  });
+  return prepareWeightPath(rt, {
+    kernel,
+    batch: o.batch,
+    big: o.x,
+    bigC: o.inChannels,
+    bigH: o.height,
+    bigW: o.width,
+    small: o.dy,
+    smallC: o.outChannels,
+    smallH: outH,
+    smallW: outW,
+    dw: o.dw,
+    shape: o,
+    accumulate: o.accumulate ?? false,
+    splits: o.splits,
+    label: o.label,
+  });
+}
+
+/** y = act(conv_transpose2d(x, W) + b), W (Cin, Cout, kh, kw), with outputPadding. */
+export async function prepareConvTranspose2dForward(
+  rt: GpuRuntime,
+  o: ConvForwardOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv_transpose2d_forward';
+  const { outH, outW } = checkShape(kernel, o, true);
+  checkBuffers(kernel, {
+    x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
+    weight: [o.weight, [o.inChannels, o.outChannels, o.kernelH, o.kernelW]],
+    y: [o.y, [o.batch, o.outChannels, outH, outW]],
+    bias: [o.bias, [o.outChannels]],
+    pre: [o.pre, [o.batch, o.outChannels, outH, outW]],
+  });
+  const act = o.act ?? 'identity';
+  return prepareDataPath(rt, {
+    kernel,
+    transposed: true,
+    batch: o.batch,
+    src: o.x,
+    srcC: o.inChannels,
+    srcH: o.height,
+    srcW: o.width,
+    dst: o.y,
+    dstC: o.outChannels,
+    dstH: outH,
+    dstW: outW,
+    weight: o.weight,
+    shape: o,
+    bias: o.bias,
+    pre: o.pre,
+    act,
+    alpha: o.alpha ?? defaultAlpha(act),
+    accumulate: o.accumulate ?? false,
+    label: o.label,
+  });
+}
+
+/** dx = conv2d(dy, W): the gradient of conv_transpose2d w.r.t. its input. */
+export async function prepareConvTranspose2dBackwardInput(
+  rt: GpuRuntime,
+  o: ConvBackwardInputOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv_transpose2d_backward_input';
+  const { outH, outW } = checkShape(kernel, o, true);
+  checkBuffers(kernel, {
+    dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
+    weight: [o.weight, [o.inChannels, o.outChannels, o.kernelH, o.kernelW]],
+    dx: [o.dx, [o.batch, o.inChannels, o.height, o.width]],
+  });
+  return prepareDataPath(rt, {
+    kernel,
+    transposed: false,
+    batch: o.batch,
+    src: o.dy,
+    srcC: o.outChannels,
+    srcH: outH,
+    srcW: outW,
+    dst: o.dx,
+    dstC: o.inChannels,
+    dstH: o.height,
+    dstW: o.width,
+    weight: o.weight,
+    shape: o,
+    act: 'identity',
+    alpha: 0,
+    accumulate: o.accumulate ?? false,
+    label: o.label,
+  });
+}
+
+/** dW (Cin, Cout, kh, kw) = Σ_{b, y, x} x[b, :, y, x] ⊗ dy-patch: conv_transpose2d's weight gradient. */
+export async function prepareConvTranspose2dBackwardWeight(
+  rt: GpuRuntime,
+  o: ConvBackwardWeightOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv_transpose2d_backward_weight';
+  const { outH, outW } = checkShape(kernel, o, true);
+  checkBuffers(kernel, {
+    x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
+    dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
+    dw: [o.dw, [o.inChannels, o.outChannels, o.kernelH, o.kernelW]],
+  });
+  return prepareWeightPath(rt, {
+    kernel,
+    batch: o.batch,
+    big: o.dy,
+    bigC: o.outChannels,
+    bigH: outH,
+    bigW: outW,
+    small: o.x,
+    smallC: o.inChannels,
+    smallH: o.height,
+    smallW: o.width,
+    dw: o.dw,
+    shape: o,
+    accumulate: o.accumulate ?? false,
+    splits: o.splits,
+    label: o.label,
+  });
+}
+
+/** db (C) = Σ_{b, y, x} dy[b, c, y, x] (conv2d and conv_transpose2d alike), as a tree sum. */
+export async function prepareConvBiasBackward(
+  rt: GpuRuntime,
+  o: ConvBiasBackwardOptions,
+): Promise<PreparedDispatch> {
+  const kernel = 'conv_bias_backward';
+  for (const key of ['batch', 'channels', 'height', 'width'] as const)
+    checkDim(kernel, key, o[key]);
+  checkElements(kernel, 'dy', tensor(o.batch, o.channels, o.height, o.width));
+  checkBuffers(kernel, {
+    dy: [o.dy, [o.batch, o.channels, o.height, o.width]],
+    db: [o.db, [o.channels]],
+  });
+  const label = `${kernel}${o.label ? '.' + o.label : ''}`;
+  if (o.batch === 1) {
+    const r = await prepareReduceRows(rt, {
+      x: o.dy,
+      out: o.db,
+      rows: o.channels,
+      cols: o.height * o.width,
+      accumulate: o.accumulate,
+      label,
+    });
+    return composite(r.dispatches, () => r.destroy());
+  }
+  // Sums per (b, c) plane, then over the batch.
+  const planes = rt.buffers.storage(`${kernel}:planes`, 4 * o.batch * o.channels);
+  let rows: Reduction | undefined;
+  try {
+    rows = await prepareReduceRows(rt, {
+      x: o.dy,
+      out: planes,
+      rows: o.batch * o.channels,
+      cols: o.height * o.width,
+      label: `${label}.planes`,
+    });
+    const cols = await prepareReduceCols(rt, {
+      x: planes,
+      out: o.db,
+      rows: o.batch,
+      cols: o.channels,
+      accumulate: o.accumulate,
+      label: `${label}.batch`,
+    });
+    const first = rows;
+    return composite([...first.dispatches, ...cols.dispatches], () => {
+      first.destroy();
+      cols.destroy();
+      rt.buffers.destroy(planes.buffer);
+    });
+  } catch (error) {
+    rows?.destroy();
+    rt.buffers.destroy(planes.buffer);
+    throw error;
+  }
+}

@@ -1,0 +1,481 @@
+import { describe, expect, it } from 'vitest';
+import type { BufferRange } from '../src/gpu/buffers.js';
+import type { GpuRuntime, PreparedDispatch } from '../src/gpu/runtime.js';
+import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
+import {
+  conv2dDirectKernel,
+  conv2dOutputSize,
+  convOutputLength,
+  prepareConv2dBackwardInput,
+  prepareConv2dBackwardWeight,
+  prepareConv2dForward,
+  prepareConvBiasBackward,
+  prepareConvTranspose2dBackwardInput,
+  prepareConvTranspose2dBackwardWeight,
+  prepareConvTranspose2dForward,
+  type Conv2dShape,
+} from '../src/kernels/conv.js';
+import { convReference } from './helpers/conv-reference.js';
+import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+import {
+  finiteDifference,
+  freshSeed,
+  makeRng,
+  mismatches,
+  randomUniform,
+} from './helpers/reference.js';
+
+// ---- float64 activations (as in matmul.test.ts, without gelu) ----
+
+function act64(x: number, act: Activation, alpha: number): number {
+  switch (act) {
+    case 'identity':
+      return x;
+    case 'relu':
+      return Math.max(x, 0);
+    case 'leaky_relu':
+      return x > 0 ? x : alpha * x;
+    case 'elu':
+      return x > 0 ? x : alpha * Math.expm1(x);
+    case 'tanh':
+      return Math.tanh(x);
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-x));
+    case 'softplus':
+      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    default:
+      throw new Error(`no reference for ${act}`);
+  }
+}
+
+/** Sums of `terms` products of values in [-1, 1]. */
+const tolerance = (terms: number) => ({ atol: 5e-7 * (terms + 2), rtol: 2e-5 });
+
+const S = (
+  batch: number,
+  inChannels: number,
+  outChannels: number,
+  height: number,
+  width: number,
+  kernelH: number,
+  kernelW: number,
+  stride: number,
+  padding: number,
+  outputPadding?: number,
+): Conv2dShape => ({
+  batch,
+  inChannels,
+  outChannels,
+  height,
+  width,
+  kernelH,
+  kernelW,
+  stride,
+  padding,
+  outputPadding,
+});
+
+// Odd sizes, channels 1/3/5/17 (not multiples of the 8-channel block), batch 1 and 3, strides 1-3,
+// padding 0-2, kernels 3×3, 4×4, 5×5 and non-square.
+const CONV_SHAPES: Conv2dShape[] = [
+  S(1, 1, 5, 7, 9, 3, 3, 1, 1),
+  S(3, 3, 8, 13, 11, 4, 4, 2, 1),
+  S(1, 5, 3, 9, 7, 5, 5, 2, 2),
+  S(3, 2, 9, 8, 10, 3, 5, 1, 0),
+  S(1, 3, 1, 11, 13, 4, 4, 2, 0),
+  S(3, 4, 17, 7, 8, 3, 3, 3, 1),
+];
+
+const TRANSPOSED_SHAPES: Conv2dShape[] = [
+  S(1, 5, 3, 7, 9, 3, 3, 1, 1),
+  S(3, 3, 1, 7, 9, 4, 4, 2, 1, 0),
+  S(1, 8, 5, 5, 7, 5, 5, 2, 2, 1),
+  S(3, 2, 9, 4, 5, 3, 4, 2, 0, 1),
+  S(1, 3, 17, 3, 4, 3, 3, 3, 1, 2),
+  S(3, 1, 32, 7, 7, 4, 4, 2, 1),
+];
+
+interface Epilogue {
+  bias?: boolean;
+  act?: Activation;
+  alpha?: number;
+  pre?: boolean;
+  accumulate?: boolean;
+}
+
+const EPILOGUES: Epilogue[] = [
+  { bias: true },
+  { bias: true, act: 'relu', pre: true },
+  { accumulate: true },
+  { bias: true, act: 'leaky_relu', alpha: 0.2, pre: true, accumulate: true },
+  { bias: true, act: 'tanh' },
+  { act: 'sigmoid', pre: true },
+];
+
+interface Bufs {
+  rt: GpuRuntime;
+  list: BufferRange[];
+}
+
+function up(b: Bufs, label: string, data: Float32Array): BufferRange {
+  const r = upload(b.rt, label, data);
+  b.list.push(r);
+  return r;
+}
+
+function out(b: Bufs, label: string, n: number): BufferRange {
+  const r = output(b.rt, label, n);
+  b.list.push(r);
+  return r;
+}
+
+async function withBuffers<T>(rt: GpuRuntime, body: (b: Bufs) => Promise<T>): Promise<T> {
+  const b: Bufs = { rt, list: [] };
+  try {
+    return await body(b);
+  } finally {
+    for (const r of b.list) rt.buffers.destroy(r.buffer);
+  }
+}
+
+async function run(rt: GpuRuntime, d: PreparedDispatch): Promise<void> {
+  await rt.submitChecked([d]);
+  d.destroy();
+}
+
+const describeShape = (shape: Conv2dShape, transposed: boolean, extra: object, seed: number) =>
+  `${transposed ? 'conv_transpose2d' : 'conv2d'} ${JSON.stringify(shape)} ${JSON.stringify(extra)} seed ${seed}`;
+
+/** Forward with an epilogue against the float64 reference; y and pre poisoned (or y random). */
+async function forwardCase(
+  rt: GpuRuntime,
+  transposed: boolean,
+  shape: Conv2dShape,
+  e: Epilogue,
+  seed: number,
+): Promise<string | null> {
+  const rng = makeRng(seed);
+  const { batch, inChannels: ci, outChannels: co, height, width, kernelH, kernelW } = shape;
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const x = randomUniform(rng, batch * ci * height * width);
+  const w = randomUniform(rng, ci * co * kernelH * kernelW);
+  const bias = e.bias ? randomUniform(rng, co) : undefined;
+  const ny = batch * co * oh * ow;
+  const y0 = e.accumulate ? randomUniform(rng, ny) : undefined;
+  return withBuffers(rt, async (b) => {
+    const yBuf = y0 ? up(b, 'y', y0) : out(b, 'y', ny);
+    const preBuf = e.pre ? out(b, 'pre', ny) : undefined;
+    const opts = {
+      ...shape,
+      x: up(b, 'x', x),
+      weight: up(b, 'w', w),
+      y: yBuf,
+      bias: bias ? up(b, 'bias', bias) : undefined,
+      pre: preBuf,
+      act: e.act,
+      alpha: e.alpha,
+      accumulate: e.accumulate,
+    };
+    await run(
+      rt,
+      transposed
+        ? await prepareConvTranspose2dForward(rt, opts)
+        : await prepareConv2dForward(rt, opts),
+    );
+    const ref = convReference(shape, transposed, x, w, bias);
+    const act = e.act ?? 'identity';
+    const alpha = e.alpha ?? defaultAlpha(act);
+    const y = ref.z.map((v, i) => act64(v, act, alpha) + (y0 ? y0[i]! : 0));
+    const name = describeShape(shape, transposed, e, seed);
+    const tol = tolerance(ci * kernelH * kernelW + 1);
+    const problems = [mismatches(await read(rt, yBuf), y, tol, `y of ${name}`)];
+    if (preBuf) problems.push(mismatches(await read(rt, preBuf), ref.z, tol, `pre of ${name}`));
+    return problems.filter((p) => p !== null).join('\n') || null;
+  });
+}
+
+type Grad = 'input' | 'weight' | 'bias';
+
+/** A backward kernel against the float64 reference gradients of Σ z·dy. */
+async function backwardCase(
+  rt: GpuRuntime,
+  transposed: boolean,
+  grad: Grad,
+  shape: Conv2dShape,
+  accumulate: boolean,
+  seed: number,
+  splits?: number,
+): Promise<string | null> {
+  const rng = makeRng(seed);
+  const { batch, inChannels: ci, outChannels: co, height, width, kernelH, kernelW } = shape;
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const x = randomUniform(rng, batch * ci * height * width);
+  const w = randomUniform(rng, ci * co * kernelH * kernelW);
+  const dy = randomUniform(rng, batch * co * oh * ow);
+  const ref = convReference(shape, transposed, x, w, undefined, dy);
+  const expected = grad === 'input' ? ref.dx! : grad === 'weight' ? ref.dw! : ref.db!;
+  const before = accumulate ? randomUniform(rng, expected.length) : undefined;
+  return withBuffers(rt, async (b) => {
+    const target = before ? up(b, 'grad', before) : out(b, 'grad', expected.length);
+    const xBuf = up(b, 'x', x);
+    const wBuf = up(b, 'w', w);
+    const dyBuf = up(b, 'dy', dy);
+    let d: PreparedDispatch;
+    if (grad === 'input') {
+      const o = { ...shape, dy: dyBuf, weight: wBuf, dx: target, accumulate };
+      d = transposed
+        ? await prepareConvTranspose2dBackwardInput(rt, o)
+        : await prepareConv2dBackwardInput(rt, o);
+    } else if (grad === 'weight') {
+      const o = { ...shape, x: xBuf, dy: dyBuf, dw: target, accumulate, splits };
+      d = transposed
+        ? await prepareConvTranspose2dBackwardWeight(rt, o)
+        : await prepareConv2dBackwardWeight(rt, o);
+    } else {
+      d = await prepareConvBiasBackward(rt, {
+        batch,
+        channels: co,
+        height: oh,
+        width: ow,
+        dy: dyBuf,
+        db: target,
+        accumulate,
+      });
+    }
+    await run(rt, d);
+    const want = before ? expected.map((v, i) => v + before[i]!) : expected;
+    const terms =
+      grad === 'input' ? co * kernelH * kernelW : batch * (transposed ? height * width : oh * ow);
+    const name = `d${grad} of ${describeShape(shape, transposed, { accumulate, splits }, seed)}`;
+    return mismatches(await read(rt, target), want, tolerance(terms + 1), name);
+  });
+}
+
+/**
+ * Finite-difference check of the input and weight gradients of L = Σ conv(x, W)·g (float64
+ * forward), on a sample of elements, against the GPU backward kernels given dy = g.
+ */
+async function finiteDifferenceCase(
+  rt: GpuRuntime,
+  transposed: boolean,
+  shape: Conv2dShape,
+  seed: number,
+): Promise<string | null> {
+  const rng = makeRng(seed);
+  const { batch, inChannels: ci, outChannels: co, height, width, kernelH, kernelW } = shape;
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const x = randomUniform(rng, batch * ci * height * width);
+  const w = randomUniform(rng, ci * co * kernelH * kernelW);
+  const g = randomUniform(rng, batch * co * oh * ow);
+  const x64 = Float64Array.from(x);
+  const w64 = Float64Array.from(w);
+  const loss = (xv: Float64Array, wv: Float64Array) =>
+    convReference(shape, transposed, xv, wv).z.reduce((s, v, i) => s + v * g[i]!, 0);
+  const pick = (n: number) => Array.from({ length: 24 }, () => Math.floor(rng() * n));
+  const xi = pick(x.length);
+  const wi = pick(w.length);
+  const fdx = finiteDifference((v) => loss(v, w64), x64, 1e-3, xi);
+  const fdw = finiteDifference((v) => loss(x64, v), w64, 1e-3, wi);
+  return withBuffers(rt, async (b) => {
+    const xBuf = up(b, 'x', x);
+    const wBuf = up(b, 'w', w);
+    const gBuf = up(b, 'g', g);
+    const dx = out(b, 'dx', x.length);
+    const dw = out(b, 'dw', w.length);
+    const inOpts = { ...shape, dy: gBuf, weight: wBuf, dx };
+    const wOpts = { ...shape, x: xBuf, dy: gBuf, dw };
+    await run(
+      rt,
+      transposed
+        ? await prepareConvTranspose2dBackwardInput(rt, inOpts)
+        : await prepareConv2dBackwardInput(rt, inOpts),
+    );
+    await run(
+      rt,
+      transposed
+        ? await prepareConvTranspose2dBackwardWeight(rt, wOpts)
+        : await prepareConv2dBackwardWeight(rt, wOpts),
+    );
+    const gotX = await read(rt, dx);
+    const gotW = await read(rt, dw);
+    const tol = { atol: 1e-4, rtol: 1e-4 };
+    const name = describeShape(shape, transposed, {}, seed);
+    return (
+      [
+        mismatches(
+          xi.map((i) => gotX[i]!),
+          xi.map((i) => fdx[i]!),
+          tol,
+          `finite-difference dx of ${name}`,
+        ),
+        mismatches(
+          wi.map((i) => gotW[i]!),
+          wi.map((i) => fdw[i]!),
+          tol,
+          `finite-difference dW of ${name}`,
+        ),
+      ]
+        .filter((p) => p !== null)
+        .join('\n') || null
+    );
+  });
+}
+
+describe('conv2dOutputSize', () => {
+  it('follows PyTorch', () => {
+    expect(conv2dOutputSize(S(1, 1, 1, 28, 28, 4, 4, 2, 1))).toEqual({ height: 14, width: 14 });
+    expect(conv2dOutputSize(S(1, 1, 1, 14, 14, 4, 4, 2, 1))).toEqual({ height: 7, width: 7 });
+    expect(conv2dOutputSize(S(1, 1, 1, 7, 7, 4, 4, 2, 1), true)).toEqual({ height: 14, width: 14 });
+    expect(conv2dOutputSize(S(1, 1, 1, 7, 9, 3, 5, 2, 1, 1), true)).toEqual({
+      height: 14,
+      width: 20,
+    });
+    expect(convOutputLength(13, 4, 2, 1)).toBe(6);
+    expect(convOutputLength(11, 5, 3, 0)).toBe(3);
+  });
+});
+
+describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
+  for (const transposed of [false, true]) {
+    const what = transposed ? 'conv_transpose2d' : 'conv2d';
+    const shapes = transposed ? TRANSPOSED_SHAPES : CONV_SHAPES;
+
+    it(`${what} forward: awkward shapes, bias/activation epilogue, pre, accumulate`, async () => {
+      const rt = await runtimeFor(adapter);
+      const problems: string[] = [];
+      for (const [i, shape] of shapes.entries()) {
+        const p = await forwardCase(
+          rt,
+          transposed,
+          shape,
+          EPILOGUES[i % EPILOGUES.length]!,
+          freshSeed(),
+        );
+        if (p) problems.push(p);
+      }
+      expect(problems.join('\n\n')).toBe('');
+    });
+
+    it(`${what} backward input, weight and bias (assign and accumulate)`, async () => {
+      const rt = await runtimeFor(adapter);
+      const problems: string[] = [];
+      for (const [i, shape] of shapes.entries()) {
+        for (const grad of ['input', 'weight', 'bias'] as const) {
+          const p = await backwardCase(rt, transposed, grad, shape, i % 2 === 1, freshSeed());
+          if (p) problems.push(p);
+        }
+      }
+      // The weight gradient without a split, and with a forced one (partial sums reduced).
+      for (const splits of [1, 3]) {
+        const p = await backwardCase(
+          rt,
+          transposed,
+          'weight',
+          shapes[1]!,
+          splits === 3,
+          freshSeed(),
+          splits,
+        );
+        if (p) problems.push(p);
+      }
+      expect(problems.join('\n\n')).toBe('');
+    });
+
+    it(`${what} backward kernels agree with finite differences`, async () => {
+      const rt = await runtimeFor(adapter);
+      const shape = transposed ? S(2, 3, 5, 5, 6, 4, 3, 2, 1, 1) : S(2, 3, 5, 9, 7, 3, 4, 2, 1);
+      expect(await finiteDifferenceCase(rt, transposed, shape, freshSeed())).toBe(null);
+    });
+  }
+
+  it('keeps dispatches within 65535 workgroups per dimension', () => {
+    const [x, y] = conv2dDirectKernel.dispatch({
+      batch: 4096,
+      dst_c: 64,
+      dst_h: 64,
+      dst_w: 64,
+      cb: 8,
+      pb: 8,
+    });
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y * 64).toBeGreaterThanOrEqual(((4096 * 64 * 64) / 8) * 8);
+  });
+
+  it('rejects bad arguments with the kernel and the problem named', async () => {
+    const rt = await runtimeFor(adapter);
+    await withBuffers(rt, async (b) => {
+      const good = S(2, 3, 4, 9, 9, 3, 3, 2, 1);
+      const big = out(b, 'big', 4096);
+      const bufs = { x: big, weight: big, y: out(b, 'y', 4096) };
+      const fwd = (o: Partial<Conv2dShape> & Record<string, unknown>) =>
+        prepareConv2dForward(rt, { ...good, ...bufs, ...o });
+      await expect(fwd({ batch: 0 })).rejects.toThrow(/conv2d_forward: batch must be a positive/);
+      await expect(fwd({ height: 2.5 })).rejects.toThrow(/conv2d_forward: height must be/);
+      await expect(fwd({ kernelW: 0 })).rejects.toThrow(/conv2d_forward: kernelW must be/);
+      await expect(fwd({ stride: 0 })).rejects.toThrow(/conv2d_forward: stride must be/);
+      await expect(fwd({ padding: 3 })).rejects.toThrow(
+        /conv2d_forward: padding 3 must be smaller/,
+      );
+      await expect(fwd({ padding: -1 })).rejects.toThrow(/conv2d_forward: padding must be/);
+      await expect(fwd({ height: 2, padding: 0 })).rejects.toThrow(/conv2d_forward: output size/);
+      await expect(fwd({ outputPadding: 1 })).rejects.toThrow(
+        /outputPadding applies to transposed/,
+      );
+      await expect(fwd({ x: out(b, 'small', 100) })).rejects.toThrow(
+        /conv2d_forward: x holds 100 floats, its shape \(2, 3, 9, 9\) needs 486/,
+      );
+      await expect(fwd({ bias: out(b, 'b3', 3) })).rejects.toThrow(/conv2d_forward: bias holds 3/);
+      await expect(fwd({ act: 'swish' as Activation })).rejects.toThrow(
+        /conv2d_forward: unknown activation/,
+      );
+      await expect(fwd({ act: 'elu', alpha: NaN })).rejects.toThrow(/conv2d_forward: alpha/);
+      const tr = (o: Partial<Conv2dShape> & Record<string, unknown>) =>
+        prepareConvTranspose2dForward(rt, { ...good, ...bufs, ...o });
+      await expect(tr({ outputPadding: 2 })).rejects.toThrow(
+        /conv_transpose2d_forward: outputPadding 2 must be smaller than the stride 2/,
+      );
+      await expect(tr({ y: out(b, 'y9', 9) })).rejects.toThrow(
+        /conv_transpose2d_forward: y holds 9/,
+      );
+      const bw = { ...good, x: big, dy: big, dw: out(b, 'dw', 10) };
+      await expect(prepareConv2dBackwardWeight(rt, bw)).rejects.toThrow(
+        /conv2d_backward_weight: dw holds 10 floats, its shape \(4, 3, 3, 3\) needs 108/,
+      );
+      await expect(
+        prepareConvTranspose2dBackwardWeight(rt, { ...bw, dw: big, splits: 0 }),
+      ).rejects.toThrow(/conv_transpose2d_backward_weight: splits must be/);
+      await expect(
+        prepareConv2dBackwardInput(rt, { ...good, dy: big, weight: big, dx: out(b, 'dx', 5) }),
+      ).rejects.toThrow(/conv2d_backward_input: dx holds 5/);
+      await expect(
+        prepareConvTranspose2dBackwardInput(rt, {
+          ...good,
+          dy: big,
+          weight: big,
+          dx: big,
+          kernelH: -3,
+        }),
+      ).rejects.toThrow(/conv_transpose2d_backward_input: kernelH must be/);
+      await expect(
+        prepareConvBiasBackward(rt, {
+          batch: 2,
+          channels: 0,
+          height: 3,
+          width: 3,
+          dy: big,
+          db: big,
+        }),
+      ).rejects.toThrow(/conv_bias_backward: channels must be/);
+      await expect(
+        prepareConvBiasBackward(rt, {
+          batch: 2,
+          channels: 4,
+          height: 3,
+          width: 3,
+          dy: big,
+          db: out(b, 'db', 2),
+        }),
+      ).rejects.toThrow(/conv_bias_backward: db holds 2/);
+    });
+  });
+});
