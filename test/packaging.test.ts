@@ -1,7 +1,7 @@
 // The embedded WGSL loads the same way everywhere: in vitest (every other test), in the compiled
 // package run by plain Node, and in a Vite build running in headless Chromium.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { build } from 'vite';
@@ -39,6 +39,15 @@ rt.destroy();
     const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(result.ok).toBe(true);
     expect(result.adapter).toMatch(/llvmpipe/);
+    // The package's bin (webgpu-vae) runs from the compiled output too.
+    const help = execFileSync('node', [join(outDir, 'cli.js'), 'help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(help).toMatch(/Usage: webgpu-vae <command>/);
+    expect(readFileSync(join(outDir, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(
+      true,
+    );
   });
 
   it('a Vite build runs a kernel in headless Chromium (SwiftShader)', async () => {

@@ -437,12 +437,12 @@ function layoutEntry(kernelName: string, b: ReflectedBinding): GPUBindGroupLayou
         ...base,
         storageTexture: {
           format: b.textureFormat as GPUTextureFormat,
-          access:
-            b.textureAccess === 'read_write'
-              ? 'read-write'
-              : b.textureAccess === 'read'
-                ? 'read-only'
-                : 'write-only',
+          // Cast: older @webgpu/types (pulled in by tfjs in the benchmark) know only 'write-only'.
+          access: (b.textureAccess === 'read_write'
+            ? 'read-write'
+            : b.textureAccess === 'read'
+              ? 'read-only'
+              : 'write-only') as GPUStorageTextureAccess,
         },
       };
   }

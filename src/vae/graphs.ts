@@ -10,8 +10,17 @@ import type {
   ReparamAttrs,
 } from '../graph/ops.js';
 import { OPS } from '../graph/ops.js';
+// Registers the conv2d, conv_transpose2d and reshape op types (and their backward ops).
+import type { ConvAttrs } from '../graph/ops-conv.js';
+import '../graph/ops-conv.js';
 import type { Activation } from '../kernels/activation-codes.js';
-import { linearLayers, type LinearSpec, type ResolvedVaeConfig } from './config.js';
+import {
+  parameterSpecs,
+  vaeLayers,
+  type ConvSpec,
+  type LinearSpec,
+  type ResolvedVaeConfig,
+} from './config.js';
 
 /** Name of the shared metrics accumulator: [Σ nll, Σ kl, KL objective] summed over steps. */
 export const METRICS_STATE = 'metrics';
@@ -34,33 +43,58 @@ function linear(
   return g.op<LinearAttrs>('linear', spec.name, [x, w, b], outputs, { act }).outputs[0]!;
 }
 
+/**
+ * A Conv2d or ConvTranspose2d layer: x holds (R, Cin, H, W) in NCHW order under any shape (R =
+ * shape[0]); the output is (R, Cout, outH, outW), or `outShape` (the same values: a view).
+ */
+function conv(
+  g: Graph,
+  params: Map<string, Tensor>,
+  spec: ConvSpec,
+  x: Tensor,
+  act: Activation,
+  training: boolean,
+  outShape?: readonly number[],
+): Tensor {
+  const w = params.get(`${spec.name}.weight`)!;
+  const b = params.get(`${spec.name}.bias`)!;
+  const R = x.shape[0]!;
+  const shape = outShape ?? [R, spec.outChannels, spec.outHeight, spec.outWidth];
+  const outputs = [{ name: spec.name, shape }];
+  if (training && act !== 'identity') outputs.push({ name: `${spec.name}.pre`, shape });
+  const attrs: ConvAttrs = {
+    inChannels: spec.inChannels,
+    outChannels: spec.outChannels,
+    height: spec.height,
+    width: spec.width,
+    kernelH: spec.kernel,
+    kernelW: spec.kernel,
+    stride: spec.stride,
+    padding: spec.padding,
+    act,
+  };
+  if (spec.transposed) attrs.outputPadding = spec.outputPadding;
+  const type = spec.transposed ? 'conv_transpose2d' : 'conv2d';
+  return g.op<ConvAttrs>(type, spec.name, [x, w, b], outputs, attrs).outputs[0]!;
+}
+
 /** The model's parameters as graph tensors, in module order (trainable for training graphs). */
 export function declareParams(
   g: Graph,
   config: ResolvedVaeConfig,
   trainable: boolean,
 ): Map<string, Tensor> {
-  const l = linearLayers(config);
-  const layers = [
-    ...l.encoderHidden,
-    l.mu,
-    l.logvar,
-    ...l.decoderHidden,
-    l.out,
-    ...(l.logSigma ? [l.logSigma] : []),
-  ];
   const params = new Map<string, Tensor>();
-  for (const layer of layers) {
-    params.set(
-      `${layer.name}.weight`,
-      g.param(`${layer.name}.weight`, [layer.outSize, layer.inSize], trainable),
-    );
-    params.set(`${layer.name}.bias`, g.param(`${layer.name}.bias`, [layer.outSize], trainable));
+  for (const spec of parameterSpecs(config)) {
+    params.set(spec.name, g.param(spec.name, spec.shape, trainable));
   }
   return params;
 }
 
-/** x (R, D) -> mu, logvar (R, Z). */
+/**
+ * x (R, D) -> mu, logvar (R, Z). Conv layers read x as (R, C, H, W) (inputShape) and the first
+ * dense layer reads their output flattened: both are views of the same row-major values.
+ */
 export function encoderGraph(
   g: Graph,
   config: ResolvedVaeConfig,
@@ -68,8 +102,10 @@ export function encoderGraph(
   x: Tensor,
   training: boolean,
 ): { mu: Tensor; logvar: Tensor } {
-  const l = linearLayers(config);
+  const l = vaeLayers(config);
   let h = x;
+  for (const spec of l.encoderConv)
+    h = conv(g, params, spec, h, config.encoder.activation, training);
   for (const spec of l.encoderHidden)
     h = linear(g, params, spec, h, config.encoder.activation, training);
   return {
@@ -78,7 +114,11 @@ export function encoderGraph(
   };
 }
 
-/** z (R, Z) -> output (R, D) (logits or means) [, logSigma (R, D)]. */
+/**
+ * z (R, Z) -> output (R, D) (logits or means) [, logSigma (R, D)]. With deconv layers, the last
+ * dense output is read as (R, C, h, w) (decoder.reshape) and the last deconv layer writes the
+ * output as (R, D): views of the same row-major values.
+ */
 export function decoderGraph(
   g: Graph,
   config: ResolvedVaeConfig,
@@ -86,10 +126,19 @@ export function decoderGraph(
   z: Tensor,
   training: boolean,
 ): { output: Tensor; logSigma: Tensor | undefined } {
-  const l = linearLayers(config);
+  const l = vaeLayers(config);
   let h = z;
   for (const spec of l.decoderHidden)
     h = linear(g, params, spec, h, config.decoder.activation, training);
+  if (!l.out) {
+    const R = z.shape[0]!;
+    l.decoderDeconv.forEach((spec, i) => {
+      const last = i === l.decoderDeconv.length - 1;
+      const act = spec.activated ? config.decoder.activation : 'identity';
+      h = conv(g, params, spec, h, act, training, last ? [R, config.inputSize] : undefined);
+    });
+    return { output: h, logSigma: undefined };
+  }
   return {
     output: linear(g, params, l.out, h, 'identity', training),
     logSigma: l.logSigma ? linear(g, params, l.logSigma, h, 'identity', training) : undefined,
