@@ -17,3 +17,24 @@ export * from './kernels/activations.js';
 export * from './kernels/reduce.js';
 export * from './kernels/adam.js';
 export * from './kernels/matmul.js';
+export * from './kernels/conv.js';
+export * from './kernels/graph-util.js';
+export {
+  Graph,
+  GradContext,
+  Tensor as GraphTensor,
+  type Op,
+  type OpRule,
+  type TensorRole,
+} from './graph/graph.js';
+export * from './graph/ops.js';
+export * from './graph/planner.js';
+export * from './graph/executor.js';
+export * from './vae/config.js';
+export * from './vae/graphs.js';
+export * from './vae/model.js';
+export * from './vae/schedule.js';
+export * from './vae/trainer.js';
+export * from './vae/reference.js';
+export * from './image/png.js';
+export * from './image/grid.js';

@@ -16,7 +16,7 @@ import {
   referenceForward,
   referenceLossAndGrads,
   zeroParamMap,
-  type AdamHyper,
+  type ReferenceAdamHyper,
   type ParamMap,
 } from '../src/vae/reference.js';
 import { finiteDifference, freshSeed, makeRng, mismatches } from './helpers/reference.js';
@@ -45,7 +45,7 @@ interface GoldenCase {
 }
 
 interface Golden {
-  adam: AdamHyper & { steps: number };
+  adam: ReferenceAdamHyper & { steps: number };
   cases: GoldenCase[];
 }
 

@@ -15,7 +15,13 @@
 import { defaultAlpha, type Activation } from '../kernels/activation-codes.js';
 import { LOGSIGMA_CLAMP } from '../kernels/likelihood.js';
 import { LOGVAR_CLAMP } from '../kernels/reparam.js';
-import { linearLayers, parameterSpecs, type LinearSpec, type ResolvedVaeConfig } from './config.js';
+import {
+  parameterSpecs,
+  vaeLayers,
+  type ConvSpec,
+  type LinearSpec,
+  type ResolvedVaeConfig,
+} from './config.js';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -214,6 +220,145 @@ function mlpBackward(
   return d;
 }
 
+/**
+ * Visits every term of a Conv2d or ConvTranspose2d layer (NCHW; weight (Cout, Cin, kh, kw) or
+ * (Cin, Cout, kh, kw)): visit(xi, wi, yi) for each input element x[xi] that weight w[wi] adds
+ * into output element y[yi]. Conv2d's input pixel is big = small·stride − padding + k of its output
+ * pixel; ConvTranspose2d the other way round (its output is the big side).
+ */
+function convTerms(
+  spec: ConvSpec,
+  B: number,
+  visit: (xi: number, wi: number, yi: number) => void,
+): void {
+  const { inChannels: Ci, outChannels: Co, height: H, width: W } = spec;
+  const { outHeight: OH, outWidth: OW, kernel: k, stride: s, padding: p, transposed } = spec;
+  const [smallH, smallW, bigH, bigW] = transposed ? [H, W, OH, OW] : [OH, OW, H, W];
+  for (let b = 0; b < B; b++) {
+    for (let ci = 0; ci < Ci; ci++) {
+      for (let co = 0; co < Co; co++) {
+        for (let ky = 0; ky < k; ky++) {
+          for (let kx = 0; kx < k; kx++) {
+            const wi = transposed
+              ? ((ci * Co + co) * k + ky) * k + kx
+              : ((co * Ci + ci) * k + ky) * k + kx;
+            for (let sy = 0; sy < smallH; sy++) {
+              const by = sy * s - p + ky;
+              if (by < 0 || by >= bigH) continue;
+              for (let sx = 0; sx < smallW; sx++) {
+                const bx = sx * s - p + kx;
+                if (bx < 0 || bx >= bigW) continue;
+                const [iy, ix, oy, ox] = transposed ? [sy, sx, by, bx] : [by, bx, sy, sx];
+                visit(((b * Ci + ci) * H + iy) * W + ix, wi, ((b * Co + co) * OH + oy) * OW + ox);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** pre = conv(x, W) + b: x (B, Cin, H, W) -> pre (B, Cout, outH, outW). */
+function convForward64(
+  spec: ConvSpec,
+  x: Float64Array,
+  w: Float64Array,
+  bias: Float64Array,
+  B: number,
+): Float64Array {
+  const plane = spec.outHeight * spec.outWidth;
+  const z = new Float64Array(B * spec.outChannels * plane);
+  for (let i = 0; i < z.length; i++) z[i] = bias[Math.floor(i / plane) % spec.outChannels]!;
+  convTerms(spec, B, (xi, wi, yi) => {
+    z[yi] = z[yi]! + w[wi]! * x[xi]!;
+  });
+  return z;
+}
+
+/** Backward of a conv layer: adds into dW, db and, when given, dx. */
+function convBackward64(
+  spec: ConvSpec,
+  dy: Float64Array,
+  x: Float64Array,
+  w: Float64Array,
+  B: number,
+  dw: Float64Array,
+  db: Float64Array,
+  dx?: Float64Array,
+): void {
+  convTerms(spec, B, (xi, wi, yi) => {
+    const g = dy[yi]!;
+    dw[wi] = dw[wi]! + g * x[xi]!;
+    if (dx) dx[xi] = dx[xi]! + g * w[wi]!;
+  });
+  const plane = spec.outHeight * spec.outWidth;
+  for (let i = 0; i < dy.length; i++) {
+    const c = Math.floor(i / plane) % spec.outChannels;
+    db[c] = db[c]! + dy[i]!;
+  }
+}
+
+/** A conv layer's input and pre-activation, for the backward pass. */
+export interface ConvCache {
+  layer: ConvSpec;
+  input: Float64Array;
+  pre: Float64Array;
+}
+
+/** Conv layers (activation where spec.activated): input -> output, flat NCHW arrays. */
+function convChainForward(
+  params: ReadonlyMap<string, Float64Array>,
+  layers: ConvSpec[],
+  act: Activation,
+  input: Float64Array,
+  B: number,
+): { out: Float64Array; caches: ConvCache[] } {
+  let h = input;
+  const caches: ConvCache[] = [];
+  for (const layer of layers) {
+    const pre = convForward64(
+      layer,
+      h,
+      param(params, `${layer.name}.weight`),
+      param(params, `${layer.name}.bias`),
+      B,
+    );
+    caches.push({ layer, input: h, pre });
+    h = layer.activated ? pre.map((v) => activationForward64(act, v)) : pre;
+  }
+  return { out: h, caches };
+}
+
+/** Backward through conv layers: d output -> d input, parameter gradients into grads. */
+function convChainBackward(
+  params: ReadonlyMap<string, Float64Array>,
+  caches: ConvCache[],
+  act: Activation,
+  dout: Float64Array,
+  B: number,
+  grads: ParamMap,
+): Float64Array {
+  let d = dout;
+  for (let k = caches.length - 1; k >= 0; k--) {
+    const { layer, input, pre } = caches[k]!;
+    const dpre = layer.activated ? d.map((g, i) => g * activationDerivative64(act, pre[i]!)) : d;
+    const dx = new Float64Array(input.length);
+    convBackward64(
+      layer,
+      dpre,
+      input,
+      param(params, `${layer.name}.weight`),
+      B,
+      param(grads, `${layer.name}.weight`),
+      param(grads, `${layer.name}.bias`),
+      dx,
+    );
+    d = dx;
+  }
+  return d;
+}
+
 const clampLogvar = (lv: number): number =>
   Math.min(Math.max(lv, LOGVAR_CLAMP.min), LOGVAR_CLAMP.max);
 
@@ -380,12 +525,16 @@ export interface ReferenceForwardResult {
     capacity: number | undefined;
     x: Float64Array;
     eps: Float64Array;
+    /** Encoder conv layers (none for MLP encoders). */
+    encoderConv: ConvCache[];
     encoder: HiddenCache[];
     /** Last encoder hidden (or x): (B, encoder width). */
     encoderTop: Float64Array;
     decoder: HiddenCache[];
     /** Last decoder hidden (or z): (B, decoder width). */
     decoderTop: Float64Array;
+    /** Decoder deconv layers (none for MLP decoders). */
+    decoderDeconv: ConvCache[];
   };
 }
 
@@ -428,18 +577,22 @@ export function referenceForward(
 ): ReferenceForwardResult {
   checkInputs(config, params, x, eps, options);
   const B = options.batch;
-  const L = linearLayers(config);
+  const L = vaeLayers(config);
   const lin = (h: Float64Array, l: LinearSpec) =>
     linearForward(h, param(params, `${l.name}.weight`), param(params, `${l.name}.bias`), l, B);
 
-  const enc = mlpForward(params, L.encoderHidden, config.encoder.activation, x, B);
+  // Conv layers read x as (B, C, H, W); their output, flattened, feeds the dense layers.
+  const encConv = convChainForward(params, L.encoderConv, config.encoder.activation, x, B);
+  const enc = mlpForward(params, L.encoderHidden, config.encoder.activation, encConv.out, B);
   const mu = lin(enc.out, L.mu); // mu: (B, Z)
   const logvar = lin(enc.out, L.logvar); // logvar: (B, Z)
   const z = reparamForward(mu, logvar, eps); // z: (B, Z)
   const kl = klForward(mu, logvar, B, config.latentSize); // kl: (B)
 
   const dec = mlpForward(params, L.decoderHidden, config.decoder.activation, z, B);
-  const output = lin(dec.out, L.out); // output: (B, D)
+  // Deconv layers read the last dense output as (B, C, h, w) (decoder.reshape).
+  const decConv = convChainForward(params, L.decoderDeconv, config.decoder.activation, dec.out, B);
+  const output = L.out ? lin(dec.out, L.out) : decConv.out; // output: (B, D)
   const logSigma = L.logSigma ? lin(dec.out, L.logSigma) : undefined; // logSigma: (B, D)
   const nll = likelihoodForward(config, output, logSigma, x, B); // nll: (B)
 
@@ -466,10 +619,12 @@ export function referenceForward(
       capacity: options.capacity,
       x,
       eps,
+      encoderConv: encConv.caches,
       encoder: enc.caches,
       encoderTop: enc.out,
       decoder: dec.caches,
       decoderTop: dec.out,
+      decoderDeconv: decConv.caches,
     },
   };
 }
@@ -491,7 +646,7 @@ export function referenceBackward(
   fwd: ReferenceForwardResult,
 ): ParamMap {
   const { batch: B, capacity, x, eps } = fwd.cache;
-  const L = linearLayers(config);
+  const L = vaeLayers(config);
   const grads = zeroParamMap(config);
   const r = config.reduction === 'sum' ? 1 : 1 / B;
   const back = (dy: Float64Array, input: Float64Array, l: LinearSpec, dx: Float64Array) =>
@@ -508,8 +663,12 @@ export function referenceBackward(
 
   // Decoder: likelihood -> output heads -> hidden layers -> dz: (B, Z).
   const { doutput, dlogSigma } = likelihoodBackward(config, fwd.output, fwd.logSigma, x, r);
-  const dDecTop = new Float64Array(fwd.cache.decoderTop.length);
-  back(doutput, fwd.cache.decoderTop, L.out, dDecTop);
+  let dDecTop: Float64Array = new Float64Array(fwd.cache.decoderTop.length);
+  if (L.out) back(doutput, fwd.cache.decoderTop, L.out, dDecTop);
+  else {
+    const act = config.decoder.activation;
+    dDecTop = convChainBackward(params, fwd.cache.decoderDeconv, act, doutput, B, grads);
+  }
   if (L.logSigma) back(dlogSigma!, fwd.cache.decoderTop, L.logSigma, dDecTop);
   const dz = mlpBackward(params, fwd.cache.decoder, config.decoder.activation, dDecTop, B, grads);
 
@@ -528,7 +687,18 @@ export function referenceBackward(
   const dEncTop = new Float64Array(fwd.cache.encoderTop.length);
   back(dmu, fwd.cache.encoderTop, L.mu, dEncTop);
   back(dlogvar, fwd.cache.encoderTop, L.logvar, dEncTop);
-  mlpBackward(params, fwd.cache.encoder, config.encoder.activation, dEncTop, B, grads);
+  const dConvTop = mlpBackward(
+    params,
+    fwd.cache.encoder,
+    config.encoder.activation,
+    dEncTop,
+    B,
+    grads,
+  );
+  const act = config.encoder.activation;
+  if (fwd.cache.encoderConv.length > 0) {
+    convChainBackward(params, fwd.cache.encoderConv, act, dConvTop, B, grads);
+  }
   return grads;
 }
 
@@ -547,7 +717,7 @@ export function referenceLossAndGrads(
 // ---------------------------------------------------------------------------------------------
 // Adam.
 
-export interface AdamHyper {
+export interface ReferenceAdamHyper {
   lr: number;
   beta1: number;
   beta2: number;
@@ -566,7 +736,7 @@ export function referenceAdamStep(
   m: ParamMap,
   v: ParamMap,
   t: number,
-  hyper: AdamHyper,
+  hyper: ReferenceAdamHyper,
 ): void {
   const bc1 = 1 - hyper.beta1 ** t;
   const bc2Sqrt = Math.sqrt(1 - hyper.beta2 ** t);
