@@ -64,12 +64,12 @@ const STEPS = 4;
 
 describe.each(TEST_ADAPTERS)('adam on %s', (adapter) => {
   it.each(CONFIGS)(
-    '%s matches PyTorch formulas over several steps, P = 1, 1001, 70001',
+    '%s matches PyTorch formulas over several steps, P = 1, 1001, 70001 (scalar), 1000, 40000 (vec4)',
     async (_name, h) => {
       const rt = await runtimeFor(adapter);
       const seed = freshSeed();
       const rng = makeRng(seed);
-      for (const n of [1, 1001, 70001]) {
+      for (const n of [1, 1001, 70001, 1000, 40000]) {
         const ctx = `${_name} P=${n} seed=${seed}`;
         const p0 = randomNormal(rng, n);
         const state: State = {
@@ -125,54 +125,57 @@ describe.each(TEST_ADAPTERS)('adam on %s', (adapter) => {
     },
   );
 
-  it.each([NaN, Infinity, 3e20])(
-    'skips a step whose gradient holds %s, leaving weights untouched',
-    async (bad) => {
-      const rt = await runtimeFor(adapter);
-      const seed = freshSeed();
-      const rng = makeRng(seed);
-      const n = 1001;
-      const h = { ...BASE, weightDecay: 0.01, maxNorm: 1.0 };
-      const p0 = randomNormal(rng, n);
-      const state: State = {
-        p: Float64Array.from(p0),
-        m: new Float64Array(n),
-        v: new Float64Array(n),
-      };
-      const params = upload(rt, 'params', p0);
-      const grads = upload(rt, 'grads', new Float32Array(n));
-      const m = upload(rt, 'm', new Float32Array(n));
-      const v = upload(rt, 'v', new Float32Array(n));
-      const step = await prepareAdam(rt, { params, grads, m, v, n, ...h });
-      const ctx = `bad=${bad} seed=${seed}`;
-      let before: Float32Array[] = [];
-      for (let t = 1; t <= 4; t++) {
-        const g = randomNormal(rng, n);
-        if (t === 3) {
-          g[517] = bad;
-          before = [await read(rt, params), await read(rt, m), await read(rt, v)];
-        }
-        rt.device.queue.writeBuffer(grads.buffer, 0, g as Float32Array<ArrayBuffer>);
-        step.setStep(t);
-        await rt.submitChecked(step.dispatches);
-        if (t === 3) {
-          const after = [await read(rt, params), await read(rt, m), await read(rt, v)];
-          after.forEach((a, k) =>
-            expect(a, `${ctx}: buffer ${k} changed by a skipped step`).toEqual(before[k]),
-          );
-          expect((await read(rt, step.stats!))[1], `${ctx}: skipped count`).toBe(1);
-        } else {
-          adamStep64(state, g, t, h);
-        }
+  // Odd n: the scalar kernel; a multiple of 4: the vec4 one.
+  it.each([
+    [NaN, 1001],
+    [Infinity, 1001],
+    [3e20, 1001],
+    [NaN, 1000],
+    [Infinity, 1000],
+  ])('skips a step whose gradient holds %s, leaving weights untouched (n = %i)', async (bad, n) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const h = { ...BASE, weightDecay: 0.01, maxNorm: 1.0 };
+    const p0 = randomNormal(rng, n);
+    const state: State = {
+      p: Float64Array.from(p0),
+      m: new Float64Array(n),
+      v: new Float64Array(n),
+    };
+    const params = upload(rt, 'params', p0);
+    const grads = upload(rt, 'grads', new Float32Array(n));
+    const m = upload(rt, 'm', new Float32Array(n));
+    const v = upload(rt, 'v', new Float32Array(n));
+    const step = await prepareAdam(rt, { params, grads, m, v, n, ...h });
+    const ctx = `bad=${bad} seed=${seed}`;
+    let before: Float32Array[] = [];
+    for (let t = 1; t <= 4; t++) {
+      const g = randomNormal(rng, n);
+      if (t === 3) {
+        g[517] = bad;
+        before = [await read(rt, params), await read(rt, m), await read(rt, v)];
       }
-      const gp = await read(rt, params);
-      expect(gp.every(Number.isFinite)).toBe(true);
-      expect(
-        mismatches(gp, state.p, { atol: 1e-6, rtol: 1e-6 }, `${ctx} params after recovery`),
-      ).toBeNull();
-      step.destroy();
-    },
-  );
+      rt.device.queue.writeBuffer(grads.buffer, 0, g as Float32Array<ArrayBuffer>);
+      step.setStep(t);
+      await rt.submitChecked(step.dispatches);
+      if (t === 3) {
+        const after = [await read(rt, params), await read(rt, m), await read(rt, v)];
+        after.forEach((a, k) =>
+          expect(a, `${ctx}: buffer ${k} changed by a skipped step`).toEqual(before[k]),
+        );
+        expect((await read(rt, step.stats!))[1], `${ctx}: skipped count`).toBe(1);
+      } else {
+        adamStep64(state, g, t, h);
+      }
+    }
+    const gp = await read(rt, params);
+    expect(gp.every(Number.isFinite)).toBe(true);
+    expect(
+      mismatches(gp, state.p, { atol: 1e-6, rtol: 1e-6 }, `${ctx} params after recovery`),
+    ).toBeNull();
+    step.destroy();
+  });
 
   it('names bad configurations', async () => {
     const rt = await runtimeFor(adapter);

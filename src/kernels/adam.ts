@@ -24,6 +24,26 @@ export const adamStepKernel = defineKernel({
   elements: ({ n }) => ({ params: n!, m: n!, v: n!, grads: n!, stats: 2 }),
 });
 
+/** adam_step on vec4s (n a multiple of 4, 16-byte aligned ranges): 4 values per invocation. */
+export const adamStep4Kernel = defineKernel({
+  name: 'adam_step4',
+  file: 'adam.wgsl',
+  entryPoint: 'adam_step4',
+  workgroupSize: [WG],
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n! / 4, WG)),
+  elements: ({ n }) => ({ params4: n! / 4, m4: n! / 4, v4: n! / 4, grads4: n! / 4, stats: 2 }),
+});
+
+/** adam_step_unchecked on vec4s. */
+export const adamStep4UncheckedKernel = defineKernel({
+  name: 'adam_step4_unchecked',
+  file: 'adam.wgsl',
+  entryPoint: 'adam_step4_unchecked',
+  workgroupSize: [WG],
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n! / 4, WG)),
+  elements: ({ n }) => ({ params4: n! / 4, m4: n! / 4, v4: n! / 4, grads4: n! / 4 }),
+});
+
 /** Adam step without the norm: no clipping, no protection against non-finite gradients. */
 export const adamStepUncheckedKernel = defineKernel({
   name: 'adam_step_unchecked',
@@ -71,6 +91,8 @@ export interface AdamConfig extends AdamHyper {
    * caller zeroes it). Made (and zeroed) by the helper when not given.
    */
   stats?: BufferRange;
+  /** Use the vec4 kernel when n and the offsets allow it (default true). */
+  vec4?: boolean;
   label?: string;
 }
 
@@ -178,14 +200,23 @@ export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<Adam
         label: `${cfg.label ?? 'adam'}.gradnorm`,
       });
     }
-    const bindings: Record<string, BufferRange> = {
-      params: cfg.params,
-      m: cfg.m,
-      v: cfg.v,
-      grads: cfg.grads,
-    };
+    // vec4 kernels when every range holds whole, 16-byte aligned vec4s (the flat buffers do).
+    const ranges = [cfg.params, cfg.m, cfg.v, cfg.grads];
+    const vec4 = cfg.n % 4 === 0 && ranges.every((r) => r.offset % 16 === 0) && cfg.vec4 !== false;
+    const fit = (r: BufferRange): BufferRange => ({ ...r, size: Math.min(r.size, cfg.n * 4) });
+    const names = vec4 ? ['params4', 'm4', 'v4', 'grads4'] : ['params', 'm', 'v', 'grads'];
+    const bindings: Record<string, BufferRange> = Object.fromEntries(
+      names.map((name, i) => [name, vec4 ? fit(ranges[i]!) : ranges[i]!]),
+    );
     if (checked) bindings.stats = stats!;
-    step = await rt.prepare(checked ? adamStepKernel : adamStepUncheckedKernel, {
+    const kernel = vec4
+      ? checked
+        ? adamStep4Kernel
+        : adamStep4UncheckedKernel
+      : checked
+        ? adamStepKernel
+        : adamStepUncheckedKernel;
+    step = await rt.prepare(kernel, {
       bindings,
       shape: { n: cfg.n },
       uniforms: { ...uniforms(), decoupled: h.decoupled ? 1 : 0 },
