@@ -38,3 +38,7 @@ export * from './vae/trainer.js';
 export * from './vae/reference.js';
 export * from './image/png.js';
 export * from './image/grid.js';
+export * from './vae/inference.js';
+export * from './kernels/latent.js';
+export * from './kernels/display.js';
+export * from './display/index.js';

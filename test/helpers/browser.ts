@@ -54,6 +54,8 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
       '--enable-features=Vulkan',
       '--use-vulkan=swiftshader',
       '--use-webgpu-adapter=swiftshader',
+      // WebGPU canvases need ANGLE on SwiftShader too (otherwise no swap-chain backing).
+      '--use-angle=swiftshader',
       '--enable-unsafe-swiftshader',
       '--disable-quic',
       '--no-first-run',

@@ -1,0 +1,927 @@
+// Inference over a VaeModel: forward-only graphs (no backward, parameters not trainable) compiled
+// for a few planned batch sizes; a call with n rows runs on the smallest planned size >= n (the
+// extra rows are padding, never read) and larger calls are split into chunks of the largest size.
+// Compiled graphs are kept in a small LRU cache. Inputs and outputs are typed arrays, or GPU buffer
+// ranges for apps that already hold their data on the GPU: a range input is copied on the GPU into
+// the graph's input (no CPU round trip), and the GPU variants return the graph's own output range.
+//
+// What each function computes (Z latent dimensions, D values per example):
+//   encode:      x (n, D) -> mu, logvar (n, Z) of q(z|x)
+//   decode:      z (n, Z) -> images (n, D): sigmoid(logits) for Bernoulli decoders, the means for
+//                Gaussian ones, and mean + alpha * sigma for a learned sigma (alpha = 0: the mean)
+//   sample:      z = temperature * eps, eps ~ N(0, I) drawn on the GPU (random_normal, Philox),
+//                then decode
+//   reconstruct: decode(mu(x)) (the posterior mean; one submit)
+//   interpolate: codes between two inputs' mu (or two codes), linear or spherical, then decode
+//   traverse:    a code with one (or several consecutive) latent dimensions swept over a range
+//   manifold2d:  the Kingma & Welling grid: Phi^-1 of evenly spaced probabilities on two dims
+// All code generation runs on the GPU (shaders/latent.wgsl).
+import { readFloats, type BufferRange } from '../gpu/buffers.js';
+import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { CompiledGraph } from '../graph/executor.js';
+import { Graph, type Tensor } from '../graph/graph.js';
+import { OPS } from '../graph/ops.js';
+import {
+  prepareDecodeOutput,
+  prepareLatentCodes,
+  latentCodeUniforms,
+  type LatentCodeSpec,
+  type OutputTransform,
+} from '../kernels/latent.js';
+import type { MatmulVariant } from '../kernels/matmul.js';
+import { prepareRandomNormal } from '../kernels/reparam.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { ResolvedVaeConfig } from './config.js';
+import { declareParams, decoderGraph, encoderGraph } from './graphs.js';
+import { VaeModel } from './model.js';
+
+/** Batch sizes compiled on demand when none are given. */
+export const DEFAULT_BATCH_SIZES: readonly number[] = [1, 16, 64, 256];
+
+export interface InferenceOptions {
+  /** Planned batch sizes (default 1, 16, 64, 256). */
+  batchSizes?: readonly number[];
+  /** Compiled graphs kept before the least recently used is destroyed (default 6, at least 2). */
+  maxCachedGraphs?: number;
+  /** Seed of sample() when none is given per call (default 0). */
+  seed?: number;
+  matmulVariant?: MatmulVariant;
+}
+
+export interface LatentDecodeOptions {
+  /** Learned-sigma decoders: image = mean + alpha * sigma (default 0). Ignored otherwise. */
+  alpha?: number;
+}
+
+export interface SampleOptions extends LatentDecodeOptions {
+  /** Scale of the prior's standard deviation (default 1). */
+  temperature?: number;
+  /** PRNG seed; with a seed the draw is reproducible (step 0), without one each call differs. */
+  seed?: number;
+}
+
+export type InterpolationMethod = 'linear' | 'spherical';
+
+export interface InterpolateOptions extends LatentDecodeOptions {
+  /** 'linear' (default) or 'spherical' (slerp). */
+  method?: InterpolationMethod;
+  /** 'data' (default): a and b are inputs (D values) encoded to their mu; 'latent': codes (Z). */
+  space?: 'data' | 'latent';
+}
+
+export interface TraverseOptions extends LatentDecodeOptions {
+  /** Values along the dimension (default 11). */
+  steps?: number;
+  /** Range swept (default [-3, 3]). */
+  range?: readonly [number, number];
+  /** Add the values to the code (default true) or replace the code's value. */
+  relative?: boolean;
+  /** Consecutive dimensions to traverse from `dim`, one grid row each (default 1). */
+  dims?: number;
+}
+
+export interface ManifoldOptions extends LatentDecodeOptions {
+  /** Probabilities of the first and last grid lines (default [0.05, 0.95]). */
+  range?: readonly [number, number];
+  /** The two dimensions spanned (default [0, 1]). */
+  dims?: readonly [number, number];
+  /** Values of the other dimensions (default 0). */
+  base?: Float32Array;
+}
+
+/** Codes and their decoded images, row-major. */
+export interface Decoded {
+  codes: Float32Array;
+  images: Float32Array;
+  rows: number;
+}
+
+/** Where a checkpoint comes from: bytes, a File/Blob, or a URL (fetched, body streamed). */
+export type CheckpointSource = Uint8Array | ArrayBuffer | Blob | string | URL;
+
+export interface LoadOptions extends InferenceOptions {
+  /** Called while a URL's body streams in (total is undefined without a Content-Length). */
+  onProgress?: (loaded: number, total: number | undefined) => void;
+  /** Largest body accepted (default 2 GiB). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+interface EncodeEntry {
+  rows: number;
+  x: Tensor;
+  mu: Tensor;
+  logvar: Tensor;
+  cg: CompiledGraph;
+  destroy(): void;
+}
+
+interface DecodeEntry {
+  rows: number;
+  z: Tensor;
+  cg: CompiledGraph;
+  image: BufferRange;
+  post: PreparedDispatch;
+  codes: Map<string, PreparedDispatch>;
+  noise: PreparedDispatch | undefined;
+  destroy(): void;
+}
+
+/**
+ * A decoder compiled for a fixed number of rows, owned by the caller (frame loops): write codes
+ * into `z` (on the GPU), record `encode(pass)`, and `images` holds the decoded images.
+ */
+export interface DecoderProgram {
+  readonly rows: number;
+  /** (rows, Z) input codes. */
+  readonly z: BufferRange;
+  /** (rows, D) output images. */
+  readonly images: BufferRange;
+  readonly dispatches: readonly PreparedDispatch[];
+  encode(pass: GPUComputePassEncoder): void;
+  setAlpha(alpha: number): void;
+  destroy(): void;
+}
+
+function outputTransform(config: ResolvedVaeConfig): OutputTransform {
+  switch (config.likelihood.kind) {
+    case 'bernoulli':
+      return 'sigmoid';
+    case 'gaussian':
+      return 'identity';
+    case 'gaussian-learned':
+      return 'mean-plus-sigma';
+  }
+}
+
+function sliceRange(r: BufferRange, bytes: number): BufferRange {
+  return { buffer: r.buffer, offset: r.offset, size: bytes };
+}
+
+/** Reads a checkpoint's bytes from any source; errors name the source. */
+export async function readCheckpointSource(
+  source: CheckpointSource,
+  options: Pick<LoadOptions, 'onProgress' | 'maxBytes' | 'signal'> = {},
+): Promise<{ bytes: Uint8Array; name: string }> {
+  const maxBytes = options.maxBytes ?? 2 ** 31;
+  if (source instanceof Uint8Array) return { bytes: source, name: 'checkpoint bytes' };
+  if (source instanceof ArrayBuffer)
+    return { bytes: new Uint8Array(source), name: 'checkpoint bytes' };
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = (source as Partial<File>).name || 'checkpoint blob';
+    if (source.size > maxBytes)
+      throw new Error(`${name}: ${source.size} bytes exceeds ${maxBytes}`);
+    return { bytes: new Uint8Array(await source.arrayBuffer()), name };
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = String(source);
+    const name = url.startsWith('data:') ? 'data: URL' : url;
+    let response: Response;
+    try {
+      response = await fetch(url, options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      throw new Error(`${name}: cannot fetch the checkpoint (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    if (!response.ok) {
+      throw new Error(`${name}: HTTP ${response.status} ${response.statusText}`.trim());
+    }
+    const header = response.headers.get('content-length');
+    const total = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
+    if (total !== undefined && total > maxBytes) {
+      throw new Error(`${name}: ${total} bytes exceeds the limit of ${maxBytes}`);
+    }
+    if (!response.body) {
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      options.onProgress?.(bytes.length, total);
+      return { bytes, name };
+    }
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let loaded = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded += value.length;
+      if (loaded > maxBytes) {
+        await reader.cancel();
+        throw new Error(`${name}: body exceeds the limit of ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+      options.onProgress?.(loaded, total);
+    }
+    if (total !== undefined && loaded !== total) {
+      throw new Error(`${name}: body ended after ${loaded} of ${total} bytes`);
+    }
+    const bytes = new Uint8Array(loaded);
+    let at = 0;
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+    return { bytes, name };
+  }
+  throw new Error(
+    'checkpoint source must be a Uint8Array, an ArrayBuffer, a Blob/File or a URL string, got ' +
+      Object.prototype.toString.call(source),
+  );
+}
+
+export class VaeInference {
+  readonly config: ResolvedVaeConfig;
+  readonly batchSizes: readonly number[];
+  private readonly maxCached: number;
+  private readonly cache = new Map<string, Promise<{ destroy(): void }>>();
+  /** Calls run one at a time, so no cached graph is evicted while a call uses it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly anchors: BufferRange;
+  private sampleCalls = 0;
+  private destroyed = false;
+
+  private constructor(
+    readonly model: VaeModel,
+    private readonly options: InferenceOptions,
+    private readonly ownsModel: boolean,
+    /** The decoded checkpoint when made by fromCheckpoint. */
+    readonly checkpoint: Checkpoint | undefined,
+  ) {
+    this.config = model.config;
+    const sizes = options.batchSizes ?? DEFAULT_BATCH_SIZES;
+    if (sizes.length === 0 || sizes.some((s) => !Number.isInteger(s) || s < 1 || s > 65536)) {
+      throw new Error(
+        `inference: batchSizes must be integers in [1, 65536], got [${sizes.join(', ')}]`,
+      );
+    }
+    this.batchSizes = [...new Set(sizes)].sort((a, b) => a - b);
+    this.maxCached = Math.max(2, options.maxCachedGraphs ?? 6);
+    this.anchors = model.rt.buffers.storage(`${model.label}.anchors`, 8 * this.config.latentSize);
+  }
+
+  /** Inference over an existing model (the model stays the caller's). */
+  static create(model: VaeModel, options: InferenceOptions = {}): VaeInference {
+    return new VaeInference(model, options, false, undefined);
+  }
+
+  /** Loads a checkpoint (bytes, a File/Blob, or a URL) into a new model owned by the result. */
+  static async fromCheckpoint(
+    rt: GpuRuntime,
+    source: CheckpointSource,
+    options: LoadOptions = {},
+  ): Promise<VaeInference> {
+    const { bytes, name } = await readCheckpointSource(source, options);
+    const { model, checkpoint } = VaeModel.fromCheckpoint(rt, bytes, name);
+    return new VaeInference(model, options, true, checkpoint);
+  }
+
+  get rt(): GpuRuntime {
+    return this.model.rt;
+  }
+
+  /** The planned size a call with n rows runs on (the largest planned size when n exceeds it). */
+  plannedSize(n: number): number {
+    return this.batchSizes.find((s) => s >= n) ?? this.batchSizes.at(-1)!;
+  }
+
+  // ---- typed-array API ----
+
+  /** mu and logvar of q(z|x) for n inputs (n defaults to x.length / D). */
+  async encode(x: Float32Array, n?: number): Promise<{ mu: Float32Array; logvar: Float32Array }> {
+    const D = this.config.inputSize;
+    const Z = this.config.latentSize;
+    const rows = this.rowsOf('encode', 'x', x, D, n);
+    checkFiniteArray('encode', 'x', x, rows * D);
+    return this.run(async () => {
+      const mu = new Float32Array(rows * Z);
+      const logvar = new Float32Array(rows * Z);
+      for (const [start, count] of this.chunks(rows)) {
+        const e = await this.encodeEntry(this.plannedSize(count));
+        e.cg.write(e.x, x.subarray(start * D, (start + count) * D));
+        this.rt.submit(e.cg.dispatches, 'inference.encode');
+        const [m, l] = await Promise.all([
+          readFloats(this.rt.device, sliceRange(e.cg.buffer(e.mu), count * Z * 4)),
+          readFloats(this.rt.device, sliceRange(e.cg.buffer(e.logvar), count * Z * 4)),
+        ]);
+        mu.set(m.subarray(0, count * Z), start * Z);
+        logvar.set(l.subarray(0, count * Z), start * Z);
+      }
+      return { mu, logvar };
+    });
+  }
+
+  /** Images for n codes (n defaults to z.length / Z). */
+  async decode(z: Float32Array, n?: number, options: LatentDecodeOptions = {}): Promise<Float32Array> {
+    const Z = this.config.latentSize;
+    const rows = this.rowsOf('decode', 'z', z, Z, n);
+    checkFiniteArray('decode', 'z', z, rows * Z);
+    return this.run(async () => {
+      const D = this.config.inputSize;
+      const images = new Float32Array(rows * D);
+      for (const [start, count] of this.chunks(rows)) {
+        const d = await this.decodeEntry(this.plannedSize(count), options);
+        d.cg.write(d.z, z.subarray(start * Z, (start + count) * Z));
+        this.submitDecode(d);
+        images.set(await this.readImages(d, count), start * D);
+      }
+      return images;
+    });
+  }
+
+  /** n draws from the prior, z = temperature * N(0, I) (noise drawn on the GPU), decoded. */
+  async sample(n: number, options: SampleOptions = {}): Promise<Decoded> {
+    checkCount('sample', 'n', n);
+    const temperature = options.temperature ?? 1;
+    if (!Number.isFinite(temperature) || temperature < 0) {
+      throw new Error(`sample: temperature must be a finite number >= 0, got ${temperature}`);
+    }
+    const seed = options.seed ?? this.options.seed ?? 0;
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new Error(`sample: seed must be an integer in [0, 2^32), got ${seed}`);
+    }
+    const step = options.seed === undefined ? this.sampleCalls++ : 0;
+    return this.run(async () => {
+      const Z = this.config.latentSize;
+      const D = this.config.inputSize;
+      const codes = new Float32Array(n * Z);
+      const images = new Float32Array(n * D);
+      let chunk = 0;
+      for (const [start, count] of this.chunks(n)) {
+        const d = await this.decodeEntry(this.plannedSize(count), options);
+        const rowsZ = d.rows * Z;
+        d.noise ??= await prepareRandomNormal(this.rt, {
+          out: d.cg.buffer(d.z),
+          n: rowsZ,
+          seed,
+          label: `inference.sample${d.rows}`,
+        });
+        // Chunks use the sample counter of the stream, so a chunked draw never repeats numbers.
+        d.noise.setUniforms({ seed, step, sample: chunk++, stddev: temperature, mean: 0 });
+        this.submitDecode(d, [d.noise]);
+        codes.set(await this.readCodes(d, count), start * Z);
+        images.set(await this.readImages(d, count), start * D);
+      }
+      return { codes, images, rows: n };
+    });
+  }
+
+  /** Reconstructions decode(mu(x)) of n inputs. */
+  async reconstruct(x: Float32Array, n?: number, options: LatentDecodeOptions = {}): Promise<Decoded> {
+    const D = this.config.inputSize;
+    const Z = this.config.latentSize;
+    const rows = this.rowsOf('reconstruct', 'x', x, D, n);
+    checkFiniteArray('reconstruct', 'x', x, rows * D);
+    return this.run(async () => {
+      const codes = new Float32Array(rows * Z);
+      const images = new Float32Array(rows * D);
+      for (const [start, count] of this.chunks(rows)) {
+        const R = this.plannedSize(count);
+        const e = await this.encodeEntry(R);
+        const d = await this.decodeEntry(R, options);
+        e.cg.write(e.x, x.subarray(start * D, (start + count) * D));
+        this.submitEncodeDecode(e, d, R);
+        codes.set(await this.readCodes(d, count), start * Z);
+        images.set(await this.readImages(d, count), start * D);
+      }
+      return { codes, images, rows };
+    });
+  }
+
+  /** `steps` codes from a to b (inclusive), linear or spherical, decoded. */
+  async interpolate(
+    a: Float32Array,
+    b: Float32Array,
+    steps: number,
+    options: InterpolateOptions = {},
+  ): Promise<Decoded> {
+    const method = options.method ?? 'linear';
+    if (method !== 'linear' && method !== 'spherical') {
+      throw new Error(`interpolate: method must be 'linear' or 'spherical', got ${String(method)}`);
+    }
+    const space = options.space ?? 'data';
+    if (space !== 'data' && space !== 'latent') {
+      throw new Error(`interpolate: space must be 'data' or 'latent', got ${String(space)}`);
+    }
+    const size = space === 'data' ? this.config.inputSize : this.config.latentSize;
+    for (const [name, v] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      if (!(v instanceof Float32Array) || v.length !== size) {
+        throw new Error(
+          `interpolate: ${name} must be a Float32Array of ${size} values (${space === 'data' ? 'an input' : 'a code'}), got ${describe(v)}`,
+        );
+      }
+      checkFiniteArray('interpolate', name, v, size);
+    }
+    this.checkGridRows('interpolate', 'steps', steps);
+    const spec: LatentCodeSpec = { mode: method === 'linear' ? 'lerp' : 'slerp' };
+    return this.run(async () => {
+      const Z = this.config.latentSize;
+      const D = this.config.inputSize;
+      const R = this.plannedSize(steps);
+      const d = await this.decodeEntry(R, options);
+      const codes = await this.prepareCodes(d, spec, steps);
+      const encoder = this.rt.device.createCommandEncoder({ label: 'inference.interpolate' });
+      if (space === 'data') {
+        const e = await this.encodeEntry(this.plannedSize(2));
+        const both = new Float32Array(2 * D);
+        both.set(a, 0);
+        both.set(b, D);
+        e.cg.write(e.x, both);
+        const pass = encoder.beginComputePass({ label: 'inference.encode' });
+        e.cg.encode(pass);
+        pass.end();
+        const mu = e.cg.buffer(e.mu);
+        encoder.copyBufferToBuffer(mu.buffer, mu.offset, this.anchors.buffer, 0, 2 * Z * 4);
+      } else {
+        const both = new Float32Array(2 * Z);
+        both.set(a, 0);
+        both.set(b, Z);
+        this.rt.device.queue.writeBuffer(this.anchors.buffer, 0, both);
+      }
+      this.encodeDecode(encoder, d, [codes]);
+      this.rt.device.queue.submit([encoder.finish()]);
+      return {
+        codes: await this.readCodes(d, steps),
+        images: await this.readImages(d, steps),
+        rows: steps,
+      };
+    });
+  }
+
+  /** The code with dimension `dim` (and the next dims - 1 ones, a row each) swept over a range. */
+  async traverse(code: Float32Array, dim: number, options: TraverseOptions = {}): Promise<Decoded> {
+    const Z = this.config.latentSize;
+    this.checkCode('traverse', code);
+    const steps = options.steps ?? 11;
+    const dims = options.dims ?? 1;
+    checkCount('traverse', 'steps', steps);
+    checkCount('traverse', 'dims', dims);
+    if (!Number.isInteger(dim) || dim < 0 || dim + dims > Z) {
+      throw new Error(
+        `traverse: dimensions ${dim}..${dim + dims - 1} are not all in [0, ${Z}) (latent size ${Z})`,
+      );
+    }
+    const [lo, hi] = options.range ?? [-3, 3];
+    const spec: LatentCodeSpec = {
+      mode: 'traverse',
+      cols: steps,
+      dimA: dim,
+      lo,
+      hi,
+      relative: options.relative ?? true,
+    };
+    return this.decodeGenerated('traverse', spec, steps * dims, code, options);
+  }
+
+  /** A size × size grid over two latent dimensions, spaced by the inverse normal CDF. */
+  async manifold2d(size: number, options: ManifoldOptions = {}): Promise<Decoded> {
+    const Z = this.config.latentSize;
+    checkCount('manifold2d', 'size', size);
+    const [dimA, dimB] = options.dims ?? [0, 1];
+    if (Z < 2) throw new Error(`manifold2d: needs a latent size >= 2, the model has ${Z}`);
+    const base = options.base ?? new Float32Array(Z);
+    this.checkCode('manifold2d', base);
+    const [lo, hi] = options.range ?? [0.05, 0.95];
+    const spec: LatentCodeSpec = { mode: 'manifold', cols: size, dimA, dimB, lo, hi };
+    return this.decodeGenerated('manifold2d', spec, size * size, base, options);
+  }
+
+  /** Only the codes latent_codes generates for a spec (a base code, and b for lerp/slerp). */
+  async latentCodes(
+    spec: LatentCodeSpec,
+    rows: number,
+    a: Float32Array,
+    b?: Float32Array,
+  ): Promise<Float32Array> {
+    const Z = this.config.latentSize;
+    this.checkCode('latentCodes', a);
+    if (b) this.checkCode('latentCodes', b);
+    this.checkGridRows('latentCodes', 'rows', rows);
+    latentCodeUniforms(spec, rows, Z);
+    return this.run(async () => {
+      const d = await this.decodeEntry(this.plannedSize(rows), {});
+      const codes = await this.prepareCodes(d, spec, rows);
+      this.writeAnchors(a, b);
+      this.rt.submit([codes], 'inference.codes');
+      return this.readCodes(d, rows);
+    });
+  }
+
+  // ---- GPU-buffer API ----
+
+  /**
+   * encode() for inputs already on the GPU: `x` (n rows of D floats, COPY_SRC usage) is copied on
+   * the GPU into the graph. Returns the graph's own mu and logvar ranges (n × Z floats each),
+   * valid until the next call that uses the same planned size; or copies them into `out`.
+   */
+  async encodeGpu(
+    x: BufferRange,
+    n: number,
+    out?: { mu: BufferRange; logvar: BufferRange },
+  ): Promise<{ mu: BufferRange; logvar: BufferRange }> {
+    const D = this.config.inputSize;
+    const Z = this.config.latentSize;
+    this.checkGpuRows('encodeGpu', n);
+    checkRange('encodeGpu', 'x', x, n * D * 4, GPUBufferUsage.COPY_SRC, 'COPY_SRC');
+    if (out) {
+      checkRange('encodeGpu', 'out.mu', out.mu, n * Z * 4, GPUBufferUsage.COPY_DST, 'COPY_DST');
+      checkRange(
+        'encodeGpu',
+        'out.logvar',
+        out.logvar,
+        n * Z * 4,
+        GPUBufferUsage.COPY_DST,
+        'COPY_DST',
+      );
+    }
+    return this.run(async () => {
+      const e = await this.encodeEntry(this.plannedSize(n));
+      const encoder = this.rt.device.createCommandEncoder({ label: 'inference.encodeGpu' });
+      const xr = e.cg.buffer(e.x);
+      encoder.copyBufferToBuffer(x.buffer, x.offset, xr.buffer, xr.offset, n * D * 4);
+      const pass = encoder.beginComputePass({ label: 'inference.encodeGpu' });
+      e.cg.encode(pass);
+      pass.end();
+      const mu = sliceRange(e.cg.buffer(e.mu), n * Z * 4);
+      const logvar = sliceRange(e.cg.buffer(e.logvar), n * Z * 4);
+      if (out) {
+        copy(encoder, mu, out.mu);
+        copy(encoder, logvar, out.logvar);
+      }
+      this.rt.device.queue.submit([encoder.finish()]);
+      return out
+        ? { mu: sliceRange(out.mu, n * Z * 4), logvar: sliceRange(out.logvar, n * Z * 4) }
+        : { mu, logvar };
+    });
+  }
+
+  /**
+   * decode() for codes already on the GPU: `z` (n rows of Z floats, COPY_SRC usage). Returns the
+   * graph's own image range (n × D floats), valid until the next call with the same planned size,
+   * or copies it into `out` (COPY_DST usage) and returns that.
+   */
+  async decodeGpu(
+    z: BufferRange,
+    n: number,
+    options: LatentDecodeOptions & { out?: BufferRange } = {},
+  ): Promise<BufferRange> {
+    const D = this.config.inputSize;
+    const Z = this.config.latentSize;
+    this.checkGpuRows('decodeGpu', n);
+    checkRange('decodeGpu', 'z', z, n * Z * 4, GPUBufferUsage.COPY_SRC, 'COPY_SRC');
+    if (options.out) {
+      checkRange('decodeGpu', 'out', options.out, n * D * 4, GPUBufferUsage.COPY_DST, 'COPY_DST');
+    }
+    return this.run(async () => {
+      const d = await this.decodeEntry(this.plannedSize(n), options);
+      const encoder = this.rt.device.createCommandEncoder({ label: 'inference.decodeGpu' });
+      const zr = d.cg.buffer(d.z);
+      encoder.copyBufferToBuffer(z.buffer, z.offset, zr.buffer, zr.offset, n * Z * 4);
+      this.encodeDecode(encoder, d, []);
+      const images = sliceRange(d.image, n * D * 4);
+      if (options.out) copy(encoder, images, options.out);
+      this.rt.device.queue.submit([encoder.finish()]);
+      return options.out ? sliceRange(options.out, n * D * 4) : images;
+    });
+  }
+
+  /**
+   * A decoder for exactly `rows` codes, outside the cache and owned by the caller: the building
+   * block of frame loops (src/display), which write codes into `z` on the GPU every frame.
+   */
+  async createDecoderProgram(rows: number, options: LatentDecodeOptions = {}): Promise<DecoderProgram> {
+    checkCount('createDecoderProgram', 'rows', rows);
+    const d = await this.buildDecodeEntry(rows, options, `decoder${rows}.program`);
+    const dispatches = [...d.cg.dispatches, d.post];
+    return {
+      rows,
+      z: d.cg.buffer(d.z),
+      images: d.image,
+      dispatches,
+      encode: (pass) => {
+        for (const x of dispatches) x.encode(pass);
+      },
+      setAlpha: (alpha) => d.post.setUniforms({ alpha }),
+      destroy: () => d.destroy(),
+    };
+  }
+
+  /** Frees the cached graphs (and the model when this object loaded it). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const p of this.cache.values()) void p.then((e) => e.destroy()).catch(() => undefined);
+    this.cache.clear();
+    this.rt.buffers.destroy(this.anchors.buffer);
+    if (this.ownsModel) this.model.destroy();
+  }
+
+  // ---- internals ----
+
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.destroyed) return Promise.reject(new Error('inference was destroyed'));
+    const result = this.queue.then(fn);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private *chunks(n: number): Generator<[number, number]> {
+    const max = this.batchSizes.at(-1)!;
+    for (let start = 0; start < n; start += max) yield [start, Math.min(max, n - start)];
+  }
+
+  private rowsOf(fn: string, name: string, data: unknown, width: number, n?: number): number {
+    if (!(data instanceof Float32Array)) {
+      throw new Error(
+        `${fn}: ${name} must be a Float32Array (use ${fn}Gpu for GPU buffers), got ${describe(data)}`,
+      );
+    }
+    const rows = n ?? data.length / width;
+    if (!Number.isInteger(rows) || rows < 1) {
+      throw new Error(
+        `${fn}: ${name} holds ${data.length} values, not a whole number >= 1 of rows of ${width}` +
+          (n !== undefined ? ` (n = ${n})` : ''),
+      );
+    }
+    if (data.length < rows * width) {
+      throw new Error(
+        `${fn}: ${name} holds ${data.length} values, ${rows} rows of ${width} need ${rows * width}`,
+      );
+    }
+    return rows;
+  }
+
+  private checkCode(fn: string, code: unknown): void {
+    const Z = this.config.latentSize;
+    if (!(code instanceof Float32Array) || code.length !== Z) {
+      throw new Error(
+        `${fn}: the code must be a Float32Array of ${Z} values, got ${describe(code)}`,
+      );
+    }
+    checkFiniteArray(fn, 'code', code, Z);
+  }
+
+  private checkGridRows(fn: string, name: string, n: number): void {
+    checkCount(fn, name, n);
+    const max = this.batchSizes.at(-1)!;
+    if (n > max) {
+      throw new Error(`${fn}: ${name} = ${n} exceeds the largest planned batch size ${max}`);
+    }
+  }
+
+  private checkGpuRows(fn: string, n: number): void {
+    this.checkGridRows(fn, 'n', n);
+  }
+
+  private async decodeGenerated(
+    fn: string,
+    spec: LatentCodeSpec,
+    rows: number,
+    base: Float32Array,
+    options: LatentDecodeOptions,
+  ): Promise<Decoded> {
+    this.checkGridRows(fn, 'rows', rows);
+    latentCodeUniforms(spec, rows, this.config.latentSize);
+    return this.run(async () => {
+      const d = await this.decodeEntry(this.plannedSize(rows), options);
+      const codes = await this.prepareCodes(d, spec, rows);
+      this.writeAnchors(base);
+      this.submitDecode(d, [codes]);
+      return {
+        codes: await this.readCodes(d, rows),
+        images: await this.readImages(d, rows),
+        rows,
+      };
+    });
+  }
+
+  private writeAnchors(a: Float32Array, b?: Float32Array): void {
+    const Z = this.config.latentSize;
+    const both = new Float32Array(2 * Z);
+    both.set(a, 0);
+    if (b) both.set(b, Z);
+    this.rt.device.queue.writeBuffer(this.anchors.buffer, 0, both);
+  }
+
+  /** The codes dispatch of an entry for a mode, with this spec's uniforms. */
+  private async prepareCodes(
+    d: DecodeEntry,
+    spec: LatentCodeSpec,
+    rows: number,
+  ): Promise<PreparedDispatch> {
+    const Z = this.config.latentSize;
+    let p = d.codes.get(spec.mode);
+    if (!p) {
+      p = await prepareLatentCodes(this.rt, {
+        codes: d.cg.buffer(d.z),
+        anchors: this.anchors,
+        spec: { ...spec },
+        rows: d.rows,
+        latent: Z,
+        label: `inference.codes.${spec.mode}${d.rows}`,
+      });
+      d.codes.set(spec.mode, p);
+    }
+    p.setUniforms(latentCodeUniforms(spec, rows, Z));
+    return p;
+  }
+
+  private encodeDecode(
+    encoder: GPUCommandEncoder,
+    d: DecodeEntry,
+    before: readonly PreparedDispatch[],
+  ): void {
+    const pass = encoder.beginComputePass({ label: 'inference.decode' });
+    for (const p of before) p.encode(pass);
+    d.cg.encode(pass);
+    d.post.encode(pass);
+    pass.end();
+  }
+
+  private submitDecode(d: DecodeEntry, before: readonly PreparedDispatch[] = []): void {
+    const encoder = this.rt.device.createCommandEncoder({ label: 'inference.decode' });
+    this.encodeDecode(encoder, d, before);
+    this.rt.device.queue.submit([encoder.finish()]);
+  }
+
+  private submitEncodeDecode(e: EncodeEntry, d: DecodeEntry, R: number): void {
+    const Z = this.config.latentSize;
+    const encoder = this.rt.device.createCommandEncoder({ label: 'inference.reconstruct' });
+    const pass = encoder.beginComputePass({ label: 'inference.encode' });
+    e.cg.encode(pass);
+    pass.end();
+    copy(encoder, sliceRange(e.cg.buffer(e.mu), R * Z * 4), d.cg.buffer(d.z));
+    this.encodeDecode(encoder, d, []);
+    this.rt.device.queue.submit([encoder.finish()]);
+  }
+
+  private async readImages(d: DecodeEntry, rows: number): Promise<Float32Array> {
+    const bytes = rows * this.config.inputSize * 4;
+    return (await readFloats(this.rt.device, sliceRange(d.image, bytes))).subarray(0, bytes / 4);
+  }
+
+  private async readCodes(d: DecodeEntry, rows: number): Promise<Float32Array> {
+    const bytes = rows * this.config.latentSize * 4;
+    return (await readFloats(this.rt.device, sliceRange(d.cg.buffer(d.z), bytes))).subarray(
+      0,
+      bytes / 4,
+    );
+  }
+
+  private cached<T extends { destroy(): void }>(key: string, build: () => Promise<T>): Promise<T> {
+    const hit = this.cache.get(key) as Promise<T> | undefined;
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const made = build();
+    this.cache.set(key, made);
+    made.catch(() => {
+      if (this.cache.get(key) === made) this.cache.delete(key);
+    });
+    // Evict the least recently used (a call uses at most two entries, maxCached is >= 2).
+    while (this.cache.size > this.maxCached) {
+      const oldest = this.cache.keys().next().value as string;
+      const entry = this.cache.get(oldest)!;
+      this.cache.delete(oldest);
+      void entry.then((e) => e.destroy()).catch(() => undefined);
+    }
+    return made;
+  }
+
+  /** Graphs currently compiled (tests): keys 'encode<rows>' and 'decode<rows>', LRU first. */
+  get cachedGraphs(): string[] {
+    return [...this.cache.keys()];
+  }
+
+  private encodeEntry(rows: number): Promise<EncodeEntry> {
+    return this.cached(`encode${rows}`, async () => {
+      const g = new Graph(OPS);
+      const params = declareParams(g, this.config, false);
+      const x = g.input('x', [rows, this.config.inputSize]);
+      const { mu, logvar } = encoderGraph(g, this.config, params, x, false);
+      mu.keep = true;
+      logvar.keep = true;
+      const cg = await CompiledGraph.compile(this.rt, g, {
+        params: this.model.paramBuffers(),
+        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+        label: `${this.model.label}.infer.encode${rows}`,
+      });
+      return { rows, x, mu, logvar, cg, destroy: () => cg.destroy() };
+    });
+  }
+
+  private async decodeEntry(rows: number, options: LatentDecodeOptions): Promise<DecodeEntry> {
+    const alpha = options.alpha ?? 0;
+    if (!Number.isFinite(alpha)) throw new Error(`decode: alpha must be finite, got ${alpha}`);
+    const d = await this.cached(`decode${rows}`, () =>
+      this.buildDecodeEntry(rows, {}, `infer.decode${rows}`),
+    );
+    d.post.setUniforms({ alpha });
+    return d;
+  }
+
+  private async buildDecodeEntry(
+    rows: number,
+    options: LatentDecodeOptions,
+    label: string,
+  ): Promise<DecodeEntry> {
+    const D = this.config.inputSize;
+    const g = new Graph(OPS);
+    const params = declareParams(g, this.config, false);
+    const z = g.input('z', [rows, this.config.latentSize]);
+    const { output, logSigma } = decoderGraph(g, this.config, params, z, false);
+    output.keep = true;
+    if (logSigma) logSigma.keep = true;
+    const cg = await CompiledGraph.compile(this.rt, g, {
+      params: this.model.paramBuffers(),
+      ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+      label: `${this.model.label}.${label}`,
+    });
+    let image: BufferRange | undefined;
+    let post: PreparedDispatch | undefined;
+    try {
+      image = this.rt.buffers.storage(`${this.model.label}.${label}.image`, rows * D * 4);
+      post = await prepareDecodeOutput(this.rt, {
+        transform: outputTransform(this.config),
+        image,
+        mean: cg.buffer(output),
+        ...(logSigma ? { logSigma: cg.buffer(logSigma) } : {}),
+        n: rows * D,
+        alpha: options.alpha ?? 0,
+        label: `${label}.output`,
+      });
+    } catch (error) {
+      cg.destroy();
+      if (image) this.rt.buffers.destroy(image.buffer);
+      throw error;
+    }
+    const entry: DecodeEntry = {
+      rows,
+      z,
+      cg,
+      image,
+      post,
+      codes: new Map(),
+      noise: undefined,
+      destroy: () => {
+        cg.destroy();
+        post.destroy();
+        for (const p of entry.codes.values()) p.destroy();
+        entry.noise?.destroy();
+        this.rt.buffers.destroy(image.buffer);
+      },
+    };
+    return entry;
+  }
+}
+
+function copy(encoder: GPUCommandEncoder, from: BufferRange, to: BufferRange): void {
+  encoder.copyBufferToBuffer(from.buffer, from.offset, to.buffer, to.offset, from.size);
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as Float32Array).length})`;
+  if (typeof v === 'object' && 'buffer' in v) return 'a BufferRange';
+  return typeof v;
+}
+
+function checkCount(fn: string, name: string, n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`${fn}: ${name} must be an integer >= 1, got ${n}`);
+  }
+}
+
+function checkFiniteArray(fn: string, name: string, data: Float32Array, count: number): void {
+  for (let i = 0; i < count; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new Error(`${fn}: ${name}[${i}] is ${data[i]} (inputs must be finite)`);
+    }
+  }
+}
+
+function checkRange(
+  fn: string,
+  name: string,
+  r: BufferRange,
+  bytes: number,
+  usage: number,
+  usageName: string,
+): void {
+  if (typeof r !== 'object' || r === null || !('buffer' in r) || !('offset' in r)) {
+    throw new Error(`${fn}: ${name} must be a BufferRange { buffer, offset, size }`);
+  }
+  if (r.offset % 4 !== 0)
+    throw new Error(`${fn}: ${name}.offset ${r.offset} is not a multiple of 4`);
+  if (r.size < bytes || r.offset + bytes > r.buffer.size) {
+    throw new Error(
+      `${fn}: ${name} holds ${Math.floor(r.size / 4)} floats, ${bytes / 4} are needed`,
+    );
+  }
+  if ((r.buffer.usage & usage) === 0) {
+    throw new Error(`${fn}: ${name}'s buffer '${r.buffer.label}' lacks the ${usageName} usage`);
+  }
+}
