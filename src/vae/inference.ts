@@ -310,7 +310,11 @@ export class VaeInference {
   }
 
   /** Images for n codes (n defaults to z.length / Z). */
-  async decode(z: Float32Array, n?: number, options: LatentDecodeOptions = {}): Promise<Float32Array> {
+  async decode(
+    z: Float32Array,
+    n?: number,
+    options: LatentDecodeOptions = {},
+  ): Promise<Float32Array> {
     const Z = this.config.latentSize;
     const rows = this.rowsOf('decode', 'z', z, Z, n);
     checkFiniteArray('decode', 'z', z, rows * Z);
@@ -365,7 +369,11 @@ export class VaeInference {
   }
 
   /** Reconstructions decode(mu(x)) of n inputs. */
-  async reconstruct(x: Float32Array, n?: number, options: LatentDecodeOptions = {}): Promise<Decoded> {
+  async reconstruct(
+    x: Float32Array,
+    n?: number,
+    options: LatentDecodeOptions = {},
+  ): Promise<Decoded> {
     const D = this.config.inputSize;
     const Z = this.config.latentSize;
     const rows = this.rowsOf('reconstruct', 'x', x, D, n);
@@ -590,7 +598,10 @@ export class VaeInference {
    * A decoder for exactly `rows` codes, outside the cache and owned by the caller: the building
    * block of frame loops (src/display), which write codes into `z` on the GPU every frame.
    */
-  async createDecoderProgram(rows: number, options: LatentDecodeOptions = {}): Promise<DecoderProgram> {
+  async createDecoderProgram(
+    rows: number,
+    options: LatentDecodeOptions = {},
+  ): Promise<DecoderProgram> {
     checkCount('createDecoderProgram', 'rows', rows);
     const d = await this.buildDecodeEntry(rows, options, `decoder${rows}.program`);
     const dispatches = [...d.cg.dispatches, d.post];
