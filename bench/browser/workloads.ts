@@ -1,0 +1,172 @@
+// What the browser benchmark measures and how: the shapes shared by both implementations and the
+// timing protocol. Both sides implement `Workloads`; main.ts checks their results agree, then times
+// them with `timeIt` (warm-up, then the median of several repeats, each repeat ending with the
+// work finished on the GPU).
+import type { VaeConfig } from '../../src/vae/config.js';
+
+/** The pytorch/examples MNIST VAE: 784-400-20(-400-784), ReLU, Bernoulli logits, summed loss. */
+export const MNIST_VAE: VaeConfig = {
+  inputSize: 784,
+  latentSize: 20,
+  encoder: { hidden: [400], activation: 'relu' },
+  decoder: { hidden: [400], activation: 'relu' },
+  likelihood: { kind: 'bernoulli' },
+  reduction: 'sum',
+};
+export const LR = 1e-3;
+export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
+
+export type Layout = 'NN' | 'TN' | 'NT';
+
+export interface MatmulCase {
+  what: string;
+  layout: Layout;
+  /** C is M×N, the inner dimension K. NN = A·B, TN = Aᵀ·B (A stored K×M), NT = A·Bᵀ (B stored N×K). */
+  M: number;
+  N: number;
+  K: number;
+}
+
+export const MATMUL_CASES: MatmulCase[] = [
+  { what: 'fwd 784→400', layout: 'NN', M: 128, N: 400, K: 784 },
+  { what: 'fwd 400→784', layout: 'NN', M: 128, N: 784, K: 400 },
+  { what: 'fwd 400→20', layout: 'NN', M: 128, N: 20, K: 400 },
+  { what: 'dW 784×400', layout: 'TN', M: 784, N: 400, K: 128 },
+  { what: 'dX 128×784', layout: 'NT', M: 128, N: 784, K: 400 },
+  { what: 'dW 400×784', layout: 'TN', M: 400, N: 784, K: 128 },
+  { what: 'dX 128×400', layout: 'NT', M: 128, N: 400, K: 784 },
+  { what: 'dW 400×20', layout: 'TN', M: 400, N: 20, K: 128 },
+  { what: 'dH 128×400', layout: 'NT', M: 128, N: 400, K: 20 },
+  { what: '1024³', layout: 'NN', M: 1024, N: 1024, K: 1024 },
+];
+
+/** Elements of the elementwise (ReLU) and reduction (sum) workloads: 16 MiB of f32. */
+export const STREAM_ELEMENTS = 1 << 22;
+export const TRAIN_BATCHES = [32, 128, 512];
+export const DECODE_BATCHES = [1, 256, 1024];
+/** The traversal grid: GRID×GRID decoded 28×28 images shown on a canvas. */
+export const GRID = 16;
+
+/** A workload prepared by one implementation: `run(n)` queues n repetitions, `sync()` waits. */
+export interface Timed {
+  run(n: number): void | Promise<void>;
+  /** Resolves when everything queued so far has finished on the GPU. */
+  sync(): Promise<void>;
+  dispose(): void;
+}
+
+export interface TimeOptions {
+  warmup?: number;
+  repeats?: number;
+  /** Wall time one repeat aims for; n is chosen from the warm-up to reach it. */
+  targetMs?: number;
+  maxInner?: number;
+}
+
+export interface Timing {
+  /** Median milliseconds per repetition. */
+  ms: number;
+  inner: number;
+  repeats: number;
+  all: number[];
+}
+
+/**
+ * Warm-up (also estimates one repetition), then `repeats` runs of `inner` repetitions each ending
+ * with sync(); the median per repetition. Repeats shrink for slow workloads so the run stays short.
+ */
+export async function timeIt(t: Timed, options: TimeOptions = {}): Promise<Timing> {
+  const targetMs = options.targetMs ?? 250;
+  let estimate = Infinity;
+  for (let i = 0; i < (options.warmup ?? 1); i++) {
+    const t0 = performance.now();
+    await t.run(1);
+    await t.sync();
+    estimate = Math.min(estimate, performance.now() - t0);
+  }
+  const inner = Math.max(1, Math.min(options.maxInner ?? 64, Math.round(targetMs / estimate)));
+  let repeats = options.repeats ?? 5;
+  if (estimate > 2000) repeats = Math.min(repeats, 2);
+  else if (estimate > 600) repeats = Math.min(repeats, 3);
+  const all: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    await t.run(inner);
+    await t.sync();
+    all.push((performance.now() - t0) / inner);
+  }
+  const sorted = [...all].sort((a, b) => a - b);
+  return { ms: sorted[Math.floor(sorted.length / 2)]!, inner, repeats, all };
+}
+
+/** Deterministic uniform values in [lo, hi) (mulberry32). */
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+  return out;
+}
+
+/** Standard normal values (Box–Muller over randomArray). */
+export function randomNormalArray(n: number, seed: number): Float32Array {
+  const u = randomArray(2 * n, seed, 0, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = Math.sqrt(-2 * Math.log(1 - u[2 * i]!));
+    out[i] = r * Math.cos(2 * Math.PI * u[2 * i + 1]!);
+  }
+  return out;
+}
+
+/** Largest |a − b| / (atol + rtol·|b|); ≤ 1 means they agree. */
+export function agreement(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol = 1e-4) {
+  if (a.length < b.length) return { ok: false, worst: Infinity, at: -1 };
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    const r = d === 0 ? 0 : d / (atol + rtol * Math.abs(b[i]!));
+    if (!(r <= worst)) {
+      worst = r;
+      at = i;
+    }
+  }
+  return { ok: worst <= 1, worst, at };
+}
+
+/** Sigmoid of decoder logits into RGBA tiles of a GRID×GRID canvas image (the display step). */
+export function logitsToImage(logits: Float32Array, image: ImageData, grid: number, side: number) {
+  const px = image.data;
+  const width = grid * side;
+  for (let t = 0; t < grid * grid; t++) {
+    const ox = (t % grid) * side;
+    const oy = Math.floor(t / grid) * side;
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const v = 255 / (1 + Math.exp(-logits[t * side * side + y * side + x]!));
+        const o = 4 * ((oy + y) * width + ox + x);
+        px[o] = px[o + 1] = px[o + 2] = v;
+        px[o + 3] = 255;
+      }
+    }
+  }
+}
+
+/** Latents of a traversal grid: dims 0 and 1 swept over [−3, 3], the rest 0. */
+export function traversalLatents(grid: number, Z: number): Float32Array {
+  const z = new Float32Array(grid * grid * Z);
+  for (let i = 0; i < grid; i++) {
+    for (let j = 0; j < grid; j++) {
+      const row = (i * grid + j) * Z;
+      z[row] = -3 + (6 * j) / (grid - 1);
+      z[row + 1] = -3 + (6 * i) / (grid - 1);
+    }
+  }
+  return z;
+}
