@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
 import { prepareActivationBackward, prepareActivationForward } from '../src/kernels/activations.js';
+import { activationDerivative64, activationForward64 } from '../src/vae/reference.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
@@ -10,72 +11,10 @@ import {
   randomNormal,
 } from './helpers/reference.js';
 
-// ---- float64 references ----
+// ---- float64 references (the same ones the whole-model reference uses) ----
 
-/** erfc(z) in float64: series for |z| < 2.5, continued fraction beyond (|rel. error| < 1e-12). */
-function erfc(z: number): number {
-  if (z < 0) return 2 - erfc(-z);
-  if (z < 2.5) {
-    let term = z;
-    let sum = z;
-    for (let n = 1; n < 200; n++) {
-      term *= (-z * z) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  let f = z;
-  for (let k = 300; k >= 1; k--) f = z + k / 2 / f;
-  return Math.exp(-z * z) / (Math.sqrt(Math.PI) * f);
-}
-
-const normalCdf = (x: number) => 0.5 * erfc(-x / Math.SQRT2);
-const normalPdf = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
-const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-
-function forward64(act: Activation, x: number, alpha: number): number {
-  switch (act) {
-    case 'identity':
-      return x;
-    case 'relu':
-      return Math.max(x, 0);
-    case 'leaky_relu':
-      return x > 0 ? x : alpha * x;
-    case 'elu':
-      return x > 0 ? x : alpha * Math.expm1(x);
-    case 'tanh':
-      return Math.tanh(x);
-    case 'sigmoid':
-      return sigmoid(x);
-    case 'softplus':
-      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    case 'gelu':
-      return x * normalCdf(x);
-  }
-}
-
-function derivative64(act: Activation, x: number, alpha: number): number {
-  switch (act) {
-    case 'identity':
-      return 1;
-    case 'relu':
-      return x > 0 ? 1 : 0;
-    case 'leaky_relu':
-      return x > 0 ? 1 : alpha;
-    case 'elu':
-      return x > 0 ? 1 : alpha * Math.exp(x);
-    case 'tanh':
-      return 1 - Math.tanh(x) ** 2;
-    case 'sigmoid':
-      return sigmoid(x) * (1 - sigmoid(x));
-    case 'softplus':
-      return sigmoid(x);
-    case 'gelu':
-      return normalCdf(x) + x * normalPdf(x);
-  }
-}
+const forward64 = activationForward64;
+const derivative64 = activationDerivative64;
 
 // Large and edge inputs: nothing may overflow to Inf/NaN.
 const SPECIAL = [

@@ -7,53 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import type { Browser, Page } from 'puppeteer-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import puppeteer from 'puppeteer-core';
-import { CHROMIUM, serveStatic } from './helpers/browser.js';
+import { launchChromium, serveStatic } from './helpers/browser.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'test-artifacts', 'demo-dist');
 const SHOTS = join(ROOT, 'test-artifacts', 'demo');
-
-/**
- * Headless Chromium with WebGPU on SwiftShader, as test/helpers/browser.ts launches it, plus
- * --use-angle=swiftshader: without it the GPU process finds no shared-image backing for WebGPU
- * canvas swap chains ("Could not find SharedImageBackingFactory ... WebgpuSwapChainTexture") and
- * the first getCurrentTexture() loses the device ("A valid external Instance reference no longer
- * exists"). Compute-only pages (the packaging smoke test) do not need it.
- */
-async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
-  const profile = mkdtempSync(join(tmpdir(), 'webgpu-vae-demo-'));
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    pipe: true,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      '--use-vulkan=swiftshader',
-      '--use-webgpu-adapter=swiftshader',
-      '--use-angle=swiftshader',
-      '--enable-unsafe-swiftshader',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profile}`,
-    ],
-  });
-  return {
-    browser,
-    close: async () => {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
 
 interface Stats {
   mean: number;

@@ -214,8 +214,8 @@ export class Trainer {
   private readonly schedule: LrSchedule;
   private scheduleContext = { stepsPerEpoch: 1, totalSteps: 1 };
   private readonly trainGraphs = new Map<number, TrainGraph>();
-  private readonly evalGraphs = new Map<number, TrainGraph>();
-  private readonly iwaeGraphs = new Map<string, { ig: IwaeGraph; cg: CompiledGraph }>();
+  private readonly evalGraphs = new GraphCache<number, TrainGraph>(4);
+  private readonly iwaeGraphs = new GraphCache<string, { ig: IwaeGraph; cg: CompiledGraph }>(4);
   private readonly metricsAcc: BufferRange;
   private readonly evalAcc: BufferRange;
   private readonly ring: MetricsRing;
@@ -466,27 +466,20 @@ export class Trainer {
   }
 
   private async evalGraph(rows: number): Promise<TrainGraph> {
-    let g = this.evalGraphs.get(rows);
-    if (g) return g;
-    const vg = buildVaeGraph(this.model.config, {
-      batch: rows,
-      training: false,
-      seed: (this.options.seed ?? 0) ^ 0x5eed,
+    return this.evalGraphs.get(rows, async () => {
+      const vg = buildVaeGraph(this.model.config, {
+        batch: rows,
+        training: false,
+        seed: (this.options.seed ?? 0) ^ 0x5eed,
+      });
+      const cg = await CompiledGraph.compile(this.model.rt, vg.graph, {
+        params: this.model.paramBuffers(),
+        external: new Map([[METRICS_STATE, this.evalAcc]]),
+        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+        label: `${this.model.label}.eval${rows}`,
+      });
+      return { vg, cg };
     });
-    const cg = await CompiledGraph.compile(this.model.rt, vg.graph, {
-      params: this.model.paramBuffers(),
-      external: new Map([[METRICS_STATE, this.evalAcc]]),
-      ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
-      label: `${this.model.label}.eval${rows}`,
-    });
-    g = { vg, cg };
-    if (this.evalGraphs.size >= 4) {
-      const [oldest] = this.evalGraphs.keys();
-      this.evalGraphs.get(oldest!)!.cg.destroy();
-      this.evalGraphs.delete(oldest!);
-    }
-    this.evalGraphs.set(rows, g);
-    return g;
   }
 
   /** Single-sample ELBO, reconstruction and KL per example over a dataset (same noise each call). */
@@ -566,22 +559,15 @@ export class Trainer {
     seed: number,
   ): Promise<{ ig: IwaeGraph; cg: CompiledGraph }> {
     const key = `${rows}x${K}:${seed}`;
-    let g = this.iwaeGraphs.get(key);
-    if (g) return g;
-    const ig = buildIwaeGraph(this.model.config, { batch: rows, samples: K, seed });
-    const cg = await CompiledGraph.compile(this.model.rt, ig.graph, {
-      params: this.model.paramBuffers(),
-      ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
-      label: `${this.model.label}.iwae${rows}x${K}`,
+    return this.iwaeGraphs.get(key, async () => {
+      const ig = buildIwaeGraph(this.model.config, { batch: rows, samples: K, seed });
+      const cg = await CompiledGraph.compile(this.model.rt, ig.graph, {
+        params: this.model.paramBuffers(),
+        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+        label: `${this.model.label}.iwae${rows}x${K}`,
+      });
+      return { ig, cg };
     });
-    g = { ig, cg };
-    if (this.iwaeGraphs.size >= 3) {
-      const [oldest] = this.iwaeGraphs.keys();
-      this.iwaeGraphs.get(oldest!)!.cg.destroy();
-      this.iwaeGraphs.delete(oldest!);
-    }
-    this.iwaeGraphs.set(key, g);
-    return g;
   }
 
   /** Optimizer state for a checkpoint (reads m and v back). */
@@ -654,8 +640,9 @@ export class Trainer {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const g of [...this.trainGraphs.values(), ...this.evalGraphs.values()]) g.cg.destroy();
-    for (const g of this.iwaeGraphs.values()) g.cg.destroy();
+    for (const g of this.trainGraphs.values()) g.cg.destroy();
+    this.evalGraphs.clear();
+    this.iwaeGraphs.clear();
     this.adam.destroy();
     this.ring.destroy();
     const rt = this.model.rt;
@@ -665,6 +652,33 @@ export class Trainer {
 
   private checkAlive(): void {
     if (this.destroyed) throw new Error('trainer was destroyed');
+  }
+}
+
+/** Compiled graphs by key, at most `capacity`: the least recently used one is destroyed. */
+class GraphCache<K, V extends { cg: CompiledGraph }> {
+  private readonly entries = new Map<K, V>();
+  constructor(private readonly capacity: number) {}
+
+  async get(key: K, make: () => Promise<V>): Promise<V> {
+    let entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key);
+    } else {
+      entry = await make();
+      if (this.entries.size >= this.capacity) {
+        const [oldest, value] = this.entries.entries().next().value!;
+        value.cg.destroy();
+        this.entries.delete(oldest);
+      }
+    }
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  clear(): void {
+    for (const v of this.entries.values()) v.cg.destroy();
+    this.entries.clear();
   }
 }
 
