@@ -2,12 +2,15 @@
 // (puppeteer-core, WebGPU on SwiftShader): startup on fresh browsers first, then the full page
 // (ours, TensorFlow.js WebGPU, TensorFlow.js WASM). Prints one table and writes
 // bench/out/bench-<date>.json. Options: --skip-startup, --only-startup, --skip-display,
-// --only-display; CHROMIUM_PATH as for the tests (test/helpers/browser.ts launches Chromium).
+// --only-display, --only-train (the train section alone: MNIST VAE steps on all three sides, conv
+// VAE steps on ours, their memory and per-kernel breakdowns; no startup, no display), --only-conv
+// (the conv VAE steps alone, ours only: a quick check); CHROMIUM_PATH as for the tests
+// (test/helpers/browser.ts launches Chromium).
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'vite';
 import { launchChromium, serveStatic } from '../test/helpers/browser.js';
-import type { BenchPageResult, Row, SideName } from './browser/main.js';
+import type { BenchPageResult, Breakdown, Row, SideName } from './browser/main.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -95,15 +98,36 @@ function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
-function breakdownTable(b: NonNullable<BenchPageResult['breakdown']>): string {
-  const byKernel = new Map<string, { ms: number; count: number }>();
+/** Kernel name (label up to its first '[') -> summed ms and dispatch count, slowest first. */
+function byKernel(b: Breakdown): [string, { ms: number; count: number }][] {
+  const out = new Map<string, { ms: number; count: number }>();
   for (const k of b.kernels) {
     const name = k.label.replace(/\[.*$/, '');
-    const e = byKernel.get(name) ?? { ms: 0, count: 0 };
+    const e = out.get(name) ?? { ms: 0, count: 0 };
     e.ms += k.ms;
     e.count++;
-    byKernel.set(name, e);
+    out.set(name, e);
   }
+  return [...out].sort((x, y) => y[1].ms - x[1].ms);
+}
+
+/** One line: the top `top` kernels of a step by GPU time, with their share. */
+function breakdownLine(what: string, b: Breakdown, top = 5): string {
+  const total = b.kernels.reduce((s, k) => s + k.ms, 0);
+  const kernels = byKernel(b)
+    .slice(0, top)
+    .map(
+      ([name, e]) =>
+        `${name} ${e.ms.toFixed(1)} ms (${((100 * e.ms) / total).toFixed(1)} %, ${e.count}×)`,
+    );
+  return (
+    `${what}, batch ${b.batch}, top ${top} kernels by GPU time (timestamp queries, each dispatch ` +
+    `in its own pass, median of 3; ${b.kernels.length} dispatches, Σ ${total.toFixed(1)} ms; ` +
+    `timed step ${b.stepMs.toFixed(1)} ms wall): ${kernels.join('; ')}`
+  );
+}
+
+function breakdownTable(b: Breakdown): string {
   const total = b.kernels.reduce((s, k) => s + k.ms, 0);
   const lines = [
     `Per-kernel GPU time of one train step at batch ${b.batch} (timestamp queries, each dispatch ` +
@@ -113,7 +137,7 @@ function breakdownTable(b: NonNullable<BenchPageResult['breakdown']>): string {
     '| kernel | dispatches | ms | share |',
     '| --- | --- | --- | --- |',
   ];
-  for (const [name, e] of [...byKernel].sort((x, y) => y[1].ms - x[1].ms)) {
+  for (const [name, e] of byKernel(b)) {
     lines.push(
       `| ${name} | ${e.count} | ${e.ms.toFixed(3)} | ${((100 * e.ms) / total).toFixed(1)} % |`,
     );
@@ -171,6 +195,9 @@ async function displayRows(url: string): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
+  // --only-train / --only-conv: the full page limited to those workload groups (main.ts &only=).
+  const only = args.has('--only-conv') ? 'conv' : args.has('--only-train') ? 'train' : undefined;
+  if (only) for (const a of ['--skip-startup', '--skip-display']) args.add(a);
   const started = Date.now();
   console.log('building bench/browser …');
   await buildPage();
@@ -198,7 +225,7 @@ async function main(): Promise<void> {
     }
     if (!args.has('--only-startup')) {
       console.log('full benchmark page …');
-      full = await runPage(url, 'mode=full', 900_000);
+      full = await runPage(url, only ? `mode=full&only=${only}` : 'mode=full', 900_000);
       browserVersion = full.browserVersion;
     }
     // The GPU-direct display (src/display) on its own fresh page: a failure there cannot end the
@@ -217,8 +244,19 @@ async function main(): Promise<void> {
     ];
     if (full?.rows) {
       report.push(table(full.rows), '', 'Checked before timing:', checksList(full.rows), '');
-      report.push(`memory (ours, batch 128): ${JSON.stringify(full.memory)}`, '');
-      if (full.breakdown) report.push(breakdownTable(full.breakdown), '');
+      if (full.memory) {
+        report.push(`memory (ours, batch 128): ${JSON.stringify(full.memory)}`, '');
+      }
+      if (full.breakdown) {
+        report.push(breakdownLine('MNIST VAE step', full.breakdown), '');
+        report.push(breakdownTable(full.breakdown), '');
+      }
+      if (full.convMemory) {
+        report.push(`conv VAE memory (ours, batch 128): ${JSON.stringify(full.convMemory)}`, '');
+      }
+      if (full.convBreakdown) {
+        report.push(breakdownLine('conv VAE step', full.convBreakdown), '');
+      }
     }
     if (Object.keys(startup).length) {
       report.push('Startup (ms from navigation start, fresh browser and profile):', '');

@@ -1,7 +1,10 @@
 // The benchmark page. ?mode=startup | startup-tfjs measure the time from navigation start to the
 // first finished train step on a fresh page; ?mode=full (default) checks that both implementations
-// agree, then times every workload on ours, TensorFlow.js WebGPU and TensorFlow.js WASM. The result
-// lands in window.__bench (bench/run.ts collects it); progress goes to console.log.
+// agree, then times every workload on ours, TensorFlow.js WebGPU and TensorFlow.js WASM (the conv
+// VAE train step on ours only). &only=<group>[,<group>] limits mode=full to some workload groups:
+// matmul, kernels, train (the MLP and conv VAE train steps and their memory), conv (the conv VAE
+// train step only; no TensorFlow.js), inference. The result lands in window.__bench (bench/run.ts
+// collects it); progress goes to console.log.
 import { loadEmbeddedDigits } from '../../src/data/embedded.js';
 import { describeAdapter } from '../../src/gpu/device.js';
 import { createRuntime } from '../../src/gpu/runtime.js';
@@ -12,6 +15,9 @@ import { Ours } from './ours.js';
 import type { Tfjs } from './tfjs.js';
 import {
   ADAM,
+  CONV_REPEATS,
+  CONV_TRAIN_BATCHES,
+  CONV_VAE,
   DECODE_BATCHES,
   GRID,
   LR,
@@ -25,6 +31,7 @@ import {
   timeIt,
   traversalLatents,
   type Timed,
+  type TimeOptions,
   type Timing,
 } from './workloads.js';
 
@@ -42,16 +49,36 @@ export interface Row {
   note?: string;
 }
 
+/** A per-kernel GPU timing of one train step (GpuTimer: each dispatch in its own pass). */
+export interface Breakdown {
+  batch: number;
+  kernels: { label: string; ms: number }[];
+  /** Wall milliseconds of the timed (pipelined) step at that batch. */
+  stepMs: number;
+}
+
+export type TrainMemory = Record<string, unknown>;
+
+/** Workload groups of mode=full that &only= can pick. */
+export const GROUPS = ['matmul', 'kernels', 'train', 'conv', 'inference'] as const;
+export type Group = (typeof GROUPS)[number];
+
 export interface BenchPageResult {
   mode: string;
+  /** The groups that ran (mode=full with &only=); absent: all. */
+  only?: Group[];
   userAgent: string;
   adapter?: { vendor: string; architecture: string; description: string; device: string };
   adapterName?: string;
   features?: string[];
   backends?: Partial<Record<SideName, string>>;
   rows?: Row[];
-  breakdown?: { batch: number; kernels: { label: string; ms: number }[]; stepMs: number };
-  memory?: Record<string, unknown>;
+  /** The MNIST MLP VAE step at batch 128. */
+  breakdown?: Breakdown;
+  memory?: TrainMemory;
+  /** The conv VAE (convVaePreset) step at batch 128, ours only. */
+  convBreakdown?: Breakdown;
+  convMemory?: TrainMemory;
   startup?: Record<string, number | string>;
   /** ?mode=display: the traversal grid through src/display (GPU-direct, no readback). */
   display?: { fps: number; timing: Timing };
@@ -60,6 +87,13 @@ export interface BenchPageResult {
 
 const params = new URLSearchParams(location.search);
 const mode = params.get('mode') ?? 'full';
+const only = params
+  .get('only')
+  ?.split(',')
+  .filter((g): g is Group => (GROUPS as readonly string[]).includes(g));
+/** Whether mode=full runs a group: 'conv' is part of 'train'. */
+const wanted = (group: Group): boolean =>
+  !only?.length || only.includes(group) || (group === 'conv' && only.includes('train'));
 const WASM_BASE = new URL('./tfjs-wasm/', location.href).href;
 const SEED = 0;
 
@@ -155,11 +189,20 @@ async function full(): Promise<BenchPageResult> {
     rows: [],
   };
   log(`adapter: ${result.adapterName}`);
+  if (only?.length) result.only = only;
   const rows = result.rows!;
-  const row = (section: string, name: string, unit: string, note?: string): Row => {
+  const rowGroups = new Map<Row, Group>();
+  const row = (
+    section: string,
+    name: string,
+    unit: string,
+    note?: string,
+    group = section as Group,
+  ): Row => {
     const r: Row = { section, name, unit, values: {}, timings: {}, checks: {} };
     if (note) r.note = note;
     rows.push(r);
+    rowGroups.set(r, group);
     return r;
   };
 
@@ -201,6 +244,11 @@ async function full(): Promise<BenchPageResult> {
   const trainRows = TRAIN_BATCHES.map((B) =>
     row('train', `MNIST VAE step, batch ${B}`, 'samples/s', 'forward + backward + Adam'),
   );
+  const convNote =
+    'forward + backward + Adam; ours only: TensorFlow.js has no equal conv VAE implementation here';
+  const convTrainRows = CONV_TRAIN_BATCHES.map((B) =>
+    row('train', `conv VAE step (convVaePreset), batch ${B}`, 'samples/s', convNote, 'conv'),
+  );
   const decodeRows = DECODE_BATCHES.map((B) => row('inference', `decode batch ${B}`, 'images/s'));
   const gridRow = row(
     'inference',
@@ -219,6 +267,14 @@ async function full(): Promise<BenchPageResult> {
     'train state, batch 128',
     'MiB',
     'ours: params + Adam (grads, m, v) + planned step buffers; tfjs: numBytesInGPU after a step',
+    'train',
+  );
+  const convMemoryRow = row(
+    'memory',
+    'conv VAE train state, batch 128',
+    'MiB',
+    'ours only: params + Adam (grads, m, v) + planned step buffers',
+    'conv',
   );
 
   const time = async (
@@ -227,9 +283,10 @@ async function full(): Promise<BenchPageResult> {
     r: Row,
     timed: Timed,
     toValue: (ms: number) => number,
+    options: TimeOptions = side instanceof Ours ? {} : { repeats: 3 },
   ) => {
     try {
-      const t = await timeIt(timed, side instanceof Ours ? {} : { repeats: 3 });
+      const t = await timeIt(timed, options);
       r.timings[sideName] = t;
       r.values[sideName] = toValue(t.ms);
       log(`${sideName} ${r.name}: ${r.values[sideName]!.toPrecision(4)} ${r.unit}`);
@@ -262,10 +319,13 @@ async function full(): Promise<BenchPageResult> {
   };
 
   type Step = (side: Side, sideName: SideName) => Promise<void>;
-  const steps: Step[] = [];
+  const steps: { group: Group; step: Step }[] = [];
+  const addStep = (group: Group, step: Step) => {
+    if (wanted(group)) steps.push({ group, step });
+  };
   // Matmul.
   MATMUL_CASES.forEach((c, i) =>
-    steps.push(async (side, sideName) => {
+    addStep('matmul', async (side, sideName) => {
       const r = matmulRows[i]!;
       const { a, b } = matmulInputs[i]!;
       const m = await side.matmul(c, a, b);
@@ -275,19 +335,19 @@ async function full(): Promise<BenchPageResult> {
     }),
   );
   // Elementwise and reduction.
-  steps.push(async (side, sideName) => {
+  addStep('kernels', async (side, sideName) => {
     const relu = await side.relu(stream);
     if (!check(sideName, reluRow, 'relu', relu.out, 0, 0)) return relu.timed.dispose();
     await time(side, sideName, reluRow, relu.timed, (ms) => (8 * STREAM_ELEMENTS) / (ms * 1e6));
   });
-  steps.push(async (side, sideName) => {
+  addStep('kernels', async (side, sideName) => {
     const sum = await side.sum(streamPositive);
     if (!check(sideName, sumRow, 'sum', sum.out, 0, 1e-4)) return sum.timed.dispose();
     await time(side, sideName, sumRow, sum.timed, (ms) => (4 * STREAM_ELEMENTS) / (ms * 1e6));
   });
   // Training: equal work checked on one step from the same weights, batch and noise.
   const trainOk = new Map<SideName, boolean>();
-  steps.push(async (side, sideName) => {
+  addStep('train', async (side, sideName) => {
     const tc = await side.trainCheck(weights, checkX, checkEps, checkB);
     if (sideName === 'ours') {
       refGrads = tc;
@@ -317,7 +377,7 @@ async function full(): Promise<BenchPageResult> {
     log(`${sideName} train check: ${msg}`);
   });
   TRAIN_BATCHES.forEach((B, i) =>
-    steps.push(async (side, sideName) => {
+    addStep('train', async (side, sideName) => {
       if (!trainOk.get(sideName)) return;
       const t = await side.train(weights, B, batchesFor(B));
       if (side instanceof Ours && 'trainer' in t && B === 128) {
@@ -338,20 +398,55 @@ async function full(): Promise<BenchPageResult> {
         result.breakdown.stepMs = trainRows[i]!.timings.ours!.ms;
     }),
   );
+  // The conv VAE train step, ours only (TensorFlow.js has no equal implementation here): seeded
+  // weights, the same batches, few repeats (about 1–2 s a step at batch 128 on SwiftShader).
+  CONV_TRAIN_BATCHES.forEach((B, i) =>
+    addStep('conv', async (side, sideName) => {
+      if (!(side instanceof Ours)) return;
+      const r = convTrainRows[i]!;
+      const t0 = performance.now();
+      const t = await side.train(undefined, B, batchesFor(B), CONV_VAE);
+      log(`ours conv VAE batch ${B}: compiled in ${(performance.now() - t0).toFixed(0)} ms`);
+      // No second implementation to compare with: check that the loss stays finite and falls.
+      const losses: number[] = [];
+      t.trainer.onMetrics((m) => losses.push(m.loss));
+      const mem = t.memory;
+      const total = mem.paramBytes + mem.optimizerBytes + mem.stepBytes;
+      if (B === 128) {
+        convMemoryRow.values.ours = total / 2 ** 20;
+        result.convMemory = { ...mem, totalBytes: total, batch: B };
+        // Warm it up before the per-kernel timing.
+        await t.timed.run(1);
+        await t.timed.sync();
+        const kernels = await side.breakdown(t.trainer);
+        if (kernels) result.convBreakdown = { batch: B, kernels, stepMs: 0 };
+      }
+      await time(side, sideName, r, t.timed, (ms) => (B * 1000) / ms, { repeats: CONV_REPEATS });
+      if (B === 128 && result.convBreakdown) result.convBreakdown.stepMs = r.timings.ours!.ms;
+      const first = losses[0];
+      const last = losses[losses.length - 1];
+      r.checks.ours =
+        first === undefined || last === undefined
+          ? 'no metrics read back'
+          : `${Number.isFinite(last) && last < first ? 'ok' : 'SUSPECT'} (no reference to compare ` +
+            `with; read while timing): loss per example ${first.toFixed(1)} → ${last.toFixed(1)}`;
+      log(`ours ${r.name}: ${r.checks.ours}`);
+    }),
+  );
   // Decode.
   DECODE_BATCHES.forEach((B, i) =>
-    steps.push(async (side, sideName) => {
+    addStep('inference', async (side, sideName) => {
       const d = await side.decode(weights, B, decodeZ.get(B)!);
       if (!check(sideName, decodeRows[i]!, `decode${B}`, d.out, 1e-4, 1e-3))
         return d.timed.dispose();
       await time(side, sideName, decodeRows[i]!, d.timed, (ms) => (B * 1000) / ms);
     }),
   );
-  steps.push(async (side, sideName) => {
+  addStep('inference', async (side, sideName) => {
     const t = await side.traversal(weights, gridZ, canvas);
     await time(side, sideName, gridRow, t, (ms) => 1000 / ms);
   });
-  steps.push(async (side, sideName) => {
+  addStep('inference', async (side, sideName) => {
     await time(side, sideName, readbackRow, await side.readback(), (ms) => ms);
   });
 
@@ -359,7 +454,9 @@ async function full(): Promise<BenchPageResult> {
   // workloads does not bias a ratio.
   const sides: [SideName, Side][] = [['ours', ours]];
   const { Tfjs } = await import('./tfjs.js');
-  for (const backend of ['webgpu', 'wasm'] as const) {
+  // Only the conv VAE (ours only) selected: no TensorFlow.js backends to start.
+  const tfjsBackends = steps.some((s) => s.group !== 'conv') ? (['webgpu', 'wasm'] as const) : [];
+  for (const backend of tfjsBackends) {
     const sideName: SideName = `tfjs-${backend}`;
     try {
       const tfs = await Tfjs.create(backend, WASM_BASE);
@@ -371,7 +468,7 @@ async function full(): Promise<BenchPageResult> {
       result.backends![sideName] = `failed: ${String(error)}`;
     }
   }
-  for (const step of steps) {
+  for (const { step } of steps) {
     for (const [sideName, side] of sides) {
       try {
         if (!(side instanceof Ours)) await side.activate();
@@ -382,6 +479,7 @@ async function full(): Promise<BenchPageResult> {
       }
     }
   }
+  result.rows = rows.filter((r) => wanted(rowGroups.get(r)!));
   result.totalSeconds = (performance.now() - started) / 1000;
   return result;
 }

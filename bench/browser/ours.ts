@@ -16,6 +16,7 @@ import {
   METRICS_SIZE,
   METRICS_STATE,
 } from '../../src/vae/graphs.js';
+import type { VaeConfig } from '../../src/vae/config.js';
 import { VaeModel } from '../../src/vae/model.js';
 import { Trainer } from '../../src/vae/trainer.js';
 import {
@@ -143,13 +144,20 @@ export class Ours {
     return { loss: recon + kl, grads: g };
   }
 
-  /** The Trainer's whole step (forward, backward, Adam; one submit) over the given batches. */
+  /**
+   * The Trainer's whole step (forward, backward, Adam; one submit) over the given batches. `config`
+   * defaults to the MNIST MLP VAE; without `weights` the model gets seeded initial weights.
+   */
   async train(
-    weights: Weights,
+    weights: Weights | undefined,
     B: number,
     batches: readonly Float32Array[],
+    config: VaeConfig = MNIST_VAE,
   ): Promise<{ timed: Timed; trainer: Trainer; memory: ReturnType<Trainer['memory']> }> {
-    const model = VaeModel.create(this.rt, MNIST_VAE, { weights, label: `train${B}` });
+    const model = VaeModel.create(this.rt, config, {
+      ...(weights ? { weights } : { seed: 0 }),
+      label: `train${B}`,
+    });
     const trainer = await Trainer.create(model, { batchSize: B, lr: LR, ...ADAM, seed: 1 });
     await trainer.prepare();
     let next = 0;

@@ -2,7 +2,7 @@
 // timing protocol. Both sides implement `Workloads`; main.ts checks their results agree, then times
 // them with `timeIt` (warm-up, then the median of several repeats, each repeat ending with the
 // work finished on the GPU).
-import type { VaeConfig } from '../../src/vae/config.js';
+import { convVaePreset, type VaeConfig } from '../../src/vae/config.js';
 
 /** The pytorch/examples MNIST VAE: 784-400-20(-400-784), ReLU, Bernoulli logits, summed loss. */
 export const MNIST_VAE: VaeConfig = {
@@ -43,6 +43,14 @@ export const MATMUL_CASES: MatmulCase[] = [
 /** Elements of the elementwise (ReLU) and reduction (sum) workloads: 16 MiB of f32. */
 export const STREAM_ELEMENTS = 1 << 22;
 export const TRAIN_BATCHES = [32, 128, 512];
+/**
+ * The conv VAE (convVaePreset: 28×28, conv 1→32→64 k4 s2 p1, dense 256, latent 20, deconv back,
+ * ReLU, Bernoulli), ours only: TensorFlow.js has no equal implementation in this bench.
+ */
+export const CONV_VAE: VaeConfig = convVaePreset(20);
+export const CONV_TRAIN_BATCHES = [32, 128];
+/** The conv step is slow on SwiftShader (up to ~1–2 s at batch 128): few repeats. */
+export const CONV_REPEATS = 3;
 export const DECODE_BATCHES = [1, 256, 1024];
 /** The traversal grid: GRID×GRID decoded 28×28 images shown on a canvas. */
 export const GRID = 16;
