@@ -1,6 +1,12 @@
 // KL divergence of the encoder's diagonal Gaussian q = N(mu, diag(exp(logvar))) to N(0, I):
 //   KL_b = 0.5 * sum_j (mu[b,j]^2 + exp(lv[b,j]) - 1 - lv[b,j])
-//   kl_forward:  kl (B): per-example KL_b. One workgroup per example, tree reduction over Z.
+//   kl_forward:  kl (B): per-example KL_b. One workgroup per example, tree reduction over Z in
+//                workgroup memory with barriers (real GPUs).
+//   kl_blocks:   the same without workgroup memory or barriers (CPU adapters): invocation
+//                g = b * nb + j sums the `block` consecutive terms j * block .. of row b into kl[g],
+//                kl: (B, nb), nb = ceil(Z / block). With nb = 1 (Z <= block, the usual case) that is
+//                KL_b, one invocation per example; otherwise src/kernels/kl.ts adds the reduce_rows
+//                passes of shaders/reduce.wgsl. 1-D grid from dispatch1d().
 //   kl_reduce:   kl_total (2): [sum_b KL_b, objective]. One workgroup. The objective is
 //                  plain     (use_capacity = 0): beta * scale * sum_b KL_b
 //                  capacity  (use_capacity = 1): beta * |scale * sum_b KL_b - capacity|
@@ -95,6 +101,35 @@ fn kl_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   if (lid == 0u) {
     kl[b] = total;
   }
+}
+
+// ---- kl_blocks ----
+
+struct KlBlockParams {
+  B: u32,      // batch size
+  Z: u32,      // latent size
+  block: u32,  // terms summed per invocation
+}
+
+@group(0) @binding(3) var<uniform> blk: KlBlockParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let nb = (blk.Z + blk.block - 1u) / blk.block;
+  if (g >= blk.B * nb) {
+    return;
+  }
+  let b = g / nb;
+  let j0 = (g - b * nb) * blk.block;
+  let count = min(blk.block, blk.Z - j0);
+  let base = b * blk.Z + j0;
+  var acc = 0.0;
+  for (var k = 0u; k < count; k++) {
+    acc += kl_term(mu[base + k], logvar[base + k]);
+  }
+  kl[g] = acc;
 }
 
 // ---- kl_reduce ----

@@ -1,6 +1,15 @@
 // Decoder likelihoods: per-example negative log-likelihoods (forward) and their gradients w.r.t. the
-// decoder outputs (backward). Rows of D values per example; the forwards sum each row with one
-// workgroup per example (tree reduction), the backwards are elementwise (1-D grid, dispatch1d).
+// decoder outputs (backward). Rows of D values per example; the backwards are elementwise (1-D grid,
+// dispatch1d). Each forward comes in two variants, picked per adapter by src/kernels/likelihood.ts:
+//   *_nll_forward: one workgroup per example, tree reduction in workgroup memory with barriers
+//                  (real GPUs).
+//   *_nll_blocks:  no workgroup memory or barriers (CPU adapters, where barriers switch fibers and
+//                  shared loads are gathers): invocation g = r * nb + j sums the `block` consecutive
+//                  terms j * block .. of row r into nll[g], nll: (B, nb), nb = ceil(D / block). With
+//                  nb = 1 that is the per-example NLL (one invocation per row); otherwise the
+//                  reduce_rows passes of shaders/reduce.wgsl sum the (B, nb) partials into (B).
+//                  Constant terms are added per block (count * const), so the partials sum exactly
+//                  to the NLL. 1-D grid from dispatch1d().
 //
 //   Bernoulli from logits l, target x in [0, 1]:
 //     nll_b = sum_d softplus(l) - x l                           (= -[x log s(l) + (1-x) log(1-s(l))])
@@ -56,9 +65,9 @@ fn store_grad_bern(i: u32, v: f32) {
   }
 }
 
-fn bernoulli_term(l: f32, x: f32) -> f32 {
+fn bernoulli_term(l: f32, tgt: f32) -> f32 {
   // max(l, 0) - x l, written so that x = 1, l >> 0 (and x = 0, l << 0) give exactly 0.
-  let lin = select(-x * l, (1.0 - x) * l, l >= 0.0);
+  let lin = select(-tgt * l, (1.0 - tgt) * l, l >= 0.0);
   return lin + softplus_stable(-abs(l));  // log1p(exp(-|l|))
 }
 
@@ -90,6 +99,43 @@ fn bernoulli_nll_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   if (lid == 0u) {
     nll[b] = total;
   }
+}
+
+// Parameters of the *_nll_blocks entry points.
+struct BlockParams {
+  B: u32,      // batch size
+  D: u32,      // values per example
+  block: u32,  // terms summed per invocation
+}
+
+// The (row, block) that invocation g owns: x = first element index, y = number of terms; y = 0
+// when g is past the last block (the caller returns).
+// (A parameter may not be called `block`: wgsl_reflect does not parse that name.)
+fn row_block(g: u32, rows: u32, cols: u32, len: u32) -> vec2<u32> {
+  let nb = (cols + len - 1u) / len;
+  if (g >= rows * nb) {
+    return vec2<u32>(0u, 0u);
+  }
+  let r = g / nb;
+  let c0 = (g - r * nb) * len;
+  return vec2<u32>(r * cols + c0, min(len, cols - c0));
+}
+
+@group(0) @binding(3) var<uniform> bern_blk: BlockParams;
+
+@compute @workgroup_size(WG_X)
+fn bernoulli_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let span = row_block(g, bern_blk.B, bern_blk.D, bern_blk.block);
+  if (span.y == 0u) {
+    return;
+  }
+  var acc = 0.0;
+  for (var k = 0u; k < span.y; k++) {
+    acc += bernoulli_term(logits[span.x + k], x[span.x + k]);
+  }
+  nll[g] = acc;
 }
 
 struct GradParams {
@@ -142,6 +188,32 @@ fn gaussian_nll_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   }
 }
 
+struct GaussBlockParams {
+  B: u32,
+  D: u32,
+  block: u32,
+  inv_var: f32,   // 1 / sigma^2
+  log_norm: f32,  // log sigma + 0.5 log 2 pi
+}
+
+@group(0) @binding(3) var<uniform> gauss_blk: GaussBlockParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let span = row_block(g, gauss_blk.B, gauss_blk.D, gauss_blk.block);
+  if (span.y == 0u) {
+    return;
+  }
+  var acc = 0.0;
+  for (var k = 0u; k < span.y; k++) {
+    let r = x[span.x + k] - mean[span.x + k];
+    acc += r * r;
+  }
+  nll[g] = 0.5 * gauss_blk.inv_var * acc + f32(span.y) * gauss_blk.log_norm;
+}
+
 struct GaussBwdParams {
   B: u32,
   D: u32,
@@ -190,6 +262,26 @@ fn gaussian_learned_nll_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(
   if (lid == 0u) {
     nll[b] = total + f32(learned_fwd.D) * HALF_LOG_2PI;
   }
+}
+
+@group(0) @binding(4) var<uniform> learned_blk: BlockParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_learned_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                               @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let span = row_block(g, learned_blk.B, learned_blk.D, learned_blk.block);
+  if (span.y == 0u) {
+    return;
+  }
+  var acc = 0.0;
+  for (var k = 0u; k < span.y; k++) {
+    let e = span.x + k;
+    let c = clamp(log_sigma[e], LOGSIGMA_MIN, LOGSIGMA_MAX);
+    let r = x[e] - mean[e];
+    acc += 0.5 * r * r * exp(-2.0 * c) + c;
+  }
+  nll[g] = acc + f32(span.y) * HALF_LOG_2PI;
 }
 
 @group(0) @binding(1) var<storage, read_write> dlog_sigma: array<f32>;  // dlog_sigma: (B, D)

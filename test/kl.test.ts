@@ -1,8 +1,10 @@
 // KL(q || N(0, I)) (shaders/kl.wgsl): per-example KL, batch sum and beta / capacity objective
 // against float64, the backward against finite differences of the float64 objective, ACCUMULATE,
-// extreme inputs and argument checks.
+// extreme inputs and argument checks. The per-example KL is checked in both row-sum variants
+// ('workgroup' tree and barrier-free 'blocks').
 import { describe, expect, it } from 'vitest';
 import { prepareKlBackward, prepareKlForward, type KlObjective } from '../src/kernels/kl.js';
+import { ROW_BLOCK, type RowSumVariant } from '../src/kernels/likelihood.js';
 import { LOGVAR_CLAMP } from '../src/kernels/reparam.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import type { BufferRange } from '../src/gpu/buffers.js';
@@ -54,6 +56,7 @@ async function forward(
   B: number,
   Z: number,
   objective: KlObjective,
+  variant?: RowSumVariant,
 ): Promise<{ kl: Float32Array; total: Float32Array; klTotal: BufferRange }> {
   const kl = output(rt, 'kl', B + 1);
   const klTotal = output(rt, 'kl_total', 3);
@@ -65,6 +68,7 @@ async function forward(
     batch: B,
     latent: Z,
     ...objective,
+    ...(variant ? { variant } : {}),
   });
   await rt.submitChecked(f.dispatches);
   const klOut = await read(rt, kl);
@@ -111,7 +115,63 @@ const SIZES: [number, number][] = [
   [13, 1],
 ];
 
+/** (B, Z) around the block size and the reduce passes: Z from 1 to 3000, B from 1 to 300. */
+const VARIANT_SIZES: [number, number][] = [
+  [1, 1],
+  [300, 1],
+  [128, 20],
+  [5, ROW_BLOCK - 1],
+  [3, ROW_BLOCK],
+  [2, ROW_BLOCK + 1],
+  [300, 97],
+  [1, 3000],
+  [4, 3000],
+  [129, 1025],
+];
+
 describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
+  it.each(['workgroup', 'blocks'] as RowSumVariant[])(
+    '%s row sums match float64, Z 1..3000, B 1..300',
+    async (variant) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      for (const [B, Z] of VARIANT_SIZES) {
+        const mu = randomNormal(rng, B * Z, 1.5);
+        const lv = randomUniform(rng, B * Z, -4, 3);
+        const expected = klReference(mu, lv, B, Z);
+        const muBuf = upload(rt, 'mu', mu);
+        const lvBuf = upload(rt, 'lv', lv);
+        const got = await forward(rt, muBuf, lvBuf, B, Z, { scale: 1 / B }, variant);
+        const where = `${variant} B=${B} Z=${Z} (seed ${seed})`;
+        expect(mismatches(got.kl, expected, { atol: 1e-6, rtol: 1e-5 }, `kl ${where}`)).toBeNull();
+        const sum = sumOf(expected);
+        expect(
+          mismatches(got.total, [sum, sum / B], { atol: 1e-6, rtol: 1e-5 }, `total ${where}`),
+        ).toBeNull();
+        for (const r of [muBuf, lvBuf]) rt.buffers.destroy(r.buffer);
+      }
+    },
+  );
+
+  it('blocks variant frees its scratch on destroy()', async () => {
+    const rt = await runtimeFor(adapter);
+    const [B, Z] = [3, 100];
+    const before = rt.buffers.stats.liveBuffers;
+    const bufs = {
+      kl: output(rt, 'kl', B),
+      klTotal: output(rt, 'kl_total', 2),
+      mu: upload(rt, 'mu', new Float32Array(B * Z)),
+      logvar: upload(rt, 'lv', new Float32Array(B * Z)),
+    };
+    const f = await prepareKlForward(rt, { ...bufs, batch: B, latent: Z, variant: 'blocks' });
+    await rt.submitChecked(f.dispatches);
+    expect(Array.from(await read(rt, bufs.kl))).toEqual([0, 0, 0]);
+    f.dispatches.forEach((d) => d.destroy());
+    for (const r of Object.values(bufs)) rt.buffers.destroy(r.buffer);
+    expect(rt.buffers.stats.liveBuffers).toBe(before);
+  });
+
   it.each(SIZES)('forward B=%i Z=%i: per-example KL, sum and objective', async (B, Z) => {
     const rt = await runtimeFor(adapter);
     const seed = freshSeed();

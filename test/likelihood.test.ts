@@ -1,12 +1,16 @@
 // Decoder likelihoods (shaders/likelihood.wgsl): per-example NLL against float64 for Bernoulli
 // logits, fixed-sigma and learned-sigma Gaussians on awkward and MNIST-sized rows; backwards against
 // finite differences of the float64 loss; ACCUMULATE; huge logits and log sigmas; argument checks.
+// The forwards are checked in both row-sum variants ('workgroup' tree and barrier-free 'blocks').
 import { describe, expect, it } from 'vitest';
 import {
   LOGSIGMA_CLAMP,
+  ROW_BLOCK,
   prepareLikelihoodBackward,
   prepareLikelihoodForward,
+  rowSumVariantFor,
   type Likelihood,
+  type RowSumVariant,
 } from '../src/kernels/likelihood.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
@@ -77,19 +81,28 @@ async function forward(
   c: Case,
   B: number,
   D: number,
+  variant?: RowSumVariant,
 ): Promise<Float32Array> {
   const nll = output(rt, 'nll', B + 1);
+  const inputs = [
+    upload(rt, 'out', c.out),
+    upload(rt, 'target', c.target),
+    ...(c.logSigma ? [upload(rt, 'log_sigma', c.logSigma)] : []),
+  ];
   const d = await prepareLikelihoodForward(rt, {
     likelihood: lk,
     nll,
-    output: upload(rt, 'out', c.out),
-    target: upload(rt, 'target', c.target),
-    ...(c.logSigma ? { logSigma: upload(rt, 'log_sigma', c.logSigma) } : {}),
+    output: inputs[0]!,
+    target: inputs[1]!,
+    ...(c.logSigma ? { logSigma: inputs[2]! } : {}),
     batch: B,
     size: D,
+    ...(variant ? { variant } : {}),
   });
   await rt.submitChecked([d]);
   const got = await read(rt, nll);
+  d.destroy();
+  for (const r of [nll, ...inputs]) rt.buffers.destroy(r.buffer);
   expect(Number.isNaN(got[B]!), 'wrote past the end').toBe(true);
   return got.slice(0, B);
 }
@@ -152,6 +165,22 @@ const SIZES: [number, number][] = [
   [3, 1],
 ];
 
+/** (B, D) around the block size and the reduce passes: D from 1 to 3000, B from 1 to 300. */
+const VARIANT_SIZES: [number, number][] = [
+  [1, 1],
+  [300, 1],
+  [5, ROW_BLOCK - 1],
+  [3, ROW_BLOCK],
+  [2, ROW_BLOCK + 1],
+  [1, 3000],
+  [4, 3000],
+  [300, 97],
+  [129, 1025],
+  [128, 784],
+];
+
+const VARIANTS: RowSumVariant[] = ['workgroup', 'blocks'];
+
 describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
   it.each(LIKELIHOODS)('%s forward matches float64 on awkward sizes', async (name, lk) => {
     const rt = await runtimeFor(adapter);
@@ -169,6 +198,86 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
         ),
       ).toBeNull();
     }
+  });
+
+  it.each(LIKELIHOODS)(
+    '%s forward: both row-sum variants match float64, D 1..3000, B 1..300',
+    async (name, lk) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      for (const [B, D] of VARIANT_SIZES) {
+        const c = makeCase(lk, rng, B, D);
+        const expected = nllReference(lk, c, B, D);
+        for (const variant of VARIANTS) {
+          const got = await forward(rt, lk, c, B, D, variant);
+          expect(
+            mismatches(
+              got,
+              expected,
+              { atol: 1e-5, rtol: 1e-5 },
+              `${name} ${variant} B=${B} D=${D} (seed ${seed})`,
+            ),
+          ).toBeNull();
+        }
+      }
+    },
+  );
+
+  it('picks the barrier-free variant on CPU adapters and frees its scratch on destroy()', async () => {
+    const rt = await runtimeFor(adapter);
+    expect(rowSumVariantFor(rt)).toBe(
+      rt.info.kind === 'gpu' || rt.info.kind === 'browser' ? 'workgroup' : 'blocks',
+    );
+    const [B, D] = [3, 3000];
+    const c = makeCase({ kind: 'bernoulli' }, makeRng(1), B, D);
+    const before = rt.buffers.stats.liveBuffers;
+    const nll = output(rt, 'nll', B);
+    const out = upload(rt, 'out', c.out);
+    const target = upload(rt, 'target', c.target);
+    const d = await prepareLikelihoodForward(rt, {
+      likelihood: { kind: 'bernoulli' },
+      nll,
+      output: out,
+      target,
+      batch: B,
+      size: D,
+      variant: 'blocks',
+    });
+    // A plain GPUBuffer works as the output too.
+    const d2 = await prepareLikelihoodForward(rt, {
+      likelihood: { kind: 'bernoulli' },
+      nll: nll.buffer,
+      output: out,
+      target,
+      batch: B,
+      size: D,
+      variant: 'blocks',
+    });
+    await rt.submitChecked([d, d2]);
+    expect(
+      mismatches(
+        await read(rt, nll),
+        nllReference({ kind: 'bernoulli' }, c, B, D),
+        { atol: 1e-5, rtol: 1e-5 },
+        'nll',
+      ),
+    ).toBeNull();
+    await expect(
+      prepareLikelihoodForward(rt, {
+        likelihood: { kind: 'bernoulli' },
+        nll,
+        output: out,
+        target,
+        batch: B,
+        size: D,
+        variant: 'tree' as RowSumVariant,
+      }),
+    ).rejects.toThrow(/unknown row-sum variant 'tree'/);
+    d.destroy();
+    d2.destroy();
+    for (const r of [nll, out, target]) rt.buffers.destroy(r.buffer);
+    expect(rt.buffers.stats.liveBuffers).toBe(before);
   });
 
   it('gaussian with sigma = 1 is half the squared error plus a constant', async () => {

@@ -1,10 +1,19 @@
 // KL(q || N(0, I)) for the diagonal Gaussian encoder (shaders/kl.wgsl): per-example KL, the batch
 // sum with the beta / capacity objective, and the backward into dmu / dlogvar.
+//
+// The per-example KL has the two row-sum variants of the likelihoods (RowSumVariant in
+// likelihood.ts, chosen by rowSumVariantFor(rt) unless named): 'workgroup' (kl_forward, a tree in
+// workgroup memory, for real GPUs) and 'blocks' (kl_blocks, barrier-free, for the CPU adapters:
+// with Z <= ROW_BLOCK, e.g. Z = 20, one invocation per example; larger Z adds reduce_rows passes
+// over a scratch buffer, recorded by perExample.encode() and freed by perExample.destroy()).
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
+import { prepareRowBlocks, rowSumVariantFor, type RowSumVariant } from './likelihood.js';
 
 const ROW_WG = 64;
+/** Workgroup size of kl_blocks (one invocation per row block). */
+const BLOCK_WG = 64;
 const REDUCE_WG = 256;
 const WG = 256;
 
@@ -16,6 +25,16 @@ export const klForward = defineKernel({
   workgroupSize: [ROW_WG],
   dispatch: ({ B }) => dispatch1d(B!),
   elements: ({ B, Z }) => ({ kl: B!, mu: B! * Z!, logvar: B! * Z! }),
+});
+
+/** Barrier-free 'blocks' variant of kl_forward: kl (B, nb) = block sums of the KL terms. */
+export const klBlocks = defineKernel({
+  name: 'kl_blocks',
+  file: 'kl.wgsl',
+  entryPoint: 'kl_blocks',
+  workgroupSize: [BLOCK_WG],
+  dispatch: ({ B, Z, block }) => dispatch1d(ceilDiv(B! * ceilDiv(Z!, block!), BLOCK_WG)),
+  elements: ({ B, Z, block }) => ({ kl: B! * ceilDiv(Z!, block!), mu: B! * Z!, logvar: B! * Z! }),
 });
 
 /** kl_total (2) = [sum_b kl_rows[b], objective]; kl_rows: (B). One workgroup. */
@@ -90,11 +109,13 @@ export interface KlForwardOptions extends KlObjective {
   logvar: BindingResource;
   batch: number;
   latent: number;
+  /** How rows are summed (default rowSumVariantFor(rt): 'blocks' on CPU adapters). */
+  variant?: RowSumVariant;
   label?: string;
 }
 
 export interface KlForwardDispatches {
-  /** kl_forward: per-example KL. */
+  /** kl_forward or kl_blocks: per-example KL (may record several dispatches, see the top). */
   perExample: PreparedDispatch;
   /** kl_reduce: batch sum and objective (setUniforms({ capacity }) to anneal C). */
   reduce: PreparedDispatch;
@@ -111,17 +132,42 @@ export async function prepareKlForward(
   checkElements('kl_forward', 'mu', o.batch * o.latent);
   const objective = klObjectiveUniforms('kl_forward', o);
   const label = o.label !== undefined ? { label: o.label } : {};
-  const perExample = await rt.prepare(klForward, {
-    bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
-    shape: { B: o.batch, Z: o.latent },
-    ...label,
-  });
-  const reduce = await rt.prepare(klReduce, {
-    bindings: { kl_total: o.klTotal, kl_rows: o.kl },
-    shape: { B: o.batch },
-    uniforms: objective,
-    ...label,
-  });
+  const variant = o.variant ?? rowSumVariantFor(rt);
+  if (variant !== 'workgroup' && variant !== 'blocks') {
+    throw new Error(`kl_forward: unknown row-sum variant '${String(variant)}' (workgroup, blocks)`);
+  }
+  const perExample =
+    variant === 'workgroup'
+      ? await rt.prepare(klForward, {
+          bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
+          shape: { B: o.batch, Z: o.latent },
+          ...label,
+        })
+      : await prepareRowBlocks(rt, {
+          kernel: klBlocks.name,
+          rows: o.batch,
+          cols: o.latent,
+          rowsOut: o.kl,
+          ...label,
+          first: (kl, block) =>
+            rt.prepare(klBlocks, {
+              bindings: { kl, mu: o.mu, logvar: o.logvar },
+              shape: { B: o.batch, Z: o.latent, block },
+              ...label,
+            }),
+        });
+  let reduce: PreparedDispatch;
+  try {
+    reduce = await rt.prepare(klReduce, {
+      bindings: { kl_total: o.klTotal, kl_rows: o.kl },
+      shape: { B: o.batch },
+      uniforms: objective,
+      ...label,
+    });
+  } catch (error) {
+    perExample.destroy();
+    throw error;
+  }
   return { perExample, reduce, dispatches: [perExample, reduce] };
 }
 

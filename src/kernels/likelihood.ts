@@ -1,12 +1,119 @@
 // Decoder likelihoods (shaders/likelihood.wgsl): per-example negative log-likelihoods (B) and their
 // gradients w.r.t. the decoder outputs, for Bernoulli logits, a Gaussian with fixed sigma and a
 // Gaussian with a learned log sigma per output.
-import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
+//
+// The per-example row sums of the forwards come in two variants (RowSumVariant), chosen per adapter
+// by rowSumVariantFor() unless the caller names one:
+//   'workgroup': one workgroup per example, tree sum in workgroup memory with barriers. For real
+//                GPUs (adapter kind 'gpu', or 'browser': navigator.gpu that is not a CPU adapter).
+//   'blocks':    barrier-free (CPU adapters: llvmpipe, SwiftShader; barriers and workgroup memory
+//                do not pay there). Each invocation sums a block of ROW_BLOCK consecutive terms of
+//                one row into a (B, nb) scratch buffer, nb = ceil(D / ROW_BLOCK), which the
+//                reduce_rows passes (src/kernels/reduce.ts) sum into (B): a tree summation, error
+//                growing with log(D). With D <= ROW_BLOCK one invocation per row writes the NLL
+//                directly (one dispatch, no scratch).
+// Either way prepareLikelihoodForward returns one PreparedDispatch; in the 'blocks' variant with
+// nb > 1 its encode() records the block dispatch and then the reduce passes, and its destroy()
+// also frees the reduce dispatches and the scratch buffer (see prepareRowBlocks).
+import type { BufferRange } from '../gpu/buffers.js';
+import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
+import { DEFAULT_REDUCE_BLOCK, prepareReduceRows, type Reduction } from './reduce.js';
 
 const ROW_WG = 256;
 const WG = 256;
+/** Workgroup size of the barrier-free 'blocks' kernels (one invocation per row block). */
+const BLOCK_WG = 64;
+/** Terms summed sequentially by one invocation of a 'blocks' kernel (first pass of the tree). */
+export const ROW_BLOCK = DEFAULT_REDUCE_BLOCK;
+
+/** How per-example row sums are done: see the top of this file. */
+export type RowSumVariant = 'workgroup' | 'blocks';
+
+/**
+ * The row-sum variant for an adapter: 'workgroup' (tree in workgroup memory) on real GPUs,
+ * 'blocks' (barrier-free block sums plus reduce passes) on CPU adapters.
+ */
+export function rowSumVariantFor(rt: GpuRuntime): RowSumVariant {
+  const kind = rt.info.kind;
+  return kind === 'gpu' || kind === 'browser' ? 'workgroup' : 'blocks';
+}
+
+function checkRowSumVariant(kernel: string, variant: string): RowSumVariant {
+  if (variant !== 'workgroup' && variant !== 'blocks') {
+    throw new Error(`${kernel}: unknown row-sum variant '${variant}' (workgroup, blocks)`);
+  }
+  return variant;
+}
+
+/** Dispatch of a 'blocks' kernel: one invocation per (row, block). */
+const blockDispatch = ({ B, D, block }: Shape) =>
+  dispatch1d(ceilDiv(B! * ceilDiv(D!, block!), BLOCK_WG));
+/** Elements of a 'blocks' kernel's output: (B, nb) partial sums ((B) when nb = 1). */
+const blockOutput = ({ B, D, block }: Shape) => B! * ceilDiv(D!, block!);
+
+function asRange(kernel: string, r: BindingResource): BufferRange {
+  if ('buffer' in r && 'offset' in r) return r;
+  if ('mapAsync' in r) return { buffer: r, offset: 0, size: r.size };
+  throw new Error(`${kernel}: the per-example output must be a buffer, not a texture view`);
+}
+
+/**
+ * Per-row sums of a 'blocks' kernel: `first(out, block)` prepares the kernel writing (rows, nb)
+ * block sums into `out`. With nb = 1 it writes `rowsOut` directly and is returned as it is.
+ * Otherwise it writes a scratch buffer made here, and the returned dispatch is `first` whose
+ * encode() also records the reduce_rows passes (scratch -> rowsOut) and whose destroy() also frees
+ * them and the scratch buffer. Used by the likelihood and KL forwards.
+ */
+export async function prepareRowBlocks(
+  rt: GpuRuntime,
+  o: {
+    kernel: string;
+    rows: number;
+    cols: number;
+    rowsOut: BindingResource;
+    first: (out: BindingResource, block: number) => Promise<PreparedDispatch>;
+    block?: number;
+    label?: string;
+  },
+): Promise<PreparedDispatch> {
+  const block = o.block ?? ROW_BLOCK;
+  const nb = ceilDiv(o.cols, block);
+  if (nb === 1) return o.first(o.rowsOut, block);
+  const out = asRange(o.kernel, o.rowsOut);
+  const scratch = rt.buffers.storage(`${o.kernel}.partials`, 4 * o.rows * nb);
+  let main: PreparedDispatch | undefined;
+  let reduce: Reduction | undefined;
+  try {
+    main = await o.first(scratch, block);
+    reduce = await prepareReduceRows(rt, {
+      x: scratch,
+      out,
+      rows: o.rows,
+      cols: nb,
+      label: `${o.kernel}${o.label ? '.' + o.label : ''}.rows`,
+    });
+  } catch (error) {
+    main?.destroy();
+    rt.buffers.destroy(scratch.buffer);
+    throw error;
+  }
+  const passes = reduce.dispatches;
+  const encodeMain = main.encode.bind(main);
+  const destroyMain = main.destroy.bind(main);
+  const reduction = reduce;
+  main.encode = (pass: GPUComputePassEncoder) => {
+    encodeMain(pass);
+    for (const d of passes) d.encode(pass);
+  };
+  main.destroy = () => {
+    reduction.destroy();
+    rt.buffers.destroy(scratch.buffer);
+    destroyMain();
+  };
+  return main;
+}
 
 /** Range log sigma is clamped to by the learned-sigma Gaussian (gradient zero outside). */
 export const LOGSIGMA_CLAMP = { min: -6, max: 6 } as const;
@@ -24,6 +131,20 @@ export const bernoulliNllForward = defineKernel({
   workgroupSize: [ROW_WG],
   dispatch: rowDispatch,
   elements: ({ B, D }) => ({ nll: B!, logits: B! * D!, x: B! * D! }),
+});
+
+/** Barrier-free 'blocks' variant: nll (B, nb) = block sums of softplus(l) - x l. */
+export const bernoulliNllBlocks = defineKernel({
+  name: 'bernoulli_nll_blocks',
+  file: 'likelihood.wgsl',
+  entryPoint: 'bernoulli_nll_blocks',
+  workgroupSize: [BLOCK_WG],
+  dispatch: blockDispatch,
+  elements: (shape) => ({
+    nll: blockOutput(shape),
+    logits: shape.B! * shape.D!,
+    x: shape.B! * shape.D!,
+  }),
 });
 
 /** dlogits (B, D) = scale * (sigmoid(l) - x) (ACCUMULATE override). */
@@ -46,6 +167,20 @@ export const gaussianNllForward = defineKernel({
   elements: ({ B, D }) => ({ nll: B!, mean: B! * D!, x: B! * D! }),
 });
 
+/** Barrier-free 'blocks' variant of gaussian_nll_forward: nll (B, nb) block sums. */
+export const gaussianNllBlocks = defineKernel({
+  name: 'gaussian_nll_blocks',
+  file: 'likelihood.wgsl',
+  entryPoint: 'gaussian_nll_blocks',
+  workgroupSize: [BLOCK_WG],
+  dispatch: blockDispatch,
+  elements: (shape) => ({
+    nll: blockOutput(shape),
+    mean: shape.B! * shape.D!,
+    x: shape.B! * shape.D!,
+  }),
+});
+
 /** dmean (B, D) = scale * (mean - x) / sigma^2 (ACCUMULATE override). */
 export const gaussianNllBackward = defineKernel({
   name: 'gaussian_nll_backward',
@@ -64,6 +199,19 @@ export const gaussianLearnedNllForward = defineKernel({
   workgroupSize: [ROW_WG],
   dispatch: rowDispatch,
   elements: ({ B, D }) => ({ nll: B!, mean: B! * D!, x: B! * D!, log_sigma: B! * D! }),
+});
+
+/** Barrier-free 'blocks' variant of gaussian_learned_nll_forward: nll (B, nb) block sums. */
+export const gaussianLearnedNllBlocks = defineKernel({
+  name: 'gaussian_learned_nll_blocks',
+  file: 'likelihood.wgsl',
+  entryPoint: 'gaussian_learned_nll_blocks',
+  workgroupSize: [BLOCK_WG],
+  dispatch: blockDispatch,
+  elements: (shape) => {
+    const n = shape.B! * shape.D!;
+    return { nll: blockOutput(shape), mean: n, x: n, log_sigma: n };
+  },
 });
 
 /** dmean, dlog_sigma (B, D) of the learned-sigma Gaussian NLL (ACCUMULATE override). */
@@ -117,22 +265,80 @@ export interface LikelihoodForwardOptions {
   batch: number;
   /** D, values per example (e.g. 784). */
   size: number;
+  /** How rows are summed (default rowSumVariantFor(rt): 'blocks' on CPU adapters). */
+  variant?: RowSumVariant;
   label?: string;
 }
 
-/** Per-example NLL of the decoder output; the batch sum is left to the reduction kernels. */
+/**
+ * Per-example NLL of the decoder output; the batch sum is left to the reduction kernels. One
+ * PreparedDispatch, which in the 'blocks' variant may record several dispatches (see the top of
+ * this file); call its destroy() to free its scratch buffer.
+ */
 export async function prepareLikelihoodForward(
   rt: GpuRuntime,
   o: LikelihoodForwardOptions,
 ): Promise<PreparedDispatch> {
-  const shape = { B: o.batch, D: o.size };
-  const label = o.label !== undefined ? { label: o.label } : {};
   const lk = o.likelihood;
   const name = `${lk.kind} likelihood forward`;
   checkShape(name, o.batch, o.size);
   if (lk.kind !== 'gaussian-learned' && o.logSigma !== undefined) {
     throw new Error(`${name}: logSigma is only for the gaussian-learned likelihood`);
   }
+  if (lk.kind === 'gaussian') checkSigma(name, lk.sigma);
+  if (lk.kind === 'gaussian-learned' && o.logSigma === undefined) {
+    throw new Error(`${name}: logSigma (B, D) is required`);
+  }
+  const variant = checkRowSumVariant(name, o.variant ?? rowSumVariantFor(rt));
+  if (variant === 'workgroup') return prepareWorkgroupForward(rt, o);
+  const label = o.label !== undefined ? { label: o.label } : {};
+  const kernel = BLOCK_KERNELS[lk.kind];
+  if (kernel === undefined) throw new Error(`unknown likelihood ${JSON.stringify(lk)}`);
+  const uniforms =
+    lk.kind === 'gaussian'
+      ? {
+          uniforms: {
+            inv_var: 1 / (lk.sigma * lk.sigma),
+            log_norm: Math.log(lk.sigma) + HALF_LOG_2PI,
+          },
+        }
+      : {};
+  const inputs: Record<string, BindingResource> =
+    lk.kind === 'bernoulli'
+      ? { logits: o.output, x: o.target }
+      : lk.kind === 'gaussian'
+        ? { mean: o.output, x: o.target }
+        : { mean: o.output, x: o.target, log_sigma: o.logSigma! };
+  return prepareRowBlocks(rt, {
+    kernel: kernel.name,
+    rows: o.batch,
+    cols: o.size,
+    rowsOut: o.nll,
+    ...label,
+    first: (nll, block) =>
+      rt.prepare(kernel, {
+        bindings: { nll, ...inputs },
+        shape: { B: o.batch, D: o.size, block },
+        ...uniforms,
+        ...label,
+      }),
+  });
+}
+
+const BLOCK_KERNELS: Readonly<Record<Likelihood['kind'], KernelDef | undefined>> = {
+  bernoulli: bernoulliNllBlocks,
+  gaussian: gaussianNllBlocks,
+  'gaussian-learned': gaussianLearnedNllBlocks,
+};
+
+/** The 'workgroup' variant: one workgroup per example, tree sum in workgroup memory. */
+function prepareWorkgroupForward(
+  rt: GpuRuntime,
+  o: LikelihoodForwardOptions,
+): Promise<PreparedDispatch> {
+  const shape = { B: o.batch, D: o.size };
+  const label = o.label !== undefined ? { label: o.label } : {};
+  const lk = o.likelihood;
   switch (lk.kind) {
     case 'bernoulli':
       return rt.prepare(bernoulliNllForward, {
@@ -141,7 +347,6 @@ export async function prepareLikelihoodForward(
         ...label,
       });
     case 'gaussian':
-      checkSigma(name, lk.sigma);
       return rt.prepare(gaussianNllForward, {
         bindings: { nll: o.nll, mean: o.output, x: o.target },
         shape,
@@ -152,9 +357,8 @@ export async function prepareLikelihoodForward(
         ...label,
       });
     case 'gaussian-learned':
-      if (o.logSigma === undefined) throw new Error(`${name}: logSigma (B, D) is required`);
       return rt.prepare(gaussianLearnedNllForward, {
-        bindings: { nll: o.nll, mean: o.output, x: o.target, log_sigma: o.logSigma },
+        bindings: { nll: o.nll, mean: o.output, x: o.target, log_sigma: o.logSigma! },
         shape,
         ...label,
       });
