@@ -93,6 +93,24 @@ export class PreparedDispatch {
   }
 }
 
+/**
+ * One dispatch made of several, for kernels that need more than one pass (texture packing before a
+ * matmul, partial sums before a reduction): encode() records every part in order, destroy() runs
+ * `cleanup`. Label, kernel and uniforms are those of `primary` (one of the parts).
+ */
+export function composeDispatches(
+  primary: PreparedDispatch,
+  parts: readonly PreparedDispatch[],
+  cleanup: () => void,
+): PreparedDispatch {
+  const d = Object.create(primary) as PreparedDispatch;
+  d.encode = (pass: GPUComputePassEncoder) => {
+    for (const p of parts) p.encode(pass);
+  };
+  d.destroy = cleanup;
+  return d;
+}
+
 /** Writes uniform values into `data` by the reflected layout. */
 export function packUniforms(
   kernelLabel: string,

@@ -16,7 +16,7 @@
 // scratch buffers.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
-import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { composeDispatches, type GpuRuntime, type PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
 import { prepareReduceCols, prepareReduceRows, type Reduction } from './reduce.js';
@@ -262,13 +262,9 @@ function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange }
  * One dispatch that encodes `parts` in order (it reads as the last part: label, kernel) and whose
  * destroy() runs `cleanup` (which must free the parts and any scratch). The parts are untouched.
  */
+/** Several dispatches as one; its label and kernel are the last part's. */
 function composite(parts: readonly PreparedDispatch[], cleanup: () => void): PreparedDispatch {
-  const d = Object.create(parts[parts.length - 1]!) as PreparedDispatch;
-  d.encode = (pass: GPUComputePassEncoder) => {
-    for (const p of parts) p.encode(pass);
-  };
-  d.destroy = cleanup;
-  return d;
+  return composeDispatches(parts[parts.length - 1]!, parts, cleanup);
 }
 
 // ---- data paths ----

@@ -17,7 +17,12 @@
 // also frees the reduce dispatches and the scratch buffer (see prepareRowBlocks).
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
-import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import {
+  composeDispatches,
+  type BindingResource,
+  type GpuRuntime,
+  type PreparedDispatch,
+} from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
 import { DEFAULT_REDUCE_BLOCK, prepareReduceRows, type Reduction } from './reduce.js';
 
@@ -99,20 +104,12 @@ export async function prepareRowBlocks(
     rt.buffers.destroy(scratch.buffer);
     throw error;
   }
-  const passes = reduce.dispatches;
-  const encodeMain = main.encode.bind(main);
-  const destroyMain = main.destroy.bind(main);
-  const reduction = reduce;
-  main.encode = (pass: GPUComputePassEncoder) => {
-    encodeMain(pass);
-    for (const d of passes) d.encode(pass);
-  };
-  main.destroy = () => {
+  const [first, reduction] = [main, reduce];
+  return composeDispatches(first, [first, ...reduction.dispatches], () => {
     reduction.destroy();
     rt.buffers.destroy(scratch.buffer);
-    destroyMain();
-  };
-  return main;
+    first.destroy();
+  });
 }
 
 /** Range log sigma is clamped to by the learned-sigma Gaussian (gradient zero outside). */

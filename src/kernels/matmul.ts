@@ -12,7 +12,7 @@
 import type { BufferRange } from '../gpu/buffers.js';
 import type { ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
-import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { composeDispatches, type GpuRuntime, type PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim } from './checks.js';
 
@@ -523,18 +523,11 @@ export async function prepareMatmul(
   });
   if (!textures) return main;
   // The pack dispatches run first in the same pass, every time the matmul is encoded.
-  const encodeMain = main.encode.bind(main);
-  const destroyMain = main.destroy.bind(main);
-  main.encode = (pass: GPUComputePassEncoder) => {
-    for (const d of textures.packs) d.encode(pass);
-    encodeMain(pass);
-  };
-  main.destroy = () => {
+  return composeDispatches(main, [...textures.packs, main], () => {
     for (const d of textures.packs) d.destroy();
     for (const t of textures.owned) t.destroy();
-    destroyMain();
-  };
-  return main;
+    main.destroy();
+  });
 }
 
 /** Fills an rgba32float texture with op(X), rows × cols (see matmul_pack.wgsl). */
