@@ -27,9 +27,9 @@ import {
 import { addIntoKernel, repeatRowsKernel } from '../kernels/graph-util.js';
 import type { Graph, GradContext, Op, Tensor } from './graph.js';
 import {
+  preActivationGrad,
   registerOp,
   type AccumulateAttrs,
-  type ActBackwardAttrs,
   type OpDef,
   type PrepareContext,
   type PreparedOp,
@@ -126,22 +126,8 @@ function convOp(transposed: boolean): OpDef<ConvAttrs> {
     },
     grad(g: Graph, op: Op<ConvAttrs>, ctx: GradContext) {
       const [x, w, b] = op.inputs as [Tensor, Tensor, Tensor | undefined];
-      const [y, pre] = op.outputs as [Tensor, Tensor | undefined];
-      const dy = ctx.grad(y);
-      if (!dy) return;
-      let dpre = dy;
-      if (op.attrs.act !== 'identity') {
-        if (!pre) throw new Error(`graph: ${kind} '${op.name}' needs its pre-activation output`);
-        const act: ActBackwardAttrs = { act: op.attrs.act, accumulate: false };
-        if (op.attrs.alpha !== undefined) act.alpha = op.attrs.alpha;
-        dpre = g.op(
-          'act_backward',
-          `${op.name}.dpre`,
-          [dy, pre],
-          [{ name: `${op.name}.dpre`, shape: y.shape }],
-          act,
-        ).outputs[0]!;
-      }
+      const dpre = preActivationGrad(g, op, ctx, kind);
+      if (!dpre) return;
       const geo = geometry(op.attrs);
       if (ctx.needs(x)) {
         const s = ctx.slot(x);

@@ -121,6 +121,31 @@ function sameAccumulate(op: Op, slots: { accumulate: boolean }[]): boolean {
   return first;
 }
 
+/**
+ * The gradient w.r.t. the pre-activation of an op with a fused activation (outputs [y, pre]):
+ * dy itself for 'identity', else an act_backward op. Undefined when y got no gradient.
+ */
+export function preActivationGrad(
+  g: Graph,
+  op: Op<{ act: Activation; alpha?: number }>,
+  ctx: GradContext,
+  kind: string,
+): Tensor | undefined {
+  const [y, pre] = op.outputs as [Tensor, Tensor | undefined];
+  const dy = ctx.grad(y);
+  if (!dy || op.attrs.act === 'identity') return dy;
+  if (!pre) throw new Error(`graph: ${kind} '${op.name}' needs its pre-activation output`);
+  const act: ActBackwardAttrs = { act: op.attrs.act, accumulate: false };
+  if (op.attrs.alpha !== undefined) act.alpha = op.attrs.alpha;
+  return g.op(
+    'act_backward',
+    `${op.name}.dpre`,
+    [dy, pre],
+    [{ name: `${op.name}.dpre`, shape: y.shape }],
+    act,
+  ).outputs[0]!;
+}
+
 // ---- forward ops ----
 
 /** y = act(x·Wᵀ + b): x (R, in), W (out, in), b (out) -> y (R, out) [, pre (R, out)]. */
@@ -148,22 +173,8 @@ const linear: OpDef<LinearAttrs> = {
   },
   grad(g, op, ctx) {
     const [x, w, b] = op.inputs as [Tensor, Tensor, Tensor];
-    const [y, pre] = op.outputs as [Tensor, Tensor | undefined];
-    const dy = ctx.grad(y);
-    if (!dy) return;
-    let dpre = dy;
-    if (op.attrs.act !== 'identity') {
-      if (!pre) throw new Error(`graph: linear '${op.name}' needs its pre-activation output`);
-      const act: ActBackwardAttrs = { act: op.attrs.act, accumulate: false };
-      if (op.attrs.alpha !== undefined) act.alpha = op.attrs.alpha;
-      dpre = g.op(
-        'act_backward',
-        `${op.name}.dpre`,
-        [dy, pre],
-        [{ name: `${op.name}.dpre`, shape: y.shape }],
-        act,
-      ).outputs[0]!;
-    }
+    const dpre = preActivationGrad(g, op, ctx, 'linear');
+    if (!dpre) return;
     const R = rows(x);
     const out = w.shape[0]!;
     const inn = w.shape[1]!;
