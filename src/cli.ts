@@ -18,8 +18,9 @@ import {
   type TrainOptions,
 } from './cli/args.js';
 import { createProgress } from './cli/progress.js';
-import { decodeLatents, reconstruct } from './cli/render.js';
+import { reconstruct } from './cli/render.js';
 import type { VaeConfig } from './vae/config.js';
+import { VaeInference } from './vae/inference.js';
 import { VaeModel } from './vae/model.js';
 import { Trainer, type Dataset } from './vae/trainer.js';
 
@@ -80,7 +81,12 @@ async function writeSamples(
 ): Promise<void> {
   const rng = createRng(seed);
   const z = new Float32Array(count * model.config.latentSize).map(() => temperature * rng.normal());
-  await writeGrid(path, await decodeLatents(model, z, count), count, side);
+  const inference = VaeInference.create(model);
+  try {
+    await writeGrid(path, await inference.decode(z, count), count, side);
+  } finally {
+    inference.destroy();
+  }
 }
 
 async function train(o: TrainOptions): Promise<void> {
