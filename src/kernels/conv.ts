@@ -493,16 +493,24 @@ export interface ConvBiasBackwardOptions {
   label?: string;
 }
 
-/** y = act(conv2d(x, W) + b), W (Cout, Cin, kh, kw). */
-export async function prepareConv2dForward(
+/** (Cout, Cin, kh, kw) for conv2d, (Cin, Cout, kh, kw) for conv_transpose2d, as in PyTorch. */
+function weightShape(o: Conv2dShape, transposed: boolean): number[] {
+  return transposed
+    ? [o.inChannels, o.outChannels, o.kernelH, o.kernelW]
+    : [o.outChannels, o.inChannels, o.kernelH, o.kernelW];
+}
+
+/** The forward of either kind: y = act(conv(x, W) + b) into (B, Cout, outH, outW). */
+async function prepareForward(
   rt: GpuRuntime,
   o: ConvForwardOptions,
+  transposed: boolean,
 ): Promise<PreparedDispatch> {
-  const kernel = 'conv2d_forward';
-  const { outH, outW } = checkShape(kernel, o, false);
+  const kernel = transposed ? 'conv_transpose2d_forward' : 'conv2d_forward';
+  const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
-    weight: [o.weight, [o.outChannels, o.inChannels, o.kernelH, o.kernelW]],
+    weight: [o.weight, weightShape(o, transposed)],
     y: [o.y, [o.batch, o.outChannels, outH, outW]],
     bias: [o.bias, [o.outChannels]],
     pre: [o.pre, [o.batch, o.outChannels, outH, outW]],
@@ -510,7 +518,7 @@ export async function prepareConv2dForward(
   const act = o.act ?? 'identity';
   return prepareDataPath(rt, {
     kernel,
-    transposed: false,
+    transposed,
     batch: o.batch,
     src: o.x,
     srcC: o.inChannels,
@@ -531,21 +539,22 @@ export async function prepareConv2dForward(
   });
 }
 
-/** dx = conv_transpose2d(dy, W): the gradient of conv2d w.r.t. its input. */
-export async function prepareConv2dBackwardInput(
+/** The input gradient of either kind: the other kind's data path run from dy to dx. */
+async function prepareBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
+  transposed: boolean,
 ): Promise<PreparedDispatch> {
-  const kernel = 'conv2d_backward_input';
-  const { outH, outW } = checkShape(kernel, o, false);
+  const kernel = transposed ? 'conv_transpose2d_backward_input' : 'conv2d_backward_input';
+  const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
     dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
-    weight: [o.weight, [o.outChannels, o.inChannels, o.kernelH, o.kernelW]],
+    weight: [o.weight, weightShape(o, transposed)],
     dx: [o.dx, [o.batch, o.inChannels, o.height, o.width]],
   });
   return prepareDataPath(rt, {
     kernel,
-    transposed: true,
+    transposed: !transposed,
     batch: o.batch,
     src: o.dy,
     srcC: o.outChannels,
@@ -562,6 +571,38 @@ export async function prepareConv2dBackwardInput(
     accumulate: o.accumulate ?? false,
     label: o.label,
   });
+}
+
+/** y = act(conv2d(x, W) + b), W (Cout, Cin, kh, kw). */
+export function prepareConv2dForward(
+  rt: GpuRuntime,
+  o: ConvForwardOptions,
+): Promise<PreparedDispatch> {
+  return prepareForward(rt, o, false);
+}
+
+/** dx = conv_transpose2d(dy, W): the gradient of conv2d w.r.t. its input. */
+export function prepareConv2dBackwardInput(
+  rt: GpuRuntime,
+  o: ConvBackwardInputOptions,
+): Promise<PreparedDispatch> {
+  return prepareBackwardInput(rt, o, false);
+}
+
+/** y = act(conv_transpose2d(x, W) + b), W (Cin, Cout, kh, kw), with outputPadding. */
+export function prepareConvTranspose2dForward(
+  rt: GpuRuntime,
+  o: ConvForwardOptions,
+): Promise<PreparedDispatch> {
+  return prepareForward(rt, o, true);
+}
+
+/** dx = conv2d(dy, W): the gradient of conv_transpose2d w.r.t. its input. */
+export function prepareConvTranspose2dBackwardInput(
+  rt: GpuRuntime,
+  o: ConvBackwardInputOptions,
+): Promise<PreparedDispatch> {
+  return prepareBackwardInput(rt, o, true);
 }
 
 /** dW (Cout, Cin, kh, kw) = Σ_{b, oy, ox} dy[b, :, oy, ox] ⊗ x-patch: conv2d's weight gradient. */
@@ -591,77 +632,6 @@ export async function prepareConv2dBackwardWeight(
     shape: o,
     accumulate: o.accumulate ?? false,
     splits: o.splits,
-    label: o.label,
-  });
-}
-
-/** y = act(conv_transpose2d(x, W) + b), W (Cin, Cout, kh, kw), with outputPadding. */
-export async function prepareConvTranspose2dForward(
-  rt: GpuRuntime,
-  o: ConvForwardOptions,
-): Promise<PreparedDispatch> {
-  const kernel = 'conv_transpose2d_forward';
-  const { outH, outW } = checkShape(kernel, o, true);
-  checkBuffers(kernel, {
-    x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
-    weight: [o.weight, [o.inChannels, o.outChannels, o.kernelH, o.kernelW]],
-    y: [o.y, [o.batch, o.outChannels, outH, outW]],
-    bias: [o.bias, [o.outChannels]],
-    pre: [o.pre, [o.batch, o.outChannels, outH, outW]],
-  });
-  const act = o.act ?? 'identity';
-  return prepareDataPath(rt, {
-    kernel,
-    transposed: true,
-    batch: o.batch,
-    src: o.x,
-    srcC: o.inChannels,
-    srcH: o.height,
-    srcW: o.width,
-    dst: o.y,
-    dstC: o.outChannels,
-    dstH: outH,
-    dstW: outW,
-    weight: o.weight,
-    shape: o,
-    bias: o.bias,
-    pre: o.pre,
-    act,
-    alpha: o.alpha ?? defaultAlpha(act),
-    accumulate: o.accumulate ?? false,
-    label: o.label,
-  });
-}
-
-/** dx = conv2d(dy, W): the gradient of conv_transpose2d w.r.t. its input. */
-export async function prepareConvTranspose2dBackwardInput(
-  rt: GpuRuntime,
-  o: ConvBackwardInputOptions,
-): Promise<PreparedDispatch> {
-  const kernel = 'conv_transpose2d_backward_input';
-  const { outH, outW } = checkShape(kernel, o, true);
-  checkBuffers(kernel, {
-    dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
-    weight: [o.weight, [o.inChannels, o.outChannels, o.kernelH, o.kernelW]],
-    dx: [o.dx, [o.batch, o.inChannels, o.height, o.width]],
-  });
-  return prepareDataPath(rt, {
-    kernel,
-    transposed: false,
-    batch: o.batch,
-    src: o.dy,
-    srcC: o.outChannels,
-    srcH: outH,
-    srcW: outW,
-    dst: o.dx,
-    dstC: o.inChannels,
-    dstH: o.height,
-    dstW: o.width,
-    weight: o.weight,
-    shape: o,
-    act: 'identity',
-    alpha: 0,
-    accumulate: o.accumulate ?? false,
     label: o.label,
   });
 }
