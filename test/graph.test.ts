@@ -1,7 +1,6 @@
 // The static graph end to end on the GPU: forward, autodiff and Adam against the PyTorch twin's
 // golden fixture and against the float64 reference on fresh random models; the planner's reuse;
 // and that replaying a step creates no GPU objects.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CompiledGraph } from '../src/graph/executor.js';
 import { Graph, GradContext } from '../src/graph/graph.js';
@@ -13,31 +12,9 @@ import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { compareParamMaps, referenceLossAndGrads } from '../src/vae/reference.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
 import { freshSeed, makeRng, randomNormal, randomUniform } from './helpers/reference.js';
+import { loadGolden } from './helpers/golden.js';
 
-interface GoldenCase {
-  name: string;
-  config: VaeConfig;
-  batch: number;
-  capacity: number | null;
-  x: number[];
-  eps: number[];
-  params: Record<string, number[]>;
-  reconSum: number;
-  klSum: number;
-  objective: number;
-  nll: number[];
-  kl: number[];
-  grads: Record<string, number[]>;
-  adam: { objectives: number[]; params: Record<string, number[]> };
-}
-interface Golden {
-  adam: { lr: number; beta1: number; beta2: number; eps: number; steps: number };
-  cases: GoldenCase[];
-}
-
-const golden = JSON.parse(
-  readFileSync(new URL('./fixtures/vae-golden.json', import.meta.url), 'utf8'),
-) as Golden;
+const golden = loadGolden();
 
 const toF32 = (record: Record<string, number[]>) =>
   new Map(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));

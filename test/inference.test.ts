@@ -24,7 +24,7 @@ import {
 } from '../src/vae/config.js';
 import { VaeInference, readCheckpointSource } from '../src/vae/inference.js';
 import { VaeModel } from '../src/vae/model.js';
-import { activationForward64, referenceForward } from '../src/vae/reference.js';
+import { activationForward64, linearForward64, referenceForward } from '../src/vae/reference.js';
 import {
   FpsCounter,
   GridDisplay,
@@ -76,17 +76,7 @@ async function params64(model: VaeModel): Promise<Map<string, Float64Array>> {
 }
 
 function linear64(p: Map<string, Float64Array>, l: LinearSpec, x: Float64Array, B: number) {
-  const w = p.get(`${l.name}.weight`)!;
-  const b = p.get(`${l.name}.bias`)!;
-  const y = new Float64Array(B * l.outSize);
-  for (let n = 0; n < B; n++) {
-    for (let o = 0; o < l.outSize; o++) {
-      let acc = b[o]!;
-      for (let i = 0; i < l.inSize; i++) acc += x[n * l.inSize + i]! * w[o * l.inSize + i]!;
-      y[n * l.outSize + o] = acc;
-    }
-  }
-  return y;
+  return linearForward64(x, p.get(`${l.name}.weight`)!, p.get(`${l.name}.bias`)!, l, B);
 }
 
 /** The decoder in float64 and the image transform of the likelihood. */

@@ -1,7 +1,6 @@
 // The float64 CPU reference of the VAE (src/vae/reference.ts) against its PyTorch twin
 // (scripts/golden/vae_twin.py -> test/fixtures/vae-golden.json) and against finite differences.
 // No GPU needed.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Activation } from '../src/kernels/activation-codes.js';
 import {
@@ -16,42 +15,12 @@ import {
   referenceForward,
   referenceLossAndGrads,
   zeroParamMap,
-  type ReferenceAdamHyper,
   type ParamMap,
 } from '../src/vae/reference.js';
 import { finiteDifference, freshSeed, makeRng, mismatches } from './helpers/reference.js';
+import { loadGolden } from './helpers/golden.js';
 
-interface GoldenCase {
-  name: string;
-  seed: number;
-  config: VaeConfig;
-  batch: number;
-  capacity: number | null;
-  x: number[];
-  eps: number[];
-  params: Record<string, number[]>;
-  reconSum: number;
-  klSum: number;
-  objective: number;
-  nll: number[];
-  kl: number[];
-  mu: number[];
-  logvar: number[];
-  z: number[];
-  output: number[];
-  logSigma?: number[];
-  grads: Record<string, number[]>;
-  adam: { objectives: number[]; params: Record<string, number[]>; finalObjective: number };
-}
-
-interface Golden {
-  adam: ReferenceAdamHyper & { steps: number };
-  cases: GoldenCase[];
-}
-
-const golden = JSON.parse(
-  readFileSync(new URL('./fixtures/vae-golden.json', import.meta.url), 'utf8'),
-) as Golden;
+const golden = loadGolden();
 
 const toMap = (record: Record<string, number[]>): ParamMap =>
   new Map(Object.entries(record).map(([name, values]) => [name, Float64Array.from(values)]));

@@ -117,7 +117,8 @@ function param(params: ReadonlyMap<string, Float64Array>, name: string): Float64
 }
 
 /** y = x W^T + b. x: (B, in), W: (out, in), b: (out) -> y: (B, out). */
-function linearForward(
+/** y = x·Wᵀ + b in float64: x (B, in), W (out, in) -> y (B, out). */
+export function linearForward64(
   x: Float64Array,
   w: Float64Array,
   b: Float64Array,
@@ -178,7 +179,7 @@ function mlpForward(
   let h = input;
   const caches: HiddenCache[] = [];
   for (const layer of layers) {
-    const pre = linearForward(
+    const pre = linearForward64(
       h,
       param(params, `${layer.name}.weight`),
       param(params, `${layer.name}.bias`),
@@ -579,7 +580,7 @@ export function referenceForward(
   const B = options.batch;
   const L = vaeLayers(config);
   const lin = (h: Float64Array, l: LinearSpec) =>
-    linearForward(h, param(params, `${l.name}.weight`), param(params, `${l.name}.bias`), l, B);
+    linearForward64(h, param(params, `${l.name}.weight`), param(params, `${l.name}.bias`), l, B);
 
   // Conv layers read x as (B, C, H, W); their output, flattened, feeds the dense layers.
   const encConv = convChainForward(params, L.encoderConv, config.encoder.activation, x, B);
