@@ -4,7 +4,7 @@
 // Usage: npx tsx bench/conv.ts [llvmpipe|swiftshader|gpu|auto]
 import { readFloats, type BufferRange } from '../src/gpu/buffers.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
-import { createRuntime, type GpuRuntime, type PreparedDispatch } from '../src/gpu/runtime.js';
+import { createRuntime, type GpuRuntime, type Work } from '../src/gpu/runtime.js';
 import {
   conv2dOutputSize,
   prepareConv2dBackwardInput,
@@ -59,7 +59,7 @@ function random(n: number, r: () => number): Float32Array {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Milliseconds per dispatch, median of batches (see bench/matmul.ts for the sleep). */
-async function timeDispatch(rt: GpuRuntime, d: PreparedDispatch, samples: number): Promise<number> {
+async function timeDispatch(rt: GpuRuntime, d: Work, samples: number): Promise<number> {
   let t0 = performance.now();
   rt.submit([d], 'warm-up');
   await rt.finish();
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       db: rt.buffers.storage('db', 4 * co),
     };
     const relu = ref.z.map((v) => Math.max(v, 0));
-    const runs: [string, Promise<PreparedDispatch>, BufferRange, Float64Array, number, number][] = [
+    const runs: [string, Promise<Work>, BufferRange, Float64Array, number, number][] = [
       [
         'forward',
         (transposed ? prepareConvTranspose2dForward : prepareConv2dForward)(rt, {

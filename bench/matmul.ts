@@ -5,7 +5,7 @@ import type { BufferRange } from '../src/gpu/buffers.js';
 import { makeRng } from '../test/helpers/reference.js';
 import { readFloats } from '../src/gpu/buffers.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
-import { createRuntime, type GpuRuntime, type PreparedDispatch } from '../src/gpu/runtime.js';
+import { createRuntime, type GpuRuntime, type Work } from '../src/gpu/runtime.js';
 import {
   MATMUL_VARIANTS,
   clearMatmulSelections,
@@ -72,7 +72,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * JS thread and slows SwiftShader's workers (see the notes), so each batch first sleeps for most of
  * its expected time, then awaits completion (llvmpipe's submit is synchronous: no sleep there).
  */
-async function timeDispatch(rt: GpuRuntime, d: PreparedDispatch, samples: number): Promise<number> {
+async function timeDispatch(rt: GpuRuntime, d: Work, samples: number): Promise<number> {
   let t0 = performance.now();
   rt.submit([d], 'warm-up');
   await rt.finish();

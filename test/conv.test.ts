@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BufferRange } from '../src/gpu/buffers.js';
-import type { GpuRuntime, PreparedDispatch } from '../src/gpu/runtime.js';
+import type { GpuRuntime, Work } from '../src/gpu/runtime.js';
 import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
 import {
   conv2dDirectKernel,
@@ -138,7 +138,7 @@ async function withBuffers<T>(rt: GpuRuntime, body: (b: Bufs) => Promise<T>): Pr
   }
 }
 
-async function run(rt: GpuRuntime, d: PreparedDispatch): Promise<void> {
+async function run(rt: GpuRuntime, d: Work): Promise<void> {
   await rt.submitChecked([d]);
   d.destroy();
 }
@@ -220,7 +220,7 @@ async function backwardCase(
     const xBuf = up(b, 'x', x);
     const wBuf = up(b, 'w', w);
     const dyBuf = up(b, 'dy', dy);
-    let d: PreparedDispatch;
+    let d: Work;
     if (grad === 'input') {
       const o = { ...shape, dy: dyBuf, weight: wBuf, dx: target, accumulate };
       d = transposed

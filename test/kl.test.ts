@@ -70,7 +70,7 @@ async function forward(
     ...objective,
     ...(variant ? { variant } : {}),
   });
-  await rt.submitChecked(f.dispatches);
+  await rt.submitChecked([f]);
   const klOut = await read(rt, kl);
   const totalOut = await read(rt, klTotal);
   expect(Number.isNaN(klOut[B]!) && Number.isNaN(totalOut[2]!), 'wrote past the end').toBe(true);
@@ -165,9 +165,9 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
       logvar: upload(rt, 'lv', new Float32Array(B * Z)),
     };
     const f = await prepareKlForward(rt, { ...bufs, batch: B, latent: Z, variant: 'blocks' });
-    await rt.submitChecked(f.dispatches);
+    await rt.submitChecked([f]);
     expect(Array.from(await read(rt, bufs.kl))).toEqual([0, 0, 0]);
-    f.dispatches.forEach((d) => d.destroy());
+    f.destroy();
     for (const r of Object.values(bufs)) rt.buffers.destroy(r.buffer);
     expect(rt.buffers.stats.liveBuffers).toBe(before);
   });

@@ -5,9 +5,9 @@ import {
   prepareReduceCols,
   prepareReduceRows,
   prepareReduceTotal,
-  type Reduction,
   type ReduceOp,
 } from '../src/kernels/reduce.js';
+import type { Program } from '../src/gpu/program.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import type { BufferRange } from '../src/gpu/buffers.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
@@ -82,8 +82,8 @@ function closeWithin(
   return bad.length ? `${name}:\n${bad.join('\n')}` : null;
 }
 
-async function run(rt: GpuRuntime, r: Reduction, out: BufferRange): Promise<Float32Array> {
-  await rt.submitChecked(r.dispatches);
+async function run(rt: GpuRuntime, r: Program, out: BufferRange): Promise<Float32Array> {
+  await rt.submitChecked([r]);
   const got = await read(rt, out);
   r.destroy();
   return got;

@@ -1,7 +1,7 @@
 // The workloads on webgpu-vae: prepared dispatches replayed in one submit, the Trainer's step, a
 // decode-only graph. Every Timed ends its repeat with device.queue.onSubmittedWorkDone().
 import { readFloats, type BufferRange } from '../../src/gpu/buffers.js';
-import { createRuntime, type GpuRuntime, type PreparedDispatch } from '../../src/gpu/runtime.js';
+import { createRuntime, type GpuRuntime, type Work } from '../../src/gpu/runtime.js';
 import { fillForward } from '../../src/kernels/fill.js';
 import { prepareActivationForward } from '../../src/kernels/activations.js';
 import { prepareReduceTotal } from '../../src/kernels/reduce.js';
@@ -45,10 +45,10 @@ export class Ours {
   private sync = () => this.rt.finish();
 
   /** Replays prepared dispatches n times in one submit. */
-  private replay(dispatches: readonly PreparedDispatch[], destroy: () => void): Timed {
+  private replay(dispatches: readonly Work[], destroy: () => void): Timed {
     return {
       run: (n) => {
-        const list: PreparedDispatch[] = [];
+        const list: Work[] = [];
         for (let i = 0; i < n; i++) list.push(...dispatches);
         this.rt.submit(list, 'bench');
       },

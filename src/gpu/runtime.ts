@@ -3,7 +3,8 @@
 // bindings, prepared dispatches that replay without creating GPU objects, and error reporting that
 // names the kernel involved.
 import { WGSL_SOURCES, type ShaderFile } from '../shaders/wgsl.generated.js';
-import { BufferAllocator, roundUp, type BufferRange } from './buffers.js';
+import { checkBindings, IS_BUFFER_RANGE, type BindingResource } from './bindings.js';
+import { BufferAllocator, roundUp } from './buffers.js';
 import { requestGpu, type GpuDeviceInfo, type RequestGpuOptions } from './device.js';
 import {
   getKernel,
@@ -19,9 +20,11 @@ import {
   type ReflectedEntryPoint,
   type ReflectedModule,
 } from './reflect.js';
+import type { Program } from './program.js';
 import { GpuTimer } from './timing.js';
+import { packUniforms } from './uniforms.js';
 
-export type BindingResource = BufferRange | GPUBuffer | GPUTextureView;
+export type { BindingResource };
 
 export interface PrepareOptions {
   /** Resources by WGSL variable name. Every binding the entry point uses must be given, no more. */
@@ -51,13 +54,15 @@ interface CachedPipeline {
   entry: ReflectedEntryPoint;
 }
 
-const IS_BUFFER_RANGE = (r: BindingResource): r is BufferRange =>
-  typeof r === 'object' && r !== null && 'buffer' in r && 'offset' in r;
-const IS_BUFFER = (r: BindingResource): r is GPUBuffer =>
-  typeof r === 'object' && r !== null && 'mapAsync' in r && 'size' in r;
-
 function envFlag(name: string): boolean {
   return typeof process !== 'undefined' && process.env?.[name] === '1';
+}
+
+/** What a submit records: prepared dispatches and programs (see program.ts). */
+export type Work = PreparedDispatch | Program;
+
+function workLabels(w: Work): string[] {
+  return w instanceof PreparedDispatch ? [w.label] : w.dispatches.map((d) => d.label);
 }
 
 /** A dispatch with its pipeline, bind group and uniforms made once; replays with encode(). */
@@ -90,82 +95,6 @@ export class PreparedDispatch {
   /** Frees the dispatch's uniform buffer; the pipeline stays cached in the runtime. */
   destroy(): void {
     if (this.uniform) this.runtime.buffers.destroy(this.uniform.buffer);
-  }
-}
-
-/**
- * One dispatch made of several, for kernels that need more than one pass (texture packing before a
- * matmul, partial sums before a reduction): encode() records every part in order, destroy() runs
- * `cleanup`. Label, kernel and uniforms are those of `primary` (one of the parts).
- */
-export function composeDispatches(
-  primary: PreparedDispatch,
-  parts: readonly PreparedDispatch[],
-  cleanup: () => void,
-): PreparedDispatch {
-  const d = Object.create(primary) as PreparedDispatch;
-  d.encode = (pass: GPUComputePassEncoder) => {
-    for (const p of parts) p.encode(pass);
-  };
-  d.destroy = cleanup;
-  return d;
-}
-
-/** Writes uniform values into `data` by the reflected layout. */
-export function packUniforms(
-  kernelLabel: string,
-  binding: ReflectedBinding,
-  values: Readonly<Record<string, number | readonly number[]>>,
-  data: ArrayBuffer,
-  requireAll: boolean,
-): void {
-  const view = new DataView(data);
-  const known = new Set(binding.uniformFields.map((f) => f.name));
-  for (const key of Object.keys(values)) {
-    if (!known.has(key)) {
-      throw new Error(
-        `kernel '${kernelLabel}': uniform '${binding.name}' has no field '${key}' (fields: ${[...known].join(', ')})`,
-      );
-    }
-  }
-  for (const field of binding.uniformFields) {
-    const value = values[field.name];
-    if (value === undefined) {
-      if (requireAll) {
-        throw new Error(
-          `kernel '${kernelLabel}': uniform field '${binding.name}.${field.name}' was not given`,
-        );
-      }
-      continue;
-    }
-    const parts = typeof value === 'number' ? [value] : value;
-    if (parts.length !== field.components) {
-      throw new Error(
-        `kernel '${kernelLabel}': uniform field '${field.name}' needs ${field.components} values, got ${parts.length}`,
-      );
-    }
-    parts.forEach((part, i) => {
-      const offset = field.offset + 4 * i;
-      if (!Number.isFinite(part)) {
-        throw new Error(`kernel '${kernelLabel}': uniform field '${field.name}' is ${part}`);
-      }
-      if (field.type === 'f32') view.setFloat32(offset, part, true);
-      else if (field.type === 'u32') {
-        if (!Number.isInteger(part) || part < 0 || part > 0xffffffff) {
-          throw new Error(
-            `kernel '${kernelLabel}': uniform field '${field.name}' (u32) got ${part}`,
-          );
-        }
-        view.setUint32(offset, part, true);
-      } else {
-        if (!Number.isInteger(part) || part < -0x80000000 || part > 0x7fffffff) {
-          throw new Error(
-            `kernel '${kernelLabel}': uniform field '${field.name}' (i32) got ${part}`,
-          );
-        }
-        view.setInt32(offset, part, true);
-      }
-    });
   }
 }
 
@@ -396,31 +325,36 @@ export class GpuRuntime {
   }
 
   /**
-   * Records dispatches into one command buffer and submits it. Does not wait for the GPU. With
-   * `timed`, each dispatch gets its own pass with timestamp writes (see GpuTimer).
+   * Records dispatches and programs, in order, into one compute pass of one command buffer and
+   * submits it. Does not wait for the GPU. `encoderHook` may add commands after the pass.
    */
   submit(
-    dispatches: readonly PreparedDispatch[],
+    work: readonly Work[],
     label = 'step',
     encoderHook?: (encoder: GPUCommandEncoder) => void,
   ): void {
     const encoder = this.device.createCommandEncoder({ label });
     const pass = encoder.beginComputePass({ label });
-    for (const d of dispatches) d.encode(pass);
+    for (const w of work) w.encode(pass);
     pass.end();
     encoderHook?.(encoder);
-    this.lastSubmitted = dispatches.map((d) => d.label);
+    this.noteSubmitted(work);
     this.device.queue.submit([encoder.finish()]);
   }
 
+  /** Remembers what was submitted last, so an error or device loss can name the kernels. */
+  noteSubmitted(work: readonly Work[]): void {
+    this.lastSubmitted = work.flatMap(workLabels);
+  }
+
   /** Like submit(), inside a validation scope: rejects with the kernel labels if anything is invalid. */
-  async submitChecked(dispatches: readonly PreparedDispatch[], label = 'step'): Promise<void> {
+  async submitChecked(work: readonly Work[], label = 'step'): Promise<void> {
     this.device.pushErrorScope('validation');
-    this.submit(dispatches, label);
+    this.submit(work, label);
     const error = await this.device.popErrorScope();
     if (error) {
       throw new Error(
-        `submit '${label}' failed (kernels: ${dispatches.map((d) => d.label).join(', ')}): ${error.message}`,
+        `submit '${label}' failed (kernels: ${work.flatMap(workLabels).join(', ')}): ${error.message}`,
       );
     }
   }
@@ -463,99 +397,6 @@ function layoutEntry(kernelName: string, b: ReflectedBinding): GPUBindGroupLayou
               : 'write-only') as GPUStorageTextureAccess,
         },
       };
-  }
-}
-
-/** Checks names, kinds, usages, sizes and aliasing of what a caller binds, before the GPU sees it. */
-export function checkBindings(
-  label: string,
-  entry: ReflectedEntryPoint,
-  given: Readonly<Record<string, BindingResource>>,
-  requiredElements: Readonly<Record<string, number>>,
-): void {
-  const expected = entry.bindings.filter((b) => b.kind !== 'uniform');
-  const expectedNames = expected.map((b) => b.name);
-  const missing = expectedNames.filter((n) => !(n in given));
-  const extra = Object.keys(given).filter((n) => !expectedNames.includes(n));
-  if (missing.length || extra.length) {
-    const parts = [];
-    if (missing.length) parts.push(`missing ${missing.join(', ')}`);
-    if (extra.length) parts.push(`unknown ${extra.join(', ')}`);
-    throw new Error(
-      `kernel '${label}': binding mismatch: ${parts.join('; ')} (expects: ${expectedNames.join(', ')})`,
-    );
-  }
-  const ranges: {
-    name: string;
-    buffer: GPUBuffer;
-    start: number;
-    end: number;
-    writable: boolean;
-  }[] = [];
-  for (const b of expected) {
-    const resource = given[b.name]!;
-    const isTexture = b.kind === 'texture' || b.kind === 'storage-texture';
-    const isBuffer = IS_BUFFER_RANGE(resource) || IS_BUFFER(resource);
-    if (isTexture && isBuffer) {
-      throw new Error(
-        `kernel '${label}': binding '${b.name}' is a ${b.kind} but a buffer was given`,
-      );
-    }
-    if (isTexture) continue;
-    if (!isBuffer)
-      throw new Error(`kernel '${label}': binding '${b.name}' needs a buffer (${b.kind})`);
-    const range: BufferRange = IS_BUFFER_RANGE(resource)
-      ? resource
-      : { buffer: resource as GPUBuffer, offset: 0, size: (resource as GPUBuffer).size };
-    if (!(range.buffer.usage & GPUBufferUsage.STORAGE)) {
-      throw new Error(
-        `kernel '${label}': buffer '${range.buffer.label}' bound to '${b.name}' lacks STORAGE usage`,
-      );
-    }
-    if (range.offset + range.size > range.buffer.size || range.size <= 0) {
-      throw new Error(
-        `kernel '${label}': binding '${b.name}' range [${range.offset}, ${range.offset + range.size}) is outside buffer '${range.buffer.label}' (${range.buffer.size} bytes)`,
-      );
-    }
-    if (b.elementBytes > 0 && range.size % b.elementBytes !== 0) {
-      throw new Error(
-        `kernel '${label}': binding '${b.name}' is ${range.size} bytes, not a multiple of its ${b.elementBytes}-byte element`,
-      );
-    }
-    const need = requiredElements[b.name];
-    if (need !== undefined && b.elementBytes > 0 && range.size < need * b.elementBytes) {
-      throw new Error(
-        `kernel '${label}': binding '${b.name}' holds ${range.size / b.elementBytes} elements, the shape needs ${need}`,
-      );
-    }
-    ranges.push({
-      name: b.name,
-      buffer: range.buffer,
-      start: range.offset,
-      end: range.offset + range.size,
-      writable: b.kind === 'storage',
-    });
-  }
-  for (let i = 0; i < ranges.length; i++) {
-    for (let j = i + 1; j < ranges.length; j++) {
-      const a = ranges[i]!;
-      const c = ranges[j]!;
-      if (a.buffer !== c.buffer) continue;
-      if (a.start < c.end && c.start < a.end && (a.writable || c.writable)) {
-        throw new Error(
-          `kernel '${label}': bindings '${a.name}' and '${c.name}' overlap and one is written`,
-        );
-      }
-      // WebGPU validates usage per buffer, not per range: read-write and read-only storage of
-      // one buffer in the same dispatch is an error even when the ranges are disjoint.
-      if (a.writable !== c.writable) {
-        throw new Error(
-          `kernel '${label}': '${a.name}' and '${c.name}' bind the same buffer ` +
-            `'${a.buffer.label}' as read-write and read-only storage (WebGPU forbids that in one ` +
-            'dispatch even for disjoint ranges; use separate buffers)',
-        );
-      }
-    }
   }
 }
 

@@ -11,7 +11,7 @@
 // no op and no copy: the tensor is one row-major buffer either way. `reshape` is the explicit
 // op for graphs that want the other shape as a tensor of its own (a planned temp is a whole
 // buffer, so it is a copy; its gradient is a copy back, or an add when accumulating).
-import type { PreparedDispatch } from '../gpu/runtime.js';
+import { asProgram } from '../gpu/program.js';
 import type { Activation } from '../kernels/activation-codes.js';
 import {
   prepareConv2dBackwardInput,
@@ -51,10 +51,6 @@ export interface ConvBiasBackwardAttrs extends AccumulateAttrs {
   channels: number;
   height: number;
   width: number;
-}
-
-function single(d: PreparedDispatch): PreparedOp {
-  return { dispatches: [d], destroy: () => d.destroy() };
 }
 
 function geometry(a: ConvGeometry): ConvGeometry {
@@ -109,7 +105,7 @@ function convOp(transposed: boolean): OpDef<ConvAttrs> {
         throw new Error(`graph: ${kind} '${op.name}': pre ${pre.toString()} is not shaped as y`);
       }
       const prepare = transposed ? prepareConvTranspose2dForward : prepareConv2dForward;
-      return single(
+      return asProgram(
         await prepare(rt, {
           ...geometry(op.attrs),
           batch,
@@ -165,7 +161,7 @@ function backwardInputOp(transposed: boolean): OpDef<ConvBackwardAttrs> {
       const dx = op.outputs[0]!;
       const batch = convBatch(op, op.attrs, transposed, dx, dy, 'dx', 'dy');
       const prepare = transposed ? prepareConvTranspose2dBackwardInput : prepareConv2dBackwardInput;
-      return single(
+      return asProgram(
         await prepare(rt, {
           ...geometry(op.attrs),
           batch,
@@ -189,7 +185,7 @@ function backwardWeightOp(transposed: boolean): OpDef<ConvBackwardAttrs> {
       const prepare = transposed
         ? prepareConvTranspose2dBackwardWeight
         : prepareConv2dBackwardWeight;
-      return single(
+      return asProgram(
         await prepare(rt, {
           ...geometry(op.attrs),
           batch,
@@ -216,7 +212,7 @@ const convBiasBackward: OpDef<ConvBiasBackwardAttrs> = {
           `${batch} × ${channels}×${height}×${width}`,
       );
     }
-    return single(
+    return asProgram(
       await prepareConvBiasBackward(rt, {
         batch,
         channels,
@@ -256,7 +252,7 @@ async function prepareCopy(
         shape: { B: 1, K: 1, D: n },
         label: op.name,
       });
-  return single(d);
+  return asProgram(d);
 }
 
 /** y = x under another shape of the same size (a copy); its gradient is copied (or added) back. */

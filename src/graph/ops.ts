@@ -2,7 +2,8 @@
 // Forward ops of the model, backward-only ops (emitted by the rules), and small utility ops.
 // Adding a model variant means adding entries here, not changing the graph or the executor.
 import type { BufferRange } from '../gpu/buffers.js';
-import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { asProgram, type Program } from '../gpu/program.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
 import type { Activation } from '../kernels/activation-codes.js';
 import { prepareActivationBackward } from '../kernels/activations.js';
 import { addIntoKernel, iwaeLogWeightKernel, repeatRowsKernel } from '../kernels/graph-util.js';
@@ -25,12 +26,8 @@ export interface StepState {
   capacity: number;
 }
 
-export interface PreparedOp {
-  readonly dispatches: readonly PreparedDispatch[];
-  /** Writes this step's uniforms (only ops whose uniforms change per step have it). */
-  update?(state: StepState): void;
-  destroy(): void;
-}
+/** An op's program; `update` writes this step's uniforms (only ops whose uniforms change). */
+export type PreparedOp = Program & { update?(state: StepState): void };
 
 export interface PrepareContext {
   rt: GpuRuntime;
@@ -97,10 +94,6 @@ export interface RepeatAttrs {
 
 // ---- helpers ----
 
-function single(d: PreparedDispatch): PreparedOp {
-  return { dispatches: [d], destroy: () => d.destroy() };
-}
-
 function rows(t: Tensor): number {
   return t.shape[0]!;
 }
@@ -153,7 +146,7 @@ const linear: OpDef<LinearAttrs> = {
   async prepare({ rt, buffer, matmulVariant }, op) {
     const [x, w, b] = op.inputs as [Tensor, Tensor, Tensor];
     const [y, pre] = op.outputs as [Tensor, Tensor | undefined];
-    return single(
+    return asProgram(
       await prepareMatmul(rt, {
         layout: 'NT',
         M: rows(x),
@@ -226,11 +219,9 @@ const reparam: OpDef<ReparamAttrs> = {
       givenNoise: op.attrs.givenNoise,
       label: op.name,
     });
-    return {
-      dispatches: [d],
-      update: (state) => d.setUniforms({ step: state.step >>> 0 }),
-      destroy: () => d.destroy(),
-    };
+    return Object.assign(asProgram(d), {
+      update: (state: StepState) => d.setUniforms({ step: state.step >>> 0 }),
+    });
   },
   grad(g, op, ctx) {
     const [mu, logvar, givenEps] = op.inputs as [Tensor, Tensor, Tensor | undefined];
@@ -264,14 +255,10 @@ const kl: OpDef<KlAttrs> = {
       latent: cols(mu),
       label: op.name,
     });
-    const capacity = op.attrs.objective.capacity !== undefined;
-    return {
-      dispatches: f.dispatches,
-      ...(capacity
-        ? { update: (s: StepState) => f.reduce.setUniforms({ capacity: s.capacity }) }
-        : {}),
-      destroy: () => f.dispatches.forEach((d) => d.destroy()),
-    };
+    if (op.attrs.objective.capacity === undefined) return f;
+    return Object.assign(f, {
+      update: (s: StepState) => f.reduce.setUniforms({ capacity: s.capacity }),
+    });
   },
   grad(g, op, ctx) {
     const [mu, logvar] = op.inputs as [Tensor, Tensor];
@@ -293,7 +280,7 @@ const likelihood: OpDef<LikelihoodAttrs> = {
   loss: true,
   async prepare({ rt, buffer }, op) {
     const [output, target, logSigma] = op.inputs as [Tensor, Tensor, Tensor | undefined];
-    return single(
+    return asProgram(
       await prepareLikelihoodForward(rt, {
         likelihood: op.attrs.likelihood,
         nll: buffer(op.outputs[0]!),
@@ -333,7 +320,7 @@ const matmul: OpDef<MatmulAttrs> = {
   async prepare({ rt, buffer, matmulVariant }, op) {
     const [a, b] = op.inputs as [Tensor, Tensor];
     const { layout, M, N, K, accumulate } = op.attrs;
-    return single(
+    return asProgram(
       await prepareMatmul(rt, {
         layout,
         M,
@@ -354,7 +341,7 @@ const matmul: OpDef<MatmulAttrs> = {
 const actBackward: OpDef<ActBackwardAttrs> = {
   async prepare({ rt, buffer }, op) {
     const [dy, pre] = op.inputs as [Tensor, Tensor];
-    return single(
+    return asProgram(
       await prepareActivationBackward(rt, {
         n: dy.size,
         activation: op.attrs.act,
@@ -388,7 +375,7 @@ const reparamBackward: OpDef<ReparamBackwardAttrs> = {
   async prepare({ rt, buffer }, op) {
     const [dz, eps, logvar] = op.inputs as [Tensor, Tensor, Tensor];
     const [dmu, dlogvar] = op.outputs as [Tensor, Tensor];
-    return single(
+    return asProgram(
       await prepareReparamBackward(rt, {
         dmu: buffer(dmu),
         dlogvar: buffer(dlogvar),
@@ -421,12 +408,10 @@ const klBackward: OpDef<KlBackwardAttrs> = {
       accumulate: op.attrs.accumulate,
       label: op.name,
     });
-    const capacity = op.attrs.objective.capacity !== undefined;
-    return {
-      dispatches: [d],
-      ...(capacity ? { update: (s: StepState) => d.setUniforms({ capacity: s.capacity }) } : {}),
-      destroy: () => d.destroy(),
-    };
+    if (op.attrs.objective.capacity === undefined) return asProgram(d);
+    return Object.assign(asProgram(d), {
+      update: (s: StepState) => d.setUniforms({ capacity: s.capacity }),
+    });
   },
 };
 
@@ -434,7 +419,7 @@ const likelihoodBackward: OpDef<LikelihoodBackwardAttrs> = {
   async prepare({ rt, buffer }, op) {
     const [output, target, logSigma] = op.inputs as [Tensor, Tensor, Tensor | undefined];
     const [doutput, dlogSigma] = op.outputs as [Tensor, Tensor | undefined];
-    return single(
+    return asProgram(
       await prepareLikelihoodBackward(rt, {
         likelihood: op.attrs.likelihood,
         doutput: buffer(doutput),
@@ -471,7 +456,7 @@ const sum: OpDef = {
 const repeatRows: OpDef<RepeatAttrs> = {
   async prepare({ rt, buffer }, op) {
     const x = op.inputs[0]!;
-    return single(
+    return asProgram(
       await rt.prepare(repeatRowsKernel, {
         bindings: { repeated: buffer(op.outputs[0]!), rows_in: buffer(x) },
         shape: { B: rows(x), K: op.attrs.copies, D: cols(x) },
@@ -486,7 +471,7 @@ const iwaeLogWeight: OpDef = {
   async prepare({ rt, buffer }, op) {
     const [nll, z, eps, logvar] = op.inputs as [Tensor, Tensor, Tensor, Tensor];
     const out = op.outputs[0]!;
-    return single(
+    return asProgram(
       await rt.prepare(iwaeLogWeightKernel, {
         bindings: {
           log_weight: buffer(out),
@@ -520,7 +505,7 @@ const logSumExpRows: OpDef = {
 const addInto: OpDef<{ offset: number }> = {
   async prepare({ rt, buffer }, op) {
     const x = op.inputs[0]!;
-    return single(
+    return asProgram(
       await rt.prepare(addIntoKernel, {
         bindings: { acc: buffer(op.outputs[0]!), add_src: buffer(x) },
         shape: { n: x.size, offset: op.attrs.offset },

@@ -8,9 +8,10 @@
 // The caller's step count t (and so bc1/bc2) still advances; read stats[1] now and then to notice.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
-import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { buildProgram, type Program } from '../gpu/program.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
 import { checkDim } from './checks.js';
-import { prepareReduceTotal, type Reduction } from './reduce.js';
+import { prepareReduceTotal } from './reduce.js';
 
 const WG = 256;
 
@@ -107,16 +108,16 @@ export function adamBiasCorrections(
   return { bc1: 1 - Math.pow(beta1, t), bc2: 1 - Math.pow(beta2, t) };
 }
 
-/** A prepared optimizer step: encode `dispatches` in order (after the backward pass). */
-export interface AdamStep {
-  readonly dispatches: readonly PreparedDispatch[];
+/** A prepared optimizer step: a program recorded after the backward pass, with its hooks. */
+export type AdamStep = Program & AdamHooks;
+
+export interface AdamHooks {
   /** The stats buffer: [0] gradient sum of squares of the last step, [1] skipped steps. */
   readonly stats: BufferRange | undefined;
   /** Sets the step number t (1-based) used by the next submitted dispatches; optionally lr. */
   setStep(t: number, lr?: number): void;
   /** Changes hyperparameters for later steps (not decoupled/skipNonFinite, fixed at prepare). */
   setHyper(h: Pick<AdamHyper, 'lr' | 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'maxNorm'>): void;
-  destroy(): void;
 }
 
 function checkHyper(h: Required<Omit<AdamHyper, 'maxNorm'>> & { maxNorm?: number }): void {
@@ -160,17 +161,6 @@ export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<Adam
       );
     }
   }
-  const checked = h.skipNonFinite || h.maxNorm !== undefined;
-  let ownStats: GPUBuffer | undefined;
-  let stats = cfg.stats;
-  if (checked && stats === undefined) {
-    stats = rt.buffers.storage(`${cfg.label ?? 'adam'}.stats`, 8);
-    ownStats = stats.buffer;
-    rt.device.queue.writeBuffer(stats.buffer, 0, new Float32Array(2));
-  }
-  if (stats !== undefined && stats.size < 8) {
-    throw new Error(`adam: 'stats' must hold 2 floats, got ${stats.size / 4}`);
-  }
   let t = 1;
   const uniforms = () => {
     const { bc1, bc2 } = adamBiasCorrections(h.beta1, h.beta2, t);
@@ -188,17 +178,26 @@ export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<Adam
       clip: h.maxNorm !== undefined ? 1 : 0,
     };
   };
-  let norm: Reduction | undefined;
-  let step: PreparedDispatch | undefined;
-  try {
+  const checked = h.skipNonFinite || h.maxNorm !== undefined;
+  if (cfg.stats !== undefined && cfg.stats.size < 8) {
+    throw new Error(`adam: 'stats' must hold 2 floats, got ${cfg.stats.size / 4}`);
+  }
+  return buildProgram<AdamHooks>(rt, cfg.label ?? 'adam', async (b) => {
+    let stats = cfg.stats;
+    if (checked && stats === undefined) {
+      stats = b.storage('stats', 8);
+      rt.device.queue.writeBuffer(stats.buffer, stats.offset, new Float32Array(2));
+    }
     if (checked) {
-      norm = await prepareReduceTotal(rt, {
-        x: cfg.grads,
-        out: { buffer: stats!.buffer, offset: stats!.offset, size: 4 },
-        n: cfg.n,
-        op: 'sumsq',
-        label: `${cfg.label ?? 'adam'}.gradnorm`,
-      });
+      b.append(
+        await prepareReduceTotal(rt, {
+          x: cfg.grads,
+          out: { buffer: stats!.buffer, offset: stats!.offset, size: 4 },
+          n: cfg.n,
+          op: 'sumsq',
+          label: `${cfg.label ?? 'adam'}.gradnorm`,
+        }),
+      );
     }
     // vec4 kernels when every range holds whole, 16-byte aligned vec4s (the flat buffers do).
     const ranges = [cfg.params, cfg.m, cfg.v, cfg.grads];
@@ -216,49 +215,38 @@ export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<Adam
       : checked
         ? adamStepKernel
         : adamStepUncheckedKernel;
-    step = await rt.prepare(kernel, {
+    const update = await b.dispatch(kernel, {
       bindings,
       shape: { n: cfg.n },
       uniforms: { ...uniforms(), decoupled: h.decoupled ? 1 : 0 },
-      label: cfg.label,
+      ...(cfg.label !== undefined ? { label: cfg.label } : {}),
     });
-  } catch (error) {
-    norm?.destroy();
-    if (ownStats) rt.buffers.destroy(ownStats);
-    throw error;
-  }
-  const update = step;
-  return {
-    dispatches: [...(norm?.dispatches ?? []), update],
-    stats,
-    setStep(newT: number, lr?: number) {
-      adamBiasCorrections(h.beta1, h.beta2, newT);
-      if (lr !== undefined) {
-        checkHyper({ ...h, lr });
-        h.lr = lr;
-      }
-      t = newT;
-      update.setUniforms(uniforms());
-    },
-    setHyper(next) {
-      const merged = {
-        ...h,
-        ...Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)),
-      };
-      if ('maxNorm' in next && next.maxNorm === undefined) merged.maxNorm = undefined;
-      if (merged.maxNorm !== undefined && !checked) {
-        throw new Error(
-          'adam: clipping needs the gradient norm; prepare with maxNorm or skipNonFinite',
-        );
-      }
-      checkHyper(merged);
-      Object.assign(h, merged);
-      update.setUniforms(uniforms());
-    },
-    destroy() {
-      norm?.destroy();
-      update.destroy();
-      if (ownStats) rt.buffers.destroy(ownStats);
-    },
-  };
+    return {
+      stats,
+      setStep(newT: number, lr?: number) {
+        adamBiasCorrections(h.beta1, h.beta2, newT);
+        if (lr !== undefined) {
+          checkHyper({ ...h, lr });
+          h.lr = lr;
+        }
+        t = newT;
+        update.setUniforms(uniforms());
+      },
+      setHyper(next) {
+        const merged = {
+          ...h,
+          ...Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)),
+        };
+        if ('maxNorm' in next && next.maxNorm === undefined) merged.maxNorm = undefined;
+        if (merged.maxNorm !== undefined && !checked) {
+          throw new Error(
+            'adam: clipping needs the gradient norm; prepare with maxNorm or skipNonFinite',
+          );
+        }
+        checkHyper(merged);
+        Object.assign(h, merged);
+        update.setUniforms(uniforms());
+      },
+    };
+  });
 }

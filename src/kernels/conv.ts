@@ -10,16 +10,16 @@
 //   conv_transpose2d bwd W    dW = Σ x ⊗ dy-patch            conv2d_weight (+ split reduction)
 //   bias backward (both)      db = Σ_{B,H,W} dy              reduce_rows + reduce_cols
 //
-// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). Every prepare
-// helper returns one PreparedDispatch; where it needs several dispatches (split-K weight gradient,
-// bias gradient) they are encoded in order by that dispatch's encode(), and destroy() frees the
-// scratch buffers.
+// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). The data paths are
+// one PreparedDispatch each; the weight and bias gradients are Programs (a split-K weight gradient
+// or the bias sums need several dispatches and own their scratch buffers).
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
-import { composeDispatches, type GpuRuntime, type PreparedDispatch } from '../gpu/runtime.js';
+import { buildProgram, type Program } from '../gpu/program.js';
+import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
-import { prepareReduceCols, prepareReduceRows, type Reduction } from './reduce.js';
+import { prepareReduceCols, prepareReduceRows } from './reduce.js';
 
 const WG = 64;
 
@@ -242,7 +242,7 @@ function checkEpilogue(kernel: string, act: Activation, alpha: number): number {
 /** Register block of every conv kernel: 8 output channels × 8 output pixels (or taps). */
 const BLOCK: Block = { cb: 8, pb: 8 };
 
-// ---- placeholders and composite dispatches ----
+// ---- placeholders ----
 
 const placeholders = new WeakMap<GpuRuntime, { pre: BufferRange; bias: BufferRange }>();
 
@@ -256,15 +256,6 @@ function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange }
     placeholders.set(rt, p);
   }
   return p;
-}
-
-/**
- * One dispatch that encodes `parts` in order (it reads as the last part: label, kernel) and whose
- * destroy() runs `cleanup` (which must free the parts and any scratch). The parts are untouched.
- */
-/** Several dispatches as one; its label and kernel are the last part's. */
-function composite(parts: readonly PreparedDispatch[], cleanup: () => void): PreparedDispatch {
-  return composeDispatches(parts[parts.length - 1]!, parts, cleanup);
 }
 
 // ---- data paths ----
@@ -355,7 +346,7 @@ const WEIGHT_TARGET_INVOCATIONS = 2048;
 /** Fewest small-tensor pixels one split sums. */
 const WEIGHT_MIN_SPLIT_PIXELS = 64;
 
-async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<PreparedDispatch> {
+async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program> {
   const { kernelH: kh, kernelW: kw } = a.shape;
   const ntap = a.bigC * kh * kw;
   const total = a.smallC * ntap;
@@ -391,45 +382,35 @@ async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Prepare
     pb,
   };
   const label = a.label;
-  if (splits === 1) {
-    return rt.prepare(conv2dWeightKernel, {
-      bindings: { cw_out: a.dw, cw_big: a.big, cw_small: a.small },
+  return buildProgram(rt, `${a.kernel}${label ? `[${label}]` : ''}`, async (b) => {
+    if (splits === 1) {
+      await b.dispatch(conv2dWeightKernel, {
+        bindings: { cw_out: a.dw, cw_big: a.big, cw_small: a.small },
+        shape,
+        constants: { ACCUMULATE: a.accumulate ? 1 : 0 },
+        label,
+      });
+      return;
+    }
+    // Too few outputs to keep the device busy: split the sum over rows, then add up the partials.
+    const partial = b.storage('partial', 4 * splits * total);
+    await b.dispatch(conv2dWeightKernel, {
+      bindings: { cw_out: partial, cw_big: a.big, cw_small: a.small },
       shape,
-      constants: { ACCUMULATE: a.accumulate ? 1 : 0 },
+      constants: { ACCUMULATE: 0 },
       label,
     });
-  }
-  // Too few outputs to keep the device busy: split the sum over rows, then add up the partials.
-  const partial = rt.buffers.storage(`${a.kernel}:partial`, 4 * splits * total);
-  const parts: PreparedDispatch[] = [];
-  try {
-    parts.push(
-      await rt.prepare(conv2dWeightKernel, {
-        bindings: { cw_out: partial, cw_big: a.big, cw_small: a.small },
-        shape,
-        constants: { ACCUMULATE: 0 },
-        label,
+    b.append(
+      await prepareReduceCols(rt, {
+        x: partial,
+        out: a.dw,
+        rows: splits,
+        cols: total,
+        accumulate: a.accumulate,
+        label: `${a.kernel}${label ? '.' + label : ''}.splits`,
       }),
     );
-    const reduction = await prepareReduceCols(rt, {
-      x: partial,
-      out: a.dw,
-      rows: splits,
-      cols: total,
-      accumulate: a.accumulate,
-      label: `${a.kernel}${label ? '.' + label : ''}.splits`,
-    });
-    const main = parts[0]!;
-    return composite([main, ...reduction.dispatches], () => {
-      main.destroy();
-      reduction.destroy();
-      rt.buffers.destroy(partial.buffer);
-    });
-  } catch (error) {
-    for (const d of parts) d.destroy();
-    rt.buffers.destroy(partial.buffer);
-    throw error;
-  }
+  });
 }
 
 // ---- public API ----
@@ -609,7 +590,7 @@ export function prepareConvTranspose2dBackwardInput(
 export async function prepareConv2dBackwardWeight(
   rt: GpuRuntime,
   o: ConvBackwardWeightOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const kernel = 'conv2d_backward_weight';
   const { outH, outW } = checkShape(kernel, o, false);
   checkBuffers(kernel, {
@@ -640,7 +621,7 @@ export async function prepareConv2dBackwardWeight(
 export async function prepareConvTranspose2dBackwardWeight(
   rt: GpuRuntime,
   o: ConvBackwardWeightOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const kernel = 'conv_transpose2d_backward_weight';
   const { outH, outW } = checkShape(kernel, o, true);
   checkBuffers(kernel, {
@@ -671,7 +652,7 @@ export async function prepareConvTranspose2dBackwardWeight(
 export async function prepareConvBiasBackward(
   rt: GpuRuntime,
   o: ConvBiasBackwardOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const kernel = 'conv_bias_backward';
   for (const key of ['batch', 'channels', 'height', 'width'] as const)
     checkDim(kernel, key, o[key]);
@@ -682,7 +663,7 @@ export async function prepareConvBiasBackward(
   });
   const label = `${kernel}${o.label ? '.' + o.label : ''}`;
   if (o.batch === 1) {
-    const r = await prepareReduceRows(rt, {
+    return prepareReduceRows(rt, {
       x: o.dy,
       out: o.db,
       rows: o.channels,
@@ -690,36 +671,28 @@ export async function prepareConvBiasBackward(
       accumulate: o.accumulate,
       label,
     });
-    return composite(r.dispatches, () => r.destroy());
   }
   // Sums per (b, c) plane, then over the batch.
-  const planes = rt.buffers.storage(`${kernel}:planes`, 4 * o.batch * o.channels);
-  let rows: Reduction | undefined;
-  try {
-    rows = await prepareReduceRows(rt, {
-      x: o.dy,
-      out: planes,
-      rows: o.batch * o.channels,
-      cols: o.height * o.width,
-      label: `${label}.planes`,
-    });
-    const cols = await prepareReduceCols(rt, {
-      x: planes,
-      out: o.db,
-      rows: o.batch,
-      cols: o.channels,
-      accumulate: o.accumulate,
-      label: `${label}.batch`,
-    });
-    const first = rows;
-    return composite([...first.dispatches, ...cols.dispatches], () => {
-      first.destroy();
-      cols.destroy();
-      rt.buffers.destroy(planes.buffer);
-    });
-  } catch (error) {
-    rows?.destroy();
-    rt.buffers.destroy(planes.buffer);
-    throw error;
-  }
+  return buildProgram(rt, label, async (b) => {
+    const planes = b.storage('planes', 4 * o.batch * o.channels);
+    b.append(
+      await prepareReduceRows(rt, {
+        x: o.dy,
+        out: planes,
+        rows: o.batch * o.channels,
+        cols: o.height * o.width,
+        label: `${label}.planes`,
+      }),
+    );
+    b.append(
+      await prepareReduceCols(rt, {
+        x: planes,
+        out: o.db,
+        rows: o.batch,
+        cols: o.channels,
+        accumulate: o.accumulate,
+        label: `${label}.batch`,
+      }),
+    );
+  });
 }

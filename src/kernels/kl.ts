@@ -5,8 +5,9 @@
 // likelihood.ts, chosen by rowSumVariantFor(rt) unless named): 'workgroup' (kl_forward, a tree in
 // workgroup memory, for real GPUs) and 'blocks' (kl_blocks, barrier-free, for the CPU adapters:
 // with Z <= ROW_BLOCK, e.g. Z = 20, one invocation per example; larger Z adds reduce_rows passes
-// over a scratch buffer, recorded by perExample.encode() and freed by perExample.destroy()).
+// over a scratch buffer owned by the returned program).
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
+import { buildProgram, type Program } from '../gpu/program.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
 import { prepareRowBlocks, rowSumVariantFor, type RowSumVariant } from './likelihood.js';
@@ -114,19 +115,13 @@ export interface KlForwardOptions extends KlObjective {
   label?: string;
 }
 
-export interface KlForwardDispatches {
-  /** kl_forward or kl_blocks: per-example KL (may record several dispatches, see the top). */
-  perExample: PreparedDispatch;
+/** Per-example KL (kl_forward, or kl_blocks and its row passes), then kl_reduce. */
+export type KlForward = Program & {
   /** kl_reduce: batch sum and objective (setUniforms({ capacity }) to anneal C). */
   reduce: PreparedDispatch;
-  /** Both, in order. */
-  dispatches: [PreparedDispatch, PreparedDispatch];
-}
+};
 
-export async function prepareKlForward(
-  rt: GpuRuntime,
-  o: KlForwardOptions,
-): Promise<KlForwardDispatches> {
+export async function prepareKlForward(rt: GpuRuntime, o: KlForwardOptions): Promise<KlForward> {
   checkDim('kl_forward', 'batch', o.batch);
   checkDim('kl_forward', 'latent', o.latent);
   checkElements('kl_forward', 'mu', o.batch * o.latent);
@@ -136,14 +131,16 @@ export async function prepareKlForward(
   if (variant !== 'workgroup' && variant !== 'blocks') {
     throw new Error(`kl_forward: unknown row-sum variant '${String(variant)}' (workgroup, blocks)`);
   }
-  const perExample =
-    variant === 'workgroup'
-      ? await rt.prepare(klForward, {
-          bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
-          shape: { B: o.batch, Z: o.latent },
-          ...label,
-        })
-      : await prepareRowBlocks(rt, {
+  return buildProgram(rt, `kl_forward${o.label ? `[${o.label}]` : ''}`, async (b) => {
+    if (variant === 'workgroup') {
+      await b.dispatch(klForward, {
+        bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
+        shape: { B: o.batch, Z: o.latent },
+        ...label,
+      });
+    } else {
+      b.append(
+        await prepareRowBlocks(rt, {
           kernel: klBlocks.name,
           rows: o.batch,
           cols: o.latent,
@@ -155,20 +152,17 @@ export async function prepareKlForward(
               shape: { B: o.batch, Z: o.latent, block },
               ...label,
             }),
-        });
-  let reduce: PreparedDispatch;
-  try {
-    reduce = await rt.prepare(klReduce, {
+        }),
+      );
+    }
+    const reduce = await b.dispatch(klReduce, {
       bindings: { kl_total: o.klTotal, kl_rows: o.kl },
       shape: { B: o.batch },
       uniforms: objective,
       ...label,
     });
-  } catch (error) {
-    perExample.destroy();
-    throw error;
-  }
-  return { perExample, reduce, dispatches: [perExample, reduce] };
+    return { reduce };
+  });
 }
 
 export interface KlBackwardOptions extends KlObjective {

@@ -12,19 +12,15 @@
 //                reduce_rows passes (src/kernels/reduce.ts) sum into (B): a tree summation, error
 //                growing with log(D). With D <= ROW_BLOCK one invocation per row writes the NLL
 //                directly (one dispatch, no scratch).
-// Either way prepareLikelihoodForward returns one PreparedDispatch; in the 'blocks' variant with
-// nb > 1 its encode() records the block dispatch and then the reduce passes, and its destroy()
-// also frees the reduce dispatches and the scratch buffer (see prepareRowBlocks).
+// Either way prepareLikelihoodForward returns a Program; in the 'blocks' variant with nb > 1 it
+// records the block dispatch and then the reduce passes, and owns the scratch buffer
+// (see prepareRowBlocks).
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
-import {
-  composeDispatches,
-  type BindingResource,
-  type GpuRuntime,
-  type PreparedDispatch,
-} from '../gpu/runtime.js';
+import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
+import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
-import { DEFAULT_REDUCE_BLOCK, prepareReduceRows, type Reduction } from './reduce.js';
+import { DEFAULT_REDUCE_BLOCK, prepareReduceRows } from './reduce.js';
 
 const ROW_WG = 256;
 const WG = 256;
@@ -66,10 +62,9 @@ function asRange(kernel: string, r: BindingResource): BufferRange {
 
 /**
  * Per-row sums of a 'blocks' kernel: `first(out, block)` prepares the kernel writing (rows, nb)
- * block sums into `out`. With nb = 1 it writes `rowsOut` directly and is returned as it is.
- * Otherwise it writes a scratch buffer made here, and the returned dispatch is `first` whose
- * encode() also records the reduce_rows passes (scratch -> rowsOut) and whose destroy() also frees
- * them and the scratch buffer. Used by the likelihood and KL forwards.
+ * block sums into `out`. With nb = 1 it writes `rowsOut` directly and is the whole program.
+ * Otherwise it writes a scratch buffer owned by the program, followed by the reduce_rows passes
+ * (scratch -> rowsOut). Used by the likelihood and KL forwards.
  */
 export async function prepareRowBlocks(
   rt: GpuRuntime,
@@ -82,33 +77,27 @@ export async function prepareRowBlocks(
     block?: number;
     label?: string;
   },
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const block = o.block ?? ROW_BLOCK;
   const nb = ceilDiv(o.cols, block);
-  if (nb === 1) return o.first(o.rowsOut, block);
-  const out = asRange(o.kernel, o.rowsOut);
-  const scratch = rt.buffers.storage(`${o.kernel}.partials`, 4 * o.rows * nb);
-  let main: PreparedDispatch | undefined;
-  let reduce: Reduction | undefined;
-  try {
-    main = await o.first(scratch, block);
-    reduce = await prepareReduceRows(rt, {
-      x: scratch,
-      out,
-      rows: o.rows,
-      cols: nb,
-      label: `${o.kernel}${o.label ? '.' + o.label : ''}.rows`,
-    });
-  } catch (error) {
-    main?.destroy();
-    rt.buffers.destroy(scratch.buffer);
-    throw error;
-  }
-  const [first, reduction] = [main, reduce];
-  return composeDispatches(first, [first, ...reduction.dispatches], () => {
-    reduction.destroy();
-    rt.buffers.destroy(scratch.buffer);
-    first.destroy();
+  const label = `${o.kernel}${o.label ? '.' + o.label : ''}`;
+  return buildProgram(rt, label, async (b) => {
+    if (nb === 1) {
+      b.append(await o.first(o.rowsOut, block));
+      return;
+    }
+    const out = asRange(o.kernel, o.rowsOut);
+    const scratch = b.storage('partials', 4 * o.rows * nb);
+    b.append(await o.first(scratch, block));
+    b.append(
+      await prepareReduceRows(rt, {
+        x: scratch,
+        out,
+        rows: o.rows,
+        cols: nb,
+        label: `${label}.rows`,
+      }),
+    );
   });
 }
 
@@ -268,14 +257,13 @@ export interface LikelihoodForwardOptions {
 }
 
 /**
- * Per-example NLL of the decoder output; the batch sum is left to the reduction kernels. One
- * PreparedDispatch, which in the 'blocks' variant may record several dispatches (see the top of
- * this file); call its destroy() to free its scratch buffer.
+ * Per-example NLL of the decoder output; the batch sum is left to the reduction kernels. A
+ * program: in the 'blocks' variant it may record several dispatches (see the top of this file).
  */
 export async function prepareLikelihoodForward(
   rt: GpuRuntime,
   o: LikelihoodForwardOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const lk = o.likelihood;
   const name = `${lk.kind} likelihood forward`;
   checkShape(name, o.batch, o.size);
@@ -287,7 +275,7 @@ export async function prepareLikelihoodForward(
     throw new Error(`${name}: logSigma (B, D) is required`);
   }
   const variant = checkRowSumVariant(name, o.variant ?? rowSumVariantFor(rt));
-  if (variant === 'workgroup') return prepareWorkgroupForward(rt, o);
+  if (variant === 'workgroup') return singleProgram(await prepareWorkgroupForward(rt, o));
   const label = o.label !== undefined ? { label: o.label } : {};
   const kernel = BLOCK_KERNELS[lk.kind];
   if (kernel === undefined) throw new Error(`unknown likelihood ${JSON.stringify(lk)}`);

@@ -12,7 +12,8 @@
 import type { BufferRange } from '../gpu/buffers.js';
 import type { ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
-import { composeDispatches, type GpuRuntime, type PreparedDispatch } from '../gpu/runtime.js';
+import { buildProgram, Program, type ProgramBuilder } from '../gpu/program.js';
+import type { GpuRuntime, PreparedDispatch, Work } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim } from './checks.js';
 
@@ -316,12 +317,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * SwiftShader), so with an estimate it first sleeps for most of the expected time. (llvmpipe's
  * submit returns when the work is done, so nothing is left to sleep there.)
  */
-async function timeRuns(
-  rt: GpuRuntime,
-  d: PreparedDispatch,
-  count: number,
-  estimate = 0,
-): Promise<number> {
+async function timeRuns(rt: GpuRuntime, d: Work, count: number, estimate = 0): Promise<number> {
   const t0 = performance.now();
   rt.submit(
     Array.from({ length: count }, () => d),
@@ -380,7 +376,7 @@ async function measureVariants(
   let best = Infinity;
   try {
     for (const variant of candidates) {
-      let d: PreparedDispatch;
+      let d: Program;
       try {
         d = await prepareMatmul(rt, { layout, ...measured, ...scratch, variant, label: 'select' });
       } catch (error) {
@@ -484,11 +480,11 @@ export interface MatmulOptions extends MatmulShape {
   label?: string;
 }
 
-/** Prepares C = act(op(A)·op(B) [+ bias]) (or C += ...) as a replayable dispatch. */
-export async function prepareMatmul(
-  rt: GpuRuntime,
-  options: MatmulOptions,
-): Promise<PreparedDispatch> {
+/**
+ * Prepares C = act(op(A)·op(B) [+ bias]) (or C += ...) as a replayable program: one dispatch, or
+ * for the 'tex' variant the two texture packs followed by the matmul (packed on every run).
+ */
+export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Promise<Program> {
   const { layout, M, N, K } = options;
   checkLayout(layout);
   checkShape({ M, N, K });
@@ -506,27 +502,25 @@ export async function prepareMatmul(
     pre: options.pre ? fit(options.pre, M * N) : unused.pre,
     bias: options.bias ? fit(options.bias, N) : unused.bias,
   };
-  const textures = variant === 'tex' ? await prepareTextures(rt, layout, options, a, b) : undefined;
-  const main = await rt.prepare(matmulKernel(variant, layout), {
-    bindings: textures
-      ? { ...common, a_tex: textures.aView, b_tex: textures.bView }
-      : { ...common, a, b },
-    shape,
-    uniforms: { alpha: options.alpha ?? defaultAlpha(act) },
-    constants: {
-      HAS_BIAS: options.bias ? 1 : 0,
-      STORE_PRE: options.pre ? 1 : 0,
-      ACT: activationCode(act),
-      ACCUMULATE: options.accumulate ? 1 : 0,
-    },
-    label: options.label,
-  });
-  if (!textures) return main;
-  // The pack dispatches run first in the same pass, every time the matmul is encoded.
-  return composeDispatches(main, [...textures.packs, main], () => {
-    for (const d of textures.packs) d.destroy();
-    for (const t of textures.owned) t.destroy();
-    main.destroy();
+  const kernel = matmulKernel(variant, layout);
+  const label = options.label ? `${kernel.name}[${options.label}]` : kernel.name;
+  return buildProgram(rt, label, async (program) => {
+    const textures =
+      variant === 'tex' ? await appendTexturePacks(program, layout, options, a, b) : undefined;
+    await program.dispatch(kernel, {
+      bindings: textures
+        ? { ...common, a_tex: textures.aView, b_tex: textures.bView }
+        : { ...common, a, b },
+      shape,
+      uniforms: { alpha: options.alpha ?? defaultAlpha(act) },
+      constants: {
+        HAS_BIAS: options.bias ? 1 : 0,
+        STORE_PRE: options.pre ? 1 : 0,
+        ACT: activationCode(act),
+        ACCUMULATE: options.accumulate ? 1 : 0,
+      },
+      ...(options.label !== undefined ? { label: options.label } : {}),
+    });
   });
 }
 
@@ -540,22 +534,17 @@ export const matmulPack = defineKernel({
   elements: ({ rows, cols }) => ({ src: rows! * cols! }),
 });
 
-async function prepareTextures(
-  rt: GpuRuntime,
+/** Appends the packs of op(A) and op(B) into textures owned by the program; returns their views. */
+async function appendTexturePacks(
+  program: ProgramBuilder,
   layout: MatmulLayout,
   options: MatmulOptions,
   a: BufferRange,
   b: BufferRange,
-): Promise<{
-  aView: GPUTextureView;
-  bView: GPUTextureView;
-  packs: PreparedDispatch[];
-  owned: GPUTexture[];
-}> {
+): Promise<{ aView: GPUTextureView; bView: GPUTextureView }> {
   const { M, N, K } = options;
-  const make = (label: string, width: number, height: number) =>
-    rt.device.createTexture({
-      label: `matmul:${label}${options.label ? `[${options.label}]` : ''}`,
+  const make = (name: string, width: number, height: number) =>
+    program.texture(name, {
       size: [width, height],
       format: 'rgba32float',
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
@@ -564,31 +553,24 @@ async function prepareTextures(
   // b_tex has 4·K4 rows so the last k4 step reads zero rows past K (textures start zeroed).
   const aTex = make('a_tex', K4, M);
   const bTex = make('b_tex', Math.ceil(N / 4), 4 * K4);
-  const owned = [aTex, bTex];
-  try {
-    const packA = await rt.prepare(matmulPack, {
-      bindings: { dst: aTex.createView(), src: a },
-      shape: { rows: M, cols: K },
-      uniforms:
-        layout === 'TN' ? { row_stride: 1, col_stride: M } : { row_stride: K, col_stride: 1 },
-      label: `a${options.label ? `.${options.label}` : ''}`,
-    });
-    const packB = await rt.prepare(matmulPack, {
-      bindings: { dst: bTex.createView(), src: b },
-      shape: { rows: K, cols: N },
-      uniforms:
-        layout === 'NT' ? { row_stride: 1, col_stride: K } : { row_stride: N, col_stride: 1 },
-      label: `b${options.label ? `.${options.label}` : ''}`,
-    });
-    return { aView: aTex.createView(), bView: bTex.createView(), packs: [packA, packB], owned };
-  } catch (error) {
-    for (const t of owned) t.destroy();
-    throw error;
-  }
+  await program.dispatch(matmulPack, {
+    bindings: { dst: aTex.createView(), src: a },
+    shape: { rows: M, cols: K },
+    uniforms: layout === 'TN' ? { row_stride: 1, col_stride: M } : { row_stride: K, col_stride: 1 },
+    label: `a${options.label ? `.${options.label}` : ''}`,
+  });
+  await program.dispatch(matmulPack, {
+    bindings: { dst: bTex.createView(), src: b },
+    shape: { rows: K, cols: N },
+    uniforms: layout === 'NT' ? { row_stride: 1, col_stride: K } : { row_stride: N, col_stride: 1 },
+    label: `b${options.label ? `.${options.label}` : ''}`,
+  });
+  return { aView: aTex.createView(), bView: bTex.createView() };
 }
 
-/** The variant a prepared matmul dispatch uses (from its kernel name), or undefined. */
-export function matmulVariantOf(d: PreparedDispatch): MatmulVariant | undefined {
-  const m = /^matmul_(naive|rb4x16|rb4|rb|tiled|tex)_(nn|tn|nt)$/.exec(d.kernel.name);
+/** The variant of a prepared matmul (from its last dispatch's kernel name), or undefined. */
+export function matmulVariantOf(p: Program | PreparedDispatch): MatmulVariant | undefined {
+  const d = p instanceof Program ? p.dispatches.at(-1) : p;
+  const m = d && /^matmul_(naive|rb4x16|rb4|rb|tiled|tex)_(nn|tn|nt)$/.exec(d.kernel.name);
   return m ? (m[1] as MatmulVariant) : undefined;
 }

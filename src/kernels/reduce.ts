@@ -1,7 +1,7 @@
 // Reductions (shaders/reduce.wgsl), planned as passes over blocks: each invocation sums `block`
 // consecutive values and the pass repeats on the partial sums until one value per row/column is
-// left (a tree summation: f32 error grows with log(n)). Scratch buffers for the partial results
-// are made once by the prepare helpers and freed by destroy().
+// left (a tree summation: f32 error grows with log(n)). Each multi-pass reduction is a Program that
+// owns the scratch buffers of its partial results.
 //   sum / mean / sum of squares over rows:    (R, C) -> (R)     prepareReduceRows
 //   sum / mean / sum of squares over columns: (R, C) -> (C)     prepareReduceCols (bias gradient)
 //   total:                                    (n)    -> (1)     prepareReduceTotal
@@ -9,6 +9,7 @@
 //   its backward (softmax weights times dy):  (R) -> (R, C)     prepareLogSumExpBackward
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
+import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim } from './checks.js';
 
@@ -72,12 +73,6 @@ export const lseBackwardKernel = defineKernel({
   elements: ({ rows, cols }) => ({ dx: rows! * cols!, dy: rows!, xin: rows! * cols!, lse: rows! }),
 });
 
-/** A multi-pass reduction: encode `dispatches` in order; destroy() frees scratch and uniforms. */
-export interface Reduction {
-  readonly dispatches: readonly PreparedDispatch[];
-  destroy(): void;
-}
-
 export type ReduceOp = 'sum' | 'mean' | 'sumsq';
 
 export interface ReduceConfig {
@@ -115,66 +110,29 @@ function checkOp(kernel: string, op: string): ReduceOp {
   return op;
 }
 
-/** Collects dispatches and scratch buffers; frees everything made so far if a step throws. */
-class Builder {
-  readonly dispatches: PreparedDispatch[] = [];
-  readonly scratch: GPUBuffer[] = [];
-  constructor(readonly rt: GpuRuntime) {}
-
-  scratchRange(label: string, floats: number): BufferRange {
-    const range = this.rt.buffers.storage(label, floats * 4);
-    this.scratch.push(range.buffer);
-    return range;
-  }
-
-  async add(p: Promise<PreparedDispatch>): Promise<void> {
-    this.dispatches.push(await p);
-  }
-
-  destroy(): void {
-    for (const d of this.dispatches) d.destroy();
-    for (const b of this.scratch) this.rt.buffers.destroy(b);
-    this.dispatches.length = 0;
-    this.scratch.length = 0;
-  }
-
-  async build(body: () => Promise<void>): Promise<Reduction> {
-    try {
-      await body();
-    } catch (error) {
-      this.destroy();
-      throw error;
-    }
-    return { dispatches: this.dispatches, destroy: () => this.destroy() };
-  }
-}
-
 /** Sum, mean or sum of squares of each row: x (rows, cols) -> out (rows). */
-export async function prepareReduceRows(rt: GpuRuntime, cfg: ReduceConfig): Promise<Reduction> {
+export async function prepareReduceRows(rt: GpuRuntime, cfg: ReduceConfig): Promise<Program> {
   const name = 'reduce_rows';
   checkDims(name, { rows: cfg.rows, cols: cfg.cols });
   const block = checkBlock(name, cfg.block ?? DEFAULT_REDUCE_BLOCK);
   const op = checkOp(name, cfg.op ?? 'sum');
-  const b = new Builder(rt);
-  return b.build(async () => {
+  return buildProgram(rt, cfg.label ?? name, async (b) => {
     let input = cfg.x;
     let cols = cfg.cols;
     for (let pass = 0; ; pass++) {
       const nb = ceilDiv(cols, block);
       const last = nb === 1;
-      const out = last ? cfg.out : b.scratchRange(`${name}.scratch${pass}`, cfg.rows * nb);
-      await b.add(
-        rt.prepare(reduceRowsKernel, {
-          bindings: { out, x: input },
-          shape: { rows: cfg.rows, cols, block },
-          uniforms: { scale: last && op === 'mean' ? 1 / cfg.cols : 1 },
-          constants: {
-            SQUARE: pass === 0 && op === 'sumsq' ? 1 : 0,
-            ACCUMULATE: last && cfg.accumulate ? 1 : 0,
-          },
-          label: `${cfg.label ? cfg.label + '.' : ''}pass${pass}`,
-        }),
-      );
+      const out = last ? cfg.out : b.storage(`scratch${pass}`, 4 * cfg.rows * nb);
+      await b.dispatch(reduceRowsKernel, {
+        bindings: { out, x: input },
+        shape: { rows: cfg.rows, cols, block },
+        uniforms: { scale: last && op === 'mean' ? 1 / cfg.cols : 1 },
+        constants: {
+          SQUARE: pass === 0 && op === 'sumsq' ? 1 : 0,
+          ACCUMULATE: last && cfg.accumulate ? 1 : 0,
+        },
+        label: `${cfg.label ? cfg.label + '.' : ''}pass${pass}`,
+      });
       if (last) return;
       input = out;
       cols = nb;
@@ -183,31 +141,28 @@ export async function prepareReduceRows(rt: GpuRuntime, cfg: ReduceConfig): Prom
 }
 
 /** Sum, mean or sum of squares of each column: x (rows, cols) -> out (cols). */
-export async function prepareReduceCols(rt: GpuRuntime, cfg: ReduceConfig): Promise<Reduction> {
+export async function prepareReduceCols(rt: GpuRuntime, cfg: ReduceConfig): Promise<Program> {
   const name = 'reduce_cols';
   checkDims(name, { rows: cfg.rows, cols: cfg.cols });
   const block = checkBlock(name, cfg.block ?? DEFAULT_REDUCE_BLOCK);
   const op = checkOp(name, cfg.op ?? 'sum');
-  const b = new Builder(rt);
-  return b.build(async () => {
+  return buildProgram(rt, cfg.label ?? name, async (b) => {
     let input = cfg.x;
     let rows = cfg.rows;
     for (let pass = 0; ; pass++) {
       const nb = ceilDiv(rows, block);
       const last = nb === 1;
-      const out = last ? cfg.out : b.scratchRange(`${name}.scratch${pass}`, nb * cfg.cols);
-      await b.add(
-        rt.prepare(reduceColsKernel, {
-          bindings: { out, x: input },
-          shape: { rows, cols: cfg.cols, block },
-          uniforms: { scale: last && op === 'mean' ? 1 / cfg.rows : 1 },
-          constants: {
-            SQUARE: pass === 0 && op === 'sumsq' ? 1 : 0,
-            ACCUMULATE: last && cfg.accumulate ? 1 : 0,
-          },
-          label: `${cfg.label ? cfg.label + '.' : ''}pass${pass}`,
-        }),
-      );
+      const out = last ? cfg.out : b.storage(`scratch${pass}`, 4 * nb * cfg.cols);
+      await b.dispatch(reduceColsKernel, {
+        bindings: { out, x: input },
+        shape: { rows, cols: cfg.cols, block },
+        uniforms: { scale: last && op === 'mean' ? 1 / cfg.rows : 1 },
+        constants: {
+          SQUARE: pass === 0 && op === 'sumsq' ? 1 : 0,
+          ACCUMULATE: last && cfg.accumulate ? 1 : 0,
+        },
+        label: `${cfg.label ? cfg.label + '.' : ''}pass${pass}`,
+      });
       if (last) return;
       input = out;
       rows = nb;
@@ -219,7 +174,7 @@ export async function prepareReduceCols(rt: GpuRuntime, cfg: ReduceConfig): Prom
 export async function prepareReduceTotal(
   rt: GpuRuntime,
   cfg: Omit<ReduceConfig, 'rows' | 'cols'> & { n: number },
-): Promise<Reduction> {
+): Promise<Program> {
   checkDims('reduce_total', { n: cfg.n });
   return prepareReduceRows(rt, { ...cfg, rows: 1, cols: cfg.n });
 }
@@ -239,30 +194,24 @@ export interface LogSumExpConfig {
  * across blocks as (max, sum) pairs. x (rows, cols) -> out (rows). Finite inputs of any magnitude
  * give finite results; a row of -inf gives -inf.
  */
-export async function prepareLogSumExpRows(
-  rt: GpuRuntime,
-  cfg: LogSumExpConfig,
-): Promise<Reduction> {
+export async function prepareLogSumExpRows(rt: GpuRuntime, cfg: LogSumExpConfig): Promise<Program> {
   const name = 'lse_rows';
   checkDims(name, { rows: cfg.rows, cols: cfg.cols });
   const block = checkBlock(name, cfg.block ?? DEFAULT_REDUCE_BLOCK);
-  const b = new Builder(rt);
-  return b.build(async () => {
+  return buildProgram(rt, cfg.label ?? name, async (b) => {
     let input = cfg.x;
     let cols = cfg.cols;
     for (let pass = 0; ; pass++) {
       const nb = ceilDiv(cols, block);
       const last = nb === 1;
-      const out = last ? cfg.out : b.scratchRange(`${name}.scratch${pass}`, 2 * cfg.rows * nb);
-      await b.add(
-        rt.prepare(pass === 0 ? lsePartialKernel : lseCombineKernel, {
-          bindings: { out, x: input },
-          shape: { rows: cfg.rows, cols, block, final: last ? 1 : 0 },
-          uniforms: { scale: 1 },
-          constants: { FINAL: last ? 1 : 0 },
-          label: `${cfg.label ? cfg.label + '.' : ''}pass${pass}`,
-        }),
-      );
+      const out = last ? cfg.out : b.storage(`scratch${pass}`, 8 * cfg.rows * nb);
+      await b.dispatch(pass === 0 ? lsePartialKernel : lseCombineKernel, {
+        bindings: { out, x: input },
+        shape: { rows: cfg.rows, cols, block, final: last ? 1 : 0 },
+        uniforms: { scale: 1 },
+        constants: { FINAL: last ? 1 : 0 },
+        label: `${cfg.label ? cfg.label + '.' : ''}pass${pass}`,
+      });
       if (last) return;
       input = out;
       cols = nb;

@@ -17,6 +17,7 @@
 //   manifold2d:  the Kingma & Welling grid: Phi^-1 of evenly spaced probabilities on two dims
 // All code generation runs on the GPU (shaders/latent.wgsl).
 import { readFloats, type BufferRange } from '../gpu/buffers.js';
+import { Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { CompiledGraph } from '../graph/executor.js';
 import { Graph, type Tensor } from '../graph/graph.js';
@@ -131,17 +132,15 @@ interface DecodeEntry {
  * A decoder compiled for a fixed number of rows, owned by the caller (frame loops): write codes
  * into `z` (on the GPU), record `encode(pass)`, and `images` holds the decoded images.
  */
-export interface DecoderProgram {
+/** The decoder as one program: write codes into `z`, encode, read or draw `images`. */
+export type DecoderProgram = Program & {
   readonly rows: number;
   /** (rows, Z) input codes. */
   readonly z: BufferRange;
   /** (rows, D) output images. */
   readonly images: BufferRange;
-  readonly dispatches: readonly PreparedDispatch[];
-  encode(pass: GPUComputePassEncoder): void;
   setAlpha(alpha: number): void;
-  destroy(): void;
-}
+};
 
 function outputTransform(config: ResolvedVaeConfig): OutputTransform {
   switch (config.likelihood.kind) {
@@ -603,19 +602,15 @@ export class VaeInference {
     options: LatentDecodeOptions = {},
   ): Promise<DecoderProgram> {
     checkCount('createDecoderProgram', 'rows', rows);
-    const d = await this.buildDecodeEntry(rows, options, `decoder${rows}.program`);
-    const dispatches = [...d.cg.dispatches, d.post];
-    return {
+    const label = `decoder${rows}.program`;
+    const d = await this.buildDecodeEntry(rows, options, label);
+    const program = new Program(label, [...d.cg.dispatches, d.post], [() => d.destroy()]);
+    return Object.assign(program, {
       rows,
       z: d.cg.buffer(d.z),
       images: d.image,
-      dispatches,
-      encode: (pass) => {
-        for (const x of dispatches) x.encode(pass);
-      },
-      setAlpha: (alpha) => d.post.setUniforms({ alpha }),
-      destroy: () => d.destroy(),
-    };
+      setAlpha: (alpha: number) => d.post.setUniforms({ alpha }),
+    });
   }
 
   /** Frees the cached graphs (and the model when this object loaded it). */
