@@ -11,6 +11,7 @@ import { loadIdxDataset } from '../src/data/idx-node.js';
 import { convVaePreset, parameterSpecs, resolveVaeConfig } from '../src/vae/config.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
+import { formatMetrics } from '../src/vae/metrics.js';
 
 function parseArgs(argv: string[]) {
   const options = {
@@ -81,8 +82,7 @@ const reports = await trainer.fit(trainSet, {
   onEpoch: (r) => {
     const evalSeconds = (performance.now() - started) / 1000 - r.seconds;
     console.log(
-      `epoch ${r.epoch}: train loss ${r.train.loss.toFixed(2)}, test loss ${r.test!.loss.toFixed(2)} ` +
-        `(recon ${r.test!.recon.toFixed(2)}, kl ${r.test!.kl.toFixed(2)}) nats/example; ` +
+      `epoch ${r.epoch}: train loss ${r.train.loss.toFixed(2)}, test ${formatMetrics(r.test!)} nats/example; ` +
         `${r.seconds.toFixed(1)} s, ${(r.train.examples / r.seconds).toFixed(1)} samples/s train; ` +
         `test evaluation ${evalSeconds.toFixed(1)} s`,
     );

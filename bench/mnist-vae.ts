@@ -8,6 +8,7 @@ import { createRuntime } from '../src/gpu/runtime.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer, type EpochReport } from '../src/vae/trainer.js';
+import { formatMetrics } from '../src/vae/metrics.js';
 
 const epochs = Number(process.argv[2] ?? 10);
 const adapter = (process.argv[3] ?? 'auto') as AdapterChoice;
@@ -39,8 +40,7 @@ await trainer.fit(
     onEpoch: (r) => {
       reports.push(r);
       console.log(
-        `epoch ${r.epoch}: test loss ${r.test!.loss.toFixed(2)} (recon ${r.test!.recon.toFixed(2)}, ` +
-          `KL ${r.test!.kl.toFixed(2)}), train loss ${r.train.loss.toFixed(2)}; ` +
+        `epoch ${r.epoch}: test ${formatMetrics(r.test!)}, train loss ${r.train.loss.toFixed(2)}; ` +
           `${r.seconds.toFixed(1)} s/epoch, ${(r.stepsPerSecond * 128) | 0} samples/s`,
       );
     },

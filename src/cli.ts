@@ -22,6 +22,7 @@ import { reconstruct } from './cli/render.js';
 import type { VaeConfig } from './vae/config.js';
 import { VaeInference } from './vae/inference.js';
 import { VaeModel } from './vae/model.js';
+import { formatMetrics } from './vae/metrics.js';
 import { Trainer, type Dataset } from './vae/trainer.js';
 
 const log = (message: string) => process.stdout.write(`${message}\n`);
@@ -167,9 +168,8 @@ async function train(o: TrainOptions): Promise<void> {
     onEpoch: (r) => {
       if (!o.quiet) progress.done();
       log(
-        `epoch ${r.epoch}/${o.epochs}: train loss ${r.train.loss.toFixed(2)} ` +
-          `(recon ${r.train.recon.toFixed(2)}, KL ${r.train.kl.toFixed(2)}), ` +
-          `test loss ${r.test!.loss.toFixed(2)} (recon ${r.test!.recon.toFixed(2)}, KL ${r.test!.kl.toFixed(2)}); ` +
+        `epoch ${r.epoch}/${o.epochs}: train ${formatMetrics(r.train)}, ` +
+          `test ${formatMetrics(r.test!)}; ` +
           `${r.seconds.toFixed(1)} s, ${r.stepsPerSecond.toFixed(1)} steps/s`,
       );
       progress = createProgress({ total: stepsPerEpoch, label: 'train', epochs: o.epochs });
@@ -189,7 +189,7 @@ async function train(o: TrainOptions): Promise<void> {
     const side = Math.sqrt(D);
     await writeSamples(model, join(o.out, 'samples.png'), 64, side, seed + 1);
     const n = Math.min(32, data.test.count);
-    const recon = await reconstruct(model, data.test.images, n, seed);
+    const recon = await reconstruct(model, data.test, n, seed);
     // Pairs: each test image followed by its reconstruction.
     const pairs = new Float32Array(2 * n * D);
     for (let i = 0; i < n; i++) {
@@ -225,9 +225,7 @@ async function evaluate(o: EvalOptions): Promise<void> {
   const trainer = await Trainer.create(model, { batchSize: o.batch, seed: o.seed ?? 0 });
   const m = await trainer.evaluate(test);
   log(`test (${test.count} examples, ${data.source}):`);
-  log(
-    `  ELBO ${m.elbo.toFixed(3)} nats (recon ${m.recon.toFixed(3)}, KL ${m.kl.toFixed(3)}); loss ${m.loss.toFixed(3)}`,
-  );
+  log(`  ${formatMetrics(m, 3)} nats`);
   const started = performance.now();
   const ll = await trainer.logLikelihood(test, {
     k: o.k,

@@ -23,17 +23,23 @@ export {
   Graph,
   GradContext,
   Tensor as GraphTensor,
+  defineOp,
   type Op,
-  type OpRule,
+  type OpDef,
   type TensorRole,
 } from './graph/graph.js';
-export * from './graph/ops.js';
+export type { PrepareContext, PreparedOp, StepState } from './graph/prepare.js';
 export * from './graph/planner.js';
 export * from './graph/executor.js';
 export * from './vae/config.js';
-export * from './vae/graphs.js';
+export * from './vae/build.js';
+export * from './vae/evaluator.js';
+export * from './vae/metrics.js';
+export * from './vae/feeds.js';
+export * from './optim/optimizer.js';
+export * from './gpu/program.js';
 export * from './vae/model.js';
-export * from './vae/schedule.js';
+export * from './optim/schedule.js';
 export * from './vae/trainer.js';
 export * from './vae/reference.js';
 export * from './image/png.js';

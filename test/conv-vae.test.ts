@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { loadEmbeddedDigits } from '../src/data/embedded.js';
 import { CompiledGraph } from '../src/graph/executor.js';
 import { Graph } from '../src/graph/graph.js';
-import { reshapeOp } from '../src/graph/ops-conv.js';
-import { OPS, type LikelihoodAttrs } from '../src/graph/ops.js';
+import { activationOp } from '../src/graph/ops/dense.js';
+import { likelihoodOp } from '../src/graph/ops/loss.js';
+import { objective } from '../src/graph/ops/objective.js';
+import { total, view } from '../src/graph/ops/util.js';
 import {
   convVaePreset,
   parameterSpecs,
@@ -16,7 +18,7 @@ import {
   type ResolvedVaeConfig,
   type VaeConfig,
 } from '../src/vae/config.js';
-import { buildVaeGraph } from '../src/vae/graphs.js';
+import { buildModelGraph } from '../src/vae/build.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import {
   compareParamMaps,
@@ -28,6 +30,7 @@ import { Trainer } from '../src/vae/trainer.js';
 import { convReference } from './helpers/conv-reference.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
 import { freshSeed, makeRng, randomNormal, randomUniform } from './helpers/reference.js';
+import { compileModelGraph, scaledObjective, writeStepInputs } from './helpers/model-graph.js';
 
 /** Conv encoder and deconv decoder on 1×9×7 images: odd sizes, channels 3 and 5. */
 const both: VaeConfig = {
@@ -163,14 +166,16 @@ describe('conv VAE config', () => {
     });
     expect(Object.keys(mlp).sort()).toEqual(
       [
-        'beta',
-        'capacity',
+        'condition',
         'decoder',
         'encoder',
         'inputSize',
         'latentSize',
         'likelihood',
-        'reduction',
+        'objective',
+        'posterior',
+        'prior',
+        'version',
       ].sort(),
     );
     expect(mlp.encoder).toEqual({ hidden: [10], activation: 'relu' });
@@ -181,7 +186,7 @@ describe('conv VAE config', () => {
       decoder: { hidden: [4] },
     });
     expect(derived.inputShape).toEqual([1, 8, 8]);
-    expect(vaeLayers(derived).mu.inSize).toBe(2 * 6 * 6);
+    expect(vaeLayers(derived).heads[0]!.inSize).toBe(2 * 6 * 6);
     expect(derived.decoder).toEqual({ hidden: [4], activation: 'relu' });
     const c = resolveVaeConfig(both);
     expect(c.decoder.reshape).toEqual([5, 5, 4]);
@@ -281,7 +286,7 @@ describe('conv VAE config', () => {
     [
       'misplaced field',
       { decoder: { hidden: [4], conv: [] } as never },
-      /decoder\.conv is not a field \(did you mean decoder\.deconv\?\)/,
+      /decoder\.conv is not a field here; it belongs in encoder\.conv \(did you mean decoder\.deconv\?\)/,
     ],
     [
       'learned σ with deconv',
@@ -377,8 +382,8 @@ describe.each(TEST_ADAPTERS.map((a, i) => [a, i === 0 ? CASES : CASES.slice(0, 1
         const grads = rt.buffers.storage('conv.grads', model.flatSize * 4).buffer;
         // Every gradient entry must be written by the step (= before +=).
         rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
-        const vg = buildVaeGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
-        const types = new Set(vg.graph.ops.map((op) => op.type));
+        const mg = buildModelGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
+        const types = new Set(mg.graph.ops.map((op) => op.type));
         if (config.encoder.conv) {
           expect(types.has('conv2d')).toBe(true);
           expect(types.has('conv2d_backward_weight')).toBe(true);
@@ -386,11 +391,9 @@ describe.each(TEST_ADAPTERS.map((a, i) => [a, i === 0 ? CASES : CASES.slice(0, 1
         if (config.decoder.deconv) expect(types.has('conv_transpose2d_backward_input')).toBe(true);
         // The data needs no gradient.
         expect(types.has('conv2d_backward_input')).toBe((config.encoder.conv?.length ?? 0) > 1);
-        const cg = await CompiledGraph.compile(rt, vg.graph, { params: model.paramBuffers(grads) });
+        const cg = await compileModelGraph(rt, model, mg, grads);
         const { x, eps } = batchData(config, rng, B);
-        cg.write(vg.x, x);
-        cg.write(vg.eps!, eps);
-        cg.update({ step: 0, capacity: 0 });
+        writeStepInputs(cg, mg, model, { x, eps });
         await rt.submitChecked(cg.dispatches, 'conv.step');
         const ref = referenceLossAndGrads(
           config,
@@ -399,17 +402,15 @@ describe.each(TEST_ADAPTERS.map((a, i) => [a, i === 0 ? CASES : CASES.slice(0, 1
           Float64Array.from(eps),
           { batch: B },
         );
-        const output = await cg.read(vg.output);
+        const output = await cg.read(mg.output);
         const outLines = scaledCheck(
           new Map([['output', output]]),
           new Map([['output', ref.output]]),
           2e-4,
         );
         expect(outLines, `seed ${seed}\n${outLines.join('\n')}`).toEqual([]);
-        const [reconSum, klTotal] = await Promise.all([cg.read(vg.reconSum), cg.read(vg.klTotal)]);
-        const r = config.reduction === 'mean' ? 1 / B : 1;
-        const objective = r * reconSum[0]! + klTotal[1]!;
-        expect(Math.abs(objective - ref.objective), `seed ${seed}`).toBeLessThan(
+        const loss = scaledObjective(model, B, (await cg.read(mg.loss))[0]!);
+        expect(Math.abs(loss - ref.objective), `seed ${seed}`).toBeLessThan(
           1e-4 * Math.abs(ref.objective) + 1e-4,
         );
         const lines = scaledCheck(await model.readFlat(grads), ref.grads, 5e-4);
@@ -420,39 +421,53 @@ describe.each(TEST_ADAPTERS.map((a, i) => [a, i === 0 ? CASES : CASES.slice(0, 1
       },
     );
 
-    it('reshape copies forward and copies, then adds, gradients back', async () => {
+    it('views share the buffer forward and copy, then add, gradients back', async () => {
       const rt = await runtimeFor(adapter);
-      // L = Σ ½(p − t)² twice through two reshapes of p: dL/dp = 2(p − t).
-      const g = new Graph(OPS);
+      // L = Σ ½(relu(p) − t)² twice through two views: dL/dp = 2(relu(p) − t)·[p > 0].
+      const g = new Graph();
       const p = g.param('p', [2, 6]);
       const t = g.input('t', [3, 4]);
-      const lk: LikelihoodAttrs = { likelihood: { kind: 'gaussian', sigma: 1 }, scale: 1 };
-      const outs = [0, 1].map((i) => {
-        const y = reshapeOp(g, `view${i}`, p, [3, 4]);
+      const hyper = g.input('hyper', [1]);
+      // Views are of temporaries: a standalone relu makes one from the parameter.
+      const h = g.add(activationOp, 'relu', { x: p }, { y: [2, 6] }, { act: 'relu' }).out.y;
+      const terms = [0, 1].map((i) => {
+        const y = view(g, h, [3, 4], `view${i}`);
         y.keep = true;
-        g.op('likelihood', `nll${i}`, [y, t], [{ name: `nll${i}`, shape: [3] }], lk);
-        return y;
+        const { nll } = g.add(
+          likelihoodOp,
+          `nll${i}`,
+          { output: y, target: t },
+          { nll: [3] },
+          { likelihood: { kind: 'gaussian', sigma: 1 } },
+        ).out;
+        return { name: `nll${i}`, weight: 1, value: total(g, nll, `sum${i}`), view: y };
       });
+      objective(g, hyper, terms, 1);
       g.backward();
-      const writers = g.ops.filter((op) => op.type === 'reshape_backward');
+      const writers = g.ops.filter((op) => op.type === 'copy');
       expect(writers.map((op) => (op.attrs as { accumulate: boolean }).accumulate)).toEqual([
         false,
         true,
       ]);
       const pv = Float32Array.from({ length: 12 }, (_, i) => i / 4 - 1);
       const tv = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i));
-      const params = rt.buffers.upload('reshape.p', pv);
-      const gradBuf = rt.buffers.storage('reshape.g', 12 * 4);
+      const params = rt.buffers.upload('view.p', pv);
+      const gradBuf = rt.buffers.storage('view.g', 12 * 4);
       const layout = new Map([['p', { offset: 0, shape: [2, 6] }]]);
       const cg = await CompiledGraph.compile(rt, g, {
         params: { layout, params: params.buffer, grads: gradBuf.buffer },
       });
       cg.write(t, tv);
-      await rt.submitChecked(cg.dispatches, 'reshape');
-      for (const y of outs) expect(Array.from(await cg.read(y))).toEqual(Array.from(pv));
+      cg.write(hyper, new Float32Array(1));
+      await rt.submitChecked(cg.dispatches, 'view');
+      const relu = (v: number) => Math.max(0, v);
+      for (const { view: y } of terms) {
+        expect(Array.from(await cg.read(y))).toEqual(Array.from(pv, relu));
+        expect(cg.buffer(y).buffer).toBe(cg.buffer(y.viewOf!).buffer);
+      }
       const grad = await cg.read(g.tensors.find((x) => x.name === 'p.grad')!);
       expect(Array.from(grad)).toEqual(
-        Array.from(pv, (v, i) => expect.closeTo(2 * (v - tv[i]!), 5)),
+        Array.from(pv, (v, i) => expect.closeTo(v > 0 ? 2 * (v - tv[i]!) : 0, 5)),
       );
       cg.destroy();
       rt.buffers.destroy(params.buffer);

@@ -474,7 +474,7 @@ describe('Batcher', () => {
     const b = new Batcher(data, rowSize, { batchSize: 4, seed: 4, labels });
     const ref = new Batcher(data, rowSize, { batchSize: 4, seed: 4, labels });
     const out = new Float32Array(4 * rowSize + 2).fill(-1);
-    const lab = new Uint8Array(4);
+    const lab = new Float32Array(4);
     expect(b.next(out, lab)).toBe(4);
     expect(ref.next()).toBe(4);
     expect(out.subarray(0, 4 * rowSize)).toEqual(ref.batch);

@@ -2,17 +2,16 @@
 // golden fixture and against the float64 reference on fresh random models; the planner's reuse;
 // and that replaying a step creates no GPU objects.
 import { describe, expect, it } from 'vitest';
-import { CompiledGraph } from '../src/graph/executor.js';
 import { Graph, GradContext } from '../src/graph/graph.js';
-import { OPS } from '../src/graph/ops.js';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
-import { buildVaeGraph } from '../src/vae/graphs.js';
+import { buildModelGraph } from '../src/vae/build.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { compareParamMaps, referenceLossAndGrads } from '../src/vae/reference.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
 import { freshSeed, makeRng, randomNormal, randomUniform } from './helpers/reference.js';
 import { loadGolden } from './helpers/golden.js';
+import { compileModelGraph, scaledObjective, writeStepInputs } from './helpers/model-graph.js';
 
 const golden = loadGolden();
 
@@ -43,16 +42,6 @@ function scaledCheck(
   return lines;
 }
 
-/** The objective the graph minimizes, from what it computed (see src/vae/reference.ts). */
-function objectiveOf(
-  config: ReturnType<typeof resolveVaeConfig>,
-  batch: number,
-  reconSum: number,
-  klObjective: number,
-): number {
-  return (config.reduction === 'mean' ? 1 / batch : 1) * reconSum + klObjective;
-}
-
 describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
   it.each(golden.cases.map((c) => [c.name, c] as const))(
     'matches the PyTorch twin: losses, every gradient, three Adam steps (%s)',
@@ -61,16 +50,13 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
       const config = resolveVaeConfig(c.config);
       const model = VaeModel.create(rt, config, { weights: toF32(c.params) });
       const grads = rt.buffers.storage('golden.grads', model.flatSize * 4).buffer;
-      const vg = buildVaeGraph(config, {
+      const mg = buildModelGraph(config, {
         batch: c.batch,
         training: true,
         seed: 0,
         givenNoise: true,
       });
-      const cg = await CompiledGraph.compile(rt, vg.graph, {
-        params: model.paramBuffers(grads),
-        label: c.name,
-      });
+      const cg = await compileModelGraph(rt, model, mg, grads, c.name);
       const bytes = model.flatSize * 4;
       const flat = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: bytes });
       const m = rt.buffers.storage('golden.m', bytes).buffer;
@@ -87,34 +73,34 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
         v: flat(v),
         n: model.flatSize,
       });
-      cg.write(vg.x, Float32Array.from(c.x));
-      cg.write(vg.eps!, Float32Array.from(c.eps));
-      cg.update({ step: 0, capacity: c.capacity ?? 0 });
+      const inputs = { x: Float32Array.from(c.x), eps: Float32Array.from(c.eps) };
+      writeStepInputs(cg, mg, model, { ...inputs, step: 0 });
       await rt.submitChecked(cg.dispatches, 'golden.forward_backward');
-      const nll = await cg.read(vg.nll);
-      const kl = await cg.read(vg.kl);
-      const klTotal = await cg.read(vg.klTotal);
-      const reconSum = await cg.read(vg.reconSum);
+      const metric = (name: string) => mg.metrics.find((m) => m.name === name)!.value;
+      const nll = await cg.read(mg.nll);
+      const kl = await cg.read(mg.perExample.kl!);
+      const [klSum] = await cg.read(metric('kl'));
+      const [reconSum] = await cg.read(metric('recon'));
+      const [loss] = await cg.read(mg.loss);
       expect(Array.from(nll)).toEqual(
         c.nll.map((n) => expect.closeTo(n, Math.max(1e-3, Math.abs(n) * 2e-5))),
       );
       expect(Array.from(kl)).toEqual(
         c.kl.map((n) => expect.closeTo(n, Math.max(1e-4, Math.abs(n) * 2e-5))),
       );
-      expect(reconSum[0]).toBeCloseTo(c.reconSum, 2);
-      expect(klTotal[0]).toBeCloseTo(c.klSum, 3);
-      const objective = objectiveOf(config, c.batch, reconSum[0]!, klTotal[1]!);
+      expect(reconSum).toBeCloseTo(c.reconSum, 2);
+      expect(klSum).toBeCloseTo(c.klSum, 3);
+      const objective = scaledObjective(model, c.batch, loss!);
       expect(Math.abs(objective - c.objective)).toBeLessThan(2e-5 * Math.abs(c.objective) + 1e-4);
       const gradMismatches = scaledCheck(await model.readFlat(grads), toF64(c.grads), 2e-4);
       expect(gradMismatches, gradMismatches.join('\n')).toEqual([]);
 
       // Three Adam steps, each a full forward + backward + update in one submit.
       for (let step = 1; step <= golden.adam.steps; step++) {
-        cg.update({ step: step - 1, capacity: c.capacity ?? 0 });
+        writeStepInputs(cg, mg, model, { ...inputs, step: step - 1 });
         adam.setStep(step);
-        await rt.submitChecked([...cg.dispatches, ...adam.dispatches], `golden.step${step}`);
-        const [rs, kt] = await Promise.all([cg.read(vg.reconSum), cg.read(vg.klTotal)]);
-        const obj = objectiveOf(config, c.batch, rs[0]!, kt[1]!);
+        await rt.submitChecked([...cg.dispatches, adam], `golden.step${step}`);
+        const obj = scaledObjective(model, c.batch, (await cg.read(mg.loss))[0]!);
         const want = c.adam.objectives[step - 1]!;
         expect(Math.abs(obj - want), `objective before step ${step}`).toBeLessThan(
           5e-5 * Math.abs(want) + 1e-4,
@@ -177,17 +163,20 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
       const grads = rt.buffers.storage('random.grads', model.flatSize * 4).buffer;
       // Poison the gradient buffer: every entry must be written by the step (= before +=).
       rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
-      const vg = buildVaeGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
-      const cg = await CompiledGraph.compile(rt, vg.graph, { params: model.paramBuffers(grads) });
+      const mg = buildModelGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
+      const cg = await compileModelGraph(rt, model, mg, grads);
       const x =
         config.likelihood.kind === 'bernoulli'
           ? randomUniform(rng, B * config.inputSize, 0, 1)
           : randomNormal(rng, B * config.inputSize);
       const eps = randomNormal(rng, B * config.latentSize);
-      const capacity = config.capacity ? 0.8 : undefined;
-      cg.write(vg.x, x);
-      cg.write(vg.eps!, eps);
-      cg.update({ step: 0, capacity: capacity ?? 0 });
+      // The capacity target of step 37 (C ramps over 100 steps): a per-step hyperparameter.
+      const step = 37;
+      const capacity =
+        config.objective.kind === 'elbo' && config.objective.capacity
+          ? (config.objective.capacity.max * step) / config.objective.capacity.steps
+          : undefined;
+      writeStepInputs(cg, mg, model, { x, eps, step });
       await rt.submitChecked(cg.dispatches, 'random.step');
       const params64 = new Map([...weights].map(([k, w]) => [k, Float64Array.from(w)]));
       const ref = referenceLossAndGrads(
@@ -200,8 +189,7 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
           ...(capacity !== undefined ? { capacity } : {}),
         },
       );
-      const [reconSum, klTotal] = await Promise.all([cg.read(vg.reconSum), cg.read(vg.klTotal)]);
-      const objective = objectiveOf(config, B, reconSum[0]!, klTotal[1]!);
+      const objective = scaledObjective(model, B, (await cg.read(mg.loss))[0]!);
       expect(Math.abs(objective - ref.objective), `seed ${seed}`).toBeLessThan(
         1e-4 * Math.abs(ref.objective) + 1e-4,
       );
@@ -222,8 +210,8 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
     });
     const model = VaeModel.create(rt, config, { seed: 1 });
     const grads = rt.buffers.storage('reuse.grads', model.flatSize * 4).buffer;
-    const vg = buildVaeGraph(config, { batch: 17, training: true, seed: 3 });
-    const cg = await CompiledGraph.compile(rt, vg.graph, { params: model.paramBuffers(grads) });
+    const mg = buildModelGraph(config, { batch: 17, training: true, seed: 3 });
+    const cg = await compileModelGraph(rt, model, mg, grads);
     expect(cg.memory.pooledBytes).toBeLessThan(cg.memory.unplannedBytes);
     // No two temporaries alive at the same op share a buffer.
     const { intervals, temps } = cg.plan;
@@ -258,8 +246,7 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
     try {
       const x = new Float32Array(17 * 50).fill(0.5);
       for (let step = 0; step < 3; step++) {
-        cg.write(vg.x, x);
-        cg.update({ step, capacity: 0 });
+        writeStepInputs(cg, mg, model, { x, step });
         rt.submit(cg.dispatches, 'replay');
       }
       await rt.finish();
@@ -274,7 +261,7 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
 
 describe('autodiff', () => {
   it('sums the gradients of a tensor used twice: first write assigns, later writes add', () => {
-    const g = new Graph(OPS);
+    const g = new Graph();
     const w = g.param('w', [3, 2]);
     const ctx = new GradContext(g);
     const first = ctx.slot(w);
@@ -294,12 +281,12 @@ describe('autodiff', () => {
       encoder: { hidden: [5] },
       decoder: { hidden: [4] },
     });
-    const vg = buildVaeGraph(config, { batch: 3, training: true, seed: 0 });
-    const names = vg.paramGrads.map((t) => t.name);
-    expect(names).toEqual(vg.graph.params.map((p) => `${p.name}.grad`));
-    expect(vg.graph.tensors.some((t) => t.name === 'x.grad')).toBe(false);
+    const mg = buildModelGraph(config, { batch: 3, training: true, seed: 0 });
+    const names = mg.paramGrads.map((t) => t.name);
+    expect(names).toEqual(mg.graph.params.map((p) => `${p.name}.grad`));
+    expect(mg.graph.tensors.some((t) => t.name === 'x.grad')).toBe(false);
     // mu and logvar feed both the KL and the sampling: the second writer accumulates.
-    const writers = vg.graph.ops.filter((op) =>
+    const writers = mg.graph.ops.filter((op) =>
       op.outputs.some((t) => t.name === 'encoder.mu.grad'),
     );
     expect(
@@ -308,17 +295,20 @@ describe('autodiff', () => {
       ['kl_backward', false],
       ['reparam_backward', true],
     ]);
-    expect(() => vg.graph.backward()).toThrow(/already called/);
+    expect(() => mg.graph.backward()).toThrow(/already called/);
   });
 
   it('names the problem for bad graphs', () => {
-    const g = new Graph(OPS);
+    const g = new Graph();
     expect(() => g.tensor('bad', [3, 0], 'temp', false)).toThrow(
       /tensor 'bad' has a bad shape \[3, 0\]/,
     );
-    expect(() => g.op('nope', 'n', [], [], {})).toThrow(/unknown op type 'nope'/);
     g.param('p', [2]);
     expect(() => g.param('p', [2])).toThrow(/parameter 'p' declared twice/);
-    expect(() => g.backward()).toThrow(/needs at least one loss op/);
+    expect(() => g.paramNamed('q')).toThrow(/no parameter 'q' \(declared: p\)/);
+    expect(() => g.backward()).toThrow(/needs exactly one root op \(the objective\), found 0/);
+    const x = g.input('x', [2, 3]);
+    expect(() => g.viewTensor(x, [7])).toThrow(/a view of x\(2×3\) as \[7\] changes its size/);
+    expect(() => g.viewTensor(g.params[0]!, [2])).toThrow(/views are of temporaries and inputs/);
   });
 });

@@ -17,7 +17,7 @@ import {
 import { LOGSIGMA_CLAMP } from '../src/kernels/likelihood.js';
 import { prngNormal } from '../src/kernels/reparam.js';
 import {
-  linearLayers,
+  vaeLayers,
   type LinearSpec,
   type ResolvedVaeConfig,
   type VaeConfig,
@@ -87,12 +87,12 @@ function decode64(
   B: number,
   alpha = 0,
 ): Float64Array {
-  const L = linearLayers(cfg);
+  const L = vaeLayers(cfg);
   let h = Float64Array.from(z);
   for (const l of L.decoderHidden) {
     h = linear64(p, l, h, B).map((v) => activationForward64(cfg.decoder.activation, v));
   }
-  const out = linear64(p, L.out, h, B);
+  const out = linear64(p, L.out!, h, B);
   switch (cfg.likelihood.kind) {
     case 'bernoulli':
       return out.map((v) => 1 / (1 + Math.exp(-v)));
@@ -121,7 +121,7 @@ function encode64(
     new Float64Array(B * Z),
     {
       batch: B,
-      ...(cfg.capacity ? { capacity: 0 } : {}),
+      ...(cfg.objective.kind === 'elbo' && cfg.objective.capacity ? { capacity: 0 } : {}),
     },
   );
   return { mu: r.mu, logvar: r.logvar };

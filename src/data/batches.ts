@@ -16,8 +16,8 @@ export interface BatcherOptions {
    * batchSize rows. With false the last batch may be shorter; the rest of the buffer is zeroed.
    */
   dropLast?: boolean;
-  /** Per-row labels to gather alongside the rows (optional). */
-  labels?: Uint8Array;
+  /** Per-row labels (class indices) to gather alongside the rows (optional). */
+  labels?: ArrayLike<number>;
 }
 
 /**
@@ -41,14 +41,17 @@ export class Batcher {
   readonly shuffle: boolean;
   /** The current batch, (batchSize, rowSize) row-major. */
   readonly batch: Float32Array;
-  /** Labels of the current batch's rows (present when `labels` was given). */
-  readonly batchLabels: Uint8Array | undefined;
+  /**
+   * Labels of the current batch's rows (present when `labels` was given), as f32: what the GPU
+   * reads (class indices are exact below 2^24).
+   */
+  readonly batchLabels: Float32Array | undefined;
   /** Source row index of each row of the current batch. */
   readonly batchIndices: Uint32Array;
   /** The current epoch's order of rows. */
   readonly order: Uint32Array;
   private readonly data: Float32Array;
-  private readonly labels: Uint8Array | undefined;
+  private readonly labels: ArrayLike<number> | undefined;
   private readonly rng: Rng;
   private cursor = 0;
   private epochIndex = -1;
@@ -85,7 +88,7 @@ export class Batcher {
     this.labels = options.labels;
     this.rng = createRng(options.seed ?? 0);
     this.batch = new Float32Array(batchSize * rowSize);
-    this.batchLabels = options.labels ? new Uint8Array(batchSize) : undefined;
+    this.batchLabels = options.labels ? new Float32Array(batchSize) : undefined;
     this.batchIndices = new Uint32Array(batchSize);
     this.order = new Uint32Array(this.count);
     for (let i = 0; i < this.count; i++) this.order[i] = i;
@@ -117,7 +120,7 @@ export class Batcher {
    */
   next(
     out: Float32Array = this.batch,
-    labelsOut: Uint8Array | undefined = this.batchLabels,
+    labelsOut: Float32Array | undefined = this.batchLabels,
   ): number {
     if (out.length < this.batchSize * this.rowSize) {
       throw new RangeError(

@@ -5,7 +5,7 @@ import { readFloats, type BufferRange } from '../gpu/buffers.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
 import type { Graph, Tensor } from './graph.js';
-import { OPS, type PreparedOp, type StepState } from './ops.js';
+import type { PreparedOp, StepState } from './prepare.js';
 import { planMemory, type MemoryPlan } from './planner.js';
 
 /** The flat parameter buffers a graph's 'param' and 'param-grad' tensors are views into. */
@@ -69,18 +69,21 @@ export class CompiledGraph {
         return range.buffer;
       });
       for (const t of graph.tensors) {
+        if (t.viewOf) continue;
         ranges.set(t, resolveRange(rt, t, plan, pool, options, label, owned));
         if ((t.role === 'input' || t.role === 'state') && !options.external?.has(t.name)) {
           ioBytes += 4 * t.size;
         }
       }
+      // A view is its base's range (the same bytes under another shape).
+      for (const t of graph.tensors) {
+        if (t.viewOf) ranges.set(t, { ...ranges.get(t.base)!, size: 4 * t.size });
+      }
       const buffer = (t: Tensor): BufferRange => ranges.get(t)!;
       for (const op of graph.ops) {
-        const def = OPS[op.type];
-        if (!def) throw new Error(`graph: no op definition for '${op.type}'`);
         try {
           prepared.push(
-            await def.prepare({ rt, buffer, matmulVariant: options.matmulVariant }, op as never),
+            await op.def.prepare({ rt, buffer, matmulVariant: options.matmulVariant }, op),
           );
         } catch (error) {
           throw new Error(

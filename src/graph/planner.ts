@@ -20,7 +20,7 @@ export interface Interval {
 }
 
 export interface MemoryPlan {
-  /** Index into `buffers` of each 'temp' tensor. */
+  /** Index into `buffers` of each 'temp' tensor that is not a view (views use their base's). */
   temps: Map<Tensor, number>;
   /** Byte size of each pooled buffer. */
   buffers: number[];
@@ -32,22 +32,29 @@ export interface MemoryPlan {
   intervals: Map<Tensor, Interval>;
 }
 
-/** Liveness of each temp tensor over the op list (inclusive intervals). */
+/**
+ * Liveness of each temp tensor over the op list (inclusive intervals). A view has no buffer of its
+ * own: its uses count as uses of its base, which it keeps alive.
+ */
 export function liveness(graph: Graph): Map<Tensor, Interval> {
   const intervals = new Map<Tensor, Interval>();
   graph.ops.forEach((op, i) => {
     for (const t of [...op.inputs, ...op.outputs]) {
-      if (t.role !== 'temp') continue;
-      const iv = intervals.get(t);
+      const base = t.base;
+      if (base.role !== 'temp') continue;
+      const iv = intervals.get(base);
       if (iv) iv.end = Math.max(iv.end, i);
-      else intervals.set(t, { start: i, end: i });
+      else intervals.set(base, { start: i, end: i });
     }
   });
-  for (const [t, iv] of intervals) {
-    if (t.keep) iv.end = graph.ops.length;
+  for (const t of graph.tensors) {
+    if (t.keep && t.base.role === 'temp') {
+      const iv = intervals.get(t.base);
+      if (iv) iv.end = graph.ops.length;
+    }
   }
   for (const t of graph.tensors) {
-    if (t.role === 'temp' && !intervals.has(t)) {
+    if (t.role === 'temp' && !intervals.has(t.base)) {
       throw new Error(`planner: temporary ${t.toString()} is used by no op`);
     }
   }

@@ -92,6 +92,11 @@ export interface AdamConfig extends AdamHyper {
    * caller zeroes it). Made (and zeroed) by the helper when not given.
    */
   stats?: BufferRange;
+  /**
+   * Compute the gradient sum of squares into stats[0] before the update (default true). False:
+   * stats[0] is written elsewhere (one norm over several parameter ranges), and `stats` is required.
+   */
+  computeNorm?: boolean;
   /** Use the vec4 kernel when n and the offsets allow it (default true). */
   vec4?: boolean;
   label?: string;
@@ -182,13 +187,17 @@ export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<Adam
   if (cfg.stats !== undefined && cfg.stats.size < 8) {
     throw new Error(`adam: 'stats' must hold 2 floats, got ${cfg.stats.size / 4}`);
   }
+  const computeNorm = cfg.computeNorm ?? true;
+  if (checked && !computeNorm && cfg.stats === undefined) {
+    throw new Error('adam: computeNorm false needs the stats buffer its norm is written to');
+  }
   return buildProgram<AdamHooks>(rt, cfg.label ?? 'adam', async (b) => {
     let stats = cfg.stats;
     if (checked && stats === undefined) {
       stats = b.storage('stats', 8);
       rt.device.queue.writeBuffer(stats.buffer, stats.offset, new Float32Array(2));
     }
-    if (checked) {
+    if (checked && computeNorm) {
       b.append(
         await prepareReduceTotal(rt, {
           x: cfg.grads,

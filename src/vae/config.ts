@@ -1,88 +1,64 @@
-// The plain, JSON-serializable description of a VAE, its validation, and the parameter list it
-// implies (PyTorch-style names and (out, in) weight shapes, so checkpoints load into a twin
-// `torch.nn.Module` with `load_state_dict`).
-import { ACTIVATIONS, type Activation } from '../kernels/activation-codes.js';
+// The model description: a plain JSON object with a `version` and one section per part of the
+// VAE (encoder, posterior, prior, decoder, likelihood, objective, condition), its validation, and
+// the layers and parameters it implies. Every unknown or misplaced field is an error naming it.
+// Version 1 (no `version` field; checkpoints written before sections existed) had beta, capacity
+// and reduction at the top level and is read as version 2 with an ELBO objective section.
 import type { Likelihood } from '../kernels/likelihood.js';
+import { checkFields, checkKind, checkObject, checkSize, fail } from './fields.js';
+import {
+  CONDITIONS,
+  OBJECTIVES,
+  POSTERIORS,
+  PRIORS,
+  type ConditionConfig,
+  type ObjectiveConfig,
+  type PosteriorConfig,
+  type PriorConfig,
+} from './kinds.js';
+import {
+  convChain,
+  convParams,
+  linearChain,
+  linearParams,
+  resolveDecoder,
+  resolveEncoder,
+  resolveGeometry,
+  resolveLikelihood,
+  type ConvSpec,
+  type DecoderConfig,
+  type EncoderConfig,
+  type LinearSpec,
+  type ParameterSpec,
+  type ResolvedDecoderConfig,
+  type ResolvedEncoderConfig,
+} from './layers.js';
+import type { ConditionWidths, ModelShape, SectionKind } from './sections.js';
+import type { CapacityConfig } from './objective/elbo.js';
 
-export interface MlpConfig {
-  /** Hidden layer widths, input side first; [] gives a single linear map. */
-  hidden: number[];
-  /** Activation after every hidden layer (default 'relu'). */
-  activation?: Activation;
-}
+export type { ConditionConfig, ObjectiveConfig, PosteriorConfig, PriorConfig } from './kinds.js';
+export type {
+  ConvLayerConfig,
+  ConvSpec,
+  DecoderConfig,
+  EncoderConfig,
+  LinearSpec,
+  MlpConfig,
+  ParameterSpec,
+  ResolvedConvLayer,
+  ResolvedDecoderConfig,
+  ResolvedEncoderConfig,
+} from './layers.js';
+export type { CapacityConfig } from './objective/elbo.js';
 
-/** One Conv2d (encoder) or ConvTranspose2d (decoder) layer: square kernel, NCHW. */
-export interface ConvLayerConfig {
-  /** Output channels. */
-  channels: number;
-  /** Kernel size (square). */
-  kernel: number;
-  /** Stride in y and x (default 1). */
-  stride?: number;
-  /** Zero padding on every side (default 0; smaller than the kernel). */
-  padding?: number;
-  /** ConvTranspose2d only: extra rows/columns at the bottom/right of the output (default 0). */
-  outputPadding?: number;
-}
+/** The version this library writes. */
+export const MODEL_VERSION = 2;
 
-/**
- * The encoder: optional Conv2d layers on the image (inputShape), each followed by the activation,
- * flattened (C·H·W, NCHW order) into the dense hidden layers, then the mu and logvar heads.
- */
-export interface EncoderConfig extends MlpConfig {
-  /** Conv2d layers, input side first (module names encoder.conv.0, encoder.conv.1, …). */
-  conv?: ConvLayerConfig[];
-}
+export const MAX_LATENT_SIZE = 256;
 
-/**
- * The decoder: dense hidden layers on z, each followed by the activation; with `deconv`, the last
- * dense layer's output is viewed as `reshape` (C, h, w) and goes through ConvTranspose2d layers
- * (the activation after each but the last, whose output is the logits or means) instead of the
- * decoder.out linear layer.
- */
-export interface DecoderConfig extends MlpConfig {
-  /** ConvTranspose2d layers (module names decoder.deconv.0, …); the last gives inputShape. */
-  deconv?: ConvLayerConfig[];
-  /**
-   * (C, h, w) of the first deconv layer's input: C·h·w must be the last hidden width (or the
-   * latent size with no hidden layers). Default: h, w inverted from inputShape through the deconv
-   * layers, C = that width / (h·w).
-   */
-  reshape?: [number, number, number];
-}
-
-/** A conv layer with every default filled in. */
-export interface ResolvedConvLayer {
-  channels: number;
-  kernel: number;
-  stride: number;
-  padding: number;
-  outputPadding: number;
-}
-
-/** Encoder with defaults filled in; `conv` only when it has conv layers. */
-export interface ResolvedEncoderConfig {
-  hidden: number[];
-  activation: Activation;
-  conv?: ResolvedConvLayer[];
-}
-
-/** Decoder with defaults filled in; `deconv` and `reshape` only when it has deconv layers. */
-export interface ResolvedDecoderConfig {
-  hidden: number[];
-  activation: Activation;
-  deconv?: ResolvedConvLayer[];
-  reshape?: [number, number, number];
-}
-
-export interface CapacityConfig {
-  /** C_max in nats. */
-  max: number;
-  /** Steps over which C grows linearly from 0 to C_max (0: C_max from the start). */
-  steps: number;
-}
-
+/** A model description as written by hand or stored in a checkpoint (version 2, or 1). */
 export interface VaeConfig {
+  /** 2 (absent: version 1). */
+  version?: number;
   /** D: values per example (784 for 28×28 images). */
   inputSize: number;
   /**
@@ -93,355 +69,170 @@ export interface VaeConfig {
   /** Z: latent dimensions, 1..256. */
   latentSize: number;
   encoder: EncoderConfig;
+  /** q(z|x) (default { kind: 'diagonal' }). */
+  posterior?: PosteriorConfig;
+  /** p(z) (default { kind: 'standard-normal' }). */
+  prior?: PriorConfig;
   decoder: DecoderConfig;
   /** Decoder likelihood p(x|z) (default Bernoulli on logits). */
   likelihood?: Likelihood;
-  /** Weight of the KL term (default 1; 0 is a plain autoencoder, > 1 a β-VAE). */
+  /** The loss (default { kind: 'elbo', beta: 1, reduction: 'sum' }). */
+  objective?: ObjectiveConfig;
+  /** Extra inputs the model is conditioned on (default { kind: 'none' }). */
+  condition?: ConditionConfig;
+  /** Version 1 only: now objective.beta. */
   beta?: number;
-  /** Capacity objective β·|KL − C| with C ramped linearly (Burgess et al. 2018). */
-  capacity?: CapacityConfig;
-  /**
-   * 'sum' (default, as pytorch/examples): the objective is the batch sum; 'mean': divided by the
-   * batch size. Reported losses are always per example.
-   */
+  /** Version 1 only: now objective.capacity. */
+  capacity?: CapacityConfig | null;
+  /** Version 1 only: now objective.reduction. */
   reduction?: 'sum' | 'mean';
 }
 
-/** A config with every default filled in. */
+/** A model description with every default filled in (what checkpoints store). */
 export interface ResolvedVaeConfig {
+  version: 2;
   inputSize: number;
   /** Present when given or when the model has conv layers. */
   inputShape?: [number, number, number];
   latentSize: number;
   encoder: ResolvedEncoderConfig;
+  posterior: PosteriorConfig;
+  prior: PriorConfig;
   decoder: ResolvedDecoderConfig;
   likelihood: Likelihood;
-  beta: number;
-  capacity: CapacityConfig | undefined;
-  reduction: 'sum' | 'mean';
+  objective: ObjectiveConfig;
+  condition: ConditionConfig;
 }
 
-export const MAX_LATENT_SIZE = 256;
+const V2_FIELDS = [
+  'version',
+  'inputSize',
+  'inputShape',
+  'latentSize',
+  'encoder',
+  'posterior',
+  'prior',
+  'decoder',
+  'likelihood',
+  'objective',
+  'condition',
+] as const;
+const V1_FIELDS = [
+  'inputSize',
+  'inputShape',
+  'latentSize',
+  'encoder',
+  'decoder',
+  'likelihood',
+  'beta',
+  'capacity',
+  'reduction',
+] as const;
 
-export interface ParameterSpec {
-  /** PyTorch-style name, e.g. 'encoder.0.weight'. */
-  name: string;
-  /**
-   * (out, in) for linear weights, (out) for biases; (Cout, Cin, kh, kw) for Conv2d weights and
-   * (Cin, Cout, kh, kw) for ConvTranspose2d weights, as PyTorch.
-   */
-  shape: number[];
-  /**
-   * Fan-in of the layer, for PyTorch's default init bound 1/sqrt(fanIn): in for linear layers,
-   * weight.size(1)·kh·kw for conv layers (Cin·kh·kw for Conv2d, Cout·kh·kw for ConvTranspose2d).
-   */
-  fanIn: number;
+/** Resolves a `{ kind, ... }` section with its kind's fields and defaults. */
+function resolveSection<C extends { kind: string }>(
+  path: string,
+  raw: unknown,
+  kinds: Readonly<Record<string, SectionKind<C>>>,
+  fallback: string,
+  model: ModelShape,
+): C {
+  const section =
+    raw === undefined || raw === null
+      ? { kind: fallback }
+      : checkObject(
+          path,
+          raw,
+          `{ kind: ${Object.keys(kinds)
+            .map((k) => `'${k}'`)
+            .join(' | ')}, ... }`,
+        );
+  const kind = checkKind(path, section, Object.keys(kinds));
+  const def = kinds[kind]!;
+  checkFields(section, path, ['kind', ...def.fields]);
+  return def.resolve(section, path, model);
 }
 
-function fail(message: string): never {
-  throw new Error(`vae config: ${message}`);
+/** Version 1 fields as a version 2 description (objective section from beta/capacity/reduction). */
+function fromVersion1(raw: Record<string, unknown>): Record<string, unknown> {
+  checkFields(raw, '', V1_FIELDS, {
+    posterior: 'a version 2 description (add "version": 2)',
+    prior: 'a version 2 description (add "version": 2)',
+    objective: 'a version 2 description (add "version": 2)',
+    condition: 'a version 2 description (add "version": 2)',
+  });
+  const { beta, capacity, reduction, ...rest } = raw;
+  const objective: Record<string, unknown> = { kind: 'elbo' };
+  if (beta !== undefined) objective.beta = beta;
+  if (capacity !== undefined && capacity !== null) objective.capacity = capacity;
+  if (reduction !== undefined) objective.reduction = reduction;
+  return { ...rest, version: MODEL_VERSION, objective };
 }
 
-function checkSize(name: string, value: unknown, max = 1 << 20): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    fail(`${name} must be an integer in [1, ${max}], got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function resolveMlp(name: string, mlp: unknown): Required<MlpConfig> {
-  if (typeof mlp !== 'object' || mlp === null)
-    fail(`${name} must be an object { hidden, activation }`);
-  const m = mlp as Partial<MlpConfig>;
-  if (!Array.isArray(m.hidden)) fail(`${name}.hidden must be an array of layer widths`);
-  const hidden = m.hidden.map((h, i) => checkSize(`${name}.hidden[${i}]`, h));
-  const activation = m.activation ?? 'relu';
-  if (!(activation in ACTIVATIONS)) {
-    fail(
-      `${name}.activation '${String(activation)}' is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
-    );
-  }
-  return { hidden, activation };
-}
-
-function resolveLikelihood(lk: unknown): Likelihood {
-  if (lk === undefined) return { kind: 'bernoulli' };
-  const l = lk as Partial<{ kind: string; sigma: number }>;
-  switch (l.kind) {
-    case 'bernoulli':
-      return { kind: 'bernoulli' };
-    case 'gaussian':
-      if (typeof l.sigma !== 'number' || !(l.sigma > 0) || !Number.isFinite(l.sigma)) {
-        fail(`likelihood.sigma must be a finite number > 0, got ${JSON.stringify(l.sigma)}`);
-      }
-      return { kind: 'gaussian', sigma: l.sigma };
-    case 'gaussian-learned':
-      return { kind: 'gaussian-learned' };
-    default:
-      return fail(
-        `likelihood.kind must be 'bernoulli', 'gaussian' or 'gaussian-learned', got ${JSON.stringify(l.kind)}`,
-      );
-  }
-}
-
-/** Validates a config (also one parsed from a checkpoint) and fills in the defaults. */
+/** Validates a description (also one read from a checkpoint, version 1 or 2) and fills defaults. */
 export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
-  if (typeof config !== 'object' || config === null) fail('expected an object');
-  const beta = config.beta ?? 1;
-  if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) {
-    fail(`beta must be a finite number >= 0, got ${JSON.stringify(beta)}`);
+  let raw = checkObject('the model description', config, '{ version, inputSize, latentSize, ... }');
+  if (raw.version === undefined) raw = fromVersion1(raw);
+  else if (raw.version !== MODEL_VERSION) {
+    fail(
+      `version must be ${MODEL_VERSION} (or absent for version 1), got ${JSON.stringify(raw.version)}`,
+    );
+  } else {
+    checkFields(raw, '', V2_FIELDS, {
+      beta: 'objective (objective.beta)',
+      capacity: 'objective (objective.capacity)',
+      reduction: 'objective (objective.reduction)',
+      hidden: 'encoder or decoder',
+      activation: 'encoder or decoder',
+      conv: 'encoder (encoder.conv)',
+      deconv: 'decoder (decoder.deconv)',
+      samples: 'objective (objective.samples, with kind iwae)',
+      classes: 'condition (condition.classes, with kind label)',
+    });
   }
-  let capacity: CapacityConfig | undefined;
-  // null (from JSON) or undefined: no capacity objective.
-  if (config.capacity !== undefined && config.capacity !== null) {
-    const c = config.capacity;
-    if (typeof c !== 'object')
-      fail(`capacity must be an object { max, steps }, got ${JSON.stringify(c)}`);
-    if (typeof c.max !== 'number' || !Number.isFinite(c.max) || c.max < 0) {
-      fail(`capacity.max must be a finite number >= 0, got ${JSON.stringify(c.max)}`);
-    }
-    if (!Number.isInteger(c.steps) || c.steps < 0) {
-      fail(`capacity.steps must be an integer >= 0, got ${JSON.stringify(c.steps)}`);
-    }
-    capacity = { max: c.max, steps: c.steps };
-  }
-  const reduction = config.reduction ?? 'sum';
-  if (reduction !== 'sum' && reduction !== 'mean') {
-    fail(`reduction must be 'sum' or 'mean', got ${JSON.stringify(reduction)}`);
-  }
-  const resolved: ResolvedVaeConfig = {
-    inputSize: checkSize('inputSize', config.inputSize),
-    latentSize: checkSize('latentSize', config.latentSize, MAX_LATENT_SIZE),
-    encoder: resolveMlp('encoder', config.encoder),
-    decoder: resolveMlp('decoder', config.decoder),
-    likelihood: resolveLikelihood(config.likelihood),
-    beta,
-    capacity,
-    reduction,
+  const model: ModelShape = {
+    inputSize: checkSize('inputSize', raw.inputSize),
+    latentSize: checkSize('latentSize', raw.latentSize, MAX_LATENT_SIZE),
   };
-  resolveConv(config, resolved);
+  const encoder = resolveEncoder(raw.encoder);
+  const decoder = resolveDecoder(raw.decoder);
+  const likelihood = resolveLikelihood(raw.likelihood);
+  const condition = resolveSection('condition', raw.condition, CONDITIONS, 'none', model);
+  const widths = conditionWidths(condition, encoder.conv !== undefined);
+  const inputShape = resolveGeometry(encoder, decoder, raw.inputShape, {
+    ...model,
+    likelihood,
+    widths,
+  });
+  const resolved: ResolvedVaeConfig = {
+    version: 2,
+    inputSize: model.inputSize,
+    latentSize: model.latentSize,
+    encoder,
+    posterior: resolveSection('posterior', raw.posterior, POSTERIORS, 'diagonal', model),
+    prior: resolveSection('prior', raw.prior, PRIORS, 'standard-normal', model),
+    decoder,
+    likelihood,
+    objective: resolveSection('objective', raw.objective, OBJECTIVES, 'elbo', model),
+    condition,
+  };
+  if (inputShape) resolved.inputShape = inputShape;
   return resolved;
 }
 
-// ---- conv layers ----
-
-function resolveConvLayers(
-  name: string,
-  layers: unknown,
-  transposed: boolean,
-): ResolvedConvLayer[] | undefined {
-  if (layers === undefined || layers === null) return undefined;
-  if (!Array.isArray(layers)) {
-    fail(`${name} must be an array of { channels, kernel, stride, padding } layers`);
-  }
-  if (layers.length === 0) return undefined;
-  return layers.map((raw, i) => {
-    const at = `${name}[${i}]`;
-    if (typeof raw !== 'object' || raw === null) {
-      fail(`${at} must be an object { channels, kernel, stride, padding }`);
-    }
-    const l = raw as Partial<ConvLayerConfig>;
-    const known = ['channels', 'kernel', 'stride', 'padding', 'outputPadding'];
-    for (const key of Object.keys(l)) {
-      if (!known.includes(key)) fail(`${at}.${key} is unknown (known: ${known.join(', ')})`);
-    }
-    const channels = checkSize(`${at}.channels`, l.channels, 1 << 16);
-    const kernel = checkSize(`${at}.kernel`, l.kernel, 64);
-    const stride = checkSize(`${at}.stride`, l.stride ?? 1, 64);
-    const padding = l.padding ?? 0;
-    if (!Number.isInteger(padding) || padding < 0 || padding >= kernel) {
-      fail(
-        `${at}.padding must be an integer in [0, kernel - 1 = ${kernel - 1}], got ${JSON.stringify(padding)}`,
-      );
-    }
-    const outputPadding = l.outputPadding ?? 0;
-    if (!transposed && outputPadding !== 0) {
-      fail(`${at}.outputPadding applies to decoder.deconv layers only`);
-    }
-    if (!Number.isInteger(outputPadding) || outputPadding < 0 || outputPadding >= stride) {
-      fail(
-        `${at}.outputPadding must be an integer in [0, stride - 1 = ${stride - 1}], got ${JSON.stringify(outputPadding)}`,
-      );
-    }
-    return { channels, kernel, stride, padding, outputPadding };
-  });
-}
-
-/** Output length of a conv (floor, as PyTorch) or transposed conv along one axis. */
-function convLength(size: number, l: ResolvedConvLayer, transposed: boolean): number {
-  return transposed
-    ? (size - 1) * l.stride - 2 * l.padding + l.kernel + l.outputPadding
-    : Math.floor((size + 2 * l.padding - l.kernel) / l.stride) + 1;
-}
-
-function checkShape3(name: string, value: unknown): [number, number, number] {
-  if (!Array.isArray(value) || value.length !== 3) {
-    fail(`${name} must be [channels, height, width], got ${JSON.stringify(value)}`);
-  }
-  return [
-    checkSize(`${name}[0]`, value[0]),
-    checkSize(`${name}[1]`, value[1]),
-    checkSize(`${name}[2]`, value[2]),
-  ];
-}
-
-/** Fills in and checks inputShape, encoder.conv, decoder.deconv and decoder.reshape. */
-function resolveConv(config: VaeConfig, resolved: ResolvedVaeConfig): void {
-  const enc = config.encoder as unknown as Record<string, unknown>;
-  const dec = config.decoder as unknown as Record<string, unknown>;
-  const misplaced: [string, unknown, string][] = [
-    ['encoder.deconv', enc.deconv, 'encoder.conv'],
-    ['encoder.reshape', enc.reshape, 'decoder.reshape'],
-    ['decoder.conv', dec.conv, 'decoder.deconv'],
-  ];
-  for (const [name, value, instead] of misplaced) {
-    if (value !== undefined) fail(`${name} is not a field (did you mean ${instead}?)`);
-  }
-  const conv = resolveConvLayers('encoder.conv', config.encoder.conv, false);
-  const deconv = resolveConvLayers('decoder.deconv', config.decoder.deconv, true);
-  const D = resolved.inputSize;
-  if (config.inputShape !== undefined && config.inputShape !== null) {
-    const shape = checkShape3('inputShape', config.inputShape);
-    if (shape[0] * shape[1] * shape[2] !== D) {
-      fail(
-        `inputShape [${shape.join(', ')}] holds ${shape[0] * shape[1] * shape[2]} values, inputSize is ${D}`,
-      );
-    }
-    resolved.inputShape = shape;
-  } else if (conv || deconv) {
-    const side = Math.round(Math.sqrt(D));
-    if (side * side !== D) {
-      fail(`inputShape [C, H, W] is needed with conv layers (inputSize ${D} is not a square)`);
-    }
-    resolved.inputShape = [1, side, side];
-  }
-  if (config.decoder.reshape !== undefined && config.decoder.reshape !== null && !deconv) {
-    fail('decoder.reshape applies only with decoder.deconv layers');
-  }
-  if (conv) {
-    let [c, h, w] = resolved.inputShape!;
-    conv.forEach((l, i) => {
-      const oh = convLength(h, l, false);
-      const ow = convLength(w, l, false);
-      if (oh < 1 || ow < 1) {
-        fail(
-          `encoder.conv[${i}]: a ${c}×${h}×${w} input gives an empty output (${oh}×${ow}) with ` +
-            `kernel ${l.kernel}, stride ${l.stride}, padding ${l.padding}`,
-        );
-      }
-      [c, h, w] = [l.channels, oh, ow];
-    });
-    // Conv2d layers carry no outputPadding.
-    resolved.encoder.conv = conv.map(({ channels, kernel, stride, padding }) => ({
-      channels,
-      kernel,
-      stride,
-      padding,
-      outputPadding: 0,
-    }));
-  }
-  if (deconv) {
-    if (resolved.likelihood.kind === 'gaussian-learned') {
-      fail(
-        "likelihood 'gaussian-learned' needs decoder.out: it cannot be used with decoder.deconv",
-      );
-    }
-    const [C, H, W] = resolved.inputShape!;
-    const top = resolved.decoder.hidden.at(-1) ?? resolved.latentSize;
-    const topName =
-      resolved.decoder.hidden.length > 0
-        ? `decoder.hidden[${resolved.decoder.hidden.length - 1}]`
-        : 'latentSize';
-    let reshape: [number, number, number];
-    if (config.decoder.reshape !== undefined && config.decoder.reshape !== null) {
-      reshape = checkShape3('decoder.reshape', config.decoder.reshape);
-      const n = reshape[0] * reshape[1] * reshape[2];
-      if (n !== top) {
-        fail(
-          `decoder.reshape [${reshape.join(', ')}] holds ${n} values, the last dense layer ` +
-            `(${topName}) gives ${top}`,
-        );
-      }
-    } else {
-      // Invert the deconv layers from the image size: (out - k + 2p - op) / s + 1.
-      let [h, w] = [H, W];
-      for (let i = deconv.length - 1; i >= 0; i--) {
-        const l = deconv[i]!;
-        const invert = (size: number, axis: string) => {
-          const n = size - l.kernel + 2 * l.padding - l.outputPadding;
-          if (n < 0 || n % l.stride !== 0) {
-            fail(
-              `decoder.deconv[${i}]: no input ${axis} gives an output ${axis} of ${size} with ` +
-                `kernel ${l.kernel}, stride ${l.stride}, padding ${l.padding}, outputPadding ` +
-                `${l.outputPadding} (set decoder.reshape, or change the layer)`,
-            );
-          }
-          return n / l.stride + 1;
-        };
-        [h, w] = [invert(h, 'height'), invert(w, 'width')];
-      }
-      if (top % (h * w) !== 0) {
-        fail(
-          `decoder: the last dense layer (${topName}) gives ${top} values, not a whole number of ` +
-            `${h}×${w} channels for decoder.deconv[0]; make it C·${h * w} or set decoder.reshape`,
-        );
-      }
-      reshape = [top / (h * w), h, w];
-    }
-    let [c, h, w] = reshape;
-    deconv.forEach((l, i) => {
-      const oh = convLength(h, l, true);
-      const ow = convLength(w, l, true);
-      if (oh < 1 || ow < 1) {
-        fail(`decoder.deconv[${i}]: a ${c}×${h}×${w} input gives an empty output (${oh}×${ow})`);
-      }
-      [c, h, w] = [l.channels, oh, ow];
-    });
-    if (c !== C || h !== H || w !== W) {
-      fail(
-        `decoder.deconv: the last layer gives ${c}×${h}×${w} per example, inputShape is ` +
-          `${C}×${H}×${W} (inputSize ${D})`,
-      );
-    }
-    resolved.decoder.deconv = deconv;
-    resolved.decoder.reshape = reshape;
-  }
-}
-
-/** One linear layer of the model: y = x·Wᵀ + b with W (out, in). */
-export interface LinearSpec {
-  /** Module path, e.g. 'encoder.0' or 'encoder.mu'. */
-  name: string;
-  inSize: number;
-  outSize: number;
-}
-
-/** One Conv2d or ConvTranspose2d layer of the model, with its input and output sizes. */
-export interface ConvSpec {
-  /** Module path, e.g. 'encoder.conv.0' or 'decoder.deconv.1'. */
-  name: string;
-  transposed: boolean;
-  inChannels: number;
-  outChannels: number;
-  /** The layer input's height and width. */
-  height: number;
-  width: number;
-  outHeight: number;
-  outWidth: number;
-  kernel: number;
-  stride: number;
-  padding: number;
-  outputPadding: number;
-  /** Followed by the encoder's/decoder's activation (all but the decoder's last deconv). */
-  activated: boolean;
+export function conditionWidths(
+  condition: ConditionConfig,
+  hasEncoderConv: boolean,
+): ConditionWidths {
+  return CONDITIONS[condition.kind]!.widths(condition, hasEncoderConv);
 }
 
 /** Every layer of the model in module order (see parameterSpecs). */
 export interface VaeLayers {
   encoderConv: ConvSpec[];
   encoderHidden: LinearSpec[];
-  mu: LinearSpec;
-  logvar: LinearSpec;
+  /** The posterior's heads on the encoder's top features (diagonal: encoder.mu, encoder.logvar). */
+  heads: LinearSpec[];
   decoderHidden: LinearSpec[];
   /** (C, h, w) the last dense output is viewed as, with deconv layers. */
   decoderReshape: [number, number, number] | undefined;
@@ -451,60 +242,38 @@ export interface VaeLayers {
   logSigma: LinearSpec | undefined;
 }
 
-function convChain(
-  prefix: string,
-  layers: readonly ResolvedConvLayer[],
-  input: readonly [number, number, number],
-  transposed: boolean,
-): ConvSpec[] {
-  let [c, h, w] = input;
-  return layers.map((l, i) => {
-    const spec: ConvSpec = {
-      name: `${prefix}.${i}`,
-      transposed,
-      inChannels: c,
-      outChannels: l.channels,
-      height: h,
-      width: w,
-      outHeight: convLength(h, l, transposed),
-      outWidth: convLength(w, l, transposed),
-      kernel: l.kernel,
-      stride: l.stride,
-      padding: l.padding,
-      outputPadding: transposed ? l.outputPadding : 0,
-      activated: !transposed || i < layers.length - 1,
-    };
-    [c, h, w] = [spec.outChannels, spec.outHeight, spec.outWidth];
-    return spec;
-  });
-}
-
 /**
  * The model's layers in module order:
  *   encoder.conv.0 … (Conv2d, activation; flattened), encoder.0 … encoder.{n-1} (hidden,
- *   activation), encoder.mu, encoder.logvar (heads), decoder.0 … decoder.{m-1} (hidden,
- *   activation), then either decoder.deconv.0 … (ConvTranspose2d on the last hidden output viewed
- *   as decoder.reshape; activation after all but the last) or decoder.out (logits or means),
- *   decoder.logsigma (log σx(z), gaussian-learned only).
+ *   activation), the posterior's heads (encoder.mu, encoder.logvar for the diagonal Gaussian),
+ *   decoder.0 … decoder.{m-1} (hidden, activation), then either decoder.deconv.0 …
+ *   (ConvTranspose2d on the last hidden output viewed as decoder.reshape; activation after all but
+ *   the last) or decoder.out (logits or means), decoder.logsigma (gaussian-learned only).
+ * A condition widens the first encoder conv layer (channels) or the first dense layer it enters,
+ * and the decoder's first layer.
  */
 export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
-  const chain = (prefix: string, input: number, widths: number[]): LinearSpec[] =>
-    widths.map((w, i) => ({
-      name: `${prefix}.${i}`,
-      inSize: i === 0 ? input : widths[i - 1]!,
-      outSize: w,
-    }));
-  const encoderConv = config.encoder.conv
-    ? convChain('encoder.conv', config.encoder.conv, config.inputShape!, false)
-    : [];
+  const widths = conditionWidths(config.condition, config.encoder.conv !== undefined);
+  let encoderConv: ConvSpec[] = [];
+  if (config.encoder.conv) {
+    const [c, h, w] = config.inputShape!;
+    encoderConv = convChain(
+      'encoder.conv',
+      config.encoder.conv,
+      [c + widths.encoderChannels, h, w],
+      false,
+    );
+  }
   const lastConv = encoderConv.at(-1);
-  const encIn = lastConv
-    ? lastConv.outChannels * lastConv.outHeight * lastConv.outWidth
-    : config.inputSize;
-  const encoderHidden = chain('encoder', encIn, config.encoder.hidden);
+  const encIn =
+    (lastConv ? lastConv.outChannels * lastConv.outHeight * lastConv.outWidth : config.inputSize) +
+    widths.encoderFeatures;
+  const encoderHidden = linearChain('encoder', encIn, config.encoder.hidden);
   const encOut = config.encoder.hidden.at(-1) ?? encIn;
-  const decoderHidden = chain('decoder', config.latentSize, config.decoder.hidden);
-  const decOut = config.decoder.hidden.at(-1) ?? config.latentSize;
+  const heads = POSTERIORS[config.posterior.kind]!.heads(config.posterior, config, encOut);
+  const decIn = config.latentSize + widths.decoderFeatures;
+  const decoderHidden = linearChain('decoder', decIn, config.decoder.hidden);
+  const decOut = config.decoder.hidden.at(-1) ?? decIn;
   const reshape = config.decoder.deconv ? config.decoder.reshape : undefined;
   const decoderDeconv =
     config.decoder.deconv && reshape
@@ -514,8 +283,7 @@ export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
   return {
     encoderConv,
     encoderHidden,
-    mu: { name: 'encoder.mu', inSize: encOut, outSize: config.latentSize },
-    logvar: { name: 'encoder.logvar', inSize: encOut, outSize: config.latentSize },
+    heads,
     decoderHidden,
     decoderReshape: dense ? undefined : reshape,
     decoderDeconv,
@@ -527,62 +295,12 @@ export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
   };
 }
 
-/**
- * The model's linear layers in module order:
- *   encoder.0 … encoder.{n-1} (hidden, activation), encoder.mu, encoder.logvar (heads),
- *   decoder.0 … decoder.{m-1} (hidden, activation), decoder.out (logits or means),
- *   decoder.logsigma (log σx(z), gaussian-learned only).
- * With encoder conv layers, encoder.0 takes their flattened output. A decoder with deconv layers
- * has no decoder.out: use vaeLayers() for it.
- */
-export function linearLayers(config: ResolvedVaeConfig): {
-  encoderHidden: LinearSpec[];
-  mu: LinearSpec;
-  logvar: LinearSpec;
-  decoderHidden: LinearSpec[];
-  out: LinearSpec;
-  logSigma: LinearSpec | undefined;
-} {
-  const l = vaeLayers(config);
-  if (!l.out) {
-    throw new Error(
-      'vae config: a decoder with deconv layers has no decoder.out linear layer (use vaeLayers)',
-    );
-  }
-  return {
-    encoderHidden: l.encoderHidden,
-    mu: l.mu,
-    logvar: l.logvar,
-    decoderHidden: l.decoderHidden,
-    out: l.out,
-    logSigma: l.logSigma,
-  };
-}
-
-/** The parameters of a conv layer as PyTorch names and shapes them (weight then bias). */
-function convParams(c: ConvSpec): ParameterSpec[] {
-  const k = c.kernel;
-  // PyTorch's fan_in is weight.size(1)·kh·kw: Cin for Conv2d, Cout for ConvTranspose2d.
-  const fanIn = (c.transposed ? c.outChannels : c.inChannels) * k * k;
-  const shape = c.transposed
-    ? [c.inChannels, c.outChannels, k, k]
-    : [c.outChannels, c.inChannels, k, k];
-  return [
-    { name: `${c.name}.weight`, shape, fanIn },
-    { name: `${c.name}.bias`, shape: [c.outChannels], fanIn },
-  ];
-}
-
 /** Every parameter in module order (weight then bias per layer): the flat buffer's layout. */
 export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
   const l = vaeLayers(config);
-  const linearParams = (layer: LinearSpec): ParameterSpec[] => [
-    { name: `${layer.name}.weight`, shape: [layer.outSize, layer.inSize], fanIn: layer.inSize },
-    { name: `${layer.name}.bias`, shape: [layer.outSize], fanIn: layer.inSize },
-  ];
   return [
     ...l.encoderConv.flatMap(convParams),
-    ...[...l.encoderHidden, l.mu, l.logvar, ...l.decoderHidden].flatMap(linearParams),
+    ...[...l.encoderHidden, ...l.heads, ...l.decoderHidden].flatMap(linearParams),
     ...l.decoderDeconv.flatMap(convParams),
     ...[...(l.out ? [l.out] : []), ...(l.logSigma ? [l.logSigma] : [])].flatMap(linearParams),
   ];
@@ -596,6 +314,7 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
 export function convVaePreset(latentSize = 20): VaeConfig {
   const down = { kernel: 4, stride: 2, padding: 1 };
   return {
+    version: MODEL_VERSION,
     inputSize: 784,
     inputShape: [1, 28, 28],
     latentSize,
@@ -620,8 +339,14 @@ export function convVaePreset(latentSize = 20): VaeConfig {
   };
 }
 
-/** The capacity C at a (0-based) step: linear from 0 to max over `steps` steps. */
-export function capacityAt(capacity: CapacityConfig, step: number): number {
-  if (capacity.steps === 0) return capacity.max;
-  return capacity.max * Math.min(1, step / capacity.steps);
+/** The pytorch/examples MNIST VAE: 784-400-20, ReLU, Bernoulli, summed ELBO. */
+export function mlpVaePreset(latentSize = 20): VaeConfig {
+  return {
+    version: MODEL_VERSION,
+    inputSize: 784,
+    latentSize,
+    encoder: { hidden: [400], activation: 'relu' },
+    decoder: { hidden: [400], activation: 'relu' },
+    likelihood: { kind: 'bernoulli' },
+  };
 }

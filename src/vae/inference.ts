@@ -15,13 +15,15 @@
 //   interpolate: codes between two inputs' mu (or two codes), linear or spherical, then decode
 //   traverse:    a code with one (or several consecutive) latent dimensions swept over a range
 //   manifold2d:  the Kingma & Welling grid: Phi^-1 of evenly spaced probabilities on two dims
-// All code generation runs on the GPU (shaders/latent.wgsl).
+// All code generation runs on the GPU (shaders/latent.wgsl). A conditional model (condition
+// 'label') takes the labels of the rows with every call: an array (one per row) or one number for
+// all of them (`labels` in the options; encode and decode also take the array as the second
+// argument, where a number still means the row count).
 import { readFloats, type BufferRange } from '../gpu/buffers.js';
 import { Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { CompiledGraph } from '../graph/executor.js';
-import { Graph, type Tensor } from '../graph/graph.js';
-import { OPS } from '../graph/ops.js';
+import type { Tensor } from '../graph/graph.js';
 import {
   prepareDecodeOutput,
   prepareLatentCodes,
@@ -33,7 +35,8 @@ import type { MatmulVariant } from '../kernels/matmul.js';
 import { prepareRandomNormal } from '../kernels/reparam.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { ResolvedVaeConfig } from './config.js';
-import { declareParams, decoderGraph, encoderGraph } from './graphs.js';
+import { buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
+import { checkLabels, writeFeeds } from './feeds.js';
 import { VaeModel } from './model.js';
 
 /** Batch sizes compiled on demand when none are given. */
@@ -49,7 +52,15 @@ export interface InferenceOptions {
   matmulVariant?: MatmulVariant;
 }
 
-export interface LatentDecodeOptions {
+/** Class labels of the rows: one per row, or one for every row. */
+export type Labels = ArrayLike<number> | number;
+
+export interface LabelOptions {
+  /** Conditional models: the label of each row (or one label for all rows). */
+  labels?: Labels;
+}
+
+export interface LatentDecodeOptions extends LabelOptions {
   /** Learned-sigma decoders: image = mean + alpha * sigma (default 0). Ignored otherwise. */
   alpha?: number;
 }
@@ -111,6 +122,7 @@ export interface LoadOptions extends InferenceOptions {
 interface EncodeEntry {
   rows: number;
   x: Tensor;
+  feeds: readonly Feed[];
   mu: Tensor;
   logvar: Tensor;
   cg: CompiledGraph;
@@ -120,6 +132,8 @@ interface EncodeEntry {
 interface DecodeEntry {
   rows: number;
   z: Tensor;
+  /** The condition's inputs (labels) of the decoder. */
+  feeds: readonly Feed[];
   cg: CompiledGraph;
   image: BufferRange;
   post: PreparedDispatch;
@@ -140,6 +154,8 @@ export type DecoderProgram = Program & {
   /** (rows, D) output images. */
   readonly images: BufferRange;
   setAlpha(alpha: number): void;
+  /** Conditional models: the labels the rows are decoded under (queued write). */
+  setLabels(labels: Labels): void;
 };
 
 function outputTransform(config: ResolvedVaeConfig): OutputTransform {
@@ -284,18 +300,27 @@ export class VaeInference {
 
   // ---- typed-array API ----
 
-  /** mu and logvar of q(z|x) for n inputs (n defaults to x.length / D). */
-  async encode(x: Float32Array, n?: number): Promise<{ mu: Float32Array; logvar: Float32Array }> {
+  /**
+   * mu and logvar of q(z|x) for n inputs (n defaults to x.length / D); a conditional model takes
+   * the inputs' labels (q(z|x, y)): as the second argument, or in the options.
+   */
+  async encode(
+    x: Float32Array,
+    nOrLabels?: number | ArrayLike<number>,
+    options: LabelOptions = {},
+  ): Promise<{ mu: Float32Array; logvar: Float32Array }> {
     const D = this.config.inputSize;
     const Z = this.config.latentSize;
+    const { n, labels } = splitArgs(nOrLabels, options);
     const rows = this.rowsOf('encode', 'x', x, D, n);
     checkFiniteArray('encode', 'x', x, rows * D);
+    const y = this.labelsFor('encode', labels, rows);
     return this.run(async () => {
       const mu = new Float32Array(rows * Z);
       const logvar = new Float32Array(rows * Z);
       for (const [start, count] of this.chunks(rows)) {
         const e = await this.encodeEntry(this.plannedSize(count));
-        e.cg.write(e.x, x.subarray(start * D, (start + count) * D));
+        writeFeeds(e.cg, e.feeds, { images: x, labels: y }, start, count);
         this.rt.submit(e.cg.dispatches, 'inference.encode');
         const [m, l] = await Promise.all([
           readFloats(this.rt.device, sliceRange(e.cg.buffer(e.mu), count * Z * 4)),
@@ -308,21 +333,27 @@ export class VaeInference {
     });
   }
 
-  /** Images for n codes (n defaults to z.length / Z). */
+  /**
+   * Images for n codes (n defaults to z.length / Z); a conditional model takes the labels to
+   * decode under (p(x|z, y)): as the second argument, or in the options.
+   */
   async decode(
     z: Float32Array,
-    n?: number,
+    nOrLabels?: number | ArrayLike<number>,
     options: LatentDecodeOptions = {},
   ): Promise<Float32Array> {
     const Z = this.config.latentSize;
+    const { n, labels } = splitArgs(nOrLabels, options);
     const rows = this.rowsOf('decode', 'z', z, Z, n);
     checkFiniteArray('decode', 'z', z, rows * Z);
+    const y = this.labelsFor('decode', labels, rows);
     return this.run(async () => {
       const D = this.config.inputSize;
       const images = new Float32Array(rows * D);
       for (const [start, count] of this.chunks(rows)) {
         const d = await this.decodeEntry(this.plannedSize(count), options);
         d.cg.write(d.z, z.subarray(start * Z, (start + count) * Z));
+        this.writeLabels(d, y, start, count);
         this.submitDecode(d);
         images.set(await this.readImages(d, count), start * D);
       }
@@ -342,6 +373,7 @@ export class VaeInference {
       throw new Error(`sample: seed must be an integer in [0, 2^32), got ${seed}`);
     }
     const step = options.seed === undefined ? this.sampleCalls++ : 0;
+    const y = this.labelsFor('sample', options.labels, n);
     return this.run(async () => {
       const Z = this.config.latentSize;
       const D = this.config.inputSize;
@@ -350,6 +382,7 @@ export class VaeInference {
       let chunk = 0;
       for (const [start, count] of this.chunks(n)) {
         const d = await this.decodeEntry(this.plannedSize(count), options);
+        this.writeLabels(d, y, start, count);
         const rowsZ = d.rows * Z;
         d.noise ??= await prepareRandomNormal(this.rt, {
           out: d.cg.buffer(d.z),
@@ -377,6 +410,7 @@ export class VaeInference {
     const Z = this.config.latentSize;
     const rows = this.rowsOf('reconstruct', 'x', x, D, n);
     checkFiniteArray('reconstruct', 'x', x, rows * D);
+    const y = this.labelsFor('reconstruct', options.labels, rows);
     return this.run(async () => {
       const codes = new Float32Array(rows * Z);
       const images = new Float32Array(rows * D);
@@ -384,7 +418,8 @@ export class VaeInference {
         const R = this.plannedSize(count);
         const e = await this.encodeEntry(R);
         const d = await this.decodeEntry(R, options);
-        e.cg.write(e.x, x.subarray(start * D, (start + count) * D));
+        writeFeeds(e.cg, e.feeds, { images: x, labels: y }, start, count);
+        this.writeLabels(d, y, start, count);
         this.submitEncodeDecode(e, d, R);
         codes.set(await this.readCodes(d, count), start * Z);
         images.set(await this.readImages(d, count), start * D);
@@ -422,11 +457,16 @@ export class VaeInference {
     }
     this.checkGridRows('interpolate', 'steps', steps);
     const spec: LatentCodeSpec = { mode: method === 'linear' ? 'lerp' : 'slerp' };
+    if (options.labels !== undefined && typeof options.labels !== 'number') {
+      throw new Error('interpolate: give one label (a number) for the whole interpolation');
+    }
+    const label = this.labelsFor('interpolate', options.labels, steps);
     return this.run(async () => {
       const Z = this.config.latentSize;
       const D = this.config.inputSize;
       const R = this.plannedSize(steps);
       const d = await this.decodeEntry(R, options);
+      this.writeLabels(d, label, 0, steps);
       const codes = await this.prepareCodes(d, spec, steps);
       const encoder = this.rt.device.createCommandEncoder({ label: 'inference.interpolate' });
       if (space === 'data') {
@@ -434,7 +474,7 @@ export class VaeInference {
         const both = new Float32Array(2 * D);
         both.set(a, 0);
         both.set(b, D);
-        e.cg.write(e.x, both);
+        writeFeeds(e.cg, e.feeds, { images: both, labels: label }, 0, 2);
         const pass = encoder.beginComputePass({ label: 'inference.encode' });
         e.cg.encode(pass);
         pass.end();
@@ -526,10 +566,12 @@ export class VaeInference {
     x: BufferRange,
     n: number,
     out?: { mu: BufferRange; logvar: BufferRange },
+    options: LabelOptions = {},
   ): Promise<{ mu: BufferRange; logvar: BufferRange }> {
     const D = this.config.inputSize;
     const Z = this.config.latentSize;
     this.checkGpuRows('encodeGpu', n);
+    const y = this.labelsFor('encodeGpu', options.labels, n);
     checkRange('encodeGpu', 'x', x, n * D * 4, GPUBufferUsage.COPY_SRC, 'COPY_SRC');
     if (out) {
       checkRange('encodeGpu', 'out.mu', out.mu, n * Z * 4, GPUBufferUsage.COPY_DST, 'COPY_DST');
@@ -544,6 +586,7 @@ export class VaeInference {
     }
     return this.run(async () => {
       const e = await this.encodeEntry(this.plannedSize(n));
+      this.writeLabels(e, y, 0, n);
       const encoder = this.rt.device.createCommandEncoder({ label: 'inference.encodeGpu' });
       const xr = e.cg.buffer(e.x);
       encoder.copyBufferToBuffer(x.buffer, x.offset, xr.buffer, xr.offset, n * D * 4);
@@ -576,12 +619,14 @@ export class VaeInference {
     const D = this.config.inputSize;
     const Z = this.config.latentSize;
     this.checkGpuRows('decodeGpu', n);
+    const y = this.labelsFor('decodeGpu', options.labels, n);
     checkRange('decodeGpu', 'z', z, n * Z * 4, GPUBufferUsage.COPY_SRC, 'COPY_SRC');
     if (options.out) {
       checkRange('decodeGpu', 'out', options.out, n * D * 4, GPUBufferUsage.COPY_DST, 'COPY_DST');
     }
     return this.run(async () => {
       const d = await this.decodeEntry(this.plannedSize(n), options);
+      this.writeLabels(d, y, 0, n);
       const encoder = this.rt.device.createCommandEncoder({ label: 'inference.decodeGpu' });
       const zr = d.cg.buffer(d.z);
       encoder.copyBufferToBuffer(z.buffer, z.offset, zr.buffer, zr.offset, n * Z * 4);
@@ -605,11 +650,15 @@ export class VaeInference {
     const label = `decoder${rows}.program`;
     const d = await this.buildDecodeEntry(rows, options, label);
     const program = new Program(label, [...d.cg.dispatches, d.post], [() => d.destroy()]);
+    const initial = this.labelsFor('createDecoderProgram', options.labels, rows);
+    this.writeLabels(d, initial, 0, rows);
     return Object.assign(program, {
       rows,
       z: d.cg.buffer(d.z),
       images: d.image,
       setAlpha: (alpha: number) => d.post.setUniforms({ alpha }),
+      setLabels: (labels: Labels) =>
+        this.writeLabels(d, this.labelsFor('setLabels', labels, rows), 0, rows),
     });
   }
 
@@ -680,6 +729,53 @@ export class VaeInference {
     this.checkGridRows(fn, 'n', n);
   }
 
+  /** Whether the model reads labels (condition 'label'). */
+  get conditional(): boolean {
+    return this.config.condition.kind === 'label';
+  }
+
+  /**
+   * The labels of `rows` rows, checked against the model: required by conditional models,
+   * refused by the others; a single number applies to every row.
+   */
+  private labelsFor(
+    fn: string,
+    labels: Labels | undefined,
+    rows: number,
+  ): Float32Array | undefined {
+    if (!this.conditional) {
+      if (labels !== undefined) {
+        throw new Error(
+          `${fn}: labels were given, but the model has no condition (condition 'none')`,
+        );
+      }
+      return undefined;
+    }
+    if (labels === undefined) {
+      throw new Error(
+        `${fn}: the model is conditioned on labels (condition 'label'); pass the labels of the rows`,
+      );
+    }
+    const y =
+      typeof labels === 'number' ? new Float32Array(rows).fill(labels) : Float32Array.from(labels);
+    if (y.length < rows) throw new Error(`${fn}: ${y.length} labels for ${rows} rows`);
+    checkLabels(fn, y, rows, this.config);
+    return y;
+  }
+
+  /** Writes labels [start, start + rows) into an entry's condition inputs (none: nothing). */
+  private writeLabels(
+    e: { cg: CompiledGraph; feeds: readonly Feed[]; rows: number },
+    y: Float32Array | undefined,
+    start: number,
+    rows: number,
+  ): void {
+    if (!y) return;
+    const padded = new Float32Array(e.rows);
+    padded.set(y.subarray(start, start + rows));
+    for (const f of e.feeds) if (f.field === 'labels') e.cg.write(f.tensor, padded);
+  }
+
   private async decodeGenerated(
     fn: string,
     spec: LatentCodeSpec,
@@ -689,8 +785,10 @@ export class VaeInference {
   ): Promise<Decoded> {
     this.checkGridRows(fn, 'rows', rows);
     latentCodeUniforms(spec, rows, this.config.latentSize);
+    const y = this.labelsFor(fn, options.labels, rows);
     return this.run(async () => {
       const d = await this.decodeEntry(this.plannedSize(rows), options);
+      this.writeLabels(d, y, 0, rows);
       const codes = await this.prepareCodes(d, spec, rows);
       this.writeAnchors(base);
       this.submitDecode(d, [codes]);
@@ -804,18 +902,19 @@ export class VaeInference {
 
   private encodeEntry(rows: number): Promise<EncodeEntry> {
     return this.cached(`encode${rows}`, async () => {
-      const g = new Graph(OPS);
-      const params = declareParams(g, this.config, false);
-      const x = g.input('x', [rows, this.config.inputSize]);
-      const { mu, logvar } = encoderGraph(g, this.config, params, x, false);
-      mu.keep = true;
-      logvar.keep = true;
-      const cg = await CompiledGraph.compile(this.rt, g, {
+      const eg = buildEncoderGraph(this.config, rows);
+      const { mu, logvar } = eg.outputs;
+      if (!mu || !logvar) {
+        throw new Error(
+          `inference: the '${this.config.posterior.kind}' posterior has no mu/logvar`,
+        );
+      }
+      const cg = await CompiledGraph.compile(this.rt, eg.graph, {
         params: this.model.paramBuffers(),
         ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
         label: `${this.model.label}.infer.encode${rows}`,
       });
-      return { rows, x, mu, logvar, cg, destroy: () => cg.destroy() };
+      return { rows, x: eg.x, feeds: eg.feeds, mu, logvar, cg, destroy: () => cg.destroy() };
     });
   }
 
@@ -835,13 +934,9 @@ export class VaeInference {
     label: string,
   ): Promise<DecodeEntry> {
     const D = this.config.inputSize;
-    const g = new Graph(OPS);
-    const params = declareParams(g, this.config, false);
-    const z = g.input('z', [rows, this.config.latentSize]);
-    const { output, logSigma } = decoderGraph(g, this.config, params, z, false);
-    output.keep = true;
-    if (logSigma) logSigma.keep = true;
-    const cg = await CompiledGraph.compile(this.rt, g, {
+    const dg = buildDecoderGraph(this.config, rows);
+    const { z, output, logSigma } = dg;
+    const cg = await CompiledGraph.compile(this.rt, dg.graph, {
       params: this.model.paramBuffers(),
       ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
       label: `${this.model.label}.${label}`,
@@ -867,6 +962,7 @@ export class VaeInference {
     const entry: DecodeEntry = {
       rows,
       z,
+      feeds: dg.feeds,
       cg,
       image,
       post,
@@ -930,4 +1026,18 @@ function checkRange(
   if ((r.buffer.usage & usage) === 0) {
     throw new Error(`${fn}: ${name}'s buffer '${r.buffer.label}' lacks the ${usageName} usage`);
   }
+}
+
+/** encode(x, n) / encode(x, labels): a number is the row count, an array the labels. */
+function splitArgs(
+  nOrLabels: number | ArrayLike<number> | undefined,
+  options: LabelOptions,
+): { n: number | undefined; labels: Labels | undefined } {
+  if (typeof nOrLabels === 'number' || nOrLabels === undefined) {
+    return { n: nOrLabels, labels: options.labels };
+  }
+  if (options.labels !== undefined) {
+    throw new Error('labels were given twice (as the second argument and in the options)');
+  }
+  return { n: undefined, labels: nOrLabels };
 }

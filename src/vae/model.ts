@@ -199,6 +199,16 @@ export class VaeModel {
     });
   }
 
+  /** Where each tensor lives in the flat buffers, for the optimizer. */
+  flatParams(): { name: string; offset: number; size: number; buffer?: boolean }[] {
+    return [...this.layout.values()].map((e) => ({
+      name: e.spec.name,
+      offset: e.offset,
+      size: count(e.shape),
+      ...(e.spec.buffer ? { buffer: true } : {}),
+    }));
+  }
+
   /** The graphs' view of the parameters. */
   paramBuffers(grads?: GPUBuffer): {
     layout: Map<string, { offset: number; shape: readonly number[] }>;

@@ -15,6 +15,7 @@
 import { defaultAlpha, type Activation } from '../kernels/activation-codes.js';
 import { LOGSIGMA_CLAMP } from '../kernels/likelihood.js';
 import { LOGVAR_CLAMP } from '../kernels/reparam.js';
+import type { ElboObjectiveConfig } from './objective/elbo.js';
 import {
   parameterSpecs,
   vaeLayers,
@@ -539,6 +540,14 @@ export interface ReferenceForwardResult {
   };
 }
 
+/** The ELBO objective section (the only objective this hand-written reference covers). */
+function elbo(config: ResolvedVaeConfig): ElboObjectiveConfig {
+  if (config.objective.kind !== 'elbo') {
+    throw new Error(`reference: objective '${config.objective.kind}' is not covered (elbo only)`);
+  }
+  return config.objective;
+}
+
 function checkInputs(
   config: ResolvedVaeConfig,
   params: ReadonlyMap<string, Float64Array>,
@@ -556,7 +565,7 @@ function checkInputs(
       `reference: eps has ${eps.length} values, expected B*Z = ${B * config.latentSize}`,
     );
   }
-  if ((config.capacity === undefined) !== (options.capacity === undefined)) {
+  if ((elbo(config).capacity === undefined) !== (options.capacity === undefined)) {
     throw new Error(
       'reference: options.capacity (C) must be given exactly when config.capacity is set',
     );
@@ -585,8 +594,8 @@ export function referenceForward(
   // Conv layers read x as (B, C, H, W); their output, flattened, feeds the dense layers.
   const encConv = convChainForward(params, L.encoderConv, config.encoder.activation, x, B);
   const enc = mlpForward(params, L.encoderHidden, config.encoder.activation, encConv.out, B);
-  const mu = lin(enc.out, L.mu); // mu: (B, Z)
-  const logvar = lin(enc.out, L.logvar); // logvar: (B, Z)
+  const mu = lin(enc.out, L.heads[0]!); // mu: (B, Z)
+  const logvar = lin(enc.out, L.heads[1]!); // logvar: (B, Z)
   const z = reparamForward(mu, logvar, eps); // z: (B, Z)
   const kl = klForward(mu, logvar, B, config.latentSize); // kl: (B)
 
@@ -599,11 +608,11 @@ export function referenceForward(
 
   const reconSum = nll.reduce((a, v) => a + v, 0);
   const klSum = kl.reduce((a, v) => a + v, 0);
-  const r = config.reduction === 'sum' ? 1 : 1 / B;
+  const r = elbo(config).reduction === 'sum' ? 1 : 1 / B;
   const objective =
     options.capacity === undefined
-      ? r * reconSum + r * config.beta * klSum
-      : r * reconSum + r * B * config.beta * Math.abs(klSum / B - options.capacity);
+      ? r * reconSum + r * elbo(config).beta * klSum
+      : r * reconSum + r * B * elbo(config).beta * Math.abs(klSum / B - options.capacity);
   return {
     objective,
     reconSum,
@@ -649,7 +658,7 @@ export function referenceBackward(
   const { batch: B, capacity, x, eps } = fwd.cache;
   const L = vaeLayers(config);
   const grads = zeroParamMap(config);
-  const r = config.reduction === 'sum' ? 1 : 1 / B;
+  const r = elbo(config).reduction === 'sum' ? 1 : 1 / B;
   const back = (dy: Float64Array, input: Float64Array, l: LinearSpec, dx: Float64Array) =>
     linearBackward(
       dy,
@@ -680,14 +689,14 @@ export function referenceBackward(
   reparamBackward(dz, eps, fwd.logvar, dmu, dlogvar);
   const w =
     capacity === undefined
-      ? r * config.beta
-      : r * config.beta * Math.sign(fwd.klSum / B - capacity);
+      ? r * elbo(config).beta
+      : r * elbo(config).beta * Math.sign(fwd.klSum / B - capacity);
   klBackward(w, fwd.mu, fwd.logvar, dmu, dlogvar);
 
   // Encoder: heads -> hidden layers.
   const dEncTop = new Float64Array(fwd.cache.encoderTop.length);
-  back(dmu, fwd.cache.encoderTop, L.mu, dEncTop);
-  back(dlogvar, fwd.cache.encoderTop, L.logvar, dEncTop);
+  back(dmu, fwd.cache.encoderTop, L.heads[0]!, dEncTop);
+  back(dlogvar, fwd.cache.encoderTop, L.heads[1]!, dEncTop);
   const dConvTop = mlpBackward(
     params,
     fwd.cache.encoder,

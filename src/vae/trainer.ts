@@ -1,33 +1,36 @@
-// Training and evaluation of a VaeModel. A step is one submit: the batch and a few uniforms are
-// written, then the compiled graph (forward + backward) and Adam are recorded into one compute
-// pass. The batch metrics are summed on the GPU into an accumulator that a ring of staging buffers
-// reads asynchronously, so a step never waits on a readback; only the number of steps in flight
-// is bounded (the GPU's progress, not a readback, paces the CPU).
-import { readFloats, type BufferRange } from '../gpu/buffers.js';
-import type { GpuRuntime } from '../gpu/runtime.js';
-import { prepareAdam, type AdamHyper, type AdamStep } from '../kernels/adam.js';
+// Training of a VaeModel. A step is one submit: the batch's feeds and the objective's per-step
+// hyperparameters are written, then the compiled graph (forward + backward) and the optimizer are
+// recorded into one compute pass. The graph's named metrics are summed on the GPU into an
+// accumulator that a ring of staging buffers reads asynchronously, so a step never waits on a
+// readback; only the number of steps in flight is bounded (the GPU's progress, not a readback,
+// paces the CPU). Nothing here knows a model kind: the graph, its feeds, hyperparameters and
+// metrics all come from the model's sections.
+import type { BufferRange } from '../gpu/buffers.js';
+import { ReadbackRing } from '../gpu/readback-ring.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
+import type { AdamHyper } from '../kernels/adam.js';
 import { CompiledGraph } from '../graph/executor.js';
 import { Batcher } from '../data/batches.js';
 import { createBinarizer } from '../data/idx.js';
 import type { OptimizerStateInput, OptimizerState } from '../checkpoint/checkpoint.js';
-import { capacityAt } from './config.js';
-import {
-  buildIwaeGraph,
-  buildVaeGraph,
-  METRICS_SIZE,
-  METRICS_STATE,
-  type IwaeGraph,
-  type VaeGraph,
-} from './graphs.js';
+import { Optimizer, type ParamGroup } from '../optim/optimizer.js';
+import { checkSchedule, learningRateAt, type LrSchedule } from '../optim/schedule.js';
+import { buildModelGraph, METRICS_STATE, type ModelGraph } from './build.js';
+import { Evaluator, hyperAt, type LogLikelihoodOptions } from './evaluator.js';
+import { checkDataset, writeFeeds, type BatchData, type Dataset } from './feeds.js';
+import { metricsFrom, type Metrics } from './metrics.js';
 import type { VaeModel } from './model.js';
-import { checkSchedule, learningRateAt, type LrSchedule } from './schedule.js';
+
+export type { Dataset, BatchData } from './feeds.js';
+export type { Metrics } from './metrics.js';
 
 export interface TrainerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
   /** Rows per step (default 128). */
   batchSize?: number;
   schedule?: LrSchedule;
-  /** Seed of the reparameterization noise (default 0); with the model seed it fixes a run. */
+  /** Parameter groups: frozen, or with their own lr / weight decay (first match wins). */
+  groups?: readonly ParamGroup[];
+  /** Seed of the posterior noise (default 0); with the model seed it fixes a run. */
   seed?: number;
   /** Staging buffers for metric readbacks (default 4). */
   readbackRing?: number;
@@ -37,21 +40,6 @@ export interface TrainerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
   matmulVariant?: MatmulVariant;
   /** Steps between metric readback copies (default 1: every step, when a staging slot is free). */
   readEvery?: number;
-}
-
-/** Per-example averages over a window of steps or examples. */
-export interface Metrics {
-  /** Steps (or evaluation batches) included. */
-  steps: number;
-  examples: number;
-  /** E[-log p(x|z)] per example. */
-  recon: number;
-  /** KL(q(z|x) ‖ p(z)) per example. */
-  kl: number;
-  /** recon + β·kl: the negative ELBO when β = 1. */
-  loss: number;
-  /** −(recon + kl): the evidence lower bound per example. */
-  elbo: number;
 }
 
 export interface StepReport extends Metrics {
@@ -66,12 +54,6 @@ export interface EpochReport {
   test: Metrics | undefined;
   seconds: number;
   stepsPerSecond: number;
-}
-
-export interface Dataset {
-  /** (count, D) row-major. */
-  images: Float32Array;
-  count: number;
 }
 
 export interface FitOptions {
@@ -91,178 +73,54 @@ export interface FitOptions {
 }
 
 interface TrainGraph {
-  vg: VaeGraph;
+  mg: ModelGraph;
   cg: CompiledGraph;
-}
-
-function metricsFrom(
-  sums: Float32Array | number[],
-  steps: number,
-  examples: number,
-  beta: number,
-): Metrics {
-  const recon = sums[0]! / Math.max(1, examples);
-  const kl = sums[1]! / Math.max(1, examples);
-  return { steps, examples, recon, kl, loss: recon + beta * kl, elbo: -(recon + kl) };
-}
-
-/** Reads a small accumulator through a ring of MAP_READ buffers without stalling the caller. */
-class MetricsRing {
-  private readonly slots: { buffer: GPUBuffer; busy: boolean }[];
-  private pendingSteps = 0;
-  private pendingExamples = 0;
-  private lastStep = 0;
-  private inflight: Promise<void>[] = [];
-
-  constructor(
-    private readonly rt: GpuRuntime,
-    private readonly acc: BufferRange,
-    size: number,
-    label: string,
-    private readonly deliver: (
-      sums: Float32Array,
-      steps: number,
-      examples: number,
-      lastStep: number,
-    ) => void,
-  ) {
-    this.slots = Array.from({ length: size }, (_, i) => ({
-      buffer: rt.buffers.create(
-        `${label}.readback${i}`,
-        acc.size,
-        GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      ),
-      busy: false,
-    }));
-  }
-
-  /** Counts a recorded step; with copyNow and a free slot, records the copy and the reset. */
-  record(
-    encoder: GPUCommandEncoder,
-    examples: number,
-    step: number,
-    copyNow: boolean,
-  ): (() => void) | undefined {
-    this.pendingSteps++;
-    this.pendingExamples += examples;
-    this.lastStep = step;
-    return copyNow ? this.copy(encoder) : undefined;
-  }
-
-  /** Records acc -> a free staging buffer and acc = 0; returns what to call after the submit. */
-  private copy(encoder: GPUCommandEncoder): (() => void) | undefined {
-    const slot = this.slots.find((s) => !s.busy);
-    if (!slot || this.pendingSteps === 0) return undefined;
-    slot.busy = true;
-    encoder.copyBufferToBuffer(this.acc.buffer, this.acc.offset, slot.buffer, 0, this.acc.size);
-    encoder.clearBuffer(this.acc.buffer, this.acc.offset, this.acc.size);
-    const steps = this.pendingSteps;
-    const examples = this.pendingExamples;
-    const lastStep = this.lastStep;
-    this.pendingSteps = 0;
-    this.pendingExamples = 0;
-    // Called after the submit: map and deliver when the GPU gets there.
-    return () => {
-      const done = slot.buffer.mapAsync(GPUMapMode.READ).then(
-        () => {
-          const sums = new Float32Array(slot.buffer.getMappedRange().slice(0));
-          slot.buffer.unmap();
-          slot.busy = false;
-          this.deliver(sums, steps, examples, lastStep);
-        },
-        (error: unknown) => {
-          slot.busy = false;
-          throw error;
-        },
-      );
-      this.inflight.push(done);
-      void done.finally(() => {
-        this.inflight = this.inflight.filter((p) => p !== done);
-      });
-    };
-  }
-
-  /** Reads everything accumulated so far (a final copy when steps are pending). */
-  async flush(): Promise<void> {
-    while (this.pendingSteps > 0) {
-      if (!this.slots.some((s) => !s.busy)) {
-        await Promise.race(this.inflight);
-        continue;
-      }
-      const encoder = this.rt.device.createCommandEncoder({ label: 'metrics.flush' });
-      const after = this.copy(encoder)!;
-      this.rt.device.queue.submit([encoder.finish()]);
-      after();
-    }
-    await Promise.all(this.inflight);
-  }
-
-  destroy(): void {
-    for (const s of this.slots) this.rt.buffers.destroy(s.buffer);
-  }
+  /** Byte ranges of the gradients this graph never writes (cleared every step, never stale). */
+  unreached: { offset: number; size: number }[];
 }
 
 export class Trainer {
   readonly batchSize: number;
-  readonly grads: GPUBuffer;
-  readonly m: GPUBuffer;
-  readonly v: GPUBuffer;
-  /** Adam steps taken (1-based count of the last one). */
-  private t = 0;
   private readonly baseLr: number;
   private lr: number;
   private readonly schedule: LrSchedule;
   private scheduleContext = { stepsPerEpoch: 1, totalSteps: 1 };
   private readonly trainGraphs = new Map<number, TrainGraph>();
-  private readonly evalGraphs = new GraphCache<number, TrainGraph>(4);
-  private readonly iwaeGraphs = new GraphCache<string, { ig: IwaeGraph; cg: CompiledGraph }>(4);
-  private readonly metricsAcc: BufferRange;
-  private readonly evalAcc: BufferRange;
-  private readonly ring: MetricsRing;
+  private metricNames: readonly string[] = [];
+  private readonly ring: ReadbackRing;
   private inFlight: Promise<unknown>[] = [];
   private readonly maxInFlight: number;
   private readonly readEvery: number;
   private windowListener: ((r: StepReport) => void) | undefined;
-  private epochSums: [number, number] = [0, 0];
+  private epochSums: number[] = [];
   private epochSteps = 0;
   private epochExamples = 0;
   private destroyed = false;
 
   private constructor(
     readonly model: VaeModel,
-    readonly adam: AdamStep,
-    buffers: {
-      grads: GPUBuffer;
-      m: GPUBuffer;
-      v: GPUBuffer;
-      metrics: BufferRange;
-      evalMetrics: BufferRange;
-    },
+    readonly optimizer: Optimizer,
+    private readonly metricsAcc: BufferRange,
+    readonly evaluator: Evaluator,
     readonly options: TrainerOptions,
   ) {
     this.batchSize = options.batchSize ?? 128;
-    this.grads = buffers.grads;
-    this.m = buffers.m;
-    this.v = buffers.v;
-    this.metricsAcc = buffers.metrics;
-    this.evalAcc = buffers.evalMetrics;
     this.baseLr = options.lr ?? 1e-3;
     this.lr = this.baseLr;
     this.schedule = checkSchedule(options.schedule ?? { kind: 'constant' });
     this.maxInFlight = options.maxInFlight ?? 2;
     this.readEvery = options.readEvery ?? 1;
-    this.ring = new MetricsRing(
+    this.ring = new ReadbackRing(
       model.rt,
       this.metricsAcc,
       options.readbackRing ?? 4,
       `${model.label}.metrics`,
-      (sums, steps, examples, lastStep) => {
-        this.epochSums[0] += sums[0]!;
-        this.epochSums[1] += sums[1]!;
+      ({ sums, steps, examples, lastStep }) => {
+        sums.forEach((v, i) => (this.epochSums[i] = (this.epochSums[i] ?? 0) + v));
         this.epochSteps += steps;
         this.epochExamples += examples;
         this.windowListener?.({
-          ...metricsFrom(sums, steps, examples, model.config.beta),
+          ...metricsFrom(model.config, this.metricNames, sums, steps, examples),
           step: lastStep,
           lr: this.lr,
         });
@@ -286,34 +144,38 @@ export class Trainer {
     }
     checkSchedule(options.schedule ?? { kind: 'constant' });
     const rt = model.rt;
-    const bytes = model.flatSize * 4;
-    const label = model.label;
-    const grads = rt.buffers.storage(`${label}.grads`, bytes).buffer;
-    const m = rt.buffers.storage(`${label}.adam.m`, bytes).buffer;
-    const v = rt.buffers.storage(`${label}.adam.v`, bytes).buffer;
-    const metrics = rt.buffers.storage(`${label}.metrics`, 4 * METRICS_SIZE);
-    const evalMetrics = rt.buffers.storage(`${label}.eval_metrics`, 4 * METRICS_SIZE);
-    const hyper: AdamHyper = { ...options };
-    const adam = await prepareAdam(rt, {
-      ...hyper,
-      decoupled: options.decoupled ?? false,
-      params: { buffer: model.params, offset: 0, size: bytes },
-      grads: { buffer: grads, offset: 0, size: bytes },
-      m: { buffer: m, offset: 0, size: bytes },
-      v: { buffer: v, offset: 0, size: bytes },
-      n: model.flatSize,
-      label: `${label}.adam`,
+    const optimizer = await Optimizer.create(
+      rt,
+      { buffer: model.params, offset: 0, size: model.flatSize * 4 },
+      model.flatSize,
+      model.flatParams(),
+      { ...options, label: model.label },
+    );
+    // Sized by the first graph's metrics; every training graph of a model has the same ones.
+    const probe = buildModelGraph(model.config, { batch: 1, training: false, seed: 0 });
+    const metrics = rt.buffers.storage(`${model.label}.metrics`, 4 * probe.metrics.length);
+    const evaluator = new Evaluator(model, {
+      batchSize,
+      seed: options.seed ?? 0,
+      ...(options.matmulVariant ? { matmulVariant: options.matmulVariant } : {}),
     });
-    return new Trainer(model, adam, { grads, m, v, metrics, evalMetrics }, options);
+    const trainer = new Trainer(model, optimizer, metrics, evaluator, options);
+    trainer.metricNames = probe.metrics.map((m) => m.name);
+    return trainer;
   }
 
-  /** Adam steps taken so far. */
+  /** Optimizer steps taken so far. */
   get step(): number {
-    return this.t;
+    return this.optimizer.step;
   }
 
   get learningRate(): number {
     return this.lr;
+  }
+
+  /** Names of the metrics every report carries (loss first). */
+  get metrics(): readonly string[] {
+    return this.metricNames;
   }
 
   /** Sets how the schedules count (fit() does this from the data size and epochs). */
@@ -329,18 +191,23 @@ export class Trainer {
   private async trainGraph(rows: number): Promise<TrainGraph> {
     let g = this.trainGraphs.get(rows);
     if (g) return g;
-    const vg = buildVaeGraph(this.model.config, {
+    const mg = buildModelGraph(this.model.config, {
       batch: rows,
       training: true,
       seed: this.options.seed ?? 0,
+      trainable: (name) => this.optimizer.trains(name),
     });
-    const cg = await CompiledGraph.compile(this.model.rt, vg.graph, {
-      params: this.model.paramBuffers(this.grads),
+    const cg = await CompiledGraph.compile(this.model.rt, mg.graph, {
+      params: this.model.paramBuffers(this.optimizer.grads.buffer),
       external: new Map([[METRICS_STATE, this.metricsAcc]]),
       ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
       label: `${this.model.label}.train${rows}`,
     });
-    g = { vg, cg };
+    const written = new Set(mg.paramGrads.map((t) => t.gradOf!.name));
+    const unreached = [...this.model.layout.values()]
+      .filter((e) => !written.has(e.spec.name))
+      .map((e) => ({ offset: e.offset, size: 4 * e.shape.reduce((a, b) => a * b, 1) }));
+    g = { mg, cg, unreached };
     this.trainGraphs.set(rows, g);
     return g;
   }
@@ -351,41 +218,44 @@ export class Trainer {
   }
 
   /**
-   * One training step on `rows` examples of `batch` ((rows, D) row-major): a single submit. Waits
-   * only when maxInFlight steps are already running on the GPU.
+   * One training step on `rows` examples: `batch` is the images ((rows, D) row-major) or the
+   * images with their labels. A single submit; waits only when maxInFlight steps are already
+   * running on the GPU.
    */
-  async trainStep(batch: Float32Array, rows = this.batchSize): Promise<void> {
+  async trainStep(batch: Float32Array | BatchData, rows = this.batchSize): Promise<void> {
     this.checkAlive();
+    const data: BatchData = batch instanceof Float32Array ? { images: batch } : batch;
     const D = this.model.config.inputSize;
     if (!Number.isInteger(rows) || rows < 1 || rows > this.batchSize) {
       throw new Error(`trainer: rows must be an integer in [1, ${this.batchSize}], got ${rows}`);
     }
-    if (batch.length < rows * D) {
+    if (data.images.length < rows * D) {
       throw new Error(
-        `trainer: batch holds ${batch.length} values, ${rows} rows of ${D} need ${rows * D}`,
+        `trainer: batch holds ${data.images.length} values, ${rows} rows of ${D} need ${rows * D}`,
       );
     }
     const g = await this.trainGraph(rows);
     while (this.inFlight.length >= this.maxInFlight) await this.inFlight.shift();
     const rt = this.model.rt;
-    const stepIndex = this.t; // 0-based index of this step
+    const stepIndex = this.optimizer.step; // 0-based index of this step
     this.lr = learningRateAt(this.schedule, this.baseLr, stepIndex, this.scheduleContext);
-    const capacity = this.model.config.capacity
-      ? capacityAt(this.model.config.capacity, stepIndex)
-      : 0;
-    g.cg.write(g.vg.x, batch.subarray(0, rows * D));
-    g.cg.update({ step: stepIndex, capacity });
-    this.adam.setStep(stepIndex + 1, this.lr);
+    writeFeeds(g.cg, g.mg.feeds, data, 0, rows);
+    g.cg.write(g.mg.hyper, Float32Array.from(hyperAt(this.model, stepIndex)));
+    g.cg.update({ step: stepIndex });
+    this.optimizer.setStep(this.lr);
     const encoder = rt.device.createCommandEncoder({ label: `${this.model.label}.step` });
+    const grads = this.optimizer.grads;
+    for (const r of g.unreached) encoder.clearBuffer(grads.buffer, grads.offset + r.offset, r.size);
     const pass = encoder.beginComputePass({ label: `${this.model.label}.step` });
     g.cg.encode(pass);
-    for (const d of this.adam.dispatches) d.encode(pass);
+    this.optimizer.program.encode(pass);
     pass.end();
     const copyNow = (stepIndex + 1) % this.readEvery === 0;
     const afterSubmit = this.ring.record(encoder, rows, stepIndex + 1, copyNow);
+    rt.noteSubmitted([...g.cg.dispatches, this.optimizer.program]);
     rt.device.queue.submit([encoder.finish()]);
     afterSubmit?.();
-    this.t = stepIndex + 1;
+    this.optimizer.advance();
     this.inFlight.push(rt.device.queue.onSubmittedWorkDone());
   }
 
@@ -399,9 +269,10 @@ export class Trainer {
   /** Trains for `epochs` over shuffled batches; per-epoch train metrics and test evaluation. */
   async fit(train: Dataset, options: FitOptions): Promise<EpochReport[]> {
     this.checkAlive();
-    const D = this.model.config.inputSize;
-    checkDataset('train', train, D);
-    if (options.test) checkDataset('test', options.test, D);
+    const config = this.model.config;
+    const D = config.inputSize;
+    checkDataset('train', train, config);
+    if (options.test) checkDataset('test', options.test, config);
     if (!Number.isInteger(options.epochs) || options.epochs < 0) {
       throw new Error(`fit: epochs must be an integer >= 0, got ${options.epochs}`);
     }
@@ -409,10 +280,9 @@ export class Trainer {
       batchSize: this.batchSize,
       seed: options.shuffleSeed ?? this.options.seed ?? 0,
       dropLast: options.dropLast ?? false,
+      ...(train.labels ? { labels: train.labels } : {}),
     });
-    const stepsPerEpoch = options.dropLast
-      ? Math.floor(train.count / this.batchSize)
-      : Math.ceil(train.count / this.batchSize);
+    const stepsPerEpoch = batcher.batchesPerEpoch;
     if (stepsPerEpoch < 1)
       throw new Error(`fit: ${train.count} examples make no batch of ${this.batchSize}`);
     this.setScheduleContext(stepsPerEpoch, stepsPerEpoch * options.epochs);
@@ -427,7 +297,7 @@ export class Trainer {
     try {
       for (let epoch = 1; epoch <= options.epochs; epoch++) {
         const started = performance.now();
-        this.epochSums = [0, 0];
+        this.epochSums = [];
         this.epochSteps = 0;
         this.epochExamples = 0;
         batcher.startEpoch();
@@ -435,18 +305,19 @@ export class Trainer {
         let stepInEpoch = 0;
         while ((rows = batcher.next()) > 0) {
           if (options.signal?.aborted) throw new Error('fit: aborted');
-          const batch = binarize ? binarize(batcher.batch, binarized!, rows * D) : batcher.batch;
-          await this.trainStep(batch, rows);
+          const images = binarize ? binarize(batcher.batch, binarized!, rows * D) : batcher.batch;
+          await this.trainStep({ images, labels: batcher.batchLabels }, rows);
           stepInEpoch++;
-          options.onSubmit?.(this.t, epoch, stepInEpoch, stepsPerEpoch);
+          options.onSubmit?.(this.step, epoch, stepInEpoch, stepsPerEpoch);
         }
         await this.flush();
         const seconds = (performance.now() - started) / 1000;
         const trainMetrics = metricsFrom(
+          config,
+          this.metricNames,
           this.epochSums,
           this.epochSteps,
           this.epochExamples,
-          this.model.config.beta,
         );
         const test = options.test ? await this.evaluate(options.test) : undefined;
         const report: EpochReport = {
@@ -465,109 +336,21 @@ export class Trainer {
     return reports;
   }
 
-  private async evalGraph(rows: number): Promise<TrainGraph> {
-    return this.evalGraphs.get(rows, async () => {
-      const vg = buildVaeGraph(this.model.config, {
-        batch: rows,
-        training: false,
-        seed: (this.options.seed ?? 0) ^ 0x5eed,
-      });
-      const cg = await CompiledGraph.compile(this.model.rt, vg.graph, {
-        params: this.model.paramBuffers(),
-        external: new Map([[METRICS_STATE, this.evalAcc]]),
-        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
-        label: `${this.model.label}.eval${rows}`,
-      });
-      return { vg, cg };
-    });
-  }
-
-  /** Single-sample ELBO, reconstruction and KL per example over a dataset (same noise each call). */
+  /** The objective's metrics per example over a dataset (see Evaluator.evaluate). */
   async evaluate(data: Dataset, batchSize = this.batchSize): Promise<Metrics> {
     this.checkAlive();
-    const D = this.model.config.inputSize;
-    checkDataset('evaluate', data, D);
     await this.flush();
-    const rt = this.model.rt;
-    rt.device.queue.writeBuffer(
-      this.evalAcc.buffer,
-      this.evalAcc.offset,
-      new Float32Array(METRICS_SIZE),
-    );
-    let batches = 0;
-    for (let start = 0; start < data.count; start += batchSize) {
-      const rows = Math.min(batchSize, data.count - start);
-      const g = await this.evalGraph(rows);
-      g.cg.write(g.vg.x, data.images.subarray(start * D, (start + rows) * D));
-      g.cg.update({ step: batches, capacity: 0 });
-      rt.submit(g.cg.dispatches, `${this.model.label}.evaluate`);
-      batches++;
-      if (batches % 8 === 0) await rt.device.queue.onSubmittedWorkDone();
-    }
-    const sums = await readFloats(rt.device, this.evalAcc);
-    return metricsFrom(sums, batches, data.count, this.model.config.beta);
+    return this.evaluator.evaluate(data, batchSize);
   }
 
-  /**
-   * Importance-sampled log p(x) with k samples per example (the IWAE bound, which tightens to
-   * log p(x) as k grows), in chunks of at most `chunk` samples; mean over the dataset, in nats.
-   */
+  /** Importance-sampled log p(x) (see Evaluator.logLikelihood). */
   async logLikelihood(
     data: Dataset,
-    options: { k: number; batchSize?: number; chunk?: number; seed?: number },
+    options: LogLikelihoodOptions,
   ): Promise<{ logPx: number; perExample: Float64Array }> {
     this.checkAlive();
-    const D = this.model.config.inputSize;
-    checkDataset('logLikelihood', data, D);
-    const k = options.k;
-    if (!Number.isInteger(k) || k < 1 || k > 5000) {
-      throw new Error(`logLikelihood: k must be an integer in [1, 5000], got ${k}`);
-    }
-    const chunk = Math.min(k, options.chunk ?? 500);
-    const batch = Math.max(1, Math.min(options.batchSize ?? Math.floor(4096 / chunk), data.count));
-    const seed = options.seed ?? (this.options.seed ?? 0) ^ 0x1fae;
     await this.flush();
-    const perExample = new Float64Array(data.count);
-    const rt = this.model.rt;
-    let counter = 0;
-    for (let start = 0; start < data.count; start += batch) {
-      const rows = Math.min(batch, data.count - start);
-      const lse: Float32Array[] = [];
-      for (let done = 0; done < k; done += chunk) {
-        const K = Math.min(chunk, k - done);
-        const g = await this.iwaeGraph(rows, K, seed);
-        g.cg.write(g.ig.x, data.images.subarray(start * D, (start + rows) * D));
-        g.cg.update({ step: counter++, capacity: 0 });
-        rt.submit(g.cg.dispatches, `${this.model.label}.iwae`);
-        lse.push(await g.cg.read(g.ig.logSumExp));
-      }
-      for (let r = 0; r < rows; r++) {
-        let max = -Infinity;
-        for (const l of lse) max = Math.max(max, l[r]!);
-        let s = 0;
-        for (const l of lse) s += Math.exp(l[r]! - max);
-        perExample[start + r] = max + Math.log(s) - Math.log(k);
-      }
-    }
-    const logPx = perExample.reduce((a, b) => a + b, 0) / data.count;
-    return { logPx, perExample };
-  }
-
-  private async iwaeGraph(
-    rows: number,
-    K: number,
-    seed: number,
-  ): Promise<{ ig: IwaeGraph; cg: CompiledGraph }> {
-    const key = `${rows}x${K}:${seed}`;
-    return this.iwaeGraphs.get(key, async () => {
-      const ig = buildIwaeGraph(this.model.config, { batch: rows, samples: K, seed });
-      const cg = await CompiledGraph.compile(this.model.rt, ig.graph, {
-        params: this.model.paramBuffers(),
-        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
-        label: `${this.model.label}.iwae${rows}x${K}`,
-      });
-      return { ig, cg };
-    });
+    return this.evaluator.logLikelihood(data, options);
   }
 
   /** Optimizer state for a checkpoint (reads m and v back). */
@@ -582,10 +365,10 @@ export class Trainer {
       );
     return {
       type: 'adam',
-      step: this.t,
+      step: this.step,
       moments: {
-        m: toTensors(await this.model.readFlat(this.m)),
-        v: toTensors(await this.model.readFlat(this.v)),
+        m: toTensors(await this.model.readFlat(this.optimizer.m.buffer)),
+        v: toTensors(await this.model.readFlat(this.optimizer.v.buffer)),
       },
       hyper: {
         lr: this.baseLr,
@@ -598,7 +381,7 @@ export class Trainer {
     };
   }
 
-  /** Restores Adam's moments and step count from a checkpoint (to resume training). */
+  /** Restores the optimizer's moments and step count from a checkpoint (to resume training). */
   loadOptimizerState(state: OptimizerState): void {
     if (state.type !== 'adam')
       throw new Error(`trainer: optimizer state is '${state.type}', expected 'adam'`);
@@ -610,12 +393,13 @@ export class Trainer {
       if (!tensors) throw new Error(`trainer: optimizer state has no '${moment}' moment`);
       const named = new Map([...tensors].map(([name, t]) => [name, t.data]));
       const flat = this.model.flatten(named, `optimizer moment '${moment}'`);
-      this.model.rt.device.queue.writeBuffer(moment === 'm' ? this.m : this.v, 0, flat);
+      const target = moment === 'm' ? this.optimizer.m : this.optimizer.v;
+      this.model.rt.device.queue.writeBuffer(target.buffer, target.offset, flat);
     }
-    this.t = state.step;
+    this.optimizer.restoreStep(state.step);
   }
 
-  /** Whole-graph timing and memory: what one step holds on the GPU besides the weights. */
+  /** What one step holds on the GPU besides the weights. */
   memory(): {
     paramBytes: number;
     optimizerBytes: number;
@@ -633,7 +417,7 @@ export class Trainer {
   }
 
   /** The compiled training graph for full batches (tests, benchmarks). */
-  compiledTrainGraph(): { vg: VaeGraph; cg: CompiledGraph } | undefined {
+  compiledTrainGraph(): { mg: ModelGraph; cg: CompiledGraph } | undefined {
     return this.trainGraphs.get(this.batchSize);
   }
 
@@ -641,68 +425,13 @@ export class Trainer {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const g of this.trainGraphs.values()) g.cg.destroy();
-    this.evalGraphs.clear();
-    this.iwaeGraphs.clear();
-    this.adam.destroy();
+    this.evaluator.destroy();
+    this.optimizer.destroy();
     this.ring.destroy();
-    const rt = this.model.rt;
-    for (const b of [this.grads, this.m, this.v, this.metricsAcc.buffer, this.evalAcc.buffer])
-      rt.buffers.destroy(b);
+    this.model.rt.buffers.destroy(this.metricsAcc.buffer);
   }
 
   private checkAlive(): void {
     if (this.destroyed) throw new Error('trainer was destroyed');
   }
-}
-
-/** Compiled graphs by key, at most `capacity`: the least recently used one is destroyed. */
-class GraphCache<K, V extends { cg: CompiledGraph }> {
-  private readonly entries = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
-
-  async get(key: K, make: () => Promise<V>): Promise<V> {
-    let entry = this.entries.get(key);
-    if (entry) {
-      this.entries.delete(key);
-    } else {
-      entry = await make();
-      if (this.entries.size >= this.capacity) {
-        const [oldest, value] = this.entries.entries().next().value!;
-        value.cg.destroy();
-        this.entries.delete(oldest);
-      }
-    }
-    this.entries.set(key, entry);
-    return entry;
-  }
-
-  clear(): void {
-    for (const v of this.entries.values()) v.cg.destroy();
-    this.entries.clear();
-  }
-}
-
-const checkedDatasets = new WeakSet<Float32Array>();
-
-function checkDataset(what: string, data: Dataset, D: number): void {
-  if (!Number.isInteger(data.count) || data.count < 1) {
-    throw new Error(`${what}: dataset count must be an integer >= 1, got ${data.count}`);
-  }
-  if (!checkedDatasets.has(data.images)) {
-    const n = Math.min(data.images.length, data.count * D);
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(data.images[i]!)) {
-        throw new Error(
-          `${what}: value ${data.images[i]} at example ${Math.floor(i / D)}, position ${i % D} (data must be finite)`,
-        );
-      }
-    }
-  }
-  if (data.images.length < data.count * D) {
-    throw new Error(
-      `${what}: dataset holds ${data.images.length} values, ${data.count} examples of ${D} need ${data.count * D} ` +
-        '(does the model inputSize match the images?)',
-    );
-  }
-  checkedDatasets.add(data.images);
 }

@@ -1,0 +1,218 @@
+// Structural ops: views, copies, total sums, row logsumexp, row repetition and the metrics
+// accumulator; plus the helpers every op family shares.
+//   view            x -> y: the same buffer under another shape (no dispatch); gradient: a copy
+//   sum             x -> s (1): the total of all values; gradient: a broadcast
+//   logsumexp_rows  x (R, C) -> (R), stable; gradient: softmax weights times dy
+//   repeat_rows     x (B, D) -> (B·K, D), each row K times in a row
+//   add_into        acc[offset ..] += x (state kept across steps: the metrics)
+import { Program, asProgram } from '../../gpu/program.js';
+import { addIntoKernel, repeatRowsKernel } from '../../kernels/graph-util.js';
+import { prepareBroadcastScalar } from '../../kernels/objective.js';
+import {
+  prepareLogSumExpBackward,
+  prepareLogSumExpRows,
+  prepareReduceTotal,
+} from '../../kernels/reduce.js';
+import { defineOp, type Graph, type Op, type Tensor } from '../graph.js';
+
+/** Adds `accumulate` to a backward op's attributes (the gradient rule). */
+export type Accumulating<A = object> = A & { accumulate: boolean };
+
+/** The one gradient-rule check for ops writing several gradients with one ACCUMULATE flag. */
+export function sameAccumulate(op: Op, slots: readonly { accumulate: boolean }[]): boolean {
+  const first = slots[0]!.accumulate;
+  if (slots.some((s) => s.accumulate !== first)) {
+    throw new Error(
+      `graph: ${op.type} '${op.name}' writes gradients that are at different stages of ` +
+        'accumulation; its kernel has one ACCUMULATE flag',
+    );
+  }
+  return first;
+}
+
+/** dst (+)= src over all values (sizes must match). */
+export const copyOp = defineOp<{ src: Tensor }, { dst: Tensor }, Accumulating>({
+  type: 'copy',
+  async prepare({ rt, buffer }, op) {
+    const { src } = op.in;
+    const { dst } = op.out;
+    if (src.size !== dst.size) {
+      throw new Error(
+        `graph: copy '${op.name}': ${src.toString()} and ${dst.toString()} differ in size`,
+      );
+    }
+    // The copy kernel is repeat_rows with one row, once; the add is the accumulator's kernel.
+    const d = op.attrs.accumulate
+      ? await rt.prepare(addIntoKernel, {
+          bindings: { acc: buffer(dst), add_src: buffer(src) },
+          shape: { n: src.size, offset: 0 },
+          label: op.name,
+        })
+      : await rt.prepare(repeatRowsKernel, {
+          bindings: { repeated: buffer(dst), rows_in: buffer(src) },
+          shape: { B: 1, K: 1, D: src.size },
+          label: op.name,
+        });
+    return asProgram(d);
+  },
+});
+
+/** A view: no dispatch; the output tensor shares its input's buffer (Graph.viewTensor). */
+export const viewOp = defineOp<{ x: Tensor }, { y: Tensor }, object>({
+  type: 'view',
+  async prepare(_ctx, op) {
+    if (op.out.y.base !== op.in.x.base) {
+      throw new Error(
+        `graph: view '${op.name}': ${op.out.y.toString()} is not a view of its input`,
+      );
+    }
+    return new Program(op.name, [], []);
+  },
+  grad(g, op, ctx) {
+    const dy = ctx.grad(op.out.y);
+    if (!dy || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(copyOp, `${op.name}.dx`, { src: dy }, { dst: s.grad }, { accumulate: s.accumulate });
+  },
+});
+
+/** x under another shape of the same size: a view (same buffer, no copy). */
+export function view(
+  g: Graph,
+  x: Tensor,
+  shape: readonly number[],
+  name = `${x.name}.view`,
+): Tensor {
+  return g.add(viewOp, name, { x }, { y: g.viewTensor(x, shape, name) }, {}).out.y;
+}
+
+/** dx (n) (+)= scale · dy (1). */
+export const broadcastOp = defineOp<
+  { dy: Tensor },
+  { dx: Tensor },
+  Accumulating<{ scale: number }>
+>({
+  type: 'broadcast',
+  async prepare({ rt, buffer }, op) {
+    return asProgram(
+      await prepareBroadcastScalar(rt, {
+        dx: buffer(op.out.dx),
+        dy: buffer(op.in.dy),
+        n: op.out.dx.size,
+        scale: op.attrs.scale,
+        accumulate: op.attrs.accumulate,
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/** s (1) = Σ x, a tree sum. */
+export const sumOp = defineOp<{ x: Tensor }, { s: Tensor }, object>({
+  type: 'sum',
+  prepare({ rt, buffer }, op) {
+    return prepareReduceTotal(rt, {
+      x: buffer(op.in.x),
+      out: buffer(op.out.s),
+      n: op.in.x.size,
+      label: op.name,
+    });
+  },
+  grad(g, op, ctx) {
+    const ds = ctx.grad(op.out.s);
+    if (!ds || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(
+      broadcastOp,
+      `${op.name}.dx`,
+      { dy: ds },
+      { dx: s.grad },
+      { scale: 1, accumulate: s.accumulate },
+    );
+  },
+});
+
+/** The total of x as a scalar tensor (1). */
+export function total(g: Graph, x: Tensor, name: string): Tensor {
+  return g.add(sumOp, name, { x }, { s: [1] }, {}).out.s;
+}
+
+export const logSumExpBackwardOp = defineOp<
+  { dy: Tensor; x: Tensor; lse: Tensor },
+  { dx: Tensor },
+  Accumulating
+>({
+  type: 'logsumexp_rows_backward',
+  async prepare({ rt, buffer }, op) {
+    const { dy, x, lse } = op.in;
+    return asProgram(
+      await prepareLogSumExpBackward(rt, {
+        dx: buffer(op.out.dx),
+        dy: buffer(dy),
+        x: buffer(x),
+        lse: buffer(lse),
+        rows: x.rows,
+        cols: x.cols,
+        accumulate: op.attrs.accumulate,
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/** Stable logsumexp of each row: x (R, C) -> (R). */
+export const logSumExpRowsOp = defineOp<{ x: Tensor }, { y: Tensor }, object>({
+  type: 'logsumexp_rows',
+  prepare({ rt, buffer }, op) {
+    const { x } = op.in;
+    return prepareLogSumExpRows(rt, {
+      x: buffer(x),
+      out: buffer(op.out.y),
+      rows: x.rows,
+      cols: x.cols,
+      label: op.name,
+    });
+  },
+  grad(g, op, ctx) {
+    const dy = ctx.grad(op.out.y);
+    if (!dy || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(
+      logSumExpBackwardOp,
+      `${op.name}.dx`,
+      { dy, x: op.in.x, lse: op.out.y },
+      { dx: s.grad },
+      { accumulate: s.accumulate },
+    );
+  },
+});
+
+/** Each row of x (B, D) repeated `copies` times: (B·copies, D). */
+export const repeatRowsOp = defineOp<{ x: Tensor }, { y: Tensor }, { copies: number }>({
+  type: 'repeat_rows',
+  async prepare({ rt, buffer }, op) {
+    const { x } = op.in;
+    return asProgram(
+      await rt.prepare(repeatRowsKernel, {
+        bindings: { repeated: buffer(op.out.y), rows_in: buffer(x) },
+        shape: { B: x.rows, K: op.attrs.copies, D: x.cols },
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/** acc[offset ..] += x: running sums kept across steps (the metrics accumulator). */
+export const addIntoOp = defineOp<{ x: Tensor }, { acc: Tensor }, { offset: number }>({
+  type: 'add_into',
+  async prepare({ rt, buffer }, op) {
+    const { x } = op.in;
+    return asProgram(
+      await rt.prepare(addIntoKernel, {
+        bindings: { acc: buffer(op.out.acc), add_src: buffer(x) },
+        shape: { n: x.size, offset: op.attrs.offset },
+        label: op.name,
+      }),
+    );
+  },
+});

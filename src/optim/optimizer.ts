@@ -1,0 +1,242 @@
+// The optimizer of a model's flat parameter buffer: Adam / AdamW (kernels/adam.ts) with parameter
+// groups — frozen, or with their own learning rate and weight decay — one learning-rate schedule,
+// and the state a checkpoint keeps (step, moments). A step is one program recorded after the
+// backward pass: one gradient norm over the whole gradient buffer (clipping and the GPU-side
+// non-finite skip are global), then one Adam dispatch per contiguous run of a group's parameters.
+// Non-parameter tensors stored with the weights (EMA statistics: ParameterSpec.buffer) and frozen
+// parameters get no update and no moments.
+import type { BufferRange } from '../gpu/buffers.js';
+import { buildProgram, type Program } from '../gpu/program.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { prepareAdam, type AdamHooks, type AdamHyper } from '../kernels/adam.js';
+import { prepareReduceTotal } from '../kernels/reduce.js';
+
+/** Which parameters a group holds: names, a pattern on names, or a predicate. */
+export type ParamSelector = readonly string[] | RegExp | ((name: string) => boolean);
+
+export interface ParamGroup {
+  params: ParamSelector;
+  /** No update (and no gradient computed, where the graph allows). */
+  frozen?: boolean;
+  /** This group's learning rate (default: the optimizer's); the schedule scales it alike. */
+  lr?: number;
+  /** This group's weight decay (default: the optimizer's). */
+  weightDecay?: number;
+}
+
+/** A parameter as the optimizer sees it: where it lives in the flat buffers. */
+export interface FlatParam {
+  name: string;
+  /** Byte offset in the flat buffers (aligned). */
+  offset: number;
+  /** Floats. */
+  size: number;
+  /** A non-parameter tensor stored with the weights (never optimized). */
+  buffer?: boolean;
+}
+
+export interface OptimizerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
+  /** Groups, first match wins; parameters in no group use the optimizer's lr and weight decay. */
+  groups?: readonly ParamGroup[];
+  label?: string;
+}
+
+export function selects(selector: ParamSelector, name: string): boolean {
+  if (typeof selector === 'function') return selector(name);
+  if (selector instanceof RegExp) return selector.test(name);
+  return selector.includes(name);
+}
+
+/** A contiguous byte range of parameters sharing one group (one Adam dispatch). */
+interface Run {
+  group: number;
+  start: number;
+  end: number;
+}
+
+export class Optimizer {
+  /** Adam steps taken (the 1-based number of the last one). */
+  private t = 0;
+  private lrScale = 1;
+
+  private constructor(
+    readonly rt: GpuRuntime,
+    readonly params: readonly FlatParam[],
+    /** Group index of each parameter, -1 when it gets no update. */
+    private readonly groupOf: readonly number[],
+    private readonly groupHyper: readonly { lr: number; weightDecay: number }[],
+    readonly grads: BufferRange,
+    readonly m: BufferRange,
+    readonly v: BufferRange,
+    /** [0] gradient sum of squares of the last step, [1] skipped (non-finite) steps. */
+    readonly stats: BufferRange,
+    readonly program: Program,
+    private readonly updates: readonly (AdamHooks & { group: number })[],
+    readonly options: OptimizerOptions,
+  ) {}
+
+  private destroyed = false;
+
+  /**
+   * Prepares the optimizer of a flat buffer of `flatFloats` floats holding `params`. The gradient
+   * buffer, the moments and the stats are made here and freed by destroy().
+   */
+  static async create(
+    rt: GpuRuntime,
+    paramsBuffer: BufferRange,
+    flatFloats: number,
+    params: readonly FlatParam[],
+    options: OptimizerOptions = {},
+  ): Promise<Optimizer> {
+    const label = options.label ?? 'optimizer';
+    const groups = options.groups ?? [];
+    const baseLr = options.lr ?? 1e-3;
+    const baseWd = options.weightDecay ?? 0;
+    const groupHyper = [
+      { lr: baseLr, weightDecay: baseWd },
+      ...groups.map((g, i) => {
+        for (const [k, v] of [
+          ['lr', g.lr],
+          ['weightDecay', g.weightDecay],
+        ] as const) {
+          if (v !== undefined && !(Number.isFinite(v) && v >= 0)) {
+            throw new Error(`optimizer: groups[${i}].${k} must be a finite number >= 0, got ${v}`);
+          }
+        }
+        return { lr: g.lr ?? baseLr, weightDecay: g.weightDecay ?? baseWd };
+      }),
+    ];
+    const groupOf = params.map((p) => {
+      if (p.buffer) return -1;
+      const i = groups.findIndex((g) => selects(g.params, p.name));
+      if (i < 0) return 0;
+      return groups[i]!.frozen ? -1 : i + 1;
+    });
+    groups.forEach((g, i) => {
+      if (!params.some((p) => !p.buffer && selects(g.params, p.name))) {
+        throw new Error(`optimizer: groups[${i}] selects no parameter`);
+      }
+    });
+    const runs: Run[] = [];
+    params.forEach((p, i) => {
+      const group = groupOf[i]!;
+      if (group < 0) return;
+      const last = runs.at(-1);
+      const prev = params[i - 1];
+      if (last && last.group === group && prev && groupOf[i - 1] === group) {
+        last.end = p.offset + 4 * p.size;
+      } else {
+        runs.push({ group, start: p.offset, end: p.offset + 4 * p.size });
+      }
+    });
+    const bytes = flatFloats * 4;
+    const grads = rt.buffers.storage(`${label}.grads`, bytes);
+    const m = rt.buffers.storage(`${label}.adam.m`, bytes);
+    const v = rt.buffers.storage(`${label}.adam.v`, bytes);
+    const stats = rt.buffers.storage(`${label}.stats`, 8);
+    rt.device.queue.writeBuffer(stats.buffer, 0, new Float32Array(2));
+    const owned = [grads, m, v, stats];
+    const updates: (AdamHooks & { group: number })[] = [];
+    let program: Program;
+    try {
+      program = await buildProgram(rt, `${label}.step`, async (b) => {
+        // One norm over every gradient (frozen and unreached ones are kept at zero by the trainer).
+        b.append(
+          await prepareReduceTotal(rt, {
+            x: grads,
+            out: { buffer: stats.buffer, offset: 0, size: 4 },
+            n: flatFloats,
+            op: 'sumsq',
+            label: `${label}.gradnorm`,
+          }),
+        );
+        for (const run of runs) {
+          const range = (r: BufferRange): BufferRange => ({
+            buffer: r.buffer,
+            offset: r.offset + run.start,
+            size: run.end - run.start,
+          });
+          const h = groupHyper[run.group]!;
+          const step = await prepareAdam(rt, {
+            ...options,
+            lr: h.lr,
+            weightDecay: h.weightDecay,
+            decoupled: options.decoupled ?? false,
+            params: range(paramsBuffer),
+            grads: range(grads),
+            m: range(m),
+            v: range(v),
+            n: (run.end - run.start) / 4,
+            stats,
+            computeNorm: false,
+            label: `${label}.adam[${run.start / 4}:${run.end / 4}]`,
+          });
+          b.append(step);
+          updates.push(Object.assign(step, { group: run.group }));
+        }
+      });
+    } catch (error) {
+      for (const r of owned) rt.buffers.destroy(r.buffer);
+      throw error;
+    }
+    return new Optimizer(
+      rt,
+      params,
+      groupOf,
+      groupHyper,
+      grads,
+      m,
+      v,
+      stats,
+      program,
+      updates,
+      options,
+    );
+  }
+
+  /** Adam steps taken so far. */
+  get step(): number {
+    return this.t;
+  }
+
+  /** Whether a parameter is updated (not frozen, not a buffer). */
+  trains(name: string): boolean {
+    const i = this.params.findIndex((p) => p.name === name);
+    return i >= 0 && this.groupOf[i]! >= 0;
+  }
+
+  /** The base learning rate (group 0's). */
+  get baseLr(): number {
+    return this.groupHyper[0]!.lr;
+  }
+
+  /**
+   * Prepares step t = step + 1 with the scheduled base learning rate `lr`: each group's rate is
+   * scaled by lr / baseLr. Record `program` after the backward pass, then call advance().
+   */
+  setStep(lr: number): void {
+    this.lrScale = lr / this.baseLr;
+    const next = this.t + 1;
+    for (const u of this.updates) u.setStep(next, this.groupHyper[u.group]!.lr * this.lrScale);
+  }
+
+  /** Counts the step recorded since setStep(). */
+  advance(): void {
+    this.t++;
+  }
+
+  /** Restores the step count (checkpoints). */
+  restoreStep(t: number): void {
+    if (!Number.isInteger(t) || t < 0) {
+      throw new Error(`optimizer: step must be an integer >= 0, got ${t}`);
+    }
+    this.t = t;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.program.destroy();
+    for (const r of [this.grads, this.m, this.v, this.stats]) this.rt.buffers.destroy(r.buffer);
+  }
+}

@@ -1,0 +1,333 @@
+// The model's graphs, composed from its sections: the training/evaluation graph (encoder,
+// posterior, decoder, likelihood, objective, metrics; with `training`, the backward pass too), the
+// importance weights for log p(x), and the encoder and decoder halves for inference. Nothing here
+// knows a variant: each section's kind (kinds.ts) adds its part.
+import { Graph, type Tensor } from '../graph/graph.js';
+import { likelihoodOp } from '../graph/ops/loss.js';
+import { addIntoOp, repeatRowsOp } from '../graph/ops/util.js';
+import { parameterSpecs, vaeLayers, type ResolvedVaeConfig } from './config.js';
+import { kindsOf } from './kinds.js';
+import { convLayer, linearLayer } from './modules.js';
+import { importanceWeights } from './objective/iwae.js';
+import type {
+  BuildContext,
+  ConditionGraph,
+  DataInput,
+  Metric,
+  PosteriorGraph,
+  PriorGraph,
+} from './sections.js';
+
+/** Name of the metrics accumulator state: [loss, then each metric] summed over steps. */
+export const METRICS_STATE = 'metrics';
+
+/** A graph input written from the data each step (x from images, y from labels, …). */
+export interface Feed {
+  readonly tensor: Tensor;
+  /** 'images' or a DataInput field. */
+  readonly field: 'images' | DataInput['field'];
+  /** Values per row. */
+  readonly width: number;
+}
+
+interface Started {
+  ctx: BuildContext;
+  x: Tensor;
+  feeds: Feed[];
+  condition: ConditionGraph;
+}
+
+/** A context, the parameters (trainable for training graphs), x and the condition's inputs. */
+function start(
+  config: ResolvedVaeConfig,
+  rows: number,
+  o: {
+    training: boolean;
+    seed: number;
+    trainable?: ((name: string) => boolean) | undefined;
+    xName?: string;
+    xWidth?: number;
+  },
+): Started {
+  const g = new Graph();
+  for (const spec of parameterSpecs(config)) {
+    const trainable = o.training && !spec.buffer && (o.trainable?.(spec.name) ?? true);
+    g.param(spec.name, spec.shape, trainable);
+  }
+  let streams = 0;
+  const ctx: BuildContext = {
+    g,
+    config,
+    param: (name) => g.paramNamed(name),
+    training: o.training,
+    seed: o.seed,
+    stream: () => streams++,
+  };
+  const width = o.xWidth ?? config.inputSize;
+  const x = g.input(o.xName ?? 'x', [rows, width]);
+  const feeds: Feed[] = o.xName ? [] : [{ tensor: x, field: 'images', width }];
+  const kinds = kindsOf(config);
+  const inputs: Record<string, Tensor> = {};
+  for (const input of kinds.condition.inputs(config.condition)) {
+    const t = g.input(input.name, [rows, input.width]);
+    inputs[input.name] = t;
+    feeds.push({ tensor: t, field: input.field, width: input.width });
+  }
+  return { ctx, x, feeds, condition: kinds.condition.build(ctx, config.condition, inputs) };
+}
+
+/** Encoder trunk: conv layers on the (conditioned) image, then the dense hidden layers. */
+function encoderTrunk(s: Started): Tensor {
+  const { ctx } = s;
+  const config = ctx.config;
+  const l = vaeLayers(config);
+  let h = s.condition.image(s.x);
+  for (const spec of l.encoderConv) h = convLayer(ctx, spec, h, config.encoder.activation);
+  // The first dense layer reads the conv output flattened: the same row-major values.
+  h = s.condition.features(h);
+  for (const spec of l.encoderHidden) h = linearLayer(ctx, spec, h, config.encoder.activation);
+  return h;
+}
+
+/**
+ * z (R, Z) -> output (R, D) (logits or means) [, logSigma (R, D)]. With deconv layers, the last
+ * dense output is read as (R, C, h, w) (decoder.reshape) and the last deconv layer writes the
+ * output as (R, D): views of the same row-major values.
+ */
+function decoder(
+  ctx: BuildContext,
+  condition: ConditionGraph,
+  z: Tensor,
+  samples: number,
+): { output: Tensor; logSigma: Tensor | undefined } {
+  const config = ctx.config;
+  const l = vaeLayers(config);
+  let h = condition.latent(z, samples);
+  for (const spec of l.decoderHidden) h = linearLayer(ctx, spec, h, config.decoder.activation);
+  if (!l.out) {
+    const R = z.rows;
+    l.decoderDeconv.forEach((spec, i) => {
+      const last = i === l.decoderDeconv.length - 1;
+      const act = spec.activated ? config.decoder.activation : 'identity';
+      h = convLayer(ctx, spec, h, act, last ? [R, config.inputSize] : undefined);
+    });
+    return { output: h, logSigma: undefined };
+  }
+  return {
+    output: linearLayer(ctx, l.out, h, 'identity'),
+    logSigma: l.logSigma ? linearLayer(ctx, l.logSigma, h, 'identity') : undefined,
+  };
+}
+
+/** The posterior (K samples per example), the prior, the decoder and the per-row NLL. */
+function model(
+  s: Started,
+  samples: number,
+  eps: Tensor | undefined,
+): {
+  posterior: PosteriorGraph;
+  prior: PriorGraph;
+  output: Tensor;
+  logSigma: Tensor | undefined;
+  nll: Tensor;
+} {
+  const { ctx } = s;
+  const config = ctx.config;
+  const kinds = kindsOf(config);
+  const h = encoderTrunk(s);
+  const posterior = kinds.posterior.build(ctx, config.posterior, h, { samples, eps });
+  const prior = kinds.prior.build(ctx, config.prior);
+  const { output, logSigma } = decoder(ctx, s.condition, posterior.z, samples);
+  const B = s.x.rows;
+  const target =
+    samples === 1
+      ? s.x
+      : ctx.g.add(
+          repeatRowsOp,
+          'x.repeat',
+          { x: s.x },
+          { y: [B * samples, config.inputSize] },
+          {
+            copies: samples,
+          },
+        ).out.y;
+  const nll = ctx.g.add(
+    likelihoodOp,
+    'likelihood',
+    { output, target, logSigma },
+    { nll: [B * samples] },
+    { likelihood: config.likelihood },
+  ).out.nll;
+  return { posterior, prior, output, logSigma, nll };
+}
+
+export interface ModelGraph {
+  graph: Graph;
+  /** Inputs written from each batch (x, and the condition's inputs). */
+  feeds: readonly Feed[];
+  /** The batch (B, D). */
+  x: Tensor;
+  /** Per-step hyperparameters (H ≥ 1), named by the objective's hyperNames(). */
+  hyper: Tensor;
+  /** Given noise (B·K, Z) when built with givenNoise. */
+  eps: Tensor | undefined;
+  posterior: PosteriorGraph;
+  output: Tensor;
+  logSigma: Tensor | undefined;
+  /** Per-row NLL (B·K). */
+  nll: Tensor;
+  /** The objective (1): the batch sum of the per-example loss. */
+  loss: Tensor;
+  /** In accumulator order: loss first, then the objective's metrics. */
+  metrics: readonly Metric[];
+  /** The objective's per-example terms by name (ELBO: kl (B); IWAE: logWeights, logSumExp). */
+  perExample: Readonly<Record<string, Tensor>>;
+  /** The shared accumulator (metrics.length). */
+  metricsState: Tensor;
+  /** Gradients of the parameters (training graphs). */
+  paramGrads: Tensor[];
+}
+
+export interface ModelGraphOptions {
+  batch: number;
+  /** Build the backward pass too. */
+  training: boolean;
+  /** PRNG seed of the graph's stochastic ops. */
+  seed: number;
+  /** Read the posterior's noise from an input `eps` instead of drawing it (golden tests). */
+  givenNoise?: boolean;
+  /** Which parameters get gradients (default all; frozen ones and buffers get none). */
+  trainable?: (name: string) => boolean;
+}
+
+/**
+ * The training (or evaluation) graph: every section's part, the objective's root, and the metrics
+ * summed into the shared accumulator; with `training`, the backward pass too.
+ */
+export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions): ModelGraph {
+  const s = start(config, o.batch, { training: o.training, seed: o.seed, trainable: o.trainable });
+  const g = s.ctx.g;
+  const kinds = kindsOf(config);
+  const K = kinds.objective.samples(config.objective);
+  const hyperNames = kinds.objective.hyperNames(config.objective);
+  const hyper = g.input('hyper', [Math.max(1, hyperNames.length)]);
+  const eps = o.givenNoise ? g.input('eps', [o.batch * K, config.latentSize]) : undefined;
+  const m = model(s, K, eps);
+  const built = kinds.objective.build(s.ctx, config.objective, {
+    nll: m.nll,
+    posterior: m.posterior,
+    prior: m.prior,
+    hyper,
+    batch: o.batch,
+  });
+  const metrics: Metric[] = [{ name: 'loss', value: built.loss }, ...built.metrics];
+  const metricsState = g.state(METRICS_STATE, [metrics.length]);
+  metrics.forEach((metric, i) => {
+    g.add(
+      addIntoOp,
+      `metrics.${metric.name}`,
+      { x: metric.value },
+      { acc: metricsState },
+      { offset: i },
+    );
+    metric.value.keep = true;
+  });
+  const perExample = built.perExample ?? {};
+  for (const t of [m.posterior.z, m.posterior.mean, m.output, m.nll, built.loss]) t.keep = true;
+  for (const t of Object.values(perExample)) t.keep = true;
+  for (const t of Object.values(m.posterior.outputs)) t.keep = true;
+  if (m.logSigma) m.logSigma.keep = true;
+  const paramGrads = o.training ? g.backward() : [];
+  return {
+    graph: g,
+    feeds: s.feeds,
+    x: s.x,
+    hyper,
+    eps,
+    posterior: m.posterior,
+    output: m.output,
+    logSigma: m.logSigma,
+    nll: m.nll,
+    loss: built.loss,
+    metrics,
+    perExample,
+    metricsState,
+    paramGrads,
+  };
+}
+
+export interface LogWeightGraph {
+  graph: Graph;
+  feeds: readonly Feed[];
+  x: Tensor;
+  /** log w (B, K). */
+  logWeights: Tensor;
+  /** logsumexp_k log w (B). */
+  logSumExp: Tensor;
+}
+
+/**
+ * The importance weights of K samples per example: log w_k = log p(x|z_k) + log p(z_k) −
+ * log q(z_k|x), and their logsumexp; log p(x) ≈ logsumexp − log K (chunks combine on the CPU).
+ * Any posterior and prior with log densities work.
+ */
+export function buildLogWeightGraph(
+  config: ResolvedVaeConfig,
+  o: { batch: number; samples: number; seed: number },
+): LogWeightGraph {
+  const s = start(config, o.batch, { training: false, seed: o.seed });
+  const m = model(s, o.samples, undefined);
+  const { logWeights, logSumExp } = importanceWeights(s.ctx, m.nll, m.posterior, m.prior);
+  logWeights.keep = true;
+  logSumExp.keep = true;
+  return { graph: s.ctx.g, feeds: s.feeds, x: s.x, logWeights, logSumExp };
+}
+
+export interface EncoderGraph {
+  graph: Graph;
+  feeds: readonly Feed[];
+  x: Tensor;
+  /** The posterior's outputs by name (diagonal: mu, logvar), each (rows, Z). */
+  outputs: Readonly<Record<string, Tensor>>;
+  /** The posterior's location (rows, Z). */
+  mean: Tensor;
+}
+
+/** x [, condition inputs] -> the posterior's parameters (inference). */
+export function buildEncoderGraph(config: ResolvedVaeConfig, rows: number, seed = 0): EncoderGraph {
+  const s = start(config, rows, { training: false, seed });
+  const kinds = kindsOf(config);
+  const posterior = kinds.posterior.build(s.ctx, config.posterior, encoderTrunk(s), { samples: 1 });
+  for (const t of Object.values(posterior.outputs)) t.keep = true;
+  posterior.mean.keep = true;
+  return {
+    graph: s.ctx.g,
+    feeds: s.feeds,
+    x: s.x,
+    outputs: posterior.outputs,
+    mean: posterior.mean,
+  };
+}
+
+export interface DecoderGraph {
+  graph: Graph;
+  /** The condition's inputs (labels…) written per call; z is written separately. */
+  feeds: readonly Feed[];
+  z: Tensor;
+  output: Tensor;
+  logSigma: Tensor | undefined;
+}
+
+/** z [, condition inputs] -> the decoder's output (inference). */
+export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): DecoderGraph {
+  const s = start(config, rows, {
+    training: false,
+    seed: 0,
+    xName: 'z',
+    xWidth: config.latentSize,
+  });
+  const { output, logSigma } = decoder(s.ctx, s.condition, s.x, 1);
+  output.keep = true;
+  if (logSigma) logSigma.keep = true;
+  return { graph: s.ctx.g, feeds: s.feeds, z: s.x, output, logSigma };
+}

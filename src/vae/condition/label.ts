@@ -1,0 +1,64 @@
+// The conditional VAE (Sohn, Lee & Yan 2015): q(z|x, y) and p(x|z, y) with y a class label, fed as
+// a one-hot vector concatenated to the encoder's input and to z. With conv encoder layers the
+// one-hot enters either as constant image planes after the image's channels ('channels') or at
+// the first dense layer after the convs ('dense', the default). Labels are integer class indices
+// stored as f32 (exact below 2^24).
+import { concatCols, oneHot, oneHotPlanes } from '../../graph/ops/select.js';
+import { repeatRowsOp } from '../../graph/ops/util.js';
+import { checkSize, fail } from '../fields.js';
+import type { ConditionKind } from '../sections.js';
+
+export interface LabelConditionConfig {
+  kind: 'label';
+  /** Number of classes C (labels 0 … C−1). */
+  classes: number;
+  /** Where the label enters a conv encoder: 'dense' (default) or 'channels'. */
+  inject: 'dense' | 'channels';
+}
+
+export const labelCondition: ConditionKind<LabelConditionConfig> = {
+  kind: 'label',
+  fields: ['classes', 'inject'],
+  resolve(raw, path) {
+    const inject = raw.inject ?? 'dense';
+    if (inject !== 'dense' && inject !== 'channels') {
+      fail(`${path}.inject must be 'dense' or 'channels', got ${JSON.stringify(inject)}`);
+    }
+    return { kind: 'label', classes: checkSize(`${path}.classes`, raw.classes, 1 << 16), inject };
+  },
+  widths: (c, hasEncoderConv) => ({
+    encoderChannels: hasEncoderConv && c.inject === 'channels' ? c.classes : 0,
+    encoderFeatures: hasEncoderConv && c.inject === 'channels' ? 0 : c.classes,
+    decoderFeatures: c.classes,
+  }),
+  inputs: () => [{ name: 'y', field: 'labels', width: 1 }],
+  build(ctx, c, inputs) {
+    const g = ctx.g;
+    const y = inputs.y!;
+    const hot = oneHot(g, 'y.onehot', y, c.classes);
+    const channels = ctx.config.encoder.conv !== undefined && c.inject === 'channels';
+    return {
+      image: (x) => {
+        if (!channels) return x;
+        const [, H, W] = ctx.config.inputShape!;
+        return concatCols(g, 'x.labelled', [x, oneHotPlanes(g, 'y.planes', y, c.classes, H * W)]);
+      },
+      features: (h) => (channels ? h : concatCols(g, `${h.name}.labelled`, [h, hot])),
+      latent: (z, samples) => {
+        const labels =
+          samples === 1
+            ? hot
+            : g.add(
+                repeatRowsOp,
+                'y.onehot.repeat',
+                { x: hot },
+                { y: [hot.rows * samples, c.classes] },
+                {
+                  copies: samples,
+                },
+              ).out.y;
+        return concatCols(g, `${z.name}.labelled`, [z, labels]);
+      },
+    };
+  },
+};

@@ -1,0 +1,15 @@
+// No condition: the plain VAE.
+import type { ConditionKind } from '../sections.js';
+
+export interface NoConditionConfig {
+  kind: 'none';
+}
+
+export const noCondition: ConditionKind<NoConditionConfig> = {
+  kind: 'none',
+  fields: [],
+  resolve: () => ({ kind: 'none' }),
+  widths: () => ({ encoderChannels: 0, encoderFeatures: 0, decoderFeatures: 0 }),
+  inputs: () => [],
+  build: () => ({ image: (x) => x, features: (h) => h, latent: (z) => z }),
+};

@@ -1,0 +1,194 @@
+// Evaluation of a model over a dataset: the objective's metrics per example with one draw of the
+// posterior (the same noise on every call), and the importance-sampled log p(x) with up to 5000
+// samples per example in chunks (the IWAE bound, which tightens to log p(x) as k grows). Both
+// work for every model kind: they run the graphs the model's sections build.
+import { readFloats, type BufferRange } from '../gpu/buffers.js';
+import { CompiledGraph } from '../graph/executor.js';
+import type { MatmulVariant } from '../kernels/matmul.js';
+import { LruCache } from '../util/lru-cache.js';
+import {
+  buildLogWeightGraph,
+  buildModelGraph,
+  METRICS_STATE,
+  type LogWeightGraph,
+  type ModelGraph,
+} from './build.js';
+import { checkDataset, writeFeeds, type Dataset } from './feeds.js';
+import { kindsOf } from './kinds.js';
+import { metricsFrom, type Metrics } from './metrics.js';
+import type { VaeModel } from './model.js';
+
+export interface EvaluatorOptions {
+  /** Rows per evaluation batch (default 128). */
+  batchSize?: number;
+  /** Seed of the evaluation noise (default 0). */
+  seed?: number;
+  matmulVariant?: MatmulVariant;
+}
+
+export interface LogLikelihoodOptions {
+  /** Importance samples per example, 1..5000. */
+  k: number;
+  /** Rows per batch (default 4096 / chunk). */
+  batchSize?: number;
+  /** Samples per graph run (default min(k, 500)); chunks combine on the CPU. */
+  chunk?: number;
+  seed?: number;
+}
+
+/** Most compiled evaluation graphs kept per kind (batch sizes, chunk sizes). */
+const CACHED_GRAPHS = 4;
+
+export class Evaluator {
+  private readonly evalGraphs: LruCache<number, Promise<{ mg: ModelGraph; cg: CompiledGraph }>>;
+  private readonly weightGraphs: LruCache<
+    string,
+    Promise<{ lg: LogWeightGraph; cg: CompiledGraph }>
+  >;
+  private acc: BufferRange | undefined;
+  private destroyed = false;
+
+  constructor(
+    readonly model: VaeModel,
+    readonly options: EvaluatorOptions = {},
+  ) {
+    this.evalGraphs = new LruCache(CACHED_GRAPHS, destroyCompiled);
+    this.weightGraphs = new LruCache(CACHED_GRAPHS, destroyCompiled);
+  }
+
+  private compileOptions(label: string) {
+    return {
+      params: this.model.paramBuffers(),
+      ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+      label: `${this.model.label}.${label}`,
+    };
+  }
+
+  private evalGraph(rows: number): Promise<{ mg: ModelGraph; cg: CompiledGraph }> {
+    return this.evalGraphs.getOrCreate(rows, async () => {
+      const mg = buildModelGraph(this.model.config, {
+        batch: rows,
+        training: false,
+        seed: (this.options.seed ?? 0) ^ 0x5eed,
+      });
+      this.acc ??= this.model.rt.buffers.storage(
+        `${this.model.label}.eval_metrics`,
+        4 * mg.metrics.length,
+      );
+      const cg = await CompiledGraph.compile(this.model.rt, mg.graph, {
+        ...this.compileOptions(`eval${rows}`),
+        external: new Map([[METRICS_STATE, this.acc]]),
+      });
+      return { mg, cg };
+    });
+  }
+
+  /** The objective's metrics per example over a dataset, one posterior draw each (same noise each call). */
+  async evaluate(data: Dataset, batchSize = this.options.batchSize ?? 128): Promise<Metrics> {
+    this.checkAlive();
+    const config = this.model.config;
+    checkDataset('evaluate', data, config);
+    const rt = this.model.rt;
+    const first = await this.evalGraph(Math.min(batchSize, data.count));
+    const acc = this.acc!;
+    rt.device.queue.writeBuffer(acc.buffer, acc.offset, new Float32Array(first.mg.metrics.length));
+    const hyper = Float32Array.from(hyperAt(this.model, 0));
+    let batches = 0;
+    for (let start = 0; start < data.count; start += batchSize) {
+      const rows = Math.min(batchSize, data.count - start);
+      const g = await this.evalGraph(rows);
+      writeFeeds(g.cg, g.mg.feeds, data, start, rows);
+      g.cg.write(g.mg.hyper, hyper);
+      g.cg.update({ step: batches });
+      rt.submit(g.cg.dispatches, `${this.model.label}.evaluate`);
+      batches++;
+      if (batches % 8 === 0) await rt.device.queue.onSubmittedWorkDone();
+    }
+    const sums = await readFloats(rt.device, acc);
+    const names = first.mg.metrics.map((m) => m.name);
+    return metricsFrom(config, names, sums, batches, data.count);
+  }
+
+  private weightGraph(
+    rows: number,
+    samples: number,
+    seed: number,
+  ): Promise<{ lg: LogWeightGraph; cg: CompiledGraph }> {
+    return this.weightGraphs.getOrCreate(`${rows}x${samples}:${seed}`, async () => {
+      const lg = buildLogWeightGraph(this.model.config, { batch: rows, samples, seed });
+      const cg = await CompiledGraph.compile(
+        this.model.rt,
+        lg.graph,
+        this.compileOptions(`logw${rows}x${samples}`),
+      );
+      return { lg, cg };
+    });
+  }
+
+  /**
+   * Importance-sampled log p(x) with k samples per example (the IWAE bound, which tightens to
+   * log p(x) as k grows), in chunks of at most `chunk` samples; mean over the dataset, in nats.
+   */
+  async logLikelihood(
+    data: Dataset,
+    options: LogLikelihoodOptions,
+  ): Promise<{ logPx: number; perExample: Float64Array }> {
+    this.checkAlive();
+    checkDataset('logLikelihood', data, this.model.config);
+    const k = options.k;
+    if (!Number.isInteger(k) || k < 1 || k > 5000) {
+      throw new Error(`logLikelihood: k must be an integer in [1, 5000], got ${k}`);
+    }
+    const chunk = Math.min(k, options.chunk ?? 500);
+    const batch = Math.max(1, Math.min(options.batchSize ?? Math.floor(4096 / chunk), data.count));
+    const seed = options.seed ?? (this.options.seed ?? 0) ^ 0x1fae;
+    const perExample = new Float64Array(data.count);
+    const rt = this.model.rt;
+    let counter = 0;
+    for (let start = 0; start < data.count; start += batch) {
+      const rows = Math.min(batch, data.count - start);
+      const lse: Float32Array[] = [];
+      for (let done = 0; done < k; done += chunk) {
+        const K = Math.min(chunk, k - done);
+        const g = await this.weightGraph(rows, K, seed);
+        writeFeeds(g.cg, g.lg.feeds, data, start, rows);
+        g.cg.update({ step: counter++ });
+        rt.submit(g.cg.dispatches, `${this.model.label}.logpx`);
+        lse.push(await g.cg.read(g.lg.logSumExp));
+      }
+      for (let r = 0; r < rows; r++) {
+        let max = -Infinity;
+        for (const l of lse) max = Math.max(max, l[r]!);
+        let s = 0;
+        for (const l of lse) s += Math.exp(l[r]! - max);
+        perExample[start + r] = max + Math.log(s) - Math.log(k);
+      }
+    }
+    const logPx = perExample.reduce((a, b) => a + b, 0) / data.count;
+    return { logPx, perExample };
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.evalGraphs.clear();
+    this.weightGraphs.clear();
+    if (this.acc) this.model.rt.buffers.destroy(this.acc.buffer);
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new Error('evaluator was destroyed');
+  }
+}
+
+/** Frees a cached compiled graph once it is made (an LruCache evict callback). */
+export function destroyCompiled<T extends { cg: CompiledGraph }>(p: Promise<T>): void {
+  void p.then((e) => e.cg.destroy()).catch(() => undefined);
+}
+
+/** The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1). */
+export function hyperAt(model: VaeModel, step: number): number[] {
+  const c = model.config.objective;
+  const values = kindsOf(model.config).objective.hyperAt(c, step);
+  return values.length > 0 ? values : [0];
+}

@@ -1,0 +1,52 @@
+// The kinds of each section of the model description. Adding a variant: write its kind in its own
+// file (see sections.ts for what a kind provides) and list it here.
+import { labelCondition, type LabelConditionConfig } from './condition/label.js';
+import { noCondition, type NoConditionConfig } from './condition/none.js';
+import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
+import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
+import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
+import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
+import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
+
+export type PosteriorConfig = DiagonalPosteriorConfig;
+export type PriorConfig = StandardNormalPriorConfig;
+export type ObjectiveConfig = ElboObjectiveConfig | IwaeObjectiveConfig;
+export type ConditionConfig = NoConditionConfig | LabelConditionConfig;
+
+export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>> = {
+  diagonal: diagonalPosterior,
+};
+
+export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {
+  'standard-normal': standardNormalPrior,
+};
+
+export const OBJECTIVES: Readonly<Record<string, ObjectiveKind<ObjectiveConfig>>> = {
+  elbo: elboObjective,
+  iwae: iwaeObjective,
+};
+
+export const CONDITIONS: Readonly<Record<string, ConditionKind<ConditionConfig>>> = {
+  none: noCondition,
+  label: labelCondition,
+};
+
+/** The kind object of each section of a resolved description. */
+export function kindsOf(config: {
+  posterior: PosteriorConfig;
+  prior: PriorConfig;
+  objective: ObjectiveConfig;
+  condition: ConditionConfig;
+}): {
+  posterior: PosteriorKind<PosteriorConfig>;
+  prior: PriorKind<PriorConfig>;
+  objective: ObjectiveKind<ObjectiveConfig>;
+  condition: ConditionKind<ConditionConfig>;
+} {
+  return {
+    posterior: POSTERIORS[config.posterior.kind]!,
+    prior: PRIORS[config.prior.kind]!,
+    objective: OBJECTIVES[config.objective.kind]!,
+    condition: CONDITIONS[config.condition.kind]!,
+  };
+}

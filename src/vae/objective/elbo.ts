@@ -1,0 +1,97 @@
+// The evidence lower bound: loss = Σ_b (nll_b + β·KL_b), or with a capacity target C_t the KL part
+// β·B·|mean_b KL_b − C_t| (Burgess et al. 2018: C grows linearly from 0 to max over `steps`).
+// β and C_t are per-step hyperparameters (hyper[0], hyper[1]): they change without recompiling.
+// With 'mean' reduction the gradient is divided by the batch size. The KL is the posterior's
+// closed form when it has one for the prior, else the one-sample estimate log q(z|x) − log p(z).
+import { objective, absDiffOp } from '../../graph/ops/objective.js';
+import { subtract } from '../../graph/ops/elementwise.js';
+import { total } from '../../graph/ops/util.js';
+import { checkFields, checkNumber, checkObject, fail } from '../fields.js';
+import type { ObjectiveKind } from '../sections.js';
+
+export interface CapacityConfig {
+  /** C_max in nats. */
+  max: number;
+  /** Steps over which C grows linearly from 0 to C_max (0: C_max from the start). */
+  steps: number;
+}
+
+export interface ElboObjectiveConfig {
+  kind: 'elbo';
+  /** Weight of the KL term (default 1; 0 is a plain autoencoder, > 1 a β-VAE). */
+  beta: number;
+  /** Capacity objective β·|KL − C| with C ramped linearly (absent: plain KL). */
+  capacity?: CapacityConfig;
+  /** 'sum' (default, as pytorch/examples): the batch sum; 'mean': divided by the batch size. */
+  reduction: 'sum' | 'mean';
+}
+
+/** The capacity C at a (0-based) step: linear from 0 to max over `steps` steps. */
+export function capacityAt(capacity: CapacityConfig, step: number): number {
+  if (capacity.steps === 0) return capacity.max;
+  return capacity.max * Math.min(1, step / capacity.steps);
+}
+
+export function resolveReduction(path: string, raw: unknown): 'sum' | 'mean' {
+  const reduction = raw ?? 'sum';
+  if (reduction !== 'sum' && reduction !== 'mean') {
+    fail(`${path}.reduction must be 'sum' or 'mean', got ${JSON.stringify(reduction)}`);
+  }
+  return reduction;
+}
+
+export const elboObjective: ObjectiveKind<ElboObjectiveConfig> = {
+  kind: 'elbo',
+  fields: ['beta', 'capacity', 'reduction'],
+  resolve(raw, path) {
+    const resolved: ElboObjectiveConfig = {
+      kind: 'elbo',
+      beta: checkNumber(`${path}.beta`, raw.beta ?? 1, 0),
+      reduction: resolveReduction(path, raw.reduction),
+    };
+    if (raw.capacity !== undefined && raw.capacity !== null) {
+      const c = checkObject(`${path}.capacity`, raw.capacity, '{ max, steps }');
+      checkFields(c, `${path}.capacity`, ['max', 'steps']);
+      const max = checkNumber(`${path}.capacity.max`, c.max, 0);
+      if (typeof c.steps !== 'number' || !Number.isInteger(c.steps) || c.steps < 0) {
+        fail(`${path}.capacity.steps must be an integer >= 0, got ${JSON.stringify(c.steps)}`);
+      }
+      resolved.capacity = { max, steps: c.steps };
+    }
+    return resolved;
+  },
+  samples: () => 1,
+  hyperNames: () => ['beta', 'capacity'],
+  hyperAt: (c, step) => [c.beta, c.capacity ? capacityAt(c.capacity, step) : 0],
+  build(ctx, c, { nll, posterior, prior, hyper, batch }) {
+    const g = ctx.g;
+    const klRows =
+      posterior.analyticKl(prior) ??
+      subtract(g, 'kl.estimate', posterior.logq(), prior.logp(posterior.z));
+    const recon = total(g, nll, 'recon');
+    const kl = total(g, klRows, 'kl_sum');
+    // B·|mean KL − C| = |Σ KL − B·C|: the capacity term on the batch sum.
+    const klTerm = c.capacity
+      ? g.add(absDiffOp, 'kl_capacity', { x: kl, hyper }, { y: [1] }, { factor: batch, index: 1 })
+          .out.y
+      : kl;
+    const loss = objective(
+      g,
+      hyper,
+      [
+        { name: 'recon', weight: 1, value: recon },
+        { name: 'kl', weight: 1, hyper: 0, value: klTerm },
+      ],
+      c.reduction === 'mean' ? 1 / batch : 1,
+    );
+    return {
+      loss,
+      metrics: [
+        { name: 'recon', value: recon },
+        { name: 'kl', value: kl },
+      ],
+      perExample: { kl: klRows },
+    };
+  },
+  derive: (_c, m) => ({ elbo: -((m.recon ?? 0) + (m.kl ?? 0)) }),
+};

@@ -1,0 +1,160 @@
+// What a kind of each section of the model description provides. A variant of the VAE is a kind
+// (one file under src/vae/posterior/, prior/, objective/ or condition/, listed once in kinds.ts):
+// its config fields, its parameters, and the graph it adds — never a special case in the trainer.
+//
+//   posterior  q(z|x): heads on the encoder's top features, samples z, log q(z|x), analytic KL
+//   prior      p(z): log p(z)
+//   objective  the loss from the per-row terms, its per-step hyperparameters and its metrics
+//   condition  extra inputs (labels…) and where they enter the encoder and the decoder
+import type { Graph, Tensor } from '../graph/graph.js';
+import type { ResolvedVaeConfig } from './config.js';
+import type { LinearSpec } from './layers.js';
+
+/** What a section may read of the model while it is resolved. */
+export interface ModelShape {
+  inputSize: number;
+  latentSize: number;
+}
+
+/** One kind of a section: its fields, validation and defaults. */
+export interface SectionKind<C extends { kind: string }> {
+  readonly kind: C['kind'];
+  /** Fields of the section besides `kind`. */
+  readonly fields: readonly string[];
+  /** Validates the raw section (its kind is already checked; unknown fields already rejected). */
+  resolve(raw: Readonly<Record<string, unknown>>, path: string, model: ModelShape): C;
+}
+
+/** Shared state while one graph is built. */
+export interface BuildContext {
+  readonly g: Graph;
+  readonly config: ResolvedVaeConfig;
+  /** A declared parameter by module name (e.g. 'encoder.mu.weight'). */
+  param(name: string): Tensor;
+  /** Whether the graph gets a backward pass (ops keep their pre-activations). */
+  readonly training: boolean;
+  /** PRNG seed of the graph's stochastic ops. */
+  readonly seed: number;
+  /** A PRNG stream number no other op of this graph uses. */
+  stream(): number;
+}
+
+export interface PosteriorOptions {
+  /** K samples per example. */
+  samples: number;
+  /** Noise (B·K, Z) written by the caller instead of drawn (golden tests, fixed ε). */
+  eps?: Tensor | undefined;
+}
+
+/** q(z|x) in a graph. */
+export interface PosteriorGraph {
+  /** (B·K, Z): sample k of example b at row b·K + k. */
+  readonly z: Tensor;
+  readonly samples: number;
+  /** The posterior's location (B, Z): the code encode() and reconstructions use. */
+  readonly mean: Tensor;
+  /** What encode() returns, by name (e.g. mu and logvar). */
+  readonly outputs: Readonly<Record<string, Tensor>>;
+  /** log q(z|x) per sample row (B·K); its ops are added on the first call. */
+  logq(): Tensor;
+  /** KL(q ‖ p) per example (B) in closed form, or undefined when the pair has none. */
+  analyticKl(prior: PriorGraph): Tensor | undefined;
+}
+
+export interface PosteriorKind<
+  C extends { kind: string } = { kind: string },
+> extends SectionKind<C> {
+  /** Linear layers from the encoder's top features (inSize) to the posterior's parameters. */
+  heads(c: C, model: ModelShape, inSize: number): LinearSpec[];
+  /** q(z|x) from the encoder's top features h (B, inSize). */
+  build(ctx: BuildContext, c: C, h: Tensor, o: PosteriorOptions): PosteriorGraph;
+}
+
+/** p(z) in a graph. */
+export interface PriorGraph {
+  readonly kind: string;
+  /** log p(z) per row of z (R, Z) -> (R). */
+  logp(z: Tensor): Tensor;
+}
+
+export interface PriorKind<C extends { kind: string } = { kind: string }> extends SectionKind<C> {
+  build(ctx: BuildContext, c: C): PriorGraph;
+}
+
+/** A named scalar the trainer sums over steps and reports per example. */
+export interface Metric {
+  readonly name: string;
+  /** (1): the batch sum. */
+  readonly value: Tensor;
+}
+
+/** What an objective builds on: the per-row terms of the model. */
+export interface ObjectiveParts {
+  /** −log p(x|z) per sample row (B·K). */
+  nll: Tensor;
+  posterior: PosteriorGraph;
+  prior: PriorGraph;
+  /** The per-step hyperparameters (H ≥ 1), entries as named by hyper(). */
+  hyper: Tensor;
+  batch: number;
+}
+
+export interface ObjectiveGraph {
+  /** The root op's output (1): the batch sum of the per-example loss. */
+  loss: Tensor;
+  /** Reported by name (besides `loss`). */
+  metrics: Metric[];
+  /** Per-example terms kept for reading after a step (e.g. kl (B)), by name. */
+  perExample?: Readonly<Record<string, Tensor>>;
+}
+
+export interface ObjectiveKind<
+  C extends { kind: string } = { kind: string },
+> extends SectionKind<C> {
+  /** Samples per example while training. */
+  samples(c: C): number;
+  /** Names of the per-step hyperparameters (the `hyper` input's entries). */
+  hyperNames(c: C): readonly string[];
+  /** Their values at a 0-based step. */
+  hyperAt(c: C, step: number): number[];
+  build(ctx: BuildContext, c: C, parts: ObjectiveParts): ObjectiveGraph;
+  /** Metrics computed on the CPU from the per-example ones (e.g. the ELBO from recon and kl). */
+  derive?(c: C, metrics: Readonly<Record<string, number>>): Record<string, number>;
+}
+
+/** Which dataset field feeds a graph input, and how many values per row. */
+export interface DataInput {
+  /** The graph input's name. */
+  readonly name: string;
+  readonly field: 'labels';
+  readonly width: number;
+}
+
+/** Where a condition enters the model. */
+export interface ConditionGraph {
+  /** The encoder's image input (B, C·H·W) -> with extra channels when injected as channels. */
+  image(x: Tensor): Tensor;
+  /** The encoder's dense features (B, F) -> (B, F + extra). */
+  features(h: Tensor): Tensor;
+  /** The decoder's input z (B·K, Z) -> (B·K, Z + extra), the condition repeated K times. */
+  latent(z: Tensor, samples: number): Tensor;
+}
+
+/** Extra sizes a condition adds to the layers it enters. */
+export interface ConditionWidths {
+  /** Channels added to the first encoder conv layer's input. */
+  encoderChannels: number;
+  /** Features added to the encoder's first dense layer (or the heads). */
+  encoderFeatures: number;
+  /** Features added to the decoder's first layer. */
+  decoderFeatures: number;
+}
+
+export interface ConditionKind<
+  C extends { kind: string } = { kind: string },
+> extends SectionKind<C> {
+  widths(c: C, hasEncoderConv: boolean): ConditionWidths;
+  /** Graph inputs the condition reads from the data. */
+  inputs(c: C): readonly DataInput[];
+  build(ctx: BuildContext, c: C, inputs: Readonly<Record<string, Tensor>>): ConditionGraph;
+}
