@@ -1,7 +1,7 @@
 // The float64 references of src/reference/ are the oracles of every kernel test, so they are checked
 // here on their own (pure CPU): each backward against central finite differences of its forward on
 // fresh random inputs of awkward sizes, the special functions against known values and their
-// derivatives, the Philox stream against the Random123 known answers, Adam against its closed form.
+// derivatives, the noise layout against the CPU generator, Adam against its closed form.
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
 import type { Conv2dShape } from '../src/kernels/conv.js';
@@ -62,12 +62,7 @@ import {
   reduceTotalBackward64,
   reduceTotalForward64,
 } from '../src/reference/reduce.js';
-import {
-  philox4x32BigInt,
-  reparamBackward64,
-  reparamForward64,
-  reparamNoise64,
-} from '../src/reference/reparam.js';
+import { reparamBackward64, reparamForward64, reparamNoise64 } from '../src/reference/reparam.js';
 import { finiteDifference, freshSeed, makeRng, mismatches } from './helpers/reference.js';
 
 type Inputs = Record<string, Float64Array>;
@@ -598,25 +593,7 @@ describe('float64 KL, likelihoods, reparameterization and IWAE weights', () => {
 });
 
 describe('float64 Philox noise', () => {
-  // Known-answer vectors of Philox4x32-10 (Random123 kat_vectors).
-  const KAT: { ctr: number[]; key: number[]; out: number[] }[] = [
-    { ctr: [0, 0, 0, 0], key: [0, 0], out: [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8] },
-    {
-      ctr: [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
-      key: [0xffffffff, 0xffffffff],
-      out: [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
-    },
-    {
-      ctr: [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
-      key: [0xa4093822, 0x299f31d0],
-      out: [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
-    },
-  ];
-
-  it('gives the Random123 known answers', () => {
-    for (const { ctr, key, out } of KAT) expect(philox4x32BigInt(ctr, key)).toEqual(out);
-  });
-
+  // philox4x32BigInt against the Random123 known answers: test/prng.test.ts.
   it('reparamNoise64 lays out the stream as the kernels do and equals the CPU generator', () => {
     const seed = freshSeed();
     const rng = makeRng(seed);
