@@ -22,6 +22,7 @@ import {
   convTranspose2dBackward64,
   convTranspose2dForward64,
 } from '../src/reference/conv.js';
+import { conv2dShape } from './helpers/conv-shape.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
@@ -34,29 +35,7 @@ import {
 /** Sums of `terms` products of values in [-1, 1]. */
 const tolerance = (terms: number) => ({ atol: 5e-7 * (terms + 2), rtol: 2e-5 });
 
-const S = (
-  batch: number,
-  inChannels: number,
-  outChannels: number,
-  height: number,
-  width: number,
-  kernelH: number,
-  kernelW: number,
-  stride: number,
-  padding: number,
-  outputPadding?: number,
-): Conv2dShape => ({
-  batch,
-  inChannels,
-  outChannels,
-  height,
-  width,
-  kernelH,
-  kernelW,
-  stride,
-  padding,
-  outputPadding,
-});
+const S = conv2dShape;
 
 // Odd sizes, channels 1/3/5/17 (not multiples of the 8-channel block), batch 1 and 3, strides 1-3,
 // padding 0-2, kernels 3×3, 4×4, 5×5 and non-square.

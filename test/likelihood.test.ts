@@ -21,6 +21,7 @@ import {
   finiteDifference,
   freshSeed,
   makeRng,
+  accumulateMismatches,
   mismatches,
   randomNormal,
   randomUniform,
@@ -348,35 +349,41 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     }
   });
 
-  it.each(LIKELIHOODS)('%s backward with ACCUMULATE adds to what is there', async (name, lk) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    const [B, D] = [3, 13];
-    const c = makeCase(lk, rng, B, D);
-    const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
-    const fresh = await backward(rt, lk, c, B, D, { scale: 0.5 });
-    const acc = await backward(rt, lk, c, B, D, { scale: 0.5 }, prefill);
-    const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
-    expect(
-      mismatches(
-        acc.dout,
-        sum(fresh.dout, prefill.dout),
-        { atol: 1e-6, rtol: 1e-6 },
-        `${name} doutput`,
-      ),
-    ).toBeNull();
-    if (fresh.dlogSigma) {
-      expect(
-        mismatches(
-          acc.dlogSigma!,
-          sum(fresh.dlogSigma, prefill.dlogSigma),
-          { atol: 1e-6, rtol: 1e-6 },
-          'dlog_sigma',
-        ),
-      ).toBeNull();
-    }
-  });
+  it.each(LIKELIHOODS)(
+    '%s backward with ACCUMULATE adds to what is there (uniform scale and per-row dnll)',
+    async (name, lk) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      const [B, D] = [5, 33];
+      const c = makeCase(lk, rng, B, D);
+      const upstreams: Upstream[] = [{ scale: 0.5 }, { dnll: randomNormal(rng, B) }];
+      for (const upstream of upstreams) {
+        const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
+        const fresh = await backward(rt, lk, c, B, D, upstream);
+        const acc = await backward(rt, lk, c, B, D, upstream, prefill);
+        const where = `${name} ${'scale' in upstream ? 'scale' : 'dnll'} (seed ${seed})`;
+        expect(
+          accumulateMismatches(acc.dout, fresh.dout, prefill.dout, `doutput ${where}`),
+        ).toBeNull();
+        if (fresh.dlogSigma) {
+          expect(
+            accumulateMismatches(
+              acc.dlogSigma!,
+              fresh.dlogSigma,
+              prefill.dlogSigma,
+              `dlog_sigma ${where}`,
+            ),
+          ).toBeNull();
+        }
+      }
+      // dnll filled with s is the scale-s backward, exactly.
+      const rows = await backward(rt, lk, c, B, D, { dnll: new Float32Array(B).fill(0.375) });
+      const scaled = await backward(rt, lk, c, B, D, { scale: 0.375 });
+      expect(Array.from(rows.dout), `rows vs scale, ${name}`).toEqual(Array.from(scaled.dout));
+      if (rows.dlogSigma) expect(Array.from(rows.dlogSigma)).toEqual(Array.from(scaled.dlogSigma!));
+    },
+  );
 
   it.each(LIKELIHOODS)(
     '%s backward with a per-row upstream gradient matches float64 and finite differences',
@@ -425,45 +432,6 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
           ).toBeNull();
         }
       }
-    },
-  );
-
-  it.each(LIKELIHOODS)(
-    '%s per-row backward accumulates, and dnll filled with s equals the scale-s backward',
-    async (name, lk) => {
-      const rt = await runtimeFor(adapter);
-      const seed = freshSeed();
-      const rng = makeRng(seed);
-      const [B, D] = [5, 33];
-      const c = makeCase(lk, rng, B, D);
-      const dnll = randomNormal(rng, B);
-      const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
-      const fresh = await backward(rt, lk, c, B, D, { dnll });
-      const acc = await backward(rt, lk, c, B, D, { dnll }, prefill);
-      const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
-      const where = `${name} (seed ${seed})`;
-      expect(
-        mismatches(
-          acc.dout,
-          sum(fresh.dout, prefill.dout),
-          { atol: 1e-6, rtol: 1e-6 },
-          `doutput += ${where}`,
-        ),
-      ).toBeNull();
-      if (fresh.dlogSigma) {
-        expect(
-          mismatches(
-            acc.dlogSigma!,
-            sum(fresh.dlogSigma, prefill.dlogSigma),
-            { atol: 1e-6, rtol: 1e-6 },
-            `dlog_sigma += ${where}`,
-          ),
-        ).toBeNull();
-      }
-      const rows = await backward(rt, lk, c, B, D, { dnll: new Float32Array(B).fill(0.375) });
-      const scaled = await backward(rt, lk, c, B, D, { scale: 0.375 });
-      expect(Array.from(rows.dout), `rows vs scale ${where}`).toEqual(Array.from(scaled.dout));
-      if (rows.dlogSigma) expect(Array.from(rows.dlogSigma)).toEqual(Array.from(scaled.dlogSigma!));
     },
   );
 

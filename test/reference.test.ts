@@ -63,6 +63,7 @@ import {
   reduceTotalForward64,
 } from '../src/reference/reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from '../src/reference/reparam.js';
+import { conv2dShape } from './helpers/conv-shape.js';
 import { finiteDifference, freshSeed, makeRng, mismatches } from './helpers/reference.js';
 
 type Inputs = Record<string, Float64Array>;
@@ -275,29 +276,7 @@ describe('float64 dense', () => {
   });
 });
 
-const S = (
-  batch: number,
-  inChannels: number,
-  outChannels: number,
-  height: number,
-  width: number,
-  kernelH: number,
-  kernelW: number,
-  stride: number,
-  padding: number,
-  outputPadding?: number,
-): Conv2dShape => ({
-  batch,
-  inChannels,
-  outChannels,
-  height,
-  width,
-  kernelH,
-  kernelW,
-  stride,
-  padding,
-  ...(outputPadding !== undefined ? { outputPadding } : {}),
-});
+const S = conv2dShape;
 
 describe('float64 conv', () => {
   const cases: [string, boolean, Conv2dShape, Epilogue64, boolean][] = [

@@ -135,16 +135,6 @@ export const bernoulliNllBlocks = defineKernel({
   }),
 });
 
-/** dlogits (B, D) = scale * (sigmoid(l) - x) (ACCUMULATE override). */
-export const bernoulliNllBackward = defineKernel({
-  name: 'bernoulli_nll_backward',
-  file: 'likelihood.wgsl',
-  entryPoint: 'bernoulli_nll_backward',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({ dlogits: B! * D!, logits: B! * D!, x: B! * D! }),
-});
-
 /** nll (B) = sum_d 0.5 (x - mean)^2 / sigma^2 + D (log sigma + 0.5 log 2 pi). */
 export const gaussianNllForward = defineKernel({
   name: 'gaussian_nll_forward',
@@ -167,16 +157,6 @@ export const gaussianNllBlocks = defineKernel({
     mean: shape.B! * shape.D!,
     x: shape.B! * shape.D!,
   }),
-});
-
-/** dmean (B, D) = scale * (mean - x) / sigma^2 (ACCUMULATE override). */
-export const gaussianNllBackward = defineKernel({
-  name: 'gaussian_nll_backward',
-  file: 'likelihood.wgsl',
-  entryPoint: 'gaussian_nll_backward',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({ dmean: B! * D!, mean: B! * D!, x: B! * D! }),
 });
 
 /** nll (B) = sum_d 0.5 (x - mean)^2 exp(-2c) + c + 0.5 log 2 pi, c = clamp(log_sigma). */
@@ -202,58 +182,55 @@ export const gaussianLearnedNllBlocks = defineKernel({
   },
 });
 
-/** dmean, dlog_sigma (B, D) of the learned-sigma Gaussian NLL (ACCUMULATE override). */
-export const gaussianLearnedNllBackward = defineKernel({
-  name: 'gaussian_learned_nll_backward',
-  file: 'likelihood.wgsl',
-  entryPoint: 'gaussian_learned_nll_backward',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({
-    dmean: B! * D!,
-    dlog_sigma: B! * D!,
-    mean_l: B! * D!,
-    x_l: B! * D!,
-    log_sigma_l: B! * D!,
-  }),
-});
+/**
+ * An elementwise backward of this file (1-D grid over B * D, ACCUMULATE override): the named
+ * bindings hold (B, D) values, `perRow` ones (B) (the upstream gradient of the *_rows kernels).
+ */
+function backwardKernel(
+  entryPoint: string,
+  full: readonly string[],
+  perRow: readonly string[] = [],
+): KernelDef {
+  return defineKernel({
+    name: entryPoint,
+    file: 'likelihood.wgsl',
+    entryPoint,
+    workgroupSize: [WG],
+    dispatch: elementDispatch,
+    elements: ({ B, D }) =>
+      Object.fromEntries([...full.map((k) => [k, B! * D!]), ...perRow.map((k) => [k, B!])]),
+  });
+}
 
-/** bernoulli_nll_backward with a per-row upstream gradient: dlogits = dnll[b] (sigmoid(l) - x). */
-export const bernoulliNllBackwardRows = defineKernel({
-  name: 'bernoulli_nll_backward_rows',
-  file: 'likelihood.wgsl',
-  entryPoint: 'bernoulli_nll_backward_rows',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({ dlogits: B! * D!, logits: B! * D!, x: B! * D!, dnll: B! }),
-});
+const BERNOULLI_GRAD = ['dlogits', 'logits', 'x'] as const;
+const GAUSSIAN_GRAD = ['dmean', 'mean', 'x'] as const;
+const LEARNED_GRAD = ['dmean', 'dlog_sigma', 'mean_l', 'x_l', 'log_sigma_l'] as const;
 
-/** gaussian_nll_backward with a per-row upstream gradient: dmean = dnll[b] (mean - x) / sigma^2. */
-export const gaussianNllBackwardRows = defineKernel({
-  name: 'gaussian_nll_backward_rows',
-  file: 'likelihood.wgsl',
-  entryPoint: 'gaussian_nll_backward_rows',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({ dmean: B! * D!, mean: B! * D!, x: B! * D!, dnll: B! }),
-});
-
-/** gaussian_learned_nll_backward with a per-row upstream gradient dnll_l: (B). */
-export const gaussianLearnedNllBackwardRows = defineKernel({
-  name: 'gaussian_learned_nll_backward_rows',
-  file: 'likelihood.wgsl',
-  entryPoint: 'gaussian_learned_nll_backward_rows',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({
-    dmean: B! * D!,
-    dlog_sigma: B! * D!,
-    mean_l: B! * D!,
-    x_l: B! * D!,
-    log_sigma_l: B! * D!,
-    dnll_l: B!,
-  }),
-});
+/** dlogits (B, D) = scale * (sigmoid(l) - x). */
+export const bernoulliNllBackward = backwardKernel('bernoulli_nll_backward', BERNOULLI_GRAD);
+/** dmean (B, D) = scale * (mean - x) / sigma^2. */
+export const gaussianNllBackward = backwardKernel('gaussian_nll_backward', GAUSSIAN_GRAD);
+/** dmean, dlog_sigma (B, D) of scale * the learned-sigma Gaussian NLL. */
+export const gaussianLearnedNllBackward = backwardKernel(
+  'gaussian_learned_nll_backward',
+  LEARNED_GRAD,
+);
+/** dlogits (B, D) = dnll[b] * (sigmoid(l) - x), dnll: (B). */
+export const bernoulliNllBackwardRows = backwardKernel(
+  'bernoulli_nll_backward_rows',
+  BERNOULLI_GRAD,
+  ['dnll'],
+);
+/** dmean (B, D) = dnll[b] * (mean - x) / sigma^2, dnll: (B). */
+export const gaussianNllBackwardRows = backwardKernel('gaussian_nll_backward_rows', GAUSSIAN_GRAD, [
+  'dnll',
+]);
+/** dmean, dlog_sigma (B, D) of dnll_l[b] * the learned-sigma Gaussian NLL, dnll_l: (B). */
+export const gaussianLearnedNllBackwardRows = backwardKernel(
+  'gaussian_learned_nll_backward_rows',
+  LEARNED_GRAD,
+  ['dnll_l'],
+);
 
 export type Likelihood =
   | { kind: 'bernoulli' }

@@ -4,6 +4,12 @@
 import { LOGVAR_CLAMP } from '../kernels/reparam.js';
 import { expectLength, expectSizes } from './shape.js';
 
+/** The element of x (rows, cols) that element o of the repeated (rows·copies, cols) copies. */
+function repeatSource(o: number, cols: number, copies: number): number {
+  const row = Math.floor(o / cols);
+  return Math.floor(row / copies) * cols + (o - row * cols);
+}
+
 /** out (rows·copies, cols): row r of x (rows, cols) repeated `copies` times, in order. */
 export function repeatRowsForward64(
   x: ArrayLike<number>,
@@ -13,12 +19,10 @@ export function repeatRowsForward64(
 ): Float64Array {
   expectSizes('repeatRowsForward64', { rows, cols, copies });
   expectLength('repeatRowsForward64', 'x', x, rows * cols, 'rows*cols');
-  const out = new Float64Array(rows * copies * cols);
-  for (let o = 0; o < out.length; o++) {
-    const row = Math.floor(o / cols);
-    out[o] = x[Math.floor(row / copies) * cols + (o - row * cols)]!;
-  }
-  return out;
+  return Float64Array.from(
+    { length: rows * copies * cols },
+    (_, o) => x[repeatSource(o, cols, copies)]!,
+  );
 }
 
 /** dx (rows, cols) = Σ over the copies of dy (rows·copies, cols). */
@@ -33,8 +37,7 @@ export function repeatRowsBackward64(
   expectLength('repeatRowsBackward64', 'dy', dy, rows * copies * cols, 'rows*copies*cols');
   const dx = new Float64Array(rows * cols);
   for (let o = 0; o < dy.length; o++) {
-    const row = Math.floor(o / cols);
-    const i = Math.floor(row / copies) * cols + (o - row * cols);
+    const i = repeatSource(o, cols, copies);
     dx[i] = dx[i]! + dy[o]!;
   }
   return dx;

@@ -21,6 +21,47 @@ function checkMatrix(fn: string, x: ArrayLike<number>, rows: number, cols: numbe
   expectLength(fn, 'x', x, rows * cols, 'rows*cols');
 }
 
+type Axis = 'rows' | 'cols';
+
+/** Along an axis: the output length, the values per output and the output x[i] goes into. */
+function along(axis: Axis, rows: number, cols: number) {
+  return axis === 'rows'
+    ? { n: rows, count: cols, at: (i: number) => Math.floor(i / cols) }
+    : { n: cols, count: rows, at: (i: number) => i % cols };
+}
+
+function reduceForward(
+  fn: string,
+  x: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  op: ReduceOp,
+  axis: Axis,
+): Float64Array {
+  checkOp(fn, op);
+  checkMatrix(fn, x, rows, cols);
+  const { n, count, at } = along(axis, rows, cols);
+  const out = new Float64Array(n);
+  for (let i = 0; i < x.length; i++) out[at(i)] = out[at(i)]! + term(op, x[i]!);
+  return op === 'mean' ? out.map((v) => v / count) : out;
+}
+
+function reduceBackward(
+  fn: string,
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  op: ReduceOp,
+  axis: Axis,
+): Float64Array {
+  checkOp(fn, op);
+  checkMatrix(fn, x, rows, cols);
+  const { n, count, at } = along(axis, rows, cols);
+  expectLength(fn, 'dy', dy, n, axis);
+  return Float64Array.from(x, (v, i) => dy[at(i)]! * termSlope(op, v, count));
+}
+
 /** out (rows) = Σ_c t(x[r, c]) (divided by cols for 'mean'): x (rows, cols). */
 export function reduceRowsForward64(
   x: ArrayLike<number>,
@@ -28,15 +69,7 @@ export function reduceRowsForward64(
   cols: number,
   op: ReduceOp = 'sum',
 ): Float64Array {
-  checkOp('reduceRowsForward64', op);
-  checkMatrix('reduceRowsForward64', x, rows, cols);
-  const out = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let acc = 0;
-    for (let c = 0; c < cols; c++) acc += term(op, x[r * cols + c]!);
-    out[r] = op === 'mean' ? acc / cols : acc;
-  }
-  return out;
+  return reduceForward('reduceRowsForward64', x, rows, cols, op, 'rows');
 }
 
 /** dx (rows, cols) = dy[r] * t'(x[r, c]) (/ cols for 'mean'): dy (rows). */
@@ -47,10 +80,7 @@ export function reduceRowsBackward64(
   cols: number,
   op: ReduceOp = 'sum',
 ): Float64Array {
-  checkOp('reduceRowsBackward64', op);
-  checkMatrix('reduceRowsBackward64', x, rows, cols);
-  expectLength('reduceRowsBackward64', 'dy', dy, rows, 'rows');
-  return Float64Array.from(x, (v, i) => dy[Math.floor(i / cols)]! * termSlope(op, v, cols));
+  return reduceBackward('reduceRowsBackward64', dy, x, rows, cols, op, 'rows');
 }
 
 /** out (cols) = Σ_r t(x[r, c]) (divided by rows for 'mean'): x (rows, cols). */
@@ -60,14 +90,7 @@ export function reduceColsForward64(
   cols: number,
   op: ReduceOp = 'sum',
 ): Float64Array {
-  checkOp('reduceColsForward64', op);
-  checkMatrix('reduceColsForward64', x, rows, cols);
-  const out = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c] = out[c]! + term(op, x[r * cols + c]!);
-  }
-  if (op === 'mean') for (let c = 0; c < cols; c++) out[c] = out[c]! / rows;
-  return out;
+  return reduceForward('reduceColsForward64', x, rows, cols, op, 'cols');
 }
 
 /** dx (rows, cols) = dy[c] * t'(x[r, c]) (/ rows for 'mean'): dy (cols). */
@@ -78,10 +101,7 @@ export function reduceColsBackward64(
   cols: number,
   op: ReduceOp = 'sum',
 ): Float64Array {
-  checkOp('reduceColsBackward64', op);
-  checkMatrix('reduceColsBackward64', x, rows, cols);
-  expectLength('reduceColsBackward64', 'dy', dy, cols, 'cols');
-  return Float64Array.from(x, (v, i) => dy[i % cols]! * termSlope(op, v, rows));
+  return reduceBackward('reduceColsBackward64', dy, x, rows, cols, op, 'cols');
 }
 
 /** out (1) = Σ t(x) (divided by n for 'mean') over all n values. */
