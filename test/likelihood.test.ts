@@ -309,45 +309,51 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     expect(mismatches(got, expected, { atol: 1e-5, rtol: 1e-5 }, `seed ${seed}`)).toBeNull();
   });
 
-  it.each(LIKELIHOODS)('%s backward matches finite differences', async (name, lk) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    for (const [B, D] of SIZES) {
-      const c = makeCase(lk, rng, B, D);
-      const scale = 1 / B;
-      const got = await backward(rt, lk, c, B, D, { scale });
-      const out64 = Float64Array.from(c.out);
-      const ls64 = c.logSigma ? Float64Array.from(c.logSigma) : undefined;
-      const loss = (out: Float64Array, ls: Float64Array | undefined) => {
-        const nll = nllReference(
-          lk,
-          { out, target: c.target, ...(ls ? { logSigma: ls } : {}) },
-          B,
-          D,
-        );
-        return scale * nll.reduce((s, v) => s + v, 0);
-      };
-      const idx = someIndices(B * D, 120, rng);
-      const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
-      const where = `${name} B=${B} D=${D} (seed ${seed})`;
-      const fdOut = finiteDifference((o) => loss(o, ls64), out64, 1e-5, idx);
-      expect(
-        mismatches(pick(got.dout), pick(fdOut), { atol: 1e-6, rtol: 1e-5 }, `doutput ${where}`),
-      ).toBeNull();
-      if (ls64) {
-        const fdLs = finiteDifference((ls) => loss(out64, ls), ls64, 1e-5, idx);
-        expect(
-          mismatches(
-            pick(got.dlogSigma!),
-            pick(fdLs),
-            { atol: 1e-6, rtol: 1e-5 },
-            `dlog_sigma ${where}`,
-          ),
-        ).toBeNull();
+  it.each(LIKELIHOODS)(
+    '%s backward (uniform scale and per-row dnll) matches float64 and finite differences',
+    async (name, lk) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      for (const [B, D] of [...SIZES, [300, 97] as [number, number]]) {
+        const c = makeCase(lk, rng, B, D);
+        // Distinct weights per row, with a zero and negative ones among them.
+        const dnll = randomNormal(rng, B);
+        if (B > 1) dnll[1] = 0;
+        for (const upstream of [{ scale: 1 / B }, { dnll }] as Upstream[]) {
+          const got = await backward(rt, lk, c, B, D, upstream);
+          // The weight of each row's NLL, as the kernel reads it (f32).
+          const w = 'dnll' in upstream ? upstream.dnll : new Float32Array(B).fill(upstream.scale);
+          const want = likelihoodBackward64(w, c.out, c.target, c.logSigma, B, D, lk);
+          const kind = 'dnll' in upstream ? 'per-row dnll' : 'scale 1/B';
+          const where = `${name} ${kind} B=${B} D=${D} (seed ${seed})`;
+          const tol = { atol: 1e-6, rtol: 1e-5 };
+          expect(mismatches(got.dout, want.doutput, tol, `doutput ${where}`)).toBeNull();
+          if (want.dlogSigma) {
+            expect(
+              mismatches(got.dlogSigma!, want.dlogSigma, tol, `dlog_sigma ${where}`),
+            ).toBeNull();
+          }
+          // Finite differences of sum_b w_b * nll_b, on a sample of elements.
+          const out64 = Float64Array.from(c.out);
+          const ls64 = c.logSigma ? Float64Array.from(c.logSigma) : undefined;
+          const loss = (out: Float64Array, ls: Float64Array | undefined) =>
+            likelihoodForward64(out, c.target, ls, B, D, lk).reduce((s, v, b) => s + w[b]! * v, 0);
+          const idx = someIndices(B * D, 60, rng);
+          const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
+          const fdTol = { atol: 2e-6, rtol: 1e-5 };
+          const fdOut = finiteDifference((o) => loss(o, ls64), out64, 1e-5, idx);
+          expect(mismatches(pick(got.dout), pick(fdOut), fdTol, `FD doutput ${where}`)).toBeNull();
+          if (ls64) {
+            const fdLs = finiteDifference((ls) => loss(out64, ls), ls64, 1e-5, idx);
+            expect(
+              mismatches(pick(got.dlogSigma!), pick(fdLs), fdTol, `FD dlog_sigma ${where}`),
+            ).toBeNull();
+          }
+        }
       }
-    }
-  });
+    },
+  );
 
   it.each(LIKELIHOODS)(
     '%s backward with ACCUMULATE adds to what is there (uniform scale and per-row dnll)',
@@ -382,56 +388,6 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
       const scaled = await backward(rt, lk, c, B, D, { scale: 0.375 });
       expect(Array.from(rows.dout), `rows vs scale, ${name}`).toEqual(Array.from(scaled.dout));
       if (rows.dlogSigma) expect(Array.from(rows.dlogSigma)).toEqual(Array.from(scaled.dlogSigma!));
-    },
-  );
-
-  it.each(LIKELIHOODS)(
-    '%s backward with a per-row upstream gradient matches float64 and finite differences',
-    async (name, lk) => {
-      const rt = await runtimeFor(adapter);
-      const seed = freshSeed();
-      const rng = makeRng(seed);
-      for (const [B, D] of [...SIZES, [300, 97] as [number, number]]) {
-        const c = makeCase(lk, rng, B, D);
-        // Distinct weights per row, with a zero and a negative one among them.
-        const dnll = randomNormal(rng, B);
-        if (B > 1) dnll[1] = 0;
-        const got = await backward(rt, lk, c, B, D, { dnll });
-        const want = likelihoodBackward64(dnll, c.out, c.target, c.logSigma, B, D, lk);
-        const where = `${name} rows B=${B} D=${D} (seed ${seed})`;
-        const tol = { atol: 1e-6, rtol: 1e-5 };
-        expect(mismatches(got.dout, want.doutput, tol, `doutput ${where}`)).toBeNull();
-        if (want.dlogSigma) {
-          expect(mismatches(got.dlogSigma!, want.dlogSigma, tol, `dlog_sigma ${where}`)).toBeNull();
-        }
-        // Finite differences of sum_b dnll[b] * nll_b, on a sample of elements.
-        const out64 = Float64Array.from(c.out);
-        const ls64 = c.logSigma ? Float64Array.from(c.logSigma) : undefined;
-        const loss = (out: Float64Array, ls: Float64Array | undefined) =>
-          likelihoodForward64(out, c.target, ls, B, D, lk).reduce((s, v, b) => s + dnll[b]! * v, 0);
-        const idx = someIndices(B * D, 60, rng);
-        const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
-        const fdOut = finiteDifference((o) => loss(o, ls64), out64, 1e-5, idx);
-        expect(
-          mismatches(
-            pick(got.dout),
-            pick(fdOut),
-            { atol: 1e-5, rtol: 1e-4 },
-            `FD doutput ${where}`,
-          ),
-        ).toBeNull();
-        if (ls64) {
-          const fdLs = finiteDifference((ls) => loss(out64, ls), ls64, 1e-5, idx);
-          expect(
-            mismatches(
-              pick(got.dlogSigma!),
-              pick(fdLs),
-              { atol: 1e-5, rtol: 1e-4 },
-              `FD dlog_sigma ${where}`,
-            ),
-          ).toBeNull();
-        }
-      }
     },
   );
 

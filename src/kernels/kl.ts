@@ -10,7 +10,7 @@
 // workgroup memory, for real GPUs) and 'blocks' (kl_blocks, barrier-free, for the CPU adapters:
 // with Z <= ROW_BLOCK, e.g. Z = 20, one invocation per example; larger Z adds reduce_rows passes
 // over a scratch buffer owned by the returned program).
-import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
+import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
 import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
@@ -52,37 +52,29 @@ export const klReduce = defineKernel({
   elements: ({ B }) => ({ kl_total: 2, kl_rows: B! }),
 });
 
+/** A KL gradient kernel: dmu, dlogvar, mu_in, logvar_in (B, Z), plus its weight bindings. */
+function gradKernel(
+  entryPoint: string,
+  weights: (shape: Shape) => Readonly<Record<string, number>>,
+): KernelDef {
+  return defineKernel({
+    name: entryPoint,
+    file: 'kl.wgsl',
+    entryPoint,
+    workgroupSize: [WG],
+    dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
+    elements: (shape) => {
+      const n = shape.B! * shape.Z!;
+      return { dmu: n, dlogvar: n, mu_in: n, logvar_in: n, ...weights(shape) };
+    },
+  });
+}
+
 /** dmu = w * mu, dlogvar = w * 0.5 * (exp(lv) - 1) (ACCUMULATE override); see kl.wgsl for w. */
-export const klBackward = defineKernel({
-  name: 'kl_backward',
-  file: 'kl.wgsl',
-  entryPoint: 'kl_backward',
-  workgroupSize: [WG],
-  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
-  elements: ({ B, Z }) => ({
-    dmu: B! * Z!,
-    dlogvar: B! * Z!,
-    mu_in: B! * Z!,
-    logvar_in: B! * Z!,
-    kl_total_in: 2,
-  }),
-});
+export const klBackward = gradKernel('kl_backward', () => ({ kl_total_in: 2 }));
 
 /** dmu = dkl[b] * mu, dlogvar = dkl[b] * 0.5 * (exp(lv) - 1): the gradient of sum_b dkl[b] KL_b. */
-export const klBackwardRows = defineKernel({
-  name: 'kl_backward_rows',
-  file: 'kl.wgsl',
-  entryPoint: 'kl_backward_rows',
-  workgroupSize: [WG],
-  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
-  elements: ({ B, Z }) => ({
-    dmu: B! * Z!,
-    dlogvar: B! * Z!,
-    mu_in: B! * Z!,
-    logvar_in: B! * Z!,
-    dkl: B!,
-  }),
-});
+export const klBackwardRows = gradKernel('kl_backward_rows', ({ B }) => ({ dkl: B! }));
 
 /**
  * The KL part of the loss. Plain: beta * scale * sum_b KL_b. With `capacity` set: the capacity
