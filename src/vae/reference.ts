@@ -13,6 +13,7 @@
 //   log sigma (gaussian-learned): c = clamp(log_sigma, -6, 6); the gradient is the exact one of the
 //     clamped loss (0 strictly outside the range, as torch.clamp).
 import type { Activation } from '../kernels/activation-codes.js';
+import type { Conv2dShape } from '../kernels/conv.js';
 import {
   activation64,
   activationBackward64,
@@ -44,7 +45,6 @@ import {
   type LinearSpec,
   type ResolvedVaeConfig,
 } from './config.js';
-import type { Conv2dShape } from '../kernels/conv.js';
 
 export type ParamMap = Map<string, Float64Array>;
 
