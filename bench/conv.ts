@@ -16,7 +16,12 @@ import {
   prepareConvTranspose2dForward,
   type Conv2dShape,
 } from '../src/kernels/conv.js';
-import { convReference } from '../test/helpers/conv-reference.js';
+import {
+  conv2dBackward64,
+  conv2dForward64,
+  convTranspose2dBackward64,
+  convTranspose2dForward64,
+} from '../src/reference/conv.js';
 import { makeRng, mismatches } from '../test/helpers/reference.js';
 
 interface Layer {
@@ -94,7 +99,10 @@ async function main(): Promise<void> {
     const w = random(ci * co * kernelH * kernelW, r).map((v) => v / Math.sqrt(ci * 4));
     const bias = random(co, r);
     const dy = random(batch * co * oh * ow, r);
-    const ref = convReference(shape, transposed, x, w, bias, dy);
+    const relu = (transposed ? convTranspose2dForward64 : conv2dForward64)(x, w, bias, shape, {
+      act: 'relu',
+    });
+    const ref = (transposed ? convTranspose2dBackward64 : conv2dBackward64)(dy, x, w, bias, shape);
     const smallPixels = transposed ? height * width : oh * ow;
     const flops = 2 * batch * ci * co * kernelH * kernelW * smallPixels;
     const bufs: Record<string, BufferRange> = {
@@ -107,7 +115,6 @@ async function main(): Promise<void> {
       dw: rt.buffers.storage('dw', 4 * w.length),
       db: rt.buffers.storage('db', 4 * co),
     };
-    const relu = ref.z.map((v) => Math.max(v, 0));
     const runs: [string, Promise<Work>, BufferRange, Float64Array, number, number][] = [
       [
         'forward',
@@ -133,7 +140,7 @@ async function main(): Promise<void> {
           dx: bufs.dx!,
         }),
         bufs.dx!,
-        ref.dx!,
+        ref.dx,
         flops,
         co * kernelH * kernelW,
       ],
@@ -146,7 +153,7 @@ async function main(): Promise<void> {
           dw: bufs.dw!,
         }),
         bufs.dw!,
-        ref.dw!,
+        ref.dw,
         flops,
         batch * smallPixels,
       ],

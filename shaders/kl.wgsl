@@ -19,6 +19,10 @@
 //                      from kl_reduce, so run the forward first; sign(0) = 0)
 //                ACCUMULATE override: reparam_backward also writes dmu/dlogvar; one of the two
 //                assigns (ACCUMULATE = false) and the other adds (true), in either order.
+//   kl_backward_rows: the per-example KL as a loss tensor: the gradient of sum_b dkl[b] * KL_b,
+//                reading the upstream gradient dkl: (B) (no beta, scale or capacity inside; the
+//                graph composes those): dmu = dkl[b] * mu, dlv = dkl[b] * 0.5 * (exp(c) - 1).
+//                ACCUMULATE override as kl_backward.
 //
 // logvar clamp (same rule as reparam.wgsl): exp is taken of c = clamp(lv, LOGVAR_MIN, LOGVAR_MAX),
 // default [-30, 20]; the term is 0.5 * (mu^2 + (exp(c) - 1 - c) + (c - lv)), so the linear -lv part
@@ -184,6 +188,20 @@ struct KlBackwardParams {
 @group(0) @binding(4) var<storage, read> kl_total_in: array<f32>;    // kl_total_in: (2) from kl_reduce
 @group(0) @binding(5) var<uniform> bwd: KlBackwardParams;
 
+// dmu[e], dlogvar[e] of w * KL (w: the objective's weight, or the row's upstream gradient).
+fn store_kl_grads(e: u32, w: f32) {
+  let c = clamp(logvar_in[e], LOGVAR_MIN, LOGVAR_MAX);
+  let gmu = w * mu_in[e];
+  let glv = w * 0.5 * expm1_acc(c);
+  if (ACCUMULATE) {
+    dmu[e] = dmu[e] + gmu;
+    dlogvar[e] = dlogvar[e] + glv;
+  } else {
+    dmu[e] = gmu;
+    dlogvar[e] = glv;
+  }
+}
+
 @compute @workgroup_size(WG_X)
 fn kl_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
@@ -195,14 +213,20 @@ fn kl_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   if (bwd.use_capacity != 0u) {
     w = w * sign(bwd.scale * kl_total_in[0] - bwd.capacity);
   }
-  let c = clamp(logvar_in[e], LOGVAR_MIN, LOGVAR_MAX);
-  let gmu = w * mu_in[e];
-  let glv = w * 0.5 * expm1_acc(c);
-  if (ACCUMULATE) {
-    dmu[e] = dmu[e] + gmu;
-    dlogvar[e] = dlogvar[e] + glv;
-  } else {
-    dmu[e] = gmu;
-    dlogvar[e] = glv;
+  store_kl_grads(e, w);
+}
+
+// ---- kl_backward_rows ----
+
+@group(0) @binding(4) var<storage, read> dkl: array<f32>;  // dkl: (B) upstream gradient of KL_b
+@group(0) @binding(5) var<uniform> bwd_rows: KlForwardParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (e >= bwd_rows.B * bwd_rows.Z) {
+    return;
   }
+  store_kl_grads(e, dkl[e / bwd_rows.Z]);
 }

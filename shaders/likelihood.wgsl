@@ -26,9 +26,14 @@
 //     dlog_sigma = scale * (1 - (x - mu)^2 exp(-2c)) inside the range, 0 outside: the exact gradient
 //     of the clamped loss, as torch.clamp gives (the clamp is a floor/ceiling on sigma).
 //
-// Backwards have the ACCUMULATE override (assign when false, add when true). `scale` multiplies the
-// gradient: 1 for a summed loss, 1/B for a batch mean. The batch sum of nll is left to the
-// reduction kernels (shaders/reduce.wgsl).
+// Backwards have the ACCUMULATE override (assign when false, add when true). Two kinds:
+//   *_nll_backward:      gradient of scale * sum_b nll_b; `scale` (a uniform) is 1 for a summed
+//                        loss, 1/B for a batch mean.
+//   *_nll_backward_rows: gradient of sum_b dnll[b] * nll_b, reading the per-row upstream gradient
+//                        dnll: (B) (the loss as a tensor: per-example weights, IWAE's normalized
+//                        importance weights, beta or 1/B composed by the graph). Same formulas with
+//                        scale replaced by dnll[i / D].
+// The batch sum of nll is left to the reduction kernels (shaders/reduce.wgsl).
 
 //!include activation_fns.wgsl
 
@@ -224,6 +229,14 @@ struct GaussBwdParams {
 @group(0) @binding(0) var<storage, read_write> dmean: array<f32>;  // dmean: (B, D)
 @group(0) @binding(3) var<uniform> gauss_bwd: GaussBwdParams;
 
+fn store_grad_mean(i: u32, v: f32) {
+  if (ACCUMULATE) {
+    dmean[i] = dmean[i] + v;
+  } else {
+    dmean[i] = v;
+  }
+}
+
 @compute @workgroup_size(WG_X)
 fn gaussian_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_index) lid: u32) {
@@ -231,12 +244,7 @@ fn gaussian_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   if (i >= gauss_bwd.B * gauss_bwd.D) {
     return;
   }
-  let g = gauss_bwd.scale * gauss_bwd.inv_var * (mean[i] - x[i]);
-  if (ACCUMULATE) {
-    dmean[i] = dmean[i] + g;
-  } else {
-    dmean[i] = g;
-  }
+  store_grad_mean(i, gauss_bwd.scale * gauss_bwd.inv_var * (mean[i] - x[i]));
 }
 
 // ---- Gaussian, learned log sigma ----
@@ -290,20 +298,15 @@ fn gaussian_learned_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(n
 @group(0) @binding(4) var<storage, read> log_sigma_l: array<f32>;       // log_sigma_l: (B, D)
 @group(0) @binding(5) var<uniform> learned_bwd: GradParams;
 
-@compute @workgroup_size(WG_X)
-fn gaussian_learned_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                                 @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (i >= learned_bwd.B * learned_bwd.D) {
-    return;
-  }
+// dmean[i], dlog_sigma[i] of w * nll (w: the scale or the row's upstream gradient).
+fn store_grads_learned(i: u32, w: f32) {
   let ls = log_sigma_l[i];
   let c = clamp(ls, LOGSIGMA_MIN, LOGSIGMA_MAX);
   let inv_var = exp(-2.0 * c);
   let r = x_l[i] - mean_l[i];
-  let gm = learned_bwd.scale * (-r) * inv_var;
+  let gm = w * (-r) * inv_var;
   let inside = ls >= LOGSIGMA_MIN && ls <= LOGSIGMA_MAX;
-  let gs = select(0.0, learned_bwd.scale * (1.0 - r * r * inv_var), inside);
+  let gs = select(0.0, w * (1.0 - r * r * inv_var), inside);
   if (ACCUMULATE) {
     dmean[i] = dmean[i] + gm;
     dlog_sigma[i] = dlog_sigma[i] + gs;
@@ -311,4 +314,65 @@ fn gaussian_learned_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin
     dmean[i] = gm;
     dlog_sigma[i] = gs;
   }
+}
+
+@compute @workgroup_size(WG_X)
+fn gaussian_learned_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                 @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= learned_bwd.B * learned_bwd.D) {
+    return;
+  }
+  store_grads_learned(i, learned_bwd.scale);
+}
+
+// ---- Backwards with a per-row upstream gradient ----
+
+struct RowsBwdParams {
+  B: u32,  // batch size
+  D: u32,  // values per example
+}
+
+@group(0) @binding(3) var<storage, read> dnll: array<f32>;  // dnll: (B) upstream gradient of nll
+@group(0) @binding(4) var<uniform> bern_rows: RowsBwdParams;
+
+@compute @workgroup_size(WG_X)
+fn bernoulli_nll_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                               @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= bern_rows.B * bern_rows.D) {
+    return;
+  }
+  store_grad_bern(i, dnll[i / bern_rows.D] * (sigmoid_stable(logits[i]) - x[i]));
+}
+
+struct GaussRowsBwdParams {
+  B: u32,
+  D: u32,
+  inv_var: f32,  // 1 / sigma^2
+}
+
+@group(0) @binding(4) var<uniform> gauss_rows: GaussRowsBwdParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_nll_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= gauss_rows.B * gauss_rows.D) {
+    return;
+  }
+  store_grad_mean(i, dnll[i / gauss_rows.D] * gauss_rows.inv_var * (mean[i] - x[i]));
+}
+
+@group(0) @binding(5) var<storage, read> dnll_l: array<f32>;  // dnll_l: (B) upstream gradient of nll
+@group(0) @binding(6) var<uniform> learned_rows: RowsBwdParams;
+
+@compute @workgroup_size(WG_X)
+fn gaussian_learned_nll_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                                      @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (i >= learned_rows.B * learned_rows.D) {
+    return;
+  }
+  store_grads_learned(i, dnll_l[i / learned_rows.D]);
 }

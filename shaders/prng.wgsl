@@ -12,9 +12,9 @@
 //   key     = (seed, PRNG_KEY_HI)
 //   counter = (index, sample, step, stream)
 // `index` is the element index divided by 4 (one call gives 4 normals, for elements 4i..4i+3),
-// `sample` the sample number (IWAE's k), `step` the training step, `stream` a purpose tag (0 for the
-// reparameterization noise) so that two kernels sampling with the same seed and step do not reuse
-// numbers.
+// `sample` the sample number (IWAE's k), `step` the training step, `stream` the noise stream of the
+// op that samples (0 by default; every stochastic op of a graph gets its own) so that two ops
+// sampling with the same seed and step do not reuse numbers.
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
@@ -22,7 +22,6 @@ const PHILOX_W0: u32 = 0x9E3779B9u;  // golden ratio
 const PHILOX_W1: u32 = 0xBB67AE85u;  // sqrt(3) - 1
 // Second key word: a fixed constant ("VAE!") so that a seed of 0 still has a non-trivial key.
 const PRNG_KEY_HI: u32 = 0x56414521u;
-const PRNG_STREAM_REPARAM: u32 = 0u;
 
 // Full 64-bit product of two u32 as (hi, lo), from 16-bit halves (no partial sum overflows).
 fn mulhilo32(a: u32, b: u32) -> vec2<u32> {

@@ -9,10 +9,12 @@
 //   prng_philox_raw:  raw Philox4x32-10 words for given counters and keys (known-answer tests)
 //   prng_transform:   words -> the (0,1] uniforms and the Box-Muller normals (edge-case tests)
 //
-// Noise: eps[b,s,j] = philox_normal4(seed, step, e / 4, s, PRNG_STREAM_REPARAM)[e % 4] with
-// e = b * Z + j (see prng.wgsl), so sample 0 of a K-sample draw equals the K = 1 draw, and
-// random_normal(n = B*Z, sample = s) equals eps[:, s, :]. Each invocation computes one Philox call
-// and writes the 4 elements it gives.
+// Noise: eps[b,s,j] = philox_normal4(seed, step, e / 4, s, stream)[e % 4] with e = b * Z + j (see
+// prng.wgsl), so sample 0 of a K-sample draw equals the K = 1 draw, and random_normal(n = B*Z,
+// sample = s, stream) equals eps[:, s, :]. `stream` (counter word 3) is the op's own noise stream:
+// two stochastic ops with the same seed and step draw independent noise when their streams differ
+// (0, PRNG_STREAM_REPARAM in src/kernels/reparam.ts, by default). Each invocation computes one Philox call and writes the
+// 4 elements it gives.
 //
 // logvar clamp: exp() is evaluated at clamp(lv, LOGVAR_MIN, LOGVAR_MAX) (default [-30, 20], the
 // range diffusers' DiagonalGaussianDistribution uses), so z stays finite for any finite logvar.
@@ -43,8 +45,9 @@ struct ReparamForwardParams {
   B: u32,     // batch size
   Z: u32,     // latent size
   K: u32,     // samples per example
-  seed: u32,  // PRNG key
-  step: u32,  // training step (part of the counter): new noise every step
+  seed: u32,    // PRNG key
+  step: u32,    // training step (part of the counter): new noise every step
+  stream: u32,  // noise stream of this op (counter word 3)
 }
 
 @group(0) @binding(0) var<storage, read_write> z: array<f32>;      // z: (B, K, Z)
@@ -66,7 +69,7 @@ fn reparam_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
   let q = t - s * quads;
   var normals = vec4<f32>(0.0);
   if (!GIVEN_NOISE) {
-    normals = philox_normal4(fwd.seed, fwd.step, q, s, PRNG_STREAM_REPARAM);
+    normals = philox_normal4(fwd.seed, fwd.step, q, s, fwd.stream);
   }
   for (var c = 0u; c < 4u; c++) {
     let e = 4u * q + c;
@@ -134,7 +137,7 @@ struct RandomNormalParams {
   seed: u32,
   step: u32,
   sample: u32,
-  stream: u32,  // purpose tag (PRNG_STREAM_REPARAM = 0 reproduces reparam_forward's eps)
+  stream: u32,  // noise stream (reparam_forward's stream reproduces its eps)
   mean: f32,
   stddev: f32,
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
 import { prepareActivationBackward, prepareActivationForward } from '../src/kernels/activations.js';
-import { activationDerivative64, activationForward64 } from '../src/vae/reference.js';
+import { activation64, activationDerivative64 } from '../src/reference/activations.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
@@ -11,9 +11,9 @@ import {
   randomNormal,
 } from './helpers/reference.js';
 
-// ---- float64 references (the same ones the whole-model reference uses) ----
+// ---- float64 references (src/reference/activations.ts, also used by the whole-model reference) ----
 
-const forward64 = activationForward64;
+const forward64 = activation64;
 const derivative64 = activationDerivative64;
 
 // Large and edge inputs: nothing may overflow to Inf/NaN.

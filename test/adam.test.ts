@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adamBiasCorrections, prepareAdam, type AdamHyper } from '../src/kernels/adam.js';
+import { adamStep64 as referenceAdamStep64, gradClipScale64 } from '../src/reference/adam.js';
 import { TEST_ADAPTERS, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches, randomNormal } from './helpers/reference.js';
 
@@ -11,35 +12,27 @@ interface State {
   illConditioned?: Set<number>;
 }
 
-/** One step of torch.optim.Adam / AdamW (after clip_grad_norm_) in float64. */
+/**
+ * One step of torch.optim.Adam / AdamW (after clip_grad_norm_) in float64 (src/reference/adam.ts),
+ * noting the elements whose float32 result is ill-conditioned: g + decay cancelling to a small
+ * fraction of its terms (Adam then divides by the tiny result), the same in PyTorch, so such
+ * elements are not compared.
+ */
 function adamStep64(
   s: State,
   grads: Float32Array,
   t: number,
   h: Required<Omit<AdamHyper, 'maxNorm'>> & { maxNorm?: number },
 ) {
-  const g = Float64Array.from(grads);
-  if (h.maxNorm !== undefined) {
-    const norm = Math.sqrt(g.reduce((a, b) => a + b * b, 0));
-    const coef = Math.min(1, h.maxNorm / (norm + 1e-6));
-    for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
-  }
-  const bc1 = 1 - h.beta1 ** t;
-  const bc2 = 1 - h.beta2 ** t;
-  for (let i = 0; i < g.length; i++) {
-    let gi = g[i]!;
-    if (h.decoupled) s.p[i] = s.p[i]! * (1 - h.lr * h.weightDecay);
-    else {
+  if (!h.decoupled && s.illConditioned) {
+    const clip = gradClipScale64(grads, h.maxNorm);
+    for (let i = 0; i < grads.length; i++) {
+      const gi = grads[i]! * clip;
       const decay = h.weightDecay * s.p[i]!;
-      // g + decay cancelling to a small fraction of its terms is ill-conditioned in f32 (Adam then
-      // divides by the tiny result): the same in PyTorch, so such elements are not compared.
-      if (Math.abs(gi + decay) < 1e-3 * (Math.abs(gi) + Math.abs(decay))) s.illConditioned?.add(i);
-      gi += decay;
+      if (Math.abs(gi + decay) < 1e-3 * (Math.abs(gi) + Math.abs(decay))) s.illConditioned.add(i);
     }
-    s.m[i] = h.beta1 * s.m[i]! + (1 - h.beta1) * gi;
-    s.v[i] = h.beta2 * s.v[i]! + (1 - h.beta2) * gi * gi;
-    s.p[i] = s.p[i]! - ((h.lr / bc1) * s.m[i]!) / (Math.sqrt(s.v[i]!) / Math.sqrt(bc2) + h.eps);
   }
+  referenceAdamStep64(s.p, s.m, s.v, grads, t, h);
 }
 
 const BASE = {

@@ -15,7 +15,14 @@ import {
   prepareConvTranspose2dForward,
   type Conv2dShape,
 } from '../src/kernels/conv.js';
-import { convReference } from './helpers/conv-reference.js';
+import { activation64 } from '../src/reference/activations.js';
+import {
+  conv2dBackward64,
+  conv2dForward64,
+  convTranspose2dBackward64,
+  convTranspose2dForward64,
+} from '../src/reference/conv.js';
+import { conv2dShape } from './helpers/conv-shape.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
@@ -25,55 +32,10 @@ import {
   randomUniform,
 } from './helpers/reference.js';
 
-// ---- float64 activations (as in matmul.test.ts, without gelu) ----
-
-function act64(x: number, act: Activation, alpha: number): number {
-  switch (act) {
-    case 'identity':
-      return x;
-    case 'relu':
-      return Math.max(x, 0);
-    case 'leaky_relu':
-      return x > 0 ? x : alpha * x;
-    case 'elu':
-      return x > 0 ? x : alpha * Math.expm1(x);
-    case 'tanh':
-      return Math.tanh(x);
-    case 'sigmoid':
-      return 1 / (1 + Math.exp(-x));
-    case 'softplus':
-      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    default:
-      throw new Error(`no reference for ${act}`);
-  }
-}
-
 /** Sums of `terms` products of values in [-1, 1]. */
 const tolerance = (terms: number) => ({ atol: 5e-7 * (terms + 2), rtol: 2e-5 });
 
-const S = (
-  batch: number,
-  inChannels: number,
-  outChannels: number,
-  height: number,
-  width: number,
-  kernelH: number,
-  kernelW: number,
-  stride: number,
-  padding: number,
-  outputPadding?: number,
-): Conv2dShape => ({
-  batch,
-  inChannels,
-  outChannels,
-  height,
-  width,
-  kernelH,
-  kernelW,
-  stride,
-  padding,
-  outputPadding,
-});
+const S = conv2dShape;
 
 // Odd sizes, channels 1/3/5/17 (not multiples of the 8-channel block), batch 1 and 3, strides 1-3,
 // padding 0-2, kernels 3×3, 4×4, 5×5 and non-square.
@@ -182,14 +144,14 @@ async function forwardCase(
         ? await prepareConvTranspose2dForward(rt, opts)
         : await prepareConv2dForward(rt, opts),
     );
-    const ref = convReference(shape, transposed, x, w, bias);
+    const z = (transposed ? convTranspose2dForward64 : conv2dForward64)(x, w, bias, shape);
     const act = e.act ?? 'identity';
     const alpha = e.alpha ?? defaultAlpha(act);
-    const y = ref.z.map((v, i) => act64(v, act, alpha) + (y0 ? y0[i]! : 0));
+    const y = z.map((v, i) => activation64(act, v, alpha) + (y0 ? y0[i]! : 0));
     const name = describeShape(shape, transposed, e, seed);
     const tol = tolerance(ci * kernelH * kernelW + 1);
     const problems = [mismatches(await read(rt, yBuf), y, tol, `y of ${name}`)];
-    if (preBuf) problems.push(mismatches(await read(rt, preBuf), ref.z, tol, `pre of ${name}`));
+    if (preBuf) problems.push(mismatches(await read(rt, preBuf), z, tol, `pre of ${name}`));
     return problems.filter((p) => p !== null).join('\n') || null;
   });
 }
@@ -212,8 +174,10 @@ async function backwardCase(
   const x = randomUniform(rng, batch * ci * height * width);
   const w = randomUniform(rng, ci * co * kernelH * kernelW);
   const dy = randomUniform(rng, batch * co * oh * ow);
-  const ref = convReference(shape, transposed, x, w, undefined, dy);
-  const expected = grad === 'input' ? ref.dx! : grad === 'weight' ? ref.dw! : ref.db!;
+  // Any bias: its gradient does not depend on its value.
+  const backward64 = transposed ? convTranspose2dBackward64 : conv2dBackward64;
+  const ref = backward64(dy, x, w, new Float64Array(co), shape);
+  const expected = grad === 'input' ? ref.dx : grad === 'weight' ? ref.dw : ref.db!;
   const before = accumulate ? randomUniform(rng, expected.length) : undefined;
   return withBuffers(rt, async (b) => {
     const target = before ? up(b, 'grad', before) : out(b, 'grad', expected.length);
@@ -270,7 +234,10 @@ async function finiteDifferenceCase(
   const x64 = Float64Array.from(x);
   const w64 = Float64Array.from(w);
   const loss = (xv: Float64Array, wv: Float64Array) =>
-    convReference(shape, transposed, xv, wv).z.reduce((s, v, i) => s + v * g[i]!, 0);
+    (transposed ? convTranspose2dForward64 : conv2dForward64)(xv, wv, undefined, shape).reduce(
+      (s, v, i) => s + v * g[i]!,
+      0,
+    );
   const pick = (n: number) => Array.from({ length: 24 }, () => Math.floor(rng() * n));
   const xi = pick(x.length);
   const wi = pick(w.length);

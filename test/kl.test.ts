@@ -1,15 +1,30 @@
 // KL(q || N(0, I)) (shaders/kl.wgsl): per-example KL, batch sum and beta / capacity objective
 // against float64, the backward against finite differences of the float64 objective, ACCUMULATE,
 // extreme inputs and argument checks. The per-example KL is checked in both row-sum variants
-// ('workgroup' tree and barrier-free 'blocks').
+// ('workgroup' tree and barrier-free 'blocks'), alone (prepareKlRows) and with the objective; the
+// loss-tensor backward (prepareKlBackwardRows, per-row upstream gradient) against float64 and finite
+// differences.
 import { describe, expect, it } from 'vitest';
-import { prepareKlBackward, prepareKlForward, type KlObjective } from '../src/kernels/kl.js';
+import {
+  prepareKlBackward,
+  prepareKlBackwardRows,
+  prepareKlForward,
+  prepareKlRows,
+  type KlObjective,
+} from '../src/kernels/kl.js';
+import {
+  klBackward64,
+  klForward64,
+  klObjectiveBackward64,
+  klObjectiveForward64,
+} from '../src/reference/kl.js';
 import { ROW_BLOCK, type RowSumVariant } from '../src/kernels/likelihood.js';
 import { LOGVAR_CLAMP } from '../src/kernels/reparam.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import type { BufferRange } from '../src/gpu/buffers.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
+  accumulateMismatches,
   finiteDifference,
   freshSeed,
   makeRng,
@@ -20,32 +35,9 @@ import {
 
 const clampLv = (lv: number) => Math.min(Math.max(lv, LOGVAR_CLAMP.min), LOGVAR_CLAMP.max);
 
-/** Float64 per-example KL with the documented clamp: 0.5 (mu^2 + e^c - 1 - c + (c - lv)). */
-function klReference(
-  mu: ArrayLike<number>,
-  lv: ArrayLike<number>,
-  B: number,
-  Z: number,
-): Float64Array {
-  const kl = new Float64Array(B);
-  for (let b = 0; b < B; b++) {
-    let s = 0;
-    for (let j = 0; j < Z; j++) {
-      const m = mu[b * Z + j]!;
-      const v = lv[b * Z + j]!;
-      const c = clampLv(v);
-      s += 0.5 * (m * m + (Math.expm1(c) - c) + (c - v));
-    }
-    kl[b] = s;
-  }
-  return kl;
-}
-
-function objectiveReference(sum: number, o: KlObjective): number {
-  const beta = o.beta ?? 1;
-  const scale = o.scale ?? 1;
-  return o.capacity === undefined ? beta * scale * sum : beta * Math.abs(scale * sum - o.capacity);
-}
+/** Float64 per-example KL with the documented clamp (src/reference/kl.ts). */
+const klReference = klForward64;
+const objectiveReference = (sum: number, o: KlObjective) => klObjectiveForward64([sum], o);
 
 const sumOf = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
 
@@ -107,6 +99,39 @@ async function backward(
   };
 }
 
+/** kl_backward_rows: gradients of sum_b dkl[b] KL_b; outputs poisoned one past the end. */
+async function backwardRows(
+  rt: GpuRuntime,
+  mu: BufferRange,
+  logvar: BufferRange,
+  dkl: Float32Array,
+  B: number,
+  Z: number,
+  prefill?: { dmu: Float32Array; dlogvar: Float32Array },
+): Promise<{ dmu: Float32Array; dlogvar: Float32Array }> {
+  const n = B * Z;
+  const dmu = prefill ? upload(rt, 'dmu', prefill.dmu) : output(rt, 'dmu', n + 1);
+  const dlogvar = prefill ? upload(rt, 'dlogvar', prefill.dlogvar) : output(rt, 'dlogvar', n + 1);
+  const dklBuf = upload(rt, 'dkl', dkl);
+  const d = await prepareKlBackwardRows(rt, {
+    dmu,
+    dlogvar,
+    mu,
+    logvar,
+    dkl: dklBuf,
+    batch: B,
+    latent: Z,
+    accumulate: prefill !== undefined,
+  });
+  await rt.submitChecked([d]);
+  const [gm, gl] = [await read(rt, dmu), await read(rt, dlogvar)];
+  if (!prefill)
+    expect(Number.isNaN(gm[n]!) && Number.isNaN(gl[n]!), 'wrote past the end').toBe(true);
+  d.destroy();
+  for (const r of [dmu, dlogvar, dklBuf]) rt.buffers.destroy(r.buffer);
+  return { dmu: gm.slice(0, n), dlogvar: gl.slice(0, n) };
+}
+
 const SIZES: [number, number][] = [
   [1, 1],
   [7, 3],
@@ -153,6 +178,103 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
       }
     },
   );
+
+  it.each(['workgroup', 'blocks'] as RowSumVariant[])(
+    'per-example KL alone (prepareKlRows, %s) matches float64, Z 1..3000, B 1..300',
+    async (variant) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      for (const [B, Z] of VARIANT_SIZES) {
+        const muValues = randomNormal(rng, B * Z, 1.5);
+        const mu = upload(rt, 'mu', muValues);
+        const lvValues = randomUniform(rng, B * Z, -4, 3);
+        const lv = upload(rt, 'lv', lvValues);
+        const kl = output(rt, 'kl', B + 1);
+        const p = await prepareKlRows(rt, { kl, mu, logvar: lv, batch: B, latent: Z, variant });
+        await rt.submitChecked([p]);
+        const got = await read(rt, kl);
+        const where = `${variant} B=${B} Z=${Z} (seed ${seed})`;
+        expect(Number.isNaN(got[B]!), `${where}: wrote past the end`).toBe(true);
+        expect(
+          mismatches(
+            got.slice(0, B),
+            klForward64(muValues, lvValues, B, Z),
+            { atol: 1e-6, rtol: 1e-5 },
+            where,
+          ),
+        ).toBeNull();
+        p.destroy();
+        for (const r of [mu, lv, kl]) rt.buffers.destroy(r.buffer);
+      }
+    },
+  );
+
+  it('backward with a per-row upstream gradient matches float64 and finite differences', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    for (const [B, Z] of [
+      [1, 1],
+      [7, 3],
+      [7, 250],
+      [300, 97],
+      [13, 1],
+    ] as const) {
+      const mu = randomNormal(rng, B * Z);
+      const lv = randomUniform(rng, B * Z, -3, 2);
+      // Distinct weights per example, with a zero among them.
+      const dkl = randomNormal(rng, B);
+      if (B > 1) dkl[1] = 0;
+      const got = await backwardRows(rt, upload(rt, 'mu', mu), upload(rt, 'lv', lv), dkl, B, Z);
+      const want = klBackward64(dkl, mu, lv, B, Z);
+      const where = `B=${B} Z=${Z} (seed ${seed})`;
+      const tol = { atol: 1e-6, rtol: 1e-5 };
+      expect(mismatches(got.dmu, want.dmu, tol, `dmu ${where}`)).toBeNull();
+      expect(mismatches(got.dlogvar, want.dlogvar, tol, `dlogvar ${where}`)).toBeNull();
+      const mu64 = Float64Array.from(mu);
+      const lv64 = Float64Array.from(lv);
+      const f = (m: ArrayLike<number>, v: ArrayLike<number>) =>
+        klForward64(m, v, B, Z).reduce((s, k, b) => s + dkl[b]! * k, 0);
+      const idx = Array.from({ length: Math.min(B * Z, 80) }, () => Math.floor(rng() * B * Z));
+      const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
+      const fdMu = finiteDifference((m) => f(m, lv64), mu64, 1e-5, idx);
+      const fdLv = finiteDifference((v) => f(mu64, v), lv64, 1e-5, idx);
+      expect(
+        mismatches(pick(got.dmu), pick(fdMu), { atol: 1e-5, rtol: 1e-4 }, `FD dmu ${where}`),
+      ).toBeNull();
+      expect(
+        mismatches(
+          pick(got.dlogvar),
+          pick(fdLv),
+          { atol: 1e-5, rtol: 1e-4 },
+          `FD dlogvar ${where}`,
+        ),
+      ).toBeNull();
+    }
+  });
+
+  it('per-row backward composes to the fused objective backward', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [B, Z] = [7, 13];
+    const muValues = randomNormal(rng, B * Z);
+    const lvValues = randomUniform(rng, B * Z, -2, 2);
+    const mu = upload(rt, 'mu', muValues);
+    const lv = upload(rt, 'lv', lvValues);
+    // The capacity objective composed outside the kernel: dkl = d objective / d KL_b.
+    const objective = { beta: 3, scale: 1 / B, capacity: 0.5 };
+    const { klTotal } = await forward(rt, mu, lv, B, Z, objective);
+    const fused = await backward(rt, mu, lv, klTotal, B, Z, objective);
+    const w = klObjectiveBackward64(1, klForward64(muValues, lvValues, B, Z), objective);
+    const composed = await backwardRows(rt, mu, lv, Float32Array.from(w), B, Z);
+    const tol = { atol: 1e-6, rtol: 1e-6 };
+    expect(mismatches(composed.dmu, fused.dmu, tol, `composed dmu (seed ${seed})`)).toBeNull();
+    expect(
+      mismatches(composed.dlogvar, fused.dlogvar, tol, `composed dlogvar (seed ${seed})`),
+    ).toBeNull();
+  });
 
   it('blocks variant frees its scratch on destroy()', async () => {
     const rt = await runtimeFor(adapter);
@@ -270,7 +392,7 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
     }
   });
 
-  it('backward with ACCUMULATE adds to what is there', async () => {
+  it('backward with ACCUMULATE adds to what is there (fused objective and per-row dkl)', async () => {
     const rt = await runtimeFor(adapter);
     const seed = freshSeed();
     const rng = makeRng(seed);
@@ -279,21 +401,21 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
     const lv = upload(rt, 'lv', randomUniform(rng, B * Z, -2, 2));
     const objective = { beta: 3, scale: 1 / B, capacity: 1 };
     const { klTotal } = await forward(rt, mu, lv, B, Z, objective);
-    const prefill = { dmu: randomNormal(rng, B * Z), dlogvar: randomNormal(rng, B * Z) };
-    const fresh = await backward(rt, mu, lv, klTotal, B, Z, objective);
-    const acc = await backward(rt, mu, lv, klTotal, B, Z, objective, prefill);
-    const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
-    expect(
-      mismatches(acc.dmu, sum(fresh.dmu, prefill.dmu), { atol: 1e-6, rtol: 1e-6 }, 'dmu'),
-    ).toBeNull();
-    expect(
-      mismatches(
-        acc.dlogvar,
-        sum(fresh.dlogvar, prefill.dlogvar),
-        { atol: 1e-6, rtol: 1e-6 },
-        'dlogvar',
-      ),
-    ).toBeNull();
+    const dkl = randomNormal(rng, B);
+    const run = (prefill?: { dmu: Float32Array; dlogvar: Float32Array }) => ({
+      fused: () => backward(rt, mu, lv, klTotal, B, Z, objective, prefill),
+      rows: () => backwardRows(rt, mu, lv, dkl, B, Z, prefill),
+    });
+    for (const kind of ['fused', 'rows'] as const) {
+      const prefill = { dmu: randomNormal(rng, B * Z), dlogvar: randomNormal(rng, B * Z) };
+      const fresh = await run()[kind]();
+      const acc = await run(prefill)[kind]();
+      const where = `${kind} (seed ${seed})`;
+      expect(accumulateMismatches(acc.dmu, fresh.dmu, prefill.dmu, `dmu ${where}`)).toBeNull();
+      expect(
+        accumulateMismatches(acc.dlogvar, fresh.dlogvar, prefill.dlogvar, `dlogvar ${where}`),
+      ).toBeNull();
+    }
   });
 
   it('stays finite for logvar = +-100 and huge means, with the documented clamp', async () => {
@@ -349,5 +471,19 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
         scale: Infinity,
       }),
     ).rejects.toThrow(/scale must be a finite/);
+    await expect(prepareKlRows(rt, { ...base, batch: 4, latent: 0 })).rejects.toThrow(
+      /latent must be a positive integer/,
+    );
+    await expect(
+      prepareKlBackwardRows(rt, {
+        dmu: output(rt, 'a', 12),
+        dlogvar: output(rt, 'b', 12),
+        mu: base.mu,
+        logvar: base.logvar,
+        dkl: output(rt, 'dkl', 3),
+        batch: 4,
+        latent: 3,
+      }),
+    ).rejects.toThrow(/'dkl' holds 3 elements, the shape needs 4/);
   });
 });

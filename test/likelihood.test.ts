@@ -1,23 +1,27 @@
 // Decoder likelihoods (shaders/likelihood.wgsl): per-example NLL against float64 for Bernoulli
 // logits, fixed-sigma and learned-sigma Gaussians on awkward and MNIST-sized rows; backwards against
-// finite differences of the float64 loss; ACCUMULATE; huge logits and log sigmas; argument checks.
+// finite differences of the float64 loss, with a uniform scale or a per-row upstream gradient dnll;
+// ACCUMULATE; huge logits and log sigmas; argument checks.
 // The forwards are checked in both row-sum variants ('workgroup' tree and barrier-free 'blocks').
 import { describe, expect, it } from 'vitest';
 import {
   LOGSIGMA_CLAMP,
   ROW_BLOCK,
   prepareLikelihoodBackward,
+  prepareLikelihoodBackwardRows,
   prepareLikelihoodForward,
   rowSumVariantFor,
   type Likelihood,
   type RowSumVariant,
 } from '../src/kernels/likelihood.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
+import { likelihoodBackward64, likelihoodForward64 } from '../src/reference/likelihood.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
   freshSeed,
   makeRng,
+  accumulateMismatches,
   mismatches,
   randomNormal,
   randomUniform,
@@ -33,32 +37,14 @@ interface Case {
   target: Float32Array;
 }
 
-/** Float64 per-example NLL, as documented in likelihood.wgsl. */
+/** Float64 per-example NLL (src/reference/likelihood.ts). */
 function nllReference(
   lk: Likelihood,
   c: { out: ArrayLike<number>; logSigma?: ArrayLike<number>; target: ArrayLike<number> },
   B: number,
   D: number,
 ): Float64Array {
-  const nll = new Float64Array(B);
-  for (let b = 0; b < B; b++) {
-    let s = 0;
-    for (let d = 0; d < D; d++) {
-      const i = b * D + d;
-      const o = c.out[i]!;
-      const x = c.target[i]!;
-      if (lk.kind === 'bernoulli') {
-        s += Math.max(o, 0) - x * o + Math.log1p(Math.exp(-Math.abs(o)));
-      } else if (lk.kind === 'gaussian') {
-        s += (0.5 * (x - o) ** 2) / lk.sigma ** 2 + Math.log(lk.sigma) + HALF_LOG_2PI;
-      } else {
-        const ls = Math.min(Math.max(c.logSigma![i]!, LOGSIGMA_CLAMP.min), LOGSIGMA_CLAMP.max);
-        s += 0.5 * (x - o) ** 2 * Math.exp(-2 * ls) + ls + HALF_LOG_2PI;
-      }
-    }
-    nll[b] = s;
-  }
-  return nll;
+  return likelihoodForward64(c.out, c.target, c.logSigma, B, D, lk);
 }
 
 function makeCase(lk: Likelihood, rng: () => number, B: number, D: number): Case {
@@ -107,39 +93,67 @@ async function forward(
   return got.slice(0, B);
 }
 
+/** The upstream gradient of a backward: a uniform scale, or per-row values dnll (B). */
+type Upstream = { scale: number } | { dnll: Float32Array };
+
 async function backward(
   rt: GpuRuntime,
   lk: Likelihood,
   c: Case,
   B: number,
   D: number,
-  scale: number,
+  upstream: Upstream,
   prefill?: { dout: Float32Array; dlogSigma: Float32Array },
 ): Promise<{ dout: Float32Array; dlogSigma?: Float32Array }> {
   const n = B * D;
   const learned = lk.kind === 'gaussian-learned';
-  const doutput = prefill ? upload(rt, 'dout', prefill.dout) : output(rt, 'dout', n);
+  // One extra poisoned element: nothing past the end may be written.
+  const doutput = prefill ? upload(rt, 'dout', prefill.dout) : output(rt, 'dout', n + 1);
   const dlogSigma = learned
     ? prefill
       ? upload(rt, 'dls', prefill.dlogSigma)
-      : output(rt, 'dls', n)
+      : output(rt, 'dls', n + 1)
     : undefined;
-  const d = await prepareLikelihoodBackward(rt, {
+  const inputs = [
+    upload(rt, 'out', c.out),
+    upload(rt, 'target', c.target),
+    ...(learned ? [upload(rt, 'log_sigma', c.logSigma!)] : []),
+  ];
+  const common = {
     likelihood: lk,
     doutput,
-    output: upload(rt, 'out', c.out),
-    target: upload(rt, 'target', c.target),
-    ...(learned ? { logSigma: upload(rt, 'log_sigma', c.logSigma!), dlogSigma: dlogSigma! } : {}),
+    output: inputs[0]!,
+    target: inputs[1]!,
+    ...(learned ? { logSigma: inputs[2]!, dlogSigma: dlogSigma! } : {}),
     batch: B,
     size: D,
-    scale,
     accumulate: prefill !== undefined,
-  });
-  await rt.submitChecked([d]);
-  const result: { dout: Float32Array; dlogSigma?: Float32Array } = {
-    dout: (await read(rt, doutput)).slice(0, n),
   };
-  if (dlogSigma) result.dlogSigma = (await read(rt, dlogSigma)).slice(0, n);
+  const dnll = 'dnll' in upstream ? upload(rt, 'dnll', upstream.dnll) : undefined;
+  const d = dnll
+    ? await prepareLikelihoodBackwardRows(rt, { ...common, dnll })
+    : await prepareLikelihoodBackward(rt, {
+        ...common,
+        scale: 'scale' in upstream ? upstream.scale : 1,
+      });
+  await rt.submitChecked([d]);
+  const got = await read(rt, doutput);
+  const result: { dout: Float32Array; dlogSigma?: Float32Array } = { dout: got.slice(0, n) };
+  if (!prefill) expect(Number.isNaN(got[n]!), 'doutput written past the end').toBe(true);
+  if (dlogSigma) {
+    const ls = await read(rt, dlogSigma);
+    result.dlogSigma = ls.slice(0, n);
+    if (!prefill) expect(Number.isNaN(ls[n]!), 'dlogSigma written past the end').toBe(true);
+  }
+  d.destroy();
+  for (const r of [
+    doutput,
+    ...(dlogSigma ? [dlogSigma] : []),
+    ...inputs,
+    ...(dnll ? [dnll] : []),
+  ]) {
+    rt.buffers.destroy(r.buffer);
+  }
   return result;
 }
 
@@ -295,75 +309,87 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     expect(mismatches(got, expected, { atol: 1e-5, rtol: 1e-5 }, `seed ${seed}`)).toBeNull();
   });
 
-  it.each(LIKELIHOODS)('%s backward matches finite differences', async (name, lk) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    for (const [B, D] of SIZES) {
-      const c = makeCase(lk, rng, B, D);
-      const scale = 1 / B;
-      const got = await backward(rt, lk, c, B, D, scale);
-      const out64 = Float64Array.from(c.out);
-      const ls64 = c.logSigma ? Float64Array.from(c.logSigma) : undefined;
-      const loss = (out: Float64Array, ls: Float64Array | undefined) => {
-        const nll = nllReference(
-          lk,
-          { out, target: c.target, ...(ls ? { logSigma: ls } : {}) },
-          B,
-          D,
-        );
-        return scale * nll.reduce((s, v) => s + v, 0);
-      };
-      const idx = someIndices(B * D, 120, rng);
-      const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
-      const where = `${name} B=${B} D=${D} (seed ${seed})`;
-      const fdOut = finiteDifference((o) => loss(o, ls64), out64, 1e-5, idx);
-      expect(
-        mismatches(pick(got.dout), pick(fdOut), { atol: 1e-6, rtol: 1e-5 }, `doutput ${where}`),
-      ).toBeNull();
-      if (ls64) {
-        const fdLs = finiteDifference((ls) => loss(out64, ls), ls64, 1e-5, idx);
-        expect(
-          mismatches(
-            pick(got.dlogSigma!),
-            pick(fdLs),
-            { atol: 1e-6, rtol: 1e-5 },
-            `dlog_sigma ${where}`,
-          ),
-        ).toBeNull();
+  it.each(LIKELIHOODS)(
+    '%s backward (uniform scale and per-row dnll) matches float64 and finite differences',
+    async (name, lk) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      for (const [B, D] of [...SIZES, [300, 97] as [number, number]]) {
+        const c = makeCase(lk, rng, B, D);
+        // Distinct weights per row, with a zero and negative ones among them.
+        const dnll = randomNormal(rng, B);
+        if (B > 1) dnll[1] = 0;
+        for (const upstream of [{ scale: 1 / B }, { dnll }] as Upstream[]) {
+          const got = await backward(rt, lk, c, B, D, upstream);
+          // The weight of each row's NLL, as the kernel reads it (f32).
+          const w = 'dnll' in upstream ? upstream.dnll : new Float32Array(B).fill(upstream.scale);
+          const want = likelihoodBackward64(w, c.out, c.target, c.logSigma, B, D, lk);
+          const kind = 'dnll' in upstream ? 'per-row dnll' : 'scale 1/B';
+          const where = `${name} ${kind} B=${B} D=${D} (seed ${seed})`;
+          const tol = { atol: 1e-6, rtol: 1e-5 };
+          expect(mismatches(got.dout, want.doutput, tol, `doutput ${where}`)).toBeNull();
+          if (want.dlogSigma) {
+            expect(
+              mismatches(got.dlogSigma!, want.dlogSigma, tol, `dlog_sigma ${where}`),
+            ).toBeNull();
+          }
+          // Finite differences of sum_b w_b * nll_b, on a sample of elements.
+          const out64 = Float64Array.from(c.out);
+          const ls64 = c.logSigma ? Float64Array.from(c.logSigma) : undefined;
+          const loss = (out: Float64Array, ls: Float64Array | undefined) =>
+            likelihoodForward64(out, c.target, ls, B, D, lk).reduce((s, v, b) => s + w[b]! * v, 0);
+          const idx = someIndices(B * D, 60, rng);
+          const pick = (a: ArrayLike<number>) => idx.map((i) => a[i]!);
+          const fdTol = { atol: 2e-6, rtol: 1e-5 };
+          const fdOut = finiteDifference((o) => loss(o, ls64), out64, 1e-5, idx);
+          expect(mismatches(pick(got.dout), pick(fdOut), fdTol, `FD doutput ${where}`)).toBeNull();
+          if (ls64) {
+            const fdLs = finiteDifference((ls) => loss(out64, ls), ls64, 1e-5, idx);
+            expect(
+              mismatches(pick(got.dlogSigma!), pick(fdLs), fdTol, `FD dlog_sigma ${where}`),
+            ).toBeNull();
+          }
+        }
       }
-    }
-  });
+    },
+  );
 
-  it.each(LIKELIHOODS)('%s backward with ACCUMULATE adds to what is there', async (name, lk) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    const [B, D] = [3, 13];
-    const c = makeCase(lk, rng, B, D);
-    const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
-    const fresh = await backward(rt, lk, c, B, D, 0.5);
-    const acc = await backward(rt, lk, c, B, D, 0.5, prefill);
-    const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
-    expect(
-      mismatches(
-        acc.dout,
-        sum(fresh.dout, prefill.dout),
-        { atol: 1e-6, rtol: 1e-6 },
-        `${name} doutput`,
-      ),
-    ).toBeNull();
-    if (fresh.dlogSigma) {
-      expect(
-        mismatches(
-          acc.dlogSigma!,
-          sum(fresh.dlogSigma, prefill.dlogSigma),
-          { atol: 1e-6, rtol: 1e-6 },
-          'dlog_sigma',
-        ),
-      ).toBeNull();
-    }
-  });
+  it.each(LIKELIHOODS)(
+    '%s backward with ACCUMULATE adds to what is there (uniform scale and per-row dnll)',
+    async (name, lk) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      const [B, D] = [5, 33];
+      const c = makeCase(lk, rng, B, D);
+      const upstreams: Upstream[] = [{ scale: 0.5 }, { dnll: randomNormal(rng, B) }];
+      for (const upstream of upstreams) {
+        const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
+        const fresh = await backward(rt, lk, c, B, D, upstream);
+        const acc = await backward(rt, lk, c, B, D, upstream, prefill);
+        const where = `${name} ${'scale' in upstream ? 'scale' : 'dnll'} (seed ${seed})`;
+        expect(
+          accumulateMismatches(acc.dout, fresh.dout, prefill.dout, `doutput ${where}`),
+        ).toBeNull();
+        if (fresh.dlogSigma) {
+          expect(
+            accumulateMismatches(
+              acc.dlogSigma!,
+              fresh.dlogSigma,
+              prefill.dlogSigma,
+              `dlog_sigma ${where}`,
+            ),
+          ).toBeNull();
+        }
+      }
+      // dnll filled with s is the scale-s backward, exactly.
+      const rows = await backward(rt, lk, c, B, D, { dnll: new Float32Array(B).fill(0.375) });
+      const scaled = await backward(rt, lk, c, B, D, { scale: 0.375 });
+      expect(Array.from(rows.dout), `rows vs scale, ${name}`).toEqual(Array.from(scaled.dout));
+      if (rows.dlogSigma) expect(Array.from(rows.dlogSigma)).toEqual(Array.from(scaled.dlogSigma!));
+    },
+  );
 
   it('bernoulli is exact and finite for logits up to +-1e4', async () => {
     const rt = await runtimeFor(adapter);
@@ -383,7 +409,7 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     expect(single[1]).toBe(1e4);
     const row = await forward(rt, lk, c, 1, D);
     expect(Number.isFinite(row[0]!)).toBe(true);
-    const g = await backward(rt, lk, c, 1, D, 1);
+    const g = await backward(rt, lk, c, 1, D, { scale: 1 });
     const expected = logits.map((l, i) => 1 / (1 + Math.exp(-l)) - targets[i]!);
     expect(mismatches(g.dout, expected, { atol: 1e-7, rtol: 1e-6 }, 'dlogits')).toBeNull();
   });
@@ -403,7 +429,7 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     expect(
       mismatches(nll, nllReference(lk, c, n, 1), { atol: 1e-5, rtol: 1e-5 }, 'nll'),
     ).toBeNull();
-    const g = await backward(rt, lk, c, n, 1, 1);
+    const g = await backward(rt, lk, c, n, 1, { scale: 1 });
     expect([...g.dout, ...g.dlogSigma!].every(Number.isFinite)).toBe(true);
     // Outside [min, max] the log-sigma gradient is zero (the clamped loss is flat there).
     logSigma.forEach((ls, i) => {
@@ -454,5 +480,16 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
         size: 13,
       }),
     ).rejects.toThrow(/dlogSigma/);
+    await expect(
+      prepareLikelihoodBackwardRows(rt, {
+        likelihood: { kind: 'bernoulli' },
+        doutput: buf(),
+        output: buf(),
+        target: buf(),
+        dnll: upload(rt, 'dnll', new Float32Array(1)),
+        batch: 2,
+        size: 13,
+      }),
+    ).rejects.toThrow(/'dnll' holds 1 elements, the shape needs 2/);
   });
 });

@@ -17,60 +17,10 @@ import {
   type MatmulLayout,
   type MatmulVariant,
 } from '../src/kernels/matmul.js';
+import { activation64 } from '../src/reference/activations.js';
+import { matmulForward64 } from '../src/reference/dense.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches, randomUniform } from './helpers/reference.js';
-
-// ---- float64 reference ----
-
-function erf64(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 2.5) {
-    // Maclaurin series: converges fast enough and without cancellation trouble for |x| < 2.5.
-    let term = ax;
-    let sum = ax;
-    for (let n = 1; n < 80; n++) {
-      term *= (-ax * ax) / n;
-      sum += term / (2 * n + 1);
-    }
-    return Math.sign(x) * ((2 / Math.sqrt(Math.PI)) * sum);
-  }
-  // erfc by its continued fraction (modified Lentz), accurate for |x| >= 2.5.
-  let f = ax;
-  let c = ax;
-  let d = 0;
-  for (let n = 1; n < 200; n++) {
-    const an = n / 2;
-    d = ax + an * d;
-    d = 1 / d;
-    c = ax + an / c;
-    const delta = c * d;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  const erfc = Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
-  return Math.sign(x) * (1 - erfc);
-}
-
-function act64(x: number, act: Activation, alpha: number): number {
-  switch (act) {
-    case 'identity':
-      return x;
-    case 'relu':
-      return Math.max(x, 0);
-    case 'leaky_relu':
-      return x > 0 ? x : alpha * x;
-    case 'elu':
-      return x > 0 ? x : alpha * Math.expm1(x);
-    case 'tanh':
-      return Math.tanh(x);
-    case 'sigmoid':
-      return 1 / (1 + Math.exp(-x));
-    case 'softplus':
-      return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    case 'gelu':
-      return 0.5 * x * (1 + erf64(x / Math.SQRT2));
-  }
-}
 
 interface Case {
   variant: MatmulVariant;
@@ -85,27 +35,15 @@ interface Case {
   accumulate?: boolean;
 }
 
-/** z = op(A)·op(B) + bias in float64. */
+/** z = op(A)·op(B) + bias in float64 (src/reference/dense.ts). */
 function reference(
   c: Case,
   a: Float32Array,
   b: Float32Array,
   bias: Float32Array | undefined,
 ): Float64Array {
-  const { layout, M, N, K } = c;
-  const z = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      let s = bias ? bias[n]! : 0;
-      for (let k = 0; k < K; k++) {
-        const av = layout === 'TN' ? a[k * M + m]! : a[m * K + k]!;
-        const bv = layout === 'NT' ? b[n * K + k]! : b[k * N + n]!;
-        s += av * bv;
-      }
-      z[m * N + n] = s;
-    }
-  }
-  return z;
+  const z = matmulForward64(a, b, c.M, c.N, c.K, c.layout);
+  return bias ? z.map((v, i) => v + bias[i % c.N]!) : z;
 }
 
 /** f32 dot products of length K with |terms| <= 1: error grows at most ~K·2⁻²⁴; allow some slack. */
@@ -151,7 +89,7 @@ async function runCase(rt: GpuRuntime, seed: number, c: Case): Promise<string | 
     const z = reference(c, a, b, bias);
     const act = c.act ?? 'identity';
     const alpha = c.alpha ?? defaultAlpha(act);
-    const y = z.map((v, i) => act64(v, act, alpha) + (c0 ? c0[i]! : 0));
+    const y = z.map((v, i) => activation64(act, v, alpha) + (c0 ? c0[i]! : 0));
     const name = `${c.variant} ${c.layout} ${M}×${N}×${K} ${JSON.stringify({ ...c, variant: undefined, layout: undefined, M: undefined, N: undefined, K: undefined })} seed ${seed}`;
     const tol = tolerance(K);
     const problems = [mismatches(await read(rt, cBuf), y, tol, `c of ${name}`)];

@@ -1,8 +1,7 @@
 // The shared Philox4x32-10 PRNG (shaders/prng.wgsl): known answers from the Random123 paper, the
-// WGSL against a BigInt reference, the (0,1] uniforms and Box-Muller edges, and the statistics of
+// WGSL and the CPU generator against the BigInt Philox of src/reference/reparam.ts, the (0,1] uniforms and Box-Muller edges, and the statistics of
 // the normal stream (moments, 68-95-99.7, Kolmogorov-Smirnov, independence of streams).
 import { describe, expect, it } from 'vitest';
-import { normalCdf } from '../src/data/synthetic.js';
 import {
   philox4x32,
   prepareRandomNormal,
@@ -13,22 +12,10 @@ import {
   prngU01,
 } from '../src/kernels/reparam.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
+import { philox4x32BigInt } from '../src/reference/reparam.js';
+import { correlation, ksNormalStatistic } from './helpers/stats.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches } from './helpers/reference.js';
-
-/** Philox4x32-10 with BigInt arithmetic, written from the Random123 paper independently. */
-function philoxBigInt(counter: readonly number[], key: readonly number[]): number[] {
-  const mask = 0xffffffffn;
-  let c = counter.map((v) => BigInt(v >>> 0));
-  let k = key.map((v) => BigInt(v >>> 0));
-  for (let r = 0; r < 10; r++) {
-    const p0 = 0xd2511f53n * c[0]!;
-    const p1 = 0xcd9e8d57n * c[2]!;
-    c = [(p1 >> 32n) ^ c[1]! ^ k[0]!, p1 & mask, (p0 >> 32n) ^ c[3]! ^ k[1]!, p0 & mask];
-    k = [(k[0]! + 0x9e3779b9n) & mask, (k[1]! + 0xbb67ae85n) & mask];
-  }
-  return c.map((v) => Number(v));
-}
 
 // Known-answer vectors of Philox4x32-10 (Random123 kat_vectors).
 const KAT: { ctr: number[]; key: number[]; out: number[] }[] = [
@@ -55,7 +42,7 @@ function randomWords(rng: () => number, n: number): number[] {
 describe('Philox4x32-10 on the CPU', () => {
   it('matches the Random123 known answers (BigInt and number versions)', () => {
     for (const { ctr, key, out } of KAT) {
-      expect(hex(philoxBigInt(ctr, key))).toBe(hex(out));
+      expect(hex(philox4x32BigInt(ctr, key))).toBe(hex(out));
       expect(hex(philox4x32(ctr, key))).toBe(hex(out));
     }
   });
@@ -67,7 +54,7 @@ describe('Philox4x32-10 on the CPU', () => {
       const ctr = randomWords(rng, 4);
       const key = randomWords(rng, 2);
       expect(hex(philox4x32(ctr, key)), `seed ${seed}, ctr ${hex(ctr)} key ${hex(key)}`).toBe(
-        hex(philoxBigInt(ctr, key)),
+        hex(philox4x32BigInt(ctr, key)),
       );
     }
   });
@@ -82,41 +69,6 @@ describe('Philox4x32-10 on the CPU', () => {
     expect(Math.abs(n[2]) + Math.abs(n[3])).toBeLessThan(1e-12);
   });
 });
-
-/** Kolmogorov-Smirnov statistic D_n of a sample against the standard normal CDF. */
-function ksStatistic(values: Float32Array): number {
-  const sorted = Float64Array.from(values).sort();
-  const n = sorted.length;
-  let d = 0;
-  for (let i = 0; i < n; i++) {
-    const f = normalCdf(sorted[i]!);
-    d = Math.max(d, (i + 1) / n - f, f - i / n);
-  }
-  return d;
-}
-
-function correlation(a: Float32Array, b: Float32Array): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma;
-    const db = b[i]! - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 async function gpuNormals(
   rt: GpuRuntime,
@@ -170,7 +122,7 @@ describe.each(TEST_ADAPTERS)('Philox PRNG on %s', (adapter) => {
     }
     for (let i = 0; i < n; i++) {
       expect(hex(got.slice(4 * i, 4 * i + 4)), `seed ${seed}, case ${i}`).toBe(
-        hex(philoxBigInt(ctrs[i]!, keys[i]!)),
+        hex(philox4x32BigInt(ctrs[i]!, keys[i]!)),
       );
     }
   });
@@ -269,7 +221,7 @@ describe.each(TEST_ADAPTERS)('Philox PRNG on %s', (adapter) => {
       });
       // KS: P(sqrt(n) D_n > 1.9495) = 0.001 asymptotically (Kolmogorov distribution); with
       // Stephens' finite-n correction (sqrt(n) + 0.12 + 0.11 / sqrt(n)).
-      const d = ksStatistic(x);
+      const d = ksNormalStatistic(x);
       const critical = 1.9495 / (Math.sqrt(n) + 0.12 + 0.11 / Math.sqrt(n));
       expect(d, where).toBeLessThan(critical);
     }

@@ -8,6 +8,12 @@ import {
   type ReduceOp,
 } from '../src/kernels/reduce.js';
 import type { Program } from '../src/gpu/program.js';
+import {
+  logSumExpRowsBackward64,
+  logSumExpRowsForward64,
+  reduceColsForward64,
+  reduceRowsForward64,
+} from '../src/reference/reduce.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import type { BufferRange } from '../src/gpu/buffers.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
@@ -26,7 +32,10 @@ function randomInts(rng: () => number, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => Math.floor(rng() * 17) - 8);
 }
 
-/** Float64 sums of f(x) over rows ('rows': (R, C) -> R) or columns ('cols': -> C), with sum |f(x)|. */
+/**
+ * Float64 sums of f(x) over rows ('rows': (R, C) -> R) or columns ('cols': -> C), with the same
+ * reduction of |f(x)| for the error bound (src/reference/reduce.ts).
+ */
 function reference(
   x: Float32Array,
   rows: number,
@@ -34,26 +43,11 @@ function reference(
   axis: 'rows' | 'cols',
   op: ReduceOp,
 ) {
-  const n = axis === 'rows' ? rows : cols;
-  const sum = new Float64Array(n);
-  const abs = new Float64Array(n);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = x[r * cols + c]!;
-      const t = op === 'sumsq' ? v * v : v;
-      const k = axis === 'rows' ? r : c;
-      sum[k] = sum[k]! + t;
-      abs[k] = abs[k]! + Math.abs(t);
-    }
-  }
-  if (op === 'mean') {
-    const count = axis === 'rows' ? cols : rows;
-    for (let k = 0; k < n; k++) {
-      sum[k] = sum[k]! / count;
-      abs[k] = abs[k]! / count;
-    }
-  }
-  return { sum, abs };
+  const reduce = axis === 'rows' ? reduceRowsForward64 : reduceColsForward64;
+  return {
+    sum: reduce(x, rows, cols, op),
+    abs: reduce(Float64Array.from(x, Math.abs), rows, cols, op),
+  };
 }
 
 /** Tree summation bound: a few ulps of sum|x| per pass of 32-element blocks, plus the final scale. */
@@ -89,17 +83,7 @@ async function run(rt: GpuRuntime, r: Program, out: BufferRange): Promise<Float3
   return got;
 }
 
-function lse64(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let m = -Infinity;
-    for (let c = 0; c < cols; c++) m = Math.max(m, x[r * cols + c]!);
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += Math.exp(x[r * cols + c]! - m);
-    out[r] = m + Math.log(s);
-  }
-  return out;
-}
+const lse64 = logSumExpRowsForward64;
 
 const SHAPES: [number, number][] = [
   [1, 1],
@@ -268,10 +252,7 @@ describe.each(TEST_ADAPTERS)('reductions on %s', (adapter) => {
       await rt.submitChecked([bwd, acc]);
       const gotDx = await read(rt, dx);
       const gotAcc = await read(rt, dxAcc);
-      const expDx = Array.from(
-        x,
-        (v, i) => dy[Math.floor(i / cols)]! * Math.exp(v - exp[Math.floor(i / cols)]!),
-      );
+      const expDx = logSumExpRowsBackward64(dy, x, rows, cols);
       // exp(x - lse) with |x| ~ 1000 carries the f32 rounding of lse (ulp ~ 6e-5).
       const tol = { atol: 1e-6, rtol: 4 * EPS32 * (Math.abs(offset) + 50) };
       expect(mismatches(gotDx, expDx, tol, `${ctx} dx`)).toBeNull();

@@ -1,17 +1,20 @@
 // Reparameterized sampling (shaders/reparam.wgsl): z = mu + exp(0.5 logvar) * eps with K samples,
-// the stored noise against the documented Philox stream, the backward against finite differences of
-// a float64 forward, ACCUMULATE, extreme logvars and argument checks.
+// the stored noise against the documented Philox stream (float64 reference with its own BigInt
+// Philox), independent noise for different streams (statistical tests), the backward against finite
+// differences of a float64 forward, ACCUMULATE, extreme logvars and argument checks.
 import { describe, expect, it } from 'vitest';
 import {
   LOGVAR_CLAMP,
   prepareRandomNormal,
   prepareReparamBackward,
   prepareReparamForward,
-  prngNormal,
 } from '../src/kernels/reparam.js';
+import { reparamForward64, reparamNoise64 } from '../src/reference/reparam.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
+import { correlation, ksNormalStatistic, moments } from './helpers/stats.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
+  accumulateMismatches,
   finiteDifference,
   freshSeed,
   makeRng,
@@ -24,26 +27,7 @@ const clampLv = (lv: number) => Math.min(Math.max(lv, LOGVAR_CLAMP.min), LOGVAR_
 const stdOf = (lv: number) => Math.exp(0.5 * clampLv(lv));
 
 /** Float64 forward: z (B, K, Z) for given mu, logvar (B, Z) and eps (B, K, Z). */
-function zReference(
-  mu: ArrayLike<number>,
-  lv: ArrayLike<number>,
-  eps: ArrayLike<number>,
-  B: number,
-  Z: number,
-  K: number,
-) {
-  const z = new Float64Array(B * K * Z);
-  for (let b = 0; b < B; b++) {
-    for (let s = 0; s < K; s++) {
-      for (let j = 0; j < Z; j++) {
-        const e = b * Z + j;
-        const o = (b * K + s) * Z + j;
-        z[o] = mu[e]! + stdOf(lv[e]!) * eps[o]!;
-      }
-    }
-  }
-  return z;
-}
+const zReference = reparamForward64;
 
 async function forward(
   rt: GpuRuntime,
@@ -54,6 +38,7 @@ async function forward(
   K: number,
   seed: number,
   step: number,
+  stream?: number,
 ): Promise<{ z: Float32Array; eps: Float32Array }> {
   const n = B * K * Z;
   const z = output(rt, 'z', n + 1);
@@ -68,6 +53,7 @@ async function forward(
     samples: K,
     seed,
     step,
+    ...(stream !== undefined ? { stream } : {}),
   });
   await rt.submitChecked([d]);
   const zOut = await read(rt, z);
@@ -134,14 +120,10 @@ describe.each(TEST_ADAPTERS)('reparameterization on %s', (adapter) => {
       const mu = randomNormal(rng, B * Z, 2);
       const logvar = randomUniform(rng, B * Z, -4, 3);
       const step = Math.floor(rng() * 1000);
-      const { z, eps } = await forward(rt, mu, logvar, B, Z, K, seed, step);
-      const expectedEps = new Float64Array(B * K * Z);
-      for (let b = 0; b < B; b++) {
-        for (let s = 0; s < K; s++) {
-          for (let j = 0; j < Z; j++)
-            expectedEps[(b * K + s) * Z + j] = prngNormal(seed, step, b * Z + j, s);
-        }
-      }
+      // Stream 0 (the default) and a random one.
+      const stream = (B * Z) % 2 ? Math.floor(rng() * 0xffffffff) : undefined;
+      const { z, eps } = await forward(rt, mu, logvar, B, Z, K, seed, step, stream);
+      const expectedEps = reparamNoise64(seed, step, B, Z, K, stream ?? 0);
       expect(
         mismatches(eps, expectedEps, { atol: 4e-6, rtol: 1e-6 }, `eps (seed ${seed})`),
       ).toBeNull();
@@ -186,6 +168,43 @@ describe.each(TEST_ADAPTERS)('reparameterization on %s', (adapter) => {
     // A new step gives new noise.
     const next = await forward(rt, mu, logvar, B, Z, 1, seed, 10);
     expect(next.eps.filter((v, i) => v === one.eps[i]).length).toBeLessThan(2);
+  });
+
+  it('two ops with the same seed and step but different streams draw independent N(0, 1) noise', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const step = freshSeed();
+    const [B, Z, K] = [128, 48, 3];
+    const n = B * K * Z;
+    const mu = new Float32Array(B * Z);
+    const logvar = new Float32Array(B * Z);
+    const streams = [1 + (seed % 1000), 1001 + (step % 1000)];
+    const [a, b] = [
+      await forward(rt, mu, logvar, B, Z, K, seed, step, streams[0]),
+      await forward(rt, mu, logvar, B, Z, K, seed, step, streams[1]),
+    ];
+    const where = `seed ${seed} step ${step} streams ${streams.join(', ')}`;
+    // Equal streams draw equal noise.
+    const again = await forward(rt, mu, logvar, B, Z, K, seed, step, streams[0]);
+    expect(Array.from(again.eps), where).toEqual(Array.from(a.eps));
+    // Each thresholds below has a false-failure rate of about 1e-6 for a correct generator (normal
+    // approximations of the sample statistics, Kolmogorov's limit for the KS statistic).
+    const bound = 4.9 / Math.sqrt(n);
+    expect(Math.abs(correlation(a.eps, b.eps)), `correlation, ${where}`).toBeLessThan(bound);
+    expect(a.eps.filter((v, i) => v === b.eps[i]).length, `equal values, ${where}`).toBeLessThan(4);
+    for (const [name, x] of [
+      ['first', a.eps],
+      ['second', b.eps],
+    ] as const) {
+      const { mean, variance } = moments(x);
+      expect(Math.abs(mean), `${name} mean, ${where}`).toBeLessThan(bound);
+      expect(Math.abs(variance - 1), `${name} variance, ${where}`).toBeLessThan(
+        4.9 * Math.sqrt(2 / n),
+      );
+      // KS: P(sqrt(n) D_n > 2.63) ~ 2 exp(-2 * 2.63^2) = 2e-6.
+      const d = ksNormalStatistic(x);
+      expect(Math.sqrt(n) * d, `${name} Kolmogorov-Smirnov, ${where}`).toBeLessThan(2.63);
+    }
   });
 
   it.each(SIZES)(
@@ -237,18 +256,8 @@ describe.each(TEST_ADAPTERS)('reparameterization on %s', (adapter) => {
     const prefill = { dmu: randomNormal(rng, B * Z), dlogvar: randomNormal(rng, B * Z) };
     const fresh = await backward(rt, dz, eps, logvar, B, Z, K);
     const acc = await backward(rt, dz, eps, logvar, B, Z, K, prefill);
-    const sum = (a: Float32Array, b: Float32Array) => Array.from(a, (v, i) => v + b[i]!);
-    expect(
-      mismatches(acc.dmu, sum(fresh.dmu, prefill.dmu), { atol: 1e-6, rtol: 1e-6 }, 'dmu'),
-    ).toBeNull();
-    expect(
-      mismatches(
-        acc.dlogvar,
-        sum(fresh.dlogvar, prefill.dlogvar),
-        { atol: 1e-6, rtol: 1e-6 },
-        'dlogvar',
-      ),
-    ).toBeNull();
+    expect(accumulateMismatches(acc.dmu, fresh.dmu, prefill.dmu, 'dmu')).toBeNull();
+    expect(accumulateMismatches(acc.dlogvar, fresh.dlogvar, prefill.dlogvar, 'dlogvar')).toBeNull();
   });
 
   it('stays finite for logvar = +-100 and clamps as documented', async () => {
@@ -293,6 +302,9 @@ describe.each(TEST_ADAPTERS)('reparameterization on %s', (adapter) => {
     await expect(
       prepareReparamForward(rt, { ...base, batch: 2, latent: 3, seed: 1, step: 2 ** 32 }),
     ).rejects.toThrow(/step/);
+    await expect(
+      prepareReparamForward(rt, { ...base, batch: 2, latent: 3, seed: 1, stream: -1 }),
+    ).rejects.toThrow(/stream must be an integer/);
     // 2 x 3 x 3 samples do not fit 12 elements.
     await expect(
       prepareReparamForward(rt, { ...base, batch: 2, latent: 3, samples: 3, seed: 1 }),

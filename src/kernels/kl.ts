@@ -1,13 +1,17 @@
 // KL(q || N(0, I)) for the diagonal Gaussian encoder (shaders/kl.wgsl): per-example KL, the batch
-// sum with the beta / capacity objective, and the backward into dmu / dlogvar.
+// sum with the beta / capacity objective, and the backward into dmu / dlogvar. Two ways to use it:
+//   fused objective: prepareKlForward (per-example KL + kl_reduce) and prepareKlBackward (beta,
+//                    scale and capacity folded into the kernel);
+//   loss tensor:     prepareKlRows (per-example KL (B) only) and prepareKlBackwardRows (reads the
+//                    upstream gradient dkl (B)); the graph composes the weights.
 //
 // The per-example KL has the two row-sum variants of the likelihoods (RowSumVariant in
 // likelihood.ts, chosen by rowSumVariantFor(rt) unless named): 'workgroup' (kl_forward, a tree in
 // workgroup memory, for real GPUs) and 'blocks' (kl_blocks, barrier-free, for the CPU adapters:
 // with Z <= ROW_BLOCK, e.g. Z = 20, one invocation per example; larger Z adds reduce_rows passes
 // over a scratch buffer owned by the returned program).
-import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
-import { buildProgram, type Program } from '../gpu/program.js';
+import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
+import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkFinite } from './checks.js';
 import { prepareRowBlocks, rowSumVariantFor, type RowSumVariant } from './likelihood.js';
@@ -48,21 +52,29 @@ export const klReduce = defineKernel({
   elements: ({ B }) => ({ kl_total: 2, kl_rows: B! }),
 });
 
+/** A KL gradient kernel: dmu, dlogvar, mu_in, logvar_in (B, Z), plus its weight bindings. */
+function gradKernel(
+  entryPoint: string,
+  weights: (shape: Shape) => Readonly<Record<string, number>>,
+): KernelDef {
+  return defineKernel({
+    name: entryPoint,
+    file: 'kl.wgsl',
+    entryPoint,
+    workgroupSize: [WG],
+    dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
+    elements: (shape) => {
+      const n = shape.B! * shape.Z!;
+      return { dmu: n, dlogvar: n, mu_in: n, logvar_in: n, ...weights(shape) };
+    },
+  });
+}
+
 /** dmu = w * mu, dlogvar = w * 0.5 * (exp(lv) - 1) (ACCUMULATE override); see kl.wgsl for w. */
-export const klBackward = defineKernel({
-  name: 'kl_backward',
-  file: 'kl.wgsl',
-  entryPoint: 'kl_backward',
-  workgroupSize: [WG],
-  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
-  elements: ({ B, Z }) => ({
-    dmu: B! * Z!,
-    dlogvar: B! * Z!,
-    mu_in: B! * Z!,
-    logvar_in: B! * Z!,
-    kl_total_in: 2,
-  }),
-});
+export const klBackward = gradKernel('kl_backward', () => ({ kl_total_in: 2 }));
+
+/** dmu = dkl[b] * mu, dlogvar = dkl[b] * 0.5 * (exp(lv) - 1): the gradient of sum_b dkl[b] KL_b. */
+export const klBackwardRows = gradKernel('kl_backward_rows', ({ B }) => ({ dkl: B! }));
 
 /**
  * The KL part of the loss. Plain: beta * scale * sum_b KL_b. With `capacity` set: the capacity
@@ -99,11 +111,9 @@ export function klObjectiveUniforms(
   return { beta, scale, capacity: o.capacity ?? 0, use_capacity: o.capacity === undefined ? 0 : 1 };
 }
 
-export interface KlForwardOptions extends KlObjective {
+export interface KlRowsOptions {
   /** Output (B): per-example KL. */
   kl: BindingResource;
-  /** Output (2): [sum_b KL_b, objective]. Read by the backward of the capacity form. */
-  klTotal: BindingResource;
   /** (B, Z). */
   mu: BindingResource;
   /** (B, Z). */
@@ -115,6 +125,48 @@ export interface KlForwardOptions extends KlObjective {
   label?: string;
 }
 
+/**
+ * Per-example KL only (kl_forward, or kl_blocks and its row passes): the KL as a loss tensor (B)
+ * whose weighting and batch reduction the graph composes.
+ */
+export async function prepareKlRows(rt: GpuRuntime, o: KlRowsOptions): Promise<Program> {
+  checkDim('kl_forward', 'batch', o.batch);
+  checkDim('kl_forward', 'latent', o.latent);
+  checkElements('kl_forward', 'mu', o.batch * o.latent);
+  const label = o.label !== undefined ? { label: o.label } : {};
+  const variant = o.variant ?? rowSumVariantFor(rt);
+  if (variant !== 'workgroup' && variant !== 'blocks') {
+    throw new Error(`kl_forward: unknown row-sum variant '${String(variant)}' (workgroup, blocks)`);
+  }
+  if (variant === 'blocks') {
+    return prepareRowBlocks(rt, {
+      kernel: klBlocks.name,
+      rows: o.batch,
+      cols: o.latent,
+      rowsOut: o.kl,
+      ...label,
+      first: (kl, block) =>
+        rt.prepare(klBlocks, {
+          bindings: { kl, mu: o.mu, logvar: o.logvar },
+          shape: { B: o.batch, Z: o.latent, block },
+          ...label,
+        }),
+    });
+  }
+  return singleProgram(
+    await rt.prepare(klForward, {
+      bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
+      shape: { B: o.batch, Z: o.latent },
+      ...label,
+    }),
+  );
+}
+
+export interface KlForwardOptions extends KlObjective, KlRowsOptions {
+  /** Output (2): [sum_b KL_b, objective]. Read by the backward of the capacity form. */
+  klTotal: BindingResource;
+}
+
 /** Per-example KL (kl_forward, or kl_blocks and its row passes), then kl_reduce. */
 export type KlForward = Program & {
   /** kl_reduce: batch sum and objective (setUniforms({ capacity }) to anneal C). */
@@ -122,39 +174,11 @@ export type KlForward = Program & {
 };
 
 export async function prepareKlForward(rt: GpuRuntime, o: KlForwardOptions): Promise<KlForward> {
-  checkDim('kl_forward', 'batch', o.batch);
-  checkDim('kl_forward', 'latent', o.latent);
-  checkElements('kl_forward', 'mu', o.batch * o.latent);
   const objective = klObjectiveUniforms('kl_forward', o);
   const label = o.label !== undefined ? { label: o.label } : {};
-  const variant = o.variant ?? rowSumVariantFor(rt);
-  if (variant !== 'workgroup' && variant !== 'blocks') {
-    throw new Error(`kl_forward: unknown row-sum variant '${String(variant)}' (workgroup, blocks)`);
-  }
+  const rows = await prepareKlRows(rt, o);
   return buildProgram(rt, `kl_forward${o.label ? `[${o.label}]` : ''}`, async (b) => {
-    if (variant === 'workgroup') {
-      await b.dispatch(klForward, {
-        bindings: { kl: o.kl, mu: o.mu, logvar: o.logvar },
-        shape: { B: o.batch, Z: o.latent },
-        ...label,
-      });
-    } else {
-      b.append(
-        await prepareRowBlocks(rt, {
-          kernel: klBlocks.name,
-          rows: o.batch,
-          cols: o.latent,
-          rowsOut: o.kl,
-          ...label,
-          first: (kl, block) =>
-            rt.prepare(klBlocks, {
-              bindings: { kl, mu: o.mu, logvar: o.logvar },
-              shape: { B: o.batch, Z: o.latent, block },
-              ...label,
-            }),
-        }),
-      );
-    }
+    b.append(rows);
     const reduce = await b.dispatch(klReduce, {
       bindings: { kl_total: o.klTotal, kl_rows: o.kl },
       shape: { B: o.batch },
@@ -200,6 +224,40 @@ export async function prepareKlBackward(
     },
     shape: { B: o.batch, Z: o.latent },
     uniforms: klObjectiveUniforms('kl_backward', o),
+    constants: { ACCUMULATE: o.accumulate ? 1 : 0 },
+    ...(o.label !== undefined ? { label: o.label } : {}),
+  });
+}
+
+export interface KlBackwardRowsOptions {
+  /** Output (B, Z). */
+  dmu: BindingResource;
+  /** Output (B, Z). */
+  dlogvar: BindingResource;
+  /** (B, Z). */
+  mu: BindingResource;
+  /** (B, Z). */
+  logvar: BindingResource;
+  /** (B): upstream gradient of each example's KL (d loss / d KL_b). */
+  dkl: BindingResource;
+  batch: number;
+  latent: number;
+  /** Add into dmu/dlogvar instead of assigning (reparam_backward is the other contributor). */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** Gradient of sum_b dkl[b] * KL_b w.r.t. mu and logvar (no beta, scale or capacity inside). */
+export async function prepareKlBackwardRows(
+  rt: GpuRuntime,
+  o: KlBackwardRowsOptions,
+): Promise<PreparedDispatch> {
+  checkDim('kl_backward_rows', 'batch', o.batch);
+  checkDim('kl_backward_rows', 'latent', o.latent);
+  checkElements('kl_backward_rows', 'dmu', o.batch * o.latent);
+  return rt.prepare(klBackwardRows, {
+    bindings: { dmu: o.dmu, dlogvar: o.dlogvar, mu_in: o.mu, logvar_in: o.logvar, dkl: o.dkl },
+    shape: { B: o.batch, Z: o.latent },
     constants: { ACCUMULATE: o.accumulate ? 1 : 0 },
     ...(o.label !== undefined ? { label: o.label } : {}),
   });

@@ -1,6 +1,8 @@
 // Decoder likelihoods (shaders/likelihood.wgsl): per-example negative log-likelihoods (B) and their
 // gradients w.r.t. the decoder outputs, for Bernoulli logits, a Gaussian with fixed sigma and a
-// Gaussian with a learned log sigma per output.
+// Gaussian with a learned log sigma per output. Each backward comes with a uniform `scale`
+// (prepareLikelihoodBackward) or with a per-row upstream gradient dnll (B) read from a buffer
+// (prepareLikelihoodBackwardRows): the likelihood as a loss tensor inside a larger expression.
 //
 // The per-example row sums of the forwards come in two variants (RowSumVariant), chosen per adapter
 // by rowSumVariantFor() unless the caller names one:
@@ -133,16 +135,6 @@ export const bernoulliNllBlocks = defineKernel({
   }),
 });
 
-/** dlogits (B, D) = scale * (sigmoid(l) - x) (ACCUMULATE override). */
-export const bernoulliNllBackward = defineKernel({
-  name: 'bernoulli_nll_backward',
-  file: 'likelihood.wgsl',
-  entryPoint: 'bernoulli_nll_backward',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({ dlogits: B! * D!, logits: B! * D!, x: B! * D! }),
-});
-
 /** nll (B) = sum_d 0.5 (x - mean)^2 / sigma^2 + D (log sigma + 0.5 log 2 pi). */
 export const gaussianNllForward = defineKernel({
   name: 'gaussian_nll_forward',
@@ -165,16 +157,6 @@ export const gaussianNllBlocks = defineKernel({
     mean: shape.B! * shape.D!,
     x: shape.B! * shape.D!,
   }),
-});
-
-/** dmean (B, D) = scale * (mean - x) / sigma^2 (ACCUMULATE override). */
-export const gaussianNllBackward = defineKernel({
-  name: 'gaussian_nll_backward',
-  file: 'likelihood.wgsl',
-  entryPoint: 'gaussian_nll_backward',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({ dmean: B! * D!, mean: B! * D!, x: B! * D! }),
 });
 
 /** nll (B) = sum_d 0.5 (x - mean)^2 exp(-2c) + c + 0.5 log 2 pi, c = clamp(log_sigma). */
@@ -200,21 +182,55 @@ export const gaussianLearnedNllBlocks = defineKernel({
   },
 });
 
-/** dmean, dlog_sigma (B, D) of the learned-sigma Gaussian NLL (ACCUMULATE override). */
-export const gaussianLearnedNllBackward = defineKernel({
-  name: 'gaussian_learned_nll_backward',
-  file: 'likelihood.wgsl',
-  entryPoint: 'gaussian_learned_nll_backward',
-  workgroupSize: [WG],
-  dispatch: elementDispatch,
-  elements: ({ B, D }) => ({
-    dmean: B! * D!,
-    dlog_sigma: B! * D!,
-    mean_l: B! * D!,
-    x_l: B! * D!,
-    log_sigma_l: B! * D!,
-  }),
-});
+/**
+ * An elementwise backward of this file (1-D grid over B * D, ACCUMULATE override): the named
+ * bindings hold (B, D) values, `perRow` ones (B) (the upstream gradient of the *_rows kernels).
+ */
+function backwardKernel(
+  entryPoint: string,
+  full: readonly string[],
+  perRow: readonly string[] = [],
+): KernelDef {
+  return defineKernel({
+    name: entryPoint,
+    file: 'likelihood.wgsl',
+    entryPoint,
+    workgroupSize: [WG],
+    dispatch: elementDispatch,
+    elements: ({ B, D }) =>
+      Object.fromEntries([...full.map((k) => [k, B! * D!]), ...perRow.map((k) => [k, B!])]),
+  });
+}
+
+const BERNOULLI_GRAD = ['dlogits', 'logits', 'x'] as const;
+const GAUSSIAN_GRAD = ['dmean', 'mean', 'x'] as const;
+const LEARNED_GRAD = ['dmean', 'dlog_sigma', 'mean_l', 'x_l', 'log_sigma_l'] as const;
+
+/** dlogits (B, D) = scale * (sigmoid(l) - x). */
+export const bernoulliNllBackward = backwardKernel('bernoulli_nll_backward', BERNOULLI_GRAD);
+/** dmean (B, D) = scale * (mean - x) / sigma^2. */
+export const gaussianNllBackward = backwardKernel('gaussian_nll_backward', GAUSSIAN_GRAD);
+/** dmean, dlog_sigma (B, D) of scale * the learned-sigma Gaussian NLL. */
+export const gaussianLearnedNllBackward = backwardKernel(
+  'gaussian_learned_nll_backward',
+  LEARNED_GRAD,
+);
+/** dlogits (B, D) = dnll[b] * (sigmoid(l) - x), dnll: (B). */
+export const bernoulliNllBackwardRows = backwardKernel(
+  'bernoulli_nll_backward_rows',
+  BERNOULLI_GRAD,
+  ['dnll'],
+);
+/** dmean (B, D) = dnll[b] * (mean - x) / sigma^2, dnll: (B). */
+export const gaussianNllBackwardRows = backwardKernel('gaussian_nll_backward_rows', GAUSSIAN_GRAD, [
+  'dnll',
+]);
+/** dmean, dlog_sigma (B, D) of dnll_l[b] * the learned-sigma Gaussian NLL, dnll_l: (B). */
+export const gaussianLearnedNllBackwardRows = backwardKernel(
+  'gaussian_learned_nll_backward_rows',
+  LEARNED_GRAD,
+  ['dnll_l'],
+);
 
 export type Likelihood =
   | { kind: 'bernoulli' }
@@ -378,15 +394,50 @@ export async function prepareLikelihoodBackward(
   rt: GpuRuntime,
   o: LikelihoodBackwardOptions,
 ): Promise<PreparedDispatch> {
-  const shape = { B: o.batch, D: o.size };
-  const lk = o.likelihood;
-  const name = `${lk.kind} likelihood backward`;
-  checkShape(name, o.batch, o.size);
+  const name = `${o.likelihood.kind} likelihood backward`;
   const scale = o.scale ?? 1;
   checkFinite(name, 'scale', scale);
+  return prepareBackward(rt, name, o, { scale }, undefined);
+}
+
+export interface LikelihoodBackwardRowsOptions extends Omit<LikelihoodBackwardOptions, 'scale'> {
+  /** (B): upstream gradient of each example's NLL (d loss / d nll_b). */
+  dnll: BindingResource;
+}
+
+/**
+ * Gradient of sum_b dnll[b] * nll_b w.r.t. the decoder outputs (and log sigma): the likelihood as a
+ * per-row loss tensor whose backward reads its upstream gradient (ACCUMULATE as usual).
+ */
+export async function prepareLikelihoodBackwardRows(
+  rt: GpuRuntime,
+  o: LikelihoodBackwardRowsOptions,
+): Promise<PreparedDispatch> {
+  const name = `${o.likelihood.kind} likelihood backward (rows)`;
+  return prepareBackward(rt, name, o, {}, o.dnll);
+}
+
+/**
+ * The backward dispatch of either kind: with `dnll` the *_backward_rows entry point (per-row
+ * upstream gradient), without it the *_backward one (uniform `scale` in `uniforms`).
+ */
+async function prepareBackward(
+  rt: GpuRuntime,
+  name: string,
+  o: Omit<LikelihoodBackwardOptions, 'scale'>,
+  uniforms: Record<string, number>,
+  dnll: BindingResource | undefined,
+): Promise<PreparedDispatch> {
+  const shape = { B: o.batch, D: o.size };
+  const lk = o.likelihood;
+  checkShape(name, o.batch, o.size);
   if (lk.kind !== 'gaussian-learned' && (o.logSigma !== undefined || o.dlogSigma !== undefined)) {
     throw new Error(`${name}: logSigma / dlogSigma are only for the gaussian-learned likelihood`);
   }
+  const rows = dnll !== undefined;
+  /** The upstream-gradient binding of the rows entry points, under its WGSL name. */
+  const upstream = (binding: string): Record<string, BindingResource> =>
+    dnll === undefined ? {} : { [binding]: dnll };
   const common = {
     shape,
     constants: { ACCUMULATE: o.accumulate ? 1 : 0 },
@@ -394,31 +445,32 @@ export async function prepareLikelihoodBackward(
   };
   switch (lk.kind) {
     case 'bernoulli':
-      return rt.prepare(bernoulliNllBackward, {
-        bindings: { dlogits: o.doutput, logits: o.output, x: o.target },
-        uniforms: { scale },
+      return rt.prepare(rows ? bernoulliNllBackwardRows : bernoulliNllBackward, {
+        bindings: { dlogits: o.doutput, logits: o.output, x: o.target, ...upstream('dnll') },
+        uniforms,
         ...common,
       });
     case 'gaussian':
       checkSigma(name, lk.sigma);
-      return rt.prepare(gaussianNllBackward, {
-        bindings: { dmean: o.doutput, mean: o.output, x: o.target },
-        uniforms: { scale, inv_var: 1 / (lk.sigma * lk.sigma) },
+      return rt.prepare(rows ? gaussianNllBackwardRows : gaussianNllBackward, {
+        bindings: { dmean: o.doutput, mean: o.output, x: o.target, ...upstream('dnll') },
+        uniforms: { ...uniforms, inv_var: 1 / (lk.sigma * lk.sigma) },
         ...common,
       });
     case 'gaussian-learned':
       if (o.logSigma === undefined || o.dlogSigma === undefined) {
         throw new Error(`${name}: logSigma and dlogSigma (B, D) are required`);
       }
-      return rt.prepare(gaussianLearnedNllBackward, {
+      return rt.prepare(rows ? gaussianLearnedNllBackwardRows : gaussianLearnedNllBackward, {
         bindings: {
           dmean: o.doutput,
           dlog_sigma: o.dlogSigma,
           mean_l: o.output,
           x_l: o.target,
           log_sigma_l: o.logSigma,
+          ...upstream('dnll_l'),
         },
-        uniforms: { scale },
+        uniforms,
         ...common,
       });
     default:

@@ -10,7 +10,10 @@ const WG = 256;
 /** Range logvar is clamped to inside exp() by the reparameterization and KL kernels. */
 export const LOGVAR_CLAMP = { min: -30, max: 20 } as const;
 
-/** Purpose tag of the reparameterization noise (counter word 3), see shaders/prng.wgsl. */
+/**
+ * Default noise stream (counter word 3, see shaders/prng.wgsl). Every stochastic op of a graph
+ * passes its own `stream` so that ops sharing a seed and step draw independent noise.
+ */
 export const PRNG_STREAM_REPARAM = 0;
 
 /** Second key word of every draw (the first is the seed). */
@@ -18,7 +21,7 @@ export const PRNG_KEY_HI = 0x56414521;
 
 /**
  * z = mu + exp(0.5 * clamp(logvar)) * eps, eps ~ N(0, 1) from Philox; writes eps too.
- * z, eps: (B, K, Z); mu, logvar: (B, Z). Uniforms: B, Z, K, seed, step.
+ * z, eps: (B, K, Z); mu, logvar: (B, Z). Uniforms: B, Z, K, seed, step, stream.
  */
 export const reparamForward = defineKernel({
   name: 'reparam_forward',
@@ -98,7 +101,9 @@ export interface ReparamForwardOptions {
   seed: number;
   /** Training step (u32), part of the counter; change it each step with setUniforms({ step }). */
   step?: number;
-  /** Read eps (filled by the caller) instead of drawing it; seed and step are then unused. */
+  /** Noise stream of this op (u32, default PRNG_STREAM_REPARAM = 0): one per stochastic op. */
+  stream?: number;
+  /** Read eps (filled by the caller) instead of drawing it; seed, step and stream are unused. */
   givenNoise?: boolean;
   label?: string;
 }
@@ -109,16 +114,18 @@ export async function prepareReparamForward(
 ): Promise<PreparedDispatch> {
   const K = o.samples ?? 1;
   const step = o.step ?? 0;
+  const stream = o.stream ?? PRNG_STREAM_REPARAM;
   checkDim('reparam_forward', 'batch', o.batch);
   checkDim('reparam_forward', 'latent', o.latent);
   checkDim('reparam_forward', 'samples', K);
   checkU32('reparam_forward', 'seed', o.seed);
   checkU32('reparam_forward', 'step', step);
+  checkU32('reparam_forward', 'stream', stream);
   checkElements('reparam_forward', 'z', o.batch * K * o.latent);
   return rt.prepare(reparamForward, {
     bindings: { z: o.z, eps: o.eps, mu: o.mu, logvar: o.logvar },
     shape: { B: o.batch, Z: o.latent, K },
-    uniforms: { seed: o.seed, step },
+    uniforms: { seed: o.seed, step, stream },
     constants: { GIVEN_NOISE: o.givenNoise ? 1 : 0 },
     ...(o.label !== undefined ? { label: o.label } : {}),
   });
@@ -167,7 +174,7 @@ export interface RandomNormalOptions {
   seed: number;
   step?: number;
   sample?: number;
-  /** Purpose tag; PRNG_STREAM_REPARAM (0, the default) reproduces reparam_forward's eps. */
+  /** Noise stream (default PRNG_STREAM_REPARAM = 0); reparam_forward's stream reproduces its eps. */
   stream?: number;
   mean?: number;
   stddev?: number;

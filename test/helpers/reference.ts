@@ -1,4 +1,5 @@
-// Float64 CPU references, seeded random inputs and a checker that prints the first mismatches.
+// Seeded random inputs, finite differences and checkers that print the first mismatches (the float64
+// references themselves are in src/reference/).
 
 /** Seeded PRNG (mulberry32) so a failing case can be rerun; the seed is new every run. */
 export function makeRng(seed: number): () => number {
@@ -109,4 +110,19 @@ export function finiteDifference(
     grad[i] = (plus - minus) / (2 * eps);
   }
   return grad;
+}
+
+/**
+ * Checks a gradient written with ACCUMULATE: `acc` must be `prior` plus the freshly assigned
+ * result, elementwise. Returns the mismatches, or null.
+ */
+export function accumulateMismatches(
+  acc: ArrayLike<number>,
+  fresh: ArrayLike<number>,
+  prior: ArrayLike<number>,
+  name: string,
+  tol: Tolerance = { atol: 1e-6, rtol: 1e-6 },
+): string | null {
+  const want = Array.from(fresh, (v, i) => v + prior[i]!);
+  return mismatches(acc, want, tol, `${name} (accumulated)`);
 }

@@ -1,0 +1,273 @@
+// The float64 function pair of every forward op type of the graph (src/graph/ops/*), keyed by
+// type, for the reference interpreter (graph.ts). Each entry only adapts an op's named tensors and
+// attributes to the per-family float64 functions of this folder.
+import type { Op } from '../graph/graph.js';
+import type { ActAttrs, MatmulAttrs } from '../graph/ops/dense.js';
+import type { ConvAttrs } from '../graph/ops/conv.js';
+import type { ReparamAttrs } from '../graph/ops/latent.js';
+import type { LikelihoodAttrs } from '../graph/ops/loss.js';
+import type { AbsDiffAttrs, ObjectiveAttrs } from '../graph/ops/objective.js';
+import {
+  activationBackward64,
+  activationForward64,
+  type Epilogue64,
+} from './activations.js';
+import {
+  conv2dBackward64,
+  conv2dForward64,
+  convTranspose2dBackward64,
+  convTranspose2dForward64,
+} from './conv.js';
+import { linearBackward64, linearForward64, matmulBackward64, matmulForward64 } from './dense.js';
+import { repeatRowsBackward64, repeatRowsForward64 } from './graph-util.js';
+import type { ReferenceOp, RefContext } from './graph.js';
+import { klBackward64, klForward64 } from './kl.js';
+import { likelihoodBackward64, likelihoodForward64 } from './likelihood.js';
+import { logSumExpRowsBackward64, logSumExpRowsForward64 } from './reduce.js';
+import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
+
+const attrs = <A>(op: Op): A => op.attrs as A;
+
+function epilogue(a: ActAttrs): Epilogue64 {
+  return a.alpha !== undefined ? { act: a.act, alpha: a.alpha } : { act: a.act };
+}
+
+function need(d: Float64Array | undefined, op: Op, name: string): Float64Array {
+  if (!d) throw new Error(`reference: ${op.type} '${op.name}' got no gradient for '${name}'`);
+  return d;
+}
+
+const linear: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<ActAttrs>(op);
+    const [out, inn] = op.in.weight!.shape as [number, number];
+    const x = c.in('x');
+    const rows = x.length / inn;
+    const args = [x, c.in('weight'), c.maybe('bias'), rows, inn, out] as const;
+    const result: Record<string, Float64Array> = { y: linearForward64(...args, epilogue(a)) };
+    if (op.out.pre) result.pre = linearForward64(...args);
+    return result;
+  },
+  vjp(op, c, _out, d) {
+    const a = attrs<ActAttrs>(op);
+    const [out, inn] = op.in.weight!.shape as [number, number];
+    const x = c.in('x');
+    const g = linearBackward64(
+      need(d('y'), op, 'y'),
+      x,
+      c.in('weight'),
+      c.maybe('bias'),
+      x.length / inn,
+      inn,
+      out,
+      epilogue(a),
+    );
+    return { x: g.dx, weight: g.dw, bias: g.db };
+  },
+};
+
+const matmul: ReferenceOp = {
+  forward(op, c) {
+    const { layout, M, N, K } = attrs<MatmulAttrs>(op);
+    return { c: matmulForward64(c.in('a'), c.in('b'), M, N, K, layout) };
+  },
+  vjp(op, c, _out, d) {
+    const { layout, M, N, K } = attrs<MatmulAttrs>(op);
+    const g = matmulBackward64(need(d('c'), op, 'c'), c.in('a'), c.in('b'), M, N, K, layout);
+    return { a: g.da, b: g.db };
+  },
+};
+
+const activation: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<ActAttrs>(op);
+    return { y: activationForward64(c.in('x'), a.act, ...(a.alpha !== undefined ? [a.alpha] : [])) };
+  },
+  vjp(op, c, _out, d) {
+    const a = attrs<ActAttrs>(op);
+    const alpha = a.alpha !== undefined ? [a.alpha] : [];
+    return { x: activationBackward64(need(d('y'), op, 'y'), c.in('x'), a.act, ...alpha) };
+  },
+};
+
+function conv(transposed: boolean): ReferenceOp {
+  const fwd = transposed ? convTranspose2dForward64 : conv2dForward64;
+  const bwd = transposed ? convTranspose2dBackward64 : conv2dBackward64;
+  const shapeOf = (op: Op) => ({ ...attrs<ConvAttrs>(op), batch: op.in.x!.rows });
+  return {
+    forward(op, c) {
+      const a = attrs<ConvAttrs>(op);
+      const args = [c.in('x'), c.in('weight'), c.maybe('bias'), shapeOf(op)] as const;
+      const result: Record<string, Float64Array> = { y: fwd(...args, epilogue(a)) };
+      if (op.out.pre) result.pre = fwd(...args);
+      return result;
+    },
+    vjp(op, c, _out, d) {
+      const a = attrs<ConvAttrs>(op);
+      const g = bwd(
+        need(d('y'), op, 'y'),
+        c.in('x'),
+        c.in('weight'),
+        c.maybe('bias'),
+        shapeOf(op),
+        epilogue(a),
+      );
+      return { x: g.dx, weight: g.dw, bias: g.db };
+    },
+  };
+}
+
+function noiseOf(op: Op, c: RefContext): Float64Array {
+  const a = attrs<ReparamAttrs>(op);
+  const mu = op.in.mu!;
+  return a.givenNoise
+    ? c.in('eps')
+    : reparamNoise64(a.seed, c.step, mu.rows, mu.cols, a.samples, a.stream);
+}
+
+const reparam: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<ReparamAttrs>(op);
+    const mu = op.in.mu!;
+    const eps = noiseOf(op, c);
+    const z = reparamForward64(c.in('mu'), c.in('logvar'), eps, mu.rows, mu.cols, a.samples);
+    const result: Record<string, Float64Array> = { z };
+    if (op.out.eps) result.eps = eps;
+    return result;
+  },
+  vjp(op, c, _out, d) {
+    const a = attrs<ReparamAttrs>(op);
+    const mu = op.in.mu!;
+    const g = reparamBackward64(
+      need(d('z'), op, 'z'),
+      c.in('mu'),
+      c.in('logvar'),
+      noiseOf(op, c),
+      mu.rows,
+      mu.cols,
+      a.samples,
+    );
+    return { mu: g.dmu, logvar: g.dlogvar };
+  },
+};
+
+const kl: ReferenceOp = {
+  forward(op, c) {
+    const mu = op.in.mu!;
+    return { kl: klForward64(c.in('mu'), c.in('logvar'), mu.rows, mu.cols) };
+  },
+  vjp(op, c, _out, d) {
+    const mu = op.in.mu!;
+    const g = klBackward64(need(d('kl'), op, 'kl'), c.in('mu'), c.in('logvar'), mu.rows, mu.cols);
+    return { mu: g.dmu, logvar: g.dlogvar };
+  },
+};
+
+const likelihood: ReferenceOp = {
+  forward(op, c) {
+    const o = op.in.output!;
+    const { likelihood: lk } = attrs<LikelihoodAttrs>(op);
+    return {
+      nll: likelihoodForward64(c.in('output'), c.in('target'), c.maybe('logSigma'), o.rows, o.cols, lk),
+    };
+  },
+  vjp(op, c, _out, d) {
+    const o = op.in.output!;
+    const { likelihood: lk } = attrs<LikelihoodAttrs>(op);
+    const g = likelihoodBackward64(
+      need(d('nll'), op, 'nll'),
+      c.in('output'),
+      c.in('target'),
+      c.maybe('logSigma'),
+      o.rows,
+      o.cols,
+      lk,
+    );
+    return { output: g.doutput, target: g.dtarget, logSigma: g.dlogSigma };
+  },
+};
+
+const sum: ReferenceOp = {
+  forward(_op, c) {
+    return { s: Float64Array.of(c.in('x').reduce((a, v) => a + v, 0)) };
+  },
+  vjp(op, c, _out, d) {
+    return { x: new Float64Array(c.in('x').length).fill(need(d('s'), op, 's')[0]!) };
+  },
+};
+
+const logSumExpRows: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    return { y: logSumExpRowsForward64(c.in('x'), x.rows, x.cols) };
+  },
+  vjp(op, c, _out, d) {
+    const x = op.in.x!;
+    return { x: logSumExpRowsBackward64(need(d('y'), op, 'y'), c.in('x'), x.rows, x.cols) };
+  },
+};
+
+const repeatRows: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    const { copies } = attrs<{ copies: number }>(op);
+    return { y: repeatRowsForward64(c.in('x'), x.rows, x.cols, copies) };
+  },
+  vjp(op, c, _out, d) {
+    const x = op.in.x!;
+    const { copies } = attrs<{ copies: number }>(op);
+    return { x: repeatRowsBackward64(need(d('y'), op, 'y'), c.in('x'), x.rows, x.cols, copies) };
+  },
+};
+
+/** Views and the metrics accumulator compute nothing a loss reads. */
+const none: ReferenceOp = { forward: () => ({}) };
+
+function termWeight(t: { weight: number; hyper?: number }, hyper: Float64Array): number {
+  return t.hyper === undefined ? t.weight : t.weight * hyper[t.hyper]!;
+}
+
+const objective: ReferenceOp = {
+  forward(op, c) {
+    const { terms } = attrs<ObjectiveAttrs>(op);
+    const hyper = c.in('hyper');
+    let loss = 0;
+    for (const t of terms) loss += termWeight(t, hyper) * c.in(t.name)[0]!;
+    return { loss: Float64Array.of(loss) };
+  },
+  seed(op, c) {
+    const { terms, scale } = attrs<ObjectiveAttrs>(op);
+    const hyper = c.in('hyper');
+    return Object.fromEntries(terms.map((t) => [t.name, Float64Array.of(termWeight(t, hyper) * scale)]));
+  },
+};
+
+const absDiff: ReferenceOp = {
+  forward(op, c) {
+    const { factor, index } = attrs<AbsDiffAttrs>(op);
+    return { y: Float64Array.of(Math.abs(c.in('x')[0]! - factor * c.in('hyper')[index]!)) };
+  },
+  vjp(op, c, _out, d) {
+    const { factor, index } = attrs<AbsDiffAttrs>(op);
+    const sign = Math.sign(c.in('x')[0]! - factor * c.in('hyper')[index]!);
+    return { x: Float64Array.of(need(d('y'), op, 'y')[0]! * sign) };
+  },
+};
+
+export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
+  linear,
+  matmul,
+  activation,
+  conv2d: conv(false),
+  conv_transpose2d: conv(true),
+  reparam,
+  kl,
+  likelihood,
+  sum,
+  logsumexp_rows: logSumExpRows,
+  repeat_rows: repeatRows,
+  view: none,
+  add_into: none,
+  objective,
+  abs_diff: absDiff,
+};
