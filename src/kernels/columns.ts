@@ -13,6 +13,7 @@ import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js'
 import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkU32 } from './checks.js';
+import { holdsVec4s } from './vec4.js';
 
 const WG = 64;
 
@@ -67,8 +68,6 @@ export interface CopyColsOptions {
   label?: string;
 }
 
-const isVec4Range = (r: BufferRange) => r.size % 16 === 0 && r.offset % 16 === 0;
-
 /** The one copy of this family: a column block of src into a column block of dst. */
 export async function prepareCopyCols(
   rt: GpuRuntime,
@@ -97,7 +96,7 @@ export async function prepareCopyCols(
   checkElements(name, 'src', o.rows * o.srcCols);
   checkElements(name, 'dst', o.rows * o.dstCols);
   const sizes = [o.width, o.srcCols, o.dstCols, srcOffset, dstOffset];
-  const vec4 = sizes.every((s) => s % 4 === 0) && isVec4Range(o.src) && isVec4Range(o.dst);
+  const vec4 = sizes.every((s) => s % 4 === 0) && holdsVec4s(o.src) && holdsVec4s(o.dst);
   const unit = vec4 ? 4 : 1;
   const shape = {
     rows: o.rows,

@@ -38,3 +38,36 @@ export function pick(a: ArrayLike<number>, indices: readonly number[]): number[]
 export function minus(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
   return Float64Array.from({ length: b.length }, (_, i) => a[i]! - b[i]!);
 }
+
+/**
+ * Compares with a bound per element (|actual - expected| <= bound[i]); NaN always fails. Returns a
+ * message listing the first mismatches, or null.
+ */
+export function outsideBounds(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  bound: ArrayLike<number>,
+  name: string,
+): string | null {
+  const bad: string[] = [];
+  let count = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!);
+    if (!(err <= bound[i]!)) {
+      count++;
+      if (bad.length < 8)
+        bad.push(
+          `  [${i}] got ${actual[i]}, expected ${expected[i]} (diff ${err.toExponential(2)}, bound ${bound[i]!.toExponential(2)})`,
+        );
+    }
+  }
+  return count
+    ? `${name}: ${count} of ${expected.length} outside the bound:\n${bad.join('\n')}`
+    : null;
+}
+
+/** f32 bound of a tree sum of `count` terms whose absolute values sum to `abs` (32-term blocks). */
+export function treeSumBound(abs: number, count: number): number {
+  const passes = Math.max(1, Math.ceil(Math.log(Math.max(count, 2)) / Math.log(32)));
+  return 4 * (passes + 1) * 2 ** -24 * abs + 1e-30;
+}
