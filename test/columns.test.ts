@@ -28,7 +28,11 @@ describe('column references', () => {
     const xs = cols.map((c) => randomNormal(rng, rows * c));
     const total = 8;
     const dout = randomNormal(rng, rows * total);
-    const grads = concatColsBackward64(dout, rows, cols);
+    const grads = concatColsBackward64(
+      dout,
+      cols.map((c) => ({ cols: c })),
+      rows,
+    );
     cols.forEach((_, i) => {
       const fd = differenceVjp(
         (xi) =>
@@ -45,7 +49,12 @@ describe('column references', () => {
     const dy = randomNormal(rng, rows * 4);
     const fd = differenceVjp((z) => sliceColsForward64(z, rows, 9, 3, 4), x, dy);
     expect(
-      mismatches(sliceColsBackward64(dy, rows, 9, 3, 4), fd, { atol: 1e-8, rtol: 1e-8 }, 'slice'),
+      mismatches(
+        sliceColsBackward64(dy, x, rows, 9, 3, 4),
+        fd,
+        { atol: 1e-8, rtol: 1e-8 },
+        'slice',
+      ),
     ).toBeNull();
   });
 });
@@ -88,7 +97,11 @@ describe.each(TEST_ADAPTERS)('concat and slice along columns on %s', (adapter) =
     // Backward: the first input assigns, the second accumulates onto a prior value, the third
     // (if any) has no gradient.
     const dout = randomNormal(rng, rows * total);
-    const expGrads = concatColsBackward64(dout, rows, cols);
+    const expGrads = concatColsBackward64(
+      dout,
+      cols.map((c) => ({ cols: c })),
+      rows,
+    );
     const prior = randomNormal(rng, rows * (cols[1] ?? 0));
     const dx0 = output(rt, 'dx0', rows * cols[0]! + 4);
     const dx1 = cols.length > 1 ? upload(rt, 'dx1', prior) : undefined;
@@ -163,7 +176,7 @@ describe.each(TEST_ADAPTERS)('concat and slice along columns on %s', (adapter) =
         mismatches(gotY, sliceColsForward64(x, rows, cols, offset, width), EXACT, ctx),
       ).toBeNull();
       expect(Number.isNaN(gotY[rows * width]!)).toBe(true);
-      const expDx = sliceColsBackward64(dy, rows, cols, offset, width);
+      const expDx = sliceColsBackward64(dy, x, rows, cols, offset, width);
       const gotDx = await read(rt, dx);
       expect(mismatches(gotDx, expDx, EXACT, `${ctx} dx`)).toBeNull();
       expect(Number.isNaN(gotDx[rows * cols]!)).toBe(true);
@@ -200,7 +213,7 @@ describe.each(TEST_ADAPTERS)('concat and slice along columns on %s', (adapter) =
     expect(d.workgroups[1]).toBeGreaterThan(1);
     await rt.submitChecked([d]);
     const got = await read(rt, out);
-    const exp = sliceColsBackward64(x, rows, 5, 1, 3);
+    const exp = sliceColsBackward64(x, undefined, rows, 5, 1, 3);
     expect(mismatches(got, exp, EXACT, `seed=${seed}`)).toBeNull();
     d.destroy();
     rt.buffers.destroy(xBuf.buffer);

@@ -44,13 +44,14 @@ function dbBound(
   cols: number,
   broadcast: Broadcast,
 ): Float64Array {
+  const n = rows * cols;
   const abs = binaryBackward64(
-    'mul',
     Float64Array.from(dout, Math.abs),
-    op === 'mul' ? Float64Array.from(a, Math.abs) : new Float64Array(rows * cols).fill(1),
-    new Float64Array(rows * cols).fill(1),
+    op === 'mul' ? Float64Array.from(a, Math.abs) : new Float64Array(n).fill(1),
+    new Float64Array(broadcastElements(broadcast, rows, cols)),
     rows,
     cols,
+    'mul',
     broadcast,
   ).db;
   const count = (rows * cols) / abs.length;
@@ -66,9 +67,9 @@ describe('elementwise references', () => {
         const a = randomNormal(rng, rows * cols);
         const b = randomNormal(rng, broadcastElements(broadcast, rows, cols));
         const dout = randomNormal(rng, rows * cols);
-        const { da, db } = binaryBackward64(op, a, b, dout, rows, cols, broadcast);
-        const fa = differenceVjp((x) => binaryForward64(op, x, b, rows, cols, broadcast), a, dout);
-        const fb = differenceVjp((x) => binaryForward64(op, a, x, rows, cols, broadcast), b, dout);
+        const { da, db } = binaryBackward64(dout, a, b, rows, cols, op, broadcast);
+        const fa = differenceVjp((x) => binaryForward64(x, b, rows, cols, op, broadcast), a, dout);
+        const fb = differenceVjp((x) => binaryForward64(a, x, rows, cols, op, broadcast), b, dout);
         const tol = { atol: 1e-8, rtol: 1e-7 };
         expect(mismatches(da, fa, tol, `${op} ${broadcast} da`)).toBeNull();
         expect(mismatches(db, fb, tol, `${op} ${broadcast} db`)).toBeNull();
@@ -83,7 +84,7 @@ describe('elementwise references', () => {
     const tol = { atol: 1e-8, rtol: 1e-7 };
     expect(
       mismatches(
-        scaleBackward64(dy, -1.7),
+        scaleBackward64(dy, x, -1.7),
         differenceVjp((z) => scaleForward64(z, -1.7), x, dy),
         tol,
         'scale',
@@ -91,9 +92,14 @@ describe('elementwise references', () => {
     ).toBeNull();
     for (const broadcast of BROADCASTS) {
       const mask = randomMask(rng, broadcastElements(broadcast, 3, 4));
-      const fd = differenceVjp((z) => maskedFillForward64(z, mask, 3, 4, broadcast, 2.5), x, dy);
+      const fd = differenceVjp((z) => maskedFillForward64(z, mask, 3, 4, 2.5, broadcast), x, dy);
       expect(
-        mismatches(maskedFillBackward64(dy, mask, 3, 4, broadcast), fd, tol, `mask ${broadcast}`),
+        mismatches(
+          maskedFillBackward64(dy, x, mask, 3, 4, 2.5, broadcast),
+          fd,
+          tol,
+          `mask ${broadcast}`,
+        ),
       ).toBeNull();
     }
   });
@@ -175,11 +181,11 @@ describe.each(TEST_ADAPTERS)('elementwise ops on %s', (adapter) => {
             accumulateA: true,
           });
           await rt.submitChecked([fwd, bwd, bwd2]);
-          const exp = binaryForward64(op, a, b, rows, cols, broadcast);
+          const exp = binaryForward64(a, b, rows, cols, op, broadcast);
           const got = await read(rt, out);
           expect(mismatches(got, exp, ROUNDING, `${ctx} out`)).toBeNull();
           expect(Number.isNaN(got[n]!), `${ctx}: wrote past out`).toBe(true);
-          const expGrad = binaryBackward64(op, a, b, dout, rows, cols, broadcast);
+          const expGrad = binaryBackward64(dout, a, b, rows, cols, op, broadcast);
           const gotDa = await read(rt, da);
           expect(mismatches(gotDa, expGrad.da, ROUNDING, `${ctx} da`)).toBeNull();
           expect(Number.isNaN(gotDa[n]!)).toBe(true);
@@ -270,7 +276,12 @@ describe.each(TEST_ADAPTERS)('elementwise ops on %s', (adapter) => {
       expect(Number.isNaN(got[n]!)).toBe(true);
       const add = minus(await read(rt, dx), prior);
       expect(
-        mismatches(add, scaleBackward64(x, 2.5), { atol: 1e-6, rtol: 1e-6 }, `dx += n=${n}`),
+        mismatches(
+          add,
+          scaleBackward64(x, undefined, 2.5),
+          { atol: 1e-6, rtol: 1e-6 },
+          `dx += n=${n}`,
+        ),
       ).toBeNull();
       fwd.setUniforms({ scale: 3 });
       await rt.submitChecked([fwd]);
@@ -331,13 +342,13 @@ describe.each(TEST_ADAPTERS)('elementwise ops on %s', (adapter) => {
         expect(
           mismatches(
             got,
-            maskedFillForward64(x, mask, rows, cols, broadcast, -1e30),
+            maskedFillForward64(x, mask, rows, cols, -1e30, broadcast),
             { atol: 0, rtol: 2 ** -24 },
             ctx,
           ),
         ).toBeNull();
         expect(Number.isNaN(got[n]!)).toBe(true);
-        const expDx = maskedFillBackward64(dout, mask, rows, cols, broadcast);
+        const expDx = maskedFillBackward64(dout, x, mask, rows, cols, -1e30, broadcast);
         const gotDx = await read(rt, dx);
         expect(mismatches(gotDx, expDx, { atol: 0, rtol: 0 }, `${ctx} dx`)).toBeNull();
         expect(Number.isNaN(gotDx[n]!)).toBe(true);
@@ -369,7 +380,7 @@ describe.each(TEST_ADAPTERS)('elementwise ops on %s', (adapter) => {
     });
     expect(fwd.workgroups[1]).toBeGreaterThan(1);
     await rt.submitChecked([fwd]);
-    const exp = binaryForward64('mul', a, b, rows, cols, 'column');
+    const exp = binaryForward64(a, b, rows, cols, 'mul', 'column');
     expect(mismatches(await read(rt, out), exp, ROUNDING, `seed=${seed}`)).toBeNull();
     fwd.destroy();
   });

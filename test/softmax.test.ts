@@ -64,7 +64,7 @@ describe('softmax references', () => {
       differenceVjp(f, x, up);
     expect(
       mismatches(
-        softmaxBackward64(x, dy, rows, cols),
+        softmaxBackward64(dy, x, rows, cols),
         fd((z) => softmaxForward64(z, rows, cols), dy),
         FD_TOL,
         'softmax',
@@ -72,7 +72,7 @@ describe('softmax references', () => {
     ).toBeNull();
     expect(
       mismatches(
-        logSoftmaxBackward64(x, dy, rows, cols),
+        logSoftmaxBackward64(dy, x, rows, cols),
         fd((z) => logSoftmaxForward64(z, rows, cols), dy),
         FD_TOL,
         'log-softmax',
@@ -83,7 +83,7 @@ describe('softmax references', () => {
       { probs: probRows(rng, rows, cols) },
     ];
     for (const t of targets) {
-      const g = softmaxCrossEntropyBackward64(x, t, dr, rows, cols);
+      const g = softmaxCrossEntropyBackward64(dr, x, t, rows, cols);
       const f = (z: Float64Array) => softmaxCrossEntropyForward64(z, t, rows, cols);
       expect(mismatches(g.dlogits, fd(f, dr), FD_TOL, 'ce dlogits')).toBeNull();
       if ('probs' in t) {
@@ -97,7 +97,7 @@ describe('softmax references', () => {
     }
     expect(
       mismatches(
-        softmaxEntropyBackward64(x, dr, rows, cols),
+        softmaxEntropyBackward64(dr, x, rows, cols),
         fd((z) => softmaxEntropyForward64(z, rows, cols), dr),
         FD_TOL,
         'entropy',
@@ -183,8 +183,8 @@ describe.each(TEST_ADAPTERS)('softmax family on %s', (adapter) => {
         }),
       ]);
       const expDx = log
-        ? logSoftmaxBackward64(x, dy, rows, cols)
-        : softmaxBackward64(x, dy, rows, cols);
+        ? logSoftmaxBackward64(dy, x, rows, cols)
+        : softmaxBackward64(dy, x, rows, cols);
       const btol = { atol: 1e-6 + 16 * EPS32 * (mag + 1) * Math.sqrt(cols), rtol: 1e-5 };
       const gotDx = await read(rt, dx);
       expect(mismatches(gotDx, expDx, btol, `${ctx} dx`)).toBeNull();
@@ -238,7 +238,7 @@ describe.each(TEST_ADAPTERS)('softmax family on %s', (adapter) => {
         expect(Number.isNaN(got[rows]!), `${ctx}: wrote past ce`).toBe(true);
 
         // Backward with the forward's lse (dlogits assigned) and recomputing it (accumulated).
-        const exp64 = softmaxCrossEntropyBackward64(x, t64, dce, rows, cols);
+        const exp64 = softmaxCrossEntropyBackward64(dce, x, t64, rows, cols);
         const dl = output(rt, 'dl', n + 1);
         const prior = randomNormal(rng, n);
         const dlAcc = upload(rt, 'dlAcc', prior);
@@ -341,7 +341,7 @@ describe.each(TEST_ADAPTERS)('softmax family on %s', (adapter) => {
         accumulate: true,
       }),
     ]);
-    const expDl = softmaxEntropyBackward64(x, dh, rows, cols);
+    const expDl = softmaxEntropyBackward64(dh, x, rows, cols);
     const btol = { atol: 1e-6 + 32 * EPS32 * (mag + 1), rtol: 1e-4 };
     const gotDl = await read(rt, dl);
     expect(mismatches(gotDl, expDl, btol, `${ctx} dlogits`)).toBeNull();

@@ -1,7 +1,8 @@
 // Float64 references of the elementwise ops (src/kernels/elementwise.ts) on row-major (rows, cols)
-// tensors: a OP b with b broadcast, scale by a constant, masked fill. Outputs are new
-// Float64Arrays; backward functions return the input gradients for an upstream gradient.
+// tensors: a OP b with b broadcast, scale by a constant, masked fill; with their vector-Jacobian
+// products (backward: the upstream gradient first, then the forward's arguments).
 import type { BinaryOp, Broadcast } from '../kernels/elementwise.js';
+import { expectLength, expectSizes } from './shape.js';
 
 /** Index into an operand of shape `broadcast` for element (r, c) of a (rows, cols) tensor. */
 function operandIndex(broadcast: Broadcast, r: number, c: number, cols: number): number {
@@ -17,25 +18,57 @@ function operandIndex(broadcast: Broadcast, r: number, c: number, cols: number):
   }
 }
 
+const OPERAND_SHAPES: Record<Broadcast, string> = {
+  none: 'rows*cols',
+  row: 'cols',
+  column: 'rows',
+  scalar: '1',
+};
+
 function operandSize(broadcast: Broadcast, rows: number, cols: number): number {
   return { none: rows * cols, row: cols, column: rows, scalar: 1 }[broadcast];
 }
 
+function checkOperands(
+  fn: string,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  bName: string,
+  rows: number,
+  cols: number,
+  broadcast: Broadcast,
+): void {
+  expectSizes(fn, { rows, cols });
+  if (!(broadcast in OPERAND_SHAPES)) throw new Error(`${fn}: unknown broadcast '${broadcast}'`);
+  expectLength(fn, 'a', a, rows * cols, 'rows*cols');
+  expectLength(fn, bName, b, operandSize(broadcast, rows, cols), OPERAND_SHAPES[broadcast]);
+}
+
+function apply(op: BinaryOp, u: number, v: number): number {
+  switch (op) {
+    case 'add':
+      return u + v;
+    case 'sub':
+      return u - v;
+    case 'mul':
+      return u * v;
+  }
+}
+
 /** out (rows, cols) = a OP b; b of shape `broadcast` ((rows, cols), (1, cols), (rows, 1), (1, 1)). */
 export function binaryForward64(
-  op: BinaryOp,
   a: ArrayLike<number>,
   b: ArrayLike<number>,
   rows: number,
   cols: number,
+  op: BinaryOp,
   broadcast: Broadcast = 'none',
 ): Float64Array {
+  checkOperands('binaryForward64', a, b, 'b', rows, cols, broadcast);
   const out = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      const u = a[r * cols + c]!;
-      const v = b[operandIndex(broadcast, r, c, cols)]!;
-      out[r * cols + c] = op === 'add' ? u + v : op === 'sub' ? u - v : u * v;
+      out[r * cols + c] = apply(op, a[r * cols + c]!, b[operandIndex(broadcast, r, c, cols)]!);
     }
   }
   return out;
@@ -43,14 +76,16 @@ export function binaryForward64(
 
 /** da (rows, cols) and db (b's shape: summed over the broadcast axes) for dout (rows, cols). */
 export function binaryBackward64(
-  op: BinaryOp,
+  dout: ArrayLike<number>,
   a: ArrayLike<number>,
   b: ArrayLike<number>,
-  dout: ArrayLike<number>,
   rows: number,
   cols: number,
+  op: BinaryOp,
   broadcast: Broadcast = 'none',
 ): { da: Float64Array; db: Float64Array } {
+  checkOperands('binaryBackward64', a, b, 'b', rows, cols, broadcast);
+  expectLength('binaryBackward64', 'dout', dout, rows * cols, 'rows*cols');
   const da = new Float64Array(rows * cols);
   const db = new Float64Array(operandSize(broadcast, rows, cols));
   for (let r = 0; r < rows; r++) {
@@ -71,7 +106,11 @@ export function scaleForward64(x: ArrayLike<number>, scale: number): Float64Arra
 }
 
 /** dx = scale * dy. */
-export function scaleBackward64(dy: ArrayLike<number>, scale: number): Float64Array {
+export function scaleBackward64(
+  dy: ArrayLike<number>,
+  _x: ArrayLike<number> | undefined,
+  scale: number,
+): Float64Array {
   return scaleForward64(dy, scale);
 }
 
@@ -81,9 +120,10 @@ export function maskedFillForward64(
   mask: ArrayLike<number>,
   rows: number,
   cols: number,
-  broadcast: Broadcast,
   value: number,
+  broadcast: Broadcast = 'none',
 ): Float64Array {
+  checkOperands('maskedFillForward64', x, mask, 'mask', rows, cols, broadcast);
   const out = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
@@ -97,10 +137,12 @@ export function maskedFillForward64(
 /** dx (rows, cols) = mask != 0 ? 0 : dout. */
 export function maskedFillBackward64(
   dout: ArrayLike<number>,
+  _x: ArrayLike<number> | undefined,
   mask: ArrayLike<number>,
   rows: number,
   cols: number,
-  broadcast: Broadcast,
+  _value: number,
+  broadcast: Broadcast = 'none',
 ): Float64Array {
-  return maskedFillForward64(dout, mask, rows, cols, broadcast, 0);
+  return maskedFillForward64(dout, mask, rows, cols, 0, broadcast);
 }

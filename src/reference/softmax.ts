@@ -1,10 +1,13 @@
 // Float64 references of the softmax family (src/kernels/softmax.ts) over the rows of (rows, cols)
 // logits: softmax, log-softmax, softmax cross-entropy (class labels or probability rows) and the
-// entropy of a softmax. Outputs are new Float64Arrays; backward functions return the input
-// gradients for an upstream gradient.
+// entropy of a softmax; with their vector-Jacobian products (backward: the upstream gradient first,
+// then the forward's arguments).
+import { expectLength, expectSizes } from './shape.js';
 
 /** Stable log Σ_c exp(x[r, c]) per row. */
 function rowLogSumExp(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  expectSizes('softmax references', { rows, cols });
+  expectLength('softmax references', 'logits', x, rows * cols, 'rows*cols');
   const lse = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let m = -Infinity;
@@ -33,12 +36,13 @@ export function softmaxForward64(x: ArrayLike<number>, rows: number, cols: numbe
 
 /** dx (rows, cols) = y (dy - Σ_c dy y), y = softmax(x). */
 export function softmaxBackward64(
-  x: ArrayLike<number>,
   dy: ArrayLike<number>,
+  x: ArrayLike<number>,
   rows: number,
   cols: number,
 ): Float64Array {
   const y = softmaxForward64(x, rows, cols);
+  expectLength('softmaxBackward64', 'dy', dy, rows * cols, 'rows*cols');
   const dx = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     let s = 0;
@@ -50,12 +54,13 @@ export function softmaxBackward64(
 
 /** dx (rows, cols) = dy - softmax(x) Σ_c dy. */
 export function logSoftmaxBackward64(
-  x: ArrayLike<number>,
   dy: ArrayLike<number>,
+  x: ArrayLike<number>,
   rows: number,
   cols: number,
 ): Float64Array {
   const p = softmaxForward64(x, rows, cols);
+  expectLength('logSoftmaxBackward64', 'dy', dy, rows * cols, 'rows*cols');
   const dx = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     let s = 0;
@@ -73,7 +78,11 @@ export type CrossEntropyTarget64 = { labels: ArrayLike<number> } | { probs: Arra
 
 /** The target distribution as (rows, cols) rows (labels become one-hot rows, or zero rows). */
 function targetRows(target: CrossEntropyTarget64, rows: number, cols: number): ArrayLike<number> {
-  if ('probs' in target) return target.probs;
+  if ('probs' in target) {
+    expectLength('softmax cross-entropy', 'probs', target.probs, rows * cols, 'rows*cols');
+    return target.probs;
+  }
+  expectLength('softmax cross-entropy', 'labels', target.labels, rows, 'rows');
   const t = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     const k = target.labels[r]!;
@@ -105,14 +114,15 @@ export function softmaxCrossEntropyForward64(
  * = -dce[r] log softmax.
  */
 export function softmaxCrossEntropyBackward64(
+  dce: ArrayLike<number>,
   logits: ArrayLike<number>,
   target: CrossEntropyTarget64,
-  dce: ArrayLike<number>,
   rows: number,
   cols: number,
 ): { dlogits: Float64Array; dprobs?: Float64Array } {
   const logp = logSoftmaxForward64(logits, rows, cols);
   const t = targetRows(target, rows, cols);
+  expectLength('softmaxCrossEntropyBackward64', 'dce', dce, rows, 'rows');
   const dlogits = new Float64Array(rows * cols);
   const dprobs = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
@@ -145,13 +155,14 @@ export function softmaxEntropyForward64(
 
 /** dlogits (rows, cols) = -dh[r] p (log p + H[r]). */
 export function softmaxEntropyBackward64(
-  logits: ArrayLike<number>,
   dh: ArrayLike<number>,
+  logits: ArrayLike<number>,
   rows: number,
   cols: number,
 ): Float64Array {
   const logp = logSoftmaxForward64(logits, rows, cols);
   const h = softmaxEntropyForward64(logits, rows, cols);
+  expectLength('softmaxEntropyBackward64', 'dh', dh, rows, 'rows');
   return logp.map((lp, i) => {
     const r = Math.floor(i / cols);
     return -dh[r]! * Math.exp(lp) * (lp + h[r]!);
