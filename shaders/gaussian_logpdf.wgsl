@@ -7,20 +7,24 @@
 //       src/kernels/gaussian-logpdf.ts adds the reduce_rows passes (barrier-free).
 //   gaussian_logpdf_backward_z:       dz[r,j]  (=|+=) -dlogp[r] (z - mu) exp(-lv)
 //   std_normal_logpdf_backward:       dz[r,j]  (=|+=) -dlogp[r] z
-//   gaussian_logpdf_backward_mu:      dmu[m,j] (=|+=) Σ_k dlogp[r] (z - mu) exp(-lv)
-//   gaussian_logpdf_backward_logvar:  dlv[m,j] (=|+=) Σ_k -1/2 dlogp[r] (1 - (z - mu)^2 exp(-lv))
+//   gaussian_logpdf_backward_param, PARAM = 0 (mu) or 1 (logvar), into gp_dparam (M, Z):
+//       dmu[m,j] (=|+=) Σ_k dlogp[r] (z - mu) exp(-lv)
+//       dlv[m,j] (=|+=) Σ_k -1/2 dlogp[r] (1 - (z - mu)^2 exp(-lv))
 //       (r = m*K + k; one invocation per (m, j) sums its K samples in order: no atomics).
 // logvar clamp (the rule of reparam.wgsl and kl.wgsl): exp is taken of c = clamp(lv, LOGVAR_MIN,
 // LOGVAR_MAX), default [-30, 20], so the value stays finite for any finite lv; the linear lv term
 // is exact. The gradient uses the same clamped exp but is straight-through (not zeroed outside the
 // range), so a logvar that left the range is pulled back. Inside the range it is the exact one.
-// Each gradient output has its own entry point and ACCUMULATE, so any subset can be written.
+// Each gradient output has its own dispatch and ACCUMULATE, so any subset can be written.
 // 1-D grids from dispatch1d().
 
 override WG_X: u32 = 64;
 override ACCUMULATE: bool = false;
 override LOGVAR_MIN: f32 = -30.0;
 override LOGVAR_MAX: f32 = 20.0;
+override PARAM: u32 = 0u;
+
+const PARAM_MU: u32 = 0u;
 
 const LOG_2PI: f32 = 1.8378770664093453;
 
@@ -144,40 +148,12 @@ fn std_normal_logpdf_backward(@builtin(workgroup_id) wid: vec3<u32>,
   }
 }
 
-@group(0) @binding(0) var<storage, read_write> gm_dmu: array<f32>;  // gm_dmu: (rows / K, Z)
+@group(0) @binding(0) var<storage, read_write> gp_dparam: array<f32>;  // gp_dparam: (rows / K, Z)
 
 @compute @workgroup_size(WG_X)
-fn gaussian_logpdf_backward_mu(@builtin(workgroup_id) wid: vec3<u32>,
-                               @builtin(num_workgroups) nwg: vec3<u32>,
-                               @builtin(local_invocation_index) lid: u32) {
-  let p = linear_index(wid, nwg, lid);
-  let means = gbp.rows / gbp.K;
-  if (p >= means * gbp.Z) {
-    return;
-  }
-  let m = p / gbp.Z;
-  let j = p - m * gbp.Z;
-  let mu = gb_mu[p];
-  let w = inv_var(gb_lv[p]);
-  var s = 0.0;
-  for (var k = 0u; k < gbp.K; k++) {
-    let r = m * gbp.K + k;
-    s += gb_dlogp[r] * (gb_z[r * gbp.Z + j] - mu);
-  }
-  let g = s * w;
-  if (ACCUMULATE) {
-    gm_dmu[p] = gm_dmu[p] + g;
-  } else {
-    gm_dmu[p] = g;
-  }
-}
-
-@group(0) @binding(0) var<storage, read_write> gv_dlv: array<f32>;  // gv_dlv: (rows / K, Z)
-
-@compute @workgroup_size(WG_X)
-fn gaussian_logpdf_backward_logvar(@builtin(workgroup_id) wid: vec3<u32>,
-                                   @builtin(num_workgroups) nwg: vec3<u32>,
-                                   @builtin(local_invocation_index) lid: u32) {
+fn gaussian_logpdf_backward_param(@builtin(workgroup_id) wid: vec3<u32>,
+                                  @builtin(num_workgroups) nwg: vec3<u32>,
+                                  @builtin(local_invocation_index) lid: u32) {
   let p = linear_index(wid, nwg, lid);
   let means = gbp.rows / gbp.K;
   if (p >= means * gbp.Z) {
@@ -191,12 +167,16 @@ fn gaussian_logpdf_backward_logvar(@builtin(workgroup_id) wid: vec3<u32>,
   for (var k = 0u; k < gbp.K; k++) {
     let r = m * gbp.K + k;
     let d = gb_z[r * gbp.Z + j] - mu;
-    s += gb_dlogp[r] * (1.0 - d * d * w);
+    if (PARAM == PARAM_MU) {
+      s += gb_dlogp[r] * d;
+    } else {
+      s += gb_dlogp[r] * (1.0 - d * d * w);
+    }
   }
-  let g = -0.5 * s;
+  let g = select(-0.5 * s, s * w, PARAM == PARAM_MU);
   if (ACCUMULATE) {
-    gv_dlv[p] = gv_dlv[p] + g;
+    gp_dparam[p] = gp_dparam[p] + g;
   } else {
-    gv_dlv[p] = g;
+    gp_dparam[p] = g;
   }
 }

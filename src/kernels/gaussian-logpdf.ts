@@ -7,7 +7,7 @@
 // The row sums are block sums plus reduce passes when Z > ROW_BLOCK (barrier-free, see
 // prepareRowBlocks); dmu / dlogvar sum their K samples in one invocation per (m, j), no atomics.
 import type { BufferRange } from '../gpu/buffers.js';
-import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
+import { ceilDiv, dispatch1d, kernelFamily, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { checkDim, checkElements } from './checks.js';
@@ -16,75 +16,57 @@ import { LOGVAR_CLAMP } from './reparam.js';
 
 const WG = 64;
 
-function logPdfKernel(
-  entryPoint: string,
-  dispatch: KernelDef['dispatch'],
-  elements: (s: Shape) => Readonly<Record<string, number>>,
-): KernelDef {
-  return defineKernel({
-    name: entryPoint,
-    file: 'gaussian_logpdf.wgsl',
-    entryPoint,
-    workgroupSize: [WG],
-    constants: { LOGVAR_MIN: LOGVAR_CLAMP.min, LOGVAR_MAX: LOGVAR_CLAMP.max },
-    dispatch,
-    elements,
-  });
-}
-
 // Shapes: rows of z, Z per row, K samples per mean row, block (forwards).
+const logPdfKernel = kernelFamily({
+  file: 'gaussian_logpdf.wgsl',
+  workgroupSize: [WG],
+  constants: { LOGVAR_MIN: LOGVAR_CLAMP.min, LOGVAR_MAX: LOGVAR_CLAMP.max },
+  dispatch: ({ rows, Z }) => dispatch1d(ceilDiv(rows! * Z!, WG)),
+});
 const perBlock = ({ rows, Z, block }: Shape) =>
   dispatch1d(ceilDiv(rows! * ceilDiv(Z!, block!), WG));
-const perElement = ({ rows, Z }: Shape) => dispatch1d(ceilDiv(rows! * Z!, WG));
 const perParam = ({ rows, Z, K }: Shape) => dispatch1d(ceilDiv((rows! / K!) * Z!, WG));
+const zElements = ({ rows, Z }: Shape) => rows! * Z!;
+const paramElements = ({ rows, Z, K }: Shape) => (rows! / K!) * Z!;
+const blockSums = ({ rows, Z, block }: Shape) => rows! * ceilDiv(Z!, block!);
 
 /** gl_out (rows, nb): block sums of -1/2 ((z - mu)^2 exp(-lv) + lv + log 2π). */
-export const gaussianLogPdfBlocksKernel = logPdfKernel(
-  'gaussian_logpdf_blocks',
-  perBlock,
-  ({ rows, Z, K, block }) => ({
-    gl_out: rows! * ceilDiv(Z!, block!),
-    gl_z: rows! * Z!,
-    gl_mu: (rows! / K!) * Z!,
-    gl_lv: (rows! / K!) * Z!,
+export const gaussianLogPdfBlocksKernel = logPdfKernel('gaussian_logpdf_blocks', {
+  dispatch: perBlock,
+  elements: (s) => ({
+    gl_out: blockSums(s),
+    gl_z: zElements(s),
+    gl_mu: paramElements(s),
+    gl_lv: paramElements(s),
   }),
-);
+});
 /** gl_out (rows, nb): block sums of -1/2 (z^2 + log 2π). */
-export const stdNormalLogPdfBlocksKernel = logPdfKernel(
-  'std_normal_logpdf_blocks',
-  perBlock,
-  ({ rows, Z, block }) => ({ gl_out: rows! * ceilDiv(Z!, block!), gl_z: rows! * Z! }),
-);
-const gradInputs = ({ rows, Z, K }: Shape) => ({
-  gb_dlogp: rows!,
-  gb_z: rows! * Z!,
-  gb_mu: (rows! / K!) * Z!,
-  gb_lv: (rows! / K!) * Z!,
+export const stdNormalLogPdfBlocksKernel = logPdfKernel('std_normal_logpdf_blocks', {
+  dispatch: perBlock,
+  elements: (s) => ({ gl_out: blockSums(s), gl_z: zElements(s) }),
+});
+const gradInputs = (s: Shape) => ({
+  gb_dlogp: s.rows!,
+  gb_z: zElements(s),
+  gb_mu: paramElements(s),
+  gb_lv: paramElements(s),
 });
 /** gb_dz (rows, Z) (=|+=) -dlogp (z - mu) exp(-lv). */
-export const gaussianLogPdfBackwardZKernel = logPdfKernel(
-  'gaussian_logpdf_backward_z',
-  perElement,
-  (s) => ({ gb_dz: s.rows! * s.Z!, ...gradInputs(s) }),
-);
+export const gaussianLogPdfBackwardZKernel = logPdfKernel('gaussian_logpdf_backward_z', {
+  elements: (s) => ({ gb_dz: zElements(s), ...gradInputs(s) }),
+});
 /** gb_dz (rows, Z) (=|+=) -dlogp z. */
-export const stdNormalLogPdfBackwardKernel = logPdfKernel(
-  'std_normal_logpdf_backward',
-  perElement,
-  ({ rows, Z }) => ({ gb_dz: rows! * Z!, gb_dlogp: rows!, gb_z: rows! * Z! }),
-);
-/** gm_dmu (M, Z) (=|+=) Σ_k dlogp (z - mu) exp(-lv). */
-export const gaussianLogPdfBackwardMuKernel = logPdfKernel(
-  'gaussian_logpdf_backward_mu',
-  perParam,
-  (s) => ({ gm_dmu: (s.rows! / s.K!) * s.Z!, ...gradInputs(s) }),
-);
-/** gv_dlv (M, Z) (=|+=) Σ_k -1/2 dlogp (1 - (z - mu)^2 exp(-lv)). */
-export const gaussianLogPdfBackwardLogvarKernel = logPdfKernel(
-  'gaussian_logpdf_backward_logvar',
-  perParam,
-  (s) => ({ gv_dlv: (s.rows! / s.K!) * s.Z!, ...gradInputs(s) }),
-);
+export const stdNormalLogPdfBackwardKernel = logPdfKernel('std_normal_logpdf_backward', {
+  elements: (s) => ({ gb_dz: zElements(s), gb_dlogp: s.rows!, gb_z: zElements(s) }),
+});
+/**
+ * gp_dparam (M, Z) (=|+=) Σ_k dlogp (z - mu) exp(-lv) with PARAM = 0 (dmu), or
+ * Σ_k -1/2 dlogp (1 - (z - mu)^2 exp(-lv)) with PARAM = 1 (dlogvar).
+ */
+export const gaussianLogPdfBackwardParamKernel = logPdfKernel('gaussian_logpdf_backward_param', {
+  dispatch: perParam,
+  elements: (s) => ({ gp_dparam: paramElements(s), ...gradInputs(s) }),
+});
 
 interface LogPdfShape {
   /** Rows of z: means * samples. */
@@ -206,20 +188,16 @@ export async function prepareGaussianLogPdfBackward(
         label: sub('dz'),
       });
     }
-    if (o.dmu) {
-      await b.dispatch(gaussianLogPdfBackwardMuKernel, {
-        bindings: { gm_dmu: o.dmu, ...inputs },
+    for (const [param, grad, accumulate] of [
+      [0, o.dmu, o.accumulateMu],
+      [1, o.dlogvar, o.accumulateLogvar],
+    ] as const) {
+      if (!grad) continue;
+      await b.dispatch(gaussianLogPdfBackwardParamKernel, {
+        bindings: { gp_dparam: grad, ...inputs },
         shape,
-        constants: acc(o.accumulateMu),
-        label: sub('dmu'),
-      });
-    }
-    if (o.dlogvar) {
-      await b.dispatch(gaussianLogPdfBackwardLogvarKernel, {
-        bindings: { gv_dlv: o.dlogvar, ...inputs },
-        shape,
-        constants: acc(o.accumulateLogvar),
-        label: sub('dlogvar'),
+        constants: { PARAM: param, ...acc(accumulate) },
+        label: sub(param === 0 ? 'dmu' : 'dlogvar'),
       });
     }
   });

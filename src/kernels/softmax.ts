@@ -9,7 +9,7 @@
 // The forwards can write lse (rows) to a caller's buffer (`lse`) for the backward to read; a
 // backward without `lse` recomputes it into a scratch buffer of its program.
 import type { BufferRange } from '../gpu/buffers.js';
-import { ceilDiv, defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
+import { ceilDiv, dispatch1d, kernelFamily, type KernelDef, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program, type ProgramBuilder } from '../gpu/program.js';
 import type { BindingResource, GpuRuntime } from '../gpu/runtime.js';
 import { checkDim, checkElements } from './checks.js';
@@ -18,117 +18,92 @@ import { prepareLogSumExpRows, prepareReduceRows } from './reduce.js';
 
 const WG = 64;
 
-function softmaxKernel(
-  entryPoint: string,
-  dispatch: KernelDef['dispatch'],
-  elements: (s: Shape) => Readonly<Record<string, number>>,
-): KernelDef {
-  return defineKernel({
-    name: entryPoint,
-    file: 'softmax.wgsl',
-    entryPoint,
-    workgroupSize: [WG],
-    dispatch,
-    elements,
-  });
-}
+const softmaxKernel = kernelFamily({
+  file: 'softmax.wgsl',
+  workgroupSize: [WG],
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
+});
 
-const perElement = ({ rows, cols }: Shape) => dispatch1d(ceilDiv(rows! * cols!, WG));
+// Shapes: rows and cols of the logits, block for the *_blocks kernels.
 const perRow = ({ rows }: Shape) => dispatch1d(ceilDiv(rows!, WG));
 const perBlock = ({ rows, cols, block }: Shape) =>
   dispatch1d(ceilDiv(rows! * ceilDiv(cols!, block!), WG));
 const blockSums = ({ rows, cols, block }: Shape) => rows! * ceilDiv(cols!, block!);
+const matrix = ({ rows, cols }: Shape) => rows! * cols!;
 
 /** sm_y = exp(x - lse) (or x - lse with LOG); (rows, cols). */
-export const softmaxApplyKernel = softmaxKernel('softmax_apply', perElement, ({ rows, cols }) => ({
-  sm_y: rows! * cols!,
-  sm_x: rows! * cols!,
-  sm_lse: rows!,
-}));
+export const softmaxApplyKernel = softmaxKernel('softmax_apply', {
+  elements: (s) => ({ sm_y: matrix(s), sm_x: matrix(s), sm_lse: s.rows! }),
+});
 /** sm_dx (=|+=) y (dy - s) (softmax) or dy - exp(y) s (LOG). */
-export const softmaxBackwardKernel = softmaxKernel(
-  'softmax_backward',
-  perElement,
-  ({ rows, cols }) => ({
-    sm_dx: rows! * cols!,
-    sm_dy: rows! * cols!,
-    sm_yin: rows! * cols!,
-    sm_s: rows!,
-  }),
-);
+export const softmaxBackwardKernel = softmaxKernel('softmax_backward', {
+  elements: (s) => ({ sm_dx: matrix(s), sm_dy: matrix(s), sm_yin: matrix(s), sm_s: s.rows! }),
+});
 /** sd_out (rows, nb) = block sums of sd_a * sd_b. */
-export const softmaxDotBlocksKernel = softmaxKernel('softmax_dot_blocks', perBlock, (s) => ({
-  sd_out: blockSums(s),
-  sd_a: s.rows! * s.cols!,
-  sd_b: s.rows! * s.cols!,
-}));
+export const softmaxDotBlocksKernel = softmaxKernel('softmax_dot_blocks', {
+  dispatch: perBlock,
+  elements: (s) => ({ sd_out: blockSums(s), sd_a: matrix(s), sd_b: matrix(s) }),
+});
 /** ce (rows) = lse - x[r, label] (0 for an invalid label). */
-export const xentIndexForwardKernel = softmaxKernel(
-  'xent_index_forward',
-  perRow,
-  ({ rows, cols }) => ({ xe_ce: rows!, xe_logits: rows! * cols!, xe_labels: rows!, xe_lse: rows! }),
-);
+export const xentIndexForwardKernel = softmaxKernel('xent_index_forward', {
+  dispatch: perRow,
+  elements: (s) => ({ xe_ce: s.rows!, xe_logits: matrix(s), xe_labels: s.rows!, xe_lse: s.rows! }),
+});
 /** dlogits (=|+=) dce (p - onehot(label)). */
-export const xentIndexBackwardKernel = softmaxKernel(
-  'xent_index_backward',
-  perElement,
-  ({ rows, cols }) => ({
-    xb_dlogits: rows! * cols!,
-    xb_dce: rows!,
-    xb_logits: rows! * cols!,
-    xb_labels: rows!,
-    xb_lse: rows!,
+export const xentIndexBackwardKernel = softmaxKernel('xent_index_backward', {
+  elements: (s) => ({
+    xb_dlogits: matrix(s),
+    xb_dce: s.rows!,
+    xb_logits: matrix(s),
+    xb_labels: s.rows!,
+    xb_lse: s.rows!,
   }),
-);
+});
 /** (rows, nb) block sums of t (lse - x). */
-export const xentProbsBlocksKernel = softmaxKernel('xent_probs_blocks', perBlock, (s) => ({
-  xp_out: blockSums(s),
-  xp_logits: s.rows! * s.cols!,
-  xp_probs: s.rows! * s.cols!,
-  xp_lse: s.rows!,
-}));
+export const xentProbsBlocksKernel = softmaxKernel('xent_probs_blocks', {
+  dispatch: perBlock,
+  elements: (s) => ({
+    xp_out: blockSums(s),
+    xp_logits: matrix(s),
+    xp_probs: matrix(s),
+    xp_lse: s.rows!,
+  }),
+});
 /** dlogits (=|+=) dce (p Σt - t). */
-export const xentProbsBackwardKernel = softmaxKernel(
-  'xent_probs_backward',
-  perElement,
-  ({ rows, cols }) => ({
-    xq_dlogits: rows! * cols!,
-    xq_dce: rows!,
-    xq_logits: rows! * cols!,
-    xq_probs: rows! * cols!,
-    xq_lse: rows!,
-    xq_tsum: rows!,
+export const xentProbsBackwardKernel = softmaxKernel('xent_probs_backward', {
+  elements: (s) => ({
+    xq_dlogits: matrix(s),
+    xq_dce: s.rows!,
+    xq_logits: matrix(s),
+    xq_probs: matrix(s),
+    xq_lse: s.rows!,
+    xq_tsum: s.rows!,
   }),
-);
+});
 /** dprobs (=|+=) dce (lse - x). */
-export const xentProbsBackwardTargetKernel = softmaxKernel(
-  'xent_probs_backward_target',
-  perElement,
-  ({ rows, cols }) => ({
-    xt_dprobs: rows! * cols!,
-    xt_dce: rows!,
-    xt_logits: rows! * cols!,
-    xt_lse: rows!,
+export const xentProbsBackwardTargetKernel = softmaxKernel('xent_probs_backward_target', {
+  elements: (s) => ({
+    xt_dprobs: matrix(s),
+    xt_dce: s.rows!,
+    xt_logits: matrix(s),
+    xt_lse: s.rows!,
   }),
-);
+});
 /** (rows, nb) block sums of p (lse - x). */
-export const entropyBlocksKernel = softmaxKernel('entropy_blocks', perBlock, (s) => ({
-  en_out: blockSums(s),
-  en_logits: s.rows! * s.cols!,
-  en_lse: s.rows!,
-}));
+export const entropyBlocksKernel = softmaxKernel('entropy_blocks', {
+  dispatch: perBlock,
+  elements: (s) => ({ en_out: blockSums(s), en_logits: matrix(s), en_lse: s.rows! }),
+});
 /** dlogits (=|+=) -dh p (x - lse + H). */
-export const entropyBackwardKernel = softmaxKernel(
-  'entropy_backward',
-  perElement,
-  ({ rows, cols }) => ({
-    eb_dlogits: rows! * cols!,
-    eb_dh: rows!,
-    eb_logits: rows! * cols!,
-    eb_lse: rows!,
-    eb_h: rows!,
+export const entropyBackwardKernel = softmaxKernel('entropy_backward', {
+  elements: (s) => ({
+    eb_dlogits: matrix(s),
+    eb_dh: s.rows!,
+    eb_logits: matrix(s),
+    eb_lse: s.rows!,
+    eb_h: s.rows!,
   }),
-);
+});
 
 function checkShape(kernel: string, rows: number, cols: number): void {
   checkDim(kernel, 'rows', rows);
