@@ -12,7 +12,7 @@ import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, dispatch1d, kernelFamily, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
-import { checkDim, checkElements, checkFinite } from './checks.js';
+import { checkDim, checkFinite, checkMatrix } from './checks.js';
 import { prepareReduceCols, prepareReduceRows, prepareReduceTotal } from './reduce.js';
 import { holdsVec4s } from './vec4.js';
 
@@ -84,12 +84,6 @@ export const maskedFillBackwardKernel = elementwiseKernel('masked_fill_backward'
   elements: (s) => ({ mf_grad: s.n!, mf_dout: s.n!, mf_mask: bElements(s) }),
 });
 
-function checkShape(kernel: string, rows: number, cols: number): void {
-  checkDim(kernel, 'rows', rows);
-  checkDim(kernel, 'cols', cols);
-  checkElements(kernel, 'the tensor', rows * cols);
-}
-
 function checkOp(kernel: string, op: string): number {
   const code = OP_CODES[op as BinaryOp];
   if (code === undefined) throw new Error(`${kernel}: unknown op '${op}' (add, sub, mul)`);
@@ -143,7 +137,7 @@ export async function prepareBinaryForward(
   o: BinaryForwardOptions,
 ): Promise<PreparedDispatch> {
   const name = 'binary_forward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the tensor', o.rows, o.cols);
   const op = checkOp(name, o.op);
   const bcast = checkBroadcast(name, o.broadcast ?? 'none');
   const constants = { OP: op, BCAST: bcast };
@@ -197,7 +191,7 @@ export async function prepareBinaryBackward(
   o: BinaryBackwardOptions,
 ): Promise<Program> {
   const name = 'binary_backward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the tensor', o.rows, o.cols);
   const op = checkOp(name, o.op);
   const broadcast = o.broadcast ?? 'none';
   const bcast = checkBroadcast(name, broadcast);
@@ -375,7 +369,7 @@ export async function prepareMaskedFillForward(
   o: MaskedFillForwardOptions,
 ): Promise<PreparedDispatch> {
   const name = 'masked_fill_forward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the tensor', o.rows, o.cols);
   const bcast = checkBroadcast(name, o.broadcast ?? 'none');
   checkFinite(name, 'value', o.value);
   return rt.prepare(maskedFillForwardKernel, {
@@ -407,7 +401,7 @@ export async function prepareMaskedFillBackward(
   o: MaskedFillBackwardOptions,
 ): Promise<PreparedDispatch> {
   const name = 'masked_fill_backward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the tensor', o.rows, o.cols);
   const bcast = checkBroadcast(name, o.broadcast ?? 'none');
   return rt.prepare(maskedFillBackwardKernel, {
     bindings: { mf_grad: o.dx, mf_dout: o.dout, mf_mask: o.mask },

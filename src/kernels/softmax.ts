@@ -12,7 +12,7 @@ import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, dispatch1d, kernelFamily, type KernelDef, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program, type ProgramBuilder } from '../gpu/program.js';
 import type { BindingResource, GpuRuntime } from '../gpu/runtime.js';
-import { checkDim, checkElements } from './checks.js';
+import { checkMatrix } from './checks.js';
 import { prepareRowBlocks } from './likelihood.js';
 import { prepareLogSumExpRows, prepareReduceRows } from './reduce.js';
 
@@ -105,12 +105,6 @@ export const entropyBackwardKernel = softmaxKernel('entropy_backward', {
   }),
 });
 
-function checkShape(kernel: string, rows: number, cols: number): void {
-  checkDim(kernel, 'rows', rows);
-  checkDim(kernel, 'cols', cols);
-  checkElements(kernel, 'the logits', rows * cols);
-}
-
 const sub = (label: string | undefined, part: string) => `${label ? label + '.' : ''}${part}`;
 
 /** lse (rows) of x into `out`, or into a scratch buffer of the program. */
@@ -174,7 +168,7 @@ export async function prepareSoftmaxForward(
   o: SoftmaxForwardOptions,
 ): Promise<Program> {
   const name = o.log ? 'log_softmax_forward' : 'softmax_forward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the logits', o.rows, o.cols);
   return buildProgram(rt, o.label ?? name, async (b) => {
     const lse = await computeLse(b, o.x, o.rows, o.cols, o.lse, o.label);
     await b.dispatch(softmaxApplyKernel, {
@@ -211,7 +205,7 @@ export async function prepareSoftmaxBackward(
   o: SoftmaxBackwardOptions,
 ): Promise<Program> {
   const name = o.log ? 'log_softmax_backward' : 'softmax_backward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the logits', o.rows, o.cols);
   const { rows, cols } = o;
   return buildProgram(rt, o.label ?? name, async (b) => {
     const s = b.storage('row_sums', 4 * rows);
@@ -276,7 +270,7 @@ export async function prepareSoftmaxCrossEntropyForward(
   o: SoftmaxCrossEntropyForwardOptions,
 ): Promise<Program> {
   const name = 'softmax_xent_forward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the logits', o.rows, o.cols);
   const t = targetsOf(name, o);
   const { rows, cols } = o;
   return buildProgram(rt, o.label ?? name, async (b) => {
@@ -327,7 +321,7 @@ export async function prepareSoftmaxCrossEntropyBackward(
   o: SoftmaxCrossEntropyBackwardOptions,
 ): Promise<Program> {
   const name = 'softmax_xent_backward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the logits', o.rows, o.cols);
   const t = targetsOf(name, o);
   if (!o.dlogits && !o.dprobs) throw new Error(`${name}: give dlogits, dprobs or both`);
   if (o.dprobs && t.kind === 'labels') throw new Error(`${name}: dprobs needs probs, not labels`);
@@ -401,7 +395,7 @@ export async function prepareSoftmaxEntropyForward(
   o: SoftmaxEntropyForwardOptions,
 ): Promise<Program> {
   const name = 'softmax_entropy_forward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the logits', o.rows, o.cols);
   return buildProgram(rt, o.label ?? name, async (b) => {
     const lse = await computeLse(b, o.logits, o.rows, o.cols, o.lse, o.label);
     await rowSums(
@@ -440,7 +434,7 @@ export async function prepareSoftmaxEntropyBackward(
   o: SoftmaxEntropyBackwardOptions,
 ): Promise<Program> {
   const name = 'softmax_entropy_backward';
-  checkShape(name, o.rows, o.cols);
+  checkMatrix(name, 'the logits', o.rows, o.cols);
   return buildProgram(rt, o.label ?? name, async (b) => {
     const lse = o.lse ?? (await computeLse(b, o.logits, o.rows, o.cols, undefined, o.label));
     await b.dispatch(entropyBackwardKernel, {
