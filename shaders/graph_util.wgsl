@@ -1,12 +1,15 @@
 // Small kernels the graph needs around the model's layers:
 //   add_into:         acc[offset + i] += src[i], i < n  (metrics accumulated on the GPU over steps)
 //   repeat_rows:      out (B*K, D) = each row of x (B, D) repeated K times (targets for K samples)
+//   repeat_rows_backward: dx (B, D) (=|+=) Σ_k dy[b*K + k, :] (one invocation per element of dx,
+//                     summing its K copies in order: no atomics)
 //   iwae_log_weight:  lw (B, K) = log p(x|z) + log p(z) - log q(z|x) for the importance weights of
 //                     the IWAE bound:  -nll[b,k] - 0.5 * sum_j z² + 0.5 * sum_j (lv + eps²)
 //                     (the log 2π terms of p(z) and q(z|x) cancel; lv is clamped as in reparam).
 // 1-D grids from dispatch1d(): the linear workgroup index is wid.y * num_workgroups.x + wid.x.
 
 override WG_X: u32 = 256;
+override ACCUMULATE: bool = false;
 override LOGVAR_MIN: f32 = -30.0;
 override LOGVAR_MAX: f32 = 20.0;
 
@@ -56,6 +59,29 @@ fn repeat_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let row = o / rep.D;
   let col = o - row * rep.D;
   repeated[o] = rows_in[(row / rep.K) * rep.D + col];
+}
+
+@group(0) @binding(0) var<storage, read_write> rep_dx: array<f32>;  // rep_dx: (B, D)
+@group(0) @binding(1) var<storage, read> rep_dy: array<f32>;        // rep_dy: (B, K, D)
+
+@compute @workgroup_size(WG_X)
+fn repeat_rows_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let o = linear_index(wid, nwg, lid);
+  if (o >= rep.B * rep.D) {
+    return;
+  }
+  let b = o / rep.D;
+  let col = o - b * rep.D;
+  var s = 0.0;
+  for (var k = 0u; k < rep.K; k++) {
+    s += rep_dy[(b * rep.K + k) * rep.D + col];
+  }
+  if (ACCUMULATE) {
+    rep_dx[o] = rep_dx[o] + s;
+  } else {
+    rep_dx[o] = s;
+  }
 }
 
 // ---- iwae_log_weight ----

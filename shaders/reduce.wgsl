@@ -4,6 +4,9 @@
 //   lse_partial:  x (rows, cols) -> out (rows, nb, 2): per row block (max m, sum exp(x - m))
 //   lse_combine:  x (rows, cols, 2) pairs -> out (rows, nb, 2): merged (m, s) pairs
 //   lse_backward: dx (rows, cols) = dy[r] * exp(x[r, c] - lse[r]) (softmax weights times dy)
+//   reduce_rows_backward: dx (rows, cols) (=|+=) scale * dy[r]   (the backward of a row sum, scale 1,
+//                 or mean, 1 / cols; of a total with rows = 1: dx[i] (=|+=) scale * dy[0])
+//   sumsq_rows_backward:  dx (rows, cols) (=|+=) 2 * scale * x[r, c] * dy[r]   (sum of squares)
 // Each invocation sums one block of `block` consecutive values sequentially; repeating the pass on
 // the partial results until one value per row/column is left gives a tree summation (error grows
 // with log(n), not n). No workgroup memory or barriers: they do not pay on the CPU adapters, and
@@ -166,4 +169,42 @@ fn lse_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   } else {
     dx[g] = v;
   }
+}
+
+// ---- reduce_rows_backward / sumsq_rows_backward ----
+
+struct BroadcastParams {
+  rows: u32,   // rows of dx (1 for the backward of a total)
+  cols: u32,   // columns of dx
+  scale: f32,  // 1 for a sum, 1 / count for a mean
+}
+
+@group(0) @binding(3) var<uniform> bcp: BroadcastParams;
+
+fn store_dx(g: u32, v: f32) {
+  if (ACCUMULATE) {
+    dx[g] = dx[g] + v;
+  } else {
+    dx[g] = v;
+  }
+}
+
+@compute @workgroup_size(WG_X)
+fn reduce_rows_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (g >= bcp.rows * bcp.cols) {
+    return;
+  }
+  store_dx(g, bcp.scale * dy[g / bcp.cols]);
+}
+
+@compute @workgroup_size(WG_X)
+fn sumsq_rows_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (g >= bcp.rows * bcp.cols) {
+    return;
+  }
+  store_dx(g, 2.0 * bcp.scale * xin[g] * dy[g / bcp.cols]);
 }

@@ -84,3 +84,29 @@ export function dispatch1d(count: number): Workgroups {
 export function ceilDiv(a: number, b: number): number {
   return Math.ceil(a / b);
 }
+
+/**
+ * Defines the kernels of one WGSL file from what they share (file, workgroup size, constants, a
+ * default dispatch): each kernel is then named by its entry point and gives its element counts
+ * (and its dispatch when it differs).
+ */
+export function kernelFamily(
+  common: Omit<KernelDef, 'name' | 'entryPoint' | 'dispatch' | 'elements'> & {
+    dispatch?: KernelDef['dispatch'];
+  },
+): (
+  entryPoint: string,
+  own: { dispatch?: KernelDef['dispatch']; elements: NonNullable<KernelDef['elements']> },
+) => KernelDef {
+  return (entryPoint, own) => {
+    const dispatch = own.dispatch ?? common.dispatch;
+    if (!dispatch) throw new Error(`kernel '${entryPoint}' has no dispatch`);
+    return defineKernel({
+      ...common,
+      name: entryPoint,
+      entryPoint,
+      dispatch,
+      elements: own.elements,
+    });
+  };
+}

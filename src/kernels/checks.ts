@@ -27,3 +27,10 @@ export function checkElements(kernel: string, what: string, count: number): void
   if (count > 0xffffffff)
     throw new Error(`${kernel}: ${what} has ${count} elements, more than 2^32 - 1`);
 }
+
+/** Throws unless rows and cols are dimensions whose product fits the kernels' u32 indices. */
+export function checkMatrix(kernel: string, what: string, rows: number, cols: number): void {
+  checkDim(kernel, 'rows', rows);
+  checkDim(kernel, 'cols', cols);
+  checkElements(kernel, what, rows * cols);
+}

@@ -7,6 +7,9 @@
 //   total:                                    (n)    -> (1)     prepareReduceTotal
 //   stable logsumexp over rows:               (R, C) -> (R)     prepareLogSumExpRows
 //   its backward (softmax weights times dy):  (R) -> (R, C)     prepareLogSumExpBackward
+//   backward of a row sum / mean / sum of squares, and of a total (a broadcast of dy):
+//                                             (R) -> (R, C)     prepareReduceRowsBackward
+//                                             (1) -> (n)        prepareReduceTotalBackward
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
@@ -247,4 +250,77 @@ export async function prepareLogSumExpBackward(
     constants: { ACCUMULATE: cfg.accumulate ? 1 : 0 },
     label: cfg.label,
   });
+}
+
+/** dx (rows, cols) = scale * dy[r] (or += with ACCUMULATE); scale 1 (sum) or 1/cols (mean). */
+export const reduceRowsBackwardKernel = defineKernel({
+  name: 'reduce_rows_backward',
+  file: 'reduce.wgsl',
+  entryPoint: 'reduce_rows_backward',
+  workgroupSize: [WG],
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
+  elements: ({ rows, cols }) => ({ dx: rows! * cols!, dy: rows! }),
+});
+
+/** dx (rows, cols) = 2 * scale * x[r, c] * dy[r] (or += with ACCUMULATE): sum of squares. */
+export const sumsqRowsBackwardKernel = defineKernel({
+  name: 'sumsq_rows_backward',
+  file: 'reduce.wgsl',
+  entryPoint: 'sumsq_rows_backward',
+  workgroupSize: [WG],
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
+  elements: ({ rows, cols }) => ({ dx: rows! * cols!, dy: rows!, xin: rows! * cols! }),
+});
+
+export interface ReduceBackwardConfig {
+  /** Gradient of the input: (rows, cols). */
+  dx: BufferRange;
+  /** Gradient of the output: (rows). */
+  dy: BufferRange;
+  /** The forward input (rows, cols); read by 'sumsq' only. */
+  x?: BufferRange;
+  rows: number;
+  cols: number;
+  /** The forward's op: 'sum' (default), 'mean' or 'sumsq'. */
+  op?: ReduceOp;
+  /** dx += … instead of dx = … */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** Backward of prepareReduceRows: dx[r, c] = dy[r] * (1 | 1/cols | 2 x[r, c]). */
+export async function prepareReduceRowsBackward(
+  rt: GpuRuntime,
+  cfg: ReduceBackwardConfig,
+): Promise<PreparedDispatch> {
+  const name = 'reduce_rows_backward';
+  checkDims(name, { rows: cfg.rows, cols: cfg.cols });
+  const op = checkOp(name, cfg.op ?? 'sum');
+  const common = {
+    shape: { rows: cfg.rows, cols: cfg.cols },
+    uniforms: { scale: op === 'mean' ? 1 / cfg.cols : 1 },
+    constants: { ACCUMULATE: cfg.accumulate ? 1 : 0 },
+    label: cfg.label,
+  };
+  if (op !== 'sumsq') {
+    return rt.prepare(reduceRowsBackwardKernel, {
+      bindings: { dx: cfg.dx, dy: cfg.dy },
+      ...common,
+    });
+  }
+  if (!cfg.x) throw new Error(`${name}: the backward of 'sumsq' needs the forward input x`);
+  return rt.prepare(sumsqRowsBackwardKernel, {
+    bindings: { dx: cfg.dx, dy: cfg.dy, xin: cfg.x },
+    ...common,
+  });
+}
+
+/** Backward of prepareReduceTotal: dx[i] = dy[0] * (1 | 1/n | 2 x[i]), dx and x (n), dy (1). */
+export async function prepareReduceTotalBackward(
+  rt: GpuRuntime,
+  cfg: Omit<ReduceBackwardConfig, 'rows' | 'cols'> & { n: number },
+): Promise<PreparedDispatch> {
+  checkDims('reduce_total_backward', { n: cfg.n });
+  const { n, ...rest } = cfg;
+  return prepareReduceRowsBackward(rt, { ...rest, rows: 1, cols: n });
 }
