@@ -56,9 +56,7 @@ export class Tensor {
 
   /** The tensor whose buffer this one lives in (itself unless it is a view). */
   get base(): Tensor {
-    let t: Tensor = this;
-    while (t.viewOf) t = t.viewOf;
-    return t;
+    return this.viewOf ? this.viewOf.base : this;
   }
 
   toString(): string {
@@ -69,9 +67,13 @@ export class Tensor {
 /** Named tensors: an op's inputs or outputs (optional ones may be undefined). */
 export type TensorMap = { readonly [name: string]: Tensor | undefined };
 
-/** How an op's outputs are given: a new temporary of a shape, or an existing tensor. */
+/**
+ * How an op's outputs are given: a new temporary of a shape, or an existing tensor; an optional
+ * output may be left undefined (not computed).
+ */
 export type OutputSpec<Out extends TensorMap> = {
-  readonly [K in keyof Out]: Tensor | readonly number[];
+  readonly [K in keyof Out]:
+    Tensor | readonly number[] | (undefined extends Out[K] ? undefined : never);
 };
 
 export interface Op<
@@ -266,7 +268,10 @@ export class Graph {
       phase === 'forward' && def.grad !== undefined && inputList.some((t) => t.requiresGrad);
     const out: Record<string, Tensor> = {};
     let first = true;
-    for (const [key, spec] of Object.entries(outputs) as [string, Tensor | readonly number[]][]) {
+    for (const [key, spec] of Object.entries(outputs) as [
+      string,
+      Tensor | readonly number[] | undefined,
+    ][]) {
       if (spec === undefined) continue;
       out[key] =
         spec instanceof Tensor

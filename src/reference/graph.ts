@@ -62,7 +62,9 @@ export function runGraph64(graph: Graph, values: GraphInputs64): GraphResult64 {
       const p = values.params.get(base.name);
       if (!p) throw new Error(`reference: no value for parameter '${base.name}'`);
       if (p.length !== base.size) {
-        throw new Error(`reference: parameter '${base.name}' has ${p.length} values, not ${base.size}`);
+        throw new Error(
+          `reference: parameter '${base.name}' has ${p.length} values, not ${base.size}`,
+        );
       }
       const f = Float64Array.from(p);
       vals.set(base, f);

@@ -7,11 +7,42 @@ import type { ConvAttrs } from '../graph/ops/conv.js';
 import type { ReparamAttrs } from '../graph/ops/latent.js';
 import type { LikelihoodAttrs } from '../graph/ops/loss.js';
 import type { AbsDiffAttrs, ObjectiveAttrs } from '../graph/ops/objective.js';
+import type { BinaryAttrs, MaskedFillAttrs } from '../graph/ops/elementwise.js';
+import type { LogPdfAttrs } from '../graph/ops/density.js';
+import type { SliceAttrs } from '../graph/ops/select.js';
+import type { ReduceOp } from '../kernels/reduce.js';
 import {
-  activationBackward64,
-  activationForward64,
-  type Epilogue64,
-} from './activations.js';
+  concatColsBackward64,
+  concatColsForward64,
+  sliceColsBackward64,
+  sliceColsForward64,
+} from './columns.js';
+import {
+  binaryBackward64,
+  binaryForward64,
+  maskedFillBackward64,
+  maskedFillForward64,
+  scaleBackward64,
+  scaleForward64,
+} from './elementwise.js';
+import { gatherRowsForward64, oneHotForward64 } from './gather.js';
+import {
+  gaussianLogPdfBackward64,
+  gaussianLogPdfForward64,
+  standardNormalLogPdfBackward64,
+  standardNormalLogPdfForward64,
+} from './gaussian-logpdf.js';
+import {
+  logSoftmaxBackward64,
+  logSoftmaxForward64,
+  softmaxBackward64,
+  softmaxCrossEntropyBackward64,
+  softmaxCrossEntropyForward64,
+  softmaxEntropyBackward64,
+  softmaxEntropyForward64,
+  softmaxForward64,
+} from './softmax.js';
+import { activationBackward64, activationForward64, type Epilogue64 } from './activations.js';
 import {
   conv2dBackward64,
   conv2dForward64,
@@ -23,7 +54,12 @@ import { repeatRowsBackward64, repeatRowsForward64 } from './graph-util.js';
 import type { ReferenceOp, RefContext } from './graph.js';
 import { klBackward64, klForward64 } from './kl.js';
 import { likelihoodBackward64, likelihoodForward64 } from './likelihood.js';
-import { logSumExpRowsBackward64, logSumExpRowsForward64 } from './reduce.js';
+import {
+  logSumExpRowsBackward64,
+  logSumExpRowsForward64,
+  reduceRowsBackward64,
+  reduceRowsForward64,
+} from './reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
@@ -81,7 +117,9 @@ const matmul: ReferenceOp = {
 const activation: ReferenceOp = {
   forward(op, c) {
     const a = attrs<ActAttrs>(op);
-    return { y: activationForward64(c.in('x'), a.act, ...(a.alpha !== undefined ? [a.alpha] : [])) };
+    return {
+      y: activationForward64(c.in('x'), a.act, ...(a.alpha !== undefined ? [a.alpha] : [])),
+    };
   },
   vjp(op, c, _out, d) {
     const a = attrs<ActAttrs>(op);
@@ -168,7 +206,14 @@ const likelihood: ReferenceOp = {
     const o = op.in.output!;
     const { likelihood: lk } = attrs<LikelihoodAttrs>(op);
     return {
-      nll: likelihoodForward64(c.in('output'), c.in('target'), c.maybe('logSigma'), o.rows, o.cols, lk),
+      nll: likelihoodForward64(
+        c.in('output'),
+        c.in('target'),
+        c.maybe('logSigma'),
+        o.rows,
+        o.cols,
+        lk,
+      ),
     };
   },
   vjp(op, c, _out, d) {
@@ -238,7 +283,9 @@ const objective: ReferenceOp = {
   seed(op, c) {
     const { terms, scale } = attrs<ObjectiveAttrs>(op);
     const hyper = c.in('hyper');
-    return Object.fromEntries(terms.map((t) => [t.name, Float64Array.of(termWeight(t, hyper) * scale)]));
+    return Object.fromEntries(
+      terms.map((t) => [t.name, Float64Array.of(termWeight(t, hyper) * scale)]),
+    );
   },
 };
 
@@ -254,7 +301,202 @@ const absDiff: ReferenceOp = {
   },
 };
 
+const reduceRows: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    return { y: reduceRowsForward64(c.in('x'), x.rows, x.cols, attrs<{ op: ReduceOp }>(op).op) };
+  },
+  vjp(op, c, _out, d) {
+    const x = op.in.x!;
+    const { op: kind } = attrs<{ op: ReduceOp }>(op);
+    return { x: reduceRowsBackward64(need(d('y'), op, 'y'), c.in('x'), x.rows, x.cols, kind) };
+  },
+};
+
+const binary: ReferenceOp = {
+  forward(op, c) {
+    const a = op.in.a!;
+    const { op: kind, broadcast } = attrs<BinaryAttrs>(op);
+    return { y: binaryForward64(c.in('a'), c.in('b'), a.rows, a.cols, kind, broadcast) };
+  },
+  vjp(op, c, _out, d) {
+    const a = op.in.a!;
+    const { op: kind, broadcast } = attrs<BinaryAttrs>(op);
+    const g = binaryBackward64(
+      need(d('y'), op, 'y'),
+      c.in('a'),
+      c.in('b'),
+      a.rows,
+      a.cols,
+      kind,
+      broadcast,
+    );
+    return { a: g.da, b: g.db };
+  },
+};
+
+const scale: ReferenceOp = {
+  forward: (op, c) => ({ y: scaleForward64(c.in('x'), attrs<{ scale: number }>(op).scale) }),
+  vjp: (op, c, _out, d) => ({
+    x: scaleBackward64(need(d('y'), op, 'y'), c.in('x'), attrs<{ scale: number }>(op).scale),
+  }),
+};
+
+const maskedFill: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    const { value, broadcast } = attrs<MaskedFillAttrs>(op);
+    return { y: maskedFillForward64(c.in('x'), c.in('mask'), x.rows, x.cols, value, broadcast) };
+  },
+  vjp(op, c, _out, d) {
+    const x = op.in.x!;
+    const { value, broadcast } = attrs<MaskedFillAttrs>(op);
+    return {
+      x: maskedFillBackward64(
+        need(d('y'), op, 'y'),
+        c.in('x'),
+        c.in('mask'),
+        x.rows,
+        x.cols,
+        value,
+        broadcast,
+      ),
+    };
+  },
+};
+
+function concatParts(op: Op, c: RefContext) {
+  const { cols } = attrs<{ cols: readonly number[] }>(op);
+  return cols.map((n, i) => ({ x: c.in(`in${i}`), cols: n }));
+}
+
+const concatCols: ReferenceOp = {
+  forward: (op, c) => ({ y: concatColsForward64(concatParts(op, c), op.out.y!.rows) }),
+  vjp(op, c, _out, d) {
+    const grads = concatColsBackward64(need(d('y'), op, 'y'), concatParts(op, c), op.out.y!.rows);
+    return Object.fromEntries(grads.map((g, i) => [`in${i}`, g]));
+  },
+};
+
+const sliceCols: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    const { offset, width } = attrs<SliceAttrs>(op);
+    return { y: sliceColsForward64(c.in('x'), x.rows, x.cols, offset, width) };
+  },
+  vjp(op, c, _out, d) {
+    const x = op.in.x!;
+    const { offset, width } = attrs<SliceAttrs>(op);
+    return {
+      x: sliceColsBackward64(need(d('y'), op, 'y'), c.in('x'), x.rows, x.cols, offset, width),
+    };
+  },
+};
+
+const oneHot: ReferenceOp = {
+  forward: (op, c) => ({
+    y: oneHotForward64(c.in('labels'), attrs<{ classes: number }>(op).classes),
+  }),
+};
+
+const gatherRows: ReferenceOp = {
+  forward(op, c) {
+    const table = op.in.table!;
+    return { y: gatherRowsForward64(c.in('table'), c.in('idx'), table.rows, table.cols) };
+  },
+};
+
+const gaussianLogPdf: ReferenceOp = {
+  forward(op, c) {
+    const z = op.in.z!;
+    const { samples } = attrs<LogPdfAttrs>(op);
+    const mu = c.maybe('mu');
+    const logp = mu
+      ? gaussianLogPdfForward64(c.in('z'), mu, c.in('logvar'), z.rows, z.cols, samples)
+      : standardNormalLogPdfForward64(c.in('z'), z.rows, z.cols);
+    return { logp };
+  },
+  vjp(op, c, _out, d) {
+    const z = op.in.z!;
+    const { samples } = attrs<LogPdfAttrs>(op);
+    const dlogp = need(d('logp'), op, 'logp');
+    const mu = c.maybe('mu');
+    if (!mu) return { z: standardNormalLogPdfBackward64(dlogp, c.in('z'), z.rows, z.cols) };
+    const g = gaussianLogPdfBackward64(
+      dlogp,
+      c.in('z'),
+      mu,
+      c.in('logvar'),
+      z.rows,
+      z.cols,
+      samples,
+    );
+    return { z: g.dz, mu: g.dmu, logvar: g.dlogvar };
+  },
+};
+
+const softmax: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    const f = attrs<{ log: boolean }>(op).log ? logSoftmaxForward64 : softmaxForward64;
+    return { y: f(c.in('x'), x.rows, x.cols) };
+  },
+  vjp(op, c, _out, d) {
+    const x = op.in.x!;
+    const f = attrs<{ log: boolean }>(op).log ? logSoftmaxBackward64 : softmaxBackward64;
+    return { x: f(need(d('y'), op, 'y'), c.in('x'), x.rows, x.cols) };
+  },
+};
+
+function xentTarget(c: RefContext) {
+  const labels = c.maybe('labels');
+  return labels ? { labels } : { probs: c.in('probs') };
+}
+
+const softmaxXent: ReferenceOp = {
+  forward(op, c) {
+    const l = op.in.logits!;
+    return { ce: softmaxCrossEntropyForward64(c.in('logits'), xentTarget(c), l.rows, l.cols) };
+  },
+  vjp(op, c, _out, d) {
+    const l = op.in.logits!;
+    const g = softmaxCrossEntropyBackward64(
+      need(d('ce'), op, 'ce'),
+      c.in('logits'),
+      xentTarget(c),
+      l.rows,
+      l.cols,
+    );
+    return { logits: g.dlogits, probs: g.dprobs };
+  },
+};
+
+const softmaxEntropy: ReferenceOp = {
+  forward(op, c) {
+    const l = op.in.logits!;
+    return { h: softmaxEntropyForward64(c.in('logits'), l.rows, l.cols) };
+  },
+  vjp(op, c, _out, d) {
+    const l = op.in.logits!;
+    return {
+      logits: softmaxEntropyBackward64(need(d('h'), op, 'h'), c.in('logits'), l.rows, l.cols),
+    };
+  },
+};
+
 export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
+  reduce_rows: reduceRows,
+  binary,
+  scale,
+  masked_fill: maskedFill,
+  concat_cols: concatCols,
+  slice_cols: sliceCols,
+  one_hot: oneHot,
+  gather_rows: gatherRows,
+  gaussian_logpdf: gaussianLogPdf,
+  softmax,
+  softmax_xent: softmaxXent,
+  softmax_entropy: softmaxEntropy,
   linear,
   matmul,
   activation,

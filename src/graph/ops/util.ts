@@ -6,12 +6,20 @@
 //   repeat_rows     x (B, D) -> (B·K, D), each row K times in a row
 //   add_into        acc[offset ..] += x (state kept across steps: the metrics)
 import { Program, asProgram } from '../../gpu/program.js';
-import { addIntoKernel, repeatRowsKernel } from '../../kernels/graph-util.js';
+import {
+  addIntoKernel,
+  prepareRepeatRows,
+  prepareRepeatRowsBackward,
+  repeatRowsKernel,
+} from '../../kernels/graph-util.js';
 import { prepareBroadcastScalar } from '../../kernels/objective.js';
 import {
   prepareLogSumExpBackward,
   prepareLogSumExpRows,
+  prepareReduceRows,
+  prepareReduceRowsBackward,
   prepareReduceTotal,
+  type ReduceOp,
 } from '../../kernels/reduce.js';
 import { defineOp, type Graph, type Op, type Tensor } from '../graph.js';
 
@@ -187,20 +195,124 @@ export const logSumExpRowsOp = defineOp<{ x: Tensor }, { y: Tensor }, object>({
   },
 });
 
-/** Each row of x (B, D) repeated `copies` times: (B·copies, D). */
-export const repeatRowsOp = defineOp<{ x: Tensor }, { y: Tensor }, { copies: number }>({
-  type: 'repeat_rows',
+export const repeatRowsBackwardOp = defineOp<
+  { dy: Tensor },
+  { dx: Tensor },
+  Accumulating<{ copies: number }>
+>({
+  type: 'repeat_rows_backward',
   async prepare({ rt, buffer }, op) {
-    const { x } = op.in;
+    const { dx } = op.out;
     return asProgram(
-      await rt.prepare(repeatRowsKernel, {
-        bindings: { repeated: buffer(op.out.y), rows_in: buffer(x) },
-        shape: { B: x.rows, K: op.attrs.copies, D: x.cols },
+      await prepareRepeatRowsBackward(rt, {
+        dx: buffer(dx),
+        dy: buffer(op.in.dy),
+        rows: dx.rows,
+        cols: dx.cols,
+        copies: op.attrs.copies,
+        accumulate: op.attrs.accumulate,
         label: op.name,
       }),
     );
   },
 });
+
+/** Each row of x (B, D) repeated `copies` times: (B·copies, D); gradient: the sum over copies. */
+export const repeatRowsOp = defineOp<{ x: Tensor }, { y: Tensor }, { copies: number }>({
+  type: 'repeat_rows',
+  async prepare({ rt, buffer }, op) {
+    const { x } = op.in;
+    return asProgram(
+      await prepareRepeatRows(rt, {
+        y: buffer(op.out.y),
+        x: buffer(x),
+        rows: x.rows,
+        cols: x.cols,
+        copies: op.attrs.copies,
+        label: op.name,
+      }),
+    );
+  },
+  grad(g, op, ctx) {
+    const dy = ctx.grad(op.out.y);
+    if (!dy || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(
+      repeatRowsBackwardOp,
+      `${op.name}.dx`,
+      { dy },
+      { dx: s.grad },
+      {
+        copies: op.attrs.copies,
+        accumulate: s.accumulate,
+      },
+    );
+  },
+});
+
+/** Each row of x repeated `copies` times in a row. */
+export function repeatRows(g: Graph, name: string, x: Tensor, copies: number): Tensor {
+  return g.add(repeatRowsOp, name, { x }, { y: [x.rows * copies, x.cols] }, { copies }).out.y;
+}
+
+export const reduceRowsBackwardOp = defineOp<
+  { dy: Tensor; x: Tensor },
+  { dx: Tensor },
+  Accumulating<{ op: ReduceOp }>
+>({
+  type: 'reduce_rows_backward',
+  async prepare({ rt, buffer }, op) {
+    const { dy, x } = op.in;
+    return asProgram(
+      await prepareReduceRowsBackward(rt, {
+        dx: buffer(op.out.dx),
+        dy: buffer(dy),
+        x: buffer(x),
+        rows: x.rows,
+        cols: x.cols,
+        op: op.attrs.op,
+        accumulate: op.attrs.accumulate,
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/** Sum, mean or sum of squares of each row: x (R, C) -> (R). */
+export const reduceRowsOp = defineOp<{ x: Tensor }, { y: Tensor }, { op: ReduceOp }>({
+  type: 'reduce_rows',
+  prepare({ rt, buffer }, op) {
+    const { x } = op.in;
+    return prepareReduceRows(rt, {
+      x: buffer(x),
+      out: buffer(op.out.y),
+      rows: x.rows,
+      cols: x.cols,
+      op: op.attrs.op,
+      label: op.name,
+    });
+  },
+  grad(g, op, ctx) {
+    const dy = ctx.grad(op.out.y);
+    if (!dy || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(
+      reduceRowsBackwardOp,
+      `${op.name}.dx`,
+      { dy, x: op.in.x },
+      { dx: s.grad },
+      {
+        op: op.attrs.op,
+        accumulate: s.accumulate,
+      },
+    );
+  },
+});
+
+/** Row sums (or means, or sums of squares): x (R, C) -> (R). */
+export function reduceRows(g: Graph, name: string, x: Tensor, op: ReduceOp = 'sum'): Tensor {
+  return g.add(reduceRowsOp, name, { x }, { y: [x.rows] }, { op }).out.y;
+}
 
 /** acc[offset ..] += x: running sums kept across steps (the metrics accumulator). */
 export const addIntoOp = defineOp<{ x: Tensor }, { acc: Tensor }, { offset: number }>({
