@@ -1,0 +1,53 @@
+// The model the CLI trains: a preset shaped by the model flags, or a JSON model description.
+import { readFile } from 'node:fs/promises';
+import { parseJsonStrict } from '../checkpoint/json-strict.js';
+import { convVaePreset, type VaeConfig } from '../vae/config.js';
+import type { VaeModel } from '../vae/model.js';
+import type { TrainOptions } from './args.js';
+
+export type ModelChoice = Pick<
+  TrainOptions,
+  'config' | 'preset' | 'latent' | 'hidden' | 'activation' | 'likelihood' | 'beta' | 'capacity'
+>;
+
+/** --config FILE: a VaeConfig as JSON; syntax errors name the file and position. */
+export async function readModelConfig(path: string): Promise<VaeConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`--config ${path}: cannot read (${(e as Error).message})`, { cause: e });
+  }
+  try {
+    // The model validates every field (resolveVaeConfig) and names the one that is wrong.
+    return parseJsonStrict(text) as unknown as VaeConfig;
+  } catch (e) {
+    throw new Error(`--config ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The model description from --config, or from --preset and the model flags. */
+export async function modelConfig(o: ModelChoice, inputSize: number): Promise<VaeConfig> {
+  if (o.config !== undefined) return readModelConfig(o.config);
+  const objective = {
+    likelihood: o.likelihood,
+    beta: o.beta,
+    ...(o.capacity ? { capacity: o.capacity } : {}),
+  };
+  if (o.preset === 'conv') return { ...convVaePreset(o.latent), ...objective };
+  return {
+    inputSize,
+    latentSize: o.latent,
+    encoder: { hidden: o.hidden, activation: o.activation },
+    decoder: { hidden: [...o.hidden].reverse(), activation: o.activation },
+    ...objective,
+  };
+}
+
+/** One line: layers, likelihood, parameter count. */
+export function describeModel(model: VaeModel): string {
+  const c = model.config;
+  const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
+  const layers = [c.inputSize, ...c.encoder.hidden, c.latentSize].join('-');
+  return `${conv}${layers} ${c.likelihood.kind}, ${model.flatSize} floats of parameters`;
+}
