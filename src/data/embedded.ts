@@ -20,6 +20,7 @@ import type { IdxDataset } from './idx.js';
 /** Total number of digits in the embedded set. */
 export const EMBEDDED_DIGIT_COUNT = 10_000;
 
+/** Sizes and seed of the split of the embedded digits. */
 export interface EmbeddedDigitsOptions {
   /** Training images (default 8000). */
   trainCount?: number;
@@ -29,6 +30,7 @@ export interface EmbeddedDigitsOptions {
   seed?: number;
 }
 
+/** The embedded digits, split into disjoint train and test sets. */
 export interface EmbeddedDigits {
   train: IdxDataset;
   test: IdxDataset;

@@ -9,6 +9,7 @@ export type AdapterChoice = 'auto' | 'gpu' | 'llvmpipe' | 'swiftshader';
 /** What kind of adapter we ended up with. `browser` is whatever navigator.gpu gave. */
 export type AdapterKind = 'gpu' | 'llvmpipe' | 'swiftshader' | 'cpu-other' | 'browser';
 
+/** Which adapter requestGpu takes and which optional features it asks for. */
 export interface RequestGpuOptions {
   /** Override the choice; in Node the WEBGPU_VAE_ADAPTER environment variable does the same. */
   adapter?: AdapterChoice;
@@ -20,6 +21,7 @@ export interface RequestGpuOptions {
   dawnFlags?: string[];
 }
 
+/** A device and what requestGpu learned about the adapter it came from. */
 export interface GpuDeviceInfo {
   device: GPUDevice;
   adapter: GPUAdapter;

@@ -21,8 +21,10 @@ import {
 } from './reflect.js';
 import { GpuTimer } from './timing.js';
 
+/** What a kernel binding takes: a buffer range, a whole buffer or a texture view. */
 export type BindingResource = BufferRange | GPUBuffer | GPUTextureView;
 
+/** How GpuRuntime.prepare binds and sizes one dispatch of a kernel. */
 export interface PrepareOptions {
   /** Resources by WGSL variable name. Every binding the entry point uses must be given, no more. */
   bindings: Readonly<Record<string, BindingResource>>;
@@ -36,6 +38,7 @@ export interface PrepareOptions {
   label?: string;
 }
 
+/** Options of createRuntime (with those of requestGpu). */
 export interface RuntimeOptions {
   /** Print each WGSL module when it is first compiled (also WEBGPU_VAE_PRINT_WGSL=1). */
   printWgsl?: boolean;
@@ -169,6 +172,11 @@ export function packUniforms(
   }
 }
 
+/**
+ * A WebGPU device with a pipeline cache and a buffer allocator: prepares kernels (declared with
+ * defineKernel) into dispatches whose bindings are checked against the WGSL, and submits them.
+ * Made by createRuntime.
+ */
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly buffers: BufferAllocator;
@@ -430,6 +438,7 @@ export class GpuRuntime {
     await this.device.queue.onSubmittedWorkDone();
   }
 
+  /** Frees every buffer it made and destroys the device. */
   destroy(): void {
     this.buffers.destroyAll();
     this.timer?.destroy();

@@ -3,6 +3,7 @@
 // here (browsers and Node ≥ 18), node:zlib's deflateSync in png-node.ts (a synchronous variant for
 // Node). Only the chunk CRC-32 is computed here, since browsers expose no CRC API.
 
+/** Bytes per pixel: 1 grayscale, 3 RGB, 4 RGBA. */
 export type PngChannels = 1 | 3 | 4;
 
 const PNG_SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

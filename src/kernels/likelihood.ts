@@ -227,6 +227,10 @@ export const gaussianLearnedNllBackward = defineKernel({
   }),
 });
 
+/**
+ * The decoder likelihood p(x|z): Bernoulli on logits, Gaussian with a fixed sigma, or Gaussian
+ * with a learned per-pixel log sigma.
+ */
 export type Likelihood =
   | { kind: 'bernoulli' }
   | {

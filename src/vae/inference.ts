@@ -38,6 +38,7 @@ import { VaeModel } from './model.js';
 /** Batch sizes compiled on demand when none are given. */
 export const DEFAULT_BATCH_SIZES: readonly number[] = [1, 16, 64, 256];
 
+/** Options of VaeInference.create and fromCheckpoint. */
 export interface InferenceOptions {
   /** Planned batch sizes (default 1, 16, 64, 256). */
   batchSizes?: readonly number[];
@@ -48,11 +49,13 @@ export interface InferenceOptions {
   matmulVariant?: MatmulVariant;
 }
 
+/** Options of every call that decodes latent codes. */
 export interface LatentDecodeOptions {
   /** Learned-sigma decoders: image = mean + alpha * sigma (default 0). Ignored otherwise. */
   alpha?: number;
 }
 
+/** Options of VaeInference.sample. */
 export interface SampleOptions extends LatentDecodeOptions {
   /** Scale of the prior's standard deviation (default 1). */
   temperature?: number;
@@ -60,8 +63,10 @@ export interface SampleOptions extends LatentDecodeOptions {
   seed?: number;
 }
 
+/** How interpolate moves between two codes: straight line or great circle (slerp). */
 export type InterpolationMethod = 'linear' | 'spherical';
 
+/** Options of VaeInference.interpolate. */
 export interface InterpolateOptions extends LatentDecodeOptions {
   /** 'linear' (default) or 'spherical' (slerp). */
   method?: InterpolationMethod;
@@ -69,6 +74,7 @@ export interface InterpolateOptions extends LatentDecodeOptions {
   space?: 'data' | 'latent';
 }
 
+/** Options of VaeInference.traverse. */
 export interface TraverseOptions extends LatentDecodeOptions {
   /** Values along the dimension (default 11). */
   steps?: number;
@@ -80,6 +86,7 @@ export interface TraverseOptions extends LatentDecodeOptions {
   dims?: number;
 }
 
+/** Options of VaeInference.manifold2d. */
 export interface ManifoldOptions extends LatentDecodeOptions {
   /** Probabilities of the first and last grid lines (default [0.05, 0.95]). */
   range?: readonly [number, number];
@@ -99,6 +106,7 @@ export interface Decoded {
 /** Where a checkpoint comes from: bytes, a File/Blob, or a URL (fetched, body streamed). */
 export type CheckpointSource = Uint8Array | ArrayBuffer | Blob | string | URL;
 
+/** Options of VaeInference.fromCheckpoint. */
 export interface LoadOptions extends InferenceOptions {
   /** Called while a URL's body streams in (total is undefined without a Content-Length). */
   onProgress?: (loaded: number, total: number | undefined) => void;
@@ -138,8 +146,11 @@ export interface DecoderProgram {
   /** (rows, D) output images. */
   readonly images: BufferRange;
   readonly dispatches: readonly PreparedDispatch[];
+  /** Records the decoder's dispatches into a compute pass. */
   encode(pass: GPUComputePassEncoder): void;
+  /** Learned-sigma decoders: outputs mean + alpha * sigma. */
   setAlpha(alpha: number): void;
+  /** Frees the program's GPU objects. */
   destroy(): void;
 }
 
@@ -228,6 +239,11 @@ export async function readCheckpointSource(
   );
 }
 
+/**
+ * Encoding, decoding, sampling, reconstruction, interpolation, traversals and manifolds of a
+ * trained model, with typed arrays or GPU buffers in and out. Graphs are compiled per planned
+ * batch size and cached; calls run one at a time.
+ */
 export class VaeInference {
   readonly config: ResolvedVaeConfig;
   readonly batchSizes: readonly number[];
