@@ -159,10 +159,12 @@ for (const run of [() => api.createRuntime(), () => digits.loadEmbeddedDigits()]
       await page.waitForFunction('window.__smoke !== undefined', { timeout: 60_000 });
       const result = (await page.evaluate('window.__smoke')) as {
         ok: boolean;
+        png?: boolean;
         adapter?: string;
         error?: string;
       };
       expect(result.error).toBeUndefined();
+      expect(result.png, 'encodePng in the browser').toBe(true);
       expect(result.ok).toBe(true);
       expect(result.adapter).toMatch(/swiftshader/i);
       await page.screenshot({ path: join(ARTIFACTS, 'browser-smoke.png') });
