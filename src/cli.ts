@@ -20,7 +20,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage(args.options.topic));
     return 0;
   }
-  if (!isCliChild() && !args.options.verbose && !verboseFromEnv()) {
+  const capture = process.platform !== 'win32'; // POSIX descriptors and process groups
+  if (capture && !isCliChild() && !args.options.verbose && !verboseFromEnv()) {
     // The command runs in a child whose native stderr is dropped (see cli/native-stderr.ts).
     const outcome = await runCapturingNativeStderr(process.argv[1]!, argv, {
       execArgv: process.execArgv,

@@ -990,6 +990,7 @@ describe('the model of train', () => {
     writeFileSync(join(dir, 'good.json'), JSON.stringify(good));
     writeFileSync(join(dir, 'bad.json'), '{ "inputSize": 4, "inputSize": 5 }');
     writeFileSync(join(dir, 'broken.json'), '{ "inputSize": 4,');
+    writeFileSync(join(dir, 'invalid.json'), JSON.stringify({ ...good, latentSize: 0 }));
     expect(await modelConfig({ ...choice, config: join(dir, 'good.json') }, 784)).toEqual(good);
     await expect(modelConfig({ ...choice, config: join(dir, 'bad.json') }, 784)).rejects.toThrow(
       /^--config .*bad\.json: .*inputSize/,
@@ -997,6 +998,9 @@ describe('the model of train', () => {
     await expect(modelConfig({ ...choice, config: join(dir, 'broken.json') }, 784)).rejects.toThrow(
       /^--config .*broken\.json: /,
     );
+    await expect(
+      modelConfig({ ...choice, config: join(dir, 'invalid.json') }, 784),
+    ).rejects.toThrow(/^--config .*invalid\.json: .*latentSize/);
     await expect(modelConfig({ ...choice, config: join(dir, 'none.json') }, 784)).rejects.toThrow(
       /^--config .*none\.json: cannot read/,
     );

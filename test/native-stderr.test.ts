@@ -5,6 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { verboseFromEnv } from '../src/cli/native-stderr.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'noisy-cli.ts');
@@ -31,7 +32,7 @@ const alive = (pid: number) => {
   }
 };
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -55,6 +56,14 @@ async function startWaiting() {
 }
 
 describe('native stderr capture', () => {
+  it('is turned off by WEBGPU_VAE_VERBOSE (as by --verbose)', () => {
+    expect(verboseFromEnv({ WEBGPU_VAE_VERBOSE: '1' })).toBe(true);
+    expect(verboseFromEnv({ WEBGPU_VAE_VERBOSE: 'yes' })).toBe(true);
+    expect(verboseFromEnv({ WEBGPU_VAE_VERBOSE: '0' })).toBe(false);
+    expect(verboseFromEnv({ WEBGPU_VAE_VERBOSE: '' })).toBe(false);
+    expect(verboseFromEnv({})).toBe(false);
+  });
+
   it('drops native output and passes stdout and the own messages through', async () => {
     const r = await noisy('ok');
     expect(r.code).toBe(0);

