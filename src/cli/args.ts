@@ -61,6 +61,7 @@ const data = {
 const checkpoint = {
   kind: 'string',
   meta: 'FILE',
+  required: true,
   help: 'checkpoint (.safetensors) written by train (required)',
 } as const satisfies FlagSpec;
 const json = {
@@ -402,7 +403,6 @@ export const evalCommand = defineCommand({
     help,
   },
   build(v, { error }): EvalOptions {
-    if (v.checkpoint === undefined) throw error('--checkpoint FILE is required');
     checkData(v.dataset, v.data, error);
     return {
       checkpoint: v.checkpoint,
@@ -456,8 +456,7 @@ export const sampleCommand = defineCommand({
     verbose,
     help,
   },
-  build(v, { error }): SampleOptions {
-    if (v.checkpoint === undefined) throw error('--checkpoint FILE is required');
+  build(v): SampleOptions {
     return {
       checkpoint: v.checkpoint,
       count: v.count,

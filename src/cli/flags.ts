@@ -38,6 +38,8 @@ export interface ChoiceFlag<T extends string = string> extends FlagBase {
 export interface StringFlag extends FlagBase {
   kind: 'string';
   default?: string;
+  /** The flag must be given ("--checkpoint FILE is required"). */
+  required?: boolean;
   /** '' is a value (e.g. --hidden '' for no hidden layer); otherwise it is an error. */
   allowEmpty?: boolean;
 }
@@ -61,7 +63,7 @@ export type FlagValue<F> = F extends SwitchFlag
         ? T
         : T | undefined
       : F extends StringFlag
-        ? F extends { default: string }
+        ? F extends { default: string } | { required: true }
           ? string
           : string | undefined
         : never;
@@ -257,7 +259,9 @@ export function parseCommand<T extends FlagTable, O>(
     const flag = spec.flags[name]!;
     const given = raw.get(name);
     if (given !== undefined) values[name] = flagValue(command, name, flag, given);
-    else values[name] = flag.kind === 'switch' ? false : flag.default;
+    else if (flag.kind === 'string' && flag.required) {
+      throw new Error(`${command}: --${name} ${metaOf(flag)} is required`);
+    } else values[name] = flag.kind === 'switch' ? false : flag.default;
   }
   const context: BuildContext = {
     given: new Set(raw.keys()),
