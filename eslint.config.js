@@ -12,6 +12,7 @@ export default tseslint.config(
       'test-artifacts/**',
       'demo/dist/**',
       'bench/out/**',
+      'docs/api/**',
     ],
   },
   js.configs.recommended,

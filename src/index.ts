@@ -1,50 +1,198 @@
-// webgpu-vae: Variational Autoencoders trained and run with handwritten WebGPU compute shaders.
-export * from './gpu/device.js';
-export * from './gpu/buffers.js';
-export * from './gpu/kernel.js';
-export * from './gpu/reflect.js';
-export * from './gpu/runtime.js';
-export * from './gpu/timing.js';
-export * from './kernels/activation-codes.js';
-export * from './kernels/fill.js';
-export * from './kernels/checks.js';
-export * from './kernels/reparam.js';
-export * from './kernels/kl.js';
-export * from './kernels/likelihood.js';
-export * from './data/index.js';
-export * from './checkpoint/index.js';
-export * from './kernels/activations.js';
-export * from './kernels/reduce.js';
-export * from './kernels/adam.js';
-export * from './kernels/matmul.js';
-export * from './kernels/conv.js';
-export * from './kernels/graph-util.js';
+/// <reference types="@webgpu/types" preserve="true" />
+/**
+ * webgpu-vae: Variational Autoencoders trained and run with handwritten WebGPU compute shaders, in
+ * the browser and in Node.
+ *
+ * This is the browser-safe entry and the one list of the public API: everything here is
+ * documented and covered by a typed example in `test/api-examples/`. Node-only additions (files,
+ * node:zlib) are in `webgpu-vae/node`; the embedded MNIST digits (the optional `mnist` package)
+ * in `webgpu-vae/digits`. Kernels, the training graph and the float64 test references are
+ * internal. To change the API, edit this list (and the example of its group).
+ *
+ * @packageDocumentation
+ */
+
+// ---- Runtime: a WebGPU device, kernels declared as data, prepared dispatches ----
 export {
-  Graph,
-  GradContext,
-  Tensor as GraphTensor,
-  defineOp,
-  type Op,
-  type OpDef,
-  type TensorRole,
-} from './graph/graph.js';
-export type { PrepareContext, PreparedOp, StepState } from './graph/prepare.js';
-export * from './graph/planner.js';
-export * from './graph/executor.js';
-export * from './vae/config.js';
-export * from './vae/build.js';
-export * from './vae/evaluator.js';
-export * from './vae/metrics.js';
-export * from './vae/feeds.js';
-export * from './optim/optimizer.js';
-export * from './gpu/program.js';
-export * from './vae/model.js';
-export * from './optim/schedule.js';
-export * from './vae/trainer.js';
-export * from './vae/reference.js';
-export * from './image/png.js';
-export * from './image/grid.js';
-export * from './vae/inference.js';
-export * from './kernels/latent.js';
-export * from './kernels/display.js';
-export * from './display/index.js';
+  createRuntime,
+  GpuRuntime,
+  PreparedDispatch,
+  type BindingResource,
+  type PrepareOptions,
+  type RuntimeOptions,
+} from './gpu/runtime.js';
+export {
+  requestGpu,
+  describeAdapter,
+  type AdapterChoice,
+  type AdapterKind,
+  type GpuDeviceInfo,
+  type RequestGpuOptions,
+} from './gpu/device.js';
+export {
+  BufferAllocator,
+  readFloats,
+  readRange,
+  type AllocatorStats,
+  type BufferRange,
+} from './gpu/buffers.js';
+export {
+  defineKernel,
+  dispatch1d,
+  type KernelDef,
+  type Shape,
+  type Workgroups,
+} from './gpu/kernel.js';
+export { GpuTimer, type KernelTime } from './gpu/timing.js';
+export { fillForward } from './kernels/fill.js';
+
+// ---- Model description: one JSON object, a section per part (see README) ----
+export {
+  convVaePreset,
+  MAX_LATENT_SIZE,
+  MODEL_VERSION,
+  mlpVaePreset,
+  resolveVaeConfig,
+  type CapacityConfig,
+  type ConditionConfig,
+  type ObjectiveConfig,
+  type PosteriorConfig,
+  type PriorConfig,
+  type ConvLayerConfig,
+  type DecoderConfig,
+  type EncoderConfig,
+  type MlpConfig,
+  type ParameterSpec,
+  type ResolvedConvLayer,
+  type ResolvedDecoderConfig,
+  type ResolvedEncoderConfig,
+  type ResolvedVaeConfig,
+  type VaeConfig,
+} from './vae/config.js';
+export { ACTIVATIONS, type Activation } from './kernels/activation-codes.js';
+export type { Likelihood } from './kernels/likelihood.js';
+export type { MatmulVariant } from './kernels/matmul.js';
+
+// ---- Model ----
+export { VaeModel, type ParamEntry, type VaeModelOptions } from './vae/model.js';
+
+// ---- Trainer ----
+export {
+  Trainer,
+  type BatchData,
+  type Dataset,
+  type EpochReport,
+  type FitOptions,
+  type Metrics,
+  type StepReport,
+  type TrainerOptions,
+} from './vae/trainer.js';
+export { formatMetrics } from './vae/metrics.js';
+export { Evaluator, type EvaluatorOptions, type LogLikelihoodOptions } from './vae/evaluator.js';
+export {
+  Optimizer,
+  type OptimizerOptions,
+  type ParamGroup,
+  type ParamSelector,
+} from './optim/optimizer.js';
+export { learningRateAt, type LrSchedule, type ScheduleContext } from './optim/schedule.js';
+
+// ---- Inference ----
+export {
+  DEFAULT_BATCH_SIZES,
+  VaeInference,
+  type CheckpointSource,
+  type Decoded,
+  type DecoderProgram,
+  type InferenceOptions,
+  type InterpolateOptions,
+  type InterpolationMethod,
+  type LabelOptions,
+  type Labels,
+  type LatentDecodeOptions,
+  type LoadOptions,
+  type ManifoldOptions,
+  type SampleOptions,
+  type TraverseOptions,
+} from './vae/inference.js';
+
+// ---- Display: decoded images drawn from GPU buffers, and image files ----
+export {
+  blitTarget,
+  canvasTarget,
+  GridDisplay,
+  readTexture,
+  textureTarget,
+  type DisplayTarget,
+  type GridDisplayOptions,
+} from './display/grid-display.js';
+export {
+  FpsCounter,
+  gridLayout,
+  type DisplayFormat,
+  type GridLayout,
+  type GridLayoutOptions,
+} from './display/layout.js';
+export {
+  LatentView,
+  TraversalLoop,
+  type LatentViewOptions,
+  type TraversalLoopOptions,
+} from './display/latent-view.js';
+export type { LatentCodeSpec } from './kernels/latent.js';
+export {
+  colorize,
+  COLORMAPS,
+  imageGrid,
+  type Colormap,
+  type GrayImage,
+  type ImageGridOptions,
+} from './image/grid.js';
+export { encodePng, type PngChannels } from './image/png.js';
+
+// ---- Data loaders ----
+export {
+  binarizeInto,
+  createBinarizer,
+  decodeIdxImages,
+  decodeIdxLabels,
+  fetchIdxDataset,
+  IdxFormatError,
+  parseIdxImages,
+  parseIdxLabels,
+  type IdxDataset,
+  type IdxImageOptions,
+  type IdxImages,
+  type IdxLabelOptions,
+  type IdxLabels,
+} from './data/idx.js';
+export {
+  generateSynthetic,
+  SYNTHETIC_NAMES,
+  type SyntheticData,
+  type SyntheticName,
+  type SyntheticOptions,
+} from './data/synthetic.js';
+export { Batcher, type BatcherOptions } from './data/batches.js';
+export { createRng, type Rng } from './data/rng.js';
+
+// ---- Checkpoints ----
+export {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type Checkpoint,
+  type CheckpointDecodeOptions,
+  type CheckpointInput,
+  type OptimizerState,
+  type OptimizerStateInput,
+} from './checkpoint/checkpoint.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type DecodedSafetensors,
+  type DecodeOptions,
+  type Tensor,
+  type TensorInput,
+  type TensorsInput,
+} from './checkpoint/safetensors.js';

@@ -1,7 +1,12 @@
-// CLI building blocks: PNG encoder, image grid + colour maps, progress line, argv parser.
+// CLI building blocks: PNG encoders, image grid + colour maps, progress line, argv parser, data
+// and model choice.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { adler32, crc32, encodePng, zlibCompress, type PngChannels } from '../src/image/png.js';
+import { crc32, encodePng, type PngChannels } from '../src/image/png.js';
+import { encodePngSync } from '../src/image/png-node.js';
 import { colorize, colormapLut, imageGrid, NAN_MARKER, toByte } from '../src/image/grid.js';
 import {
   createProgress,
@@ -10,6 +15,10 @@ import {
   type ProgressStream,
 } from '../src/cli/progress.js';
 import { parseCliArgs, usage, type CliArgs } from '../src/cli/args.js';
+import { defineCommand, parseCommand } from '../src/cli/flags.js';
+import { datasetRoots, resolveDataSource } from '../src/cli/data.js';
+import { modelConfig, type ModelChoice } from '../src/cli/model.js';
+import { convVaePreset } from '../src/vae/config.js';
 import { makeRng } from './helpers/reference.js';
 
 // ---- independent PNG reader ----
@@ -22,16 +31,6 @@ function crcRef(bytes: Uint8Array): number {
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
   }
   return (c ^ 0xffffffff) >>> 0;
-}
-
-function adlerRef(bytes: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  for (const v of bytes) {
-    a = (a + v) % 65521;
-    b = (b + a) % 65521;
-  }
-  return ((b << 16) | a) >>> 0;
 }
 
 interface Chunk {
@@ -95,7 +94,13 @@ function randomBytes(rng: () => number, n: number): Uint8Array {
   return out;
 }
 
-describe('PNG encoder', () => {
+/** Both encoders: CompressionStream (browsers and Node) and node:zlib (Node, synchronous). */
+const ENCODERS: [string, (...a: Parameters<typeof encodePngSync>) => Promise<Uint8Array>][] = [
+  ['encodePng', encodePng],
+  ['encodePngSync', async (...a) => encodePngSync(...a)],
+];
+
+describe.each(ENCODERS)('PNG encoder (%s)', (_name, encode) => {
   const cases: [number, number, PngChannels][] = [
     [1, 1, 1],
     [1, 1, 3],
@@ -108,10 +113,10 @@ describe('PNG encoder', () => {
     [5, 300, 4],
   ];
   for (const [w, h, c] of cases) {
-    it(`round-trips random ${w}x${h}x${c}`, () => {
+    it(`round-trips random ${w}x${h}x${c}`, async () => {
       const rng = makeRng(w * 1000 + h * 10 + c);
       const pixels = randomBytes(rng, w * h * c);
-      const png = encodePng(pixels, w, h, c);
+      const png = await encode(pixels, w, h, c);
       const back = decodePng(png);
       expect(back.width).toBe(w);
       expect(back.height).toBe(h);
@@ -121,7 +126,7 @@ describe('PNG encoder', () => {
     });
   }
 
-  it('round-trips compressible images (LZ77 matches, large and tiled)', () => {
+  it('compresses compressible images and round-trips them', async () => {
     const rng = makeRng(7);
     const w = 301;
     const h = 257;
@@ -129,46 +134,41 @@ describe('PNG encoder', () => {
     for (let i = 0; i < pixels.length; i++) {
       pixels[i] = (i % 97 < 40 ? 0 : (i * 31) % 251) ^ (rng() < 0.01 ? 0xff : 0);
     }
-    const png = encodePng(pixels, w, h, 3);
+    const png = await encode(pixels, w, h, 3);
     expect(png.length).toBeLessThan(pixels.length / 2);
     expectBytes(decodePng(png).pixels, pixels);
-    const flat = new Uint8Array(1000 * 300); // all zeros: runs of maximal matches
-    const flatPng = encodePng(flat, 1000, 300, 1);
+    const flat = new Uint8Array(1000 * 300); // all zeros
+    const flatPng = await encode(flat, 1000, 300, 1);
     expect(flatPng.length).toBeLessThan(2000);
     expectBytes(decodePng(flatPng).pixels, flat);
   });
 
-  it('zlibCompress inflates back, incl. empty input and >64 KiB noise (stored blocks)', () => {
-    const rng = makeRng(3);
-    for (const data of [new Uint8Array(0), new Uint8Array([5]), randomBytes(rng, 150_000)]) {
-      const z = zlibCompress(data);
-      expect(((z[0]! << 8) | z[1]!) % 31).toBe(0);
-      expectBytes(new Uint8Array(inflateSync(z)), data);
-      expect(z.length).toBeLessThanOrEqual(
-        data.length + 6 + 5 * Math.ceil(data.length / 65535 || 1),
-      );
-    }
-  });
-
-  it('crc32 and adler32 match bitwise references', () => {
-    const rng = makeRng(11);
-    const data = randomBytes(rng, 20_000);
-    expect(crc32(data)).toBe(crcRef(data));
-    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
-    expect(adler32(data)).toBe(adlerRef(data));
-    expect(adler32(new TextEncoder().encode('Wikipedia'))).toBe(0x11e60398);
-  });
-
-  it('validates its arguments', () => {
-    expect(() => encodePng(new Uint8Array(10), 2, 2, 3)).toThrow(
+  it('validates its arguments', async () => {
+    await expect(encode(new Uint8Array(10), 2, 2, 3)).rejects.toThrow(
       /pixels has 10 bytes, expected 12 \(2 x 2 x 3 channels\)/,
     );
-    expect(() => encodePng(new Uint8Array(4), 0, 4, 1)).toThrow(/width must be an integer/);
-    expect(() => encodePng(new Uint8Array(4), 4, 1.5, 1)).toThrow(/height must be an integer/);
-    expect(() => encodePng(new Uint8Array(4), 2, 1, 2 as PngChannels)).toThrow(
+    await expect(encode(new Uint8Array(4), 0, 4, 1)).rejects.toThrow(/width must be an integer/);
+    await expect(encode(new Uint8Array(4), 4, 1.5, 1)).rejects.toThrow(/height must be an integer/);
+    await expect(encode(new Uint8Array(4), 2, 1, 2 as PngChannels)).rejects.toThrow(
       /channels must be 1, 3 or 4, got 2/,
     );
-    expect(() => encodePng([1] as unknown as Uint8Array, 1, 1, 1)).toThrow(/Uint8Array/);
+    await expect(encode([1] as unknown as Uint8Array, 1, 1, 1)).rejects.toThrow(/Uint8Array/);
+  });
+});
+
+describe('PNG chunks', () => {
+  it('crc32 matches a bitwise reference and the check value', () => {
+    const data = randomBytes(makeRng(11), 20_000);
+    expect(crc32(data)).toBe(crcRef(data));
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('both encoders write the same image', async () => {
+    const pixels = randomBytes(makeRng(5), 17 * 9 * 4);
+    const a = decodePng(await encodePng(pixels, 17, 9, 4));
+    const b = decodePng(encodePngSync(pixels, 17, 9, 4));
+    expectBytes(a.pixels, b.pixels);
+    expect([a.width, a.height, a.colorType]).toEqual([b.width, b.height, b.colorType]);
   });
 });
 
@@ -289,10 +289,10 @@ describe('colorize', () => {
     expect(() => colorize(gray, 'jet' as 'gray')).toThrow(/unknown colormap 'jet'/);
   });
 
-  it('feeds encodePng as RGB', () => {
+  it('feeds encodePng as RGB', async () => {
     const grid = imageGrid(new Float32Array([0, 0.5, 1, 0.25]), 1, 2, 2, { padding: 1 });
     const rgb = colorize(grid.pixels, 'viridis');
-    const back = decodePng(encodePng(rgb, grid.width, grid.height, 3));
+    const back = decodePng(await encodePng(rgb, grid.width, grid.height, 3));
     expectBytes(back.pixels, rgb);
   });
 });
@@ -435,9 +435,27 @@ describe('parseCliArgs', () => {
       options: { topic: 'sample' },
     });
     const text = usage();
-    for (const word of ['train', 'eval', 'sample', '--capacity-steps', '--temperature', '--k']) {
+    for (const word of ['train', 'eval', 'sample', 'help', 'Examples:', '<command> --help']) {
       expect(text).toContain(word);
     }
+  });
+
+  it('gives each command its own help with every flag, notes and examples', () => {
+    const train = usage('train');
+    expect(train).toMatch(/^Usage: webgpu-vae train \[options\]/);
+    for (const word of ['--capacity-steps', '--config FILE', '--preset NAME', '--save-every N']) {
+      expect(train).toContain(word);
+    }
+    expect(train).toContain('--latent N          latent dimensions, 1..256 (default 20)');
+    expect(train).toMatch(/--dataset NAME +dataset by name: digits \| mnist \| fashion-mnist/);
+    expect(train).toMatch(/\$WEBGPU_VAE_DATA\/<dataset>, .\/data\/<dataset> and ..\/shared\/data/);
+    expect(train).toMatch(/Examples:\n {2}webgpu-vae train\n/);
+    expect(usage('eval')).toMatch(
+      /--k N +importance samples for log p\(x\), 1..5000 \(default 100\)/,
+    );
+    expect(usage('sample')).toContain('--temperature X');
+    expect(usage('sample')).not.toContain('--k N');
+    for (const line of usage('train').split('\n')) expect(line.length).toBeLessThanOrEqual(100);
   });
 
   it('fills train defaults', () => {
@@ -445,6 +463,8 @@ describe('parseCliArgs', () => {
       epochs: 10,
       batch: 128,
       lr: 1e-3,
+      preset: 'mlp',
+      config: undefined,
       latent: 20,
       hidden: [400],
       activation: 'relu',
@@ -452,13 +472,17 @@ describe('parseCliArgs', () => {
       beta: 1,
       capacity: undefined,
       schedule: { kind: 'constant' },
+      dataset: undefined,
       data: undefined,
       binarize: 'none',
       seed: undefined,
       out: 'out',
       adapter: 'auto',
       resume: undefined,
+      saveEvery: undefined,
       quiet: false,
+      json: false,
+      verbose: false,
     });
   });
 
@@ -492,8 +516,10 @@ describe('parseCliArgs', () => {
         '5',
         '--gamma',
         '0.5',
+        '--dataset',
+        'fashion-mnist',
         '--data',
-        'data/mnist',
+        'data',
         '--binarize',
         'dynamic',
         '--seed',
@@ -502,14 +528,18 @@ describe('parseCliArgs', () => {
         'runs/a',
         '--adapter',
         'llvmpipe',
-        '--resume',
-        'runs/a/last.safetensors',
+        '--save-every',
+        '500',
         '--quiet',
+        '--json',
+        '--verbose',
       ),
     ).toEqual({
       epochs: 3,
       batch: 64,
       lr: 3e-4,
+      preset: 'mlp',
+      config: undefined,
       latent: 2,
       hidden: [512, 256],
       activation: 'gelu',
@@ -517,14 +547,21 @@ describe('parseCliArgs', () => {
       beta: 4,
       capacity: { max: 25, steps: 10000 },
       schedule: { kind: 'step', stepSize: 5, gamma: 0.5 },
-      data: 'data/mnist',
+      dataset: 'fashion-mnist',
+      data: 'data',
       binarize: 'dynamic',
       seed: 42,
       out: 'runs/a',
       adapter: 'llvmpipe',
-      resume: 'runs/a/last.safetensors',
+      resume: undefined,
+      saveEvery: 500,
       quiet: true,
+      json: true,
+      verbose: true,
     });
+    expect(train('--resume', 'runs/a/last.safetensors').resume).toBe('runs/a/last.safetensors');
+    expect(train('--config', 'model.json').config).toBe('model.json');
+    expect(train('--preset', 'conv', '--latent', '8').preset).toBe('conv');
   });
 
   it('handles the smaller train variants', () => {
@@ -559,12 +596,15 @@ describe('parseCliArgs', () => {
       command: 'eval',
       options: {
         checkpoint: 'm.safetensors',
+        dataset: undefined,
         data: undefined,
         k: 100,
         batch: 128,
         adapter: 'auto',
         seed: undefined,
         limit: undefined,
+        json: false,
+        verbose: false,
       },
     });
     expect(
@@ -583,17 +623,23 @@ describe('parseCliArgs', () => {
         '0',
         '--limit',
         '1000',
+        '--dataset',
+        'mnist',
+        '--json',
       ]),
     ).toEqual({
       command: 'eval',
       options: {
         checkpoint: 'c',
+        dataset: 'mnist',
         data: 'd',
         k: 5000,
         batch: 10,
         adapter: 'gpu',
         seed: 0,
         limit: 1000,
+        json: true,
+        verbose: false,
       },
     });
   });
@@ -608,6 +654,8 @@ describe('parseCliArgs', () => {
         seed: undefined,
         adapter: 'auto',
         temperature: 1,
+        json: false,
+        verbose: false,
       },
     });
     expect(
@@ -625,6 +673,7 @@ describe('parseCliArgs', () => {
         'swiftshader',
         '--temperature',
         '0.7',
+        '--verbose',
       ]),
     ).toEqual({
       command: 'sample',
@@ -635,6 +684,8 @@ describe('parseCliArgs', () => {
         seed: 7,
         adapter: 'swiftshader',
         temperature: 0.7,
+        json: false,
+        verbose: true,
       },
     });
   });
@@ -762,8 +813,196 @@ describe('parseCliArgs', () => {
     );
   });
 
+  it('checks the model and data choices against each other', () => {
+    expect(parseError(['train', '--config', 'm.json', '--latent', '4'])).toBe(
+      'train: --latent cannot be combined with --config (m.json describes the whole model)',
+    );
+    expect(parseError(['train', '--config', 'm.json', '--preset', 'conv'])).toMatch(
+      /--preset cannot be combined with --config/,
+    );
+    expect(parseError(['train', '--resume', 'c.safetensors', '--hidden', '8'])).toBe(
+      'train: --hidden cannot be combined with --resume (the checkpoint sets the model)',
+    );
+    expect(parseError(['train', '--resume', 'c.safetensors', '--config', 'm.json'])).toMatch(
+      /--config cannot be combined with --resume/,
+    );
+    expect(parseError(['train', '--preset', 'conv', '--hidden', '8'])).toMatch(
+      /^train: --hidden applies only to --preset mlp .*use --config for other shapes/,
+    );
+    expect(parseError(['train', '--preset', 'cnn'])).toBe(
+      "train: --preset must be one of mlp, conv; got 'cnn' (did you mean 'conv'?)",
+    );
+    expect(parseError(['train', '--dataset', 'fashion'])).toMatch(
+      /--dataset must be one of digits, mnist, fashion-mnist; got 'fashion' \(did you mean 'fashion-mnist'\?\)/,
+    );
+    expect(parseError(['train', '--dataset', 'digits', '--data', 'd'])).toBe(
+      'train: --data cannot be combined with --dataset digits (the digits are embedded)',
+    );
+    expect(parseError(['train', '--save-every', '0'])).toBe(
+      'train: --save-every must be >= 1, got 0',
+    );
+    // The model flags stay usable with the presets and their defaults.
+    expect(train('--preset', 'conv', '--likelihood', 'gaussian', '--beta', '2').likelihood).toEqual(
+      { kind: 'gaussian', sigma: 1 },
+    );
+  });
+
   it('requires --checkpoint for eval and sample', () => {
     expect(parseError(['eval'])).toBe('eval: --checkpoint FILE is required');
     expect(parseError(['sample', '--count', '4'])).toBe('sample: --checkpoint FILE is required');
+  });
+});
+
+describe('declaring commands as data', () => {
+  // A command the lead may add (flags like --objective iwae --samples K): one table, one build.
+  const experiment = defineCommand({
+    name: 'experiment',
+    summary: 'run an experiment',
+    examples: ['webgpu-vae experiment --objective iwae --samples 5'],
+    flags: {
+      objective: { kind: 'choice', values: ['elbo', 'iwae'], default: 'elbo', help: 'objective' },
+      samples: { kind: 'int', min: 1, max: 64, help: 'importance samples' },
+      label: { kind: 'int', min: 0, max: 9, help: 'digit to condition on' },
+      help: { kind: 'switch', help: 'help' },
+    },
+    build(v, { given, error }) {
+      if (v.objective === 'elbo' && given.has('samples')) {
+        throw error('--samples applies only to --objective iwae');
+      }
+      // The values are typed from the table: objective is 'elbo' | 'iwae', samples number | undefined.
+      const objective: 'elbo' | 'iwae' = v.objective;
+      return { objective, samples: v.samples ?? 1, label: v.label };
+    },
+  });
+
+  it('parses, types and checks the declared flags', () => {
+    expect(parseCommand(experiment, ['--objective', 'iwae', '--samples=5'])).toEqual({
+      help: false,
+      options: { objective: 'iwae', samples: 5, label: undefined },
+    });
+    expect(parseCommand(experiment, ['-h'])).toEqual({ help: true });
+    expect(() => parseCommand(experiment, ['--samples', '5'])).toThrow(
+      'experiment: --samples applies only to --objective iwae',
+    );
+    expect(() => parseCommand(experiment, ['--label', '10'])).toThrow(
+      'experiment: --label must be >= 0 and <= 9, got 10',
+    );
+    expect(() => parseCommand(experiment, ['--sample', '3'])).toThrow(
+      'experiment: unknown flag --sample; did you mean --samples?',
+    );
+    expect(() => parseCommand(experiment, ['-x'])).toThrow(/experiment: unknown flag -x/);
+    expect(() => parseCommand(experiment, ['--', 'a'])).toThrow(
+      "experiment: unexpected argument '--'",
+    );
+  });
+});
+
+describe('--dataset and --data', () => {
+  const root = mkdtempSync(join(tmpdir(), 'webgpu-vae-data-'));
+  mkdirSync(join(root, 'env', 'mnist'), { recursive: true });
+  mkdirSync(join(root, 'env', 'fashion-mnist'), { recursive: true });
+  mkdirSync(join(root, 'files'), { recursive: true });
+  const env = { WEBGPU_VAE_DATA: join(root, 'env') };
+
+  it('uses the embedded digits by default and for --dataset digits', () => {
+    expect(resolveDataSource(undefined, undefined, env)).toEqual({ kind: 'embedded' });
+    expect(resolveDataSource('digits', undefined, env)).toEqual({ kind: 'embedded' });
+  });
+
+  it('reads --data DIR itself, or DIR/<dataset> when that exists', () => {
+    const files = join(root, 'files');
+    expect(resolveDataSource(undefined, files, env)).toEqual({
+      kind: 'idx',
+      dir: files,
+      name: undefined,
+    });
+    expect(resolveDataSource('mnist', files, env)).toEqual({
+      kind: 'idx',
+      dir: files,
+      name: 'mnist',
+    });
+    expect(resolveDataSource('mnist', join(root, 'env'), {})).toEqual({
+      kind: 'idx',
+      dir: join(root, 'env', 'mnist'),
+      name: 'mnist',
+    });
+  });
+
+  it('finds --dataset NAME under $WEBGPU_VAE_DATA first, and names every folder tried', () => {
+    expect(resolveDataSource('fashion-mnist', undefined, env, root)).toEqual({
+      kind: 'idx',
+      dir: join(root, 'env', 'fashion-mnist'),
+      name: 'fashion-mnist',
+    });
+    expect(datasetRoots(env)).toEqual([join(root, 'env'), 'data', join('..', 'shared', 'data')]);
+    const empty = { WEBGPU_VAE_DATA: join(root, 'files') };
+    expect(() => resolveDataSource('fashion-mnist', undefined, empty, join(root, 'files'))).toThrow(
+      `--dataset fashion-mnist: no folder with its IDX files; tried ${join(root, 'files', 'fashion-mnist')}, ` +
+        `${join(root, 'files', 'data', 'fashion-mnist')}, ${join(root, 'shared', 'data', 'fashion-mnist')}.`,
+    );
+    // Relative roots are the working directory's: ./data, then ../shared/data.
+    mkdirSync(join(root, 'shared', 'data', 'mnist'), { recursive: true });
+    expect(resolveDataSource('mnist', undefined, {}, join(root, 'files'))).toEqual({
+      kind: 'idx',
+      dir: join(root, 'shared', 'data', 'mnist'),
+      name: 'mnist',
+    });
+  });
+});
+
+describe('the model of train', () => {
+  const choice: ModelChoice = {
+    config: undefined,
+    preset: 'mlp',
+    latent: 3,
+    hidden: [32, 16],
+    activation: 'tanh',
+    likelihood: { kind: 'bernoulli' },
+    beta: 2,
+    capacity: { max: 5, steps: 10 },
+  };
+
+  it('builds the MLP preset from the model flags (the decoder mirrors the encoder)', async () => {
+    expect(await modelConfig(choice, 100)).toEqual({
+      inputSize: 100,
+      latentSize: 3,
+      encoder: { hidden: [32, 16], activation: 'tanh' },
+      decoder: { hidden: [16, 32], activation: 'tanh' },
+      likelihood: { kind: 'bernoulli' },
+      beta: 2,
+      capacity: { max: 5, steps: 10 },
+    });
+  });
+
+  it('builds the conv preset with the latent size and objective flags', async () => {
+    const c = await modelConfig({ ...choice, preset: 'conv', capacity: undefined }, 784);
+    expect(c).toEqual({
+      ...convVaePreset(3),
+      likelihood: { kind: 'bernoulli' },
+      beta: 2,
+    });
+    expect(c.encoder.conv).toHaveLength(2);
+  });
+
+  it('reads --config as JSON and names the file in every error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-vae-config-'));
+    const good = { inputSize: 4, latentSize: 2, encoder: { hidden: [] }, decoder: { hidden: [] } };
+    writeFileSync(join(dir, 'good.json'), JSON.stringify(good));
+    writeFileSync(join(dir, 'bad.json'), '{ "inputSize": 4, "inputSize": 5 }');
+    writeFileSync(join(dir, 'broken.json'), '{ "inputSize": 4,');
+    writeFileSync(join(dir, 'invalid.json'), JSON.stringify({ ...good, latentSize: 0 }));
+    expect(await modelConfig({ ...choice, config: join(dir, 'good.json') }, 784)).toEqual(good);
+    await expect(modelConfig({ ...choice, config: join(dir, 'bad.json') }, 784)).rejects.toThrow(
+      /^--config .*bad\.json: .*inputSize/,
+    );
+    await expect(modelConfig({ ...choice, config: join(dir, 'broken.json') }, 784)).rejects.toThrow(
+      /^--config .*broken\.json: /,
+    );
+    await expect(
+      modelConfig({ ...choice, config: join(dir, 'invalid.json') }, 784),
+    ).rejects.toThrow(/^--config .*invalid\.json: .*latentSize/);
+    await expect(modelConfig({ ...choice, config: join(dir, 'none.json') }, 784)).rejects.toThrow(
+      /^--config .*none\.json: cannot read/,
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fillForward } from '../src/kernels/fill.js';
 import { createRuntime } from '../src/gpu/runtime.js';
+import { hasGpuDeviceFile, nodeCandidates } from '../src/gpu/device.js';
 import { defineKernel, dispatch1d, type KernelDef } from '../src/gpu/kernel.js';
 import { reflectWgsl } from '../src/gpu/reflect.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
@@ -79,6 +80,19 @@ describe('device selection', () => {
       if (saved === undefined) delete process.env.WEBGPU_VAE_ADAPTER;
       else process.env.WEBGPU_VAE_ADAPTER = saved;
     }
+  });
+
+  it("skips the Vulkan probe on 'auto' only when Linux shows no GPU device file", () => {
+    expect(hasGpuDeviceFile(['null', 'tty0', 'shm', 'dri/card0'])).toBe(false);
+    for (const gpu of ['dri/renderD128', 'nvidia0', 'nvidiactl', 'kfd', 'dxg']) {
+      expect(hasGpuDeviceFile(['null', gpu]), gpu).toBe(true);
+    }
+    expect(hasGpuDeviceFile(['nvidia-modeset-x', 'renderD128'])).toBe(false); // not in /dev/dri
+    const kinds = (c: Parameters<typeof nodeCandidates>[0], gpu: boolean) =>
+      nodeCandidates(c, gpu).map((x) => x.kind);
+    expect(kinds('auto', true)).toEqual(['gpu', 'llvmpipe', 'swiftshader']);
+    expect(kinds('auto', false)).toEqual(['llvmpipe', 'swiftshader']);
+    expect(kinds('gpu', false)).toEqual(['gpu']); // an explicit choice is always tried
   });
 
   it("picks the fastest CPU adapter (llvmpipe) on 'auto' when there is no GPU", async () => {

@@ -29,6 +29,7 @@ export const CHECKPOINT_FORMAT_VERSION = '1';
 const RESERVED_KEYS = ['format', 'format_version', 'config', 'optimizer'];
 const OPTIMIZER_PREFIX = 'optimizer.';
 
+/** Optimizer state to store in a checkpoint. */
 export interface OptimizerStateInput {
   /** Optimizer name, e.g. 'adam'. */
   type: string;
@@ -40,6 +41,7 @@ export interface OptimizerStateInput {
   hyper?: unknown;
 }
 
+/** What encodeCheckpoint stores: parameters, the model config, optionally the optimizer state. */
 export interface CheckpointInput {
   /** Parameters, PyTorch-style name → tensor, in module order. */
   params: TensorsInput;
@@ -50,6 +52,7 @@ export interface CheckpointInput {
   metadata?: Readonly<Record<string, string>>;
 }
 
+/** Optimizer state read from a checkpoint. */
 export interface OptimizerState {
   type: string;
   step: number;
@@ -57,6 +60,7 @@ export interface OptimizerState {
   hyper: unknown;
 }
 
+/** A decoded checkpoint: parameters by name, the model config, the optimizer state if stored. */
 export interface Checkpoint {
   params: Map<string, Tensor>;
   config: unknown;
@@ -65,7 +69,9 @@ export interface Checkpoint {
   metadata: Record<string, string>;
 }
 
+/** Checks decodeCheckpoint makes while reading. */
 export interface CheckpointDecodeOptions {
+  /** Name of the file or source, used in error messages. */
   source?: string;
   /** The parameters the model expects, name → shape (missing, extra or reshaped ones fail). */
   expect?: DecodeOptions['expect'];

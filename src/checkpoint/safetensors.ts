@@ -54,6 +54,7 @@ export interface TensorInput {
   data: Float32Array;
 }
 
+/** Named tensors to write: a Map, a plain object, or [name, tensor] pairs (in file order). */
 export type TensorsInput =
   | ReadonlyMap<string, TensorInput>
   | Readonly<Record<string, TensorInput>>
@@ -230,6 +231,7 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
 }
 
+/** Limits and expectations of decodeSafetensors. */
 export interface DecodeOptions {
   /** Name of the file or source, used in error messages. */
   source?: string;

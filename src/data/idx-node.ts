@@ -65,6 +65,7 @@ export function findIdxFile(dir: string, part: keyof typeof IDX_FILE_STEMS): str
   throw new Error(`${dir}: no ${part} file found (tried ${tried.join(', ')})`);
 }
 
+/** The train and test splits of an MNIST-style dataset folder. */
 export interface IdxDatasetSplits {
   train: IdxDataset;
   test: IdxDataset;

@@ -30,6 +30,7 @@ export interface IdxDataset extends IdxImages {
   labels: Uint8Array;
 }
 
+/** Checks and conversion of an IDX images file. */
 export interface IdxImageOptions {
   /** File name used in error messages. */
   name?: string;
@@ -39,6 +40,7 @@ export interface IdxImageOptions {
   cols?: number | null;
 }
 
+/** Checks of an IDX labels file. */
 export interface IdxLabelOptions {
   /** File name used in error messages. */
   name?: string;

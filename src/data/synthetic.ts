@@ -28,9 +28,11 @@
 
 import { createRng } from './rng.js';
 
+/** The synthetic 2-D datasets (see generateSynthetic). */
 export type SyntheticName =
   'stretched-gaussian' | 'rotated-gaussian' | 'figure-eight' | 'three-blobs' | 'rotated-gaussians';
 
+/** Every synthetic dataset, for menus. */
 export const SYNTHETIC_NAMES: readonly SyntheticName[] = [
   'stretched-gaussian',
   'rotated-gaussian',
@@ -39,6 +41,7 @@ export const SYNTHETIC_NAMES: readonly SyntheticName[] = [
   'rotated-gaussians',
 ];
 
+/** Size and seed of a synthetic dataset. */
 export interface SyntheticOptions {
   /** Number of points. */
   count: number;
@@ -52,6 +55,7 @@ export interface SyntheticOptions {
   radius?: number;
 }
 
+/** Points of a synthetic dataset, with what is known about its true density. */
 export interface SyntheticData {
   name: SyntheticName;
   /** Points, row-major (count, 2). */

@@ -14,6 +14,7 @@ import {
   type GridLayoutOptions,
 } from './layout.js';
 
+/** Options of GridDisplay.create: the source images, their size and how they are drawn. */
 export interface GridDisplayOptions extends GridLayoutOptions {
   /** The images, (n, height, width) floats. */
   source: BufferRange;
@@ -37,10 +38,16 @@ export interface GridDisplayOptions extends GridLayoutOptions {
  */
 export interface DisplayTarget {
   readonly format: DisplayFormat;
+  /** The texture to draw into this frame. */
   texture(): GPUTexture;
+  /** Records what must follow the draw (e.g. a copy to a canvas), if anything. */
   finish?(encoder: GPUCommandEncoder): void;
 }
 
+/**
+ * Tiles a batch of images from a GPU buffer into a colour-mapped picture with one compute pass
+ * (no readback) and draws it into a DisplayTarget.
+ */
 export class GridDisplay {
   readonly layout: GridLayout;
   /** Packed texels, layout.height rows of layout.rowStride. */
@@ -60,6 +67,7 @@ export class GridDisplay {
     this.lut = lut;
   }
 
+  /** Checks the options, allocates the picture and prepares the tiling pass. */
   static async create(rt: GpuRuntime, o: GridDisplayOptions): Promise<GridDisplay> {
     const layout = gridLayout(o.n, o.height, o.width, o);
     const count = o.n * o.height * o.width;
@@ -149,6 +157,7 @@ export class GridDisplay {
     this.rt.device.queue.submit([encoder.finish()]);
   }
 
+  /** Frees the GPU objects of the display. */
   destroy(): void {
     this.dispatch.destroy();
     this.rt.buffers.destroy(this.lut.buffer);
@@ -161,7 +170,11 @@ export function textureTarget(
   rt: GpuRuntime,
   layout: GridLayout,
   format: DisplayFormat = 'rgba8unorm',
-): DisplayTarget & { readonly gpuTexture: GPUTexture; destroy(): void } {
+): DisplayTarget & {
+  readonly gpuTexture: GPUTexture;
+  /** Frees the texture. */
+  destroy(): void;
+} {
   const gpuTexture = rt.device.createTexture({
     label: 'display.target',
     size: { width: layout.width, height: layout.height },
@@ -207,7 +220,10 @@ export function blitTarget(
   layout: GridLayout,
   output: () => GPUTexture,
   outputFormat: GPUTextureFormat,
-): DisplayTarget & { destroy(): void } {
+): DisplayTarget & {
+  /** Frees the target's GPU objects. */
+  destroy(): void;
+} {
   const device = rt.device;
   const staging = device.createTexture({
     label: 'display.staging',
@@ -255,7 +271,10 @@ export function canvasTarget(
   rt: GpuRuntime,
   canvas: HTMLCanvasElement | OffscreenCanvas,
   layout: GridLayout,
-): DisplayTarget & { destroy(): void } {
+): DisplayTarget & {
+  /** Frees the target's GPU objects. */
+  destroy(): void;
+} {
   const context = canvas.getContext('webgpu') as GPUCanvasContext | null;
   if (!context)
     throw new Error('display: the canvas has no WebGPU context (getContext returned null)');

@@ -10,6 +10,7 @@ import type { DecoderProgram, VaeInference } from '../vae/inference.js';
 import { GridDisplay, type DisplayTarget } from './grid-display.js';
 import { FpsCounter, type GridLayout } from './layout.js';
 
+/** Options of LatentView.create: the grid of codes, how they are generated, and how they are drawn. */
 export interface LatentViewOptions {
   /** Codes drawn: a grid of rows × cols images. */
   rows: number;
@@ -26,6 +27,10 @@ export interface LatentViewOptions {
   label?: string;
 }
 
+/**
+ * Latent codes decoded and drawn on the GPU in one submit per frame: code generation, the decoder
+ * and the grid display, for sliders, traversals and manifolds at frame rate.
+ */
 export class LatentView {
   readonly n: number;
   readonly layout: GridLayout;
@@ -46,6 +51,7 @@ export class LatentView {
     this.spec = { ...options.spec, cols: options.spec.cols ?? options.cols };
   }
 
+  /** Prepares the decoder program, the code generator and the display. */
   static async create(
     inference: VaeInference,
     target: DisplayTarget,
@@ -119,10 +125,12 @@ export class LatentView {
     this.spec = spec;
   }
 
+  /** Changes the colour map of later frames. */
   setColormap(colormap: Colormap): void {
     this.display.setColormap(colormap, this.target.format);
   }
 
+  /** Learned-sigma decoders: draws mean + alpha * sigma in later frames. */
   setAlpha(alpha: number): void {
     this.program.setAlpha(alpha);
   }
@@ -147,6 +155,7 @@ export class LatentView {
     return device.queue.onSubmittedWorkDone();
   }
 
+  /** Frees the GPU objects of the view. */
   destroy(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -157,11 +166,13 @@ export class LatentView {
   }
 }
 
+/** Options of a TraversalLoop. */
 export interface TraversalLoopOptions {
   /** Called before each frame is recorded (move the base code, the range, ...). */
   beforeFrame?: (time: number) => void;
   /** Called after each finished frame with the current frames per second. */
   onFrame?: (fps: number, frames: number) => void;
+  /** Called when a frame fails; the loop stops either way (default: console.error). */
   onError?: (error: Error) => void;
 }
 
@@ -193,6 +204,7 @@ export class TraversalLoop {
     return this.running;
   }
 
+  /** Starts redrawing every animation frame. */
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -200,6 +212,7 @@ export class TraversalLoop {
     this.schedule((t) => this.tick(t));
   }
 
+  /** Stops scheduling frames (one already recorded still finishes). */
   stop(): void {
     this.running = false;
   }

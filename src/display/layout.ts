@@ -3,6 +3,7 @@
 // Browser-safe and Node-safe (no DOM, no GPU).
 import { colormapLut, COLORMAPS, type Colormap } from '../image/grid.js';
 
+/** How tiles are arranged in a grid. */
 export interface GridLayoutOptions {
   /** Tiles per row (default ceil(sqrt(n))). */
   columns?: number;
@@ -10,6 +11,7 @@ export interface GridLayoutOptions {
   padding?: number;
 }
 
+/** Where every tile of a grid lies, in texels, and the padded row stride of the picture. */
 export interface GridLayout {
   n: number;
   imageHeight: number;
@@ -138,6 +140,7 @@ export class FpsCounter {
     return this.times.length;
   }
 
+  /** Forgets the frames counted so far. */
   reset(): void {
     this.times.length = 0;
   }

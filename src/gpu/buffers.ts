@@ -12,12 +12,20 @@ export function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
 }
 
+/** What a BufferAllocator holds now and held at most. */
 export interface AllocatorStats {
+  /** Buffers created and not yet destroyed. */
   liveBuffers: number;
+  /** Bytes of those buffers. */
   liveBytes: number;
+  /** The most bytes live at once. */
   peakBytes: number;
 }
 
+/**
+ * Creates, labels and counts GPU buffers (so tests can check that nothing leaks), and knows the
+ * device's offset alignments for sub-allocating ranges.
+ */
 export class BufferAllocator {
   private readonly live = new Map<GPUBuffer, number>();
   private liveBytes = 0;
@@ -136,6 +144,7 @@ export async function readRange(device: GPUDevice, range: BufferRange): Promise<
   }
 }
 
+/** Copies a range back to the CPU as float32 values (waits for the GPU). */
 export async function readFloats(device: GPUDevice, range: BufferRange): Promise<Float32Array> {
   return new Float32Array(await readRange(device, range));
 }

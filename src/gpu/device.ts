@@ -1,5 +1,7 @@
 // Getting a WebGPU device in a browser (navigator.gpu) or in Node (Dawn from the `webgpu` package),
 // preferring a real GPU and falling back to the fastest CPU implementation present.
+import type * as NodeFs from 'node:fs';
+import { DAWN_PACKAGE, importOptional } from '../optional-deps.js';
 
 /** Which implementation to use. `auto` prefers a real GPU, then llvmpipe, then SwiftShader. */
 export type AdapterChoice = 'auto' | 'gpu' | 'llvmpipe' | 'swiftshader';
@@ -7,6 +9,7 @@ export type AdapterChoice = 'auto' | 'gpu' | 'llvmpipe' | 'swiftshader';
 /** What kind of adapter we ended up with. `browser` is whatever navigator.gpu gave. */
 export type AdapterKind = 'gpu' | 'llvmpipe' | 'swiftshader' | 'cpu-other' | 'browser';
 
+/** Which adapter requestGpu takes and which optional features it asks for. */
 export interface RequestGpuOptions {
   /** Override the choice; in Node the WEBGPU_VAE_ADAPTER environment variable does the same. */
   adapter?: AdapterChoice;
@@ -18,6 +21,7 @@ export interface RequestGpuOptions {
   dawnFlags?: string[];
 }
 
+/** A device and what requestGpu learned about the adapter it came from. */
 export interface GpuDeviceInfo {
   device: GPUDevice;
   adapter: GPUAdapter;
@@ -36,7 +40,7 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const INSTALL_HINT =
   'No WebGPU adapter could be created. On Debian/Ubuntu install the CPU implementations with ' +
   '`apt-get install -y chromium libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri` (SwiftShader ships ' +
-  'with chromium; llvmpipe with Mesa), and `npm install webgpu` for Node. In a browser, use one ' +
+  'with chromium; llvmpipe with Mesa), and `npm install webgpu` (Dawn) for Node. In a browser, use one ' +
   'with WebGPU enabled (Chrome/Edge 113+, or --enable-unsafe-webgpu).';
 
 const CPU_ADAPTER_PATTERN =
@@ -58,14 +62,52 @@ export function classifyAdapter(info: GPUAdapterInfo): AdapterKind {
   return 'gpu';
 }
 
-interface Candidate {
+export interface Candidate {
   kind: 'gpu' | 'llvmpipe' | 'swiftshader';
   flags: string[];
   options: GPURequestAdapterOptions;
   env: Record<string, string | undefined>;
 }
 
-function nodeCandidates(choice: AdapterChoice): Candidate[] {
+/** Device files a GPU driver exposes on Linux: DRM render nodes, NVIDIA, AMD KFD, WSL's dxg. */
+const GPU_DEVICE_FILE = /^(dri\/renderD\d+|nvidia\d+|nvidiactl|kfd|dxg)$/;
+
+/**
+ * Whether a real GPU can be present, from the names of the files in /dev (and /dev/dri as
+ * `dri/...`). Without one, no Vulkan/Metal/D3D driver can reach a GPU.
+ */
+export function hasGpuDeviceFile(devEntries: readonly string[]): boolean {
+  return devEntries.some((name) => GPU_DEVICE_FILE.test(name));
+}
+
+/**
+ * On Linux, false when /dev has no GPU device file: then `auto` skips probing Dawn's default
+ * backend, whose Vulkan probe finds only CPU drivers it rejects and prints their complaints
+ * (XDG_RUNTIME_DIR, "While initializing adapter") to stderr. Elsewhere, and when /dev cannot be
+ * read, true (probe as usual).
+ */
+async function mayHaveGpu(): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  try {
+    const specifier = 'node:fs'; // hidden from bundlers: this only runs in Node
+    const fs = (await import(/* @vite-ignore */ specifier)) as typeof NodeFs;
+    const list = (dir: string) => {
+      try {
+        return fs.readdirSync(dir);
+      } catch {
+        return [];
+      }
+    };
+    const dev = list('/dev');
+    if (dev.length === 0) return true;
+    return hasGpuDeviceFile([...dev, ...list('/dev/dri').map((n) => `dri/${n}`)]);
+  } catch {
+    return true;
+  }
+}
+
+/** The Node adapters to try, in order, for a choice. */
+export function nodeCandidates(choice: AdapterChoice, gpuPossible = true): Candidate[] {
   const gpu: Candidate = {
     kind: 'gpu',
     flags: [],
@@ -92,7 +134,7 @@ function nodeCandidates(choice: AdapterChoice): Candidate[] {
     case 'swiftshader':
       return [swiftshader];
     case 'auto':
-      return [gpu, llvmpipe, swiftshader];
+      return gpuPossible ? [gpu, llvmpipe, swiftshader] : [llvmpipe, swiftshader];
   }
 }
 
@@ -178,17 +220,12 @@ let dawnModule: DawnModule | undefined;
 
 async function loadDawn(): Promise<DawnModule> {
   if (dawnModule) return dawnModule;
-  try {
-    const specifier = 'webgpu';
-    dawnModule = (await import(/* @vite-ignore */ specifier)) as DawnModule;
-  } catch (error) {
-    throw new Error(
-      `Cannot load the 'webgpu' package (Dawn for Node): ${String(error)}. ${INSTALL_HINT}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  // A variable specifier, so that bundlers leave this Node-only optional package alone.
+  const specifier = DAWN_PACKAGE.name;
+  dawnModule = await importOptional(
+    DAWN_PACKAGE,
+    async () => (await import(/* @vite-ignore */ specifier)) as DawnModule,
+  );
   // WebGPU constants such as GPUBufferUsage must exist as globals, as in a browser.
   for (const [key, value] of Object.entries(dawnModule.globals)) {
     if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;
@@ -203,7 +240,9 @@ async function requestNodeGpu(options: RequestGpuOptions): Promise<GpuDeviceInfo
     process.env.WEBGPU_VAE_ORIGINAL_VK_ICD = process.env.VK_ICD_FILENAMES;
   }
   const tried: string[] = [];
-  for (const candidate of nodeCandidates(choice)) {
+  const gpuPossible = choice !== 'auto' || (await mayHaveGpu());
+  if (!gpuPossible) tried.push('gpu: no GPU device in /dev');
+  for (const candidate of nodeCandidates(choice, gpuPossible)) {
     for (const [key, value] of Object.entries(candidate.env)) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;

@@ -6,8 +6,13 @@ import type { ShaderFile } from '../shaders/wgsl.generated.js';
 /** Named sizes that a dispatch is planned for, e.g. { M: 128, N: 400, K: 784 }. */
 export type Shape = Readonly<Record<string, number>>;
 
+/** Workgroup counts of a dispatch in x, y and z. */
 export type Workgroups = readonly [number, number, number];
 
+/**
+ * A compute kernel declared as data: its WGSL, entry point, workgroup size, override constants
+ * and how many workgroups a shape needs. Register it with defineKernel.
+ */
 export interface KernelDef {
   /** Unique name; also the label of every GPU object made for it. */
   name: string;

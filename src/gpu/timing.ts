@@ -1,12 +1,14 @@
 // Per-kernel GPU timing with timestamp queries, where the adapter has `timestamp-query`.
 import type { PreparedDispatch } from './runtime.js';
 
+/** GPU time of one timed dispatch. */
 export interface KernelTime {
   label: string;
   /** GPU time of the dispatch in milliseconds. */
   ms: number;
 }
 
+/** Times dispatches with timestamp queries (GpuRuntime.timer, where the adapter has them). */
 export class GpuTimer {
   private querySet: GPUQuerySet | undefined;
   private resolveBuffer: GPUBuffer | undefined;
@@ -72,6 +74,7 @@ export class GpuTimer {
     }
   }
 
+  /** Frees the query set and its buffer. */
   destroy(): void {
     this.querySet?.destroy();
     this.resolveBuffer?.destroy();

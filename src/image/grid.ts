@@ -7,6 +7,7 @@
  */
 export const NAN_MARKER = 128;
 
+/** Layout, background and clamping of imageGrid. */
 export interface ImageGridOptions {
   /** Images per row (default ceil(sqrt(n))). */
   columns?: number;
@@ -22,6 +23,7 @@ export interface ImageGridOptions {
   clamp?: boolean;
 }
 
+/** An 8-bit grayscale picture. */
 export interface GrayImage {
   /** Row-major bytes, one per pixel, length width * height. */
   pixels: Uint8Array;
@@ -107,8 +109,10 @@ export function imageGrid(
 
 // ---- colour maps ----
 
+/** A colour map for single-channel images. */
 export type Colormap = 'gray' | 'viridis' | 'magma';
 
+/** Every colour map, for menus. */
 export const COLORMAPS: readonly Colormap[] = ['gray', 'viridis', 'magma'];
 
 // Nine evenly spaced stops of matplotlib's perceptually uniform maps (0, 1/8, ..., 1); the 256-entry

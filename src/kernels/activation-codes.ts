@@ -1,4 +1,5 @@
 // Activation codes shared with shaders/activation_fns.wgsl (ACT_* constants there).
+/** The activations the kernels implement (PyTorch semantics), with their codes in the WGSL. */
 export const ACTIVATIONS = {
   identity: 0,
   relu: 1,
@@ -10,6 +11,7 @@ export const ACTIVATIONS = {
   gelu: 7,
 } as const;
 
+/** An activation name: identity, relu, leaky_relu, elu, tanh, sigmoid, softplus or gelu. */
 export type Activation = keyof typeof ACTIVATIONS;
 
 /** Default alpha for leaky_relu (PyTorch: 0.01) and elu (PyTorch: 1.0). */

@@ -232,6 +232,10 @@ export const gaussianLearnedNllBackwardRows = backwardKernel(
   ['dnll_l'],
 );
 
+/**
+ * The decoder likelihood p(x|z): Bernoulli on logits, Gaussian with a fixed sigma, or Gaussian
+ * with a learned per-pixel log sigma.
+ */
 export type Likelihood =
   | { kind: 'bernoulli' }
   | {

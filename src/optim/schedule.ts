@@ -1,5 +1,6 @@
 // Learning-rate schedules, evaluated on the CPU per step (the value goes into Adam's uniform).
 
+/** A learning-rate schedule: constant, step decay per epoch, or cosine over the run. */
 export type LrSchedule =
   | { kind: 'constant' }
   /** lr · gamma^floor(epoch / stepSize) (torch.optim.lr_scheduler.StepLR stepped per epoch). */
@@ -7,6 +8,7 @@ export type LrSchedule =
   /** Cosine from lr down to minLr (default 0) over all training steps (CosineAnnealingLR). */
   | { kind: 'cosine'; minLr?: number };
 
+/** What a schedule needs to know about the run. */
 export interface ScheduleContext {
   /** Steps in one epoch (the step schedule counts epochs). */
   stepsPerEpoch: number;

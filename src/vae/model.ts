@@ -19,6 +19,7 @@ import {
   type VaeConfig,
 } from './config.js';
 
+/** Options of VaeModel.create. */
 export interface VaeModelOptions {
   /** Seed of the initial weights (default 0). */
   seed?: number;
@@ -27,6 +28,7 @@ export interface VaeModelOptions {
   label?: string;
 }
 
+/** Where one parameter lies in the model's flat buffers. */
 export interface ParamEntry {
   spec: ParameterSpec;
   /** Byte offset in the flat buffers. */
@@ -55,6 +57,10 @@ export function initialWeights(config: ResolvedVaeConfig, seed: number): Map<str
   return weights;
 }
 
+/**
+ * A VAE's validated config and its parameters in one flat GPU buffer (PyTorch names and
+ * initialisation), made from a config or a checkpoint.
+ */
 export class VaeModel {
   readonly config: ResolvedVaeConfig;
   readonly specs: ParameterSpec[];
@@ -102,6 +108,7 @@ export class VaeModel {
     return { model: VaeModel.fromDecoded(rt, checkpoint, source), checkpoint };
   }
 
+  /** A model from a decoded checkpoint: its config and weights (names and shapes checked). */
   static fromDecoded(rt: GpuRuntime, checkpoint: Checkpoint, source = 'checkpoint'): VaeModel {
     if (checkpoint.config === undefined) {
       throw new Error(`${source}: the checkpoint has no model config in its metadata`);
@@ -218,6 +225,7 @@ export class VaeModel {
     return { layout: this.layout, params: this.params, ...(grads ? { grads } : {}) };
   }
 
+  /** Frees the parameter buffer. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;

@@ -1,0 +1,333 @@
+// The commands of the CLI (train, eval, sample), run in the process whose native stderr is
+// captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readCheckpointFile } from '../checkpoint/file.js';
+import { binarizeInto } from '../data/idx.js';
+import { createRng } from '../data/rng.js';
+import { createRuntime, type GpuRuntime } from '../gpu/runtime.js';
+import { imageGrid } from '../image/grid.js';
+import { encodePngSync } from '../image/png-node.js';
+import type { CliArgs, EvalOptions, SampleOptions, TrainOptions } from './args.js';
+import { CheckpointSaver } from './checkpoint-saver.js';
+import { loadSplits, resolveDataSource } from './data.js';
+import { describeModel, modelConfig, readModelConfig } from './model.js';
+import { ownStderr } from './native-stderr.js';
+import { createProgress } from './progress.js';
+import { reconstruct } from './render.js';
+import { VaeInference } from '../vae/inference.js';
+import { VaeModel } from '../vae/model.js';
+import { formatMetrics } from '../vae/metrics.js';
+import { Trainer, type Dataset, type Metrics } from '../vae/trainer.js';
+
+/** Human lines (stdout, or stderr when stdout carries JSON) and JSON lines (--json only). */
+class Output {
+  private readonly started = performance.now();
+
+  constructor(private readonly jsonMode: boolean) {}
+
+  log(line: string): void {
+    if (this.jsonMode) ownStderr().write(`${line}\n`);
+    else process.stdout.write(`${line}\n`);
+  }
+
+  json(record: Record<string, unknown>): void {
+    if (this.jsonMode) process.stdout.write(`${JSON.stringify(record)}\n`);
+  }
+
+  /** Seconds since the command started. */
+  elapsed(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  /** The final line: what was written and how long it took (and the JSON summary). */
+  finish(command: string, files: string[], summary: Record<string, unknown> = {}): void {
+    const seconds = this.elapsed();
+    const what = files.length > 0 ? `wrote ${files.join(', ')}` : 'done';
+    this.log(`${what} in ${seconds.toFixed(1)} s`);
+    this.json({ type: 'summary', command, files, seconds: round(seconds, 3), ...summary });
+  }
+}
+
+const round = (v: number, digits = 4) => Number(v.toFixed(digits));
+
+/** Every metric by name (loss, recon, kl, elbo; iwae; …) and the example count. */
+function metricsJson(m: Metrics): Record<string, number> {
+  const values = Object.fromEntries(Object.entries(m.values).map(([k, v]) => [k, round(v)]));
+  return { ...values, examples: m.examples };
+}
+
+async function runtime(adapter: TrainOptions['adapter'], out: Output): Promise<GpuRuntime> {
+  const rt = await createRuntime({
+    adapter,
+    onError: (e) => ownStderr().write(`${e.message}\n`),
+  });
+  out.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
+  return rt;
+}
+
+async function writePng(
+  path: string,
+  images: Float32Array,
+  n: number,
+  side: number,
+  columns: number,
+) {
+  const grid = imageGrid(images, n, side, side, { columns });
+  await writeFile(path, encodePngSync(grid.pixels, grid.width, grid.height, 1));
+}
+
+/**
+ * Samples from the prior into a PNG grid. A conditional model draws them under `label`, or, with
+ * no label, one row per class (the columns share their codes, so a column is one style).
+ */
+async function writeSamples(
+  model: VaeModel,
+  path: string,
+  count: number,
+  side: number,
+  seed: number,
+  temperature = 1,
+  label?: number,
+): Promise<void> {
+  const rng = createRng(seed);
+  const Z = model.config.latentSize;
+  const condition = model.config.condition;
+  const inference = VaeInference.create(model);
+  try {
+    if (condition.kind === 'label' && label === undefined) {
+      const perClass = Math.max(1, Math.ceil(count / condition.classes));
+      const codes = new Float32Array(perClass * Z).map(() => temperature * rng.normal());
+      const rows = condition.classes * perClass;
+      const z = new Float32Array(rows * Z);
+      const labels = new Float32Array(rows);
+      for (let c = 0; c < condition.classes; c++) {
+        z.set(codes, c * perClass * Z);
+        labels.fill(c, c * perClass, (c + 1) * perClass);
+      }
+      const images = await inference.decode(z, rows, { labels });
+      await writePng(path, images, rows, side, perClass);
+      return;
+    }
+    if (condition.kind !== 'label' && label !== undefined) {
+      throw new Error('--label applies only to conditional models (condition label)');
+    }
+    const z = new Float32Array(count * Z).map(() => temperature * rng.normal());
+    const images = await inference.decode(z, count, label !== undefined ? { labels: label } : {});
+    await writePng(path, images, count, side, Math.ceil(Math.sqrt(count)));
+  } finally {
+    inference.destroy();
+  }
+}
+
+async function train(o: TrainOptions): Promise<void> {
+  const out = new Output(o.json);
+  const seed = o.seed ?? 0;
+  // A model description is read and checked first: its mistakes need no data or GPU.
+  const described = o.config !== undefined ? await readModelConfig(o.config) : undefined;
+  const data = await loadSplits(resolveDataSource(o.dataset, o.data));
+  const D = data.side * data.side;
+  out.log(`data: ${data.source}`);
+  if (o.binarize === 'static') {
+    // One fixed Bernoulli draw of every pixel (statically binarized MNIST).
+    const rng = createRng(seed + 7);
+    for (const split of [data.train, data.test]) {
+      const copy = new Float32Array(split.count * D);
+      binarizeInto(split.images, copy, rng, copy.length);
+      split.images = copy;
+    }
+  }
+  const rt = await runtime(o.adapter, out);
+  let model: VaeModel;
+  let resumeState;
+  if (o.resume) {
+    const ckpt = await readCheckpointFile(o.resume);
+    model = VaeModel.fromDecoded(rt, ckpt, o.resume);
+    resumeState = ckpt.optimizer;
+    out.log(`resumed from ${o.resume} (step ${resumeState?.step ?? 0})`);
+  } else {
+    const config = described ?? (await modelConfig(o, D));
+    try {
+      model = VaeModel.create(rt, config, { seed });
+    } catch (e) {
+      const where = o.config !== undefined ? `--config ${o.config}` : `--preset ${o.preset}`;
+      throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (model.config.inputSize !== D) {
+    throw new Error(
+      `the model takes ${model.config.inputSize} values per example, the data has ${D}`,
+    );
+  }
+  const trainer = await Trainer.create(model, {
+    batchSize: o.batch,
+    lr: o.lr,
+    schedule: o.schedule,
+    seed,
+  });
+  if (resumeState) trainer.loadOptimizerState(resumeState);
+  await mkdir(o.out, { recursive: true });
+  const checkpointPath = join(o.out, 'model.safetensors');
+  // A failed checkpoint write stops training (the error is reported, not 'aborted').
+  const stop = new AbortController();
+  const saver = await CheckpointSaver.create(trainer, checkpointPath, () => stop.abort());
+  const stepsPerEpoch = Math.ceil(data.train.count / o.batch);
+  let lastLoss: number | undefined;
+  const newProgress = () =>
+    createProgress({ total: stepsPerEpoch, label: 'train', epochs: o.epochs, stream: ownStderr() });
+  let progress = newProgress();
+  let epochStart = performance.now();
+  out.log(`model: ${describeModel(model)}; batch ${o.batch}, Adam lr ${o.lr}`);
+  out.log(
+    `checkpoint: ${checkpointPath}, after every epoch` +
+      (o.saveEvery ? ` and every ${o.saveEvery} steps` : ''),
+  );
+  let lastStep = 0;
+  try {
+    await trainer.fit(data.train, {
+      epochs: o.epochs,
+      test: data.test,
+      binarize: o.binarize === 'dynamic' ? 'dynamic' : 'none',
+      shuffleSeed: seed,
+      signal: stop.signal,
+      onStep: (r) => {
+        lastLoss = r.loss;
+      },
+      onSubmit: (step, epoch, stepInEpoch, total) => {
+        lastStep = step;
+        if (stepInEpoch === total) saver.snapshot(step, true);
+        else if (o.saveEvery !== undefined && step % o.saveEvery === 0) saver.snapshot(step);
+        else saver.catchUp(step);
+        if (o.quiet) return;
+        if (stepInEpoch === 1) epochStart = performance.now();
+        const seconds = (performance.now() - epochStart) / 1000;
+        progress.update({
+          step: stepInEpoch,
+          epoch,
+          ...(lastLoss !== undefined ? { loss: lastLoss } : {}),
+          ...(stepInEpoch > 1 && seconds > 0
+            ? { stepsPerSecond: (stepInEpoch - 1) / seconds }
+            : {}),
+        });
+      },
+      onEpoch: (r) => {
+        if (!o.quiet) progress.done();
+        const test = r.test!;
+        out.log(
+          `epoch ${r.epoch}/${o.epochs}: train ${formatMetrics(r.train)}, ` +
+            `test ${formatMetrics(test)}; ` +
+            `${r.seconds.toFixed(1)} s, ${r.stepsPerSecond.toFixed(1)} steps/s`,
+        );
+        out.json({
+          type: 'epoch',
+          epoch: r.epoch,
+          epochs: o.epochs,
+          step: lastStep,
+          train: metricsJson(r.train),
+          test: metricsJson(test),
+          seconds: round(r.seconds, 3),
+          stepsPerSecond: round(r.stepsPerSecond, 2),
+          checkpoint: checkpointPath,
+        });
+        progress = newProgress();
+      },
+    });
+    await saver.flush();
+  } catch (e) {
+    throw saver.error ?? e;
+  } finally {
+    saver.destroy();
+  }
+  const files = [checkpointPath];
+  if (Number.isInteger(Math.sqrt(D))) {
+    const side = Math.sqrt(D);
+    const samples = join(o.out, 'samples.png');
+    // A conditional model's grid has one row per class.
+    await writeSamples(model, samples, 64, side, seed + 1);
+    files.push(samples);
+    const n = Math.min(32, data.test.count);
+    const recon = await reconstruct(model, data.test, n, seed);
+    // Pairs: each test image followed by its reconstruction.
+    const pairs = new Float32Array(2 * n * D);
+    for (let i = 0; i < n; i++) {
+      pairs.set(data.test.images.subarray(i * D, (i + 1) * D), 2 * i * D);
+      pairs.set(recon.subarray(i * D, (i + 1) * D), (2 * i + 1) * D);
+    }
+    const reconstructions = join(o.out, 'reconstructions.png');
+    await writePng(reconstructions, pairs, 2 * n, side, 16);
+    files.push(reconstructions);
+  }
+  trainer.destroy();
+  model.destroy();
+  rt.device.destroy();
+  out.finish('train', files, { steps: saver.savedStep, adapter: rt.info.name });
+}
+
+async function evaluate(o: EvalOptions): Promise<void> {
+  const out = new Output(o.json);
+  const rt = await runtime(o.adapter, out);
+  const ckpt = await readCheckpointFile(o.checkpoint);
+  const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
+  const data = await loadSplits(resolveDataSource(o.dataset, o.data));
+  const D = data.side * data.side;
+  if (model.config.inputSize !== D) {
+    throw new Error(
+      `${o.checkpoint}: the model takes ${model.config.inputSize} values per example, the data has ${D}`,
+    );
+  }
+  const test: Dataset = o.limit
+    ? { ...data.test, count: Math.min(o.limit, data.test.count) }
+    : data.test;
+  const trainer = await Trainer.create(model, { batchSize: o.batch, seed: o.seed ?? 0 });
+  const m = await trainer.evaluate(test);
+  out.log(`test (${test.count} examples, ${data.source}):`);
+  out.log(`  ${formatMetrics(m, 3)} nats per example`);
+  const started = performance.now();
+  const ll = await trainer.logLikelihood(test, {
+    k: o.k,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  });
+  out.log(
+    `  log p(x) ≈ ${ll.logPx.toFixed(3)} nats (importance-sampled, k = ${o.k}; ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  trainer.destroy();
+  model.destroy();
+  rt.device.destroy();
+  out.finish('eval', [], {
+    test: metricsJson(m),
+    logPx: round(ll.logPx),
+    k: o.k,
+    adapter: rt.info.name,
+  });
+}
+
+async function sample(o: SampleOptions): Promise<void> {
+  const out = new Output(o.json);
+  const rt = await runtime(o.adapter, out);
+  const ckpt = await readCheckpointFile(o.checkpoint);
+  const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
+  const side = Math.sqrt(model.config.inputSize);
+  if (!Number.isInteger(side)) {
+    throw new Error(
+      `${o.checkpoint}: inputSize ${model.config.inputSize} is not a square image; cannot draw samples`,
+    );
+  }
+  await mkdir(o.out, { recursive: true });
+  const path = join(o.out, 'samples.png');
+  await writeSamples(model, path, o.count, side, o.seed ?? 0, o.temperature, o.label);
+  model.destroy();
+  rt.device.destroy();
+  out.finish('sample', [path], { count: o.count, adapter: rt.info.name });
+}
+
+/** Runs a parsed command (not help). */
+export async function runCommand(args: Exclude<CliArgs, { command: 'help' }>): Promise<void> {
+  switch (args.command) {
+    case 'train':
+      return train(args.options);
+    case 'eval':
+      return evaluate(args.options);
+    case 'sample':
+      return sample(args.options);
+  }
+}

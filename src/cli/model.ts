@@ -1,0 +1,77 @@
+// The model the CLI trains: a preset shaped by the model flags, or a JSON model description.
+import { readFile } from 'node:fs/promises';
+import { parseJsonStrict } from '../checkpoint/json-strict.js';
+import { convVaePreset, MODEL_VERSION, resolveVaeConfig, type VaeConfig } from '../vae/config.js';
+import type { VaeModel } from '../vae/model.js';
+import type { TrainOptions } from './args.js';
+
+export type ModelChoice = Pick<
+  TrainOptions,
+  | 'config'
+  | 'preset'
+  | 'latent'
+  | 'hidden'
+  | 'activation'
+  | 'likelihood'
+  | 'beta'
+  | 'capacity'
+  | 'objective'
+  | 'condition'
+>;
+
+/** --config FILE: a VaeConfig as JSON; syntax errors name the file and position. */
+export async function readModelConfig(path: string): Promise<VaeConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`--config ${path}: cannot read (${(e as Error).message})`, { cause: e });
+  }
+  try {
+    // Checked here, before data and GPU are set up; resolveVaeConfig names the field that is wrong.
+    const config = parseJsonStrict(text) as unknown as VaeConfig;
+    resolveVaeConfig(config);
+    return config;
+  } catch (e) {
+    throw new Error(`--config ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The model description from --config, or from --preset and the model flags. */
+export async function modelConfig(o: ModelChoice, inputSize: number): Promise<VaeConfig> {
+  if (o.config !== undefined) return readModelConfig(o.config);
+  const sections: Pick<VaeConfig, 'likelihood' | 'objective' | 'condition'> = {
+    likelihood: o.likelihood,
+    objective:
+      o.objective.kind === 'iwae'
+        ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
+        : {
+            kind: 'elbo',
+            beta: o.beta,
+            reduction: 'sum',
+            ...(o.capacity ? { capacity: o.capacity } : {}),
+          },
+    condition: o.condition,
+  };
+  if (o.preset === 'conv') return { ...convVaePreset(o.latent), ...sections };
+  return {
+    version: MODEL_VERSION,
+    inputSize,
+    latentSize: o.latent,
+    encoder: { hidden: o.hidden, activation: o.activation },
+    decoder: { hidden: [...o.hidden].reverse(), activation: o.activation },
+    ...sections,
+  };
+}
+
+/** One line: layers, likelihood, parameter count. */
+export function describeModel(model: VaeModel): string {
+  const c = model.config;
+  const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
+  const layers = [c.inputSize, ...c.encoder.hidden, c.latentSize].join('-');
+  const objective =
+    c.objective.kind === 'iwae' ? `IWAE k=${c.objective.samples}` : `ELBO β=${c.objective.beta}`;
+  const condition =
+    c.condition.kind === 'label' ? `, conditioned on ${c.condition.classes} classes` : '';
+  return `${conv}${layers} ${c.likelihood.kind}, ${objective}${condition}, ${model.flatSize} floats of parameters`;
+}

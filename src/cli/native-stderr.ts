@@ -1,0 +1,110 @@
+// Keeping the native WebGPU libraries' messages (Dawn, Mesa, the Vulkan loader: "XDG_RUNTIME_DIR is
+// invalid", "While initializing adapter", "... artificially reduced ...") out of the CLI's output.
+// They are written by native code straight to file descriptor 2, which Node cannot redirect
+// in-process (no dup2). So the CLI runs its command in a child process whose fd 2 is a pipe to the
+// parent, and gives the child the real stderr as fd 3 for its own messages (progress, errors).
+// The parent drops what arrives on the pipe, unless the child dies of a signal it did not forward
+// (a native crash): then the captured text is printed, so nothing needed for a bug report is lost.
+// --verbose or WEBGPU_VAE_VERBOSE=1 runs in one process and shows everything.
+//
+// Signals: the child runs in its own process group, so a terminal's Ctrl-C reaches only the
+// parent, which forwards SIGINT, SIGTERM and SIGHUP once and exits with the child's status. If the
+// parent is killed outright (SIGKILL), the child notices the closed IPC channel and kills itself
+// the same way, so no training goes on unseen.
+import { spawn } from 'node:child_process';
+import { writeSync } from 'node:fs';
+import { constants } from 'node:os';
+import { isatty, WriteStream } from 'node:tty';
+import type { ProgressStream } from './progress.js';
+
+/** Set in the child's environment. */
+export const CHILD_ENV = 'WEBGPU_VAE_CLI_CHILD';
+/** Asks for the native messages (as --verbose does). */
+export const VERBOSE_ENV = 'WEBGPU_VAE_VERBOSE';
+/** The child's descriptor for the CLI's own stderr messages. */
+const OWN_STDERR_FD = 3;
+/** Captured native output kept for a crash report. */
+const KEEP_BYTES = 64 * 1024;
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+export function isCliChild(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[CHILD_ENV] === '1';
+}
+
+export function verboseFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env[VERBOSE_ENV];
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+let own: ProgressStream | undefined;
+
+/** Where the CLI's own stderr messages go: fd 3 in the child, process.stderr otherwise. */
+export function ownStderr(): ProgressStream {
+  if (own) return own;
+  if (!isCliChild()) return (own = process.stderr);
+  if (isatty(OWN_STDERR_FD)) return (own = new WriteStream(OWN_STDERR_FD));
+  return (own = {
+    isTTY: false,
+    write(chunk: string) {
+      writeSync(OWN_STDERR_FD, chunk);
+      return true;
+    },
+  });
+}
+
+/** In the child: dies with the parent (see the file comment). */
+export function followParent(): void {
+  if (!isCliChild() || !process.channel) return;
+  process.channel.unref();
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+}
+
+export interface ChildOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** What the child wrote to fd 2 (the last KEEP_BYTES). */
+  native: string;
+}
+
+/**
+ * Runs `node [execArgv] script ...args` as the CLI child (see the file comment) and resolves
+ * with how it ended. `stderr` receives the crash report, if any.
+ */
+export function runCapturingNativeStderr(
+  script: string,
+  args: readonly string[],
+  options: { execArgv?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<ChildOutcome> {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
+    stdio: ['inherit', 'inherit', 'pipe', 2, 'ipc'],
+    env: { ...(options.env ?? process.env), [CHILD_ENV]: '1' },
+    detached: true,
+  });
+  let native = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    native = (native + text).slice(-KEEP_BYTES);
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  for (const s of FORWARDED) process.on(s, forward);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      for (const s of FORWARDED) process.off(s, forward);
+      resolve({ code, signal, native });
+    });
+  });
+}
+
+/** The exit status for the parent, and the crash report to print (empty when none). */
+export function settle(outcome: ChildOutcome): { status: number; report: string } {
+  const { code, signal, native } = outcome;
+  if (signal === null) return { status: code ?? 1, report: '' };
+  const status = 128 + (constants.signals[signal] ?? 0);
+  if ((FORWARDED as readonly string[]).includes(signal)) return { status, report: '' };
+  const body = native.trim() === '' ? '(nothing)' : native.trimEnd();
+  return {
+    status,
+    report: `webgpu-vae: the process was killed by ${signal}; the native WebGPU libraries printed:\n${body}\n`,
+  };
+}

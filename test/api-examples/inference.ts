@@ -1,0 +1,37 @@
+// Inference: load a checkpoint and encode, decode, sample, interpolate, traverse.
+import { createRuntime, DEFAULT_BATCH_SIZES, VaeInference, type Decoded } from 'webgpu-vae';
+
+export async function inferenceExample(images: Float32Array, url: string): Promise<Decoded[]> {
+  const rt = await createRuntime();
+  const vae = await VaeInference.fromCheckpoint(rt, url, {
+    batchSizes: [...DEFAULT_BATCH_SIZES, 1024], // graphs are planned (and cached) per size
+    onProgress: (loaded, total) => console.log(`${loaded} of ${total ?? '?'} bytes`),
+  });
+  const { mu } = await vae.encode(images, 2);
+  const Z = vae.config.latentSize;
+  const pictures: Float32Array = await vae.decode(mu, 2);
+  console.log(pictures.length === 2 * vae.config.inputSize);
+  const results = [
+    await vae.sample(16, { temperature: 0.8, seed: 1 }),
+    await vae.reconstruct(images, 2),
+    await vae.interpolate(mu.subarray(0, Z), mu.subarray(Z, 2 * Z), 10, {
+      method: 'spherical',
+      space: 'latent',
+    }),
+    await vae.traverse(mu.subarray(0, Z), 0, { steps: 11, range: [-3, 3] }),
+    await vae.manifold2d(16),
+  ];
+  // A conditional model (condition 'label') takes the labels of the rows with each call.
+  if (vae.conditional) {
+    const labels = Float32Array.of(3, 7);
+    const codes = await vae.encode(images, labels); // q(z | x, y)
+    results.push(await vae.sample(10, { labels: 3 }), {
+      codes: codes.mu,
+      images: await vae.decode(codes.mu, labels),
+      rows: 2,
+    });
+  }
+  vae.destroy();
+  rt.destroy();
+  return results;
+}

@@ -1,0 +1,80 @@
+// Runtime: a device, a custom kernel declared as data, a prepared dispatch, a readback.
+import {
+  BufferAllocator,
+  createRuntime,
+  defineKernel,
+  describeAdapter,
+  dispatch1d,
+  fillForward,
+  PreparedDispatch,
+  readFloats,
+  readRange,
+  requestGpu,
+  type GpuRuntime,
+  type GpuTimer,
+  type KernelDef,
+  type KernelTime,
+} from 'webgpu-vae';
+
+/** y = a·x + y over n floats, as a user-defined kernel with inline WGSL. */
+export const saxpy: KernelDef = defineKernel({
+  name: 'example.saxpy',
+  file: 'example-saxpy.wgsl',
+  code: `
+override WG_X: u32 = 64;
+struct Params { n: u32, a: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(WG_X)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < params.n) { y[id.x] = params.a * x[id.x] + y[id.x]; }
+}`,
+  entryPoint: 'main',
+  workgroupSize: [64],
+  dispatch: ({ n }) => dispatch1d(Math.ceil(n! / 64)),
+  elements: ({ n }) => ({ x: n!, y: n! }),
+});
+
+export async function runtimeExample(): Promise<Float32Array> {
+  const rt: GpuRuntime = await createRuntime({ adapter: 'auto' }); // a GPU if present, else llvmpipe
+  console.log(rt.info.name, rt.info.kind);
+  const n = 1000;
+  const x = rt.buffers.storage('x', 4 * n);
+  const y = rt.buffers.storage('y', 4 * n);
+  const fillX = await rt.prepare(fillForward, {
+    bindings: { out: x },
+    shape: { n },
+    uniforms: { value: 2 },
+  });
+  const fillY = await rt.prepare(fillForward, {
+    bindings: { out: y },
+    shape: { n },
+    uniforms: { value: 1 },
+  });
+  const axpy = await rt.prepare(saxpy, { bindings: { x, y }, shape: { n }, uniforms: { a: 3 } });
+  await rt.submitChecked([fillX, fillY, axpy]); // y = 3·2 + 1 = 7
+  const result = await readFloats(rt.device, y);
+  // Per-kernel GPU times where the adapter has timestamp queries.
+  const timer: GpuTimer | undefined = rt.timer;
+  const times: KernelTime[] = timer ? await timer.time([axpy]) : [];
+  console.log(
+    axpy instanceof PreparedDispatch,
+    times.map((t) => `${t.label} ${t.ms} ms`),
+  );
+  rt.destroy();
+  return result;
+}
+
+/** A bare device, without the runtime: which adapter, and raw bytes back from a buffer. */
+export async function deviceExample(): Promise<ArrayBuffer> {
+  const { device, adapter, kind } = await requestGpu({ adapter: 'llvmpipe' });
+  console.log(describeAdapter(adapter.info), kind);
+  const buffers = new BufferAllocator(device, 'example');
+  const range = buffers.storage('bytes', 16);
+  const bytes = await readRange(device, range);
+  console.log(buffers.stats.liveBuffers);
+  buffers.destroyAll();
+  device.destroy();
+  return bytes;
+}
