@@ -18,7 +18,7 @@ import { parseCliArgs, usage, type CliArgs } from '../src/cli/args.js';
 import { defineCommand, parseCommand } from '../src/cli/flags.js';
 import { datasetRoots, resolveDataSource } from '../src/cli/data.js';
 import { modelConfig, type ModelChoice } from '../src/cli/model.js';
-import { convVaePreset } from '../src/vae/config.js';
+import { convVaePreset, resolveVaeConfig } from '../src/vae/config.js';
 import { makeRng } from './helpers/reference.js';
 
 // ---- independent PNG reader ----
@@ -960,17 +960,20 @@ describe('the model of train', () => {
     likelihood: { kind: 'bernoulli' },
     beta: 2,
     capacity: { max: 5, steps: 10 },
+    objective: { kind: 'elbo' },
+    condition: { kind: 'none' },
   };
 
   it('builds the MLP preset from the model flags (the decoder mirrors the encoder)', async () => {
     expect(await modelConfig(choice, 100)).toEqual({
+      version: 2,
       inputSize: 100,
       latentSize: 3,
       encoder: { hidden: [32, 16], activation: 'tanh' },
       decoder: { hidden: [16, 32], activation: 'tanh' },
       likelihood: { kind: 'bernoulli' },
-      beta: 2,
-      capacity: { max: 5, steps: 10 },
+      objective: { kind: 'elbo', beta: 2, capacity: { max: 5, steps: 10 }, reduction: 'sum' },
+      condition: { kind: 'none' },
     });
   });
 
@@ -979,9 +982,25 @@ describe('the model of train', () => {
     expect(c).toEqual({
       ...convVaePreset(3),
       likelihood: { kind: 'bernoulli' },
-      beta: 2,
+      objective: { kind: 'elbo', beta: 2, reduction: 'sum' },
+      condition: { kind: 'none' },
     });
     expect(c.encoder.conv).toHaveLength(2);
+  });
+
+  it('builds IWAE and conditional models from --objective, --samples and --condition', async () => {
+    const c = await modelConfig(
+      {
+        ...choice,
+        capacity: undefined,
+        objective: { kind: 'iwae', samples: 7 },
+        condition: { kind: 'label', classes: 10, inject: 'dense' },
+      },
+      784,
+    );
+    expect(c.objective).toEqual({ kind: 'iwae', samples: 7, reduction: 'sum' });
+    expect(c.condition).toEqual({ kind: 'label', classes: 10, inject: 'dense' });
+    expect(resolveVaeConfig(c).objective.kind).toBe('iwae');
   });
 
   it('reads --config as JSON and names the file in every error', async () => {

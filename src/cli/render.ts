@@ -29,7 +29,7 @@ export async function reconstruct(
   });
   try {
     writeFeeds(cg, mg.feeds, data, 0, n);
-    cg.write(mg.hyper, Float32Array.from(hyperAt(model, 0)));
+    cg.write(mg.hyper, Float32Array.from(hyperAt(model.config, 0)));
     cg.update({ step: 0 });
     rt.submit(cg.dispatches, 'render.reconstruct');
     // With K samples per example (IWAE), the first sample of each example.

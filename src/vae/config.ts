@@ -50,6 +50,14 @@ export type {
 } from './layers.js';
 export type { CapacityConfig } from './objective/elbo.js';
 
+/**
+ * A `{ kind, ... }` section as written: its kind and any of that kind's fields; defaults fill the
+ * others, and resolveVaeConfig names a required one that is missing.
+ */
+export type SectionInput<C extends { kind: string }> = C extends unknown
+  ? { kind: C['kind'] } & Partial<Omit<C, 'kind'>>
+  : never;
+
 /** The version this library writes. */
 export const MODEL_VERSION = 2;
 
@@ -65,21 +73,21 @@ export interface VaeConfig {
    * (C, H, W) of an example, C·H·W = inputSize, NCHW. Needed by conv layers; default with conv
    * layers: [1, s, s] when inputSize = s² (784 → [1, 28, 28]).
    */
-  inputShape?: [number, number, number];
+  inputShape?: readonly [number, number, number];
   /** Z: latent dimensions, 1..256. */
   latentSize: number;
   encoder: EncoderConfig;
   /** q(z|x) (default { kind: 'diagonal' }). */
-  posterior?: PosteriorConfig;
+  posterior?: SectionInput<PosteriorConfig>;
   /** p(z) (default { kind: 'standard-normal' }). */
-  prior?: PriorConfig;
+  prior?: SectionInput<PriorConfig>;
   decoder: DecoderConfig;
   /** Decoder likelihood p(x|z) (default Bernoulli on logits). */
   likelihood?: Likelihood;
   /** The loss (default { kind: 'elbo', beta: 1, reduction: 'sum' }). */
-  objective?: ObjectiveConfig;
+  objective?: SectionInput<ObjectiveConfig>;
   /** Extra inputs the model is conditioned on (default { kind: 'none' }). */
-  condition?: ConditionConfig;
+  condition?: SectionInput<ConditionConfig>;
   /** Version 1 only: now objective.beta. */
   beta?: number;
   /** Version 1 only: now objective.capacity. */

@@ -17,6 +17,7 @@ import { checkDataset, writeFeeds, type Dataset } from './feeds.js';
 import { kindsOf } from './kinds.js';
 import { metricsFrom, type Metrics } from './metrics.js';
 import type { VaeModel } from './model.js';
+import type { ResolvedVaeConfig } from './config.js';
 
 export interface EvaluatorOptions {
   /** Rows per evaluation batch (default 128). */
@@ -92,7 +93,7 @@ export class Evaluator {
     const first = await this.evalGraph(Math.min(batchSize, data.count));
     const acc = this.acc!;
     rt.device.queue.writeBuffer(acc.buffer, acc.offset, new Float32Array(first.mg.metrics.length));
-    const hyper = Float32Array.from(hyperAt(this.model, 0));
+    const hyper = Float32Array.from(hyperAt(this.model.config, 0));
     let batches = 0;
     for (let start = 0; start < data.count; start += batchSize) {
       const rows = Math.min(batchSize, data.count - start);
@@ -187,8 +188,7 @@ export function destroyCompiled<T extends { cg: CompiledGraph }>(p: Promise<T>):
 }
 
 /** The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1). */
-export function hyperAt(model: VaeModel, step: number): number[] {
-  const c = model.config.objective;
-  const values = kindsOf(model.config).objective.hyperAt(c, step);
+export function hyperAt(config: ResolvedVaeConfig, step: number): number[] {
+  const values = kindsOf(config).objective.hyperAt(config.objective, step);
   return values.length > 0 ? values : [0];
 }

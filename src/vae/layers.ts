@@ -9,7 +9,7 @@ import type { ConditionWidths } from './sections.js';
 
 export interface MlpConfig {
   /** Hidden layer widths, input side first; [] gives a single linear map. */
-  hidden: number[];
+  hidden: readonly number[];
   /** Activation after every hidden layer (default 'relu'). */
   activation?: Activation;
 }
@@ -34,7 +34,7 @@ export interface ConvLayerConfig {
  */
 export interface EncoderConfig extends MlpConfig {
   /** Conv2d layers, input side first (module names encoder.conv.0, encoder.conv.1, …). */
-  conv?: ConvLayerConfig[];
+  conv?: readonly ConvLayerConfig[];
 }
 
 /**
@@ -45,13 +45,13 @@ export interface EncoderConfig extends MlpConfig {
  */
 export interface DecoderConfig extends MlpConfig {
   /** ConvTranspose2d layers (module names decoder.deconv.0, …); the last gives inputShape. */
-  deconv?: ConvLayerConfig[];
+  deconv?: readonly ConvLayerConfig[];
   /**
    * (C, h, w) of the first deconv layer's input: C·h·w must be the last hidden width (or the
    * latent size with no hidden layers). Default: h, w inverted from inputShape through the deconv
    * layers, C = that width / (h·w).
    */
-  reshape?: [number, number, number];
+  reshape?: readonly [number, number, number];
 }
 
 /** A conv layer with every default filled in. */
@@ -89,7 +89,10 @@ export interface LayerContext {
   widths: ConditionWidths;
 }
 
-function resolveMlp(path: string, raw: Record<string, unknown>): Required<MlpConfig> {
+function resolveMlp(
+  path: string,
+  raw: Record<string, unknown>,
+): { hidden: number[]; activation: Activation } {
   if (!Array.isArray(raw.hidden)) fail(`${path}.hidden must be an array of layer widths`);
   const hidden = raw.hidden.map((h, i) => checkSize(`${path}.hidden[${i}]`, h));
   const activation = (raw.activation ?? 'relu') as Activation;

@@ -240,7 +240,7 @@ export class Trainer {
     const stepIndex = this.optimizer.step; // 0-based index of this step
     this.lr = learningRateAt(this.schedule, this.baseLr, stepIndex, this.scheduleContext);
     writeFeeds(g.cg, g.mg.feeds, data, 0, rows);
-    g.cg.write(g.mg.hyper, Float32Array.from(hyperAt(this.model, stepIndex)));
+    g.cg.write(g.mg.hyper, Float32Array.from(hyperAt(this.model.config, stepIndex)));
     g.cg.update({ step: stepIndex });
     this.optimizer.setStep(this.lr);
     const encoder = rt.device.createCommandEncoder({ label: `${this.model.label}.step` });

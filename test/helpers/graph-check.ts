@@ -53,7 +53,7 @@ export function probedGraph(
   const hyper = g.input('hyper', [1]);
   inputs.set('hyper', Float32Array.of(1));
   const s = total(g, multiply(g, 'probed', y, probe), 'probed.sum');
-  objective(g, hyper, [{ name: 'out', weight: 1, value: s }], 1);
+  objective(g, hyper, [{ name: 'out', weight: 1, value: s }], 1).keep = true;
   g.backward();
   return { graph: g, params, inputs };
 }

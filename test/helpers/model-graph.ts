@@ -31,7 +31,7 @@ export function writeStepInputs(
     cg.write(mg.eps, o.eps);
   }
   const step = o.step ?? 0;
-  cg.write(mg.hyper, Float32Array.from(hyperAt(model, step)));
+  cg.write(mg.hyper, Float32Array.from(hyperAt(model.config, step)));
   cg.update({ step });
 }
 

@@ -1,0 +1,324 @@
+// The model layer end to end: every variant's training graph on the GPU against the float64
+// interpreter of the same graph (which is itself checked against finite differences here and
+// against the PyTorch twin in model-golden.test.ts), with poisoned gradients and fresh random
+// models of awkward sizes; noise drawn on the GPU reproduced by the interpreter (one PRNG stream
+// per stochastic op); and the trainer running any variant without knowing it.
+import { describe, expect, it } from 'vitest';
+import { reparamOp } from '../src/graph/ops/latent.js';
+import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../src/vae/config.js';
+import { buildModelGraph, type ModelGraph } from '../src/vae/build.js';
+import { hyperAt } from '../src/vae/evaluator.js';
+import { VaeModel, initialWeights } from '../src/vae/model.js';
+import { Trainer } from '../src/vae/trainer.js';
+import { runGraph64 } from '../src/reference/graph.js';
+import { generateSynthetic } from '../src/data/synthetic.js';
+import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
+import { compileModelGraph, writeStepInputs } from './helpers/model-graph.js';
+import {
+  freshSeed,
+  makeRng,
+  mismatches,
+  randomNormal,
+  randomUniform,
+} from './helpers/reference.js';
+
+/** Every variant this layer has, at awkward sizes. */
+const VARIANTS: [string, VaeConfig][] = [
+  [
+    'iwae k=3, bernoulli, mean',
+    {
+      version: 2,
+      inputSize: 11,
+      latentSize: 3,
+      encoder: { hidden: [7], activation: 'tanh' },
+      decoder: { hidden: [6], activation: 'elu' },
+      objective: { kind: 'iwae', samples: 3, reduction: 'mean' },
+    },
+  ],
+  [
+    'iwae k=5, learned σ, no hidden encoder layer',
+    {
+      version: 2,
+      inputSize: 9,
+      latentSize: 2,
+      encoder: { hidden: [], activation: 'relu' },
+      decoder: { hidden: [5], activation: 'softplus' },
+      likelihood: { kind: 'gaussian-learned' },
+      objective: { kind: 'iwae', samples: 5, reduction: 'sum' },
+    },
+  ],
+  [
+    'cvae MLP, 4 classes, capacity',
+    {
+      version: 2,
+      inputSize: 10,
+      latentSize: 3,
+      encoder: { hidden: [8], activation: 'gelu' },
+      decoder: { hidden: [7], activation: 'tanh' },
+      likelihood: { kind: 'gaussian', sigma: 0.7 },
+      objective: { kind: 'elbo', beta: 2, capacity: { max: 3, steps: 50 }, reduction: 'sum' },
+      condition: { kind: 'label', classes: 4 },
+    },
+  ],
+  [
+    'cvae conv, label as channels, deconv decoder',
+    {
+      version: 2,
+      inputSize: 2 * 5 * 5,
+      inputShape: [2, 5, 5],
+      latentSize: 2,
+      encoder: {
+        conv: [{ channels: 3, kernel: 3, stride: 2, padding: 1 }],
+        hidden: [5],
+        activation: 'elu',
+      },
+      decoder: {
+        hidden: [6 * 3 * 3],
+        deconv: [{ channels: 2, kernel: 2, stride: 2, padding: 1, outputPadding: 1 }],
+        activation: 'tanh',
+      },
+      condition: { kind: 'label', classes: 3, inject: 'channels' },
+    },
+  ],
+  [
+    'cvae conv, label at the dense layer, iwae k=2',
+    {
+      version: 2,
+      inputSize: 36,
+      inputShape: [1, 6, 6],
+      latentSize: 3,
+      encoder: { conv: [{ channels: 2, kernel: 3 }], hidden: [], activation: 'leaky_relu' },
+      decoder: { hidden: [7], activation: 'sigmoid' },
+      objective: { kind: 'iwae', samples: 2, reduction: 'mean' },
+      condition: { kind: 'label', classes: 5, inject: 'dense' },
+    },
+  ],
+];
+
+interface Case {
+  config: ResolvedVaeConfig;
+  B: number;
+  weights: Map<string, Float32Array>;
+  x: Float32Array;
+  labels: Float32Array | undefined;
+  eps: Float32Array;
+}
+
+function randomCase(raw: VaeConfig, seed: number): Case {
+  const rng = makeRng(seed);
+  const config = resolveVaeConfig(raw);
+  const B = 2 + Math.floor(rng() * 4);
+  const K = config.objective.kind === 'iwae' ? config.objective.samples : 1;
+  const x =
+    config.likelihood.kind === 'bernoulli'
+      ? randomUniform(rng, B * config.inputSize, 0, 1)
+      : randomNormal(rng, B * config.inputSize);
+  const classes = config.condition.kind === 'label' ? config.condition.classes : 0;
+  const labels = classes
+    ? Float32Array.from({ length: B }, () => Math.floor(rng() * classes))
+    : undefined;
+  return {
+    config,
+    B,
+    weights: initialWeights(config, seed),
+    x,
+    labels,
+    eps: randomNormal(rng, B * K * config.latentSize),
+  };
+}
+
+/** The interpreter's inputs for a graph of this case at `step`. */
+function referenceInputs(c: Case, mg: ModelGraph, step: number) {
+  const inputs = new Map<string, Float32Array>([
+    ['x', c.x],
+    ['hyper', Float32Array.from(hyperAt(c.config, step))],
+  ]);
+  if (c.labels) inputs.set('y', c.labels);
+  if (mg.eps) inputs.set('eps', c.eps);
+  return inputs;
+}
+
+function toF64(m: Map<string, Float32Array>): Map<string, Float64Array> {
+  return new Map([...m].map(([k, v]) => [k, Float64Array.from(v)]));
+}
+
+/** Mismatches of each gradient relative to its tensor's scale. */
+function gradientLines(
+  got: Map<string, Float32Array>,
+  want: Map<string, Float64Array>,
+  rel: number,
+): string[] {
+  const lines: string[] = [];
+  for (const [name, w] of want) {
+    const scale = Math.max(1e-3, ...Array.from(w, Math.abs));
+    const m = mismatches(
+      got.get(name) ?? new Float32Array(),
+      w,
+      { atol: rel * scale, rtol: rel },
+      name,
+      4,
+    );
+    if (m) lines.push(m);
+  }
+  return lines;
+}
+
+describe('the float64 interpreter of the model graphs', () => {
+  it.each(VARIANTS)('matches finite differences of its own loss (%s)', (_name, raw) => {
+    const seed = freshSeed();
+    const c = randomCase(raw, seed);
+    const mg = buildModelGraph(c.config, { batch: c.B, training: true, seed: 1, givenNoise: true });
+    const inputs = referenceInputs(c, mg, 17);
+    const params = toF64(c.weights);
+    const ref = runGraph64(mg.graph, { params, inputs, step: 17 });
+    const scaleOf = c.config.objective.reduction === 'mean' ? 1 / c.B : 1;
+    const h = 1e-6;
+    for (const [name, value] of params) {
+      const want = ref.grads.get(name)!;
+      const scale = Math.max(1e-6, ...Array.from(want, Math.abs));
+      for (const i of [0, Math.floor(value.length / 2), value.length - 1]) {
+        const saved = value[i]!;
+        value[i] = saved + h;
+        const up = runGraph64(mg.graph, { params, inputs, step: 17 }).loss;
+        value[i] = saved - h;
+        const down = runGraph64(mg.graph, { params, inputs, step: 17 }).loss;
+        value[i] = saved;
+        const fd = (scaleOf * (up - down)) / (2 * h);
+        expect(Math.abs(fd - want[i]!), `seed ${seed}: d/d${name}[${i}]`).toBeLessThan(
+          2e-5 * scale + 1e-5 * Math.abs(fd),
+        );
+      }
+    }
+  });
+});
+
+describe.each(TEST_ADAPTERS)('model graphs on %s', (adapter) => {
+  it.each(VARIANTS)('every gradient matches the float64 interpreter (%s)', async (_name, raw) => {
+    const seed = freshSeed();
+    const c = randomCase(raw, seed);
+    const rt = await runtimeFor(adapter);
+    const model = VaeModel.create(rt, c.config, { weights: c.weights });
+    const grads = rt.buffers.storage('variant.grads', model.flatSize * 4).buffer;
+    // Every gradient entry must be written by the step (= before +=).
+    rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
+    const mg = buildModelGraph(c.config, { batch: c.B, training: true, seed: 1, givenNoise: true });
+    const cg = await compileModelGraph(rt, model, mg, grads);
+    writeStepInputs(cg, mg, model, { x: c.x, labels: c.labels, eps: c.eps, step: 17 });
+    await rt.submitChecked(cg.dispatches, 'variant.step');
+    const ref = runGraph64(mg.graph, {
+      params: toF64(c.weights),
+      inputs: referenceInputs(c, mg, 17),
+      step: 17,
+    });
+    const [loss] = await cg.read(mg.loss);
+    expect(Math.abs(loss! - ref.loss), `seed ${seed}`).toBeLessThan(
+      1e-4 * (1 + Math.abs(ref.loss)),
+    );
+    for (const metric of mg.metrics) {
+      const [got] = await cg.read(metric.value);
+      const want = ref.value(metric.value)[0]!;
+      expect(Math.abs(got! - want), `seed ${seed}: metric ${metric.name}`).toBeLessThan(
+        1e-4 * (1 + Math.abs(want)),
+      );
+    }
+    const lines = gradientLines(await model.readFlat(grads), ref.grads, 3e-4);
+    expect(lines, `seed ${seed}\n${lines.join('\n')}`).toEqual([]);
+    cg.destroy();
+    model.destroy();
+    rt.buffers.destroy(grads);
+  });
+
+  it('draws the noise the interpreter draws: one Philox stream per stochastic op', async () => {
+    const seed = freshSeed();
+    const c = randomCase(VARIANTS[0]![1], seed);
+    const rt = await runtimeFor(adapter);
+    const model = VaeModel.create(rt, c.config, { weights: c.weights });
+    const mg = buildModelGraph(c.config, { batch: c.B, training: false, seed: seed >>> 8 });
+    const cg = await compileModelGraph(rt, model, mg);
+    writeStepInputs(cg, mg, model, { x: c.x, step: 5 });
+    await rt.submitChecked(cg.dispatches, 'noise.step');
+    const ref = runGraph64(mg.graph, {
+      params: toF64(c.weights),
+      inputs: referenceInputs(c, mg, 5),
+      step: 5,
+    });
+    const z = await cg.read(mg.posterior.z);
+    const m = mismatches(z, ref.value(mg.posterior.z), { atol: 2e-5, rtol: 2e-5 }, 'z');
+    expect(m, `seed ${seed}`).toBeNull();
+    cg.destroy();
+    model.destroy();
+  });
+
+  it('gives two sampling ops of one graph independent noise', async () => {
+    const rt = await runtimeFor(adapter);
+    const config = resolveVaeConfig(VARIANTS[0]![1]);
+    const mg = buildModelGraph(config, { batch: 64, training: false, seed: 3 });
+    // A second reparameterization of the same posterior, as a second stochastic section would add.
+    const reparams = mg.graph.ops.filter((op) => op.type === 'reparam');
+    expect(reparams.map((op) => (op.attrs as { stream: number }).stream)).toEqual([0]);
+    const first = reparams[0]!;
+    const second = mg.graph.add(
+      reparamOp,
+      'reparam.second',
+      { mu: first.in.mu!, logvar: first.in.logvar! },
+      { z: first.out.z!.shape, eps: first.out.z!.shape },
+      { samples: 3, seed: 3, stream: 1, givenNoise: false },
+    );
+    second.out.eps!.keep = true;
+    first.out.eps!.keep = true;
+    const model = VaeModel.create(rt, config, { seed: 2 });
+    const cg = await compileModelGraph(rt, model, mg);
+    writeStepInputs(cg, mg, model, { x: new Float32Array(64 * 11).fill(0.5), step: 9 });
+    await rt.submitChecked(cg.dispatches, 'streams');
+    const a = await cg.read(first.out.eps!);
+    const b = await cg.read(second.out.eps!);
+    const n = a.length;
+    let dot = 0;
+    let same = 0;
+    for (let i = 0; i < n; i++) {
+      dot += a[i]! * b[i]!;
+      if (a[i] === b[i]) same++;
+    }
+    // Independent N(0, 1) draws: the sample correlation is N(0, 1/n); 5σ bound.
+    expect(Math.abs(dot / n)).toBeLessThan(5 / Math.sqrt(n));
+    expect(same).toBeLessThan(3);
+    cg.destroy();
+    model.destroy();
+  });
+
+  it('trains every variant through the same trainer: metrics by name, loss falls', async () => {
+    const rt = await runtimeFor(adapter);
+    const points = generateSynthetic('three-blobs', { count: 600, seed: 4 });
+    const data = { images: points.data, count: 600, labels: points.labels };
+    const base = {
+      version: 2,
+      inputSize: 2,
+      latentSize: 2,
+      encoder: { hidden: [16], activation: 'tanh' },
+      decoder: { hidden: [16], activation: 'tanh' },
+      likelihood: { kind: 'gaussian-learned' },
+    } as const;
+    const configs: [VaeConfig, string[]][] = [
+      [
+        { ...base, objective: { kind: 'iwae', samples: 8, reduction: 'sum' } },
+        ['loss', 'lse', 'recon', 'iwae'],
+      ],
+      [{ ...base, condition: { kind: 'label', classes: 3 } }, ['loss', 'recon', 'kl', 'elbo']],
+    ];
+    for (const [config, names] of configs) {
+      const model = VaeModel.create(rt, config, { seed: 5 });
+      const trainer = await Trainer.create(model, { batchSize: 50, lr: 1e-2, seed: 6 });
+      expect(trainer.metrics).toEqual(names.filter((n) => n !== 'iwae' && n !== 'elbo'));
+      const before = await trainer.evaluate(data);
+      const reports = await trainer.fit(data, { epochs: 4 });
+      const after = await trainer.evaluate(data);
+      expect(Object.keys(after.values).sort()).toEqual([...names].sort());
+      expect(after.loss, `${config.objective?.kind} ${config.condition?.kind}`).toBeLessThan(
+        before.loss - 0.3,
+      );
+      expect(reports.every((r) => Number.isFinite(r.train.loss))).toBe(true);
+      trainer.destroy();
+      model.destroy();
+    }
+  });
+});
