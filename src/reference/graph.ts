@@ -18,7 +18,7 @@ export interface GraphInputs64 {
 export interface GraphResult64 {
   /** The value of any forward tensor. */
   value(t: Tensor): Float64Array;
-  /** The root op's loss (the batch sum of the per-example objective). */
+  /** The root op's loss (the batch sum of the per-example objective); NaN without a root. */
   loss: number;
   /** d (scale · loss) / d parameter, by parameter name (zeros where the loss does not reach). */
   grads: Map<string, Float64Array>;
@@ -114,8 +114,12 @@ export function runGraph64(graph: Graph, values: GraphInputs64): GraphResult64 {
     }
   }
   const roots = forward.filter((op) => op.def.root);
-  if (roots.length !== 1) throw new Error(`reference: ${roots.length} root ops, expected 1`);
-  const root = roots[0]!;
+  if (roots.length > 1) throw new Error(`reference: ${roots.length} root ops, expected 1`);
+  const root = roots[0];
+  if (!root) {
+    // A forward-only graph (inference): values, no loss or gradients.
+    return { value: read, loss: NaN, grads: new Map(), grad: () => undefined };
+  }
   const loss = read(root.outputs[0]!)[0]!;
 
   // Reverse walk: gradients per base tensor, summed over uses (views share their base's).

@@ -125,6 +125,7 @@ export function matmulGrads(
   b: Tensor,
   { layout, M, N, K }: MatmulAttrs,
   ctx: GradContext,
+  suffixes: { a: string; b: string } = { a: 'da', b: 'db' },
 ): void {
   const emit = (
     target: Tensor,
@@ -141,15 +142,16 @@ export function matmulGrads(
       { ...attrs, accumulate: s.accumulate },
     );
   };
+  const [sa, sb] = [suffixes.a, suffixes.b];
   if (ctx.needs(a)) {
-    if (layout === 'NN') emit(a, 'da', { a: dc, b }, { layout: 'NT', M, N: K, K: N });
-    else if (layout === 'NT') emit(a, 'da', { a: dc, b }, { layout: 'NN', M, N: K, K: N });
-    else emit(a, 'da', { a: b, b: dc }, { layout: 'NT', M: K, N: M, K: N });
+    if (layout === 'NN') emit(a, sa, { a: dc, b }, { layout: 'NT', M, N: K, K: N });
+    else if (layout === 'NT') emit(a, sa, { a: dc, b }, { layout: 'NN', M, N: K, K: N });
+    else emit(a, sa, { a: b, b: dc }, { layout: 'NT', M: K, N: M, K: N });
   }
   if (ctx.needs(b)) {
-    if (layout === 'NN') emit(b, 'db', { a, b: dc }, { layout: 'TN', M: K, N, K: M });
-    else if (layout === 'NT') emit(b, 'db', { a: dc, b: a }, { layout: 'TN', M: N, N: K, K: M });
-    else emit(b, 'db', { a, b: dc }, { layout: 'NN', M: K, N, K: M });
+    if (layout === 'NN') emit(b, sb, { a, b: dc }, { layout: 'TN', M: K, N, K: M });
+    else if (layout === 'NT') emit(b, sb, { a: dc, b: a }, { layout: 'TN', M: N, N: K, K: M });
+    else emit(b, sb, { a, b: dc }, { layout: 'NN', M: K, N, K: M });
   }
 }
 
@@ -211,6 +213,7 @@ export const linearOp = defineOp<
       weight,
       { layout: 'NT', M: x.size / inn, N: out, K: inn },
       ctx,
+      { a: 'dx', b: 'dW' },
     );
     if (ctx.needs(bias)) {
       const s = ctx.slot(bias);
