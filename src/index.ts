@@ -33,6 +33,7 @@ export * from './graph/executor.js';
 export * from './vae/config.js';
 export * from './vae/graphs.js';
 export * from './vae/model.js';
+export * from './vae/state-dict.js';
 export * from './vae/schedule.js';
 export * from './vae/trainer.js';
 export * from './vae/reference.js';
