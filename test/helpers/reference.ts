@@ -1,4 +1,5 @@
 // Float64 CPU references, seeded random inputs and a checker that prints the first mismatches.
+import { compareParamMaps } from '../../src/vae/reference.js';
 
 /** Seeded PRNG (mulberry32) so a failing case can be rerun; the seed is new every run. */
 export function makeRng(seed: number): () => number {
@@ -109,4 +110,29 @@ export function finiteDifference(
     grad[i] = (plus - minus) / (2 * eps);
   }
   return grad;
+}
+
+/**
+ * Named float32 GPU results against float64 references, with a tolerance relative to each tensor's
+ * scale (its largest |value|, at least 1e-3): the first mismatches of every tensor, [] when all
+ * agree.
+ */
+export function scaledCheck(
+  actual: ReadonlyMap<string, Float32Array>,
+  expected: ReadonlyMap<string, Float64Array>,
+  rel: number,
+): string[] {
+  const lines: string[] = [];
+  for (const [name, want] of expected) {
+    const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
+    lines.push(
+      ...compareParamMaps(
+        new Map([[name, actual.get(name) ?? new Float32Array()]]),
+        new Map([[name, want]]),
+        { atol: rel * scale, rtol: rel },
+        4,
+      ),
+    );
+  }
+  return lines;
 }
