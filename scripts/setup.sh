@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian/Ubuntu machine: the CPU WebGPU implementations (SwiftShader
 # ships with chromium, which the browser tests drive too; llvmpipe comes with Mesa's EGL/GL), the
-# Vulkan loader Dawn needs for SwiftShader, then the npm dependencies.
+# Vulkan loader Dawn needs for SwiftShader, Debian's PyTorch (python3-torch, with Pillow for image
+# folders) for the tests of the PyTorch twin in python/, then the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(chromium libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri)
+packages=(chromium libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri python3-torch python3-pil)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
