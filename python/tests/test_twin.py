@@ -195,6 +195,25 @@ class ObjectiveTest(unittest.TestCase):
             for n, p in net.named_parameters():
                 torch.testing.assert_close(p.grad, want[n], msg=f'{cfg}: {n}')
 
+    def test_non_finite_step_is_skipped_but_counted(self):
+        torch.manual_seed(6)
+        net = VaeNet(MLP)
+        hyper = {'lr': 0.1, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'weightDecay': 0.0}
+        opt = make_optimizer(net, hyper)
+        r = Stepper(net, net, opt, hyper, world=1, seed=0, binarize='none', max_norm=None)
+        x = torch.rand(3, 6)
+        r.step(x, None, 0, 3, 0, 0.1)
+        before = {n: t.clone() for n, t in net.state_dict().items()}
+        moments = adam_state(net, opt, None)
+        x[1, 2] = float('nan')
+        self.assertTrue(r.step(x, None, 1, 3, 0, 0.1)['skipped'])
+        after = adam_state(net, opt, None)
+        self.assertEqual((moments['step'], after['step']), (1, 2))
+        for n, t in net.state_dict().items():
+            self.assertTrue(torch.equal(t, before[n]), n)
+            for m in ('m', 'v'):
+                self.assertTrue(torch.equal(after['moments'][m][n], moments['moments'][m][n]))
+
     def test_global_noise_splits_by_rank(self):
         net = VaeNet(v2(objective={'kind': 'iwae', 'samples': 2}))
         steppers = [Stepper(net, net, None, {}, world=w, seed=9, binarize='none', max_norm=None)

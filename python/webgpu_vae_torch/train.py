@@ -190,7 +190,9 @@ class Stepper:
             norm = torch.nn.utils.clip_grad_norm_(params, self.max_norm)
             finite = bool(torch.isfinite(norm))
         elif self.skip_non_finite:
-            finite = bool(torch.isfinite(sum((p.grad.double() ** 2).sum() for p in params)))
+            # The float32 sum of squares, as adam.wgsl tests it (squares past f32's range skip).
+            sumsq = torch.stack([p.grad.float().pow(2).sum() for p in params]).sum()
+            finite = bool(torch.isfinite(sumsq))
         if finite:
             self.optimizer.step()
         else:
