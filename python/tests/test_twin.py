@@ -314,6 +314,27 @@ class DataTest(unittest.TestCase):
             self.assertEqual([round(v * 255) for v in x[:, 0, 0].tolist()], [10, 101, 3])
 
 
+class TrainTest(unittest.TestCase):
+    def test_conditioned_iwae_conv_model_trains_and_checkpoints(self):
+        from webgpu_vae_torch.train import main
+        config = {'version': 2, 'inputSize': 784, 'latentSize': 3,
+                  'encoder': {'conv': [{'channels': 2, 'kernel': 4, 'stride': 4}], 'hidden': [8]},
+                  'decoder': {'hidden': [8]},
+                  'objective': {'kind': 'iwae', 'samples': 3},
+                  'condition': {'kind': 'label', 'classes': 10, 'inject': 'channels'}}
+        with tempfile.TemporaryDirectory() as d:
+            main(['--config', json.dumps(config), '--data', 'embedded', '--out', d,
+                  '--epochs', '2', '--limit', '24', '--batch-size', '8', '--test-limit', '16',
+                  '--binarize', 'dynamic', '--quiet'])
+            ckpt = load_checkpoint(os.path.join(d, 'model.safetensors'))
+            lines = [json.loads(line) for line in open(os.path.join(d, 'metrics.jsonl'))]
+        self.assertEqual(ckpt.config, config)
+        self.assertEqual(ckpt.optimizer['step'], 6)
+        self.assertEqual(ckpt.params['encoder.conv.0.weight'].shape, (2, 11, 4, 4))
+        self.assertEqual([r['epoch'] for r in lines], [1, 2])
+        self.assertTrue(all(math.isfinite(r['test']['loss']) for r in lines))
+
+
 class FixtureTest(unittest.TestCase):
     def test_committed_fixtures_are_what_the_twin_computes(self):
         root = pathlib.Path(golden.FIXTURES)

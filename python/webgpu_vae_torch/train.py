@@ -411,8 +411,10 @@ def run(args, rank: int, world: int, device, log) -> None:
                                   float(len(rows))], dtype=torch.float64)
             step += 1
         seconds = time.perf_counter() - started
-        if world > 1:
+        if world > 1:  # on the device: NCCL reduces GPU tensors only
+            sums = sums.to(device)
             dist.all_reduce(sums)
+            sums = sums.cpu()
         n = sums[3].item()
         report = {'epoch': epoch, 'step': step, 'seconds': seconds,
                   'samplesPerSecond': n / seconds,
@@ -443,9 +445,14 @@ def run(args, rank: int, world: int, device, log) -> None:
         log(f'checkpoint: {path}')
 
 
-if __name__ == '__main__':
+def cli() -> None:
+    """main() with bad input (a config, data or checkpoint problem) reported in one line."""
     try:
         main()
     except (ValueError, OSError) as e:
         print(f'webgpu_vae_torch.train: {e}', file=sys.stderr)
         sys.exit(1)
+
+
+if __name__ == '__main__':
+    cli()
