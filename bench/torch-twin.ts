@@ -140,6 +140,7 @@ function twinRun(
       python,
       ['-m', 'webgpu_vae_torch.train', ...trainArgs],
       twinEpochs(dir),
+      env,
     );
   }
   // --redirects 2 --tee 2: Debian's torch 1.13 launcher under Python 3.11 (see README).

@@ -191,7 +191,8 @@ class Stepper:
             finite = bool(torch.isfinite(norm))
         elif self.skip_non_finite:
             # The float32 sum of squares, as adam.wgsl tests it (squares past f32's range skip).
-            sumsq = torch.stack([p.grad.float().pow(2).sum() for p in params]).sum()
+            flat = [p.grad.float().reshape(-1) for p in params]
+            sumsq = torch.stack([torch.dot(g, g) for g in flat]).sum()
             finite = bool(torch.isfinite(sumsq))
         if finite:
             self.optimizer.step()
