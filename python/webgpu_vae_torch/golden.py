@@ -115,7 +115,8 @@ def run_case(name: str, cfg: dict, batch: int, seed0: int,
                 p.copy_(rounded(p))
         x = rounded(make_x(batch, D))
         eps = rounded(torch.randn(noise_rows(net, batch), Z))
-        y = torch.randint(0, C, (batch,)) if C else None
+        # Every class at least once when B >= C, so every one-hot column gets a gradient.
+        y = torch.randperm(batch) % C if C else None
         names = list(net.state_dict().keys())
         params0 = {n: out_list(p) for n, p in net.state_dict().items()}
         opt = torch.optim.Adam(net.parameters(), lr=ADAM['lr'],
