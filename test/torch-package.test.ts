@@ -4,12 +4,7 @@
 // the embedded digits as we do.
 import { describe, expect, it } from 'vitest';
 import { loadEmbeddedDigits } from '../src/data/embedded.js';
-import {
-  convVaePreset,
-  parameterSpecs,
-  resolveVaeConfig,
-  type VaeConfig,
-} from '../src/vae/config.js';
+import { parameterSpecs, resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
 import { PYTHON, pythonScript, run } from './helpers/python.js';
 
 const CONFIGS: VaeConfig[] = [
@@ -20,7 +15,24 @@ const CONFIGS: VaeConfig[] = [
     decoder: { hidden: [], activation: 'relu' },
     likelihood: { kind: 'gaussian-learned' },
   },
-  convVaePreset(5),
+  {
+    inputSize: 144,
+    latentSize: 4,
+    encoder: {
+      conv: [
+        { channels: 4, kernel: 4, stride: 2, padding: 1 },
+        { channels: 6, kernel: 3, stride: 2 },
+      ],
+      hidden: [10],
+    },
+    decoder: {
+      hidden: [10, 6 * 3 * 3],
+      deconv: [
+        { channels: 4, kernel: 4, stride: 2, padding: 1 },
+        { channels: 1, kernel: 4, stride: 2, padding: 1 },
+      ],
+    },
+  },
   {
     inputSize: 2 * 9 * 7,
     inputShape: [2, 9, 7],

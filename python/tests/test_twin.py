@@ -314,8 +314,21 @@ class DataTest(unittest.TestCase):
             self.assertEqual([round(v * 255) for v in x[:, 0, 0].tolist()], [10, 101, 3])
 
 
+def write_idx(folder, count, seed):
+    """A tiny MNIST-style IDX folder (random 28×28 pixels, labels 0..9)."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    pixels = torch.randint(0, 256, (count, 784), generator=g, dtype=torch.uint8)
+    labels = torch.arange(count, dtype=torch.uint8) % 10
+    for split in ('train', 't10k'):
+        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
+            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
+        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
+            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
+
+
 class TrainTest(unittest.TestCase):
-    def test_conditioned_iwae_conv_model_trains_and_checkpoints(self):
+    def test_conditioned_iwae_conv_model_trains_checkpoints_and_resumes(self):
         from webgpu_vae_torch.train import main
         config = {'version': 2, 'inputSize': 784, 'latentSize': 3,
                   'encoder': {'conv': [{'channels': 2, 'kernel': 4, 'stride': 4}], 'hidden': [8]},
@@ -323,16 +336,28 @@ class TrainTest(unittest.TestCase):
                   'objective': {'kind': 'iwae', 'samples': 3},
                   'condition': {'kind': 'label', 'classes': 10, 'inject': 'channels'}}
         with tempfile.TemporaryDirectory() as d:
-            main(['--config', json.dumps(config), '--data', 'embedded', '--out', d,
-                  '--epochs', '2', '--limit', '24', '--batch-size', '8', '--test-limit', '16',
-                  '--binarize', 'dynamic', '--quiet'])
-            ckpt = load_checkpoint(os.path.join(d, 'model.safetensors'))
-            lines = [json.loads(line) for line in open(os.path.join(d, 'metrics.jsonl'))]
+            write_idx(d, 24, 0)
+            run1, run2 = os.path.join(d, 'run1'), os.path.join(d, 'run2')
+            common = ['--data', d, '--batch-size', '8', '--test-limit', '16', '--quiet']
+            main(['--config', json.dumps(config), '--out', run1, '--epochs', '2', '--lr', '0.002',
+                  '--binarize', 'dynamic', *common])
+            ckpt = load_checkpoint(os.path.join(run1, 'model.safetensors'))
+            lines = [json.loads(line) for line in open(os.path.join(run1, 'metrics.jsonl'))]
+            # --resume continues the model, Adam state, step, epoch count and hyperparameters.
+            main(['--resume', os.path.join(run1, 'model.safetensors'), '--out', run2,
+                  '--epochs', '1', *common])
+            resumed = load_checkpoint(os.path.join(run2, 'model.safetensors'))
+            with self.assertRaisesRegex(ValueError, 'describes another model'):
+                main(['--resume', os.path.join(run1, 'model.safetensors'), '--out', run2,
+                      '--config', json.dumps({**config, 'latentSize': 4}), *common])
         self.assertEqual(ckpt.config, config)
         self.assertEqual(ckpt.optimizer['step'], 6)
         self.assertEqual(ckpt.params['encoder.conv.0.weight'].shape, (2, 11, 4, 4))
         self.assertEqual([r['epoch'] for r in lines], [1, 2])
         self.assertTrue(all(math.isfinite(r['test']['loss']) for r in lines))
+        self.assertEqual((resumed.optimizer['step'], resumed.metadata['epoch']), (9, '3'))
+        self.assertEqual(resumed.optimizer['hyper']['lr'], 0.002)
+        self.assertEqual(resumed.config, config)
 
 
 class FixtureTest(unittest.TestCase):
