@@ -7,6 +7,7 @@ import { loadIdxDataset } from '../src/data/idx-node.js';
 import { createRuntime } from '../src/gpu/runtime.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { VaeModel } from '../src/vae/model.js';
+import { PYTORCH_EXAMPLES_VAE } from '../src/vae/state-dict.js';
 import { Trainer, type EpochReport } from '../src/vae/trainer.js';
 import { formatMetrics } from '../src/vae/metrics.js';
 
@@ -17,18 +18,7 @@ const dir = process.argv[4] ?? new URL('../../shared/data/mnist', import.meta.ur
 const data = loadIdxDataset(dir);
 const rt = await createRuntime({ adapter });
 console.log(`adapter: ${rt.info.name} (${rt.info.kind}); data: ${dir}`);
-const model = VaeModel.create(
-  rt,
-  {
-    inputSize: 784,
-    latentSize: 20,
-    encoder: { hidden: [400], activation: 'relu' },
-    decoder: { hidden: [400], activation: 'relu' },
-    likelihood: { kind: 'bernoulli' },
-    reduction: 'sum',
-  },
-  { seed: 1 },
-);
+const model = VaeModel.create(rt, PYTORCH_EXAMPLES_VAE.config, { seed: 1 });
 const trainer = await Trainer.create(model, { batchSize: 128, lr: 1e-3, seed: 1 });
 const started = performance.now();
 const reports: EpochReport[] = [];

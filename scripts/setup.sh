@@ -34,6 +34,7 @@ run_packages=(
 test_packages=(
   chromium
   python3-torch
+  python3-pil
 )
 packages=("${run_packages[@]}")
 if [ "$mode" = test ]; then packages+=("${test_packages[@]}"); fi

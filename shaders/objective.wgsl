@@ -4,6 +4,7 @@
 //   w = weight * (HYPER ? hyper[index] : 1).
 //
 //   objective_forward:   loss[0] (+)= w * term[0]      one dispatch per term; the first assigns
+//                        offset + w * term[0] (a constant of the objective, e.g. IWAE's B·log K)
 //   objective_backward:  dterm[0] (+)= w * scale        the seed of the reverse walk (dloss = 1;
 //                                                      scale = 1 for a batch sum, 1/B for a mean)
 //   broadcast_scalar:    dx[i] (+)= scale * dy[0], i < n    the backward of a total sum
@@ -18,8 +19,9 @@ override HYPER: bool = false;
 
 struct TermParams {
   weight: f32,
-  index: u32,  // entry of hyper (HYPER only)
-  scale: f32,  // objective_backward only
+  index: u32,   // entry of hyper (HYPER only)
+  scale: f32,   // objective_backward only
+  offset: f32,  // objective_forward without ACCUMULATE: the objective's constant
 }
 
 // ---- objective_forward ----
@@ -42,7 +44,7 @@ fn objective_forward() {
   if (ACCUMULATE) {
     loss[0] = loss[0] + v;
   } else {
-    loss[0] = v;
+    loss[0] = tp.offset + v;
   }
 }
 

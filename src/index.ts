@@ -75,6 +75,14 @@ export type { MatmulVariant } from './kernels/matmul.js';
 
 // ---- Model ----
 export { VaeModel, type ParamEntry, type VaeModelOptions } from './vae/model.js';
+export {
+  PYTORCH_EXAMPLES_VAE,
+  renameTensor,
+  weightsFromStateDict,
+  type StateDictOptions,
+  type StateDictRename,
+  type StateDictTensors,
+} from './vae/state-dict.js';
 
 // ---- Trainer ----
 export {

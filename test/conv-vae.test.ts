@@ -20,16 +20,17 @@ import {
 } from '../src/vae/config.js';
 import { buildModelGraph } from '../src/vae/build.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
-import {
-  compareParamMaps,
-  referenceForward,
-  referenceLossAndGrads,
-  type ParamMap,
-} from '../src/vae/reference.js';
+import { referenceForward, referenceLossAndGrads, type ParamMap } from '../src/vae/reference.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { conv2dForward64 } from '../src/reference/conv.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
-import { freshSeed, makeRng, randomNormal, randomUniform } from './helpers/reference.js';
+import {
+  freshSeed,
+  makeRng,
+  randomNormal,
+  randomUniform,
+  scaledCheck,
+} from './helpers/reference.js';
 import { compileModelGraph, scaledObjective, writeStepInputs } from './helpers/model-graph.js';
 
 /** Conv encoder and deconv decoder on 1×9×7 images: odd sizes, channels 3 and 5. */
@@ -89,23 +90,6 @@ const CASES: [string, VaeConfig][] = [
 
 const toF64 = (m: Map<string, Float32Array>): ParamMap =>
   new Map([...m].map(([k, v]) => [k, Float64Array.from(v)]));
-
-/** Tolerance for float32 GPU results against float64 ones: relative to each tensor's scale. */
-function scaledCheck(actual: Map<string, Float32Array>, expected: ParamMap, rel: number): string[] {
-  const lines: string[] = [];
-  for (const [name, want] of expected) {
-    const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
-    lines.push(
-      ...compareParamMaps(
-        new Map([[name, actual.get(name) ?? new Float32Array()]]),
-        new Map([[name, want]]),
-        { atol: rel * scale, rtol: rel },
-        4,
-      ),
-    );
-  }
-  return lines;
-}
 
 function batchData(config: ResolvedVaeConfig, rng: () => number, B: number) {
   const x =

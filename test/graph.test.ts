@@ -7,9 +7,15 @@ import { prepareAdam } from '../src/kernels/adam.js';
 import { resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
 import { buildModelGraph } from '../src/vae/build.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
-import { compareParamMaps, referenceLossAndGrads } from '../src/vae/reference.js';
+import { referenceLossAndGrads } from '../src/vae/reference.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
-import { freshSeed, makeRng, randomNormal, randomUniform } from './helpers/reference.js';
+import {
+  freshSeed,
+  makeRng,
+  randomNormal,
+  randomUniform,
+  scaledCheck,
+} from './helpers/reference.js';
 import { loadGolden } from './helpers/golden.js';
 import { compileModelGraph, scaledObjective, writeStepInputs } from './helpers/model-graph.js';
 
@@ -19,28 +25,6 @@ const toF32 = (record: Record<string, number[]>) =>
   new Map(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
 const toF64 = (record: Record<string, number[]>) =>
   new Map(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
-
-/** Tolerance for float32 GPU results against float64 ones: relative to each tensor's scale. */
-function scaledCheck(
-  actual: Map<string, Float32Array>,
-  expected: Map<string, Float64Array>,
-  rel: number,
-): string[] {
-  const lines: string[] = [];
-  for (const [name, want] of expected) {
-    const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
-    const got = actual.get(name);
-    lines.push(
-      ...compareParamMaps(
-        new Map([[name, got ?? new Float32Array()]]),
-        new Map([[name, want]]),
-        { atol: rel * scale, rtol: rel },
-        4,
-      ),
-    );
-  }
-  return lines;
-}
 
 describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
   it.each(golden.cases.map((c) => [c.name, c] as const))(

@@ -1,5 +1,6 @@
 // The float64 CPU reference of the VAE (src/vae/reference.ts) against its PyTorch twin
-// (scripts/golden/vae_twin.py -> test/fixtures/vae-golden.json) and against finite differences.
+// (python -m webgpu_vae_torch.golden -> test/fixtures/vae-golden.json) and against finite
+// differences.
 // No GPU needed.
 import { describe, expect, it } from 'vitest';
 import type { Activation } from '../src/kernels/activation-codes.js';

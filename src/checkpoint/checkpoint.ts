@@ -157,7 +157,7 @@ export function encodeCheckpoint(ckpt: CheckpointInput): Uint8Array {
   return encodeSafetensors(entries, metadata);
 }
 
-/** Decodes and validates a checkpoint written by encodeCheckpoint (or any F32 safetensors file). */
+/** Decodes and validates a checkpoint from encodeCheckpoint (or any F32/F16/BF16 safetensors). */
 export function decodeCheckpoint(
   bytes: Uint8Array,
   options: CheckpointDecodeOptions = {},

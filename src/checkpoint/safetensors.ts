@@ -14,7 +14,7 @@
 // This writer pads the header to a multiple of 8 bytes (so the data buffer, and each F32 tensor,
 // is aligned), writes "__metadata__" first when there is metadata, and keeps the tensors in the
 // order given. It writes F32 only; the reader knows every dtype of the spec (so that layouts are
-// validated in full) but decodes only F32.
+// validated in full) and decodes F32, F16 and BF16 (widened to float32).
 
 import { StrictJsonError, parseJsonStrict } from './json-strict.js';
 import type { JsonObject, JsonValue } from './json-strict.js';
@@ -432,13 +432,56 @@ export function checkExpected(
   }
 }
 
-/** A decoded file: F32 tensors (in header order) and the string metadata. */
+/** A decoded file: float32 tensors (in header order) and the string metadata. */
 export interface DecodedSafetensors {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
 }
 
-/** Decodes and validates a safetensors file (F32 tensors only; see readSafetensorsHeader). */
+/** The dtypes decodeSafetensors reads; F16 and BF16 are widened to float32 exactly. */
+export const DECODED_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16'];
+
+// 2^-24: the value of the F16 subnormal unit.
+const F16_SUBNORMAL_UNIT = 5.960464477539063e-8;
+
+/** An IEEE binary16 value (bits) as a number: exact, subnormals, infinities and NaN included. */
+export function float16ToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * F16_SUBNORMAL_UNIT;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** One tensor's bytes (little-endian F32, F16 or BF16) as float32 values. */
+function decodeFloats(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): Float32Array {
+  const data = new Float32Array(count);
+  if (dtype === 'F32') {
+    if (LITTLE_ENDIAN) {
+      new Uint8Array(data.buffer).set(bytes);
+    } else {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++) data[i] = view.getFloat32(4 * i, true);
+    }
+    return data;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dtype === 'BF16') {
+    // bfloat16 is the top half of a float32: widening is a 16-bit shift.
+    const bits = new Uint32Array(data.buffer);
+    for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+    return data;
+  }
+  for (let i = 0; i < count; i++) data[i] = float16ToNumber(view.getUint16(2 * i, true));
+  return data;
+}
+
+/**
+ * Decodes and validates a safetensors file (see readSafetensorsHeader). F32 tensors are read as
+ * they are; F16 and BF16 ones (PyTorch users often save in half precision) are widened to float32,
+ * which is exact; any other dtype is an error that names the tensor.
+ */
 export function decodeSafetensors(
   bytes: Uint8Array,
   options: DecodeOptions = {},
@@ -446,10 +489,11 @@ export function decodeSafetensors(
   const source = options.source ?? 'safetensors';
   const header = readSafetensorsHeader(bytes, source);
   for (const t of header.tensors) {
-    if (t.dtype !== 'F32') {
+    if (!DECODED_DTYPES.includes(t.dtype)) {
       throw new SafetensorsError(
         source,
-        `tensor ${JSON.stringify(t.name)} has dtype ${t.dtype}; only F32 is supported`,
+        `tensor ${JSON.stringify(t.name)} has dtype ${t.dtype}; only the floats ` +
+          `${DECODED_DTYPES.join(', ')} can be loaded (convert it to float32 before saving)`,
       );
     }
   }
@@ -457,15 +501,9 @@ export function decodeSafetensors(
     checkExpected(new Map(header.tensors.map((t) => [t.name, t])), options.expect, source);
   const tensors = new Map<string, Tensor>();
   for (const t of header.tensors) {
-    const data = new Float32Array((t.end - t.begin) / 4);
-    const start = header.dataStart + t.begin;
-    if (LITTLE_ENDIAN) {
-      new Uint8Array(data.buffer).set(bytes.subarray(start, header.dataStart + t.end));
-    } else {
-      const view = new DataView(bytes.buffer, bytes.byteOffset + start, t.end - t.begin);
-      for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(4 * i, true);
-    }
-    tensors.set(t.name, { shape: [...t.shape], data });
+    const raw = bytes.subarray(header.dataStart + t.begin, header.dataStart + t.end);
+    const count = (t.end - t.begin) / SAFETENSORS_DTYPE_BYTES[t.dtype];
+    tensors.set(t.name, { shape: [...t.shape], data: decodeFloats(raw, t.dtype, count) });
   }
   return { tensors, metadata: header.metadata };
 }

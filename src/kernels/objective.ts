@@ -73,9 +73,15 @@ export interface ObjectiveTermOptions extends TermWeight {
   label?: string;
 }
 
-function termUniforms(kernel: string, o: TermWeight & { hyperSize: number }, scale = 1) {
+function termUniforms(
+  kernel: string,
+  o: TermWeight & { hyperSize: number },
+  scale = 1,
+  offset = 0,
+) {
   checkFinite(kernel, 'weight', o.weight);
   checkFinite(kernel, 'scale', scale);
+  checkFinite(kernel, 'offset', offset);
   checkDim(kernel, 'hyperSize', o.hyperSize);
   if (
     o.index !== undefined &&
@@ -83,18 +89,21 @@ function termUniforms(kernel: string, o: TermWeight & { hyperSize: number }, sca
   ) {
     throw new Error(`${kernel}: hyper index ${o.index} is outside [0, ${o.hyperSize})`);
   }
-  return { weight: o.weight, index: o.index ?? 0, scale };
+  return { weight: o.weight, index: o.index ?? 0, scale, offset };
 }
 
-/** loss (+)= w · term. */
+/** loss (+)= w · term; the first (assigning) term also adds the objective's constant `offset`. */
 export function prepareObjectiveTerm(
   rt: GpuRuntime,
-  o: ObjectiveTermOptions & { loss: BindingResource; term: BindingResource },
+  o: ObjectiveTermOptions & { loss: BindingResource; term: BindingResource; offset?: number },
 ): Promise<PreparedDispatch> {
+  if (o.accumulate && o.offset) {
+    throw new Error('objective_forward: the offset goes with the first (assigning) term');
+  }
   return rt.prepare(objectiveForwardKernel, {
     bindings: { loss: o.loss, term: o.term, hyper: o.hyper },
     shape: { H: o.hyperSize },
-    uniforms: termUniforms('objective_forward', o),
+    uniforms: termUniforms('objective_forward', o, 1, o.offset ?? 0),
     constants: { ACCUMULATE: o.accumulate ? 1 : 0, HYPER: o.index !== undefined ? 1 : 0 },
     ...(o.label !== undefined ? { label: o.label } : {}),
   });

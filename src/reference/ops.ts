@@ -274,9 +274,9 @@ function termWeight(t: { weight: number; hyper?: number }, hyper: Float64Array):
 
 const objective: ReferenceOp = {
   forward(op, c) {
-    const { terms } = attrs<ObjectiveAttrs>(op);
+    const { terms, offset } = attrs<ObjectiveAttrs>(op);
     const hyper = c.in('hyper');
-    let loss = 0;
+    let loss = offset;
     for (const t of terms) loss += termWeight(t, hyper) * c.in(t.name)[0]!;
     return { loss: Float64Array.of(loss) };
   },

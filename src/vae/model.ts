@@ -18,6 +18,11 @@ import {
   type ResolvedVaeConfig,
   type VaeConfig,
 } from './config.js';
+import {
+  weightsFromStateDict,
+  type StateDictOptions,
+  type StateDictTensors,
+} from './state-dict.js';
 
 /** Options of VaeModel.create. */
 export interface VaeModelOptions {
@@ -126,6 +131,24 @@ export class VaeModel {
     } catch (error) {
       throw new Error(`${source}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /**
+   * A model from a PyTorch state_dict (e.g. safetensors tensors from decodeSafetensors) under
+   * `config`; `rename` maps other names to ours (PYTORCH_EXAMPLES_VAE.rename loads
+   * pytorch/examples' VAE). A mismatch names the tensor and both shapes (see state-dict.ts).
+   */
+  static fromStateDict(
+    rt: GpuRuntime,
+    config: VaeConfig,
+    tensors: StateDictTensors,
+    options: StateDictOptions & { label?: string } = {},
+  ): VaeModel {
+    const weights = weightsFromStateDict(config, tensors, options);
+    return VaeModel.create(rt, config, {
+      weights,
+      ...(options.label ? { label: options.label } : {}),
+    });
   }
 
   /** Checks names and sizes, then uploads the weights into the flat buffer. */

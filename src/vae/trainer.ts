@@ -376,6 +376,7 @@ export class Trainer {
         beta2: this.options.beta2 ?? 0.999,
         eps: this.options.eps ?? 1e-8,
         weightDecay: this.options.weightDecay ?? 0,
+        decoupled: this.options.decoupled ?? false,
         schedule: this.schedule,
       },
     };

@@ -1,5 +1,6 @@
-// The PyTorch twin's golden fixture (test/fixtures/vae-golden.json, written by
-// scripts/golden/vae_twin.py): its format and a loader.
+// The PyTorch twin's golden fixtures (test/fixtures/vae-golden*.json, written by
+// `PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden`; format in
+// python/webgpu_vae_torch/golden.py): their format and a loader.
 import { readFileSync } from 'node:fs';
 import type { VaeConfig } from '../../src/vae/config.js';
 import type { ReferenceAdamHyper } from '../../src/vae/reference.js';
@@ -23,6 +24,11 @@ export interface GoldenCase {
   z: number[];
   output: number[];
   logSigma?: number[];
+  /** Condition 'label' cases: the class of each example (B). */
+  labels?: number[];
+  /** iwae cases: log w (B·K, row b·K + k) and the per-example loss (B). */
+  logWeights?: number[];
+  perExample?: number[];
   grads: Record<string, number[]>;
   adam: { objectives: number[]; params: Record<string, number[]>; finalObjective: number };
 }
@@ -32,8 +38,11 @@ export interface Golden {
   cases: GoldenCase[];
 }
 
-export function loadGolden(): Golden {
+/** The fixtures: version-1 ELBO cases, version-2 iwae cases, version-2 condition 'label' cases. */
+export type GoldenFile = 'vae-golden.json' | 'vae-golden-iwae.json' | 'vae-golden-cvae.json';
+
+export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(
-    readFileSync(new URL('../fixtures/vae-golden.json', import.meta.url), 'utf8'),
+    readFileSync(new URL(`../fixtures/${file}`, import.meta.url), 'utf8'),
   ) as Golden;
 }

@@ -39,3 +39,14 @@ export function writeStepInputs(
 export function scaledObjective(model: VaeModel, batch: number, loss: number): number {
   return model.config.objective.reduction === 'mean' ? loss / batch : loss;
 }
+
+/**
+ * NaN in every parameter's range of a flat gradient buffer (not the alignment padding between
+ * them, which no step writes): whatever a step leaves unwritten stays NaN.
+ */
+export function poisonGradients(model: VaeModel, grads: GPUBuffer): void {
+  for (const entry of model.layout.values()) {
+    const n = entry.shape.reduce((a, b) => a * b, 1);
+    model.rt.device.queue.writeBuffer(grads, entry.offset, new Float32Array(n).fill(Number.NaN));
+  }
+}

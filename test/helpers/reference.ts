@@ -126,3 +126,23 @@ export function accumulateMismatches(
   const want = Array.from(fresh, (v, i) => v + prior[i]!);
   return mismatches(acc, want, tol, `${name} (accumulated)`);
 }
+
+/**
+ * Named float32 GPU results against float64 references, with a tolerance relative to each tensor's
+ * scale (its largest |value|, at least 1e-3): the first mismatches of every tensor, [] when all
+ * agree.
+ */
+export function scaledCheck(
+  actual: ReadonlyMap<string, Float32Array>,
+  expected: ReadonlyMap<string, Float64Array>,
+  rel: number,
+): string[] {
+  const lines: string[] = [];
+  for (const [name, want] of expected) {
+    const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
+    const got = actual.get(name) ?? new Float32Array();
+    const m = mismatches(got, want, { atol: rel * scale, rtol: rel }, name, 4);
+    if (m) lines.push(m);
+  }
+  return lines;
+}

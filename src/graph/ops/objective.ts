@@ -29,6 +29,8 @@ export interface ObjectiveAttrs {
   terms: readonly ObjectiveTerm[];
   /** Gradient scale: 1 for a batch sum, 1/B for a batch mean. */
   scale: number;
+  /** A constant added to the loss (no gradient), e.g. IWAE's B·log K. */
+  offset: number;
 }
 
 type ObjectiveIn = { hyper: Tensor } & { readonly [term: string]: Tensor | undefined };
@@ -86,6 +88,7 @@ export const objectiveOp = defineOp<ObjectiveIn, { loss: Tensor }, ObjectiveAttr
             weight: t.weight,
             ...(t.hyper !== undefined ? { index: t.hyper } : {}),
             accumulate: i > 0,
+            ...(i === 0 ? { offset: op.attrs.offset } : {}),
             label: `${op.name}.${t.name}`,
           }),
         );
@@ -108,12 +111,16 @@ export const objectiveOp = defineOp<ObjectiveIn, { loss: Tensor }, ObjectiveAttr
   },
 });
 
-/** The objective's root op over named scalar terms; returns the loss tensor (1). */
+/**
+ * The objective's root op: loss (1) = offset + Σ weight · term over named scalar terms; `scale`
+ * multiplies the gradients only.
+ */
 export function objective(
   g: Graph,
   hyper: Tensor,
   terms: readonly (ObjectiveTerm & { value: Tensor })[],
   scale: number,
+  offset = 0,
   name = 'objective',
 ): Tensor {
   const inputs: Record<string, Tensor> = { hyper };
@@ -126,6 +133,7 @@ export function objective(
       h === undefined ? { name: n, weight } : { name: n, weight, hyper: h },
     ),
     scale,
+    offset,
   };
   return g.add(objectiveOp, name, inputs as ObjectiveIn, { loss: [1] }, attrs).out.loss;
 }

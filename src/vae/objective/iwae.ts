@@ -55,11 +55,13 @@ export const iwaeObjective: ObjectiveKind<IwaeObjectiveConfig> = {
   build(ctx, c, { nll, posterior, prior, hyper, batch }) {
     const { logWeights, logSumExp } = importanceWeights(ctx, nll, posterior, prior);
     const lseSum = total(ctx.g, logSumExp, 'iwae.lse_sum');
+    // loss = Σ_b −(lse_b − log K): the constant B·log K only shifts the value.
     const loss = objective(
       ctx.g,
       hyper,
       [{ name: 'lse', weight: -1, value: lseSum }],
       c.reduction === 'mean' ? 1 / batch : 1,
+      batch * Math.log(c.samples),
     );
     return {
       loss,
@@ -70,9 +72,9 @@ export const iwaeObjective: ObjectiveKind<IwaeObjectiveConfig> = {
       perExample: { logWeights, logSumExp },
     };
   },
-  // Per example: the bound is mean lse − log K; recon is summed over K samples per example.
-  derive: (c, m) => {
-    const iwae = (m.lse ?? 0) - Math.log(c.samples);
-    return { iwae, loss: -iwae, recon: (m.recon ?? 0) / c.samples };
-  },
+  // Per example: the bound is mean lse − log K (= −loss); recon is summed over K samples.
+  derive: (c, m) => ({
+    iwae: (m.lse ?? 0) - Math.log(c.samples),
+    recon: (m.recon ?? 0) / c.samples,
+  }),
 };

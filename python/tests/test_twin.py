@@ -1,0 +1,376 @@
+"""Unit tests of webgpu_vae_torch (run by test/torch-package.test.ts, or directly):
+
+    PYTHONPATH=python /usr/bin/python3 -m unittest discover -s python/tests
+"""
+
+import gzip
+import json
+import math
+import os
+import pathlib
+import struct
+import tempfile
+import unittest
+
+import torch
+
+from webgpu_vae_torch import golden
+from webgpu_vae_torch.checkpoint import (adam_state, decode_checkpoint, encode_checkpoint,
+                                         load_adam_state, load_checkpoint, save_checkpoint)
+from webgpu_vae_torch.config import ConfigError, resolve_config
+from webgpu_vae_torch.data import load_data
+from webgpu_vae_torch.model import VaeNet
+from webgpu_vae_torch.objectives import LOG_2PI, iwae, objective
+from webgpu_vae_torch.safetensors_io import SafetensorsError, decode, encode
+from webgpu_vae_torch.train import Stepper, learning_rate_at, local_rows, make_optimizer
+
+MLP = {'inputSize': 6, 'latentSize': 2, 'encoder': {'hidden': [5], 'activation': 'tanh'},
+       'decoder': {'hidden': [4], 'activation': 'softplus'}}
+
+
+def v2(**sections):
+    return {'version': 2, **MLP, **sections}
+
+
+class ConfigTest(unittest.TestCase):
+    def assert_error(self, config, *fragments):
+        with self.assertRaises(ConfigError) as ctx:
+            resolve_config(config)
+        for fragment in fragments:
+            self.assertIn(fragment, str(ctx.exception))
+
+    def test_errors_name_the_field(self):
+        self.assert_error({**MLP, 'betta': 1}, 'betta is unknown')
+        self.assert_error(v2(beta=2), 'beta is not a top-level field in version 2',
+                          'objective.beta')
+        self.assert_error(v2(objective={'kind': 'iwae', 'samples': 65}),
+                          'objective.samples must be an integer in [1, 64]')
+        self.assert_error(v2(objective={'kind': 'elbo', 'samples': 2}), 'objective.samples is '
+                          'unknown')
+        self.assert_error(v2(condition={'kind': 'label', 'classes': 3, 'inject': 'side'}),
+                          "condition.inject must be 'dense' or 'channels'")
+        self.assert_error(v2(posterior={'kind': 'iaf'}), 'posterior.kind "iaf" is not supported')
+        self.assert_error({**MLP, 'version': 3}, 'version must be 2')
+        self.assert_error({**MLP, 'encoder': {'hidden': [5], 'deconv': []}},
+                          'encoder.deconv is not a field')
+        self.assert_error({**MLP, 'likelihood': {'kind': 'gaussian', 'sigma': 0}},
+                          'likelihood.sigma must be a finite number > 0')
+        self.assert_error(v2(inputSize=16, decoder={'hidden': [], 'deconv': [
+            {'channels': 1, 'kernel': 3, 'padding': 1}]},
+            condition={'kind': 'label', 'classes': 2}),
+            'a conditioned decoder with decoder.deconv needs at least one hidden layer')
+
+    def test_version1_reads_as_version2(self):
+        a = resolve_config({**MLP, 'beta': 2, 'capacity': {'max': 3, 'steps': 10},
+                            'reduction': 'mean'})
+        b = resolve_config(v2(objective={'kind': 'elbo', 'beta': 2, 'reduction': 'mean',
+                                         'capacity': {'max': 3, 'steps': 10}}))
+        self.assertEqual(a.objective, b.objective)
+        self.assertEqual(a.condition, {'kind': 'none'})
+        self.assertEqual(a.capacity_at(5), 1.5)
+        self.assertEqual(a.capacity_at(50), 3.0)
+
+    def test_resolved_typescript_config_reads(self):
+        # What our Trainer writes: a resolved config (conv layers with outputPadding 0).
+        cfg = {'inputSize': 16, 'inputShape': [1, 4, 4], 'latentSize': 2,
+               'encoder': {'hidden': [3], 'activation': 'relu',
+                           'conv': [{'channels': 2, 'kernel': 3, 'stride': 1, 'padding': 1,
+                                     'outputPadding': 0}]},
+               'decoder': {'hidden': [8], 'activation': 'relu', 'reshape': [2, 2, 2],
+                           'deconv': [{'channels': 1, 'kernel': 2, 'stride': 2, 'padding': 0,
+                                       'outputPadding': 0}]},
+               'likelihood': {'kind': 'bernoulli'}, 'beta': 1, 'reduction': 'sum'}
+        self.assertEqual(resolve_config(cfg).decoder_reshape, (2, 2, 2))
+
+
+class ModelTest(unittest.TestCase):
+    def shapes(self, config):
+        return [(n, tuple(t.shape)) for n, t in VaeNet(config).state_dict().items()]
+
+    def test_conditioned_shapes(self):
+        C = 3
+        channels = v2(inputSize=50, inputShape=[2, 5, 5],
+                      encoder={'conv': [{'channels': 4, 'kernel': 3, 'stride': 2}],
+                               'hidden': [6]},
+                      decoder={'hidden': [7]},
+                      condition={'kind': 'label', 'classes': C, 'inject': 'channels'})
+        s = dict(self.shapes(channels))
+        self.assertEqual(s['encoder.conv.0.weight'], (4, 2 + C, 3, 3))
+        self.assertEqual(s['encoder.0.weight'], (6, 4 * 2 * 2))
+        self.assertEqual(s['decoder.0.weight'], (7, 2 + C))
+        dense = {**channels, 'encoder': {**channels['encoder'], 'hidden': []},
+                 'condition': {'kind': 'label', 'classes': C}}
+        s = dict(self.shapes(dense))
+        self.assertEqual(s['encoder.conv.0.weight'], (4, 2, 3, 3))
+        self.assertEqual(s['encoder.mu.weight'], (2, 16 + C))
+        mlp = dict(self.shapes(v2(condition={'kind': 'label', 'classes': C})))
+        self.assertEqual(mlp['encoder.0.weight'], (5, 6 + C))
+
+    def test_labels_are_checked(self):
+        net = VaeNet(v2(condition={'kind': 'label', 'classes': 3}))
+        x = torch.rand(2, 6)
+        with self.assertRaisesRegex(ValueError, 'pass y'):
+            net.encode(x)
+        with self.assertRaisesRegex(ValueError, r'labels must lie in \[0, 2\], got \[0, 3\]'):
+            net.encode(x, torch.tensor([0, 3]))
+        mu_a, _ = net.encode(x, torch.tensor([0.0, 1.0]))  # f32 labels, as datasets store them
+        mu_b, _ = net.encode(x, torch.tensor([0, 2]))
+        self.assertTrue(torch.equal(mu_a[0], mu_b[0]) and not torch.equal(mu_a[1], mu_b[1]))
+
+    def test_default_init_bounds_and_spread(self):
+        torch.manual_seed(0)
+        net = VaeNet({'inputSize': 64, 'inputShape': [1, 8, 8], 'latentSize': 3,
+                      'encoder': {'hidden': [300]},
+                      'decoder': {'hidden': [32], 'deconv': [
+                          {'channels': 1, 'kernel': 2, 'stride': 2}]}})
+        fan_in = {'encoder.0': 64, 'encoder.mu': 300, 'decoder.0': 3,
+                  'decoder.deconv.0': 1 * 2 * 2}  # ConvTranspose2d: weight.size(1)·k²
+        for layer, fan in fan_in.items():
+            bound = 1 / math.sqrt(fan)
+            for part in ('weight', 'bias'):
+                t = net.state_dict()[f'{layer}.{part}']
+                self.assertLessEqual(t.abs().max().item(), bound, f'{layer}.{part}')
+        w = net.state_dict()['encoder.0.weight']  # 19200 draws of U(±1/8): var = 1/192
+        self.assertAlmostEqual(w.var().item() * 192, 1.0, delta=0.05)
+        self.assertAlmostEqual(w.mean().item(), 0.0, delta=3 * math.sqrt(1 / 192 / w.numel()))
+
+
+class ObjectiveTest(unittest.TestCase):
+    def setUp(self):
+        torch.manual_seed(1)
+        self.x = torch.rand(3, 6, dtype=torch.float64)
+
+    def iwae_net(self, K, **extra):
+        return VaeNet(v2(objective={'kind': 'iwae', 'samples': K, **extra})).double()
+
+    def test_iwae_k1_is_the_monte_carlo_elbo(self):
+        net = self.iwae_net(1)
+        eps = torch.randn(3, 2, dtype=torch.float64)
+        out = iwae(net, self.x, eps)
+        mu, logvar = net.encode(self.x)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        output, _ = net.decode(z)
+        nll = net.nll(output, None, self.x)
+        log_q = (-0.5 * (eps ** 2 + logvar + LOG_2PI)).sum(1)
+        log_p = (-0.5 * (z ** 2 + LOG_2PI)).sum(1)
+        torch.testing.assert_close(out['perExample'], nll + log_q - log_p)
+
+    def test_iwae_of_repeated_samples_is_one_sample(self):
+        net4 = self.iwae_net(4)
+        net1 = self.iwae_net(1)
+        net1.load_state_dict(net4.state_dict())
+        eps = torch.randn(3, 2, dtype=torch.float64)
+        four = iwae(net4, self.x, eps.repeat_interleave(4, 0))['perExample']
+        one = iwae(net1, self.x, eps)['perExample']
+        self.assertEqual(one.shape, (3,))
+        torch.testing.assert_close(four, one)
+
+    def test_iwae_is_tighter_than_the_mean_single_sample_bound(self):
+        net = self.iwae_net(8, reduction='mean')
+        out = iwae(net, self.x, torch.randn(24, 2, dtype=torch.float64))
+        log_w = out['logWeights'].reshape(3, 8)
+        self.assertTrue(torch.all(out['perExample'] <= -log_w.mean(1) + 1e-12))
+        torch.testing.assert_close(out['objective'], out['perExample'].mean())
+
+    def test_stepper_gradient_is_the_objective_gradient(self):
+        # The trainer's loss (per-example terms, capacity by its sign) has the objective's gradient.
+        configs = [
+            {**MLP, 'beta': 3, 'capacity': {'max': 50, 'steps': 4}, 'reduction': 'mean'},
+            {**MLP, 'beta': 3, 'capacity': {'max': 0.01, 'steps': 0}},
+            v2(objective={'kind': 'iwae', 'samples': 3, 'reduction': 'mean'}),
+            {**MLP, 'likelihood': {'kind': 'gaussian-learned'}, 'beta': 0.5},
+        ]
+        for cfg in configs:
+            torch.manual_seed(4)
+            net = VaeNet(cfg).double()
+            eps = torch.randn(3 * (3 if 'version' in cfg else 1), 2, dtype=torch.float64)
+            out = objective(net, self.x, eps=eps, step=2)
+            out['objective'].backward()
+            want = {n: p.grad.clone() for n, p in net.named_parameters()}
+            opt = make_optimizer(net, {'lr': 0.0, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8,
+                                       'weightDecay': 0.0})
+            r = Stepper(net, net, opt, {}, world=1, seed=0, binarize='none', max_norm=None)
+            got = r.step(self.x, None, 2, 3, 0, 0.0, eps=eps)
+            torch.testing.assert_close(got['objective'], out['objective'].detach())
+            for n, p in net.named_parameters():
+                torch.testing.assert_close(p.grad, want[n], msg=f'{cfg}: {n}')
+
+    def test_non_finite_step_is_skipped_but_counted(self):
+        torch.manual_seed(6)
+        net = VaeNet(MLP)
+        hyper = {'lr': 0.1, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'weightDecay': 0.0}
+        opt = make_optimizer(net, hyper)
+        r = Stepper(net, net, opt, hyper, world=1, seed=0, binarize='none', max_norm=None)
+        x = torch.rand(3, 6)
+        r.step(x, None, 0, 3, 0, 0.1)
+        before = {n: t.clone() for n, t in net.state_dict().items()}
+        moments = adam_state(net, opt, None)
+        x[1, 2] = float('nan')
+        self.assertTrue(r.step(x, None, 1, 3, 0, 0.1)['skipped'])
+        after = adam_state(net, opt, None)
+        self.assertEqual((moments['step'], after['step']), (1, 2))
+        for n, t in net.state_dict().items():
+            self.assertTrue(torch.equal(t, before[n]), n)
+            for m in ('m', 'v'):
+                self.assertTrue(torch.equal(after['moments'][m][n], moments['moments'][m][n]))
+
+    def test_global_noise_splits_by_rank(self):
+        net = VaeNet(v2(objective={'kind': 'iwae', 'samples': 2}))
+        steppers = [Stepper(net, net, None, {}, world=w, seed=9, binarize='none', max_norm=None)
+                    for w in (1, 2)]
+        full = steppers[0].noise(5, 6, 0, 'cpu', torch.float32).reshape(6, 2, 2)
+        for rank in (0, 1):
+            part = steppers[1].noise(5, 6, rank, 'cpu', torch.float32).reshape(3, 2, 2)
+            self.assertTrue(torch.equal(part, full[local_rows(6, rank, 2)]))
+
+    def test_schedules(self):
+        self.assertEqual(learning_rate_at({'kind': 'step', 'stepSize': 2, 'gamma': 0.5}, 1.0,
+                                          25, 5, 100), 0.25)
+        self.assertAlmostEqual(learning_rate_at({'kind': 'cosine'}, 1.0, 50, 10, 100), 0.5)
+
+
+class CheckpointTest(unittest.TestCase):
+    def test_round_trip_with_adam_state(self):
+        torch.manual_seed(5)
+        net = VaeNet(MLP)
+        opt = make_optimizer(net, {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.99, 'eps': 1e-8,
+                                   'weightDecay': 0.0})
+        for _ in range(2):
+            opt.zero_grad()
+            net(torch.rand(4, 6))['objective'].backward()
+            opt.step()
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'model.safetensors')
+            save_checkpoint(path, net, opt, {'lr': 0.01}, {'note': 'x'})
+            self.assertEqual(os.listdir(d), ['model.safetensors'])  # no temporary file left
+            ckpt = load_checkpoint(path)
+        self.assertEqual(ckpt.config, MLP)
+        self.assertEqual(ckpt.metadata, {'note': 'x'})
+        self.assertEqual(ckpt.optimizer['step'], 2)
+        other = VaeNet(MLP)
+        other.load_state_dict(ckpt.params)
+        opt2 = make_optimizer(other, {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.99, 'eps': 1e-8,
+                                      'weightDecay': 0.0})
+        load_adam_state(other, opt2, ckpt.optimizer)
+        state = adam_state(other, opt2, None)
+        for m in ('m', 'v'):
+            for n, t in adam_state(net, opt, None)['moments'][m].items():
+                self.assertTrue(torch.equal(state['moments'][m][n], t))
+
+    def test_errors(self):
+        params = {'a': torch.zeros(2, 3)}
+        with self.assertRaisesRegex(ValueError, 'has shape \\[3\\], the parameter has \\[2, 3\\]'):
+            encode_checkpoint(params, optimizer={'type': 'adam', 'step': 1,
+                                                 'moments': {'m': {'a': torch.zeros(3)}}})
+        data = bytearray(encode_checkpoint(params))
+        with self.assertRaisesRegex(SafetensorsError, 'belong to no tensor'):
+            decode_checkpoint(bytes(data) + b'\0\0\0\0', 'x.safetensors')
+        with self.assertRaisesRegex(SafetensorsError, 'x.safetensors: .*do not hold F32'):
+            decode_checkpoint(bytes(data[:-4]), 'x.safetensors')
+
+    def test_safetensors_dtypes(self):
+        t = {'h': torch.randn(5).half(), 'b': torch.randn(2, 2).bfloat16(), 'f': torch.randn(3),
+             'e': torch.zeros(0, 4)}
+        back, meta = decode(encode(t, {'k': 'v'}))
+        self.assertEqual(meta, {'k': 'v'})
+        for k in t:
+            self.assertTrue(torch.equal(back[k], t[k]) and back[k].dtype == t[k].dtype, k)
+        n = struct.unpack('<Q', encode(t)[:8])[0]
+        self.assertEqual(n % 8, 0)
+
+
+class DataTest(unittest.TestCase):
+    def test_idx_gzipped_and_plain(self):
+        with tempfile.TemporaryDirectory() as d:
+            pixels = bytes(range(2 * 3 * 4))
+            images = struct.pack('>IIII', 2051, 2, 3, 4) + pixels
+            with gzip.open(os.path.join(d, 'train-images-idx3-ubyte.gz'), 'wb') as f:
+                f.write(images)
+            with open(os.path.join(d, 'train-labels-idx1-ubyte'), 'wb') as f:
+                f.write(struct.pack('>II', 2049, 2) + bytes([7, 1]))
+            ds = load_data(d)
+            self.assertEqual(ds.train.shape, (1, 3, 4))
+            self.assertEqual(ds.train.labels.tolist(), [7, 1])
+            x = ds.train.rows(torch.tensor([1]))
+            self.assertAlmostEqual(x[0, 0].item(), 12 / 255, places=7)
+            self.assertIsNone(ds.test)
+            with open(os.path.join(d, 'train-labels-idx1-ubyte'), 'wb') as f:
+                f.write(struct.pack('>II', 2051, 2) + bytes([7, 1]))
+            with self.assertRaisesRegex(ValueError, 'train-labels-idx1-ubyte: magic 2051'):
+                load_data(d)
+
+    def test_image_folder_with_classes(self):
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            for label, name in enumerate(('cat', 'dog')):
+                os.makedirs(os.path.join(d, name))
+                for i in range(2):
+                    Image.new('RGB', (5, 4), (10 * i, 100 + label, 3)).save(
+                        os.path.join(d, name, f'{i}.png'))
+            ds = load_data(d, channels=3)
+            self.assertEqual(ds.train.shape, (3, 4, 5))
+            self.assertEqual(ds.train.labels.tolist(), [0, 0, 1, 1])
+            x = ds.train.rows(torch.tensor([3]))[0].reshape(3, 4, 5)
+            self.assertEqual([round(v * 255) for v in x[:, 0, 0].tolist()], [10, 101, 3])
+
+
+def write_idx(folder, count, seed):
+    """A tiny MNIST-style IDX folder (random 28×28 pixels, labels 0..9)."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    pixels = torch.randint(0, 256, (count, 784), generator=g, dtype=torch.uint8)
+    labels = torch.arange(count, dtype=torch.uint8) % 10
+    for split in ('train', 't10k'):
+        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
+            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
+        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
+            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
+
+
+class TrainTest(unittest.TestCase):
+    def test_conditioned_iwae_conv_model_trains_checkpoints_and_resumes(self):
+        from webgpu_vae_torch.train import main
+        config = {'version': 2, 'inputSize': 784, 'latentSize': 3,
+                  'encoder': {'conv': [{'channels': 2, 'kernel': 4, 'stride': 4}], 'hidden': [8]},
+                  'decoder': {'hidden': [8]},
+                  'objective': {'kind': 'iwae', 'samples': 3},
+                  'condition': {'kind': 'label', 'classes': 10, 'inject': 'channels'}}
+        with tempfile.TemporaryDirectory() as d:
+            write_idx(d, 24, 0)
+            run1, run2 = os.path.join(d, 'run1'), os.path.join(d, 'run2')
+            common = ['--data', d, '--batch-size', '8', '--test-limit', '16', '--quiet']
+            main(['--config', json.dumps(config), '--out', run1, '--epochs', '2', '--lr', '0.002',
+                  '--binarize', 'dynamic', *common])
+            ckpt = load_checkpoint(os.path.join(run1, 'model.safetensors'))
+            lines = [json.loads(line) for line in open(os.path.join(run1, 'metrics.jsonl'))]
+            # --resume continues the model, Adam state, step, epoch count and hyperparameters.
+            main(['--resume', os.path.join(run1, 'model.safetensors'), '--out', run2,
+                  '--epochs', '1', *common])
+            resumed = load_checkpoint(os.path.join(run2, 'model.safetensors'))
+            with self.assertRaisesRegex(ValueError, 'describes another model'):
+                main(['--resume', os.path.join(run1, 'model.safetensors'), '--out', run2,
+                      '--config', json.dumps({**config, 'latentSize': 4}), *common])
+        self.assertEqual(ckpt.config, config)
+        self.assertEqual(ckpt.optimizer['step'], 6)
+        self.assertEqual(ckpt.params['encoder.conv.0.weight'].shape, (2, 11, 4, 4))
+        self.assertEqual([r['epoch'] for r in lines], [1, 2])
+        self.assertTrue(all(math.isfinite(r['test']['loss']) for r in lines))
+        self.assertEqual((resumed.optimizer['step'], resumed.metadata['epoch']), (9, '3'))
+        self.assertEqual(resumed.optimizer['hyper']['lr'], 0.002)
+        self.assertEqual(resumed.config, config)
+
+
+class FixtureTest(unittest.TestCase):
+    def test_committed_fixtures_are_what_the_twin_computes(self):
+        root = pathlib.Path(golden.FIXTURES)
+        torch.set_default_dtype(torch.float64)
+        try:
+            for name, make in golden.FIXTURE_SETS.items():
+                committed = json.loads((root / name).read_text())
+                self.assertEqual(committed['cases'], json.loads(json.dumps(make())), name)
+        finally:
+            torch.set_default_dtype(torch.float32)
+
+
+if __name__ == '__main__':
+    unittest.main()

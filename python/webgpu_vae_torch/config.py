@@ -1,0 +1,386 @@
+"""The model description (version 1 and 2), validated and resolved as src/vae/config.ts does.
+
+The contract is /model-description-v2 (docs in the repository): a plain JSON object. Version 1 (no
+``version`` field) has ``beta``, ``capacity`` and ``reduction`` at the top level and is read as
+version 2 with ``objective = {kind: 'elbo', beta, capacity, reduction}``. Every error is a
+``ConfigError`` whose message names the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+ACTIVATIONS = ('identity', 'relu', 'leaky_relu', 'elu', 'tanh', 'sigmoid', 'softplus', 'gelu')
+MAX_LATENT_SIZE = 256
+MAX_IWAE_SAMPLES = 64
+
+V1_FIELDS = ('inputSize', 'inputShape', 'latentSize', 'encoder', 'decoder', 'likelihood', 'beta',
+             'capacity', 'reduction')
+V2_FIELDS = ('version', 'inputSize', 'inputShape', 'latentSize', 'encoder', 'posterior', 'prior',
+             'decoder', 'likelihood', 'objective', 'condition')
+# Fields of version 2 that sit in a section there; in a version-2 description they are misplaced.
+V2_MOVED = {'beta': 'objective.beta', 'capacity': 'objective.capacity',
+            'reduction': 'objective.reduction'}
+
+
+class ConfigError(ValueError):
+    """A model description that cannot be used; the message names the field."""
+
+    def __init__(self, message: str):
+        super().__init__(f'vae config: {message}')
+
+
+def _fail(message: str):
+    raise ConfigError(message)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _size(name: str, value: Any, maximum: int = 1 << 20) -> int:
+    if not _is_int(value) or value < 1 or value > maximum:
+        _fail(f'{name} must be an integer in [1, {maximum}], got {_dump(value)}')
+    return value
+
+
+def _known(name: str, obj: dict, known: tuple) -> None:
+    for key in obj:
+        if key not in known:
+            where = f'{name}.{key}' if name else key
+            _fail(f'{where} is unknown (known: {", ".join(known)})')
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    channels: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    output_padding: int = 0
+
+    def to_json(self) -> dict:
+        return {'channels': self.channels, 'kernel': self.kernel, 'stride': self.stride,
+                'padding': self.padding, 'outputPadding': self.output_padding}
+
+
+@dataclass
+class VaeConfig:
+    """A description with every default filled in (see the module docstring)."""
+    input_size: int
+    latent_size: int
+    encoder_hidden: list
+    encoder_activation: str
+    decoder_hidden: list
+    decoder_activation: str
+    likelihood: dict
+    objective: dict
+    condition: dict
+    input_shape: Optional[tuple] = None
+    encoder_conv: list = field(default_factory=list)
+    decoder_deconv: list = field(default_factory=list)
+    decoder_reshape: Optional[tuple] = None
+    # The description as given (what checkpoints store, so both readers resolve the same thing).
+    source: dict = field(default_factory=dict)
+
+    @property
+    def classes(self) -> int:
+        """C for condition 'label', 0 otherwise."""
+        return self.condition['classes'] if self.condition['kind'] == 'label' else 0
+
+    @property
+    def inject(self) -> str:
+        return self.condition.get('inject', 'dense')
+
+    def capacity_at(self, step: int) -> Optional[float]:
+        """C_t at a 0-based step, or None without a capacity objective."""
+        cap = self.objective.get('capacity')
+        if cap is None:
+            return None
+        if cap['steps'] == 0:
+            return float(cap['max'])
+        return cap['max'] * min(1.0, step / cap['steps'])
+
+
+def _mlp(name: str, mlp: Any, extra: tuple) -> tuple:
+    if not isinstance(mlp, dict):
+        _fail(f'{name} must be an object {{ hidden, activation }}')
+    _known(name, mlp, ('hidden', 'activation') + extra)
+    hidden = mlp.get('hidden')
+    if not isinstance(hidden, list):
+        _fail(f'{name}.hidden must be an array of layer widths')
+    hidden = [_size(f'{name}.hidden[{i}]', h) for i, h in enumerate(hidden)]
+    activation = mlp.get('activation', 'relu')
+    if activation not in ACTIVATIONS:
+        _fail(f"{name}.activation '{activation}' is unknown (known: {', '.join(ACTIVATIONS)})")
+    return hidden, activation
+
+
+def _likelihood(lk: Any) -> dict:
+    if lk is None:
+        return {'kind': 'bernoulli'}
+    if not isinstance(lk, dict):
+        _fail(f'likelihood must be an object {{ kind }}, got {_dump(lk)}')
+    kind = lk.get('kind')
+    if kind == 'bernoulli':
+        _known('likelihood', lk, ('kind',))
+        return {'kind': 'bernoulli'}
+    if kind == 'gaussian':
+        _known('likelihood', lk, ('kind', 'sigma'))
+        sigma = lk.get('sigma')
+        if not _is_number(sigma) or not sigma > 0:
+            _fail(f'likelihood.sigma must be a finite number > 0, got {_dump(sigma)}')
+        return {'kind': 'gaussian', 'sigma': float(sigma)}
+    if kind == 'gaussian-learned':
+        _known('likelihood', lk, ('kind',))
+        return {'kind': 'gaussian-learned'}
+    _fail("likelihood.kind must be 'bernoulli', 'gaussian' or 'gaussian-learned', "
+          f'got {_dump(kind)}')
+
+
+def _reduction(name: str, value: Any) -> str:
+    value = 'sum' if value is None else value
+    if value not in ('sum', 'mean'):
+        _fail(f"{name} must be 'sum' or 'mean', got {_dump(value)}")
+    return value
+
+
+def _elbo(prefix: str, beta: Any, capacity: Any, reduction: Any) -> dict:
+    beta = 1 if beta is None else beta
+    if not _is_number(beta) or beta < 0:
+        _fail(f'{prefix}beta must be a finite number >= 0, got {_dump(beta)}')
+    cap = None
+    if capacity is not None:
+        if not isinstance(capacity, dict):
+            _fail(f'{prefix}capacity must be an object {{ max, steps }}, got {_dump(capacity)}')
+        _known(f'{prefix}capacity', capacity, ('max', 'steps'))
+        cmax, steps = capacity.get('max'), capacity.get('steps')
+        if not _is_number(cmax) or cmax < 0:
+            _fail(f'{prefix}capacity.max must be a finite number >= 0, got {_dump(cmax)}')
+        if not _is_int(steps) or steps < 0:
+            _fail(f'{prefix}capacity.steps must be an integer >= 0, got {_dump(steps)}')
+        cap = {'max': float(cmax), 'steps': steps}
+    return {'kind': 'elbo', 'beta': float(beta), 'capacity': cap,
+            'reduction': _reduction(f'{prefix}reduction', reduction)}
+
+
+def _objective(obj: Any) -> dict:
+    if obj is None:
+        return _elbo('objective.', None, None, None)
+    if not isinstance(obj, dict):
+        _fail(f'objective must be an object {{ kind, ... }}, got {_dump(obj)}')
+    kind = obj.get('kind')
+    if kind == 'elbo':
+        _known('objective', obj, ('kind', 'beta', 'capacity', 'reduction'))
+        return _elbo('objective.', obj.get('beta'), obj.get('capacity'), obj.get('reduction'))
+    if kind == 'iwae':
+        _known('objective', obj, ('kind', 'samples', 'reduction'))
+        samples = _size('objective.samples', obj.get('samples'), MAX_IWAE_SAMPLES)
+        return {'kind': 'iwae', 'samples': samples,
+                'reduction': _reduction('objective.reduction', obj.get('reduction'))}
+    _fail(f"objective.kind must be 'elbo' or 'iwae', got {_dump(kind)}")
+
+
+def _condition(cond: Any) -> dict:
+    if cond is None:
+        return {'kind': 'none'}
+    if not isinstance(cond, dict):
+        _fail(f'condition must be an object {{ kind, ... }}, got {_dump(cond)}')
+    kind = cond.get('kind')
+    if kind == 'none':
+        _known('condition', cond, ('kind',))
+        return {'kind': 'none'}
+    if kind == 'label':
+        _known('condition', cond, ('kind', 'classes', 'inject'))
+        classes = _size('condition.classes', cond.get('classes'), 1 << 16)
+        inject = cond.get('inject', 'dense')
+        if inject not in ('dense', 'channels'):
+            _fail(f"condition.inject must be 'dense' or 'channels', got {_dump(inject)}")
+        return {'kind': 'label', 'classes': classes, 'inject': inject}
+    _fail(f"condition.kind must be 'none' or 'label', got {_dump(kind)}")
+
+
+def _section_kind(name: str, value: Any, only: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        _fail(f'{name} must be an object {{ kind }}, got {_dump(value)}')
+    _known(name, value, ('kind',))
+    if value.get('kind') != only:
+        _fail(f"{name}.kind {_dump(value.get('kind'))} is not supported (this version knows "
+              f"'{only}')")
+
+
+def _conv_layers(name: str, layers: Any, transposed: bool) -> list:
+    if layers is None:
+        return []
+    if not isinstance(layers, list):
+        _fail(f'{name} must be an array of {{ channels, kernel, stride, padding }} layers')
+    out = []
+    for i, raw in enumerate(layers):
+        at = f'{name}[{i}]'
+        if not isinstance(raw, dict):
+            _fail(f'{at} must be an object {{ channels, kernel, stride, padding }}')
+        _known(at, raw, ('channels', 'kernel', 'stride', 'padding', 'outputPadding'))
+        channels = _size(f'{at}.channels', raw.get('channels'), 1 << 16)
+        kernel = _size(f'{at}.kernel', raw.get('kernel'), 64)
+        stride = _size(f'{at}.stride', raw.get('stride', 1), 64)
+        padding = raw.get('padding', 0)
+        if not _is_int(padding) or padding < 0 or padding >= kernel:
+            _fail(f'{at}.padding must be an integer in [0, kernel - 1 = {kernel - 1}], '
+                  f'got {_dump(padding)}')
+        op = raw.get('outputPadding', 0)
+        if not transposed and op != 0:
+            _fail(f'{at}.outputPadding applies to decoder.deconv layers only')
+        if not _is_int(op) or op < 0 or op >= stride:
+            _fail(f'{at}.outputPadding must be an integer in [0, stride - 1 = {stride - 1}], '
+                  f'got {_dump(op)}')
+        out.append(ConvLayer(channels, kernel, stride, padding, op))
+    return out
+
+
+def conv_length(size: int, layer: ConvLayer, transposed: bool) -> int:
+    """Output length along one axis (floor for Conv2d, as PyTorch)."""
+    if transposed:
+        return ((size - 1) * layer.stride - 2 * layer.padding + layer.kernel
+                + layer.output_padding)
+    return (size + 2 * layer.padding - layer.kernel) // layer.stride + 1
+
+
+def _shape3(name: str, value: Any) -> tuple:
+    if not isinstance(value, list) or len(value) != 3:
+        _fail(f'{name} must be [channels, height, width], got {_dump(value)}')
+    return tuple(_size(f'{name}[{i}]', v) for i, v in enumerate(value))
+
+
+def _resolve_conv(cfg: dict, r: VaeConfig) -> None:
+    enc, dec = cfg['encoder'], cfg['decoder']
+    for name, value, instead in (('encoder.deconv', enc.get('deconv'), 'encoder.conv'),
+                                 ('encoder.reshape', enc.get('reshape'), 'decoder.reshape'),
+                                 ('decoder.conv', dec.get('conv'), 'decoder.deconv')):
+        if value is not None:
+            _fail(f'{name} is not a field (did you mean {instead}?)')
+    conv = _conv_layers('encoder.conv', enc.get('conv'), False)
+    deconv = _conv_layers('decoder.deconv', dec.get('deconv'), True)
+    D = r.input_size
+    if cfg.get('inputShape') is not None:
+        shape = _shape3('inputShape', cfg['inputShape'])
+        if shape[0] * shape[1] * shape[2] != D:
+            _fail(f'inputShape [{", ".join(map(str, shape))}] holds '
+                  f'{shape[0] * shape[1] * shape[2]} values, inputSize is {D}')
+        r.input_shape = shape
+    elif conv or deconv:
+        side = round(math.sqrt(D))
+        if side * side != D:
+            _fail(f'inputShape [C, H, W] is needed with conv layers (inputSize {D} is not a '
+                  'square)')
+        r.input_shape = (1, side, side)
+    if dec.get('reshape') is not None and not deconv:
+        _fail('decoder.reshape applies only with decoder.deconv layers')
+    if conv:
+        c, h, w = r.input_shape
+        for i, layer in enumerate(conv):
+            oh, ow = conv_length(h, layer, False), conv_length(w, layer, False)
+            if oh < 1 or ow < 1:
+                _fail(f'encoder.conv[{i}]: a {c}×{h}×{w} input gives an empty output '
+                      f'({oh}×{ow}) with kernel {layer.kernel}, stride {layer.stride}, '
+                      f'padding {layer.padding}')
+            c, h, w = layer.channels, oh, ow
+        r.encoder_conv = conv
+    if deconv:
+        if r.likelihood['kind'] == 'gaussian-learned':
+            _fail("likelihood 'gaussian-learned' needs decoder.out: it cannot be used with "
+                  'decoder.deconv')
+        if r.classes and not r.decoder_hidden:
+            _fail('a conditioned decoder with decoder.deconv needs at least one hidden layer '
+                  '(decoder.hidden is empty)')
+        C, H, W = r.input_shape
+        top = r.decoder_hidden[-1] if r.decoder_hidden else r.latent_size
+        top_name = (f'decoder.hidden[{len(r.decoder_hidden) - 1}]' if r.decoder_hidden
+                    else 'latentSize')
+        if dec.get('reshape') is not None:
+            reshape = _shape3('decoder.reshape', dec['reshape'])
+            n = reshape[0] * reshape[1] * reshape[2]
+            if n != top:
+                _fail(f'decoder.reshape [{", ".join(map(str, reshape))}] holds {n} values, the '
+                      f'last dense layer ({top_name}) gives {top}')
+        else:
+            h, w = H, W
+            for i in range(len(deconv) - 1, -1, -1):
+                layer = deconv[i]
+
+                def invert(size, axis):
+                    n = size - layer.kernel + 2 * layer.padding - layer.output_padding
+                    if n < 0 or n % layer.stride != 0:
+                        _fail(f'decoder.deconv[{i}]: no input {axis} gives an output {axis} of '
+                              f'{size} with kernel {layer.kernel}, stride {layer.stride}, '
+                              f'padding {layer.padding}, outputPadding {layer.output_padding} '
+                              '(set decoder.reshape, or change the layer)')
+                    return n // layer.stride + 1
+
+                h, w = invert(h, 'height'), invert(w, 'width')
+            if top % (h * w) != 0:
+                _fail(f'decoder: the last dense layer ({top_name}) gives {top} values, not a '
+                      f'whole number of {h}×{w} channels for decoder.deconv[0]; make it '
+                      f'C·{h * w} or set decoder.reshape')
+            reshape = (top // (h * w), h, w)
+        c, h, w = reshape
+        for i, layer in enumerate(deconv):
+            oh, ow = conv_length(h, layer, True), conv_length(w, layer, True)
+            if oh < 1 or ow < 1:
+                _fail(f'decoder.deconv[{i}]: a {c}×{h}×{w} input gives an empty output '
+                      f'({oh}×{ow})')
+            c, h, w = layer.channels, oh, ow
+        if (c, h, w) != (C, H, W):
+            _fail(f'decoder.deconv: the last layer gives {c}×{h}×{w} per example, inputShape is '
+                  f'{C}×{H}×{W} (inputSize {D})')
+        r.decoder_deconv = deconv
+        r.decoder_reshape = reshape
+
+
+def resolve_config(config: Any) -> VaeConfig:
+    """Validates a model description (a dict, or its JSON text) and fills in the defaults."""
+    if isinstance(config, (str, bytes)):
+        config = json.loads(config)
+    if not isinstance(config, dict):
+        _fail('expected an object')
+    version = config.get('version')
+    if version is None:
+        _known('', config, V1_FIELDS)
+        objective = _elbo('', config.get('beta'), config.get('capacity'),
+                          config.get('reduction'))
+        condition = {'kind': 'none'}
+    elif version == 2:
+        for key in config:
+            if key in V2_MOVED:
+                _fail(f'{key} is not a top-level field in version 2 (it is {V2_MOVED[key]})')
+        _known('', config, V2_FIELDS)
+        _section_kind('posterior', config.get('posterior'), 'diagonal')
+        _section_kind('prior', config.get('prior'), 'standard-normal')
+        objective = _objective(config.get('objective'))
+        condition = _condition(config.get('condition'))
+    else:
+        _fail(f'version must be 2 (or absent for version 1), got {_dump(version)}')
+    enc_hidden, enc_act = _mlp('encoder', config.get('encoder'), ('conv', 'deconv', 'reshape'))
+    dec_hidden, dec_act = _mlp('decoder', config.get('decoder'), ('deconv', 'reshape', 'conv'))
+    r = VaeConfig(
+        input_size=_size('inputSize', config.get('inputSize')),
+        latent_size=_size('latentSize', config.get('latentSize'), MAX_LATENT_SIZE),
+        encoder_hidden=enc_hidden, encoder_activation=enc_act,
+        decoder_hidden=dec_hidden, decoder_activation=dec_act,
+        likelihood=_likelihood(config.get('likelihood')),
+        objective=objective, condition=condition, source=config)
+    _resolve_conv(config, r)
+    return r

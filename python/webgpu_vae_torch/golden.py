@@ -1,0 +1,285 @@
+"""The golden fixtures of the TypeScript tests, computed by the twin in float64.
+
+    PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden          # all three fixtures
+    npx prettier --write test/fixtures/vae-golden*.json
+
+writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/vae-reference.test.ts and
+test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective) and vae-golden-cvae.json
+(version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense').
+
+Each case: a model from its description with PyTorch's default init after
+torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
+values are exactly the ones used); x and eps likewise; then the objective (objectives.py) with its
+gradients, and three torch.optim.Adam steps on the same batch and noise. The first seed from
+`seed0` on is taken whose relu / leaky_relu / elu pre-activations all stay at least 1e-3 from 0 (at
+the initial weights and after every Adam step) and, with a capacity, |mean_b KL_b − C| >= 0.05 at
+every step, so finite differences and the sign of the capacity term are well defined. Clamps of
+logvar and log σ never bind (asserted).
+
+Fixture format (arrays flat, row-major; outputs rounded to 12 significant digits):
+  { generator, torch, adam: {lr, beta1, beta2, eps, steps},
+    cases: [ { name, seed, config (the model description), batch, capacity (C or null),
+               x (B·D), eps (B·Z; B·K·Z for iwae, row b·K + k), labels (B, conditioned only),
+               params {name: list}, reconSum, klSum, objective, nll (B; B·K for iwae), kl (B),
+               mu, logvar, z (B·Z; B·K·Z for iwae), output (B·D; B·K·D for iwae),
+               logSigma (gaussian-learned only), logWeights (B·K) and perExample (B) (iwae only),
+               grads {name: list},
+               adam: { objectives [3] (before each step), params {name: list} after 3 steps,
+                       finalObjective (at those params) } } ] }
+For iwae, reconSum is Σ nll / K and kl, klSum are the analytic KL (metrics, not in the objective).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+from typing import Callable, Optional
+
+import torch
+
+from .config import resolve_config
+from .model import KINKED, LOGSIGMA_MAX, LOGSIGMA_MIN, LOGVAR_MAX, LOGVAR_MIN, VaeNet
+from .objectives import noise_rows, objective
+
+ADAM = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'steps': 3}
+KINK_MARGIN = 1e-3
+CAPACITY_MARGIN = 0.05
+GENERATOR = 'python -m webgpu_vae_torch.golden (python/webgpu_vae_torch/golden.py)'
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / 'test' / 'fixtures'
+
+
+def round_sig(v: float, digits: int) -> float:
+    return float(f'{v:.{digits}g}')
+
+
+def rounded(t: torch.Tensor, digits: int = 10) -> torch.Tensor:
+    return torch.tensor([round_sig(v, digits) for v in t.reshape(-1).tolist()],
+                        dtype=t.dtype).reshape(t.shape)
+
+
+def out_list(t: torch.Tensor) -> list:
+    return [round_sig(v, 12) for v in t.detach().reshape(-1).tolist()]
+
+
+def well_conditioned(net: VaeNet, out: dict, capacity: Optional[float]) -> bool:
+    """True when no kink is near and the capacity sign is clear; asserts the clamps are idle."""
+    lv = out['logvar'].detach()
+    assert lv.min() > LOGVAR_MIN + 1 and lv.max() < LOGVAR_MAX - 1, 'logvar clamp would bind'
+    if out['logSigma'] is not None:
+        ls = out['logSigma'].detach()
+        assert ls.min() > LOGSIGMA_MIN + 0.5 and ls.max() < LOGSIGMA_MAX - 0.5, 'log σ clamp'
+    if any(pre.abs().min().item() < KINK_MARGIN for pre in net.kinks):
+        return False
+    if capacity is not None and abs(out['kl'].mean().item() - capacity) < CAPACITY_MARGIN:
+        return False
+    return True
+
+
+def forward(net: VaeNet, x, eps, y, capacity):
+    net.kinks = []
+    return objective(net, x, eps=eps, y=y, capacity=capacity)
+
+
+def case_fields(net: VaeNet, out: dict) -> dict:
+    """The forward outputs of a case (at the weights `out` was computed with)."""
+    fields = {
+        'reconSum': round_sig(out['reconSum'].item(), 12),
+        'klSum': round_sig(out['klSum'].item(), 12),
+        'objective': round_sig(out['objective'].item(), 12),
+        'nll': out_list(out['nll']),
+        'kl': out_list(out['kl']),
+        'mu': out_list(out['mu']),
+        'logvar': out_list(out['logvar']),
+        'z': out_list(out['z']),
+        'output': out_list(out['output']),
+    }
+    if out['logSigma'] is not None:
+        fields['logSigma'] = out_list(out['logSigma'])
+    if 'logWeights' in out:
+        fields['logWeights'] = out_list(out['logWeights'])
+        fields['perExample'] = out_list(out['perExample'])
+    return fields
+
+
+def run_case(name: str, cfg: dict, batch: int, seed0: int,
+             make_x: Callable[[int, int], torch.Tensor], capacity: Optional[float] = None) -> dict:
+    resolved = resolve_config(cfg)
+    D, Z, C = resolved.input_size, resolved.latent_size, resolved.classes
+    for seed in range(seed0, seed0 + 1000):
+        torch.manual_seed(seed)
+        net = VaeNet(resolved).double()
+        net.record_kinks = True
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(rounded(p))
+        x = rounded(make_x(batch, D))
+        eps = rounded(torch.randn(noise_rows(net, batch), Z))
+        # Every class at least once when B >= C, so every one-hot column gets a gradient.
+        y = torch.randperm(batch) % C if C else None
+        names = list(net.state_dict().keys())
+        params0 = {n: out_list(p) for n, p in net.state_dict().items()}
+        opt = torch.optim.Adam(net.parameters(), lr=ADAM['lr'],
+                               betas=(ADAM['beta1'], ADAM['beta2']), eps=ADAM['eps'])
+        ok = True
+        first = grads = None
+        objectives = []
+        for _ in range(ADAM['steps']):
+            opt.zero_grad()
+            out = forward(net, x, eps, y, capacity)
+            ok = ok and well_conditioned(net, out, capacity)
+            out['objective'].backward()
+            if first is None:
+                first = out
+                grads = {n: out_list(p.grad) for n, p in net.named_parameters()}
+            objectives.append(round_sig(out['objective'].item(), 12))
+            opt.step()
+        with torch.no_grad():
+            final = forward(net, x, eps, y, capacity)
+        ok = ok and well_conditioned(net, final, capacity)
+        if not ok:
+            continue
+        case = {'name': name, 'seed': seed, 'config': cfg, 'batch': batch, 'capacity': capacity,
+                'x': out_list(x), 'eps': out_list(eps)}
+        if y is not None:
+            case['labels'] = y.tolist()
+        case['params'] = params0
+        case.update(case_fields(net, first))
+        case['grads'] = {n: grads[n] for n in names}
+        case['adam'] = {
+            'objectives': objectives,
+            'params': {n: out_list(p) for n, p in net.state_dict().items()},
+            'finalObjective': round_sig(final['objective'].item(), 12),
+        }
+        return case
+    raise RuntimeError(f'{name}: no seed with the required margins')
+
+
+def uniform(b, d):
+    return torch.rand(b, d)
+
+
+def normal(b, d):
+    return torch.randn(b, d)
+
+
+def elbo_cases() -> list:
+    """The version-1 cases of vae-golden.json."""
+    return [
+        run_case('bernoulli-relu-tanh-sum', {
+            'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'relu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'}, 'beta': 1, 'reduction': 'sum',
+        }, batch=4, seed0=1, make_x=uniform),
+        run_case('gaussian-elu-gelu-mean', {
+            'inputSize': 7, 'latentSize': 2,
+            'encoder': {'hidden': [5, 4], 'activation': 'elu'},
+            'decoder': {'hidden': [6], 'activation': 'gelu'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.5}, 'beta': 2.5, 'reduction': 'mean',
+        }, batch=3, seed0=100, make_x=uniform),
+        run_case('learned-leaky-linear-capacity-sum', {
+            'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'leaky_relu'},
+            'decoder': {'hidden': []},
+            'likelihood': {'kind': 'gaussian-learned'}, 'beta': 4,
+            'capacity': {'max': 0.7, 'steps': 0}, 'reduction': 'sum',
+        }, batch=5, seed0=200, make_x=normal, capacity=0.7),
+    ]
+
+
+def iwae_cases() -> list:
+    """Version-2 iwae cases: K = 3 and 4 with awkward sizes, and K = 1 (a Monte-Carlo KL)."""
+    return [
+        run_case('iwae-bernoulli-relu-tanh-k3-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'relu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'sum'},
+        }, batch=4, seed0=300, make_x=uniform),
+        run_case('iwae-learned-elu-gelu-k4-mean', {
+            'version': 2, 'inputSize': 6, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'elu'},
+            'decoder': {'hidden': [4], 'activation': 'gelu'},
+            'likelihood': {'kind': 'gaussian-learned'},
+            'objective': {'kind': 'iwae', 'samples': 4, 'reduction': 'mean'},
+        }, batch=3, seed0=400, make_x=normal),
+        run_case('iwae-gaussian-linear-softplus-k1-sum', {
+            'version': 2, 'inputSize': 5, 'latentSize': 2,
+            'encoder': {'hidden': []},
+            'decoder': {'hidden': [4], 'activation': 'softplus'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.5},
+            'objective': {'kind': 'iwae', 'samples': 1, 'reduction': 'sum'},
+        }, batch=2, seed0=500, make_x=uniform),
+    ]
+
+
+def cvae_cases() -> list:
+    """Version-2 condition 'label' cases: MLP, conv with inject 'channels', conv with 'dense'."""
+    return [
+        run_case('cvae-mlp-bernoulli-relu-tanh-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'relu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+            'condition': {'kind': 'label', 'classes': 4, 'inject': 'dense'},
+        }, batch=5, seed0=600, make_x=uniform),
+        # Conv encoder on 2×5×5 images with 3 label planes (5 input channels), a deconv decoder
+        # whose dense layer reads cat([z, onehot]).
+        run_case('cvae-conv-channels-deconv-mean', {
+            'version': 2, 'inputSize': 50, 'inputShape': [2, 5, 5], 'latentSize': 2,
+            'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
+                        'hidden': [6], 'activation': 'elu'},
+            'decoder': {'hidden': [12], 'deconv': [{'channels': 2, 'kernel': 3, 'stride': 2}],
+                        'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1.5, 'reduction': 'mean'},
+            'condition': {'kind': 'label', 'classes': 3, 'inject': 'channels'},
+        }, batch=3, seed0=700, make_x=uniform),
+        # Conv encoder whose flattened output gets the one-hot before the heads (no hidden
+        # layer); Gaussian decoder with decoder.out; capacity objective.
+        run_case('cvae-conv-dense-heads-capacity-sum', {
+            'version': 2, 'inputSize': 36, 'inputShape': [1, 6, 6], 'latentSize': 3,
+            'encoder': {'conv': [{'channels': 2, 'kernel': 3}], 'hidden': [],
+                        'activation': 'leaky_relu'},
+            'decoder': {'hidden': [7], 'activation': 'sigmoid'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.8},
+            'objective': {'kind': 'elbo', 'beta': 2, 'capacity': {'max': 0.6, 'steps': 0},
+                          'reduction': 'sum'},
+            'condition': {'kind': 'label', 'classes': 5, 'inject': 'dense'},
+        }, batch=4, seed0=800, make_x=uniform, capacity=0.6),
+    ]
+
+
+def write_fixture(path: pathlib.Path, cases: list) -> None:
+    fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
+    path.write_text(json.dumps(fixture, indent=2) + '\n')
+    for c in cases:
+        print(f"  {c['name']}: seed {c['seed']}, objective {c['objective']}")
+    print(f'wrote {path} ({path.stat().st_size} bytes)')
+
+
+FIXTURE_SETS = {
+    'vae-golden.json': elbo_cases,
+    'vae-golden-iwae.json': iwae_cases,
+    'vae-golden-cvae.json': cvae_cases,
+}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog='python -m webgpu_vae_torch.golden',
+                                     description='Write the golden fixtures of the TS tests.')
+    parser.add_argument('--out', default=str(FIXTURES), help='folder (default test/fixtures)')
+    parser.add_argument('--only', choices=sorted(FIXTURE_SETS), action='append',
+                        help='write only this fixture (repeatable)')
+    args = parser.parse_args(argv)
+    torch.set_default_dtype(torch.float64)
+    for name in args.only or FIXTURE_SETS:
+        write_fixture(pathlib.Path(args.out) / name, FIXTURE_SETS[name]())
+    print('now run npx prettier --write on them')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,195 @@
+"""The VAE as a torch.nn.Module built from a model description (see config.py).
+
+state_dict() names and order are exactly src/vae/config.ts parameterSpecs(): encoder.conv.{i}
+(Conv2d), encoder.{i} (hidden Linear), encoder.mu, encoder.logvar, decoder.{i} (hidden Linear),
+then decoder.deconv.{i} (ConvTranspose2d) or decoder.out and, for gaussian-learned only,
+decoder.logsigma; weight then bias per layer. Linear weights are (out, in), Conv2d (Cout, Cin, k,
+k), ConvTranspose2d (Cin, Cout, k, k). The layers are plain nn.Linear / nn.Conv2d /
+nn.ConvTranspose2d, so initialization is PyTorch's default, as ours: U(±1/√fan_in) for weights and
+biases with fan_in = weight.size(1)·k² for conv layers.
+
+Conditioning (condition 'label', C classes, one-hot y): the MLP encoder reads cat([x, onehot]);
+a conv encoder gets C constant planes after the image's channels (inject 'channels') or the
+one-hot after its flattened output (inject 'dense'); the decoder reads cat([z, onehot]).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import VaeConfig, conv_length, resolve_config
+
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+LOGSIGMA_MIN, LOGSIGMA_MAX = -6.0, 6.0
+
+ACTIVATIONS = {
+    'identity': lambda t: t,
+    'relu': F.relu,
+    'leaky_relu': lambda t: F.leaky_relu(t, 0.01),
+    'elu': lambda t: F.elu(t, 1.0),
+    'tanh': torch.tanh,
+    'sigmoid': torch.sigmoid,
+    'softplus': F.softplus,
+    'gelu': F.gelu,  # erf form (approximate='none')
+}
+# Activations with a kink at 0 (finite differences and fixtures keep pre-activations away from it).
+KINKED = frozenset({'relu', 'leaky_relu', 'elu'})
+
+
+def clamp_straight_through(t: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """clamp(t) in value, identity in gradient: how the kernels clamp logvar inside exp."""
+    return t + (t.clamp(lo, hi) - t).detach()
+
+
+class VaeNet(nn.Module):
+    """A VAE from a model description; forward pieces are encode, reparameterize, decode, nll."""
+
+    def __init__(self, config: Any):
+        super().__init__()
+        cfg = config if isinstance(config, VaeConfig) else resolve_config(config)
+        self.config = cfg
+        C = cfg.classes
+        D, Z = cfg.input_size, cfg.latent_size
+        # Pre-activations of kinked activations from the last forward (golden fixtures only).
+        self.record_kinks = False
+        self.kinks: list = []
+
+        self.encoder = nn.ModuleDict()
+        if cfg.encoder_conv:
+            convs = nn.ModuleList()
+            c, h, w = cfg.input_shape
+            if C and cfg.inject == 'channels':
+                c += C
+            for layer in cfg.encoder_conv:
+                convs.append(nn.Conv2d(c, layer.channels, layer.kernel, layer.stride,
+                                       layer.padding))
+                c = layer.channels
+                h, w = conv_length(h, layer, False), conv_length(w, layer, False)
+            self.encoder['conv'] = convs
+            prev = c * h * w + (C if C and cfg.inject == 'dense' else 0)
+        else:
+            prev = D + C
+        for i, width in enumerate(cfg.encoder_hidden):
+            self.encoder[str(i)] = nn.Linear(prev, width)
+            prev = width
+        self.encoder['mu'] = nn.Linear(prev, Z)
+        self.encoder['logvar'] = nn.Linear(prev, Z)
+
+        self.decoder = nn.ModuleDict()
+        prev = Z + C
+        for i, width in enumerate(cfg.decoder_hidden):
+            self.decoder[str(i)] = nn.Linear(prev, width)
+            prev = width
+        if cfg.decoder_deconv:
+            deconvs = nn.ModuleList()
+            c = cfg.decoder_reshape[0]
+            for layer in cfg.decoder_deconv:
+                deconvs.append(nn.ConvTranspose2d(c, layer.channels, layer.kernel, layer.stride,
+                                                  layer.padding, layer.output_padding))
+                c = layer.channels
+            self.decoder['deconv'] = deconvs
+        else:
+            self.decoder['out'] = nn.Linear(prev, D)
+            if cfg.likelihood['kind'] == 'gaussian-learned':
+                self.decoder['logsigma'] = nn.Linear(prev, D)
+
+    # ---- pieces ----
+
+    def onehot(self, y: Optional[torch.Tensor], rows: int, like: torch.Tensor) -> torch.Tensor:
+        """onehot(y) (rows, C) in like's dtype; checks that labels are given and in range."""
+        C = self.config.classes
+        if y is None:
+            raise ValueError(f'the model is conditioned on labels (condition.classes = {C}): '
+                             'pass y')
+        y = torch.as_tensor(y).reshape(-1)
+        if y.numel() != rows:
+            raise ValueError(f'y holds {y.numel()} labels for {rows} rows')
+        if y.is_floating_point():
+            if not torch.equal(y, y.round()):
+                raise ValueError('labels must be whole numbers')
+            y = y.long()
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= C):
+            raise ValueError(f'labels must lie in [0, {C - 1}], got [{int(y.min())}, '
+                             f'{int(y.max())}]')
+        return F.one_hot(y.to(like.device), C).to(like.dtype)
+
+    def _act(self, part: str, pre: torch.Tensor) -> torch.Tensor:
+        name = (self.config.encoder_activation if part == 'encoder'
+                else self.config.decoder_activation)
+        if self.record_kinks and name in KINKED:
+            self.kinks.append(pre.detach())
+        return ACTIVATIONS[name](pre)
+
+    def encode(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
+        """x (B, D) [, y (B)] -> mu, logvar (B, Z)."""
+        cfg = self.config
+        B = x.shape[0]
+        h = x
+        oh = self.onehot(y, B, x) if cfg.classes else None
+        if cfg.encoder_conv:
+            h = h.reshape(B, *cfg.input_shape)
+            if oh is not None and cfg.inject == 'channels':
+                planes = oh[:, :, None, None].expand(B, cfg.classes, h.shape[2], h.shape[3])
+                h = torch.cat([h, planes], dim=1)
+            for conv in self.encoder['conv']:
+                h = self._act('encoder', conv(h))
+            h = h.reshape(B, -1)
+            if oh is not None and cfg.inject == 'dense':
+                h = torch.cat([h, oh], dim=1)
+        elif oh is not None:
+            h = torch.cat([h, oh], dim=1)
+        for i in range(len(cfg.encoder_hidden)):
+            h = self._act('encoder', self.encoder[str(i)](h))
+        return self.encoder['mu'](h), self.encoder['logvar'](h)
+
+    def decode(self, z: torch.Tensor, y: Optional[torch.Tensor] = None):
+        """z (R, Z) [, y (R)] -> output (R, D) (logits or means), log sigma (R, D) or None."""
+        cfg = self.config
+        R = z.shape[0]
+        h = torch.cat([z, self.onehot(y, R, z)], dim=1) if cfg.classes else z
+        for i in range(len(cfg.decoder_hidden)):
+            h = self._act('decoder', self.decoder[str(i)](h))
+        if cfg.decoder_deconv:
+            h = h.reshape(R, *cfg.decoder_reshape)
+            last = len(self.decoder['deconv']) - 1
+            for i, deconv in enumerate(self.decoder['deconv']):
+                h = deconv(h)
+                if i < last:
+                    h = self._act('decoder', h)
+            return h.reshape(R, cfg.input_size), None
+        log_sigma = self.decoder['logsigma'](h) if 'logsigma' in self.decoder else None
+        return self.decoder['out'](h), log_sigma
+
+    def nll(self, output: torch.Tensor, log_sigma: Optional[torch.Tensor],
+            x: torch.Tensor) -> torch.Tensor:
+        """−log p(x|z) per row (R), summed over D, as src/kernels/likelihood.ts."""
+        lk = self.config.likelihood
+        if lk['kind'] == 'bernoulli':
+            return F.binary_cross_entropy_with_logits(output, x, reduction='none').sum(1)
+        if lk['kind'] == 'gaussian':
+            var = torch.full_like(output, lk['sigma'] ** 2)
+        else:
+            var = torch.exp(2 * log_sigma.clamp(LOGSIGMA_MIN, LOGSIGMA_MAX))
+        # full=True: 0.5 (x − m)² / σ² + log σ + 0.5 log 2π per value (its var >= 1e-6 floor
+        # cannot bind: exp(−12) > 1e-6).
+        return F.gaussian_nll_loss(output, x, var, full=True, reduction='none').sum(1)
+
+    def images(self, output: torch.Tensor) -> torch.Tensor:
+        """What VaeInference.decode returns: sigmoid(logits) for Bernoulli, else the means."""
+        return torch.sigmoid(output) if self.config.likelihood['kind'] == 'bernoulli' else output
+
+    def forward(self, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
+                y: Optional[torch.Tensor] = None, step: int = 0,
+                capacity: Optional[float] = None) -> dict:
+        """The configured objective on a batch (see objectives.py); eps drawn when None."""
+        from .objectives import objective
+        return objective(self, x, eps=eps, y=y, step=step, capacity=capacity)
+
+
+def from_config(config: Any) -> VaeNet:
+    """Builds the nn.Module for a model description (dict, JSON text or VaeConfig)."""
+    return VaeNet(config)

@@ -1,0 +1,101 @@
+"""The objectives the model description names, exactly as the contract defines them. These
+functions produce the golden fixtures, so they are the ground truth for the TypeScript graphs.
+
+r = 1 for reduction 'sum', 1/B for 'mean'.
+
+elbo (single sample, analytic diagonal-Gaussian KL):
+    z_b = mu_b + exp(½ c_b) eps_b,  c = logvar clamped to [−30, 20] straight-through (as the
+    kernels: the value is clamped inside exp, the gradient is not zeroed)
+    KL_b = ½ Σ_j (mu² + expm1(c) − logvar)
+    plain:    L = r Σ_b nll_b + r β Σ_b KL_b
+    capacity: L = r Σ_b nll_b + r B β |mean_b KL_b − C_t|,  C_t = max·min(1, t/steps)
+
+iwae (K samples, eps (B·K, Z), row b·K + k):
+    z_{b,k} = mu_b + exp(½ c_b) eps_{b,k}
+    log w_{b,k} = −nll(x_b | z_{b,k}) + log N(z_{b,k}; 0, I) − log N(z_{b,k}; mu_b, exp(logvar_b))
+    (both densities with their −½ log 2π per dimension)
+    L = r Σ_b −(logsumexp_k log w_{b,k} − log K); the gradient is plain autograd through z.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from .model import LOGVAR_MAX, LOGVAR_MIN, VaeNet, clamp_straight_through
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _scale(net: VaeNet, batch: int) -> float:
+    return 1.0 if net.config.objective['reduction'] == 'sum' else 1.0 / batch
+
+
+def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tensor] = None,
+         capacity: Optional[float] = None) -> dict:
+    """The single-sample ELBO objective; capacity = C_t, or None for the plain β objective."""
+    B = x.shape[0]
+    mu, logvar = net.encode(x, y)
+    c = clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX)
+    z = mu + torch.exp(0.5 * c) * eps
+    kl = 0.5 * (mu * mu + torch.expm1(c) - logvar).sum(1)
+    output, log_sigma = net.decode(z, y)
+    nll = net.nll(output, log_sigma, x)
+    r = _scale(net, B)
+    beta = net.config.objective['beta']
+    recon_sum, kl_sum = nll.sum(), kl.sum()
+    if capacity is None:
+        value = r * recon_sum + r * beta * kl_sum
+    else:
+        value = r * recon_sum + r * B * beta * torch.abs(kl.mean() - capacity)
+    return {'objective': value, 'reconSum': recon_sum, 'klSum': kl_sum, 'nll': nll, 'kl': kl,
+            'mu': mu, 'logvar': logvar, 'z': z, 'output': output, 'logSigma': log_sigma}
+
+
+def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
+         y: Optional[torch.Tensor] = None) -> dict:
+    """The K-sample importance-weighted bound (K = objective.samples); eps is (B·K, Z)."""
+    B = x.shape[0]
+    K = net.config.objective['samples']
+    Z = net.config.latent_size
+    if eps.shape != (B * K, Z):
+        raise ValueError(f'iwae: eps must be (B·K, Z) = ({B * K}, {Z}), got {tuple(eps.shape)}')
+    mu, logvar = net.encode(x, y)
+    mu_r = mu.repeat_interleave(K, 0)
+    lv_r = logvar.repeat_interleave(K, 0)
+    c = clamp_straight_through(lv_r, LOGVAR_MIN, LOGVAR_MAX)
+    z = mu_r + torch.exp(0.5 * c) * eps
+    y_r = None if y is None else torch.as_tensor(y).reshape(-1).repeat_interleave(K, 0)
+    output, log_sigma = net.decode(z, y_r)
+    nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
+    log_pz = -0.5 * (z * z).sum(1) - 0.5 * Z * LOG_2PI
+    log_qz = -0.5 * ((z - mu_r) ** 2 * torch.exp(-c) + lv_r).sum(1) - 0.5 * Z * LOG_2PI
+    log_w = (-nll + log_pz - log_qz).reshape(B, K)
+    per_example = -(torch.logsumexp(log_w, 1) - math.log(K))
+    kl = 0.5 * (mu * mu + torch.expm1(clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX))
+                - logvar).sum(1)
+    r = _scale(net, B)
+    return {'objective': r * per_example.sum(), 'perExample': per_example,
+            'logWeights': log_w.reshape(-1), 'reconSum': nll.sum() / K, 'klSum': kl.sum(),
+            'nll': nll, 'kl': kl, 'mu': mu, 'logvar': logvar, 'z': z, 'output': output,
+            'logSigma': log_sigma}
+
+
+def noise_rows(net: VaeNet, batch: int) -> int:
+    """Rows of eps one step needs: B, or B·K for iwae."""
+    obj = net.config.objective
+    return batch * obj['samples'] if obj['kind'] == 'iwae' else batch
+
+
+def objective(net: VaeNet, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
+              y: Optional[torch.Tensor] = None, step: int = 0,
+              capacity: Optional[float] = None) -> dict:
+    """The configured objective at a 0-based step (C_t from it unless capacity is given)."""
+    if eps is None:
+        eps = torch.randn(noise_rows(net, x.shape[0]), net.config.latent_size, dtype=x.dtype,
+                          device=x.device)
+    if net.config.objective['kind'] == 'iwae':
+        return iwae(net, x, eps, y)
+    return elbo(net, x, eps, y, net.config.capacity_at(step) if capacity is None else capacity)
