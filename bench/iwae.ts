@@ -5,6 +5,10 @@
 // fixed binarization, the same images for both.
 //   npx tsx bench/iwae.ts [--epochs 10] [--k 1,5,50] [--batch 100] [--adapter llvmpipe]
 //                         [--eval-k 5000] [--eval-count 1000] [--no-twin] [--no-ours] [--out DIR]
+//                         [--openblas DIR]
+// --openblas DIR: a folder holding OpenBLAS's libblas.so.3 (e.g. Debian's libopenblas0-pthread
+// unpacked with dpkg -x, nothing installed); the twin runs use it through LD_LIBRARY_PATH, since
+// Debian's torch otherwise runs on the reference BLAS (about 20× slower here).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +35,7 @@ const { values: o } = parseArgs({
     data: { type: 'string', default: new URL('../../shared/data/mnist', import.meta.url).pathname },
     out: { type: 'string', default: 'bench/out/iwae' },
     seed: { type: 'string', default: '1' },
+    openblas: { type: 'string', default: '' },
   },
 });
 const epochs = Number(o.epochs);
@@ -112,7 +117,11 @@ if (!o['no-ours']) {
 }
 
 if (!o['no-twin']) {
-  const env = { ...process.env, PYTHONPATH: 'python' };
+  const env = {
+    ...process.env,
+    PYTHONPATH: 'python',
+    ...(o.openblas ? { LD_LIBRARY_PATH: o.openblas } : {}),
+  };
   for (const k of ks) {
     const dir = join(o.out, `twin-k${k}`);
     mkdirSync(dir, { recursive: true });
