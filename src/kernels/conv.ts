@@ -10,16 +10,27 @@
 //   conv_transpose2d bwd W    dW = Σ x ⊗ dy-patch            conv2d_weight (+ split reduction)
 //   bias backward (both)      db = Σ_{B,H,W} dy              reduce_rows + reduce_cols
 //
-// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). The data paths are
-// one PreparedDispatch each; the weight and bias gradients are Programs (a split-K weight gradient
-// or the bias sums need several dispatches and own their scratch buffers).
+// The kernel names are those of the `direct` variant (conv2d.wgsl, the reference-checked
+// baseline). Every path also has packed implicit-GEMM variants (conv-igemm.ts, conv_igemm.wgsl);
+// conv-select.ts picks one per adapter and shape class, or the `variant` option pins one.
+// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). Every path is a
+// Program: the packed variants run several dispatches and own their scratch buffers, as do a
+// split-K weight gradient and the bias sums.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
-import { buildProgram, type Program } from '../gpu/program.js';
-import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
+import {
+  igemmWeightInvocations,
+  prepareIgemmDataPath,
+  prepareIgemmWeightPath,
+} from './conv-igemm.js';
+import { resolveConvVariant, type ConvVariant } from './conv-select.js';
 import { prepareReduceCols, prepareReduceRows } from './reduce.js';
+
+export { CONV_VARIANTS, CONV_ENV, type ConvVariant } from './conv-select.js';
 
 const WG = 64;
 
@@ -279,15 +290,54 @@ interface PathArgs {
   act: Activation;
   alpha: number;
   accumulate: boolean;
+  variant: ConvVariant | undefined;
   label?: string;
 }
 
-/** conv2d_direct (transposed: false) or conv2d_transposed (true) with the fused epilogue. */
-function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<PreparedDispatch> {
+/**
+ * conv2d_direct (transposed: false) or conv2d_transposed (true) with the fused epilogue, or one of
+ * the packed variants in the same roles.
+ */
+async function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<Program> {
   const actCode = checkEpilogue(a.kernel, a.act, a.alpha);
   const unused = placeholderFor(rt);
+  const variant = resolveConvVariant(
+    rt,
+    a.kernel,
+    { kind: 'data', transposed: a.transposed, srcC: a.srcC, dstC: a.dstC },
+    a.variant,
+  );
+  if (variant !== 'direct') {
+    return prepareIgemmDataPath(rt, {
+      kernel: a.kernel,
+      transposed: a.transposed,
+      packing: variant.startsWith('im2col') ? 'im2col' : 'nhwc4',
+      narrow: variant.endsWith('-narrow'),
+      batch: a.batch,
+      src: a.src,
+      srcC: a.srcC,
+      srcH: a.srcH,
+      srcW: a.srcW,
+      dst: a.dst,
+      dstC: a.dstC,
+      dstH: a.dstH,
+      dstW: a.dstW,
+      weight: a.weight,
+      kh: a.shape.kernelH,
+      kw: a.shape.kernelW,
+      stride: a.shape.stride,
+      pad: a.shape.padding,
+      bias: a.bias,
+      pre: a.pre,
+      unused,
+      actCode,
+      alpha: a.alpha,
+      accumulate: a.accumulate,
+      label: a.label,
+    });
+  }
   const { cb, pb } = BLOCK;
-  return rt.prepare(a.transposed ? conv2dTransposedKernel : conv2dDirectKernel, {
+  const d = await rt.prepare(a.transposed ? conv2dTransposedKernel : conv2dDirectKernel, {
     bindings: {
       cv_out: a.dst,
       cv_pre: a.pre ?? unused.pre,
@@ -321,6 +371,7 @@ function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<PreparedDispatch>
     },
     label: a.label,
   });
+  return singleProgram(d);
 }
 
 interface WeightArgs {
@@ -338,6 +389,7 @@ interface WeightArgs {
   shape: Conv2dShape;
   accumulate: boolean;
   splits?: number;
+  variant: ConvVariant | undefined;
   label?: string;
 }
 
@@ -346,13 +398,17 @@ const WEIGHT_TARGET_INVOCATIONS = 2048;
 /** Fewest small-tensor pixels one split sums. */
 const WEIGHT_MIN_SPLIT_PIXELS = 64;
 
-async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program> {
-  const { kernelH: kh, kernelW: kw } = a.shape;
-  const ntap = a.bigC * kh * kw;
-  const total = a.smallC * ntap;
-  const { cb, pb } = BLOCK;
+/**
+ * How many parts the weight gradient's sum over the small tensor's rows (b, y) is split into, and
+ * the rows per part: `requested`, or enough for about WEIGHT_TARGET_INVOCATIONS invocations in
+ * all when one split has `perSplit`.
+ */
+function chooseSplits(
+  a: WeightArgs,
+  perSplit: number,
+  total: number,
+): { splits: number; splitRows: number } {
   const rows = a.batch * a.smallH;
-  const perSplit = ceilDiv(ntap, pb) * ceilDiv(a.smallC, cb);
   let splits: number;
   if (a.splits !== undefined) {
     checkDim(a.kernel, 'splits', a.splits);
@@ -364,6 +420,50 @@ async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program
   const splitRows = ceilDiv(rows, splits);
   splits = ceilDiv(rows, splitRows);
   checkElements(a.kernel, 'the split partial sums', splits * total);
+  return { splits, splitRows };
+}
+
+async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program> {
+  const { kernelH: kh, kernelW: kw } = a.shape;
+  const ntap = a.bigC * kh * kw;
+  const total = a.smallC * ntap;
+  const variant = resolveConvVariant(
+    rt,
+    a.kernel,
+    { kind: 'weight', bigC: a.bigC, smallC: a.smallC },
+    a.variant,
+  );
+  if (variant !== 'direct') {
+    const packing = variant === 'im2col' ? 'im2col' : 'nhwc4';
+    const perSplit =
+      packing === 'im2col'
+        ? igemmWeightInvocations(a.smallC, ntap, 1)
+        : igemmWeightInvocations(a.smallC, a.bigC, kh * kw);
+    return prepareIgemmWeightPath(rt, {
+      kernel: a.kernel,
+      packing,
+      batch: a.batch,
+      big: a.big,
+      bigC: a.bigC,
+      bigH: a.bigH,
+      bigW: a.bigW,
+      small: a.small,
+      smallC: a.smallC,
+      smallH: a.smallH,
+      smallW: a.smallW,
+      dw: a.dw,
+      kh,
+      kw,
+      stride: a.shape.stride,
+      pad: a.shape.padding,
+      accumulate: a.accumulate,
+      ...chooseSplits(a, perSplit, total),
+      label: a.label,
+    });
+  }
+  const { cb, pb } = BLOCK;
+  const perSplit = ceilDiv(ntap, pb) * ceilDiv(a.smallC, cb);
+  const { splits, splitRows } = chooseSplits(a, perSplit, total);
   const shape = {
     batch: a.batch,
     big_c: a.bigC,
@@ -431,6 +531,8 @@ export interface ConvForwardOptions extends Conv2dShape {
   alpha?: number;
   /** y += act(z) instead of y = act(z); `pre` is always assigned. */
   accumulate?: boolean;
+  /** Pin a kernel variant (error when not eligible); default: WEBGPU_VAE_CONV, else the table. */
+  variant?: ConvVariant;
   label?: string;
 }
 
@@ -442,6 +544,8 @@ export interface ConvBackwardInputOptions extends Conv2dShape {
   /** Gradient of the input (batch, inChannels, height, width). */
   dx: BufferRange;
   accumulate?: boolean;
+  /** Pin a kernel variant (error when not eligible); default: WEBGPU_VAE_CONV, else the table. */
+  variant?: ConvVariant;
   label?: string;
 }
 
@@ -458,6 +562,8 @@ export interface ConvBackwardWeightOptions extends Conv2dShape {
    * a reduction (default: chosen so that about 2048 invocations run; 1: no split).
    */
   splits?: number;
+  /** Pin a kernel variant (error when not eligible); default: WEBGPU_VAE_CONV, else the table. */
+  variant?: ConvVariant;
   label?: string;
 }
 
@@ -486,7 +592,7 @@ async function prepareForward(
   rt: GpuRuntime,
   o: ConvForwardOptions,
   transposed: boolean,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const kernel = transposed ? 'conv_transpose2d_forward' : 'conv2d_forward';
   const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
@@ -516,6 +622,7 @@ async function prepareForward(
     act,
     alpha: o.alpha ?? defaultAlpha(act),
     accumulate: o.accumulate ?? false,
+    variant: o.variant,
     label: o.label,
   });
 }
@@ -525,7 +632,7 @@ async function prepareBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
   transposed: boolean,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   const kernel = transposed ? 'conv_transpose2d_backward_input' : 'conv2d_backward_input';
   const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
@@ -550,15 +657,13 @@ async function prepareBackwardInput(
     act: 'identity',
     alpha: 0,
     accumulate: o.accumulate ?? false,
+    variant: o.variant,
     label: o.label,
   });
 }
 
 /** y = act(conv2d(x, W) + b), W (Cout, Cin, kh, kw). */
-export function prepareConv2dForward(
-  rt: GpuRuntime,
-  o: ConvForwardOptions,
-): Promise<PreparedDispatch> {
+export function prepareConv2dForward(rt: GpuRuntime, o: ConvForwardOptions): Promise<Program> {
   return prepareForward(rt, o, false);
 }
 
@@ -566,7 +671,7 @@ export function prepareConv2dForward(
 export function prepareConv2dBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   return prepareBackwardInput(rt, o, false);
 }
 
@@ -574,7 +679,7 @@ export function prepareConv2dBackwardInput(
 export function prepareConvTranspose2dForward(
   rt: GpuRuntime,
   o: ConvForwardOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   return prepareForward(rt, o, true);
 }
 
@@ -582,7 +687,7 @@ export function prepareConvTranspose2dForward(
 export function prepareConvTranspose2dBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   return prepareBackwardInput(rt, o, true);
 }
 
@@ -613,6 +718,7 @@ export async function prepareConv2dBackwardWeight(
     shape: o,
     accumulate: o.accumulate ?? false,
     splits: o.splits,
+    variant: o.variant,
     label: o.label,
   });
 }
@@ -644,6 +750,7 @@ export async function prepareConvTranspose2dBackwardWeight(
     shape: o,
     accumulate: o.accumulate ?? false,
     splits: o.splits,
+    variant: o.variant,
     label: o.label,
   });
 }

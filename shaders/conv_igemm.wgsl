@@ -1,0 +1,579 @@
+// conv_igemm: 2-D convolutions and transposed convolutions as implicit GEMMs over channel-packed
+// operands, register-blocked like matmul_rb4x16.wgsl (the fast conv kernels on the CPU adapters;
+// conv2d.wgsl stays as the reference-checked baseline). Same geometry and roles as conv2d.wgsl:
+// a "big" and a "small" tensor linked by big_y = small_y * stride - pad + ky (same in x); the
+// kernel reads `src` and writes `dst`, in either direction:
+//   direct mode     (TRANSPOSED = false) dst is the small tensor: conv2d forward and
+//                   conv_transpose2d backward w.r.t. the input;
+//   transposed mode (TRANSPOSED = true)  dst is the big tensor: conv_transpose2d forward and
+//                   conv2d backward w.r.t. the input.
+//
+// Why packed operands: loads are what costs on the CPU adapters (see notes), and the only way to
+// load a vec4 per lane from NCHW activations is along a row of pixels, which the window gathers
+// break up. conv_pack.wgsl copies the source once per run into "NHWC4": per pixel, its channels
+// zero-padded to a multiple of 4, as vec4s, followed by one all-zero pixel. Then for every
+// (output pixel, kernel tap) the channels it needs are consecutive vec4s, and a tap that falls
+// into the padding (or a pixel past the end) reads the zero pixel instead of being masked.
+// Weights are packed too (once per run; they are small), with the output channels as vec4s.
+//
+// conv_igemm (16 pixels × 8 output channels per invocation, 32 vec4 accumulators): the GEMM
+// C[pixel, c_dst] = Σ_{tap, c_src} src[pixel's source for tap, c_src] · w[tap, c_src, c_dst],
+// per tap and vec4 of source channels 16 vec4 loads of src and 8 of w for 512 FMAs, as
+// matmul_rb4x16_nn. Consecutive invocations take consecutive blocks of 8 output channels of the
+// same pixels (their w loads are contiguous, their src loads the same).
+// In transposed mode an invocation's pixels share a phase (y ≡ ry, x ≡ rx mod stride): only the
+// taps ky ≡ ry + pad, kx ≡ rx + pad (mod stride) reach them, the same for all 16, and each reads
+// source pixel (qy + dy0 - jy, qx + dx0 - jx) for its jy-th / jx-th such tap.
+//
+// conv_igemm_narrow (8 pixels × NCOL ≤ 4 output channels): for layers with few output channels,
+// where an 8-channel block would be mostly idle: dot products over the source channels (vec4
+// accumulators summed at the end), weights packed per output channel.
+//
+// The fused epilogue is conv2d.wgsl's (bias, pre-activation store, activation, assign or
+// accumulate, NCHW output), but its switches are uniforms, not override constants: these kernels
+// take seconds to compile on SwiftShader, and every override combination is another pipeline
+// (a uniform branch once per output costs nothing next to the main loop). For the same reason
+// the results are stored by one loop over an array, not by 128 inlined epilogues.
+
+//!include activation_fns.wgsl
+
+override WG_X: u32 = 32;
+override TRANSPOSED: bool = false; // see above
+override NCOL: u32 = 4u;           // conv_igemm_narrow: output channels (1..4)
+override CO_FAST: bool = true;
+override ACCUMULATE: bool = false; // conv_igemm_weight: out += dW instead of out = dW
+
+struct IgemmParams {
+  batch: u32,
+  src_c4: u32,  // vec4s per packed source pixel (source channels / 4, rounded up)
+  src_h: u32,
+  src_w: u32,
+  dst_c: u32,   // channels of the tensor written
+  dst_h: u32,
+  dst_w: u32,
+  kh: u32,
+  kw: u32,
+  stride: u32,
+  pad: u32,
+  has_bias: u32,    // 1: add bias[c] to every pixel of output channel c
+  store_pre: u32,   // 1: also write z (before the activation) into ig_pre
+  act: u32,         // activation code (ACT_* in activation_fns.wgsl)
+  accumulate: u32,  // 1: out += act(z) instead of out = act(z); ig_pre is assigned
+  alpha: f32,       // activation parameter (leaky_relu slope, elu alpha)
+}
+
+@group(0) @binding(0) var<storage, read_write> ig_out: array<f32>;  // ig_out: (B, dst_c, dst_h, dst_w)
+@group(0) @binding(1) var<storage, read_write> ig_pre: array<f32>;  // ig_pre: like ig_out, or (1) unused
+@group(0) @binding(2) var<storage, read> ig_src: array<vec4<f32>>;  // ig_src: (B·src_h·src_w + 1, src_c4) packed NHWC4
+@group(0) @binding(3) var<storage, read> ig_w: array<vec4<f32>>;    // ig_w: (kh·kw, 4·src_c4, ceil(dst_c/4)); narrow: (kh·kw, dst_c, src_c4)
+@group(0) @binding(4) var<storage, read> ig_bias: array<f32>;       // ig_bias: (dst_c), or (1) unused
+@group(0) @binding(5) var<uniform> ip: IgemmParams;
+
+const LANES = vec4<u32>(0u, 1u, 2u, 3u);
+
+// Four output pixels of a block: the source position of their first tap, their image's first
+// source pixel and their flat index in ig_out (channel 0); `ok` is false past the end (such a
+// pixel reads the zero pixel and is never stored).
+struct Pix4 {
+  y: vec4<i32>,
+  x: vec4<i32>,
+  img: vec4<u32>,
+  dst: vec4<u32>,
+  ok: vec4<bool>,
+}
+
+// The taps of a block: (ky0 + step·ty, kx0 + step·tx) for ty < nty, tx < ntx; tap (ty, tx) reads
+// the source at (y + sgn·ty, x + sgn·tx).
+struct Taps {
+  ky0: u32,
+  kx0: u32,
+  nty: u32,
+  ntx: u32,
+}
+
+// Rows and columns of pixels per phase in transposed mode.
+fn ig_qh() -> u32 {
+  return (ip.dst_h + ip.stride - 1u) / ip.stride;
+}
+fn ig_qw() -> u32 {
+  return (ip.dst_w + ip.stride - 1u) / ip.stride;
+}
+
+// Number of pixel blocks of `pb` pixels (in transposed mode: per phase, times the phases).
+fn ig_blocks_per_phase(pb: u32) -> u32 {
+  if (TRANSPOSED) {
+    return (ip.batch * ig_qh() * ig_qw() + pb - 1u) / pb;
+  }
+  return (ip.batch * ip.dst_h * ip.dst_w + pb - 1u) / pb;
+}
+fn ig_blocks(pb: u32) -> u32 {
+  if (TRANSPOSED) {
+    return ip.stride * ip.stride * ig_blocks_per_phase(pb);
+  }
+  return ig_blocks_per_phase(pb);
+}
+
+// Pixels first .. first+3 of block `blk` (blocks of `pb`).
+fn ig_pixels(blk: u32, pb: u32, first: u32) -> Pix4 {
+  let s = ip.stride;
+  let dhw = ip.dst_h * ip.dst_w;
+  let shw = ip.src_h * ip.src_w;
+  var px: Pix4;
+  if (TRANSPOSED) {
+    let bpp = ig_blocks_per_phase(pb);
+    let phase = blk / bpp;
+    let ry = phase / s;
+    let rx = phase % s;
+    let qh = ig_qh();
+    let qw = ig_qw();
+    let n = ip.batch * qh * qw;
+    let q = vec4<u32>((blk % bpp) * pb + first) + LANES;
+    let qc = min(q, vec4<u32>(n - 1u));
+    let b = qc / (qh * qw);
+    let r = qc % (qh * qw);
+    let qy = r / qw;
+    let qx = r % qw;
+    let y = ry + s * qy;
+    let x = rx + s * qx;
+    px.ok = (q < vec4<u32>(n)) & (y < vec4<u32>(ip.dst_h)) & (x < vec4<u32>(ip.dst_w));
+    // First tap ky0 = (ry + pad) mod s reads source row qy + (ry + pad - ky0) / s.
+    px.y = vec4<i32>(qy + (ry + ip.pad) / s);
+    px.x = vec4<i32>(qx + (rx + ip.pad) / s);
+    px.img = b * shw;
+    px.dst = b * ip.dst_c * dhw + min(y, vec4<u32>(ip.dst_h - 1u)) * ip.dst_w +
+             min(x, vec4<u32>(ip.dst_w - 1u));
+  } else {
+    let n = ip.batch * dhw;
+    let p = vec4<u32>(blk * pb + first) + LANES;
+    let pc = min(p, vec4<u32>(n - 1u));
+    let b = pc / dhw;
+    let r = pc % dhw;
+    px.ok = p < vec4<u32>(n);
+    px.y = vec4<i32>((r / ip.dst_w) * s) - i32(ip.pad);
+    px.x = vec4<i32>((r % ip.dst_w) * s) - i32(ip.pad);
+    px.img = b * shw;
+    px.dst = b * ip.dst_c * dhw + r;
+  }
+  return px;
+}
+
+fn ig_taps(blk: u32, pb: u32) -> Taps {
+  if (TRANSPOSED) {
+    let s = ip.stride;
+    let phase = blk / ig_blocks_per_phase(pb);
+    let ky0 = (phase / s + ip.pad) % s;
+    let kx0 = (phase % s + ip.pad) % s;
+    // No tap at all when the phase's first tap is past the kernel (stride > kernel).
+    let nty = select(0u, (ip.kh - ky0 + s - 1u) / s, ky0 < ip.kh);
+    let ntx = select(0u, (ip.kw - kx0 + s - 1u) / s, kx0 < ip.kw);
+    return Taps(ky0, kx0, nty, ntx);
+  }
+  return Taps(0u, 0u, ip.kh, ip.kw);
+}
+
+// Offsets in ig_src (vec4 units) of four pixels' source for tap (ty, tx): the zero pixel where the
+// tap falls outside the source or the pixel is past the end.
+fn ig_offsets(px: Pix4, ty: u32, tx: u32) -> vec4<u32> {
+  var y: vec4<i32>;
+  var x: vec4<i32>;
+  if (TRANSPOSED) {
+    y = px.y - vec4<i32>(i32(ty));
+    x = px.x - vec4<i32>(i32(tx));
+  } else {
+    y = px.y + vec4<i32>(i32(ty));
+    x = px.x + vec4<i32>(i32(tx));
+  }
+  let inside = px.ok & (vec4<u32>(y) < vec4<u32>(ip.src_h)) & (vec4<u32>(x) < vec4<u32>(ip.src_w));
+  let pix = px.img + vec4<u32>(y) * ip.src_w + vec4<u32>(x);
+  let zero = ip.batch * ip.src_h * ip.src_w;
+  return select(vec4<u32>(zero), pix, inside) * ip.src_c4;
+}
+
+// Packed weight row of tap (ty, tx) of a block.
+fn ig_tap(taps: Taps, ty: u32, tx: u32) -> u32 {
+  let step = select(1u, ip.stride, TRANSPOSED);
+  return (taps.ky0 + step * ty) * ip.kw + taps.kx0 + step * tx;
+}
+
+// The fused epilogue for one output element at flat index `idx` of channel `ch`.
+fn ig_store1(idx: u32, ch: u32, acc: f32) {
+  var z = acc;
+  if (ip.has_bias != 0u) {
+    z = z + ig_bias[ch];
+  }
+  if (ip.store_pre != 0u) {
+    ig_pre[idx] = z;
+  }
+  let y = activation_forward(z, ip.act, ip.alpha);
+  if (ip.accumulate != 0u) {
+    ig_out[idx] = ig_out[idx] + y;
+  } else {
+    ig_out[idx] = y;
+  }
+}
+
+// Stores channels co .. co+3 (those < dst_c) of the pixel at flat index `dst` (channel 0).
+fn ig_store4(dst: u32, co: u32, v: vec4<f32>) {
+  let dhw = ip.dst_h * ip.dst_w;
+  if (co < ip.dst_c) { ig_store1(dst + co * dhw, co, v.x); }
+  if (co + 1u < ip.dst_c) { ig_store1(dst + (co + 1u) * dhw, co + 1u, v.y); }
+  if (co + 2u < ip.dst_c) { ig_store1(dst + (co + 2u) * dhw, co + 2u, v.z); }
+  if (co + 3u < ip.dst_c) { ig_store1(dst + (co + 3u) * dhw, co + 3u, v.w); }
+}
+
+@compute @workgroup_size(WG_X)
+fn conv_igemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let ncb = (ip.dst_c + 7u) / 8u;
+  let nb = ig_blocks(16u);
+  var blk = l / ncb;
+  var co0 = (l % ncb) * 8u;
+  if (!CO_FAST) {
+    blk = l % nb;
+    co0 = (l / nb) * 8u;
+  }
+  if (blk >= nb || co0 >= ip.dst_c) {
+    return;
+  }
+  let p0 = ig_pixels(blk, 16u, 0u);
+  let p1 = ig_pixels(blk, 16u, 4u);
+  let p2 = ig_pixels(blk, 16u, 8u);
+  let p3 = ig_pixels(blk, 16u, 12u);
+  let taps = ig_taps(blk, 16u);
+  let c4n = ip.src_c4;
+  let dn4 = (ip.dst_c + 3u) / 4u;
+  let bc0 = co0 / 4u;
+  let bc1 = min(bc0 + 1u, dn4 - 1u);
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+  var c80 = vec4<f32>(0.0); var c81 = vec4<f32>(0.0);
+  var c90 = vec4<f32>(0.0); var c91 = vec4<f32>(0.0);
+  var c100 = vec4<f32>(0.0); var c101 = vec4<f32>(0.0);
+  var c110 = vec4<f32>(0.0); var c111 = vec4<f32>(0.0);
+  var c120 = vec4<f32>(0.0); var c121 = vec4<f32>(0.0);
+  var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
+  var c140 = vec4<f32>(0.0); var c141 = vec4<f32>(0.0);
+  var c150 = vec4<f32>(0.0); var c151 = vec4<f32>(0.0);
+  for (var ty = 0u; ty < taps.nty; ty++) {
+    for (var tx = 0u; tx < taps.ntx; tx++) {
+      let o0 = ig_offsets(p0, ty, tx);
+      let o1 = ig_offsets(p1, ty, tx);
+      let o2 = ig_offsets(p2, ty, tx);
+      let o3 = ig_offsets(p3, ty, tx);
+      var wk = ig_tap(taps, ty, tx) * 4u * c4n * dn4;
+      for (var c4 = 0u; c4 < c4n; c4++) {
+        let a0 = ig_src[o0.x + c4];
+        let a1 = ig_src[o0.y + c4];
+        let a2 = ig_src[o0.z + c4];
+        let a3 = ig_src[o0.w + c4];
+        let a4 = ig_src[o1.x + c4];
+        let a5 = ig_src[o1.y + c4];
+        let a6 = ig_src[o1.z + c4];
+        let a7 = ig_src[o1.w + c4];
+        let a8 = ig_src[o2.x + c4];
+        let a9 = ig_src[o2.y + c4];
+        let a10 = ig_src[o2.z + c4];
+        let a11 = ig_src[o2.w + c4];
+        let a12 = ig_src[o3.x + c4];
+        let a13 = ig_src[o3.y + c4];
+        let a14 = ig_src[o3.z + c4];
+        let a15 = ig_src[o3.w + c4];
+        let b00 = ig_w[wk + bc0]; let b01 = ig_w[wk + bc1];
+        let b10 = ig_w[wk + 1u * dn4 + bc0]; let b11 = ig_w[wk + 1u * dn4 + bc1];
+        let b20 = ig_w[wk + 2u * dn4 + bc0]; let b21 = ig_w[wk + 2u * dn4 + bc1];
+        let b30 = ig_w[wk + 3u * dn4 + bc0]; let b31 = ig_w[wk + 3u * dn4 + bc1];
+        c00 = c00 + a0.x * b00 + a0.y * b10 + a0.z * b20 + a0.w * b30;
+        c01 = c01 + a0.x * b01 + a0.y * b11 + a0.z * b21 + a0.w * b31;
+        c10 = c10 + a1.x * b00 + a1.y * b10 + a1.z * b20 + a1.w * b30;
+        c11 = c11 + a1.x * b01 + a1.y * b11 + a1.z * b21 + a1.w * b31;
+        c20 = c20 + a2.x * b00 + a2.y * b10 + a2.z * b20 + a2.w * b30;
+        c21 = c21 + a2.x * b01 + a2.y * b11 + a2.z * b21 + a2.w * b31;
+        c30 = c30 + a3.x * b00 + a3.y * b10 + a3.z * b20 + a3.w * b30;
+        c31 = c31 + a3.x * b01 + a3.y * b11 + a3.z * b21 + a3.w * b31;
+        c40 = c40 + a4.x * b00 + a4.y * b10 + a4.z * b20 + a4.w * b30;
+        c41 = c41 + a4.x * b01 + a4.y * b11 + a4.z * b21 + a4.w * b31;
+        c50 = c50 + a5.x * b00 + a5.y * b10 + a5.z * b20 + a5.w * b30;
+        c51 = c51 + a5.x * b01 + a5.y * b11 + a5.z * b21 + a5.w * b31;
+        c60 = c60 + a6.x * b00 + a6.y * b10 + a6.z * b20 + a6.w * b30;
+        c61 = c61 + a6.x * b01 + a6.y * b11 + a6.z * b21 + a6.w * b31;
+        c70 = c70 + a7.x * b00 + a7.y * b10 + a7.z * b20 + a7.w * b30;
+        c71 = c71 + a7.x * b01 + a7.y * b11 + a7.z * b21 + a7.w * b31;
+        c80 = c80 + a8.x * b00 + a8.y * b10 + a8.z * b20 + a8.w * b30;
+        c81 = c81 + a8.x * b01 + a8.y * b11 + a8.z * b21 + a8.w * b31;
+        c90 = c90 + a9.x * b00 + a9.y * b10 + a9.z * b20 + a9.w * b30;
+        c91 = c91 + a9.x * b01 + a9.y * b11 + a9.z * b21 + a9.w * b31;
+        c100 = c100 + a10.x * b00 + a10.y * b10 + a10.z * b20 + a10.w * b30;
+        c101 = c101 + a10.x * b01 + a10.y * b11 + a10.z * b21 + a10.w * b31;
+        c110 = c110 + a11.x * b00 + a11.y * b10 + a11.z * b20 + a11.w * b30;
+        c111 = c111 + a11.x * b01 + a11.y * b11 + a11.z * b21 + a11.w * b31;
+        c120 = c120 + a12.x * b00 + a12.y * b10 + a12.z * b20 + a12.w * b30;
+        c121 = c121 + a12.x * b01 + a12.y * b11 + a12.z * b21 + a12.w * b31;
+        c130 = c130 + a13.x * b00 + a13.y * b10 + a13.z * b20 + a13.w * b30;
+        c131 = c131 + a13.x * b01 + a13.y * b11 + a13.z * b21 + a13.w * b31;
+        c140 = c140 + a14.x * b00 + a14.y * b10 + a14.z * b20 + a14.w * b30;
+        c141 = c141 + a14.x * b01 + a14.y * b11 + a14.z * b21 + a14.w * b31;
+        c150 = c150 + a15.x * b00 + a15.y * b10 + a15.z * b20 + a15.w * b30;
+        c151 = c151 + a15.x * b01 + a15.y * b11 + a15.z * b21 + a15.w * b31;
+        wk += 4u * dn4;
+      }
+    }
+  }
+  // One store loop (not 128 inlined epilogues): much faster pipeline compilation.
+  let acc = array<vec4<f32>, 32>(
+    c00, c01, c10, c11,
+    c20, c21, c30, c31,
+    c40, c41, c50, c51,
+    c60, c61, c70, c71,
+    c80, c81, c90, c91,
+    c100, c101, c110, c111,
+    c120, c121, c130, c131,
+    c140, c141, c150, c151,
+  );
+  let dst = array<vec4<u32>, 4>(p0.dst, p1.dst, p2.dst, p3.dst);
+  let ok = array<vec4<bool>, 4>(p0.ok, p1.ok, p2.ok, p3.ok);
+  for (var i = 0u; i < 16u; i++) {
+    if (ok[i / 4u][i % 4u]) {
+      ig_store4(dst[i / 4u][i % 4u], co0, acc[2u * i]);
+      ig_store4(dst[i / 4u][i % 4u], co0 + 4u, acc[2u * i + 1u]);
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X)
+fn conv_igemm_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+  let blk = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (blk >= ig_blocks(8u)) {
+    return;
+  }
+  let p0 = ig_pixels(blk, 8u, 0u);
+  let p1 = ig_pixels(blk, 8u, 4u);
+  let taps = ig_taps(blk, 8u);
+  let c4n = ip.src_c4;
+  var n00 = vec4<f32>(0.0); var n01 = vec4<f32>(0.0); var n02 = vec4<f32>(0.0); var n03 = vec4<f32>(0.0);
+  var n10 = vec4<f32>(0.0); var n11 = vec4<f32>(0.0); var n12 = vec4<f32>(0.0); var n13 = vec4<f32>(0.0);
+  var n20 = vec4<f32>(0.0); var n21 = vec4<f32>(0.0); var n22 = vec4<f32>(0.0); var n23 = vec4<f32>(0.0);
+  var n30 = vec4<f32>(0.0); var n31 = vec4<f32>(0.0); var n32 = vec4<f32>(0.0); var n33 = vec4<f32>(0.0);
+  var n40 = vec4<f32>(0.0); var n41 = vec4<f32>(0.0); var n42 = vec4<f32>(0.0); var n43 = vec4<f32>(0.0);
+  var n50 = vec4<f32>(0.0); var n51 = vec4<f32>(0.0); var n52 = vec4<f32>(0.0); var n53 = vec4<f32>(0.0);
+  var n60 = vec4<f32>(0.0); var n61 = vec4<f32>(0.0); var n62 = vec4<f32>(0.0); var n63 = vec4<f32>(0.0);
+  var n70 = vec4<f32>(0.0); var n71 = vec4<f32>(0.0); var n72 = vec4<f32>(0.0); var n73 = vec4<f32>(0.0);
+  for (var ty = 0u; ty < taps.nty; ty++) {
+    for (var tx = 0u; tx < taps.ntx; tx++) {
+      let o0 = ig_offsets(p0, ty, tx);
+      let o1 = ig_offsets(p1, ty, tx);
+      let wk = ig_tap(taps, ty, tx) * ip.dst_c * c4n;
+      for (var c4 = 0u; c4 < c4n; c4++) {
+        let a0 = ig_src[o0.x + c4];
+        let a1 = ig_src[o0.y + c4];
+        let a2 = ig_src[o0.z + c4];
+        let a3 = ig_src[o0.w + c4];
+        let a4 = ig_src[o1.x + c4];
+        let a5 = ig_src[o1.y + c4];
+        let a6 = ig_src[o1.z + c4];
+        let a7 = ig_src[o1.w + c4];
+        let w0 = ig_w[wk + c4];
+        n00 = n00 + a0 * w0; n10 = n10 + a1 * w0; n20 = n20 + a2 * w0; n30 = n30 + a3 * w0;
+        n40 = n40 + a4 * w0; n50 = n50 + a5 * w0; n60 = n60 + a6 * w0; n70 = n70 + a7 * w0;
+        if (NCOL > 1u) {
+          let w1 = ig_w[wk + 1u * c4n + c4];
+          n01 = n01 + a0 * w1; n11 = n11 + a1 * w1; n21 = n21 + a2 * w1; n31 = n31 + a3 * w1;
+          n41 = n41 + a4 * w1; n51 = n51 + a5 * w1; n61 = n61 + a6 * w1; n71 = n71 + a7 * w1;
+        }
+        if (NCOL > 2u) {
+          let w2 = ig_w[wk + 2u * c4n + c4];
+          n02 = n02 + a0 * w2; n12 = n12 + a1 * w2; n22 = n22 + a2 * w2; n32 = n32 + a3 * w2;
+          n42 = n42 + a4 * w2; n52 = n52 + a5 * w2; n62 = n62 + a6 * w2; n72 = n72 + a7 * w2;
+        }
+        if (NCOL > 3u) {
+          let w3 = ig_w[wk + 3u * c4n + c4];
+          n03 = n03 + a0 * w3; n13 = n13 + a1 * w3; n23 = n23 + a2 * w3; n33 = n33 + a3 * w3;
+          n43 = n43 + a4 * w3; n53 = n53 + a5 * w3; n63 = n63 + a6 * w3; n73 = n73 + a7 * w3;
+        }
+      }
+    }
+  }
+  let one = vec4<f32>(1.0);
+  let acc = array<vec4<f32>, 8>(
+    vec4<f32>(dot(n00, one), dot(n01, one), dot(n02, one), dot(n03, one)),
+    vec4<f32>(dot(n10, one), dot(n11, one), dot(n12, one), dot(n13, one)),
+    vec4<f32>(dot(n20, one), dot(n21, one), dot(n22, one), dot(n23, one)),
+    vec4<f32>(dot(n30, one), dot(n31, one), dot(n32, one), dot(n33, one)),
+    vec4<f32>(dot(n40, one), dot(n41, one), dot(n42, one), dot(n43, one)),
+    vec4<f32>(dot(n50, one), dot(n51, one), dot(n52, one), dot(n53, one)),
+    vec4<f32>(dot(n60, one), dot(n61, one), dot(n62, one), dot(n63, one)),
+    vec4<f32>(dot(n70, one), dot(n71, one), dot(n72, one), dot(n73, one)),
+  );
+  let dst = array<vec4<u32>, 2>(p0.dst, p1.dst);
+  let ok = array<vec4<bool>, 2>(p0.ok, p1.ok);
+  for (var i = 0u; i < 8u; i++) {
+    if (ok[i / 4u][i % 4u]) {
+      ig_store4(dst[i / 4u][i % 4u], 0u, acc[i]);
+    }
+  }
+}
+
+// ---- weight gradient ----
+//
+// dW[c_small, c_big, ky, kx] = Σ_{b, sy, sx} small[b, c_small, sy, sx] · big[b, c_big, sy·s - p + ky,
+// sx·s - p + kx] for conv2d (small = dy, big = x) and conv_transpose2d (small = x, big = dy), both
+// packed NHWC4: per tap a GEMM C[c_small, c_big] = Σ_q small[q, :]ᵀ · big[q's tap pixel, :] over
+// the small pixels q, like matmul_rb4x16_tn: an invocation owns 16 small × 8 big channels of one
+// tap, and per pixel loads 4 + 2 vec4s for 128 FMAs. A pixel whose tap falls into the padding
+// reads the zero pixel of the packed big tensor; a row that falls outside is skipped. With an
+// im2col-packed big tensor (kernel 1×1, big_c = C·kh·kw) the same kernel is a plain TN GEMM.
+// The sum over pixels can be split over rows (b, sy), each split writing its own slice of
+// igw_out (summed afterwards by a reduction), as in conv2d_weight.
+
+struct IgwParams {
+  batch: u32,
+  small_c: u32,
+  small_c4: u32,
+  small_h: u32,
+  small_w: u32,
+  big_c: u32,
+  big_c4: u32,
+  big_h: u32,
+  big_w: u32,
+  kh: u32,
+  kw: u32,
+  stride: u32,
+  pad: u32,
+  split_rows: u32,  // rows (b, sy) of the small tensor summed per split
+}
+
+@group(0) @binding(0) var<storage, read_write> igw_out: array<f32>;    // igw_out: (splits, small_c, big_c, kh, kw)
+@group(0) @binding(1) var<storage, read> igw_small: array<vec4<f32>>;  // igw_small: (B·small_h·small_w (+ 1), small_c4) packed NHWC4
+@group(0) @binding(2) var<storage, read> igw_big: array<vec4<f32>>;    // igw_big: (B·big_h·big_w + 1, big_c4) packed NHWC4
+@group(0) @binding(3) var<uniform> wq: IgwParams;
+
+// Stores big channels n .. n+7 (those < big_c) of small channel m, tap `tap`, at slice offset o.
+fn igw_store8(o: u32, m: u32, n: u32, tap: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  if (m >= wq.small_c) {
+    return;
+  }
+  let taps = wq.kh * wq.kw;
+  let base = o + (m * wq.big_c + n) * taps + tap;
+  let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
+  for (var j = 0u; j < 8u; j++) {
+    if (n + j < wq.big_c) {
+      let idx = base + j * taps;
+      if (ACCUMULATE) {
+        igw_out[idx] = igw_out[idx] + v[j];
+      } else {
+        igw_out[idx] = v[j];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X)
+fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+  let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let taps = wq.kh * wq.kw;
+  let nnb = (wq.big_c + 7u) / 8u;
+  let nmb = (wq.small_c + 15u) / 16u;
+  let per_split = nnb * taps * nmb;
+  let split = l / per_split;
+  let rows = wq.batch * wq.small_h;
+  let r0 = split * wq.split_rows;
+  if (r0 >= rows) {
+    return;
+  }
+  let r1 = min(r0 + wq.split_rows, rows);
+  var t = l % per_split;
+  let n0 = (t % nnb) * 8u;
+  t = t / nnb;
+  let tap = t % taps;
+  let m0 = (t / taps) * 16u;
+  let ky = i32(tap / wq.kw) - i32(wq.pad);
+  let kx = i32(tap % wq.kw) - i32(wq.pad);
+  let sm4 = wq.small_c4;
+  let bn4 = wq.big_c4;
+  let am0 = min(m0 / 4u, sm4 - 1u);
+  let am1 = min(m0 / 4u + 1u, sm4 - 1u);
+  let am2 = min(m0 / 4u + 2u, sm4 - 1u);
+  let am3 = min(m0 / 4u + 3u, sm4 - 1u);
+  let bn0 = n0 / 4u;
+  let bn1 = min(bn0 + 1u, bn4 - 1u);
+  let bhw = wq.big_h * wq.big_w;
+  let zero = wq.batch * bhw * bn4;
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+  var c80 = vec4<f32>(0.0); var c81 = vec4<f32>(0.0);
+  var c90 = vec4<f32>(0.0); var c91 = vec4<f32>(0.0);
+  var c100 = vec4<f32>(0.0); var c101 = vec4<f32>(0.0);
+  var c110 = vec4<f32>(0.0); var c111 = vec4<f32>(0.0);
+  var c120 = vec4<f32>(0.0); var c121 = vec4<f32>(0.0);
+  var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
+  var c140 = vec4<f32>(0.0); var c141 = vec4<f32>(0.0);
+  var c150 = vec4<f32>(0.0); var c151 = vec4<f32>(0.0);
+  for (var r = r0; r < r1; r++) {
+    let b = r / wq.small_h;
+    let iy = i32((r % wq.small_h) * wq.stride) + ky;
+    if (u32(iy) >= wq.big_h) {
+      continue;
+    }
+    let brow = b * bhw + u32(iy) * wq.big_w;
+    var q = r * wq.small_w * sm4;
+    var ix = kx;
+    for (var sx = 0u; sx < wq.small_w; sx++) {
+      let off = select(zero, (brow + u32(ix)) * bn4, u32(ix) < wq.big_w);
+      let a0 = igw_small[q + am0];
+      let a1 = igw_small[q + am1];
+      let a2 = igw_small[q + am2];
+      let a3 = igw_small[q + am3];
+      let b0 = igw_big[off + bn0];
+      let b1 = igw_big[off + bn1];
+      c00 = c00 + a0.x * b0; c01 = c01 + a0.x * b1;
+      c10 = c10 + a0.y * b0; c11 = c11 + a0.y * b1;
+      c20 = c20 + a0.z * b0; c21 = c21 + a0.z * b1;
+      c30 = c30 + a0.w * b0; c31 = c31 + a0.w * b1;
+      c40 = c40 + a1.x * b0; c41 = c41 + a1.x * b1;
+      c50 = c50 + a1.y * b0; c51 = c51 + a1.y * b1;
+      c60 = c60 + a1.z * b0; c61 = c61 + a1.z * b1;
+      c70 = c70 + a1.w * b0; c71 = c71 + a1.w * b1;
+      c80 = c80 + a2.x * b0; c81 = c81 + a2.x * b1;
+      c90 = c90 + a2.y * b0; c91 = c91 + a2.y * b1;
+      c100 = c100 + a2.z * b0; c101 = c101 + a2.z * b1;
+      c110 = c110 + a2.w * b0; c111 = c111 + a2.w * b1;
+      c120 = c120 + a3.x * b0; c121 = c121 + a3.x * b1;
+      c130 = c130 + a3.y * b0; c131 = c131 + a3.y * b1;
+      c140 = c140 + a3.z * b0; c141 = c141 + a3.z * b1;
+      c150 = c150 + a3.w * b0; c151 = c151 + a3.w * b1;
+      q += sm4;
+      ix += i32(wq.stride);
+    }
+  }
+  let o = split * wq.small_c * wq.big_c * taps;
+  igw_store8(o, m0 + 0u, n0, tap, c00, c01);
+  igw_store8(o, m0 + 1u, n0, tap, c10, c11);
+  igw_store8(o, m0 + 2u, n0, tap, c20, c21);
+  igw_store8(o, m0 + 3u, n0, tap, c30, c31);
+  igw_store8(o, m0 + 4u, n0, tap, c40, c41);
+  igw_store8(o, m0 + 5u, n0, tap, c50, c51);
+  igw_store8(o, m0 + 6u, n0, tap, c60, c61);
+  igw_store8(o, m0 + 7u, n0, tap, c70, c71);
+  igw_store8(o, m0 + 8u, n0, tap, c80, c81);
+  igw_store8(o, m0 + 9u, n0, tap, c90, c91);
+  igw_store8(o, m0 + 10u, n0, tap, c100, c101);
+  igw_store8(o, m0 + 11u, n0, tap, c110, c111);
+  igw_store8(o, m0 + 12u, n0, tap, c120, c121);
+  igw_store8(o, m0 + 13u, n0, tap, c130, c131);
+  igw_store8(o, m0 + 14u, n0, tap, c140, c141);
+  igw_store8(o, m0 + 15u, n0, tap, c150, c151);
+}
