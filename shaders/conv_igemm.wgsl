@@ -29,19 +29,22 @@
 // where an 8-channel block would be mostly idle: dot products over the source channels (vec4
 // accumulators summed at the end), weights packed per output channel.
 //
-// The fused epilogue is conv2d.wgsl's (bias, pre-activation store, activation, assign or
-// accumulate, NCHW output), but its switches are uniforms, not override constants: these kernels
-// take seconds to compile on SwiftShader, and every override combination is another pipeline
-// (a uniform branch once per output costs nothing next to the main loop). For the same reason
-// the results are stored by one loop over an array, not by 128 inlined epilogues.
+// The fused epilogue is conv2d.wgsl's: bias, pre-activation store, activation, assign or
+// accumulate, NCHW output. The results are stored by one loop over an array rather than by 128
+// inlined epilogues: it runs as fast, and the kernels compile about twice as fast (seconds each on
+// SwiftShader). (Switches of the epilogue as uniforms instead of override constants, for fewer
+// pipelines, made the enc1 layer 1.5-2× slower on llvmpipe.)
 
 //!include activation_fns.wgsl
+//!include conv_index.wgsl
 
 override WG_X: u32 = 32;
 override TRANSPOSED: bool = false; // see above
 override NCOL: u32 = 4u;           // conv_igemm_narrow: output channels (1..4)
-override CO_FAST: bool = true;
-override ACCUMULATE: bool = false; // conv_igemm_weight: out += dW instead of out = dW
+override HAS_BIAS: bool = false;   // add bias[c] to every pixel of output channel c
+override STORE_PRE: bool = false;  // also write z (before the activation) into ig_pre
+override ACT: u32 = 0u;            // activation code (ACT_* in activation_fns.wgsl)
+override ACCUMULATE: bool = false; // out += act(z) (or dW) instead of out = ...; ig_pre is assigned
 
 struct IgemmParams {
   batch: u32,
@@ -55,11 +58,9 @@ struct IgemmParams {
   kw: u32,
   stride: u32,
   pad: u32,
-  has_bias: u32,    // 1: add bias[c] to every pixel of output channel c
-  store_pre: u32,   // 1: also write z (before the activation) into ig_pre
-  act: u32,         // activation code (ACT_* in activation_fns.wgsl)
-  accumulate: u32,  // 1: out += act(z) instead of out = act(z); ig_pre is assigned
-  alpha: f32,       // activation parameter (leaky_relu slope, elu alpha)
+  src_shift: u32,  // conv_igemm_tex: log2 of the source pixels per texture row
+  w_shift: u32,    // conv_igemm_tex: log2 of the weight rows per texture row
+  alpha: f32,      // activation parameter (leaky_relu slope, elu alpha)
 }
 
 @group(0) @binding(0) var<storage, read_write> ig_out: array<f32>;  // ig_out: (B, dst_c, dst_h, dst_w)
@@ -68,8 +69,30 @@ struct IgemmParams {
 @group(0) @binding(3) var<storage, read> ig_w: array<vec4<f32>>;    // ig_w: (kh·kw, 4·src_c4, ceil(dst_c/4)); narrow: (kh·kw, dst_c, src_c4)
 @group(0) @binding(4) var<storage, read> ig_bias: array<f32>;       // ig_bias: (dst_c), or (1) unused
 @group(0) @binding(5) var<uniform> ip: IgemmParams;
+// conv_igemm_tex reads the same packed operands from rgba32float textures (one textureLoad brings
+// a vec4 per lane: faster than a vec4 from a buffer on the CPU adapters), folded to fit the
+// texture size limit: element (row r, vec4 v) of an operand with n4 vec4s per row is texel
+// ((r mod 2^shift)·n4 + v, r >> shift).
+@group(0) @binding(2) var ig_src_tex: texture_2d<f32>;  // ig_src_tex: ig_src folded (src_shift)
+@group(0) @binding(3) var ig_w_tex: texture_2d<f32>;    // ig_w_tex: ig_w folded (w_shift), rows (tap, c_src)
 
 const LANES = vec4<u32>(0u, 1u, 2u, 3u);
+
+// A block of output pixels, decoded once per invocation: in direct mode the pixels first ..
+// first+pb-1 of all B·dst_h·dst_w; in transposed mode those of phase (ry, rx) among the
+// B·qh·qw pixels (b, y = ry + s·qy, x = rx + s·qx) of that phase, and the phase's taps
+// (ky0 + s·ty, kx0 + s·tx), ty < nty, tx < ntx, which read source pixel (y0 - ty, x0 - tx) with
+// (y0, x0) = (qy, qx) + ((ry + pad) / s, (rx + pad) / s).
+struct Block {
+  first: u32,
+  n: u32,    // pixels to number (past n: not stored)
+  ry: u32,
+  rx: u32,
+  ky0: u32,
+  kx0: u32,
+  nty: u32,
+  ntx: u32,
+}
 
 // Four output pixels of a block: the source position of their first tap, their image's first
 // source pixel and their flat index in ig_out (channel 0); `ok` is false past the end (such a
@@ -82,98 +105,74 @@ struct Pix4 {
   ok: vec4<bool>,
 }
 
-// The taps of a block: (ky0 + step·ty, kx0 + step·tx) for ty < nty, tx < ntx; tap (ty, tx) reads
-// the source at (y + sgn·ty, x + sgn·tx).
-struct Taps {
-  ky0: u32,
-  kx0: u32,
-  nty: u32,
-  ntx: u32,
-}
-
-// Rows and columns of pixels per phase in transposed mode.
-fn ig_qh() -> u32 {
-  return (ip.dst_h + ip.stride - 1u) / ip.stride;
-}
-fn ig_qw() -> u32 {
-  return (ip.dst_w + ip.stride - 1u) / ip.stride;
-}
-
-// Number of pixel blocks of `pb` pixels (in transposed mode: per phase, times the phases).
-fn ig_blocks_per_phase(pb: u32) -> u32 {
+// Blocks of `pb` pixels (in transposed mode: per phase, times the phases); block `blk`.
+fn ig_block_count(pb: u32) -> u32 {
   if (TRANSPOSED) {
-    return (ip.batch * ig_qh() * ig_qw() + pb - 1u) / pb;
+    let s = ip.stride;
+    return s * s * ((ip.batch * conv_ceil_div(ip.dst_h, s) * conv_ceil_div(ip.dst_w, s) + pb - 1u) / pb);
   }
   return (ip.batch * ip.dst_h * ip.dst_w + pb - 1u) / pb;
 }
-fn ig_blocks(pb: u32) -> u32 {
-  if (TRANSPOSED) {
-    return ip.stride * ip.stride * ig_blocks_per_phase(pb);
-  }
-  return ig_blocks_per_phase(pb);
-}
 
-// Pixels first .. first+3 of block `blk` (blocks of `pb`).
-fn ig_pixels(blk: u32, pb: u32, first: u32) -> Pix4 {
-  let s = ip.stride;
-  let dhw = ip.dst_h * ip.dst_w;
-  let shw = ip.src_h * ip.src_w;
-  var px: Pix4;
+fn ig_block(blk: u32, pb: u32) -> Block {
   if (TRANSPOSED) {
-    let bpp = ig_blocks_per_phase(pb);
-    let phase = blk / bpp;
+    let s = ip.stride;
+    let n = ip.batch * conv_ceil_div(ip.dst_h, s) * conv_ceil_div(ip.dst_w, s);
+    let per_phase = (n + pb - 1u) / pb;
+    let phase = blk / per_phase;
     let ry = phase / s;
     let rx = phase % s;
-    let qh = ig_qh();
-    let qw = ig_qw();
-    let n = ip.batch * qh * qw;
-    let q = vec4<u32>((blk % bpp) * pb + first) + LANES;
-    let qc = min(q, vec4<u32>(n - 1u));
-    let b = qc / (qh * qw);
-    let r = qc % (qh * qw);
-    let qy = r / qw;
-    let qx = r % qw;
-    let y = ry + s * qy;
-    let x = rx + s * qx;
-    px.ok = (q < vec4<u32>(n)) & (y < vec4<u32>(ip.dst_h)) & (x < vec4<u32>(ip.dst_w));
-    // First tap ky0 = (ry + pad) mod s reads source row qy + (ry + pad - ky0) / s.
-    px.y = vec4<i32>(qy + (ry + ip.pad) / s);
-    px.x = vec4<i32>(qx + (rx + ip.pad) / s);
+    let ky0 = (ry + ip.pad) % s;
+    let kx0 = (rx + ip.pad) % s;
+    // No tap at all when the phase's first tap is past the kernel (stride > kernel).
+    let nty = select(0u, (ip.kh - ky0 + s - 1u) / s, ky0 < ip.kh);
+    let ntx = select(0u, (ip.kw - kx0 + s - 1u) / s, kx0 < ip.kw);
+    return Block((blk % per_phase) * pb, n, ry, rx, ky0, kx0, nty, ntx);
+  }
+  return Block(blk * pb, ip.batch * ip.dst_h * ip.dst_w, 0u, 0u, 0u, 0u, ip.kh, ip.kw);
+}
+
+// Pixels j .. j+3 of a block. Divisions in f32 (conv_udiv4): integer division is per lane on the
+// CPU adapters, and 64 of them per invocation cost as much as the main loop of a small layer.
+fn ig_pixels(bk: Block, j: u32) -> Pix4 {
+  let s = ip.stride;
+  let shw = ip.src_h * ip.src_w;
+  let dhw = ip.dst_h * ip.dst_w;
+  let q = vec4<u32>(bk.first + j) + LANES;
+  let qc = min(q, vec4<u32>(bk.n - 1u));
+  var px: Pix4;
+  if (TRANSPOSED) {
+    let qw = conv_ceil_div(ip.dst_w, s);
+    let qhw = conv_ceil_div(ip.dst_h, s) * qw;
+    let b = conv_udiv4(qc, qhw);
+    let r = qc - b * qhw;
+    let qy = conv_udiv4(r, qw);
+    let qx = r - qy * qw;
+    let y = bk.ry + s * qy;
+    let x = bk.rx + s * qx;
+    px.ok = (q < vec4<u32>(bk.n)) & (y < vec4<u32>(ip.dst_h)) & (x < vec4<u32>(ip.dst_w));
+    px.y = vec4<i32>(qy + (bk.ry + ip.pad) / s);
+    px.x = vec4<i32>(qx + (bk.rx + ip.pad) / s);
     px.img = b * shw;
     px.dst = b * ip.dst_c * dhw + min(y, vec4<u32>(ip.dst_h - 1u)) * ip.dst_w +
              min(x, vec4<u32>(ip.dst_w - 1u));
   } else {
-    let n = ip.batch * dhw;
-    let p = vec4<u32>(blk * pb + first) + LANES;
-    let pc = min(p, vec4<u32>(n - 1u));
-    let b = pc / dhw;
-    let r = pc % dhw;
-    px.ok = p < vec4<u32>(n);
-    px.y = vec4<i32>((r / ip.dst_w) * s) - i32(ip.pad);
-    px.x = vec4<i32>((r % ip.dst_w) * s) - i32(ip.pad);
+    let b = conv_udiv4(qc, dhw);
+    let r = qc - b * dhw;
+    let oy = conv_udiv4(r, ip.dst_w);
+    let ox = r - oy * ip.dst_w;
+    px.ok = q < vec4<u32>(bk.n);
+    px.y = vec4<i32>(oy * s) - i32(ip.pad);
+    px.x = vec4<i32>(ox * s) - i32(ip.pad);
     px.img = b * shw;
     px.dst = b * ip.dst_c * dhw + r;
   }
   return px;
 }
 
-fn ig_taps(blk: u32, pb: u32) -> Taps {
-  if (TRANSPOSED) {
-    let s = ip.stride;
-    let phase = blk / ig_blocks_per_phase(pb);
-    let ky0 = (phase / s + ip.pad) % s;
-    let kx0 = (phase % s + ip.pad) % s;
-    // No tap at all when the phase's first tap is past the kernel (stride > kernel).
-    let nty = select(0u, (ip.kh - ky0 + s - 1u) / s, ky0 < ip.kh);
-    let ntx = select(0u, (ip.kw - kx0 + s - 1u) / s, kx0 < ip.kw);
-    return Taps(ky0, kx0, nty, ntx);
-  }
-  return Taps(0u, 0u, ip.kh, ip.kw);
-}
-
-// Offsets in ig_src (vec4 units) of four pixels' source for tap (ty, tx): the zero pixel where the
-// tap falls outside the source or the pixel is past the end.
-fn ig_offsets(px: Pix4, ty: u32, tx: u32) -> vec4<u32> {
+// The packed source pixels that four pixels read for tap (ty, tx): the zero pixel where the tap
+// falls outside the source or the pixel is past the end.
+fn ig_source(px: Pix4, ty: u32, tx: u32) -> vec4<u32> {
   var y: vec4<i32>;
   var x: vec4<i32>;
   if (TRANSPOSED) {
@@ -186,26 +185,38 @@ fn ig_offsets(px: Pix4, ty: u32, tx: u32) -> vec4<u32> {
   let inside = px.ok & (vec4<u32>(y) < vec4<u32>(ip.src_h)) & (vec4<u32>(x) < vec4<u32>(ip.src_w));
   let pix = px.img + vec4<u32>(y) * ip.src_w + vec4<u32>(x);
   let zero = ip.batch * ip.src_h * ip.src_w;
-  return select(vec4<u32>(zero), pix, inside) * ip.src_c4;
+  return select(vec4<u32>(zero), pix, inside);
+}
+
+// Texel x (of vec4 0) and y of folded rows r, n4 vec4s per row, 2^shift rows per texture row.
+struct Fold4 {
+  x: vec4<i32>,
+  y: vec4<i32>,
+}
+fn ig_fold4(r: vec4<u32>, n4: u32, shift: u32) -> Fold4 {
+  return Fold4(vec4<i32>((r & vec4<u32>((1u << shift) - 1u)) * n4), vec4<i32>(r >> vec4<u32>(shift)));
+}
+fn ig_fold(r: u32, n4: u32, shift: u32) -> vec2<i32> {
+  return vec2<i32>(i32((r & ((1u << shift) - 1u)) * n4), i32(r >> shift));
 }
 
 // Packed weight row of tap (ty, tx) of a block.
-fn ig_tap(taps: Taps, ty: u32, tx: u32) -> u32 {
+fn ig_tap(bk: Block, ty: u32, tx: u32) -> u32 {
   let step = select(1u, ip.stride, TRANSPOSED);
-  return (taps.ky0 + step * ty) * ip.kw + taps.kx0 + step * tx;
+  return (bk.ky0 + step * ty) * ip.kw + bk.kx0 + step * tx;
 }
 
 // The fused epilogue for one output element at flat index `idx` of channel `ch`.
 fn ig_store1(idx: u32, ch: u32, acc: f32) {
   var z = acc;
-  if (ip.has_bias != 0u) {
+  if (HAS_BIAS) {
     z = z + ig_bias[ch];
   }
-  if (ip.store_pre != 0u) {
+  if (STORE_PRE) {
     ig_pre[idx] = z;
   }
-  let y = activation_forward(z, ip.act, ip.alpha);
-  if (ip.accumulate != 0u) {
+  let y = activation_forward(z, ACT, ip.alpha);
+  if (ACCUMULATE) {
     ig_out[idx] = ig_out[idx] + y;
   } else {
     ig_out[idx] = y;
@@ -226,21 +237,16 @@ fn conv_igemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
               @builtin(local_invocation_index) lid: u32) {
   let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
   let ncb = (ip.dst_c + 7u) / 8u;
-  let nb = ig_blocks(16u);
-  var blk = l / ncb;
-  var co0 = (l % ncb) * 8u;
-  if (!CO_FAST) {
-    blk = l % nb;
-    co0 = (l / nb) * 8u;
-  }
-  if (blk >= nb || co0 >= ip.dst_c) {
+  let blk = l / ncb;
+  let co0 = (l % ncb) * 8u;
+  if (blk >= ig_block_count(16u)) {
     return;
   }
-  let p0 = ig_pixels(blk, 16u, 0u);
-  let p1 = ig_pixels(blk, 16u, 4u);
-  let p2 = ig_pixels(blk, 16u, 8u);
-  let p3 = ig_pixels(blk, 16u, 12u);
-  let taps = ig_taps(blk, 16u);
+  let bk = ig_block(blk, 16u);
+  let p0 = ig_pixels(bk, 0u);
+  let p1 = ig_pixels(bk, 4u);
+  let p2 = ig_pixels(bk, 8u);
+  let p3 = ig_pixels(bk, 12u);
   let c4n = ip.src_c4;
   let dn4 = (ip.dst_c + 3u) / 4u;
   let bc0 = co0 / 4u;
@@ -261,13 +267,13 @@ fn conv_igemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
   var c140 = vec4<f32>(0.0); var c141 = vec4<f32>(0.0);
   var c150 = vec4<f32>(0.0); var c151 = vec4<f32>(0.0);
-  for (var ty = 0u; ty < taps.nty; ty++) {
-    for (var tx = 0u; tx < taps.ntx; tx++) {
-      let o0 = ig_offsets(p0, ty, tx);
-      let o1 = ig_offsets(p1, ty, tx);
-      let o2 = ig_offsets(p2, ty, tx);
-      let o3 = ig_offsets(p3, ty, tx);
-      var wk = ig_tap(taps, ty, tx) * 4u * c4n * dn4;
+  for (var ty = 0u; ty < bk.nty; ty++) {
+    for (var tx = 0u; tx < bk.ntx; tx++) {
+      let o0 = ig_source(p0, ty, tx) * c4n;
+      let o1 = ig_source(p1, ty, tx) * c4n;
+      let o2 = ig_source(p2, ty, tx) * c4n;
+      let o3 = ig_source(p3, ty, tx) * c4n;
+      var wk = ig_tap(bk, ty, tx) * 4u * c4n * dn4;
       for (var c4 = 0u; c4 < c4n; c4++) {
         let a0 = ig_src[o0.x + c4];
         let a1 = ig_src[o0.y + c4];
@@ -346,16 +352,140 @@ fn conv_igemm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
+// conv_igemm with both operands read from textures.
+@compute @workgroup_size(WG_X)
+fn conv_igemm_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let ncb = (ip.dst_c + 7u) / 8u;
+  let blk = l / ncb;
+  let co0 = (l % ncb) * 8u;
+  if (blk >= ig_block_count(16u)) {
+    return;
+  }
+  let bk = ig_block(blk, 16u);
+  let p0 = ig_pixels(bk, 0u);
+  let p1 = ig_pixels(bk, 4u);
+  let p2 = ig_pixels(bk, 8u);
+  let p3 = ig_pixels(bk, 12u);
+  let c4n = ip.src_c4;
+  let dn4 = (ip.dst_c + 3u) / 4u;
+  let bc0 = i32(co0 / 4u);
+  let bc1 = i32(min(co0 / 4u + 1u, dn4 - 1u));
+  let dn = i32(dn4);
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+  var c80 = vec4<f32>(0.0); var c81 = vec4<f32>(0.0);
+  var c90 = vec4<f32>(0.0); var c91 = vec4<f32>(0.0);
+  var c100 = vec4<f32>(0.0); var c101 = vec4<f32>(0.0);
+  var c110 = vec4<f32>(0.0); var c111 = vec4<f32>(0.0);
+  var c120 = vec4<f32>(0.0); var c121 = vec4<f32>(0.0);
+  var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
+  var c140 = vec4<f32>(0.0); var c141 = vec4<f32>(0.0);
+  var c150 = vec4<f32>(0.0); var c151 = vec4<f32>(0.0);
+  for (var ty = 0u; ty < bk.nty; ty++) {
+    for (var tx = 0u; tx < bk.ntx; tx++) {
+      let f0 = ig_fold4(ig_source(p0, ty, tx), c4n, ip.src_shift);
+      let f1 = ig_fold4(ig_source(p1, ty, tx), c4n, ip.src_shift);
+      let f2 = ig_fold4(ig_source(p2, ty, tx), c4n, ip.src_shift);
+      let f3 = ig_fold4(ig_source(p3, ty, tx), c4n, ip.src_shift);
+      // Rows k .. k+3 (c_src = 4·c4 .. 4·c4+3) share a texture row: 2^w_shift is a multiple of 4.
+      var k = ig_tap(bk, ty, tx) * 4u * c4n;
+      for (var c4 = 0; c4 < i32(c4n); c4++) {
+        let a0 = textureLoad(ig_src_tex, vec2<i32>(f0.x.x + c4, f0.y.x), 0);
+        let a1 = textureLoad(ig_src_tex, vec2<i32>(f0.x.y + c4, f0.y.y), 0);
+        let a2 = textureLoad(ig_src_tex, vec2<i32>(f0.x.z + c4, f0.y.z), 0);
+        let a3 = textureLoad(ig_src_tex, vec2<i32>(f0.x.w + c4, f0.y.w), 0);
+        let a4 = textureLoad(ig_src_tex, vec2<i32>(f1.x.x + c4, f1.y.x), 0);
+        let a5 = textureLoad(ig_src_tex, vec2<i32>(f1.x.y + c4, f1.y.y), 0);
+        let a6 = textureLoad(ig_src_tex, vec2<i32>(f1.x.z + c4, f1.y.z), 0);
+        let a7 = textureLoad(ig_src_tex, vec2<i32>(f1.x.w + c4, f1.y.w), 0);
+        let a8 = textureLoad(ig_src_tex, vec2<i32>(f2.x.x + c4, f2.y.x), 0);
+        let a9 = textureLoad(ig_src_tex, vec2<i32>(f2.x.y + c4, f2.y.y), 0);
+        let a10 = textureLoad(ig_src_tex, vec2<i32>(f2.x.z + c4, f2.y.z), 0);
+        let a11 = textureLoad(ig_src_tex, vec2<i32>(f2.x.w + c4, f2.y.w), 0);
+        let a12 = textureLoad(ig_src_tex, vec2<i32>(f3.x.x + c4, f3.y.x), 0);
+        let a13 = textureLoad(ig_src_tex, vec2<i32>(f3.x.y + c4, f3.y.y), 0);
+        let a14 = textureLoad(ig_src_tex, vec2<i32>(f3.x.z + c4, f3.y.z), 0);
+        let a15 = textureLoad(ig_src_tex, vec2<i32>(f3.x.w + c4, f3.y.w), 0);
+        let kt = ig_fold(k, dn4, ip.w_shift);
+        let b00 = textureLoad(ig_w_tex, kt + vec2<i32>(bc0, 0), 0); let b01 = textureLoad(ig_w_tex, kt + vec2<i32>(bc1, 0), 0);
+        let b10 = textureLoad(ig_w_tex, kt + vec2<i32>(bc0 + 1 * dn, 0), 0); let b11 = textureLoad(ig_w_tex, kt + vec2<i32>(bc1 + 1 * dn, 0), 0);
+        let b20 = textureLoad(ig_w_tex, kt + vec2<i32>(bc0 + 2 * dn, 0), 0); let b21 = textureLoad(ig_w_tex, kt + vec2<i32>(bc1 + 2 * dn, 0), 0);
+        let b30 = textureLoad(ig_w_tex, kt + vec2<i32>(bc0 + 3 * dn, 0), 0); let b31 = textureLoad(ig_w_tex, kt + vec2<i32>(bc1 + 3 * dn, 0), 0);
+        c00 = c00 + a0.x * b00 + a0.y * b10 + a0.z * b20 + a0.w * b30;
+        c01 = c01 + a0.x * b01 + a0.y * b11 + a0.z * b21 + a0.w * b31;
+        c10 = c10 + a1.x * b00 + a1.y * b10 + a1.z * b20 + a1.w * b30;
+        c11 = c11 + a1.x * b01 + a1.y * b11 + a1.z * b21 + a1.w * b31;
+        c20 = c20 + a2.x * b00 + a2.y * b10 + a2.z * b20 + a2.w * b30;
+        c21 = c21 + a2.x * b01 + a2.y * b11 + a2.z * b21 + a2.w * b31;
+        c30 = c30 + a3.x * b00 + a3.y * b10 + a3.z * b20 + a3.w * b30;
+        c31 = c31 + a3.x * b01 + a3.y * b11 + a3.z * b21 + a3.w * b31;
+        c40 = c40 + a4.x * b00 + a4.y * b10 + a4.z * b20 + a4.w * b30;
+        c41 = c41 + a4.x * b01 + a4.y * b11 + a4.z * b21 + a4.w * b31;
+        c50 = c50 + a5.x * b00 + a5.y * b10 + a5.z * b20 + a5.w * b30;
+        c51 = c51 + a5.x * b01 + a5.y * b11 + a5.z * b21 + a5.w * b31;
+        c60 = c60 + a6.x * b00 + a6.y * b10 + a6.z * b20 + a6.w * b30;
+        c61 = c61 + a6.x * b01 + a6.y * b11 + a6.z * b21 + a6.w * b31;
+        c70 = c70 + a7.x * b00 + a7.y * b10 + a7.z * b20 + a7.w * b30;
+        c71 = c71 + a7.x * b01 + a7.y * b11 + a7.z * b21 + a7.w * b31;
+        c80 = c80 + a8.x * b00 + a8.y * b10 + a8.z * b20 + a8.w * b30;
+        c81 = c81 + a8.x * b01 + a8.y * b11 + a8.z * b21 + a8.w * b31;
+        c90 = c90 + a9.x * b00 + a9.y * b10 + a9.z * b20 + a9.w * b30;
+        c91 = c91 + a9.x * b01 + a9.y * b11 + a9.z * b21 + a9.w * b31;
+        c100 = c100 + a10.x * b00 + a10.y * b10 + a10.z * b20 + a10.w * b30;
+        c101 = c101 + a10.x * b01 + a10.y * b11 + a10.z * b21 + a10.w * b31;
+        c110 = c110 + a11.x * b00 + a11.y * b10 + a11.z * b20 + a11.w * b30;
+        c111 = c111 + a11.x * b01 + a11.y * b11 + a11.z * b21 + a11.w * b31;
+        c120 = c120 + a12.x * b00 + a12.y * b10 + a12.z * b20 + a12.w * b30;
+        c121 = c121 + a12.x * b01 + a12.y * b11 + a12.z * b21 + a12.w * b31;
+        c130 = c130 + a13.x * b00 + a13.y * b10 + a13.z * b20 + a13.w * b30;
+        c131 = c131 + a13.x * b01 + a13.y * b11 + a13.z * b21 + a13.w * b31;
+        c140 = c140 + a14.x * b00 + a14.y * b10 + a14.z * b20 + a14.w * b30;
+        c141 = c141 + a14.x * b01 + a14.y * b11 + a14.z * b21 + a14.w * b31;
+        c150 = c150 + a15.x * b00 + a15.y * b10 + a15.z * b20 + a15.w * b30;
+        c151 = c151 + a15.x * b01 + a15.y * b11 + a15.z * b21 + a15.w * b31;
+        k += 4u;
+      }
+    }
+  }
+  // One store loop (not 128 inlined epilogues): much faster pipeline compilation.
+  let acc = array<vec4<f32>, 32>(
+    c00, c01, c10, c11,
+    c20, c21, c30, c31,
+    c40, c41, c50, c51,
+    c60, c61, c70, c71,
+    c80, c81, c90, c91,
+    c100, c101, c110, c111,
+    c120, c121, c130, c131,
+    c140, c141, c150, c151,
+  );
+  let dst = array<vec4<u32>, 4>(p0.dst, p1.dst, p2.dst, p3.dst);
+  let ok = array<vec4<bool>, 4>(p0.ok, p1.ok, p2.ok, p3.ok);
+  for (var i = 0u; i < 16u; i++) {
+    if (ok[i / 4u][i % 4u]) {
+      ig_store4(dst[i / 4u][i % 4u], co0, acc[2u * i]);
+      ig_store4(dst[i / 4u][i % 4u], co0 + 4u, acc[2u * i + 1u]);
+    }
+  }
+}
+
 @compute @workgroup_size(WG_X)
 fn conv_igemm_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
   let blk = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (blk >= ig_blocks(8u)) {
+  if (blk >= ig_block_count(8u)) {
     return;
   }
-  let p0 = ig_pixels(blk, 8u, 0u);
-  let p1 = ig_pixels(blk, 8u, 4u);
-  let taps = ig_taps(blk, 8u);
+  let bk = ig_block(blk, 8u);
+  let p0 = ig_pixels(bk, 0u);
+  let p1 = ig_pixels(bk, 4u);
   let c4n = ip.src_c4;
   var n00 = vec4<f32>(0.0); var n01 = vec4<f32>(0.0); var n02 = vec4<f32>(0.0); var n03 = vec4<f32>(0.0);
   var n10 = vec4<f32>(0.0); var n11 = vec4<f32>(0.0); var n12 = vec4<f32>(0.0); var n13 = vec4<f32>(0.0);
@@ -365,11 +495,11 @@ fn conv_igemm_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   var n50 = vec4<f32>(0.0); var n51 = vec4<f32>(0.0); var n52 = vec4<f32>(0.0); var n53 = vec4<f32>(0.0);
   var n60 = vec4<f32>(0.0); var n61 = vec4<f32>(0.0); var n62 = vec4<f32>(0.0); var n63 = vec4<f32>(0.0);
   var n70 = vec4<f32>(0.0); var n71 = vec4<f32>(0.0); var n72 = vec4<f32>(0.0); var n73 = vec4<f32>(0.0);
-  for (var ty = 0u; ty < taps.nty; ty++) {
-    for (var tx = 0u; tx < taps.ntx; tx++) {
-      let o0 = ig_offsets(p0, ty, tx);
-      let o1 = ig_offsets(p1, ty, tx);
-      let wk = ig_tap(taps, ty, tx) * ip.dst_c * c4n;
+  for (var ty = 0u; ty < bk.nty; ty++) {
+    for (var tx = 0u; tx < bk.ntx; tx++) {
+      let o0 = ig_source(p0, ty, tx) * c4n;
+      let o1 = ig_source(p1, ty, tx) * c4n;
+      let wk = ig_tap(bk, ty, tx) * ip.dst_c * c4n;
       for (var c4 = 0u; c4 < c4n; c4++) {
         let a0 = ig_src[o0.x + c4];
         let a1 = ig_src[o0.y + c4];
@@ -446,13 +576,58 @@ struct IgwParams {
   kw: u32,
   stride: u32,
   pad: u32,
-  split_rows: u32,  // rows (b, sy) of the small tensor summed per split
+  split_rows: u32,   // rows (b, sy) of the small tensor summed per split
+  small_shift: u32,  // conv_igemm_weight_tex: log2 of the small pixels per texture row
+  big_shift: u32,    // conv_igemm_weight_tex: log2 of the big pixels per texture row
 }
 
 @group(0) @binding(0) var<storage, read_write> igw_out: array<f32>;    // igw_out: (splits, small_c, big_c, kh, kw)
 @group(0) @binding(1) var<storage, read> igw_small: array<vec4<f32>>;  // igw_small: (B·small_h·small_w (+ 1), small_c4) packed NHWC4
 @group(0) @binding(2) var<storage, read> igw_big: array<vec4<f32>>;    // igw_big: (B·big_h·big_w + 1, big_c4) packed NHWC4
 @group(0) @binding(3) var<uniform> wq: IgwParams;
+@group(0) @binding(1) var igw_small_tex: texture_2d<f32>;  // igw_small_tex: igw_small folded (small_shift)
+@group(0) @binding(2) var igw_big_tex: texture_2d<f32>;    // igw_big_tex: igw_big folded (big_shift)
+
+// What one invocation sums: rows r0 .. r1-1 of its split, big channels n0 .. n0+7 (vec4s bn0, bn1,
+// clamped), small channels m0 .. m0+15 (vec4s am, clamped) of tap `tap` at offset (ky, kx) - pad.
+struct WTile {
+  live: bool,
+  split: u32,
+  r0: u32,
+  r1: u32,
+  tap: u32,
+  ky: i32,
+  kx: i32,
+  m0: u32,
+  am: vec4<u32>,
+  n0: u32,
+  bn0: u32,
+  bn1: u32,
+}
+
+fn igw_tile(l: u32) -> WTile {
+  var w: WTile;
+  let taps = wq.kh * wq.kw;
+  let nnb = (wq.big_c + 7u) / 8u;
+  let nmb = (wq.small_c + 15u) / 16u;
+  let per_split = nnb * taps * nmb;
+  w.split = l / per_split;
+  let rows = wq.batch * wq.small_h;
+  w.r0 = w.split * wq.split_rows;
+  w.live = w.r0 < rows;
+  w.r1 = min(w.r0 + wq.split_rows, rows);
+  var t = l % per_split;
+  w.n0 = (t % nnb) * 8u;
+  t = t / nnb;
+  w.tap = t % taps;
+  w.m0 = (t / taps) * 16u;
+  w.ky = i32(w.tap / wq.kw) - i32(wq.pad);
+  w.kx = i32(w.tap % wq.kw) - i32(wq.pad);
+  w.am = min(vec4<u32>(w.m0 / 4u) + LANES, vec4<u32>(wq.small_c4 - 1u));
+  w.bn0 = w.n0 / 4u;
+  w.bn1 = min(w.bn0 + 1u, wq.big_c4 - 1u);
+  return w;
+}
 
 // Stores big channels n .. n+7 (those < big_c) of small channel m, tap `tap`, at slice offset o.
 fn igw_store8(o: u32, m: u32, n: u32, tap: u32, lo: vec4<f32>, hi: vec4<f32>) {
@@ -477,33 +652,12 @@ fn igw_store8(o: u32, m: u32, n: u32, tap: u32, lo: vec4<f32>, hi: vec4<f32>) {
 @compute @workgroup_size(WG_X)
 fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
-  let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  let taps = wq.kh * wq.kw;
-  let nnb = (wq.big_c + 7u) / 8u;
-  let nmb = (wq.small_c + 15u) / 16u;
-  let per_split = nnb * taps * nmb;
-  let split = l / per_split;
-  let rows = wq.batch * wq.small_h;
-  let r0 = split * wq.split_rows;
-  if (r0 >= rows) {
+  let w = igw_tile((wid.y * nwg.x + wid.x) * WG_X + lid);
+  if (!w.live) {
     return;
   }
-  let r1 = min(r0 + wq.split_rows, rows);
-  var t = l % per_split;
-  let n0 = (t % nnb) * 8u;
-  t = t / nnb;
-  let tap = t % taps;
-  let m0 = (t / taps) * 16u;
-  let ky = i32(tap / wq.kw) - i32(wq.pad);
-  let kx = i32(tap % wq.kw) - i32(wq.pad);
   let sm4 = wq.small_c4;
   let bn4 = wq.big_c4;
-  let am0 = min(m0 / 4u, sm4 - 1u);
-  let am1 = min(m0 / 4u + 1u, sm4 - 1u);
-  let am2 = min(m0 / 4u + 2u, sm4 - 1u);
-  let am3 = min(m0 / 4u + 3u, sm4 - 1u);
-  let bn0 = n0 / 4u;
-  let bn1 = min(bn0 + 1u, bn4 - 1u);
   let bhw = wq.big_h * wq.big_w;
   let zero = wq.batch * bhw * bn4;
   var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
@@ -522,23 +676,23 @@ fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
   var c140 = vec4<f32>(0.0); var c141 = vec4<f32>(0.0);
   var c150 = vec4<f32>(0.0); var c151 = vec4<f32>(0.0);
-  for (var r = r0; r < r1; r++) {
+  for (var r = w.r0; r < w.r1; r++) {
     let b = r / wq.small_h;
-    let iy = i32((r % wq.small_h) * wq.stride) + ky;
+    let iy = i32((r % wq.small_h) * wq.stride) + w.ky;
     if (u32(iy) >= wq.big_h) {
       continue;
     }
     let brow = b * bhw + u32(iy) * wq.big_w;
     var q = r * wq.small_w * sm4;
-    var ix = kx;
+    var ix = w.kx;
     for (var sx = 0u; sx < wq.small_w; sx++) {
       let off = select(zero, (brow + u32(ix)) * bn4, u32(ix) < wq.big_w);
-      let a0 = igw_small[q + am0];
-      let a1 = igw_small[q + am1];
-      let a2 = igw_small[q + am2];
-      let a3 = igw_small[q + am3];
-      let b0 = igw_big[off + bn0];
-      let b1 = igw_big[off + bn1];
+      let a0 = igw_small[q + w.am.x];
+      let a1 = igw_small[q + w.am.y];
+      let a2 = igw_small[q + w.am.z];
+      let a3 = igw_small[q + w.am.w];
+      let b0 = igw_big[off + w.bn0];
+      let b1 = igw_big[off + w.bn1];
       c00 = c00 + a0.x * b0; c01 = c01 + a0.x * b1;
       c10 = c10 + a0.y * b0; c11 = c11 + a0.y * b1;
       c20 = c20 + a0.z * b0; c21 = c21 + a0.z * b1;
@@ -559,21 +713,109 @@ fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
       ix += i32(wq.stride);
     }
   }
-  let o = split * wq.small_c * wq.big_c * taps;
-  igw_store8(o, m0 + 0u, n0, tap, c00, c01);
-  igw_store8(o, m0 + 1u, n0, tap, c10, c11);
-  igw_store8(o, m0 + 2u, n0, tap, c20, c21);
-  igw_store8(o, m0 + 3u, n0, tap, c30, c31);
-  igw_store8(o, m0 + 4u, n0, tap, c40, c41);
-  igw_store8(o, m0 + 5u, n0, tap, c50, c51);
-  igw_store8(o, m0 + 6u, n0, tap, c60, c61);
-  igw_store8(o, m0 + 7u, n0, tap, c70, c71);
-  igw_store8(o, m0 + 8u, n0, tap, c80, c81);
-  igw_store8(o, m0 + 9u, n0, tap, c90, c91);
-  igw_store8(o, m0 + 10u, n0, tap, c100, c101);
-  igw_store8(o, m0 + 11u, n0, tap, c110, c111);
-  igw_store8(o, m0 + 12u, n0, tap, c120, c121);
-  igw_store8(o, m0 + 13u, n0, tap, c130, c131);
-  igw_store8(o, m0 + 14u, n0, tap, c140, c141);
-  igw_store8(o, m0 + 15u, n0, tap, c150, c151);
+  let o = w.split * wq.small_c * wq.big_c * wq.kh * wq.kw;
+  igw_store8(o, w.m0 + 0u, w.n0, w.tap, c00, c01);
+  igw_store8(o, w.m0 + 1u, w.n0, w.tap, c10, c11);
+  igw_store8(o, w.m0 + 2u, w.n0, w.tap, c20, c21);
+  igw_store8(o, w.m0 + 3u, w.n0, w.tap, c30, c31);
+  igw_store8(o, w.m0 + 4u, w.n0, w.tap, c40, c41);
+  igw_store8(o, w.m0 + 5u, w.n0, w.tap, c50, c51);
+  igw_store8(o, w.m0 + 6u, w.n0, w.tap, c60, c61);
+  igw_store8(o, w.m0 + 7u, w.n0, w.tap, c70, c71);
+  igw_store8(o, w.m0 + 8u, w.n0, w.tap, c80, c81);
+  igw_store8(o, w.m0 + 9u, w.n0, w.tap, c90, c91);
+  igw_store8(o, w.m0 + 10u, w.n0, w.tap, c100, c101);
+  igw_store8(o, w.m0 + 11u, w.n0, w.tap, c110, c111);
+  igw_store8(o, w.m0 + 12u, w.n0, w.tap, c120, c121);
+  igw_store8(o, w.m0 + 13u, w.n0, w.tap, c130, c131);
+  igw_store8(o, w.m0 + 14u, w.n0, w.tap, c140, c141);
+  igw_store8(o, w.m0 + 15u, w.n0, w.tap, c150, c151);
+}
+
+// conv_igemm_weight with both packed tensors read from textures.
+@compute @workgroup_size(WG_X)
+fn conv_igemm_weight_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_index) lid: u32) {
+  let w = igw_tile((wid.y * nwg.x + wid.x) * WG_X + lid);
+  if (!w.live) {
+    return;
+  }
+  let sm4 = wq.small_c4;
+  let bn4 = wq.big_c4;
+  let bhw = wq.big_h * wq.big_w;
+  let zero = wq.batch * bhw;
+  let am = vec4<i32>(w.am);
+  let bn0 = vec2<i32>(i32(w.bn0), 0);
+  let bn1 = vec2<i32>(i32(w.bn1), 0);
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+  var c80 = vec4<f32>(0.0); var c81 = vec4<f32>(0.0);
+  var c90 = vec4<f32>(0.0); var c91 = vec4<f32>(0.0);
+  var c100 = vec4<f32>(0.0); var c101 = vec4<f32>(0.0);
+  var c110 = vec4<f32>(0.0); var c111 = vec4<f32>(0.0);
+  var c120 = vec4<f32>(0.0); var c121 = vec4<f32>(0.0);
+  var c130 = vec4<f32>(0.0); var c131 = vec4<f32>(0.0);
+  var c140 = vec4<f32>(0.0); var c141 = vec4<f32>(0.0);
+  var c150 = vec4<f32>(0.0); var c151 = vec4<f32>(0.0);
+  for (var r = w.r0; r < w.r1; r++) {
+    let b = r / wq.small_h;
+    let iy = i32((r % wq.small_h) * wq.stride) + w.ky;
+    if (u32(iy) >= wq.big_h) {
+      continue;
+    }
+    let brow = b * bhw + u32(iy) * wq.big_w;
+    var q = r * wq.small_w;
+    var ix = w.kx;
+    for (var sx = 0u; sx < wq.small_w; sx++) {
+      let qa = ig_fold(q, sm4, wq.small_shift);
+      let pb = ig_fold(select(zero, brow + u32(ix), u32(ix) < wq.big_w), bn4, wq.big_shift);
+      let a0 = textureLoad(igw_small_tex, qa + vec2<i32>(am.x, 0), 0);
+      let a1 = textureLoad(igw_small_tex, qa + vec2<i32>(am.y, 0), 0);
+      let a2 = textureLoad(igw_small_tex, qa + vec2<i32>(am.z, 0), 0);
+      let a3 = textureLoad(igw_small_tex, qa + vec2<i32>(am.w, 0), 0);
+      let b0 = textureLoad(igw_big_tex, pb + bn0, 0);
+      let b1 = textureLoad(igw_big_tex, pb + bn1, 0);
+      c00 = c00 + a0.x * b0; c01 = c01 + a0.x * b1;
+      c10 = c10 + a0.y * b0; c11 = c11 + a0.y * b1;
+      c20 = c20 + a0.z * b0; c21 = c21 + a0.z * b1;
+      c30 = c30 + a0.w * b0; c31 = c31 + a0.w * b1;
+      c40 = c40 + a1.x * b0; c41 = c41 + a1.x * b1;
+      c50 = c50 + a1.y * b0; c51 = c51 + a1.y * b1;
+      c60 = c60 + a1.z * b0; c61 = c61 + a1.z * b1;
+      c70 = c70 + a1.w * b0; c71 = c71 + a1.w * b1;
+      c80 = c80 + a2.x * b0; c81 = c81 + a2.x * b1;
+      c90 = c90 + a2.y * b0; c91 = c91 + a2.y * b1;
+      c100 = c100 + a2.z * b0; c101 = c101 + a2.z * b1;
+      c110 = c110 + a2.w * b0; c111 = c111 + a2.w * b1;
+      c120 = c120 + a3.x * b0; c121 = c121 + a3.x * b1;
+      c130 = c130 + a3.y * b0; c131 = c131 + a3.y * b1;
+      c140 = c140 + a3.z * b0; c141 = c141 + a3.z * b1;
+      c150 = c150 + a3.w * b0; c151 = c151 + a3.w * b1;
+      q += 1u;
+      ix += i32(wq.stride);
+    }
+  }
+  let o = w.split * wq.small_c * wq.big_c * wq.kh * wq.kw;
+  igw_store8(o, w.m0 + 0u, w.n0, w.tap, c00, c01);
+  igw_store8(o, w.m0 + 1u, w.n0, w.tap, c10, c11);
+  igw_store8(o, w.m0 + 2u, w.n0, w.tap, c20, c21);
+  igw_store8(o, w.m0 + 3u, w.n0, w.tap, c30, c31);
+  igw_store8(o, w.m0 + 4u, w.n0, w.tap, c40, c41);
+  igw_store8(o, w.m0 + 5u, w.n0, w.tap, c50, c51);
+  igw_store8(o, w.m0 + 6u, w.n0, w.tap, c60, c61);
+  igw_store8(o, w.m0 + 7u, w.n0, w.tap, c70, c71);
+  igw_store8(o, w.m0 + 8u, w.n0, w.tap, c80, c81);
+  igw_store8(o, w.m0 + 9u, w.n0, w.tap, c90, c91);
+  igw_store8(o, w.m0 + 10u, w.n0, w.tap, c100, c101);
+  igw_store8(o, w.m0 + 11u, w.n0, w.tap, c110, c111);
+  igw_store8(o, w.m0 + 12u, w.n0, w.tap, c120, c121);
+  igw_store8(o, w.m0 + 13u, w.n0, w.tap, c130, c131);
+  igw_store8(o, w.m0 + 14u, w.n0, w.tap, c140, c141);
+  igw_store8(o, w.m0 + 15u, w.n0, w.tap, c150, c151);
 }

@@ -8,7 +8,14 @@
 //                            padding; then one all-zero row. For sources with few channels.
 //   conv_pack_weight:        w -> (kh·kw, 4·ceil(Cs/4), ceil(Cd/4)) vec4 over Cd (conv_igemm).
 //   conv_pack_weight_narrow: w -> (kh·kw, Cd, ceil(Cs/4)) vec4 over Cs (conv_igemm_narrow).
-// Lanes take consecutive pixels, so the NCHW reads of a channel are contiguous.
+//   conv_pack_nhwc4_tex, conv_pack_weight_tex: the same into an rgba32float texture, folded as
+//                            conv_igemm.wgsl reads it: element (row r, vec4 v) of an operand with
+//                            n4 vec4s per row is texel ((r mod 2^shift)·n4 + v, r >> shift).
+// Lanes take consecutive pixels, so the NCHW reads of a channel are contiguous. Indices are
+// decoded with conv_index.wgsl's f32 division (integer division runs per lane on the CPU adapters
+// and dominated these copies).
+
+//!include conv_index.wgsl
 
 override WG_X: u32 = 64;
 
@@ -17,35 +24,59 @@ struct PackParams {
   c: u32,
   h: u32,
   w: u32,
-  c4: u32,  // vec4s per packed pixel
+  c4: u32,     // vec4s per packed pixel
+  shift: u32,  // _tex: log2 of the pixels per texture row
 }
 
-@group(0) @binding(0) var<storage, read_write> pk_out: array<vec4<f32>>;  // pk_out: (B·H·W + 1, c4)
-@group(0) @binding(1) var<storage, read> pk_src: array<f32>;              // pk_src: (B, C, H, W)
+@group(0) @binding(0) var<storage, read_write> pk_out: array<vec4<f32>>;           // pk_out: (B·H·W + 1, c4)
+@group(0) @binding(0) var pkt_out: texture_storage_2d<rgba32float, write>;           // pkt_out: pk_out folded
+@group(0) @binding(1) var<storage, read> pk_src: array<f32>;                       // pk_src: (B, C, H, W)
 @group(0) @binding(2) var<uniform> pk: PackParams;
+
+// Invocation l's packed pixel and vec4 (pixels fastest), and its value; pix > B·H·W: none.
+struct Packed {
+  pix: u32,
+  c4: u32,
+  v: vec4<f32>,
+}
+
+fn pk_value(l: u32) -> Packed {
+  let hw = pk.h * pk.w;
+  let npix = pk.batch * hw;
+  let rows = npix + 1u;
+  var p: Packed;
+  p.c4 = conv_udiv(l, rows);
+  p.pix = select(l - p.c4 * rows, rows, p.c4 >= pk.c4);
+  p.v = vec4<f32>(0.0);
+  if (p.pix < npix) {
+    let ch = 4u * p.c4;
+    let b = conv_udiv(p.pix, hw);
+    let base = (b * pk.c + ch) * hw + p.pix - b * hw;
+    if (ch < pk.c) { p.v.x = pk_src[base]; }
+    if (ch + 1u < pk.c) { p.v.y = pk_src[base + hw]; }
+    if (ch + 2u < pk.c) { p.v.z = pk_src[base + 2u * hw]; }
+    if (ch + 3u < pk.c) { p.v.w = pk_src[base + 3u * hw]; }
+  }
+  return p;
+}
 
 @compute @workgroup_size(WG_X)
 fn conv_pack_nhwc4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
-  let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  let hw = pk.h * pk.w;
-  let npix = pk.batch * hw;
-  let rows = npix + 1u;
-  if (l >= rows * pk.c4) {
-    return;
+  let p = pk_value((wid.y * nwg.x + wid.x) * WG_X + lid);
+  if (p.pix <= pk.batch * pk.h * pk.w) {
+    pk_out[p.pix * pk.c4 + p.c4] = p.v;
   }
-  let pix = l % rows;
-  let c4 = l / rows;
-  var v = vec4<f32>(0.0);
-  if (pix < npix) {
-    let ch = 4u * c4;
-    let base = ((pix / hw) * pk.c + ch) * hw + pix % hw;
-    if (ch < pk.c) { v.x = pk_src[base]; }
-    if (ch + 1u < pk.c) { v.y = pk_src[base + hw]; }
-    if (ch + 2u < pk.c) { v.z = pk_src[base + 2u * hw]; }
-    if (ch + 3u < pk.c) { v.w = pk_src[base + 3u * hw]; }
+}
+
+@compute @workgroup_size(WG_X)
+fn conv_pack_nhwc4_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+  let p = pk_value((wid.y * nwg.x + wid.x) * WG_X + lid);
+  if (p.pix <= pk.batch * pk.h * pk.w) {
+    let x = (p.pix & ((1u << pk.shift) - 1u)) * pk.c4 + p.c4;
+    textureStore(pkt_out, vec2<u32>(x, p.pix >> pk.shift), p.v);
   }
-  pk_out[pix * pk.c4 + c4] = v;
 }
 
 struct Im2colParams {
@@ -66,21 +97,6 @@ struct Im2colParams {
 @group(0) @binding(1) var<storage, read> pi_src: array<f32>;              // pi_src: (B, C, H, W)
 @group(0) @binding(2) var<uniform> pi: Im2colParams;
 
-// Element k = (c, ky, kx) of output pixel (b, oy, ox)'s window, 0 outside the source.
-fn pi_elem(b: u32, oy: u32, ox: u32, k: u32) -> f32 {
-  let taps = pi.kh * pi.kw;
-  if (k >= pi.c * taps) {
-    return 0.0;
-  }
-  let t = k % taps;
-  let y = i32(oy * pi.stride + t / pi.kw) - i32(pi.pad);
-  let x = i32(ox * pi.stride + t % pi.kw) - i32(pi.pad);
-  if (u32(y) >= pi.h || u32(x) >= pi.w) {
-    return 0.0;
-  }
-  return pi_src[((b * pi.c + k / taps) * pi.h + u32(y)) * pi.w + u32(x)];
-}
-
 @compute @workgroup_size(WG_X)
 fn conv_pack_im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -91,15 +107,26 @@ fn conv_pack_im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   if (l >= rows * pi.k4) {
     return;
   }
-  let pix = l % rows;
-  let k4 = l / rows;
+  let k4 = conv_udiv(l, rows);
+  let pix = l - k4 * rows;
   var v = vec4<f32>(0.0);
   if (pix < npix) {
-    let b = pix / ohw;
-    let oy = (pix % ohw) / pi.ow;
-    let ox = pix % pi.ow;
-    v = vec4<f32>(pi_elem(b, oy, ox, 4u * k4), pi_elem(b, oy, ox, 4u * k4 + 1u),
-                  pi_elem(b, oy, ox, 4u * k4 + 2u), pi_elem(b, oy, ox, 4u * k4 + 3u));
+    let b = conv_udiv(pix, ohw);
+    let oy = conv_udiv(pix - b * ohw, pi.ow);
+    let ox = pix - b * ohw - oy * pi.ow;
+    // Elements k = (c, ky, kx) of the window; zero past C·kh·kw and outside the source.
+    let taps = pi.kh * pi.kw;
+    let k = vec4<u32>(4u * k4) + vec4<u32>(0u, 1u, 2u, 3u);
+    let c = conv_udiv4(k, taps);
+    let t = k - c * taps;
+    let ky = conv_udiv4(t, pi.kw);
+    let y = vec4<i32>(oy * pi.stride + ky) - i32(pi.pad);
+    let x = vec4<i32>(ox * pi.stride + t - ky * pi.kw) - i32(pi.pad);
+    let inside = (c < vec4<u32>(pi.c)) & (vec4<u32>(y) < vec4<u32>(pi.h)) &
+                 (vec4<u32>(x) < vec4<u32>(pi.w));
+    let o = select(vec4<u32>(0u), ((b * pi.c + c) * pi.h + vec4<u32>(y)) * pi.w + vec4<u32>(x), inside);
+    let m = select(vec4<f32>(0.0), vec4<f32>(1.0), inside);
+    v = vec4<f32>(pi_src[o.x], pi_src[o.y], pi_src[o.z], pi_src[o.w]) * m;
   }
   pi_out[pix * pi.k4 + k4] = v;
 }
@@ -112,9 +139,11 @@ struct WeightPackParams {
   dst_n4: u32,      // ceil(Cd / 4)
   src_stride: u32,  // element (tap, cs, cd) of the weight is pw_w[cs·src_stride + cd·dst_stride + tap]
   dst_stride: u32,
+  shift: u32,       // conv_pack_weight_tex: log2 of the rows per texture row
 }
 
 @group(0) @binding(0) var<storage, read_write> pw_out: array<vec4<f32>>;  // pw_out: see the entries
+@group(0) @binding(0) var pwt_out: texture_storage_2d<rgba32float, write>;  // pwt_out: conv_pack_weight's pw_out folded
 @group(0) @binding(1) var<storage, read> pw_w: array<f32>;                // pw_w: (Cd, Cs, kh, kw) or (Cs, Cd, kh, kw)
 @group(0) @binding(2) var<uniform> pw: WeightPackParams;
 
@@ -125,20 +154,39 @@ fn pw_elem(t: u32, cs: u32, cd: u32) -> f32 {
   return pw_w[cs * pw.src_stride + cd * pw.dst_stride + t];
 }
 
+// Row r = (tap, cs) of (taps, 4·src_c4, dst_n4), vec4 cd4 over output channels.
+fn pw_wide(r: u32, cd4: u32) -> vec4<f32> {
+  let rows = 4u * pw.src_c4;
+  let t = r / rows;
+  let cs = r % rows;
+  let cd = 4u * cd4;
+  return vec4<f32>(pw_elem(t, cs, cd), pw_elem(t, cs, cd + 1u), pw_elem(t, cs, cd + 2u),
+                   pw_elem(t, cs, cd + 3u));
+}
+
 // pw_out: (taps, 4·src_c4, dst_n4) vec4 over output channels.
 @compute @workgroup_size(WG_X)
 fn conv_pack_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
   let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  let rows = 4u * pw.src_c4;
-  if (l >= pw.taps * rows * pw.dst_n4) {
+  if (l >= pw.taps * 4u * pw.src_c4 * pw.dst_n4) {
     return;
   }
-  let cd = 4u * (l % pw.dst_n4);
-  let cs = (l / pw.dst_n4) % rows;
-  let t = l / (pw.dst_n4 * rows);
-  pw_out[l] = vec4<f32>(pw_elem(t, cs, cd), pw_elem(t, cs, cd + 1u), pw_elem(t, cs, cd + 2u),
-                        pw_elem(t, cs, cd + 3u));
+  pw_out[l] = pw_wide(l / pw.dst_n4, l % pw.dst_n4);
+}
+
+// pwt_out: conv_pack_weight's layout folded into a texture.
+@compute @workgroup_size(WG_X)
+fn conv_pack_weight_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let l = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (l >= pw.taps * 4u * pw.src_c4 * pw.dst_n4) {
+    return;
+  }
+  let r = l / pw.dst_n4;
+  let cd4 = l % pw.dst_n4;
+  let x = (r & ((1u << pw.shift) - 1u)) * pw.dst_n4 + cd4;
+  textureStore(pwt_out, vec2<u32>(x, r >> pw.shift), pw_wide(r, cd4));
 }
 
 // pw_out: (taps, dst_c, src_c4) vec4 over source channels.

@@ -6,6 +6,7 @@ import {
   CONV_ENV,
   CONV_VARIANTS,
   conv2dDirectKernel,
+  convPathShape,
   conv2dOutputSize,
   convOutputLength,
   prepareConv2dBackwardInput,
@@ -27,6 +28,7 @@ import {
 } from '../src/kernels/conv-igemm.js';
 import {
   CONV_DEFAULTS,
+  convAdapterClass,
   convShapeClass,
   convVariantEligible,
   resolveConvVariant,
@@ -122,20 +124,21 @@ const NARROW_TRANSPOSED_SHAPES: Conv2dShape[] = [
   S(1, 5, 4, 4, 3, 5, 5, 3, 2, 2),
 ];
 
-const WEIGHT_VARIANTS: readonly ConvVariant[] = ['direct', 'igemm', 'im2col'];
+const WEIGHT_VARIANTS: readonly ConvVariant[] = ['direct', 'igemm', 'igemm-tex', 'im2col'];
 
-/** The kernels' view of a path (see conv-select.ts) for eligibility. */
+/** The kernels' view of a path on this device, for eligibility. */
 function pathOf(
+  rt: GpuRuntime,
   shape: Conv2dShape,
   transposed: boolean,
   grad: 'forward' | 'input' | 'weight',
 ): ConvPathShape {
-  const { inChannels: ci, outChannels: co } = shape;
-  if (grad === 'forward') return { kind: 'data', transposed, srcC: ci, dstC: co };
-  if (grad === 'input') return { kind: 'data', transposed: !transposed, srcC: co, dstC: ci };
-  return transposed
-    ? { kind: 'weight', bigC: co, smallC: ci }
-    : { kind: 'weight', bigC: ci, smallC: co };
+  const kind = transposed ? 'conv_transpose2d' : 'conv2d';
+  return convPathShape(
+    rt,
+    grad === 'forward' ? `${kind}_forward` : `${kind}_backward_${grad}`,
+    shape,
+  );
 }
 
 interface Epilogue {
@@ -153,6 +156,13 @@ const EPILOGUES: Epilogue[] = [
   { bias: true, act: 'leaky_relu', alpha: 0.2, pre: true, accumulate: true },
   { bias: true, act: 'tanh' },
   { act: 'sigmoid', pre: true },
+];
+
+// The packed variants alternate two epilogues that between them switch every part on and off:
+// each epilogue is another pipeline, and these kernels take seconds to compile on SwiftShader.
+const PACKED_EPILOGUES: Epilogue[] = [
+  { bias: true, act: 'leaky_relu', alpha: 0.2, pre: true, accumulate: true },
+  { act: 'sigmoid' },
 ];
 
 interface Bufs {
@@ -331,7 +341,7 @@ async function finiteDifferenceCase(
     const gBuf = up(b, 'g', g);
     for (const variant of CONV_VARIANTS) {
       const name = describeShape(shape, transposed, { variant }, seed);
-      if (convVariantEligible(variant, pathOf(shape, transposed, 'input'))) {
+      if (convVariantEligible(variant, pathOf(rt, shape, transposed, 'input'))) {
         const dx = out(b, 'dx', x.length);
         const inOpts = { ...shape, dy: gBuf, weight: wBuf, dx, variant };
         await run(
@@ -349,7 +359,7 @@ async function finiteDifferenceCase(
         );
         if (p) problems.push(p);
       }
-      if (convVariantEligible(variant, pathOf(shape, transposed, 'weight'))) {
+      if (convVariantEligible(variant, pathOf(rt, shape, transposed, 'weight'))) {
         const dw = out(b, 'dw', w.length);
         const wOpts = { ...shape, x: xBuf, dy: gBuf, dw, variant };
         await run(
@@ -394,36 +404,42 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
 
     for (const variant of CONV_VARIANTS) {
       const all = variant.endsWith('-narrow') ? [...shapes, ...narrowShapes] : shapes;
-      const forward = all.filter((s) =>
-        convVariantEligible(variant, pathOf(s, transposed, 'forward')),
-      );
-      const input = all.filter((s) => convVariantEligible(variant, pathOf(s, transposed, 'input')));
-      if (forward.length > 0) {
-        it(`${what} forward [${variant}]: awkward shapes, bias/activation epilogue, pre, accumulate`, async () => {
+      // im2col packs windows of a direct-mode path: conv2d forward, conv_transpose2d dx.
+      const im2col = variant.startsWith('im2col');
+      for (const grad of ['forward', 'input'] as const) {
+        if (im2col && transposed === (grad === 'forward')) continue;
+        const title =
+          grad === 'forward'
+            ? `${what} forward [${variant}]: awkward shapes, bias/activation epilogue, pre, accumulate`
+            : `${what} backward input [${variant}] (assign and accumulate)`;
+        it(title, async () => {
           const rt = await runtimeFor(adapter);
+          const eligible = all.filter((s) =>
+            convVariantEligible(variant, pathOf(rt, s, transposed, grad)),
+          );
+          expect(eligible.length).toBeGreaterThan(0);
+          const epilogues = variant === 'direct' ? EPILOGUES : PACKED_EPILOGUES;
           const problems: string[] = [];
-          for (const [i, shape] of forward.entries()) {
-            const e = EPILOGUES[i % EPILOGUES.length]!;
-            const p = await forwardCase(rt, transposed, shape, e, freshSeed(), variant);
-            if (p) problems.push(p);
-          }
-          expect(problems.join('\n\n')).toBe('');
-        });
-      }
-      if (input.length > 0) {
-        it(`${what} backward input [${variant}] (assign and accumulate)`, async () => {
-          const rt = await runtimeFor(adapter);
-          const problems: string[] = [];
-          for (const [i, shape] of input.entries()) {
-            const p = await backwardCase(
-              rt,
-              transposed,
-              'input',
-              shape,
-              i % 2 === 1,
-              freshSeed(),
-              variant,
-            );
+          for (const [i, shape] of eligible.entries()) {
+            const p =
+              grad === 'forward'
+                ? await forwardCase(
+                    rt,
+                    transposed,
+                    shape,
+                    epilogues[i % epilogues.length]!,
+                    freshSeed(),
+                    variant,
+                  )
+                : await backwardCase(
+                    rt,
+                    transposed,
+                    'input',
+                    shape,
+                    i % 2 === 1,
+                    freshSeed(),
+                    variant,
+                  );
             if (p) problems.push(p);
           }
           expect(problems.join('\n\n')).toBe('');
@@ -640,28 +656,36 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
 
   it('selects the table default per shape class, or the pinned variant where eligible', async () => {
     const rt = await runtimeFor(adapter);
-    const table = CONV_DEFAULTS.cpu;
+    const cls = convAdapterClass(rt.info.kind);
     const paths: [ConvPathShape, string][] = [
-      [{ kind: 'data', transposed: false, srcC: 32, dstC: 64 }, 'direct'],
-      [{ kind: 'data', transposed: true, srcC: 64, dstC: 32 }, 'transposed'],
+      [{ kind: 'data', transposed: false, srcC: 32, dstC: 64, texturesFit: true }, 'direct'],
+      [{ kind: 'data', transposed: true, srcC: 64, dstC: 32, texturesFit: true }, 'transposed'],
       [{ kind: 'data', transposed: true, srcC: 32, dstC: 1 }, 'narrow'],
       [{ kind: 'data', transposed: false, srcC: 1, dstC: 32 }, 'few-src'],
       [{ kind: 'data', transposed: false, srcC: 1, dstC: 3 }, 'narrow-few-src'],
       [{ kind: 'weight', bigC: 1, smallC: 32 }, 'weight-few-big'],
-      [{ kind: 'weight', bigC: 32, smallC: 64 }, 'weight'],
+      [{ kind: 'weight', bigC: 32, smallC: 64, texturesFit: true }, 'weight'],
     ];
     const saved = process.env[CONV_ENV];
     try {
       delete process.env[CONV_ENV];
-      for (const [path, cls] of paths) {
-        expect(convShapeClass(path)).toBe(cls);
-        expect(resolveConvVariant(rt, 'k', path)).toBe(table[convShapeClass(path)]);
+      for (const [path, shapeClass] of paths) {
+        expect(convShapeClass(path)).toBe(shapeClass);
+        expect(resolveConvVariant(rt, 'k', path)).toBe(
+          CONV_DEFAULTS[cls][convShapeClass(path)].find((v) => convVariantEligible(v, path)),
+        );
         expect(resolveConvVariant(rt, 'k', path, 'direct')).toBe('direct');
       }
+      // Where igemm-tex's textures do not fit, the next in the table.
+      const noFit = { ...paths[0]![0], texturesFit: false };
+      expect(resolveConvVariant(rt, 'k', noFit)).toBe(CONV_DEFAULTS[cls].direct[1]);
+      expect(() => resolveConvVariant(rt, 'k', noFit, 'igemm-tex')).toThrow(
+        /k: variant 'igemm-tex' is not eligible/,
+      );
       // A pin applies where eligible; elsewhere the table decides.
       process.env[CONV_ENV] = 'im2col';
       expect(resolveConvVariant(rt, 'k', paths[0]![0])).toBe('im2col');
-      expect(resolveConvVariant(rt, 'k', paths[1]![0])).toBe(table.transposed);
+      expect(resolveConvVariant(rt, 'k', paths[1]![0])).toBe(CONV_DEFAULTS[cls].transposed[0]);
     } finally {
       if (saved === undefined) delete process.env[CONV_ENV];
       else process.env[CONV_ENV] = saved;

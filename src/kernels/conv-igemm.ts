@@ -3,17 +3,19 @@
 // owns, then one register-blocked GEMM-shaped kernel computes the result with the fused epilogue.
 //   data paths (forward, input gradients):
 //     igemm          source packed NHWC4, 16 pixels × 8 output channels per invocation
+//     igemm-tex      the same with the packed source and weight in textures
 //     igemm-narrow   source packed NHWC4, 8 pixels × all (≤ 4) output channels
 //     im2col         direct mode only: source packed as im2col rows, then the same GEMM (1×1 taps)
 //     im2col-narrow  the same with the narrow kernel
 //   weight gradients:
 //     igemm          both tensors packed NHWC4, per tap 16 small × 8 big channels per invocation
+//     igemm-tex      the same with both packed tensors in textures
 //     im2col         the big tensor packed as im2col rows (for few big channels), then one TN GEMM
 // The roles (src/dst, big/small, direct/transposed) are conv2d.wgsl's; see conv.ts.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program, type ProgramBuilder } from '../gpu/program.js';
-import type { GpuRuntime } from '../gpu/runtime.js';
+import type { BindingResource, GpuRuntime } from '../gpu/runtime.js';
 import { checkElements } from './checks.js';
 import { prepareReduceCols } from './reduce.js';
 
@@ -23,7 +25,25 @@ const IGEMM_WG = 32;
 /** How a data path or weight gradient packs the tensor it gathers windows from. */
 export type ConvPacking = 'nhwc4' | 'im2col';
 
+/** Where the packed operands live: buffers, or rgba32float textures (nhwc4 + 16×8 kernels). */
+export type ConvOperands = 'buffer' | 'texture';
+
 const tensor = (b: number, c: number, h: number, w: number) => b * c * h * w;
+
+/** Largest quotient conv_index.wgsl's f32 division returns exactly. */
+const MAX_QUOTIENT = (1 << 22) - 1;
+
+/** Throws unless every size is small enough for the f32 index division (conv_index.wgsl). */
+function checkQuotients(kernel: string, sizes: Record<string, number>): void {
+  for (const [name, v] of Object.entries(sizes)) {
+    if (v > MAX_QUOTIENT) {
+      throw new Error(
+        `${kernel}: ${name} ${v} exceeds ${MAX_QUOTIENT}, the largest the packed variants' ` +
+          `index math handles (use variant 'direct')`,
+      );
+    }
+  }
+}
 
 // ---- packs ----
 // (elements of vec4 bindings count vec4s)
@@ -80,6 +100,26 @@ export const convPackWeightNarrowKernel = defineKernel({
   }),
 });
 
+/** x (B, C, H, W) -> NHWC4 as conv_pack_nhwc4, into a texture folded by 2^shift pixels per row. */
+export const convPackNhwc4TexKernel = defineKernel({
+  name: 'conv_pack_nhwc4_tex',
+  file: 'conv_pack.wgsl',
+  entryPoint: 'conv_pack_nhwc4_tex',
+  workgroupSize: [PACK_WG],
+  dispatch: (s) => dispatch1d(ceilDiv((s.batch! * s.h! * s.w! + 1) * s.c4!, PACK_WG)),
+  elements: (s) => ({ pk_src: tensor(s.batch!, s.c!, s.h!, s.w!) }),
+});
+
+/** Weight -> conv_pack_weight's layout in a texture folded by 2^shift rows per texture row. */
+export const convPackWeightTexKernel = defineKernel({
+  name: 'conv_pack_weight_tex',
+  file: 'conv_pack.wgsl',
+  entryPoint: 'conv_pack_weight_tex',
+  workgroupSize: [PACK_WG],
+  dispatch: (s) => dispatch1d(ceilDiv(s.taps! * 4 * s.src_c4! * s.dst_n4!, PACK_WG)),
+  elements: (s) => ({ pw_w: s.taps! * s.src_c! * s.dst_c! }),
+});
+
 // ---- GEMM kernels ----
 
 /** Output pixel blocks of `pb` pixels; in transposed mode blocks never mix phases (see WGSL). */
@@ -110,6 +150,19 @@ export const convIgemmKernel = defineKernel({
   elements: (s) => dataElements(s, 4 * s.kh! * s.kw! * s.src_c4! * ceilDiv(s.dst_c!, 4)),
 });
 
+/** conv_igemm reading the packed source and weight from textures. */
+export const convIgemmTexKernel = defineKernel({
+  name: 'conv_igemm_tex',
+  file: 'conv_igemm.wgsl',
+  entryPoint: 'conv_igemm_tex',
+  workgroupSize: [IGEMM_WG],
+  dispatch: (s) => dispatch1d(ceilDiv(pixelBlocks(s, 16) * ceilDiv(s.dst_c!, 8), IGEMM_WG)),
+  elements: (s) => {
+    const out = tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!);
+    return { ig_out: out, ig_pre: s.storePre ? out : 1, ig_bias: s.hasBias ? s.dst_c! : 1 };
+  },
+});
+
 /** 8 pixels × all (≤ 4) output channels per invocation. */
 export const convIgemmNarrowKernel = defineKernel({
   name: 'conv_igemm_narrow',
@@ -137,9 +190,83 @@ export const convIgemmWeightKernel = defineKernel({
   }),
 });
 
+/** conv_igemm_weight reading both packed tensors from textures. */
+export const convIgemmWeightTexKernel = defineKernel({
+  name: 'conv_igemm_weight_tex',
+  file: 'conv_igemm.wgsl',
+  entryPoint: 'conv_igemm_weight_tex',
+  workgroupSize: [IGEMM_WG],
+  dispatch: (s) =>
+    dispatch1d(
+      ceilDiv(s.splits! * ceilDiv(s.big_c!, 8) * s.kh! * s.kw! * ceilDiv(s.small_c!, 16), IGEMM_WG),
+    ),
+  elements: (s) => ({ igw_out: s.splits! * s.small_c! * s.big_c! * s.kh! * s.kw! }),
+});
+
 /** Invocations of one split of the weight gradient (the split count aims at a multiple). */
 export function igemmWeightInvocations(smallC: number, bigC: number, taps: number): number {
   return ceilDiv(bigC, 8) * taps * ceilDiv(smallC, 16);
+}
+
+// ---- textures ----
+
+/**
+ * How `rows` rows of `n4` vec4s fold into an rgba32float texture of at most `maxDim` texels a
+ * side: 2^shift rows per texture row (at least 2^minShift), or undefined when they do not fit.
+ */
+export function textureFold(
+  rows: number,
+  n4: number,
+  maxDim: number,
+  minShift = 0,
+): { shift: number; width: number; height: number } | undefined {
+  const widest = Math.floor(Math.log2(maxDim / n4));
+  const shift = Math.max(minShift, Math.min(widest, Math.ceil(Math.log2(rows))));
+  const width = 2 ** shift * n4;
+  const height = Math.ceil(rows / 2 ** shift);
+  return shift <= widest && width <= maxDim && height <= maxDim
+    ? { shift, width, height }
+    : undefined;
+}
+
+/** Weight rows per texture row must be a multiple of 4 (conv_igemm_tex reads 4 rows at once). */
+const WEIGHT_MIN_SHIFT = 2;
+
+function maxTextureSide(rt: GpuRuntime): number {
+  return rt.device.limits.maxTextureDimension2D;
+}
+
+/** Whether the igemm-tex textures of a data path fit this device. */
+export function igemmDataTexturesFit(
+  rt: GpuRuntime,
+  g: { batch: number; srcC: number; srcH: number; srcW: number; dstC: number; taps: number },
+): boolean {
+  const max = maxTextureSide(rt);
+  const c4 = ceilDiv(g.srcC, 4);
+  return (
+    textureFold(g.batch * g.srcH * g.srcW + 1, c4, max) !== undefined &&
+    textureFold(g.taps * 4 * c4, ceilDiv(g.dstC, 4), max, WEIGHT_MIN_SHIFT) !== undefined
+  );
+}
+
+/** Whether the igemm-tex textures of a weight gradient fit this device. */
+export function igemmWeightTexturesFit(
+  rt: GpuRuntime,
+  g: {
+    batch: number;
+    bigC: number;
+    bigH: number;
+    bigW: number;
+    smallC: number;
+    smallH: number;
+    smallW: number;
+  },
+): boolean {
+  const max = maxTextureSide(rt);
+  return (
+    textureFold(g.batch * g.smallH * g.smallW + 1, ceilDiv(g.smallC, 4), max) !== undefined &&
+    textureFold(g.batch * g.bigH * g.bigW + 1, ceilDiv(g.bigC, 4), max) !== undefined
+  );
 }
 
 // ---- appending packs to a program ----
@@ -152,24 +279,61 @@ interface Source {
   w: number;
 }
 
-/** Packs `src` NHWC4 into a scratch buffer of the program; returns it and its vec4s per pixel. */
+/** A packed operand: a buffer, or a texture view with its fold. */
+type Packed = { buffer: BufferRange } | { view: GPUTextureView; shift: number };
+
+function makeTexture(
+  b: ProgramBuilder,
+  kernel: string,
+  name: string,
+  rows: number,
+  n4: number,
+  minShift = 0,
+): { texture: GPUTexture; shift: number } {
+  const max = maxTextureSide(b.rt);
+  const fold = textureFold(rows, n4, max, minShift);
+  if (!fold) {
+    throw new Error(
+      `${kernel}: the packed ${name} (${rows} rows of ${n4} texels) does not fit a ${max}² texture`,
+    );
+  }
+  const texture = b.texture(name, {
+    size: [fold.width, fold.height],
+    format: 'rgba32float',
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
+  });
+  return { texture, shift: fold.shift };
+}
+
+/** Packs `src` NHWC4 into a scratch buffer or texture of the program. */
 async function appendNhwc4(
   b: ProgramBuilder,
   kernel: string,
   name: string,
   src: Source,
+  operands: ConvOperands,
   label: string | undefined,
-): Promise<{ packed: BufferRange; c4: number }> {
+): Promise<{ packed: Packed; c4: number }> {
   const c4 = ceilDiv(src.c, 4);
-  const vec4s = (src.batch * src.h * src.w + 1) * c4;
-  checkElements(kernel, `the packed ${name}`, 4 * vec4s);
-  const packed = b.storage(`${name}-nhwc4`, 16 * vec4s);
+  const rows = src.batch * src.h * src.w + 1;
+  checkElements(kernel, `the packed ${name}`, 4 * rows * c4);
+  const shape = { batch: src.batch, c: src.c, h: src.h, w: src.w, c4 };
+  if (operands === 'texture') {
+    const { texture, shift } = makeTexture(b, kernel, `${name}-nhwc4`, rows, c4);
+    await b.dispatch(convPackNhwc4TexKernel, {
+      bindings: { pkt_out: texture.createView(), pk_src: src.range },
+      shape: { ...shape, shift },
+      label,
+    });
+    return { packed: { view: texture.createView(), shift }, c4 };
+  }
+  const buffer = b.storage(`${name}-nhwc4`, 16 * rows * c4);
   await b.dispatch(convPackNhwc4Kernel, {
-    bindings: { pk_out: packed, pk_src: src.range },
-    shape: { batch: src.batch, c: src.c, h: src.h, w: src.w, c4 },
+    bindings: { pk_out: buffer, pk_src: src.range },
+    shape: { ...shape, shift: 0 },
     label,
   });
-  return { packed, c4 };
+  return { packed: { buffer }, c4 };
 }
 
 interface Window {
@@ -190,13 +354,13 @@ async function appendIm2col(
   src: Source,
   win: Window,
   label: string | undefined,
-): Promise<{ packed: BufferRange; k4: number }> {
+): Promise<{ packed: Packed; k4: number }> {
   const k4 = ceilDiv(src.c * win.kh * win.kw, 4);
   const vec4s = (src.batch * win.oh * win.ow + 1) * k4;
   checkElements(kernel, `the im2col rows of ${name}`, 4 * vec4s);
-  const packed = b.storage(`${name}-im2col`, 16 * vec4s);
+  const buffer = b.storage(`${name}-im2col`, 16 * vec4s);
   await b.dispatch(convPackIm2colKernel, {
-    bindings: { pi_out: packed, pi_src: src.range },
+    bindings: { pi_out: buffer, pi_src: src.range },
     shape: {
       batch: src.batch,
       c: src.c,
@@ -212,7 +376,7 @@ async function appendIm2col(
     },
     label,
   });
-  return { packed, k4 };
+  return { packed: { buffer }, k4 };
 }
 
 // ---- data paths ----
@@ -222,6 +386,7 @@ export interface IgemmDataArgs {
   kernel: string;
   transposed: boolean;
   packing: ConvPacking;
+  operands: ConvOperands;
   narrow: boolean;
   batch: number;
   src: BufferRange;
@@ -248,9 +413,20 @@ export interface IgemmDataArgs {
 }
 
 export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Promise<Program> {
-  if (a.transposed && a.packing === 'im2col') {
-    throw new Error(`${a.kernel}: im2col packing applies to direct-mode paths only`);
+  const im2col = a.packing === 'im2col';
+  const tex = a.operands === 'texture';
+  if ((a.transposed && im2col) || (tex && (im2col || a.narrow))) {
+    throw new Error(
+      `${a.kernel}: no ${a.packing}${a.narrow ? ' narrow' : ''} kernel with ${a.operands} ` +
+        `operands in ${a.transposed ? 'transposed' : 'direct'} mode`,
+    );
   }
+  checkQuotients(a.kernel, {
+    batch: a.batch,
+    'source channels × taps': a.srcC * a.kh * a.kw,
+    'output height': a.dstH,
+    'input height': a.srcH,
+  });
   const label = a.label;
   return buildProgram(rt, `${a.kernel}${label ? `[${label}]` : ''}`, async (b) => {
     const source = { range: a.src, batch: a.batch, c: a.srcC, h: a.srcH, w: a.srcW };
@@ -263,8 +439,8 @@ export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Pr
     let wTaps: number;
     let srcStride: number;
     let dstStride: number;
-    let packed: BufferRange;
-    if (a.packing === 'im2col') {
+    let packed: Packed;
+    if (im2col) {
       const win = { kh: a.kh, kw: a.kw, stride: a.stride, pad: a.pad, oh: a.dstH, ow: a.dstW };
       const p = await appendIm2col(b, a.kernel, 'src', source, win, label);
       packed = p.packed;
@@ -276,7 +452,7 @@ export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Pr
       srcStride = 1;
       dstStride = packedC;
     } else {
-      const p = await appendNhwc4(b, a.kernel, 'src', source, label);
+      const p = await appendNhwc4(b, a.kernel, 'src', source, a.operands, label);
       packed = p.packed;
       srcC4 = p.c4;
       geometry = { src_h: a.srcH, src_w: a.srcW, kh: a.kh, kw: a.kw, stride: a.stride, pad: a.pad };
@@ -287,52 +463,77 @@ export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Pr
       dstStride = a.transposed ? taps : a.srcC * taps;
     }
     const dstN4 = ceilDiv(a.dstC, 4);
-    const wVec4s = a.narrow ? wTaps * a.dstC * srcC4 : wTaps * 4 * srcC4 * dstN4;
-    checkElements(a.kernel, 'the packed weight', 4 * wVec4s);
-    const wPacked = b.storage('weight-packed', 16 * wVec4s);
-    await b.dispatch(a.narrow ? convPackWeightNarrowKernel : convPackWeightKernel, {
-      bindings: { pw_out: wPacked, pw_w: a.weight },
-      shape: {
-        src_c: packedC,
-        dst_c: a.dstC,
-        taps: wTaps,
-        src_c4: srcC4,
-        dst_n4: dstN4,
-        src_stride: srcStride,
-        dst_stride: dstStride,
+    const wShape = {
+      src_c: packedC,
+      dst_c: a.dstC,
+      taps: wTaps,
+      src_c4: srcC4,
+      dst_n4: dstN4,
+      src_stride: srcStride,
+      dst_stride: dstStride,
+    };
+    let weight: Packed;
+    if (tex) {
+      const rows = wTaps * 4 * srcC4;
+      const { texture, shift } = makeTexture(b, a.kernel, 'weight', rows, dstN4, WEIGHT_MIN_SHIFT);
+      await b.dispatch(convPackWeightTexKernel, {
+        bindings: { pwt_out: texture.createView(), pw_w: a.weight },
+        shape: { ...wShape, shift },
+        label,
+      });
+      weight = { view: texture.createView(), shift };
+    } else {
+      const vec4s = a.narrow ? wTaps * a.dstC * srcC4 : wTaps * 4 * srcC4 * dstN4;
+      checkElements(a.kernel, 'the packed weight', 4 * vec4s);
+      const buffer = b.storage('weight-packed', 16 * vec4s);
+      await b.dispatch(a.narrow ? convPackWeightNarrowKernel : convPackWeightKernel, {
+        bindings: { pw_out: buffer, pw_w: a.weight },
+        shape: { ...wShape, shift: 0 },
+        label,
+      });
+      weight = { buffer };
+    }
+    const operands: Record<string, BindingResource> | undefined =
+      'view' in packed && 'view' in weight
+        ? { ig_src_tex: packed.view, ig_w_tex: weight.view }
+        : 'buffer' in packed && 'buffer' in weight
+          ? { ig_src: packed.buffer, ig_w: weight.buffer }
+          : undefined;
+    if (!operands) throw new Error(`${a.kernel}: mixed buffer and texture operands`);
+    await b.dispatch(
+      tex ? convIgemmTexKernel : a.narrow ? convIgemmNarrowKernel : convIgemmKernel,
+      {
+        bindings: {
+          ig_out: a.dst,
+          ig_pre: a.pre ?? a.unused.pre,
+          ...operands,
+          ig_bias: a.bias ?? a.unused.bias,
+        },
+        shape: {
+          ...geometry,
+          batch: a.batch,
+          src_c4: srcC4,
+          dst_c: a.dstC,
+          dst_h: a.dstH,
+          dst_w: a.dstW,
+          src_shift: 'shift' in packed ? packed.shift : 0,
+          w_shift: 'shift' in weight ? weight.shift : 0,
+          transposed: a.transposed ? 1 : 0,
+          hasBias: a.bias ? 1 : 0,
+          storePre: a.pre ? 1 : 0,
+        },
+        uniforms: { alpha: a.alpha },
+        constants: {
+          TRANSPOSED: a.transposed ? 1 : 0,
+          ...(a.narrow ? { NCOL: a.dstC } : {}),
+          HAS_BIAS: a.bias ? 1 : 0,
+          STORE_PRE: a.pre ? 1 : 0,
+          ACT: a.actCode,
+          ACCUMULATE: a.accumulate ? 1 : 0,
+        },
+        label,
       },
-      label,
-    });
-    await b.dispatch(a.narrow ? convIgemmNarrowKernel : convIgemmKernel, {
-      bindings: {
-        ig_out: a.dst,
-        ig_pre: a.pre ?? a.unused.pre,
-        ig_src: packed,
-        ig_w: wPacked,
-        ig_bias: a.bias ?? a.unused.bias,
-      },
-      shape: {
-        ...geometry,
-        batch: a.batch,
-        src_c4: srcC4,
-        dst_c: a.dstC,
-        dst_h: a.dstH,
-        dst_w: a.dstW,
-        transposed: a.transposed ? 1 : 0,
-        hasBias: a.bias ? 1 : 0,
-        storePre: a.pre ? 1 : 0,
-      },
-      // The epilogue's switches are uniforms here (see conv_igemm.wgsl): one pipeline per mode.
-      uniforms: {
-        has_bias: a.bias ? 1 : 0,
-        store_pre: a.pre ? 1 : 0,
-        act: a.actCode,
-        accumulate: a.accumulate ? 1 : 0,
-        alpha: a.alpha,
-      },
-      constants: { TRANSPOSED: a.transposed ? 1 : 0, ...(a.narrow ? { NCOL: a.dstC } : {}) },
-      label,
-    });
+    );
   });
 }
 
@@ -341,6 +542,7 @@ export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Pr
 export interface IgemmWeightArgs {
   kernel: string;
   packing: ConvPacking;
+  operands: ConvOperands;
   batch: number;
   big: BufferRange;
   bigC: number;
@@ -363,6 +565,15 @@ export interface IgemmWeightArgs {
 }
 
 export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs): Promise<Program> {
+  const tex = a.operands === 'texture';
+  if (tex && a.packing === 'im2col') {
+    throw new Error(`${a.kernel}: no im2col weight-gradient kernel with texture operands`);
+  }
+  checkQuotients(a.kernel, {
+    batch: a.batch,
+    'channels × taps': Math.max(a.bigC, a.smallC) * a.kh * a.kw,
+    height: Math.max(a.bigH, a.smallH),
+  });
   const label = a.label;
   const total = a.smallC * a.bigC * a.kh * a.kw;
   return buildProgram(rt, `${a.kernel}${label ? `[${label}]` : ''}`, async (b) => {
@@ -371,11 +582,12 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
       a.kernel,
       'small',
       { range: a.small, batch: a.batch, c: a.smallC, h: a.smallH, w: a.smallW },
+      a.operands,
       label,
     );
     const bigSource = { range: a.big, batch: a.batch, c: a.bigC, h: a.bigH, w: a.bigW };
     let geometry: Shape;
-    let big: BufferRange;
+    let big: Packed;
     if (a.packing === 'im2col') {
       // The big tensor's windows, one row per small pixel: dW = smallᵀ · rows, taps folded in.
       const win = {
@@ -399,7 +611,7 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
         pad: 0,
       };
     } else {
-      const p = await appendNhwc4(b, a.kernel, 'big', bigSource, label);
+      const p = await appendNhwc4(b, a.kernel, 'big', bigSource, a.operands, label);
       big = p.packed;
       geometry = {
         big_c: a.bigC,
@@ -412,6 +624,13 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
         pad: a.pad,
       };
     }
+    const operands: Record<string, BindingResource> | undefined =
+      'view' in small.packed && 'view' in big
+        ? { igw_small_tex: small.packed.view, igw_big_tex: big.view }
+        : 'buffer' in small.packed && 'buffer' in big
+          ? { igw_small: small.packed.buffer, igw_big: big.buffer }
+          : undefined;
+    if (!operands) throw new Error(`${a.kernel}: mixed buffer and texture operands`);
     const shape = {
       ...geometry,
       batch: a.batch,
@@ -421,10 +640,13 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
       small_w: a.smallW,
       split_rows: a.splitRows,
       splits: a.splits,
+      small_shift: 'shift' in small.packed ? small.packed.shift : 0,
+      big_shift: 'shift' in big ? big.shift : 0,
     };
+    const kernel = tex ? convIgemmWeightTexKernel : convIgemmWeightKernel;
     if (a.splits === 1) {
-      await b.dispatch(convIgemmWeightKernel, {
-        bindings: { igw_out: a.dw, igw_small: small.packed, igw_big: big },
+      await b.dispatch(kernel, {
+        bindings: { igw_out: a.dw, ...operands },
         shape,
         constants: { ACCUMULATE: a.accumulate ? 1 : 0 },
         label,
@@ -432,8 +654,8 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
       return;
     }
     const partial = b.storage('partial', 4 * a.splits * total);
-    await b.dispatch(convIgemmWeightKernel, {
-      bindings: { igw_out: partial, igw_small: small.packed, igw_big: big },
+    await b.dispatch(kernel, {
+      bindings: { igw_out: partial, ...operands },
       shape,
       constants: { ACCUMULATE: 0 },
       label,

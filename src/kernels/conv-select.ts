@@ -9,16 +9,20 @@ import type { GpuRuntime } from '../gpu/runtime.js';
  * - `direct`: conv2d.wgsl, 8 channels × 8 pixels per invocation on the unpacked tensors (the
  *   reference-checked baseline; every path and shape).
  * - `igemm`: conv_igemm.wgsl on NHWC4-packed operands (every path and shape).
+ * - `igemm-tex`: the same with the packed operands in rgba32float textures (every path whose
+ *   textures fit the device's maxTextureDimension2D).
  * - `igemm-narrow`: the same packing, 8 pixels × all output channels (data paths with ≤ 4).
  * - `im2col`: the gathered tensor packed as im2col rows, then the same GEMM kernels (data paths in
  *   direct mode: conv2d forward, conv_transpose2d input gradient; and weight gradients).
  * - `im2col-narrow`: im2col rows with the narrow kernel (direct mode, ≤ 4 output channels).
  */
-export type ConvVariant = 'direct' | 'igemm' | 'igemm-narrow' | 'im2col' | 'im2col-narrow';
+export type ConvVariant =
+  'direct' | 'igemm' | 'igemm-tex' | 'igemm-narrow' | 'im2col' | 'im2col-narrow';
 
 export const CONV_VARIANTS: readonly ConvVariant[] = [
   'direct',
   'igemm',
+  'igemm-tex',
   'igemm-narrow',
   'im2col',
   'im2col-narrow',
@@ -33,16 +37,19 @@ export const NARROW_MAX_CHANNELS = 4;
 /**
  * A conv path as the kernels see it: `data` paths write dst from src (direct mode: dst is the
  * small tensor; transposed mode: the big one), `weight` paths sum big × small into dW.
+ * `texturesFit`: whether igemm-tex's textures fit the device (default false).
  */
 export type ConvPathShape =
-  | { kind: 'data'; transposed: boolean; srcC: number; dstC: number }
-  | { kind: 'weight'; bigC: number; smallC: number };
+  | { kind: 'data'; transposed: boolean; srcC: number; dstC: number; texturesFit?: boolean }
+  | { kind: 'weight'; bigC: number; smallC: number; texturesFit?: boolean };
 
 export function convVariantEligible(variant: ConvVariant, p: ConvPathShape): boolean {
   switch (variant) {
     case 'direct':
     case 'igemm':
       return true;
+    case 'igemm-tex':
+      return p.texturesFit === true;
     case 'im2col':
       return p.kind === 'weight' || !p.transposed;
     case 'igemm-narrow':
@@ -84,32 +91,38 @@ export function convShapeClass(p: ConvPathShape): ConvShapeClass {
 }
 
 /**
- * The default variant per adapter class and shape class. CPU: measured with bench/conv.ts on
- * llvmpipe and SwiftShader (bench/RESULTS.md). GPU: unmeasured here (no GPU at hand); the packed
- * GEMM kernels are the natural choice there too, as they load vec4s of consecutive channels.
+ * The default variants per adapter class and shape class, best first (the first eligible one
+ * runs: igemm-tex only where its textures fit). CPU: measured with bench/conv.ts on llvmpipe and
+ * SwiftShader (bench/RESULTS.md). GPU: unmeasured here (no GPU at hand); the packed GEMM kernels
+ * are the natural choice there too, as they load vec4s of consecutive channels.
  */
 export const CONV_DEFAULTS: Readonly<
-  Record<ConvAdapterClass, Readonly<Record<ConvShapeClass, ConvVariant>>>
+  Record<ConvAdapterClass, Readonly<Record<ConvShapeClass, readonly ConvVariant[]>>>
 > = {
   cpu: {
-    narrow: 'igemm-narrow',
-    'narrow-few-src': 'im2col-narrow',
-    'few-src': 'im2col',
-    direct: 'igemm',
-    transposed: 'igemm',
-    'weight-few-big': 'im2col',
-    weight: 'igemm',
+    narrow: ['igemm-narrow'],
+    'narrow-few-src': ['im2col-narrow'],
+    'few-src': ['im2col'],
+    direct: ['igemm-tex', 'igemm'],
+    transposed: ['igemm-tex', 'igemm'],
+    'weight-few-big': ['im2col'],
+    weight: ['igemm-tex', 'igemm'],
   },
   gpu: {
-    narrow: 'igemm-narrow',
-    'narrow-few-src': 'im2col-narrow',
-    'few-src': 'im2col',
-    direct: 'igemm',
-    transposed: 'igemm',
-    'weight-few-big': 'im2col',
-    weight: 'igemm',
+    narrow: ['igemm-narrow'],
+    'narrow-few-src': ['im2col-narrow'],
+    'few-src': ['im2col'],
+    direct: ['igemm-tex', 'igemm'],
+    transposed: ['igemm-tex', 'igemm'],
+    'weight-few-big': ['im2col'],
+    weight: ['igemm-tex', 'igemm'],
   },
 };
+
+/** The table's choice for an adapter class and path (`direct` if nothing listed is eligible). */
+export function defaultConvVariant(cls: ConvAdapterClass, p: ConvPathShape): ConvVariant {
+  return CONV_DEFAULTS[cls][convShapeClass(p)].find((v) => convVariantEligible(v, p)) ?? 'direct';
+}
 
 function checkVariant(
   kernel: string,
@@ -158,5 +171,5 @@ export function resolveConvVariant(
   }
   const pinned = envVariant(kernel);
   if (pinned && convVariantEligible(pinned, p)) return pinned;
-  return CONV_DEFAULTS[convAdapterClass(rt.info.kind)][convShapeClass(p)];
+  return defaultConvVariant(convAdapterClass(rt.info.kind), p);
 }

@@ -23,14 +23,16 @@ import type { GpuRuntime } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
 import {
+  igemmDataTexturesFit,
   igemmWeightInvocations,
+  igemmWeightTexturesFit,
   prepareIgemmDataPath,
   prepareIgemmWeightPath,
 } from './conv-igemm.js';
-import { resolveConvVariant, type ConvVariant } from './conv-select.js';
+import { resolveConvVariant, type ConvPathShape, type ConvVariant } from './conv-select.js';
 import { prepareReduceCols, prepareReduceRows } from './reduce.js';
 
-export { CONV_VARIANTS, CONV_ENV, type ConvVariant } from './conv-select.js';
+export { CONV_VARIANTS, CONV_ENV, type ConvVariant, type ConvPathShape } from './conv-select.js';
 
 const WG = 64;
 
@@ -86,6 +88,77 @@ export function conv2dOutputSize(
       transposed,
       op,
     ),
+  };
+}
+
+/** The six conv paths; also the names their errors and labels use. */
+export type ConvPath =
+  | 'conv2d_forward'
+  | 'conv2d_backward_input'
+  | 'conv2d_backward_weight'
+  | 'conv_transpose2d_forward'
+  | 'conv_transpose2d_backward_input'
+  | 'conv_transpose2d_backward_weight';
+
+export const CONV_PATHS: readonly ConvPath[] = [
+  'conv2d_forward',
+  'conv2d_backward_input',
+  'conv2d_backward_weight',
+  'conv_transpose2d_forward',
+  'conv_transpose2d_backward_input',
+  'conv_transpose2d_backward_weight',
+];
+
+/**
+ * A path as the kernels see it (conv2d.wgsl's roles: direct or transposed mode, source and
+ * destination channels, or the big and small tensors of a weight gradient), with whether the
+ * igemm-tex textures fit this device: what variant eligibility and the default table go by.
+ */
+export function convPathShape(rt: GpuRuntime, path: ConvPath, shape: Conv2dShape): ConvPathShape {
+  const transposed = path.startsWith('conv_transpose2d');
+  const { batch, inChannels: ci, outChannels: co, height, width } = shape;
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const taps = shape.kernelH * shape.kernelW;
+  if (path.endsWith('weight')) {
+    const [big, small] = transposed
+      ? [
+          { c: co, h: oh, w: ow },
+          { c: ci, h: height, w: width },
+        ]
+      : [
+          { c: ci, h: height, w: width },
+          { c: co, h: oh, w: ow },
+        ];
+    const texturesFit = igemmWeightTexturesFit(rt, {
+      batch,
+      bigC: big.c,
+      bigH: big.h,
+      bigW: big.w,
+      smallC: small.c,
+      smallH: small.h,
+      smallW: small.w,
+    });
+    return { kind: 'weight', bigC: big.c, smallC: small.c, texturesFit };
+  }
+  // Forward: x -> y in the path's own mode; input gradient: dy -> dx in the other mode.
+  const forward = path.endsWith('forward');
+  const [src, dst] = forward
+    ? [{ c: ci, h: height, w: width }, { c: co }]
+    : [{ c: co, h: oh, w: ow }, { c: ci }];
+  const texturesFit = igemmDataTexturesFit(rt, {
+    batch,
+    srcC: src.c,
+    srcH: src.h,
+    srcW: src.w,
+    dstC: dst.c,
+    taps,
+  });
+  return {
+    kind: 'data',
+    transposed: forward ? transposed : !transposed,
+    srcC: src.c,
+    dstC: dst.c,
+    texturesFit,
   };
 }
 
@@ -272,7 +345,7 @@ function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange }
 // ---- data paths ----
 
 interface PathArgs {
-  kernel: string;
+  kernel: ConvPath;
   transposed: boolean;
   batch: number;
   src: BufferRange;
@@ -301,17 +374,13 @@ interface PathArgs {
 async function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<Program> {
   const actCode = checkEpilogue(a.kernel, a.act, a.alpha);
   const unused = placeholderFor(rt);
-  const variant = resolveConvVariant(
-    rt,
-    a.kernel,
-    { kind: 'data', transposed: a.transposed, srcC: a.srcC, dstC: a.dstC },
-    a.variant,
-  );
+  const variant = resolveConvVariant(rt, a.kernel, convPathShape(rt, a.kernel, a.shape), a.variant);
   if (variant !== 'direct') {
     return prepareIgemmDataPath(rt, {
       kernel: a.kernel,
       transposed: a.transposed,
       packing: variant.startsWith('im2col') ? 'im2col' : 'nhwc4',
+      operands: variant === 'igemm-tex' ? 'texture' : 'buffer',
       narrow: variant.endsWith('-narrow'),
       batch: a.batch,
       src: a.src,
@@ -375,7 +444,7 @@ async function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<Program> {
 }
 
 interface WeightArgs {
-  kernel: string;
+  kernel: ConvPath;
   batch: number;
   big: BufferRange;
   bigC: number;
@@ -427,12 +496,7 @@ async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program
   const { kernelH: kh, kernelW: kw } = a.shape;
   const ntap = a.bigC * kh * kw;
   const total = a.smallC * ntap;
-  const variant = resolveConvVariant(
-    rt,
-    a.kernel,
-    { kind: 'weight', bigC: a.bigC, smallC: a.smallC },
-    a.variant,
-  );
+  const variant = resolveConvVariant(rt, a.kernel, convPathShape(rt, a.kernel, a.shape), a.variant);
   if (variant !== 'direct') {
     const packing = variant === 'im2col' ? 'im2col' : 'nhwc4';
     const perSplit =
@@ -442,6 +506,7 @@ async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program
     return prepareIgemmWeightPath(rt, {
       kernel: a.kernel,
       packing,
+      operands: variant === 'igemm-tex' ? 'texture' : 'buffer',
       batch: a.batch,
       big: a.big,
       bigC: a.bigC,
@@ -593,7 +658,7 @@ async function prepareForward(
   o: ConvForwardOptions,
   transposed: boolean,
 ): Promise<Program> {
-  const kernel = transposed ? 'conv_transpose2d_forward' : 'conv2d_forward';
+  const kernel: ConvPath = transposed ? 'conv_transpose2d_forward' : 'conv2d_forward';
   const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
@@ -633,7 +698,7 @@ async function prepareBackwardInput(
   o: ConvBackwardInputOptions,
   transposed: boolean,
 ): Promise<Program> {
-  const kernel = transposed ? 'conv_transpose2d_backward_input' : 'conv2d_backward_input';
+  const kernel: ConvPath = transposed ? 'conv_transpose2d_backward_input' : 'conv2d_backward_input';
   const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
     dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
@@ -696,7 +761,7 @@ export async function prepareConv2dBackwardWeight(
   rt: GpuRuntime,
   o: ConvBackwardWeightOptions,
 ): Promise<Program> {
-  const kernel = 'conv2d_backward_weight';
+  const kernel: ConvPath = 'conv2d_backward_weight';
   const { outH, outW } = checkShape(kernel, o, false);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
@@ -728,7 +793,7 @@ export async function prepareConvTranspose2dBackwardWeight(
   rt: GpuRuntime,
   o: ConvBackwardWeightOptions,
 ): Promise<Program> {
-  const kernel = 'conv_transpose2d_backward_weight';
+  const kernel: ConvPath = 'conv_transpose2d_backward_weight';
   const { outH, outW } = checkShape(kernel, o, true);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],

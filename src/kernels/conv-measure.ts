@@ -1,0 +1,194 @@
+// Timing the conv variants of one path and shape on this adapter: what bench/conv.ts reports and
+// what the default table in conv-select.ts was filled from. Nothing here runs unless called.
+import type { BufferRange } from '../gpu/buffers.js';
+import type { Program } from '../gpu/program.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import {
+  conv2dOutputSize,
+  convPathShape,
+  prepareConv2dBackwardInput,
+  prepareConv2dBackwardWeight,
+  prepareConv2dForward,
+  prepareConvTranspose2dBackwardInput,
+  prepareConvTranspose2dBackwardWeight,
+  prepareConvTranspose2dForward,
+  type Conv2dShape,
+  type ConvPath,
+} from './conv.js';
+import { convVariantEligible, CONV_VARIANTS, type ConvVariant } from './conv-select.js';
+
+/** The buffers of a path: x, weight, bias and the output y (forward); dy, weight, dx; x, dy, dw. */
+export interface ConvPathBuffers {
+  x: BufferRange;
+  weight: BufferRange;
+  bias?: BufferRange;
+  y: BufferRange;
+  dy: BufferRange;
+  dx: BufferRange;
+  dw: BufferRange;
+}
+
+const isTransposed = (path: ConvPath) => path.startsWith('conv_transpose2d');
+
+/** Variants that can run a path at a shape on this device. */
+export function convPathVariants(
+  rt: GpuRuntime,
+  path: ConvPath,
+  shape: Conv2dShape,
+): ConvVariant[] {
+  const p = convPathShape(rt, path, shape);
+  return CONV_VARIANTS.filter((v) => convVariantEligible(v, p));
+}
+
+/** Prepares one path by name (forward with `act` and the bias when given). */
+export function prepareConvPath(
+  rt: GpuRuntime,
+  path: ConvPath,
+  shape: Conv2dShape,
+  b: ConvPathBuffers,
+  options: { variant?: ConvVariant; act?: 'identity' | 'relu'; label?: string } = {},
+): Promise<Program> {
+  const common = { ...shape, variant: options.variant, label: options.label };
+  switch (path) {
+    case 'conv2d_forward':
+    case 'conv_transpose2d_forward': {
+      const o = { ...common, x: b.x, weight: b.weight, y: b.y, bias: b.bias, act: options.act };
+      return path === 'conv2d_forward'
+        ? prepareConv2dForward(rt, o)
+        : prepareConvTranspose2dForward(rt, o);
+    }
+    case 'conv2d_backward_input':
+      return prepareConv2dBackwardInput(rt, { ...common, dy: b.dy, weight: b.weight, dx: b.dx });
+    case 'conv_transpose2d_backward_input':
+      return prepareConvTranspose2dBackwardInput(rt, {
+        ...common,
+        dy: b.dy,
+        weight: b.weight,
+        dx: b.dx,
+      });
+    case 'conv2d_backward_weight':
+      return prepareConv2dBackwardWeight(rt, { ...common, x: b.x, dy: b.dy, dw: b.dw });
+    case 'conv_transpose2d_backward_weight':
+      return prepareConvTranspose2dBackwardWeight(rt, { ...common, x: b.x, dy: b.dy, dw: b.dw });
+  }
+}
+
+/** FLOPs of a path as the benchmarks count them: 2·B·Cin·Cout·kh·kw per small-side pixel. */
+export function convPathFlops(path: ConvPath, shape: Conv2dShape): number {
+  const transposed = isTransposed(path);
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const small = transposed ? shape.height * shape.width : oh * ow;
+  const { batch, inChannels, outChannels, kernelH, kernelW } = shape;
+  return 2 * batch * inChannels * outChannels * kernelH * kernelW * small;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Milliseconds per run of `count` runs in one submit. A pending promise busy-polls the JS thread
+ * in Dawn for Node and slows the CPU adapters' workers, so with an estimate it first sleeps for
+ * most of the expected time (as matmul.ts's selector does).
+ */
+async function timeRuns(rt: GpuRuntime, p: Program, count: number, estimate: number) {
+  const t0 = performance.now();
+  rt.submit(
+    Array.from({ length: count }, () => p),
+    'conv-measure',
+  );
+  const left = 0.85 * estimate * count - (performance.now() - t0);
+  if (left > 2) await sleep(left);
+  await rt.finish();
+  return (performance.now() - t0) / count;
+}
+
+export interface ConvMeasureOptions {
+  /** Variants to time (default: every eligible one). */
+  variants?: readonly ConvVariant[];
+  /** Timed rounds after a warm-up (default 5); each round runs every variant once, in turn. */
+  rounds?: number;
+  /** Target milliseconds per timed sample (default 60): short runs are repeated in one submit. */
+  sampleMs?: number;
+  /** Buffers to run on (default: scratch buffers of the right sizes, freed afterwards). */
+  buffers?: ConvPathBuffers;
+}
+
+export interface ConvMeasurement {
+  /** Median milliseconds per run of each variant timed. */
+  ms: Partial<Record<ConvVariant, number>>;
+  fastest: ConvVariant;
+}
+
+/**
+ * Times every eligible variant of a path at a shape on this adapter. Rounds interleave the
+ * variants, so that a change in the machine's load affects all of them alike.
+ */
+export async function measureConvVariants(
+  rt: GpuRuntime,
+  path: ConvPath,
+  shape: Conv2dShape,
+  options: ConvMeasureOptions = {},
+): Promise<ConvMeasurement> {
+  const eligible = convPathVariants(rt, path, shape);
+  const variants = (options.variants ?? eligible).filter((v) => eligible.includes(v));
+  if (variants.length === 0) {
+    throw new Error(`measureConvVariants: no variant given is eligible for ${path}`);
+  }
+  const owned: BufferRange[] = [];
+  let buffers = options.buffers;
+  if (!buffers) {
+    const transposed = isTransposed(path);
+    const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+    const { batch, inChannels: ci, outChannels: co, kernelH, kernelW } = shape;
+    const scratch = (name: string, n: number) => {
+      const r = rt.buffers.storage(`conv-measure:${name}`, 4 * n);
+      owned.push(r);
+      return r;
+    };
+    const dx = scratch('x', batch * ci * shape.height * shape.width);
+    const dy = scratch('y', batch * co * oh * ow);
+    buffers = {
+      x: dx,
+      weight: scratch('weight', ci * co * kernelH * kernelW),
+      y: dy,
+      dy: scratch('dy', batch * co * oh * ow),
+      dx: scratch('dx', batch * ci * shape.height * shape.width),
+      dw: scratch('dw', ci * co * kernelH * kernelW),
+    };
+  }
+  const programs = new Map<ConvVariant, Program>();
+  try {
+    for (const v of variants) {
+      programs.set(
+        v,
+        await prepareConvPath(rt, path, shape, buffers, { variant: v, label: 'measure' }),
+      );
+    }
+    const estimate = new Map<ConvVariant, number>();
+    for (const [v, p] of programs) {
+      await timeRuns(rt, p, 1, 0); // warm-up (a first run may include lazy compilation)
+      estimate.set(v, await timeRuns(rt, p, 1, 0));
+    }
+    const samples = new Map<ConvVariant, number[]>(variants.map((v) => [v, []]));
+    const sampleMs = options.sampleMs ?? 60;
+    for (let round = 0; round < (options.rounds ?? 5); round++) {
+      for (const [v, p] of programs) {
+        const e = estimate.get(v)!;
+        const count = Math.max(1, Math.min(32, Math.round(sampleMs / Math.max(e, 0.01))));
+        const t = await timeRuns(rt, p, count, e);
+        estimate.set(v, Math.min(e, t));
+        samples.get(v)!.push(t);
+      }
+    }
+    const ms: Partial<Record<ConvVariant, number>> = {};
+    let fastest = variants[0]!;
+    for (const [v, list] of samples) {
+      const sorted = [...list].sort((a, b) => a - b);
+      ms[v] = sorted[Math.floor(sorted.length / 2)]!;
+      if (ms[v]! < ms[fastest]!) fastest = v;
+    }
+    return { ms, fastest };
+  } finally {
+    for (const p of programs.values()) p.destroy();
+    for (const r of owned) rt.buffers.destroy(r.buffer);
+  }
+}
