@@ -63,11 +63,12 @@ export function eligibleConvVariants(p: ConvPathShape): ConvVariant[] {
   return CONV_VARIANTS.filter((v) => convVariantEligible(v, p));
 }
 
-/** Adapter classes of the default table. */
-export type ConvAdapterClass = 'cpu' | 'gpu';
+/** Adapter classes of the default table (other CPU implementations count as SwiftShader). */
+export type ConvAdapterClass = 'llvmpipe' | 'swiftshader' | 'gpu';
 
 export function convAdapterClass(kind: AdapterKind): ConvAdapterClass {
-  return kind === 'gpu' || kind === 'browser' ? 'gpu' : 'cpu';
+  if (kind === 'gpu' || kind === 'browser') return 'gpu';
+  return kind === 'llvmpipe' ? 'llvmpipe' : 'swiftshader';
 }
 
 /**
@@ -92,31 +93,28 @@ export function convShapeClass(p: ConvPathShape): ConvShapeClass {
 
 /**
  * The default variants per adapter class and shape class, best first (the first eligible one
- * runs: igemm-tex only where its textures fit). CPU: measured with bench/conv.ts on llvmpipe and
- * SwiftShader (bench/RESULTS.md). GPU: unmeasured here (no GPU at hand); the packed GEMM kernels
- * are the natural choice there too, as they load vec4s of consecutive channels.
+ * runs: igemm-tex only where its textures fit). llvmpipe and SwiftShader: measured at the conv
+ * VAE's shapes with bench/conv.ts and measureConvVariants (bench/RESULTS.md); they agree, and the
+ * weight gradients with few big channels stay on the direct kernel, which packs nothing. GPU:
+ * unmeasured here (no GPU at hand); the packed GEMM kernels load vec4s of consecutive channels,
+ * which suits GPUs too.
  */
+const CPU_DEFAULTS: Readonly<Record<ConvShapeClass, readonly ConvVariant[]>> = {
+  narrow: ['igemm-narrow'],
+  'narrow-few-src': ['im2col-narrow'],
+  'few-src': ['im2col'],
+  direct: ['igemm-tex', 'igemm'],
+  transposed: ['igemm-tex', 'igemm'],
+  'weight-few-big': ['direct'],
+  weight: ['igemm-tex', 'igemm'],
+};
+
 export const CONV_DEFAULTS: Readonly<
   Record<ConvAdapterClass, Readonly<Record<ConvShapeClass, readonly ConvVariant[]>>>
 > = {
-  cpu: {
-    narrow: ['igemm-narrow'],
-    'narrow-few-src': ['im2col-narrow'],
-    'few-src': ['im2col'],
-    direct: ['igemm-tex', 'igemm'],
-    transposed: ['igemm-tex', 'igemm'],
-    'weight-few-big': ['im2col'],
-    weight: ['igemm-tex', 'igemm'],
-  },
-  gpu: {
-    narrow: ['igemm-narrow'],
-    'narrow-few-src': ['im2col-narrow'],
-    'few-src': ['im2col'],
-    direct: ['igemm-tex', 'igemm'],
-    transposed: ['igemm-tex', 'igemm'],
-    'weight-few-big': ['im2col'],
-    weight: ['igemm-tex', 'igemm'],
-  },
+  llvmpipe: CPU_DEFAULTS,
+  swiftshader: CPU_DEFAULTS,
+  gpu: CPU_DEFAULTS,
 };
 
 /** The table's choice for an adapter class and path (`direct` if nothing listed is eligible). */
