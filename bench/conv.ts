@@ -2,8 +2,10 @@
 // each result first checked against the float64 CPU reference, beside the matmul kernels at the
 // GEMM of the same FLOPs (same run). FLOPs are the nominal 2·B·Cin·Cout·kh·kw per small-side
 // pixel (padding taps included); the bias gradient counts one per element of dy. The variants of
-// a pass are timed in interleaved rounds (measureConvVariants), so that load from other work on
-// the machine affects them alike; `default` is the variant the table in conv-select.ts picks.
+// a pass and the matmul variants at the same FLOPs are timed in the same interleaved rounds
+// (timeInterleaved), so that load from other work on the machine affects them alike; `default`
+// is the variant the table in conv-select.ts picks, `default / matmul` its GFLOP/s over the best
+// matmul's.
 // Usage: npx tsx bench/conv.ts [llvmpipe|swiftshader|gpu|auto]
 import { readFloats, type BufferRange } from '../src/gpu/buffers.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
@@ -19,8 +21,8 @@ import {
 import {
   convPathFlops,
   convPathVariants,
-  measureConvVariants,
   prepareConvPath,
+  timeInterleaved,
   type ConvPathBuffers,
 } from '../src/kernels/conv-measure.js';
 import { resolveConvVariant, type ConvVariant } from '../src/kernels/conv-select.js';
@@ -122,29 +124,37 @@ async function timeWork(rt: GpuRuntime, d: Work, samples = 5): Promise<number> {
   return times[Math.floor(times.length / 2)]!;
 }
 
-/** Best GFLOP/s of the register-blocked matmul variants at a shape (scratch buffers). */
-async function matmulGflops(
+const MATMUL_CANDIDATES: readonly MatmulVariant[] = ['tex', 'rb4x16', 'rb4', 'rb'];
+
+/** The register-blocked matmul variants at a shape, prepared on scratch buffers. */
+async function matmulPrograms(
   rt: GpuRuntime,
   layout: MatmulLayout,
   s: MatmulShape,
-): Promise<[number, MatmulVariant]> {
+): Promise<{ programs: Map<string, Program>; destroy: () => void }> {
   const a = rt.buffers.storage('mm-a', 4 * s.M * s.K);
   const b = rt.buffers.storage('mm-b', 4 * s.K * s.N);
   const c = rt.buffers.storage('mm-c', 4 * s.M * s.N);
-  let best: [number, MatmulVariant] = [0, 'rb'];
-  try {
-    const candidates: MatmulVariant[] = ['tex', 'rb4x16', 'rb4', 'rb'];
-    for (const variant of eligibleMatmulVariants(layout, s).filter((v) => candidates.includes(v))) {
-      const p = await prepareMatmul(rt, { layout, ...s, a, b, c, variant });
-      const ms = await timeWork(rt, p);
-      p.destroy();
-      const g = (2 * s.M * s.N * s.K) / (ms * 1e6);
-      if (g > best[0]) best = [g, variant];
-    }
-  } finally {
-    for (const r of [a, b, c]) rt.buffers.destroy(r.buffer);
+  const programs = new Map<string, Program>();
+  for (const variant of eligibleMatmulVariants(layout, s)) {
+    if (!MATMUL_CANDIDATES.includes(variant)) continue;
+    programs.set(`matmul ${variant}`, await prepareMatmul(rt, { layout, ...s, a, b, c, variant }));
   }
-  return best;
+  return {
+    programs,
+    destroy: () => {
+      for (const p of programs.values()) p.destroy();
+      for (const r of [a, b, c]) rt.buffers.destroy(r.buffer);
+    },
+  };
+}
+
+/** Best GFLOP/s of the matmul variants at a shape. */
+async function matmulGflops(rt: GpuRuntime, layout: MatmulLayout, s: MatmulShape): Promise<number> {
+  const mm = await matmulPrograms(rt, layout, s);
+  const ms = await timeInterleaved(rt, mm.programs);
+  mm.destroy();
+  return (2 * s.M * s.N * s.K) / (Math.min(...ms.values()) * 1e6);
 }
 
 const fmt = (g: number) => (g >= 1 ? g.toFixed(1) : g.toFixed(2));
@@ -153,7 +163,7 @@ async function main(): Promise<void> {
   const adapter = (process.argv[2] ?? 'llvmpipe') as AdapterChoice;
   const rt = await createRuntime({ adapter });
   console.log(`adapter: ${rt.info.name} (${rt.info.kind}), ${new Date().toISOString()}`);
-  const [mlp] = await matmulGflops(rt, 'NN', { M: 128, N: 400, K: 784 });
+  const mlp = await matmulGflops(rt, 'NN', { M: 128, N: 400, K: 784 });
   console.log(`matmul NN 128×400×784 (the MLP VAE's layer), best variant: ${fmt(mlp)} GFLOP/s`);
   console.log(
     [
@@ -165,7 +175,6 @@ async function main(): Promise<void> {
       'default / matmul',
     ].join(' | '),
   );
-  const ratios: number[] = [];
   for (const { what, transposed, shape } of LAYERS) {
     const { batch, inChannels: ci, outChannels: co, height, width, kernelH, kernelW } = shape;
     const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
@@ -214,24 +223,35 @@ async function main(): Promise<void> {
           ok.push(variant);
         }
       }
+      // The conv variants and the matmuls at the same FLOPs, timed in the same rounds.
       const flops = convPathFlops(path, shape);
-      const m = await measureConvVariants(rt, path, shape, { variants: ok, buffers: bufs });
-      for (const v of ok) {
-        cells.push(`${v} ${fmt(flops / (m.ms[v]! * 1e6))} (${m.ms[v]!.toFixed(2)})`);
-      }
-      const def = resolveConvVariant(rt, path, convPathShape(rt, path, shape));
       const [layout, gemm] = equivalentGemm(rt, path, shape);
-      const [mm, mmVariant] = await matmulGflops(rt, layout, gemm);
-      const defG = m.ms[def] !== undefined ? flops / (m.ms[def] * 1e6) : NaN;
-      ratios.push(defG / mm);
+      const mm = await matmulPrograms(rt, layout, gemm);
+      const items = new Map<string, Program>(mm.programs);
+      for (const v of ok)
+        items.set(v, await prepareConvPath(rt, path, shape, bufs, { variant: v }));
+      const ms = await timeInterleaved(rt, items);
+      for (const v of ok) {
+        cells.push(`${v} ${fmt(flops / (ms.get(v)! * 1e6))} (${ms.get(v)!.toFixed(2)})`);
+        items.get(v)!.destroy();
+      }
+      mm.destroy();
+      let mmBest = Infinity;
+      let mmVariant = '';
+      for (const [k, t] of ms) {
+        if (k.startsWith('matmul ') && t < mmBest) [mmBest, mmVariant] = [t, k.slice(7)];
+      }
+      const mmG = (2 * gemm.M * gemm.N * gemm.K) / (mmBest * 1e6);
+      const def = resolveConvVariant(rt, path, convPathShape(rt, path, shape));
+      const defG = ms.has(def) ? flops / (ms.get(def)! * 1e6) : NaN;
       console.log(
         [
           what,
           pass,
           cells.join(', '),
           def,
-          `${fmt(mm)} (${layout} ${gemm.M}×${gemm.N}×${gemm.K}, ${mmVariant})`,
-          `${((100 * defG) / mm).toFixed(0)} %`,
+          `${fmt(mmG)} (${layout} ${gemm.M}×${gemm.N}×${gemm.K}, ${mmVariant})`,
+          `${((100 * defG) / mmG).toFixed(0)} %`,
         ].join(' | '),
       );
     }
@@ -260,7 +280,7 @@ async function main(): Promise<void> {
     rt.buffers.destroy(db.buffer);
     for (const range of Object.values(bufs)) rt.buffers.destroy(range.buffer);
   }
-  const [mlpAfter] = await matmulGflops(rt, 'NN', { M: 128, N: 400, K: 784 });
+  const mlpAfter = await matmulGflops(rt, 'NN', { M: 128, N: 400, K: 784 });
   console.log(`matmul NN 128×400×784 again at the end: ${fmt(mlpAfter)} GFLOP/s`);
   rt.destroy();
 }

@@ -589,7 +589,8 @@ struct IgwParams {
 @group(0) @binding(2) var igw_big_tex: texture_2d<f32>;    // igw_big_tex: igw_big folded (big_shift)
 
 // What one invocation sums: rows r0 .. r1-1 of its split, big channels n0 .. n0+7 (vec4s bn0, bn1,
-// clamped), small channels m0 .. m0+15 (vec4s am, clamped) of tap `tap` at offset (ky, kx) - pad.
+// clamped), small channels m0 .. m0+15 (vec4s am, clamped) of tap `tap` at offset (ky, kx) - pad,
+// over the small columns sx0 .. sx1-1 whose tap falls inside the big tensor (the others add 0).
 struct WTile {
   live: bool,
   split: u32,
@@ -598,6 +599,8 @@ struct WTile {
   tap: u32,
   ky: i32,
   kx: i32,
+  sx0: u32,
+  sx1: u32,
   m0: u32,
   am: vec4<u32>,
   n0: u32,
@@ -623,6 +626,10 @@ fn igw_tile(l: u32) -> WTile {
   w.m0 = (t / taps) * 16u;
   w.ky = i32(w.tap / wq.kw) - i32(wq.pad);
   w.kx = i32(w.tap % wq.kw) - i32(wq.pad);
+  let s = i32(wq.stride);
+  let last = i32(wq.big_w) - 1 - w.kx;  // sx·s <= last keeps sx·s + kx inside
+  w.sx0 = select(0u, u32((s - 1 - w.kx) / s), w.kx < 0);
+  w.sx1 = select(0u, min(wq.small_w, u32(last / s) + 1u), last >= 0);
   w.am = min(vec4<u32>(w.m0 / 4u) + LANES, vec4<u32>(wq.small_c4 - 1u));
   w.bn0 = w.n0 / 4u;
   w.bn1 = min(w.bn0 + 1u, wq.big_c4 - 1u);
@@ -659,7 +666,6 @@ fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
   let sm4 = wq.small_c4;
   let bn4 = wq.big_c4;
   let bhw = wq.big_h * wq.big_w;
-  let zero = wq.batch * bhw * bn4;
   var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
   var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
   var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
@@ -682,11 +688,9 @@ fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     if (u32(iy) >= wq.big_h) {
       continue;
     }
-    let brow = b * bhw + u32(iy) * wq.big_w;
-    var q = r * wq.small_w * sm4;
-    var ix = w.kx;
-    for (var sx = 0u; sx < wq.small_w; sx++) {
-      let off = select(zero, (brow + u32(ix)) * bn4, u32(ix) < wq.big_w);
+    var q = (r * wq.small_w + w.sx0) * sm4;
+    var off = (b * bhw + u32(iy) * wq.big_w + u32(w.kx + i32(w.sx0 * wq.stride))) * bn4;
+    for (var sx = w.sx0; sx < w.sx1; sx++) {
       let a0 = igw_small[q + w.am.x];
       let a1 = igw_small[q + w.am.y];
       let a2 = igw_small[q + w.am.z];
@@ -710,7 +714,7 @@ fn conv_igemm_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
       c140 = c140 + a3.z * b0; c141 = c141 + a3.z * b1;
       c150 = c150 + a3.w * b0; c151 = c151 + a3.w * b1;
       q += sm4;
-      ix += i32(wq.stride);
+      off += wq.stride * bn4;
     }
   }
   let o = w.split * wq.small_c * wq.big_c * wq.kh * wq.kw;
@@ -743,7 +747,6 @@ fn conv_igemm_weight_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   let sm4 = wq.small_c4;
   let bn4 = wq.big_c4;
   let bhw = wq.big_h * wq.big_w;
-  let zero = wq.batch * bhw;
   let am = vec4<i32>(w.am);
   let bn0 = vec2<i32>(i32(w.bn0), 0);
   let bn1 = vec2<i32>(i32(w.bn1), 0);
@@ -769,12 +772,11 @@ fn conv_igemm_weight_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
     if (u32(iy) >= wq.big_h) {
       continue;
     }
-    let brow = b * bhw + u32(iy) * wq.big_w;
-    var q = r * wq.small_w;
-    var ix = w.kx;
-    for (var sx = 0u; sx < wq.small_w; sx++) {
+    var q = r * wq.small_w + w.sx0;
+    var p = b * bhw + u32(iy) * wq.big_w + u32(w.kx + i32(w.sx0 * wq.stride));
+    for (var sx = w.sx0; sx < w.sx1; sx++) {
       let qa = ig_fold(q, sm4, wq.small_shift);
-      let pb = ig_fold(select(zero, brow + u32(ix), u32(ix) < wq.big_w), bn4, wq.big_shift);
+      let pb = ig_fold(p, bn4, wq.big_shift);
       let a0 = textureLoad(igw_small_tex, qa + vec2<i32>(am.x, 0), 0);
       let a1 = textureLoad(igw_small_tex, qa + vec2<i32>(am.y, 0), 0);
       let a2 = textureLoad(igw_small_tex, qa + vec2<i32>(am.z, 0), 0);
@@ -798,7 +800,7 @@ fn conv_igemm_weight_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
       c140 = c140 + a3.z * b0; c141 = c141 + a3.z * b1;
       c150 = c150 + a3.w * b0; c151 = c151 + a3.w * b1;
       q += 1u;
-      ix += i32(wq.stride);
+      p += wq.stride;
     }
   }
   let o = w.split * wq.small_c * wq.big_c * wq.kh * wq.kw;

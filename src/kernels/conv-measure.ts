@@ -2,7 +2,7 @@
 // what the default table in conv-select.ts was filled from. Nothing here runs unless called.
 import type { BufferRange } from '../gpu/buffers.js';
 import type { Program } from '../gpu/program.js';
-import type { GpuRuntime } from '../gpu/runtime.js';
+import type { GpuRuntime, Work } from '../gpu/runtime.js';
 import {
   conv2dOutputSize,
   convPathShape,
@@ -89,7 +89,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * in Dawn for Node and slows the CPU adapters' workers, so with an estimate it first sleeps for
  * most of the expected time (as matmul.ts's selector does).
  */
-async function timeRuns(rt: GpuRuntime, p: Program, count: number, estimate: number) {
+async function timeRuns(rt: GpuRuntime, p: Work, count: number, estimate: number) {
   const t0 = performance.now();
   rt.submit(
     Array.from({ length: count }, () => p),
@@ -101,13 +101,49 @@ async function timeRuns(rt: GpuRuntime, p: Program, count: number, estimate: num
   return (performance.now() - t0) / count;
 }
 
-export interface ConvMeasureOptions {
-  /** Variants to time (default: every eligible one). */
-  variants?: readonly ConvVariant[];
-  /** Timed rounds after a warm-up (default 5); each round runs every variant once, in turn. */
+export interface InterleavedTiming {
+  /** Timed rounds after a warm-up (default 5); each round runs every item once, in turn. */
   rounds?: number;
   /** Target milliseconds per timed sample (default 60): short runs are repeated in one submit. */
   sampleMs?: number;
+}
+
+/**
+ * Median milliseconds per run of each item, timed in interleaved rounds so that a change in the
+ * machine's load affects all of them alike.
+ */
+export async function timeInterleaved<K extends string>(
+  rt: GpuRuntime,
+  items: ReadonlyMap<K, Work>,
+  options: InterleavedTiming = {},
+): Promise<Map<K, number>> {
+  const estimate = new Map<K, number>();
+  for (const [k, w] of items) {
+    await timeRuns(rt, w, 1, 0); // warm-up (a first run may include lazy compilation)
+    estimate.set(k, await timeRuns(rt, w, 1, 0));
+  }
+  const samples = new Map<K, number[]>([...items.keys()].map((k) => [k, []]));
+  const sampleMs = options.sampleMs ?? 60;
+  for (let round = 0; round < (options.rounds ?? 5); round++) {
+    for (const [k, w] of items) {
+      const e = estimate.get(k)!;
+      const count = Math.max(1, Math.min(32, Math.round(sampleMs / Math.max(e, 0.01))));
+      const t = await timeRuns(rt, w, count, e);
+      estimate.set(k, Math.min(e, t));
+      samples.get(k)!.push(t);
+    }
+  }
+  const ms = new Map<K, number>();
+  for (const [k, list] of samples) {
+    const sorted = [...list].sort((a, b) => a - b);
+    ms.set(k, sorted[Math.floor(sorted.length / 2)]!);
+  }
+  return ms;
+}
+
+export interface ConvMeasureOptions extends InterleavedTiming {
+  /** Variants to time (default: every eligible one). */
+  variants?: readonly ConvVariant[];
   /** Buffers to run on (default: scratch buffers of the right sizes, freed afterwards). */
   buffers?: ConvPathBuffers;
 }
@@ -163,28 +199,12 @@ export async function measureConvVariants(
         await prepareConvPath(rt, path, shape, buffers, { variant: v, label: 'measure' }),
       );
     }
-    const estimate = new Map<ConvVariant, number>();
-    for (const [v, p] of programs) {
-      await timeRuns(rt, p, 1, 0); // warm-up (a first run may include lazy compilation)
-      estimate.set(v, await timeRuns(rt, p, 1, 0));
-    }
-    const samples = new Map<ConvVariant, number[]>(variants.map((v) => [v, []]));
-    const sampleMs = options.sampleMs ?? 60;
-    for (let round = 0; round < (options.rounds ?? 5); round++) {
-      for (const [v, p] of programs) {
-        const e = estimate.get(v)!;
-        const count = Math.max(1, Math.min(32, Math.round(sampleMs / Math.max(e, 0.01))));
-        const t = await timeRuns(rt, p, count, e);
-        estimate.set(v, Math.min(e, t));
-        samples.get(v)!.push(t);
-      }
-    }
+    const times = await timeInterleaved(rt, programs, options);
     const ms: Partial<Record<ConvVariant, number>> = {};
     let fastest = variants[0]!;
-    for (const [v, list] of samples) {
-      const sorted = [...list].sort((a, b) => a - b);
-      ms[v] = sorted[Math.floor(sorted.length / 2)]!;
-      if (ms[v]! < ms[fastest]!) fastest = v;
+    for (const [v, t] of times) {
+      ms[v] = t;
+      if (t < (ms[fastest] ?? Infinity)) fastest = v;
     }
     return { ms, fastest };
   } finally {
