@@ -26,6 +26,7 @@ import {
   convPackIm2colKernel,
   convPackNhwc4Kernel,
 } from '../src/kernels/conv-igemm.js';
+import { prepareConvPath } from '../src/kernels/conv-measure.js';
 import {
   CONV_DEFAULTS,
   convAdapterClass,
@@ -35,7 +36,7 @@ import {
   type ConvPathShape,
 } from '../src/kernels/conv-select.js';
 import { convReference } from './helpers/conv-reference.js';
-import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+import { TEST_ADAPTERS, output, poison, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
   freshSeed,
@@ -339,41 +340,27 @@ async function finiteDifferenceCase(
     const xBuf = up(b, 'x', x);
     const wBuf = up(b, 'w', w);
     const gBuf = up(b, 'g', g);
+    const kind = transposed ? 'conv_transpose2d' : 'conv2d';
+    const grads = [
+      ['input', out(b, 'dx', x.length), xi, fdx],
+      ['weight', out(b, 'dw', w.length), wi, fdw],
+    ] as const;
     for (const variant of CONV_VARIANTS) {
       const name = describeShape(shape, transposed, { variant }, seed);
-      if (convVariantEligible(variant, pathOf(rt, shape, transposed, 'input'))) {
-        const dx = out(b, 'dx', x.length);
-        const inOpts = { ...shape, dy: gBuf, weight: wBuf, dx, variant };
+      for (const [grad, target, sample, expected] of grads) {
+        if (!convVariantEligible(variant, pathOf(rt, shape, transposed, grad))) continue;
+        poison(rt, target);
+        const bufs = { x: xBuf, weight: wBuf, dy: gBuf, dx: target, dw: target, y: target };
         await run(
           rt,
-          transposed
-            ? await prepareConvTranspose2dBackwardInput(rt, inOpts)
-            : await prepareConv2dBackwardInput(rt, inOpts),
+          await prepareConvPath(rt, `${kind}_backward_${grad}`, shape, bufs, { variant }),
         );
-        const gotX = await read(rt, dx);
+        const got = await read(rt, target);
         const p = mismatches(
-          xi.map((i) => gotX[i]!),
-          xi.map((i) => fdx[i]!),
+          sample.map((i) => got[i]!),
+          sample.map((i) => expected[i]!),
           tol,
-          `finite-difference dx of ${name}`,
-        );
-        if (p) problems.push(p);
-      }
-      if (convVariantEligible(variant, pathOf(rt, shape, transposed, 'weight'))) {
-        const dw = out(b, 'dw', w.length);
-        const wOpts = { ...shape, x: xBuf, dy: gBuf, dw, variant };
-        await run(
-          rt,
-          transposed
-            ? await prepareConvTranspose2dBackwardWeight(rt, wOpts)
-            : await prepareConv2dBackwardWeight(rt, wOpts),
-        );
-        const gotW = await read(rt, dw);
-        const p = mismatches(
-          wi.map((i) => gotW[i]!),
-          wi.map((i) => fdw[i]!),
-          tol,
-          `finite-difference dW of ${name}`,
+          `finite-difference d${grad === 'input' ? 'x' : 'W'} of ${name}`,
         );
         if (p) problems.push(p);
       }
