@@ -7,6 +7,7 @@ import {
   CONV_VARIANTS,
   conv2dDirectKernel,
   convPathShape,
+  type ConvPath,
   conv2dOutputSize,
   convOutputLength,
   prepareConv2dBackwardInput,
@@ -125,7 +126,29 @@ const NARROW_TRANSPOSED_SHAPES: Conv2dShape[] = [
   S(1, 5, 4, 4, 3, 5, 5, 3, 2, 2),
 ];
 
-const WEIGHT_VARIANTS: readonly ConvVariant[] = ['direct', 'igemm', 'igemm-tex', 'im2col'];
+const WEIGHT_VARIANTS: readonly ConvVariant[] = [
+  'direct',
+  'igemm',
+  'igemm-tex',
+  'igemm-sg',
+  'im2col',
+];
+
+/** Whether this adapter lacks what a variant needs (igemm-sg: subgroups; llvmpipe has none). */
+const unavailable = (rt: GpuRuntime, variant: ConvVariant) =>
+  variant === 'igemm-sg' && !rt.info.features.has('subgroups');
+
+/** Pinning a variant the adapter cannot run is a named error. */
+async function expectUnavailable(rt: GpuRuntime, path: ConvPath, variant: ConvVariant) {
+  const shape = S(2, 8, 16, 6, 6, 3, 3, 1, 1);
+  await withBuffers(rt, async (b) => {
+    const big = out(b, 'big', 4096);
+    const bufs = { x: big, weight: big, y: big, dy: big, dx: big, dw: big };
+    await expect(prepareConvPath(rt, path, shape, bufs, { variant })).rejects.toThrow(
+      new RegExp(`${path}: variant '${variant}' is not eligible`),
+    );
+  });
+}
 
 /** The kernels' view of a path on this device, for eligibility. */
 function pathOf(
@@ -401,6 +424,14 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
             : `${what} backward input [${variant}] (assign and accumulate)`;
         it(title, async () => {
           const rt = await runtimeFor(adapter);
+          if (unavailable(rt, variant)) {
+            await expectUnavailable(
+              rt,
+              grad === 'forward' ? `${what}_forward` : `${what}_backward_input`,
+              variant,
+            );
+            return;
+          }
           const eligible = all.filter((s) =>
             convVariantEligible(variant, pathOf(rt, s, transposed, grad)),
           );
@@ -437,6 +468,10 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
     for (const variant of WEIGHT_VARIANTS) {
       it(`${what} backward weight [${variant}] (assign and accumulate, split sums)`, async () => {
         const rt = await runtimeFor(adapter);
+        if (unavailable(rt, variant)) {
+          await expectUnavailable(rt, `${what}_backward_weight`, variant);
+          return;
+        }
         const problems: string[] = [];
         for (const [i, shape] of shapes.entries()) {
           const p = await backwardCase(
@@ -664,15 +699,22 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
         expect(resolveConvVariant(rt, 'k', path, 'direct')).toBe('direct');
       }
       // Where igemm-tex's textures do not fit, the next in the table.
+      // With subgroups, SwiftShader's table prefers igemm-sg; llvmpipe's does not list it.
+      const withSubgroups = { ...paths[0]![0], subgroups: true };
+      expect(resolveConvVariant(rt, 'k', withSubgroups)).toBe(
+        cls === 'swiftshader' ? 'igemm-sg' : 'igemm-tex',
+      );
       const noFit = { ...paths[0]![0], texturesFit: false };
-      expect(resolveConvVariant(rt, 'k', noFit)).toBe(CONV_DEFAULTS[cls].direct[1]);
+      expect(resolveConvVariant(rt, 'k', noFit)).toBe('igemm');
       expect(() => resolveConvVariant(rt, 'k', noFit, 'igemm-tex')).toThrow(
         /k: variant 'igemm-tex' is not eligible/,
       );
       // A pin applies where eligible; elsewhere the table decides.
       process.env[CONV_ENV] = 'im2col';
       expect(resolveConvVariant(rt, 'k', paths[0]![0])).toBe('im2col');
-      expect(resolveConvVariant(rt, 'k', paths[1]![0])).toBe(CONV_DEFAULTS[cls].transposed[0]);
+      expect(resolveConvVariant(rt, 'k', paths[1]![0])).toBe(
+        CONV_DEFAULTS[cls].transposed.find((v) => convVariantEligible(v, paths[1]![0])),
+      );
     } finally {
       if (saved === undefined) delete process.env[CONV_ENV];
       else process.env[CONV_ENV] = saved;

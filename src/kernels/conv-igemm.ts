@@ -4,12 +4,14 @@
 //   data paths (forward, input gradients):
 //     igemm          source packed NHWC4, 16 pixels × 8 output channels per invocation
 //     igemm-tex      the same with the packed source and weight in textures
+//     igemm-sg       igemm-tex sharing the source texels within quads (subgroups; SwiftShader)
 //     igemm-narrow   source packed NHWC4, 8 pixels × all (≤ 4) output channels
 //     im2col         direct mode only: source packed as im2col rows, then the same GEMM (1×1 taps)
 //     im2col-narrow  the same with the narrow kernel
 //   weight gradients:
 //     igemm          both tensors packed NHWC4, per tap 16 small × 8 big channels per invocation
 //     igemm-tex      the same with both packed tensors in textures
+//     igemm-sg       igemm-tex sharing the small tensor's texels within quads (subgroups)
 //     im2col         the big tensor packed as im2col rows (for few big channels), then one TN GEMM
 // The roles (src/dst, big/small, direct/transposed) are conv2d.wgsl's; see conv.ts.
 import type { BufferRange } from '../gpu/buffers.js';
@@ -25,8 +27,11 @@ const IGEMM_WG = 32;
 /** How a data path or weight gradient packs the tensor it gathers windows from. */
 export type ConvPacking = 'nhwc4' | 'im2col';
 
-/** Where the packed operands live: buffers, or rgba32float textures (nhwc4 + 16×8 kernels). */
-export type ConvOperands = 'buffer' | 'texture';
+/**
+ * Where the packed operands live: buffers, or rgba32float textures (nhwc4 + 16×8 kernels), read
+ * by one invocation each or shared within quads ('texture-quads': the _sg kernels, subgroups).
+ */
+export type ConvOperands = 'buffer' | 'texture' | 'texture-quads';
 
 const tensor = (b: number, c: number, h: number, w: number) => b * c * h * w;
 
@@ -163,6 +168,24 @@ export const convIgemmTexKernel = defineKernel({
   },
 });
 
+/** Column blocks rounded up to whole quads (the _sg kernels: a quad shares one tile's rows). */
+const quadBlocks = (n: number) => 4 * ceilDiv(n, 4);
+
+/** conv_igemm_tex sharing the source texels within quads (conv_igemm_sg.wgsl). */
+export const convIgemmSgKernel = defineKernel({
+  name: 'conv_igemm_sg',
+  file: 'conv_igemm_sg.wgsl',
+  entryPoint: 'conv_igemm_sg',
+  workgroupSize: [IGEMM_WG],
+  requires: ['subgroups'],
+  dispatch: (s) =>
+    dispatch1d(ceilDiv(pixelBlocks(s, 16) * quadBlocks(ceilDiv(s.dst_c!, 8)), IGEMM_WG)),
+  elements: (s) => {
+    const out = tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!);
+    return { ig_out: out, ig_pre: s.storePre ? out : 1, ig_bias: s.hasBias ? s.dst_c! : 1 };
+  },
+});
+
 /** 8 pixels × all (≤ 4) output channels per invocation. */
 export const convIgemmNarrowKernel = defineKernel({
   name: 'conv_igemm_narrow',
@@ -199,6 +222,23 @@ export const convIgemmWeightTexKernel = defineKernel({
   dispatch: (s) =>
     dispatch1d(
       ceilDiv(s.splits! * ceilDiv(s.big_c!, 8) * s.kh! * s.kw! * ceilDiv(s.small_c!, 16), IGEMM_WG),
+    ),
+  elements: (s) => ({ igw_out: s.splits! * s.small_c! * s.big_c! * s.kh! * s.kw! }),
+});
+
+/** conv_igemm_weight_tex sharing the small tensor's texels within quads (conv_igemm_sg.wgsl). */
+export const convIgemmWeightSgKernel = defineKernel({
+  name: 'conv_igemm_weight_sg',
+  file: 'conv_igemm_sg.wgsl',
+  entryPoint: 'conv_igemm_weight_sg',
+  workgroupSize: [IGEMM_WG],
+  requires: ['subgroups'],
+  dispatch: (s) =>
+    dispatch1d(
+      ceilDiv(
+        s.splits! * quadBlocks(ceilDiv(s.big_c!, 8)) * s.kh! * s.kw! * ceilDiv(s.small_c!, 16),
+        IGEMM_WG,
+      ),
     ),
   elements: (s) => ({ igw_out: s.splits! * s.small_c! * s.big_c! * s.kh! * s.kw! }),
 });
@@ -318,7 +358,7 @@ async function appendNhwc4(
   const rows = src.batch * src.h * src.w + 1;
   checkElements(kernel, `the packed ${name}`, 4 * rows * c4);
   const shape = { batch: src.batch, c: src.c, h: src.h, w: src.w, c4 };
-  if (operands === 'texture') {
+  if (operands !== 'buffer') {
     const { texture, shift } = makeTexture(b, kernel, `${name}-nhwc4`, rows, c4);
     await b.dispatch(convPackNhwc4TexKernel, {
       bindings: { pkt_out: texture.createView(), pk_src: src.range },
@@ -414,7 +454,7 @@ export interface IgemmDataArgs {
 
 export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Promise<Program> {
   const im2col = a.packing === 'im2col';
-  const tex = a.operands === 'texture';
+  const tex = a.operands !== 'buffer';
   if ((a.transposed && im2col) || (tex && (im2col || a.narrow))) {
     throw new Error(
       `${a.kernel}: no ${a.packing}${a.narrow ? ' narrow' : ''} kernel with ${a.operands} ` +
@@ -500,40 +540,45 @@ export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Pr
           ? { ig_src: packed.buffer, ig_w: weight.buffer }
           : undefined;
     if (!operands) throw new Error(`${a.kernel}: mixed buffer and texture operands`);
-    await b.dispatch(
-      tex ? convIgemmTexKernel : a.narrow ? convIgemmNarrowKernel : convIgemmKernel,
-      {
-        bindings: {
-          ig_out: a.dst,
-          ig_pre: a.pre ?? a.unused.pre,
-          ...operands,
-          ig_bias: a.bias ?? a.unused.bias,
-        },
-        shape: {
-          ...geometry,
-          batch: a.batch,
-          src_c4: srcC4,
-          dst_c: a.dstC,
-          dst_h: a.dstH,
-          dst_w: a.dstW,
-          src_shift: 'shift' in packed ? packed.shift : 0,
-          w_shift: 'shift' in weight ? weight.shift : 0,
-          transposed: a.transposed ? 1 : 0,
-          hasBias: a.bias ? 1 : 0,
-          storePre: a.pre ? 1 : 0,
-        },
-        uniforms: { alpha: a.alpha },
-        constants: {
-          TRANSPOSED: a.transposed ? 1 : 0,
-          ...(a.narrow ? { NCOL: a.dstC } : {}),
-          HAS_BIAS: a.bias ? 1 : 0,
-          STORE_PRE: a.pre ? 1 : 0,
-          ACT: a.actCode,
-          ACCUMULATE: a.accumulate ? 1 : 0,
-        },
-        label,
+    const kernel =
+      a.operands === 'texture-quads'
+        ? convIgemmSgKernel
+        : tex
+          ? convIgemmTexKernel
+          : a.narrow
+            ? convIgemmNarrowKernel
+            : convIgemmKernel;
+    await b.dispatch(kernel, {
+      bindings: {
+        ig_out: a.dst,
+        ig_pre: a.pre ?? a.unused.pre,
+        ...operands,
+        ig_bias: a.bias ?? a.unused.bias,
       },
-    );
+      shape: {
+        ...geometry,
+        batch: a.batch,
+        src_c4: srcC4,
+        dst_c: a.dstC,
+        dst_h: a.dstH,
+        dst_w: a.dstW,
+        src_shift: 'shift' in packed ? packed.shift : 0,
+        w_shift: 'shift' in weight ? weight.shift : 0,
+        transposed: a.transposed ? 1 : 0,
+        hasBias: a.bias ? 1 : 0,
+        storePre: a.pre ? 1 : 0,
+      },
+      uniforms: { alpha: a.alpha },
+      constants: {
+        TRANSPOSED: a.transposed ? 1 : 0,
+        ...(a.narrow ? { NCOL: a.dstC } : {}),
+        HAS_BIAS: a.bias ? 1 : 0,
+        STORE_PRE: a.pre ? 1 : 0,
+        ACT: a.actCode,
+        ACCUMULATE: a.accumulate ? 1 : 0,
+      },
+      label,
+    });
   });
 }
 
@@ -565,7 +610,7 @@ export interface IgemmWeightArgs {
 }
 
 export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs): Promise<Program> {
-  const tex = a.operands === 'texture';
+  const tex = a.operands !== 'buffer';
   if (tex && a.packing === 'im2col') {
     throw new Error(`${a.kernel}: no im2col weight-gradient kernel with texture operands`);
   }
@@ -643,7 +688,12 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
       small_shift: 'shift' in small.packed ? small.packed.shift : 0,
       big_shift: 'shift' in big ? big.shift : 0,
     };
-    const kernel = tex ? convIgemmWeightTexKernel : convIgemmWeightKernel;
+    const kernel =
+      a.operands === 'texture-quads'
+        ? convIgemmWeightSgKernel
+        : tex
+          ? convIgemmWeightTexKernel
+          : convIgemmWeightKernel;
     if (a.splits === 1) {
       await b.dispatch(kernel, {
         bindings: { igw_out: a.dw, ...operands },

@@ -11,18 +11,21 @@ import type { GpuRuntime } from '../gpu/runtime.js';
  * - `igemm`: conv_igemm.wgsl on NHWC4-packed operands (every path and shape).
  * - `igemm-tex`: the same with the packed operands in rgba32float textures (every path whose
  *   textures fit the device's maxTextureDimension2D).
+ * - `igemm-sg`: igemm-tex with one operand shared within quads by subgroup broadcasts (every path
+ *   igemm-tex runs, on devices with the `subgroups` feature: SwiftShader, GPUs).
  * - `igemm-narrow`: the same packing, 8 pixels × all output channels (data paths with ≤ 4).
  * - `im2col`: the gathered tensor packed as im2col rows, then the same GEMM kernels (data paths in
  *   direct mode: conv2d forward, conv_transpose2d input gradient; and weight gradients).
  * - `im2col-narrow`: im2col rows with the narrow kernel (direct mode, ≤ 4 output channels).
  */
 export type ConvVariant =
-  'direct' | 'igemm' | 'igemm-tex' | 'igemm-narrow' | 'im2col' | 'im2col-narrow';
+  'direct' | 'igemm' | 'igemm-tex' | 'igemm-sg' | 'igemm-narrow' | 'im2col' | 'im2col-narrow';
 
 export const CONV_VARIANTS: readonly ConvVariant[] = [
   'direct',
   'igemm',
   'igemm-tex',
+  'igemm-sg',
   'igemm-narrow',
   'im2col',
   'im2col-narrow',
@@ -37,11 +40,19 @@ export const NARROW_MAX_CHANNELS = 4;
 /**
  * A conv path as the kernels see it: `data` paths write dst from src (direct mode: dst is the
  * small tensor; transposed mode: the big one), `weight` paths sum big × small into dW.
- * `texturesFit`: whether igemm-tex's textures fit the device (default false).
+ * `texturesFit`: whether igemm-tex's textures fit the device; `subgroups`: whether the device has
+ * the feature (both default false).
  */
 export type ConvPathShape =
-  | { kind: 'data'; transposed: boolean; srcC: number; dstC: number; texturesFit?: boolean }
-  | { kind: 'weight'; bigC: number; smallC: number; texturesFit?: boolean };
+  | {
+      kind: 'data';
+      transposed: boolean;
+      srcC: number;
+      dstC: number;
+      texturesFit?: boolean;
+      subgroups?: boolean;
+    }
+  | { kind: 'weight'; bigC: number; smallC: number; texturesFit?: boolean; subgroups?: boolean };
 
 export function convVariantEligible(variant: ConvVariant, p: ConvPathShape): boolean {
   switch (variant) {
@@ -50,6 +61,8 @@ export function convVariantEligible(variant: ConvVariant, p: ConvPathShape): boo
       return true;
     case 'igemm-tex':
       return p.texturesFit === true;
+    case 'igemm-sg':
+      return p.texturesFit === true && p.subgroups === true;
     case 'im2col':
       return p.kind === 'weight' || !p.transposed;
     case 'igemm-narrow':
@@ -93,13 +106,14 @@ export function convShapeClass(p: ConvPathShape): ConvShapeClass {
 
 /**
  * The default variants per adapter class and shape class, best first (the first eligible one
- * runs: igemm-tex only where its textures fit). llvmpipe and SwiftShader: measured at the conv
- * VAE's shapes with bench/conv.ts and measureConvVariants (bench/RESULTS.md); they agree, and the
- * weight gradients with few big channels stay on the direct kernel, which packs nothing. GPU:
- * unmeasured here (no GPU at hand); the packed GEMM kernels load vec4s of consecutive channels,
- * which suits GPUs too.
+ * runs: igemm-tex only where its textures fit, igemm-sg only with subgroups). llvmpipe and
+ * SwiftShader: measured at the conv VAE's shapes with bench/conv.ts and measureConvVariants
+ * (bench/RESULTS.md); they agree but for igemm-sg, which llvmpipe cannot run (no subgroups in
+ * compatibility mode) and which gained about 1.2× over igemm-tex on SwiftShader; weight gradients
+ * with few big channels stay on the direct kernel, which packs nothing. GPU: unmeasured here (no
+ * GPU at hand); the packed GEMM kernels load vec4s of consecutive channels, which suits GPUs too.
  */
-const CPU_DEFAULTS: Readonly<Record<ConvShapeClass, readonly ConvVariant[]>> = {
+const LLVMPIPE_DEFAULTS: Readonly<Record<ConvShapeClass, readonly ConvVariant[]>> = {
   narrow: ['igemm-narrow'],
   'narrow-few-src': ['im2col-narrow'],
   'few-src': ['im2col'],
@@ -109,12 +123,19 @@ const CPU_DEFAULTS: Readonly<Record<ConvShapeClass, readonly ConvVariant[]>> = {
   weight: ['igemm-tex', 'igemm'],
 };
 
+const SWIFTSHADER_DEFAULTS: Readonly<Record<ConvShapeClass, readonly ConvVariant[]>> = {
+  ...LLVMPIPE_DEFAULTS,
+  direct: ['igemm-sg', 'igemm-tex', 'igemm'],
+  transposed: ['igemm-sg', 'igemm-tex', 'igemm'],
+  weight: ['igemm-sg', 'igemm-tex', 'igemm'],
+};
+
 export const CONV_DEFAULTS: Readonly<
   Record<ConvAdapterClass, Readonly<Record<ConvShapeClass, readonly ConvVariant[]>>>
 > = {
-  llvmpipe: CPU_DEFAULTS,
-  swiftshader: CPU_DEFAULTS,
-  gpu: CPU_DEFAULTS,
+  llvmpipe: LLVMPIPE_DEFAULTS,
+  swiftshader: SWIFTSHADER_DEFAULTS,
+  gpu: LLVMPIPE_DEFAULTS,
 };
 
 /** The table's choice for an adapter class and path (`direct` if nothing listed is eligible). */

@@ -28,6 +28,7 @@ import {
   igemmWeightTexturesFit,
   prepareIgemmDataPath,
   prepareIgemmWeightPath,
+  type ConvOperands,
 } from './conv-igemm.js';
 import { resolveConvVariant, type ConvPathShape, type ConvVariant } from './conv-select.js';
 import { prepareReduceCols, prepareReduceRows } from './reduce.js';
@@ -119,6 +120,7 @@ export function convPathShape(rt: GpuRuntime, path: ConvPath, shape: Conv2dShape
   const { batch, inChannels: ci, outChannels: co, height, width } = shape;
   const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
   const taps = shape.kernelH * shape.kernelW;
+  const subgroups = rt.info.features.has('subgroups');
   if (path.endsWith('weight')) {
     const [big, small] = transposed
       ? [
@@ -138,7 +140,7 @@ export function convPathShape(rt: GpuRuntime, path: ConvPath, shape: Conv2dShape
       smallH: small.h,
       smallW: small.w,
     });
-    return { kind: 'weight', bigC: big.c, smallC: small.c, texturesFit };
+    return { kind: 'weight', bigC: big.c, smallC: small.c, texturesFit, subgroups };
   }
   // Forward: x -> y in the path's own mode; input gradient: dy -> dx in the other mode.
   const forward = path.endsWith('forward');
@@ -159,6 +161,7 @@ export function convPathShape(rt: GpuRuntime, path: ConvPath, shape: Conv2dShape
     srcC: src.c,
     dstC: dst.c,
     texturesFit,
+    subgroups,
   };
 }
 
@@ -321,6 +324,11 @@ function checkEpilogue(kernel: string, act: Activation, alpha: number): number {
   return code;
 }
 
+/** Where a packed variant keeps its operands. */
+function operandsOf(variant: ConvVariant): ConvOperands {
+  return variant === 'igemm-sg' ? 'texture-quads' : variant === 'igemm-tex' ? 'texture' : 'buffer';
+}
+
 // ---- block choice ----
 
 /** Register block of every conv kernel: 8 output channels × 8 output pixels (or taps). */
@@ -380,7 +388,7 @@ async function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<Program> {
       kernel: a.kernel,
       transposed: a.transposed,
       packing: variant.startsWith('im2col') ? 'im2col' : 'nhwc4',
-      operands: variant === 'igemm-tex' ? 'texture' : 'buffer',
+      operands: operandsOf(variant),
       narrow: variant.endsWith('-narrow'),
       batch: a.batch,
       src: a.src,
@@ -506,7 +514,7 @@ async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program
     return prepareIgemmWeightPath(rt, {
       kernel: a.kernel,
       packing,
-      operands: variant === 'igemm-tex' ? 'texture' : 'buffer',
+      operands: operandsOf(variant),
       batch: a.batch,
       big: a.big,
       bigC: a.bigC,
