@@ -1,21 +1,38 @@
-// Conv benchmark: GFLOP/s of every conv kernel at the conv VAE's layer shapes (batch 128), each
-// result first checked against the float64 CPU reference. FLOPs are the nominal 2·B·Cin·Cout·kh·kw
-// per small-side pixel (padding taps included); the bias gradient counts one per element of dy.
+// Conv benchmark: GFLOP/s of every conv kernel variant at the conv VAE's layer shapes (batch 128),
+// each result first checked against the float64 CPU reference, beside the matmul kernels at the
+// GEMM of the same FLOPs (same run). FLOPs are the nominal 2·B·Cin·Cout·kh·kw per small-side
+// pixel (padding taps included); the bias gradient counts one per element of dy. The variants of
+// a pass and the matmul variants at the same FLOPs are timed in the same interleaved rounds
+// (timeInterleaved), so that load from other work on the machine affects them alike; `default`
+// is the variant the table in conv-select.ts picks, `default / matmul` its GFLOP/s over the best
+// matmul's.
 // Usage: npx tsx bench/conv.ts [llvmpipe|swiftshader|gpu|auto]
 import { readFloats, type BufferRange } from '../src/gpu/buffers.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
+import type { Program } from '../src/gpu/program.js';
 import { createRuntime, type GpuRuntime, type Work } from '../src/gpu/runtime.js';
 import {
   conv2dOutputSize,
-  prepareConv2dBackwardInput,
-  prepareConv2dBackwardWeight,
-  prepareConv2dForward,
+  convPathShape,
   prepareConvBiasBackward,
-  prepareConvTranspose2dBackwardInput,
-  prepareConvTranspose2dBackwardWeight,
-  prepareConvTranspose2dForward,
   type Conv2dShape,
+  type ConvPath,
 } from '../src/kernels/conv.js';
+import {
+  convPathFlops,
+  convPathVariants,
+  prepareConvPath,
+  timeInterleaved,
+  type ConvPathBuffers,
+} from '../src/kernels/conv-measure.js';
+import { resolveConvVariant, type ConvVariant } from '../src/kernels/conv-select.js';
+import {
+  eligibleMatmulVariants,
+  prepareMatmul,
+  type MatmulLayout,
+  type MatmulShape,
+  type MatmulVariant,
+} from '../src/kernels/matmul.js';
 import {
   conv2dBackward64,
   conv2dForward64,
@@ -55,24 +72,50 @@ const LAYERS: Layer[] = [
   },
 ];
 
+const PASSES = ['forward', 'backward_input', 'backward_weight'] as const;
+
 function random(n: number, r: () => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = 2 * r() - 1;
   return out;
 }
 
+/**
+ * The matmul of the same FLOPs: forward and input gradients as NN (pixels of the written tensor ×
+ * its channels, inner dimension the taps that reach a pixel), weight gradients as TN (small
+ * channels × big channels·taps, inner dimension the small pixels).
+ */
+function equivalentGemm(
+  rt: GpuRuntime,
+  path: ConvPath,
+  shape: Conv2dShape,
+): [MatmulLayout, MatmulShape] {
+  const p = convPathShape(rt, path, shape);
+  const transposed = path.startsWith('conv_transpose2d');
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const { batch, kernelH, kernelW, stride } = shape;
+  const taps = kernelH * kernelW;
+  if (p.kind === 'weight') {
+    const small = transposed ? shape.height * shape.width : oh * ow;
+    return ['TN', { M: p.smallC, N: p.bigC * taps, K: batch * small }];
+  }
+  const [dstH, dstW] = path.endsWith('forward') ? [oh, ow] : [shape.height, shape.width];
+  const k = p.transposed ? (p.srcC * taps) / (stride * stride) : p.srcC * taps;
+  return ['NN', { M: batch * dstH * dstW, N: p.dstC, K: k }];
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Milliseconds per dispatch, median of batches (see bench/matmul.ts for the sleep). */
-async function timeDispatch(rt: GpuRuntime, d: Work, samples: number): Promise<number> {
+/** Milliseconds per run, median of batches (see measureConvVariants for the sleep). */
+async function timeWork(rt: GpuRuntime, d: Work, samples = 5): Promise<number> {
   let t0 = performance.now();
   rt.submit([d], 'warm-up');
   await rt.finish();
   let estimate = performance.now() - t0;
-  const batch = Math.max(1, Math.min(64, Math.round(100 / Math.max(estimate, 0.01))));
+  const batch = Math.max(1, Math.min(32, Math.round(60 / Math.max(estimate, 0.01))));
   const list = Array.from({ length: batch }, () => d);
   const times: number[] = [];
-  for (let s = 0; s < samples + 1; s++) {
+  for (let s = 0; s < samples; s++) {
     t0 = performance.now();
     rt.submit(list, 'bench');
     const left = 0.85 * estimate * batch - (performance.now() - t0);
@@ -80,17 +123,63 @@ async function timeDispatch(rt: GpuRuntime, d: Work, samples: number): Promise<n
     await rt.finish();
     const t = (performance.now() - t0) / batch;
     estimate = Math.min(estimate, t);
-    if (s > 0) times.push(t);
+    times.push(t);
   }
   times.sort((x, y) => x - y);
   return times[Math.floor(times.length / 2)]!;
 }
 
+const MATMUL_CANDIDATES: readonly MatmulVariant[] = ['tex', 'rb4x16', 'rb4', 'rb'];
+
+/** The register-blocked matmul variants at a shape, prepared on scratch buffers. */
+async function matmulPrograms(
+  rt: GpuRuntime,
+  layout: MatmulLayout,
+  s: MatmulShape,
+): Promise<{ programs: Map<string, Program>; destroy: () => void }> {
+  const a = rt.buffers.storage('mm-a', 4 * s.M * s.K);
+  const b = rt.buffers.storage('mm-b', 4 * s.K * s.N);
+  const c = rt.buffers.storage('mm-c', 4 * s.M * s.N);
+  const programs = new Map<string, Program>();
+  for (const variant of eligibleMatmulVariants(layout, s)) {
+    if (!MATMUL_CANDIDATES.includes(variant)) continue;
+    programs.set(`matmul ${variant}`, await prepareMatmul(rt, { layout, ...s, a, b, c, variant }));
+  }
+  return {
+    programs,
+    destroy: () => {
+      for (const p of programs.values()) p.destroy();
+      for (const r of [a, b, c]) rt.buffers.destroy(r.buffer);
+    },
+  };
+}
+
+/** Best GFLOP/s of the matmul variants at a shape. */
+async function matmulGflops(rt: GpuRuntime, layout: MatmulLayout, s: MatmulShape): Promise<number> {
+  const mm = await matmulPrograms(rt, layout, s);
+  const ms = await timeInterleaved(rt, mm.programs);
+  mm.destroy();
+  return (2 * s.M * s.N * s.K) / (Math.min(...ms.values()) * 1e6);
+}
+
+const fmt = (g: number) => (g >= 1 ? g.toFixed(1) : g.toFixed(2));
+
 async function main(): Promise<void> {
   const adapter = (process.argv[2] ?? 'llvmpipe') as AdapterChoice;
   const rt = await createRuntime({ adapter });
-  console.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
-  console.log(['layer', 'forward', 'backward input', 'backward weight', 'bias'].join('\t'));
+  console.log(`adapter: ${rt.info.name} (${rt.info.kind}), ${new Date().toISOString()}`);
+  const mlp = await matmulGflops(rt, 'NN', { M: 128, N: 400, K: 784 });
+  console.log(`matmul NN 128×400×784 (the MLP VAE's layer), best variant: ${fmt(mlp)} GFLOP/s`);
+  console.log(
+    [
+      'layer',
+      'pass',
+      'GFLOP/s per variant (ms)',
+      'default',
+      'matmul at the same FLOPs',
+      'default / matmul',
+    ].join(' | '),
+  );
   for (const { what, transposed, shape } of LAYERS) {
     const { batch, inChannels: ci, outChannels: co, height, width, kernelH, kernelW } = shape;
     const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
@@ -103,9 +192,7 @@ async function main(): Promise<void> {
       act: 'relu',
     });
     const ref = (transposed ? convTranspose2dBackward64 : conv2dBackward64)(dy, x, w, bias, shape);
-    const smallPixels = transposed ? height * width : oh * ow;
-    const flops = 2 * batch * ci * co * kernelH * kernelW * smallPixels;
-    const bufs: Record<string, BufferRange> = {
+    const bufs: ConvPathBuffers = {
       x: rt.buffers.upload('x', x),
       weight: rt.buffers.upload('w', w),
       bias: rt.buffers.upload('bias', bias),
@@ -113,91 +200,95 @@ async function main(): Promise<void> {
       y: rt.buffers.storage('y', 4 * dy.length),
       dx: rt.buffers.storage('dx', 4 * x.length),
       dw: rt.buffers.storage('dw', 4 * w.length),
-      db: rt.buffers.storage('db', 4 * co),
     };
-    const runs: [string, Promise<Work>, BufferRange, Float64Array, number, number][] = [
-      [
-        'forward',
-        (transposed ? prepareConvTranspose2dForward : prepareConv2dForward)(rt, {
-          ...shape,
-          x: bufs.x!,
-          weight: bufs.weight!,
-          y: bufs.y!,
-          bias: bufs.bias!,
-          act: 'relu',
-        }),
-        bufs.y!,
-        relu,
-        flops,
-        ci * kernelH * kernelW,
-      ],
-      [
-        'backward input',
-        (transposed ? prepareConvTranspose2dBackwardInput : prepareConv2dBackwardInput)(rt, {
-          ...shape,
-          dy: bufs.dy!,
-          weight: bufs.weight!,
-          dx: bufs.dx!,
-        }),
-        bufs.dx!,
-        ref.dx,
-        flops,
-        co * kernelH * kernelW,
-      ],
-      [
-        'backward weight',
-        (transposed ? prepareConvTranspose2dBackwardWeight : prepareConv2dBackwardWeight)(rt, {
-          ...shape,
-          x: bufs.x!,
-          dy: bufs.dy!,
-          dw: bufs.dw!,
-        }),
-        bufs.dw!,
-        ref.dw,
-        flops,
-        batch * smallPixels,
-      ],
-      [
-        'bias',
-        prepareConvBiasBackward(rt, {
-          batch,
-          channels: co,
-          height: oh,
-          width: ow,
-          dy: bufs.dy!,
-          db: bufs.db!,
-        }),
-        bufs.db!,
-        ref.db!,
-        dy.length,
-        batch * oh * ow,
-      ],
-    ];
-    const row = [what];
-    for (const [name, prepared, target, expected, count, terms] of runs) {
-      const d = await prepared;
-      await rt.submitChecked([d]);
-      const problem = mismatches(
-        await readFloats(rt.device, target),
-        expected,
-        { atol: 1e-6 * (terms + 2), rtol: 1e-4 },
-        `${what} ${name}`,
-        3,
-      );
-      if (problem) {
-        console.error(problem);
-        row.push('WRONG');
-      } else {
-        const ms = await timeDispatch(rt, d, 5);
-        row.push(
-          `${((count / (ms * 1e6)) | 0) === 0 ? (count / (ms * 1e6)).toFixed(2) : (count / (ms * 1e6)).toFixed(1)} (${ms.toFixed(2)} ms)`,
+    const kind = transposed ? 'conv_transpose2d' : 'conv2d';
+    for (const pass of PASSES) {
+      const path = `${kind}_${pass}` as ConvPath;
+      const [target, expected, terms]: [BufferRange, Float64Array, number] =
+        pass === 'forward'
+          ? [bufs.y, relu, ci * kernelH * kernelW]
+          : pass === 'backward_input'
+            ? [bufs.dx, ref.dx, co * kernelH * kernelW]
+            : [bufs.dw, ref.dw, batch * (transposed ? height * width : oh * ow)];
+      const ok: ConvVariant[] = [];
+      const cells: string[] = [];
+      for (const variant of convPathVariants(rt, path, shape)) {
+        const p: Program = await prepareConvPath(rt, path, shape, bufs, { variant, act: 'relu' });
+        await rt.submitChecked([p]);
+        const problem = mismatches(
+          await readFloats(rt.device, target),
+          expected,
+          { atol: 1e-6 * (terms + 2), rtol: 1e-4 },
+          `${what} ${pass} [${variant}]`,
+          3,
         );
+        p.destroy();
+        if (problem) {
+          console.error(problem);
+          cells.push(`${variant} WRONG`);
+        } else {
+          ok.push(variant);
+        }
       }
-      d.destroy();
+      // The conv variants and the matmuls at the same FLOPs, timed in the same rounds.
+      const flops = convPathFlops(path, shape);
+      const [layout, gemm] = equivalentGemm(rt, path, shape);
+      const mm = await matmulPrograms(rt, layout, gemm);
+      const items = new Map<string, Program>(mm.programs);
+      for (const v of ok)
+        items.set(v, await prepareConvPath(rt, path, shape, bufs, { variant: v }));
+      const ms = await timeInterleaved(rt, items);
+      for (const v of ok) {
+        cells.push(`${v} ${fmt(flops / (ms.get(v)! * 1e6))} (${ms.get(v)!.toFixed(2)})`);
+        items.get(v)!.destroy();
+      }
+      mm.destroy();
+      let mmBest = Infinity;
+      let mmVariant = '';
+      for (const [k, t] of ms) {
+        if (k.startsWith('matmul ') && t < mmBest) [mmBest, mmVariant] = [t, k.slice(7)];
+      }
+      const mmG = (2 * gemm.M * gemm.N * gemm.K) / (mmBest * 1e6);
+      const def = resolveConvVariant(rt, path, convPathShape(rt, path, shape));
+      const defG = ms.has(def) ? flops / (ms.get(def)! * 1e6) : NaN;
+      console.log(
+        [
+          what,
+          pass,
+          cells.join(', '),
+          def,
+          `${fmt(mmG)} (${layout} ${gemm.M}×${gemm.N}×${gemm.K}, ${mmVariant})`,
+          `${((100 * defG) / mmG).toFixed(0)} %`,
+        ].join(' | '),
+      );
     }
-    console.log(row.join('\t'));
+    const db = rt.buffers.storage('db', 4 * co);
+    const p = await prepareConvBiasBackward(rt, {
+      batch,
+      channels: co,
+      height: oh,
+      width: ow,
+      dy: bufs.dy,
+      db,
+    });
+    await rt.submitChecked([p]);
+    const problem = mismatches(
+      await readFloats(rt.device, db),
+      ref.db!,
+      { atol: 1e-6 * (batch * oh * ow + 2), rtol: 1e-4 },
+      `${what} bias`,
+      3,
+    );
+    const ms = problem ? NaN : await timeWork(rt, p);
+    console.log(
+      `${what} | bias | ${problem ? 'WRONG' : `${fmt(dy.length / (ms * 1e6))} (${ms.toFixed(2)})`}`,
+    );
+    p.destroy();
+    rt.buffers.destroy(db.buffer);
     for (const range of Object.values(bufs)) rt.buffers.destroy(range.buffer);
   }
+  const mlpAfter = await matmulGflops(rt, 'NN', { M: 128, N: 400, K: 784 });
+  console.log(`matmul NN 128×400×784 again at the end: ${fmt(mlpAfter)} GFLOP/s`);
   rt.destroy();
 }
 

@@ -3,7 +3,11 @@ import type { BufferRange } from '../src/gpu/buffers.js';
 import type { GpuRuntime, Work } from '../src/gpu/runtime.js';
 import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
 import {
+  CONV_ENV,
+  CONV_VARIANTS,
   conv2dDirectKernel,
+  convPathShape,
+  type ConvPath,
   conv2dOutputSize,
   convOutputLength,
   prepareConv2dBackwardInput,
@@ -14,6 +18,7 @@ import {
   prepareConvTranspose2dBackwardWeight,
   prepareConvTranspose2dForward,
   type Conv2dShape,
+  type ConvVariant,
 } from '../src/kernels/conv.js';
 import { activation64 } from '../src/reference/activations.js';
 import {
@@ -23,7 +28,23 @@ import {
   convTranspose2dForward64,
 } from '../src/reference/conv.js';
 import { conv2dShape } from './helpers/conv-shape.js';
-import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+import {
+  convIgemmKernel,
+  convIgemmNarrowKernel,
+  convIgemmWeightKernel,
+  convPackIm2colKernel,
+  convPackNhwc4Kernel,
+} from '../src/kernels/conv-igemm.js';
+import { prepareConvPath } from '../src/kernels/conv-measure.js';
+import {
+  CONV_DEFAULTS,
+  convAdapterClass,
+  convShapeClass,
+  convVariantEligible,
+  resolveConvVariant,
+  type ConvPathShape,
+} from '../src/kernels/conv-select.js';
+import { TEST_ADAPTERS, output, poison, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   finiteDifference,
   freshSeed,
@@ -57,6 +78,55 @@ const TRANSPOSED_SHAPES: Conv2dShape[] = [
   S(3, 1, 32, 7, 7, 4, 4, 2, 1),
 ];
 
+// Extra shapes for the narrow variants, so that every output channel count 1-4 is run.
+const NARROW_CONV_SHAPES: Conv2dShape[] = [
+  S(3, 6, 2, 9, 8, 3, 3, 2, 1),
+  S(1, 7, 4, 13, 11, 3, 4, 1, 2),
+];
+const NARROW_TRANSPOSED_SHAPES: Conv2dShape[] = [
+  S(3, 6, 2, 5, 6, 4, 4, 2, 1, 1),
+  S(1, 5, 4, 4, 3, 5, 5, 3, 2, 2),
+];
+
+const WEIGHT_VARIANTS: readonly ConvVariant[] = [
+  'direct',
+  'igemm',
+  'igemm-tex',
+  'igemm-sg',
+  'im2col',
+];
+
+/** Whether this adapter lacks what a variant needs (igemm-sg: subgroups; llvmpipe has none). */
+const unavailable = (rt: GpuRuntime, variant: ConvVariant) =>
+  variant === 'igemm-sg' && !rt.info.features.has('subgroups');
+
+/** Pinning a variant the adapter cannot run is a named error. */
+async function expectUnavailable(rt: GpuRuntime, path: ConvPath, variant: ConvVariant) {
+  const shape = S(2, 8, 16, 6, 6, 3, 3, 1, 1);
+  await withBuffers(rt, async (b) => {
+    const big = out(b, 'big', 4096);
+    const bufs = { x: big, weight: big, y: big, dy: big, dx: big, dw: big };
+    await expect(prepareConvPath(rt, path, shape, bufs, { variant })).rejects.toThrow(
+      new RegExp(`${path}: variant '${variant}' is not eligible`),
+    );
+  });
+}
+
+/** The kernels' view of a path on this device, for eligibility. */
+function pathOf(
+  rt: GpuRuntime,
+  shape: Conv2dShape,
+  transposed: boolean,
+  grad: 'forward' | 'input' | 'weight',
+): ConvPathShape {
+  const kind = transposed ? 'conv_transpose2d' : 'conv2d';
+  return convPathShape(
+    rt,
+    grad === 'forward' ? `${kind}_forward` : `${kind}_backward_${grad}`,
+    shape,
+  );
+}
+
 interface Epilogue {
   bias?: boolean;
   act?: Activation;
@@ -72,6 +142,13 @@ const EPILOGUES: Epilogue[] = [
   { bias: true, act: 'leaky_relu', alpha: 0.2, pre: true, accumulate: true },
   { bias: true, act: 'tanh' },
   { act: 'sigmoid', pre: true },
+];
+
+// The packed variants alternate two epilogues that between them switch every part on and off:
+// each epilogue is another pipeline, and these kernels take seconds to compile on SwiftShader.
+const PACKED_EPILOGUES: Epilogue[] = [
+  { bias: true, act: 'leaky_relu', alpha: 0.2, pre: true, accumulate: true },
+  { act: 'sigmoid' },
 ];
 
 interface Bufs {
@@ -115,6 +192,7 @@ async function forwardCase(
   shape: Conv2dShape,
   e: Epilogue,
   seed: number,
+  variant: ConvVariant,
 ): Promise<string | null> {
   const rng = makeRng(seed);
   const { batch, inChannels: ci, outChannels: co, height, width, kernelH, kernelW } = shape;
@@ -137,6 +215,7 @@ async function forwardCase(
       act: e.act,
       alpha: e.alpha,
       accumulate: e.accumulate,
+      variant,
     };
     await run(
       rt,
@@ -148,7 +227,7 @@ async function forwardCase(
     const act = e.act ?? 'identity';
     const alpha = e.alpha ?? defaultAlpha(act);
     const y = z.map((v, i) => activation64(act, v, alpha) + (y0 ? y0[i]! : 0));
-    const name = describeShape(shape, transposed, e, seed);
+    const name = describeShape(shape, transposed, { ...e, variant }, seed);
     const tol = tolerance(ci * kernelH * kernelW + 1);
     const problems = [mismatches(await read(rt, yBuf), y, tol, `y of ${name}`)];
     if (preBuf) problems.push(mismatches(await read(rt, preBuf), z, tol, `pre of ${name}`));
@@ -166,6 +245,7 @@ async function backwardCase(
   shape: Conv2dShape,
   accumulate: boolean,
   seed: number,
+  variant: ConvVariant,
   splits?: number,
 ): Promise<string | null> {
   const rng = makeRng(seed);
@@ -186,12 +266,12 @@ async function backwardCase(
     const dyBuf = up(b, 'dy', dy);
     let d: Work;
     if (grad === 'input') {
-      const o = { ...shape, dy: dyBuf, weight: wBuf, dx: target, accumulate };
+      const o = { ...shape, dy: dyBuf, weight: wBuf, dx: target, accumulate, variant };
       d = transposed
         ? await prepareConvTranspose2dBackwardInput(rt, o)
         : await prepareConv2dBackwardInput(rt, o);
     } else if (grad === 'weight') {
-      const o = { ...shape, x: xBuf, dy: dyBuf, dw: target, accumulate, splits };
+      const o = { ...shape, x: xBuf, dy: dyBuf, dw: target, accumulate, splits, variant };
       d = transposed
         ? await prepareConvTranspose2dBackwardWeight(rt, o)
         : await prepareConv2dBackwardWeight(rt, o);
@@ -210,14 +290,15 @@ async function backwardCase(
     const want = before ? expected.map((v, i) => v + before[i]!) : expected;
     const terms =
       grad === 'input' ? co * kernelH * kernelW : batch * (transposed ? height * width : oh * ow);
-    const name = `d${grad} of ${describeShape(shape, transposed, { accumulate, splits }, seed)}`;
+    const name = `d${grad} of ${describeShape(shape, transposed, { accumulate, splits, variant }, seed)}`;
     return mismatches(await read(rt, target), want, tolerance(terms + 1), name);
   });
 }
 
 /**
  * Finite-difference check of the input and weight gradients of L = Σ conv(x, W)·g (float64
- * forward), on a sample of elements, against the GPU backward kernels given dy = g.
+ * forward), on a sample of elements, against the GPU backward kernels given dy = g: every
+ * eligible variant of each.
  */
 async function finiteDifferenceCase(
   rt: GpuRuntime,
@@ -243,49 +324,39 @@ async function finiteDifferenceCase(
   const wi = pick(w.length);
   const fdx = finiteDifference((v) => loss(v, w64), x64, 1e-3, xi);
   const fdw = finiteDifference((v) => loss(x64, v), w64, 1e-3, wi);
-  return withBuffers(rt, async (b) => {
+  const tol = { atol: 1e-4, rtol: 1e-4 };
+  const problems: string[] = [];
+  await withBuffers(rt, async (b) => {
     const xBuf = up(b, 'x', x);
     const wBuf = up(b, 'w', w);
     const gBuf = up(b, 'g', g);
-    const dx = out(b, 'dx', x.length);
-    const dw = out(b, 'dw', w.length);
-    const inOpts = { ...shape, dy: gBuf, weight: wBuf, dx };
-    const wOpts = { ...shape, x: xBuf, dy: gBuf, dw };
-    await run(
-      rt,
-      transposed
-        ? await prepareConvTranspose2dBackwardInput(rt, inOpts)
-        : await prepareConv2dBackwardInput(rt, inOpts),
-    );
-    await run(
-      rt,
-      transposed
-        ? await prepareConvTranspose2dBackwardWeight(rt, wOpts)
-        : await prepareConv2dBackwardWeight(rt, wOpts),
-    );
-    const gotX = await read(rt, dx);
-    const gotW = await read(rt, dw);
-    const tol = { atol: 1e-4, rtol: 1e-4 };
-    const name = describeShape(shape, transposed, {}, seed);
-    return (
-      [
-        mismatches(
-          xi.map((i) => gotX[i]!),
-          xi.map((i) => fdx[i]!),
+    const kind = transposed ? 'conv_transpose2d' : 'conv2d';
+    const grads = [
+      ['input', out(b, 'dx', x.length), xi, fdx],
+      ['weight', out(b, 'dw', w.length), wi, fdw],
+    ] as const;
+    for (const variant of CONV_VARIANTS) {
+      const name = describeShape(shape, transposed, { variant }, seed);
+      for (const [grad, target, sample, expected] of grads) {
+        if (!convVariantEligible(variant, pathOf(rt, shape, transposed, grad))) continue;
+        poison(rt, target);
+        const bufs = { x: xBuf, weight: wBuf, dy: gBuf, dx: target, dw: target, y: target };
+        await run(
+          rt,
+          await prepareConvPath(rt, `${kind}_backward_${grad}`, shape, bufs, { variant }),
+        );
+        const got = await read(rt, target);
+        const p = mismatches(
+          sample.map((i) => got[i]!),
+          sample.map((i) => expected[i]!),
           tol,
-          `finite-difference dx of ${name}`,
-        ),
-        mismatches(
-          wi.map((i) => gotW[i]!),
-          wi.map((i) => fdw[i]!),
-          tol,
-          `finite-difference dW of ${name}`,
-        ),
-      ]
-        .filter((p) => p !== null)
-        .join('\n') || null
-    );
+          `finite-difference d${grad === 'input' ? 'x' : 'W'} of ${name}`,
+        );
+        if (p) problems.push(p);
+      }
+    }
   });
+  return problems.join('\n') || null;
 }
 
 describe('conv2dOutputSize', () => {
@@ -306,49 +377,118 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
   for (const transposed of [false, true]) {
     const what = transposed ? 'conv_transpose2d' : 'conv2d';
     const shapes = transposed ? TRANSPOSED_SHAPES : CONV_SHAPES;
+    const narrowShapes = transposed ? NARROW_TRANSPOSED_SHAPES : NARROW_CONV_SHAPES;
 
-    it(`${what} forward: awkward shapes, bias/activation epilogue, pre, accumulate`, async () => {
-      const rt = await runtimeFor(adapter);
-      const problems: string[] = [];
-      for (const [i, shape] of shapes.entries()) {
-        const p = await forwardCase(
-          rt,
-          transposed,
-          shape,
-          EPILOGUES[i % EPILOGUES.length]!,
-          freshSeed(),
-        );
-        if (p) problems.push(p);
+    for (const variant of CONV_VARIANTS) {
+      const all = variant.endsWith('-narrow') ? [...shapes, ...narrowShapes] : shapes;
+      // im2col packs windows of a direct-mode path: conv2d forward, conv_transpose2d dx.
+      const im2col = variant.startsWith('im2col');
+      for (const grad of ['forward', 'input'] as const) {
+        if (im2col && transposed === (grad === 'forward')) continue;
+        const title =
+          grad === 'forward'
+            ? `${what} forward [${variant}]: awkward shapes, bias/activation epilogue, pre, accumulate`
+            : `${what} backward input [${variant}] (assign and accumulate)`;
+        it(title, async () => {
+          const rt = await runtimeFor(adapter);
+          if (unavailable(rt, variant)) {
+            await expectUnavailable(
+              rt,
+              grad === 'forward' ? `${what}_forward` : `${what}_backward_input`,
+              variant,
+            );
+            return;
+          }
+          const eligible = all.filter((s) =>
+            convVariantEligible(variant, pathOf(rt, s, transposed, grad)),
+          );
+          expect(eligible.length).toBeGreaterThan(0);
+          const epilogues = variant === 'direct' ? EPILOGUES : PACKED_EPILOGUES;
+          const problems: string[] = [];
+          for (const [i, shape] of eligible.entries()) {
+            const p =
+              grad === 'forward'
+                ? await forwardCase(
+                    rt,
+                    transposed,
+                    shape,
+                    epilogues[i % epilogues.length]!,
+                    freshSeed(),
+                    variant,
+                  )
+                : await backwardCase(
+                    rt,
+                    transposed,
+                    'input',
+                    shape,
+                    i % 2 === 1,
+                    freshSeed(),
+                    variant,
+                  );
+            if (p) problems.push(p);
+          }
+          expect(problems.join('\n\n')).toBe('');
+        });
       }
-      expect(problems.join('\n\n')).toBe('');
-    });
+    }
 
-    it(`${what} backward input, weight and bias (assign and accumulate)`, async () => {
-      const rt = await runtimeFor(adapter);
-      const problems: string[] = [];
-      for (const [i, shape] of shapes.entries()) {
-        for (const grad of ['input', 'weight', 'bias'] as const) {
-          const p = await backwardCase(rt, transposed, grad, shape, i % 2 === 1, freshSeed());
+    for (const variant of WEIGHT_VARIANTS) {
+      it(`${what} backward weight [${variant}] (assign and accumulate, split sums)`, async () => {
+        const rt = await runtimeFor(adapter);
+        if (unavailable(rt, variant)) {
+          await expectUnavailable(rt, `${what}_backward_weight`, variant);
+          return;
+        }
+        const problems: string[] = [];
+        for (const [i, shape] of shapes.entries()) {
+          const p = await backwardCase(
+            rt,
+            transposed,
+            'weight',
+            shape,
+            i % 2 === 1,
+            freshSeed(),
+            variant,
+          );
           if (p) problems.push(p);
         }
-      }
-      // The weight gradient without a split, and with a forced one (partial sums reduced).
-      for (const splits of [1, 3]) {
+        // Without a split, and with a forced one (partial sums reduced).
+        for (const splits of [1, 3]) {
+          const p = await backwardCase(
+            rt,
+            transposed,
+            'weight',
+            shapes[1]!,
+            splits === 3,
+            freshSeed(),
+            variant,
+            splits,
+          );
+          if (p) problems.push(p);
+        }
+        expect(problems.join('\n\n')).toBe('');
+      });
+    }
+
+    it(`${what} backward bias (assign and accumulate)`, async () => {
+      const rt = await runtimeFor(adapter);
+      const problems: string[] = [];
+      for (const [i, shape] of shapes.entries()) {
         const p = await backwardCase(
           rt,
           transposed,
-          'weight',
-          shapes[1]!,
-          splits === 3,
+          'bias',
+          shape,
+          i % 2 === 1,
           freshSeed(),
-          splits,
+          'direct',
         );
         if (p) problems.push(p);
       }
       expect(problems.join('\n\n')).toBe('');
     });
 
-    it(`${what} backward kernels agree with finite differences`, async () => {
+    it(`${what} backward kernels of every variant agree with finite differences`, async () => {
       const rt = await runtimeFor(adapter);
       const shape = transposed ? S(2, 3, 5, 5, 6, 4, 3, 2, 1, 1) : S(2, 3, 5, 9, 7, 3, 4, 2, 1);
       expect(await finiteDifferenceCase(rt, transposed, shape, freshSeed())).toBe(null);
@@ -366,6 +506,35 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
     });
     expect(x).toBeLessThanOrEqual(65535);
     expect(x * y * 64).toBeGreaterThanOrEqual(((4096 * 64 * 64) / 8) * 8);
+    // The packed variants: 16 pixels × 8 channels, 8 pixels, a weight tap block, one vec4 of a pack.
+    const big = { batch: 4096, dst_c: 64, dst_h: 64, dst_w: 64, stride: 2 };
+    const invocations = [
+      [convIgemmKernel, { ...big, transposed: 0 }, ((4096 * 64 * 64) / 16) * 8],
+      [convIgemmKernel, { ...big, transposed: 1 }, ((4096 * 64 * 64) / 16) * 8],
+      [convIgemmNarrowKernel, { ...big, dst_c: 1, transposed: 1 }, (4096 * 64 * 64) / 8],
+      [
+        convIgemmWeightKernel,
+        { splits: 4096, big_c: 64, small_c: 64, kh: 4, kw: 4 },
+        4096 * 8 * 16 * 4,
+      ],
+      [convPackNhwc4Kernel, { batch: 4096, h: 64, w: 64, c4: 16 }, 4096 * 64 * 64 * 16],
+      [convPackIm2colKernel, { batch: 4096, oh: 64, ow: 64, k4: 16 }, 4096 * 64 * 64 * 16],
+    ] as const;
+    for (const [kernel, shape, needed] of invocations) {
+      const [gx, gy, gz] = kernel.dispatch(shape);
+      expect(Math.max(gx, gy, gz), kernel.name).toBeLessThanOrEqual(65535);
+      expect(gx * gy * gz * kernel.workgroupSize[0], kernel.name).toBeGreaterThanOrEqual(needed);
+    }
+  });
+
+  it('runs a packed conv whose dispatch folds into two dimensions', async () => {
+    // The pack of a 16 × 1 × 512 × 512 source writes 16·512·512 + 1 vec4s (one per pixel and the
+    // zero pixel): 65537 workgroups of 64, folded into a 2-D grid.
+    const rt = await runtimeFor(adapter);
+    const shape = S(16, 1, 1, 512, 512, 1, 1, 1, 0);
+    expect(convPackNhwc4Kernel.dispatch({ batch: 16, h: 512, w: 512, c4: 1 })[1]).toBe(2);
+    const p = await forwardCase(rt, false, shape, { bias: true }, freshSeed(), 'igemm-narrow');
+    expect(p).toBe(null);
   });
 
   it('rejects bad arguments with the kernel and the problem named', async () => {
@@ -443,6 +612,79 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
           db: out(b, 'db', 2),
         }),
       ).rejects.toThrow(/conv_bias_backward: db holds 2/);
+      // Variants: unknown, not eligible for the path, and an unknown pin in the environment.
+      await expect(fwd({ variant: 'fast' as ConvVariant })).rejects.toThrow(
+        /conv2d_forward: unknown variant 'fast' from the variant option/,
+      );
+      await expect(fwd({ outChannels: 5, variant: 'igemm-narrow' })).rejects.toThrow(
+        /conv2d_forward: variant 'igemm-narrow' is not eligible for a direct-mode data path \(3 → 5 channels\)/,
+      );
+      await expect(tr({ variant: 'im2col-narrow' })).rejects.toThrow(
+        /conv_transpose2d_forward: variant 'im2col-narrow' is not eligible for a transposed-mode data path \(3 → 4 channels\)/,
+      );
+      await expect(tr({ variant: 'im2col' })).rejects.toThrow(
+        /conv_transpose2d_forward: variant 'im2col' is not eligible for a transposed-mode data path/,
+      );
+      await expect(
+        prepareConv2dBackwardWeight(rt, { ...bw, dw: big, variant: 'igemm-narrow' }),
+      ).rejects.toThrow(
+        /conv2d_backward_weight: variant 'igemm-narrow' is not eligible for a weight gradient/,
+      );
+      const saved = process.env[CONV_ENV];
+      process.env[CONV_ENV] = 'bogus';
+      try {
+        await expect(fwd({})).rejects.toThrow(
+          /conv2d_forward: unknown variant 'bogus' from WEBGPU_VAE_CONV/,
+        );
+      } finally {
+        if (saved === undefined) delete process.env[CONV_ENV];
+        else process.env[CONV_ENV] = saved;
+      }
     });
+  });
+
+  it('selects the table default per shape class, or the pinned variant where eligible', async () => {
+    const rt = await runtimeFor(adapter);
+    const cls = convAdapterClass(rt.info.kind);
+    const paths: [ConvPathShape, string][] = [
+      [{ kind: 'data', transposed: false, srcC: 32, dstC: 64, texturesFit: true }, 'direct'],
+      [{ kind: 'data', transposed: true, srcC: 64, dstC: 32, texturesFit: true }, 'transposed'],
+      [{ kind: 'data', transposed: true, srcC: 32, dstC: 1 }, 'narrow'],
+      [{ kind: 'data', transposed: false, srcC: 1, dstC: 32 }, 'few-src'],
+      [{ kind: 'data', transposed: false, srcC: 1, dstC: 3 }, 'narrow-few-src'],
+      [{ kind: 'weight', bigC: 1, smallC: 32 }, 'weight-few-big'],
+      [{ kind: 'weight', bigC: 32, smallC: 64, texturesFit: true }, 'weight'],
+    ];
+    const saved = process.env[CONV_ENV];
+    try {
+      delete process.env[CONV_ENV];
+      for (const [path, shapeClass] of paths) {
+        expect(convShapeClass(path)).toBe(shapeClass);
+        expect(resolveConvVariant(rt, 'k', path)).toBe(
+          CONV_DEFAULTS[cls][convShapeClass(path)].find((v) => convVariantEligible(v, path)),
+        );
+        expect(resolveConvVariant(rt, 'k', path, 'direct')).toBe('direct');
+      }
+      // Where igemm-tex's textures do not fit, the next in the table.
+      // With subgroups, SwiftShader's table prefers igemm-sg; llvmpipe's does not list it.
+      const withSubgroups = { ...paths[0]![0], subgroups: true };
+      expect(resolveConvVariant(rt, 'k', withSubgroups)).toBe(
+        cls === 'swiftshader' ? 'igemm-sg' : 'igemm-tex',
+      );
+      const noFit = { ...paths[0]![0], texturesFit: false };
+      expect(resolveConvVariant(rt, 'k', noFit)).toBe('igemm');
+      expect(() => resolveConvVariant(rt, 'k', noFit, 'igemm-tex')).toThrow(
+        /k: variant 'igemm-tex' is not eligible/,
+      );
+      // A pin applies where eligible; elsewhere the table decides.
+      process.env[CONV_ENV] = 'im2col';
+      expect(resolveConvVariant(rt, 'k', paths[0]![0])).toBe('im2col');
+      expect(resolveConvVariant(rt, 'k', paths[1]![0])).toBe(
+        CONV_DEFAULTS[cls].transposed.find((v) => convVariantEligible(v, paths[1]![0])),
+      );
+    } finally {
+      if (saved === undefined) delete process.env[CONV_ENV];
+      else process.env[CONV_ENV] = saved;
+    }
   });
 });

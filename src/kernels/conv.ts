@@ -10,16 +10,30 @@
 //   conv_transpose2d bwd W    dW = Σ x ⊗ dy-patch            conv2d_weight (+ split reduction)
 //   bias backward (both)      db = Σ_{B,H,W} dy              reduce_rows + reduce_cols
 //
-// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). The data paths are
-// one PreparedDispatch each; the weight and bias gradients are Programs (a split-K weight gradient
-// or the bias sums need several dispatches and own their scratch buffers).
+// The kernel names are those of the `direct` variant (conv2d.wgsl, the reference-checked
+// baseline). Every path also has packed implicit-GEMM variants (conv-igemm.ts, conv_igemm.wgsl);
+// conv-select.ts picks one per adapter and shape class, or the `variant` option pins one.
+// Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). Every path is a
+// Program: the packed variants run several dispatches and own their scratch buffers, as do a
+// split-K weight gradient and the bias sums.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
-import { buildProgram, type Program } from '../gpu/program.js';
-import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim, checkElements, checkFinite, checkU32 } from './checks.js';
+import {
+  igemmDataTexturesFit,
+  igemmWeightInvocations,
+  igemmWeightTexturesFit,
+  prepareIgemmDataPath,
+  prepareIgemmWeightPath,
+  type ConvOperands,
+} from './conv-igemm.js';
+import { resolveConvVariant, type ConvPathShape, type ConvVariant } from './conv-select.js';
 import { prepareReduceCols, prepareReduceRows } from './reduce.js';
+
+export { CONV_VARIANTS, CONV_ENV, type ConvVariant, type ConvPathShape } from './conv-select.js';
 
 const WG = 64;
 
@@ -75,6 +89,79 @@ export function conv2dOutputSize(
       transposed,
       op,
     ),
+  };
+}
+
+/** The six conv paths; also the names their errors and labels use. */
+export type ConvPath =
+  | 'conv2d_forward'
+  | 'conv2d_backward_input'
+  | 'conv2d_backward_weight'
+  | 'conv_transpose2d_forward'
+  | 'conv_transpose2d_backward_input'
+  | 'conv_transpose2d_backward_weight';
+
+export const CONV_PATHS: readonly ConvPath[] = [
+  'conv2d_forward',
+  'conv2d_backward_input',
+  'conv2d_backward_weight',
+  'conv_transpose2d_forward',
+  'conv_transpose2d_backward_input',
+  'conv_transpose2d_backward_weight',
+];
+
+/**
+ * A path as the kernels see it (conv2d.wgsl's roles: direct or transposed mode, source and
+ * destination channels, or the big and small tensors of a weight gradient), with whether the
+ * igemm-tex textures fit this device: what variant eligibility and the default table go by.
+ */
+export function convPathShape(rt: GpuRuntime, path: ConvPath, shape: Conv2dShape): ConvPathShape {
+  const transposed = path.startsWith('conv_transpose2d');
+  const { batch, inChannels: ci, outChannels: co, height, width } = shape;
+  const { height: oh, width: ow } = conv2dOutputSize(shape, transposed);
+  const taps = shape.kernelH * shape.kernelW;
+  const subgroups = rt.info.features.has('subgroups');
+  if (path.endsWith('weight')) {
+    const [big, small] = transposed
+      ? [
+          { c: co, h: oh, w: ow },
+          { c: ci, h: height, w: width },
+        ]
+      : [
+          { c: ci, h: height, w: width },
+          { c: co, h: oh, w: ow },
+        ];
+    const texturesFit = igemmWeightTexturesFit(rt, {
+      batch,
+      bigC: big.c,
+      bigH: big.h,
+      bigW: big.w,
+      smallC: small.c,
+      smallH: small.h,
+      smallW: small.w,
+    });
+    return { kind: 'weight', bigC: big.c, smallC: small.c, texturesFit, subgroups };
+  }
+  // Forward: x -> y in the path's own mode; input gradient: dy -> dx in the other mode.
+  const forward = path.endsWith('forward');
+  const [src, dst] = forward
+    ? [{ c: ci, h: height, w: width }, { c: co }]
+    : [{ c: co, h: oh, w: ow }, { c: ci }];
+  const texturesFit = igemmDataTexturesFit(rt, {
+    batch,
+    srcC: src.c,
+    srcH: src.h,
+    srcW: src.w,
+    dstC: dst.c,
+    taps,
+  });
+  return {
+    kind: 'data',
+    transposed: forward ? transposed : !transposed,
+    srcC: src.c,
+    dstC: dst.c,
+    texturesFit,
+    subgroups,
   };
 }
 
@@ -237,6 +324,11 @@ function checkEpilogue(kernel: string, act: Activation, alpha: number): number {
   return code;
 }
 
+/** Where a packed variant keeps its operands. */
+function operandsOf(variant: ConvVariant): ConvOperands {
+  return variant === 'igemm-sg' ? 'texture-quads' : variant === 'igemm-tex' ? 'texture' : 'buffer';
+}
+
 // ---- block choice ----
 
 /** Register block of every conv kernel: 8 output channels × 8 output pixels (or taps). */
@@ -261,7 +353,7 @@ function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange }
 // ---- data paths ----
 
 interface PathArgs {
-  kernel: string;
+  kernel: ConvPath;
   transposed: boolean;
   batch: number;
   src: BufferRange;
@@ -279,15 +371,50 @@ interface PathArgs {
   act: Activation;
   alpha: number;
   accumulate: boolean;
+  variant: ConvVariant | undefined;
   label?: string;
 }
 
-/** conv2d_direct (transposed: false) or conv2d_transposed (true) with the fused epilogue. */
-function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<PreparedDispatch> {
+/**
+ * conv2d_direct (transposed: false) or conv2d_transposed (true) with the fused epilogue, or one of
+ * the packed variants in the same roles.
+ */
+async function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<Program> {
   const actCode = checkEpilogue(a.kernel, a.act, a.alpha);
   const unused = placeholderFor(rt);
+  const variant = resolveConvVariant(rt, a.kernel, convPathShape(rt, a.kernel, a.shape), a.variant);
+  if (variant !== 'direct') {
+    return prepareIgemmDataPath(rt, {
+      kernel: a.kernel,
+      transposed: a.transposed,
+      packing: variant.startsWith('im2col') ? 'im2col' : 'nhwc4',
+      operands: operandsOf(variant),
+      narrow: variant.endsWith('-narrow'),
+      batch: a.batch,
+      src: a.src,
+      srcC: a.srcC,
+      srcH: a.srcH,
+      srcW: a.srcW,
+      dst: a.dst,
+      dstC: a.dstC,
+      dstH: a.dstH,
+      dstW: a.dstW,
+      weight: a.weight,
+      kh: a.shape.kernelH,
+      kw: a.shape.kernelW,
+      stride: a.shape.stride,
+      pad: a.shape.padding,
+      bias: a.bias,
+      pre: a.pre,
+      unused,
+      actCode,
+      alpha: a.alpha,
+      accumulate: a.accumulate,
+      label: a.label,
+    });
+  }
   const { cb, pb } = BLOCK;
-  return rt.prepare(a.transposed ? conv2dTransposedKernel : conv2dDirectKernel, {
+  const d = await rt.prepare(a.transposed ? conv2dTransposedKernel : conv2dDirectKernel, {
     bindings: {
       cv_out: a.dst,
       cv_pre: a.pre ?? unused.pre,
@@ -321,10 +448,11 @@ function prepareDataPath(rt: GpuRuntime, a: PathArgs): Promise<PreparedDispatch>
     },
     label: a.label,
   });
+  return singleProgram(d);
 }
 
 interface WeightArgs {
-  kernel: string;
+  kernel: ConvPath;
   batch: number;
   big: BufferRange;
   bigC: number;
@@ -338,6 +466,7 @@ interface WeightArgs {
   shape: Conv2dShape;
   accumulate: boolean;
   splits?: number;
+  variant: ConvVariant | undefined;
   label?: string;
 }
 
@@ -346,13 +475,17 @@ const WEIGHT_TARGET_INVOCATIONS = 2048;
 /** Fewest small-tensor pixels one split sums. */
 const WEIGHT_MIN_SPLIT_PIXELS = 64;
 
-async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program> {
-  const { kernelH: kh, kernelW: kw } = a.shape;
-  const ntap = a.bigC * kh * kw;
-  const total = a.smallC * ntap;
-  const { cb, pb } = BLOCK;
+/**
+ * How many parts the weight gradient's sum over the small tensor's rows (b, y) is split into, and
+ * the rows per part: `requested`, or enough for about WEIGHT_TARGET_INVOCATIONS invocations in
+ * all when one split has `perSplit`.
+ */
+function chooseSplits(
+  a: WeightArgs,
+  perSplit: number,
+  total: number,
+): { splits: number; splitRows: number } {
   const rows = a.batch * a.smallH;
-  const perSplit = ceilDiv(ntap, pb) * ceilDiv(a.smallC, cb);
   let splits: number;
   if (a.splits !== undefined) {
     checkDim(a.kernel, 'splits', a.splits);
@@ -364,6 +497,46 @@ async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program
   const splitRows = ceilDiv(rows, splits);
   splits = ceilDiv(rows, splitRows);
   checkElements(a.kernel, 'the split partial sums', splits * total);
+  return { splits, splitRows };
+}
+
+async function prepareWeightPath(rt: GpuRuntime, a: WeightArgs): Promise<Program> {
+  const { kernelH: kh, kernelW: kw } = a.shape;
+  const ntap = a.bigC * kh * kw;
+  const total = a.smallC * ntap;
+  const variant = resolveConvVariant(rt, a.kernel, convPathShape(rt, a.kernel, a.shape), a.variant);
+  if (variant !== 'direct') {
+    const packing = variant === 'im2col' ? 'im2col' : 'nhwc4';
+    const perSplit =
+      packing === 'im2col'
+        ? igemmWeightInvocations(a.smallC, ntap, 1)
+        : igemmWeightInvocations(a.smallC, a.bigC, kh * kw);
+    return prepareIgemmWeightPath(rt, {
+      kernel: a.kernel,
+      packing,
+      operands: operandsOf(variant),
+      batch: a.batch,
+      big: a.big,
+      bigC: a.bigC,
+      bigH: a.bigH,
+      bigW: a.bigW,
+      small: a.small,
+      smallC: a.smallC,
+      smallH: a.smallH,
+      smallW: a.smallW,
+      dw: a.dw,
+      kh,
+      kw,
+      stride: a.shape.stride,
+      pad: a.shape.padding,
+      accumulate: a.accumulate,
+      ...chooseSplits(a, perSplit, total),
+      label: a.label,
+    });
+  }
+  const { cb, pb } = BLOCK;
+  const perSplit = ceilDiv(ntap, pb) * ceilDiv(a.smallC, cb);
+  const { splits, splitRows } = chooseSplits(a, perSplit, total);
   const shape = {
     batch: a.batch,
     big_c: a.bigC,
@@ -431,6 +604,8 @@ export interface ConvForwardOptions extends Conv2dShape {
   alpha?: number;
   /** y += act(z) instead of y = act(z); `pre` is always assigned. */
   accumulate?: boolean;
+  /** Pin a kernel variant (error when not eligible); default: WEBGPU_VAE_CONV, else the table. */
+  variant?: ConvVariant;
   label?: string;
 }
 
@@ -442,6 +617,8 @@ export interface ConvBackwardInputOptions extends Conv2dShape {
   /** Gradient of the input (batch, inChannels, height, width). */
   dx: BufferRange;
   accumulate?: boolean;
+  /** Pin a kernel variant (error when not eligible); default: WEBGPU_VAE_CONV, else the table. */
+  variant?: ConvVariant;
   label?: string;
 }
 
@@ -458,6 +635,8 @@ export interface ConvBackwardWeightOptions extends Conv2dShape {
    * a reduction (default: chosen so that about 2048 invocations run; 1: no split).
    */
   splits?: number;
+  /** Pin a kernel variant (error when not eligible); default: WEBGPU_VAE_CONV, else the table. */
+  variant?: ConvVariant;
   label?: string;
 }
 
@@ -486,8 +665,8 @@ async function prepareForward(
   rt: GpuRuntime,
   o: ConvForwardOptions,
   transposed: boolean,
-): Promise<PreparedDispatch> {
-  const kernel = transposed ? 'conv_transpose2d_forward' : 'conv2d_forward';
+): Promise<Program> {
+  const kernel: ConvPath = transposed ? 'conv_transpose2d_forward' : 'conv2d_forward';
   const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
@@ -516,6 +695,7 @@ async function prepareForward(
     act,
     alpha: o.alpha ?? defaultAlpha(act),
     accumulate: o.accumulate ?? false,
+    variant: o.variant,
     label: o.label,
   });
 }
@@ -525,8 +705,8 @@ async function prepareBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
   transposed: boolean,
-): Promise<PreparedDispatch> {
-  const kernel = transposed ? 'conv_transpose2d_backward_input' : 'conv2d_backward_input';
+): Promise<Program> {
+  const kernel: ConvPath = transposed ? 'conv_transpose2d_backward_input' : 'conv2d_backward_input';
   const { outH, outW } = checkShape(kernel, o, transposed);
   checkBuffers(kernel, {
     dy: [o.dy, [o.batch, o.outChannels, outH, outW]],
@@ -550,15 +730,13 @@ async function prepareBackwardInput(
     act: 'identity',
     alpha: 0,
     accumulate: o.accumulate ?? false,
+    variant: o.variant,
     label: o.label,
   });
 }
 
 /** y = act(conv2d(x, W) + b), W (Cout, Cin, kh, kw). */
-export function prepareConv2dForward(
-  rt: GpuRuntime,
-  o: ConvForwardOptions,
-): Promise<PreparedDispatch> {
+export function prepareConv2dForward(rt: GpuRuntime, o: ConvForwardOptions): Promise<Program> {
   return prepareForward(rt, o, false);
 }
 
@@ -566,7 +744,7 @@ export function prepareConv2dForward(
 export function prepareConv2dBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   return prepareBackwardInput(rt, o, false);
 }
 
@@ -574,7 +752,7 @@ export function prepareConv2dBackwardInput(
 export function prepareConvTranspose2dForward(
   rt: GpuRuntime,
   o: ConvForwardOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   return prepareForward(rt, o, true);
 }
 
@@ -582,7 +760,7 @@ export function prepareConvTranspose2dForward(
 export function prepareConvTranspose2dBackwardInput(
   rt: GpuRuntime,
   o: ConvBackwardInputOptions,
-): Promise<PreparedDispatch> {
+): Promise<Program> {
   return prepareBackwardInput(rt, o, true);
 }
 
@@ -591,7 +769,7 @@ export async function prepareConv2dBackwardWeight(
   rt: GpuRuntime,
   o: ConvBackwardWeightOptions,
 ): Promise<Program> {
-  const kernel = 'conv2d_backward_weight';
+  const kernel: ConvPath = 'conv2d_backward_weight';
   const { outH, outW } = checkShape(kernel, o, false);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
@@ -613,6 +791,7 @@ export async function prepareConv2dBackwardWeight(
     shape: o,
     accumulate: o.accumulate ?? false,
     splits: o.splits,
+    variant: o.variant,
     label: o.label,
   });
 }
@@ -622,7 +801,7 @@ export async function prepareConvTranspose2dBackwardWeight(
   rt: GpuRuntime,
   o: ConvBackwardWeightOptions,
 ): Promise<Program> {
-  const kernel = 'conv_transpose2d_backward_weight';
+  const kernel: ConvPath = 'conv_transpose2d_backward_weight';
   const { outH, outW } = checkShape(kernel, o, true);
   checkBuffers(kernel, {
     x: [o.x, [o.batch, o.inChannels, o.height, o.width]],
@@ -644,6 +823,7 @@ export async function prepareConvTranspose2dBackwardWeight(
     shape: o,
     accumulate: o.accumulate ?? false,
     splits: o.splits,
+    variant: o.variant,
     label: o.label,
   });
 }
