@@ -5,6 +5,7 @@ export * from './gpu/kernel.js';
 export * from './gpu/reflect.js';
 export * from './gpu/runtime.js';
 export * from './gpu/timing.js';
+export * from './gpu/tuning-store.js';
 export * from './kernels/activation-codes.js';
 export * from './kernels/fill.js';
 export * from './kernels/checks.js';
@@ -17,6 +18,9 @@ export * from './kernels/activations.js';
 export * from './kernels/reduce.js';
 export * from './kernels/adam.js';
 export * from './kernels/matmul.js';
+export * from './kernels/matmul-pack.js';
+export * from './kernels/matmul-select.js';
+export * from './kernels/matmul-defaults.js';
 export * from './kernels/conv.js';
 export * from './kernels/graph-util.js';
 export {

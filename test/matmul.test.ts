@@ -3,20 +3,22 @@ import type { BufferRange } from '../src/gpu/buffers.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
 import {
-  MATMUL_ENV,
   MATMUL_LAYOUTS,
   MATMUL_VARIANTS,
-  clearMatmulSelections,
   matmulEligible,
   matmulKernel,
-  matmulSelections,
-  matmulShapeClass,
   matmulVariantOf,
   prepareMatmul,
-  selectMatmulVariant,
   type MatmulLayout,
   type MatmulVariant,
 } from '../src/kernels/matmul.js';
+import {
+  MATMUL_ENV,
+  clearMatmulSelections,
+  matmulSelections,
+  matmulShapeClass,
+  selectMatmulVariant,
+} from '../src/kernels/matmul-select.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches, randomUniform } from './helpers/reference.js';
 
@@ -295,20 +297,19 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
   it('selects by measurement once per shape class and caches the choice', async () => {
     const rt = await runtimeFor(adapter);
     delete process.env[MATMUL_ENV];
-    clearMatmulSelections();
+    clearMatmulSelections(rt);
     const first = await selectMatmulVariant(rt, 'NN', { M: 64, N: 48, K: 40 });
-    let all = await matmulSelections();
+    let all = await matmulSelections(rt);
     expect(all.size).toBe(1);
     const [key, selection] = [...all][0]!;
-    expect(key).toContain(rt.info.name);
-    expect(key).toContain(matmulShapeClass('NN', { M: 64, N: 48, K: 40 }));
+    expect(key).toBe(matmulShapeClass('NN', { M: 64, N: 48, K: 40 }));
     expect(selection.variant).toBe(first);
     // Every eligible variant was timed (or dropped as far slower after one run).
     for (const v of MATMUL_VARIANTS) expect(selection.timings[v]).toBeGreaterThan(0);
     // A shape of the same class reuses the choice without measuring again.
     const second = await selectMatmulVariant(rt, 'NN', { M: 60, N: 64, K: 36 });
     expect(second).toBe(first);
-    all = await matmulSelections();
+    all = await matmulSelections(rt);
     expect(all.size).toBe(1);
     expect([...all.values()][0]).toBe(selection);
     // prepareMatmul without a pin uses the selection.
@@ -324,6 +325,6 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     // Another class (not vec4-eligible) is measured separately and never picks a vec4 variant.
     const odd = await selectMatmulVariant(rt, 'NN', { M: 33, N: 17, K: 65 });
     expect(['naive', 'rb', 'tiled', 'tex']).toContain(odd);
-    expect((await matmulSelections()).size).toBe(2);
+    expect((await matmulSelections(rt)).size).toBe(2);
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '../checkpoint/checkpoint.js';
 import { createRng } from '../data/rng.js';
 import { planFlat } from '../graph/planner.js';
+import { WeightPacks } from '../kernels/matmul-pack.js';
 import {
   parameterSpecs,
   resolveVaeConfig,
@@ -63,6 +64,12 @@ export class VaeModel {
   readonly flatSize: number;
   /** The flat parameter buffer. */
   readonly params: GPUBuffer;
+  /**
+   * Texture packs of the weights that feed texture-fed matmuls, shared by every graph over this
+   * model: repacked after an upload (writeWeights) and, through the trainer's call to
+   * packs.encodeAfterUpdate(pass), once per optimizer step; never once per run.
+   */
+  readonly packs: WeightPacks;
   private destroyed = false;
 
   private constructor(
@@ -82,6 +89,7 @@ export class VaeModel {
     });
     this.flatSize = bytes / 4;
     this.params = rt.buffers.storage(`${label}.params`, bytes).buffer;
+    this.packs = new WeightPacks(rt, this.params, `${label}.params`);
   }
 
   /** Makes a model with fresh seeded weights, or with `weights` when given. */
@@ -126,6 +134,7 @@ export class VaeModel {
     this.checkAlive();
     const flat = this.flatten(weights, 'weights');
     this.rt.device.queue.writeBuffer(this.params, 0, flat);
+    this.packs.invalidate();
   }
 
   /** Lays named tensors out like the flat buffers; throws naming any missing/extra/misfit one. */
@@ -211,6 +220,7 @@ export class VaeModel {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.packs.destroy();
     this.rt.buffers.destroy(this.params);
   }
 

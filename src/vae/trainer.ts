@@ -380,6 +380,8 @@ export class Trainer {
     const pass = encoder.beginComputePass({ label: `${this.model.label}.step` });
     g.cg.encode(pass);
     for (const d of this.adam.dispatches) d.encode(pass);
+    // The weights just changed: repack those that feed texture-fed matmuls, once per step.
+    this.model.packs.encodeAfterUpdate(pass);
     pass.end();
     const copyNow = (stepIndex + 1) % this.readEvery === 0;
     const afterSubmit = this.ring.record(encoder, rows, stepIndex + 1, copyNow);
