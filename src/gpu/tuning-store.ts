@@ -6,6 +6,10 @@
 // Records are kept per adapter and per `version` (a hash of the kernels measured): choices made
 // for other kernels or another adapter are never returned.
 
+import type * as NodeFsModule from 'node:fs/promises';
+import type * as NodeOsModule from 'node:os';
+import type * as NodePathModule from 'node:path';
+
 /** One persisted choice: the variant and, when measured, each candidate's time in ms. */
 export interface TuningRecord {
   variant: string;
@@ -103,9 +107,9 @@ export function parseTuningFile(text: string): CacheFile {
   return { format: FORMAT, adapters };
 }
 
-type NodeFs = typeof import('node:fs/promises');
-type NodePath = typeof import('node:path');
-type NodeOs = typeof import('node:os');
+type NodeFs = typeof NodeFsModule;
+type NodePath = typeof NodePathModule;
+type NodeOs = typeof NodeOsModule;
 
 // Node modules imported through a variable, so that browser bundles never include them.
 async function nodeModules(): Promise<{ fs: NodeFs; path: NodePath; os: NodeOs }> {
