@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompiledGraph } from '../src/graph/executor.js';
 import { Graph, GradContext } from '../src/graph/graph.js';
-import { OPS } from '../src/graph/ops.js';
+import { OPS, registerOp } from '../src/graph/ops.js';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
 import { buildVaeGraph } from '../src/vae/graphs.js';
@@ -52,6 +52,14 @@ function objectiveOf(
 ): number {
   return (config.reduction === 'mean' ? 1 / batch : 1) * reconSum + klObjective;
 }
+
+// An op whose preparation fails after the others have started (the concurrent compile's cleanup).
+registerOp('test_fail_late', {
+  async prepare() {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    throw new Error('late failure');
+  },
+});
 
 describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
   it.each(golden.cases.map((c) => [c.name, c] as const))(
@@ -211,6 +219,59 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
       model.destroy();
     },
   );
+
+  it('compiles concurrently with the same dispatches and results as serially, and frees a failed compile', async () => {
+    const rt = await runtimeFor(adapter);
+    const config = resolveVaeConfig({
+      inputSize: 37,
+      latentSize: 5,
+      encoder: { hidden: [23, 19], activation: 'tanh' },
+      decoder: { hidden: [21] },
+    });
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const model = VaeModel.create(rt, config, { seed });
+    const B = 13;
+    const vg = buildVaeGraph(config, { batch: B, training: true, seed: 1, givenNoise: true });
+    const x = randomUniform(rng, B * 37, 0, 1);
+    const eps = randomNormal(rng, B * 5);
+    const results: { labels: string[]; grads: Map<string, Float32Array>; loss: number[] }[] = [];
+    for (const serial of [true, false]) {
+      const grads = rt.buffers.storage('cc.grads', model.flatSize * 4).buffer;
+      const cg = await CompiledGraph.compile(rt, vg.graph, {
+        params: model.paramBuffers(grads),
+        serial,
+        label: serial ? 'serial' : 'concurrent',
+      });
+      cg.write(vg.x, x);
+      cg.write(vg.eps!, eps);
+      cg.update({ step: 0, capacity: 0 });
+      await rt.submitChecked(cg.dispatches, 'cc');
+      results.push({
+        labels: cg.dispatches.map((d) => d.label.replace(/^[^[]*\[/, '')),
+        grads: await model.readFlat(grads),
+        loss: [...(await cg.read(vg.reconSum)), ...(await cg.read(vg.klTotal))],
+      });
+      cg.destroy();
+      rt.buffers.destroy(grads);
+    }
+    const [serial, concurrent] = results as [(typeof results)[0], (typeof results)[0]];
+    expect(concurrent.labels).toEqual(serial.labels);
+    expect(concurrent.loss).toEqual(serial.loss);
+    for (const [name, g] of serial.grads) {
+      expect(Array.from(concurrent.grads.get(name)!), name).toEqual(Array.from(g));
+    }
+    // A compile where one op fails while the others are being prepared frees everything.
+    const live = () => ({ n: rt.buffers.stats.liveBuffers, bytes: rt.buffers.stats.liveBytes });
+    const before = live();
+    const bad = buildVaeGraph(config, { batch: B, training: true, seed: 1 });
+    bad.graph.op('test_fail_late', 'boom', [bad.x], [{ name: 'boom', shape: [1] }], {});
+    await expect(
+      CompiledGraph.compile(rt, bad.graph, { params: model.paramBuffers(model.params) }),
+    ).rejects.toThrow(/preparing test_fail_late 'boom' failed: late failure/);
+    expect(live()).toEqual(before);
+    model.destroy();
+  });
 
   it('plans memory with reuse and replays steps without creating GPU objects', async () => {
     const rt = await runtimeFor(adapter);

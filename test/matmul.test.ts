@@ -19,6 +19,8 @@ import {
   matmulShapeClass,
   selectMatmulVariant,
 } from '../src/kernels/matmul-select.js';
+import { WeightPacks } from '../src/kernels/matmul-pack.js';
+import { prepareAdam } from '../src/kernels/adam.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches, randomUniform } from './helpers/reference.js';
 
@@ -326,5 +328,98 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     const odd = await selectMatmulVariant(rt, 'NN', { M: 33, N: 17, K: 65 });
     expect(['naive', 'rb', 'tiled', 'tex']).toContain(odd);
     expect((await matmulSelections(rt)).size).toBe(2);
+  });
+  it('tex with a weight as B packs it once per change: uploads and Adam steps, not runs', async () => {
+    const rt = await runtimeFor(adapter);
+    const rng = makeRng(freshSeed());
+    // A weight W (N, K) at an offset inside a "parameter" buffer, read as B in layout NT.
+    const M = 37;
+    const N = 29;
+    const K = 43;
+    const offset = 256;
+    const w0 = randomUniform(rng, N * K);
+    const params = rt.buffers.storage('params', offset + 4 * N * K);
+    const packs = new WeightPacks(rt, params.buffer, 'params');
+    const wRange = { buffer: params.buffer, offset, size: 4 * N * K };
+    const x = randomUniform(rng, M * K);
+    const xBuf = upload(rt, 'x', x);
+    const cBuf = output(rt, 'c', M * N);
+    const check = async (w: Float32Array, what: string) => {
+      const want = reference({ variant: 'tex', layout: 'NT', M, N, K }, x, w, undefined);
+      expect(mismatches(await read(rt, cBuf), want, tolerance(K), what)).toBe(null);
+    };
+    try {
+      rt.device.queue.writeBuffer(params.buffer, offset, Float32Array.from(w0));
+      packs.invalidate();
+      const d = await prepareMatmul(rt, {
+        layout: 'NT',
+        M,
+        N,
+        K,
+        a: xBuf,
+        b: wRange,
+        c: cBuf,
+        variant: 'tex',
+      });
+      const d2 = await prepareMatmul(rt, {
+        layout: 'NT',
+        M,
+        N,
+        K,
+        a: xBuf,
+        b: wRange,
+        c: cBuf,
+        variant: 'tex',
+        label: 'second user',
+      });
+      expect(packs.size).toBe(1); // one shared texture for both matmuls
+      for (let run = 0; run < 3; run++) await rt.submitChecked([d, d2]);
+      expect(packs.recorded).toBe(1);
+      await check(w0, 'after three runs of two matmuls');
+      // An upload: stale until the next run, which packs once.
+      const w1 = randomUniform(rng, N * K);
+      rt.device.queue.writeBuffer(params.buffer, offset, Float32Array.from(w1));
+      packs.invalidate();
+      await rt.submitChecked([d]);
+      await rt.submitChecked([d2]);
+      expect(packs.recorded).toBe(2);
+      await check(w1, 'after an upload');
+      // An Adam step over the buffer (params -= lr·sign-ish): the packs are recorded right after it
+      // by encodeStale, and the next run records nothing.
+      const n = (offset + 4 * N * K) / 4;
+      const grads = upload(rt, 'grads', randomUniform(rng, n));
+      const m = output(rt, 'm', n);
+      const v = output(rt, 'v', n);
+      for (const r of [m, v]) rt.device.queue.writeBuffer(r.buffer, 0, new Float32Array(n));
+      const adam = await prepareAdam(rt, { params, grads, m, v, n, lr: 0.1 });
+      adam.setStep(1);
+      const encoder = rt.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      adam.encode(pass);
+      packs.encodeStale(pass);
+      pass.end();
+      rt.device.queue.submit([encoder.finish()]);
+      expect(packs.recorded).toBe(3);
+      await rt.submitChecked([d]);
+      expect(packs.recorded).toBe(3);
+      const w2 = (await read(rt, params)).slice(offset / 4);
+      expect(Array.from(w2.subarray(0, 4))).not.toEqual(Array.from(w1.subarray(0, 4)));
+      await check(w2, 'after an Adam step');
+      // Without encodeStale, the next use packs (still once).
+      adam.setStep(2);
+      await rt.submitChecked([adam]);
+      await rt.submitChecked([d, d2]);
+      expect(packs.recorded).toBe(4);
+      await check((await read(rt, params)).slice(offset / 4), 'after a second Adam step');
+      d.destroy();
+      expect(packs.size).toBe(1);
+      d2.destroy();
+      expect(packs.size).toBe(0); // released by its last user
+      adam.destroy();
+      for (const r of [grads, m, v]) rt.buffers.destroy(r.buffer);
+    } finally {
+      packs.destroy();
+      for (const r of [params, xBuf, cBuf]) rt.buffers.destroy(r.buffer);
+    }
   });
 });

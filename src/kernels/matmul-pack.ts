@@ -5,9 +5,11 @@
 //   - WeightPacks belongs to one weight buffer (a model's flat parameters). prepareMatmul finds it
 //     by the buffer (weightPacksOf) and acquires a shared pack of the operand it reads.
 //   - Each matmul program holds a conditional view of the shared pack dispatch: it records the
-//     pack only when the weights changed since the last pack (after an upload: invalidate()).
-//   - A trainer calls encodeAfterUpdate(pass) right after the optimizer step in the step's pass:
-//     every pack is recorded there, once per step, and the next runs find them fresh.
+//     pack only when the weights changed since the last pack. Writers invalidate(): an upload
+//     (VaeModel.writeWeights), and an Adam step over the buffer when it is recorded (adam.ts).
+//   - A trainer calls encodeStale(pass) right after the optimizer step in the step's pass: the
+//     packs are recorded there, once per step, and the step's next runs find them fresh. Without
+//     that call, they are recorded at their next use: still once per change.
 import type { BufferRange } from '../gpu/buffers.js';
 import { defineKernel } from '../gpu/kernel.js';
 import type { ProgramBuilder } from '../gpu/program.js';
@@ -125,12 +127,12 @@ export class WeightPacks {
   }
 
   /**
-   * Records every pack into the pass: call right after the optimizer step in the same pass (the
-   * weights just changed). Later runs find the packs fresh and record nothing.
+   * Records every stale pack into the pass. A trainer calls it right after the optimizer step in
+   * the step's pass (the update made every pack stale), so that later runs find them fresh.
    */
-  encodeAfterUpdate(pass: GPUComputePassEncoder): void {
-    this.version++;
+  encodeStale(pass: GPUComputePassEncoder): void {
     for (const p of this.live) {
+      if (p.packedAt === this.version) continue;
       p.dispatch.encode(pass);
       p.packedAt = this.version;
       this.recorded++;

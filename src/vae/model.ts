@@ -66,8 +66,8 @@ export class VaeModel {
   readonly params: GPUBuffer;
   /**
    * Texture packs of the weights that feed texture-fed matmuls, shared by every graph over this
-   * model: repacked after an upload (writeWeights) and, through the trainer's call to
-   * packs.encodeAfterUpdate(pass), once per optimizer step; never once per run.
+   * model: repacked once after an upload (writeWeights) and once per optimizer step (the trainer
+   * records packs.encodeStale(pass) right after Adam); never once per run.
    */
   readonly packs: WeightPacks;
   private destroyed = false;
