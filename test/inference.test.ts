@@ -22,7 +22,8 @@ import {
   type ResolvedVaeConfig,
   type VaeConfig,
 } from '../src/vae/config.js';
-import { VaeInference, readCheckpointSource } from '../src/vae/inference.js';
+import { VaeInference } from '../src/vae/inference.js';
+import { readCheckpointSource } from '../src/checkpoint/source.js';
 import { VaeModel } from '../src/vae/model.js';
 import { activationForward64, linearForward64, referenceForward } from '../src/vae/reference.js';
 import {

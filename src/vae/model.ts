@@ -100,6 +100,11 @@ export class VaeModel {
     return model;
   }
 
+  /** A model whose weights are all zero until writeWeights (a checkpoint still downloading). */
+  static empty(rt: GpuRuntime, config: VaeConfig, label = 'vae'): VaeModel {
+    return new VaeModel(rt, resolveVaeConfig(config), label);
+  }
+
   /** Loads a model from checkpoint bytes (names, shapes and the config are all checked). */
   static fromCheckpoint(
     rt: GpuRuntime,
