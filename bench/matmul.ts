@@ -4,7 +4,7 @@
 // --defaults: the shapes of the MNIST VAE's graphs as they run (forward and dX read the weight W
 // as B, packed once per change: 'wB'; dW reads activations only) at the train batch 128 and the
 // decode batches, no selector column: what the shipped default table (matmul-defaults.ts) is
-// made from.
+// made from. --only <regex>: the cases whose name matches.
 import type { BufferRange } from '../src/gpu/buffers.js';
 import { makeRng } from '../test/helpers/reference.js';
 import { readFloats } from '../src/gpu/buffers.js';
@@ -129,14 +129,17 @@ async function timeDispatch(rt: GpuRuntime, d: Work, samples: number): Promise<n
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const defaults = args.includes('--defaults');
-  const adapter = (args.find((a) => !a.startsWith('--')) ?? 'llvmpipe') as AdapterChoice;
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1] ?? '') : undefined;
+  const adapter = (args.find((a, i) => !a.startsWith('--') && i !== onlyAt + 1) ??
+    'llvmpipe') as AdapterChoice;
   const rt = await createRuntime({ adapter, tuning: { persist: false, background: false } });
   console.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
   const slow = rt.info.kind === 'swiftshader';
   const header = ['case', 'layout', 'M×N×K', ...MATMUL_VARIANTS, defaults ? 'best' : 'selected'];
   console.log(header.join('\t'));
   const summary: string[][] = [];
-  for (const c of defaults ? vaeCases() : CASES) {
+  for (const c of (defaults ? vaeCases() : CASES).filter((c) => !only || only.test(c.what))) {
     const { layout, M, N, K } = c;
     const big = M * N * K >= 1 << 30;
     const r = makeRng(1234 + M + N + K);

@@ -7,6 +7,7 @@ import {
   MATMUL_VARIANTS,
   matmulEligible,
   matmulKernel,
+  matmulSupported,
   matmulVariantOf,
   prepareMatmul,
   type MatmulLayout,
@@ -202,10 +203,14 @@ const EPILOGUES_OF: Record<MatmulVariant, number[]> = {
   rb4x16: [3],
   tiled: [1, 3],
   tex: [1, 2, 3],
+  sgtex: [1, 3],
 };
 
+// sgtex reads A as (M, K) rows: it has no TN form (checked in the eligibility test).
 const VARIANT_LAYOUTS = MATMUL_VARIANTS.flatMap((variant) =>
-  MATMUL_LAYOUTS.map((layout) => [variant, layout] as [MatmulVariant, MatmulLayout]),
+  MATMUL_LAYOUTS.filter((layout) => variant !== 'sgtex' || layout !== 'TN').map(
+    (layout) => [variant, layout] as [MatmulVariant, MatmulLayout],
+  ),
 );
 
 describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
@@ -217,6 +222,24 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
 
   it.each(VARIANT_LAYOUTS)('%s %s: awkward shapes and every epilogue', async (variant, layout) => {
     const rt = await runtimeFor(adapter);
+    if (!matmulSupported(rt, variant)) {
+      // A device without the feature the variant needs: a clear error, never a wrong result.
+      const bufs = [output(rt, 'a', 64), output(rt, 'b', 64), output(rt, 'c', 64)];
+      await expect(
+        prepareMatmul(rt, {
+          layout,
+          M: 4,
+          N: 4,
+          K: 4,
+          a: bufs[0]!,
+          b: bufs[1]!,
+          c: bufs[2]!,
+          variant,
+        }),
+      ).rejects.toThrow(/needs the 'subgroups' feature/);
+      buffersOf(rt, bufs);
+      return;
+    }
     const problems: string[] = [];
     let ran = 0;
     for (const [M, N, K] of SHAPES) {
@@ -244,6 +267,9 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     expect(matmulEligible('rb', 'NT', { M: 7, N: 7, K: 7 })).toBe(true);
     expect(matmulEligible('tex', 'TN', { M: 7, N: 7, K: 7 })).toBe(true);
     expect(matmulEligible('tex', 'NN', { M: 5000, N: 8, K: 8 })).toBe(false);
+    expect(matmulEligible('sgtex', 'NT', { M: 5000, N: 7, K: 8 })).toBe(true);
+    expect(matmulEligible('sgtex', 'NN', { M: 5, N: 7, K: 6 })).toBe(false);
+    expect(matmulEligible('sgtex', 'TN', { M: 8, N: 8, K: 8 })).toBe(false);
   });
 
   // More than 65535 workgroups: the grid is folded into two dimensions (see dispatch1d); every

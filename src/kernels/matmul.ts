@@ -33,8 +33,11 @@ export const MATMUL_LAYOUTS: readonly MatmulLayout[] = ['NN', 'TN', 'NT'];
  *   shape whose textures fit in 4096×4096 texels). A is packed on every run, by a dispatch encoded
  *   before the matmul; B too, unless it is a weight (a buffer with WeightPacks, matmul-pack.ts),
  *   whose pack is shared and recorded once per change of the weights.
+ * - `sgtex`: 16×8 register block, A read from its buffer with rows shared across a subgroup of 4
+ *   (subgroupBroadcast), B from a texture as for `tex` (layouts NN and NT with K % 4 == 0, devices
+ *   with the 'subgroups' feature): the fastest on SwiftShader.
  */
-export type MatmulVariant = 'naive' | 'rb' | 'rb4' | 'rb4x16' | 'tiled' | 'tex';
+export type MatmulVariant = 'naive' | 'rb' | 'rb4' | 'rb4x16' | 'tiled' | 'tex' | 'sgtex';
 
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'naive',
@@ -43,6 +46,7 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'rb4x16',
   'tiled',
   'tex',
+  'sgtex',
 ];
 
 /** Texture side that every device supports (compatibility mode's default maxTextureDimension2D). */
@@ -66,6 +70,8 @@ interface VariantInfo {
   workgroupSize: readonly [number, number];
   /** Output rows and columns one invocation computes. */
   block: readonly [number, number];
+  /** Device features the kernel needs. */
+  requires?: readonly string[];
 }
 
 // Workgroup sizes measured on llvmpipe (128×784×400, 1024×512×256): consecutive invocations in x
@@ -120,7 +126,22 @@ const VARIANTS: Record<MatmulVariant, VariantInfo> = {
     workgroupSize: [8, 4],
     block: [16, 8],
   },
+  sgtex: {
+    file: 'matmul_sgtex.wgsl',
+    entry: 'matmul_sgtex',
+    perLayoutEntry: false,
+    layoutFree: true,
+    vec4: true,
+    workgroupSize: [8, 4],
+    block: [16, 8],
+    requires: ['subgroups'],
+  },
 };
+
+/** Whether the device has what a variant needs (the 'subgroups' feature for sgtex). */
+export function matmulSupported(rt: GpuRuntime, variant: MatmulVariant): boolean {
+  return (VARIANTS[variant].requires ?? []).every((f) => rt.info.features.has(f));
+}
 
 function checkShape(shape: MatmulShape): void {
   for (const key of ['M', 'N', 'K'] as const) checkDim('matmul', key, shape[key]);
@@ -143,9 +164,9 @@ export function matmulEligible(
   shape: MatmulShape,
 ): boolean {
   const { M, N, K } = shape;
-  if (variant === 'tex') {
-    return M <= TEX_MAX && 4 * Math.ceil(K / 4) <= TEX_MAX && Math.ceil(N / 4) <= TEX_MAX;
-  }
+  const bTexFits = 4 * Math.ceil(K / 4) <= TEX_MAX && Math.ceil(N / 4) <= TEX_MAX;
+  if (variant === 'tex') return M <= TEX_MAX && bTexFits;
+  if (variant === 'sgtex') return layout !== 'TN' && K % 4 === 0 && bTexFits;
   if (!VARIANTS[variant].vec4) return true;
   switch (layout) {
     case 'NN':
@@ -194,6 +215,7 @@ export function matmulKernel(variant: MatmulVariant, layout: MatmulLayout): Kern
     file: info.file,
     entryPoint: info.perLayoutEntry ? `${info.entry}_${layout.toLowerCase()}` : info.entry,
     workgroupSize: [wgX, wgY],
+    ...(info.requires ? { requires: info.requires } : {}),
     constants:
       info.perLayoutEntry || info.layoutFree
         ? {}
@@ -289,10 +311,13 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
   const label = options.label ? `${kernel.name}[${options.label}]` : kernel.name;
   return buildProgram(rt, label, async (program) => {
     let operands: Record<string, BufferRange | GPUTextureView> = { a, b };
-    if (variant === 'tex') {
+    if (variant === 'tex' || variant === 'sgtex') {
       const suffix = options.label ? `.${options.label}` : '';
       const packs = texturePackLayouts(layout, M, N, K);
-      const aView = await appendPack(program, 'a_tex', a, packs.a, `a${suffix}`);
+      const aView =
+        variant === 'tex'
+          ? await appendPack(program, 'a_tex', a, packs.a, `a${suffix}`)
+          : undefined;
       let bView: GPUTextureView;
       if (weightPacks) {
         const shared = await weightPacks.acquire(b, packs.b);
@@ -302,7 +327,7 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
       } else {
         bView = await appendPack(program, 'b_tex', b, packs.b, `b${suffix}`);
       }
-      operands = { a_tex: aView, b_tex: bView };
+      operands = aView ? { a_tex: aView, b_tex: bView } : { a, b_tex: bView };
     }
     await program.dispatch(kernel, {
       bindings: { ...common, ...operands },
@@ -348,6 +373,6 @@ function texturePackLayouts(
 /** The variant of a prepared matmul (from its last dispatch's kernel name), or undefined. */
 export function matmulVariantOf(p: Program | PreparedDispatch): MatmulVariant | undefined {
   const d = p instanceof Program ? p.dispatches.at(-1) : p;
-  const m = d && /^matmul_(naive|rb4x16|rb4|rb|tiled|tex)_(nn|tn|nt)$/.exec(d.kernel.name);
+  const m = d && /^matmul_(naive|rb4x16|rb4|rb|tiled|sgtex|tex)_(nn|tn|nt)$/.exec(d.kernel.name);
   return m ? (m[1] as MatmulVariant) : undefined;
 }
