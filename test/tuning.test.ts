@@ -195,7 +195,11 @@ describe.each(TEST_ADAPTERS)('persisted matmul choices on %s', (adapter) => {
 
   it('measures in the background without holding up a prepare, then persists', async () => {
     const file = join(dir, `background-${adapter}.json`);
-    const rt = await run(adapter, file, { background: true, backgroundDelayMs: 50 });
+    const rt = await run(adapter, file, {
+      background: true,
+      backgroundDelayMs: 50,
+      backgroundShare: 1,
+    });
     const bufs = {
       a: output(rt, 'a', SHAPE.M * SHAPE.K),
       b: output(rt, 'b', SHAPE.K * SHAPE.N),

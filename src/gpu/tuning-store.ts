@@ -43,6 +43,11 @@ export interface TuningOptions {
   background?: boolean;
   /** Default 3000 ms after the first matmul that used a shipped default. */
   backgroundDelayMs?: number;
+  /**
+   * Largest share of the time background measuring may take (default 0.1): after measuring a
+   * variant it pauses for 1/share − 1 times as long, so it never crowds out an app's own work.
+   */
+  backgroundShare?: number;
 }
 
 const FORMAT = 'webgpu-vae.tuning';

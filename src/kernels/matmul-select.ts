@@ -208,8 +208,9 @@ class MatmulTuning {
       this.queue.delete(key);
       if (this.choices.has(key)) continue;
       try {
+        const share = Math.min(1, Math.max(0.01, this.rt.tuning.backgroundShare ?? 0.1));
         const selection = await exclusive(() =>
-          measureVariants(this.rt, item.layout, item.shape, { packedB: item.packedB }, true),
+          measureVariants(this.rt, item.layout, item.shape, { packedB: item.packedB }, share),
         );
         this.measurements++;
         if (!this.choices.has(key)) this.record(key, selection);
@@ -290,7 +291,7 @@ export async function selectMatmulVariant(
   const key = matmulShapeClass(layout, shape, options.packedB ?? false);
   const hit = t.get(key);
   if (hit?.source === 'measured') return hit.variant;
-  const selection = await exclusive(() => measureVariants(rt, layout, shape, options, false));
+  const selection = await exclusive(() => measureVariants(rt, layout, shape, options));
   t.measurements++;
   t.record(key, selection);
   return selection.variant;
@@ -375,13 +376,18 @@ async function gpuTime(timer: GpuTimer, d: Work): Promise<number> {
   return (await timer.time(dispatches)).reduce((s, k) => s + k.ms, 0);
 }
 
+/**
+ * Times every candidate. `backgroundShare` (background measuring): wait for idle time before each
+ * candidate and pause afterwards so that measuring takes at most that share of the time.
+ */
 async function measureVariants(
   rt: GpuRuntime,
   layout: MatmulLayout,
   shape: MatmulShape,
   options: SelectOptions,
-  background: boolean,
+  backgroundShare?: number,
 ): Promise<MatmulSelection> {
+  const background = backgroundShare !== undefined;
   const repeats = options.repeats ?? 3;
   const maxFlops = options.maxMeasureFlops ?? 3e8;
   const { N, K } = shape;
@@ -423,6 +429,7 @@ async function measureVariants(
   try {
     for (const variant of candidates) {
       if (background) await idle();
+      const started = performance.now();
       let d;
       try {
         d = await prepareMatmul(rt, { layout, ...measured, ...scratch, variant, label: 'select' });
@@ -459,6 +466,9 @@ async function measureVariants(
         best = Math.min(best, timings[variant]!);
       } finally {
         d.destroy();
+        if (backgroundShare !== undefined) {
+          await sleep((performance.now() - started) * (1 / backgroundShare - 1));
+        }
       }
     }
   } finally {
