@@ -34,8 +34,12 @@ export type Weights = ReadonlyMap<string, Float32Array>;
 export class Ours {
   private constructor(readonly rt: GpuRuntime) {}
 
+  /**
+   * Timed pages run on the shipped matmul defaults: no background measuring to disturb the timings,
+   * nothing persisted (bench/run.ts's startup rows measure those).
+   */
   static async create(): Promise<Ours> {
-    return new Ours(await createRuntime());
+    return new Ours(await createRuntime({ tuning: { persist: false, background: false } }));
   }
 
   get device(): GPUDevice {
