@@ -13,6 +13,7 @@ import { createRuntime, type GpuRuntime, type Work } from '../src/gpu/runtime.js
 import {
   MATMUL_VARIANTS,
   matmulEligible,
+  matmulSupported,
   prepareMatmul,
   type MatmulLayout,
   type MatmulVariant,
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
   const defaults = args.includes('--defaults');
   const onlyAt = args.indexOf('--only');
   const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1] ?? '') : undefined;
-  const adapter = (args.find((a, i) => !a.startsWith('--') && i !== onlyAt + 1) ??
+  const adapter = (args.find((a, i) => !a.startsWith('--') && (onlyAt < 0 || i !== onlyAt + 1)) ??
     'llvmpipe') as AdapterChoice;
   const rt = await createRuntime({ adapter, tuning: { persist: false, background: false } });
   console.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
@@ -156,10 +157,11 @@ async function main(): Promise<void> {
     for (const variant of MATMUL_VARIANTS) {
       const skip =
         !matmulEligible(variant, layout, c) ||
+        !matmulSupported(rt, variant) ||
         (big && slow && !['rb4', 'rb4x16', 'tex'].includes(variant)) ||
         (big && variant === 'naive');
       if (skip) {
-        row.push(matmulEligible(variant, layout, c) ? 'skip' : '-');
+        row.push(matmulEligible(variant, layout, c) && matmulSupported(rt, variant) ? 'skip' : '-');
         continue;
       }
       const d = await prepareMatmul(rt, {

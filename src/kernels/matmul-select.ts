@@ -345,7 +345,15 @@ export async function resolveMatmulVariant(
 
 // ---- measuring ----
 
-const MEASURE_ORDER: readonly MatmulVariant[] = ['tex', 'rb4x16', 'rb4', 'rb', 'tiled', 'naive'];
+const MEASURE_ORDER: readonly MatmulVariant[] = [
+  'sgtex',
+  'tex',
+  'rb4x16',
+  'rb4',
+  'rb',
+  'tiled',
+  'naive',
+];
 
 function median(values: number[]): number {
   const s = [...values].sort((x, y) => x - y);

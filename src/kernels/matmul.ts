@@ -6,9 +6,9 @@
 //   layout TN: C = Aᵀ·B    a: (K, M), b: (K, N)     (e.g. dW = Xᵀ·dZ)
 //   layout NT: C = A·Bᵀ    a: (M, K), b: (N, K)     (e.g. dX = dZ·Wᵀ, or X·Wᵀ with W stored (N, K))
 //
-// Epilogue (override constants, so one WGSL source serves all): optional bias (N) added per column,
-// optional pre-activation output `pre` (M, N), activation code ACT with uniform alpha, and
-// ACCUMULATE (c += act(z) instead of c = act(z); `pre` is always assigned).
+// Epilogue (uniforms, so one pipeline per variant and layout serves all): optional bias (N) added
+// per column, optional pre-activation output `pre` (M, N), an activation with parameter alpha, and
+// accumulate (c += act(z) instead of c = act(z); `pre` is always assigned).
 import type { BufferRange } from '../gpu/buffers.js';
 import { WGSL_SOURCES, type ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
@@ -332,12 +332,13 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
     await program.dispatch(kernel, {
       bindings: { ...common, ...operands },
       shape,
-      uniforms: { alpha: options.alpha ?? defaultAlpha(act) },
-      constants: {
-        HAS_BIAS: options.bias ? 1 : 0,
-        STORE_PRE: options.pre ? 1 : 0,
-        ACT: activationCode(act),
-        ACCUMULATE: options.accumulate ? 1 : 0,
+      // The epilogue is chosen by uniforms: one pipeline per variant and layout (compile time).
+      uniforms: {
+        alpha: options.alpha ?? defaultAlpha(act),
+        has_bias: options.bias ? 1 : 0,
+        store_pre: options.pre ? 1 : 0,
+        act: activationCode(act),
+        accumulate: options.accumulate ? 1 : 0,
       },
       ...(options.label !== undefined ? { label: options.label } : {}),
     });
