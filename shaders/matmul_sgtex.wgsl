@@ -8,8 +8,8 @@
 //   b_tex texel (n4, k) = op(B)[k, 4·n4 .. 4·n4+3]    (4·ceil(K/4) high, ceil(N/4) wide)
 // The four lanes of a subgroup must own the same rows (WG_X = 8 consecutive invocations in x share
 // lid.y): the kernel checks that, and that the subgroup has 4 lanes, and otherwise (other GPUs)
-// loads all 16 rows in every lane. No lane returns early: every lane takes part in the broadcasts,
-// and only lanes inside C store.
+// takes a plain loop. In the fast loop no lane returns early: every lane takes part in the
+// broadcasts, and only lanes inside C store.
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 
@@ -17,6 +17,7 @@ diagnostic(off, subgroup_uniformity);
 
 override WG_X: u32 = 8;  // column blocks per workgroup (8 columns each); a multiple of 4
 override WG_Y: u32 = 4;  // row blocks per workgroup (16 rows each)
+override PLAIN: bool = false;  // take the plain loop everywhere (tests: the path other GPUs take)
 
 @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;  // a: (M, K) as vec4, K % 4 == 0
 @group(0) @binding(3) var b_tex: texture_2d<f32>;  // b_tex: (4·ceil(K/4), ceil(N/4)) texels
@@ -35,26 +36,31 @@ fn matmul_sgtex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let col0 = (tile.y * WG_X + lid.x) * 8u;
   let bc0 = i32(min(col0 / 4u, N4 - 1u));
   let bc1 = i32(min(col0 / 4u + 1u, N4 - 1u));
-  // Share only where lanes 0..3 of this subgroup hold the same 16 rows.
-  let sharing = sg_size == 4u && subgroupAll(subgroupBroadcast(row0, 0u) == row0);
-  // Sharing: this lane loads rows 4·lane .. 4·lane+3 of the block.
+  // Share only where lanes 0..3 of this subgroup hold the same 16 rows (always on SwiftShader).
+  // Elsewhere a plain loop, correct and slow, so that the fast loop below has no branch.
+  let sharing = !PLAIN && sg_size == 4u && subgroupAll(subgroupBroadcast(row0, 0u) == row0);
+  if (!sharing) {
+    if (col0 < N) {
+      for (var r = 0u; r < 16u; r++) {
+        let ar = min(row0 + r, M - 1u) * K4;
+        var s0 = vec4<f32>(0.0);
+        var s1 = vec4<f32>(0.0);
+        for (var k4 = 0u; k4 < K4; k4++) {
+          let av = a[ar + k4];
+          let k = i32(4u * k4);
+          for (var j = 0; j < 4; j++) {
+            s0 = s0 + av[j] * textureLoad(b_tex, vec2<i32>(bc0, k + j), 0);
+            s1 = s1 + av[j] * textureLoad(b_tex, vec2<i32>(bc1, k + j), 0);
+          }
+        }
+        store_vec4(row0 + r, col0, s0);
+        store_vec4(row0 + r, col0 + 4u, s1);
+      }
+    }
+    return;
+  }
+  // This lane loads rows 4·lane .. 4·lane+3 of the block; subgroupBroadcast shares them.
   let mine = row0 + 4u * (sg_lane & 3u);
-  let ar0 = min(row0 + 0u, M - 1u) * K4;
-  let ar1 = min(row0 + 1u, M - 1u) * K4;
-  let ar2 = min(row0 + 2u, M - 1u) * K4;
-  let ar3 = min(row0 + 3u, M - 1u) * K4;
-  let ar4 = min(row0 + 4u, M - 1u) * K4;
-  let ar5 = min(row0 + 5u, M - 1u) * K4;
-  let ar6 = min(row0 + 6u, M - 1u) * K4;
-  let ar7 = min(row0 + 7u, M - 1u) * K4;
-  let ar8 = min(row0 + 8u, M - 1u) * K4;
-  let ar9 = min(row0 + 9u, M - 1u) * K4;
-  let ar10 = min(row0 + 10u, M - 1u) * K4;
-  let ar11 = min(row0 + 11u, M - 1u) * K4;
-  let ar12 = min(row0 + 12u, M - 1u) * K4;
-  let ar13 = min(row0 + 13u, M - 1u) * K4;
-  let ar14 = min(row0 + 14u, M - 1u) * K4;
-  let ar15 = min(row0 + 15u, M - 1u) * K4;
   let sr0 = min(mine + 0u, M - 1u) * K4;
   let sr1 = min(mine + 1u, M - 1u) * K4;
   let sr2 = min(mine + 2u, M - 1u) * K4;
@@ -91,63 +97,28 @@ fn matmul_sgtex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   var c141 = vec4<f32>(0.0);
   var c150 = vec4<f32>(0.0);
   var c151 = vec4<f32>(0.0);
-  var a0: vec4<f32>;
-  var a1: vec4<f32>;
-  var a2: vec4<f32>;
-  var a3: vec4<f32>;
-  var a4: vec4<f32>;
-  var a5: vec4<f32>;
-  var a6: vec4<f32>;
-  var a7: vec4<f32>;
-  var a8: vec4<f32>;
-  var a9: vec4<f32>;
-  var a10: vec4<f32>;
-  var a11: vec4<f32>;
-  var a12: vec4<f32>;
-  var a13: vec4<f32>;
-  var a14: vec4<f32>;
-  var a15: vec4<f32>;
   for (var k4 = 0u; k4 < K4; k4++) {
     let k = i32(4u * k4);
-    if (sharing) {
-      let s0 = a[sr0 + k4];
-      let s1 = a[sr1 + k4];
-      let s2 = a[sr2 + k4];
-      let s3 = a[sr3 + k4];
-      a0 = subgroupBroadcast(s0, 0u);
-      a1 = subgroupBroadcast(s1, 0u);
-      a2 = subgroupBroadcast(s2, 0u);
-      a3 = subgroupBroadcast(s3, 0u);
-      a4 = subgroupBroadcast(s0, 1u);
-      a5 = subgroupBroadcast(s1, 1u);
-      a6 = subgroupBroadcast(s2, 1u);
-      a7 = subgroupBroadcast(s3, 1u);
-      a8 = subgroupBroadcast(s0, 2u);
-      a9 = subgroupBroadcast(s1, 2u);
-      a10 = subgroupBroadcast(s2, 2u);
-      a11 = subgroupBroadcast(s3, 2u);
-      a12 = subgroupBroadcast(s0, 3u);
-      a13 = subgroupBroadcast(s1, 3u);
-      a14 = subgroupBroadcast(s2, 3u);
-      a15 = subgroupBroadcast(s3, 3u);
-    } else {
-      a0 = a[ar0 + k4];
-      a1 = a[ar1 + k4];
-      a2 = a[ar2 + k4];
-      a3 = a[ar3 + k4];
-      a4 = a[ar4 + k4];
-      a5 = a[ar5 + k4];
-      a6 = a[ar6 + k4];
-      a7 = a[ar7 + k4];
-      a8 = a[ar8 + k4];
-      a9 = a[ar9 + k4];
-      a10 = a[ar10 + k4];
-      a11 = a[ar11 + k4];
-      a12 = a[ar12 + k4];
-      a13 = a[ar13 + k4];
-      a14 = a[ar14 + k4];
-      a15 = a[ar15 + k4];
-    }
+    let s0 = a[sr0 + k4];
+    let s1 = a[sr1 + k4];
+    let s2 = a[sr2 + k4];
+    let s3 = a[sr3 + k4];
+    let a0 = subgroupBroadcast(s0, 0u);
+    let a1 = subgroupBroadcast(s1, 0u);
+    let a2 = subgroupBroadcast(s2, 0u);
+    let a3 = subgroupBroadcast(s3, 0u);
+    let a4 = subgroupBroadcast(s0, 1u);
+    let a5 = subgroupBroadcast(s1, 1u);
+    let a6 = subgroupBroadcast(s2, 1u);
+    let a7 = subgroupBroadcast(s3, 1u);
+    let a8 = subgroupBroadcast(s0, 2u);
+    let a9 = subgroupBroadcast(s1, 2u);
+    let a10 = subgroupBroadcast(s2, 2u);
+    let a11 = subgroupBroadcast(s3, 2u);
+    let a12 = subgroupBroadcast(s0, 3u);
+    let a13 = subgroupBroadcast(s1, 3u);
+    let a14 = subgroupBroadcast(s2, 3u);
+    let a15 = subgroupBroadcast(s3, 3u);
     let b00 = textureLoad(b_tex, vec2<i32>(bc0, k + 0), 0);
     let b01 = textureLoad(b_tex, vec2<i32>(bc1, k + 0), 0);
     let b10 = textureLoad(b_tex, vec2<i32>(bc0, k + 1), 0);

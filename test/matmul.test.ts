@@ -79,6 +79,8 @@ function act64(x: number, act: Activation, alpha: number): number {
 
 interface Case {
   variant: MatmulVariant;
+  /** Extra override constants (sgtex's PLAIN path). */
+  constants?: Record<string, number>;
   layout: MatmulLayout;
   M: number;
   N: number;
@@ -150,6 +152,7 @@ async function runCase(rt: GpuRuntime, seed: number, c: Case): Promise<string | 
       alpha: c.alpha,
       accumulate: c.accumulate,
       variant: c.variant,
+      ...(c.constants ? { constants: c.constants } : {}),
     });
     expect(matmulVariantOf(d)).toBe(c.variant);
     await rt.submitChecked([d]);
@@ -257,6 +260,27 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     }
     expect(problems.join('\n\n')).toBe('');
     expect(ran).toBeGreaterThanOrEqual(EPILOGUES_OF[variant].length + 4);
+  });
+
+  it('sgtex: the plain path (other GPUs) gives the same results', async () => {
+    const rt = await runtimeFor(adapter);
+    const problems: string[] = [];
+    if (!matmulSupported(rt, 'sgtex')) {
+      // No subgroups (llvmpipe in compatibility mode): sgtex is never prepared here.
+      expect(rt.info.features.has('subgroups')).toBe(false);
+      return;
+    }
+    for (const layout of ['NN', 'NT'] as const) {
+      for (const [M, N, K] of [
+        [33, 17, 64],
+        [36, 20, 44],
+      ] as const) {
+        const c: Case = { variant: 'sgtex', layout, M, N, K, bias: true, act: 'relu', pre: true };
+        const p = await runCase(rt, freshSeed(), { ...c, constants: { PLAIN: 1 } });
+        if (p) problems.push(p);
+      }
+    }
+    expect(problems.join('\n\n')).toBe('');
   });
 
   it('is eligible exactly where vec4 strides allow', () => {

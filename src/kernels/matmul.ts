@@ -275,6 +275,8 @@ export interface MatmulOptions extends MatmulShape {
   variant?: MatmulVariant;
   /** Appended to the kernel name in labels. */
   label?: string;
+  /** Extra override constants of the kernel (tests: sgtex's PLAIN path, which other GPUs take). */
+  constants?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -340,6 +342,7 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
         act: activationCode(act),
         accumulate: options.accumulate ? 1 : 0,
       },
+      ...(options.constants ? { constants: options.constants } : {}),
       ...(options.label !== undefined ? { label: options.label } : {}),
     });
   });
