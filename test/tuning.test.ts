@@ -15,7 +15,7 @@ import {
   tuningCacheDisabledByEnv,
   type TuningOptions,
 } from '../src/gpu/tuning-store.js';
-import { prepareMatmul, matmulVariantOf } from '../src/kernels/matmul.js';
+import { matmulSupported, matmulVariantOf, prepareMatmul } from '../src/kernels/matmul.js';
 import { adapterClass, defaultMatmulVariant } from '../src/kernels/matmul-defaults.js';
 import {
   matmulMeasurementCount,
@@ -208,7 +208,11 @@ describe.each(TEST_ADAPTERS)('persisted matmul choices on %s', (adapter) => {
     const d = await prepareMatmul(rt, { layout: 'NN', ...SHAPE, ...bufs });
     // Prepared with the default, before any measurement.
     expect(matmulMeasurementCount(rt)).toBe(0);
-    expect(matmulVariantOf(d)).toBe(defaultMatmulVariant(adapterClass(rt.info.kind), 'NN', SHAPE));
+    expect(matmulVariantOf(d)).toBe(
+      defaultMatmulVariant(adapterClass(rt.info.kind), 'NN', SHAPE, false, (v) =>
+        matmulSupported(rt, v),
+      ),
+    );
     d.destroy();
     await matmulTuningIdle(rt);
     expect(matmulMeasurementCount(rt)).toBe(1);

@@ -30,11 +30,24 @@ export interface DefaultRule {
   maxSide?: number;
 }
 
-// Every list ends with variants eligible for every shape.
+// One variant per layout where it can (each is one pipeline to compile at start-up, the larger
+// cost on CPU adapters); every list ends with variants eligible for every shape. The CPU
+// adapters' picks: bench/RESULTS.md ("Matmul kernels" and "Start-up"), from the quiet-machine
+// tables of bench/matmul.ts and /work/shared/notes/cpu-webgpu.md (A shared across a subgroup with B
+// in a texture is SwiftShader's fastest kernel; a weight's texture is packed once per change).
 export const DEFAULT_MATMUL_RULES: Readonly<Record<AdapterClass, readonly DefaultRule[]>> = {
-  swiftshader: [{ variant: 'rb4x16' }, { variant: 'rb' }],
-  llvmpipe: [{ variant: 'rb4x16' }, { variant: 'rb' }],
+  swiftshader: [
+    // Forward and dX read a weight as B: A shared across the subgroup, B packed once.
+    { variant: 'sgtex', packedB: true },
+    // dW (Aᵀ·B of two activations): both operands through textures.
+    { variant: 'tex', layout: 'TN' },
+    { variant: 'rb4x16' },
+    { variant: 'tex' },
+    { variant: 'rb' },
+  ],
+  llvmpipe: [{ variant: 'tex', layout: 'TN' }, { variant: 'rb4x16' }, { variant: 'rb' }],
   'cpu-other': [{ variant: 'rb4x16' }, { variant: 'rb' }],
+  // Real GPUs: the workgroup-memory tile, written for them (no measurement here to say otherwise).
   gpu: [{ variant: 'tiled' }],
 };
 
@@ -49,15 +62,23 @@ function holds(rule: DefaultRule, layout: MatmulLayout, s: MatmulShape, packedB:
   );
 }
 
-/** The shipped default for this adapter class, layout and shape. */
+/**
+ * The shipped default for this adapter class, layout and shape: the first rule that holds, whose
+ * variant is eligible for the shape and `supported` by the device (its features).
+ */
 export function defaultMatmulVariant(
   adapter: AdapterClass,
   layout: MatmulLayout,
   shape: MatmulShape,
   packedB = false,
+  supported: (variant: MatmulVariant) => boolean = () => true,
 ): MatmulVariant {
   for (const rule of DEFAULT_MATMUL_RULES[adapter]) {
-    if (holds(rule, layout, shape, packedB) && matmulEligible(rule.variant, layout, shape)) {
+    if (
+      holds(rule, layout, shape, packedB) &&
+      matmulEligible(rule.variant, layout, shape) &&
+      supported(rule.variant)
+    ) {
       return rule.variant;
     }
   }

@@ -24,6 +24,7 @@ import {
   eligibleMatmulVariants,
   matmulEligible,
   matmulKernelsVersion,
+  matmulSupported,
   prepareMatmul,
   type MatmulLayout,
   type MatmulShape,
@@ -339,7 +340,9 @@ export async function resolveMatmulVariant(
     return { variant: hit.variant, source: hit.source };
   }
   t.enqueue(key, { layout, shape: { ...shape }, packedB });
-  const variant = defaultMatmulVariant(adapterClass(rt.info.kind), layout, shape, packedB);
+  const variant = defaultMatmulVariant(adapterClass(rt.info.kind), layout, shape, packedB, (v) =>
+    matmulSupported(rt, v),
+  );
   return { variant, source: 'default' };
 }
 
