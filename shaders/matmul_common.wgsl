@@ -66,3 +66,17 @@ fn store_vec4(m: u32, n0: u32, v: vec4<f32>) {
   if (n0 + 2u < N) { store_output(m, n0 + 2u, v.z); }
   if (n0 + 3u < N) { store_output(m, n0 + 3u, v.w); }
 }
+
+// Stores a register block: rows row0.. of two vec4 columns (col0, col0 + 4) each, acc[2·r + j]
+// holding row r, columns col0 + 4j ..; one loop, so the epilogue is compiled once per kernel.
+fn store_block16(row0: u32, col0: u32, acc: array<vec4<f32>, 32>) {
+  for (var i = 0u; i < 32u; i++) {
+    store_vec4(row0 + i / 2u, col0 + 4u * (i % 2u), acc[i]);
+  }
+}
+
+fn store_block8(row0: u32, col0: u32, acc: array<vec4<f32>, 16>) {
+  for (var i = 0u; i < 16u; i++) {
+    store_vec4(row0 + i / 2u, col0 + 4u * (i % 2u), acc[i]);
+  }
+}

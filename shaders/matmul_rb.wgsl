@@ -102,12 +102,8 @@ fn matmul_rb(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     c70 = c70 + a7 * blo;
     c71 = c71 + a7 * bhi;
   }
-  // One loop over the accumulators: the epilogue is compiled once, not once per vec4.
-  var acc = array<vec4<f32>, 16>(
+  store_block8(row0, col0, array<vec4<f32>, 16>(
     c00, c01, c10, c11, c20, c21, c30, c31,
     c40, c41, c50, c51, c60, c61, c70, c71,
-  );
-  for (var i = 0u; i < 16u; i++) {
-    store_vec4(row0 + i / 2u, col0 + 4u * (i % 2u), acc[i]);
-  }
+  ));
 }

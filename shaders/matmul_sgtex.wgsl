@@ -163,14 +163,10 @@ fn matmul_sgtex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   if (col0 >= N) {
     return;
   }
-  // One loop over the accumulators: the epilogue is compiled once, not once per vec4.
-  var acc = array<vec4<f32>, 32>(
+  store_block16(row0, col0, array<vec4<f32>, 32>(
     c00, c01, c10, c11, c20, c21, c30, c31,
     c40, c41, c50, c51, c60, c61, c70, c71,
     c80, c81, c90, c91, c100, c101, c110, c111,
     c120, c121, c130, c131, c140, c141, c150, c151,
-  );
-  for (var i = 0u; i < 32u; i++) {
-    store_vec4(row0 + i / 2u, col0 + 4u * (i % 2u), acc[i]);
-  }
+  ));
 }
