@@ -165,6 +165,7 @@ export class GpuRuntime {
     });
   }
 
+  /** True once the device is lost or this runtime destroyed. */
   get isLost(): boolean {
     return this.lost;
   }
@@ -412,6 +413,8 @@ export class GpuRuntime {
   }
 
   destroy(): void {
+    // Lost from now on: background work (matmul measuring) stops instead of using a dead device.
+    this.lost = true;
     this.buffers.destroyAll();
     this.timer?.destroy();
     this.device.destroy();
