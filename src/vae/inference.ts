@@ -214,7 +214,14 @@ export class VaeInference {
     const early = opened.header
       .then((header) => {
         const config = resolveVaeConfig(JSON.parse(header.metadata.config ?? 'null') as VaeConfig);
-        const inference = new VaeInference(VaeModel.empty(rt, config), options, true, undefined);
+        const model = VaeModel.empty(rt, config);
+        let inference: VaeInference;
+        try {
+          inference = new VaeInference(model, options, true, undefined);
+        } catch (error) {
+          model.destroy();
+          throw error;
+        }
         inference.warm(options.warm ?? inference.batchSizes).catch(() => undefined);
         return inference;
       })
