@@ -1,5 +1,5 @@
 // This tree beside its parent commit, in one run: `npx tsx bench/compare-parent.ts [commit]
-// [--rounds N] [--modes display,decode256,train128]`. Extracts the parent's src/ and shaders/
+// [--rounds N] [--modes display,loop,decode256,train128]`. Extracts the parent's src/ and shaders/
 // (git archive, default the first parent of HEAD) into bench/out/parent-<commit>/, builds
 // bench/compare/page.ts twice (over this src/ and over the parent's), then runs each mode in fresh
 // headless Chromium pages (SwiftShader), alternating the two sides round by round so that a change
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     process.argv[2]?.startsWith('--') ? 'HEAD^' : (process.argv[2] ?? 'HEAD^'),
   );
   const rounds = Number(arg('--rounds') ?? 3);
-  const modes = (arg('--modes') ?? 'display,decode256,train128').split(',');
+  const modes = (arg('--modes') ?? 'display,loop,decode256,train128').split(',');
   const parentSrc = join(extractParent(commit), 'src');
   const sides = {
     parent: join(OUT, 'compare-parent'),

@@ -195,7 +195,7 @@ async function displayRows(url: string): Promise<Row[]> {
       values: {},
       timings: {},
       checks: {},
-      note: 'ours only: LatentView.frame(): codes, decode, tiles, copy to the target; no readback',
+      note: 'ours only: LatentView.frame() (codes, decode, tiles, copy to the target; no readback), two frames in flight as TraversalLoop runs them',
     };
     try {
       const d = await runPage(url, `mode=display&target=${target}`, 120_000);

@@ -259,7 +259,8 @@ export class Ours {
 
   /**
    * Frames of the GRID×GRID traversal through the library's GPU-direct display (src/display:
-   * codes made on the GPU, decoder, tiling into a WebGPU canvas, one submit; no readback).
+   * codes made on the GPU, decoder, tiling into a WebGPU canvas, one submit; no readback), two in
+   * flight as TraversalLoop runs them.
    */
   async displayTraversal(
     weights: Weights,
@@ -283,8 +284,14 @@ export class Ours {
     });
     view.setBase(new Float32Array(MNIST_VAE.latentSize));
     return {
+      // Two frames in flight, as TraversalLoop keeps them: the next is recorded while one runs.
       run: async (count) => {
-        for (let i = 0; i < count; i++) await view.frame();
+        const pending: Promise<void>[] = [];
+        for (let i = 0; i < count; i++) {
+          if (pending.length >= 2) await pending.shift();
+          pending.push(view.frame());
+        }
+        await Promise.all(pending);
       },
       sync: this.sync,
       dispose: () => {

@@ -1,13 +1,16 @@
 // The page bench/compare-parent.ts builds twice, once over this tree's src/ and once over the
 // parent commit's (a Vite alias swaps '../../src/' for the parent's), and runs alternately. It uses
 // only API that both trees have. ?mode=
-//   display:   the 16×16 traversal grid through LatentView into a WebGPU canvas (frames/s)
+//   display:   the 16×16 traversal grid through LatentView into a WebGPU canvas, one frame after
+//              the other (frames/s: what a frame costs)
+//   loop:      the same view driven by the library's TraversalLoop (requestAnimationFrame, as an
+//              app runs it): frames finished per second over 5 s
 //   decode256: the decoder program for 256 latents, one submit per decode (images/s)
 //   train128:  the Trainer's MNIST VAE step at batch 128 (samples/s)
 // The result lands in window.__compare; progress goes to console.log.
 import { loadEmbeddedDigits } from '../../src/data/embedded.js';
 import { createRuntime } from '../../src/gpu/runtime.js';
-import { canvasTarget, gridLayout, LatentView } from '../../src/display/index.js';
+import { canvasTarget, gridLayout, LatentView, TraversalLoop } from '../../src/display/index.js';
 import { VaeInference } from '../../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../../src/vae/model.js';
 import { resolveVaeConfig } from '../../src/vae/config.js';
@@ -41,6 +44,31 @@ async function main(): Promise<CompareResult> {
   let timed: Timed;
   let toValue: (ms: number) => number;
   let unit: string;
+  if (mode === 'loop') {
+    const inference = VaeInference.create(model);
+    const canvas = document.createElement('canvas');
+    document.body.appendChild(canvas);
+    const target = canvasTarget(rt, canvas, gridLayout(n, 28, 28, { columns: GRID }));
+    const view = await LatentView.create(inference, target, {
+      rows: GRID,
+      cols: GRID,
+      spec: { mode: 'traverse', dimA: 0 },
+    });
+    view.setBase(new Float32Array(MNIST_VAE.latentSize));
+    const loop = new TraversalLoop(view);
+    loop.start();
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // warm-up
+    const before = loop.frames;
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const frames = loop.frames - before;
+    const ms = (performance.now() - t0) / Math.max(1, frames);
+    loop.stop();
+    await rt.finish();
+    view.destroy();
+    const timing: Timing = { ms, inner: frames, repeats: 1, all: [ms] };
+    return { mode, value: 1000 / ms, unit: 'frames/s', timing };
+  }
   if (mode === 'display') {
     const inference = VaeInference.create(model);
     const canvas = document.createElement('canvas');

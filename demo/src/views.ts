@@ -180,8 +180,8 @@ function scheduler(): Schedule {
 
 /**
  * Redraws the views: the slider image and the manifold when the code changed, the traversal grid
- * every frame (its base code animated). A frame starts only when the previous one is done; while
- * `training`, only when the views' GPU time stays under ANIMATION_SHARE of the elapsed time.
+ * every frame (its base code animated). Two frames may be in flight; while `training`, one, and a
+ * frame starts only when the views' GPU time stays under ANIMATION_SHARE of the elapsed time.
  */
 export class Animator {
   readonly fps = new FpsCounter();
@@ -191,7 +191,7 @@ export class Animator {
   private code: Float32Array;
   private codeDirty = true;
   private running = false;
-  private busy = false;
+  private inFlight = 0;
   /** Milliseconds a frame takes when the GPU has nothing else to do (estimated, smoothed). */
   private frameCost = 50;
   private lastStart = -Infinity;
@@ -223,10 +223,10 @@ export class Animator {
     this.schedule((t) => this.tick(t));
   }
 
-  /** Stops, and resolves when a frame in flight is done. */
+  /** Stops, and resolves when the frames in flight are done. */
   async stop(): Promise<void> {
     this.running = false;
-    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   private mayDraw(now: number): boolean {
@@ -240,17 +240,20 @@ export class Animator {
     // While training, sleep until the next frame is due instead of waking every animation frame:
     // each wake-up costs the browser work on the CPU that SwiftShader's training steps need.
     const wait = this.lastStart + this.frameCost / ANIMATION_SHARE - now;
-    if (this.training && !this.busy && wait > 20) {
+    if (this.training && this.inFlight === 0 && wait > 20) {
       setTimeout(() => this.schedule((t) => this.tick(t)), wait);
       return;
     }
-    if (!this.busy && this.mayDraw(now)) {
-      this.busy = true;
+    // Alone on the GPU, two frames in flight (the next is recorded while one runs); while
+    // training, one at a time.
+    const limit = this.training ? 1 : 2;
+    if (this.inFlight < limit && this.mayDraw(now)) {
+      this.inFlight++;
       this.lastStart = now;
-      const measured = !this.training;
+      const measured = !this.training && this.inFlight === 1;
       this.frame(time).then(
         () => {
-          this.busy = false;
+          this.inFlight--;
           const ms = performance.now() - now;
           // Only frames alone on the GPU say what a frame costs.
           if (measured && !this.training) this.frameCost = 0.8 * this.frameCost + 0.2 * ms;
@@ -259,7 +262,7 @@ export class Animator {
           this.onFrame(this.frames, this.fps.fps);
         },
         (error: unknown) => {
-          this.busy = false;
+          this.inFlight--;
           this.running = false;
           this.onError(error instanceof Error ? error : new Error(String(error)));
         },
