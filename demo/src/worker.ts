@@ -85,6 +85,8 @@ async function setModel(model: VaeModel): Promise<void> {
   const inference = VaeInference.create(model, { batchSizes: [1, 16, 256] });
   const make = (id: ViewId, o: Parameters<typeof createView>[4]) =>
     createView(display, id, inference, canvases[id], o);
+  // The training graph compiles beside the views (its pipelines concurrently with theirs), so that
+  // Train starts stepping at once.
   const [slider, trav, manifold] = await Promise.all([
     make('slider-image', { rows: 1, cols: 1, padding: 0, spec: { mode: 'lerp' }, colormap }),
     make('traversal', { rows: GRID, cols: GRID, spec: traversalSpec(Z), colormap }),
@@ -94,6 +96,7 @@ async function setModel(model: VaeModel): Promise<void> {
       spec: { mode: 'manifold', dimA: 0, dimB: 1, lo: 0.05, hi: 0.95 },
       colormap,
     }),
+    trainer.prepare(),
   ]);
   const views: Record<ViewId, DemoView> = {
     'slider-image': slider,
