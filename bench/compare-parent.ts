@@ -105,7 +105,10 @@ async function main(): Promise<void> {
           const result = await runPage(servers[side].url, mode);
           (results[mode] ??= { parent: [], ours: [] })[side].push(result.value);
           unit = { ...unit, [mode]: result.unit };
-          console.log(`round ${r + 1} ${mode} ${side}: ${result.value.toFixed(1)} ${result.unit}`);
+          console.log(
+            `round ${r + 1} ${mode} ${side}: ${result.value.toFixed(1)} ${result.unit}` +
+              (result.kernels && r === 0 ? ` (${result.kernels.join(', ')})` : ''),
+          );
         }
       }
     }

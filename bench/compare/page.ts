@@ -31,6 +31,8 @@ export interface CompareResult {
   value: number;
   unit: string;
   timing: Timing;
+  /** The kernels of the decoder (display and decode modes): which matmul variants ran. */
+  kernels?: string[];
 }
 
 const mode = new URLSearchParams(location.search).get('mode') ?? 'display';
@@ -42,6 +44,7 @@ async function main(): Promise<CompareResult> {
   const model = VaeModel.create(rt, MNIST_VAE, { weights });
   const n = GRID * GRID;
   let timed: Timed;
+  let kernels: string[] | undefined;
   let toValue: (ms: number) => number;
   let unit: string;
   if (mode === 'loop') {
@@ -92,6 +95,7 @@ async function main(): Promise<CompareResult> {
   } else if (mode === 'decode256') {
     const inference = VaeInference.create(model);
     const program = await inference.createDecoderProgram(n);
+    kernels = program.dispatches.map((d) => d.kernel.name);
     const z = Float32Array.from(randomNormalArray(n * MNIST_VAE.latentSize, 400));
     timed = {
       run: (count) => {
@@ -128,7 +132,7 @@ async function main(): Promise<CompareResult> {
   }
   const timing = await timeIt(timed, { warmup: 2, repeats: 5 });
   timed.dispose();
-  return { mode, value: toValue(timing.ms), unit, timing };
+  return { mode, value: toValue(timing.ms), unit, timing, ...(kernels ? { kernels } : {}) };
 }
 
 main()
