@@ -1,6 +1,9 @@
 // `npm run bench`: builds bench/browser with Vite, serves it, and runs it in headless Chromium
-// (puppeteer-core, WebGPU on SwiftShader): startup on fresh browsers first, then the full page
-// (ours, TensorFlow.js WebGPU, TensorFlow.js WASM). Prints one table and writes
+// (puppeteer-core, WebGPU on SwiftShader): startup on fresh browsers first (the first train step
+// on a fresh profile, ours and TensorFlow.js; ours again on the same profile, with the choices the
+// first load persisted; the first decode from a checkpoint URL, ours and TensorFlow.js), then the
+// full page (ours, TensorFlow.js WebGPU, TensorFlow.js WASM). Comparisons with the parent commit
+// are bench/compare-parent.ts. Prints one table and writes
 // bench/out/bench-<date>.json. Options: --skip-startup, --only-startup, --skip-display,
 // --only-display, --only-train (the train section alone: MNIST VAE steps on all three sides, conv
 // VAE steps on ours, their memory and per-kernel breakdowns; no startup, no display), --only-conv

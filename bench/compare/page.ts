@@ -7,6 +7,8 @@
 //              app runs it): frames finished per second over 5 s
 //   decode256: the decoder program for 256 latents, one submit per decode (images/s)
 //   train128:  the Trainer's MNIST VAE step at batch 128 (samples/s)
+//   startup:   navigation start to the first finished train step at batch 128 (ms; a fresh
+//              browser profile each time, the runtime's defaults)
 // The result lands in window.__compare; progress goes to console.log.
 import { loadEmbeddedDigits } from '../../src/data/embedded.js';
 import { createRuntime } from '../../src/gpu/runtime.js';
@@ -37,7 +39,21 @@ export interface CompareResult {
 
 const mode = new URLSearchParams(location.search).get('mode') ?? 'display';
 
+/** Navigation start -> the first train step finished, with the runtime as an app gets it. */
+async function startup(): Promise<CompareResult> {
+  const rt = await createRuntime();
+  const weights = initialWeights(resolveVaeConfig(MNIST_VAE), 0);
+  const model = VaeModel.create(rt, MNIST_VAE, { weights });
+  const trainer = await Trainer.create(model, { batchSize: 128, lr: LR, ...ADAM, seed: 1 });
+  await trainer.prepare();
+  await trainer.trainStep(randomNormalArray(128 * 784, 7).map((v) => Math.abs(v) % 1));
+  await trainer.flush();
+  const ms = performance.now();
+  return { mode, value: ms, unit: 'ms', timing: { ms, inner: 1, repeats: 1, all: [ms] } };
+}
+
 async function main(): Promise<CompareResult> {
+  if (mode === 'startup') return startup();
   // No background measuring or persisted choices on this side: the shipped defaults, steady.
   const rt = await createRuntime({ tuning: { persist: false, background: false } });
   const weights = initialWeights(resolveVaeConfig(MNIST_VAE), 0);
