@@ -171,6 +171,21 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('persisted matmul choices on %s', (adap
     expect(matmulVariantOf(d)).toBe('naive');
     d.destroy();
 
+    // A persisted variant replaces the default only when it is clearly (10 %) faster.
+    const usual = defaultMatmulVariant(adapterClass(third.info.kind), 'NN', SHAPE, false, (v) =>
+      matmulSupported(third, v),
+    );
+    for (const [time, expected] of [
+      [0.95, usual],
+      [0.5, 'naive'],
+    ] as const) {
+      entry.records[key] = { variant: 'naive', timings: { naive: time, [usual]: 1 } };
+      writeFileSync(file, JSON.stringify(saved));
+      const r = await run(adapter, file);
+      expect((await resolveMatmulVariant(r, 'NN', SHAPE)).variant).toBe(expected);
+    }
+    expect(usual).not.toBe('naive');
+
     // Another adapter's records are not this adapter's.
     const moved = { ...saved, adapters: { 'some other adapter': entry } };
     writeFileSync(file, JSON.stringify(moved));

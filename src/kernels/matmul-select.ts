@@ -2,7 +2,8 @@
 //   1. a variant pinned by the caller (an error when it is not eligible), or WEBGPU_VAE_MATMUL
 //      where eligible;
 //   2. the choice measured on this adapter for the shape class: in this run, or persisted by an
-//      earlier one (IndexedDB in a browser, a cache file in Node; see gpu/tuning-store.ts);
+//      earlier one (IndexedDB in a browser, a cache file in Node; see gpu/tuning-store.ts), when
+//      it is at least 10 % faster than the default (each distinct variant is a pipeline to compile);
 //   3. else the shipped default for the adapter class (matmul-defaults.ts), and the shape class is
 //      queued for measuring in the background: after a delay, in idle time, one variant at a
 //      time, timed with timestamp queries where the adapter has them. Measured choices are
@@ -335,16 +336,24 @@ export async function resolveMatmulVariant(
   const t = tuningOf(rt);
   await t.ready;
   const key = matmulShapeClass(layout, shape, packedB);
-  const hit = t.get(key);
-  if (hit && matmulEligible(hit.variant, layout, shape)) {
-    return { variant: hit.variant, source: hit.source };
-  }
-  t.enqueue(key, { layout, shape: { ...shape }, packedB });
-  const variant = defaultMatmulVariant(adapterClass(rt.info.kind), layout, shape, packedB, (v) =>
+  const fallback = defaultMatmulVariant(adapterClass(rt.info.kind), layout, shape, packedB, (v) =>
     matmulSupported(rt, v),
   );
-  return { variant, source: 'default' };
+  const hit = t.get(key);
+  if (hit && matmulEligible(hit.variant, layout, shape)) {
+    // A measured variant only a little faster than the default is not worth its own pipeline:
+    // every distinct variant is one more compile at start-up, the larger cost on CPU adapters.
+    const best = hit.timings[hit.variant];
+    const usual = hit.timings[fallback];
+    const keep = best !== undefined && usual !== undefined && best > CLEARLY_FASTER * usual;
+    return { variant: keep ? fallback : hit.variant, source: hit.source };
+  }
+  t.enqueue(key, { layout, shape: { ...shape }, packedB });
+  return { variant: fallback, source: 'default' };
 }
+
+/** How much faster than the default a measured variant must be to replace it (10 %). */
+const CLEARLY_FASTER = 0.9;
 
 // ---- measuring ----
 
