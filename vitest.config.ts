@@ -10,6 +10,9 @@ export default defineConfig({
     // Two CPU cores; each adapter already uses both.
     maxWorkers: 2,
     testTimeout: 120_000,
+    // Tests neither read nor write the user's tuning cache, and measure nothing in the background
+    // (the tests of those features turn them on explicitly).
+    env: { WEBGPU_VAE_TUNING_CACHE: '0', WEBGPU_VAE_TUNING_BACKGROUND: '0' },
     hookTimeout: 120_000,
   },
 });

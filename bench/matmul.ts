@@ -1,6 +1,10 @@
 // Matmul benchmark: GFLOP/s of every eligible variant on the VAE's shapes (forward and the
 // backward layouts) and 1024³, each result first checked against a float64 CPU reference (on a
-// sample of rows). Usage: npx tsx bench/matmul.ts [llvmpipe|swiftshader|gpu|auto]
+// sample of rows). Usage: npx tsx bench/matmul.ts [llvmpipe|swiftshader|gpu|auto] [--defaults]
+// --defaults: the shapes of the MNIST VAE's graphs as they run (forward and dX read the weight W
+// as B, packed once per change: 'wB'; dW reads activations only) at the train batch 128 and the
+// decode batches, no selector column: what the shipped default table (matmul-defaults.ts) is
+// made from. --only <regex>: the cases whose name matches.
 import type { BufferRange } from '../src/gpu/buffers.js';
 import { makeRng } from '../test/helpers/reference.js';
 import { readFloats } from '../src/gpu/buffers.js';
@@ -8,14 +12,18 @@ import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime, type GpuRuntime, type Work } from '../src/gpu/runtime.js';
 import {
   MATMUL_VARIANTS,
-  clearMatmulSelections,
   matmulEligible,
-  matmulSelections,
+  matmulSupported,
   prepareMatmul,
-  selectMatmulVariant,
   type MatmulLayout,
   type MatmulVariant,
 } from '../src/kernels/matmul.js';
+import {
+  clearMatmulSelections,
+  matmulSelections,
+  selectMatmulVariant,
+} from '../src/kernels/matmul-select.js';
+import { WeightPacks } from '../src/kernels/matmul-pack.js';
 
 interface BenchCase {
   what: string;
@@ -23,6 +31,30 @@ interface BenchCase {
   M: number;
   N: number;
   K: number;
+  /** B is a weight packed once per change (WeightPacks), as in a model's forward and dX. */
+  packedB?: boolean;
+}
+
+/** The MNIST VAE (784-400-20) matmuls as its graphs run them. */
+function vaeCases(): BenchCase[] {
+  const cases: BenchCase[] = [];
+  const B = 128;
+  for (const [what, out, inn] of [
+    ['enc.0', 400, 784],
+    ['enc.mu', 20, 400],
+    ['dec.0', 400, 20],
+    ['dec.out', 784, 400],
+  ] as const) {
+    cases.push({ what: `fwd ${what}`, layout: 'NT', M: B, N: out, K: inn, packedB: true });
+    if (what !== 'enc.0')
+      cases.push({ what: `dX ${what}`, layout: 'NN', M: B, N: inn, K: out, packedB: true });
+    cases.push({ what: `dW ${what}`, layout: 'TN', M: out, N: inn, K: B });
+  }
+  for (const D of [1, 16, 64, 256]) {
+    cases.push({ what: `decode${D} dec.0`, layout: 'NT', M: D, N: 400, K: 20, packedB: true });
+    cases.push({ what: `decode${D} dec.out`, layout: 'NT', M: D, N: 784, K: 400, packedB: true });
+  }
+  return cases;
 }
 
 const CASES: BenchCase[] = [
@@ -96,14 +128,19 @@ async function timeDispatch(rt: GpuRuntime, d: Work, samples: number): Promise<n
 }
 
 async function main(): Promise<void> {
-  const adapter = (process.argv[2] ?? 'llvmpipe') as AdapterChoice;
-  const rt = await createRuntime({ adapter });
+  const args = process.argv.slice(2);
+  const defaults = args.includes('--defaults');
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? new RegExp(args[onlyAt + 1] ?? '') : undefined;
+  const adapter = (args.find((a, i) => !a.startsWith('--') && (onlyAt < 0 || i !== onlyAt + 1)) ??
+    'llvmpipe') as AdapterChoice;
+  const rt = await createRuntime({ adapter, tuning: { persist: false, background: false } });
   console.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
   const slow = rt.info.kind === 'swiftshader';
-  const header = ['case', 'layout', 'M×N×K', ...MATMUL_VARIANTS, 'selected'];
+  const header = ['case', 'layout', 'M×N×K', ...MATMUL_VARIANTS, defaults ? 'best' : 'selected'];
   console.log(header.join('\t'));
   const summary: string[][] = [];
-  for (const c of CASES) {
+  for (const c of (defaults ? vaeCases() : CASES).filter((c) => !only || only.test(c.what))) {
     const { layout, M, N, K } = c;
     const big = M * N * K >= 1 << 30;
     const r = makeRng(1234 + M + N + K);
@@ -114,14 +151,17 @@ async function main(): Promise<void> {
       b: rt.buffers.upload('b', b),
       c: rt.buffers.storage('c', 4 * M * N),
     };
-    const row: string[] = [c.what, layout, `${M}×${N}×${K}`];
+    const packs = c.packedB ? new WeightPacks(rt, bufs.b.buffer, 'b') : undefined;
+    const row: string[] = [c.what, layout, `${M}×${N}×${K}${c.packedB ? ' wB' : ''}`];
+    let best: [string, number] = ['', 0];
     for (const variant of MATMUL_VARIANTS) {
       const skip =
         !matmulEligible(variant, layout, c) ||
+        !matmulSupported(rt, variant) ||
         (big && slow && !['rb4', 'rb4x16', 'tex'].includes(variant)) ||
         (big && variant === 'naive');
       if (skip) {
-        row.push(matmulEligible(variant, layout, c) ? 'skip' : '-');
+        row.push(matmulEligible(variant, layout, c) && matmulSupported(rt, variant) ? 'skip' : '-');
         continue;
       }
       const d = await prepareMatmul(rt, {
@@ -141,19 +181,26 @@ async function main(): Promise<void> {
         continue;
       }
       const ms = await timeDispatch(rt, d, big ? 3 : 5);
-      row.push(((2 * M * N * K) / (ms * 1e6)).toFixed(2));
+      const gflops = (2 * M * N * K) / (ms * 1e6);
+      row.push(gflops.toFixed(2));
+      if (gflops > best[1]) best = [variant, gflops];
       d.destroy();
     }
-    clearMatmulSelections();
-    const t0 = performance.now();
-    const chosen = await selectMatmulVariant(rt, layout, c);
-    const selectMs = performance.now() - t0;
-    const sel = [...(await matmulSelections()).values()][0];
-    row.push(
-      `${chosen} (${selectMs.toFixed(0)} ms${sel && sel.measuredShape.M !== M ? `, at M=${sel.measuredShape.M}` : ''})`,
-    );
+    if (defaults) {
+      row.push(best[0]);
+    } else {
+      clearMatmulSelections(rt);
+      const t0 = performance.now();
+      const chosen = await selectMatmulVariant(rt, layout, c, { packedB: c.packedB ?? false });
+      const selectMs = performance.now() - t0;
+      const sel = [...(await matmulSelections(rt)).values()][0];
+      row.push(
+        `${chosen} (${selectMs.toFixed(0)} ms${sel?.measuredShape && sel.measuredShape.M !== M ? `, at M=${sel.measuredShape.M}` : ''})`,
+      );
+    }
     console.log(row.join('\t'));
     summary.push(row);
+    packs?.destroy();
     for (const range of Object.values(bufs)) rt.buffers.destroy(range.buffer);
   }
   rt.destroy();

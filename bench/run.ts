@@ -1,16 +1,24 @@
 // `npm run bench`: builds bench/browser with Vite, serves it, and runs it in headless Chromium
-// (puppeteer-core, WebGPU on SwiftShader): startup on fresh browsers first, then the full page
-// (ours, TensorFlow.js WebGPU, TensorFlow.js WASM). Prints one table and writes
+// (puppeteer-core, WebGPU on SwiftShader): startup on fresh browsers first (the first train step
+// on a fresh profile, ours and TensorFlow.js; ours again on the same profile, with the choices the
+// first load persisted; the first decode from a checkpoint URL, ours and TensorFlow.js), then the
+// full page (ours, TensorFlow.js WebGPU, TensorFlow.js WASM). Comparisons with the parent commit
+// are bench/compare-parent.ts. Prints one table and writes
 // bench/out/bench-<date>.json. Options: --skip-startup, --only-startup, --skip-display,
 // --only-display, --only-train (the train section alone: MNIST VAE steps on all three sides, conv
 // VAE steps on ours, their memory and per-kernel breakdowns; no startup, no display), --only-conv
 // (the conv VAE steps alone, ours only: a quick check); CHROMIUM_PATH as for the tests
 // (test/helpers/browser.ts launches Chromium).
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'vite';
 import { launchChromium, serveStatic } from '../test/helpers/browser.js';
+import { encodeCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { parameterSpecs, resolveVaeConfig } from '../src/vae/config.js';
+import { initialWeights } from '../src/vae/model.js';
 import type { BenchPageResult, Breakdown, Row, SideName } from './browser/main.js';
+import { CHECKPOINT_URL, MNIST_VAE } from './browser/workloads.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench', 'out');
@@ -38,15 +46,29 @@ async function buildPage(): Promise<void> {
   ]) {
     copyFileSync(join(wasmDir, f), join(PAGE, 'tfjs-wasm', f));
   }
+  // The checkpoint the decode-startup pages load (the MNIST VAE's seed-0 weights).
+  const config = resolveVaeConfig(MNIST_VAE);
+  const weights = initialWeights(config, 0);
+  const bytes = encodeCheckpoint({
+    params: parameterSpecs(config).map(
+      (spec) => [spec.name, { shape: spec.shape, data: weights.get(spec.name)! }] as const,
+    ),
+    config,
+  });
+  writeFileSync(join(PAGE, CHECKPOINT_URL), bytes);
 }
 
-/** Opens `?mode=...` in a fresh browser (fresh profile: no shader cache) and waits for it. */
+/**
+ * Opens `?mode=...` in a fresh browser and waits for it: a fresh profile (no shader cache, no
+ * persisted choices) unless `profile` names one to reuse.
+ */
 async function runPage(
   url: string,
   query: string,
   timeoutMs: number,
+  profile?: string,
 ): Promise<BenchPageResult & { browserVersion: string }> {
-  const { browser, close } = await launchChromium();
+  const { browser, close } = await launchChromium(profile ? { profile } : {});
   try {
     const browserVersion = await browser.version();
     const page = await browser.newPage();
@@ -176,7 +198,7 @@ async function displayRows(url: string): Promise<Row[]> {
       values: {},
       timings: {},
       checks: {},
-      note: 'ours only: LatentView.frame(): codes, decode, tiles, copy to the target; no readback',
+      note: 'ours only: LatentView.frame() (codes, decode, tiles, copy to the target; no readback), two frames in flight as TraversalLoop runs them',
     };
     try {
       const d = await runPage(url, `mode=display&target=${target}`, 120_000);
@@ -206,16 +228,30 @@ async function main(): Promise<void> {
   let browserVersion = '';
   try {
     if (!args.has('--skip-startup') && !args.has('--only-display')) {
-      for (const [name, query] of [
-        ['ours', 'mode=startup'],
-        ['ours (matmul variant pinned: no selection)', 'mode=startup&variant=rb4x16'],
-        ['tfjs-webgpu', 'mode=startup-tfjs'],
-      ] as const) {
-        console.log(`startup: ${name}`);
-        const r = await runPage(url, query, 180_000);
-        startup[name] = r.startup ?? {};
-        browserVersion = r.browserVersion;
-        console.log(`  ${JSON.stringify(r.startup)}`);
+      // The first run gets a fresh profile that the second run reuses: persisted matmul choices
+      // (IndexedDB) and Chromium's shader cache.
+      const profile = mkdtempSync(join(tmpdir(), 'webgpu-vae-bench-profile-'));
+      try {
+        for (const [name, query, keep] of [
+          ['ours', 'mode=startup', profile],
+          ['ours, second load (same profile: persisted choices)', 'mode=startup', profile],
+          ['ours (matmul variant pinned: no selection)', 'mode=startup&variant=rb4x16', undefined],
+          ['tfjs-webgpu', 'mode=startup-tfjs', undefined],
+          ['ours: first decode from a checkpoint URL', 'mode=decode-startup', undefined],
+          [
+            'tfjs-webgpu: first decode from a checkpoint URL',
+            'mode=decode-startup-tfjs',
+            undefined,
+          ],
+        ] as const) {
+          console.log(`startup: ${name}`);
+          const r = await runPage(url, query, 300_000, keep);
+          startup[name] = r.startup ?? {};
+          browserVersion = r.browserVersion;
+          console.log(`  ${JSON.stringify(r.startup)}`);
+        }
+      } finally {
+        rmSync(profile, { recursive: true, force: true });
       }
     }
     let full: (BenchPageResult & { browserVersion: string }) | undefined;
@@ -259,15 +295,32 @@ async function main(): Promise<void> {
       }
     }
     if (Object.keys(startup).length) {
-      report.push('Startup (ms from navigation start, fresh browser and profile):', '');
+      const f = (t: Record<string, number | string>, k: string) =>
+        typeof t[k] === 'number' ? (t[k] as number).toFixed(0) : '—';
+      const train = Object.entries(startup).filter(([, t]) => 'firstStep' in t);
+      const decode = Object.entries(startup).filter(([, t]) => 'firstDecode' in t);
       report.push(
-        '| page | script start | device | compiled | first step done | second step done |',
+        'Startup (ms from navigation start; a fresh browser, fresh profile unless said):',
+      );
+      report.push('');
+      report.push(
+        '| page | script start | device | compiled | first step done | second step done | choices measured, persisted |',
+      );
+      report.push('| --- | --- | --- | --- | --- | --- | --- |');
+      for (const [name, t] of train) {
+        report.push(
+          `| ${name} | ${f(t, 'scriptStart')} | ${f(t, 'device')} | ${f(t, 'compiled')} | ${f(t, 'firstStep')} | ${f(t, 'secondStep')} | ${t.measuredChoices ?? '—'}, ${t.persistedChoices ?? '—'} |`,
+        );
+      }
+      report.push('');
+      report.push(
+        '| page | script start | device | loaded and compiled | first decode (256) read back | checksum |',
       );
       report.push('| --- | --- | --- | --- | --- | --- |');
-      for (const [name, t] of Object.entries(startup)) {
-        const f = (k: string) => (typeof t[k] === 'number' ? (t[k] as number).toFixed(0) : '—');
+      for (const [name, t] of decode) {
+        const sum = typeof t.checksum === 'number' ? t.checksum.toFixed(3) : '—';
         report.push(
-          `| ${name} | ${f('scriptStart')} | ${f('device')} | ${f('compiled')} | ${f('firstStep')} | ${f('secondStep')} |`,
+          `| ${name} | ${f(t, 'scriptStart')} | ${f(t, 'device')} | ${f(t, 'loaded')} | ${f(t, 'firstDecode')} | ${sum} |`,
         );
       }
       report.push('');

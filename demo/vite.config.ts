@@ -11,5 +11,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 40_000,
   },
+  // The engine runs in a module worker (demo/src/worker.ts), which loads the digits lazily.
+  worker: { format: 'es' },
   server: { fs: { allow: ['..'] } },
 });

@@ -2,25 +2,27 @@
 // pre-activation, bias and uniform bindings, the grid folding and the fused epilogue
 // (bias add, pre-activation store, activation, assign or accumulate).
 //
-//   z = op(A)·op(B) [+ bias]   pre = z (when STORE_PRE)   c = act(z)  or  c += act(z) (ACCUMULATE)
+//   z = op(A)·op(B) [+ bias]   pre = z (store_pre)   c = act(z)  or  c += act(z) (accumulate)
 //
 // Every variant binds the same names: c, pre (outputs), a, b, bias (inputs), params (uniforms).
 // `pre` and `bias` are referenced by every entry point, so they must always be bound; when
-// STORE_PRE / HAS_BIAS is false a 1-element placeholder buffer is bound and never touched.
+// store_pre / has_bias is 0 a 1-element placeholder buffer is bound and never touched.
 
 //!include activation_fns.wgsl
 
+// The epilogue's switches are uniforms, not override constants: every epilogue of a layout then
+// shares one pipeline, and on CPU adapters compiling the big register-blocked kernels is most of
+// the start-up time. They are read once per output element, outside the inner loop.
 struct MatmulParams {
-  M: u32,      // rows of C
-  N: u32,      // columns of C
-  K: u32,      // inner dimension
-  alpha: f32,  // activation parameter (leaky_relu slope, elu alpha)
+  M: u32,           // rows of C
+  N: u32,           // columns of C
+  K: u32,           // inner dimension
+  alpha: f32,       // activation parameter (leaky_relu slope, elu alpha)
+  has_bias: u32,    // 1: add bias[n] to every column n
+  store_pre: u32,   // 1: also write z (before the activation) into `pre`
+  act: u32,         // activation code (ACT_* in activation_fns.wgsl)
+  accumulate: u32,  // 1: c += act(z) instead of c = act(z); `pre` is always assigned
 }
-
-override HAS_BIAS: bool = false;   // add bias[n] to every column n
-override STORE_PRE: bool = false;  // also write z (before the activation) into `pre`
-override ACT: u32 = 0u;            // activation code (ACT_* in activation_fns.wgsl)
-override ACCUMULATE: bool = false; // c += act(z) instead of c = act(z); `pre` is always assigned
 
 @group(0) @binding(0) var<storage, read_write> c: array<f32>;    // c: (M, N)
 @group(0) @binding(1) var<storage, read_write> pre: array<f32>;  // pre: (M, N), or (1) unused
@@ -39,14 +41,14 @@ fn matmul_tile(wid: vec3<u32>, nwg: vec3<u32>, tile_cols: u32) -> vec2<u32> {
 fn store_output(m: u32, n: u32, acc: f32) {
   let idx = m * params.N + n;
   var z = acc;
-  if (HAS_BIAS) {
+  if (params.has_bias != 0u) {
     z = z + bias[n];
   }
-  if (STORE_PRE) {
+  if (params.store_pre != 0u) {
     pre[idx] = z;
   }
-  let y = activation_forward(z, ACT, params.alpha);
-  if (ACCUMULATE) {
+  let y = activation_forward(z, params.act, params.alpha);
+  if (params.accumulate != 0u) {
     c[idx] = c[idx] + y;
   } else {
     c[idx] = y;
@@ -63,4 +65,18 @@ fn store_vec4(m: u32, n0: u32, v: vec4<f32>) {
   if (n0 + 1u < N) { store_output(m, n0 + 1u, v.y); }
   if (n0 + 2u < N) { store_output(m, n0 + 2u, v.z); }
   if (n0 + 3u < N) { store_output(m, n0 + 3u, v.w); }
+}
+
+// Stores a register block: rows row0.. of two vec4 columns (col0, col0 + 4) each, acc[2·r + j]
+// holding row r, columns col0 + 4j ..; one loop, so the epilogue is compiled once per kernel.
+fn store_block16(row0: u32, col0: u32, acc: array<vec4<f32>, 32>) {
+  for (var i = 0u; i < 32u; i++) {
+    store_vec4(row0 + i / 2u, col0 + 4u * (i % 2u), acc[i]);
+  }
+}
+
+fn store_block8(row0: u32, col0: u32, acc: array<vec4<f32>, 16>) {
+  for (var i = 0u; i < 16u; i++) {
+    store_vec4(row0 + i / 2u, col0 + 4u * (i % 2u), acc[i]);
+  }
 }

@@ -102,20 +102,8 @@ fn matmul_rb(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     c70 = c70 + a7 * blo;
     c71 = c71 + a7 * bhi;
   }
-  store_vec4(row0 + 0u, col0, c00);
-  store_vec4(row0 + 0u, col0 + 4u, c01);
-  store_vec4(row0 + 1u, col0, c10);
-  store_vec4(row0 + 1u, col0 + 4u, c11);
-  store_vec4(row0 + 2u, col0, c20);
-  store_vec4(row0 + 2u, col0 + 4u, c21);
-  store_vec4(row0 + 3u, col0, c30);
-  store_vec4(row0 + 3u, col0 + 4u, c31);
-  store_vec4(row0 + 4u, col0, c40);
-  store_vec4(row0 + 4u, col0 + 4u, c41);
-  store_vec4(row0 + 5u, col0, c50);
-  store_vec4(row0 + 5u, col0 + 4u, c51);
-  store_vec4(row0 + 6u, col0, c60);
-  store_vec4(row0 + 6u, col0 + 4u, c61);
-  store_vec4(row0 + 7u, col0, c70);
-  store_vec4(row0 + 7u, col0 + 4u, c71);
+  store_block8(row0, col0, array<vec4<f32>, 16>(
+    c00, c01, c10, c11, c20, c21, c30, c31,
+    c40, c41, c50, c51, c60, c61, c70, c71,
+  ));
 }

@@ -91,22 +91,10 @@ fn matmul_rb4_nn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     c70 = c70 + a7.x * b00 + a7.y * b10 + a7.z * b20 + a7.w * b30;
     c71 = c71 + a7.x * b01 + a7.y * b11 + a7.z * b21 + a7.w * b31;
   }
-  store_vec4(row0 + 0u, col0, c00);
-  store_vec4(row0 + 0u, col0 + 4u, c01);
-  store_vec4(row0 + 1u, col0, c10);
-  store_vec4(row0 + 1u, col0 + 4u, c11);
-  store_vec4(row0 + 2u, col0, c20);
-  store_vec4(row0 + 2u, col0 + 4u, c21);
-  store_vec4(row0 + 3u, col0, c30);
-  store_vec4(row0 + 3u, col0 + 4u, c31);
-  store_vec4(row0 + 4u, col0, c40);
-  store_vec4(row0 + 4u, col0 + 4u, c41);
-  store_vec4(row0 + 5u, col0, c50);
-  store_vec4(row0 + 5u, col0 + 4u, c51);
-  store_vec4(row0 + 6u, col0, c60);
-  store_vec4(row0 + 6u, col0 + 4u, c61);
-  store_vec4(row0 + 7u, col0, c70);
-  store_vec4(row0 + 7u, col0 + 4u, c71);
+  store_block8(row0, col0, array<vec4<f32>, 16>(
+    c00, c01, c10, c11, c20, c21, c30, c31,
+    c40, c41, c50, c51, c60, c61, c70, c71,
+  ));
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -213,22 +201,10 @@ fn matmul_rb4_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     c70 = c70 + a1.w * b0;
     c71 = c71 + a1.w * b1;
   }
-  store_vec4(row0 + 0u, col0, c00);
-  store_vec4(row0 + 0u, col0 + 4u, c01);
-  store_vec4(row0 + 1u, col0, c10);
-  store_vec4(row0 + 1u, col0 + 4u, c11);
-  store_vec4(row0 + 2u, col0, c20);
-  store_vec4(row0 + 2u, col0 + 4u, c21);
-  store_vec4(row0 + 3u, col0, c30);
-  store_vec4(row0 + 3u, col0 + 4u, c31);
-  store_vec4(row0 + 4u, col0, c40);
-  store_vec4(row0 + 4u, col0 + 4u, c41);
-  store_vec4(row0 + 5u, col0, c50);
-  store_vec4(row0 + 5u, col0 + 4u, c51);
-  store_vec4(row0 + 6u, col0, c60);
-  store_vec4(row0 + 6u, col0 + 4u, c61);
-  store_vec4(row0 + 7u, col0, c70);
-  store_vec4(row0 + 7u, col0 + 4u, c71);
+  store_block8(row0, col0, array<vec4<f32>, 16>(
+    c00, c01, c10, c11, c20, c21, c30, c31,
+    c40, c41, c50, c51, c60, c61, c70, c71,
+  ));
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -310,20 +286,8 @@ fn matmul_rb4_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     c70 = c70 + vec4<f32>(dot(a7, b0), dot(a7, b1), dot(a7, b2), dot(a7, b3));
     c71 = c71 + vec4<f32>(dot(a7, b4), dot(a7, b5), dot(a7, b6), dot(a7, b7));
   }
-  store_vec4(row0 + 0u, col0, c00);
-  store_vec4(row0 + 0u, col0 + 4u, c01);
-  store_vec4(row0 + 1u, col0, c10);
-  store_vec4(row0 + 1u, col0 + 4u, c11);
-  store_vec4(row0 + 2u, col0, c20);
-  store_vec4(row0 + 2u, col0 + 4u, c21);
-  store_vec4(row0 + 3u, col0, c30);
-  store_vec4(row0 + 3u, col0 + 4u, c31);
-  store_vec4(row0 + 4u, col0, c40);
-  store_vec4(row0 + 4u, col0 + 4u, c41);
-  store_vec4(row0 + 5u, col0, c50);
-  store_vec4(row0 + 5u, col0 + 4u, c51);
-  store_vec4(row0 + 6u, col0, c60);
-  store_vec4(row0 + 6u, col0 + 4u, c61);
-  store_vec4(row0 + 7u, col0, c70);
-  store_vec4(row0 + 7u, col0 + 4u, c71);
+  store_block8(row0, col0, array<vec4<f32>, 16>(
+    c00, c01, c10, c11, c20, c21, c30, c31,
+    c40, c41, c50, c51, c60, c61, c70, c71,
+  ));
 }

@@ -137,36 +137,10 @@ fn matmul_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     c150 = c150 + a15.x * b00 + a15.y * b10 + a15.z * b20 + a15.w * b30;
     c151 = c151 + a15.x * b01 + a15.y * b11 + a15.z * b21 + a15.w * b31;
   }
-  store_vec4(row0 + 0u, col0, c00);
-  store_vec4(row0 + 0u, col0 + 4u, c01);
-  store_vec4(row0 + 1u, col0, c10);
-  store_vec4(row0 + 1u, col0 + 4u, c11);
-  store_vec4(row0 + 2u, col0, c20);
-  store_vec4(row0 + 2u, col0 + 4u, c21);
-  store_vec4(row0 + 3u, col0, c30);
-  store_vec4(row0 + 3u, col0 + 4u, c31);
-  store_vec4(row0 + 4u, col0, c40);
-  store_vec4(row0 + 4u, col0 + 4u, c41);
-  store_vec4(row0 + 5u, col0, c50);
-  store_vec4(row0 + 5u, col0 + 4u, c51);
-  store_vec4(row0 + 6u, col0, c60);
-  store_vec4(row0 + 6u, col0 + 4u, c61);
-  store_vec4(row0 + 7u, col0, c70);
-  store_vec4(row0 + 7u, col0 + 4u, c71);
-  store_vec4(row0 + 8u, col0, c80);
-  store_vec4(row0 + 8u, col0 + 4u, c81);
-  store_vec4(row0 + 9u, col0, c90);
-  store_vec4(row0 + 9u, col0 + 4u, c91);
-  store_vec4(row0 + 10u, col0, c100);
-  store_vec4(row0 + 10u, col0 + 4u, c101);
-  store_vec4(row0 + 11u, col0, c110);
-  store_vec4(row0 + 11u, col0 + 4u, c111);
-  store_vec4(row0 + 12u, col0, c120);
-  store_vec4(row0 + 12u, col0 + 4u, c121);
-  store_vec4(row0 + 13u, col0, c130);
-  store_vec4(row0 + 13u, col0 + 4u, c131);
-  store_vec4(row0 + 14u, col0, c140);
-  store_vec4(row0 + 14u, col0 + 4u, c141);
-  store_vec4(row0 + 15u, col0, c150);
-  store_vec4(row0 + 15u, col0 + 4u, c151);
+  store_block16(row0, col0, array<vec4<f32>, 32>(
+    c00, c01, c10, c11, c20, c21, c30, c31,
+    c40, c41, c50, c51, c60, c61, c70, c71,
+    c80, c81, c90, c91, c100, c101, c110, c111,
+    c120, c121, c130, c131, c140, c141, c150, c151,
+  ));
 }

@@ -44,6 +44,14 @@ export {
   type Workgroups,
 } from './gpu/kernel.js';
 export { GpuTimer, type KernelTime } from './gpu/timing.js';
+export {
+  indexedDbTuningStore,
+  TUNING_CACHE_ENV,
+  type TuningOptions,
+  type TuningRecord,
+  type TuningRecords,
+  type TuningStore,
+} from './gpu/tuning-store.js';
 export { fillForward } from './kernels/fill.js';
 
 // ---- Model description: one JSON object, a section per part (see README) ----
@@ -109,7 +117,6 @@ export { learningRateAt, type LrSchedule, type ScheduleContext } from './optim/s
 export {
   DEFAULT_BATCH_SIZES,
   VaeInference,
-  type CheckpointSource,
   type Decoded,
   type DecoderProgram,
   type InferenceOptions,
@@ -194,6 +201,13 @@ export {
   type OptimizerState,
   type OptimizerStateInput,
 } from './checkpoint/checkpoint.js';
+export {
+  openCheckpointSource,
+  readCheckpointSource,
+  type CheckpointSource,
+  type OpenedCheckpoint,
+  type ReadSourceOptions,
+} from './checkpoint/source.js';
 export {
   decodeSafetensors,
   encodeSafetensors,

@@ -87,7 +87,7 @@ describe('webgpu-vae CLI', () => {
       adapter,
       '--json',
     ]);
-    const elbo = Number(/ELBO (-[\d.]+) nats/.exec(ev.stderr)?.[1]);
+    const elbo = Number(/elbo (-[\d.]+)\)/.exec(ev.stderr)?.[1]);
     const logPx = Number(/log p\(x\) ≈ (-[\d.]+) nats/.exec(ev.stderr)?.[1]);
     expect(elbo, ev.stderr).toBeLessThan(0);
     expect(logPx, ev.stderr).toBeGreaterThan(elbo);

@@ -2,7 +2,8 @@
 // golden fixture and against the float64 reference on fresh random models; the planner's reuse;
 // and that replaying a step creates no GPU objects.
 import { describe, expect, it } from 'vitest';
-import { Graph, GradContext } from '../src/graph/graph.js';
+import { defineOp, Graph, GradContext, type Tensor } from '../src/graph/graph.js';
+import { CompiledGraph } from '../src/graph/executor.js';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
 import { buildModelGraph } from '../src/vae/build.js';
@@ -25,6 +26,15 @@ const toF32 = (record: Record<string, number[]>) =>
   new Map(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
 const toF64 = (record: Record<string, number[]>) =>
   new Map(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
+
+// An op whose preparation fails after the others have started (the concurrent compile's cleanup).
+const failLate = defineOp<{ x: Tensor }, { y: Tensor }, Record<string, never>>({
+  type: 'test_fail_late',
+  async prepare() {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    throw new Error('late failure');
+  },
+});
 
 describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
   it.each(golden.cases.map((c) => [c.name, c] as const))(
@@ -183,6 +193,57 @@ describe.each(TEST_ADAPTERS)('graph on %s', (adapter) => {
       model.destroy();
     },
   );
+
+  it('compiles concurrently with the same dispatches and results as serially, and frees a failed compile', async () => {
+    const rt = await runtimeFor(adapter);
+    const config = resolveVaeConfig({
+      inputSize: 37,
+      latentSize: 5,
+      encoder: { hidden: [23, 19], activation: 'tanh' },
+      decoder: { hidden: [21] },
+    });
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const model = VaeModel.create(rt, config, { seed });
+    const B = 13;
+    const mg = buildModelGraph(config, { batch: B, training: true, seed: 1, givenNoise: true });
+    const x = randomUniform(rng, B * 37, 0, 1);
+    const eps = randomNormal(rng, B * 5);
+    const results: { labels: string[]; grads: Map<string, Float32Array>; loss: number[] }[] = [];
+    for (const serial of [true, false]) {
+      const grads = rt.buffers.storage('cc.grads', model.flatSize * 4).buffer;
+      const cg = await CompiledGraph.compile(rt, mg.graph, {
+        params: model.paramBuffers(grads),
+        serial,
+        label: serial ? 'serial' : 'concurrent',
+      });
+      writeStepInputs(cg, mg, model, { x, eps });
+      await rt.submitChecked(cg.dispatches, 'cc');
+      results.push({
+        labels: cg.dispatches.map((d) => d.label.replace(/^[^[]*\[/, '')),
+        grads: await model.readFlat(grads),
+        loss: [...(await cg.read(mg.loss)), ...(await cg.read(mg.nll))],
+      });
+      cg.destroy();
+      rt.buffers.destroy(grads);
+    }
+    const [serial, concurrent] = results as [(typeof results)[0], (typeof results)[0]];
+    expect(concurrent.labels).toEqual(serial.labels);
+    expect(concurrent.loss).toEqual(serial.loss);
+    for (const [name, g] of serial.grads) {
+      expect(Array.from(concurrent.grads.get(name)!), name).toEqual(Array.from(g));
+    }
+    // A compile where one op fails while the others are being prepared frees everything.
+    const live = () => ({ n: rt.buffers.stats.liveBuffers, bytes: rt.buffers.stats.liveBytes });
+    const before = live();
+    const bad = buildModelGraph(config, { batch: B, training: true, seed: 1 });
+    bad.graph.add(failLate, 'boom', { x: bad.x }, { y: [1] }, {});
+    await expect(
+      CompiledGraph.compile(rt, bad.graph, { params: model.paramBuffers(model.params) }),
+    ).rejects.toThrow(/preparing test_fail_late 'boom' failed: late failure/);
+    expect(live()).toEqual(before);
+    model.destroy();
+  });
 
   it('plans memory with reuse and replays steps without creating GPU objects', async () => {
     const rt = await runtimeFor(adapter);

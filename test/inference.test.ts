@@ -22,7 +22,8 @@ import {
   type ResolvedVaeConfig,
   type VaeConfig,
 } from '../src/vae/config.js';
-import { VaeInference, readCheckpointSource } from '../src/vae/inference.js';
+import { VaeInference } from '../src/vae/inference.js';
+import { readCheckpointSource } from '../src/checkpoint/source.js';
 import { VaeModel } from '../src/vae/model.js';
 import type { Activation } from '../src/kernels/activation-codes.js';
 import { linearForward64 } from '../src/reference/dense.js';

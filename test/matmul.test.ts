@@ -3,27 +3,34 @@ import type { BufferRange } from '../src/gpu/buffers.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
 import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
 import {
-  MATMUL_ENV,
   MATMUL_LAYOUTS,
   MATMUL_VARIANTS,
-  clearMatmulSelections,
   matmulEligible,
   matmulKernel,
-  matmulSelections,
-  matmulShapeClass,
+  matmulSupported,
   matmulVariantOf,
   prepareMatmul,
-  selectMatmulVariant,
   type MatmulLayout,
   type MatmulVariant,
 } from '../src/kernels/matmul.js';
 import { activation64 } from '../src/reference/activations.js';
 import { matmulForward64 } from '../src/reference/dense.js';
+import {
+  MATMUL_ENV,
+  clearMatmulSelections,
+  matmulSelections,
+  matmulShapeClass,
+  selectMatmulVariant,
+} from '../src/kernels/matmul-select.js';
+import { WeightPacks } from '../src/kernels/matmul-pack.js';
+import { prepareAdam } from '../src/kernels/adam.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches, randomUniform } from './helpers/reference.js';
 
 interface Case {
   variant: MatmulVariant;
+  /** Extra override constants (sgtex's PLAIN path). */
+  constants?: Record<string, number>;
   layout: MatmulLayout;
   M: number;
   N: number;
@@ -83,6 +90,7 @@ async function runCase(rt: GpuRuntime, seed: number, c: Case): Promise<string | 
       alpha: c.alpha,
       accumulate: c.accumulate,
       variant: c.variant,
+      ...(c.constants ? { constants: c.constants } : {}),
     });
     expect(matmulVariantOf(d)).toBe(c.variant);
     await rt.submitChecked([d]);
@@ -136,10 +144,14 @@ const EPILOGUES_OF: Record<MatmulVariant, number[]> = {
   rb4x16: [3],
   tiled: [1, 3],
   tex: [1, 2, 3],
+  sgtex: [1, 3],
 };
 
+// sgtex reads A as (M, K) rows: it has no TN form (checked in the eligibility test).
 const VARIANT_LAYOUTS = MATMUL_VARIANTS.flatMap((variant) =>
-  MATMUL_LAYOUTS.map((layout) => [variant, layout] as [MatmulVariant, MatmulLayout]),
+  MATMUL_LAYOUTS.filter((layout) => variant !== 'sgtex' || layout !== 'TN').map(
+    (layout) => [variant, layout] as [MatmulVariant, MatmulLayout],
+  ),
 );
 
 describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
@@ -151,6 +163,24 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
 
   it.each(VARIANT_LAYOUTS)('%s %s: awkward shapes and every epilogue', async (variant, layout) => {
     const rt = await runtimeFor(adapter);
+    if (!matmulSupported(rt, variant)) {
+      // A device without the feature the variant needs: a clear error, never a wrong result.
+      const bufs = [output(rt, 'a', 64), output(rt, 'b', 64), output(rt, 'c', 64)];
+      await expect(
+        prepareMatmul(rt, {
+          layout,
+          M: 4,
+          N: 4,
+          K: 4,
+          a: bufs[0]!,
+          b: bufs[1]!,
+          c: bufs[2]!,
+          variant,
+        }),
+      ).rejects.toThrow(/needs the 'subgroups' feature/);
+      buffersOf(rt, bufs);
+      return;
+    }
     const problems: string[] = [];
     let ran = 0;
     for (const [M, N, K] of SHAPES) {
@@ -170,6 +200,27 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     expect(ran).toBeGreaterThanOrEqual(EPILOGUES_OF[variant].length + 4);
   });
 
+  it('sgtex: the plain path (other GPUs) gives the same results', async () => {
+    const rt = await runtimeFor(adapter);
+    const problems: string[] = [];
+    if (!matmulSupported(rt, 'sgtex')) {
+      // No subgroups (llvmpipe in compatibility mode): sgtex is never prepared here.
+      expect(rt.info.features.has('subgroups')).toBe(false);
+      return;
+    }
+    for (const layout of ['NN', 'NT'] as const) {
+      for (const [M, N, K] of [
+        [33, 17, 64],
+        [36, 20, 44],
+      ] as const) {
+        const c: Case = { variant: 'sgtex', layout, M, N, K, bias: true, act: 'relu', pre: true };
+        const p = await runCase(rt, freshSeed(), { ...c, constants: { PLAIN: 1 } });
+        if (p) problems.push(p);
+      }
+    }
+    expect(problems.join('\n\n')).toBe('');
+  });
+
   it('is eligible exactly where vec4 strides allow', () => {
     expect(matmulEligible('rb4', 'NN', { M: 7, N: 8, K: 12 })).toBe(true);
     expect(matmulEligible('rb4', 'NN', { M: 8, N: 6, K: 12 })).toBe(false);
@@ -178,6 +229,9 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     expect(matmulEligible('rb', 'NT', { M: 7, N: 7, K: 7 })).toBe(true);
     expect(matmulEligible('tex', 'TN', { M: 7, N: 7, K: 7 })).toBe(true);
     expect(matmulEligible('tex', 'NN', { M: 5000, N: 8, K: 8 })).toBe(false);
+    expect(matmulEligible('sgtex', 'NT', { M: 5000, N: 7, K: 8 })).toBe(true);
+    expect(matmulEligible('sgtex', 'NN', { M: 5, N: 7, K: 6 })).toBe(false);
+    expect(matmulEligible('sgtex', 'TN', { M: 8, N: 8, K: 8 })).toBe(false);
   });
 
   // More than 65535 workgroups: the grid is folded into two dimensions (see dispatch1d); every
@@ -233,20 +287,19 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
   it('selects by measurement once per shape class and caches the choice', async () => {
     const rt = await runtimeFor(adapter);
     delete process.env[MATMUL_ENV];
-    clearMatmulSelections();
+    clearMatmulSelections(rt);
     const first = await selectMatmulVariant(rt, 'NN', { M: 64, N: 48, K: 40 });
-    let all = await matmulSelections();
+    let all = await matmulSelections(rt);
     expect(all.size).toBe(1);
     const [key, selection] = [...all][0]!;
-    expect(key).toContain(rt.info.name);
-    expect(key).toContain(matmulShapeClass('NN', { M: 64, N: 48, K: 40 }));
+    expect(key).toBe(matmulShapeClass('NN', { M: 64, N: 48, K: 40 }));
     expect(selection.variant).toBe(first);
     // Every eligible variant was timed (or dropped as far slower after one run).
     for (const v of MATMUL_VARIANTS) expect(selection.timings[v]).toBeGreaterThan(0);
     // A shape of the same class reuses the choice without measuring again.
     const second = await selectMatmulVariant(rt, 'NN', { M: 60, N: 64, K: 36 });
     expect(second).toBe(first);
-    all = await matmulSelections();
+    all = await matmulSelections(rt);
     expect(all.size).toBe(1);
     expect([...all.values()][0]).toBe(selection);
     // prepareMatmul without a pin uses the selection.
@@ -262,6 +315,99 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     // Another class (not vec4-eligible) is measured separately and never picks a vec4 variant.
     const odd = await selectMatmulVariant(rt, 'NN', { M: 33, N: 17, K: 65 });
     expect(['naive', 'rb', 'tiled', 'tex']).toContain(odd);
-    expect((await matmulSelections()).size).toBe(2);
+    expect((await matmulSelections(rt)).size).toBe(2);
+  });
+  it('tex with a weight as B packs it once per change: uploads and Adam steps, not runs', async () => {
+    const rt = await runtimeFor(adapter);
+    const rng = makeRng(freshSeed());
+    // A weight W (N, K) at an offset inside a "parameter" buffer, read as B in layout NT.
+    const M = 37;
+    const N = 29;
+    const K = 43;
+    const offset = 256;
+    const w0 = randomUniform(rng, N * K);
+    const params = rt.buffers.storage('params', offset + 4 * N * K);
+    const packs = new WeightPacks(rt, params.buffer, 'params');
+    const wRange = { buffer: params.buffer, offset, size: 4 * N * K };
+    const x = randomUniform(rng, M * K);
+    const xBuf = upload(rt, 'x', x);
+    const cBuf = output(rt, 'c', M * N);
+    const check = async (w: Float32Array, what: string) => {
+      const want = reference({ variant: 'tex', layout: 'NT', M, N, K }, x, w, undefined);
+      expect(mismatches(await read(rt, cBuf), want, tolerance(K), what)).toBe(null);
+    };
+    try {
+      rt.device.queue.writeBuffer(params.buffer, offset, Float32Array.from(w0));
+      packs.invalidate();
+      const d = await prepareMatmul(rt, {
+        layout: 'NT',
+        M,
+        N,
+        K,
+        a: xBuf,
+        b: wRange,
+        c: cBuf,
+        variant: 'tex',
+      });
+      const d2 = await prepareMatmul(rt, {
+        layout: 'NT',
+        M,
+        N,
+        K,
+        a: xBuf,
+        b: wRange,
+        c: cBuf,
+        variant: 'tex',
+        label: 'second user',
+      });
+      expect(packs.size).toBe(1); // one shared texture for both matmuls
+      for (let run = 0; run < 3; run++) await rt.submitChecked([d, d2]);
+      expect(packs.recorded).toBe(1);
+      await check(w0, 'after three runs of two matmuls');
+      // An upload: stale until the next run, which packs once.
+      const w1 = randomUniform(rng, N * K);
+      rt.device.queue.writeBuffer(params.buffer, offset, Float32Array.from(w1));
+      packs.invalidate();
+      await rt.submitChecked([d]);
+      await rt.submitChecked([d2]);
+      expect(packs.recorded).toBe(2);
+      await check(w1, 'after an upload');
+      // An Adam step over the buffer (params -= lr·sign-ish): the packs are recorded right after it
+      // by encodeStale, and the next run records nothing.
+      const n = (offset + 4 * N * K) / 4;
+      const grads = upload(rt, 'grads', randomUniform(rng, n));
+      const m = output(rt, 'm', n);
+      const v = output(rt, 'v', n);
+      for (const r of [m, v]) rt.device.queue.writeBuffer(r.buffer, 0, new Float32Array(n));
+      const adam = await prepareAdam(rt, { params, grads, m, v, n, lr: 0.1 });
+      adam.setStep(1);
+      const encoder = rt.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      adam.encode(pass);
+      packs.encodeStale(pass);
+      pass.end();
+      rt.device.queue.submit([encoder.finish()]);
+      expect(packs.recorded).toBe(3);
+      await rt.submitChecked([d]);
+      expect(packs.recorded).toBe(3);
+      const w2 = (await read(rt, params)).slice(offset / 4);
+      expect(Array.from(w2.subarray(0, 4))).not.toEqual(Array.from(w1.subarray(0, 4)));
+      await check(w2, 'after an Adam step');
+      // Without encodeStale, the next use packs (still once).
+      adam.setStep(2);
+      await rt.submitChecked([adam]);
+      await rt.submitChecked([d, d2]);
+      expect(packs.recorded).toBe(4);
+      await check((await read(rt, params)).slice(offset / 4), 'after a second Adam step');
+      d.destroy();
+      expect(packs.size).toBe(1);
+      d2.destroy();
+      expect(packs.size).toBe(0); // released by its last user
+      adam.destroy();
+      for (const r of [grads, m, v]) rt.buffers.destroy(r.buffer);
+    } finally {
+      packs.destroy();
+      for (const r of [params, xBuf, cBuf]) rt.buffers.destroy(r.buffer);
+    }
   });
 });

@@ -247,6 +247,64 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
     );
   });
 
+  it('creates pipelines concurrently, each error naming its own kernel', async () => {
+    const rt = await createRuntime({ adapter });
+    try {
+      const broken = (i: number) =>
+        defineKernel({
+          name: `test_concurrent_broken${i}_${adapter}`,
+          file: `test/concurrent${i}.wgsl`,
+          code: `override WG_X: u32 = 1;\n@compute @workgroup_size(WG_X)\nfn main() {\n  let a: f32 = missing${i};\n}\n`,
+          entryPoint: 'main',
+          workgroupSize: [1],
+          dispatch: () => [1, 1, 1],
+        });
+      // Good pipelines (distinct constants: distinct pipelines) interleaved with broken modules.
+      const jobs = [
+        ...[64, 96, 128, 256].map((wg) => rt.pipeline(axpy, { WG_X: wg })),
+        rt.pipeline(broken(1)),
+        rt.pipeline(fillForward, { WG_X: 128 }),
+        rt.pipeline(broken(2)),
+      ];
+      const settled = await Promise.allSettled(jobs);
+      const status = settled.map((r) => r.status);
+      expect(status).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'rejected',
+      ]);
+      const reason = (i: number) => String((settled[i] as PromiseRejectedResult).reason);
+      expect(reason(4)).toMatch(
+        /test\/concurrent1\.wgsl \(kernel 'test_concurrent_broken1_\w+'\)[\s\S]*missing1/,
+      );
+      expect(reason(6)).toMatch(
+        /test\/concurrent2\.wgsl \(kernel 'test_concurrent_broken2_\w+'\)[\s\S]*missing2/,
+      );
+      // The good ones work.
+      const n = 100;
+      const y = output(rt, 'y', n);
+      const x = upload(
+        rt,
+        'x',
+        Float32Array.from({ length: n }, (_, i) => i),
+      );
+      const d = await rt.prepare(axpy, {
+        bindings: { x, y },
+        shape: { n },
+        uniforms: { alpha: 2, offset: [1, 0] },
+        constants: { WG_X: 128 },
+      });
+      await rt.submitChecked([d]);
+      expect(Array.from(await read(rt, y))).toEqual(Array.from({ length: n }, (_, i) => 2 * i + 1));
+    } finally {
+      rt.destroy();
+    }
+  });
+
   it('caches pipelines by kernel and override constants, and evicts the oldest', async () => {
     const rt = await createRuntime({ adapter, maxCachedPipelines: 2 });
     try {

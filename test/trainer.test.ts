@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
+import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel } from '../src/vae/model.js';
 import { learningRateAt } from '../src/optim/schedule.js';
 import { Trainer, type StepReport } from '../src/vae/trainer.js';
@@ -182,6 +183,76 @@ describe.each(TEST_ADAPTERS)('checkpoints on %s', (adapter) => {
     resumed.destroy();
     model.destroy();
     loaded.destroy();
+  });
+});
+
+describe.each(TEST_ADAPTERS)('texture-fed weights on %s', (adapter) => {
+  it('are packed once per Adam step (after it, in the step) and give the same training', async () => {
+    const rt = await runtimeFor(adapter);
+    const config: VaeConfig = {
+      inputSize: 24,
+      latentSize: 4,
+      encoder: { hidden: [20] },
+      decoder: { hidden: [20] },
+    };
+    const rng = makeRng(freshSeed());
+    const batches = Array.from({ length: 5 }, () => randomNormal(rng, 16 * 24));
+    const run = async (variant: 'tex' | 'rb') => {
+      const model = VaeModel.create(rt, config, { seed: 3 });
+      const trainer = await Trainer.create(model, {
+        batchSize: 16,
+        lr: 1e-2,
+        seed: 5,
+        matmulVariant: variant,
+      });
+      const losses: number[] = [];
+      trainer.onMetrics((r) => losses.push(r.loss));
+      const counts: number[] = [];
+      for (const b of batches) {
+        await trainer.trainStep(b, 16);
+        counts.push(model.packs.recorded);
+      }
+      await trainer.flush();
+      const weights = await model.readWeights();
+      const packs = model.packs.size;
+      // Inference over the same model, beside the trainer: the decoder reads the packs the last
+      // step made, so a decode packs nothing; an upload of the weights (a load) makes the next
+      // decode pack them, once.
+      const inference = VaeInference.create(model, { matmulVariant: variant, batchSizes: [3] });
+      const z = randomNormal(rng, 3 * 4);
+      const before = model.packs.recorded;
+      const first = await inference.decode(z);
+      await inference.decode(z);
+      const afterDecodes = model.packs.recorded - before;
+      model.writeWeights(weights);
+      expect(await inference.decode(z)).toEqual(first);
+      await inference.decode(z);
+      const afterLoad = model.packs.recorded - before - afterDecodes;
+      inference.destroy();
+      trainer.destroy();
+      model.destroy();
+      return { losses, weights, counts, packs, afterDecodes, afterLoad };
+    };
+    const tex = await run('tex');
+    const rb = await run('rb');
+    // The forward and dX matmuls read each weight matrix through a shared pack (5 layers: the
+    // forward NT for all, the dX NN for all but encoder.0, whose input needs no gradient): packed
+    // at the first step's first use, then once per step right after Adam, never per run.
+    expect(tex.packs).toBe(5 + 4);
+    expect(tex.counts).toEqual(batches.map((_, i) => tex.packs * (i + 2)));
+    expect(rb.packs).toBe(0);
+    expect(tex.afterDecodes).toBe(0);
+    expect(tex.afterLoad).toBe(2); // decoder.0 and decoder.out, once
+
+    // Fresh packs every step: training through textures follows the plain kernel's.
+    expect(tex.losses.length).toBe(rb.losses.length);
+    tex.losses.forEach((l, i) => expect(l).toBeCloseTo(rb.losses[i]!, 3));
+    for (const [name, w] of rb.weights) {
+      const t = tex.weights.get(name)!;
+      let worst = 0;
+      for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(t[i]! - w[i]!));
+      expect(worst, name).toBeLessThan(1e-4);
+    }
   });
 });
 

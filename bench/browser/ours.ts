@@ -6,16 +6,9 @@ import { fillForward } from '../../src/kernels/fill.js';
 import { prepareActivationForward } from '../../src/kernels/activations.js';
 import { prepareReduceTotal } from '../../src/kernels/reduce.js';
 import { matmulVariantOf, prepareMatmul } from '../../src/kernels/matmul.js';
-import { Graph } from '../../src/graph/graph.js';
-import { OPS } from '../../src/graph/ops.js';
 import { CompiledGraph } from '../../src/graph/executor.js';
-import {
-  buildVaeGraph,
-  declareParams,
-  decoderGraph,
-  METRICS_SIZE,
-  METRICS_STATE,
-} from '../../src/vae/graphs.js';
+import { buildDecoderGraph, buildModelGraph, METRICS_STATE } from '../../src/vae/build.js';
+import { hyperAt } from '../../src/vae/evaluator.js';
 import type { VaeConfig } from '../../src/vae/config.js';
 import { VaeModel } from '../../src/vae/model.js';
 import { Trainer } from '../../src/vae/trainer.js';
@@ -34,8 +27,12 @@ export type Weights = ReadonlyMap<string, Float32Array>;
 export class Ours {
   private constructor(readonly rt: GpuRuntime) {}
 
+  /**
+   * Timed pages run on the shipped matmul defaults: no background measuring to disturb the timings,
+   * nothing persisted (bench/run.ts's startup rows measure those).
+   */
   static async create(): Promise<Ours> {
-    return new Ours(await createRuntime());
+    return new Ours(await createRuntime({ tuning: { persist: false, background: false } }));
   }
 
   get device(): GPUDevice {
@@ -123,25 +120,30 @@ export class Ours {
   ): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
     const model = VaeModel.create(this.rt, MNIST_VAE, { weights, label: 'check' });
     const grads = this.rt.buffers.storage('check.grads', model.flatSize * 4).buffer;
-    const metrics = this.rt.buffers.storage('check.metrics', 4 * METRICS_SIZE);
-    const vg = buildVaeGraph(model.config, { batch: B, training: true, seed: 1, givenNoise: true });
-    const cg = await CompiledGraph.compile(this.rt, vg.graph, {
+    const mg = buildModelGraph(model.config, {
+      batch: B,
+      training: true,
+      seed: 1,
+      givenNoise: true,
+    });
+    const metrics = this.rt.buffers.storage('check.metrics', 4 * mg.metrics.length);
+    const cg = await CompiledGraph.compile(this.rt, mg.graph, {
       params: model.paramBuffers(grads),
       external: new Map([[METRICS_STATE, metrics]]),
       label: 'check',
     });
-    cg.write(vg.x, x);
-    cg.write(vg.eps!, eps);
-    cg.update({ step: 0, capacity: 0 });
+    cg.write(mg.x, x);
+    if (mg.eps) cg.write(mg.eps, eps);
+    cg.write(mg.hyper, Float32Array.from(hyperAt(model.config, 0)));
+    cg.update({ step: 0 });
     await this.rt.submitChecked(cg.dispatches, 'check');
-    const recon = (await cg.read(vg.reconSum))[0]!;
-    const kl = (await cg.read(vg.klTotal))[0]!;
+    const loss = (await cg.read(mg.loss))[0]!;
     const g = await model.readFlat(grads);
     cg.destroy();
     this.rt.buffers.destroy(grads);
     this.rt.buffers.destroy(metrics.buffer);
     model.destroy();
-    return { loss: recon + kl, grads: g };
+    return { loss, grads: g };
   }
 
   /**
@@ -179,7 +181,7 @@ export class Ours {
     const timer = this.rt.timer;
     const g = trainer.compiledTrainGraph();
     if (!timer || !g) return undefined;
-    const dispatches = [...g.cg.dispatches, ...trainer.adam.dispatches];
+    const dispatches = [...g.cg.dispatches, ...trainer.optimizer.program.dispatches];
     const runs: number[][] = [];
     for (let i = 0; i < 3; i++) runs.push((await timer.time(dispatches)).map((k) => k.ms));
     return dispatches.map((d, i) => {
@@ -191,12 +193,8 @@ export class Ours {
   /** A decode-only graph z (B, Z) -> logits (B, 784) on `weights`. */
   async decoder(weights: Weights, B: number) {
     const model = VaeModel.create(this.rt, MNIST_VAE, { weights, label: `decode${B}` });
-    const g = new Graph(OPS);
-    const params = declareParams(g, model.config, false);
-    const z = g.input('z', [B, model.config.latentSize]);
-    const { output } = decoderGraph(g, model.config, params, z, false);
-    output.keep = true;
-    const cg = await CompiledGraph.compile(this.rt, g, {
+    const { graph, z, output } = buildDecoderGraph(model.config, B);
+    const cg = await CompiledGraph.compile(this.rt, graph, {
       params: model.paramBuffers(),
       label: `decode${B}`,
     });
@@ -255,7 +253,8 @@ export class Ours {
 
   /**
    * Frames of the GRID×GRID traversal through the library's GPU-direct display (src/display:
-   * codes made on the GPU, decoder, tiling into a WebGPU canvas, one submit; no readback).
+   * codes made on the GPU, decoder, tiling into a WebGPU canvas, one submit; no readback), two in
+   * flight as TraversalLoop runs them.
    */
   async displayTraversal(
     weights: Weights,
@@ -279,8 +278,14 @@ export class Ours {
     });
     view.setBase(new Float32Array(MNIST_VAE.latentSize));
     return {
+      // Two frames in flight, as TraversalLoop keeps them: the next is recorded while one runs.
       run: async (count) => {
-        for (let i = 0; i < count; i++) await view.frame();
+        const pending: Promise<void>[] = [];
+        for (let i = 0; i < count; i++) {
+          if (pending.length >= 2) await pending.shift();
+          pending.push(view.frame());
+        }
+        await Promise.all(pending);
       },
       sync: this.sync,
       dispose: () => {

@@ -291,6 +291,16 @@ export class Tfjs {
     };
   }
 
+  /** One decode to images (sigmoid of the logits), read back: what an app's first decode does. */
+  async decodeImages(weights: Weights, B: number, z: Float32Array): Promise<Float32Array> {
+    const vae = new TfVae(weights);
+    const y = tf.tidy(() => tf.sigmoid(vae.decode(tf.tensor2d(z, [B, MNIST_VAE.latentSize]))));
+    const out = (await y.data()) as Float32Array;
+    y.dispose();
+    vae.dispose();
+    return out;
+  }
+
   async traversal(weights: Weights, z: Float32Array, canvas: HTMLCanvasElement): Promise<Timed> {
     const vae = new TfVae(weights);
     const ctx = canvas.getContext('2d')!;

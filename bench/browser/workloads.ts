@@ -55,6 +55,9 @@ export const DECODE_BATCHES = [1, 256, 1024];
 /** The traversal grid: GRID×GRID decoded 28×28 images shown on a canvas. */
 export const GRID = 16;
 
+/** Where bench/run.ts puts the MNIST VAE's checkpoint (initialWeights(MNIST_VAE, 0)). */
+export const CHECKPOINT_URL = 'mnist-vae.safetensors';
+
 /** A workload prepared by one implementation: `run(n)` queues n repetitions, `sync()` waits. */
 export interface Timed {
   run(n: number): void | Promise<void>;

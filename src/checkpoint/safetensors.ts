@@ -246,10 +246,15 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parses and validates the header of a safetensors file (the whole file must be given). */
+/**
+ * Parses and validates the header of a safetensors file. The whole file must be given, unless
+ * `partial`: then only the header has to be there (the first 8 + N bytes, e.g. of a download still
+ * streaming in), and the tensors are not checked against the data buffer.
+ */
 export function readSafetensorsHeader(
   bytes: Uint8Array,
   source = 'safetensors',
+  partial = false,
 ): SafetensorsHeader {
   const fail = (problem: string): never => {
     throw new SafetensorsError(source, problem);
@@ -367,6 +372,7 @@ export function readSafetensorsHeader(
     });
   }
   const dataStart = 8 + n;
+  if (partial) return { headerLength: n, dataStart, tensors, metadata };
   const dataBytes = bytes.length - dataStart;
   const sorted = [...tensors].sort((x, y) => x.begin - y.begin || x.end - y.end);
   let pos = 0;

@@ -262,15 +262,26 @@ export function blitTarget(
   };
 }
 
+export interface CanvasTargetOptions {
+  /**
+   * Draw through the blit render pass even where the texels could be copied straight into the
+   * canvas texture (default false: the blit only for canvas formats the display cannot write).
+   */
+  blit?: boolean;
+}
+
 /**
- * A canvas as a display target: sized to the layout (CSS may scale it; use image-rendering:
- * pixelated), configured in the preferred format with the default RENDER_ATTACHMENT usage (some
- * browsers cannot make COPY_DST canvas textures), drawn by the blit pass.
+ * A canvas as a display target, sized to the layout (CSS may scale it; use image-rendering:
+ * pixelated), configured in the preferred format. Where that format is rgba8unorm or bgra8unorm
+ * (the display kernel writes either byte order) the canvas is configured with COPY_DST and the
+ * tiled texels are copied straight into its current texture: nothing else per frame. Other formats
+ * (or `blit`) go through the blit render pass.
  */
 export function canvasTarget(
   rt: GpuRuntime,
   canvas: HTMLCanvasElement | OffscreenCanvas,
   layout: GridLayout,
+  options: CanvasTargetOptions = {},
 ): DisplayTarget & {
   /** Frees the target's GPU objects. */
   destroy(): void;
@@ -282,6 +293,15 @@ export function canvasTarget(
   const format = gpu?.getPreferredCanvasFormat() ?? 'rgba8unorm';
   canvas.width = layout.width;
   canvas.height = layout.height;
+  if (!options.blit && (format === 'rgba8unorm' || format === 'bgra8unorm')) {
+    context.configure({
+      device: rt.device,
+      format,
+      alphaMode: 'opaque',
+      usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_DST,
+    });
+    return { format, texture: () => context.getCurrentTexture(), destroy: () => {} };
+  }
   context.configure({ device: rt.device, format, alphaMode: 'opaque' });
   return blitTarget(rt, layout, () => context.getCurrentTexture(), format);
 }

@@ -174,6 +174,11 @@ export interface TraversalLoopOptions {
   onFrame?: (fps: number, frames: number) => void;
   /** Called when a frame fails; the loop stops either way (default: console.error). */
   onError?: (error: Error) => void;
+  /**
+   * Frames submitted and not yet finished on the GPU before the loop waits (default 2): the next
+   * frame is recorded while the last one runs, so the GPU does not idle between frames.
+   */
+  maxInFlight?: number;
 }
 
 type FrameScheduler = (callback: (time: number) => void) => unknown;
@@ -185,20 +190,28 @@ function scheduler(): FrameScheduler {
 }
 
 /**
- * Redraws a view every animation frame. A frame is recorded only when the previous one has
- * finished on the GPU, so a slow device drops frames instead of queueing them.
+ * Redraws a view every animation frame. A frame is recorded only while fewer than maxInFlight
+ * frames are unfinished on the GPU, so a slow device drops frames instead of queueing them.
  */
 export class TraversalLoop {
   readonly fps = new FpsCounter();
   frames = 0;
   private running = false;
-  private busy = false;
+  private inFlight = 0;
+  private readonly maxInFlight: number;
   private readonly schedule = scheduler();
 
   constructor(
     readonly view: LatentView,
     private readonly options: TraversalLoopOptions = {},
-  ) {}
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 2;
+    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) {
+      throw new Error(
+        `traversal loop: maxInFlight must be an integer >= 1, got ${this.maxInFlight}`,
+      );
+    }
+  }
 
   get isRunning(): boolean {
     return this.running;
@@ -219,13 +232,13 @@ export class TraversalLoop {
 
   private tick(time: number): void {
     if (!this.running) return;
-    if (!this.busy) {
-      this.busy = true;
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight++;
       try {
         this.options.beforeFrame?.(time);
         this.view.frame().then(
           () => {
-            this.busy = false;
+            this.inFlight--;
             this.frames++;
             this.fps.tick();
             this.options.onFrame?.(this.fps.fps, this.frames);
@@ -240,7 +253,7 @@ export class TraversalLoop {
   }
 
   private fail(error: unknown): void {
-    this.busy = false;
+    this.inFlight = Math.max(0, this.inFlight - 1);
     this.running = false;
     const e = error instanceof Error ? error : new Error(String(error));
     if (this.options.onError) this.options.onError(e);

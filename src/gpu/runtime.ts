@@ -22,6 +22,7 @@ import {
 } from './reflect.js';
 import type { Program } from './program.js';
 import { GpuTimer } from './timing.js';
+import type { TuningOptions } from './tuning-store.js';
 import { packUniforms } from './uniforms.js';
 
 export type { BindingResource };
@@ -46,6 +47,8 @@ export interface RuntimeOptions {
   maxCachedPipelines?: number;
   /** Called for uncaptured errors and device loss; default logs to console.error. */
   onError?: (error: Error) => void;
+  /** Kernel choices: persisted between runs, measured in the background (see tuning-store.ts). */
+  tuning?: TuningOptions;
 }
 
 interface CachedPipeline {
@@ -76,10 +79,13 @@ export class PreparedDispatch {
     private readonly runtime: GpuRuntime,
     private readonly uniform:
       { buffer: GPUBuffer; binding: ReflectedBinding; data: ArrayBuffer } | undefined,
+    /** When given, encode() records only when it returns true (see conditional()). */
+    private readonly when?: () => boolean,
   ) {}
 
   /** Records the dispatch into an open compute pass. */
   encode(pass: GPUComputePassEncoder): void {
+    if (this.when && !this.when()) return;
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(this.workgroups[0], this.workgroups[1], this.workgroups[2]);
@@ -92,6 +98,24 @@ export class PreparedDispatch {
     this.runtime.device.queue.writeBuffer(this.uniform.buffer, 0, this.uniform.data);
   }
 
+  /**
+   * A view of this dispatch that records only when `when()` returns true at record time: shared
+   * work needed once per change rather than once per run (a weight's texture pack). The view owns
+   * nothing: destroying it frees nothing, and its uniforms are the original's.
+   */
+  conditional(when: () => boolean): PreparedDispatch {
+    return new PreparedDispatch(
+      this.label,
+      this.kernel,
+      this.pipeline,
+      this.bindGroup,
+      this.workgroups,
+      this.runtime,
+      undefined,
+      when,
+    );
+  }
+
   /** Frees the dispatch's uniform buffer; the pipeline stays cached in the runtime. */
   destroy(): void {
     if (this.uniform) this.runtime.buffers.destroy(this.uniform.buffer);
@@ -102,9 +126,10 @@ export class GpuRuntime {
   readonly device: GPUDevice;
   readonly buffers: BufferAllocator;
   readonly timer: GpuTimer | undefined;
+  readonly tuning: TuningOptions;
   private readonly modules = new Map<
     string,
-    { module: GPUShaderModule; reflected: ReflectedModule }
+    Promise<{ module: GPUShaderModule; reflected: ReflectedModule }>
   >();
   private readonly pipelines = new Map<string, Promise<CachedPipeline>>();
   private readonly maxCachedPipelines: number;
@@ -123,6 +148,7 @@ export class GpuRuntime {
     this.maxCachedPipelines = options.maxCachedPipelines ?? 256;
     this.printWgsl = options.printWgsl ?? envFlag('WEBGPU_VAE_PRINT_WGSL');
     this.onError = options.onError ?? ((error) => console.error(error.message));
+    this.tuning = options.tuning ?? {};
     this.timer = info.features.has('timestamp-query') ? new GpuTimer(this.device) : undefined;
     this.device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
@@ -139,6 +165,7 @@ export class GpuRuntime {
     });
   }
 
+  /** True once the device is lost or this runtime destroyed. */
   get isLost(): boolean {
     return this.lost;
   }
@@ -147,8 +174,11 @@ export class GpuRuntime {
     return this.lastSubmitted.length > 0 ? this.lastSubmitted.slice(-8).join(', ') : 'none';
   }
 
-  /** The shader module for a file, compiled once; a WGSL error names the file, line and kernel. */
-  async module(
+  /**
+   * The shader module for a file, compiled once (concurrent callers share one compilation); a WGSL
+   * error names the file, line and kernel.
+   */
+  module(
     file: string,
     forKernel: string,
     inlineCode?: string,
@@ -157,13 +187,25 @@ export class GpuRuntime {
     const key = inlineCode === undefined ? file : `${file}\n${inlineCode}`;
     const cached = this.modules.get(key);
     if (cached) return cached;
+    const made = this.createModule(file, forKernel, inlineCode);
+    this.modules.set(key, made);
+    made.catch(() => this.modules.delete(key));
+    return made;
+  }
+
+  private async createModule(
+    file: string,
+    forKernel: string,
+    inlineCode?: string,
+  ): Promise<{ module: GPUShaderModule; reflected: ReflectedModule }> {
     const code = inlineCode ?? WGSL_SOURCES[file as ShaderFile];
     if (code === undefined) throw new Error(`kernel '${forKernel}': no shader file '${file}'`);
     if (this.printWgsl) console.log(`// ---- ${file} (first used by ${forKernel}) ----\n${code}`);
+    // Push, create and pop with no await in between: concurrent callers' scopes never interleave.
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: file, code });
-    const info = await module.getCompilationInfo();
-    const scopeError = await this.device.popErrorScope();
+    const scope = this.device.popErrorScope();
+    const [info, scopeError] = await Promise.all([module.getCompilationInfo(), scope]);
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0 || scopeError) {
       const detail = errors.length
@@ -171,10 +213,7 @@ export class GpuRuntime {
         : (scopeError?.message ?? '');
       throw new Error(`WGSL error in ${file} (kernel '${forKernel}'):\n${detail}`);
     }
-    const reflected = reflectWgsl(code, file);
-    const entry = { module, reflected };
-    this.modules.set(key, entry);
-    return entry;
+    return { module, reflected: reflectWgsl(code, file) };
   }
 
   /** Pipeline for a kernel and override constants, created once (LRU cache, evicts the oldest). */
@@ -241,24 +280,33 @@ export class GpuRuntime {
       if (b.group !== 0)
         throw new Error(`kernel '${def.name}': binding '${b.name}' must be in @group(0)`);
     }
-    const layout = this.device.createBindGroupLayout({
-      label: def.name,
-      entries: entry.bindings.map((b) => layoutEntry(def.name, b)),
-    });
+    // Layout objects inside a synchronous push/pop; the pipeline itself compiles asynchronously
+    // (createComputePipelineAsync), so many pipelines compile at once.
+    const entries = entry.bindings.map((b) => layoutEntry(def.name, b));
     this.device.pushErrorScope('validation');
-    this.device.pushErrorScope('internal');
-    const pipeline = this.device.createComputePipeline({
+    const layout = this.device.createBindGroupLayout({ label: def.name, entries });
+    const pipelineLayout = this.device.createPipelineLayout({
       label: def.name,
-      layout: this.device.createPipelineLayout({ label: def.name, bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: def.entryPoint, constants },
+      bindGroupLayouts: [layout],
     });
-    const internal = await this.device.popErrorScope();
-    const validation = await this.device.popErrorScope();
-    const error = validation ?? internal;
-    if (error) {
-      throw new Error(
-        `pipeline for kernel '${def.name}' (${def.file}, entry '${def.entryPoint}') failed: ${error.message}`,
+    const layoutError = this.device.popErrorScope();
+    const failed = (message: string, cause?: unknown) =>
+      new Error(
+        `pipeline for kernel '${def.name}' (${def.file}, entry '${def.entryPoint}') failed: ${message}`,
+        { cause },
       );
+    const error = await layoutError;
+    if (error) throw failed(error.message);
+    let pipeline: GPUComputePipeline;
+    try {
+      pipeline = await this.device.createComputePipelineAsync({
+        label: def.name,
+        layout: pipelineLayout,
+        compute: { module, entryPoint: def.entryPoint, constants },
+      });
+    } catch (e) {
+      // A GPUPipelineError (validation or internal): name the kernel, keep the original as cause.
+      throw failed((e as Error).message, e);
     }
     return { pipeline, layout, entry };
   }
@@ -365,6 +413,8 @@ export class GpuRuntime {
   }
 
   destroy(): void {
+    // Lost from now on: background work (matmul measuring) stops instead of using a dead device.
+    this.lost = true;
     this.buffers.destroyAll();
     this.timer?.destroy();
     this.device.destroy();

@@ -23,6 +23,8 @@ export interface CompileOptions {
   external?: ReadonlyMap<string, BufferRange>;
   matmulVariant?: MatmulVariant;
   label?: string;
+  /** Prepare the ops one after another instead of all at once (tests, debugging). */
+  serial?: boolean;
 }
 
 export interface GraphMemory {
@@ -80,17 +82,26 @@ export class CompiledGraph {
         if (t.viewOf) ranges.set(t, { ...ranges.get(t.base)!, size: 4 * t.size });
       }
       const buffer = (t: Tensor): BufferRange => ranges.get(t)!;
-      for (const op of graph.ops) {
+      const prepareOp = async (op: (typeof graph.ops)[number]): Promise<PreparedOp> => {
         try {
-          prepared.push(
-            await op.def.prepare({ rt, buffer, matmulVariant: options.matmulVariant }, op),
-          );
+          return await op.def.prepare({ rt, buffer, matmulVariant: options.matmulVariant }, op);
         } catch (error) {
           throw new Error(
             `graph '${label}': preparing ${op.type} '${op.name}' failed: ${(error as Error).message}`,
             { cause: error },
           );
         }
+      };
+      if (options.serial) {
+        for (const op of graph.ops) prepared.push(await prepareOp(op));
+      } else {
+        // Every op at once: their pipelines compile concurrently. Results keep the graph's order;
+        // on a failure everything that was prepared is freed (below) and the first error (in op
+        // order) is thrown.
+        const settled = await Promise.allSettled(graph.ops.map(prepareOp));
+        for (const s of settled) if (s.status === 'fulfilled') prepared.push(s.value);
+        const failed = settled.find((s) => s.status === 'rejected');
+        if (failed) throw failed.reason;
       }
     } catch (error) {
       for (const p of prepared) p.destroy();

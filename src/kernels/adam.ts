@@ -11,6 +11,7 @@ import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { checkDim } from './checks.js';
+import { weightPacksOf } from './matmul-pack.js';
 import { prepareReduceTotal } from './reduce.js';
 
 const WG = 256;
@@ -224,12 +225,23 @@ export async function prepareAdam(rt: GpuRuntime, cfg: AdamConfig): Promise<Adam
       : checked
         ? adamStepKernel
         : adamStepUncheckedKernel;
-    const update = await b.dispatch(kernel, {
+    const update = await b.prepare(kernel, {
       bindings,
       shape: { n: cfg.n },
       uniforms: { ...uniforms(), decoupled: h.decoupled ? 1 : 0 },
       ...(cfg.label !== undefined ? { label: cfg.label } : {}),
     });
+    // Weights packed into textures (matmul-pack.ts) are stale once the update is recorded: they
+    // are repacked once, right after it (WeightPacks.encodeStale) or at their next use.
+    const packs = weightPacksOf(cfg.params.buffer);
+    b.append(
+      packs
+        ? update.conditional(() => {
+            packs.invalidate();
+            return true;
+          })
+        : update,
+    );
     return {
       stats,
       setStep(newT: number, lr?: number) {

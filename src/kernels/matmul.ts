@@ -1,21 +1,23 @@
 // The matmul family: C(M,N) = op(A)·op(B) [+ bias] then an activation, in three layouts, with
-// several kernel variants (shaders/matmul_*.wgsl) and a selector that measures which variant is
-// fastest on this adapter for a class of shapes, once, and remembers it.
+// several kernel variants (shaders/matmul_*.wgsl); which variant a matmul uses is decided by
+// matmul-select.ts (pinned, measured, persisted, or the shipped default).
 //
 //   layout NN: C = A·B     a: (M, K), b: (K, N)
 //   layout TN: C = Aᵀ·B    a: (K, M), b: (K, N)     (e.g. dW = Xᵀ·dZ)
 //   layout NT: C = A·Bᵀ    a: (M, K), b: (N, K)     (e.g. dX = dZ·Wᵀ, or X·Wᵀ with W stored (N, K))
 //
-// Epilogue (override constants, so one WGSL source serves all): optional bias (N) added per column,
-// optional pre-activation output `pre` (M, N), activation code ACT with uniform alpha, and
-// ACCUMULATE (c += act(z) instead of c = act(z); `pre` is always assigned).
+// Epilogue (uniforms, so one pipeline per variant and layout serves all): optional bias (N) added
+// per column, optional pre-activation output `pre` (M, N), an activation with parameter alpha, and
+// accumulate (c += act(z) instead of c = act(z); `pre` is always assigned).
 import type { BufferRange } from '../gpu/buffers.js';
-import type { ShaderFile } from '../shaders/wgsl.generated.js';
+import { WGSL_SOURCES, type ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
-import { buildProgram, Program, type ProgramBuilder } from '../gpu/program.js';
-import type { GpuRuntime, PreparedDispatch, Work } from '../gpu/runtime.js';
+import { buildProgram, Program } from '../gpu/program.js';
+import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
 import { checkDim } from './checks.js';
+import { appendPack, weightPacksOf, type PackLayout } from './matmul-pack.js';
+import { resolveMatmulVariant } from './matmul-select.js';
 
 export type MatmulLayout = 'NN' | 'TN' | 'NT';
 
@@ -27,11 +29,15 @@ export const MATMUL_LAYOUTS: readonly MatmulLayout[] = ['NN', 'TN', 'NT'];
  * - `rb4`: 8×8 register block, vec4 loads (strides read as vec4 must be multiples of 4).
  * - `rb4x16`: 16×8 register block, vec4 loads (same eligibility as rb4).
  * - `tiled`: 32×32 tiles staged in workgroup memory, 4×4 per invocation (real GPUs; every shape).
- * - `tex`: 16×8 register block reading both operands from rgba32float textures, which two pack
- *   dispatches (encoded before it, in the same pass) fill from the buffers on every run (every
- *   layout and shape whose textures fit in 4096×4096 texels).
+ * - `tex`: 16×8 register block reading both operands from rgba32float textures (every layout and
+ *   shape whose textures fit in 4096×4096 texels). A is packed on every run, by a dispatch encoded
+ *   before the matmul; B too, unless it is a weight (a buffer with WeightPacks, matmul-pack.ts),
+ *   whose pack is shared and recorded once per change of the weights.
+ * - `sgtex`: 16×8 register block, A read from its buffer with rows shared across a subgroup of 4
+ *   (subgroupBroadcast), B from a texture as for `tex` (layouts NN and NT with K % 4 == 0, devices
+ *   with the 'subgroups' feature): the fastest on SwiftShader.
  */
-export type MatmulVariant = 'naive' | 'rb' | 'rb4' | 'rb4x16' | 'tiled' | 'tex';
+export type MatmulVariant = 'naive' | 'rb' | 'rb4' | 'rb4x16' | 'tiled' | 'tex' | 'sgtex';
 
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'naive',
@@ -40,6 +46,7 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
   'rb4x16',
   'tiled',
   'tex',
+  'sgtex',
 ];
 
 /** Texture side that every device supports (compatibility mode's default maxTextureDimension2D). */
@@ -50,9 +57,6 @@ export interface MatmulShape {
   N: number;
   K: number;
 }
-
-/** Environment variable that pins a variant wherever it is eligible, e.g. WEBGPU_VAE_MATMUL=rb. */
-export const MATMUL_ENV = 'WEBGPU_VAE_MATMUL';
 
 interface VariantInfo {
   file: ShaderFile;
@@ -66,6 +70,8 @@ interface VariantInfo {
   workgroupSize: readonly [number, number];
   /** Output rows and columns one invocation computes. */
   block: readonly [number, number];
+  /** Device features the kernel needs. */
+  requires?: readonly string[];
 }
 
 // Workgroup sizes measured on llvmpipe (128×784×400, 1024×512×256): consecutive invocations in x
@@ -120,7 +126,22 @@ const VARIANTS: Record<MatmulVariant, VariantInfo> = {
     workgroupSize: [8, 4],
     block: [16, 8],
   },
+  sgtex: {
+    file: 'matmul_sgtex.wgsl',
+    entry: 'matmul_sgtex',
+    perLayoutEntry: false,
+    layoutFree: true,
+    vec4: true,
+    workgroupSize: [8, 4],
+    block: [16, 8],
+    requires: ['subgroups'],
+  },
 };
+
+/** Whether the device has what a variant needs (the 'subgroups' feature for sgtex). */
+export function matmulSupported(rt: GpuRuntime, variant: MatmulVariant): boolean {
+  return (VARIANTS[variant].requires ?? []).every((f) => rt.info.features.has(f));
+}
 
 function checkShape(shape: MatmulShape): void {
   for (const key of ['M', 'N', 'K'] as const) checkDim('matmul', key, shape[key]);
@@ -129,14 +150,6 @@ function checkShape(shape: MatmulShape): void {
 function checkLayout(layout: string): asserts layout is MatmulLayout {
   if (!MATMUL_LAYOUTS.includes(layout as MatmulLayout)) {
     throw new Error(`matmul: unknown layout '${layout}' (known: ${MATMUL_LAYOUTS.join(', ')})`);
-  }
-}
-
-function checkVariant(variant: string, source: string): asserts variant is MatmulVariant {
-  if (!MATMUL_VARIANTS.includes(variant as MatmulVariant)) {
-    throw new Error(
-      `matmul: unknown variant '${variant}' from ${source} (known: ${MATMUL_VARIANTS.join(', ')})`,
-    );
   }
 }
 
@@ -151,9 +164,9 @@ export function matmulEligible(
   shape: MatmulShape,
 ): boolean {
   const { M, N, K } = shape;
-  if (variant === 'tex') {
-    return M <= TEX_MAX && 4 * Math.ceil(K / 4) <= TEX_MAX && Math.ceil(N / 4) <= TEX_MAX;
-  }
+  const bTexFits = 4 * Math.ceil(K / 4) <= TEX_MAX && Math.ceil(N / 4) <= TEX_MAX;
+  if (variant === 'tex') return M <= TEX_MAX && bTexFits;
+  if (variant === 'sgtex') return layout !== 'TN' && K % 4 === 0 && bTexFits;
   if (!VARIANTS[variant].vec4) return true;
   switch (layout) {
     case 'NN':
@@ -167,6 +180,21 @@ export function matmulEligible(
 
 export function eligibleMatmulVariants(layout: MatmulLayout, shape: MatmulShape): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => matmulEligible(v, layout, shape));
+}
+
+/**
+ * A hash of everything that decides the variants' speed (their WGSL and launch shapes): persisted
+ * choices made for other kernels are ignored.
+ */
+export function matmulKernelsVersion(): string {
+  const files = [...new Set(Object.values(VARIANTS).map((v) => v.file))].sort();
+  let text = JSON.stringify(VARIANTS);
+  for (const f of [...files, 'matmul_common.wgsl', 'matmul_pack.wgsl'] as ShaderFile[]) {
+    text += WGSL_SOURCES[f] ?? '';
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
+  return h.toString(16).padStart(8, '0');
 }
 
 const kernels = new Map<string, KernelDef>();
@@ -187,6 +215,7 @@ export function matmulKernel(variant: MatmulVariant, layout: MatmulLayout): Kern
     file: info.file,
     entryPoint: info.perLayoutEntry ? `${info.entry}_${layout.toLowerCase()}` : info.entry,
     workgroupSize: [wgX, wgY],
+    ...(info.requires ? { requires: info.requires } : {}),
     constants:
       info.perLayoutEntry || info.layoutFree
         ? {}
@@ -223,238 +252,6 @@ function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange }
   return p;
 }
 
-// ---- selection ----
-
-export interface MatmulSelection {
-  variant: MatmulVariant;
-  /** Median ms per dispatch of each variant measured (Infinity: far slower at first, or failed). */
-  timings: Partial<Record<MatmulVariant, number>>;
-  /** The shape actually measured (M may be reduced to bound the measuring time). */
-  measuredShape: MatmulShape;
-}
-
-const MAX_SELECTIONS = 256;
-const MEASURE_ORDER: readonly MatmulVariant[] = ['tex', 'rb4x16', 'rb4', 'rb', 'tiled', 'naive'];
-const selections = new Map<string, Promise<MatmulSelection>>();
-let measuring: Promise<void> = Promise.resolve();
-
-function sizeClass(n: number): number {
-  return n <= 8 ? n : 2 ** Math.ceil(Math.log2(n));
-}
-
-/**
- * Shape class used as the selector's cache key: each dimension rounded up to a power of two (exact
- * up to 8), plus which variants are eligible (the divisibility by 4 that the vec4 variants need).
- */
-export function matmulShapeClass(layout: MatmulLayout, shape: MatmulShape): string {
-  const { M, N, K } = shape;
-  const eligible = eligibleMatmulVariants(layout, shape).join('+');
-  return `${layout}:${sizeClass(M)}x${sizeClass(N)}x${sizeClass(K)}:${eligible}`;
-}
-
-/** Forgets every measured selection (tests, or after changing adapters). */
-export function clearMatmulSelections(): void {
-  selections.clear();
-}
-
-/** The selections made so far, by cache key (adapter name | shape class). */
-export async function matmulSelections(): Promise<Map<string, MatmulSelection>> {
-  const out = new Map<string, MatmulSelection>();
-  for (const [key, p] of selections) {
-    const s = await p.catch(() => undefined);
-    if (s) out.set(key, s);
-  }
-  return out;
-}
-
-export interface SelectOptions {
-  /** Timed runs per variant after one warm-up (default 3). */
-  repeats?: number;
-  /** Variants to consider (default: every eligible one). */
-  candidates?: readonly MatmulVariant[];
-  /** Upper bound on the FLOPs of the measured shape; M is reduced to meet it (default 3e8). */
-  maxMeasureFlops?: number;
-}
-
-/**
- * Picks the fastest eligible variant for this adapter, layout and shape class by timing each on
- * scratch buffers (one warm-up, then `repeats` runs, median), once per adapter + shape class; the
- * choice is kept in memory (at most 256 classes, oldest dropped first).
- */
-export function selectMatmulVariant(
-  rt: GpuRuntime,
-  layout: MatmulLayout,
-  shape: MatmulShape,
-  options: SelectOptions = {},
-): Promise<MatmulVariant> {
-  checkLayout(layout);
-  checkShape(shape);
-  const key = `${rt.info.name}|${matmulShapeClass(layout, shape)}`;
-  let entry = selections.get(key);
-  if (entry) {
-    selections.delete(key);
-    selections.set(key, entry);
-  } else {
-    // One measurement at a time, so concurrent selections do not time each other's work.
-    entry = measuring.then(() => measureVariants(rt, layout, shape, options));
-    measuring = entry.then(
-      () => undefined,
-      () => undefined,
-    );
-    selections.set(key, entry);
-    entry.catch(() => selections.delete(key));
-    while (selections.size > MAX_SELECTIONS)
-      selections.delete(selections.keys().next().value as string);
-  }
-  return entry.then((s) => s.variant);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Wall-clock milliseconds per dispatch of `count` dispatches in one submit. A pending promise
- * busy-polls the JS thread in Dawn for Node and slows CPU adapters' workers (by a third on
- * SwiftShader), so with an estimate it first sleeps for most of the expected time. (llvmpipe's
- * submit returns when the work is done, so nothing is left to sleep there.)
- */
-async function timeRuns(rt: GpuRuntime, d: Work, count: number, estimate = 0): Promise<number> {
-  const t0 = performance.now();
-  rt.submit(
-    Array.from({ length: count }, () => d),
-    'matmul-select',
-  );
-  const left = 0.85 * estimate * count - (performance.now() - t0);
-  if (left > 2) await sleep(left);
-  await rt.finish();
-  return (performance.now() - t0) / count;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function measureVariants(
-  rt: GpuRuntime,
-  layout: MatmulLayout,
-  shape: MatmulShape,
-  options: SelectOptions,
-): Promise<MatmulSelection> {
-  const repeats = options.repeats ?? 3;
-  const maxFlops = options.maxMeasureFlops ?? 3e8;
-  const { N, K } = shape;
-  let M = shape.M;
-  if (2 * M * N * K > maxFlops && M > 64) {
-    // Fewer rows of C: same per-invocation work, fewer workgroups; a multiple of 64 keeps M % 4.
-    M = Math.min(M, Math.max(64, 64 * Math.ceil(maxFlops / (2 * N * K) / 64)));
-  }
-  const measured = { M, N, K };
-  // Likely fastest first, so that slow ones are dropped after a single run; the naive kernel only
-  // competes on tiny problems (unless asked for).
-  const candidates = (options.candidates ?? MEASURE_ORDER).filter(
-    (v) =>
-      matmulEligible(v, layout, shape) &&
-      matmulEligible(v, layout, measured) &&
-      (v !== 'naive' || options.candidates || 2 * M * N * K <= 1 << 22),
-  );
-  if (candidates.length === 0)
-    throw new Error(`matmul: no candidate variant is eligible for ${layout} ${M}×${N}×${K}`);
-  if (candidates.length === 1) {
-    return {
-      variant: candidates[0]!,
-      timings: {},
-      measuredShape: measured,
-    };
-  }
-  const scratch = {
-    a: rt.buffers.storage('matmul:select-a', 4 * M * K),
-    b: rt.buffers.storage('matmul:select-b', 4 * K * N),
-    c: rt.buffers.storage('matmul:select-c', 4 * M * N),
-  };
-  const timings: Partial<Record<MatmulVariant, number>> = {};
-  const failures: string[] = [];
-  let best = Infinity;
-  try {
-    for (const variant of candidates) {
-      let d: Program;
-      try {
-        d = await prepareMatmul(rt, { layout, ...measured, ...scratch, variant, label: 'select' });
-      } catch (error) {
-        // A variant this device cannot build (limits, compiler) is left out of the choice.
-        failures.push(`${variant}: ${(error as Error).message}`);
-        timings[variant] = Infinity;
-        continue;
-      }
-      try {
-        // Warm-up (a first run may include lazy compilation); far slower than the best: dropped.
-        await timeRuns(rt, d, 1);
-        let estimate = await timeRuns(rt, d, 1);
-        if (estimate > 4 * best) {
-          timings[variant] = Infinity;
-          continue;
-        }
-        // Samples of about 20 ms each (at most 16 dispatches), median.
-        const count = Math.max(1, Math.min(16, Math.round(20 / Math.max(estimate, 0.05))));
-        const times: number[] = [];
-        for (let i = 0; i < repeats; i++) {
-          const t = await timeRuns(rt, d, count, estimate);
-          estimate = Math.min(estimate, t);
-          times.push(t);
-        }
-        const t = median(times);
-        timings[variant] = t;
-        best = Math.min(best, t);
-      } finally {
-        d.destroy();
-      }
-    }
-  } finally {
-    for (const range of Object.values(scratch)) rt.buffers.destroy(range.buffer);
-  }
-  if (failures.length === candidates.length) {
-    throw new Error(
-      `matmul: no variant could be prepared for ${layout} ${M}×${N}×${K}:\n${failures.join('\n')}`,
-    );
-  }
-  let variant = candidates.find((v) => timings[v] !== Infinity) ?? candidates[0]!;
-  for (const v of candidates)
-    if ((timings[v] ?? Infinity) < (timings[variant] ?? Infinity)) variant = v;
-  return { variant, timings, measuredShape: measured };
-}
-
-function envVariant(): MatmulVariant | undefined {
-  const value = typeof process !== 'undefined' ? process.env?.[MATMUL_ENV] : undefined;
-  if (value === undefined || value === '') return undefined;
-  checkVariant(value, `${MATMUL_ENV}`);
-  return value;
-}
-
-/**
- * The variant a matmul will use: `requested` if given (an error when it is not eligible), else
- * WEBGPU_VAE_MATMUL where it is eligible for this layout and shape, else the measured selection.
- */
-export async function resolveMatmulVariant(
-  rt: GpuRuntime,
-  layout: MatmulLayout,
-  shape: MatmulShape,
-  requested?: MatmulVariant,
-): Promise<MatmulVariant> {
-  if (requested !== undefined) {
-    checkVariant(requested, 'the variant option');
-    if (!matmulEligible(requested, layout, shape)) {
-      throw new Error(
-        `matmul: variant '${requested}' is not eligible for ${layout} ${shape.M}×${shape.N}×${shape.K} ` +
-          `(vec4 variants need the strides they read as vec4 to be multiples of 4; eligible: ` +
-          `${eligibleMatmulVariants(layout, shape).join(', ')})`,
-      );
-    }
-    return requested;
-  }
-  const pinned = envVariant();
-  if (pinned && matmulEligible(pinned, layout, shape)) return pinned;
-  return selectMatmulVariant(rt, layout, shape);
-}
-
 // ---- the high-level entry ----
 
 export interface MatmulOptions extends MatmulShape {
@@ -478,17 +275,27 @@ export interface MatmulOptions extends MatmulShape {
   variant?: MatmulVariant;
   /** Appended to the kernel name in labels. */
   label?: string;
+  /** Extra override constants of the kernel (tests: sgtex's PLAIN path, which other GPUs take). */
+  constants?: Readonly<Record<string, number>>;
 }
 
 /**
  * Prepares C = act(op(A)·op(B) [+ bias]) (or C += ...) as a replayable program: one dispatch, or
- * for the 'tex' variant the two texture packs followed by the matmul (packed on every run).
+ * for the 'tex' variant the texture packs followed by the matmul (A packed on every run; B too,
+ * unless it is a weight with WeightPacks: then a shared pack recorded once per change).
  */
 export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Promise<Program> {
   const { layout, M, N, K } = options;
   checkLayout(layout);
   checkShape({ M, N, K });
-  const variant = await resolveMatmulVariant(rt, layout, { M, N, K }, options.variant);
+  const weightPacks = weightPacksOf(options.b.buffer);
+  const { variant } = await resolveMatmulVariant(
+    rt,
+    layout,
+    { M, N, K },
+    options.variant,
+    weightPacks !== undefined,
+  );
   const act = options.act ?? 'identity';
   const unused = placeholderFor(rt);
   const shape: Shape = { M, N, K, hasBias: options.bias ? 1 : 0, storePre: options.pre ? 1 : 0 };
@@ -505,72 +312,71 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
   const kernel = matmulKernel(variant, layout);
   const label = options.label ? `${kernel.name}[${options.label}]` : kernel.name;
   return buildProgram(rt, label, async (program) => {
-    const textures =
-      variant === 'tex' ? await appendTexturePacks(program, layout, options, a, b) : undefined;
+    let operands: Record<string, BufferRange | GPUTextureView> = { a, b };
+    if (variant === 'tex' || variant === 'sgtex') {
+      const suffix = options.label ? `.${options.label}` : '';
+      const packs = texturePackLayouts(layout, M, N, K);
+      const aView =
+        variant === 'tex'
+          ? await appendPack(program, 'a_tex', a, packs.a, `a${suffix}`)
+          : undefined;
+      let bView: GPUTextureView;
+      if (weightPacks) {
+        const shared = await weightPacks.acquire(b, packs.b);
+        program.onDestroy(() => shared.release());
+        program.append(shared.dispatch);
+        bView = shared.view;
+      } else {
+        bView = await appendPack(program, 'b_tex', b, packs.b, `b${suffix}`);
+      }
+      operands = aView ? { a_tex: aView, b_tex: bView } : { a, b_tex: bView };
+    }
     await program.dispatch(kernel, {
-      bindings: textures
-        ? { ...common, a_tex: textures.aView, b_tex: textures.bView }
-        : { ...common, a, b },
+      bindings: { ...common, ...operands },
       shape,
-      uniforms: { alpha: options.alpha ?? defaultAlpha(act) },
-      constants: {
-        HAS_BIAS: options.bias ? 1 : 0,
-        STORE_PRE: options.pre ? 1 : 0,
-        ACT: activationCode(act),
-        ACCUMULATE: options.accumulate ? 1 : 0,
+      // The epilogue is chosen by uniforms: one pipeline per variant and layout (compile time).
+      uniforms: {
+        alpha: options.alpha ?? defaultAlpha(act),
+        has_bias: options.bias ? 1 : 0,
+        store_pre: options.pre ? 1 : 0,
+        act: activationCode(act),
+        accumulate: options.accumulate ? 1 : 0,
       },
+      ...(options.constants ? { constants: options.constants } : {}),
       ...(options.label !== undefined ? { label: options.label } : {}),
     });
   });
 }
 
-/** Fills an rgba32float texture with op(X), rows × cols (see matmul_pack.wgsl). */
-export const matmulPack = defineKernel({
-  name: 'matmul_pack',
-  file: 'matmul_pack.wgsl',
-  entryPoint: 'matmul_pack',
-  workgroupSize: [8, 8],
-  dispatch: ({ rows, cols }) => [Math.ceil(Math.ceil(cols! / 4) / 8), Math.ceil(rows! / 8), 1],
-  elements: ({ rows, cols }) => ({ src: rows! * cols! }),
-});
-
-/** Appends the packs of op(A) and op(B) into textures owned by the program; returns their views. */
-async function appendTexturePacks(
-  program: ProgramBuilder,
+/**
+ * How the texture variant packs op(A) (M × K) and op(B) (K × N); B's texture has 4·ceil(K/4) rows
+ * so that the last k4 step reads zeros past K.
+ */
+function texturePackLayouts(
   layout: MatmulLayout,
-  options: MatmulOptions,
-  a: BufferRange,
-  b: BufferRange,
-): Promise<{ aView: GPUTextureView; bView: GPUTextureView }> {
-  const { M, N, K } = options;
-  const make = (name: string, width: number, height: number) =>
-    program.texture(name, {
-      size: [width, height],
-      format: 'rgba32float',
-      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING,
-    });
-  const K4 = Math.ceil(K / 4);
-  // b_tex has 4·K4 rows so the last k4 step reads zero rows past K (textures start zeroed).
-  const aTex = make('a_tex', K4, M);
-  const bTex = make('b_tex', Math.ceil(N / 4), 4 * K4);
-  await program.dispatch(matmulPack, {
-    bindings: { dst: aTex.createView(), src: a },
-    shape: { rows: M, cols: K },
-    uniforms: layout === 'TN' ? { row_stride: 1, col_stride: M } : { row_stride: K, col_stride: 1 },
-    label: `a${options.label ? `.${options.label}` : ''}`,
-  });
-  await program.dispatch(matmulPack, {
-    bindings: { dst: bTex.createView(), src: b },
-    shape: { rows: K, cols: N },
-    uniforms: layout === 'NT' ? { row_stride: 1, col_stride: K } : { row_stride: N, col_stride: 1 },
-    label: `b${options.label ? `.${options.label}` : ''}`,
-  });
-  return { aView: aTex.createView(), bView: bTex.createView() };
+  M: number,
+  N: number,
+  K: number,
+): { a: PackLayout; b: PackLayout } {
+  return {
+    a: {
+      rows: M,
+      cols: K,
+      ...(layout === 'TN' ? { rowStride: 1, colStride: M } : { rowStride: K, colStride: 1 }),
+      textureRows: M,
+    },
+    b: {
+      rows: K,
+      cols: N,
+      ...(layout === 'NT' ? { rowStride: 1, colStride: K } : { rowStride: N, colStride: 1 }),
+      textureRows: 4 * Math.ceil(K / 4),
+    },
+  };
 }
 
 /** The variant of a prepared matmul (from its last dispatch's kernel name), or undefined. */
 export function matmulVariantOf(p: Program | PreparedDispatch): MatmulVariant | undefined {
   const d = p instanceof Program ? p.dispatches.at(-1) : p;
-  const m = d && /^matmul_(naive|rb4x16|rb4|rb|tiled|tex)_(nn|tn|nt)$/.exec(d.kernel.name);
+  const m = d && /^matmul_(naive|rb4x16|rb4|rb|tiled|sgtex|tex)_(nn|tn|nt)$/.exec(d.kernel.name);
   return m ? (m[1] as MatmulVariant) : undefined;
 }

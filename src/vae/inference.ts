@@ -33,8 +33,13 @@ import {
 } from '../kernels/latent.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
 import { prepareRandomNormal } from '../kernels/reparam.js';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
-import type { ResolvedVaeConfig } from './config.js';
+import { decodeCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
+import {
+  openCheckpointSource,
+  type CheckpointSource,
+  type ReadSourceOptions,
+} from '../checkpoint/source.js';
+import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
 import { buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
 import { checkLabels, writeFeeds } from './feeds.js';
 import { VaeModel } from './model.js';
@@ -108,15 +113,12 @@ export interface Decoded {
   rows: number;
 }
 
-/** Where a checkpoint comes from: bytes, a File/Blob, or a URL (fetched, body streamed). */
-export type CheckpointSource = Uint8Array | ArrayBuffer | Blob | string | URL;
-
-export interface LoadOptions extends InferenceOptions {
-  /** Called while a URL's body streams in (total is undefined without a Content-Length). */
-  onProgress?: (loaded: number, total: number | undefined) => void;
-  /** Largest body accepted (default 2 GiB). */
-  maxBytes?: number;
-  signal?: AbortSignal;
+export interface LoadOptions extends InferenceOptions, ReadSourceOptions {
+  /**
+   * Decoder batch sizes compiled while the weights download (default: every planned size; [] for
+   * none). Compiling starts as soon as the checkpoint's header (the model config) has arrived.
+   */
+  warm?: readonly number[];
 }
 
 interface EncodeEntry {
@@ -173,76 +175,6 @@ function sliceRange(r: BufferRange, bytes: number): BufferRange {
   return { buffer: r.buffer, offset: r.offset, size: bytes };
 }
 
-/** Reads a checkpoint's bytes from any source; errors name the source. */
-export async function readCheckpointSource(
-  source: CheckpointSource,
-  options: Pick<LoadOptions, 'onProgress' | 'maxBytes' | 'signal'> = {},
-): Promise<{ bytes: Uint8Array; name: string }> {
-  const maxBytes = options.maxBytes ?? 2 ** 31;
-  if (source instanceof Uint8Array) return { bytes: source, name: 'checkpoint bytes' };
-  if (source instanceof ArrayBuffer)
-    return { bytes: new Uint8Array(source), name: 'checkpoint bytes' };
-  if (typeof Blob !== 'undefined' && source instanceof Blob) {
-    const name = (source as Partial<File>).name || 'checkpoint blob';
-    if (source.size > maxBytes)
-      throw new Error(`${name}: ${source.size} bytes exceeds ${maxBytes}`);
-    return { bytes: new Uint8Array(await source.arrayBuffer()), name };
-  }
-  if (typeof source === 'string' || source instanceof URL) {
-    const url = String(source);
-    const name = url.startsWith('data:') ? 'data: URL' : url;
-    let response: Response;
-    try {
-      response = await fetch(url, options.signal ? { signal: options.signal } : {});
-    } catch (error) {
-      throw new Error(`${name}: cannot fetch the checkpoint (${(error as Error).message})`, {
-        cause: error,
-      });
-    }
-    if (!response.ok) {
-      throw new Error(`${name}: HTTP ${response.status} ${response.statusText}`.trim());
-    }
-    const header = response.headers.get('content-length');
-    const total = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
-    if (total !== undefined && total > maxBytes) {
-      throw new Error(`${name}: ${total} bytes exceeds the limit of ${maxBytes}`);
-    }
-    if (!response.body) {
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      options.onProgress?.(bytes.length, total);
-      return { bytes, name };
-    }
-    const reader = response.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let loaded = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      loaded += value.length;
-      if (loaded > maxBytes) {
-        await reader.cancel();
-        throw new Error(`${name}: body exceeds the limit of ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-      options.onProgress?.(loaded, total);
-    }
-    if (total !== undefined && loaded !== total) {
-      throw new Error(`${name}: body ended after ${loaded} of ${total} bytes`);
-    }
-    const bytes = new Uint8Array(loaded);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    return { bytes, name };
-  }
-  throw new Error(
-    'checkpoint source must be a Uint8Array, an ArrayBuffer, a Blob/File or a URL string, got ' +
-      Object.prototype.toString.call(source),
-  );
-}
-
 export class VaeInference {
   readonly config: ResolvedVaeConfig;
   readonly batchSizes: readonly number[];
@@ -258,8 +190,7 @@ export class VaeInference {
     readonly model: VaeModel,
     private readonly options: InferenceOptions,
     private readonly ownsModel: boolean,
-    /** The decoded checkpoint when made by fromCheckpoint. */
-    readonly checkpoint: Checkpoint | undefined,
+    private loaded: Checkpoint | undefined,
   ) {
     this.config = model.config;
     const sizes = options.batchSizes ?? DEFAULT_BATCH_SIZES;
@@ -273,20 +204,80 @@ export class VaeInference {
     this.anchors = model.rt.buffers.storage(`${model.label}.anchors`, 8 * this.config.latentSize);
   }
 
+  /** The decoded checkpoint when made by fromCheckpoint. */
+  get checkpoint(): Checkpoint | undefined {
+    return this.loaded;
+  }
+
   /** Inference over an existing model (the model stays the caller's). */
   static create(model: VaeModel, options: InferenceOptions = {}): VaeInference {
     return new VaeInference(model, options, false, undefined);
   }
 
-  /** Loads a checkpoint (bytes, a File/Blob, or a URL) into a new model owned by the result. */
+  /**
+   * Loads a checkpoint (bytes, a File/Blob, or a URL) into a new model owned by the result. The
+   * decoder graphs (options.warm) compile while the weights download: the model config is in the
+   * checkpoint's header, which arrives first.
+   */
   static async fromCheckpoint(
     rt: GpuRuntime,
     source: CheckpointSource,
     options: LoadOptions = {},
   ): Promise<VaeInference> {
-    const { bytes, name } = await readCheckpointSource(source, options);
-    const { model, checkpoint } = VaeModel.fromCheckpoint(rt, bytes, name);
+    const opened = openCheckpointSource(source, options);
+    // From the header alone: a model with no weights yet, and its decoders compiling. Any problem
+    // here is left to the full decode below, which names it.
+    const early = opened.header
+      .then((header) => {
+        const config = resolveVaeConfig(JSON.parse(header.metadata.config ?? 'null') as VaeConfig);
+        const model = VaeModel.empty(rt, config);
+        let inference: VaeInference;
+        try {
+          inference = new VaeInference(model, options, true, undefined);
+        } catch (error) {
+          model.destroy();
+          throw error;
+        }
+        inference.warm(options.warm ?? inference.batchSizes).catch(() => undefined);
+        return inference;
+      })
+      .catch(() => undefined);
+    let checkpoint: Checkpoint;
+    try {
+      checkpoint = decodeCheckpoint(await opened.bytes, { source: opened.name });
+    } catch (error) {
+      (await early)?.destroy();
+      throw error;
+    }
+    // The header the early model was made from is part of these bytes: the same config.
+    const inference = await early;
+    if (inference) {
+      try {
+        inference.model.writeWeights(new Map([...checkpoint.params].map(([k, t]) => [k, t.data])));
+      } catch (error) {
+        inference.destroy();
+        throw new Error(`${opened.name}: ${(error as Error).message}`, { cause: error });
+      }
+      inference.loaded = checkpoint;
+      return inference;
+    }
+    const model = VaeModel.fromDecoded(rt, checkpoint, opened.name);
     return new VaeInference(model, options, true, checkpoint);
+  }
+
+  /**
+   * Compiles the decoders for these batch sizes ahead of the first call (their pipelines compile
+   * concurrently). Calls made meanwhile wait for it; a failure here is left to the call that
+   * needs the graph.
+   */
+  warm(sizes: readonly number[]): Promise<void> {
+    const planned = [...new Set(sizes.map((n) => this.plannedSize(n)))].slice(
+      0,
+      this.maxCached - 1,
+    );
+    return this.run(async () => {
+      await Promise.allSettled(planned.map((rows) => this.decodeEntry(rows, {})));
+    });
   }
 
   get rt(): GpuRuntime {

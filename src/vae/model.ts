@@ -11,6 +11,7 @@ import {
 } from '../checkpoint/checkpoint.js';
 import { createRng } from '../data/rng.js';
 import { planFlat } from '../graph/planner.js';
+import { WeightPacks } from '../kernels/matmul-pack.js';
 import {
   parameterSpecs,
   resolveVaeConfig,
@@ -74,6 +75,12 @@ export class VaeModel {
   readonly flatSize: number;
   /** The flat parameter buffer. */
   readonly params: GPUBuffer;
+  /**
+   * Texture packs of the weights that feed texture-fed matmuls, shared by every graph over this
+   * model: repacked once after an upload (writeWeights) and once per optimizer step (the trainer
+   * records packs.encodeStale(pass) right after Adam); never once per run.
+   */
+  readonly packs: WeightPacks;
   private destroyed = false;
 
   private constructor(
@@ -93,6 +100,7 @@ export class VaeModel {
     });
     this.flatSize = bytes / 4;
     this.params = rt.buffers.storage(`${label}.params`, bytes).buffer;
+    this.packs = new WeightPacks(rt, this.params, `${label}.params`);
   }
 
   /** Makes a model with fresh seeded weights, or with `weights` when given. */
@@ -101,6 +109,11 @@ export class VaeModel {
     const model = new VaeModel(rt, resolved, options.label ?? 'vae');
     model.writeWeights(options.weights ?? initialWeights(resolved, options.seed ?? 0));
     return model;
+  }
+
+  /** A model whose weights are all zero until writeWeights (a checkpoint still downloading). */
+  static empty(rt: GpuRuntime, config: VaeConfig, label = 'vae'): VaeModel {
+    return new VaeModel(rt, resolveVaeConfig(config), label);
   }
 
   /** Loads a model from checkpoint bytes (names, shapes and the config are all checked). */
@@ -156,6 +169,7 @@ export class VaeModel {
     this.checkAlive();
     const flat = this.flatten(weights, 'weights');
     this.rt.device.queue.writeBuffer(this.params, 0, flat);
+    this.packs.invalidate();
   }
 
   /** Lays named tensors out like the flat buffers; throws naming any missing/extra/misfit one. */
@@ -252,6 +266,7 @@ export class VaeModel {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.packs.destroy();
     this.rt.buffers.destroy(this.params);
   }
 

@@ -249,6 +249,8 @@ export class Trainer {
     const pass = encoder.beginComputePass({ label: `${this.model.label}.step` });
     g.cg.encode(pass);
     this.optimizer.program.encode(pass);
+    // The update made the texture packs of the weights stale: record them here, once per step.
+    this.model.packs.encodeStale(pass);
     pass.end();
     const copyNow = (stepIndex + 1) % this.readEvery === 0;
     const afterSubmit = this.ring.record(encoder, rows, stepIndex + 1, copyNow);

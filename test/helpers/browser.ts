@@ -40,9 +40,22 @@ export async function serveStatic(root: string): Promise<{ url: string; server: 
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
+export interface LaunchOptions {
+  /**
+   * Give ANGLE SwiftShader too (default true). Without it WebGPU compute works but a WebGPU canvas
+   * loses its device ("A valid external Instance reference no longer exists"): the demo's
+   * readback fallback.
+   */
+  angle?: boolean;
+  /** A profile directory to use (and keep) instead of a fresh temporary one. */
+  profile?: string;
+}
+
 /** Launches headless Chromium with WebGPU on SwiftShader and a fresh profile. */
-export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
-  const profile = mkdtempSync(join(tmpdir(), 'webgpu-vae-chromium-'));
+export async function launchChromium(
+  options: LaunchOptions = {},
+): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const profile = options.profile ?? mkdtempSync(join(tmpdir(), 'webgpu-vae-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     pipe: true,
@@ -55,7 +68,7 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
       '--use-vulkan=swiftshader',
       '--use-webgpu-adapter=swiftshader',
       // WebGPU canvases need ANGLE on SwiftShader too (otherwise no swap-chain backing).
-      '--use-angle=swiftshader',
+      ...(options.angle === false ? [] : ['--use-angle=swiftshader']),
       '--enable-unsafe-swiftshader',
       '--disable-quic',
       '--no-first-run',
@@ -69,7 +82,7 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
     browser,
     close: async () => {
       await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      if (!options.profile) rmSync(profile, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,94 @@
+// The main thread's side of the demo: what every panel gets (the worker's engine, its events, the
+// DOM, the status line, the test hooks) and the Panel shape. A panel is a module under panels/
+// that wires its section of index.html; main.ts mounts them in order.
+import type { callEngine } from './rpc.js';
+import type { CanvasStats, TrainResult, ViewId } from './protocol.js';
+import { imageStats } from './stats.js';
+
+type Channel = ReturnType<typeof callEngine>;
+
+/** What the headless-Chromium test drives (window.__demo). Panels add their hooks. */
+export interface DemoHooks {
+  ready: boolean;
+  error?: string;
+  adapter?: string;
+  display?: 'gpu' | 'readback';
+  train?: (
+    steps: number,
+    options?: { pauseViews?: boolean },
+  ) => Promise<TrainResult & { mainThread: MainThreadReport }>;
+  synthetic?: (name: string, steps: number) => Promise<unknown>;
+  interpolate?: () => Promise<void>;
+  canvasStats?: (id: string) => CanvasStats;
+  setSlider?: (dim: number, value: number) => void;
+  setAnimate?: (on: boolean) => Promise<void>;
+  measureFps?: (ms: number) => Promise<{ fps: number; frames: number }>;
+  snapshot?: (id: ViewId) => Promise<CanvasStats>;
+  frames?: () => number;
+}
+
+/** How responsive the main thread stayed over an interval. */
+export interface MainThreadReport {
+  /** Long tasks (≥ 50 ms, PerformanceObserver 'longtask'): count and the longest. */
+  longTasks: number;
+  longestTaskMs: number;
+  /** The longest a 10 ms timer fired late (an upper bound on any task that ran meanwhile). */
+  maxTimerLagMs: number;
+}
+
+export interface App extends Channel {
+  $<T extends HTMLElement = HTMLElement>(id: string): T;
+  status(text: string): void;
+  showError(error: unknown): void;
+  hooks: DemoHooks;
+  /** The current model's latent size; listeners run when a new model is in place. */
+  latent: number;
+  onModel(listener: (latent: number) => void): void;
+  modelChanged(latent: number): void;
+}
+
+export interface Panel {
+  mount(app: App): void;
+}
+
+/** Measures the main thread's long tasks and timer lag between start() and stop(). */
+export class MainThreadMonitor {
+  private longTasks: PerformanceEntry[] = [];
+  private observer: PerformanceObserver | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private maxLag = 0;
+
+  start(): void {
+    this.longTasks = [];
+    this.maxLag = 0;
+    try {
+      this.observer = new PerformanceObserver((list) => this.longTasks.push(...list.getEntries()));
+      this.observer.observe({ type: 'longtask' });
+    } catch {
+      this.observer = undefined; // no Long Tasks API: the timer lag still tells
+    }
+    let expected = performance.now() + 10;
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      this.maxLag = Math.max(this.maxLag, now - expected);
+      expected = now + 10;
+    }, 10);
+  }
+
+  stop(): MainThreadReport {
+    this.observer?.disconnect();
+    clearInterval(this.timer);
+    const durations = this.longTasks.map((e) => e.duration);
+    return {
+      longTasks: durations.length,
+      longestTaskMs: durations.length ? Math.max(...durations) : 0,
+      maxTimerLagMs: this.maxLag,
+    };
+  }
+}
+
+/** Grey levels of a 2-D canvas on the main thread (test hooks). */
+export function canvasStats(canvas: HTMLCanvasElement): CanvasStats {
+  const ctx = canvas.getContext('2d')!;
+  return imageStats(ctx.getImageData(0, 0, canvas.width, canvas.height));
+}

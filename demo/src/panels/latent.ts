@@ -1,0 +1,54 @@
+// The latent code: one slider per dimension (the code lives here and is sent to the worker, which
+// redraws the slider image and the manifold), random and zero buttons.
+import { createRng } from '../../../src/data/rng.js';
+import type { Panel } from '../app.js';
+
+export const latentPanel: Panel = {
+  mount(app) {
+    let code: Float32Array = new Float32Array(app.latent);
+    const send = () => void app.engine.setCode(code).catch(app.showError);
+    const build = (Z: number) => {
+      code = new Float32Array(Z);
+      const box = app.$('sliders');
+      box.textContent = '';
+      for (let j = 0; j < Z; j++) {
+        const label = document.createElement('label');
+        label.textContent = `z${j} `;
+        const input = document.createElement('input');
+        input.type = 'range';
+        input.min = '-3';
+        input.max = '3';
+        input.step = '0.01';
+        input.value = '0';
+        input.id = `slider-${j}`;
+        input.addEventListener('input', () => {
+          code[j] = Number(input.value);
+          send();
+        });
+        label.append(input);
+        box.append(label);
+      }
+      send();
+    };
+    const setCode = (values: Float32Array) => {
+      code = values;
+      code.forEach((v, j) => {
+        const input = document.getElementById(`slider-${j}`) as HTMLInputElement | null;
+        if (input) input.value = String(v);
+      });
+      send();
+    };
+    app.onModel(build);
+    build(app.latent);
+    app.$('sliders-random').addEventListener('click', () => {
+      const rng = createRng(Math.floor(performance.now()));
+      setCode(Float32Array.from(code, () => rng.normal()));
+    });
+    app.$('sliders-zero').addEventListener('click', () => setCode(new Float32Array(code.length)));
+    app.hooks.setSlider = (dim, value) => {
+      const input = app.$<HTMLInputElement>(`slider-${dim}`);
+      input.value = String(value);
+      input.dispatchEvent(new Event('input'));
+    };
+  },
+};

@@ -1,0 +1,35 @@
+// The synthetic 2-D experiments: trained in the worker, plotted here.
+import { SYNTHETIC_NAMES, type SyntheticName } from '../../../src/data/synthetic.js';
+import { boxOf, drawScatter } from '../scatter.js';
+import type { Panel } from '../app.js';
+
+export const syntheticPanel: Panel = {
+  mount(app) {
+    const select = app.$<HTMLSelectElement>('syn-data');
+    for (const name of SYNTHETIC_NAMES) {
+      const option = document.createElement('option');
+      option.value = name;
+      option.textContent = name;
+      select.append(option);
+    }
+    const readout = app.$('syn-readout');
+    const run = async (name: SyntheticName, steps: number) => {
+      select.value = name;
+      readout.textContent = `training ${name}…`;
+      const r = await app.engine.synthetic(name, steps);
+      const box = boxOf(r.points.data);
+      drawScatter(app.$<HTMLCanvasElement>('syn-data-plot'), r.points.data, box, '#1f77b4');
+      drawScatter(app.$<HTMLCanvasElement>('syn-prior-plot'), r.points.prior, box, '#d62728');
+      drawScatter(app.$<HTMLCanvasElement>('syn-recon-plot'), r.points.recon, box, '#2ca02c');
+      readout.textContent =
+        `${name}: ${steps} steps in ${r.seconds.toFixed(1)} s` +
+        (r.loss.length ? `, loss ${r.loss.at(-1)!.toFixed(2)} nats` : '');
+      return { data: r.data, prior: r.prior, recon: r.recon, loss: r.loss };
+    };
+    app.$('syn-train').addEventListener('click', () => {
+      const steps = Number(app.$<HTMLInputElement>('syn-steps').value) || 600;
+      void run(select.value as SyntheticName, steps).catch(app.showError);
+    });
+    app.hooks.synthetic = (name, steps) => run(name as SyntheticName, steps);
+  },
+};

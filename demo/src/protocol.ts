@@ -1,0 +1,90 @@
+// What the demo's main thread and its worker say to each other. The worker (worker.ts) owns the GPU:
+// the runtime, the models, training, inference and the GPU-drawn views (their canvases are
+// transferred to it as OffscreenCanvases). The main thread owns the DOM: it calls the Engine's
+// methods (rpc.ts) and listens to its events. A new panel adds its methods to Engine, their
+// implementation to worker.ts, and a panel module under panels/.
+import type { Colormap } from '../../src/image/grid.js';
+import type { SyntheticName } from '../../src/data/synthetic.js';
+
+/** The canvases the worker draws into (GPU-direct, or through a readback where it must). */
+export const VIEW_IDS = ['slider-image', 'traversal', 'manifold'] as const;
+export type ViewId = (typeof VIEW_IDS)[number];
+
+/** How the worker draws the views. */
+export type DisplayMode = 'gpu' | 'readback';
+
+export interface CanvasStats {
+  mean: number;
+  std: number;
+  hash: number;
+  width: number;
+  height: number;
+}
+
+export interface TrainResult {
+  losses: number[];
+  stepsPerSecond: number;
+  steps: number;
+  /** Animation frames drawn while training (the animation yields to the steps). */
+  frames: number;
+}
+
+export interface SyntheticResult {
+  data: number;
+  prior: number;
+  recon: number;
+  loss: number[];
+  /** 2-D points to plot (x, y interleaved). */
+  points: { data: Float32Array; prior: Float32Array; recon: Float32Array };
+  seconds: number;
+}
+
+/** The worker's methods, called from the main thread. */
+export interface Engine {
+  /**
+   * Starts the GPU and loads the digits; the canvases are the views' (transferred), drawn as
+   * `display` says (main.ts finds out whether WebGPU canvases work, see canvas-probe.ts).
+   */
+  start(
+    canvases: Record<ViewId, OffscreenCanvas>,
+    display: DisplayMode,
+  ): Promise<{ adapter: string }>;
+  /** A fresh digits model with this latent size (drops the current one). */
+  newModel(latent: number): Promise<{ latent: number }>;
+  setCode(code: Float32Array): Promise<void>;
+  setAnimate(on: boolean): Promise<void>;
+  setTraversal(dim: number, range: number): Promise<void>;
+  setColormap(colormap: Colormap): Promise<void>;
+  /** Trains the digits model; `pauseViews` stops the views meanwhile (a baseline for tests). */
+  train(steps: number, options?: { pauseViews?: boolean }): Promise<TrainResult>;
+  stopTraining(): Promise<void>;
+  interpolate(
+    a: number,
+    b: number,
+    method: 'linear' | 'spherical',
+  ): Promise<{ strip: Float32Array; n: number }>;
+  synthetic(name: SyntheticName, steps: number): Promise<SyntheticResult>;
+  saveCheckpoint(): Promise<{ bytes: Uint8Array; latent: number; step: number }>;
+  loadCheckpoint(file: File): Promise<{ name: string; latent: number }>;
+  /** Draws a view and measures its pixels in the same task (a presented canvas reads blank). */
+  snapshot(id: ViewId): Promise<CanvasStats>;
+  measureFps(ms: number): Promise<{ fps: number; frames: number }>;
+}
+
+/** Events the worker sends. */
+export interface EngineEvents {
+  status: string;
+  error: string;
+  /** The objective per example and every metric the model reports (recon, kl, … by name). */
+  metrics: { step: number; loss: number; values: Readonly<Record<string, number>> };
+  'train-progress': { step: number; stepsPerSecond: number };
+  frame: { frames: number; fps: number };
+}
+
+export type CallMessage = { kind: 'call'; id: number; method: keyof Engine; args: unknown[] };
+export type ReplyMessage =
+  | { kind: 'reply'; id: number; ok: true; value: unknown }
+  | { kind: 'reply'; id: number; ok: false; error: string };
+export type EventMessage = {
+  [K in keyof EngineEvents]: { kind: 'event'; name: K; data: EngineEvents[K] };
+}[keyof EngineEvents];

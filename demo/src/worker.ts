@@ -1,0 +1,326 @@
+// The demo's engine, in a Web Worker: the GPU runtime, the digits model with its trainer and
+// inference, the latent views (drawn GPU-direct into transferred canvases, or through a readback
+// where WebGPU canvases do not work), the synthetic experiments and checkpoints. The main thread
+// (main.ts) only touches the DOM, so it stays responsive while this trains.
+import { createRuntime, type GpuRuntime } from '../../src/gpu/runtime.js';
+import { loadEmbeddedDigits, type EmbeddedDigits } from '../../src/data/embedded.js';
+import { createRng } from '../../src/data/rng.js';
+import { generateSynthetic } from '../../src/data/synthetic.js';
+import type { Colormap } from '../../src/image/grid.js';
+import { readCheckpointSource } from '../../src/checkpoint/source.js';
+import { VaeModel } from '../../src/vae/model.js';
+import { Trainer } from '../../src/vae/trainer.js';
+import type { VaeConfig } from '../../src/vae/config.js';
+import { VaeInference } from '../../src/vae/inference.js';
+import { serveEngine, type WorkerScope } from './rpc.js';
+import { VIEW_IDS, type DisplayMode, type Engine, type ViewId } from './protocol.js';
+import { Animator, createView, type DemoView } from './views.js';
+
+const GRID = 16;
+const TRAIN_BATCH = 64;
+
+function digitsConfig(latent: number): VaeConfig {
+  return {
+    inputSize: 784,
+    latentSize: latent,
+    encoder: { hidden: [400], activation: 'relu' },
+    decoder: { hidden: [400], activation: 'relu' },
+    likelihood: { kind: 'bernoulli' },
+  };
+}
+
+interface Digits {
+  model: VaeModel;
+  trainer: Trainer;
+  inference: VaeInference;
+  animator: Animator;
+}
+
+let rt: GpuRuntime;
+let display: DisplayMode = 'gpu';
+let canvases: Record<ViewId, OffscreenCanvas>;
+let digits: EmbeddedDigits;
+let current: Digits | undefined;
+let colormap: Colormap = 'gray';
+let traversal = { dim: 0, range: 3 };
+let animate = true;
+let training = false;
+let stopRequested = false;
+
+function traversalSpec(latent: number) {
+  return {
+    mode: 'traverse' as const,
+    cols: GRID,
+    dimA: Math.max(0, Math.min(latent - 1, traversal.dim)),
+    lo: -traversal.range,
+    hi: traversal.range,
+    relative: false,
+  };
+}
+
+function state(): Digits {
+  if (!current) throw new Error('demo: no model yet');
+  return current;
+}
+
+async function setModel(model: VaeModel): Promise<void> {
+  const old = current;
+  current = undefined;
+  if (old) {
+    await old.animator.stop();
+    // Let work in flight finish before freeing its buffers.
+    await rt.device.queue.onSubmittedWorkDone();
+    for (const v of Object.values(old.animator.views)) v.destroy();
+    old.inference.destroy();
+    old.trainer.destroy();
+    old.model.destroy();
+  }
+  const Z = model.config.latentSize;
+  const trainer = await Trainer.create(model, {
+    batchSize: TRAIN_BATCH,
+    lr: 1e-3,
+    seed: 1,
+    readEvery: 5,
+  });
+  const inference = VaeInference.create(model, { batchSizes: [1, 16, 256] });
+  const make = (id: ViewId, o: Parameters<typeof createView>[4]) =>
+    createView(display, id, inference, canvases[id], o);
+  // The training graph compiles beside the views (its pipelines concurrently with theirs), so that
+  // Train starts stepping at once.
+  const [slider, trav, manifold] = await Promise.all([
+    make('slider-image', { rows: 1, cols: 1, padding: 0, spec: { mode: 'lerp' }, colormap }),
+    make('traversal', { rows: GRID, cols: GRID, spec: traversalSpec(Z), colormap }),
+    make('manifold', {
+      rows: GRID,
+      cols: GRID,
+      spec: { mode: 'manifold', dimA: 0, dimB: 1, lo: 0.05, hi: 0.95 },
+      colormap,
+    }),
+    trainer.prepare(),
+  ]);
+  const views: Record<ViewId, DemoView> = {
+    'slider-image': slider,
+    traversal: trav,
+    manifold,
+  };
+  const animator = new Animator(
+    views,
+    Z,
+    (frames, fps) => send('frame', { frames, fps }),
+    (error) => send('error', error.message),
+  );
+  animator.animate = animate;
+  current = { model, trainer, inference, animator };
+  animator.start();
+}
+
+function testDigit(index: number): Float32Array {
+  const i = Math.max(0, Math.min(digits.test.count - 1, Math.floor(index) || 0));
+  return digits.test.images.slice(i * 784, (i + 1) * 784);
+}
+
+const engine: Engine = {
+  async start(transferred, mode) {
+    canvases = transferred;
+    display = mode;
+    rt = await createRuntime({ onError: (e) => send('error', e.message) });
+    send('status', `WebGPU adapter: ${rt.info.name}. Loading the embedded digits…`);
+    digits = await loadEmbeddedDigits({ trainCount: 8000, testCount: 2000 });
+    await setModel(VaeModel.create(rt, digitsConfig(20), { seed: 1, label: 'digits-z20' }));
+    return { adapter: rt.info.name };
+  },
+
+  async newModel(latent) {
+    if (training) throw new Error('demo: stop training first');
+    await setModel(
+      VaeModel.create(rt, digitsConfig(latent), { seed: 1, label: `digits-z${latent}` }),
+    );
+    return { latent };
+  },
+
+  async setCode(code) {
+    state().animator.setCode(code);
+  },
+
+  async setAnimate(on) {
+    animate = on;
+    if (current) current.animator.animate = on;
+  },
+
+  async setTraversal(dim, range) {
+    traversal = { dim, range };
+    const s = state();
+    s.animator.views.traversal.setSpec(traversalSpec(s.model.config.latentSize));
+  },
+
+  async setColormap(cm) {
+    colormap = cm;
+    const s = state();
+    for (const id of VIEW_IDS) s.animator.views[id].setColormap(cm);
+    s.animator.invalidate();
+  },
+
+  async train(steps, options = {}) {
+    const { trainer, model, animator } = state();
+    if (training) throw new Error('demo: already training');
+    training = true;
+    if (options.pauseViews) await animator.stop();
+    stopRequested = false;
+    animator.training = true;
+    const losses: number[] = [];
+    trainer.onMetrics((r) => {
+      losses.push(r.loss);
+      send('metrics', { step: r.step, loss: r.loss, values: r.values });
+    });
+    const D = model.config.inputSize;
+    const B = trainer.batchSize;
+    const rng = createRng(trainer.step + 7);
+    const batch = new Float32Array(B * D);
+    const framesBefore = animator.frames;
+    const started = performance.now();
+    let done = 0;
+    try {
+      for (; done < steps && !stopRequested; done++) {
+        for (let r = 0; r < B; r++) {
+          const k = Math.floor(rng.next() * digits.train.count);
+          batch.set(digits.train.images.subarray(k * D, (k + 1) * D), r * D);
+        }
+        await trainer.trainStep(batch, B);
+        if (done % 10 === 9) {
+          const seconds = (performance.now() - started) / 1000;
+          send('train-progress', { step: trainer.step, stepsPerSecond: (done + 1) / seconds });
+        }
+      }
+      await trainer.flush();
+    } finally {
+      trainer.onMetrics(undefined);
+      training = false;
+      animator.training = false;
+      animator.invalidate();
+      if (options.pauseViews) animator.start();
+    }
+    const stepsPerSecond = done / ((performance.now() - started) / 1000);
+    return { losses, stepsPerSecond, steps: done, frames: animator.frames - framesBefore };
+  },
+
+  async stopTraining() {
+    stopRequested = true;
+  },
+
+  async interpolate(a, b, method) {
+    const x = testDigit(a);
+    const y = testDigit(b);
+    const steps = 10;
+    const out = await state().inference.interpolate(x, y, steps, { method });
+    const strip = new Float32Array((steps + 2) * 784);
+    strip.set(x, 0);
+    strip.set(out.images, 784);
+    strip.set(y, (steps + 1) * 784);
+    return { strip, n: steps + 2 };
+  },
+
+  async synthetic(name, steps) {
+    const count = 2000;
+    const shown = 800;
+    const set = generateSynthetic(name, { count, seed: 3 });
+    const model = VaeModel.create(
+      rt,
+      {
+        inputSize: 2,
+        latentSize: 2,
+        encoder: { hidden: [64, 64], activation: 'tanh' },
+        decoder: { hidden: [64, 64], activation: 'tanh' },
+        likelihood: { kind: 'gaussian-learned' },
+      },
+      { seed: 2, label: 'synthetic' },
+    );
+    const trainer = await Trainer.create(model, {
+      batchSize: 128,
+      lr: 3e-3,
+      seed: 4,
+      readEvery: 10,
+    });
+    const inference = VaeInference.create(model, { batchSizes: [256, 1024] });
+    const losses: number[] = [];
+    trainer.onMetrics((r) => losses.push(r.loss));
+    const animator = current?.animator;
+    if (animator) animator.training = true;
+    try {
+      const rng = createRng(5);
+      const batch = new Float32Array(128 * 2);
+      const started = performance.now();
+      for (let s = 0; s < steps; s++) {
+        for (let r = 0; r < 128; r++) {
+          const k = Math.floor(rng.next() * count);
+          batch[2 * r] = set.data[2 * k]!;
+          batch[2 * r + 1] = set.data[2 * k + 1]!;
+        }
+        await trainer.trainStep(batch, 128);
+        if (s % 50 === 49) send('status', `synthetic ${name}: step ${s + 1}/${steps}`);
+      }
+      await trainer.flush();
+      const seconds = (performance.now() - started) / 1000;
+      const data = set.data.slice(0, shown * 2);
+      // x ~ p(x|z) for z ~ p(z): the decoder mean plus sigma times noise (sigma from alpha = 1).
+      const prior = await inference.sample(shown, { seed: 9 });
+      const plusSigma = await inference.sample(shown, { seed: 9, alpha: 1 });
+      const noise = createRng(11);
+      for (let i = 0; i < prior.images.length; i++) {
+        prior.images[i] =
+          prior.images[i]! + (plusSigma.images[i]! - prior.images[i]!) * noise.normal();
+      }
+      const recon = await inference.reconstruct(data, shown);
+      return {
+        data: shown,
+        prior: prior.rows,
+        recon: recon.rows,
+        loss: losses,
+        points: { data, prior: prior.images, recon: recon.images },
+        seconds,
+      };
+    } finally {
+      if (animator) animator.training = training;
+      inference.destroy();
+      trainer.destroy();
+      model.destroy();
+    }
+  },
+
+  async saveCheckpoint() {
+    const { model, trainer } = state();
+    const bytes = await model.toCheckpoint(undefined, {
+      demo: 'webgpu-vae',
+      steps: String(trainer.step),
+    });
+    return { bytes, latent: model.config.latentSize, step: trainer.step };
+  },
+
+  async loadCheckpoint(file) {
+    if (training) throw new Error('demo: stop training first');
+    const { bytes, name } = await readCheckpointSource(file);
+    const { model } = VaeModel.fromCheckpoint(rt, bytes, name);
+    if (model.config.inputSize !== 784) {
+      model.destroy();
+      throw new Error(
+        `${name}: the demo shows 28×28 digits, this model has inputSize ${model.config.inputSize}`,
+      );
+    }
+    await setModel(model);
+    return { name, latent: model.config.latentSize };
+  },
+
+  async snapshot(id) {
+    return state().animator.views[id].snapshot();
+  },
+
+  async measureFps(ms) {
+    const animator = state().animator;
+    const before = animator.frames;
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const frames = animator.frames - before;
+    return { fps: (frames * 1000) / (performance.now() - t0), frames };
+  },
+};
+
+const send = serveEngine(globalThis as unknown as WorkerScope, engine);
