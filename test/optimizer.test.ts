@@ -3,11 +3,14 @@
 // those values would, and gradients the step does not reach are cleared, never stale.
 import { describe, expect, it } from 'vitest';
 import { readFloats } from '../src/gpu/buffers.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { Optimizer } from '../src/optim/optimizer.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer, type TrainerOptions } from '../src/vae/trainer.js';
 import type { VaeConfig } from '../src/vae/config.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
+import { freshSeed, makeRng, randomNormal } from './helpers/reference.js';
 
 const config: VaeConfig = {
   version: 2,
@@ -113,5 +116,51 @@ describe.each(TEST_ADAPTERS)('optimizer parameter groups on %s', (adapter) => {
       Trainer.create(model, { groups: [{ params: /encoder/, lr: -1 }] }),
     ).rejects.toThrow(/optimizer: groups\[0\]\.lr must be a finite number >= 0, got -1/);
     model.destroy();
+  });
+  it('keeps non-parameter state (a buffer) out of every update, and in the checkpoint', async () => {
+    // Layout: a parameter of 37 floats, a buffer of 11 (EMA statistics, say), a parameter of 5;
+    // offsets 256-byte aligned as the model's flat layout is.
+    const rt = await runtimeFor(adapter);
+    const rng = makeRng(freshSeed());
+    const params = [
+      { name: 'a.weight', offset: 0, size: 37 },
+      { name: 'ema.mean', offset: 256, size: 11, buffer: true },
+      { name: 'b.bias', offset: 512, size: 5 },
+    ];
+    const floats = 512 / 4 + 5;
+    const initial = randomNormal(rng, floats);
+    const weights = rt.buffers.upload('buf.params', initial);
+    const opt = await Optimizer.create(rt, weights, floats, params, { lr: 0.1, label: 'buf' });
+    // Non-zero gradients everywhere, the buffer's range included: the update must still skip it.
+    rt.device.queue.writeBuffer(
+      opt.grads.buffer,
+      opt.grads.offset,
+      new Float32Array(randomNormal(rng, floats)),
+    );
+    for (let s = 0; s < 2; s++) {
+      opt.setStep(0.1);
+      await rt.submitChecked([opt.program], 'buf');
+      opt.advance();
+    }
+    const after = await readFloats(rt.device, weights);
+    const range = (p: (typeof params)[number], a: Float32Array) =>
+      Array.from(a.subarray(p.offset / 4, p.offset / 4 + p.size));
+    expect(range(params[1]!, after)).toEqual(range(params[1]!, initial));
+    for (const p of [params[0]!, params[2]!]) {
+      const moved = range(p, after).filter((v, i) => v !== range(p, initial)[i]).length;
+      expect(moved, p.name).toBe(p.size);
+    }
+    expect(opt.trains('ema.mean')).toBe(false);
+    expect(opt.trains('a.weight')).toBe(true);
+    // The buffer travels in a checkpoint like a weight.
+    const bytes = encodeCheckpoint({
+      params: params.map(
+        (p) => [p.name, { shape: [p.size], data: Float32Array.from(range(p, after)) }] as const,
+      ),
+    });
+    const back = decodeCheckpoint(bytes, { source: 'test' });
+    expect(Array.from(back.params.get('ema.mean')!.data)).toEqual(range(params[1]!, initial));
+    opt.destroy();
+    rt.buffers.destroy(weights.buffer);
   });
 });
