@@ -20,7 +20,9 @@ export {
   type BindingResource,
   type PrepareOptions,
   type RuntimeOptions,
+  type Work,
 } from './gpu/runtime.js';
+export type { Encodable, Program } from './gpu/program.js';
 export {
   requestGpu,
   describeAdapter,
@@ -77,6 +79,12 @@ export {
   type ResolvedVaeConfig,
   type VaeConfig,
 } from './vae/config.js';
+export type { DiagonalPosteriorConfig } from './vae/posterior/diagonal.js';
+export type { StandardNormalPriorConfig } from './vae/prior/standard-normal.js';
+export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
+export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';
+export type { NoConditionConfig } from './vae/condition/none.js';
+export type { LabelConditionConfig } from './vae/condition/label.js';
 export { ACTIVATIONS, type Activation } from './kernels/activation-codes.js';
 export type { Likelihood } from './kernels/likelihood.js';
 export type { MatmulVariant } from './kernels/matmul.js';
@@ -107,6 +115,7 @@ export { formatMetrics } from './vae/metrics.js';
 export { Evaluator, type EvaluatorOptions, type LogLikelihoodOptions } from './vae/evaluator.js';
 export {
   Optimizer,
+  type FlatParam,
   type OptimizerOptions,
   type ParamGroup,
   type ParamSelector,
@@ -138,6 +147,7 @@ export {
   GridDisplay,
   readTexture,
   textureTarget,
+  type CanvasTargetOptions,
   type DisplayTarget,
   type GridDisplayOptions,
 } from './display/grid-display.js';
@@ -214,7 +224,10 @@ export {
   SafetensorsError,
   type DecodedSafetensors,
   type DecodeOptions,
+  type SafetensorsDtype,
+  type SafetensorsHeader,
   type Tensor,
+  type TensorLayout,
   type TensorInput,
   type TensorsInput,
 } from './checkpoint/safetensors.js';

@@ -37,6 +37,10 @@ export const SAFETENSORS_DTYPE_BYTES = {
   I64: 8,
   U64: 8,
 } as const;
+/**
+ * A dtype of the safetensors spec: BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32,
+ * F32, F64, I64 or U64. decodeSafetensors reads F32, F16 and BF16 tensors (as float32).
+ */
 export type SafetensorsDtype = keyof typeof SAFETENSORS_DTYPE_BYTES;
 
 /** Headers longer than this are refused (the reference implementation's limit). */
@@ -73,11 +77,15 @@ export class SafetensorsError extends Error {
 
 /** One tensor's place in the data buffer. */
 export interface TensorLayout {
+  /** The tensor's name in the file. */
   name: string;
+  /** Its element type. */
   dtype: SafetensorsDtype;
+  /** Its shape ([] for a scalar). */
   shape: number[];
   /** Byte offsets relative to the data buffer, [begin, end). */
   begin: number;
+  /** The byte offset after the tensor's last byte, relative to the data buffer. */
   end: number;
 }
 
@@ -221,6 +229,11 @@ export function encodeSafetensors(
 }
 
 /** A parsed and validated header. */
+/**
+ * A safetensors file's header: its tensors' places and its metadata, read before (and without)
+ * the tensor data. A checkpoint of this library keeps its model description in
+ * `metadata.config` (JSON).
+ */
 export interface SafetensorsHeader {
   /** N, the JSON header's length in bytes (padding included). */
   headerLength: number;
@@ -228,6 +241,7 @@ export interface SafetensorsHeader {
   dataStart: number;
   /** Tensors in header order. */
   tensors: TensorLayout[];
+  /** The header's `__metadata__` strings ({} when absent). */
   metadata: Record<string, string>;
 }
 

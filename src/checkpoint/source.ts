@@ -7,11 +7,13 @@ import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js'
 /** Where a checkpoint comes from: bytes, a File/Blob, or a URL (fetched, body streamed). */
 export type CheckpointSource = Uint8Array | ArrayBuffer | Blob | string | URL;
 
+/** Options of reading a checkpoint source ({@link openCheckpointSource}, fromCheckpoint). */
 export interface ReadSourceOptions {
   /** Called while a URL's body streams in (total is undefined without a Content-Length). */
   onProgress?: (loaded: number, total: number | undefined) => void;
-  /** Largest body accepted (default 2 GiB). */
+  /** Largest body accepted, in bytes (default 2 GiB); a larger URL body or Blob is an error. */
   maxBytes?: number;
+  /** Aborts fetching a URL (the bytes then reject naming the source). */
   signal?: AbortSignal;
 }
 
@@ -24,6 +26,7 @@ export interface OpenedCheckpoint {
    * when the bytes cannot be read or do not start with a valid header.
    */
   readonly header: Promise<SafetensorsHeader>;
+  /** The whole file. Rejects with an error that names the source when it cannot be read. */
   readonly bytes: Promise<Uint8Array>;
 }
 
@@ -39,7 +42,26 @@ function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
-/** Starts reading a checkpoint from any source; see OpenedCheckpoint. */
+/**
+ * Starts reading a checkpoint from any source; see {@link OpenedCheckpoint}. Returns at once: a
+ * URL is fetched and its body streamed (progress through options.onProgress), a Blob or File
+ * read, bytes used as they are. For a URL the header settles as soon as its bytes are in, so a
+ * caller can read the model description (`header.metadata.config`) and start compiling while
+ * the weights still download ({@link VaeInference.fromCheckpoint} does this). A caller that
+ * never looks at the header gets no unhandled rejection from it.
+ *
+ * Errors (in the promises) name the source: an HTTP status, a failed fetch, a body over maxBytes
+ * or shorter than its Content-Length, an invalid safetensors header, or a source of another type.
+ *
+ * @example
+ * ```ts
+ * const opened = openCheckpointSource('/models/mnist.safetensors', {
+ *   onProgress: (loaded, total) => console.log(loaded, total),
+ * });
+ * const config = JSON.parse((await opened.header).metadata.config ?? 'null');
+ * const checkpoint = decodeCheckpoint(await opened.bytes, { source: opened.name });
+ * ```
+ */
 export function openCheckpointSource(
   source: CheckpointSource,
   options: ReadSourceOptions = {},
@@ -81,7 +103,18 @@ export function openCheckpointSource(
   return { name, header, bytes };
 }
 
-/** Reads a checkpoint's bytes from any source; errors name the source. */
+/**
+ * Reads a checkpoint's bytes from any source ({@link openCheckpointSource} without the early
+ * header); errors name the source.
+ *
+ * @returns The bytes and the source's name for messages (the URL, the file name, or
+ *   'checkpoint bytes').
+ * @example
+ * ```ts
+ * const { bytes, name } = await readCheckpointSource(file); // a File from an <input type="file">
+ * const checkpoint = decodeCheckpoint(bytes, { source: name });
+ * ```
+ */
 export async function readCheckpointSource(
   source: CheckpointSource,
   options: ReadSourceOptions = {},

@@ -262,6 +262,7 @@ export function blitTarget(
   };
 }
 
+/** Options of {@link canvasTarget}. */
 export interface CanvasTargetOptions {
   /**
    * Draw through the blit render pass even where the texels could be copied straight into the

@@ -9,10 +9,18 @@ import type { GpuRuntime, PrepareOptions, PreparedDispatch } from './runtime.js'
 
 /** Anything that records into a compute pass: a prepared dispatch or a program. */
 export interface Encodable {
+  /** Names the work in GPU labels and error messages. */
   readonly label: string;
+  /** Records the work into an open compute pass (nothing is submitted). */
   encode(pass: GPUComputePassEncoder): void;
 }
 
+/**
+ * Prepared GPU work made of several dispatches, with the resources it owns: an optimizer step
+ * ({@link Optimizer.program}), a decoder ({@link DecoderProgram}). Record it with
+ * {@link Program.encode} into your own compute pass, or submit it with {@link GpuRuntime.submit};
+ * it replays without creating GPU objects. {@link Program.destroy} frees what it owns.
+ */
 export class Program implements Encodable {
   private destroyed = false;
 
@@ -23,6 +31,7 @@ export class Program implements Encodable {
     private readonly cleanups: readonly (() => void)[],
   ) {}
 
+  /** Records every dispatch, in order, into an open compute pass. */
   encode(pass: GPUComputePassEncoder): void {
     for (const d of this.dispatches) d.encode(pass);
   }

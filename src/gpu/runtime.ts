@@ -27,6 +27,11 @@ import { packUniforms } from './uniforms.js';
 
 export type { BindingResource };
 
+/**
+ * What {@link GpuRuntime.prepare} binds and sizes a kernel's dispatch with. Every binding is
+ * checked against the kernel's WGSL (names, buffer vs texture, and the element counts of
+ * `KernelDef.elements` for `shape`); a mismatch throws an error naming the kernel and the binding.
+ */
 export interface PrepareOptions {
   /** Resources by WGSL variable name. Every binding the entry point uses must be given, no more. */
   bindings: Readonly<Record<string, BindingResource>>;
@@ -40,10 +45,18 @@ export interface PrepareOptions {
   label?: string;
 }
 
+/**
+ * Options of {@link createRuntime} and the {@link GpuRuntime} constructor. All are optional.
+ *
+ * @example No persisted kernel choices (in Node, WEBGPU_VAE_TUNING_CACHE=0 does the same)
+ * ```ts
+ * const rt = await createRuntime({ tuning: { persist: false } });
+ * ```
+ */
 export interface RuntimeOptions {
   /** Print each WGSL module when it is first compiled (also WEBGPU_VAE_PRINT_WGSL=1). */
   printWgsl?: boolean;
-  /** Most pipelines kept in the cache before the least recently used is dropped. */
+  /** Most pipelines kept in the cache before the least recently used is dropped (default 256). */
   maxCachedPipelines?: number;
   /** Called for uncaptured errors and device loss; default logs to console.error. */
   onError?: (error: Error) => void;
@@ -122,10 +135,31 @@ export class PreparedDispatch {
   }
 }
 
+/**
+ * One WebGPU device and everything made on it: shader modules and compute pipelines (created once,
+ * cached by kernel and override constants), buffers (through {@link GpuRuntime.buffers}, labelled),
+ * prepared dispatches, and error reporting that names the kernels involved. Every model, trainer
+ * and inference object takes a runtime; they never create their own device.
+ *
+ * Uncaptured WebGPU errors and device loss go to {@link RuntimeOptions.onError} (default:
+ * console.error) with the labels of the most recently submitted kernels.
+ *
+ * @example
+ * ```ts
+ * const rt = await createRuntime(); // a hardware adapter if there is one
+ * console.log(rt.info.name, rt.timer ? 'timestamp queries' : 'no GPU timing');
+ * // ... models, trainers, inference on rt ...
+ * rt.destroy();
+ * ```
+ */
 export class GpuRuntime {
+  /** The device everything of this runtime lives on. */
   readonly device: GPUDevice;
+  /** Allocator of the runtime's labelled GPU buffers (freed by {@link GpuRuntime.destroy}). */
   readonly buffers: BufferAllocator;
+  /** Per-kernel GPU timing; undefined where the adapter lacks the 'timestamp-query' feature. */
   readonly timer: GpuTimer | undefined;
+  /** How kernel choices are persisted and measured ({@link RuntimeOptions.tuning}; default {}). */
   readonly tuning: TuningOptions;
   private readonly modules = new Map<
     string,
@@ -139,6 +173,11 @@ export class GpuRuntime {
   private lastSubmitted: string[] = [];
   private lost = false;
 
+  /**
+   * Wraps a device that {@link requestGpu} returned ({@link createRuntime} does both).
+   *
+   * @param info The device, its adapter and what it supports.
+   */
   constructor(
     readonly info: GpuDeviceInfo,
     options: RuntimeOptions = {},
@@ -239,6 +278,7 @@ export class GpuRuntime {
     return created;
   }
 
+  /** Pipelines currently in the cache (at most {@link RuntimeOptions.maxCachedPipelines}). */
   get cachedPipelineCount(): number {
     return this.pipelines.size;
   }
@@ -412,6 +452,11 @@ export class GpuRuntime {
     await this.device.queue.onSubmittedWorkDone();
   }
 
+  /**
+   * Destroys every buffer made through {@link GpuRuntime.buffers}, the timer and the device. The
+   * runtime is lost from then on ({@link GpuRuntime.isLost}), and nothing made on it (models,
+   * trainers, inference objects) may be used afterwards.
+   */
   destroy(): void {
     // Lost from now on: background work (matmul measuring) stops instead of using a dead device.
     this.lost = true;

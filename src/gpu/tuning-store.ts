@@ -12,12 +12,36 @@ import type * as NodePathModule from 'node:path';
 
 /** One persisted choice: the variant and, when measured, each candidate's time in ms. */
 export interface TuningRecord {
+  /** The kernel variant chosen (a matmul variant name, e.g. 'rb'). */
   variant: string;
+  /** Milliseconds per run of each candidate variant, by variant name. */
   timings?: Record<string, number>;
 }
 
+/** The persisted choices of one adapter, by shape class (the key the measuring code gives it). */
 export type TuningRecords = Record<string, TuningRecord>;
 
+/**
+ * Where measured kernel choices persist between runs ({@link TuningOptions.store}). The built-in
+ * stores are an IndexedDB database ({@link indexedDbTuningStore}) and, in Node, a JSON file under
+ * the user's cache directory; give your own to keep the choices elsewhere. A store must never
+ * fail its caller: `load` resolves to {} and `save` resolves when something goes wrong (the
+ * built-in stores warn on the console).
+ *
+ * @example A store in memory (tests, or an app that syncs choices itself)
+ * ```ts
+ * const saved = new Map<string, TuningRecords>();
+ * const memoryStore: TuningStore = {
+ *   where: 'memory',
+ *   load: async (adapter, version) => saved.get(`${adapter}|${version}`) ?? {},
+ *   save: async (adapter, version, records) => {
+ *     const key = `${adapter}|${version}`;
+ *     saved.set(key, { ...saved.get(key), ...records });
+ *   },
+ * };
+ * const rt = await createRuntime({ tuning: { store: memoryStore } });
+ * ```
+ */
 export interface TuningStore {
   /** Where the records live (for messages). */
   readonly where: string;
@@ -195,7 +219,23 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
   });
 }
 
-/** An IndexedDB store (browsers, also in workers): one object per adapter. */
+/**
+ * A {@link TuningStore} in IndexedDB (browsers, also in workers): database `name` (default
+ * 'webgpu-vae'), object store 'tuning', one entry per adapter holding the records of one kernel
+ * version (saving under a new version replaces the old records). It is what a runtime uses by
+ * default where `indexedDB` exists; pass it explicitly to use another database name or factory.
+ * Never throws or rejects: a read or write that fails, or a corrupt entry, is a console warning and
+ * reads as no records.
+ *
+ * @param idb The IndexedDB factory, e.g. `globalThis.indexedDB`.
+ * @param name The database name.
+ * @example
+ * ```ts
+ * const rt = await createRuntime({
+ *   tuning: { store: indexedDbTuningStore(indexedDB, 'my-app-tuning') },
+ * });
+ * ```
+ */
 export function indexedDbTuningStore(idb: IDBFactory, name = IDB_NAME): TuningStore {
   let db: Promise<IDBDatabase> | undefined;
   const open = () => {
@@ -246,14 +286,25 @@ export function indexedDbTuningStore(idb: IDBFactory, name = IDB_NAME): TuningSt
   };
 }
 
-/** Environment variable that turns persistence off (WEBGPU_VAE_TUNING_CACHE=0). */
+/**
+ * The name of the environment variable that turns the persisted tuning cache off in Node:
+ * `WEBGPU_VAE_TUNING_CACHE=0` (also 'off', 'false' or 'no', any case). Measured choices are then
+ * kept for the run only. It applies where {@link TuningOptions.persist} is not given (an explicit
+ * option wins); browsers have no environment, use `tuning: { persist: false }` there.
+ *
+ * @example
+ * ```ts
+ * process.env[TUNING_CACHE_ENV] = '0'; // before the runtime is created
+ * const rt = await createRuntime();
+ * ```
+ */
 export const TUNING_CACHE_ENV = 'WEBGPU_VAE_TUNING_CACHE';
 
 function isNode(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node;
 }
 
-/** Whether WEBGPU_VAE_TUNING_CACHE=0 (or 'off', 'false') turns persistence off. */
+/** Whether WEBGPU_VAE_TUNING_CACHE=0 (or 'off', 'false', 'no') turns persistence off. */
 export function tuningCacheDisabledByEnv(): boolean {
   const v = isNode() ? process.env[TUNING_CACHE_ENV] : undefined;
   return v !== undefined && ['0', 'off', 'false', 'no'].includes(v.toLowerCase());

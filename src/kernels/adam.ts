@@ -68,8 +68,9 @@ export interface AdamHyper {
   /** Default 0. */
   weightDecay?: number;
   /**
-   * true (default): AdamW, decoupled decay p *= 1 - lr * weightDecay (torch.optim.AdamW).
+   * true: AdamW, decoupled decay p *= 1 - lr * weightDecay (torch.optim.AdamW).
    * false: classic Adam with L2, g += weightDecay * p (torch.optim.Adam's weight_decay).
+   * Default true for prepareAdam, false for Optimizer and Trainer (as torch.optim.Adam).
    */
   decoupled?: boolean;
   /** Clip gradients to this global L2 norm (torch.nn.utils.clip_grad_norm_); off when undefined. */

@@ -14,18 +14,37 @@ import { prepareReduceTotal } from '../kernels/reduce.js';
 /** Which parameters a group holds: names, a pattern on names, or a predicate. */
 export type ParamSelector = readonly string[] | RegExp | ((name: string) => boolean);
 
+/**
+ * A group of parameters with its own treatment: frozen, or its own learning rate and weight decay.
+ * A parameter belongs to the first group that selects it; parameters in no group use the
+ * optimizer's lr and weight decay. A group that selects no parameter is an error.
+ *
+ * @example
+ * ```ts
+ * const groups: ParamGroup[] = [
+ *   { params: /^encoder\./, frozen: true }, // fine-tune the decoder only
+ *   { params: ['decoder.out.weight', 'decoder.out.bias'], lr: 1e-4 },
+ *   { params: (name) => name.endsWith('.bias'), weightDecay: 0 },
+ * ];
+ * ```
+ */
 export interface ParamGroup {
+  /** The parameters (PyTorch names, e.g. 'decoder.0.weight') this group holds. */
   params: ParamSelector;
   /** No update (and no gradient computed, where the graph allows). */
   frozen?: boolean;
-  /** This group's learning rate (default: the optimizer's); the schedule scales it alike. */
+  /** This group's learning rate, >= 0 (default: the optimizer's); the schedule scales it alike. */
   lr?: number;
-  /** This group's weight decay (default: the optimizer's). */
+  /** This group's weight decay, >= 0 (default: the optimizer's). */
   weightDecay?: number;
 }
 
-/** A parameter as the optimizer sees it: where it lives in the flat buffers. */
+/**
+ * A parameter as the optimizer sees it: where it lives in the flat buffers (the parameters, the
+ * gradients and both moments share one layout). {@link VaeModel.flatParams} gives a model's.
+ */
 export interface FlatParam {
+  /** PyTorch-style name, what {@link ParamGroup.params} selects on. */
   name: string;
   /** Byte offset in the flat buffers (aligned). */
   offset: number;
@@ -35,9 +54,16 @@ export interface FlatParam {
   buffer?: boolean;
 }
 
+/**
+ * Options of {@link Optimizer.create}: Adam's hyperparameters (lr default 1e-3, beta1 0.9, beta2
+ * 0.999, eps 1e-8, weightDecay 0, maxNorm off) for every parameter, and the groups that differ.
+ * Note `decoupled` defaults to false here: classic Adam with L2 weight decay, as torch.optim.Adam
+ * (true gives AdamW).
+ */
 export interface OptimizerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
   /** Groups, first match wins; parameters in no group use the optimizer's lr and weight decay. */
   groups?: readonly ParamGroup[];
+  /** Prefix of the GPU objects' labels (default 'optimizer'). */
   label?: string;
 }
 
@@ -54,24 +80,58 @@ interface Run {
   end: number;
 }
 
+/**
+ * Adam (or AdamW) over a flat parameter buffer on the GPU, with parameter groups (frozen, or their
+ * own learning rate and weight decay). A step is one {@link Program}: one gradient norm over the
+ * whole gradient buffer (for clipping and to skip, on the GPU, a step whose gradients are not
+ * finite: `stats[1]` counts those), then one Adam dispatch per contiguous run of a group's
+ * parameters. Frozen parameters and non-parameter tensors get no update and no moments.
+ *
+ * A {@link Trainer} makes and drives its own. Used directly, write the gradients into
+ * {@link Optimizer.grads} (keep a frozen parameter's at zero: the norm covers the whole buffer),
+ * then for each step: {@link Optimizer.setStep}, record {@link Optimizer.program} after the work
+ * that wrote the gradients, submit, {@link Optimizer.advance}.
+ *
+ * @example
+ * ```ts
+ * const optimizer = await Optimizer.create(
+ *   rt,
+ *   { buffer: model.params, offset: 0, size: model.flatSize * 4 },
+ *   model.flatSize,
+ *   model.flatParams(),
+ *   { lr: 1e-3, groups: [{ params: /^encoder\./, frozen: true }] },
+ * );
+ * // ... gradients written into optimizer.grads ...
+ * optimizer.setStep(optimizer.baseLr);
+ * rt.submit([optimizer.program]);
+ * optimizer.advance();
+ * ```
+ */
 export class Optimizer {
   /** Adam steps taken (the 1-based number of the last one). */
   private t = 0;
   private lrScale = 1;
 
   private constructor(
+    /** The runtime the buffers and the program live on. */
     readonly rt: GpuRuntime,
+    /** The parameters of the flat buffer, as given to create(). */
     readonly params: readonly FlatParam[],
     /** Group index of each parameter, -1 when it gets no update. */
     private readonly groupOf: readonly number[],
     private readonly groupHyper: readonly { lr: number; weightDecay: number }[],
+    /** The gradient buffer (flat layout, `flatFloats` floats) the step reads. */
     readonly grads: BufferRange,
+    /** Adam's first moments (flat layout; zero at creation). */
     readonly m: BufferRange,
+    /** Adam's second moments (flat layout; zero at creation). */
     readonly v: BufferRange,
     /** [0] gradient sum of squares of the last step, [1] skipped (non-finite) steps. */
     readonly stats: BufferRange,
+    /** One optimizer step: record it after the work that writes the gradients. */
     readonly program: Program,
     private readonly updates: readonly (AdamHooks & { group: number })[],
+    /** The options given to create(). */
     readonly options: OptimizerOptions,
   ) {}
 
@@ -80,6 +140,12 @@ export class Optimizer {
   /**
    * Prepares the optimizer of a flat buffer of `flatFloats` floats holding `params`. The gradient
    * buffer, the moments and the stats are made here and freed by destroy().
+   *
+   * @param paramsBuffer The parameters the step updates in place (e.g. {@link VaeModel.params}).
+   * @param flatFloats Floats in the flat layout (e.g. {@link VaeModel.flatSize}).
+   * @param params Where each parameter lies (byte offsets into the flat layout).
+   * @throws Error naming the group whose lr or weight decay is not a finite number >= 0 or that
+   *   selects no parameter, or the Adam hyperparameter that is out of range.
    */
   static async create(
     rt: GpuRuntime,
@@ -225,7 +291,11 @@ export class Optimizer {
     this.t++;
   }
 
-  /** Restores the step count (checkpoints). */
+  /**
+   * Restores the step count (checkpoints), which sets Adam's bias corrections of the next step.
+   *
+   * @throws Error when t is not an integer >= 0.
+   */
   restoreStep(t: number): void {
     if (!Number.isInteger(t) || t < 0) {
       throw new Error(`optimizer: step must be an integer >= 0, got ${t}`);
@@ -233,6 +303,7 @@ export class Optimizer {
     this.t = t;
   }
 
+  /** Frees the program, the gradient buffer, the moments and the stats (not the parameters). */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;

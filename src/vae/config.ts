@@ -61,9 +61,29 @@ export type SectionInput<C extends { kind: string }> = C extends unknown
 /** The version this library writes. */
 export const MODEL_VERSION = 2;
 
+/** The largest latent size a model description may have: `latentSize` must be in 1..256. */
 export const MAX_LATENT_SIZE = 256;
 
-/** A model description as written by hand or stored in a checkpoint (version 2, or 1). */
+/**
+ * A model description as written by hand or stored in a checkpoint (version 2, or 1): plain JSON
+ * data, one section per part of the VAE. {@link resolveVaeConfig} validates it and fills the
+ * defaults; every model, trainer and checkpoint takes it. An unknown or misplaced field is an
+ * error that names it.
+ *
+ * @example A conditional β-VAE on MNIST-sized inputs
+ * ```ts
+ * const config: VaeConfig = {
+ *   version: 2,
+ *   inputSize: 784,
+ *   latentSize: 16,
+ *   encoder: { hidden: [512, 256], activation: 'relu' },
+ *   decoder: { hidden: [256, 512], activation: 'relu' },
+ *   likelihood: { kind: 'bernoulli' },
+ *   objective: { kind: 'elbo', beta: 4 },
+ *   condition: { kind: 'label', classes: 10 },
+ * };
+ * ```
+ */
 export interface VaeConfig {
   /** 2 (absent: version 1). */
   version?: number;
@@ -76,11 +96,13 @@ export interface VaeConfig {
   inputShape?: readonly [number, number, number];
   /** Z: latent dimensions, 1..256. */
   latentSize: number;
+  /** The encoder: optional conv layers, then dense hidden layers (see {@link EncoderConfig}). */
   encoder: EncoderConfig;
   /** q(z|x) (default { kind: 'diagonal' }). */
   posterior?: SectionInput<PosteriorConfig>;
   /** p(z) (default { kind: 'standard-normal' }). */
   prior?: SectionInput<PriorConfig>;
+  /** The decoder: dense hidden layers, then optional deconv layers (see {@link DecoderConfig}). */
   decoder: DecoderConfig;
   /** Decoder likelihood p(x|z) (default Bernoulli on logits). */
   likelihood?: Likelihood;
@@ -98,17 +120,27 @@ export interface VaeConfig {
 
 /** A model description with every default filled in (what checkpoints store). */
 export interface ResolvedVaeConfig {
+  /** Always 2: a version 1 description is resolved into version 2. */
   version: 2;
+  /** D: values per example. */
   inputSize: number;
-  /** Present when given or when the model has conv layers. */
+  /** (C, H, W); present when given or when the model has conv layers. */
   inputShape?: [number, number, number];
+  /** Z: latent dimensions. */
   latentSize: number;
+  /** The encoder with its activation and conv layers' defaults filled in. */
   encoder: ResolvedEncoderConfig;
+  /** q(z|x). */
   posterior: PosteriorConfig;
+  /** p(z). */
   prior: PriorConfig;
+  /** The decoder with its activation, deconv layers' defaults and `reshape` filled in. */
   decoder: ResolvedDecoderConfig;
+  /** p(x|z). */
   likelihood: Likelihood;
+  /** The loss, with every field of its kind. */
   objective: ObjectiveConfig;
+  /** The condition, with every field of its kind. */
   condition: ConditionConfig;
 }
 
@@ -177,7 +209,19 @@ function fromVersion1(raw: Record<string, unknown>): Record<string, unknown> {
   return { ...rest, version: MODEL_VERSION, objective };
 }
 
-/** Validates a description (also one read from a checkpoint, version 1 or 2) and fills defaults. */
+/**
+ * Validates a description (also one read from a checkpoint, version 1 or 2) and fills defaults.
+ *
+ * @returns The version 2 description every part of the library works from (what checkpoints store).
+ * @throws Error `vae config: …` naming the first bad field: an unknown or misplaced field (with a
+ *   suggestion), a missing or out-of-range size, an unknown kind or activation, or conv layer
+ *   geometry that does not fit inputShape.
+ * @example
+ * ```ts
+ * const resolved = resolveVaeConfig(mlpVaePreset(20));
+ * resolved.objective; // { kind: 'elbo', beta: 1, reduction: 'sum' }
+ * ```
+ */
 export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   let raw = checkObject('the model description', config, '{ version, inputSize, latentSize, ... }');
   if (raw.version === undefined) raw = fromVersion1(raw);
@@ -315,7 +359,8 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
 }
 
 /**
- * A conv VAE for 28×28 single-channel images (Bernoulli, relu): encoder Conv2d 1→32 (k4 s2 p1,
+ * A conv VAE for 28×28 single-channel images (Bernoulli, relu), as a version 2 description with
+ * `latentSize` latent dimensions (default 20): encoder Conv2d 1→32 (k4 s2 p1,
  * 28→14), Conv2d 32→64 (14→7), flatten, dense 256, mu/logvar; decoder dense 256, dense 64·7·7,
  * reshape (64, 7, 7), ConvTranspose2d 64→32 (7→14), ConvTranspose2d 32→1 (14→28) logits.
  */
@@ -347,7 +392,11 @@ export function convVaePreset(latentSize = 20): VaeConfig {
   };
 }
 
-/** The pytorch/examples MNIST VAE: 784-400-20, ReLU, Bernoulli, summed ELBO. */
+/**
+ * The pytorch/examples MNIST VAE: 784-400-`latentSize` (default 20), ReLU, Bernoulli, summed ELBO,
+ * as a version 2 description. To load that project's trained weights, see
+ * {@link PYTORCH_EXAMPLES_VAE}.
+ */
 export function mlpVaePreset(latentSize = 20): VaeConfig {
   return {
     version: MODEL_VERSION,

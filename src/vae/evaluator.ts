@@ -19,27 +19,53 @@ import { metricsFrom, type Metrics } from './metrics.js';
 import type { VaeModel } from './model.js';
 import type { ResolvedVaeConfig } from './config.js';
 
+/** Options of the {@link Evaluator} constructor. */
 export interface EvaluatorOptions {
   /** Rows per evaluation batch (default 128). */
   batchSize?: number;
   /** Seed of the evaluation noise (default 0). */
   seed?: number;
+  /** Pin a matmul variant for every layer (default: selected per shape). */
   matmulVariant?: MatmulVariant;
 }
 
+/**
+ * Options of {@link Evaluator.logLikelihood}. Graph runs take at most `chunk` samples for
+ * `batchSize` rows; larger k runs several chunks whose log-weights combine on the CPU in float64.
+ *
+ * @example `{ k: 5000 }`: the usual log p(x) estimate (in chunks of 500 samples, 8 rows a run).
+ */
 export interface LogLikelihoodOptions {
-  /** Importance samples per example, 1..5000. */
+  /** Importance samples per example, an integer in 1..5000. */
   k: number;
-  /** Rows per batch (default 4096 / chunk). */
+  /** Rows per graph run (default floor(4096 / chunk), at most the dataset's count). */
   batchSize?: number;
   /** Samples per graph run (default min(k, 500)); chunks combine on the CPU. */
   chunk?: number;
+  /** Seed of the importance samples (default: from the evaluator's seed); fixes the estimate. */
   seed?: number;
 }
 
 /** Most compiled evaluation graphs kept per kind (batch sizes, chunk sizes). */
 const CACHED_GRAPHS = 4;
 
+/**
+ * Evaluates a {@link VaeModel} over datasets without training it: the objective's metrics per
+ * example ({@link Evaluator.evaluate}) and the importance-sampled log-likelihood
+ * ({@link Evaluator.logLikelihood}). Works for every model kind (it runs the graphs the model's
+ * sections build). Compiled graphs are kept in small LRU caches (4 per kind); the model stays the
+ * caller's. A {@link Trainer} has one ({@link Trainer.evaluator}).
+ *
+ * @example Evaluate a model loaded from a checkpoint
+ * ```ts
+ * const { model } = VaeModel.fromCheckpoint(rt, bytes, 'model.safetensors');
+ * const evaluator = new Evaluator(model, { batchSize: 500 });
+ * const metrics = await evaluator.evaluate(test); // metrics.values.elbo, .recon, .kl
+ * const { logPx } = await evaluator.logLikelihood(test, { k: 5000 });
+ * evaluator.destroy();
+ * model.destroy();
+ * ```
+ */
 export class Evaluator {
   private readonly evalGraphs: LruCache<number, Promise<{ mg: ModelGraph; cg: CompiledGraph }>>;
   private readonly weightGraphs: LruCache<
@@ -84,7 +110,12 @@ export class Evaluator {
     });
   }
 
-  /** The objective's metrics per example over a dataset, one posterior draw each (same noise each call). */
+  /**
+   * The objective's metrics per example over a dataset, one posterior draw each (same noise each
+   * call), in batches of `batchSize` rows.
+   *
+   * @throws Error when the dataset does not fit the model (see {@link Dataset}).
+   */
   async evaluate(data: Dataset, batchSize = this.options.batchSize ?? 128): Promise<Metrics> {
     this.checkAlive();
     const config = this.model.config;
@@ -129,6 +160,9 @@ export class Evaluator {
   /**
    * Importance-sampled log p(x) with k samples per example (the IWAE bound, which tightens to
    * log p(x) as k grows), in chunks of at most `chunk` samples; mean over the dataset, in nats.
+   *
+   * @returns `logPx`, the mean over the dataset, and `perExample`, each example's estimate (nats).
+   * @throws Error when k is not an integer in [1, 5000] or the dataset does not fit the model.
    */
   async logLikelihood(
     data: Dataset,
@@ -169,6 +203,7 @@ export class Evaluator {
     return { logPx, perExample };
   }
 
+  /** Frees the compiled graphs and the metric buffer (not the model). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;

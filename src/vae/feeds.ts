@@ -6,9 +6,22 @@ import type { ResolvedVaeConfig } from './config.js';
 import type { Feed } from './build.js';
 import { kindsOf } from './kinds.js';
 
+/**
+ * Examples to train or evaluate on: `count` rows of D = inputSize values, and their class labels
+ * when the model is conditioned on them. Checked (once per array and model) before use: the count,
+ * that `images` holds count·D values, that they are finite, and the labels a condition needs; a
+ * problem throws an error naming the dataset ('train', 'test', …), the example and the value.
+ *
+ * @example
+ * ```ts
+ * const train: Dataset = { images: mnist.images, count: 60_000, labels: mnist.labels };
+ * const small: Dataset = { images: mnist.images.subarray(0, 1000 * 784), count: 1000 };
+ * ```
+ */
 export interface Dataset {
-  /** (count, D) row-major. */
+  /** (count, D) row-major; extra values after count·D are ignored. */
   images: Float32Array;
+  /** Examples, an integer >= 1. */
   count: number;
   /** Class index per example (e.g. 0..9), as IDX files and the embedded digits give them. */
   labels?: ArrayLike<number>;

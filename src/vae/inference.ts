@@ -47,38 +47,51 @@ import { VaeModel } from './model.js';
 /** Batch sizes compiled on demand when none are given. */
 export const DEFAULT_BATCH_SIZES: readonly number[] = [1, 16, 64, 256];
 
+/** Options of {@link VaeInference.create} (and of {@link VaeInference.fromCheckpoint}). */
 export interface InferenceOptions {
-  /** Planned batch sizes (default 1, 16, 64, 256). */
+  /**
+   * Planned batch sizes, integers in 1..65536 (default 1, 16, 64, 256): a call with n rows runs
+   * on the smallest planned size >= n, larger calls in chunks of the largest.
+   */
   batchSizes?: readonly number[];
   /** Compiled graphs kept before the least recently used is destroyed (default 6, at least 2). */
   maxCachedGraphs?: number;
   /** Seed of sample() when none is given per call (default 0). */
   seed?: number;
+  /** Pin a matmul variant for every layer (default: selected per shape). */
   matmulVariant?: MatmulVariant;
 }
 
 /** Class labels of the rows: one per row, or one for every row. */
 export type Labels = ArrayLike<number> | number;
 
+/** The labels option every inference call takes (conditional models only). */
 export interface LabelOptions {
   /** Conditional models: the label of each row (or one label for all rows). */
   labels?: Labels;
 }
 
+/** Options of every call that decodes codes into images. */
 export interface LatentDecodeOptions extends LabelOptions {
   /** Learned-sigma decoders: image = mean + alpha * sigma (default 0). Ignored otherwise. */
   alpha?: number;
 }
 
+/** Options of {@link VaeInference.sample}. */
 export interface SampleOptions extends LatentDecodeOptions {
-  /** Scale of the prior's standard deviation (default 1). */
+  /** Scale of the prior's standard deviation, finite and >= 0 (default 1; 0 decodes z = 0). */
   temperature?: number;
-  /** PRNG seed; with a seed the draw is reproducible (step 0), without one each call differs. */
+  /**
+   * PRNG seed, an integer in [0, 2^32); with a seed the draw is reproducible (step 0), without
+   * one each call differs (InferenceOptions.seed and a call counter).
+   */
   seed?: number;
 }
 
+/** How {@link VaeInference.interpolate} moves between two codes: a straight line or slerp. */
 export type InterpolationMethod = 'linear' | 'spherical';
 
+/** Options of {@link VaeInference.interpolate}. */
 export interface InterpolateOptions extends LatentDecodeOptions {
   /** 'linear' (default) or 'spherical' (slerp). */
   method?: InterpolationMethod;
@@ -86,8 +99,9 @@ export interface InterpolateOptions extends LatentDecodeOptions {
   space?: 'data' | 'latent';
 }
 
+/** Options of {@link VaeInference.traverse}. */
 export interface TraverseOptions extends LatentDecodeOptions {
-  /** Values along the dimension (default 11). */
+  /** Values along the dimension, evenly spaced over `range` ends included (default 11). */
   steps?: number;
   /** Range swept (default [-3, 3]). */
   range?: readonly [number, number];
@@ -97,22 +111,30 @@ export interface TraverseOptions extends LatentDecodeOptions {
   dims?: number;
 }
 
+/** Options of {@link VaeInference.manifold2d}. */
 export interface ManifoldOptions extends LatentDecodeOptions {
   /** Probabilities of the first and last grid lines (default [0.05, 0.95]). */
   range?: readonly [number, number];
   /** The two dimensions spanned (default [0, 1]). */
   dims?: readonly [number, number];
-  /** Values of the other dimensions (default 0). */
+  /** Values of the other dimensions: a code of Z values (default all 0). */
   base?: Float32Array;
 }
 
 /** Codes and their decoded images, row-major. */
 export interface Decoded {
+  /** (rows, Z) the codes that were decoded. */
   codes: Float32Array;
+  /** (rows, D) the decoded images (see {@link VaeInference.decode} for what the values are). */
   images: Float32Array;
+  /** Rows of codes and images. */
   rows: number;
 }
 
+/**
+ * Options of {@link VaeInference.fromCheckpoint}: those of the inference object, of reading the
+ * source (progress, size limit, abort), and which decoders to compile while the weights download.
+ */
 export interface LoadOptions extends InferenceOptions, ReadSourceOptions {
   /**
    * Decoder batch sizes compiled while the weights download (default: every planned size; [] for
@@ -145,16 +167,18 @@ interface DecodeEntry {
 }
 
 /**
- * A decoder compiled for a fixed number of rows, owned by the caller (frame loops): write codes
- * into `z` (on the GPU), record `encode(pass)`, and `images` holds the decoded images.
+ * A decoder compiled for a fixed number of rows as one {@link Program}, owned by the caller (frame
+ * loops; {@link VaeInference.createDecoderProgram} makes it): write codes into `z` on the GPU,
+ * record `encode(pass)`, and `images` holds the decoded images. `destroy()` frees it.
  */
-/** The decoder as one program: write codes into `z`, encode, read or draw `images`. */
 export type DecoderProgram = Program & {
+  /** Rows decoded per run. */
   readonly rows: number;
   /** (rows, Z) input codes. */
   readonly z: BufferRange;
   /** (rows, D) output images. */
   readonly images: BufferRange;
+  /** Learned-sigma decoders: images = mean + alpha·sigma from the next run (queued write). */
   setAlpha(alpha: number): void;
   /** Conditional models: the labels the rows are decoded under (queued write). */
   setLabels(labels: Labels): void;
@@ -175,8 +199,28 @@ function sliceRange(r: BufferRange, bytes: number): BufferRange {
   return { buffer: r.buffer, offset: r.offset, size: bytes };
 }
 
+/**
+ * Inference over a trained VAE on the GPU: encode, decode, sample, reconstruct, interpolate,
+ * traverse and manifold2d on typed arrays, encodeGpu/decodeGpu on GPU buffers, and decoder
+ * programs for frame loops. Forward-only graphs are compiled for a few planned batch sizes and
+ * kept in a small LRU cache; calls run one at a time, in call order. Images are sigmoid(logits)
+ * for Bernoulli decoders and the means for Gaussian ones; codes are (rows, Z), images (rows, D),
+ * row-major. A conditional model (condition 'label') takes the labels of the rows with every
+ * call. Bad arguments throw errors that name the call and the argument.
+ *
+ * @example
+ * ```ts
+ * const vae = await VaeInference.fromCheckpoint(rt, '/models/mnist.safetensors');
+ * const { images } = await vae.sample(64, { temperature: 0.8, seed: 1 });
+ * const { mu } = await vae.encode(digits, 2); // two inputs of D values
+ * const path = await vae.interpolate(digits.subarray(0, 784), digits.subarray(784, 1568), 10);
+ * vae.destroy();
+ * ```
+ */
 export class VaeInference {
+  /** The model's resolved description. */
   readonly config: ResolvedVaeConfig;
+  /** The planned batch sizes, ascending without duplicates. */
   readonly batchSizes: readonly number[];
   private readonly maxCached: number;
   private readonly cache = new Map<string, Promise<{ destroy(): void }>>();
@@ -209,7 +253,12 @@ export class VaeInference {
     return this.loaded;
   }
 
-  /** Inference over an existing model (the model stays the caller's). */
+  /**
+   * Inference over an existing model (the model stays the caller's). Nothing compiles until the
+   * first call (or {@link VaeInference.warm}).
+   *
+   * @throws Error when a batch size is not an integer in [1, 65536].
+   */
   static create(model: VaeModel, options: InferenceOptions = {}): VaeInference {
     return new VaeInference(model, options, false, undefined);
   }
@@ -218,6 +267,9 @@ export class VaeInference {
    * Loads a checkpoint (bytes, a File/Blob, or a URL) into a new model owned by the result. The
    * decoder graphs (options.warm) compile while the weights download: the model config is in the
    * checkpoint's header, which arrives first.
+   *
+   * @throws Error naming the source when it cannot be read (HTTP status, size limit, abort), is
+   *   not a valid checkpoint, or its weights do not fit its config.
    */
   static async fromCheckpoint(
     rt: GpuRuntime,
@@ -280,6 +332,7 @@ export class VaeInference {
     });
   }
 
+  /** The runtime of the model. */
   get rt(): GpuRuntime {
     return this.model.rt;
   }
@@ -326,7 +379,11 @@ export class VaeInference {
 
   /**
    * Images for n codes (n defaults to z.length / Z); a conditional model takes the labels to
-   * decode under (p(x|z, y)): as the second argument, or in the options.
+   * decode under (p(x|z, y)): as the second argument, or in the options. Each image is
+   * sigmoid(logits) for a Bernoulli decoder, the mean for a Gaussian one, and mean + alpha·sigma
+   * for a learned sigma (options.alpha, default 0).
+   *
+   * @returns (n, D) images, row-major.
    */
   async decode(
     z: Float32Array,

@@ -8,9 +8,25 @@ import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/dia
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
+/** The `posterior` section, q(z|x): one of its kinds (`{ kind: 'diagonal' }`, the default). */
 export type PosteriorConfig = DiagonalPosteriorConfig;
+/** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
+/**
+ * The `objective` section, the loss training minimizes: 'elbo' (the default,
+ * `{ kind: 'elbo', beta: 1, reduction: 'sum' }`) or 'iwae'.
+ *
+ * @example
+ * ```ts
+ * const betaVae: ObjectiveConfig = { kind: 'elbo', beta: 4, reduction: 'sum' };
+ * const iwae: ObjectiveConfig = { kind: 'iwae', samples: 5, reduction: 'sum' };
+ * ```
+ */
 export type ObjectiveConfig = ElboObjectiveConfig | IwaeObjectiveConfig;
+/**
+ * The `condition` section, extra inputs the model is conditioned on: 'none' (the default) or
+ * 'label' (a conditional VAE on class labels).
+ */
 export type ConditionConfig = NoConditionConfig | LabelConditionConfig;
 
 export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>> = {

@@ -7,6 +7,7 @@ import type { Likelihood } from '../kernels/likelihood.js';
 import { checkFields, checkObject, checkSize, fail } from './fields.js';
 import type { ConditionWidths } from './sections.js';
 
+/** Dense layers: the part the encoder and decoder sections share. */
 export interface MlpConfig {
   /** Hidden layer widths, input side first; [] gives a single linear map. */
   hidden: readonly number[];
@@ -413,6 +414,11 @@ export function linearChain(
   }));
 }
 
+/**
+ * One parameter tensor of a model: its PyTorch-style name and shape, in module order (weight then
+ * bias per layer). The list of a model ({@link VaeModel.specs}) is its flat buffer's layout and the
+ * names a checkpoint or state_dict must have.
+ */
 export interface ParameterSpec {
   /** PyTorch-style name, e.g. 'encoder.0.weight'. */
   name: string;

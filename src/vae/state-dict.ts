@@ -13,7 +13,9 @@ import { parameterSpecs, resolveVaeConfig, type VaeConfig } from './config.js';
 export type StateDictRename =
   Readonly<Record<string, string>> | ((name: string) => string | undefined);
 
+/** Options of {@link weightsFromStateDict} and {@link VaeModel.fromStateDict}. */
 export interface StateDictOptions {
+  /** How the state_dict's names map to ours (default: the names are ours already). */
   rename?: StateDictRename;
   /** Names the source in errors (a file name). */
   source?: string;
@@ -28,10 +30,19 @@ export type StateDictTensors =
 /**
  * The VAE of pytorch/examples (vae/main.py): fc1 784→400 (ReLU), fc21/fc22 400→20 (mu, logvar),
  * fc3 20→400 (ReLU), fc4 400→784 (sigmoid of it is the image: Bernoulli logits), loss BCE + KL
- * summed over the batch. Its state_dict (torch.save(model.state_dict())), converted to
- * safetensors, loads with
- *   VaeModel.fromStateDict(rt, PYTORCH_EXAMPLES_VAE.config, tensors,
- *                          { rename: PYTORCH_EXAMPLES_VAE.rename })
+ * summed over the batch. `config` is that model as a (version 1) description and `rename` maps its
+ * module names to ours (fc1 → encoder.0, fc21 → encoder.mu, fc22 → encoder.logvar,
+ * fc3 → decoder.0, fc4 → decoder.out). Its state_dict, saved as safetensors
+ * (`safetensors.torch.save_file(model.state_dict(), 'vae.safetensors')`), loads with no conversion.
+ *
+ * @example
+ * ```ts
+ * const { tensors } = decodeSafetensors(bytes, { source: 'vae.safetensors' });
+ * const model = VaeModel.fromStateDict(rt, PYTORCH_EXAMPLES_VAE.config, tensors, {
+ *   rename: PYTORCH_EXAMPLES_VAE.rename,
+ *   source: 'vae.safetensors',
+ * });
+ * ```
  */
 export const PYTORCH_EXAMPLES_VAE: { config: VaeConfig; rename: Readonly<Record<string, string>> } =
   {
@@ -58,7 +69,17 @@ function entries(tensors: StateDictTensors): (readonly [string, Tensor])[] {
   return Object.entries(tensors as Readonly<Record<string, Tensor>>);
 }
 
-/** The new name of `name` under a rename map (see StateDictRename). */
+/**
+ * The new name of `name` under a rename map (see {@link StateDictRename}): an exact key wins,
+ * then the longest key that is a module prefix of the name (`fc1` renames `fc1.weight`, not
+ * `fc10.weight`); a name no key matches, or that the function returns undefined for, is kept.
+ *
+ * @example
+ * ```ts
+ * renameTensor('fc21.bias', PYTORCH_EXAMPLES_VAE.rename); // 'encoder.mu.bias'
+ * renameTensor('module.fc1.weight', (n) => n.replace(/^module\./, '')); // 'fc1.weight'
+ * ```
+ */
 export function renameTensor(name: string, rename: StateDictRename | undefined): string {
   if (rename === undefined) return name;
   if (typeof rename === 'function') return rename(name) ?? name;
@@ -75,7 +96,15 @@ const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 /**
  * The model's weights by our names from a state_dict: renamed, then checked (every parameter
  * present, nothing extra, no two tensors on one name, each shape the model's) with errors that name
- * the tensor (its own name and ours) and both shapes.
+ * the tensor (its own name and ours) and both shapes. Nothing touches the GPU: pass the result as
+ * {@link VaeModelOptions.weights} (what {@link VaeModel.fromStateDict} does).
+ *
+ * @param config The model the tensors are for (validated with {@link resolveVaeConfig}).
+ * @param tensors The state_dict: e.g. `decodeSafetensors(bytes).tensors`.
+ * @returns Every parameter of the model by name, in module order.
+ * @throws Error `<source>: …` listing the missing tensors and those the model does not have, or
+ *   naming a tensor whose shape or value count does not fit, or two tensors renamed to one name;
+ *   an invalid `config` throws as resolveVaeConfig does.
  */
 export function weightsFromStateDict(
   config: VaeConfig,

@@ -24,9 +24,17 @@ import type { VaeModel } from './model.js';
 export type { Dataset, BatchData } from './feeds.js';
 export type { Metrics } from './metrics.js';
 
+/**
+ * Options of {@link Trainer.create}: the batch size, Adam's hyperparameters (lr default 1e-3,
+ * beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0, maxNorm off), the schedule, parameter groups,
+ * and how steps are pipelined. Note `decoupled` defaults to false here: classic Adam with L2
+ * weight decay, as torch.optim.Adam (true gives AdamW). A step whose gradients are not finite is
+ * skipped on the GPU (the weights and moments stay as they were).
+ */
 export interface TrainerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
-  /** Rows per step (default 128). */
+  /** Rows per step, an integer >= 1 (default 128); evaluation uses it too. */
   batchSize?: number;
+  /** Learning-rate schedule over the run (default constant); fit() tells it the run's length. */
   schedule?: LrSchedule;
   /** Parameter groups: frozen, or with their own lr / weight decay (first match wins). */
   groups?: readonly ParamGroup[];
@@ -45,30 +53,50 @@ export interface TrainerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
 export interface StepReport extends Metrics {
   /** The last step (1-based) the window includes. */
   step: number;
+  /** The learning rate of the last submitted step when the report was made. */
   lr: number;
 }
 
+/** What {@link Trainer.fit} reports after each epoch (and returns, one per epoch). */
 export interface EpochReport {
+  /** The epoch, 1-based. */
   epoch: number;
+  /** Per-example averages over the epoch's training steps (each with the weights of its step). */
   train: Metrics;
+  /** {@link Trainer.evaluate} on FitOptions.test after the epoch; undefined without a test set. */
   test: Metrics | undefined;
+  /** Wall-clock seconds of the epoch's training steps (GPU included; the test evaluation not). */
   seconds: number;
+  /** Training steps of the epoch per second of `seconds`. */
   stepsPerSecond: number;
 }
 
+/** Options of {@link Trainer.fit}. */
 export interface FitOptions {
+  /** Passes over the training set, an integer >= 0. */
   epochs: number;
+  /** Evaluated after every epoch (EpochReport.test). */
   test?: Dataset;
   /** Shuffle seed (default: the trainer's seed). */
   shuffleSeed?: number;
-  /** 'dynamic': a fresh Bernoulli draw of each batch (default 'none'). */
+  /**
+   * 'dynamic': each batch is a fresh Bernoulli draw of the images (values in [0, 1] are the
+   * probabilities of 1), seeded from the shuffle seed; 'none' (default): the values as they are.
+   */
   binarize?: 'none' | 'dynamic';
   /** Drop the last partial batch (default false, like PyTorch's DataLoader). */
   dropLast?: boolean;
+  /**
+   * Called with the per-example averages of a window of steps as each metric readback arrives
+   * (asynchronously: it never blocks a step, and one window may cover several steps when the
+   * readbacks lag or readEvery > 1). Not called after fit() returns.
+   */
   onStep?: (report: StepReport) => void;
+  /** Called after each epoch, with the test metrics when a test set is given. */
   onEpoch?: (report: EpochReport) => void;
   /** Called after each submitted step with its number (progress bars). */
   onSubmit?: (step: number, epoch: number, stepInEpoch: number, stepsPerEpoch: number) => void;
+  /** Checked before each step: once aborted, fit() rejects with 'fit: aborted'. */
   signal?: AbortSignal;
 }
 
@@ -79,7 +107,29 @@ interface TrainGraph {
   unreached: { offset: number; size: number }[];
 }
 
+/**
+ * Trains a {@link VaeModel} with Adam on the GPU. A step is one submit (the batch's inputs, the
+ * compiled forward and backward graph, the optimizer) that never waits for a readback: the
+ * objective's metrics are summed on the GPU and read back asynchronously. The model's config
+ * decides everything the graph computes (objective, posterior, condition). The model stays the
+ * caller's; {@link Trainer.destroy} frees what the trainer made.
+ *
+ * @example
+ * ```ts
+ * const model = VaeModel.create(rt, mlpVaePreset(20), { seed: 1 });
+ * const trainer = await Trainer.create(model, { batchSize: 128, lr: 1e-3 });
+ * const reports = await trainer.fit(train, {
+ *   epochs: 10,
+ *   test,
+ *   binarize: 'dynamic',
+ *   onEpoch: (r) => console.log(r.epoch, r.test && formatMetrics(r.test)),
+ * });
+ * const bytes = await model.toCheckpoint(await trainer.optimizerState()); // to resume later
+ * trainer.destroy();
+ * ```
+ */
 export class Trainer {
+  /** Rows per full step (TrainerOptions.batchSize). */
   readonly batchSize: number;
   private readonly baseLr: number;
   private lr: number;
@@ -128,6 +178,15 @@ export class Trainer {
     );
   }
 
+  /**
+   * A trainer for `model`: its optimizer (gradient buffer, Adam moments at zero, step 0) and its
+   * evaluator. The training graph compiles on the first step, or ahead with {@link Trainer.prepare}
+   * (fit() does it).
+   *
+   * @throws Error naming the option when batchSize, maxInFlight, readbackRing or readEvery is not
+   *   an integer >= 1, the schedule is invalid, an Adam hyperparameter is out of range, or a group
+   *   has a bad lr or weight decay or selects no parameter.
+   */
   static async create(model: VaeModel, options: TrainerOptions = {}): Promise<Trainer> {
     const batchSize = options.batchSize ?? 128;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -169,6 +228,7 @@ export class Trainer {
     return this.optimizer.step;
   }
 
+  /** The learning rate of the last submitted step (the schedule applied; lr before any step). */
   get learningRate(): number {
     return this.lr;
   }
@@ -268,7 +328,15 @@ export class Trainer {
     await this.ring.flush();
   }
 
-  /** Trains for `epochs` over shuffled batches; per-epoch train metrics and test evaluation. */
+  /**
+   * Trains for `epochs` over shuffled batches (a partial last batch included unless dropLast);
+   * per-epoch train metrics and test evaluation. Sets the schedule's context from the data size
+   * and the epochs.
+   *
+   * @returns One report per epoch.
+   * @throws Error when the datasets do not fit the model (see {@link Dataset}), epochs is not an
+   *   integer >= 0, the training set makes no batch, or the signal aborts ('fit: aborted').
+   */
   async fit(train: Dataset, options: FitOptions): Promise<EpochReport[]> {
     this.checkAlive();
     const config = this.model.config;
@@ -424,6 +492,10 @@ export class Trainer {
     return this.trainGraphs.get(this.batchSize);
   }
 
+  /**
+   * Frees the compiled graphs, the optimizer's buffers, the evaluator and the metric buffers (not
+   * the model). Idempotent; trainStep, fit, evaluate and logLikelihood throw afterwards.
+   */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;

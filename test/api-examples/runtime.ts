@@ -6,14 +6,17 @@ import {
   describeAdapter,
   dispatch1d,
   fillForward,
+  indexedDbTuningStore,
   PreparedDispatch,
   readFloats,
   readRange,
   requestGpu,
+  TUNING_CACHE_ENV,
   type GpuRuntime,
   type GpuTimer,
   type KernelDef,
   type KernelTime,
+  type TuningStore,
 } from 'webgpu-vae';
 
 /** y = a·x + y over n floats, as a user-defined kernel with inline WGSL. */
@@ -77,4 +80,21 @@ export async function deviceExample(): Promise<ArrayBuffer> {
   buffers.destroyAll();
   device.destroy();
   return bytes;
+}
+
+/**
+ * Where the matmul variants measured on this adapter persist between runs (IndexedDB in a browser,
+ * a JSON file under the user's cache directory in Node), or that they do not.
+ */
+export async function tuningExample(): Promise<GpuRuntime[]> {
+  // Off for the whole process in Node (CI, benchmarks), like `WEBGPU_VAE_TUNING_CACHE=0 node app`.
+  process.env[TUNING_CACHE_ENV] = '0';
+  const uncached = await createRuntime();
+  // Off for one runtime, anywhere (the option wins over the environment), and no measuring either.
+  const fixed = await createRuntime({ tuning: { persist: false, background: false } });
+  // In a browser or a worker: the app's own database (the default one is named 'webgpu-vae').
+  const store: TuningStore = indexedDbTuningStore(indexedDB, 'my-app.tuning');
+  console.log(store.where); // IndexedDB 'my-app.tuning'
+  const browser = await createRuntime({ tuning: { store, backgroundDelayMs: 10_000 } });
+  return [uncached, fixed, browser];
 }

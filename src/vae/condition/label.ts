@@ -8,9 +8,17 @@ import { repeatRowsOp } from '../../graph/ops/util.js';
 import { checkSize, fail } from '../fields.js';
 import type { ConditionKind } from '../sections.js';
 
+/**
+ * A conditional VAE (Sohn et al. 2015) on class labels: q(z|x, y) and p(x|z, y), y fed as a
+ * one-hot vector to the encoder's input and to z. The datasets then need `labels` (integer
+ * classes in 0..classes−1), and inference takes the labels of the rows with every call.
+ *
+ * @example `{ kind: 'label', classes: 10 }` for the ten digits.
+ */
 export interface LabelConditionConfig {
+  /** The condition's kind. */
   kind: 'label';
-  /** Number of classes C (labels 0 … C−1). */
+  /** Number of classes C (labels 0 … C−1), an integer in 1..65536 (required). */
   classes: number;
   /** Where the label enters a conv encoder: 'dense' (default) or 'channels'. */
   inject: 'dense' | 'channels';

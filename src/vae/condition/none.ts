@@ -1,7 +1,9 @@
 // No condition: the plain VAE.
 import type { ConditionKind } from '../sections.js';
 
+/** No condition, the default: the plain VAE. It has no other fields. */
 export interface NoConditionConfig {
+  /** The condition's kind. */
   kind: 'none';
 }
 

@@ -9,16 +9,28 @@ import { total } from '../../graph/ops/util.js';
 import { checkFields, checkNumber, checkObject, fail } from '../fields.js';
 import type { ObjectiveKind } from '../sections.js';
 
+/**
+ * The capacity target of a β-VAE with controlled capacity (Burgess et al. 2018): the KL term
+ * becomes β·|KL − C_t|, C_t growing linearly from 0 at step 0 to `max` at step `steps`.
+ *
+ * @example `{ max: 25, steps: 10_000 }`: C reaches 25 nats after 10 000 steps.
+ */
 export interface CapacityConfig {
-  /** C_max in nats. */
+  /** C_max in nats, >= 0. */
   max: number;
-  /** Steps over which C grows linearly from 0 to C_max (0: C_max from the start). */
+  /** Steps (an integer >= 0) over which C grows linearly from 0 to C_max (0: C_max at once). */
   steps: number;
 }
 
+/**
+ * The evidence lower bound (the default objective): per example nll + β·KL, with the posterior's
+ * closed-form KL to the prior where it has one. The metrics are recon, kl and elbo (per example).
+ * Missing fields take their defaults when written in a {@link VaeConfig}.
+ */
 export interface ElboObjectiveConfig {
+  /** The objective's kind. */
   kind: 'elbo';
-  /** Weight of the KL term (default 1; 0 is a plain autoencoder, > 1 a β-VAE). */
+  /** Weight of the KL term, >= 0 (default 1; 0 is a plain autoencoder, > 1 a β-VAE). */
   beta: number;
   /** Capacity objective β·|KL − C| with C ramped linearly (absent: plain KL). */
   capacity?: CapacityConfig;

@@ -14,10 +14,17 @@ import { resolveReduction } from './elbo.js';
 /** Most samples per example in training (log p(x) evaluation takes up to 5000, in chunks). */
 export const MAX_TRAINING_SAMPLES = 64;
 
+/**
+ * The importance-weighted bound (Burda et al. 2015) as the training objective: K posterior samples
+ * per example, loss = −(logsumexp_k log w_k − log K). K = 1 is the ELBO with a one-sample KL. The
+ * metrics are lse, recon (averaged over the K samples) and iwae (the bound), per example.
+ */
 export interface IwaeObjectiveConfig {
+  /** The objective's kind. */
   kind: 'iwae';
-  /** K samples per example, 1..64. */
+  /** K samples per example, an integer in 1..64 (required). */
   samples: number;
+  /** 'sum' (default): the batch sum; 'mean': divided by the batch size. */
   reduction: 'sum' | 'mean';
 }
 

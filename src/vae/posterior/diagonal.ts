@@ -9,7 +9,13 @@ import { linearLayer } from '../modules.js';
 import type { LinearSpec } from '../layers.js';
 import type { PosteriorGraph, PosteriorKind, PriorGraph } from '../sections.js';
 
+/**
+ * The diagonal Gaussian posterior q(z|x) = N(μ(x), diag exp(logvar(x))), the default: heads
+ * encoder.mu and encoder.logvar (Linear, Z outputs each) on the encoder's top features, samples
+ * z = μ + exp(½·logvar)·ε. It has no other fields.
+ */
 export interface DiagonalPosteriorConfig {
+  /** The posterior's kind. */
   kind: 'diagonal';
 }
 

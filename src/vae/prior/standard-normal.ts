@@ -2,7 +2,9 @@
 import { gaussianLogDensity } from '../../graph/ops/density.js';
 import type { PriorKind } from '../sections.js';
 
+/** The standard-normal prior p(z) = N(0, I), the default. It has no other fields. */
 export interface StandardNormalPriorConfig {
+  /** The prior's kind. */
   kind: 'standard-normal';
 }
 
