@@ -3,9 +3,10 @@
 // on SwiftShader, where a WebGPU canvas loses its device: the views are drawn through a readback).
 // Both ways: training (in a Web Worker) makes the loss fall while the main thread stays responsive
 // (its longest task is reported), the traversal grid and slider image are non-blank and change
-// when a slider moves, the synthetic 2-D experiment draws its scatter plots, and a browser without
-// WebGPU gets a message instead of a blank page. Screenshots and figures go to
-// test-artifacts/demo/.
+// when a slider moves, a conditional VAE trains on the labelled digits and its class selector
+// (hidden for an unconditional model) changes what the views decode, the synthetic 2-D experiment
+// draws its scatter plots, and a browser without WebGPU gets a message instead of a blank page.
+// Screenshots and figures go to test-artifacts/demo/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,20 @@ interface TrainResult {
   mainThread: { longTasks: number; longestTaskMs: number; maxTimerLagMs: number };
 }
 
+interface ModelInfo {
+  latent: number;
+  classes: number;
+}
+
+/** The class selector as the page shows it. */
+interface Selector {
+  hidden: boolean;
+  disabled: boolean;
+  options: string[];
+  value: string;
+  conditionalBox: boolean;
+}
+
 interface Stats {
   mean: number;
   std: number;
@@ -34,13 +49,20 @@ interface Stats {
 }
 
 // The second way checks the same panels with shorter runs (the fallback changes only how the three
-// latent views are drawn), and measures no paused-views baseline.
+// latent views are drawn), and measures no paused-views baseline. Some of the conditional model's
+// checks run once, in the second way (the faster one here): its loss falling, the interpolation
+// and a checkpoint reload do not depend on how the views are drawn, and the manifold is drawn as
+// the slider image is.
 const WAYS = [
-  ['GPU-direct canvases', true, { train: 40, baseline: true, synthetic: 200 }],
+  [
+    'GPU-direct canvases',
+    true,
+    { train: 40, baseline: true, synthetic: 200, conditional: { steps: 5, all: false } },
+  ],
   [
     'readback fallback (no ANGLE: WebGPU canvases unavailable)',
     false,
-    { train: 24, baseline: false, synthetic: 100 },
+    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true } },
   ],
 ] as const;
 
@@ -92,6 +114,32 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
         (window as never as { __demo: { canvasStats(id: string): Stats } }).__demo.canvasStats(i),
       id,
     );
+  const selector = () =>
+    page.evaluate(() => {
+      const select = document.getElementById('class-select') as HTMLSelectElement;
+      return {
+        hidden: select.closest<HTMLElement>('#class-box')!.hidden,
+        disabled: select.disabled,
+        options: Array.from(select.options, (o) => o.value),
+        value: select.value,
+        conditionalBox: (document.getElementById('train-conditional') as HTMLInputElement).checked,
+      };
+    }) as Promise<Selector>;
+  const unconditional: Selector = {
+    hidden: true,
+    disabled: true,
+    options: [],
+    value: '',
+    conditionalBox: false,
+  };
+  const conditional: Selector = {
+    hidden: false,
+    disabled: false,
+    options: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    value: '0',
+    conditionalBox: true,
+  };
+  const setClass = (k: number) => page.evaluate(`window.__demo.setClass(${k})`);
   const frames = () => page.evaluate('window.__demo.frames()') as Promise<number>;
   const waitFrames = async (n: number) => {
     const start = await frames();
@@ -117,6 +165,8 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     );
     if (angle) expect(note).toBe('');
     else expect(note).toMatch(/^WebGPU canvases are unavailable here: [^\n]*putImageData\.$/);
+    // The first model is unconditional: no class to pick.
+    expect(await selector()).toEqual(unconditional);
   });
 
   it('the traversal grid and slider image are drawn and change when a slider moves', async () => {
@@ -192,6 +242,68 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     const strip = await stats('interp');
     expect(strip.std).toBeGreaterThan(5);
     await page.screenshot({ path: join(shots, 'trained.png'), fullPage: true });
+  });
+
+  it('a conditional model trains on labelled digits; the class selector changes what the views decode', async () => {
+    expect(await page.evaluate('window.__demo.newModel(20, true)')).toEqual({
+      latent: 20,
+      classes: 10,
+    } satisfies ModelInfo);
+    expect(await selector()).toEqual(conditional);
+    const { steps, all } = runs.conditional;
+    const result = (await page.evaluate(
+      `window.__demo.train(${steps}, { pauseViews: true })`,
+    )) as TrainResult;
+    // The batches carry their labels (a conditional model refuses a batch without them).
+    expect(result.steps).toBe(steps);
+    expect(result.losses.length).toBe(steps / 5); // read every 5 steps
+    for (const loss of result.losses) expect(loss).toBeGreaterThan(0);
+    if (all) expect(result.losses.at(-1)!).toBeLessThan(result.losses[0]! * 0.9);
+
+    // The same code (zero) decoded as a 0 and as a 7, then as a 0 again: the class alone changes
+    // the slider image (and the manifold, drawn the same way), and the same class gives back the
+    // same pixels.
+    const slider = async () => (await snapshot('slider-image')).hash;
+    const manifold = async () => (all ? (await snapshot('manifold')).hash : undefined);
+    const zero = { slider: await slider(), manifold: await manifold() };
+    await setClass(7);
+    const seven = await snapshot('slider-image');
+    expect(seven.std).toBeGreaterThan(1);
+    expect(seven.hash).not.toBe(zero.slider);
+    if (all) expect(await manifold()).not.toBe(zero.manifold);
+    await (await page.$('#latent-panel'))!.screenshot({ path: join(shots, 'conditional-7.png') });
+    await setClass(0);
+    expect(await slider()).toBe(zero.slider);
+
+    if (all) {
+      // The interpolation is decoded as the selected class too.
+      await page.evaluate('window.__demo.interpolate()');
+      const strip0 = await stats('interp');
+      await setClass(7);
+      await page.evaluate('window.__demo.interpolate()');
+      const strip7 = await stats('interp');
+      expect(strip7.std).toBeGreaterThan(5);
+      expect(strip7.hash).not.toBe(strip0.hash);
+
+      // A conditional checkpoint brings its selector back (at class 0), with the same pictures.
+      expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
+        latent: 20,
+        classes: 10,
+      });
+      expect(await selector()).toEqual(conditional);
+      expect(await slider()).toBe(zero.slider);
+      await setClass(7);
+      expect(await slider()).toBe(seven.hash);
+    }
+
+    // Back to an unconditional model: the selector is hidden and refuses a class.
+    expect(await page.evaluate('window.__demo.newModel(20, false)')).toEqual({
+      latent: 20,
+      classes: 0,
+    });
+    expect(await selector()).toEqual(unconditional);
+    await expect(setClass(3)).rejects.toThrow(/class selector is disabled/);
+    expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
   });
 
   it('the synthetic 2-D experiment draws data, prior samples and reconstructions', async () => {

@@ -2,7 +2,7 @@
 // DOM, the status line, the test hooks) and the Panel shape. A panel is a module under panels/
 // that wires its section of index.html; main.ts mounts them in order.
 import type { callEngine } from './rpc.js';
-import type { CanvasStats, TrainResult, ViewId } from './protocol.js';
+import type { CanvasStats, ModelInfo, TrainResult, ViewId } from './protocol.js';
 import { imageStats } from './stats.js';
 
 type Channel = ReturnType<typeof callEngine>;
@@ -21,6 +21,12 @@ export interface DemoHooks {
   interpolate?: () => Promise<void>;
   canvasStats?: (id: string) => CanvasStats;
   setSlider?: (dim: number, value: number) => void;
+  /** Picks the latent size and the conditional box, as a user would, and waits for the model. */
+  newModel?: (latent: number, conditional: boolean) => Promise<ModelInfo>;
+  /** Picks a class in the selector and waits until the worker decodes under it. */
+  setClass?: (label: number) => Promise<void>;
+  /** Saves the model as a checkpoint and loads it back the way the file input does. */
+  reloadCheckpoint?: () => Promise<ModelInfo>;
   setAnimate?: (on: boolean) => Promise<void>;
   measureFps?: (ms: number) => Promise<{ fps: number; frames: number }>;
   snapshot?: (id: ViewId) => Promise<CanvasStats>;
@@ -41,10 +47,10 @@ export interface App extends Channel {
   status(text: string): void;
   showError(error: unknown): void;
   hooks: DemoHooks;
-  /** The current model's latent size; listeners run when a new model is in place. */
-  latent: number;
-  onModel(listener: (latent: number) => void): void;
-  modelChanged(latent: number): void;
+  /** The current model (latent size, classes); listeners run when a new model is in place. */
+  model: ModelInfo;
+  onModel(listener: (model: ModelInfo) => void): void;
+  modelChanged(model: ModelInfo): void;
 }
 
 export interface Panel {

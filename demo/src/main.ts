@@ -4,7 +4,7 @@
 import { canvasStats, type App, type DemoHooks, type Panel } from './app.js';
 import { callEngine } from './rpc.js';
 import { webgpuCanvasWorks } from './canvas-probe.js';
-import { VIEW_IDS, type DisplayMode, type ViewId } from './protocol.js';
+import { VIEW_IDS, type DisplayMode, type ModelInfo, type ViewId } from './protocol.js';
 import { trainPanel } from './panels/train.js';
 import { checkpointPanel } from './panels/checkpoint.js';
 import { latentPanel } from './panels/latent.js';
@@ -71,18 +71,18 @@ async function main(): Promise<void> {
   } catch (error) {
     return noWebGpu(error instanceof Error ? error.message : String(error));
   }
-  const modelListeners: ((latent: number) => void)[] = [];
+  const modelListeners: ((model: ModelInfo) => void)[] = [];
   const app: App = {
     ...channel,
     $,
     status,
     showError,
     hooks,
-    latent: 20,
+    model: { latent: 20, classes: 0 },
     onModel: (listener) => modelListeners.push(listener),
-    modelChanged: (latent) => {
-      app.latent = latent;
-      for (const l of modelListeners) l(latent);
+    modelChanged: (model) => {
+      app.model = model;
+      for (const l of modelListeners) l(model);
     },
   };
   for (const panel of PANELS) panel.mount(app);

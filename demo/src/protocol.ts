@@ -21,6 +21,13 @@ export interface CanvasStats {
   height: number;
 }
 
+/** What the panels need to know of the current digits model. */
+export interface ModelInfo {
+  latent: number;
+  /** Classes of a conditional model (condition 'label'); 0 for an unconditional one. */
+  classes: number;
+}
+
 export interface TrainResult {
   losses: number[];
   stepsPerSecond: number;
@@ -49,15 +56,24 @@ export interface Engine {
     canvases: Record<ViewId, OffscreenCanvas>,
     display: DisplayMode,
   ): Promise<{ adapter: string }>;
-  /** A fresh digits model with this latent size (drops the current one). */
-  newModel(latent: number): Promise<{ latent: number }>;
+  /**
+   * A fresh digits model with this latent size, conditional on the digit class or not (drops the
+   * current one).
+   */
+  newModel(latent: number, conditional: boolean): Promise<ModelInfo>;
   setCode(code: Float32Array): Promise<void>;
+  /** Conditional models: the class the latent views decode under, p(x | z, y = label). */
+  setClass(label: number): Promise<void>;
   setAnimate(on: boolean): Promise<void>;
   setTraversal(dim: number, range: number): Promise<void>;
   setColormap(colormap: Colormap): Promise<void>;
   /** Trains the digits model; `pauseViews` stops the views meanwhile (a baseline for tests). */
   train(steps: number, options?: { pauseViews?: boolean }): Promise<TrainResult>;
   stopTraining(): Promise<void>;
+  /**
+   * Decodes codes between two test digits' posterior means. A conditional model encodes each
+   * digit under its own label and decodes the codes under the selected class.
+   */
   interpolate(
     a: number,
     b: number,
@@ -65,7 +81,7 @@ export interface Engine {
   ): Promise<{ strip: Float32Array; n: number }>;
   synthetic(name: SyntheticName, steps: number): Promise<SyntheticResult>;
   saveCheckpoint(): Promise<{ bytes: Uint8Array; latent: number; step: number }>;
-  loadCheckpoint(file: File): Promise<{ name: string; latent: number }>;
+  loadCheckpoint(file: File): Promise<ModelInfo & { name: string }>;
   /** Draws a view and measures its pixels in the same task (a presented canvas reads blank). */
   snapshot(id: ViewId): Promise<CanvasStats>;
   measureFps(ms: number): Promise<{ fps: number; frames: number }>;

@@ -18,6 +18,8 @@ export interface ViewOptions {
   padding?: number;
   spec: LatentCodeSpec;
   colormap: Colormap;
+  /** Conditional models: the class every code is decoded under (absent for the others). */
+  classLabel?: number;
 }
 
 /** One latent view: a grid of decoded codes generated from a base code. */
@@ -26,6 +28,8 @@ export interface DemoView {
   setBase(code: Float32Array): void;
   setSpec(change: Partial<Omit<LatentCodeSpec, 'mode'>>): void;
   setColormap(colormap: Colormap): void;
+  /** Conditional models: decodes later frames under this class. */
+  setClass(classLabel: number): void;
   /** Draws a frame; resolves when it is on the canvas. */
   draw(): Promise<void>;
   /** Draws a frame and measures its pixels in the same task. */
@@ -59,7 +63,12 @@ class GpuView implements DemoView {
       ...(o.padding !== undefined ? { padding: o.padding } : {}),
     });
     const target = canvasTarget(inference.rt, canvas, layout);
-    const view = await LatentView.create(inference, target, { ...o, label: id });
+    const { classLabel, ...rest } = o;
+    const view = await LatentView.create(inference, target, {
+      ...rest,
+      ...(classLabel !== undefined ? { labels: classLabel } : {}),
+      label: id,
+    });
     return new GpuView(id, canvas, view);
   }
 
@@ -73,6 +82,10 @@ class GpuView implements DemoView {
 
   setColormap(colormap: Colormap): void {
     this.view.setColormap(colormap);
+  }
+
+  setClass(classLabel: number): void {
+    this.view.setLabels(classLabel);
   }
 
   draw(): Promise<void> {
@@ -97,6 +110,7 @@ class ReadbackView implements DemoView {
   private base: Float32Array;
   private spec: LatentCodeSpec;
   private colormap: Colormap;
+  private classLabel: number | undefined;
   private readonly ctx: OffscreenCanvasRenderingContext2D;
 
   constructor(
@@ -111,6 +125,7 @@ class ReadbackView implements DemoView {
     this.base = new Float32Array(inference.config.latentSize);
     this.spec = { ...o.spec, cols: o.spec.cols ?? o.cols };
     this.colormap = o.colormap;
+    this.classLabel = o.classLabel;
   }
 
   setBase(code: Float32Array): void {
@@ -125,10 +140,18 @@ class ReadbackView implements DemoView {
     this.colormap = colormap;
   }
 
+  setClass(classLabel: number): void {
+    this.classLabel = classLabel;
+  }
+
   async draw(): Promise<void> {
     const n = this.o.rows * this.o.cols;
     const codes = n === 1 ? this.base : await this.inference.latentCodes(this.spec, n, this.base);
-    const images = await this.inference.decode(codes, n);
+    const images = await this.inference.decode(
+      codes,
+      n,
+      this.classLabel !== undefined ? { labels: this.classLabel } : {},
+    );
     const grid = imageGrid(images, n, 28, 28, {
       columns: this.o.cols,
       padding: this.o.padding ?? 2,

@@ -1,6 +1,7 @@
-// The demo's engine, in a Web Worker: the GPU runtime, the digits model with its trainer and
-// inference, the latent views (drawn GPU-direct into transferred canvases, or through a readback
-// where WebGPU canvases do not work), the synthetic experiments and checkpoints. The main thread
+// The demo's engine, in a Web Worker: the GPU runtime, the digits model (unconditional, or
+// conditional on the digit class) with its trainer and inference, the latent views (drawn
+// GPU-direct into transferred canvases, or through a readback where WebGPU canvases do not work,
+// under the selected class for a conditional model), the synthetic experiments and checkpoints. The main thread
 // (main.ts) only touches the DOM, so it stays responsive while this trains.
 import { createRuntime, type GpuRuntime } from '../../src/gpu/runtime.js';
 import { loadEmbeddedDigits, type EmbeddedDigits } from '../../src/data/embedded.js';
@@ -11,26 +12,50 @@ import { readCheckpointSource } from '../../src/checkpoint/source.js';
 import { VaeModel } from '../../src/vae/model.js';
 import { Trainer } from '../../src/vae/trainer.js';
 import type { VaeConfig } from '../../src/vae/config.js';
-import { VaeInference } from '../../src/vae/inference.js';
+import { VaeInference, type Decoded } from '../../src/vae/inference.js';
 import { serveEngine, type WorkerScope } from './rpc.js';
-import { VIEW_IDS, type DisplayMode, type Engine, type ViewId } from './protocol.js';
+import {
+  VIEW_IDS,
+  type DisplayMode,
+  type Engine,
+  type ModelInfo,
+  type ViewId,
+} from './protocol.js';
 import { Animator, createView, type DemoView } from './views.js';
 
 const GRID = 16;
 const TRAIN_BATCH = 64;
+const DIGIT_CLASSES = 10;
 
-function digitsConfig(latent: number): VaeConfig {
+/** 784-400-Z; conditional: q(z|x, y) and p(x|z, y) with the digit's one-hot label. */
+function digitsConfig(latent: number, conditional: boolean): VaeConfig {
   return {
+    version: 2,
     inputSize: 784,
     latentSize: latent,
     encoder: { hidden: [400], activation: 'relu' },
     decoder: { hidden: [400], activation: 'relu' },
     likelihood: { kind: 'bernoulli' },
+    ...(conditional ? { condition: { kind: 'label', classes: DIGIT_CLASSES } } : {}),
   };
+}
+
+function digitsModel(latent: number, conditional: boolean): VaeModel {
+  return VaeModel.create(rt, digitsConfig(latent, conditional), {
+    seed: 1,
+    label: `digits-z${latent}${conditional ? '-cvae' : ''}`,
+  });
+}
+
+function infoOf(model: VaeModel): ModelInfo {
+  const c = model.config.condition;
+  return { latent: model.config.latentSize, classes: c.kind === 'label' ? c.classes : 0 };
 }
 
 interface Digits {
   model: VaeModel;
+  /** Classes of a conditional model, 0 for an unconditional one. */
+  classes: number;
   trainer: Trainer;
   inference: VaeInference;
   animator: Animator;
@@ -43,6 +68,8 @@ let digits: EmbeddedDigits;
 let current: Digits | undefined;
 let colormap: Colormap = 'gray';
 let traversal = { dim: 0, range: 3 };
+/** The class the views and the interpolation decode under (conditional models). */
+let selectedClass = 0;
 let animate = true;
 let training = false;
 let stopRequested = false;
@@ -76,6 +103,8 @@ async function setModel(model: VaeModel): Promise<void> {
     old.model.destroy();
   }
   const Z = model.config.latentSize;
+  const { classes } = infoOf(model);
+  selectedClass = 0;
   const trainer = await Trainer.create(model, {
     batchSize: TRAIN_BATCH,
     lr: 1e-3,
@@ -83,8 +112,11 @@ async function setModel(model: VaeModel): Promise<void> {
     readEvery: 5,
   });
   const inference = VaeInference.create(model, { batchSizes: [1, 16, 256] });
-  const make = (id: ViewId, o: Parameters<typeof createView>[4]) =>
-    createView(display, id, inference, canvases[id], o);
+  const make = (id: ViewId, o: Omit<Parameters<typeof createView>[4], 'classLabel'>) =>
+    createView(display, id, inference, canvases[id], {
+      ...o,
+      ...(classes ? { classLabel: selectedClass } : {}),
+    });
   // The training graph compiles beside the views (its pipelines concurrently with theirs), so that
   // Train starts stepping at once.
   const [slider, trav, manifold] = await Promise.all([
@@ -110,13 +142,13 @@ async function setModel(model: VaeModel): Promise<void> {
     (error) => send('error', error.message),
   );
   animator.animate = animate;
-  current = { model, trainer, inference, animator };
+  current = { model, classes, trainer, inference, animator };
   animator.start();
 }
 
-function testDigit(index: number): Float32Array {
+function testDigit(index: number): { image: Float32Array; label: number } {
   const i = Math.max(0, Math.min(digits.test.count - 1, Math.floor(index) || 0));
-  return digits.test.images.slice(i * 784, (i + 1) * 784);
+  return { image: digits.test.images.slice(i * 784, (i + 1) * 784), label: digits.test.labels[i]! };
 }
 
 const engine: Engine = {
@@ -126,20 +158,30 @@ const engine: Engine = {
     rt = await createRuntime({ onError: (e) => send('error', e.message) });
     send('status', `WebGPU adapter: ${rt.info.name}. Loading the embedded digits…`);
     digits = await loadEmbeddedDigits({ trainCount: 8000, testCount: 2000 });
-    await setModel(VaeModel.create(rt, digitsConfig(20), { seed: 1, label: 'digits-z20' }));
+    await setModel(digitsModel(20, false));
     return { adapter: rt.info.name };
   },
 
-  async newModel(latent) {
+  async newModel(latent, conditional) {
     if (training) throw new Error('demo: stop training first');
-    await setModel(
-      VaeModel.create(rt, digitsConfig(latent), { seed: 1, label: `digits-z${latent}` }),
-    );
-    return { latent };
+    const model = digitsModel(latent, conditional);
+    await setModel(model);
+    return infoOf(model);
   },
 
   async setCode(code) {
     state().animator.setCode(code);
+  },
+
+  async setClass(value) {
+    const { classes, animator } = state();
+    if (!classes) throw new Error('demo: this model is not conditional on a class');
+    if (!Number.isInteger(value) || value < 0 || value >= classes) {
+      throw new Error(`demo: class ${value} is not in [0, ${classes})`);
+    }
+    selectedClass = value;
+    for (const id of VIEW_IDS) animator.views[id].setClass(value);
+    animator.invalidate();
   },
 
   async setAnimate(on) {
@@ -161,7 +203,7 @@ const engine: Engine = {
   },
 
   async train(steps, options = {}) {
-    const { trainer, model, animator } = state();
+    const { trainer, model, classes, animator } = state();
     if (training) throw new Error('demo: already training');
     training = true;
     if (options.pauseViews) await animator.stop();
@@ -176,6 +218,8 @@ const engine: Engine = {
     const B = trainer.batchSize;
     const rng = createRng(trainer.step + 7);
     const batch = new Float32Array(B * D);
+    // A conditional model reads each digit's class with it.
+    const labels = classes ? new Uint8Array(B) : undefined;
     const framesBefore = animator.frames;
     const started = performance.now();
     let done = 0;
@@ -184,8 +228,9 @@ const engine: Engine = {
         for (let r = 0; r < B; r++) {
           const k = Math.floor(rng.next() * digits.train.count);
           batch.set(digits.train.images.subarray(k * D, (k + 1) * D), r * D);
+          if (labels) labels[r] = digits.train.labels[k]!;
         }
-        await trainer.trainStep(batch, B);
+        await trainer.trainStep({ images: batch, labels }, B);
         if (done % 10 === 9) {
           const seconds = (performance.now() - started) / 1000;
           send('train-progress', { step: trainer.step, stepsPerSecond: (done + 1) / seconds });
@@ -211,11 +256,27 @@ const engine: Engine = {
     const x = testDigit(a);
     const y = testDigit(b);
     const steps = 10;
-    const out = await state().inference.interpolate(x, y, steps, { method });
+    const { inference, classes } = state();
+    let out: Decoded;
+    if (classes) {
+      // Each digit's code under its own class (its style), decoded as the selected class.
+      const Z = inference.config.latentSize;
+      const both = new Float32Array(2 * 784);
+      both.set(x.image, 0);
+      both.set(y.image, 784);
+      const { mu } = await inference.encode(both, [x.label, y.label]);
+      out = await inference.interpolate(mu.slice(0, Z), mu.slice(Z, 2 * Z), steps, {
+        method,
+        space: 'latent',
+        labels: selectedClass,
+      });
+    } else {
+      out = await inference.interpolate(x.image, y.image, steps, { method });
+    }
     const strip = new Float32Array((steps + 2) * 784);
-    strip.set(x, 0);
+    strip.set(x.image, 0);
     strip.set(out.images, 784);
-    strip.set(y, (steps + 1) * 784);
+    strip.set(y.image, (steps + 1) * 784);
     return { strip, n: steps + 2 };
   },
 
@@ -306,7 +367,7 @@ const engine: Engine = {
       );
     }
     await setModel(model);
-    return { name, latent: model.config.latentSize };
+    return { name, ...infoOf(model) };
   },
 
   async snapshot(id) {

@@ -6,7 +6,7 @@ import type { BufferRange } from '../gpu/buffers.js';
 import type { PreparedDispatch } from '../gpu/runtime.js';
 import type { Colormap } from '../image/grid.js';
 import { latentCodeUniforms, prepareLatentCodes, type LatentCodeSpec } from '../kernels/latent.js';
-import type { DecoderProgram, VaeInference } from '../vae/inference.js';
+import type { DecoderProgram, Labels, VaeInference } from '../vae/inference.js';
 import { GridDisplay, type DisplayTarget } from './grid-display.js';
 import { FpsCounter, type GridLayout } from './layout.js';
 
@@ -24,6 +24,8 @@ export interface LatentViewOptions {
   colormap?: Colormap;
   /** Learned-sigma decoders: mean + alpha·σ. */
   alpha?: number;
+  /** Conditional models: the labels the codes are decoded under (required there). */
+  labels?: Labels;
   label?: string;
 }
 
@@ -74,7 +76,10 @@ export class LatentView {
     latentCodeUniforms(spec, n, Z);
     const rt = inference.rt;
     const label = options.label ?? 'latent-view';
-    const program = await inference.createDecoderProgram(n, { alpha: options.alpha ?? 0 });
+    const program = await inference.createDecoderProgram(n, {
+      alpha: options.alpha ?? 0,
+      ...(options.labels !== undefined ? { labels: options.labels } : {}),
+    });
     const anchors = rt.buffers.storage(`${label}.anchors`, 8 * Z);
     let display: GridDisplay | undefined;
     try {
@@ -133,6 +138,11 @@ export class LatentView {
   /** Learned-sigma decoders: draws mean + alpha * sigma in later frames. */
   setAlpha(alpha: number): void {
     this.program.setAlpha(alpha);
+  }
+
+  /** Conditional models: decodes later frames under these labels (one per code, or one for all). */
+  setLabels(labels: Labels): void {
+    this.program.setLabels(labels);
   }
 
   /** Records codes → decoder → tiles → copy into the target. */

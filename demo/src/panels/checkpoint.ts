@@ -1,4 +1,5 @@
-// Saving the digits model as a checkpoint (a download) and loading one (a file input).
+// Saving the digits model as a checkpoint (a download) and loading one (a file input). A loaded
+// conditional model brings the class selector with it (its config is in the checkpoint).
 import type { Panel } from '../app.js';
 
 export const checkpointPanel: Panel = {
@@ -20,16 +21,21 @@ export const checkpointPanel: Panel = {
         })
         .catch(app.showError);
     });
+    const load = async (file: File) => {
+      const { name, ...model } = await app.engine.loadCheckpoint(file);
+      app.modelChanged(model);
+      status.textContent =
+        `loaded ${name} (latent size ${model.latent}` +
+        (model.classes ? `, conditional on ${model.classes} classes)` : ')');
+      return model;
+    };
     app.$<HTMLInputElement>('ckpt-load').addEventListener('change', (event) => {
       const file = (event.target as HTMLInputElement).files?.[0];
-      if (!file) return;
-      void app.engine
-        .loadCheckpoint(file)
-        .then(({ name, latent }) => {
-          app.modelChanged(latent);
-          status.textContent = `loaded ${name} (latent size ${latent})`;
-        })
-        .catch(app.showError);
+      if (file) void load(file).catch(app.showError);
     });
+    app.hooks.reloadCheckpoint = async () => {
+      const { bytes } = await app.engine.saveCheckpoint();
+      return load(new File([bytes as Uint8Array<ArrayBuffer>], 'reloaded.safetensors'));
+    };
   },
 };

@@ -26,6 +26,15 @@ export const interpolationPanel: Panel = {
       putGray(app.$<HTMLCanvasElement>('interp'), strip, n);
     };
     app.$('interp-go').addEventListener('click', () => void interpolate().catch(app.showError));
+    const note = app.$('interp-note');
+    const describe = ({ classes }: { classes: number }) => {
+      note.hidden = classes === 0;
+      note.textContent =
+        'Conditional model: each digit is encoded under its own class, and the codes between ' +
+        'them are decoded as the class picked beside the sliders.';
+    };
+    app.onModel(describe);
+    describe(app.model);
     app.hooks.interpolate = interpolate;
   },
 };

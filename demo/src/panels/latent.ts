@@ -1,11 +1,13 @@
 // The latent code: one slider per dimension (the code lives here and is sent to the worker, which
-// redraws the slider image and the manifold), random and zero buttons.
+// redraws the slider image and the manifold), random and zero buttons, and, for a model conditional
+// on the digit class, the class every view decodes under.
 import { createRng } from '../../../src/data/rng.js';
+import type { ModelInfo } from '../protocol.js';
 import type { Panel } from '../app.js';
 
 export const latentPanel: Panel = {
   mount(app) {
-    let code: Float32Array = new Float32Array(app.latent);
+    let code: Float32Array = new Float32Array(app.model.latent);
     const send = () => void app.engine.setCode(code).catch(app.showError);
     const build = (Z: number) => {
       code = new Float32Array(Z);
@@ -30,6 +32,30 @@ export const latentPanel: Panel = {
       }
       send();
     };
+    const classBox = app.$('class-box');
+    const classSelect = app.$<HTMLSelectElement>('class-select');
+    // Shown and enabled only for a conditional model; a new model starts at class 0 (as the worker).
+    const buildClasses = (classes: number) => {
+      classSelect.textContent = '';
+      for (let k = 0; k < classes; k++) {
+        const option = document.createElement('option');
+        option.value = String(k);
+        option.textContent = String(k);
+        classSelect.append(option);
+      }
+      classSelect.size = Math.min(classes, 10);
+      classSelect.value = '0';
+      classSelect.disabled = classes === 0;
+      classBox.hidden = classes === 0;
+    };
+    const setClass = () => app.engine.setClass(Number(classSelect.value));
+    classSelect.addEventListener('change', () => void setClass().catch(app.showError));
+    const modelChanged = (model: ModelInfo) => {
+      build(model.latent);
+      buildClasses(model.classes);
+    };
+    app.onModel(modelChanged);
+    modelChanged(app.model);
     const setCode = (values: Float32Array) => {
       code = values;
       code.forEach((v, j) => {
@@ -38,8 +64,6 @@ export const latentPanel: Panel = {
       });
       send();
     };
-    app.onModel(build);
-    build(app.latent);
     app.$('sliders-random').addEventListener('click', () => {
       const rng = createRng(Math.floor(performance.now()));
       setCode(Float32Array.from(code, () => rng.normal()));
@@ -49,6 +73,12 @@ export const latentPanel: Panel = {
       const input = app.$<HTMLInputElement>(`slider-${dim}`);
       input.value = String(value);
       input.dispatchEvent(new Event('input'));
+    };
+    app.hooks.setClass = (label) => {
+      if (classSelect.disabled) throw new Error('demo: the class selector is disabled');
+      classSelect.value = String(label);
+      if (classSelect.value !== String(label)) throw new Error(`demo: no class ${label}`);
+      return setClass();
     };
   },
 };

@@ -1,7 +1,9 @@
-// Training on the embedded digits: the latent size, start/stop, the live chart and the readout.
+// Training on the embedded digits: the latent size, whether the model is conditional on the digit
+// class (a conditional VAE), start/stop, the live chart and the readout.
 // Training runs in the worker; the chart is drawn here from its metric events.
 import { drawChart, type Series } from '../chart.js';
 import { MainThreadMonitor, type Panel } from '../app.js';
+import type { ModelInfo } from '../protocol.js';
 
 const TITLE = 'per-example loss, reconstruction and KL (nats)';
 
@@ -37,7 +39,18 @@ export const trainPanel: Panel = {
     app.on('train-progress', (p) => {
       readout.textContent = `step ${p.step}, ${p.stepsPerSecond.toFixed(1)} steps/s`;
     });
-    app.onModel(() => {
+    const latentSize = app.$<HTMLSelectElement>('latent-size');
+    const conditional = app.$<HTMLInputElement>('train-conditional');
+    // The controls show the current model: a loaded checkpoint's (where its latent size is
+    // offered), or the previous one when a new model was refused.
+    const showModel = (model: ModelInfo) => {
+      if (Array.from(latentSize.options).some((o) => o.value === String(model.latent))) {
+        latentSize.value = String(model.latent);
+      }
+      conditional.checked = model.classes > 0;
+    };
+    app.onModel((model) => {
+      showModel(model);
       for (const s of series) s.points.length = 0;
       drawChart(chart, series, TITLE);
       readout.textContent = 'not trained yet';
@@ -67,13 +80,23 @@ export const trainPanel: Panel = {
       void train(Number(app.$<HTMLInputElement>('train-steps').value) || 100).catch(app.showError);
     });
     stop.addEventListener('click', () => void app.engine.stopTraining());
-    app.$('latent-size').addEventListener('change', () => {
-      const Z = Number(app.$<HTMLSelectElement>('latent-size').value);
-      void app.engine
-        .newModel(Z)
-        .then(() => app.modelChanged(Z))
-        .catch(app.showError);
-    });
+    const newModel = async () => {
+      const model = await app.engine.newModel(Number(latentSize.value), conditional.checked);
+      app.modelChanged(model);
+      return model;
+    };
+    const changed = () =>
+      void newModel().catch((error: unknown) => {
+        showModel(app.model);
+        app.showError(error);
+      });
+    latentSize.addEventListener('change', changed);
+    conditional.addEventListener('change', changed);
     app.hooks.train = train;
+    app.hooks.newModel = (latent, isConditional) => {
+      latentSize.value = String(latent);
+      conditional.checked = isConditional;
+      return newModel();
+    };
   },
 };
