@@ -203,7 +203,7 @@ function scheduler(): Schedule {
 
 /**
  * Redraws the views: the slider image and the manifold when the code changed, the traversal grid
- * every frame (its base code animated). Two frames may be in flight; while `training`, one, and a
+ * every frame while animated (its base code moving), else when the code changed. Two frames may be in flight; while `training`, one, and a
  * frame starts only when the views' GPU time stays under ANIMATION_SHARE of the elapsed time.
  */
 export class Animator {
@@ -270,7 +270,9 @@ export class Animator {
     // Alone on the GPU, two frames in flight (the next is recorded while one runs); while
     // training, one at a time.
     const limit = this.training ? 1 : 2;
-    if (this.inFlight < limit && this.mayDraw(now)) {
+    // With the animation off, a frame only when something changed: an idle GPU for training.
+    const due = this.animate || this.codeDirty;
+    if (due && this.inFlight < limit && this.mayDraw(now)) {
       this.inFlight++;
       this.lastStart = now;
       const measured = !this.training && this.inFlight === 1;
@@ -297,6 +299,7 @@ export class Animator {
   private async frame(time: number): Promise<void> {
     const { views } = this;
     const work: Promise<void>[] = [];
+    const changed = this.codeDirty;
     if (this.codeDirty) {
       this.codeDirty = false;
       views['slider-image'].setBase(this.code);
@@ -307,8 +310,10 @@ export class Animator {
     if (this.animate) {
       for (let j = 0; j < base.length; j++) base[j]! += 0.6 * Math.sin(time / 700 + j);
     }
-    views.traversal.setBase(base);
-    work.push(views.traversal.draw());
+    if (this.animate || changed) {
+      views.traversal.setBase(base);
+      work.push(views.traversal.draw());
+    }
     await Promise.all(work);
   }
 }

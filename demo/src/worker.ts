@@ -186,13 +186,18 @@ const engine: Engine = {
 
   async setAnimate(on) {
     animate = on;
-    if (current) current.animator.animate = on;
+    if (current) {
+      current.animator.animate = on;
+      // Stopped: one more frame draws the grid at its resting code.
+      current.animator.invalidate();
+    }
   },
 
   async setTraversal(dim, range) {
     traversal = { dim, range };
     const s = state();
     s.animator.views.traversal.setSpec(traversalSpec(s.model.config.latentSize));
+    s.animator.invalidate();
   },
 
   async setColormap(cm) {
