@@ -3,9 +3,11 @@
 // what stays alive: the count of live GPU buffers (rt.buffers.stats) after each epoch must not
 // change after the first, and the JS heap after a full GC at the end must be within 5 % of the heap
 // after the first epoch. Small model (784-64-8) on the embedded digits, batch 100 (80 steps an
-// epoch, 125 epochs).
+// epoch, 125 epochs). The matmul variants' background measuring (bounded, not part of training) is
+// off unless --tuning: its operands come and go while it measures. Buffers whose count or size
+// changed between epochs are named.
 //
-//   node --expose-gc --import tsx bench/long-run.ts [--steps 10000] [--adapter llvmpipe]
+//   node --expose-gc --import tsx bench/long-run.ts [--steps 10000] [--adapter llvmpipe] [--tuning]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
   options: {
     steps: { type: 'string', default: '10000' },
     adapter: { type: 'string', default: 'llvmpipe' },
+    tuning: { type: 'boolean', default: false },
   },
 });
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -36,10 +39,14 @@ const BATCH = 100;
 const digits = await loadEmbeddedDigits({ trainCount: 8000, testCount: 500 });
 const stepsPerEpoch = Math.ceil(digits.train.count / BATCH);
 const epochs = Math.ceil(Number(values.steps) / stepsPerEpoch);
-const rt = await createRuntime({ adapter: values.adapter as AdapterChoice });
+const rt = await createRuntime({
+  adapter: values.adapter as AdapterChoice,
+  tuning: { persist: false, background: values.tuning },
+});
 console.log(
   `long run: ${epochs * stepsPerEpoch} steps (${epochs} epochs of ${stepsPerEpoch}), ` +
-    `adapter ${rt.info.name} (${rt.info.kind}), Node ${process.version}, ${new Date().toISOString()}`,
+    `adapter ${rt.info.name} (${rt.info.kind}), background matmul measuring ` +
+    `${values.tuning ? 'on' : 'off'}, Node ${process.version}, ${new Date().toISOString()}`,
 );
 const model = VaeModel.create(
   rt,
@@ -66,6 +73,7 @@ interface EpochSample {
 }
 const samples: EpochSample[] = [];
 let windows = 0;
+let lastLabels = new Map<string, { buffers: number; bytes: number }>();
 const started = performance.now();
 await trainer.fit(
   { images: digits.train.images, count: digits.train.count },
@@ -81,6 +89,17 @@ await trainer.fit(
     onEpoch: (r) => {
       const mem = collect();
       const { liveBuffers, liveBytes } = rt.buffers.stats;
+      // Name what changed since the last epoch (a leak's labels).
+      const labels = rt.buffers.liveLabels();
+      const text = (e: { buffers: number; bytes: number } | undefined) =>
+        e ? `${e.buffers} (${e.bytes} bytes)` : '0';
+      const changed = [...new Set([...labels.keys(), ...lastLabels.keys()])]
+        .filter((l) => text(labels.get(l)) !== text(lastLabels.get(l)))
+        .map((l) => `${l} ${text(lastLabels.get(l))} → ${text(labels.get(l))}`);
+      if (r.epoch > 1 && changed.length > 0) {
+        console.log(`epoch ${r.epoch}: live buffers changed: ${changed.join('; ')}`);
+      }
+      lastLabels = labels;
       samples.push({
         epoch: r.epoch,
         step: trainer.step,

@@ -27,16 +27,37 @@ const EPOCHS = 12;
 const { trainArgs, modelArgs } = smallRun(root, EPOCHS, adapter);
 const TOTAL = EPOCHS * SMALL_RUN_STEPS_PER_EPOCH;
 
+interface EpochRecord {
+  type: string;
+  epoch: number;
+  train: { loss: number };
+  test: { loss: number };
+}
+
+/** The epoch records of --json output. */
+const epochRecords = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as EpochRecord)
+    .filter((r) => r.type === 'epoch');
+
 describe('interrupting the CLI', () => {
   let reference: Checkpoint;
+  let referenceEpochs: EpochRecord[];
   const seed = freshSeed();
   const rng = makeRng(seed);
 
   beforeAll(async () => {
     // The uninterrupted run every interrupted one must end like.
     const out = join(root, 'reference');
-    const run = await startCli(['train', ...trainArgs, ...modelArgs, '--out', out]).exited;
+    const args = ['train', ...trainArgs, ...modelArgs, '--out', out, '--json'];
+    const run = await startCli(args).exited;
     expect(run.code, run.stderr).toBe(0);
+    referenceEpochs = epochRecords(run.stdout);
+    expect(referenceEpochs.map((r) => r.epoch)).toEqual(
+      [...Array(EPOCHS).keys()].map((e) => e + 1),
+    );
     reference = await readCheckpointFile(join(out, 'model.safetensors'));
     expect(reference.optimizer!.step).toBe(TOTAL);
   });
@@ -44,7 +65,7 @@ describe('interrupting the CLI', () => {
   it('Ctrl-C checkpoints the step it stopped after and prints the command that resumes', async () => {
     const out = join(root, 'sigint');
     const ckpt = join(out, 'model.safetensors');
-    const cli = startCli(['train', ...trainArgs, ...modelArgs, '--out', out]);
+    const cli = startCli(['train', ...trainArgs, ...modelArgs, '--out', out, '--json']);
     await waitFor('the first checkpoint', () => mtimeOf(ckpt) >= 0 || cli.done);
     await new Promise((r) => setTimeout(r, rng() * 300));
     process.kill(cli.pid, 'SIGINT');
@@ -60,15 +81,42 @@ describe('interrupting the CLI', () => {
     expect(Number(step)).toBe((Number(epoch) - 1) * SMALL_RUN_STEPS_PER_EPOCH + Number(batch));
     expect(Number(step)).toBeLessThan(TOTAL);
     expect((await readCheckpointFile(ckpt)).optimizer!.step).toBe(Number(step));
+    // --json: the last line says the same for scripts.
+    const last = JSON.parse(stopped.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(last).toMatchObject({ type: 'interrupted', signal: 'SIGINT', step: Number(step) });
+    expect(last.resume).toBe(command);
     // The same arguments without the model's (the checkpoint has it), plus --resume.
     const words = command!.split(' ');
     expect(words.slice(0, 4)).toEqual(['node', '--import', 'tsx', 'src/cli.ts']);
-    expect(words.slice(4)).toEqual(['train', ...trainArgs, '--out', out, '--resume', ckpt]);
+    expect(words.slice(4)).toEqual([
+      'train',
+      ...trainArgs,
+      '--out',
+      out,
+      '--json',
+      '--resume',
+      ckpt,
+    ]);
     const resumed = await startCli(words.slice(4)).exited;
     expect(resumed.code, resumed.stderr).toBe(0);
     const next = Number(step) + 1;
-    const at = `epoch ${Math.ceil(next / 20)}, batch ${((next - 1) % 20) + 1} of 20`;
-    expect(resumed.stdout).toContain(`(step ${step}); continuing at ${at}`);
+    const first = Math.ceil(next / 20);
+    const at = `epoch ${first}, batch ${((next - 1) % 20) + 1} of 20`;
+    expect(resumed.stderr).toContain(`(step ${step}); continuing at ${at}`);
+    // The loss curve: each epoch's test loss (the same noise every evaluation) and the train loss
+    // of every whole epoch are the uninterrupted run's.
+    const epochs = epochRecords(resumed.stdout);
+    expect(epochs.map((r) => r.epoch)).toEqual(
+      referenceEpochs.slice(first - 1).map((r) => r.epoch),
+    );
+    for (const r of epochs) {
+      const want = referenceEpochs[r.epoch - 1]!;
+      const close = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * (1 + Math.abs(b));
+      expect(close(r.test.loss, want.test.loss), `seed ${seed}, epoch ${r.epoch}`).toBe(true);
+      if (r.epoch > first) {
+        expect(close(r.train.loss, want.train.loss), `seed ${seed}, epoch ${r.epoch}`).toBe(true);
+      }
+    }
     const final = await readCheckpointFile(ckpt);
     expect(final.optimizer!.step).toBe(TOTAL);
     // Same batches, same noise, same order: the uninterrupted run's weights and moments.

@@ -66,6 +66,10 @@ describe('the run record of a checkpoint', () => {
     const assumed = resumeStart(undefined, 57, shape, 'ck');
     expect(assumed.startStep).toBe(57);
     expect(assumed.note).toMatch(/ck has no record of the run that wrote it/);
+    // Weights only: a new run from them.
+    const fresh = resumeStart(undefined, undefined, shape, 'w');
+    expect(fresh.startStep).toBe(0);
+    expect(fresh.note).toMatch(/w has no optimizer state: training starts at step 0/);
   });
 
   it('names epochs and batches of steps', () => {

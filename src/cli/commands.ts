@@ -161,7 +161,7 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   if (o.resume !== undefined && resumed) {
     const start = resumeStart(
       readRunRecord(resumed.metadata, o.resume),
-      resumed.optimizer?.step ?? 0,
+      resumed.optimizer?.step,
       shape,
       o.resume,
     );
@@ -226,6 +226,13 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
     `checkpoint: ${checkpointPath}, after every epoch` +
       (o.saveEvery ? ` and every ${o.saveEvery} steps` : ''),
   );
+  // The last whole checkpoint on disk: this run's, or the one it resumed from.
+  const lastCheckpoint = (): { path: string; step: number } | undefined =>
+    saver.savedStep !== undefined
+      ? { path: checkpointPath, step: saver.savedStep }
+      : o.resume !== undefined
+        ? { path: o.resume, step: startStep }
+        : undefined;
   const where = (step: number) => {
     const { epoch, batch } = positionOf(step, stepsPerEpoch);
     return `step ${step} (epoch ${epoch}, batch ${batch} of ${stepsPerEpoch})`;
@@ -238,10 +245,10 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
       stop.abort(interruption);
     },
     (signal) => {
-      const last = saver.savedStep ?? (resumed ? startStep : undefined);
+      const last = lastCheckpoint();
       ownStderr().write(
         `webgpu-vae: ${signal} again: quitting without a new checkpoint` +
-          (last !== undefined ? `; ${checkpointPath} holds step ${last}` : '') +
+          (last ? `; ${last.path} holds step ${last.step}` : '') +
           '\n',
       );
       process.exit(signalStatus(signal));
@@ -317,17 +324,18 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
     if (failure !== undefined && failure !== interruption) {
       // Writes in flight finish (or fail); the file on disk is the last whole checkpoint.
       await saver.flush().catch(() => {});
-      const cause = saver.error ?? failure;
+      // Training stopped for a failed checkpoint write (the abort's reason), or failed itself.
+      const bySaver = saver.error !== undefined && failure === stop.signal.reason;
+      const cause = bySaver ? saver.error : failure;
       // A checkpoint that failed because the device was lost: say where training was.
-      const after = saver.error && rt.isLost ? `training stopped after step ${trainer.step}: ` : '';
-      const last = saver.savedStep ?? (resumed ? startStep : undefined);
-      const path = saver.savedStep !== undefined ? checkpointPath : o.resume;
+      const after = bySaver && rt.isLost ? `training stopped after step ${trainer.step}: ` : '';
+      const last = lastCheckpoint();
       throw new Error(
         after +
           (cause instanceof Error ? cause.message : String(cause)) +
-          (last !== undefined && path !== undefined
-            ? `\nthe last checkpoint, at step ${last}, is ${path}; to resume: ` +
-              resumeCommandLine(context.argv, path)
+          (last
+            ? `\nthe last checkpoint, at step ${last.step}, is ${last.path}; to resume: ` +
+              resumeCommandLine(context.argv, last.path)
             : ''),
         { cause },
       );

@@ -79,14 +79,23 @@ const SETTING: Record<'batch' | 'examples' | 'seed' | 'binarize', string> = {
 
 /**
  * The step a resumed run starts at: the checkpoint's optimizer step, after checking that this run
- * repeats the recorded one. `note` says what was assumed when the checkpoint has no record.
+ * repeats the recorded one. `note` says what was assumed when the checkpoint has no record (or no
+ * optimizer state).
  */
 export function resumeStart(
   saved: RunRecord | undefined,
-  optimizerStep: number,
+  /** The checkpoint's optimizer step; undefined when it has no optimizer state. */
+  optimizerStep: number | undefined,
   now: RunShape,
   source: string,
 ): { startStep: number; note?: string } {
+  if (optimizerStep === undefined) {
+    // Weights only (e.g. exported from PyTorch): a new run from them.
+    return {
+      startStep: 0,
+      note: `${source} has no optimizer state: training starts at step 0 with fresh Adam moments`,
+    };
+  }
   let note: string | undefined;
   if (saved) {
     if (saved.step !== optimizerStep) {
