@@ -23,7 +23,7 @@ import { freshSeed, makeRng } from './helpers/reference.js';
 
 const adapter = TEST_ADAPTERS[0]!;
 const root = mkdtempSync(join(tmpdir(), 'webgpu-vae-interrupt-'));
-const EPOCHS = 12;
+const EPOCHS = 6;
 const { trainArgs, modelArgs } = smallRun(root, EPOCHS, adapter);
 const TOTAL = EPOCHS * SMALL_RUN_STEPS_PER_EPOCH;
 
