@@ -4,6 +4,7 @@
 // native drivers' stderr out of sight (cli/native-stderr.ts); the commands themselves (and the GPU
 // libraries) are loaded only where they run.
 import { parseCliArgs, usage } from './cli/args.js';
+import { CliExit } from './cli/interrupt.js';
 import {
   followParent,
   isCliChild,
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   }
   followParent();
   const { runCommand } = await import('./cli/commands.js');
-  await runCommand(args);
+  await runCommand(args, { argv });
   return 0;
 }
 
@@ -40,6 +41,7 @@ main(process.argv.slice(2)).then(
   (status) => process.exit(status),
   (error: unknown) => {
     ownStderr().write(`webgpu-vae: ${(error as Error).message}\n`);
-    process.exit(1);
+    // An interrupted run exits as the signal would have ended it (see cli/interrupt.ts).
+    process.exit(error instanceof CliExit ? error.status : 1);
   },
 );

@@ -121,8 +121,9 @@ describe('webgpu-vae CLI', () => {
       'train',
       '--resume',
       ckpt,
+      // --epochs counts the whole run: the checkpoint ended epoch 2.
       '--epochs',
-      '1',
+      '3',
       '--batch',
       '200',
       '--adapter',
@@ -140,7 +141,7 @@ describe('webgpu-vae CLI', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.map((r) => r.type)).toEqual(['epoch', 'summary']);
     const [epoch, summary] = records as [Record<string, any>, Record<string, any>]; // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(epoch).toMatchObject({ epoch: 1, epochs: 1, step: 120 });
+    expect(epoch).toMatchObject({ epoch: 3, epochs: 3, step: 120, skipped: 0 });
     expect(epoch.test.loss).toBeGreaterThan(0);
     expect(epoch.test.elbo).toBeCloseTo(-epoch.test.loss, 3);
     expect(summary).toMatchObject({ command: 'train', steps: 120 });
@@ -150,7 +151,9 @@ describe('webgpu-vae CLI', () => {
       join(resumedDir, 'reconstructions.png'),
     ]);
     expect(summary.seconds).toBeGreaterThan(0);
-    expect(resumed.stderr).toMatch(/resumed from .* \(step 80\)/);
+    expect(resumed.stderr).toMatch(
+      /resumed from .* \(step 80\); continuing at epoch 3, batch 1 of 40/,
+    );
     expect(resumed.stderr).toMatch(/after every epoch and every 7 steps/);
     expect(resumed.stderr).not.toMatch(NATIVE_NOISE);
     expect((await readCheckpointFile(join(resumedDir, 'model.safetensors'))).optimizer!.step).toBe(

@@ -22,18 +22,12 @@ import {
   readIdxImagesFile,
   readIdxLabelsFile,
 } from '../src/data/idx-node.js';
-import { createRng, randomPermutation } from '../src/data/rng.js';
+import { createRng, deriveSeed, randomPermutation } from '../src/data/rng.js';
+import { idxBytes } from './helpers/idx.js';
 
 // ---- hand-made IDX buffers -------------------------------------------------------------------
 
-function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + body.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, magic, false);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(body, 4 + 4 * dims.length);
-  return out;
-}
+const idx = idxBytes;
 
 /** 3 images of 2×2: pixel values 0, 51, 102, ..., 255 and 17. */
 const PIXELS = new Uint8Array([0, 51, 102, 153, 204, 255, 17, 34, 0, 0, 255, 128]);
@@ -490,6 +484,51 @@ describe('Batcher', () => {
     expect(() => new Batcher(data, rowSize, { batchSize: 2, labels: new Uint8Array(3) })).toThrow(
       /3 labels for 103 rows/,
     );
+  });
+
+  it('starts any epoch at any batch with the order a run from the start gives it', () => {
+    const opts = { batchSize: 10, seed: 7, dropLast: false, labels } as const;
+    const run = new Batcher(data, rowSize, opts);
+    const epochs = [0, 1, 2, 3].map(() => epochRows(run).ids);
+    expect(run.epoch).toBe(3);
+    // Epoch 2 alone, from a fresh batcher, and after skipping 4 of its batches.
+    const direct = new Batcher(data, rowSize, opts);
+    direct.startEpoch(2);
+    const ids: number[] = [];
+    direct.skip(4);
+    expect(direct.batchInEpoch).toBe(4);
+    let n: number;
+    while ((n = direct.next()) > 0) for (let r = 0; r < n; r++) ids.push(direct.batchIndices[r]!);
+    expect(ids).toEqual(epochs[2]!.slice(40));
+    // The next epoch after a jump follows on.
+    direct.startEpoch();
+    expect(direct.epoch).toBe(3);
+    const next: number[] = [];
+    while ((n = direct.next()) > 0) for (let r = 0; r < n; r++) next.push(direct.batchIndices[r]!);
+    expect(next).toEqual(epochs[3]);
+    // A different seed, a different order.
+    const other = new Batcher(data, rowSize, { ...opts, seed: 8 });
+    expect(epochRows(other).ids).not.toEqual(epochs[0]);
+    direct.startEpoch(5);
+    expect(() => direct.skip(12)).toThrow(/batches must be an integer in \[0, 11\]/);
+    expect(() => direct.startEpoch(-1)).toThrow(/epoch must be an integer >= 0/);
+  });
+
+  it('derives unrelated seeds from a seed and a path', () => {
+    const seen = new Set<number>();
+    for (const seed of [0, 1, 2 ** 40]) {
+      for (let e = 0; e < 30; e++) for (let b = 0; b < 30; b++) seen.add(deriveSeed(seed, e, b));
+      seen.add(deriveSeed(seed));
+      seen.add(deriveSeed(seed, 2 ** 33));
+    }
+    expect(seen.size).toBe(3 * (900 + 2));
+    expect(deriveSeed(3, 4, 5)).toBe(deriveSeed(3, 4, 5));
+    for (const s of seen) expect(Number.isSafeInteger(s) && s >= 0).toBe(true);
+    // Neighbouring paths give independent-looking first draws (mean of 900 uniforms near 1/2).
+    let sum = 0;
+    for (let e = 0; e < 900; e++) sum += createRng(deriveSeed(1, e)).next();
+    expect(Math.abs(sum / 900 - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / 900));
+    expect(() => deriveSeed(1, -1)).toThrow(/path parts must be integers >= 0/);
   });
 
   it('randomPermutation is uniform-ish (every position sees every value)', () => {

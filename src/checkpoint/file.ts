@@ -32,6 +32,41 @@ export function tempPathFor(path: string): string {
   );
 }
 
+/** Whether process `pid` exists (it may belong to another user). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writers of `path` killed mid-write (kill -9, a crash) left
+ * behind: those whose writing process no longer exists. Returns the paths removed.
+ */
+export async function removeStaleTempFiles(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return []; // no folder, nothing left behind
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1];
+    if (pid === undefined || processExists(Number(pid))) continue;
+    const stale = join(dir, name);
+    await fs.rm(stale, { force: true });
+    removed.push(stale);
+  }
+  return removed;
+}
+
 async function writePlanned(
   path: string,
   plan: SafetensorsPlan,

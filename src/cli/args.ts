@@ -84,7 +84,8 @@ const DATA_NOTE =
 
 // ---- train ----
 
-const MODEL_FLAGS = [
+/** The flags that shape a new model (a resumed run takes its model from the checkpoint). */
+export const MODEL_FLAGS = [
   'preset',
   'latent',
   'hidden',
@@ -164,6 +165,10 @@ export const trainCommand = defineCommand({
       '(the conv VAE for 28x28 images), or --config FILE with a full model description (the JSON\n' +
       'VaeConfig of the library, e.g. the "config" of a checkpoint). --resume FILE continues a\n' +
       'checkpoint with its own model.',
+    'Stopping: Ctrl-C (SIGINT, SIGTERM) ends the running step, writes the checkpoint and prints the\n' +
+      'command that resumes (a second Ctrl-C quits at once). --resume FILE continues the run at the\n' +
+      'step the checkpoint holds, with the batch order and noise it would have had: give the same\n' +
+      '--batch, --seed, --binarize and data; --epochs counts the whole run.',
     DATA_NOTE,
     'Output: DIR/model.safetensors (written atomically after every epoch and every --save-every\n' +
       'steps), DIR/samples.png and DIR/reconstructions.png.',
@@ -179,7 +184,12 @@ export const trainCommand = defineCommand({
     `${PROGRAM} train --resume out/model.safetensors --epochs 5`,
   ],
   flags: {
-    epochs: { kind: 'int', min: 1, default: 10, help: 'epochs' },
+    epochs: {
+      kind: 'int',
+      min: 1,
+      default: 10,
+      help: 'epochs of the run (with --resume: counting those done)',
+    },
     batch: { kind: 'int', min: 1, max: MAX_BATCH, default: 128, help: 'batch size' },
     lr: { kind: 'number', min: 0, minExclusive: true, default: 1e-3, help: 'Adam learning rate' },
     preset: {

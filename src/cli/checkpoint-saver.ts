@@ -5,6 +5,7 @@
 // rename) while training goes on. Writes are serialized, so an older state never replaces a newer
 // one. Staging buffers are reused; at most two periodic snapshots are in flight, a third is taken
 // at the next step instead, and a forced one (epoch end, the end of the run) always goes through.
+// Each file also gets the caller's metadata for its step (the CLI records its run: cli/resume.ts).
 import { writeCheckpointFile } from '../checkpoint/file.js';
 import type { OptimizerStateInput } from '../checkpoint/checkpoint.js';
 import type { TensorInput } from '../checkpoint/safetensors.js';
@@ -24,6 +25,8 @@ export class CheckpointSaver {
   savedStep: number | undefined;
   /** Checkpoints written so far. */
   written = 0;
+  /** The step of the last snapshot taken (written or not yet). */
+  snapshotStep: number | undefined;
 
   private constructor(
     private readonly model: VaeModel,
@@ -32,16 +35,19 @@ export class CheckpointSaver {
     private readonly hyper: unknown,
     /** Called once when a write fails (e.g. to stop training). */
     private readonly onError: (error: Error) => void,
+    private readonly metadata: (step: number) => Record<string, string>,
   ) {}
 
   static async create(
     trainer: Trainer,
     path: string,
     onError: (error: Error) => void = () => {},
+    /** Extra metadata of the checkpoint of a step. */
+    metadata: (step: number) => Record<string, string> = () => ({}),
   ): Promise<CheckpointSaver> {
     // The hyperparameters as the trainer states them (read once; the moments it reads are unused).
     const { hyper } = await trainer.optimizerState();
-    return new CheckpointSaver(trainer.model, trainer, path, hyper, onError);
+    return new CheckpointSaver(trainer.model, trainer, path, hyper, onError, metadata);
   }
 
   /** The first failed write, if any. */
@@ -61,6 +67,7 @@ export class CheckpointSaver {
       return;
     }
     this.pendingStep = undefined;
+    this.snapshotStep = step;
     const { rt, flatSize } = this.model;
     const bytes = flatSize * 4;
     const staging =
@@ -87,7 +94,9 @@ export class CheckpointSaver {
         return flat;
       },
       (e: unknown) => {
-        throw new Error(`checkpoint at step ${step}: reading the GPU state failed (${String(e)})`);
+        // A lost device is the usual cause: name it and the work it was running.
+        const why = rt.lossReport() ?? String(e);
+        throw new Error(`checkpoint at step ${step}: reading the GPU state failed (${why})`);
       },
     );
     state.then(
@@ -157,6 +166,7 @@ export class CheckpointSaver {
       params: tensors(0),
       config: this.model.config,
       optimizer,
+      metadata: this.metadata(step),
     });
   }
 }

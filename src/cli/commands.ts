@@ -2,7 +2,7 @@
 // captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCheckpointFile } from '../checkpoint/file.js';
+import { readCheckpointFile, removeStaleTempFiles } from '../checkpoint/file.js';
 import { binarizeInto } from '../data/idx.js';
 import { createRng } from '../data/rng.js';
 import { createRuntime, type GpuRuntime } from '../gpu/runtime.js';
@@ -13,7 +13,16 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
 import { ownStderr } from './native-stderr.js';
+import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
+import {
+  positionOf,
+  readRunRecord,
+  resumeCommandLine,
+  resumeStart,
+  runMetadata,
+  type RunShape,
+} from './resume.js';
 import { reconstruct } from './render.js';
 import { VaeInference } from '../vae/inference.js';
 import { VaeModel } from '../vae/model.js';
@@ -120,7 +129,7 @@ async function writeSamples(
   }
 }
 
-async function train(o: TrainOptions): Promise<void> {
+async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   const out = new Output(o.json);
   const seed = o.seed ?? 0;
   // A model description is read and checked first: its mistakes need no data or GPU.
@@ -137,14 +146,37 @@ async function train(o: TrainOptions): Promise<void> {
       split.images = copy;
     }
   }
-  const rt = await runtime(o.adapter, out);
+  const stepsPerEpoch = Math.ceil(data.train.count / o.batch);
+  const shape: RunShape = {
+    epochs: o.epochs,
+    stepsPerEpoch,
+    batch: o.batch,
+    examples: data.train.count,
+    seed,
+    binarize: o.binarize,
+  };
+  // The checkpoint is read (and the resumed run checked) before the GPU is set up.
+  const resumed = o.resume !== undefined ? await readCheckpointFile(o.resume) : undefined;
+  let startStep = 0;
+  if (o.resume !== undefined && resumed) {
+    const start = resumeStart(
+      readRunRecord(resumed.metadata, o.resume),
+      resumed.optimizer?.step,
+      shape,
+      o.resume,
+    );
+    startStep = start.startStep;
+    if (start.note) out.log(`note: ${start.note}`);
+  }
+  const rt = context.runtime ?? (await runtime(o.adapter, out));
+  if (context.runtime) out.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
   let model: VaeModel;
-  let resumeState;
-  if (o.resume) {
-    const ckpt = await readCheckpointFile(o.resume);
-    model = VaeModel.fromDecoded(rt, ckpt, o.resume);
-    resumeState = ckpt.optimizer;
-    out.log(`resumed from ${o.resume} (step ${resumeState?.step ?? 0})`);
+  if (o.resume !== undefined && resumed) {
+    model = VaeModel.fromDecoded(rt, resumed, o.resume);
+    const { epoch, batch } = positionOf(startStep + 1, stepsPerEpoch);
+    out.log(
+      `resumed from ${o.resume} (step ${startStep}); continuing at epoch ${epoch}, batch ${batch} of ${stepsPerEpoch}`,
+    );
   } else {
     const config = described ?? (await modelConfig(o, D));
     try {
@@ -165,36 +197,84 @@ async function train(o: TrainOptions): Promise<void> {
     schedule: o.schedule,
     seed,
   });
-  if (resumeState) trainer.loadOptimizerState(resumeState);
+  if (resumed?.optimizer) trainer.loadOptimizerState(resumed.optimizer);
   await mkdir(o.out, { recursive: true });
   const checkpointPath = join(o.out, 'model.safetensors');
-  // A failed checkpoint write stops training (the error is reported, not 'aborted').
+  // Left by a run killed while writing (kill -9): the checkpoint itself is whole (atomic rename).
+  for (const stale of await removeStaleTempFiles(checkpointPath)) {
+    out.log(`removed ${stale}, left by a run killed while writing`);
+  }
+  // A failed checkpoint write stops training (the error is reported, not 'aborted'); so does a
+  // stop signal (with `interruption` as the reason).
   const stop = new AbortController();
-  const saver = await CheckpointSaver.create(trainer, checkpointPath, () => stop.abort());
-  const stepsPerEpoch = Math.ceil(data.train.count / o.batch);
+  const interruption = new Error('interrupted');
+  const saver = await CheckpointSaver.create(
+    trainer,
+    checkpointPath,
+    () => stop.abort(),
+    (step) => runMetadata({ ...shape, step }),
+  );
   let lastLoss: number | undefined;
   const newProgress = () =>
     createProgress({ total: stepsPerEpoch, label: 'train', epochs: o.epochs, stream: ownStderr() });
   let progress = newProgress();
+  // Warnings and notices mid-epoch: on stderr, without garbling the progress line.
+  const notice = (line: string) => (o.quiet ? ownStderr().write(`${line}\n`) : progress.log(line));
   let epochStart = performance.now();
   out.log(`model: ${describeModel(model)}; batch ${o.batch}, Adam lr ${o.lr}`);
   out.log(
     `checkpoint: ${checkpointPath}, after every epoch` +
       (o.saveEvery ? ` and every ${o.saveEvery} steps` : ''),
   );
-  let lastStep = 0;
+  // The last whole checkpoint on disk: this run's, or the one it resumed from.
+  const lastCheckpoint = (): { path: string; step: number } | undefined =>
+    saver.savedStep !== undefined
+      ? { path: checkpointPath, step: saver.savedStep }
+      : o.resume !== undefined
+        ? { path: o.resume, step: startStep }
+        : undefined;
+  const where = (step: number) => {
+    const { epoch, batch } = positionOf(step, stepsPerEpoch);
+    return `step ${step} (epoch ${epoch}, batch ${batch} of ${stepsPerEpoch})`;
+  };
+  const interrupts = watchInterrupts(
+    (signal) => {
+      notice(
+        `${signal}: stopping after the running step to write a checkpoint (again to quit now)`,
+      );
+      stop.abort(interruption);
+    },
+    (signal) => {
+      const last = lastCheckpoint();
+      ownStderr().write(
+        `webgpu-vae: ${signal} again: quitting without a new checkpoint` +
+          (last ? `; ${last.path} holds step ${last.step}` : '') +
+          '\n',
+      );
+      process.exit(signalStatus(signal));
+    },
+  );
+  let failure: unknown;
   try {
     await trainer.fit(data.train, {
       epochs: o.epochs,
       test: data.test,
       binarize: o.binarize === 'dynamic' ? 'dynamic' : 'none',
       shuffleSeed: seed,
+      startStep,
       signal: stop.signal,
       onStep: (r) => {
         lastLoss = r.loss;
       },
+      onSkip: (r) => {
+        const steps = r.first === r.last ? `step ${r.first}` : `steps ${r.first}-${r.last}`;
+        const what = r.first === r.last ? '' : ` ${r.count} of`;
+        notice(
+          `warning: skipped${what} ${steps}: non-finite gradient (NaN or Inf in the batch or the loss); weights unchanged`,
+        );
+        out.json({ type: 'skipped', ...r });
+      },
       onSubmit: (step, epoch, stepInEpoch, total) => {
-        lastStep = step;
         if (stepInEpoch === total) saver.snapshot(step, true);
         else if (o.saveEvery !== undefined && step % o.saveEvery === 0) saver.snapshot(step);
         else saver.catchUp(step);
@@ -216,25 +296,78 @@ async function train(o: TrainOptions): Promise<void> {
         out.log(
           `epoch ${r.epoch}/${o.epochs}: train ${formatMetrics(r.train)}, ` +
             `test ${formatMetrics(test)}; ` +
-            `${r.seconds.toFixed(1)} s, ${r.stepsPerSecond.toFixed(1)} steps/s`,
+            `${r.seconds.toFixed(1)} s, ${r.stepsPerSecond.toFixed(1)} steps/s` +
+            (r.skipped > 0 ? `; ${r.skipped} steps skipped` : ''),
         );
         out.json({
           type: 'epoch',
           epoch: r.epoch,
           epochs: o.epochs,
-          step: lastStep,
+          step: trainer.step,
           train: metricsJson(r.train),
           test: metricsJson(test),
           seconds: round(r.seconds, 3),
           stepsPerSecond: round(r.stepsPerSecond, 2),
+          skipped: r.skipped,
           checkpoint: checkpointPath,
         });
         progress = newProgress();
       },
     });
-    await saver.flush();
   } catch (e) {
-    throw saver.error ?? e;
+    failure = e;
+  } finally {
+    interrupts.dispose();
+  }
+  const signal = interrupts.received;
+  try {
+    if (failure !== undefined && failure !== interruption) {
+      // Writes in flight finish (or fail); the file on disk is the last whole checkpoint.
+      await saver.flush().catch(() => {});
+      // Training stopped for a failed checkpoint write (the abort's reason), or failed itself.
+      const bySaver = saver.error !== undefined && failure === stop.signal.reason;
+      const cause = bySaver ? saver.error : failure;
+      // A checkpoint that failed because the device was lost: say where training was.
+      const after = bySaver && rt.isLost ? `training stopped after step ${trainer.step}: ` : '';
+      const last = lastCheckpoint();
+      throw new Error(
+        after +
+          (cause instanceof Error ? cause.message : String(cause)) +
+          (last
+            ? `\nthe last checkpoint, at step ${last.step}, is ${last.path}; to resume: ` +
+              resumeCommandLine(context.argv, last.path)
+            : ''),
+        { cause },
+      );
+    }
+    if (signal !== undefined) {
+      // Ctrl-C (also one that came after the last step): the running step is done; its state is
+      // the checkpoint.
+      if (!o.quiet) progress.done();
+      await trainer.flush();
+      if (saver.snapshotStep !== trainer.step) saver.snapshot(trainer.step, true);
+      await saver.flush();
+      const step = trainer.step;
+      // A signal after the last step leaves nothing to resume.
+      const resume =
+        step < o.epochs * stepsPerEpoch ? resumeCommandLine(context.argv, checkpointPath) : '';
+      const seconds = out.elapsed();
+      out.json({
+        type: 'interrupted',
+        signal,
+        step,
+        checkpoint: checkpointPath,
+        ...(resume ? { resume } : {}),
+        seconds: round(seconds, 3),
+      });
+      throw new CliExit(
+        `interrupted by ${signal} after ${where(step)}: wrote ${checkpointPath} in ` +
+          `${seconds.toFixed(1)} s` +
+          (resume ? `\nto resume: ${resume}` : ' (training was complete)'),
+        signalStatus(signal),
+      );
+    }
+    await saver.flush();
   } finally {
     saver.destroy();
   }
@@ -259,7 +392,7 @@ async function train(o: TrainOptions): Promise<void> {
   }
   trainer.destroy();
   model.destroy();
-  rt.device.destroy();
+  if (!context.runtime) rt.device.destroy();
   out.finish('train', files, { steps: saver.savedStep, adapter: rt.info.name });
 }
 
@@ -320,11 +453,22 @@ async function sample(o: SampleOptions): Promise<void> {
   out.finish('sample', [path], { count: o.count, adapter: rt.info.name });
 }
 
+/** What a command runs with besides its options. */
+export interface CommandContext {
+  /** The command line's arguments (starting with the command), for the resume line. */
+  argv: readonly string[];
+  /** Run on this runtime (kept alive afterwards) instead of creating one (train only). */
+  runtime?: GpuRuntime;
+}
+
 /** Runs a parsed command (not help). */
-export async function runCommand(args: Exclude<CliArgs, { command: 'help' }>): Promise<void> {
+export async function runCommand(
+  args: Exclude<CliArgs, { command: 'help' }>,
+  context: CommandContext,
+): Promise<void> {
   switch (args.command) {
     case 'train':
-      return train(args.options);
+      return train(args.options, context);
     case 'eval':
       return evaluate(args.options);
     case 'sample':

@@ -187,6 +187,28 @@ function flagValue(command: string, name: string, spec: FlagSpec, raw: string | 
 
 // ---- parsing ----
 
+/** parseArgs' tokens of a command's arguments, read with its flag table. */
+function tokensOf(spec: CommandSpec, args: readonly string[]) {
+  const options = Object.fromEntries(
+    Object.entries(spec.flags).map(([n, f]) => [
+      n,
+      {
+        type: f.kind === 'switch' ? ('boolean' as const) : ('string' as const),
+        ...(n === 'help' ? { short: 'h' } : {}),
+      },
+    ]),
+  );
+  // strict: false so that unknown flags and missing values reach parseCommand's checks, which word
+  // them as before (parseArgs' own errors do not suggest the flag that was meant).
+  return parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  }).tokens;
+}
+
 export type ParseResult<O> = { help: true } | { help: false; options: O };
 
 /**
@@ -201,24 +223,7 @@ export function parseCommand<T extends FlagTable, O>(
 ): ParseResult<O> {
   const command = spec.name;
   const names = Object.keys(spec.flags);
-  const options = Object.fromEntries(
-    names.map((n) => [
-      n,
-      {
-        type: spec.flags[n]!.kind === 'switch' ? ('boolean' as const) : ('string' as const),
-        ...(n === 'help' ? { short: 'h' } : {}),
-      },
-    ]),
-  );
-  // strict: false so that unknown flags and missing values reach the checks below, which word
-  // them as before (parseArgs' own errors do not suggest the flag that was meant).
-  const { tokens } = parseArgs({
-    args: [...args],
-    options,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
+  const tokens = tokensOf(spec, args);
   if (tokens.some((t) => t.kind === 'option' && t.name === 'help' && t.name in spec.flags)) {
     return { help: true };
   }
@@ -268,6 +273,27 @@ export function parseCommand<T extends FlagTable, O>(
     error: (message: string) => new Error(`${command}: ${message}`),
   };
   return { help: false, options: spec.build(values as FlagValues<T>, context) };
+}
+
+/**
+ * `args` (a command's arguments, as parseCommand takes them) without the flags `names`, each with
+ * its value, keeping every other argument as it was written (e.g. to print a command line to run
+ * again with a flag replaced).
+ */
+export function withoutFlags(
+  spec: CommandSpec,
+  args: readonly string[],
+  names: readonly string[],
+): string[] {
+  const tokens = tokensOf(spec, args);
+  const drop = new Set<number>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || !names.includes(t.name)) continue;
+    drop.add(t.index);
+    // A value given as the next argument (not --flag=value) goes with it.
+    if (t.value !== undefined && !t.inlineValue) drop.add(t.index + 1);
+  }
+  return args.filter((_, i) => !drop.has(i));
 }
 
 // ---- help ----

@@ -1,14 +1,14 @@
 // Shuffled mini-batches: a seeded Fisher–Yates permutation per epoch, rows copied into buffers
-// allocated once, so that a training step allocates nothing.
+// allocated once, so that a training step allocates nothing. Epoch e's order is a pure function of
+// (seed, e), so a run can resume at any batch of any epoch with the order it would have had.
 
-import type { Rng } from './rng.js';
-import { createRng, shuffleInPlace } from './rng.js';
+import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
 
 /** How a Batcher cuts and shuffles the rows. */
 export interface BatcherOptions {
   /** Rows per batch. */
   batchSize: number;
-  /** Seed of the shuffling RNG (default 0). */
+  /** Seed of the shuffling (default 0); epoch e is shuffled by a stream derived from (seed, e). */
   seed?: number;
   /** Shuffle each epoch (default true); false keeps the data order. */
   shuffle?: boolean;
@@ -53,7 +53,7 @@ export class Batcher {
   readonly order: Uint32Array;
   private readonly data: Float32Array;
   private readonly labels: ArrayLike<number> | undefined;
-  private readonly rng: Rng;
+  private readonly seed: number;
   private cursor = 0;
   private epochIndex = -1;
 
@@ -87,7 +87,8 @@ export class Batcher {
     }
     this.data = data;
     this.labels = options.labels;
-    this.rng = createRng(options.seed ?? 0);
+    this.seed = options.seed ?? 0;
+    createRng(this.seed); // checks the seed now rather than at the first epoch
     this.batch = new Float32Array(batchSize * rowSize);
     this.batchLabels = options.labels ? new Float32Array(batchSize) : undefined;
     this.batchIndices = new Uint32Array(batchSize);
@@ -107,11 +108,39 @@ export class Batcher {
     return this.epochIndex;
   }
 
-  /** Starts a new epoch: reshuffles the order (unless shuffle is off) and rewinds. */
-  startEpoch(): void {
-    if (this.shuffle) shuffleInPlace(this.order, this.rng);
+  /** Batches already taken from the current epoch. */
+  get batchInEpoch(): number {
+    return Math.ceil(this.cursor / this.batchSize);
+  }
+
+  /**
+   * Starts epoch `epoch` (default: the one after the current; 0-based): its order (the identity
+   * when shuffle is off, else a permutation derived from the seed and the epoch) and rewinds.
+   */
+  startEpoch(epoch = this.epochIndex + 1): void {
+    if (!Number.isSafeInteger(epoch) || epoch < 0) {
+      throw new RangeError(`Batcher.startEpoch: epoch must be an integer >= 0, got ${epoch}`);
+    }
+    const { order } = this;
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    if (this.shuffle) shuffleInPlace(order, createRng(deriveSeed(this.seed, epoch)));
     this.cursor = 0;
-    this.epochIndex++;
+    this.epochIndex = epoch;
+  }
+
+  /**
+   * Skips the next `batches` batches of the current epoch without copying them (resuming a run
+   * mid-epoch: startEpoch(e), then skip(batches done)).
+   */
+  skip(batches: number): void {
+    if (this.epochIndex < 0) this.startEpoch();
+    const left = this.batchesPerEpoch - this.batchInEpoch;
+    if (!Number.isSafeInteger(batches) || batches < 0 || batches > left) {
+      throw new RangeError(
+        `Batcher.skip: batches must be an integer in [0, ${left}] (batches left in epoch ${this.epochIndex}), got ${batches}`,
+      );
+    }
+    this.cursor = Math.min(this.count, this.cursor + batches * this.batchSize);
   }
 
   /**

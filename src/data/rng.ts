@@ -79,6 +79,33 @@ export function createRng(seed = 0): Rng {
   };
 }
 
+/**
+ * A seed derived from `seed` and a path of non-negative integers (e.g. epoch, batch): a pure
+ * function, so that a stream keyed by (seed, epoch, position) can be recreated anywhere, e.g. when a
+ * run resumes mid-epoch. Distinct paths give unrelated streams.
+ */
+export function deriveSeed(seed: number, ...path: number[]): number {
+  const first = createRng(seed);
+  let a = first.nextUint32();
+  let b = first.nextUint32();
+  for (const part of path) {
+    if (!Number.isSafeInteger(part) || part < 0) {
+      throw new RangeError(`deriveSeed: path parts must be integers >= 0, got ${part}`);
+    }
+    // Both halves of the part, mixed into both words (murmur3's finalizer spreads every bit).
+    a = fmix32(a ^ fmix32((part >>> 0) + 0x9e3779b9));
+    b = fmix32(b ^ fmix32(Math.floor(part / 0x100000000) + 0x7f4a7c15) ^ a);
+  }
+  // 53 bits: a in the high part, 21 bits of b below it.
+  return a * 0x200000 + (b >>> 11);
+}
+
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }

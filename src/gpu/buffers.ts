@@ -123,6 +123,18 @@ export class BufferAllocator {
   get stats(): AllocatorStats {
     return { liveBuffers: this.live.size, liveBytes: this.liveBytes, peakBytes: this.peakBytes };
   }
+
+  /** Live buffers and their bytes by label (to find what a leak is made of). */
+  liveLabels(): Map<string, { buffers: number; bytes: number }> {
+    const byLabel = new Map<string, { buffers: number; bytes: number }>();
+    for (const [b, size] of this.live) {
+      const entry = byLabel.get(b.label) ?? { buffers: 0, bytes: 0 };
+      entry.buffers++;
+      entry.bytes += size;
+      byLabel.set(b.label, entry);
+    }
+    return byLabel;
+  }
 }
 
 /** Copies a range back to the CPU. Awaits the GPU: for tests, tools and seldom readbacks only. */

@@ -172,6 +172,7 @@ export class GpuRuntime {
   /** Labels of the most recently submitted dispatches, named when an error is reported. */
   private lastSubmitted: string[] = [];
   private lost = false;
+  private lostInfo: { reason: string; message: string } | undefined;
 
   /**
    * Wraps a device that {@link requestGpu} returned ({@link createRuntime} does both).
@@ -195,6 +196,7 @@ export class GpuRuntime {
     });
     void this.device.lost.then((lostInfo) => {
       this.lost = true;
+      this.lostInfo = { reason: lostInfo.reason, message: lostInfo.message };
       if (lostInfo.reason === 'destroyed') return;
       this.onError(
         new Error(
@@ -209,7 +211,21 @@ export class GpuRuntime {
     return this.lost;
   }
 
-  private recentKernels(): string {
+  /**
+   * Why the device is unusable, with the work submitted last (for errors that name what was
+   * running); undefined while it works.
+   */
+  lossReport(): string | undefined {
+    if (!this.lost) return undefined;
+    const info = this.lostInfo;
+    const why = info
+      ? `the WebGPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''})`
+      : 'the GPU runtime was destroyed';
+    return `${why}; the last work submitted: ${this.recentKernels()}`;
+  }
+
+  /** Labels of the last submitted dispatches (at most 8), or 'none'. */
+  recentKernels(): string {
     return this.lastSubmitted.length > 0 ? this.lastSubmitted.slice(-8).join(', ') : 'none';
   }
 

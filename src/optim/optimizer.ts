@@ -265,6 +265,14 @@ export class Optimizer {
     return this.t;
   }
 
+  /**
+   * How much one skipped step adds to stats[1]: each Adam dispatch of the step counts it (they all
+   * skip together, reading one global norm); 0 when nothing is trained.
+   */
+  get skipCountPerStep(): number {
+    return this.updates.length;
+  }
+
   /** Whether a parameter is updated (not frozen, not a buffer). */
   trains(name: string): boolean {
     const i = this.params.findIndex((p) => p.name === name);

@@ -5,13 +5,21 @@
 // readback; only the number of steps in flight is bounded (the GPU's progress, not a readback,
 // paces the CPU). Nothing here knows a model kind: the graph, its feeds, hyperparameters and
 // metrics all come from the model's sections.
+//
+// A step whose gradient is not finite (NaN in a batch, an overflow) is skipped on the GPU by the
+// optimizer (weights and moments unchanged); its running count rides along with each metric
+// readback, so the trainer reports which steps were skipped without a readback of its own. fit()
+// can start at any step of a run: epoch e's batch order and dynamic binarization are pure functions
+// of (seed, e, batch), and the posterior noise of (seed, step), so a resumed run repeats an
+// uninterrupted one. GPU failures (a lost device) are reported with the step that was running.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ReadbackRing } from '../gpu/readback-ring.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
 import type { AdamHyper } from '../kernels/adam.js';
 import { CompiledGraph } from '../graph/executor.js';
 import { Batcher } from '../data/batches.js';
-import { createBinarizer } from '../data/idx.js';
+import { binarizeInto } from '../data/idx.js';
+import { createRng, deriveSeed } from '../data/rng.js';
 import type { OptimizerStateInput, OptimizerState } from '../checkpoint/checkpoint.js';
 import { Optimizer, type ParamGroup } from '../optim/optimizer.js';
 import { checkSchedule, learningRateAt, type LrSchedule } from '../optim/schedule.js';
@@ -55,6 +63,16 @@ export interface StepReport extends Metrics {
   step: number;
   /** The learning rate of the last submitted step when the report was made. */
   lr: number;
+  /** Steps of the window skipped for a non-finite gradient (its metrics then hold NaN or Inf). */
+  skipped: number;
+}
+
+/** Steps skipped for a non-finite gradient: weights and optimizer moments stayed as they were. */
+export interface SkipReport {
+  /** How many steps were skipped, among steps first..last (1-based; first = last for one). */
+  count: number;
+  first: number;
+  last: number;
 }
 
 /** What {@link Trainer.fit} reports after each epoch (and returns, one per epoch). */
@@ -69,6 +87,8 @@ export interface EpochReport {
   seconds: number;
   /** Training steps of the epoch per second of `seconds`. */
   stepsPerSecond: number;
+  /** Steps of this epoch skipped for a non-finite gradient (left out of `train`). */
+  skipped: number;
 }
 
 /** Options of {@link Trainer.fit}. */
@@ -87,16 +107,24 @@ export interface FitOptions {
   /** Drop the last partial batch (default false, like PyTorch's DataLoader). */
   dropLast?: boolean;
   /**
+   * Steps of this run already taken (resuming it with the same data, batch size, seed and
+   * dropLast; default 0): training starts at epoch ⌊startStep / stepsPerEpoch⌋ + 1, at that
+   * batch of its order, and `epochs` counts the whole run. A resumed trainer passes its `step`.
+   */
+  startStep?: number;
+  /**
    * Called with the per-example averages of a window of steps as each metric readback arrives
    * (asynchronously: it never blocks a step, and one window may cover several steps when the
    * readbacks lag or readEvery > 1). Not called after fit() returns.
    */
   onStep?: (report: StepReport) => void;
+  /** Called when a readback shows skipped steps (a non-finite gradient; see SkipReport). */
+  onSkip?: (report: SkipReport) => void;
   /** Called after each epoch, with the test metrics when a test set is given. */
   onEpoch?: (report: EpochReport) => void;
   /** Called after each submitted step with its number (progress bars). */
   onSubmit?: (step: number, epoch: number, stepInEpoch: number, stepsPerEpoch: number) => void;
-  /** Checked before each step: once aborted, fit() rejects with 'fit: aborted'. */
+  /** Checked before each step: once aborted, fit() rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -142,9 +170,13 @@ export class Trainer {
   private readonly maxInFlight: number;
   private readonly readEvery: number;
   private windowListener: ((r: StepReport) => void) | undefined;
+  private skipListener: ((r: SkipReport) => void) | undefined;
+  /** The optimizer's skip count as last read back (see Optimizer.skipCountPerStep). */
+  private skipCount = 0;
   private epochSums: number[] = [];
   private epochSteps = 0;
   private epochExamples = 0;
+  private epochSkipped = 0;
   private destroyed = false;
 
   private constructor(
@@ -165,16 +197,29 @@ export class Trainer {
       this.metricsAcc,
       options.readbackRing ?? 4,
       `${model.label}.metrics`,
-      ({ sums, steps, examples, lastStep }) => {
-        sums.forEach((v, i) => (this.epochSums[i] = (this.epochSums[i] ?? 0) + v));
-        this.epochSteps += steps;
-        this.epochExamples += examples;
+      ({ sums, steps, examples, lastStep, tail }) => {
+        const count = tail[0]!;
+        const per = optimizer.skipCountPerStep;
+        const skipped = per > 0 ? Math.round((count - this.skipCount) / per) : 0;
+        this.skipCount = count;
+        if (skipped > 0) {
+          // The window's sums hold the skipped steps' non-finite values: left out of the epoch.
+          this.epochSkipped += skipped;
+          this.skipListener?.({ count: skipped, first: lastStep - steps + 1, last: lastStep });
+        } else {
+          sums.forEach((v, i) => (this.epochSums[i] = (this.epochSums[i] ?? 0) + v));
+          this.epochSteps += steps;
+          this.epochExamples += examples;
+        }
         this.windowListener?.({
           ...metricsFrom(model.config, this.metricNames, sums, steps, examples),
           step: lastStep,
           lr: this.lr,
+          skipped,
         });
       },
+      // The optimizer's count of skipped steps (stats[1]) rides along with every readback.
+      { buffer: optimizer.stats.buffer, offset: optimizer.stats.offset + 4, size: 4 },
     );
   }
 
@@ -248,6 +293,11 @@ export class Trainer {
     this.windowListener = listener;
   }
 
+  /** Called when a readback shows steps skipped for a non-finite gradient. */
+  onSkip(listener: ((r: SkipReport) => void) | undefined): void {
+    this.skipListener = listener;
+  }
+
   private async trainGraph(rows: number): Promise<TrainGraph> {
     let g = this.trainGraphs.get(rows);
     if (g) return g;
@@ -283,6 +333,15 @@ export class Trainer {
    * running on the GPU.
    */
   async trainStep(batch: Float32Array | BatchData, rows = this.batchSize): Promise<void> {
+    return this.runStep(batch, rows, undefined);
+  }
+
+  /** trainStep, with where the step is in a fit() run for error messages. */
+  private async runStep(
+    batch: Float32Array | BatchData,
+    rows: number,
+    where: string | undefined,
+  ): Promise<void> {
     this.checkAlive();
     const data: BatchData = batch instanceof Float32Array ? { images: batch } : batch;
     const D = this.model.config.inputSize;
@@ -294,10 +353,15 @@ export class Trainer {
         `trainer: batch holds ${data.images.length} values, ${rows} rows of ${D} need ${rows * D}`,
       );
     }
-    const g = await this.trainGraph(rows);
-    while (this.inFlight.length >= this.maxInFlight) await this.inFlight.shift();
-    const rt = this.model.rt;
     const stepIndex = this.optimizer.step; // 0-based index of this step
+    const doing = `training step ${stepIndex + 1}${where ? ` (${where})` : ''}`;
+    const g = await this.gpuPhase(doing, () => this.trainGraph(rows));
+    while (this.inFlight.length >= this.maxInFlight) {
+      const oldest = this.inFlight.shift();
+      await this.gpuPhase(doing, async () => oldest);
+    }
+    this.checkGpu(doing);
+    const rt = this.model.rt;
     this.lr = learningRateAt(this.schedule, this.baseLr, stepIndex, this.scheduleContext);
     writeFeeds(g.cg, g.mg.feeds, data, 0, rows);
     g.cg.write(g.mg.hyper, Float32Array.from(hyperAt(this.model.config, stepIndex)));
@@ -323,9 +387,45 @@ export class Trainer {
 
   /** Waits for every submitted step and every metric readback. */
   async flush(): Promise<void> {
-    await Promise.all(this.inFlight);
+    const pending = this.inFlight;
     this.inFlight = [];
-    await this.ring.flush();
+    await this.gpuPhase(`finishing training step ${this.step}`, async () => {
+      await Promise.all(pending);
+      await this.ring.flush();
+    });
+  }
+
+  /**
+   * Runs a phase that waits on the GPU; a failure (or a device found lost) becomes an error that
+   * names the phase and, for a lost device, the work submitted last.
+   */
+  private async gpuPhase<T>(doing: string, phase: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await phase();
+    } catch (e) {
+      throw this.gpuFailure(doing, e);
+    }
+    this.checkGpu(doing);
+    return result;
+  }
+
+  /** Throws when the device is lost or a readback failed. */
+  private checkGpu(doing: string): void {
+    const failed = this.ring.error;
+    if (failed || this.model.rt.isLost) throw this.gpuFailure(doing, failed);
+  }
+
+  private gpuFailure(doing: string, cause: unknown): Error {
+    if (cause instanceof TrainingError) return cause;
+    const lost = this.model.rt.lossReport();
+    const text =
+      cause instanceof Error
+        ? cause.message || cause.name
+        : cause === undefined
+          ? 'failed'
+          : String(cause);
+    return new TrainingError(`${doing}: ${lost ?? text}`, { cause });
   }
 
   /**
@@ -335,7 +435,8 @@ export class Trainer {
    *
    * @returns One report per epoch.
    * @throws Error when the datasets do not fit the model (see {@link Dataset}), epochs is not an
-   *   integer >= 0, the training set makes no batch, or the signal aborts ('fit: aborted').
+   *   integer >= 0 or the training set makes no batch; the signal's reason when it aborts; a
+   *   {@link TrainingError} naming the step when the GPU fails (a lost device, a failed readback).
    */
   async fit(train: Dataset, options: FitOptions): Promise<EpochReport[]> {
     this.checkAlive();
@@ -355,28 +456,46 @@ export class Trainer {
     const stepsPerEpoch = batcher.batchesPerEpoch;
     if (stepsPerEpoch < 1)
       throw new Error(`fit: ${train.count} examples make no batch of ${this.batchSize}`);
-    this.setScheduleContext(stepsPerEpoch, stepsPerEpoch * options.epochs);
-    const binarize =
-      options.binarize === 'dynamic'
-        ? createBinarizer((options.shuffleSeed ?? this.options.seed ?? 0) + 1)
-        : undefined;
-    const binarized = binarize ? new Float32Array(this.batchSize * D) : undefined;
+    const totalSteps = stepsPerEpoch * options.epochs;
+    const startStep = options.startStep ?? 0;
+    if (!Number.isSafeInteger(startStep) || startStep < 0 || startStep > totalSteps) {
+      throw new Error(
+        `fit: startStep must be an integer in [0, ${totalSteps}] (${options.epochs} epochs of ${stepsPerEpoch} steps), got ${startStep}`,
+      );
+    }
+    this.setScheduleContext(stepsPerEpoch, totalSteps);
+    // Dynamic binarization: a draw per (epoch, batch), so a resumed run draws what it would have.
+    const binarizeSeed = (options.shuffleSeed ?? this.options.seed ?? 0) + 1;
+    const binarized =
+      options.binarize === 'dynamic' ? new Float32Array(this.batchSize * D) : undefined;
     await this.prepare(this.batchSize);
     const reports: EpochReport[] = [];
     this.onMetrics(options.onStep);
+    this.onSkip(options.onSkip);
+    const firstEpoch = Math.floor(startStep / stepsPerEpoch) + 1;
     try {
-      for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
         const started = performance.now();
         this.epochSums = [];
         this.epochSteps = 0;
         this.epochExamples = 0;
-        batcher.startEpoch();
+        this.epochSkipped = 0;
+        batcher.startEpoch(epoch - 1);
+        if (epoch === firstEpoch) batcher.skip(startStep % stepsPerEpoch);
+        const firstBatch = batcher.batchInEpoch;
         let rows: number;
-        let stepInEpoch = 0;
+        let stepInEpoch = firstBatch;
         while ((rows = batcher.next()) > 0) {
-          if (options.signal?.aborted) throw new Error('fit: aborted');
-          const images = binarize ? binarize(batcher.batch, binarized!, rows * D) : batcher.batch;
-          await this.trainStep({ images, labels: batcher.batchLabels }, rows);
+          // Checked between steps: the running step always completes.
+          if (options.signal?.aborted) throw abortReason(options.signal, this.step + 1);
+          let images = batcher.batch;
+          if (binarized) {
+            const rng = createRng(deriveSeed(binarizeSeed, epoch - 1, stepInEpoch));
+            binarizeInto(batcher.batch, binarized, rng, rows * D);
+            images = binarized;
+          }
+          const where = `epoch ${epoch}, batch ${stepInEpoch + 1} of ${stepsPerEpoch}`;
+          await this.runStep({ images, labels: batcher.batchLabels }, rows, where);
           stepInEpoch++;
           options.onSubmit?.(this.step, epoch, stepInEpoch, stepsPerEpoch);
         }
@@ -389,19 +508,26 @@ export class Trainer {
           this.epochSteps,
           this.epochExamples,
         );
-        const test = options.test ? await this.evaluate(options.test) : undefined;
+        const testSet = options.test;
+        const test = testSet
+          ? await this.gpuPhase(`evaluating the test set after epoch ${epoch}`, () =>
+              this.evaluate(testSet),
+            )
+          : undefined;
         const report: EpochReport = {
           epoch,
           train: trainMetrics,
           test,
           seconds,
-          stepsPerSecond: stepInEpoch / seconds,
+          stepsPerSecond: (stepInEpoch - firstBatch) / seconds,
+          skipped: this.epochSkipped,
         };
         reports.push(report);
         options.onEpoch?.(report);
       }
     } finally {
       this.onMetrics(undefined);
+      this.onSkip(undefined);
     }
     return reports;
   }
@@ -509,4 +635,14 @@ export class Trainer {
   private checkAlive(): void {
     if (this.destroyed) throw new Error('trainer was destroyed');
   }
+}
+
+function abortReason(signal: AbortSignal, nextStep: number): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error(`fit: aborted before step ${nextStep}`);
+}
+
+/** A failure while training on the GPU, naming the step or phase (and a lost device's last work). */
+export class TrainingError extends Error {
+  override name = 'TrainingError';
 }
