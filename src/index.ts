@@ -103,11 +103,13 @@ export {
 // ---- Trainer ----
 export {
   Trainer,
+  TrainingError,
   type BatchData,
   type Dataset,
   type EpochReport,
   type FitOptions,
   type Metrics,
+  type SkipReport,
   type StepReport,
   type TrainerOptions,
 } from './vae/trainer.js';

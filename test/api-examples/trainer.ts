@@ -11,6 +11,7 @@ import {
   PYTORCH_EXAMPLES_VAE,
   renameTensor,
   Trainer,
+  TrainingError,
   VaeModel,
   weightsFromStateDict,
   type Dataset,
@@ -46,12 +47,21 @@ export async function trainExample(): Promise<Uint8Array> {
     ],
     seed: 3,
   });
-  const reports: EpochReport[] = await trainer.fit(train, {
-    epochs: 5,
-    test,
-    onStep: (r) => console.log(`step ${r.step}: loss ${r.loss.toFixed(3)}`),
-    onEpoch: (r) => console.log(`epoch ${r.epoch}: test ${r.test ? formatMetrics(r.test) : '-'}`),
-  });
+  let reports: EpochReport[];
+  try {
+    reports = await trainer.fit(train, {
+      epochs: 5,
+      test,
+      onStep: (r) => console.log(`step ${r.step}: loss ${r.loss.toFixed(3)}`),
+      onSkip: (r) =>
+        console.warn(`${r.count} step(s) up to ${r.last} skipped: non-finite gradient`),
+      onEpoch: (r) => console.log(`epoch ${r.epoch}: test ${r.test ? formatMetrics(r.test) : '-'}`),
+    });
+  } catch (error) {
+    // A lost device or a failed readback names the step; the weights of the last step stand.
+    if (error instanceof TrainingError) console.error(error.message, 'at step', trainer.step);
+    throw error;
+  }
   const metrics = await trainer.evaluate(test);
   const { logPx } = await trainer.logLikelihood(test, { k: 100 });
   console.log(reports.length, metrics.values.elbo, logPx);
