@@ -439,7 +439,11 @@ describe.each(TEST_ADAPTERS)('inference on %s', (adapter) => {
     for (const b of [xbuf, muOut, lvOut, imgOut]) rt.buffers.destroy(b.buffer);
   });
 
-  it('keeps the graph cache bounded (LRU)', async () => {
+  it('keeps the graph cache bounded (LRU), frees what it evicts, and names a bad bound', async () => {
+    const live = () => rt.buffers.stats.liveBuffers;
+    // A decode first: the runtime's shared matmul placeholders are made once, on first use.
+    await inf.decode(randomCodes(1, 1), 1);
+    const before = live();
     const small = VaeInference.create(model, { batchSizes: [1, 2, 4, 8], maxCachedGraphs: 3 });
     try {
       for (const n of [1, 2, 3, 5, 1, 2]) await small.decode(randomCodes(n, n), n);
@@ -450,6 +454,14 @@ describe.each(TEST_ADAPTERS)('inference on %s', (adapter) => {
       expectClose(await small.decode(z), decode64(cfg, p, z, 4), 2e-5, 'after eviction');
     } finally {
       small.destroy();
+    }
+    // Evicted and destroyed graphs are freed once made (a tick later).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(live()).toBe(before);
+    for (const bad of [0, 2.5, NaN]) {
+      expect(() => VaeInference.create(model, { maxCachedGraphs: bad })).toThrow(
+        /maxCachedGraphs must be an integer >= 1/,
+      );
     }
   });
 
