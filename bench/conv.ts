@@ -106,7 +106,7 @@ function equivalentGemm(
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Milliseconds per run, median of batches (see measureConvVariants for the sleep). */
+/** Milliseconds per run, median of batches (see timeRuns in conv-measure.ts for the sleep). */
 async function timeWork(rt: GpuRuntime, d: Work, samples = 5): Promise<number> {
   let t0 = performance.now();
   rt.submit([d], 'warm-up');

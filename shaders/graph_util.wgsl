@@ -3,15 +3,10 @@
 //   repeat_rows:      out (B*K, D) = each row of x (B, D) repeated K times (targets for K samples)
 //   repeat_rows_backward: dx (B, D) (=|+=) Σ_k dy[b*K + k, :] (one invocation per element of dx,
 //                     summing its K copies in order: no atomics)
-//   iwae_log_weight:  lw (B, K) = log p(x|z) + log p(z) - log q(z|x) for the importance weights of
-//                     the IWAE bound:  -nll[b,k] - 0.5 * sum_j z² + 0.5 * sum_j (lv + eps²)
-//                     (the log 2π terms of p(z) and q(z|x) cancel; lv is clamped as in reparam).
 // 1-D grids from dispatch1d(): the linear workgroup index is wid.y * num_workgroups.x + wid.x.
 
 override WG_X: u32 = 256;
 override ACCUMULATE: bool = false;
-override LOGVAR_MIN: f32 = -30.0;
-override LOGVAR_MAX: f32 = 20.0;
 
 fn linear_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG_X + lid;
@@ -82,36 +77,4 @@ fn repeat_rows_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   } else {
     rep_dx[o] = s;
   }
-}
-
-// ---- iwae_log_weight ----
-
-struct IwaeParams {
-  B: u32,  // examples
-  K: u32,  // samples per example
-  Z: u32,  // latent size
-}
-
-@group(0) @binding(0) var<storage, read_write> log_weight: array<f32>;  // log_weight: (B, K)
-@group(0) @binding(1) var<storage, read> nll_in: array<f32>;            // nll_in: (B, K)
-@group(0) @binding(2) var<storage, read> z_in: array<f32>;              // z_in: (B, K, Z)
-@group(0) @binding(3) var<storage, read> eps_noise: array<f32>;         // eps_noise: (B, K, Z)
-@group(0) @binding(4) var<storage, read> lv_in: array<f32>;             // lv_in: (B, Z)
-@group(0) @binding(5) var<uniform> iw: IwaeParams;
-
-@compute @workgroup_size(WG_X)
-fn iwae_log_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-  let t = linear_index(wid, nwg, lid);
-  if (t >= iw.B * iw.K) {
-    return;
-  }
-  let b = t / iw.K;
-  var total = 0.0;
-  for (var j = 0u; j < iw.Z; j++) {
-    let zz = z_in[t * iw.Z + j];
-    let e = eps_noise[t * iw.Z + j];
-    total += clamp(lv_in[b * iw.Z + j], LOGVAR_MIN, LOGVAR_MAX) + e * e - zz * zz;
-  }
-  log_weight[t] = -nll_in[t] + 0.5 * total;
 }

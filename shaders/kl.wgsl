@@ -1,4 +1,5 @@
-// KL divergence of the encoder's diagonal Gaussian q = N(mu, diag(exp(logvar))) to N(0, I):
+// KL divergence of the encoder's diagonal Gaussian q = N(mu, diag(exp(logvar))) to N(0, I), as a
+// per-example loss tensor (the graph composes beta, 1/B and the capacity objective):
 //   KL_b = 0.5 * sum_j (mu[b,j]^2 + exp(lv[b,j]) - 1 - lv[b,j])
 //   kl_forward:  kl (B): per-example KL_b. One workgroup per example, tree reduction over Z in
 //                workgroup memory with barriers (real GPUs).
@@ -7,22 +8,10 @@
 //                kl: (B, nb), nb = ceil(Z / block). With nb = 1 (Z <= block, the usual case) that is
 //                KL_b, one invocation per example; otherwise src/kernels/kl.ts adds the reduce_rows
 //                passes of shaders/reduce.wgsl. 1-D grid from dispatch1d().
-//   kl_reduce:   kl_total (2): [sum_b KL_b, objective]. One workgroup. The objective is
-//                  plain     (use_capacity = 0): beta * scale * sum_b KL_b
-//                  capacity  (use_capacity = 1): beta * |scale * sum_b KL_b - capacity|
-//                With scale = 1/B the capacity form is applied to the batch-mean KL, as in the
-//                beta-VAE capacity objective of Burgess et al. (2018) and its PyTorch versions:
-//                beta * |mean_b KL_b - C|, not per example.
-//   kl_backward: d objective / d mu = w * mu, d objective / d lv = w * 0.5 * (exp(lv) - 1), with
-//                  w = beta * scale                                       (plain)
-//                  w = beta * scale * sign(scale * sum_b KL_b - capacity)  (capacity; reads kl_total
-//                      from kl_reduce, so run the forward first; sign(0) = 0)
+//   kl_backward_rows: the gradient of sum_b dkl[b] * KL_b, reading the upstream gradient dkl: (B):
+//                dmu = dkl[b] * mu, dlv = dkl[b] * 0.5 * (exp(c) - 1).
 //                ACCUMULATE override: reparam_backward also writes dmu/dlogvar; one of the two
 //                assigns (ACCUMULATE = false) and the other adds (true), in either order.
-//   kl_backward_rows: the per-example KL as a loss tensor: the gradient of sum_b dkl[b] * KL_b,
-//                reading the upstream gradient dkl: (B) (no beta, scale or capacity inside; the
-//                graph composes those): dmu = dkl[b] * mu, dlv = dkl[b] * 0.5 * (exp(c) - 1).
-//                ACCUMULATE override as kl_backward.
 //
 // logvar clamp (same rule as reparam.wgsl): exp is taken of c = clamp(lv, LOGVAR_MIN, LOGVAR_MAX),
 // default [-30, 20]; the term is 0.5 * (mu^2 + (exp(c) - 1 - c) + (c - lv)), so the linear -lv part
@@ -136,60 +125,23 @@ fn kl_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   kl[g] = acc;
 }
 
-// ---- kl_reduce ----
-
-struct KlReduceParams {
-  B: u32,            // batch size
-  beta: f32,         // KL weight
-  scale: f32,        // e.g. 1/B for a batch mean
-  capacity: f32,     // C of the capacity objective
-  use_capacity: u32, // 0: beta * scale * sum; 1: beta * |scale * sum - C|
-}
-
-@group(0) @binding(0) var<storage, read_write> kl_total: array<f32>;  // kl_total: (2) [sum, objective]
-@group(0) @binding(1) var<storage, read> kl_rows: array<f32>;         // kl_rows: (B)
-@group(0) @binding(2) var<uniform> red: KlReduceParams;
-
-fn kl_objective(sum: f32, beta: f32, scale: f32, capacity: f32, use_capacity: u32) -> f32 {
-  if (use_capacity != 0u) {
-    return beta * abs(scale * sum - capacity);
-  }
-  return beta * scale * sum;
-}
-
-@compute @workgroup_size(WG_X)
-fn kl_reduce(@builtin(local_invocation_index) lid: u32) {
-  var acc = 0.0;
-  for (var b = lid; b < red.B; b += WG_X) {
-    acc += kl_rows[b];
-  }
-  let total = workgroup_sum(lid, acc);
-  if (lid == 0u) {
-    kl_total[0] = total;
-    kl_total[1] = kl_objective(total, red.beta, red.scale, red.capacity, red.use_capacity);
-  }
-}
-
-// ---- kl_backward ----
-
-struct KlBackwardParams {
-  B: u32,
-  Z: u32,
-  beta: f32,
-  scale: f32,
-  capacity: f32,
-  use_capacity: u32,
-}
+// ---- kl_backward_rows ----
 
 @group(0) @binding(0) var<storage, read_write> dmu: array<f32>;      // dmu: (B, Z)
 @group(0) @binding(1) var<storage, read_write> dlogvar: array<f32>;  // dlogvar: (B, Z)
 @group(0) @binding(2) var<storage, read> mu_in: array<f32>;          // mu_in: (B, Z)
 @group(0) @binding(3) var<storage, read> logvar_in: array<f32>;      // logvar_in: (B, Z)
-@group(0) @binding(4) var<storage, read> kl_total_in: array<f32>;    // kl_total_in: (2) from kl_reduce
-@group(0) @binding(5) var<uniform> bwd: KlBackwardParams;
+@group(0) @binding(4) var<storage, read> dkl: array<f32>;            // dkl: (B) upstream gradient of KL_b
+@group(0) @binding(5) var<uniform> bwd_rows: KlForwardParams;
 
-// dmu[e], dlogvar[e] of w * KL (w: the objective's weight, or the row's upstream gradient).
-fn store_kl_grads(e: u32, w: f32) {
+@compute @workgroup_size(WG_X)
+fn kl_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (e >= bwd_rows.B * bwd_rows.Z) {
+    return;
+  }
+  let w = dkl[e / bwd_rows.Z];
   let c = clamp(logvar_in[e], LOGVAR_MIN, LOGVAR_MAX);
   let gmu = w * mu_in[e];
   let glv = w * 0.5 * expm1_acc(c);
@@ -200,33 +152,4 @@ fn store_kl_grads(e: u32, w: f32) {
     dmu[e] = gmu;
     dlogvar[e] = glv;
   }
-}
-
-@compute @workgroup_size(WG_X)
-fn kl_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (e >= bwd.B * bwd.Z) {
-    return;
-  }
-  var w = bwd.beta * bwd.scale;
-  if (bwd.use_capacity != 0u) {
-    w = w * sign(bwd.scale * kl_total_in[0] - bwd.capacity);
-  }
-  store_kl_grads(e, w);
-}
-
-// ---- kl_backward_rows ----
-
-@group(0) @binding(4) var<storage, read> dkl: array<f32>;  // dkl: (B) upstream gradient of KL_b
-@group(0) @binding(5) var<uniform> bwd_rows: KlForwardParams;
-
-@compute @workgroup_size(WG_X)
-fn kl_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                    @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (e >= bwd_rows.B * bwd_rows.Z) {
-    return;
-  }
-  store_kl_grads(e, dkl[e / bwd_rows.Z]);
 }

@@ -13,26 +13,23 @@
 //
 //   Bernoulli from logits l, target x in [0, 1]:
 //     nll_b = sum_d softplus(l) - x l                           (= -[x log s(l) + (1-x) log(1-s(l))])
-//     dl    = scale * (sigmoid(l) - x)
+//     dl    = dnll * (sigmoid(l) - x)
 //     Evaluated as max(l,0) - x l + log1p(exp(-|l|)), with (1-x) l for l >= 0: finite and accurate
 //     for any finite logit (|l| = 1e4 included).
 //   Gaussian, fixed sigma (uniforms inv_var = 1/sigma^2, log_norm = log sigma + 0.5 log 2 pi):
 //     nll_b = sum_d 0.5 (x - mu)^2 / sigma^2 + D log_norm      (sigma = 1: 0.5 * squared error + const)
-//     dmu   = scale * (mu - x) / sigma^2
+//     dmu   = dnll * (mu - x) / sigma^2
 //   Gaussian, learned log sigma per output (decoder outputs mean and log_sigma, (B, D) each):
 //     c     = clamp(log_sigma, LOGSIGMA_MIN, LOGSIGMA_MAX)     (default [-6, 6]: 0.0025 <= sigma <= 403)
 //     nll_b = sum_d 0.5 (x - mu)^2 exp(-2c) + c + 0.5 log 2 pi
-//     dmu   = scale * (mu - x) exp(-2c)
-//     dlog_sigma = scale * (1 - (x - mu)^2 exp(-2c)) inside the range, 0 outside: the exact gradient
+//     dmu   = dnll * (mu - x) exp(-2c)
+//     dlog_sigma = dnll * (1 - (x - mu)^2 exp(-2c)) inside the range, 0 outside: the exact gradient
 //     of the clamped loss, as torch.clamp gives (the clamp is a floor/ceiling on sigma).
 //
-// Backwards have the ACCUMULATE override (assign when false, add when true). Two kinds:
-//   *_nll_backward:      gradient of scale * sum_b nll_b; `scale` (a uniform) is 1 for a summed
-//                        loss, 1/B for a batch mean.
-//   *_nll_backward_rows: gradient of sum_b dnll[b] * nll_b, reading the per-row upstream gradient
-//                        dnll: (B) (the loss as a tensor: per-example weights, IWAE's normalized
-//                        importance weights, beta or 1/B composed by the graph). Same formulas with
-//                        scale replaced by dnll[i / D].
+// Backwards (*_nll_backward_rows) have the ACCUMULATE override (assign when false, add when true):
+// the gradient of sum_b dnll[b] * nll_b, reading the per-row upstream gradient dnll: (B) (the loss
+// as a tensor: per-example weights, IWAE's normalized importance weights, beta or 1/B composed by
+// the graph), dnll = dnll[i / D] in the formulas above.
 // The batch sum of nll is left to the reduction kernels (shaders/reduce.wgsl).
 
 //!include activation_fns.wgsl
@@ -143,24 +140,7 @@ fn bernoulli_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   nll[g] = acc;
 }
 
-struct GradParams {
-  B: u32,
-  D: u32,
-  scale: f32,  // gradient scale (1/B for a batch mean)
-}
-
 @group(0) @binding(0) var<storage, read_write> dlogits: array<f32>;  // dlogits: (B, D)
-@group(0) @binding(3) var<uniform> bern_bwd: GradParams;
-
-@compute @workgroup_size(WG_X)
-fn bernoulli_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                          @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (i >= bern_bwd.B * bern_bwd.D) {
-    return;
-  }
-  store_grad_bern(i, bern_bwd.scale * (sigmoid_stable(logits[i]) - x[i]));
-}
 
 // ---- Gaussian, fixed sigma ----
 
@@ -219,15 +199,7 @@ fn gaussian_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
   nll[g] = 0.5 * gauss_blk.inv_var * acc + f32(span.y) * gauss_blk.log_norm;
 }
 
-struct GaussBwdParams {
-  B: u32,
-  D: u32,
-  inv_var: f32,  // 1 / sigma^2
-  scale: f32,
-}
-
 @group(0) @binding(0) var<storage, read_write> dmean: array<f32>;  // dmean: (B, D)
-@group(0) @binding(3) var<uniform> gauss_bwd: GaussBwdParams;
 
 fn store_grad_mean(i: u32, v: f32) {
   if (ACCUMULATE) {
@@ -235,16 +207,6 @@ fn store_grad_mean(i: u32, v: f32) {
   } else {
     dmean[i] = v;
   }
-}
-
-@compute @workgroup_size(WG_X)
-fn gaussian_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (i >= gauss_bwd.B * gauss_bwd.D) {
-    return;
-  }
-  store_grad_mean(i, gauss_bwd.scale * gauss_bwd.inv_var * (mean[i] - x[i]));
 }
 
 // ---- Gaussian, learned log sigma ----
@@ -296,9 +258,8 @@ fn gaussian_learned_nll_blocks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(n
 @group(0) @binding(2) var<storage, read> mean_l: array<f32>;            // mean_l: (B, D)
 @group(0) @binding(3) var<storage, read> x_l: array<f32>;               // x_l: (B, D)
 @group(0) @binding(4) var<storage, read> log_sigma_l: array<f32>;       // log_sigma_l: (B, D)
-@group(0) @binding(5) var<uniform> learned_bwd: GradParams;
 
-// dmean[i], dlog_sigma[i] of w * nll (w: the scale or the row's upstream gradient).
+// dmean[i], dlog_sigma[i] of w * nll (w: the row's upstream gradient).
 fn store_grads_learned(i: u32, w: f32) {
   let ls = log_sigma_l[i];
   let c = clamp(ls, LOGSIGMA_MIN, LOGSIGMA_MAX);
@@ -314,16 +275,6 @@ fn store_grads_learned(i: u32, w: f32) {
     dmean[i] = gm;
     dlog_sigma[i] = gs;
   }
-}
-
-@compute @workgroup_size(WG_X)
-fn gaussian_learned_nll_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                                 @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (i >= learned_bwd.B * learned_bwd.D) {
-    return;
-  }
-  store_grads_learned(i, learned_bwd.scale);
 }
 
 // ---- Backwards with a per-row upstream gradient ----

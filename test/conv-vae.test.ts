@@ -1,7 +1,7 @@
-// Conv encoders and decoders in the graph: the config format and its errors, the float64 reference
-// against finite differences, the GPU graph's losses and every gradient against that reference on
-// tiny conv VAEs with awkward sizes (both adapters), the reshape op, and the 28×28 preset training
-// on embedded digits.
+// Conv encoders and decoders in the graph: the config format and its errors, the float64
+// interpreter of the conv model graphs (src/reference/graph.ts) against finite differences, the GPU
+// graph's losses and every gradient against that interpreter on tiny conv VAEs with awkward sizes
+// (both adapters), the reshape op, and the 28×28 preset training on embedded digits.
 import { describe, expect, it } from 'vitest';
 import { loadEmbeddedDigits } from '../src/data/embedded.js';
 import { CompiledGraph } from '../src/graph/executor.js';
@@ -20,9 +20,9 @@ import {
 } from '../src/vae/config.js';
 import { buildModelGraph } from '../src/vae/build.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
-import { referenceForward, referenceLossAndGrads, type ParamMap } from '../src/vae/reference.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { conv2dForward64 } from '../src/reference/conv.js';
+import { runGraph64 } from '../src/reference/graph.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
 import {
   freshSeed,
@@ -31,7 +31,13 @@ import {
   randomUniform,
   scaledCheck,
 } from './helpers/reference.js';
-import { compileModelGraph, scaledObjective, writeStepInputs } from './helpers/model-graph.js';
+import {
+  compileModelGraph,
+  interpreterFdProblems,
+  scaledObjective,
+  stepInputs64,
+  writeStepInputs,
+} from './helpers/model-graph.js';
 
 /** Conv encoder and deconv decoder on 1×9×7 images: odd sizes, channels 3 and 5. */
 const both: VaeConfig = {
@@ -88,8 +94,12 @@ const CASES: [string, VaeConfig][] = [
   ['deconv decoder only, 2×7×7, outputPadding, gaussian', decoderOnly],
 ];
 
-const toF64 = (m: Map<string, Float32Array>): ParamMap =>
+const toF64 = (m: Map<string, Float32Array>): Map<string, Float64Array> =>
   new Map([...m].map(([k, v]) => [k, Float64Array.from(v)]));
+
+/** The training graph of a batch of B with given noise, as the GPU and the interpreter run it. */
+const trainingGraph = (config: ResolvedVaeConfig, B: number) =>
+  buildModelGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
 
 function batchData(config: ResolvedVaeConfig, rng: () => number, B: number) {
   const x =
@@ -284,17 +294,21 @@ describe('conv VAE config', () => {
   });
 });
 
-describe('conv VAE float64 reference', () => {
+describe('conv VAE float64 interpreter', () => {
   it('feeds its conv layers the layer geometry (the reference conv of the kernel tests)', () => {
     const config = resolveVaeConfig(both);
     const rng = makeRng(3);
     const weights = toF64(initialWeights(config, 3));
     const B = 2;
     const { x, eps } = batchData(config, rng, B);
-    const fwd = referenceForward(config, weights, Float64Array.from(x), Float64Array.from(eps), {
-      batch: B,
+    const mg = trainingGraph(config, B);
+    const ref = runGraph64(mg.graph, {
+      params: weights,
+      inputs: stepInputs64(mg, config, { x, eps }),
     });
     const spec = vaeLayers(config).encoderConv[0]!;
+    const op = mg.graph.ops.find((o) => o.type === 'conv2d' && o.in.x === mg.x)!;
+    expect(op.in.weight!.name).toBe('encoder.conv.0.weight');
     const want = conv2dForward64(
       x,
       weights.get('encoder.conv.0.weight')!,
@@ -310,10 +324,11 @@ describe('conv VAE float64 reference', () => {
         stride: spec.stride,
         padding: spec.padding,
       },
+      { act: config.encoder.activation },
     );
-    const pre = fwd.cache.encoderConv[0]!.pre;
-    expect(pre.length).toBe(want.length);
-    for (let i = 0; i < pre.length; i++) expect(pre[i]).toBeCloseTo(want[i]!, 12);
+    const got = ref.value(op.out.y!);
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 12);
   });
 
   it.each(CASES)('has gradients that match finite differences (%s)', (_name, raw) => {
@@ -321,29 +336,18 @@ describe('conv VAE float64 reference', () => {
     const seed = freshSeed();
     const rng = makeRng(seed);
     const B = 2;
-    const weights = toF64(initialWeights(config, seed));
     const { x, eps } = batchData(config, rng, B);
-    const x64 = Float64Array.from(x);
-    const eps64 = Float64Array.from(eps);
-    const { grads } = referenceLossAndGrads(config, weights, x64, eps64, { batch: B });
-    const objective = () => referenceForward(config, weights, x64, eps64, { batch: B }).objective;
-    const h = 1e-5;
-    for (const [name, p] of weights) {
-      for (let t = 0; t < 3; t++) {
-        const i = Math.floor(rng() * p.length);
-        const old = p[i]!;
-        p[i] = old + h;
-        const up = objective();
-        p[i] = old - h;
-        const down = objective();
-        p[i] = old;
-        const fd = (up - down) / (2 * h);
-        const g = grads.get(name)![i]!;
-        expect(Math.abs(fd - g), `seed ${seed}: ${name}[${i}] fd ${fd} grad ${g}`).toBeLessThan(
-          1e-6 * (1 + Math.abs(fd)) + 1e-7,
-        );
-      }
-    }
+    const mg = trainingGraph(config, B);
+    const problems = interpreterFdProblems(
+      mg,
+      toF64(initialWeights(config, seed)),
+      stepInputs64(mg, config, { x, eps }),
+      {
+        scale: config.objective.reduction === 'mean' ? 1 / B : 1,
+        indices: (n) => Array.from({ length: 3 }, () => Math.floor(rng() * n)),
+      },
+    );
+    expect(problems, `seed ${seed}\n${problems.join('\n')}`).toEqual([]);
   });
 });
 
@@ -365,7 +369,7 @@ describe.each(TEST_ADAPTERS.map((a, i) => [a, i === 0 ? CASES : CASES.slice(0, 1
         const grads = rt.buffers.storage('conv.grads', model.flatSize * 4).buffer;
         // Every gradient entry must be written by the step (= before +=).
         rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
-        const mg = buildModelGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
+        const mg = trainingGraph(config, B);
         const types = new Set(mg.graph.ops.map((op) => op.type));
         if (config.encoder.conv) {
           expect(types.has('conv2d')).toBe(true);
@@ -378,24 +382,20 @@ describe.each(TEST_ADAPTERS.map((a, i) => [a, i === 0 ? CASES : CASES.slice(0, 1
         const { x, eps } = batchData(config, rng, B);
         writeStepInputs(cg, mg, model, { x, eps });
         await rt.submitChecked(cg.dispatches, 'conv.step');
-        const ref = referenceLossAndGrads(
-          config,
-          toF64(weights),
-          Float64Array.from(x),
-          Float64Array.from(eps),
-          { batch: B },
-        );
+        const ref = runGraph64(mg.graph, {
+          params: toF64(weights),
+          inputs: stepInputs64(mg, config, { x, eps }),
+        });
         const output = await cg.read(mg.output);
         const outLines = scaledCheck(
           new Map([['output', output]]),
-          new Map([['output', ref.output]]),
+          new Map([['output', ref.value(mg.output)]]),
           2e-4,
         );
         expect(outLines, `seed ${seed}\n${outLines.join('\n')}`).toEqual([]);
         const loss = scaledObjective(model, B, (await cg.read(mg.loss))[0]!);
-        expect(Math.abs(loss - ref.objective), `seed ${seed}`).toBeLessThan(
-          1e-4 * Math.abs(ref.objective) + 1e-4,
-        );
+        const want = scaledObjective(model, B, ref.loss);
+        expect(Math.abs(loss - want), `seed ${seed}`).toBeLessThan(1e-4 * Math.abs(want) + 1e-4);
         const lines = scaledCheck(await model.readFlat(grads), ref.grads, 5e-4);
         expect(lines, `seed ${seed}\n${lines.join('\n')}`).toEqual([]);
         cg.destroy();

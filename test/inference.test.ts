@@ -16,19 +16,13 @@ import {
 } from '../src/kernels/latent.js';
 import { LOGSIGMA_CLAMP } from '../src/kernels/likelihood.js';
 import { prngNormal } from '../src/kernels/reparam.js';
-import {
-  vaeLayers,
-  type LinearSpec,
-  type ResolvedVaeConfig,
-  type VaeConfig,
-} from '../src/vae/config.js';
+import type { ResolvedVaeConfig, VaeConfig } from '../src/vae/config.js';
+import { buildDecoderGraph, buildEncoderGraph } from '../src/vae/build.js';
 import { VaeInference } from '../src/vae/inference.js';
 import { readCheckpointSource } from '../src/checkpoint/source.js';
 import { VaeModel } from '../src/vae/model.js';
-import type { Activation } from '../src/kernels/activation-codes.js';
-import { linearForward64 } from '../src/reference/dense.js';
+import { runGraph64 } from '../src/reference/graph.js';
 import { inverseNormalCdf64, sigmoid64 } from '../src/reference/math.js';
-import { referenceForward } from '../src/vae/reference.js';
 import {
   FpsCounter,
   GridDisplay,
@@ -72,19 +66,7 @@ async function params64(model: VaeModel): Promise<Map<string, Float64Array>> {
   return new Map([...w].map(([k, v]) => [k, Float64Array.from(v)]));
 }
 
-/** A linear layer of the model in float64 (src/reference/dense.ts), with an activation. */
-function linear64(
-  p: Map<string, Float64Array>,
-  l: LinearSpec,
-  x: Float64Array,
-  B: number,
-  act: Activation = 'identity',
-) {
-  const [w, b] = [p.get(`${l.name}.weight`)!, p.get(`${l.name}.bias`)!];
-  return linearForward64(x, w, b, B, l.inSize, l.outSize, { act });
-}
-
-/** The decoder in float64 and the image transform of the likelihood. */
+/** The decoder graph in float64 (src/reference/graph.ts) and the image transform of the likelihood. */
 function decode64(
   cfg: ResolvedVaeConfig,
   p: Map<string, Float64Array>,
@@ -92,19 +74,16 @@ function decode64(
   B: number,
   alpha = 0,
 ): Float64Array {
-  const L = vaeLayers(cfg);
-  let h: Float64Array = Float64Array.from(z);
-  for (const l of L.decoderHidden) {
-    h = linear64(p, l, h, B, cfg.decoder.activation);
-  }
-  const out = linear64(p, L.out!, h, B);
+  const dg = buildDecoderGraph(cfg, B);
+  const r = runGraph64(dg.graph, { params: p, inputs: new Map([['z', z]]) });
+  const out = r.value(dg.output);
   switch (cfg.likelihood.kind) {
     case 'bernoulli':
       return out.map(sigmoid64);
     case 'gaussian':
       return out;
     case 'gaussian-learned': {
-      const ls = linear64(p, L.logSigma!, h, B);
+      const ls = r.value(dg.logSigma!);
       return out.map((m, i) => {
         const c = Math.min(LOGSIGMA_CLAMP.max, Math.max(LOGSIGMA_CLAMP.min, ls[i]!));
         return m + alpha * Math.exp(c);
@@ -113,23 +92,16 @@ function decode64(
   }
 }
 
+/** The encoder graph in float64: mu, logvar (B, Z) of the first B rows of x. */
 function encode64(
   cfg: ResolvedVaeConfig,
   p: Map<string, Float64Array>,
   x: Float32Array,
   B: number,
 ) {
-  const r = referenceForward(
-    cfg,
-    p,
-    Float64Array.from(x.subarray(0, B * D)),
-    new Float64Array(B * Z),
-    {
-      batch: B,
-      ...(cfg.objective.kind === 'elbo' && cfg.objective.capacity ? { capacity: 0 } : {}),
-    },
-  );
-  return { mu: r.mu, logvar: r.logvar };
+  const eg = buildEncoderGraph(cfg, B);
+  const r = runGraph64(eg.graph, { params: p, inputs: new Map([['x', x.subarray(0, B * D)]]) });
+  return { mu: r.value(eg.outputs.mu!), logvar: r.value(eg.outputs.logvar!) };
 }
 
 function expectClose(
@@ -467,7 +439,11 @@ describe.each(TEST_ADAPTERS)('inference on %s', (adapter) => {
     for (const b of [xbuf, muOut, lvOut, imgOut]) rt.buffers.destroy(b.buffer);
   });
 
-  it('keeps the graph cache bounded (LRU)', async () => {
+  it('keeps the graph cache bounded (LRU), frees what it evicts, and names a bad bound', async () => {
+    const live = () => rt.buffers.stats.liveBuffers;
+    // A decode first: the runtime's shared matmul placeholders are made once, on first use.
+    await inf.decode(randomCodes(1, 1), 1);
+    const before = live();
     const small = VaeInference.create(model, { batchSizes: [1, 2, 4, 8], maxCachedGraphs: 3 });
     try {
       for (const n of [1, 2, 3, 5, 1, 2]) await small.decode(randomCodes(n, n), n);
@@ -478,6 +454,14 @@ describe.each(TEST_ADAPTERS)('inference on %s', (adapter) => {
       expectClose(await small.decode(z), decode64(cfg, p, z, 4), 2e-5, 'after eviction');
     } finally {
       small.destroy();
+    }
+    // Evicted and destroyed graphs are freed once made (a tick later).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(live()).toBe(before);
+    for (const bad of [0, 2.5, NaN]) {
+      expect(() => VaeInference.create(model, { maxCachedGraphs: bad })).toThrow(
+        /maxCachedGraphs must be an integer >= 1/,
+      );
     }
   });
 

@@ -1,23 +1,11 @@
-// KL(q || N(0, I)) (shaders/kl.wgsl): per-example KL, batch sum and beta / capacity objective
-// against float64, the backward against finite differences of the float64 objective, ACCUMULATE,
-// extreme inputs and argument checks. The per-example KL is checked in both row-sum variants
-// ('workgroup' tree and barrier-free 'blocks'), alone (prepareKlRows) and with the objective; the
-// loss-tensor backward (prepareKlBackwardRows, per-row upstream gradient) against float64 and finite
-// differences.
+// KL(q || N(0, I)) (shaders/kl.wgsl) as a loss tensor: the per-example KL (prepareKlRows) against
+// float64 in both row-sum variants ('workgroup' tree and barrier-free 'blocks'), the backward with a
+// per-row upstream gradient (prepareKlBackwardRows) against float64 and finite differences,
+// ACCUMULATE, extreme inputs and argument checks. Beta, 1/B and the capacity objective are composed
+// by the graph (test/model-layer.test.ts, test/graph-ops.test.ts).
 import { describe, expect, it } from 'vitest';
-import {
-  prepareKlBackward,
-  prepareKlBackwardRows,
-  prepareKlForward,
-  prepareKlRows,
-  type KlObjective,
-} from '../src/kernels/kl.js';
-import {
-  klBackward64,
-  klForward64,
-  klObjectiveBackward64,
-  klObjectiveForward64,
-} from '../src/reference/kl.js';
+import { prepareKlBackwardRows, prepareKlRows } from '../src/kernels/kl.js';
+import { klBackward64, klForward64 } from '../src/reference/kl.js';
 import { ROW_BLOCK, type RowSumVariant } from '../src/kernels/likelihood.js';
 import { LOGVAR_CLAMP } from '../src/kernels/reparam.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
@@ -35,68 +23,30 @@ import {
 
 const clampLv = (lv: number) => Math.min(Math.max(lv, LOGVAR_CLAMP.min), LOGVAR_CLAMP.max);
 
-/** Float64 per-example KL with the documented clamp (src/reference/kl.ts). */
-const klReference = klForward64;
-const objectiveReference = (sum: number, o: KlObjective) => klObjectiveForward64([sum], o);
-
-const sumOf = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
-
+/** Per-example KL (prepareKlRows) of mu, logvar (B, Z); the output poisoned one past the end. */
 async function forward(
   rt: GpuRuntime,
   mu: BufferRange,
   logvar: BufferRange,
   B: number,
   Z: number,
-  objective: KlObjective,
   variant?: RowSumVariant,
-): Promise<{ kl: Float32Array; total: Float32Array; klTotal: BufferRange }> {
+): Promise<Float32Array> {
   const kl = output(rt, 'kl', B + 1);
-  const klTotal = output(rt, 'kl_total', 3);
-  const f = await prepareKlForward(rt, {
+  const p = await prepareKlRows(rt, {
     kl,
-    klTotal,
     mu,
     logvar,
     batch: B,
     latent: Z,
-    ...objective,
     ...(variant ? { variant } : {}),
   });
-  await rt.submitChecked([f]);
-  const klOut = await read(rt, kl);
-  const totalOut = await read(rt, klTotal);
-  expect(Number.isNaN(klOut[B]!) && Number.isNaN(totalOut[2]!), 'wrote past the end').toBe(true);
-  return { kl: klOut.slice(0, B), total: totalOut.slice(0, 2), klTotal };
-}
-
-async function backward(
-  rt: GpuRuntime,
-  mu: BufferRange,
-  logvar: BufferRange,
-  klTotal: BufferRange,
-  B: number,
-  Z: number,
-  objective: KlObjective,
-  prefill?: { dmu: Float32Array; dlogvar: Float32Array },
-): Promise<{ dmu: Float32Array; dlogvar: Float32Array }> {
-  const dmu = prefill ? upload(rt, 'dmu', prefill.dmu) : output(rt, 'dmu', B * Z);
-  const dlogvar = prefill ? upload(rt, 'dlogvar', prefill.dlogvar) : output(rt, 'dlogvar', B * Z);
-  const d = await prepareKlBackward(rt, {
-    dmu,
-    dlogvar,
-    mu,
-    logvar,
-    klTotal,
-    batch: B,
-    latent: Z,
-    accumulate: prefill !== undefined,
-    ...objective,
-  });
-  await rt.submitChecked([d]);
-  return {
-    dmu: (await read(rt, dmu)).slice(0, B * Z),
-    dlogvar: (await read(rt, dlogvar)).slice(0, B * Z),
-  };
+  await rt.submitChecked([p]);
+  const got = await read(rt, kl);
+  expect(Number.isNaN(got[B]!), `B=${B} Z=${Z}: wrote past the end`).toBe(true);
+  p.destroy();
+  rt.buffers.destroy(kl.buffer);
+  return got.slice(0, B);
 }
 
 /** kl_backward_rows: gradients of sum_b dkl[b] KL_b; outputs poisoned one past the end. */
@@ -132,14 +82,6 @@ async function backwardRows(
   return { dmu: gm.slice(0, n), dlogvar: gl.slice(0, n) };
 }
 
-const SIZES: [number, number][] = [
-  [1, 1],
-  [7, 3],
-  [1, 250],
-  [7, 250],
-  [13, 1],
-];
-
 /** (B, Z) around the block size and the reduce passes: Z from 1 to 3000, B from 1 to 300. */
 const VARIANT_SIZES: [number, number][] = [
   [1, 1],
@@ -152,60 +94,32 @@ const VARIANT_SIZES: [number, number][] = [
   [1, 3000],
   [4, 3000],
   [129, 1025],
+  [13, 1],
+  [7, 250],
 ];
 
 describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
   it.each(['workgroup', 'blocks'] as RowSumVariant[])(
-    '%s row sums match float64, Z 1..3000, B 1..300',
-    async (variant) => {
-      const rt = await runtimeFor(adapter);
-      const seed = freshSeed();
-      const rng = makeRng(seed);
-      for (const [B, Z] of VARIANT_SIZES) {
-        const mu = randomNormal(rng, B * Z, 1.5);
-        const lv = randomUniform(rng, B * Z, -4, 3);
-        const expected = klReference(mu, lv, B, Z);
-        const muBuf = upload(rt, 'mu', mu);
-        const lvBuf = upload(rt, 'lv', lv);
-        const got = await forward(rt, muBuf, lvBuf, B, Z, { scale: 1 / B }, variant);
-        const where = `${variant} B=${B} Z=${Z} (seed ${seed})`;
-        expect(mismatches(got.kl, expected, { atol: 1e-6, rtol: 1e-5 }, `kl ${where}`)).toBeNull();
-        const sum = sumOf(expected);
-        expect(
-          mismatches(got.total, [sum, sum / B], { atol: 1e-6, rtol: 1e-5 }, `total ${where}`),
-        ).toBeNull();
-        for (const r of [muBuf, lvBuf]) rt.buffers.destroy(r.buffer);
-      }
-    },
-  );
-
-  it.each(['workgroup', 'blocks'] as RowSumVariant[])(
-    'per-example KL alone (prepareKlRows, %s) matches float64, Z 1..3000, B 1..300',
+    'per-example KL (%s row sums) matches float64, Z 1..3000, B 1..300',
     async (variant) => {
       const rt = await runtimeFor(adapter);
       const seed = freshSeed();
       const rng = makeRng(seed);
       for (const [B, Z] of VARIANT_SIZES) {
         const muValues = randomNormal(rng, B * Z, 1.5);
-        const mu = upload(rt, 'mu', muValues);
         const lvValues = randomUniform(rng, B * Z, -4, 3);
+        const mu = upload(rt, 'mu', muValues);
         const lv = upload(rt, 'lv', lvValues);
-        const kl = output(rt, 'kl', B + 1);
-        const p = await prepareKlRows(rt, { kl, mu, logvar: lv, batch: B, latent: Z, variant });
-        await rt.submitChecked([p]);
-        const got = await read(rt, kl);
-        const where = `${variant} B=${B} Z=${Z} (seed ${seed})`;
-        expect(Number.isNaN(got[B]!), `${where}: wrote past the end`).toBe(true);
+        const got = await forward(rt, mu, lv, B, Z, variant);
         expect(
           mismatches(
-            got.slice(0, B),
+            got,
             klForward64(muValues, lvValues, B, Z),
             { atol: 1e-6, rtol: 1e-5 },
-            where,
+            `${variant} B=${B} Z=${Z} (seed ${seed})`,
           ),
         ).toBeNull();
-        p.destroy();
-        for (const r of [mu, lv, kl]) rt.buffers.destroy(r.buffer);
+        for (const r of [mu, lv]) rt.buffers.destroy(r.buffer);
       }
     },
   );
@@ -254,67 +168,21 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
     }
   });
 
-  it('per-row backward composes to the fused objective backward', async () => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    const [B, Z] = [7, 13];
-    const muValues = randomNormal(rng, B * Z);
-    const lvValues = randomUniform(rng, B * Z, -2, 2);
-    const mu = upload(rt, 'mu', muValues);
-    const lv = upload(rt, 'lv', lvValues);
-    // The capacity objective composed outside the kernel: dkl = d objective / d KL_b.
-    const objective = { beta: 3, scale: 1 / B, capacity: 0.5 };
-    const { klTotal } = await forward(rt, mu, lv, B, Z, objective);
-    const fused = await backward(rt, mu, lv, klTotal, B, Z, objective);
-    const w = klObjectiveBackward64(1, klForward64(muValues, lvValues, B, Z), objective);
-    const composed = await backwardRows(rt, mu, lv, Float32Array.from(w), B, Z);
-    const tol = { atol: 1e-6, rtol: 1e-6 };
-    expect(mismatches(composed.dmu, fused.dmu, tol, `composed dmu (seed ${seed})`)).toBeNull();
-    expect(
-      mismatches(composed.dlogvar, fused.dlogvar, tol, `composed dlogvar (seed ${seed})`),
-    ).toBeNull();
-  });
-
   it('blocks variant frees its scratch on destroy()', async () => {
     const rt = await runtimeFor(adapter);
     const [B, Z] = [3, 100];
     const before = rt.buffers.stats.liveBuffers;
     const bufs = {
       kl: output(rt, 'kl', B),
-      klTotal: output(rt, 'kl_total', 2),
       mu: upload(rt, 'mu', new Float32Array(B * Z)),
       logvar: upload(rt, 'lv', new Float32Array(B * Z)),
     };
-    const f = await prepareKlForward(rt, { ...bufs, batch: B, latent: Z, variant: 'blocks' });
+    const f = await prepareKlRows(rt, { ...bufs, batch: B, latent: Z, variant: 'blocks' });
     await rt.submitChecked([f]);
     expect(Array.from(await read(rt, bufs.kl))).toEqual([0, 0, 0]);
     f.destroy();
     for (const r of Object.values(bufs)) rt.buffers.destroy(r.buffer);
     expect(rt.buffers.stats.liveBuffers).toBe(before);
-  });
-
-  it.each(SIZES)('forward B=%i Z=%i: per-example KL, sum and objective', async (B, Z) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    const mu = randomNormal(rng, B * Z, 1.5);
-    const lv = randomUniform(rng, B * Z, -4, 3);
-    const expected = klReference(mu, lv, B, Z);
-    const objective = { beta: 0.7, scale: 1 / B };
-    const got = await forward(rt, upload(rt, 'mu', mu), upload(rt, 'lv', lv), B, Z, objective);
-    expect(
-      mismatches(got.kl, expected, { atol: 1e-6, rtol: 1e-5 }, `kl (seed ${seed})`),
-    ).toBeNull();
-    const sum = sumOf(expected);
-    expect(
-      mismatches(
-        got.total,
-        [sum, objectiveReference(sum, objective)],
-        { atol: 1e-6, rtol: 1e-5 },
-        `total (seed ${seed})`,
-      ),
-    ).toBeNull();
   });
 
   it('is accurate when q is close to the prior (tiny KL, no cancellation)', async () => {
@@ -324,98 +192,35 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
     const [B, Z] = [7, 250];
     const mu = randomNormal(rng, B * Z, 1e-3);
     const lv = randomNormal(rng, B * Z, 1e-3);
-    const got = await forward(rt, upload(rt, 'mu', mu), upload(rt, 'lv', lv), B, Z, {});
+    const got = await forward(rt, upload(rt, 'mu', mu), upload(rt, 'lv', lv), B, Z);
     expect(
-      mismatches(
-        got.kl,
-        klReference(mu, lv, B, Z),
-        { atol: 1e-12, rtol: 2e-5 },
-        `kl (seed ${seed})`,
-      ),
+      mismatches(got, klForward64(mu, lv, B, Z), { atol: 1e-12, rtol: 2e-5 }, `kl (seed ${seed})`),
     ).toBeNull();
     // And for |lv| around the series/exp switch at 0.5.
     const lv2 = randomUniform(rng, B * Z, -0.6, 0.6);
-    const got2 = await forward(
-      rt,
-      upload(rt, 'mu', new Float32Array(B * Z)),
-      upload(rt, 'lv2', lv2),
-      B,
-      Z,
-      {},
-    );
+    const zeros = new Float32Array(B * Z);
+    const got2 = await forward(rt, upload(rt, 'mu', zeros), upload(rt, 'lv2', lv2), B, Z);
     expect(
-      mismatches(
-        got2.kl,
-        klReference(new Float32Array(B * Z), lv2, B, Z),
-        { atol: 1e-9, rtol: 2e-5 },
-        'kl',
-      ),
+      mismatches(got2, klForward64(zeros, lv2, B, Z), { atol: 1e-9, rtol: 2e-5 }, 'kl'),
     ).toBeNull();
   });
 
-  const objectives: [string, (meanKl: number) => KlObjective][] = [
-    ['plain beta = 1', () => ({})],
-    ['plain beta = 4, mean', () => ({ beta: 4, scale: -1 })],
-    ['capacity below the KL', (m) => ({ beta: 2.5, scale: -1, capacity: 0.5 * m })],
-    ['capacity above the KL', (m) => ({ beta: 2.5, scale: -1, capacity: 1.5 * m })],
-  ];
-
-  it.each(objectives)('backward (%s) matches finite differences', async (_name, make) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    for (const [B, Z] of [
-      [1, 1],
-      [7, 3],
-      [7, 250],
-    ] as const) {
-      const mu = randomNormal(rng, B * Z);
-      const lv = randomUniform(rng, B * Z, -3, 2);
-      const meanKl = sumOf(klReference(mu, lv, B, Z)) / B;
-      const objective = make(meanKl);
-      if (objective.scale === -1) objective.scale = 1 / B;
-      const muBuf = upload(rt, 'mu', mu);
-      const lvBuf = upload(rt, 'lv', lv);
-      const { klTotal } = await forward(rt, muBuf, lvBuf, B, Z, objective);
-      const got = await backward(rt, muBuf, lvBuf, klTotal, B, Z, objective);
-      const mu64 = Float64Array.from(mu);
-      const lv64 = Float64Array.from(lv);
-      const f = (m: ArrayLike<number>, v: ArrayLike<number>) =>
-        objectiveReference(sumOf(klReference(m, v, B, Z)), objective);
-      const fdMu = finiteDifference((m) => f(m, lv64), mu64, 1e-5);
-      const fdLv = finiteDifference((v) => f(mu64, v), lv64, 1e-5);
-      const where = `B=${B} Z=${Z} (seed ${seed})`;
-      expect(mismatches(got.dmu, fdMu, { atol: 2e-6, rtol: 1e-5 }, `dmu ${where}`)).toBeNull();
-      expect(
-        mismatches(got.dlogvar, fdLv, { atol: 2e-6, rtol: 1e-5 }, `dlogvar ${where}`),
-      ).toBeNull();
-    }
-  });
-
-  it('backward with ACCUMULATE adds to what is there (fused objective and per-row dkl)', async () => {
+  it('backward with ACCUMULATE adds to what is there', async () => {
     const rt = await runtimeFor(adapter);
     const seed = freshSeed();
     const rng = makeRng(seed);
     const [B, Z] = [7, 13];
     const mu = upload(rt, 'mu', randomNormal(rng, B * Z));
     const lv = upload(rt, 'lv', randomUniform(rng, B * Z, -2, 2));
-    const objective = { beta: 3, scale: 1 / B, capacity: 1 };
-    const { klTotal } = await forward(rt, mu, lv, B, Z, objective);
     const dkl = randomNormal(rng, B);
-    const run = (prefill?: { dmu: Float32Array; dlogvar: Float32Array }) => ({
-      fused: () => backward(rt, mu, lv, klTotal, B, Z, objective, prefill),
-      rows: () => backwardRows(rt, mu, lv, dkl, B, Z, prefill),
-    });
-    for (const kind of ['fused', 'rows'] as const) {
-      const prefill = { dmu: randomNormal(rng, B * Z), dlogvar: randomNormal(rng, B * Z) };
-      const fresh = await run()[kind]();
-      const acc = await run(prefill)[kind]();
-      const where = `${kind} (seed ${seed})`;
-      expect(accumulateMismatches(acc.dmu, fresh.dmu, prefill.dmu, `dmu ${where}`)).toBeNull();
-      expect(
-        accumulateMismatches(acc.dlogvar, fresh.dlogvar, prefill.dlogvar, `dlogvar ${where}`),
-      ).toBeNull();
-    }
+    const prefill = { dmu: randomNormal(rng, B * Z), dlogvar: randomNormal(rng, B * Z) };
+    const fresh = await backwardRows(rt, mu, lv, dkl, B, Z);
+    const acc = await backwardRows(rt, mu, lv, dkl, B, Z, prefill);
+    const where = `(seed ${seed})`;
+    expect(accumulateMismatches(acc.dmu, fresh.dmu, prefill.dmu, `dmu ${where}`)).toBeNull();
+    expect(
+      accumulateMismatches(acc.dlogvar, fresh.dlogvar, prefill.dlogvar, `dlogvar ${where}`),
+    ).toBeNull();
   });
 
   it('stays finite for logvar = +-100 and huge means, with the documented clamp', async () => {
@@ -425,13 +230,10 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
     const lv = Float32Array.from([100, -100, 1e4, -1e4, 20, -30, 88, -88, 0, 1e-7]);
     const muBuf = upload(rt, 'mu', mu);
     const lvBuf = upload(rt, 'lv', lv);
-    const objective = { beta: 1, scale: 0.5 };
-    const got = await forward(rt, muBuf, lvBuf, B, Z, objective);
-    expect([...got.kl, ...got.total].every(Number.isFinite)).toBe(true);
-    expect(
-      mismatches(got.kl, klReference(mu, lv, B, Z), { atol: 1e-6, rtol: 1e-5 }, 'kl'),
-    ).toBeNull();
-    const g = await backward(rt, muBuf, lvBuf, got.klTotal, B, Z, objective);
+    const kl = await forward(rt, muBuf, lvBuf, B, Z);
+    expect([...kl].every(Number.isFinite)).toBe(true);
+    expect(mismatches(kl, klForward64(mu, lv, B, Z), { atol: 1e-6, rtol: 1e-5 }, 'kl')).toBeNull();
+    const g = await backwardRows(rt, muBuf, lvBuf, new Float32Array(B).fill(0.5), B, Z);
     expect([...g.dmu, ...g.dlogvar].every(Number.isFinite)).toBe(true);
     // Straight-through: 0.5 * (exp(clamp(lv)) - 1) also outside the range, so lv = 100 is pushed
     // down and lv = -100 up.
@@ -441,39 +243,25 @@ describe.each(TEST_ADAPTERS)('Gaussian KL on %s', (adapter) => {
     expect(g.dlogvar[1]!).toBeLessThan(0);
   });
 
-  it('rejects bad shapes and objectives with clear errors', async () => {
+  it('rejects bad shapes and variants with clear errors', async () => {
     const rt = await runtimeFor(adapter);
     const base = {
       kl: output(rt, 'kl', 4),
-      klTotal: output(rt, 'kt', 2),
       mu: upload(rt, 'mu', new Float32Array(12)),
       logvar: upload(rt, 'lv', new Float32Array(12)),
     };
-    await expect(prepareKlForward(rt, { ...base, batch: 0, latent: 3 })).rejects.toThrow(
+    await expect(prepareKlRows(rt, { ...base, batch: 0, latent: 3 })).rejects.toThrow(
       /batch must be a positive integer/,
     );
-    await expect(
-      prepareKlForward(rt, { ...base, batch: 4, latent: 3, capacity: -1 }),
-    ).rejects.toThrow(/capacity must be >= 0/);
-    await expect(prepareKlForward(rt, { ...base, batch: 4, latent: 3, beta: NaN })).rejects.toThrow(
-      /beta must be a finite/,
-    );
-    await expect(prepareKlForward(rt, { ...base, batch: 4, latent: 4 })).rejects.toThrow(
-      /'mu' holds 12 elements, the shape needs 16/,
-    );
-    await expect(
-      prepareKlBackward(rt, {
-        dmu: output(rt, 'a', 12),
-        dlogvar: output(rt, 'b', 12),
-        ...base,
-        batch: 4,
-        latent: 3,
-        scale: Infinity,
-      }),
-    ).rejects.toThrow(/scale must be a finite/);
     await expect(prepareKlRows(rt, { ...base, batch: 4, latent: 0 })).rejects.toThrow(
       /latent must be a positive integer/,
     );
+    await expect(prepareKlRows(rt, { ...base, batch: 4, latent: 4 })).rejects.toThrow(
+      /'mu' holds 12 elements, the shape needs 16/,
+    );
+    await expect(
+      prepareKlRows(rt, { ...base, batch: 4, latent: 3, variant: 'tree' as RowSumVariant }),
+    ).rejects.toThrow(/unknown row-sum variant 'tree'/);
     await expect(
       prepareKlBackwardRows(rt, {
         dmu: output(rt, 'a', 12),

@@ -1,13 +1,12 @@
 // Decoder likelihoods (shaders/likelihood.wgsl): per-example NLL against float64 for Bernoulli
 // logits, fixed-sigma and learned-sigma Gaussians on awkward and MNIST-sized rows; backwards against
-// finite differences of the float64 loss, with a uniform scale or a per-row upstream gradient dnll;
-// ACCUMULATE; huge logits and log sigmas; argument checks.
+// finite differences of the float64 loss, with a per-row upstream gradient dnll (distinct or
+// uniform weights); ACCUMULATE; huge logits and log sigmas; argument checks.
 // The forwards are checked in both row-sum variants ('workgroup' tree and barrier-free 'blocks').
 import { describe, expect, it } from 'vitest';
 import {
   LOGSIGMA_CLAMP,
   ROW_BLOCK,
-  prepareLikelihoodBackward,
   prepareLikelihoodBackwardRows,
   prepareLikelihoodForward,
   rowSumVariantFor,
@@ -93,16 +92,14 @@ async function forward(
   return got.slice(0, B);
 }
 
-/** The upstream gradient of a backward: a uniform scale, or per-row values dnll (B). */
-type Upstream = { scale: number } | { dnll: Float32Array };
-
 async function backward(
   rt: GpuRuntime,
   lk: Likelihood,
   c: Case,
   B: number,
   D: number,
-  upstream: Upstream,
+  /** (B): the upstream gradient of each row's NLL. */
+  dnllValues: Float32Array,
   prefill?: { dout: Float32Array; dlogSigma: Float32Array },
 ): Promise<{ dout: Float32Array; dlogSigma?: Float32Array }> {
   const n = B * D;
@@ -119,7 +116,8 @@ async function backward(
     upload(rt, 'target', c.target),
     ...(learned ? [upload(rt, 'log_sigma', c.logSigma!)] : []),
   ];
-  const common = {
+  const dnll = upload(rt, 'dnll', dnllValues);
+  const d = await prepareLikelihoodBackwardRows(rt, {
     likelihood: lk,
     doutput,
     output: inputs[0]!,
@@ -127,15 +125,9 @@ async function backward(
     ...(learned ? { logSigma: inputs[2]!, dlogSigma: dlogSigma! } : {}),
     batch: B,
     size: D,
+    dnll,
     accumulate: prefill !== undefined,
-  };
-  const dnll = 'dnll' in upstream ? upload(rt, 'dnll', upstream.dnll) : undefined;
-  const d = dnll
-    ? await prepareLikelihoodBackwardRows(rt, { ...common, dnll })
-    : await prepareLikelihoodBackward(rt, {
-        ...common,
-        scale: 'scale' in upstream ? upstream.scale : 1,
-      });
+  });
   await rt.submitChecked([d]);
   const got = await read(rt, doutput);
   const result: { dout: Float32Array; dlogSigma?: Float32Array } = { dout: got.slice(0, n) };
@@ -146,12 +138,7 @@ async function backward(
     if (!prefill) expect(Number.isNaN(ls[n]!), 'dlogSigma written past the end').toBe(true);
   }
   d.destroy();
-  for (const r of [
-    doutput,
-    ...(dlogSigma ? [dlogSigma] : []),
-    ...inputs,
-    ...(dnll ? [dnll] : []),
-  ]) {
+  for (const r of [doutput, ...(dlogSigma ? [dlogSigma] : []), ...inputs, dnll]) {
     rt.buffers.destroy(r.buffer);
   }
   return result;
@@ -310,7 +297,7 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
   });
 
   it.each(LIKELIHOODS)(
-    '%s backward (uniform scale and per-row dnll) matches float64 and finite differences',
+    '%s backward (uniform and per-row dnll) matches float64 and finite differences',
     async (name, lk) => {
       const rt = await runtimeFor(adapter);
       const seed = freshSeed();
@@ -320,12 +307,11 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
         // Distinct weights per row, with a zero and negative ones among them.
         const dnll = randomNormal(rng, B);
         if (B > 1) dnll[1] = 0;
-        for (const upstream of [{ scale: 1 / B }, { dnll }] as Upstream[]) {
-          const got = await backward(rt, lk, c, B, D, upstream);
-          // The weight of each row's NLL, as the kernel reads it (f32).
-          const w = 'dnll' in upstream ? upstream.dnll : new Float32Array(B).fill(upstream.scale);
+        const uniform = new Float32Array(B).fill(1 / B);
+        for (const w of [uniform, dnll]) {
+          const got = await backward(rt, lk, c, B, D, w);
           const want = likelihoodBackward64(w, c.out, c.target, c.logSigma, B, D, lk);
-          const kind = 'dnll' in upstream ? 'per-row dnll' : 'scale 1/B';
+          const kind = w === uniform ? 'dnll 1/B' : 'per-row dnll';
           const where = `${name} ${kind} B=${B} D=${D} (seed ${seed})`;
           const tol = { atol: 1e-6, rtol: 1e-5 };
           expect(mismatches(got.dout, want.doutput, tol, `doutput ${where}`)).toBeNull();
@@ -355,41 +341,29 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     },
   );
 
-  it.each(LIKELIHOODS)(
-    '%s backward with ACCUMULATE adds to what is there (uniform scale and per-row dnll)',
-    async (name, lk) => {
-      const rt = await runtimeFor(adapter);
-      const seed = freshSeed();
-      const rng = makeRng(seed);
-      const [B, D] = [5, 33];
-      const c = makeCase(lk, rng, B, D);
-      const upstreams: Upstream[] = [{ scale: 0.5 }, { dnll: randomNormal(rng, B) }];
-      for (const upstream of upstreams) {
-        const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
-        const fresh = await backward(rt, lk, c, B, D, upstream);
-        const acc = await backward(rt, lk, c, B, D, upstream, prefill);
-        const where = `${name} ${'scale' in upstream ? 'scale' : 'dnll'} (seed ${seed})`;
-        expect(
-          accumulateMismatches(acc.dout, fresh.dout, prefill.dout, `doutput ${where}`),
-        ).toBeNull();
-        if (fresh.dlogSigma) {
-          expect(
-            accumulateMismatches(
-              acc.dlogSigma!,
-              fresh.dlogSigma,
-              prefill.dlogSigma,
-              `dlog_sigma ${where}`,
-            ),
-          ).toBeNull();
-        }
-      }
-      // dnll filled with s is the scale-s backward, exactly.
-      const rows = await backward(rt, lk, c, B, D, { dnll: new Float32Array(B).fill(0.375) });
-      const scaled = await backward(rt, lk, c, B, D, { scale: 0.375 });
-      expect(Array.from(rows.dout), `rows vs scale, ${name}`).toEqual(Array.from(scaled.dout));
-      if (rows.dlogSigma) expect(Array.from(rows.dlogSigma)).toEqual(Array.from(scaled.dlogSigma!));
-    },
-  );
+  it.each(LIKELIHOODS)('%s backward with ACCUMULATE adds to what is there', async (name, lk) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [B, D] = [5, 33];
+    const c = makeCase(lk, rng, B, D);
+    const dnll = randomNormal(rng, B);
+    const prefill = { dout: randomNormal(rng, B * D), dlogSigma: randomNormal(rng, B * D) };
+    const fresh = await backward(rt, lk, c, B, D, dnll);
+    const acc = await backward(rt, lk, c, B, D, dnll, prefill);
+    const where = `${name} (seed ${seed})`;
+    expect(accumulateMismatches(acc.dout, fresh.dout, prefill.dout, `doutput ${where}`)).toBeNull();
+    if (fresh.dlogSigma) {
+      expect(
+        accumulateMismatches(
+          acc.dlogSigma!,
+          fresh.dlogSigma,
+          prefill.dlogSigma,
+          `dlog_sigma ${where}`,
+        ),
+      ).toBeNull();
+    }
+  });
 
   it('bernoulli is exact and finite for logits up to +-1e4', async () => {
     const rt = await runtimeFor(adapter);
@@ -409,7 +383,7 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     expect(single[1]).toBe(1e4);
     const row = await forward(rt, lk, c, 1, D);
     expect(Number.isFinite(row[0]!)).toBe(true);
-    const g = await backward(rt, lk, c, 1, D, { scale: 1 });
+    const g = await backward(rt, lk, c, 1, D, Float32Array.of(1));
     const expected = logits.map((l, i) => 1 / (1 + Math.exp(-l)) - targets[i]!);
     expect(mismatches(g.dout, expected, { atol: 1e-7, rtol: 1e-6 }, 'dlogits')).toBeNull();
   });
@@ -429,7 +403,7 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     expect(
       mismatches(nll, nllReference(lk, c, n, 1), { atol: 1e-5, rtol: 1e-5 }, 'nll'),
     ).toBeNull();
-    const g = await backward(rt, lk, c, n, 1, { scale: 1 });
+    const g = await backward(rt, lk, c, n, 1, new Float32Array(n).fill(1));
     expect([...g.dout, ...g.dlogSigma!].every(Number.isFinite)).toBe(true);
     // Outside [min, max] the log-sigma gradient is zero (the clamped loss is flat there).
     logSigma.forEach((ls, i) => {
@@ -459,23 +433,26 @@ describe.each(TEST_ADAPTERS)('likelihoods on %s', (adapter) => {
     await expect(
       prepareLikelihoodForward(rt, { ...base, likelihood: { kind: 'bernoulli' }, size: 14 }),
     ).rejects.toThrow(/'logits' holds 26 elements, the shape needs 28/);
+    const dnll = upload(rt, 'dnll', new Float32Array(2));
     await expect(
-      prepareLikelihoodBackward(rt, {
+      prepareLikelihoodBackwardRows(rt, {
         likelihood: { kind: 'bernoulli' },
         doutput: buf(),
         output: buf(),
         target: buf(),
+        dnll,
         batch: 2,
         size: 0,
       }),
     ).rejects.toThrow(/size must be a positive integer/);
     await expect(
-      prepareLikelihoodBackward(rt, {
+      prepareLikelihoodBackwardRows(rt, {
         likelihood: { kind: 'gaussian-learned' },
         doutput: buf(),
         output: buf(),
         target: buf(),
         logSigma: buf(),
+        dnll,
         batch: 2,
         size: 13,
       }),

@@ -1,19 +1,24 @@
-// The model layer end to end: every variant's training graph on the GPU against the float64
-// interpreter of the same graph (which is itself checked against finite differences here and
-// against the PyTorch twin in model-golden.test.ts), with poisoned gradients and fresh random
-// models of awkward sizes; noise drawn on the GPU reproduced by the interpreter (one PRNG stream
-// per stochastic op); and the trainer running any variant without knowing it.
+// The model layer end to end: every variant's training graph (the plain ELBO as version-1 configs,
+// IWAE, CVAE) on the GPU against the float64 interpreter of the same graph (which is itself checked
+// against finite differences and for its argument errors here, and against the PyTorch twin in
+// model-golden.test.ts), with poisoned gradients and fresh random models of awkward sizes; noise
+// drawn on the GPU reproduced by the interpreter (one PRNG stream per stochastic op); and the
+// trainer running any variant without knowing it.
 import { describe, expect, it } from 'vitest';
 import { reparamOp } from '../src/graph/ops/latent.js';
 import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../src/vae/config.js';
 import { buildModelGraph, type ModelGraph } from '../src/vae/build.js';
-import { hyperAt } from '../src/vae/evaluator.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { runGraph64 } from '../src/reference/graph.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
-import { compileModelGraph, writeStepInputs } from './helpers/model-graph.js';
+import {
+  compileModelGraph,
+  interpreterFdProblems,
+  stepInputs64,
+  writeStepInputs,
+} from './helpers/model-graph.js';
 import {
   freshSeed,
   makeRng,
@@ -93,6 +98,40 @@ const VARIANTS: [string, VaeConfig][] = [
       condition: { kind: 'label', classes: 5, inject: 'dense' },
     },
   ],
+  // The plain ELBO, as version-1 configs (flat beta / capacity / reduction fields).
+  [
+    'elbo v1, bernoulli, 2 hidden layers, mean',
+    {
+      inputSize: 13,
+      latentSize: 5,
+      encoder: { hidden: [11, 9], activation: 'tanh' },
+      decoder: { hidden: [10], activation: 'softplus' },
+      reduction: 'mean',
+    },
+  ],
+  [
+    'elbo v1, gaussian σ=0.3, β=0.5, Z=1',
+    {
+      inputSize: 9,
+      latentSize: 1,
+      encoder: { hidden: [7], activation: 'sigmoid' },
+      decoder: { hidden: [6, 5], activation: 'tanh' },
+      likelihood: { kind: 'gaussian', sigma: 0.3 },
+      beta: 0.5,
+    },
+  ],
+  [
+    'elbo v1, learned σ, capacity, no hidden encoder layer',
+    {
+      inputSize: 10,
+      latentSize: 4,
+      encoder: { hidden: [], activation: 'relu' },
+      decoder: { hidden: [7], activation: 'gelu' },
+      likelihood: { kind: 'gaussian-learned' },
+      beta: 3,
+      capacity: { max: 2, steps: 100 },
+    },
+  ],
 ];
 
 interface Case {
@@ -129,13 +168,7 @@ function randomCase(raw: VaeConfig, seed: number): Case {
 
 /** The interpreter's inputs for a graph of this case at `step`. */
 function referenceInputs(c: Case, mg: ModelGraph, step: number) {
-  const inputs = new Map<string, Float32Array>([
-    ['x', c.x],
-    ['hyper', Float32Array.from(hyperAt(c.config, step))],
-  ]);
-  if (c.labels) inputs.set('y', c.labels);
-  if (mg.eps) inputs.set('eps', c.eps);
-  return inputs;
+  return stepInputs64(mg, c.config, { x: c.x, labels: c.labels, eps: c.eps, step });
 }
 
 function toF64(m: Map<string, Float32Array>): Map<string, Float64Array> {
@@ -167,28 +200,34 @@ describe('the float64 interpreter of the model graphs', () => {
   it.each(VARIANTS)('matches finite differences of its own loss (%s)', (_name, raw) => {
     const seed = freshSeed();
     const c = randomCase(raw, seed);
+    const rng = makeRng(seed + 1);
     const mg = buildModelGraph(c.config, { batch: c.B, training: true, seed: 1, givenNoise: true });
-    const inputs = referenceInputs(c, mg, 17);
+    const problems = interpreterFdProblems(mg, toF64(c.weights), referenceInputs(c, mg, 17), {
+      scale: c.config.objective.reduction === 'mean' ? 1 / c.B : 1,
+      step: 17,
+      // The first and last entries of every parameter and two at random.
+      indices: (n) => [0, n - 1, Math.floor(rng() * n), Math.floor(rng() * n)],
+    });
+    expect(problems, `seed ${seed}\n${problems.join('\n')}`).toEqual([]);
+  });
+
+  it('names a missing or misshapen parameter and a short input', () => {
+    const c = randomCase(VARIANTS[0]![1], 5);
+    const mg = buildModelGraph(c.config, { batch: c.B, training: true, seed: 1, givenNoise: true });
+    const inputs = referenceInputs(c, mg, 0);
     const params = toF64(c.weights);
-    const ref = runGraph64(mg.graph, { params, inputs, step: 17 });
-    const scaleOf = c.config.objective.reduction === 'mean' ? 1 / c.B : 1;
-    const h = 1e-6;
-    for (const [name, value] of params) {
-      const want = ref.grads.get(name)!;
-      const scale = Math.max(1e-6, ...Array.from(want, Math.abs));
-      for (const i of [0, Math.floor(value.length / 2), value.length - 1]) {
-        const saved = value[i]!;
-        value[i] = saved + h;
-        const up = runGraph64(mg.graph, { params, inputs, step: 17 }).loss;
-        value[i] = saved - h;
-        const down = runGraph64(mg.graph, { params, inputs, step: 17 }).loss;
-        value[i] = saved;
-        const fd = (scaleOf * (up - down)) / (2 * h);
-        expect(Math.abs(fd - want[i]!), `seed ${seed}: d/d${name}[${i}]`).toBeLessThan(
-          2e-5 * scale + 1e-5 * Math.abs(fd),
-        );
-      }
-    }
+    const run = (p: Map<string, Float64Array>, i: Map<string, ArrayLike<number>>) => () =>
+      runGraph64(mg.graph, { params: p, inputs: i });
+    const missing = new Map(params);
+    missing.delete('encoder.mu.bias');
+    expect(run(missing, inputs)).toThrow(/no value for parameter 'encoder.mu.bias'/);
+    const short = new Map(params).set('decoder.out.weight', new Float64Array(3));
+    expect(run(short, inputs)).toThrow(/parameter 'decoder.out.weight' has 3 values, not \d+/);
+    const shortX = new Map(inputs).set('x', c.x.subarray(1));
+    expect(run(params, shortX)).toThrow(/input 'x' has \d+ values, not \d+/);
+    const noEps = new Map(inputs);
+    noEps.delete('eps');
+    expect(run(params, noEps)).toThrow(/no value for input 'eps'/);
   });
 });
 

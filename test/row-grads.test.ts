@@ -1,85 +1,17 @@
 // Backwards of the row reductions (reduce_rows_backward, sumsq_rows_backward in shaders/reduce.wgsl)
-// and of repeat_rows (repeat_rows_backward in shaders/graph_util.wgsl): against float64, the
-// float64 backward against finite differences of its forward, accumulate, a 2-D grid, argument
-// checks.
-//
-// The float64 functions below have the signatures of reduceRows*64 / reduceTotal*64 in
-// src/reference/reduce.ts and repeatRows*64 in src/reference/graph-util.ts of the `ref` branch;
-// once both branches are merged these local copies give way to imports from src/reference/.
+// and of repeat_rows (repeat_rows_backward in shaders/graph_util.wgsl): against float64
+// (src/reference/reduce.ts and graph-util.ts, themselves checked against finite differences in
+// test/reference.test.ts), accumulate, a 2-D grid, argument checks.
 import { describe, expect, it } from 'vitest';
 import { prepareRepeatRows, prepareRepeatRowsBackward } from '../src/kernels/graph-util.js';
-import {
-  prepareReduceRowsBackward,
-  prepareReduceTotalBackward,
-  type ReduceOp,
-} from '../src/kernels/reduce.js';
+import { prepareReduceRowsBackward, type ReduceOp } from '../src/kernels/reduce.js';
+import { repeatRowsBackward64, repeatRowsForward64 } from '../src/reference/graph-util.js';
+import { reduceRowsBackward64 } from '../src/reference/reduce.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import { freshSeed, makeRng, mismatches, randomNormal } from './helpers/reference.js';
-import { differenceVjp, minus, outsideBounds, treeSumBound } from './helpers/vjp.js';
+import { minus, outsideBounds, treeSumBound } from './helpers/vjp.js';
 
 const OPS: ReduceOp[] = ['sum', 'mean', 'sumsq'];
-
-function reduceRowsForward64(x: ArrayLike<number>, rows: number, cols: number, op: ReduceOp) {
-  const out = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += op === 'sumsq' ? x[r * cols + c]! ** 2 : x[r * cols + c]!;
-    out[r] = op === 'mean' ? s / cols : s;
-  }
-  return out;
-}
-
-function reduceRowsBackward64(
-  dy: ArrayLike<number>,
-  x: ArrayLike<number>,
-  rows: number,
-  cols: number,
-  op: ReduceOp,
-) {
-  const slope = (v: number) => (op === 'sumsq' ? 2 * v : op === 'mean' ? 1 / cols : 1);
-  return Float64Array.from(
-    { length: rows * cols },
-    (_, i) => dy[Math.floor(i / cols)]! * slope(x[i]!),
-  );
-}
-
-function repeatRowsForward64(x: ArrayLike<number>, rows: number, cols: number, copies: number) {
-  return Float64Array.from({ length: rows * copies * cols }, (_, o) => {
-    const row = Math.floor(o / cols);
-    return x[Math.floor(row / copies) * cols + (o % cols)]!;
-  });
-}
-
-function repeatRowsBackward64(
-  dy: ArrayLike<number>,
-  _x: unknown,
-  rows: number,
-  cols: number,
-  copies: number,
-) {
-  const dx = new Float64Array(rows * cols);
-  for (let o = 0; o < rows * copies * cols; o++) {
-    const i = Math.floor(Math.floor(o / cols) / copies) * cols + (o % cols);
-    dx[i] = dx[i]! + dy[o]!;
-  }
-  return dx;
-}
-
-describe('row-gradient references', () => {
-  it('match finite differences of their forwards', () => {
-    const rng = makeRng(freshSeed());
-    const x = randomNormal(rng, 12);
-    const tol = { atol: 1e-8, rtol: 1e-7 };
-    for (const op of OPS) {
-      const dy = randomNormal(rng, 3);
-      const fd = differenceVjp((z) => reduceRowsForward64(z, 3, 4, op), x, dy);
-      expect(mismatches(reduceRowsBackward64(dy, x, 3, 4, op), fd, tol, op)).toBeNull();
-    }
-    const dy = randomNormal(rng, 3 * 2 * 4);
-    const fd = differenceVjp((z) => repeatRowsForward64(z, 3, 4, 2), x, dy);
-    expect(mismatches(repeatRowsBackward64(dy, x, 3, 4, 2), fd, tol, 'repeat')).toBeNull();
-  });
-});
 
 describe.each(TEST_ADAPTERS)('row gradients on %s', (adapter) => {
   const SHAPES: [number, number][] = [
@@ -128,35 +60,6 @@ describe.each(TEST_ADAPTERS)('row gradients on %s', (adapter) => {
       ).toBeNull();
       d.destroy();
       a.destroy();
-    }
-  });
-
-  it('total backward: a scalar broadcast to n values', async () => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    for (const n of [1, 1001]) {
-      const x = randomNormal(rng, n);
-      const xBuf = upload(rt, 'x', x);
-      const dy = [2.75];
-      for (const op of OPS) {
-        const dx = output(rt, 'dx', n + 1);
-        const d = await prepareReduceTotalBackward(rt, {
-          dx,
-          dy: upload(rt, 'dy', new Float32Array(dy)),
-          x: xBuf,
-          n,
-          op,
-        });
-        await rt.submitChecked([d]);
-        const got = await read(rt, dx);
-        const exp = reduceRowsBackward64(dy, x, 1, n, op);
-        expect(
-          mismatches(got, exp, { atol: 0, rtol: 3 * 2 ** -24 }, `${op} n=${n} seed=${seed}`),
-        ).toBeNull();
-        expect(Number.isNaN(got[n]!)).toBe(true);
-        d.destroy();
-      }
     }
   });
 

@@ -319,6 +319,9 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
     } finally {
       rt.destroy();
     }
+    await expect(createRuntime({ adapter, maxCachedPipelines: 0 })).rejects.toThrow(
+      /maxCachedPipelines must be an integer >= 1, got 0/,
+    );
   });
 
   it('frees every buffer it made across create/destroy cycles', async () => {

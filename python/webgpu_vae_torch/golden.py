@@ -3,7 +3,7 @@
     PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden          # all three fixtures
     npx prettier --write test/fixtures/vae-golden*.json
 
-writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/vae-reference.test.ts and
+writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/model-golden.test.ts and
 test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective) and vae-golden-cvae.json
 (version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense').
 

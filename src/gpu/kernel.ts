@@ -53,10 +53,6 @@ export function getKernel(name: string): KernelDef {
   return def;
 }
 
-export function listKernels(): KernelDef[] {
-  return [...registry.values()];
-}
-
 /** Workgroup-size override constants for a definition. */
 export function workgroupConstants(def: KernelDef): Record<string, number> {
   const [x, y, z] = def.workgroupSize;

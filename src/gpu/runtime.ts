@@ -24,6 +24,7 @@ import type { Program } from './program.js';
 import { GpuTimer } from './timing.js';
 import type { TuningOptions } from './tuning-store.js';
 import { packUniforms } from './uniforms.js';
+import { LruCache } from '../util/lru-cache.js';
 
 export type { BindingResource };
 
@@ -56,7 +57,10 @@ export interface PrepareOptions {
 export interface RuntimeOptions {
   /** Print each WGSL module when it is first compiled (also WEBGPU_VAE_PRINT_WGSL=1). */
   printWgsl?: boolean;
-  /** Most pipelines kept in the cache before the least recently used is dropped (default 256). */
+  /**
+   * Most pipelines kept in the cache before the least recently used is dropped (default 256; an
+   * integer >= 1, or the constructor throws).
+   */
   maxCachedPipelines?: number;
   /** Called for uncaptured errors and device loss; default logs to console.error. */
   onError?: (error: Error) => void;
@@ -69,6 +73,12 @@ interface CachedPipeline {
   layout: GPUBindGroupLayout;
   entry: ReflectedEntryPoint;
 }
+
+/**
+ * Most shader modules kept: one per file under shaders/ (about 35) in practice, plus kernels with
+ * inline code; a bound all the same, so generated code cannot grow the cache without end.
+ */
+const MAX_CACHED_MODULES = 128;
 
 function envFlag(name: string): boolean {
   return typeof process !== 'undefined' && process.env?.[name] === '1';
@@ -161,12 +171,14 @@ export class GpuRuntime {
   readonly timer: GpuTimer | undefined;
   /** How kernel choices are persisted and measured ({@link RuntimeOptions.tuning}; default {}). */
   readonly tuning: TuningOptions;
-  private readonly modules = new Map<
+  // Both caches hold promises: concurrent callers share one compilation, a failed one is dropped,
+  // and an entry evicted while compiling still resolves for those already waiting on it (nothing
+  // is destroyed: WebGPU frees modules and pipelines once no pipeline or dispatch holds them).
+  private readonly modules = new LruCache<
     string,
     Promise<{ module: GPUShaderModule; reflected: ReflectedModule }>
-  >();
-  private readonly pipelines = new Map<string, Promise<CachedPipeline>>();
-  private readonly maxCachedPipelines: number;
+  >(MAX_CACHED_MODULES);
+  private readonly pipelines: LruCache<string, Promise<CachedPipeline>>;
   private readonly printWgsl: boolean;
   private readonly onError: (error: Error) => void;
   /** Labels of the most recently submitted dispatches, named when an error is reported. */
@@ -185,7 +197,11 @@ export class GpuRuntime {
   ) {
     this.device = info.device;
     this.buffers = new BufferAllocator(this.device);
-    this.maxCachedPipelines = options.maxCachedPipelines ?? 256;
+    const maxPipelines = options.maxCachedPipelines ?? 256;
+    if (!Number.isInteger(maxPipelines) || maxPipelines < 1) {
+      throw new Error(`runtime: maxCachedPipelines must be an integer >= 1, got ${maxPipelines}`);
+    }
+    this.pipelines = new LruCache(maxPipelines);
     this.printWgsl = options.printWgsl ?? envFlag('WEBGPU_VAE_PRINT_WGSL');
     this.onError = options.onError ?? ((error) => console.error(error.message));
     this.tuning = options.tuning ?? {};
@@ -240,12 +256,7 @@ export class GpuRuntime {
   ): Promise<{ module: GPUShaderModule; reflected: ReflectedModule }> {
     // Inline code is keyed by its text too, so two kernels naming one file cannot collide.
     const key = inlineCode === undefined ? file : `${file}\n${inlineCode}`;
-    const cached = this.modules.get(key);
-    if (cached) return cached;
-    const made = this.createModule(file, forKernel, inlineCode);
-    this.modules.set(key, made);
-    made.catch(() => this.modules.delete(key));
-    return made;
+    return this.modules.getOrCreate(key, () => this.createModule(file, forKernel, inlineCode));
   }
 
   private async createModule(
@@ -278,20 +289,7 @@ export class GpuRuntime {
   ): Promise<CachedPipeline> {
     const constants = { ...workgroupConstants(def), ...def.constants, ...extraConstants };
     const key = `${def.name}|${JSON.stringify(Object.entries(constants).sort())}`;
-    const cached = this.pipelines.get(key);
-    if (cached) {
-      this.pipelines.delete(key);
-      this.pipelines.set(key, cached);
-      return cached;
-    }
-    const created = this.createPipeline(def, constants);
-    this.pipelines.set(key, created);
-    created.catch(() => this.pipelines.delete(key));
-    while (this.pipelines.size > this.maxCachedPipelines) {
-      const oldest = this.pipelines.keys().next().value as string;
-      this.pipelines.delete(oldest);
-    }
-    return created;
+    return this.pipelines.getOrCreate(key, () => this.createPipeline(def, constants));
   }
 
   /** Pipelines currently in the cache (at most {@link RuntimeOptions.maxCachedPipelines}). */
@@ -516,5 +514,10 @@ export async function createRuntime(
   options: RequestGpuOptions & RuntimeOptions = {},
 ): Promise<GpuRuntime> {
   const info = await requestGpu(options);
-  return new GpuRuntime(info, options);
+  try {
+    return new GpuRuntime(info, options);
+  } catch (error) {
+    info.device.destroy();
+    throw error;
+  }
 }

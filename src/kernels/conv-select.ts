@@ -1,7 +1,7 @@
 // Which conv kernel variant runs a conv path: a fixed default per adapter class and shape class
 // (measured with bench/conv.ts, see bench/RESULTS.md), pinnable per call (`variant`) or for the
-// process (WEBGPU_VAE_CONV). Deterministic: nothing is timed here; measureConvVariants()
-// (conv-measure.ts) times the candidates for the bench or a caller who wants to check the table.
+// process (WEBGPU_VAE_CONV). Deterministic: nothing is timed here; bench/conv.ts times the
+// candidates (with conv-measure.ts) to check the table.
 import type { AdapterKind } from '../gpu/device.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 
@@ -107,8 +107,7 @@ export function convShapeClass(p: ConvPathShape): ConvShapeClass {
 /**
  * The default variants per adapter class and shape class, best first (the first eligible one
  * runs: igemm-tex only where its textures fit, igemm-sg only with subgroups). llvmpipe and
- * SwiftShader: measured at the conv VAE's shapes with bench/conv.ts and measureConvVariants
- * (bench/RESULTS.md); they agree but for igemm-sg, which llvmpipe cannot run (no subgroups in
+ * SwiftShader: measured at the conv VAE's shapes with bench/conv.ts (bench/RESULTS.md); they agree but for igemm-sg, which llvmpipe cannot run (no subgroups in
  * compatibility mode) and which gained about 1.2× over igemm-tex on SwiftShader; weight gradients
  * with few big channels stay on the direct kernel, which packs nothing. GPU: unmeasured here (no
  * GPU at hand); the packed GEMM kernels load vec4s of consecutive channels, which suits GPUs too.

@@ -101,15 +101,6 @@ export type ConvPath =
   | 'conv_transpose2d_backward_input'
   | 'conv_transpose2d_backward_weight';
 
-export const CONV_PATHS: readonly ConvPath[] = [
-  'conv2d_forward',
-  'conv2d_backward_input',
-  'conv2d_backward_weight',
-  'conv_transpose2d_forward',
-  'conv_transpose2d_backward_input',
-  'conv_transpose2d_backward_weight',
-];
-
 /**
  * A path as the kernels see it (conv2d.wgsl's roles: direct or transposed mode, source and
  * destination channels, or the big and small tensors of a weight gradient), with whether the

@@ -1,5 +1,5 @@
-// Kernels the graph needs around the layers (shaders/graph_util.wgsl): metric accumulation,
-// row repetition for K-sample targets (and its backward), and the IWAE log importance weights.
+// Kernels the graph needs around the layers (shaders/graph_util.wgsl): metric accumulation, and
+// row repetition for K-sample targets (and its backward).
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
@@ -37,22 +37,6 @@ export const repeatRowsBackwardKernel = defineKernel({
   workgroupSize: [BACKWARD_WG],
   dispatch: ({ B, D }) => dispatch1d(ceilDiv(B! * D!, BACKWARD_WG)),
   elements: ({ B, K, D }) => ({ rep_dx: B! * D!, rep_dy: B! * K! * D! }),
-});
-
-/** log_weight (B, K) = -nll - ½Σz² + ½Σ(clamp(lv) + eps²): log p(x,z) - log q(z|x). */
-export const iwaeLogWeightKernel = defineKernel({
-  name: 'iwae_log_weight',
-  file: 'graph_util.wgsl',
-  entryPoint: 'iwae_log_weight',
-  workgroupSize: [WG],
-  dispatch: ({ B, K }) => dispatch1d(ceilDiv(B! * K!, WG)),
-  elements: ({ B, K, Z }) => ({
-    log_weight: B! * K!,
-    nll_in: B! * K!,
-    z_in: B! * K! * Z!,
-    eps_noise: B! * K! * Z!,
-    lv_in: B! * Z!,
-  }),
 });
 
 function checkRepeat(kernel: string, B: number, K: number, D: number): void {

@@ -1,8 +1,8 @@
 // Decoder likelihoods (shaders/likelihood.wgsl): per-example negative log-likelihoods (B) and their
 // gradients w.r.t. the decoder outputs, for Bernoulli logits, a Gaussian with fixed sigma and a
-// Gaussian with a learned log sigma per output. Each backward comes with a uniform `scale`
-// (prepareLikelihoodBackward) or with a per-row upstream gradient dnll (B) read from a buffer
-// (prepareLikelihoodBackwardRows): the likelihood as a loss tensor inside a larger expression.
+// Gaussian with a learned log sigma per output. The backward (prepareLikelihoodBackwardRows) reads a
+// per-row upstream gradient dnll (B) from a buffer: the likelihood as a loss tensor inside a larger
+// expression.
 //
 // The per-example row sums of the forwards come in two variants (RowSumVariant), chosen per adapter
 // by rowSumVariantFor() unless the caller names one:
@@ -184,21 +184,19 @@ export const gaussianLearnedNllBlocks = defineKernel({
 
 /**
  * An elementwise backward of this file (1-D grid over B * D, ACCUMULATE override): the named
- * bindings hold (B, D) values, `perRow` ones (B) (the upstream gradient of the *_rows kernels).
+ * bindings hold (B, D) values, `upstream` the per-row upstream gradient (B).
  */
-function backwardKernel(
-  entryPoint: string,
-  full: readonly string[],
-  perRow: readonly string[] = [],
-): KernelDef {
+function backwardKernel(entryPoint: string, full: readonly string[], upstream: string): KernelDef {
   return defineKernel({
     name: entryPoint,
     file: 'likelihood.wgsl',
     entryPoint,
     workgroupSize: [WG],
     dispatch: elementDispatch,
-    elements: ({ B, D }) =>
-      Object.fromEntries([...full.map((k) => [k, B! * D!]), ...perRow.map((k) => [k, B!])]),
+    elements: ({ B, D }) => ({
+      ...Object.fromEntries(full.map((k) => [k, B! * D!])),
+      [upstream]: B!,
+    }),
   });
 }
 
@@ -206,30 +204,23 @@ const BERNOULLI_GRAD = ['dlogits', 'logits', 'x'] as const;
 const GAUSSIAN_GRAD = ['dmean', 'mean', 'x'] as const;
 const LEARNED_GRAD = ['dmean', 'dlog_sigma', 'mean_l', 'x_l', 'log_sigma_l'] as const;
 
-/** dlogits (B, D) = scale * (sigmoid(l) - x). */
-export const bernoulliNllBackward = backwardKernel('bernoulli_nll_backward', BERNOULLI_GRAD);
-/** dmean (B, D) = scale * (mean - x) / sigma^2. */
-export const gaussianNllBackward = backwardKernel('gaussian_nll_backward', GAUSSIAN_GRAD);
-/** dmean, dlog_sigma (B, D) of scale * the learned-sigma Gaussian NLL. */
-export const gaussianLearnedNllBackward = backwardKernel(
-  'gaussian_learned_nll_backward',
-  LEARNED_GRAD,
-);
 /** dlogits (B, D) = dnll[b] * (sigmoid(l) - x), dnll: (B). */
 export const bernoulliNllBackwardRows = backwardKernel(
   'bernoulli_nll_backward_rows',
   BERNOULLI_GRAD,
-  ['dnll'],
+  'dnll',
 );
 /** dmean (B, D) = dnll[b] * (mean - x) / sigma^2, dnll: (B). */
-export const gaussianNllBackwardRows = backwardKernel('gaussian_nll_backward_rows', GAUSSIAN_GRAD, [
+export const gaussianNllBackwardRows = backwardKernel(
+  'gaussian_nll_backward_rows',
+  GAUSSIAN_GRAD,
   'dnll',
-]);
+);
 /** dmean, dlog_sigma (B, D) of dnll_l[b] * the learned-sigma Gaussian NLL, dnll_l: (B). */
 export const gaussianLearnedNllBackwardRows = backwardKernel(
   'gaussian_learned_nll_backward_rows',
   LEARNED_GRAD,
-  ['dnll_l'],
+  'dnll_l',
 );
 
 /**
@@ -372,7 +363,7 @@ function prepareWorkgroupForward(
   }
 }
 
-export interface LikelihoodBackwardOptions {
+export interface LikelihoodBackwardRowsOptions {
   likelihood: Likelihood;
   /** Output (B, D): gradient w.r.t. the logits / means. */
   doutput: BindingResource;
@@ -384,29 +375,13 @@ export interface LikelihoodBackwardOptions {
   logSigma?: BindingResource;
   /** (B, D). */
   target: BindingResource;
+  /** (B): upstream gradient of each example's NLL (d loss / d nll_b). */
+  dnll: BindingResource;
   batch: number;
   size: number;
-  /** Multiplies the gradient: 1 for the summed NLL, 1/B for the batch mean (default 1). */
-  scale?: number;
   /** Add into the gradient outputs instead of assigning. */
   accumulate?: boolean;
   label?: string;
-}
-
-/** Gradient of scale * sum_b nll_b w.r.t. the decoder outputs. */
-export async function prepareLikelihoodBackward(
-  rt: GpuRuntime,
-  o: LikelihoodBackwardOptions,
-): Promise<PreparedDispatch> {
-  const name = `${o.likelihood.kind} likelihood backward`;
-  const scale = o.scale ?? 1;
-  checkFinite(name, 'scale', scale);
-  return prepareBackward(rt, name, o, { scale }, undefined);
-}
-
-export interface LikelihoodBackwardRowsOptions extends Omit<LikelihoodBackwardOptions, 'scale'> {
-  /** (B): upstream gradient of each example's NLL (d loss / d nll_b). */
-  dnll: BindingResource;
 }
 
 /**
@@ -418,30 +393,12 @@ export async function prepareLikelihoodBackwardRows(
   o: LikelihoodBackwardRowsOptions,
 ): Promise<PreparedDispatch> {
   const name = `${o.likelihood.kind} likelihood backward (rows)`;
-  return prepareBackward(rt, name, o, {}, o.dnll);
-}
-
-/**
- * The backward dispatch of either kind: with `dnll` the *_backward_rows entry point (per-row
- * upstream gradient), without it the *_backward one (uniform `scale` in `uniforms`).
- */
-async function prepareBackward(
-  rt: GpuRuntime,
-  name: string,
-  o: Omit<LikelihoodBackwardOptions, 'scale'>,
-  uniforms: Record<string, number>,
-  dnll: BindingResource | undefined,
-): Promise<PreparedDispatch> {
   const shape = { B: o.batch, D: o.size };
   const lk = o.likelihood;
   checkShape(name, o.batch, o.size);
   if (lk.kind !== 'gaussian-learned' && (o.logSigma !== undefined || o.dlogSigma !== undefined)) {
     throw new Error(`${name}: logSigma / dlogSigma are only for the gaussian-learned likelihood`);
   }
-  const rows = dnll !== undefined;
-  /** The upstream-gradient binding of the rows entry points, under its WGSL name. */
-  const upstream = (binding: string): Record<string, BindingResource> =>
-    dnll === undefined ? {} : { [binding]: dnll };
   const common = {
     shape,
     constants: { ACCUMULATE: o.accumulate ? 1 : 0 },
@@ -449,32 +406,30 @@ async function prepareBackward(
   };
   switch (lk.kind) {
     case 'bernoulli':
-      return rt.prepare(rows ? bernoulliNllBackwardRows : bernoulliNllBackward, {
-        bindings: { dlogits: o.doutput, logits: o.output, x: o.target, ...upstream('dnll') },
-        uniforms,
+      return rt.prepare(bernoulliNllBackwardRows, {
+        bindings: { dlogits: o.doutput, logits: o.output, x: o.target, dnll: o.dnll },
         ...common,
       });
     case 'gaussian':
       checkSigma(name, lk.sigma);
-      return rt.prepare(rows ? gaussianNllBackwardRows : gaussianNllBackward, {
-        bindings: { dmean: o.doutput, mean: o.output, x: o.target, ...upstream('dnll') },
-        uniforms: { ...uniforms, inv_var: 1 / (lk.sigma * lk.sigma) },
+      return rt.prepare(gaussianNllBackwardRows, {
+        bindings: { dmean: o.doutput, mean: o.output, x: o.target, dnll: o.dnll },
+        uniforms: { inv_var: 1 / (lk.sigma * lk.sigma) },
         ...common,
       });
     case 'gaussian-learned':
       if (o.logSigma === undefined || o.dlogSigma === undefined) {
         throw new Error(`${name}: logSigma and dlogSigma (B, D) are required`);
       }
-      return rt.prepare(rows ? gaussianLearnedNllBackwardRows : gaussianLearnedNllBackward, {
+      return rt.prepare(gaussianLearnedNllBackwardRows, {
         bindings: {
           dmean: o.doutput,
           dlog_sigma: o.dlogSigma,
           mean_l: o.output,
           x_l: o.target,
           log_sigma_l: o.logSigma,
-          ...upstream('dnll_l'),
+          dnll_l: o.dnll,
         },
-        uniforms,
         ...common,
       });
     default:

@@ -32,6 +32,7 @@ import {
   type MatmulVariant,
 } from './matmul.js';
 import { WeightPacks } from './matmul-pack.js';
+import { LruCache } from '../util/lru-cache.js';
 
 /** Environment variable that pins a variant wherever it is eligible, e.g. WEBGPU_VAE_MATMUL=rb. */
 export const MATMUL_ENV = 'WEBGPU_VAE_MATMUL';
@@ -106,6 +107,7 @@ interface Pending {
   packedB: boolean;
 }
 
+/** Shape classes whose choice is kept (least recently used dropped): a bound on the records. */
 const MAX_CHOICES = 256;
 // One measurement at a time in the process, so that measurements never time each other's work.
 let measuring: Promise<unknown> = Promise.resolve();
@@ -128,7 +130,7 @@ function idle(): Promise<void> {
 
 /** The selector's state for one runtime: choices, the persisted store, the background queue. */
 class MatmulTuning {
-  readonly choices = new Map<string, MatmulSelection>();
+  readonly choices = new LruCache<string, MatmulSelection>(MAX_CHOICES);
   readonly ready: Promise<void>;
   private store: TuningStore | undefined;
   private readonly queue = new Map<string, Pending>();
@@ -171,19 +173,11 @@ class MatmulTuning {
   }
 
   get(key: string): MatmulSelection | undefined {
-    const hit = this.choices.get(key);
-    if (hit) {
-      this.choices.delete(key);
-      this.choices.set(key, hit);
-    }
-    return hit;
+    return this.choices.get(key);
   }
 
   record(key: string, selection: MatmulSelection): void {
     this.choices.set(key, selection);
-    while (this.choices.size > MAX_CHOICES) {
-      this.choices.delete(this.choices.keys().next().value as string);
-    }
     if (!this.persist || !this.store) return;
     const record: TuningRecord = { variant: selection.variant };
     const timings = Object.entries(selection.timings).filter(([, t]) => Number.isFinite(t));

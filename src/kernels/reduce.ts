@@ -7,9 +7,8 @@
 //   total:                                    (n)    -> (1)     prepareReduceTotal
 //   stable logsumexp over rows:               (R, C) -> (R)     prepareLogSumExpRows
 //   its backward (softmax weights times dy):  (R) -> (R, C)     prepareLogSumExpBackward
-//   backward of a row sum / mean / sum of squares, and of a total (a broadcast of dy):
+//   backward of a row sum / mean / sum of squares:
 //                                             (R) -> (R, C)     prepareReduceRowsBackward
-//                                             (1) -> (n)        prepareReduceTotalBackward
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
@@ -313,14 +312,4 @@ export async function prepareReduceRowsBackward(
     bindings: { dx: cfg.dx, dy: cfg.dy, xin: cfg.x },
     ...common,
   });
-}
-
-/** Backward of prepareReduceTotal: dx[i] = dy[0] * (1 | 1/n | 2 x[i]), dx and x (n), dy (1). */
-export async function prepareReduceTotalBackward(
-  rt: GpuRuntime,
-  cfg: Omit<ReduceBackwardConfig, 'rows' | 'cols'> & { n: number },
-): Promise<PreparedDispatch> {
-  checkDims('reduce_total_backward', { n: cfg.n });
-  const { n, ...rest } = cfg;
-  return prepareReduceRowsBackward(rt, { ...rest, rows: 1, cols: n });
 }

@@ -1,10 +1,8 @@
 // Float64 references of the KL kernels (src/kernels/kl.ts): the per-example KL of the diagonal
-// Gaussian q = N(mu, diag(exp(logvar))) to N(0, I) and its vector-Jacobian product, and the fused
-// beta / capacity objective of prepareKlForward / prepareKlBackward on top of it.
+// Gaussian q = N(mu, diag(exp(logvar))) to N(0, I) and its vector-Jacobian product.
 //   KL_b = 0.5 Σ_j (mu² + expm1(c) − c + (c − logvar)),  c = clamp(logvar, −30, 20)
 // The logvar gradient is the kernels' straight-through one, 0.5 (exp(c) − 1): exact inside the clamp
 // range, not zeroed outside (it keeps pulling logvar back), so finite differences agree only inside.
-import type { KlObjective } from '../kernels/kl.js';
 import { LOGVAR_CLAMP } from '../kernels/reparam.js';
 import { expectLength, expectSizes } from './shape.js';
 
@@ -60,38 +58,4 @@ export function klBackward64(
     (lv, i) => dkl[Math.floor(i / Z)]! * 0.5 * Math.expm1(clampLogvar(lv)),
   );
   return { dmu, dlogvar };
-}
-
-function objectiveParts(o: KlObjective) {
-  return { beta: o.beta ?? 1, scale: o.scale ?? 1, capacity: o.capacity };
-}
-
-/**
- * The fused KL objective of kl_reduce: beta * scale * Σ_b KL_b, or with a capacity C
- * beta * |scale * Σ_b KL_b − C|. kl: (B).
- */
-export function klObjectiveForward64(kl: ArrayLike<number>, objective: KlObjective): number {
-  const { beta, scale, capacity } = objectiveParts(objective);
-  let sum = 0;
-  for (let b = 0; b < kl.length; b++) sum += kl[b]!;
-  return capacity === undefined ? beta * scale * sum : beta * Math.abs(scale * sum - capacity);
-}
-
-/**
- * d (dloss · objective) / d KL_b, the same for every b: dloss * beta * scale, times
- * sign(scale * Σ KL − C) with a capacity (sign(0) = 0, as kl.wgsl and torch.abs).
- */
-export function klObjectiveBackward64(
-  dloss: number,
-  kl: ArrayLike<number>,
-  objective: KlObjective,
-): Float64Array {
-  const { beta, scale, capacity } = objectiveParts(objective);
-  let w = dloss * beta * scale;
-  if (capacity !== undefined) {
-    let sum = 0;
-    for (let b = 0; b < kl.length; b++) sum += kl[b]!;
-    w *= Math.sign(scale * sum - capacity);
-  }
-  return new Float64Array(kl.length).fill(w);
 }

@@ -1,7 +1,6 @@
 // Float64 references of the decoder likelihoods (src/kernels/likelihood.ts): the per-example
 // negative log-likelihood nll (B) of the targets (B, D) under the decoder output, and the
-// vector-Jacobian product for a per-row upstream gradient dnll (B) (prepareLikelihoodBackwardRows;
-// the folded `scale` of prepareLikelihoodBackward is dnll filled with scale).
+// vector-Jacobian product for a per-row upstream gradient dnll (B) (prepareLikelihoodBackwardRows).
 //   bernoulli (logits l):       nll = Σ softplus(l) − x l
 //   gaussian (fixed sigma):     nll = Σ 0.5 (x − mu)² / sigma² + log sigma + 0.5 log 2π
 //   gaussian-learned (log σ):   nll = Σ 0.5 (x − mu)² exp(−2c) + c + 0.5 log 2π, c = clamp(log σ, −6, 6)

@@ -59,6 +59,8 @@ import {
   logSumExpRowsForward64,
   reduceRowsBackward64,
   reduceRowsForward64,
+  reduceTotalBackward64,
+  reduceTotalForward64,
 } from './reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
 
@@ -233,12 +235,8 @@ const likelihood: ReferenceOp = {
 };
 
 const sum: ReferenceOp = {
-  forward(_op, c) {
-    return { s: Float64Array.of(c.in('x').reduce((a, v) => a + v, 0)) };
-  },
-  vjp(op, c, _out, d) {
-    return { x: new Float64Array(c.in('x').length).fill(need(d('s'), op, 's')[0]!) };
-  },
+  forward: (_op, c) => ({ s: reduceTotalForward64(c.in('x')) }),
+  vjp: (op, c, _out, d) => ({ x: reduceTotalBackward64(need(d('s'), op, 's'), c.in('x')) }),
 };
 
 const logSumExpRows: ReferenceOp = {

@@ -59,7 +59,10 @@ function reduceBackward(
   checkMatrix(fn, x, rows, cols);
   const { n, count, at } = along(axis, rows, cols);
   expectLength(fn, 'dy', dy, n, axis);
-  return Float64Array.from(x, (v, i) => dy[at(i)]! * termSlope(op, v, count));
+  // A plain loop: Float64Array.from with a map function is several times slower on large x.
+  const dx = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) dx[i] = dy[at(i)]! * termSlope(op, x[i]!, count);
+  return dx;
 }
 
 /** out (rows) = Σ_c t(x[r, c]) (divided by cols for 'mean'): x (rows, cols). */

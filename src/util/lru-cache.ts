@@ -1,7 +1,8 @@
-// One bounded least-recently-used cache for every cache of GPU objects (compiled graphs, pipelines,
-// inference programs): at most `capacity` entries; the least recently used is dropped, and
-// `evict` frees what it held. Values may be promises (an entry is cached while it is being made;
-// a failed make is dropped).
+// One bounded least-recently-used cache for every cache of the library (shader modules and
+// pipelines, compiled evaluation and inference graphs, matmul variant choices): at most `capacity`
+// entries; the least recently used is dropped, and `evict` frees what it held. Values may be
+// promises (an entry is cached while it is being made; a failed make is dropped, and an entry
+// dropped while in flight stays valid for whoever holds its promise).
 export class LruCache<K, V> {
   private readonly entries = new Map<K, V>();
 
@@ -16,6 +17,11 @@ export class LruCache<K, V> {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Whether key is cached (its recency unchanged). */
+  has(key: K): boolean {
+    return this.entries.has(key);
   }
 
   /** The value for key (now the most recently used), or undefined. */
@@ -59,8 +65,18 @@ export class LruCache<K, V> {
     return this.entries.delete(key);
   }
 
+  /** Keys, least recently used first. */
+  keys(): IterableIterator<K> {
+    return this.entries.keys();
+  }
+
   values(): IterableIterator<V> {
     return this.entries.values();
+  }
+
+  /** [key, value] pairs, least recently used first. */
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries.entries();
   }
 
   /** Evicts every entry. */
@@ -69,4 +85,12 @@ export class LruCache<K, V> {
     this.entries.clear();
     for (const [k, v] of all) this.evict(v, k);
   }
+}
+
+/**
+ * The evict callback of a cache of promises: frees the value once it is made (an entry dropped
+ * while in flight is freed when it arrives; a failed make holds nothing).
+ */
+export function freeWhenMade<T>(free: (value: T) => void): (made: Promise<T>) => void {
+  return (made) => void made.then(free).catch(() => undefined);
 }

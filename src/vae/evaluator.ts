@@ -5,7 +5,7 @@
 import { readFloats, type BufferRange } from '../gpu/buffers.js';
 import { CompiledGraph } from '../graph/executor.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
-import { LruCache } from '../util/lru-cache.js';
+import { freeWhenMade, LruCache } from '../util/lru-cache.js';
 import {
   buildLogWeightGraph,
   buildModelGraph,
@@ -219,7 +219,7 @@ export class Evaluator {
 
 /** Frees a cached compiled graph once it is made (an LruCache evict callback). */
 export function destroyCompiled<T extends { cg: CompiledGraph }>(p: Promise<T>): void {
-  void p.then((e) => e.cg.destroy()).catch(() => undefined);
+  freeWhenMade((e: T) => e.cg.destroy())(p);
 }
 
 /** The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1). */

@@ -43,6 +43,7 @@ import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './conf
 import { buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
 import { checkLabels, writeFeeds } from './feeds.js';
 import { VaeModel } from './model.js';
+import { freeWhenMade, LruCache } from '../util/lru-cache.js';
 
 /** Batch sizes compiled on demand when none are given. */
 export const DEFAULT_BATCH_SIZES: readonly number[] = [1, 16, 64, 256];
@@ -54,7 +55,10 @@ export interface InferenceOptions {
    * on the smallest planned size >= n, larger calls in chunks of the largest.
    */
   batchSizes?: readonly number[];
-  /** Compiled graphs kept before the least recently used is destroyed (default 6, at least 2). */
+  /**
+   * Compiled graphs kept before the least recently used is destroyed (default 6; 1 counts as 2).
+   * Not an integer >= 1: the constructor throws.
+   */
   maxCachedGraphs?: number;
   /** Seed of sample() when none is given per call (default 0). */
   seed?: number;
@@ -222,8 +226,7 @@ export class VaeInference {
   readonly config: ResolvedVaeConfig;
   /** The planned batch sizes, ascending without duplicates. */
   readonly batchSizes: readonly number[];
-  private readonly maxCached: number;
-  private readonly cache = new Map<string, Promise<{ destroy(): void }>>();
+  private readonly cache: LruCache<string, Promise<{ destroy(): void }>>;
   /** Calls run one at a time, so no cached graph is evicted while a call uses it. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly anchors: BufferRange;
@@ -244,7 +247,15 @@ export class VaeInference {
       );
     }
     this.batchSizes = [...new Set(sizes)].sort((a, b) => a - b);
-    this.maxCached = Math.max(2, options.maxCachedGraphs ?? 6);
+    const maxCached = options.maxCachedGraphs ?? 6;
+    if (!Number.isInteger(maxCached) || maxCached < 1) {
+      throw new Error(`inference: maxCachedGraphs must be an integer >= 1, got ${maxCached}`);
+    }
+    // A call uses at most two entries (encode and decode), so at least two are kept.
+    this.cache = new LruCache(
+      Math.max(2, maxCached),
+      freeWhenMade((e) => e.destroy()),
+    );
     this.anchors = model.rt.buffers.storage(`${model.label}.anchors`, 8 * this.config.latentSize);
   }
 
@@ -325,7 +336,7 @@ export class VaeInference {
   warm(sizes: readonly number[]): Promise<void> {
     const planned = [...new Set(sizes.map((n) => this.plannedSize(n)))].slice(
       0,
-      this.maxCached - 1,
+      this.cache.capacity - 1,
     );
     return this.run(async () => {
       await Promise.allSettled(planned.map((rows) => this.decodeEntry(rows, {})));
@@ -714,7 +725,6 @@ export class VaeInference {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const p of this.cache.values()) void p.then((e) => e.destroy()).catch(() => undefined);
     this.cache.clear();
     this.rt.buffers.destroy(this.anchors.buffer);
     if (this.ownsModel) this.model.destroy();
@@ -922,25 +932,7 @@ export class VaeInference {
   }
 
   private cached<T extends { destroy(): void }>(key: string, build: () => Promise<T>): Promise<T> {
-    const hit = this.cache.get(key) as Promise<T> | undefined;
-    if (hit) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
-    }
-    const made = build();
-    this.cache.set(key, made);
-    made.catch(() => {
-      if (this.cache.get(key) === made) this.cache.delete(key);
-    });
-    // Evict the least recently used (a call uses at most two entries, maxCached is >= 2).
-    while (this.cache.size > this.maxCached) {
-      const oldest = this.cache.keys().next().value as string;
-      const entry = this.cache.get(oldest)!;
-      this.cache.delete(oldest);
-      void entry.then((e) => e.destroy()).catch(() => undefined);
-    }
-    return made;
+    return this.cache.getOrCreate(key, build) as Promise<T>;
   }
 
   /** Graphs currently compiled (tests): keys 'encode<rows>' and 'decode<rows>', LRU first. */

@@ -3,7 +3,7 @@
 // python/webgpu_vae_torch/golden.py): their format and a loader.
 import { readFileSync } from 'node:fs';
 import type { VaeConfig } from '../../src/vae/config.js';
-import type { ReferenceAdamHyper } from '../../src/vae/reference.js';
+import type { Adam64Hyper } from '../../src/reference/adam.js';
 
 export interface GoldenCase {
   name: string;
@@ -34,7 +34,7 @@ export interface GoldenCase {
 }
 
 export interface Golden {
-  adam: ReferenceAdamHyper & { steps: number };
+  adam: Adam64Hyper & { steps: number };
   cases: GoldenCase[];
 }
 
