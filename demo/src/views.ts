@@ -213,6 +213,9 @@ export class Animator {
   training = false;
   private code: Float32Array;
   private codeDirty = true;
+  /** Changes asked for (setCode, invalidate) and the latest of them a finished frame shows. */
+  private requested = 0;
+  private drawn = 0;
   private running = false;
   private inFlight = 0;
   /** Milliseconds a frame takes when the GPU has nothing else to do (estimated, smoothed). */
@@ -232,11 +235,21 @@ export class Animator {
   setCode(code: Float32Array): void {
     this.code = code.slice();
     this.codeDirty = true;
+    this.requested++;
   }
 
   /** Draws the slider and manifold views again at the next frame. */
   invalidate(): void {
     this.codeDirty = true;
+    this.requested++;
+  }
+
+  /** Resolves once a finished frame shows every change asked for so far (or the views stopped). */
+  async settled(): Promise<void> {
+    const target = this.requested;
+    while (this.running && this.drawn < target) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   start(): void {
@@ -300,6 +313,7 @@ export class Animator {
     const { views } = this;
     const work: Promise<void>[] = [];
     const changed = this.codeDirty;
+    const generation = this.requested;
     if (this.codeDirty) {
       this.codeDirty = false;
       views['slider-image'].setBase(this.code);
@@ -315,5 +329,6 @@ export class Animator {
       work.push(views.traversal.draw());
     }
     await Promise.all(work);
+    this.drawn = Math.max(this.drawn, generation);
   }
 }

@@ -376,6 +376,8 @@ const engine: Engine = {
   },
 
   async snapshot(id) {
+    // What the view shows once every change asked for so far is drawn.
+    await state().animator.settled();
     return state().animator.views[id].snapshot();
   },
 
