@@ -2,13 +2,23 @@
 // checkpoint it wrote, resume from it, and fail with a named problem on bad input; JSON lines,
 // the final line, and no native driver noise unless --verbose.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readCheckpointFile } from '../src/checkpoint/file.js';
 import { TEST_ADAPTERS } from './helpers/gpu.js';
+import { idxBytes } from './helpers/idx.js';
+import { freshSeed, makeRng } from './helpers/reference.js';
 
 const run = promisify(execFile);
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -174,20 +184,27 @@ describe('webgpu-vae CLI', () => {
 
   it('evaluates on a named dataset and trains a model described in a file', async () => {
     const ckpt = join(out, 'model.safetensors');
-    // --dataset mnist finds ../shared/data/mnist (the full IDX files) from the repository root.
-    const ev = await cli([
-      'eval',
-      '--checkpoint',
-      ckpt,
-      '--dataset',
-      'mnist',
-      '--k',
-      '2',
-      '--limit',
-      '200',
-    ]);
+    // --dataset mnist looks in $WEBGPU_VAE_DATA/mnist first: a small IDX set written here (random
+    // pixels and labels), so the test needs no downloaded data.
+    const dataRoot = join(out, 'data');
+    mkdirSync(join(dataRoot, 'mnist'), { recursive: true });
+    const rng = makeRng(freshSeed());
+    const split = (name: string, count: number) => {
+      const pixels = Uint8Array.from({ length: count * 784 }, () => Math.floor(rng() * 256));
+      const labels = Uint8Array.from({ length: count }, () => Math.floor(rng() * 10));
+      const file = (kind: string) =>
+        join(dataRoot, 'mnist', `${name}-${kind}-idx${kind === 'images' ? 3 : 1}-ubyte.gz`);
+      writeFileSync(file('images'), gzipSync(idxBytes(0x803, [count, 28, 28], pixels)));
+      writeFileSync(file('labels'), gzipSync(idxBytes(0x801, [count], labels)));
+    };
+    split('train', 600);
+    split('t10k', 300);
+    const ev = await cli(
+      ['eval', '--checkpoint', ckpt, '--dataset', 'mnist', '--k', '2', '--limit', '200'],
+      { WEBGPU_VAE_DATA: dataRoot },
+    );
     expect(ev.stdout).toMatch(
-      /test \(200 examples, mnist from .*mnist \(60000 train \/ 10000 test\)\)/,
+      /test \(200 examples, mnist from .*mnist \(600 train \/ 300 test\)\)/,
     );
     const config = join(out, 'model.json');
     writeFileSync(
