@@ -1,9 +1,11 @@
 // This tree beside its parent commit, in one run: `npx tsx bench/compare-parent.ts [commit]
-// [--rounds N] [--modes display,loop,decode256,train128]`. Extracts the parent's src/ and shaders/
-// (git archive, default the first parent of HEAD) into bench/out/parent-<commit>/, builds
-// bench/compare/page.ts twice (over this src/ and over the parent's), then runs each mode in fresh
-// headless Chromium pages (SwiftShader), alternating the two sides round by round so that a change
-// in the machine's load touches both. Prints medians and ratios; writes bench/out/compare-*.json.
+// [--rounds N] [--modes display,loop,decode256,train128,conv128] [--tuned]`. Extracts the parent's
+// src/ and shaders/ (git archive, default the first parent of HEAD) into
+// bench/out/parent-<commit>/, builds bench/compare/page.ts twice (over this src/ and over the
+// parent's), then runs each mode in fresh headless Chromium pages (SwiftShader), alternating the
+// two sides round by round so that a change in the machine's load touches both. --tuned: ours
+// measures its matmul variants before timing the train steps (see bench/compare/page.ts). Prints
+// medians and ratios; writes bench/out/compare-*.json.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,13 +40,24 @@ function extractParent(commit: string): string {
   return dir;
 }
 
-async function buildPage(srcRoot: string, outDir: string): Promise<void> {
+async function buildPage(srcRoot: string, outDir: string, parent: boolean): Promise<void> {
   const root = join(ROOT, 'bench', 'compare');
+  // A parent without background measuring gets a stand-in that has nothing to wait for.
+  const stub = existsSync(join(srcRoot, 'kernels', 'matmul-select.ts'))
+    ? []
+    : [
+        {
+          find: /^(\.\.\/)+src\/kernels\/matmul-select\.js$/,
+          replacement: join(root, 'no-tuning.ts'),
+        },
+      ];
   await build({
     root,
     logLevel: 'warn',
     // The page's '../../src/' imports (and those of bench/browser/workloads.ts) go to srcRoot.
-    resolve: { alias: [{ find: /^(\.\.\/)+src\//, replacement: `${srcRoot}/` }] },
+    resolve: {
+      alias: [...(parent ? stub : []), { find: /^(\.\.\/)+src\//, replacement: `${srcRoot}/` }],
+    },
     build: { outDir, emptyOutDir: true, chunkSizeWarningLimit: 100_000 },
   });
 }
@@ -56,7 +69,8 @@ async function runPage(url: string, mode: string): Promise<CompareResult> {
     page.on('console', (m) => {
       if (m.type() === 'error' || m.text().startsWith('[compare]')) console.log(`  ${m.text()}`);
     });
-    await page.goto(`${url}/index.html?mode=${mode}`);
+    const tuned = process.argv.includes('--tuned') ? '&tuned=1' : '';
+    await page.goto(`${url}/index.html?mode=${mode}${tuned}`);
     const deadline = Date.now() + 300_000;
     const done = 'window.__compare !== undefined || window.__compareError !== undefined';
     while (!(await page.evaluate(done))) {
@@ -79,15 +93,15 @@ async function main(): Promise<void> {
     process.argv[2]?.startsWith('--') ? 'HEAD^' : (process.argv[2] ?? 'HEAD^'),
   );
   const rounds = Number(arg('--rounds') ?? 3);
-  const modes = (arg('--modes') ?? 'display,loop,decode256,train128').split(',');
+  const modes = (arg('--modes') ?? 'display,loop,decode256,train128,conv128').split(',');
   const parentSrc = join(extractParent(commit), 'src');
   const sides = {
     parent: join(OUT, 'compare-parent'),
     ours: join(OUT, 'compare-ours'),
   };
   console.log(`building the page over ${parentSrc} and over ${join(ROOT, 'src')} …`);
-  await buildPage(parentSrc, sides.parent);
-  await buildPage(join(ROOT, 'src'), sides.ours);
+  await buildPage(parentSrc, sides.parent, true);
+  await buildPage(join(ROOT, 'src'), sides.ours, false);
   const servers = {
     parent: await serveStatic(sides.parent),
     ours: await serveStatic(sides.ours),
@@ -118,7 +132,7 @@ async function main(): Promise<void> {
   }
   const date = new Date().toISOString();
   const lines = [
-    `date: ${date}; parent ${commit.slice(0, 7)}; ours ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', 'src', 'shaders') ? ' (+ uncommitted changes)' : ''}; ${rounds} rounds, sides alternating`,
+    `date: ${date}; parent ${commit.slice(0, 7)}; ours ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', 'src', 'shaders') ? ' (+ uncommitted changes)' : ''}; ${rounds} rounds, sides alternating${process.argv.includes('--tuned') ? '; ours with measured matmul choices (--tuned)' : ''}`,
     '',
     '| workload | unit | parent (median) | ours (median) | ours / parent | all parent | all ours |',
     '| --- | --- | --- | --- | --- | --- | --- |',

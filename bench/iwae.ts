@@ -5,14 +5,17 @@
 // fixed binarization, the same images for both.
 //   npx tsx bench/iwae.ts [--epochs 10] [--k 1,5,50] [--batch 100] [--adapter llvmpipe]
 //                         [--eval-k 5000] [--eval-count 1000] [--no-twin] [--no-ours] [--out DIR]
-//                         [--openblas DIR]
+//                         [--openblas DIR] [--seed 1]
+// Ours is resumable: each k's run checkpoints after every epoch into --out, and the same command
+// run again continues it (a run of many hours can span sessions; the seconds add up).
 // --openblas DIR: a folder holding OpenBLAS's libblas.so.3 (e.g. Debian's libopenblas0-pthread
 // unpacked with dpkg -x, nothing installed); the twin runs use it through LD_LIBRARY_PATH, since
 // Debian's torch otherwise runs on the reference BLAS (about 20× slower here).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readCheckpointFile } from '../src/checkpoint/file.js';
 import { createBinarizer } from '../src/data/idx.js';
 import { loadIdxDataset } from '../src/data/idx-node.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
@@ -79,22 +82,46 @@ if (!o['no-ours']) {
   const rt = await createRuntime({ adapter: o.adapter as AdapterChoice });
   console.log(`ours: adapter ${rt.info.name} (${rt.info.kind})`);
   for (const k of ks) {
-    const model = VaeModel.create(rt, configFor(k), { seed });
-    const trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed });
-    const t0 = performance.now();
-    await trainer.fit(
-      { images: data.train.images, count: data.train.count },
-      {
-        epochs,
+    // Resumable: after every epoch the model and optimizer go to ours-k<k>.partial.safetensors
+    // (with the seconds trained so far), and a rerun continues from there at the exact step.
+    const partial = join(o.out, `ours-k${k}.partial.safetensors`);
+    const secondsFile = `${partial}.seconds`;
+    let model: VaeModel;
+    let trainer: Trainer;
+    let trainedSeconds = 0;
+    if (existsSync(partial)) {
+      const ckpt = await readCheckpointFile(partial);
+      model = VaeModel.fromDecoded(rt, ckpt, partial);
+      trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed });
+      if (!ckpt.optimizer) throw new Error(`${partial}: no optimizer state to resume from`);
+      trainer.loadOptimizerState(ckpt.optimizer);
+      trainedSeconds = existsSync(secondsFile) ? Number(readFileSync(secondsFile, 'utf8')) : NaN;
+      console.log(`ours k=${k}: resumed from ${partial} at step ${trainer.step}`);
+    } else {
+      model = VaeModel.create(rt, configFor(k), { seed });
+      trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed });
+    }
+    const train = { images: data.train.images, count: data.train.count };
+    const stepsPerEpoch = Math.ceil(train.count / batch);
+    for (let epoch = Math.floor(trainer.step / stepsPerEpoch) + 1; epoch <= epochs; epoch++) {
+      const t0 = performance.now();
+      await trainer.fit(train, {
+        epochs: epoch,
+        startStep: trainer.step,
         binarize: 'dynamic',
         onEpoch: (r) =>
           console.log(
             `ours k=${k} epoch ${r.epoch}: train loss ${r.train.loss.toFixed(2)}, ` +
-              `${(r.train.examples / r.seconds).toFixed(0)} samples/s`,
+              `${(r.train.examples / r.seconds).toFixed(0)} samples/s (${new Date().toISOString()})`,
           ),
-      },
-    );
-    const seconds = (performance.now() - t0) / 1000;
+      });
+      trainedSeconds += (performance.now() - t0) / 1000;
+      const bytes = await model.toCheckpoint(await trainer.optimizerState());
+      writeFileSync(`${partial}.tmp`, bytes);
+      renameSync(`${partial}.tmp`, partial);
+      writeFileSync(secondsFile, String(trainedSeconds));
+    }
+    const seconds = trainedSeconds;
     const evaluator = new Evaluator(model, { seed: seed + 7 });
     const { logPx } = await evaluator.logLikelihood(test, { k: evalK, chunk: 500, batchSize: 8 });
     console.log(`ours k=${k}: test NLL ${(-logPx).toFixed(3)} (k=${evalK}, ${evalCount} images)`);

@@ -2,26 +2,28 @@
 // pre-activation, bias and uniform bindings, the grid folding and the fused epilogue
 // (bias add, pre-activation store, activation, assign or accumulate).
 //
-//   z = op(A)·op(B) [+ bias]   pre = z (store_pre)   c = act(z)  or  c += act(z) (accumulate)
+//   z = op(A)·op(B) [+ bias]   pre = z (STORE_PRE)   c = act(z)  or  c += act(z) (ACCUMULATE)
 //
 // Every variant binds the same names: c, pre (outputs), a, b, bias (inputs), params (uniforms).
 // `pre` and `bias` are referenced by every entry point, so they must always be bound; when
-// store_pre / has_bias is 0 a 1-element placeholder buffer is bound and never touched.
+// STORE_PRE / HAS_BIAS is false a 1-element placeholder buffer is bound and never touched.
 
 //!include activation_fns.wgsl
 
-// The epilogue's switches are uniforms, not override constants: every epilogue of a layout then
-// shares one pipeline, and on CPU adapters compiling the big register-blocked kernels is most of
-// the start-up time. They are read once per output element, outside the inner loop.
+// The epilogue's switches are override constants, so each epilogue is its own pipeline with the
+// unused branches compiled out. Uniform switches (one pipeline per layout, fewer to compile at
+// start-up) cost 12-60 % of a register-blocked kernel's time on the CPU adapters, most at the
+// short-K weight-gradient shapes (the epilogue's per-element branches and activation switch).
+override HAS_BIAS: bool = false;    // add bias[n] to every column n
+override STORE_PRE: bool = false;   // also write z (before the activation) into `pre`
+override ACT: u32 = 0u;             // activation code (ACT_* in activation_fns.wgsl)
+override ACCUMULATE: bool = false;  // c += act(z) instead of c = act(z); `pre` is always assigned
+
 struct MatmulParams {
-  M: u32,           // rows of C
-  N: u32,           // columns of C
-  K: u32,           // inner dimension
-  alpha: f32,       // activation parameter (leaky_relu slope, elu alpha)
-  has_bias: u32,    // 1: add bias[n] to every column n
-  store_pre: u32,   // 1: also write z (before the activation) into `pre`
-  act: u32,         // activation code (ACT_* in activation_fns.wgsl)
-  accumulate: u32,  // 1: c += act(z) instead of c = act(z); `pre` is always assigned
+  M: u32,      // rows of C
+  N: u32,      // columns of C
+  K: u32,      // inner dimension
+  alpha: f32,  // activation parameter (leaky_relu slope, elu alpha)
 }
 
 @group(0) @binding(0) var<storage, read_write> c: array<f32>;    // c: (M, N)
@@ -41,14 +43,14 @@ fn matmul_tile(wid: vec3<u32>, nwg: vec3<u32>, tile_cols: u32) -> vec2<u32> {
 fn store_output(m: u32, n: u32, acc: f32) {
   let idx = m * params.N + n;
   var z = acc;
-  if (params.has_bias != 0u) {
+  if (HAS_BIAS) {
     z = z + bias[n];
   }
-  if (params.store_pre != 0u) {
+  if (STORE_PRE) {
     pre[idx] = z;
   }
-  let y = activation_forward(z, params.act, params.alpha);
-  if (params.accumulate != 0u) {
+  let y = activation_forward(z, ACT, params.alpha);
+  if (ACCUMULATE) {
     c[idx] = c[idx] + y;
   } else {
     c[idx] = y;

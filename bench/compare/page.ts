@@ -7,16 +7,22 @@
 //              app runs it): frames finished per second over 5 s
 //   decode256: the decoder program for 256 latents, one submit per decode (images/s)
 //   train128:  the Trainer's MNIST VAE step at batch 128 (samples/s)
+//   conv128:   the Trainer's conv VAE step (convVaePreset(20)) at batch 128 (samples/s)
 //   startup:   navigation start to the first finished train step at batch 128 (ms; a fresh
 //              browser profile each time, the runtime's defaults)
+// With &tuned=1 (train128, conv128), ours first measures its matmul variants for the step's shapes
+// (the background measuring, with no delay), then times a fresh trainer that uses the measured
+// choices, as a second run with persisted choices would; the parent measured them when it
+// prepared the step anyway. Without it, ours runs the shipped defaults.
 // The result lands in window.__compare; progress goes to console.log.
 import { loadEmbeddedDigits } from '../../src/data/embedded.js';
 import { createRuntime } from '../../src/gpu/runtime.js';
 import { canvasTarget, gridLayout, LatentView, TraversalLoop } from '../../src/display/index.js';
 import { VaeInference } from '../../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../../src/vae/model.js';
-import { resolveVaeConfig } from '../../src/vae/config.js';
+import { convVaePreset, resolveVaeConfig } from '../../src/vae/config.js';
 import { Trainer } from '../../src/vae/trainer.js';
+import { matmulTuningIdle } from '../../src/kernels/matmul-select.js';
 import {
   ADAM,
   GRID,
@@ -37,7 +43,9 @@ export interface CompareResult {
   kernels?: string[];
 }
 
-const mode = new URLSearchParams(location.search).get('mode') ?? 'display';
+const query = new URLSearchParams(location.search);
+const mode = query.get('mode') ?? 'display';
+const tuned = query.get('tuned') === '1';
 
 /** Navigation start -> the first train step finished, with the runtime as an app gets it. */
 async function startup(): Promise<CompareResult> {
@@ -54,8 +62,12 @@ async function startup(): Promise<CompareResult> {
 
 async function main(): Promise<CompareResult> {
   if (mode === 'startup') return startup();
-  // No background measuring or persisted choices on this side: the shipped defaults, steady.
-  const rt = await createRuntime({ tuning: { persist: false, background: false } });
+  // No persisted choices; no background measuring unless tuned (then measured before timing).
+  const rt = await createRuntime({
+    tuning: tuned
+      ? { persist: false, background: true, backgroundDelayMs: 0, backgroundShare: 1 }
+      : { persist: false, background: false },
+  });
   const weights = initialWeights(resolveVaeConfig(MNIST_VAE), 0);
   const model = VaeModel.create(rt, MNIST_VAE, { weights });
   const n = GRID * GRID;
@@ -125,10 +137,22 @@ async function main(): Promise<CompareResult> {
     };
     toValue = (ms) => (n * 1000) / ms;
     unit = 'images/s';
-  } else if (mode === 'train128') {
+  } else if (mode === 'train128' || mode === 'conv128') {
     const B = 128;
     const digits = await loadEmbeddedDigits({ trainCount: 4 * B, testCount: 0 });
-    const trainer = await Trainer.create(model, { batchSize: B, lr: LR, ...ADAM, seed: 1 });
+    const trained =
+      mode === 'conv128' ? VaeModel.create(rt, convVaePreset(20), { seed: 1 }) : model;
+    const options = { batchSize: B, lr: LR, ...ADAM, seed: 1 };
+    if (tuned) {
+      // One step queues the step's shape classes; the measured choices apply to graphs compiled
+      // after they are made.
+      const first = await Trainer.create(trained, options);
+      await first.trainStep(digits.train.images.subarray(0, B * 784), B);
+      await first.flush();
+      await matmulTuningIdle(rt);
+      first.destroy();
+    }
+    const trainer = await Trainer.create(trained, options);
     await trainer.prepare();
     let next = 0;
     timed = {

@@ -334,15 +334,16 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
     await program.dispatch(kernel, {
       bindings: { ...common, ...operands },
       shape,
-      // The epilogue is chosen by uniforms: one pipeline per variant and layout (compile time).
-      uniforms: {
-        alpha: options.alpha ?? defaultAlpha(act),
-        has_bias: options.bias ? 1 : 0,
-        store_pre: options.pre ? 1 : 0,
-        act: activationCode(act),
-        accumulate: options.accumulate ? 1 : 0,
+      uniforms: { alpha: options.alpha ?? defaultAlpha(act) },
+      // The epilogue is chosen by override constants (see matmul_common.wgsl): a pipeline per
+      // epilogue, with the unused branches compiled out.
+      constants: {
+        HAS_BIAS: options.bias ? 1 : 0,
+        STORE_PRE: options.pre ? 1 : 0,
+        ACT: activationCode(act),
+        ACCUMULATE: options.accumulate ? 1 : 0,
+        ...options.constants,
       },
-      ...(options.constants ? { constants: options.constants } : {}),
       ...(options.label !== undefined ? { label: options.label } : {}),
     });
   });

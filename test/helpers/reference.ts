@@ -35,8 +35,9 @@ export function randomNormal(rng: () => number, n: number, std = 1, mean = 0): F
 }
 
 export interface Tolerance {
-  /** Absolute tolerance. */
-  atol: number;
+  /** Absolute tolerance: one for all elements, or one per element (a bound that scales with
+   * something other than the expected value, e.g. a cancellation's operands). */
+  atol: number | ArrayLike<number>;
   /** Relative tolerance (of |expected|). */
   rtol: number;
 }
@@ -65,16 +66,23 @@ export function mismatches(
     const err = Math.abs(a - e);
     const ok =
       Number.isFinite(a) === Number.isFinite(e) &&
-      (a === e || err <= tol.atol + tol.rtol * Math.abs(e));
+      (a === e || err <= atolAt(tol, i) + tol.rtol * Math.abs(e));
     if (!ok) {
       count++;
       worst = Math.max(worst, Number.isNaN(err) ? Infinity : err);
       if (bad.length < shown)
-        bad.push(`  [${i}] got ${a}, expected ${e} (diff ${err.toExponential(2)})`);
+        bad.push(
+          `  [${i}] got ${a}, expected ${e} (diff ${err.toExponential(2)}, allowed ${(atolAt(tol, i) + tol.rtol * Math.abs(e)).toExponential(2)})`,
+        );
     }
   }
   if (count === 0) return null;
-  return `${name}: ${count} of ${expected.length} mismatched (worst ${worst.toExponential(2)}; atol ${tol.atol}, rtol ${tol.rtol}):\n${bad.join('\n')}`;
+  const atol = typeof tol.atol === 'number' ? tol.atol : 'per element';
+  return `${name}: ${count} of ${expected.length} mismatched (worst ${worst.toExponential(2)}; atol ${atol}, rtol ${tol.rtol}):\n${bad.join('\n')}`;
+}
+
+function atolAt(tol: Tolerance, i: number): number {
+  return typeof tol.atol === 'number' ? tol.atol : tol.atol[i]!;
 }
 
 /** Throws with the first mismatches listed (usable inside expect-free helpers). */
