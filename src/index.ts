@@ -19,6 +19,7 @@ export {
   PreparedDispatch,
   type BindingResource,
   type PrepareOptions,
+  type PrepareOptionsFor,
   type RuntimeOptions,
   type Work,
 } from './gpu/runtime.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BufferRange } from '../src/gpu/buffers.js';
+import type { KernelDef, Shape } from '../src/gpu/kernel.js';
 import type { GpuRuntime, Work } from '../src/gpu/runtime.js';
 import { defaultAlpha, type Activation } from '../src/kernels/activation-codes.js';
 import {
@@ -496,35 +497,70 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
   }
 
   it('keeps dispatches within 65535 workgroups per dimension', () => {
+    // Whole shapes, as prepare gives them, though a dispatch reads only some of the sizes.
+    const window = { kh: 4, kw: 4, stride: 2, pad: 1 };
+    const big = { batch: 4096, dst_c: 64, dst_h: 64, dst_w: 64 };
+    const unbound = { hasBias: 0, storePre: 0 };
+    const src = { src_c: 64, src_h: 128, src_w: 128 };
     const [x, y] = conv2dDirectKernel.dispatch({
-      batch: 4096,
-      dst_c: 64,
-      dst_h: 64,
-      dst_w: 64,
+      ...big,
+      ...src,
+      ...window,
+      ...unbound,
       cb: 8,
       pb: 8,
     });
     expect(x).toBeLessThanOrEqual(65535);
     expect(x * y * 64).toBeGreaterThanOrEqual(((4096 * 64 * 64) / 8) * 8);
     // The packed variants: 16 pixels × 8 channels, 8 pixels, a weight tap block, one vec4 of a pack.
-    const big = { batch: 4096, dst_c: 64, dst_h: 64, dst_w: 64, stride: 2 };
-    const invocations = [
-      [convIgemmKernel, { ...big, transposed: 0 }, ((4096 * 64 * 64) / 16) * 8],
-      [convIgemmKernel, { ...big, transposed: 1 }, ((4096 * 64 * 64) / 16) * 8],
-      [convIgemmNarrowKernel, { ...big, dst_c: 1, transposed: 1 }, (4096 * 64 * 64) / 8],
-      [
-        convIgemmWeightKernel,
-        { splits: 4096, big_c: 64, small_c: 64, kh: 4, kw: 4 },
-        4096 * 8 * 16 * 4,
-      ],
-      [convPackNhwc4Kernel, { batch: 4096, h: 64, w: 64, c4: 16 }, 4096 * 64 * 64 * 16],
-      [convPackIm2colKernel, { batch: 4096, oh: 64, ow: 64, k4: 16 }, 4096 * 64 * 64 * 16],
-    ] as const;
-    for (const [kernel, shape, needed] of invocations) {
+    const within = <K extends string>(
+      kernel: KernelDef<K>,
+      shape: Shape<NoInfer<K>>,
+      needed: number,
+    ) => {
       const [gx, gy, gz] = kernel.dispatch(shape);
       expect(Math.max(gx, gy, gz), kernel.name).toBeLessThanOrEqual(65535);
       expect(gx * gy * gz * kernel.workgroupSize[0], kernel.name).toBeGreaterThanOrEqual(needed);
-    }
+    };
+    const gemm = { ...big, ...window, ...unbound, src_h: 128, src_w: 128, src_c4: 16 };
+    const folds = { src_shift: 0, w_shift: 0 };
+    within(convIgemmKernel, { ...gemm, ...folds, transposed: 0 }, ((4096 * 64 * 64) / 16) * 8);
+    within(convIgemmKernel, { ...gemm, ...folds, transposed: 1 }, ((4096 * 64 * 64) / 16) * 8);
+    within(
+      convIgemmNarrowKernel,
+      { ...gemm, ...folds, dst_c: 1, transposed: 1 },
+      (4096 * 64 * 64) / 8,
+    );
+    within(
+      convIgemmWeightKernel,
+      {
+        ...window,
+        batch: 4096,
+        splits: 4096,
+        split_rows: 1,
+        big_c: 64,
+        big_c4: 16,
+        big_h: 64,
+        big_w: 64,
+        small_c: 64,
+        small_c4: 16,
+        small_h: 32,
+        small_w: 32,
+        small_shift: 0,
+        big_shift: 0,
+      },
+      4096 * 8 * 16 * 4,
+    );
+    within(
+      convPackNhwc4Kernel,
+      { batch: 4096, c: 64, h: 64, w: 64, c4: 16, shift: 0 },
+      4096 * 64 * 64 * 16,
+    );
+    within(
+      convPackIm2colKernel,
+      { batch: 4096, c: 64, h: 128, w: 128, oh: 64, ow: 64, ...window, k4: 16 },
+      4096 * 64 * 64 * 16,
+    );
   });
 
   it('runs a packed conv whose dispatch folds into two dimensions', async () => {
@@ -532,7 +568,9 @@ describe.each(TEST_ADAPTERS)('conv on %s', (adapter) => {
     // zero pixel): 65537 workgroups of 64, folded into a 2-D grid.
     const rt = await runtimeFor(adapter);
     const shape = S(16, 1, 1, 512, 512, 1, 1, 1, 0);
-    expect(convPackNhwc4Kernel.dispatch({ batch: 16, h: 512, w: 512, c4: 1 })[1]).toBe(2);
+    expect(
+      convPackNhwc4Kernel.dispatch({ batch: 16, c: 1, h: 512, w: 512, c4: 1, shift: 0 })[1],
+    ).toBe(2);
     const p = await forwardCase(rt, false, shape, { bias: true }, freshSeed(), 'igemm-narrow');
     expect(p).toBe(null);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fillForward } from '../src/kernels/fill.js';
 import { createRuntime } from '../src/gpu/runtime.js';
 import { hasGpuDeviceFile, nodeCandidates } from '../src/gpu/device.js';
-import { defineKernel, dispatch1d, type KernelDef } from '../src/gpu/kernel.js';
+import { defineKernel, dispatch1d } from '../src/gpu/kernel.js';
 import { reflectWgsl } from '../src/gpu/reflect.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 
@@ -20,14 +20,14 @@ fn axpy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `;
 
-const axpy: KernelDef = defineKernel({
+const axpy = defineKernel<'n'>({
   name: 'test_axpy',
   file: 'test/axpy.wgsl',
   code: AXPY_WGSL,
   entryPoint: 'axpy',
   workgroupSize: [64],
-  dispatch: ({ n }) => dispatch1d(Math.ceil(n! / 64)),
-  elements: ({ n }) => ({ x: n!, y: n! }),
+  dispatch: ({ n }) => dispatch1d(Math.ceil(n / 64)),
+  elements: ({ n }) => ({ x: n, y: n }),
 });
 
 describe('reflection', () => {
@@ -214,6 +214,13 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
     await expect(
       rt.prepare(axpy, { bindings: { x, y }, shape: { n: -3 }, uniforms }),
     ).rejects.toThrow(/\(u32\) got -3/);
+    // By name, the kernel's sizes are unknown to the compiler: a missing one is named when prepared.
+    await expect(
+      rt.prepare('test_axpy', { bindings: { x, y }, shape: { m: 10 }, uniforms }),
+    ).rejects.toThrow(/kernel 'test_axpy': shape size 'n' is missing \(given: m\)/);
+    await expect(
+      rt.prepare('test_axpy', { bindings: { x, y }, shape: { n: NaN }, uniforms }),
+    ).rejects.toThrow(/kernel 'test_axpy': shape size 'n' is not a finite number \(NaN\)/);
     const mapped = rt.device.createBuffer({
       size: 40,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -242,7 +249,7 @@ describe.each(TEST_ADAPTERS)('runtime on %s', (adapter) => {
       name: `test_wrong_entry_${adapter}`,
       entryPoint: 'nope',
     });
-    await expect(rt.prepare(wrongEntry, { bindings: {} })).rejects.toThrow(
+    await expect(rt.prepare(wrongEntry, { bindings: {}, shape: { n: 1 } })).rejects.toThrow(
       /kernel 'test_wrong_entry_\w+': test\/axpy\.wgsl has no compute entry point 'nope' \(it has: axpy\)/,
     );
   });

@@ -5,7 +5,7 @@
 // if building fails half-way, everything made so far is freed.
 import type { BufferRange } from './buffers.js';
 import type { KernelDef } from './kernel.js';
-import type { GpuRuntime, PrepareOptions, PreparedDispatch } from './runtime.js';
+import type { GpuRuntime, PrepareOptionsFor, PreparedDispatch } from './runtime.js';
 
 /** Anything that records into a compute pass: a prepared dispatch or a program. */
 export interface Encodable {
@@ -74,7 +74,10 @@ export class ProgramBuilder {
   }
 
   /** Prepares a dispatch owned by the program, without appending it (append() it later). */
-  async prepare(kernel: KernelDef | string, options: PrepareOptions): Promise<PreparedDispatch> {
+  async prepare<K extends string>(
+    kernel: KernelDef<K> | string,
+    options: PrepareOptionsFor<NoInfer<K>>,
+  ): Promise<PreparedDispatch> {
     const d = await this.rt.prepare(kernel, options);
     this.owned.add(d);
     this.cleanups.push(() => d.destroy());
@@ -82,7 +85,10 @@ export class ProgramBuilder {
   }
 
   /** Prepares a dispatch and appends it. */
-  async dispatch(kernel: KernelDef | string, options: PrepareOptions): Promise<PreparedDispatch> {
+  async dispatch<K extends string>(
+    kernel: KernelDef<K> | string,
+    options: PrepareOptionsFor<NoInfer<K>>,
+  ): Promise<PreparedDispatch> {
     const d = await this.prepare(kernel, options);
     this.dispatches.push(d);
     return d;

@@ -32,12 +32,16 @@ export type { BindingResource };
  * What {@link GpuRuntime.prepare} binds and sizes a kernel's dispatch with. Every binding is
  * checked against the kernel's WGSL (names, buffer vs texture, and the element counts of
  * `KernelDef.elements` for `shape`); a mismatch throws an error naming the kernel and the binding.
+ * K: the kernel's size names (see {@link KernelDef}).
  */
-export interface PrepareOptions {
+export interface PrepareOptions<K extends string = string> {
   /** Resources by WGSL variable name. Every binding the entry point uses must be given, no more. */
   bindings: Readonly<Record<string, BindingResource>>;
-  /** Sizes for dispatch() and elements(); fields of the uniform struct are also taken from here. */
-  shape?: Shape;
+  /**
+   * Sizes for dispatch() and elements(); fields of the uniform struct are also taken from here.
+   * Required when the kernel names its sizes.
+   */
+  shape?: Shape<K>;
   /** Uniform struct fields not in `shape` (or overriding it). */
   uniforms?: Readonly<Record<string, number | readonly number[]>>;
   /** Extra override constants (e.g. a tile size); part of the pipeline cache key. */
@@ -45,6 +49,13 @@ export interface PrepareOptions {
   /** Appended to the kernel name in labels, e.g. 'encoder.0'. */
   label?: string;
 }
+
+/**
+ * PrepareOptions for a kernel with size names K: the shape is required once the kernel declares
+ * names (a KernelDef with no declared names, K = string, may go without one).
+ */
+export type PrepareOptionsFor<K extends string> = PrepareOptions<K> &
+  (string extends K ? unknown : { shape: Shape<K> });
 
 /**
  * Options of {@link createRuntime} and the {@link GpuRuntime} constructor. All are optional.
@@ -86,6 +97,26 @@ function envFlag(name: string): boolean {
 
 /** What a submit records: prepared dispatches and programs (see program.ts). */
 export type Work = PreparedDispatch | Program;
+
+/**
+ * The shape as dispatch() and elements() read it: a size it lacks, or one that is not a finite
+ * number, is an error naming the kernel and the size, not NaN workgroups or element counts. Typed
+ * call sites cannot leave a size out; a kernel prepared by name, or from JavaScript, can.
+ */
+function checkedShape(label: string, shape: Shape): Shape {
+  return new Proxy(shape, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof name !== 'string' || (typeof value === 'number' && Number.isFinite(value))) {
+        return value;
+      }
+      const given = Object.keys(target).join(', ') || 'none';
+      const problem =
+        value === undefined ? 'is missing' : `is not a finite number (${String(value)})`;
+      throw new Error(`kernel '${label}': shape size '${name}' ${problem} (given: ${given})`);
+    },
+  });
+}
 
 function workLabels(w: Work): string[] {
   return w instanceof PreparedDispatch ? [w.label] : w.dispatches.map((d) => d.label);
@@ -366,12 +397,17 @@ export class GpuRuntime {
   }
 
   /** Prepares a dispatch once: checks bindings against the WGSL, makes the bind group and uniforms. */
-  async prepare(kernel: KernelDef | string, options: PrepareOptions): Promise<PreparedDispatch> {
-    const def = typeof kernel === 'string' ? getKernel(kernel) : kernel;
+  async prepare<K extends string>(
+    kernel: KernelDef<K> | string,
+    // NoInfer: K comes from the kernel alone, so the shape is checked against it, not widened.
+    options: PrepareOptionsFor<NoInfer<K>>,
+  ): Promise<PreparedDispatch> {
+    const def: KernelDef = typeof kernel === 'string' ? getKernel(kernel) : kernel;
     const label = options.label ? `${def.name}[${options.label}]` : def.name;
-    const shape = options.shape ?? {};
+    const shape: Shape = options.shape ?? {};
+    const sizes = checkedShape(label, shape);
     const { pipeline, layout, entry } = await this.pipeline(def, options.constants);
-    const required = def.elements?.(shape) ?? {};
+    const required = def.elements?.(sizes) ?? {};
     checkBindings(label, entry, options.bindings, required);
 
     let uniform: { buffer: GPUBuffer; binding: ReflectedBinding; data: ArrayBuffer } | undefined;
@@ -412,7 +448,7 @@ export class GpuRuntime {
     if (!uniform && options.uniforms && Object.keys(options.uniforms).length > 0) {
       throw new Error(`kernel '${label}' has no uniform struct, but uniforms were given`);
     }
-    const workgroups = def.dispatch(shape);
+    const workgroups = def.dispatch(sizes);
     const maxPerDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (workgroups.some((n) => !Number.isInteger(n) || n < 0 || n > maxPerDim)) {
       throw new Error(

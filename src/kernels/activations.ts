@@ -9,23 +9,23 @@ import { checkDim } from './checks.js';
 const WG = 256;
 
 /** y = act(x).  act_y, act_x: (n) */
-export const activationForward = defineKernel({
+export const activationForward = defineKernel<'n'>({
   name: 'activation_forward',
   file: 'activations.wgsl',
   entryPoint: 'activations_forward',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ act_y: n!, act_x: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ act_y: n, act_x: n }),
 });
 
 /** dx = dy * act'(x) (or += with ACCUMULATE); x is the pre-activation.  act_dx, act_dy, act_pre: (n) */
-export const activationBackward = defineKernel({
+export const activationBackward = defineKernel<'n'>({
   name: 'activation_backward',
   file: 'activations.wgsl',
   entryPoint: 'activations_backward',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ act_dx: n!, act_dy: n!, act_pre: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ act_dx: n, act_dy: n, act_pre: n }),
 });
 
 export interface ActivationConfig {

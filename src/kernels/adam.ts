@@ -17,43 +17,43 @@ import { prepareReduceTotal } from './reduce.js';
 const WG = 256;
 
 /** Adam step reading stats[0] (sum of squared grads) for clipping and the non-finite skip. */
-export const adamStepKernel = defineKernel({
+export const adamStepKernel = defineKernel<'n'>({
   name: 'adam_step',
   file: 'adam.wgsl',
   entryPoint: 'adam_step',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ params: n!, m: n!, v: n!, grads: n!, stats: 2 }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ params: n, m: n, v: n, grads: n, stats: 2 }),
 });
 
 /** adam_step on vec4s (n a multiple of 4, 16-byte aligned ranges): 4 values per invocation. */
-export const adamStep4Kernel = defineKernel({
+export const adamStep4Kernel = defineKernel<'n'>({
   name: 'adam_step4',
   file: 'adam.wgsl',
   entryPoint: 'adam_step4',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n! / 4, WG)),
-  elements: ({ n }) => ({ params4: n! / 4, m4: n! / 4, v4: n! / 4, grads4: n! / 4, stats: 2 }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n / 4, WG)),
+  elements: ({ n }) => ({ params4: n / 4, m4: n / 4, v4: n / 4, grads4: n / 4, stats: 2 }),
 });
 
 /** adam_step_unchecked on vec4s. */
-export const adamStep4UncheckedKernel = defineKernel({
+export const adamStep4UncheckedKernel = defineKernel<'n'>({
   name: 'adam_step4_unchecked',
   file: 'adam.wgsl',
   entryPoint: 'adam_step4_unchecked',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n! / 4, WG)),
-  elements: ({ n }) => ({ params4: n! / 4, m4: n! / 4, v4: n! / 4, grads4: n! / 4 }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n / 4, WG)),
+  elements: ({ n }) => ({ params4: n / 4, m4: n / 4, v4: n / 4, grads4: n / 4 }),
 });
 
 /** Adam step without the norm: no clipping, no protection against non-finite gradients. */
-export const adamStepUncheckedKernel = defineKernel({
+export const adamStepUncheckedKernel = defineKernel<'n'>({
   name: 'adam_step_unchecked',
   file: 'adam.wgsl',
   entryPoint: 'adam_step_unchecked',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ params: n!, m: n!, v: n!, grads: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ params: n, m: n, v: n, grads: n }),
 });
 
 export interface AdamHyper {

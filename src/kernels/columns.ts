@@ -17,33 +17,36 @@ import { holdsVec4s } from './vec4.js';
 
 const WG = 64;
 
+/** Shape of copy_cols: its uniform fields, and pad (1 with PAD) for the dispatch. */
+type CopyShape = 'rows' | 'width' | 'src_cols' | 'src_off' | 'dst_cols' | 'dst_off' | 'pad';
+
 /** Invocations: the block (rows, width), or all of dst (rows, dst_cols) with PAD. */
-const copyDispatch = ({ rows, width, dst_cols, pad }: Shape) =>
-  dispatch1d(ceilDiv(rows! * (pad ? dst_cols! : width!), WG));
+const copyDispatch = ({ rows, width, dst_cols, pad }: Shape<CopyShape>) =>
+  dispatch1d(ceilDiv(rows * (pad ? dst_cols : width), WG));
 
 /** cc_dst[r, dst_off + c] (=|+=) cc_src[r, src_off + c]; cc_dst (rows, dst_cols), cc_src (rows, src_cols). */
-export const copyColsKernel = defineKernel({
+export const copyColsKernel = defineKernel<CopyShape>({
   name: 'copy_cols',
   file: 'columns.wgsl',
   entryPoint: 'copy_cols',
   workgroupSize: [WG],
   dispatch: copyDispatch,
   elements: ({ rows, src_cols, dst_cols }) => ({
-    cc_dst: rows! * dst_cols!,
-    cc_src: rows! * src_cols!,
+    cc_dst: rows * dst_cols,
+    cc_src: rows * src_cols,
   }),
 });
 
 /** copy_cols on vec4s; every size in the shape is in vec4 units. */
-export const copyCols4Kernel = defineKernel({
+export const copyCols4Kernel = defineKernel<CopyShape>({
   name: 'copy_cols4',
   file: 'columns.wgsl',
   entryPoint: 'copy_cols4',
   workgroupSize: [WG],
   dispatch: copyDispatch,
   elements: ({ rows, src_cols, dst_cols }) => ({
-    cc_dst4: rows! * dst_cols!,
-    cc_src4: rows! * src_cols!,
+    cc_dst4: rows * dst_cols,
+    cc_src4: rows * src_cols,
   }),
 });
 

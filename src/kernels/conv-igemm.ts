@@ -50,121 +50,162 @@ function checkQuotients(kernel: string, sizes: Record<string, number>): void {
   }
 }
 
+// ---- shapes ----
+
+/** The window of a convolution: kernel size, stride, padding. */
+type WindowSizes = 'kh' | 'kw' | 'stride' | 'pad';
+/** The NHWC4 packs: source (batch, c, h, w), c4 vec4s of channels, texture fold (0: buffer). */
+type Nhwc4PackShape = 'batch' | 'c' | 'h' | 'w' | 'c4' | 'shift';
+/** The im2col pack: source (batch, c, h, w), output grid (oh, ow), window, k4 vec4s per row. */
+type Im2colPackShape = 'batch' | 'c' | 'h' | 'w' | 'oh' | 'ow' | WindowSizes | 'k4';
+/** The weight packs: channels, taps, vec4 counts, weight strides, texture fold (0: buffer). */
+type WeightPackShape =
+  'src_c' | 'dst_c' | 'taps' | 'src_c4' | 'dst_n4' | 'src_stride' | 'dst_stride' | 'shift';
+/** The packed source as a data GEMM sees it (im2col rows: 1×1 pixels on the output grid). */
+type DataGeometry = 'src_h' | 'src_w' | WindowSizes;
+/** The data GEMMs: geometry, output, texture folds, mode, and whether bias / pre are bound. */
+type DataGemmShape =
+  | DataGeometry
+  | 'batch'
+  | 'src_c4'
+  | 'dst_c'
+  | 'dst_h'
+  | 'dst_w'
+  | 'src_shift'
+  | 'w_shift'
+  | 'transposed'
+  | 'hasBias'
+  | 'storePre';
+/** The packed big tensor as a weight GEMM sees it (im2col: the windows as channels). */
+type WeightGeometry = 'big_c' | 'big_c4' | 'big_h' | 'big_w' | WindowSizes;
+/** The weight GEMMs: geometry, small tensor, splits of the sum, texture folds. */
+type WeightGemmShape =
+  | WeightGeometry
+  | 'batch'
+  | 'small_c'
+  | 'small_c4'
+  | 'small_h'
+  | 'small_w'
+  | 'split_rows'
+  | 'splits'
+  | 'small_shift'
+  | 'big_shift';
+
 // ---- packs ----
 // (elements of vec4 bindings count vec4s)
 
 /** x (B, C, H, W) -> (B·H·W + 1, c4) vec4s: channels per pixel, zero-padded; a zero pixel last. */
-export const convPackNhwc4Kernel = defineKernel({
+export const convPackNhwc4Kernel = defineKernel<Nhwc4PackShape>({
   name: 'conv_pack_nhwc4',
   file: 'conv_pack.wgsl',
   entryPoint: 'conv_pack_nhwc4',
   workgroupSize: [PACK_WG],
-  dispatch: (s) => dispatch1d(ceilDiv((s.batch! * s.h! * s.w! + 1) * s.c4!, PACK_WG)),
+  dispatch: (s) => dispatch1d(ceilDiv((s.batch * s.h * s.w + 1) * s.c4, PACK_WG)),
   elements: (s) => ({
-    pk_out: (s.batch! * s.h! * s.w! + 1) * s.c4!,
-    pk_src: tensor(s.batch!, s.c!, s.h!, s.w!),
+    pk_out: (s.batch * s.h * s.w + 1) * s.c4,
+    pk_src: tensor(s.batch, s.c, s.h, s.w),
   }),
 });
 
 /** x (B, C, H, W) -> (B·OH·OW + 1, k4) vec4s: each output pixel's window (c, ky, kx); zero row last. */
-export const convPackIm2colKernel = defineKernel({
+export const convPackIm2colKernel = defineKernel<Im2colPackShape>({
   name: 'conv_pack_im2col',
   file: 'conv_pack.wgsl',
   entryPoint: 'conv_pack_im2col',
   workgroupSize: [PACK_WG],
-  dispatch: (s) => dispatch1d(ceilDiv((s.batch! * s.oh! * s.ow! + 1) * s.k4!, PACK_WG)),
+  dispatch: (s) => dispatch1d(ceilDiv((s.batch * s.oh * s.ow + 1) * s.k4, PACK_WG)),
   elements: (s) => ({
-    pi_out: (s.batch! * s.oh! * s.ow! + 1) * s.k4!,
-    pi_src: tensor(s.batch!, s.c!, s.h!, s.w!),
+    pi_out: (s.batch * s.oh * s.ow + 1) * s.k4,
+    pi_src: tensor(s.batch, s.c, s.h, s.w),
   }),
 });
 
 /** Weight -> (taps, 4·src_c4, dst_n4) vec4s over output channels (conv_igemm). */
-export const convPackWeightKernel = defineKernel({
+export const convPackWeightKernel = defineKernel<WeightPackShape>({
   name: 'conv_pack_weight',
   file: 'conv_pack.wgsl',
   entryPoint: 'conv_pack_weight',
   workgroupSize: [PACK_WG],
-  dispatch: (s) => dispatch1d(ceilDiv(s.taps! * 4 * s.src_c4! * s.dst_n4!, PACK_WG)),
+  dispatch: (s) => dispatch1d(ceilDiv(s.taps * 4 * s.src_c4 * s.dst_n4, PACK_WG)),
   elements: (s) => ({
-    pw_out: 4 * s.taps! * s.src_c4! * s.dst_n4!,
-    pw_w: s.taps! * s.src_c! * s.dst_c!,
+    pw_out: 4 * s.taps * s.src_c4 * s.dst_n4,
+    pw_w: s.taps * s.src_c * s.dst_c,
   }),
 });
 
 /** Weight -> (taps, dst_c, src_c4) vec4s over source channels (conv_igemm_narrow). */
-export const convPackWeightNarrowKernel = defineKernel({
+export const convPackWeightNarrowKernel = defineKernel<WeightPackShape>({
   name: 'conv_pack_weight_narrow',
   file: 'conv_pack.wgsl',
   entryPoint: 'conv_pack_weight_narrow',
   workgroupSize: [PACK_WG],
-  dispatch: (s) => dispatch1d(ceilDiv(s.taps! * s.dst_c! * s.src_c4!, PACK_WG)),
+  dispatch: (s) => dispatch1d(ceilDiv(s.taps * s.dst_c * s.src_c4, PACK_WG)),
   elements: (s) => ({
-    pw_out: s.taps! * s.dst_c! * s.src_c4!,
-    pw_w: s.taps! * s.src_c! * s.dst_c!,
+    pw_out: s.taps * s.dst_c * s.src_c4,
+    pw_w: s.taps * s.src_c * s.dst_c,
   }),
 });
 
 /** x (B, C, H, W) -> NHWC4 as conv_pack_nhwc4, into a texture folded by 2^shift pixels per row. */
-export const convPackNhwc4TexKernel = defineKernel({
+export const convPackNhwc4TexKernel = defineKernel<Nhwc4PackShape>({
   name: 'conv_pack_nhwc4_tex',
   file: 'conv_pack.wgsl',
   entryPoint: 'conv_pack_nhwc4_tex',
   workgroupSize: [PACK_WG],
-  dispatch: (s) => dispatch1d(ceilDiv((s.batch! * s.h! * s.w! + 1) * s.c4!, PACK_WG)),
-  elements: (s) => ({ pk_src: tensor(s.batch!, s.c!, s.h!, s.w!) }),
+  dispatch: (s) => dispatch1d(ceilDiv((s.batch * s.h * s.w + 1) * s.c4, PACK_WG)),
+  elements: (s) => ({ pk_src: tensor(s.batch, s.c, s.h, s.w) }),
 });
 
 /** Weight -> conv_pack_weight's layout in a texture folded by 2^shift rows per texture row. */
-export const convPackWeightTexKernel = defineKernel({
+export const convPackWeightTexKernel = defineKernel<WeightPackShape>({
   name: 'conv_pack_weight_tex',
   file: 'conv_pack.wgsl',
   entryPoint: 'conv_pack_weight_tex',
   workgroupSize: [PACK_WG],
-  dispatch: (s) => dispatch1d(ceilDiv(s.taps! * 4 * s.src_c4! * s.dst_n4!, PACK_WG)),
-  elements: (s) => ({ pw_w: s.taps! * s.src_c! * s.dst_c! }),
+  dispatch: (s) => dispatch1d(ceilDiv(s.taps * 4 * s.src_c4 * s.dst_n4, PACK_WG)),
+  elements: (s) => ({ pw_w: s.taps * s.src_c * s.dst_c }),
 });
 
 // ---- GEMM kernels ----
 
 /** Output pixel blocks of `pb` pixels; in transposed mode blocks never mix phases (see WGSL). */
-function pixelBlocks(s: Shape, pb: number): number {
-  if (!s.transposed) return ceilDiv(s.batch! * s.dst_h! * s.dst_w!, pb);
-  const st = s.stride!;
-  return st * st * ceilDiv(s.batch! * ceilDiv(s.dst_h!, st) * ceilDiv(s.dst_w!, st), pb);
+function pixelBlocks(s: Shape<DataGemmShape>, pb: number): number {
+  if (!s.transposed) return ceilDiv(s.batch * s.dst_h * s.dst_w, pb);
+  const st = s.stride;
+  return st * st * ceilDiv(s.batch * ceilDiv(s.dst_h, st) * ceilDiv(s.dst_w, st), pb);
 }
 
-function dataElements(s: Shape, weight: number): Record<string, number> {
-  const out = tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!);
+function dataElements(s: Shape<DataGemmShape>, weight: number): Record<string, number> {
+  const out = tensor(s.batch, s.dst_c, s.dst_h, s.dst_w);
   return {
     ig_out: out,
     ig_pre: s.storePre ? out : 1,
-    ig_src: (s.batch! * s.src_h! * s.src_w! + 1) * s.src_c4!,
+    ig_src: (s.batch * s.src_h * s.src_w + 1) * s.src_c4,
     ig_w: weight,
-    ig_bias: s.hasBias ? s.dst_c! : 1,
+    ig_bias: s.hasBias ? s.dst_c : 1,
   };
 }
 
 /** 16 pixels × 8 output channels per invocation. */
-export const convIgemmKernel = defineKernel({
+export const convIgemmKernel = defineKernel<DataGemmShape>({
   name: 'conv_igemm',
   file: 'conv_igemm.wgsl',
   entryPoint: 'conv_igemm',
   workgroupSize: [IGEMM_WG],
-  dispatch: (s) => dispatch1d(ceilDiv(pixelBlocks(s, 16) * ceilDiv(s.dst_c!, 8), IGEMM_WG)),
-  elements: (s) => dataElements(s, 4 * s.kh! * s.kw! * s.src_c4! * ceilDiv(s.dst_c!, 4)),
+  dispatch: (s) => dispatch1d(ceilDiv(pixelBlocks(s, 16) * ceilDiv(s.dst_c, 8), IGEMM_WG)),
+  elements: (s) => dataElements(s, 4 * s.kh * s.kw * s.src_c4 * ceilDiv(s.dst_c, 4)),
 });
 
 /** conv_igemm reading the packed source and weight from textures. */
-export const convIgemmTexKernel = defineKernel({
+export const convIgemmTexKernel = defineKernel<DataGemmShape>({
   name: 'conv_igemm_tex',
   file: 'conv_igemm.wgsl',
   entryPoint: 'conv_igemm_tex',
   workgroupSize: [IGEMM_WG],
-  dispatch: (s) => dispatch1d(ceilDiv(pixelBlocks(s, 16) * ceilDiv(s.dst_c!, 8), IGEMM_WG)),
+  dispatch: (s) => dispatch1d(ceilDiv(pixelBlocks(s, 16) * ceilDiv(s.dst_c, 8), IGEMM_WG)),
   elements: (s) => {
-    const out = tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!);
-    return { ig_out: out, ig_pre: s.storePre ? out : 1, ig_bias: s.hasBias ? s.dst_c! : 1 };
+    const out = tensor(s.batch, s.dst_c, s.dst_h, s.dst_w);
+    return { ig_out: out, ig_pre: s.storePre ? out : 1, ig_bias: s.hasBias ? s.dst_c : 1 };
   },
 });
 
@@ -172,62 +213,62 @@ export const convIgemmTexKernel = defineKernel({
 const quadBlocks = (n: number) => 4 * ceilDiv(n, 4);
 
 /** conv_igemm_tex sharing the source texels within quads (conv_igemm_sg.wgsl). */
-export const convIgemmSgKernel = defineKernel({
+export const convIgemmSgKernel = defineKernel<DataGemmShape>({
   name: 'conv_igemm_sg',
   file: 'conv_igemm_sg.wgsl',
   entryPoint: 'conv_igemm_sg',
   workgroupSize: [IGEMM_WG],
   requires: ['subgroups'],
   dispatch: (s) =>
-    dispatch1d(ceilDiv(pixelBlocks(s, 16) * quadBlocks(ceilDiv(s.dst_c!, 8)), IGEMM_WG)),
+    dispatch1d(ceilDiv(pixelBlocks(s, 16) * quadBlocks(ceilDiv(s.dst_c, 8)), IGEMM_WG)),
   elements: (s) => {
-    const out = tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!);
-    return { ig_out: out, ig_pre: s.storePre ? out : 1, ig_bias: s.hasBias ? s.dst_c! : 1 };
+    const out = tensor(s.batch, s.dst_c, s.dst_h, s.dst_w);
+    return { ig_out: out, ig_pre: s.storePre ? out : 1, ig_bias: s.hasBias ? s.dst_c : 1 };
   },
 });
 
 /** 8 pixels × all (≤ 4) output channels per invocation. */
-export const convIgemmNarrowKernel = defineKernel({
+export const convIgemmNarrowKernel = defineKernel<DataGemmShape>({
   name: 'conv_igemm_narrow',
   file: 'conv_igemm.wgsl',
   entryPoint: 'conv_igemm_narrow',
   workgroupSize: [IGEMM_WG],
   dispatch: (s) => dispatch1d(ceilDiv(pixelBlocks(s, 8), IGEMM_WG)),
-  elements: (s) => dataElements(s, s.kh! * s.kw! * s.dst_c! * s.src_c4!),
+  elements: (s) => dataElements(s, s.kh * s.kw * s.dst_c * s.src_c4),
 });
 
 /** Weight gradient partial sums: 16 small × 8 big channels of one tap per invocation. */
-export const convIgemmWeightKernel = defineKernel({
+export const convIgemmWeightKernel = defineKernel<WeightGemmShape>({
   name: 'conv_igemm_weight',
   file: 'conv_igemm.wgsl',
   entryPoint: 'conv_igemm_weight',
   workgroupSize: [IGEMM_WG],
   dispatch: (s) =>
     dispatch1d(
-      ceilDiv(s.splits! * ceilDiv(s.big_c!, 8) * s.kh! * s.kw! * ceilDiv(s.small_c!, 16), IGEMM_WG),
+      ceilDiv(s.splits * ceilDiv(s.big_c, 8) * s.kh * s.kw * ceilDiv(s.small_c, 16), IGEMM_WG),
     ),
   elements: (s) => ({
-    igw_out: s.splits! * s.small_c! * s.big_c! * s.kh! * s.kw!,
-    igw_small: s.batch! * s.small_h! * s.small_w! * s.small_c4!,
-    igw_big: (s.batch! * s.big_h! * s.big_w! + 1) * s.big_c4!,
+    igw_out: s.splits * s.small_c * s.big_c * s.kh * s.kw,
+    igw_small: s.batch * s.small_h * s.small_w * s.small_c4,
+    igw_big: (s.batch * s.big_h * s.big_w + 1) * s.big_c4,
   }),
 });
 
 /** conv_igemm_weight reading both packed tensors from textures. */
-export const convIgemmWeightTexKernel = defineKernel({
+export const convIgemmWeightTexKernel = defineKernel<WeightGemmShape>({
   name: 'conv_igemm_weight_tex',
   file: 'conv_igemm.wgsl',
   entryPoint: 'conv_igemm_weight_tex',
   workgroupSize: [IGEMM_WG],
   dispatch: (s) =>
     dispatch1d(
-      ceilDiv(s.splits! * ceilDiv(s.big_c!, 8) * s.kh! * s.kw! * ceilDiv(s.small_c!, 16), IGEMM_WG),
+      ceilDiv(s.splits * ceilDiv(s.big_c, 8) * s.kh * s.kw * ceilDiv(s.small_c, 16), IGEMM_WG),
     ),
-  elements: (s) => ({ igw_out: s.splits! * s.small_c! * s.big_c! * s.kh! * s.kw! }),
+  elements: (s) => ({ igw_out: s.splits * s.small_c * s.big_c * s.kh * s.kw }),
 });
 
 /** conv_igemm_weight_tex sharing the small tensor's texels within quads (conv_igemm_sg.wgsl). */
-export const convIgemmWeightSgKernel = defineKernel({
+export const convIgemmWeightSgKernel = defineKernel<WeightGemmShape>({
   name: 'conv_igemm_weight_sg',
   file: 'conv_igemm_sg.wgsl',
   entryPoint: 'conv_igemm_weight_sg',
@@ -236,11 +277,11 @@ export const convIgemmWeightSgKernel = defineKernel({
   dispatch: (s) =>
     dispatch1d(
       ceilDiv(
-        s.splits! * quadBlocks(ceilDiv(s.big_c!, 8)) * s.kh! * s.kw! * ceilDiv(s.small_c!, 16),
+        s.splits * quadBlocks(ceilDiv(s.big_c, 8)) * s.kh * s.kw * ceilDiv(s.small_c, 16),
         IGEMM_WG,
       ),
     ),
-  elements: (s) => ({ igw_out: s.splits! * s.small_c! * s.big_c! * s.kh! * s.kw! }),
+  elements: (s) => ({ igw_out: s.splits * s.small_c * s.big_c * s.kh * s.kw }),
 });
 
 /** Invocations of one split of the weight gradient (the split count aims at a multiple). */
@@ -473,7 +514,7 @@ export async function prepareIgemmDataPath(rt: GpuRuntime, a: IgemmDataArgs): Pr
     const taps = a.kh * a.kw;
     // The GEMM's view of the packed source: im2col rows are 1×1 "pixels" on the output grid
     // whose channels are the whole window.
-    let geometry: Shape;
+    let geometry: Shape<DataGeometry>;
     let srcC4: number;
     let packedC: number;
     let wTaps: number;
@@ -631,7 +672,7 @@ export async function prepareIgemmWeightPath(rt: GpuRuntime, a: IgemmWeightArgs)
       label,
     );
     const bigSource = { range: a.big, batch: a.batch, c: a.bigC, h: a.bigH, w: a.bigW };
-    let geometry: Shape;
+    let geometry: Shape<WeightGeometry>;
     let big: Packed;
     if (a.packing === 'im2col') {
       // The big tensor's windows, one row per small pixel: dW = smallᵀ · rows, taps folded in.

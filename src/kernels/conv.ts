@@ -166,27 +166,61 @@ interface Block {
 
 const tensor = (b: number, c: number, h: number, w: number) => b * c * h * w;
 
+/** Shape of the data kernels: src and dst, the window, cb × pb blocks, 1 / 0: bias, pre bound. */
+type DataShape =
+  | 'batch'
+  | 'src_c'
+  | 'src_h'
+  | 'src_w'
+  | 'dst_c'
+  | 'dst_h'
+  | 'dst_w'
+  | 'kh'
+  | 'kw'
+  | 'stride'
+  | 'pad'
+  | 'cb'
+  | 'pb'
+  | 'hasBias'
+  | 'storePre';
+
+/** Shape of the weight gradient: big and small tensors, the window, the splits, cb × pb blocks. */
+type WeightShape =
+  | 'batch'
+  | 'big_c'
+  | 'big_h'
+  | 'big_w'
+  | 'small_c'
+  | 'small_h'
+  | 'small_w'
+  | 'kh'
+  | 'kw'
+  | 'stride'
+  | 'pad'
+  | 'split_rows'
+  | 'splits'
+  | 'cb'
+  | 'pb';
+
 /** Writes the small tensor from the big one (conv2d forward, conv_transpose2d backward input). */
-export const conv2dDirectKernel = defineKernel({
+export const conv2dDirectKernel = defineKernel<DataShape>({
   name: 'conv2d_direct',
   file: 'conv2d.wgsl',
   entryPoint: 'conv2d_direct',
   workgroupSize: [WG],
   dispatch: (s) =>
-    dispatch1d(
-      ceilDiv(ceilDiv(s.batch! * s.dst_h! * s.dst_w!, s.pb!) * ceilDiv(s.dst_c!, s.cb!), WG),
-    ),
+    dispatch1d(ceilDiv(ceilDiv(s.batch * s.dst_h * s.dst_w, s.pb) * ceilDiv(s.dst_c, s.cb), WG)),
   elements: (s) => ({
-    cv_out: tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!),
-    cv_pre: s.storePre ? tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!) : 1,
-    cv_src: tensor(s.batch!, s.src_c!, s.src_h!, s.src_w!),
-    cv_w: tensor(s.dst_c!, s.src_c!, s.kh!, s.kw!),
-    cv_bias: s.hasBias ? s.dst_c! : 1,
+    cv_out: tensor(s.batch, s.dst_c, s.dst_h, s.dst_w),
+    cv_pre: s.storePre ? tensor(s.batch, s.dst_c, s.dst_h, s.dst_w) : 1,
+    cv_src: tensor(s.batch, s.src_c, s.src_h, s.src_w),
+    cv_w: tensor(s.dst_c, s.src_c, s.kh, s.kw),
+    cv_bias: s.hasBias ? s.dst_c : 1,
   }),
 });
 
 /** Writes the big tensor from the small one (conv_transpose2d forward, conv2d backward input). */
-export const conv2dTransposedKernel = defineKernel({
+export const conv2dTransposedKernel = defineKernel<DataShape>({
   name: 'conv2d_transposed',
   file: 'conv2d.wgsl',
   entryPoint: 'conv2d_transposed',
@@ -194,40 +228,37 @@ export const conv2dTransposedKernel = defineKernel({
   dispatch: (s) =>
     dispatch1d(
       ceilDiv(
-        ceilDiv(s.dst_c!, s.cb!) *
-          s.batch! *
-          s.dst_h! *
-          s.stride! *
-          ceilDiv(ceilDiv(s.dst_w!, s.stride!), s.pb!),
+        ceilDiv(s.dst_c, s.cb) *
+          s.batch *
+          s.dst_h *
+          s.stride *
+          ceilDiv(ceilDiv(s.dst_w, s.stride), s.pb),
         WG,
       ),
     ),
   elements: (s) => ({
-    cv_out: tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!),
-    cv_pre: s.storePre ? tensor(s.batch!, s.dst_c!, s.dst_h!, s.dst_w!) : 1,
-    cv_src: tensor(s.batch!, s.src_c!, s.src_h!, s.src_w!),
-    cv_w: tensor(s.src_c!, s.dst_c!, s.kh!, s.kw!),
-    cv_bias: s.hasBias ? s.dst_c! : 1,
+    cv_out: tensor(s.batch, s.dst_c, s.dst_h, s.dst_w),
+    cv_pre: s.storePre ? tensor(s.batch, s.dst_c, s.dst_h, s.dst_w) : 1,
+    cv_src: tensor(s.batch, s.src_c, s.src_h, s.src_w),
+    cv_w: tensor(s.src_c, s.dst_c, s.kh, s.kw),
+    cv_bias: s.hasBias ? s.dst_c : 1,
   }),
 });
 
 /** Weight gradient partial sums, one slice per split of the (b, y) rows of the small tensor. */
-export const conv2dWeightKernel = defineKernel({
+export const conv2dWeightKernel = defineKernel<WeightShape>({
   name: 'conv2d_weight',
   file: 'conv2d.wgsl',
   entryPoint: 'conv2d_weight',
   workgroupSize: [WG],
   dispatch: (s) =>
     dispatch1d(
-      ceilDiv(
-        s.splits! * ceilDiv(s.big_c! * s.kh! * s.kw!, s.pb!) * ceilDiv(s.small_c!, s.cb!),
-        WG,
-      ),
+      ceilDiv(s.splits * ceilDiv(s.big_c * s.kh * s.kw, s.pb) * ceilDiv(s.small_c, s.cb), WG),
     ),
   elements: (s) => ({
-    cw_out: s.splits! * tensor(s.small_c!, s.big_c!, s.kh!, s.kw!),
-    cw_big: tensor(s.batch!, s.big_c!, s.big_h!, s.big_w!),
-    cw_small: tensor(s.batch!, s.small_c!, s.small_h!, s.small_w!),
+    cw_out: s.splits * tensor(s.small_c, s.big_c, s.kh, s.kw),
+    cw_big: tensor(s.batch, s.big_c, s.big_h, s.big_w),
+    cw_small: tensor(s.batch, s.small_c, s.small_h, s.small_w),
   }),
 });
 

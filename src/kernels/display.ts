@@ -3,15 +3,17 @@
 import { ceilDiv, defineKernel } from '../gpu/kernel.js';
 
 /** disp_pixels (out_h, row_stride) u32 from disp_images (n, img_h, img_w) and disp_lut (256). */
-export const displayTiles = defineKernel({
+export const displayTiles = defineKernel<
+  'n' | 'img_h' | 'img_w' | 'cols' | 'padding' | 'out_w' | 'out_h' | 'row_stride'
+>({
   name: 'display_tiles',
   file: 'display.wgsl',
   entryPoint: 'display_tiles',
   workgroupSize: [16, 16],
-  dispatch: ({ out_w, out_h }) => [ceilDiv(out_w!, 16), ceilDiv(out_h!, 16), 1],
+  dispatch: ({ out_w, out_h }) => [ceilDiv(out_w, 16), ceilDiv(out_h, 16), 1],
   elements: ({ n, img_h, img_w, out_h, row_stride }) => ({
-    disp_pixels: out_h! * row_stride!,
-    disp_images: n! * img_h! * img_w!,
+    disp_pixels: out_h * row_stride,
+    disp_images: n * img_h * img_w,
     disp_lut: 256,
   }),
 });

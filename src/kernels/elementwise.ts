@@ -36,52 +36,54 @@ export function broadcastElements(broadcast: Broadcast, rows: number, cols: numb
   return bcastElements(BCAST_CODES[broadcast], rows, cols);
 }
 
-const elementwiseKernel = kernelFamily({
+// Shapes: n elements of a and cols its row length (both in vec4s for the *4 kernels), bcast the
+// code of b's shape; the scale kernels have n alone.
+type BinaryShape = 'n' | 'cols' | 'bcast';
+
+const elementwiseKernel = kernelFamily<'n'>({
   file: 'elementwise.wgsl',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
 });
 
-// Shapes: n elements of a and cols its row length (both in vec4s for the *4 kernels), bcast the
-// code of b's shape.
-const bElements = ({ n, cols, bcast }: Shape) => bcastElements(bcast!, n! / cols!, cols!);
+const bElements = ({ n, cols, bcast }: Shape<BinaryShape>) => bcastElements(bcast, n / cols, cols);
 
 /** ew_out (R, C) = ew_a (R, C) OP ew_b (by BCAST). */
-export const binaryForwardKernel = elementwiseKernel('binary_forward', {
-  elements: (s) => ({ ew_out: s.n!, ew_a: s.n!, ew_b: bElements(s) }),
+export const binaryForwardKernel = elementwiseKernel<BinaryShape>('binary_forward', {
+  elements: (s) => ({ ew_out: s.n, ew_a: s.n, ew_b: bElements(s) }),
 });
 /** binary_forward on vec4s (BCAST 'none' or 'row'). */
-export const binaryForward4Kernel = elementwiseKernel('binary_forward4', {
-  elements: (s) => ({ ew_out4: s.n!, ew_a4: s.n!, ew_b4: bElements(s) }),
+export const binaryForward4Kernel = elementwiseKernel<BinaryShape>('binary_forward4', {
+  elements: (s) => ({ ew_out4: s.n, ew_a4: s.n, ew_b4: bElements(s) }),
 });
 /** da (=|+=) dout * (mul ? b : 1); ew_other = b (by BCAST). */
-export const binaryBackwardAKernel = elementwiseKernel('binary_backward_a', {
-  elements: (s) => ({ ew_grad: s.n!, ew_dout: s.n!, ew_other: bElements(s) }),
+export const binaryBackwardAKernel = elementwiseKernel<BinaryShape>('binary_backward_a', {
+  elements: (s) => ({ ew_grad: s.n, ew_dout: s.n, ew_other: bElements(s) }),
 });
-export const binaryBackwardA4Kernel = elementwiseKernel('binary_backward_a4', {
-  elements: (s) => ({ ew_grad4: s.n!, ew_dout4: s.n!, ew_other4: bElements(s) }),
+export const binaryBackwardA4Kernel = elementwiseKernel<BinaryShape>('binary_backward_a4', {
+  elements: (s) => ({ ew_grad4: s.n, ew_dout4: s.n, ew_other4: bElements(s) }),
 });
 /** (R, C) terms of db (=|+=) dout * (mul ? a : sub ? -1 : 1); ew_other = a. */
-export const binaryBackwardBKernel = elementwiseKernel('binary_backward_b', {
-  elements: ({ n }) => ({ ew_grad: n!, ew_dout: n!, ew_other: n! }),
+export const binaryBackwardBKernel = elementwiseKernel<BinaryShape>('binary_backward_b', {
+  elements: ({ n }) => ({ ew_grad: n, ew_dout: n, ew_other: n }),
 });
-export const binaryBackwardB4Kernel = elementwiseKernel('binary_backward_b4', {
-  elements: ({ n }) => ({ ew_grad4: n!, ew_dout4: n!, ew_other4: n! }),
+export const binaryBackwardB4Kernel = elementwiseKernel<BinaryShape>('binary_backward_b4', {
+  elements: ({ n }) => ({ ew_grad4: n, ew_dout4: n, ew_other4: n }),
 });
 /** sc_out (=|+=) scale * sc_in, (n). */
 export const scaleKernel = elementwiseKernel('scale_values', {
-  elements: ({ n }) => ({ sc_out: n!, sc_in: n! }),
+  elements: ({ n }) => ({ sc_out: n, sc_in: n }),
 });
 export const scale4Kernel = elementwiseKernel('scale_values4', {
-  elements: ({ n }) => ({ sc_out4: n!, sc_in4: n! }),
+  elements: ({ n }) => ({ sc_out4: n, sc_in4: n }),
 });
 /** mf_out = mask ? value : mf_x; mask by BCAST. */
-export const maskedFillForwardKernel = elementwiseKernel('masked_fill_forward', {
-  elements: (s) => ({ mf_out: s.n!, mf_x: s.n!, mf_mask: bElements(s) }),
+export const maskedFillForwardKernel = elementwiseKernel<BinaryShape>('masked_fill_forward', {
+  elements: (s) => ({ mf_out: s.n, mf_x: s.n, mf_mask: bElements(s) }),
 });
 /** mf_grad (=|+=) mask ? 0 : mf_dout. */
-export const maskedFillBackwardKernel = elementwiseKernel('masked_fill_backward', {
-  elements: (s) => ({ mf_grad: s.n!, mf_dout: s.n!, mf_mask: bElements(s) }),
+export const maskedFillBackwardKernel = elementwiseKernel<BinaryShape>('masked_fill_backward', {
+  elements: (s) => ({ mf_grad: s.n, mf_dout: s.n, mf_mask: bElements(s) }),
 });
 
 function checkOp(kernel: string, op: string): number {

@@ -11,27 +11,27 @@ import { checkDim, checkElements } from './checks.js';
 const WG = 64;
 
 /** ga_out (rows, cols) = ga_table[ga_idx[r], :]. */
-export const gatherRowsKernel = defineKernel({
+export const gatherRowsKernel = defineKernel<'rows' | 'cols' | 'table_rows'>({
   name: 'gather_rows',
   file: 'gather.wgsl',
   entryPoint: 'gather_rows',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows * cols, WG)),
   elements: ({ rows, cols, table_rows }) => ({
-    ga_out: rows! * cols!,
-    ga_table: table_rows! * cols!,
-    ga_idx: rows!,
+    ga_out: rows * cols,
+    ga_table: table_rows * cols,
+    ga_idx: rows,
   }),
 });
 
 /** oh_out (rows, classes) = one-hot rows of oh_labels (rows). */
-export const oneHotKernel = defineKernel({
+export const oneHotKernel = defineKernel<'rows' | 'classes'>({
   name: 'one_hot',
   file: 'gather.wgsl',
   entryPoint: 'one_hot',
   workgroupSize: [WG],
-  dispatch: ({ rows, classes }) => dispatch1d(ceilDiv(rows! * classes!, WG)),
-  elements: ({ rows, classes }) => ({ oh_out: rows! * classes!, oh_labels: rows! }),
+  dispatch: ({ rows, classes }) => dispatch1d(ceilDiv(rows * classes, WG)),
+  elements: ({ rows, classes }) => ({ oh_out: rows * classes, oh_labels: rows }),
 });
 
 export interface GatherRowsOptions {

@@ -17,21 +17,24 @@ import { LOGVAR_CLAMP } from './reparam.js';
 const WG = 64;
 
 // Shapes: rows of z, Z per row, K samples per mean row, block (forwards).
-const logPdfKernel = kernelFamily({
+type Sizes = 'rows' | 'Z' | 'K';
+type BlockSizes = Sizes | 'block';
+
+const logPdfKernel = kernelFamily<Sizes>({
   file: 'gaussian_logpdf.wgsl',
   workgroupSize: [WG],
   constants: { LOGVAR_MIN: LOGVAR_CLAMP.min, LOGVAR_MAX: LOGVAR_CLAMP.max },
-  dispatch: ({ rows, Z }) => dispatch1d(ceilDiv(rows! * Z!, WG)),
+  dispatch: ({ rows, Z }) => dispatch1d(ceilDiv(rows * Z, WG)),
 });
-const perBlock = ({ rows, Z, block }: Shape) =>
-  dispatch1d(ceilDiv(rows! * ceilDiv(Z!, block!), WG));
-const perParam = ({ rows, Z, K }: Shape) => dispatch1d(ceilDiv((rows! / K!) * Z!, WG));
-const zElements = ({ rows, Z }: Shape) => rows! * Z!;
-const paramElements = ({ rows, Z, K }: Shape) => (rows! / K!) * Z!;
-const blockSums = ({ rows, Z, block }: Shape) => rows! * ceilDiv(Z!, block!);
+const perBlock = ({ rows, Z, block }: Shape<BlockSizes>) =>
+  dispatch1d(ceilDiv(rows * ceilDiv(Z, block), WG));
+const perParam = ({ rows, Z, K }: Shape<Sizes>) => dispatch1d(ceilDiv((rows / K) * Z, WG));
+const zElements = ({ rows, Z }: Shape<'rows' | 'Z'>) => rows * Z;
+const paramElements = ({ rows, Z, K }: Shape<Sizes>) => (rows / K) * Z;
+const blockSums = ({ rows, Z, block }: Shape<BlockSizes>) => rows * ceilDiv(Z, block);
 
 /** gl_out (rows, nb): block sums of -1/2 ((z - mu)^2 exp(-lv) + lv + log 2π). */
-export const gaussianLogPdfBlocksKernel = logPdfKernel('gaussian_logpdf_blocks', {
+export const gaussianLogPdfBlocksKernel = logPdfKernel<'block'>('gaussian_logpdf_blocks', {
   dispatch: perBlock,
   elements: (s) => ({
     gl_out: blockSums(s),
@@ -41,12 +44,12 @@ export const gaussianLogPdfBlocksKernel = logPdfKernel('gaussian_logpdf_blocks',
   }),
 });
 /** gl_out (rows, nb): block sums of -1/2 (z^2 + log 2π). */
-export const stdNormalLogPdfBlocksKernel = logPdfKernel('std_normal_logpdf_blocks', {
+export const stdNormalLogPdfBlocksKernel = logPdfKernel<'block'>('std_normal_logpdf_blocks', {
   dispatch: perBlock,
   elements: (s) => ({ gl_out: blockSums(s), gl_z: zElements(s) }),
 });
-const gradInputs = (s: Shape) => ({
-  gb_dlogp: s.rows!,
+const gradInputs = (s: Shape<Sizes>) => ({
+  gb_dlogp: s.rows,
   gb_z: zElements(s),
   gb_mu: paramElements(s),
   gb_lv: paramElements(s),
@@ -57,7 +60,7 @@ export const gaussianLogPdfBackwardZKernel = logPdfKernel('gaussian_logpdf_backw
 });
 /** gb_dz (rows, Z) (=|+=) -dlogp z. */
 export const stdNormalLogPdfBackwardKernel = logPdfKernel('std_normal_logpdf_backward', {
-  elements: (s) => ({ gb_dz: zElements(s), gb_dlogp: s.rows!, gb_z: zElements(s) }),
+  elements: (s) => ({ gb_dz: zElements(s), gb_dlogp: s.rows, gb_z: zElements(s) }),
 });
 /**
  * gp_dparam (M, Z) (=|+=) Σ_k dlogp (z - mu) exp(-lv) with PARAM = 0 (dmu), or

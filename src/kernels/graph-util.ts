@@ -10,33 +10,36 @@ const WG = 256;
 const BACKWARD_WG = 64;
 
 /** acc[offset + i] += add_src[i], i < n.  acc: (offset + n); add_src: (n). */
-export const addIntoKernel = defineKernel({
+export const addIntoKernel = defineKernel<'n' | 'offset'>({
   name: 'add_into',
   file: 'graph_util.wgsl',
   entryPoint: 'add_into',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n, offset }) => ({ acc: offset! + n!, add_src: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n, offset }) => ({ acc: offset + n, add_src: n }),
 });
 
+/** Sizes of repeat_rows and its backward: B rows of D values, K copies of each. */
+type RepeatShape = 'B' | 'K' | 'D';
+
 /** repeated (B, K, D) = rows_in (B, D) with each row repeated K times. */
-export const repeatRowsKernel = defineKernel({
+export const repeatRowsKernel = defineKernel<RepeatShape>({
   name: 'repeat_rows',
   file: 'graph_util.wgsl',
   entryPoint: 'repeat_rows',
   workgroupSize: [WG],
-  dispatch: ({ B, K, D }) => dispatch1d(ceilDiv(B! * K! * D!, WG)),
-  elements: ({ B, K, D }) => ({ repeated: B! * K! * D!, rows_in: B! * D! }),
+  dispatch: ({ B, K, D }) => dispatch1d(ceilDiv(B * K * D, WG)),
+  elements: ({ B, K, D }) => ({ repeated: B * K * D, rows_in: B * D }),
 });
 
 /** rep_dx (B, D) (=|+=) Σ_k rep_dy[b*K + k, :]: the backward of repeat_rows. */
-export const repeatRowsBackwardKernel = defineKernel({
+export const repeatRowsBackwardKernel = defineKernel<RepeatShape>({
   name: 'repeat_rows_backward',
   file: 'graph_util.wgsl',
   entryPoint: 'repeat_rows_backward',
   workgroupSize: [BACKWARD_WG],
-  dispatch: ({ B, D }) => dispatch1d(ceilDiv(B! * D!, BACKWARD_WG)),
-  elements: ({ B, K, D }) => ({ rep_dx: B! * D!, rep_dy: B! * K! * D! }),
+  dispatch: ({ B, D }) => dispatch1d(ceilDiv(B * D, BACKWARD_WG)),
+  elements: ({ B, K, D }) => ({ rep_dx: B * D, rep_dy: B * K * D }),
 });
 
 function checkRepeat(kernel: string, B: number, K: number, D: number): void {

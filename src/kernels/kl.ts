@@ -19,35 +19,35 @@ const BLOCK_WG = 64;
 const WG = 256;
 
 /** kl (B) = 0.5 * sum_j (mu^2 + exp(lv) - 1 - lv); mu, logvar: (B, Z). One workgroup per row. */
-export const klForward = defineKernel({
+export const klForward = defineKernel<'B' | 'Z'>({
   name: 'kl_forward',
   file: 'kl.wgsl',
   entryPoint: 'kl_forward',
   workgroupSize: [ROW_WG],
-  dispatch: ({ B }) => dispatch1d(B!),
-  elements: ({ B, Z }) => ({ kl: B!, mu: B! * Z!, logvar: B! * Z! }),
+  dispatch: ({ B }) => dispatch1d(B),
+  elements: ({ B, Z }) => ({ kl: B, mu: B * Z, logvar: B * Z }),
 });
 
 /** Barrier-free 'blocks' variant of kl_forward: kl (B, nb) = block sums of the KL terms. */
-export const klBlocks = defineKernel({
+export const klBlocks = defineKernel<'B' | 'Z' | 'block'>({
   name: 'kl_blocks',
   file: 'kl.wgsl',
   entryPoint: 'kl_blocks',
   workgroupSize: [BLOCK_WG],
-  dispatch: ({ B, Z, block }) => dispatch1d(ceilDiv(B! * ceilDiv(Z!, block!), BLOCK_WG)),
-  elements: ({ B, Z, block }) => ({ kl: B! * ceilDiv(Z!, block!), mu: B! * Z!, logvar: B! * Z! }),
+  dispatch: ({ B, Z, block }) => dispatch1d(ceilDiv(B * ceilDiv(Z, block), BLOCK_WG)),
+  elements: ({ B, Z, block }) => ({ kl: B * ceilDiv(Z, block), mu: B * Z, logvar: B * Z }),
 });
 
 /** dmu = dkl[b] * mu, dlogvar = dkl[b] * 0.5 * (exp(lv) - 1): the gradient of sum_b dkl[b] KL_b. */
-export const klBackwardRows = defineKernel({
+export const klBackwardRows = defineKernel<'B' | 'Z'>({
   name: 'kl_backward_rows',
   file: 'kl.wgsl',
   entryPoint: 'kl_backward_rows',
   workgroupSize: [WG],
-  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
+  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B * Z, WG)),
   elements: ({ B, Z }) => {
-    const n = B! * Z!;
-    return { dmu: n, dlogvar: n, mu_in: n, logvar_in: n, dkl: B! };
+    const n = B * Z;
+    return { dmu: n, dlogvar: n, mu_in: n, logvar_in: n, dkl: B };
   },
 });
 

@@ -13,33 +13,33 @@ export const LATENT_MODES = { lerp: 0, slerp: 1, traverse: 2, manifold: 3 } as c
 export type LatentMode = keyof typeof LATENT_MODES;
 
 /** codes_out (R, Z) from anchors (2, Z): one invocation per row. */
-export const latentCodes = defineKernel({
+export const latentCodes = defineKernel<'R' | 'Z'>({
   name: 'latent_codes',
   file: 'latent.wgsl',
   entryPoint: 'latent_codes',
   workgroupSize: [WG],
-  dispatch: ({ R }) => dispatch1d(ceilDiv(R!, WG)),
-  elements: ({ R, Z }) => ({ codes_out: R! * Z!, anchors: 2 * Z! }),
+  dispatch: ({ R }) => dispatch1d(ceilDiv(R, WG)),
+  elements: ({ R, Z }) => ({ codes_out: R * Z, anchors: 2 * Z }),
 });
 
 /** image_out = sigmoid(dec_mean) (OUTPUT_MODE 0) or dec_mean (1).  (n) each. */
-export const decodeOutput = defineKernel({
+export const decodeOutput = defineKernel<'n'>({
   name: 'decode_output',
   file: 'latent.wgsl',
   entryPoint: 'decode_output',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ image_out: n!, dec_mean: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ image_out: n, dec_mean: n }),
 });
 
 /** image_sigma_out = sig_mean + alpha * exp(clamp(sig_log_sigma, -6, 6)).  (n) each. */
-export const decodeOutputSigma = defineKernel({
+export const decodeOutputSigma = defineKernel<'n'>({
   name: 'decode_output_sigma',
   file: 'latent.wgsl',
   entryPoint: 'decode_output_sigma',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ image_sigma_out: n!, sig_mean: n!, sig_log_sigma: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ image_sigma_out: n, sig_mean: n, sig_log_sigma: n }),
 });
 
 /** What latent_codes generates; see shaders/latent.wgsl for the exact formulas. */

@@ -50,11 +50,16 @@ function checkRowSumVariant(kernel: string, variant: string): RowSumVariant {
   return variant;
 }
 
+/** Sizes of the kernels of this file: B rows (examples) of D values. */
+type RowShape = 'B' | 'D';
+/** Sizes of a 'blocks' kernel: also `block`, the values one invocation sums. */
+type BlockShape = RowShape | 'block';
+
 /** Dispatch of a 'blocks' kernel: one invocation per (row, block). */
-const blockDispatch = ({ B, D, block }: Shape) =>
-  dispatch1d(ceilDiv(B! * ceilDiv(D!, block!), BLOCK_WG));
+const blockDispatch = ({ B, D, block }: Shape<BlockShape>) =>
+  dispatch1d(ceilDiv(B * ceilDiv(D, block), BLOCK_WG));
 /** Elements of a 'blocks' kernel's output: (B, nb) partial sums ((B) when nb = 1). */
-const blockOutput = ({ B, D, block }: Shape) => B! * ceilDiv(D!, block!);
+const blockOutput = ({ B, D, block }: Shape<BlockShape>) => B * ceilDiv(D, block);
 
 function asRange(kernel: string, r: BindingResource): BufferRange {
   if ('buffer' in r && 'offset' in r) return r;
@@ -108,21 +113,21 @@ export const LOGSIGMA_CLAMP = { min: -6, max: 6 } as const;
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
-const rowDispatch = ({ B }: Shape) => dispatch1d(B!);
-const elementDispatch = ({ B, D }: Shape) => dispatch1d(ceilDiv(B! * D!, WG));
+const rowDispatch = ({ B }: Shape<RowShape>) => dispatch1d(B);
+const elementDispatch = ({ B, D }: Shape<RowShape>) => dispatch1d(ceilDiv(B * D, WG));
 
 /** nll (B) = sum_d softplus(l) - x l; logits, x: (B, D). */
-export const bernoulliNllForward = defineKernel({
+export const bernoulliNllForward = defineKernel<RowShape>({
   name: 'bernoulli_nll_forward',
   file: 'likelihood.wgsl',
   entryPoint: 'bernoulli_nll_forward',
   workgroupSize: [ROW_WG],
   dispatch: rowDispatch,
-  elements: ({ B, D }) => ({ nll: B!, logits: B! * D!, x: B! * D! }),
+  elements: ({ B, D }) => ({ nll: B, logits: B * D, x: B * D }),
 });
 
 /** Barrier-free 'blocks' variant: nll (B, nb) = block sums of softplus(l) - x l. */
-export const bernoulliNllBlocks = defineKernel({
+export const bernoulliNllBlocks = defineKernel<BlockShape>({
   name: 'bernoulli_nll_blocks',
   file: 'likelihood.wgsl',
   entryPoint: 'bernoulli_nll_blocks',
@@ -130,23 +135,23 @@ export const bernoulliNllBlocks = defineKernel({
   dispatch: blockDispatch,
   elements: (shape) => ({
     nll: blockOutput(shape),
-    logits: shape.B! * shape.D!,
-    x: shape.B! * shape.D!,
+    logits: shape.B * shape.D,
+    x: shape.B * shape.D,
   }),
 });
 
 /** nll (B) = sum_d 0.5 (x - mean)^2 / sigma^2 + D (log sigma + 0.5 log 2 pi). */
-export const gaussianNllForward = defineKernel({
+export const gaussianNllForward = defineKernel<RowShape>({
   name: 'gaussian_nll_forward',
   file: 'likelihood.wgsl',
   entryPoint: 'gaussian_nll_forward',
   workgroupSize: [ROW_WG],
   dispatch: rowDispatch,
-  elements: ({ B, D }) => ({ nll: B!, mean: B! * D!, x: B! * D! }),
+  elements: ({ B, D }) => ({ nll: B, mean: B * D, x: B * D }),
 });
 
 /** Barrier-free 'blocks' variant of gaussian_nll_forward: nll (B, nb) block sums. */
-export const gaussianNllBlocks = defineKernel({
+export const gaussianNllBlocks = defineKernel<BlockShape>({
   name: 'gaussian_nll_blocks',
   file: 'likelihood.wgsl',
   entryPoint: 'gaussian_nll_blocks',
@@ -154,30 +159,30 @@ export const gaussianNllBlocks = defineKernel({
   dispatch: blockDispatch,
   elements: (shape) => ({
     nll: blockOutput(shape),
-    mean: shape.B! * shape.D!,
-    x: shape.B! * shape.D!,
+    mean: shape.B * shape.D,
+    x: shape.B * shape.D,
   }),
 });
 
 /** nll (B) = sum_d 0.5 (x - mean)^2 exp(-2c) + c + 0.5 log 2 pi, c = clamp(log_sigma). */
-export const gaussianLearnedNllForward = defineKernel({
+export const gaussianLearnedNllForward = defineKernel<RowShape>({
   name: 'gaussian_learned_nll_forward',
   file: 'likelihood.wgsl',
   entryPoint: 'gaussian_learned_nll_forward',
   workgroupSize: [ROW_WG],
   dispatch: rowDispatch,
-  elements: ({ B, D }) => ({ nll: B!, mean: B! * D!, x: B! * D!, log_sigma: B! * D! }),
+  elements: ({ B, D }) => ({ nll: B, mean: B * D, x: B * D, log_sigma: B * D }),
 });
 
 /** Barrier-free 'blocks' variant of gaussian_learned_nll_forward: nll (B, nb) block sums. */
-export const gaussianLearnedNllBlocks = defineKernel({
+export const gaussianLearnedNllBlocks = defineKernel<BlockShape>({
   name: 'gaussian_learned_nll_blocks',
   file: 'likelihood.wgsl',
   entryPoint: 'gaussian_learned_nll_blocks',
   workgroupSize: [BLOCK_WG],
   dispatch: blockDispatch,
   elements: (shape) => {
-    const n = shape.B! * shape.D!;
+    const n = shape.B * shape.D;
     return { nll: blockOutput(shape), mean: n, x: n, log_sigma: n };
   },
 });
@@ -186,16 +191,20 @@ export const gaussianLearnedNllBlocks = defineKernel({
  * An elementwise backward of this file (1-D grid over B * D, ACCUMULATE override): the named
  * bindings hold (B, D) values, `upstream` the per-row upstream gradient (B).
  */
-function backwardKernel(entryPoint: string, full: readonly string[], upstream: string): KernelDef {
-  return defineKernel({
+function backwardKernel(
+  entryPoint: string,
+  full: readonly string[],
+  upstream: string,
+): KernelDef<RowShape> {
+  return defineKernel<RowShape>({
     name: entryPoint,
     file: 'likelihood.wgsl',
     entryPoint,
     workgroupSize: [WG],
     dispatch: elementDispatch,
     elements: ({ B, D }) => ({
-      ...Object.fromEntries(full.map((k) => [k, B! * D!])),
-      [upstream]: B!,
+      ...Object.fromEntries(full.map((k) => [k, B * D])),
+      [upstream]: B,
     }),
   });
 }
@@ -321,7 +330,7 @@ export async function prepareLikelihoodForward(
   });
 }
 
-const BLOCK_KERNELS: Readonly<Record<Likelihood['kind'], KernelDef | undefined>> = {
+const BLOCK_KERNELS: Readonly<Record<Likelihood['kind'], KernelDef<BlockShape> | undefined>> = {
   bernoulli: bernoulliNllBlocks,
   gaussian: gaussianNllBlocks,
   'gaussian-learned': gaussianLearnedNllBlocks,

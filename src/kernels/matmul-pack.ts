@@ -16,13 +16,13 @@ import type { ProgramBuilder } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 
 /** Fills an rgba32float texture with op(X), rows × cols (see matmul_pack.wgsl). */
-export const matmulPack = defineKernel({
+export const matmulPack = defineKernel<'rows' | 'cols'>({
   name: 'matmul_pack',
   file: 'matmul_pack.wgsl',
   entryPoint: 'matmul_pack',
   workgroupSize: [8, 8],
-  dispatch: ({ rows, cols }) => [Math.ceil(Math.ceil(cols! / 4) / 8), Math.ceil(rows! / 8), 1],
-  elements: ({ rows, cols }) => ({ src: rows! * cols! }),
+  dispatch: ({ rows, cols }) => [Math.ceil(Math.ceil(cols / 4) / 8), Math.ceil(rows / 8), 1],
+  elements: ({ rows, cols }) => ({ src: rows * cols }),
 });
 
 /** op(X) as rows × cols read from a buffer with strides (in elements). */

@@ -11,7 +11,7 @@
 // accumulate (c += act(z) instead of c = act(z); `pre` is always assigned).
 import type { BufferRange } from '../gpu/buffers.js';
 import { WGSL_SOURCES, type ShaderFile } from '../shaders/wgsl.generated.js';
-import { defineKernel, dispatch1d, type KernelDef, type Shape } from '../gpu/kernel.js';
+import { defineKernel, dispatch1d, type KernelDef } from '../gpu/kernel.js';
 import { buildProgram, Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
@@ -197,10 +197,16 @@ export function matmulKernelsVersion(): string {
   return h.toString(16).padStart(8, '0');
 }
 
-const kernels = new Map<string, KernelDef>();
+/** Shape of a matmul kernel: M, N, K, and 1 or 0 for whether bias and pre are bound. */
+type MatmulKernelShape = 'M' | 'N' | 'K' | 'hasBias' | 'storePre';
+
+const kernels = new Map<string, KernelDef<MatmulKernelShape>>();
 
 /** The registered kernel for a variant and layout (all are registered when this module loads). */
-export function matmulKernel(variant: MatmulVariant, layout: MatmulLayout): KernelDef {
+export function matmulKernel(
+  variant: MatmulVariant,
+  layout: MatmulLayout,
+): KernelDef<MatmulKernelShape> {
   const name = `matmul_${variant}_${layout.toLowerCase()}`;
   const existing = kernels.get(name);
   if (existing) return existing;
@@ -210,7 +216,7 @@ export function matmulKernel(variant: MatmulVariant, layout: MatmulLayout): Kern
   const colsPerGroup = wgX * cols;
   const rowsPerGroup = wgY * rows;
   const words = info.vec4 ? 4 : 1;
-  const def = defineKernel({
+  const def = defineKernel<MatmulKernelShape>({
     name,
     file: info.file,
     entryPoint: info.perLayoutEntry ? `${info.entry}_${layout.toLowerCase()}` : info.entry,
@@ -220,13 +226,13 @@ export function matmulKernel(variant: MatmulVariant, layout: MatmulLayout): Kern
       info.perLayoutEntry || info.layoutFree
         ? {}
         : { TRANS_A: layout === 'TN' ? 1 : 0, TRANS_B: layout === 'NT' ? 1 : 0 },
-    dispatch: ({ M, N }) => dispatch1d(Math.ceil(N! / colsPerGroup) * Math.ceil(M! / rowsPerGroup)),
+    dispatch: ({ M, N }) => dispatch1d(Math.ceil(N / colsPerGroup) * Math.ceil(M / rowsPerGroup)),
     elements: ({ M, N, K, hasBias, storePre }) => ({
-      c: M! * N!,
-      pre: storePre ? M! * N! : 1,
-      bias: hasBias ? N! : 1,
-      a: (M! * K!) / words,
-      b: (K! * N!) / words,
+      c: M * N,
+      pre: storePre ? M * N : 1,
+      bias: hasBias ? N : 1,
+      a: (M * K) / words,
+      b: (K * N) / words,
     }),
   });
   kernels.set(name, def);
@@ -298,7 +304,7 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
   );
   const act = options.act ?? 'identity';
   const unused = placeholderFor(rt);
-  const shape: Shape = { M, N, K, hasBias: options.bias ? 1 : 0, storePre: options.pre ? 1 : 0 };
+  const shape = { M, N, K, hasBias: options.bias ? 1 : 0, storePre: options.pre ? 1 : 0 };
   // Ranges larger than the shape needs are trimmed, so a vec4 binding's size is a multiple of 16.
   const fit = (range: BufferRange, elements: number): BufferRange =>
     range.size > 4 * elements ? { ...range, size: 4 * elements } : range;

@@ -8,53 +8,53 @@ import { checkDim, checkFinite } from './checks.js';
 const WG = 256;
 
 /** loss (1) (+)= w · term (1), w = weight · (hyper[index] when a hyper index is given). */
-export const objectiveForwardKernel = defineKernel({
+export const objectiveForwardKernel = defineKernel<'H'>({
   name: 'objective_forward',
   file: 'objective.wgsl',
   entryPoint: 'objective_forward',
   workgroupSize: [1],
   dispatch: () => [1, 1, 1],
-  elements: ({ H }) => ({ loss: 1, term: 1, hyper: H! }),
+  elements: ({ H }) => ({ loss: 1, term: 1, hyper: H }),
 });
 
 /** dterm (1) (+)= w · scale. */
-export const objectiveBackwardKernel = defineKernel({
+export const objectiveBackwardKernel = defineKernel<'H'>({
   name: 'objective_backward',
   file: 'objective.wgsl',
   entryPoint: 'objective_backward',
   workgroupSize: [1],
   dispatch: () => [1, 1, 1],
-  elements: ({ H }) => ({ dterm: 1, hyper: H! }),
+  elements: ({ H }) => ({ dterm: 1, hyper: H }),
 });
 
 /** dx (n) (+)= scale · dy (1). */
-export const broadcastScalarKernel = defineKernel({
+export const broadcastScalarKernel = defineKernel<'n'>({
   name: 'broadcast_scalar',
   file: 'objective.wgsl',
   entryPoint: 'broadcast_scalar',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ bc_dx: n!, bc_dy: 1 }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ bc_dx: n, bc_dy: 1 }),
 });
 
 /** out (1) = |x − factor · hyper[index]|. */
-export const absDiffForwardKernel = defineKernel({
+export const absDiffForwardKernel = defineKernel<'H'>({
   name: 'abs_diff_forward',
   file: 'objective.wgsl',
   entryPoint: 'abs_diff_forward',
   workgroupSize: [1],
   dispatch: () => [1, 1, 1],
-  elements: ({ H }) => ({ ad_out: 1, ad_x: 1, ad_hyper: H! }),
+  elements: ({ H }) => ({ ad_out: 1, ad_x: 1, ad_hyper: H }),
 });
 
 /** dx (1) (+)= dout · sign(x − factor · hyper[index]). */
-export const absDiffBackwardKernel = defineKernel({
+export const absDiffBackwardKernel = defineKernel<'H'>({
   name: 'abs_diff_backward',
   file: 'objective.wgsl',
   entryPoint: 'abs_diff_backward',
   workgroupSize: [1],
   dispatch: () => [1, 1, 1],
-  elements: ({ H }) => ({ ad_dx: 1, ad_dout: 1, ad_xin: 1, ad_hyp: H! }),
+  elements: ({ H }) => ({ ad_dx: 1, ad_dout: 1, ad_xin: 1, ad_hyp: H }),
 });
 
 /** A term's weight: a constant, times hyper[index] when `index` is given (changes per step). */

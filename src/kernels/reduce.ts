@@ -20,59 +20,59 @@ const WG = 64;
 export const DEFAULT_REDUCE_BLOCK = 32;
 
 /** out (rows, ceil(cols/block)) = block sums of each row of x (rows, cols). */
-export const reduceRowsKernel = defineKernel({
+export const reduceRowsKernel = defineKernel<'rows' | 'cols' | 'block'>({
   name: 'reduce_rows',
   file: 'reduce.wgsl',
   entryPoint: 'reduce_rows',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(rows! * ceilDiv(cols!, block!), WG)),
-  elements: ({ rows, cols, block }) => ({ x: rows! * cols!, out: rows! * ceilDiv(cols!, block!) }),
+  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(rows * ceilDiv(cols, block), WG)),
+  elements: ({ rows, cols, block }) => ({ x: rows * cols, out: rows * ceilDiv(cols, block) }),
 });
 
 /** out (ceil(rows/block), cols) = block sums of each column of x (rows, cols). */
-export const reduceColsKernel = defineKernel({
+export const reduceColsKernel = defineKernel<'rows' | 'cols' | 'block'>({
   name: 'reduce_cols',
   file: 'reduce.wgsl',
   entryPoint: 'reduce_cols',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(ceilDiv(rows!, block!) * cols!, WG)),
-  elements: ({ rows, cols, block }) => ({ x: rows! * cols!, out: ceilDiv(rows!, block!) * cols! }),
+  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(ceilDiv(rows, block) * cols, WG)),
+  elements: ({ rows, cols, block }) => ({ x: rows * cols, out: ceilDiv(rows, block) * cols }),
 });
 
 /** (max, sum exp) pairs per row block of x (rows, cols); with FINAL (nb = 1), lse per row. */
-export const lsePartialKernel = defineKernel({
+export const lsePartialKernel = defineKernel<'rows' | 'cols' | 'block' | 'final'>({
   name: 'lse_partial',
   file: 'reduce.wgsl',
   entryPoint: 'lse_partial',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(rows! * ceilDiv(cols!, block!), WG)),
+  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(rows * ceilDiv(cols, block), WG)),
   elements: ({ rows, cols, block, final }) => ({
-    x: rows! * cols!,
-    out: final ? rows! : 2 * rows! * ceilDiv(cols!, block!),
+    x: rows * cols,
+    out: final ? rows : 2 * rows * ceilDiv(cols, block),
   }),
 });
 
 /** Merges (max, sum exp) pairs x (rows, cols, 2) by blocks; with FINAL (nb = 1), lse per row. */
-export const lseCombineKernel = defineKernel({
+export const lseCombineKernel = defineKernel<'rows' | 'cols' | 'block' | 'final'>({
   name: 'lse_combine',
   file: 'reduce.wgsl',
   entryPoint: 'lse_combine',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(rows! * ceilDiv(cols!, block!), WG)),
+  dispatch: ({ rows, cols, block }) => dispatch1d(ceilDiv(rows * ceilDiv(cols, block), WG)),
   elements: ({ rows, cols, block, final }) => ({
-    x: 2 * rows! * cols!,
-    out: final ? rows! : 2 * rows! * ceilDiv(cols!, block!),
+    x: 2 * rows * cols,
+    out: final ? rows : 2 * rows * ceilDiv(cols, block),
   }),
 });
 
 /** dx (rows, cols) = dy[r] * exp(x - lse[r]) (or += with ACCUMULATE). */
-export const lseBackwardKernel = defineKernel({
+export const lseBackwardKernel = defineKernel<'rows' | 'cols'>({
   name: 'lse_backward',
   file: 'reduce.wgsl',
   entryPoint: 'lse_backward',
   workgroupSize: [256],
-  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, 256)),
-  elements: ({ rows, cols }) => ({ dx: rows! * cols!, dy: rows!, xin: rows! * cols!, lse: rows! }),
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows * cols, 256)),
+  elements: ({ rows, cols }) => ({ dx: rows * cols, dy: rows, xin: rows * cols, lse: rows }),
 });
 
 export type ReduceOp = 'sum' | 'mean' | 'sumsq';
@@ -252,23 +252,23 @@ export async function prepareLogSumExpBackward(
 }
 
 /** dx (rows, cols) = scale * dy[r] (or += with ACCUMULATE); scale 1 (sum) or 1/cols (mean). */
-export const reduceRowsBackwardKernel = defineKernel({
+export const reduceRowsBackwardKernel = defineKernel<'rows' | 'cols'>({
   name: 'reduce_rows_backward',
   file: 'reduce.wgsl',
   entryPoint: 'reduce_rows_backward',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
-  elements: ({ rows, cols }) => ({ dx: rows! * cols!, dy: rows! }),
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows * cols, WG)),
+  elements: ({ rows, cols }) => ({ dx: rows * cols, dy: rows }),
 });
 
 /** dx (rows, cols) = 2 * scale * x[r, c] * dy[r] (or += with ACCUMULATE): sum of squares. */
-export const sumsqRowsBackwardKernel = defineKernel({
+export const sumsqRowsBackwardKernel = defineKernel<'rows' | 'cols'>({
   name: 'sumsq_rows_backward',
   file: 'reduce.wgsl',
   entryPoint: 'sumsq_rows_backward',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
-  elements: ({ rows, cols }) => ({ dx: rows! * cols!, dy: rows!, xin: rows! * cols! }),
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows * cols, WG)),
+  elements: ({ rows, cols }) => ({ dx: rows * cols, dy: rows, xin: rows * cols }),
 });
 
 export interface ReduceBackwardConfig {

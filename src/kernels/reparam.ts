@@ -23,62 +23,62 @@ export const PRNG_KEY_HI = 0x56414521;
  * z = mu + exp(0.5 * clamp(logvar)) * eps, eps ~ N(0, 1) from Philox; writes eps too.
  * z, eps: (B, K, Z); mu, logvar: (B, Z). Uniforms: B, Z, K, seed, step, stream.
  */
-export const reparamForward = defineKernel({
+export const reparamForward = defineKernel<'B' | 'Z' | 'K'>({
   name: 'reparam_forward',
   file: 'reparam.wgsl',
   entryPoint: 'reparam_forward',
   workgroupSize: [WG],
-  dispatch: ({ B, Z, K }) => dispatch1d(ceilDiv(ceilDiv(B! * Z!, 4) * K!, WG)),
-  elements: ({ B, Z, K }) => ({ z: B! * K! * Z!, eps: B! * K! * Z!, mu: B! * Z!, logvar: B! * Z! }),
+  dispatch: ({ B, Z, K }) => dispatch1d(ceilDiv(ceilDiv(B * Z, 4) * K, WG)),
+  elements: ({ B, Z, K }) => ({ z: B * K * Z, eps: B * K * Z, mu: B * Z, logvar: B * Z }),
 });
 
 /**
  * dmu = sum_k dz, dlogvar = sum_k 0.5 * dz * eps * exp(0.5 * clamp(logvar)) (ACCUMULATE override).
  * dmu, dlogvar, logvar_in: (B, Z); dz, eps_in: (B, K, Z).
  */
-export const reparamBackward = defineKernel({
+export const reparamBackward = defineKernel<'B' | 'Z' | 'K'>({
   name: 'reparam_backward',
   file: 'reparam.wgsl',
   entryPoint: 'reparam_backward',
   workgroupSize: [WG],
-  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z!, WG)),
+  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B * Z, WG)),
   elements: ({ B, Z, K }) => ({
-    dmu: B! * Z!,
-    dlogvar: B! * Z!,
-    dz: B! * K! * Z!,
-    eps_in: B! * K! * Z!,
-    logvar_in: B! * Z!,
+    dmu: B * Z,
+    dlogvar: B * Z,
+    dz: B * K * Z,
+    eps_in: B * K * Z,
+    logvar_in: B * Z,
   }),
 });
 
 /** normals_out[e] = mean + stddev * (the Philox normal stream), e < n. */
-export const randomNormal = defineKernel({
+export const randomNormal = defineKernel<'n'>({
   name: 'random_normal',
   file: 'reparam.wgsl',
   entryPoint: 'random_normal',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(ceilDiv(n!, 4), WG)),
-  elements: ({ n }) => ({ normals_out: n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(ceilDiv(n, 4), WG)),
+  elements: ({ n }) => ({ normals_out: n }),
 });
 
 /** Raw Philox4x32-10 words: words (n, 4) from counters (n, 4) and keys (n, 2). For tests. */
-export const prngPhiloxRaw = defineKernel({
+export const prngPhiloxRaw = defineKernel<'n'>({
   name: 'prng_philox_raw',
   file: 'reparam.wgsl',
   entryPoint: 'prng_philox_raw',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ words: 4 * n!, counters: 4 * n!, keys: 2 * n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ words: 4 * n, counters: 4 * n, keys: 2 * n }),
 });
 
 /** Words (n, 4) -> uniforms in (0, 1] and Box-Muller normals, (n, 4) each. For tests. */
-export const prngTransform = defineKernel({
+export const prngTransform = defineKernel<'n'>({
   name: 'prng_transform',
   file: 'reparam.wgsl',
   entryPoint: 'prng_transform',
   workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n!, WG)),
-  elements: ({ n }) => ({ uniforms_out: 4 * n!, gauss_out: 4 * n!, words_in: 4 * n! }),
+  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
+  elements: ({ n }) => ({ uniforms_out: 4 * n, gauss_out: 4 * n, words_in: 4 * n }),
 });
 
 // ---------------------------------------------------------------------------------------------

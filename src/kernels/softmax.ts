@@ -18,90 +18,92 @@ import { prepareLogSumExpRows, prepareReduceRows } from './reduce.js';
 
 const WG = 64;
 
-const softmaxKernel = kernelFamily({
+// Shapes: rows and cols of the logits, block for the *_blocks kernels.
+type BlockShape = 'rows' | 'cols' | 'block';
+
+const softmaxKernel = kernelFamily<'rows' | 'cols'>({
   file: 'softmax.wgsl',
   workgroupSize: [WG],
-  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows! * cols!, WG)),
+  dispatch: ({ rows, cols }) => dispatch1d(ceilDiv(rows * cols, WG)),
 });
 
-// Shapes: rows and cols of the logits, block for the *_blocks kernels.
-const perRow = ({ rows }: Shape) => dispatch1d(ceilDiv(rows!, WG));
-const perBlock = ({ rows, cols, block }: Shape) =>
-  dispatch1d(ceilDiv(rows! * ceilDiv(cols!, block!), WG));
-const blockSums = ({ rows, cols, block }: Shape) => rows! * ceilDiv(cols!, block!);
-const matrix = ({ rows, cols }: Shape) => rows! * cols!;
+const perRow = ({ rows }: Shape<'rows'>) => dispatch1d(ceilDiv(rows, WG));
+const perBlock = ({ rows, cols, block }: Shape<BlockShape>) =>
+  dispatch1d(ceilDiv(rows * ceilDiv(cols, block), WG));
+const blockSums = ({ rows, cols, block }: Shape<BlockShape>) => rows * ceilDiv(cols, block);
+const matrix = ({ rows, cols }: Shape<'rows' | 'cols'>) => rows * cols;
 
 /** sm_y = exp(x - lse) (or x - lse with LOG); (rows, cols). */
 export const softmaxApplyKernel = softmaxKernel('softmax_apply', {
-  elements: (s) => ({ sm_y: matrix(s), sm_x: matrix(s), sm_lse: s.rows! }),
+  elements: (s) => ({ sm_y: matrix(s), sm_x: matrix(s), sm_lse: s.rows }),
 });
 /** sm_dx (=|+=) y (dy - s) (softmax) or dy - exp(y) s (LOG). */
 export const softmaxBackwardKernel = softmaxKernel('softmax_backward', {
-  elements: (s) => ({ sm_dx: matrix(s), sm_dy: matrix(s), sm_yin: matrix(s), sm_s: s.rows! }),
+  elements: (s) => ({ sm_dx: matrix(s), sm_dy: matrix(s), sm_yin: matrix(s), sm_s: s.rows }),
 });
 /** sd_out (rows, nb) = block sums of sd_a * sd_b. */
-export const softmaxDotBlocksKernel = softmaxKernel('softmax_dot_blocks', {
+export const softmaxDotBlocksKernel = softmaxKernel<'block'>('softmax_dot_blocks', {
   dispatch: perBlock,
   elements: (s) => ({ sd_out: blockSums(s), sd_a: matrix(s), sd_b: matrix(s) }),
 });
 /** ce (rows) = lse - x[r, label] (0 for an invalid label). */
 export const xentIndexForwardKernel = softmaxKernel('xent_index_forward', {
   dispatch: perRow,
-  elements: (s) => ({ xe_ce: s.rows!, xe_logits: matrix(s), xe_labels: s.rows!, xe_lse: s.rows! }),
+  elements: (s) => ({ xe_ce: s.rows, xe_logits: matrix(s), xe_labels: s.rows, xe_lse: s.rows }),
 });
 /** dlogits (=|+=) dce (p - onehot(label)). */
 export const xentIndexBackwardKernel = softmaxKernel('xent_index_backward', {
   elements: (s) => ({
     xb_dlogits: matrix(s),
-    xb_dce: s.rows!,
+    xb_dce: s.rows,
     xb_logits: matrix(s),
-    xb_labels: s.rows!,
-    xb_lse: s.rows!,
+    xb_labels: s.rows,
+    xb_lse: s.rows,
   }),
 });
 /** (rows, nb) block sums of t (lse - x). */
-export const xentProbsBlocksKernel = softmaxKernel('xent_probs_blocks', {
+export const xentProbsBlocksKernel = softmaxKernel<'block'>('xent_probs_blocks', {
   dispatch: perBlock,
   elements: (s) => ({
     xp_out: blockSums(s),
     xp_logits: matrix(s),
     xp_probs: matrix(s),
-    xp_lse: s.rows!,
+    xp_lse: s.rows,
   }),
 });
 /** dlogits (=|+=) dce (p Σt - t). */
 export const xentProbsBackwardKernel = softmaxKernel('xent_probs_backward', {
   elements: (s) => ({
     xq_dlogits: matrix(s),
-    xq_dce: s.rows!,
+    xq_dce: s.rows,
     xq_logits: matrix(s),
     xq_probs: matrix(s),
-    xq_lse: s.rows!,
-    xq_tsum: s.rows!,
+    xq_lse: s.rows,
+    xq_tsum: s.rows,
   }),
 });
 /** dprobs (=|+=) dce (lse - x). */
 export const xentProbsBackwardTargetKernel = softmaxKernel('xent_probs_backward_target', {
   elements: (s) => ({
     xt_dprobs: matrix(s),
-    xt_dce: s.rows!,
+    xt_dce: s.rows,
     xt_logits: matrix(s),
-    xt_lse: s.rows!,
+    xt_lse: s.rows,
   }),
 });
 /** (rows, nb) block sums of p (lse - x). */
-export const entropyBlocksKernel = softmaxKernel('entropy_blocks', {
+export const entropyBlocksKernel = softmaxKernel<'block'>('entropy_blocks', {
   dispatch: perBlock,
-  elements: (s) => ({ en_out: blockSums(s), en_logits: matrix(s), en_lse: s.rows! }),
+  elements: (s) => ({ en_out: blockSums(s), en_logits: matrix(s), en_lse: s.rows }),
 });
 /** dlogits (=|+=) -dh p (x - lse + H). */
 export const entropyBackwardKernel = softmaxKernel('entropy_backward', {
   elements: (s) => ({
     eb_dlogits: matrix(s),
-    eb_dh: s.rows!,
+    eb_dh: s.rows,
     eb_logits: matrix(s),
-    eb_lse: s.rows!,
-    eb_h: s.rows!,
+    eb_lse: s.rows,
+    eb_h: s.rows,
   }),
 });
 
@@ -124,7 +126,7 @@ async function computeLse(
 /** Per-row sums of a *_blocks kernel into `out` (rows): one dispatch, or plus reduce passes. */
 async function rowSums(
   b: ProgramBuilder,
-  kernel: KernelDef,
+  kernel: KernelDef<BlockShape>,
   rows: number,
   cols: number,
   out: BufferRange,

@@ -20,7 +20,7 @@ import {
 } from 'webgpu-vae';
 
 /** y = a·x + y over n floats, as a user-defined kernel with inline WGSL. */
-export const saxpy: KernelDef = defineKernel({
+export const saxpy: KernelDef<'n'> = defineKernel({
   name: 'example.saxpy',
   file: 'example-saxpy.wgsl',
   code: `
@@ -35,8 +35,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 }`,
   entryPoint: 'main',
   workgroupSize: [64],
-  dispatch: ({ n }) => dispatch1d(Math.ceil(n! / 64)),
-  elements: ({ n }) => ({ x: n!, y: n! }),
+  dispatch: ({ n }) => dispatch1d(Math.ceil(n / 64)),
+  elements: ({ n }) => ({ x: n, y: n }),
 });
 
 export async function runtimeExample(): Promise<Float32Array> {
