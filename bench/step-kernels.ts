@@ -1,14 +1,16 @@
-// Per-kernel GPU time of one MLP VAE train step (784-400-20, batch 128) in Node: each dispatch of
-// the compiled step and of the optimizer timed in its own pass with timestamp queries (GpuTimer),
-// median of 5, summed per kernel label (by the clock where there are no timestamp queries). Runs in an older tree too (bench/step-vs-parent.ts copies
-// bench/ files into it), so two trees' steps can be compared kernel by kernel.
+// Per-kernel GPU time of one train step in Node, the MLP VAE (784-400-20) or the conv VAE
+// (convVaePreset(20)), batch 128 by default: each dispatch of the compiled step and of the
+// optimizer timed in its own pass with timestamp queries (GpuTimer), median of 5, summed per
+// kernel label (by the clock where there are no timestamp queries). Runs in an older tree too
+// (copy this file into it), so two trees' steps can be compared kernel by kernel.
 // Usage: npx tsx bench/step-kernels.ts [--adapter swiftshader|llvmpipe|gpu] [--batch 128]
+//          [--model mlp|conv]
 // Prints one JSON line: { adapter, dispatches, totalMs, kernels: [{ kernel, count, ms }],
 // each: [{ label, ms }] (every dispatch in order) }.
 import type { PreparedDispatch } from '../src/gpu/runtime.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime } from '../src/gpu/runtime.js';
-import type { VaeConfig } from '../src/vae/config.js';
+import { convVaePreset, type VaeConfig } from '../src/vae/config.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 
@@ -30,7 +32,13 @@ const rt = await createRuntime({
   adapter: option('--adapter', 'swiftshader') as AdapterChoice,
   tuning: { persist: false, background: false },
 });
-const model = VaeModel.create(rt, MLP_VAE, { seed: 1 });
+const model = VaeModel.create(
+  rt,
+  option('--model', 'mlp') === 'conv' ? convVaePreset(20) : MLP_VAE,
+  {
+    seed: 1,
+  },
+);
 const trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed: 1 });
 const x = Float32Array.from({ length: batch * 784 }, (_, i) => ((i * 7919) % 1000) / 1000);
 for (let i = 0; i < 3; i++) await trainer.trainStep(x, batch);

@@ -42,7 +42,7 @@ export const MATMUL_CASES: MatmulCase[] = [
 
 /** Elements of the elementwise (ReLU) and reduction (sum) workloads: 16 MiB of f32. */
 export const STREAM_ELEMENTS = 1 << 22;
-export const TRAIN_BATCHES = [32, 128, 512];
+export const TRAIN_BATCHES = [32, 64, 128, 512];
 /**
  * The conv VAE (convVaePreset: 28×28, conv 1→32→64 k4 s2 p1, dense 256, latent 20, deconv back,
  * ReLU, Bernoulli), ours only: TensorFlow.js has no equal implementation in this bench.
