@@ -2,7 +2,7 @@
 // (convVaePreset(20)), batch 128 by default: each dispatch of the compiled step and of the
 // optimizer timed in its own pass with timestamp queries (GpuTimer), median of 5, summed per
 // kernel label (by the clock where there are no timestamp queries). Runs in an older tree too
-// (copy this file into it), so two trees' steps can be compared kernel by kernel.
+// (copy this file and portable.ts into it), so two trees' steps can be compared kernel by kernel.
 // Usage: npx tsx bench/step-kernels.ts [--adapter swiftshader|llvmpipe|gpu] [--batch 128]
 //          [--model mlp|conv]
 // Prints one JSON line: { adapter, dispatches, totalMs, kernels: [{ kernel, count, ms }],
@@ -10,23 +10,11 @@
 import type { PreparedDispatch } from '../src/gpu/runtime.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime } from '../src/gpu/runtime.js';
-import { convVaePreset, type VaeConfig } from '../src/vae/config.js';
+import { convVaePreset } from '../src/vae/config.js';
+import { MLP_VAE, option } from './portable.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const MLP_VAE: VaeConfig = {
-  inputSize: 784,
-  latentSize: 20,
-  encoder: { hidden: [400], activation: 'relu' },
-  decoder: { hidden: [400], activation: 'relu' },
-  likelihood: { kind: 'bernoulli' },
-  reduction: 'sum',
-};
 const batch = Number(option('--batch', '128'));
 const rt = await createRuntime({
   adapter: option('--adapter', 'swiftshader') as AdapterChoice,

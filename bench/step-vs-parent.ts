@@ -32,7 +32,9 @@ try {
   execFileSync('sh', ['-c', `git archive ${parent} | tar -x -C ${dir}`], { cwd: ROOT });
   symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(dir, 'node_modules'));
   execFileSync('node', ['scripts/embed-wgsl.mjs'], { cwd: dir });
-  copyFileSync(join(ROOT, 'bench', 'step.ts'), join(dir, 'bench', 'step.ts'));
+  for (const f of ['step.ts', 'portable.ts']) {
+    copyFileSync(join(ROOT, 'bench', f), join(dir, 'bench', f));
+  }
   const trees = { ours: ROOT, parent: dir };
   const results: Record<keyof typeof trees, number[]> = { ours: [], parent: [] };
   let adapterName = '';

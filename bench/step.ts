@@ -2,7 +2,7 @@
 // pytorch/examples model) or the conv VAE (convVaePreset(20)), either its train step (batch B,
 // Adam 1e-3, seeded random batches in [0, 1]: samples/s) or its decoder program over B latents
 // (one submit per decode: images/s). Uses only API that older checkouts have, so
-// bench/step-vs-parent.ts can copy this file into a parent commit's tree and run both.
+// bench/step-vs-parent.ts can copy this file (with portable.ts) into a parent commit's tree.
 // Usage: npx tsx bench/step.ts [--model mlp|conv] [--mode train|decode]
 //          [--adapter llvmpipe|swiftshader|gpu|auto] [--steps N] [--batch B] [--samples S] [--tuned]
 // --tuned: first measure the matmul variants for the workload's shapes (background measuring with
@@ -11,26 +11,11 @@
 // Prints one JSON line: { adapter, model, mode, batch, perSecond: [one rate per sample of N runs] }.
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime } from '../src/gpu/runtime.js';
-import { convVaePreset, type VaeConfig } from '../src/vae/config.js';
+import { convVaePreset } from '../src/vae/config.js';
+import { MLP_VAE, option } from './portable.js';
 import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-// Written out (not bench/browser/workloads.ts's MNIST_VAE) so that this file alone runs in an
-// older tree; a config without `version` is the first format, which every tree reads.
-const MLP_VAE: VaeConfig = {
-  inputSize: 784,
-  latentSize: 20,
-  encoder: { hidden: [400], activation: 'relu' },
-  decoder: { hidden: [400], activation: 'relu' },
-  likelihood: { kind: 'bernoulli' },
-  reduction: 'sum',
-};
 
 const adapter = option('--adapter', 'llvmpipe') as AdapterChoice;
 const modelName = option('--model', 'conv');

@@ -17,7 +17,7 @@
 // Program: the packed variants run several dispatches and own their scratch buffers, as do a
 // split-K weight gradient and the bias sums.
 import type { BufferRange } from '../gpu/buffers.js';
-import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
+import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
 import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { activationCode, defaultAlpha, type Activation } from './activation-codes.js';
@@ -202,6 +202,21 @@ type WeightShape =
   | 'cb'
   | 'pb';
 
+/**
+ * Elements the data kernels bind; the weight is (dst_c, src_c, kh, kw) for a direct conv and
+ * (src_c, dst_c, kh, kw) for a transposed one (PyTorch's layouts).
+ */
+function dataElements(s: Shape<DataShape>, transposed: boolean) {
+  const [outC, inC] = transposed ? [s.src_c, s.dst_c] : [s.dst_c, s.src_c];
+  return {
+    cv_out: tensor(s.batch, s.dst_c, s.dst_h, s.dst_w),
+    cv_pre: s.storePre ? tensor(s.batch, s.dst_c, s.dst_h, s.dst_w) : 1,
+    cv_src: tensor(s.batch, s.src_c, s.src_h, s.src_w),
+    cv_w: tensor(outC, inC, s.kh, s.kw),
+    cv_bias: s.hasBias ? s.dst_c : 1,
+  };
+}
+
 /** Writes the small tensor from the big one (conv2d forward, conv_transpose2d backward input). */
 export const conv2dDirectKernel = defineKernel<DataShape>({
   name: 'conv2d_direct',
@@ -210,13 +225,7 @@ export const conv2dDirectKernel = defineKernel<DataShape>({
   workgroupSize: [WG],
   dispatch: (s) =>
     dispatch1d(ceilDiv(ceilDiv(s.batch * s.dst_h * s.dst_w, s.pb) * ceilDiv(s.dst_c, s.cb), WG)),
-  elements: (s) => ({
-    cv_out: tensor(s.batch, s.dst_c, s.dst_h, s.dst_w),
-    cv_pre: s.storePre ? tensor(s.batch, s.dst_c, s.dst_h, s.dst_w) : 1,
-    cv_src: tensor(s.batch, s.src_c, s.src_h, s.src_w),
-    cv_w: tensor(s.dst_c, s.src_c, s.kh, s.kw),
-    cv_bias: s.hasBias ? s.dst_c : 1,
-  }),
+  elements: (s) => dataElements(s, false),
 });
 
 /** Writes the big tensor from the small one (conv_transpose2d forward, conv2d backward input). */
@@ -236,13 +245,7 @@ export const conv2dTransposedKernel = defineKernel<DataShape>({
         WG,
       ),
     ),
-  elements: (s) => ({
-    cv_out: tensor(s.batch, s.dst_c, s.dst_h, s.dst_w),
-    cv_pre: s.storePre ? tensor(s.batch, s.dst_c, s.dst_h, s.dst_w) : 1,
-    cv_src: tensor(s.batch, s.src_c, s.src_h, s.src_w),
-    cv_w: tensor(s.src_c, s.dst_c, s.kh, s.kw),
-    cv_bias: s.hasBias ? s.dst_c : 1,
-  }),
+  elements: (s) => dataElements(s, true),
 });
 
 /** Weight gradient partial sums, one slice per split of the (b, y) rows of the small tensor. */

@@ -1,0 +1,21 @@
+// What the bench scripts that also run in an older tree share (bench/step-vs-parent.ts copies this
+// file beside them into the parent commit's tree): the option reader and the MLP VAE, written out
+// rather than imported from bench/browser/ so that nothing else of this tree is needed there. A
+// config without `version` is the first format, which every tree reads.
+import type { VaeConfig } from '../src/vae/config.js';
+
+/** The value after `--name` on the command line, or the fallback. */
+export function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+/** The pytorch/examples VAE: 784-400-20, ReLU, Bernoulli, summed over the batch. */
+export const MLP_VAE: VaeConfig = {
+  inputSize: 784,
+  latentSize: 20,
+  encoder: { hidden: [400], activation: 'relu' },
+  decoder: { hidden: [400], activation: 'relu' },
+  likelihood: { kind: 'bernoulli' },
+  reduction: 'sum',
+};
