@@ -3,16 +3,10 @@
 // them with `timeIt` (warm-up, then the median of several repeats, each repeat ending with the
 // work finished on the GPU).
 import { convVaePreset, type VaeConfig } from '../../src/vae/config.js';
+import { MLP_VAE } from '../portable.js';
 
 /** The pytorch/examples MNIST VAE: 784-400-20(-400-784), ReLU, Bernoulli logits, summed loss. */
-export const MNIST_VAE: VaeConfig = {
-  inputSize: 784,
-  latentSize: 20,
-  encoder: { hidden: [400], activation: 'relu' },
-  decoder: { hidden: [400], activation: 'relu' },
-  likelihood: { kind: 'bernoulli' },
-  reduction: 'sum',
-};
+export const MNIST_VAE: VaeConfig = MLP_VAE;
 export const LR = 1e-3;
 export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
 
