@@ -6,9 +6,10 @@
 //   layout TN: C = Aᵀ·B    a: (K, M), b: (K, N)     (e.g. dW = Xᵀ·dZ)
 //   layout NT: C = A·Bᵀ    a: (M, K), b: (N, K)     (e.g. dX = dZ·Wᵀ, or X·Wᵀ with W stored (N, K))
 //
-// Epilogue (uniforms, so one pipeline per variant and layout serves all): optional bias (N) added
-// per column, optional pre-activation output `pre` (M, N), an activation with parameter alpha, and
-// accumulate (c += act(z) instead of c = act(z); `pre` is always assigned).
+// Epilogue (override constants, so each combination is a pipeline with the rest compiled out; see
+// matmul_common.wgsl): optional bias (N) added per column, optional pre-activation output `pre`
+// (M, N), an activation with parameter alpha (a uniform), and accumulate (c += act(z) instead of
+// c = act(z); `pre` is always assigned).
 import type { BufferRange } from '../gpu/buffers.js';
 import { WGSL_SOURCES, type ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef } from '../gpu/kernel.js';
