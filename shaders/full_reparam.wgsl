@@ -13,6 +13,7 @@
 //       dlower[b,i,j] (=|+=) Σ_k dz[b,k,i] eps[b,k,j]                      (j < i)
 //   full_reparam_backward_eps (noise given as an input): Lᵀ dz,
 //       deps[b,k,j]   (=|+=) σ[b,j] dz[b,k,j] + Σ_{i>j} L′[b,i,j] dz[b,k,i]
+//   full_scale_tril: L (B, Z, Z) itself, row-major (what inference reports; no gradient).
 //
 // One invocation per output element, each summing its own terms in order (no atomics, no
 // barriers); 1-D grids from dispatch1d(). Each gradient output has its own dispatch and
@@ -206,4 +207,37 @@ fn full_reparam_backward_eps(@builtin(workgroup_id) wid: vec3<u32>,
   } else {
     fr_deps[t] = g;
   }
+}
+
+// ---- full_scale_tril ----
+
+struct ScaleTrilParams {
+  B: u32,  // batch size
+  Z: u32,  // latent size
+}
+
+@group(0) @binding(0) var<storage, read_write> fr_tril: array<f32>;  // fr_tril: (B, Z, Z)
+@group(0) @binding(1) var<storage, read> fr_lv_t: array<f32>;        // fr_lv_t: (B, Z)
+@group(0) @binding(2) var<storage, read> fr_lower_t: array<f32>;     // fr_lower_t: (B, P)
+@group(0) @binding(3) var<uniform> frt: ScaleTrilParams;
+
+@compute @workgroup_size(WG_X)
+fn full_scale_tril(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+  let t = fr_index(wid, nwg, lid);
+  let Z = frt.Z;
+  if (t >= frt.B * Z * Z) {
+    return;
+  }
+  let r = t / Z;
+  let j = t - r * Z;
+  let b = r / Z;
+  let i = r - b * Z;
+  var v = 0.0;
+  if (j == i) {
+    v = fr_std(fr_lv_t[b * Z + i]);
+  } else if (j < i) {
+    v = fr_lower_t[b * (Z * (Z - 1u) / 2u) + fr_row(i) + j];
+  }
+  fr_tril[t] = v;
 }

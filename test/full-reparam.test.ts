@@ -9,6 +9,7 @@ import {
   lowerSize,
   prepareFullReparamBackward,
   prepareFullReparamForward,
+  prepareScaleTril,
 } from '../src/kernels/full-reparam.js';
 import { MAX_WORKGROUPS_PER_DIMENSION } from '../src/gpu/kernel.js';
 import type { GpuRuntime } from '../src/gpu/runtime.js';
@@ -269,6 +270,32 @@ describe.each(TEST_ADAPTERS)('full-covariance reparameterization on %s', (adapte
     const ref = fullReparamBackward64(dz, c.logvar, c.lower, c.eps, B, Z, K);
     // dlower is one product per entry (K = 1): exact up to one rounding.
     expect(mismatches(got.dlower, ref.dlower, { atol: 0, rtol: 2 ** -23 }, 'dlower')).toBeNull();
+  });
+
+  it.each([
+    [5, 1],
+    [129, 7],
+    [3, 20],
+  ])('B=%i Z=%i: full_scale_tril writes L, zeros above the diagonal', async (B, Z) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const c = randomInputs(makeRng(seed), B, Z, 1);
+    const L = output(rt, 'L', B * Z * Z + 1);
+    const p = await prepareScaleTril(rt, {
+      L,
+      logvar: upload(rt, 'logvar', c.logvar),
+      lower: uploadSome(rt, 'lower', c.lower),
+      batch: B,
+      latent: Z,
+    });
+    await rt.submitChecked([p]);
+    p.destroy();
+    const got = await read(rt, L);
+    expect(Number.isNaN(got[B * Z * Z]!), 'nothing is written past L').toBe(true);
+    const want = scaleTril64(c.logvar, c.lower, B, Z);
+    // L′ is copied; σ = exp(½ logvar) is within a few ulp.
+    const m = mismatches(got.subarray(0, B * Z * Z), want, { atol: 0, rtol: 2e-6 }, 'L');
+    expect(m, `seed ${seed}`).toBeNull();
   });
 
   it('ACCUMULATE adds every gradient to what is there', async () => {

@@ -2,7 +2,8 @@
 // with L = mask ⊙ L′ + diag(exp(½ clamp(logvar))), L′ the strictly lower entries packed row-major
 // (P = Z(Z−1)/2 per example), K samples per example at rows b·K + k. The forward draws eps with
 // the Philox stream of reparam_forward (unless given) and then takes the triangular matvec; the
-// backward writes any of dmu, dlogvar, dlower and deps, one dispatch each with its own ACCUMULATE.
+// backward writes any of dmu, dlogvar, dlower and deps, one dispatch each with its own ACCUMULATE;
+// full_scale_tril writes L itself (what inference reports).
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, dispatch1d, kernelFamily, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
@@ -61,6 +62,12 @@ export const fullReparamBackwardEps = fullKernel('full_reparam_backward_eps', {
     fr_lv_e: perExample(s),
     fr_lower_e: lower(s),
   }),
+});
+
+/** fr_tril (B, Z, Z) = L, row-major. */
+export const fullScaleTril = fullKernel('full_scale_tril', {
+  dispatch: ({ B, Z }) => dispatch1d(ceilDiv(B! * Z! * Z!, WG)),
+  elements: (s) => ({ fr_tril: s.B! * s.Z! * s.Z!, fr_lv_t: perExample(s), fr_lower_t: lower(s) }),
 });
 
 interface FullShape {
@@ -198,5 +205,31 @@ export async function prepareFullReparamBackward(
         label: sub('deps'),
       });
     }
+  });
+}
+
+export interface ScaleTrilOptions {
+  /** Output (B, Z, Z): L, row-major (zeros above the diagonal). */
+  L: BufferRange;
+  /** (B, Z). */
+  logvar: BufferRange;
+  /** (B, Z(Z−1)/2). */
+  lower: BufferRange;
+  batch: number;
+  latent: number;
+  label?: string;
+}
+
+/** L = mask ⊙ L′ + diag(exp(½ clamp(logvar))) per example. */
+export async function prepareScaleTril(rt: GpuRuntime, o: ScaleTrilOptions): Promise<Program> {
+  const name = 'full_scale_tril';
+  checkShape(name, o);
+  checkElements(name, 'L', o.batch * o.latent * o.latent);
+  return buildProgram(rt, o.label ?? name, async (b) => {
+    await b.dispatch(fullScaleTril, {
+      bindings: { fr_tril: o.L, fr_lv_t: o.logvar, fr_lower_t: o.lower },
+      shape: { B: o.batch, Z: o.latent },
+      ...(o.label !== undefined ? { label: o.label } : {}),
+    });
   });
 }
