@@ -4,6 +4,8 @@
 // log det Σ), in the interpreter and on the GPU; the exact posterior of a linear-Gaussian model
 // (a full covariance) giving log p(x) with zero variance; inference (encode reports L, sample,
 // traverse, reconstruct); and a few hundred training steps whose loss falls.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import { runGraph64 } from '../src/reference/graph.js';
@@ -14,6 +16,7 @@ import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
 import { compileModelGraph, stepInputs64, writeStepInputs } from './helpers/model-graph.js';
+import { tempDir, twin } from './helpers/python.js';
 import { freshSeed, makeRng, mismatches, randomNormal } from './helpers/reference.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
@@ -142,6 +145,50 @@ describe('log q(z|x) and the KL against direct formulas (float64 interpreter)', 
     });
     const got = r.value(mg.perExample.kl!);
     expect(mismatches(got, want, { atol: 1e-10, rtol: 1e-10 }, 'KL'), `seed ${seed}`).toBeNull();
+  });
+});
+
+// The twin in float64 against the interpreter: the GPU only holds the weights (first adapter).
+describe.each(TEST_ADAPTERS.slice(0, 1))('checkpoints of the full posterior on %s', (adapter) => {
+  it('writes checkpoints the twin reads: the same names, objective and gradients', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const config = fullConfig(3, { kind: 'iwae', samples: 2, reduction: 'mean' });
+    const B = 3;
+    const c = randomCase(config, B, seed);
+    const model = VaeModel.create(rt, config, { weights: c.weights });
+    const { dir, remove } = tempDir('webgpu-vae-full-');
+    try {
+      writeFileSync(join(dir, 'full.safetensors'), await model.toCheckpoint());
+      const batch = { batch: B, x: Array.from(c.x), eps: Array.from(c.eps) };
+      writeFileSync(join(dir, 'fixed.json'), JSON.stringify(batch));
+      await twin('probe', [
+        ...['--checkpoint', join(dir, 'full.safetensors'), '--input', join(dir, 'fixed.json')],
+        ...['--out', join(dir, 'probe.json')],
+      ]);
+      const probe = JSON.parse(readFileSync(join(dir, 'probe.json'), 'utf8')) as {
+        objective: number;
+        lower: number[];
+        grads: Record<string, number[]>;
+      };
+      // The twin's module order is ours; at the same (float32) weights both compute in float64.
+      expect(Object.keys(probe.grads)).toEqual([...model.layout.keys()]);
+      const mg = buildModelGraph(config, { batch: B, training: true, seed: 0, givenNoise: true });
+      const r = runGraph64(mg.graph, {
+        params: c.f64,
+        inputs: stepInputs64(mg, config, { x: c.x, eps: c.eps }),
+      });
+      const tol = { atol: 1e-9, rtol: 1e-9 };
+      expect(mismatches([r.loss / B], [probe.objective], tol, 'objective')).toBeNull();
+      const lower = r.value(mg.posterior.outputs.lower!);
+      expect(mismatches(lower, probe.lower, tol, 'lower')).toBeNull();
+      for (const [name, want] of Object.entries(probe.grads)) {
+        expect(mismatches(r.grads.get(name)!, want, tol, `d/d${name}`), `seed ${seed}`).toBeNull();
+      }
+    } finally {
+      remove();
+      model.destroy();
+    }
   });
 });
 
