@@ -635,7 +635,8 @@ export class VaeInference {
   /**
    * encode() for inputs already on the GPU: `x` (n rows of D floats, COPY_SRC usage) is copied on
    * the GPU into the graph. Returns the graph's own mu and logvar ranges (n × Z floats each),
-   * valid until the next call that uses the same planned size; or copies them into `out`.
+   * valid until the next call that uses the same planned size; or copies them into `out`. (A
+   * full-covariance posterior's lower and scaleTril come from encode().)
    */
   async encodeGpu(
     x: BufferRange,
