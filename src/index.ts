@@ -81,6 +81,7 @@ export {
   type VaeConfig,
 } from './vae/config.js';
 export type { DiagonalPosteriorConfig } from './vae/posterior/diagonal.js';
+export type { FullPosteriorConfig } from './vae/posterior/full.js';
 export type { StandardNormalPriorConfig } from './vae/prior/standard-normal.js';
 export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
 export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';
@@ -131,6 +132,7 @@ export {
   VaeInference,
   type Decoded,
   type DecoderProgram,
+  type Encoded,
   type InferenceOptions,
   type InterpolateOptions,
   type InterpolationMethod,

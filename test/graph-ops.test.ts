@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Graph, Tensor } from '../src/graph/graph.js';
 import { activationOp, matmulOp } from '../src/graph/ops/dense.js';
 import { gaussianLogDensity } from '../src/graph/ops/density.js';
+import { fullReparam } from '../src/graph/ops/latent.js';
+import { klOp } from '../src/graph/ops/loss.js';
 import { add, maskedFill, multiply, scale, subtract } from '../src/graph/ops/elementwise.js';
 import { concatCols, lookupRows, oneHotPlanes, sliceCols } from '../src/graph/ops/select.js';
 import { softmax, softmaxCrossEntropy, softmaxEntropy } from '../src/graph/ops/softmax.js';
@@ -136,6 +138,27 @@ const CASES: [string, Build][] = [
       const logvar = p('logvar', n(rng, M * Z, 0.5), [M, Z]);
       const q = gaussianLogDensity(g, 'logq', z, { mu, logvar, samples: K });
       return subtract(g, 'logw', gaussianLogDensity(g, 'logp', z), q);
+    },
+  ],
+  [
+    'full-covariance samples with given noise: gradients to mu, logvar, L′ and eps, each at its own stage of accumulation',
+    (g, p, _i, rng) => {
+      const [B, K, Z] = [3, 2, 5];
+      const mu = p('mu', n(rng, B * Z), [B, Z]);
+      const logvar = p('logvar', n(rng, B * Z, 0.5), [B, Z]);
+      const lower = p('lower', n(rng, B * 10), [B, 10]);
+      const eps = p('eps', n(rng, B * K * Z), [B * K, Z]);
+      const { z } = fullReparam(
+        g,
+        'full',
+        { mu, logvar, lower, eps },
+        { samples: K, seed: 1, stream: 0 },
+      );
+      // mu, logvar and L′ are read again by later ops (their gradients are assigned first
+      // there, then added by full_reparam); eps only here (assigned).
+      const kl = g.add(klOp, 'kl', { mu, logvar }, { kl: [B] }, {}).out.kl;
+      const rows = add(g, 'kl.lower', kl, reduceRows(g, 'lower.sq', lower, 'sumsq'));
+      return add(g, 'z.kl', view(g, z, [B, K * Z]), rows);
     },
   ],
   [

@@ -166,6 +166,21 @@ describe('the model description', () => {
       /posterior\.dims is unknown \(known: kind\)/,
     ],
     [
+      'a field of the full posterior',
+      { ...base, posterior: { kind: 'full', rank: 2 } },
+      /posterior\.rank is unknown \(known: kind\)/,
+    ],
+    [
+      'a full posterior of one latent dimension',
+      { ...base, latentSize: 1, posterior: { kind: 'full' } },
+      /posterior\.kind 'full' needs latentSize >= 2, got 1 \(.*use kind 'diagonal'\)/,
+    ],
+    [
+      'a misspelt posterior kind',
+      { ...base, posterior: { kind: 'ful' } },
+      /posterior\.kind must be one of 'diagonal', 'full', got "ful" \(did you mean 'full'\?\)/,
+    ],
+    [
       'a likelihood field',
       { ...base, likelihood: { kind: 'bernoulli', sigma: 1 } },
       /likelihood\.sigma is unknown/,
@@ -184,6 +199,20 @@ describe('the model description', () => {
   ];
   it.each(bad)('names the field: %s', (_name, config, message) => {
     expect(() => resolveVaeConfig(config as VaeConfig)).toThrow(message);
+  });
+
+  it("declares the full posterior's heads after mu and logvar", () => {
+    const c = resolveVaeConfig({ ...base, latentSize: 4, posterior: { kind: 'full' } });
+    expect(c.posterior).toEqual({ kind: 'full' });
+    const heads = parameterSpecs(c).filter((p) => /^encoder\.(mu|logvar|lower)/.test(p.name));
+    expect(heads.map((p) => [p.name, p.shape])).toEqual([
+      ['encoder.mu.weight', [4, 5]],
+      ['encoder.mu.bias', [4]],
+      ['encoder.logvar.weight', [4, 5]],
+      ['encoder.logvar.bias', [4]],
+      ['encoder.lower.weight', [6, 5]],
+      ['encoder.lower.bias', [6]],
+    ]);
   });
 
   it('has presets that resolve', () => {

@@ -1,9 +1,10 @@
 // Every variant against the PyTorch twin's golden fixtures (python/webgpu_vae_torch/golden.py):
-// IWAE training (K samples, given noise) and the conditional VAE (MLP; conv with the label as
-// channels or at the dense layer), the objective, every gradient and three Adam steps on the GPU
-// (the ELBO fixture's GPU run is in test/graph.test.ts); and the float64 interpreter of the same
-// graph against all three fixtures (ELBO, IWAE, CVAE): the forward tensors, the objective, every
-// gradient and three float64 Adam steps.
+// IWAE training (K samples, given noise), the conditional VAE (MLP; conv with the label as
+// channels or at the dense layer) and the full-covariance posterior (ELBO and IWAE), the
+// objective, every gradient and three Adam steps on the GPU (the ELBO fixture's GPU run is in
+// test/graph.test.ts); and the float64 interpreter of the same graph against all four fixtures
+// (ELBO, IWAE, CVAE, full): the forward tensors, the objective, every gradient and three float64
+// Adam steps.
 import { describe, expect, it } from 'vitest';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { adamStep64 } from '../src/reference/adam.js';
@@ -22,7 +23,11 @@ import {
 } from './helpers/model-graph.js';
 import { mismatches, scaledCheck } from './helpers/reference.js';
 
-const FILES: GoldenFile[] = ['vae-golden-iwae.json', 'vae-golden-cvae.json'];
+const FILES: GoldenFile[] = [
+  'vae-golden-iwae.json',
+  'vae-golden-cvae.json',
+  'vae-golden-full.json',
+];
 /** The interpreter is checked against every fixture, the version-1 ELBO cases too. */
 const REFERENCE_FILES: GoldenFile[] = ['vae-golden.json', ...FILES];
 
@@ -81,6 +86,7 @@ describe('the float64 interpreter against the PyTorch twin', () => {
         ['nll', c.nll, mg.nll],
         ['mu', c.mu, mg.posterior.outputs.mu],
         ['logvar', c.logvar, mg.posterior.outputs.logvar],
+        ['lower', c.lower, mg.posterior.outputs.lower],
         ['z', c.z, mg.posterior.z],
         ['output', c.output, mg.output],
         ['logSigma', c.logSigma, mg.logSigma],

@@ -98,6 +98,45 @@ const VARIANTS: [string, VaeConfig][] = [
       condition: { kind: 'label', classes: 5, inject: 'dense' },
     },
   ],
+  [
+    'full covariance, elbo, Z=4, mean',
+    {
+      version: 2,
+      inputSize: 9,
+      latentSize: 4,
+      encoder: { hidden: [6], activation: 'tanh' },
+      decoder: { hidden: [5], activation: 'softplus' },
+      posterior: { kind: 'full' },
+      likelihood: { kind: 'gaussian', sigma: 0.6 },
+      objective: { kind: 'elbo', beta: 1.5, reduction: 'mean' },
+    },
+  ],
+  [
+    'full covariance, iwae k=3, Z=3, learned σ',
+    {
+      version: 2,
+      inputSize: 7,
+      latentSize: 3,
+      encoder: { hidden: [5], activation: 'elu' },
+      decoder: { hidden: [6], activation: 'tanh' },
+      posterior: { kind: 'full' },
+      likelihood: { kind: 'gaussian-learned' },
+      objective: { kind: 'iwae', samples: 3, reduction: 'sum' },
+    },
+  ],
+  [
+    'full covariance, cvae, Z=2, iwae k=1',
+    {
+      version: 2,
+      inputSize: 8,
+      latentSize: 2,
+      encoder: { hidden: [], activation: 'relu' },
+      decoder: { hidden: [5], activation: 'gelu' },
+      posterior: { kind: 'full' },
+      objective: { kind: 'iwae', samples: 1, reduction: 'mean' },
+      condition: { kind: 'label', classes: 3 },
+    },
+  ],
   // The plain ELBO, as version-1 configs (flat beta / capacity / reduction fields).
   [
     'elbo v1, bernoulli, 2 hidden layers, mean',
@@ -284,6 +323,36 @@ describe.each(TEST_ADAPTERS)('model graphs on %s', (adapter) => {
     const z = await cg.read(mg.posterior.z);
     const m = mismatches(z, ref.value(mg.posterior.z), { atol: 2e-5, rtol: 2e-5 }, 'z');
     expect(m, `seed ${seed}`).toBeNull();
+    cg.destroy();
+    model.destroy();
+  });
+
+  it('draws the full-covariance noise the interpreter draws', async () => {
+    const seed = freshSeed();
+    const c = randomCase(
+      VARIANTS.find(([name]) => name.startsWith('full covariance, iwae'))![1],
+      seed,
+    );
+    const rt = await runtimeFor(adapter);
+    const model = VaeModel.create(rt, c.config, { weights: c.weights });
+    const mg = buildModelGraph(c.config, { batch: c.B, training: false, seed: seed >>> 8 });
+    expect(mg.graph.ops.filter((op) => op.type === 'full_reparam')).toHaveLength(1);
+    const cg = await compileModelGraph(rt, model, mg);
+    writeStepInputs(cg, mg, model, { x: c.x, step: 7 });
+    await rt.submitChecked(cg.dispatches, 'full.noise.step');
+    const ref = runGraph64(mg.graph, {
+      params: toF64(c.weights),
+      inputs: referenceInputs(c, mg, 7),
+      step: 7,
+    });
+    for (const [name, t] of [
+      ['z', mg.posterior.z],
+      ['log w', mg.perExample.logWeights!],
+    ] as const) {
+      const got = await cg.read(t);
+      const m = mismatches(got, ref.value(t), { atol: 1e-4, rtol: 1e-4 }, name);
+      expect(m, `seed ${seed}`).toBeNull();
+    }
     cg.destroy();
     model.destroy();
   });

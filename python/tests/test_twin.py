@@ -50,6 +50,9 @@ class ConfigTest(unittest.TestCase):
         self.assert_error(v2(condition={'kind': 'label', 'classes': 3, 'inject': 'side'}),
                           "condition.inject must be 'dense' or 'channels'")
         self.assert_error(v2(posterior={'kind': 'iaf'}), 'posterior.kind "iaf" is not supported')
+        self.assert_error(v2(posterior={'kind': 'full', 'rank': 2}), 'posterior.rank is unknown')
+        self.assert_error(v2(latentSize=1, posterior={'kind': 'full'}),
+                          "posterior.kind 'full' needs latentSize >= 2, got 1")
         self.assert_error({**MLP, 'version': 3}, 'version must be 2')
         self.assert_error({**MLP, 'encoder': {'hidden': [5], 'deconv': []}},
                           'encoder.deconv is not a field')
@@ -105,6 +108,14 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(s['encoder.mu.weight'], (2, 16 + C))
         mlp = dict(self.shapes(v2(condition={'kind': 'label', 'classes': C})))
         self.assertEqual(mlp['encoder.0.weight'], (5, 6 + C))
+
+    def test_full_posterior_heads(self):
+        names = self.shapes(v2(latentSize=4, posterior={'kind': 'full'}))
+        heads = [(n, shape) for n, shape in names if n.startswith(('encoder.mu', 'encoder.logvar',
+                                                                   'encoder.lower'))]
+        self.assertEqual(heads, [('encoder.mu.weight', (4, 5)), ('encoder.mu.bias', (4,)),
+                                 ('encoder.logvar.weight', (4, 5)), ('encoder.logvar.bias', (4,)),
+                                 ('encoder.lower.weight', (6, 5)), ('encoder.lower.bias', (6,))])
 
     def test_labels_are_checked(self):
         net = VaeNet(v2(condition={'kind': 'label', 'classes': 3}))
@@ -171,6 +182,38 @@ class ObjectiveTest(unittest.TestCase):
         log_w = out['logWeights'].reshape(3, 8)
         self.assertTrue(torch.all(out['perExample'] <= -log_w.mean(1) + 1e-12))
         torch.testing.assert_close(out['objective'], out['perExample'].mean())
+
+    def full_net(self, objective):
+        return VaeNet(v2(latentSize=3, posterior={'kind': 'full'}, objective=objective)).double()
+
+    def test_full_log_q_is_the_noise_density_minus_the_log_determinant(self):
+        net = self.full_net({'kind': 'iwae', 'samples': 2})
+        params = net.posterior_params(self.x)
+        eps = torch.randn(6, 3, dtype=torch.float64)
+        z = net.sample(params, eps, 2)
+        log_q = net.log_q(params, z, 2)
+        want = ((-0.5 * (eps ** 2 + LOG_2PI)).sum(1)
+                - 0.5 * params['logvar'].repeat_interleave(2, 0).sum(1))
+        torch.testing.assert_close(log_q, want)
+        # z − mu = L eps with L lower triangular: the first coordinate moves with eps_0 only.
+        mu_r = params['mu'].repeat_interleave(2, 0)
+        torch.testing.assert_close(z[:, 0] - mu_r[:, 0],
+                                   torch.exp(0.5 * params['logvar']).repeat_interleave(2, 0)[:, 0]
+                                   * eps[:, 0])
+
+    def test_full_with_zero_lower_is_the_diagonal_posterior(self):
+        for objective in ({'kind': 'elbo'}, {'kind': 'iwae', 'samples': 3}):
+            full = self.full_net(objective)
+            diagonal = VaeNet(v2(latentSize=3, objective=objective)).double()
+            with torch.no_grad():
+                full.encoder['lower'].weight.zero_()
+                full.encoder['lower'].bias.zero_()
+            state = {k: v for k, v in full.state_dict().items() if 'lower' not in k}
+            diagonal.load_state_dict(state)
+            eps = torch.randn(3 * objective.get('samples', 1), 3, dtype=torch.float64)
+            a, b = full(self.x, eps=eps), diagonal(self.x, eps=eps)
+            for key in ('objective', 'kl', 'z', 'nll'):
+                torch.testing.assert_close(a[key], b[key], msg=f'{objective} {key}')
 
     def test_stepper_gradient_is_the_objective_gradient(self):
         # The trainer's loss (per-example terms, capacity by its sign) has the objective's gradient.

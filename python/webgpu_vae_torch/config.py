@@ -88,6 +88,7 @@ class VaeConfig:
     likelihood: dict
     objective: dict
     condition: dict
+    posterior: dict = field(default_factory=lambda: {'kind': 'diagonal'})
     input_shape: Optional[tuple] = None
     encoder_conv: list = field(default_factory=list)
     decoder_deconv: list = field(default_factory=list)
@@ -210,6 +211,27 @@ def _condition(cond: Any) -> dict:
             _fail(f"condition.inject must be 'dense' or 'channels', got {_dump(inject)}")
         return {'kind': 'label', 'classes': classes, 'inject': inject}
     _fail(f"condition.kind must be 'none' or 'label', got {_dump(kind)}")
+
+
+POSTERIORS = ('diagonal', 'full')
+
+
+def _posterior(post: Any, latent_size: Any) -> dict:
+    """'diagonal' (the default) or 'full' (a full-covariance Gaussian, latentSize >= 2); neither
+    has fields besides its kind."""
+    if post is None:
+        return {'kind': 'diagonal'}
+    if not isinstance(post, dict):
+        _fail(f'posterior must be an object {{ kind }}, got {_dump(post)}')
+    _known('posterior', post, ('kind',))
+    kind = post.get('kind')
+    if kind not in POSTERIORS:
+        _fail(f'posterior.kind {_dump(kind)} is not supported (this version knows '
+              f"{', '.join(repr(k) for k in POSTERIORS)})")
+    if kind == 'full' and _is_int(latent_size) and latent_size < 2:
+        _fail(f"posterior.kind 'full' needs latentSize >= 2, got {latent_size} (with one latent "
+              "dimension the covariance is diagonal: use kind 'diagonal')")
+    return {'kind': kind}
 
 
 def _section_kind(name: str, value: Any, only: str) -> None:
@@ -362,12 +384,13 @@ def resolve_config(config: Any) -> VaeConfig:
         objective = _elbo('', config.get('beta'), config.get('capacity'),
                           config.get('reduction'))
         condition = {'kind': 'none'}
+        posterior = {'kind': 'diagonal'}
     elif version == 2:
         for key in config:
             if key in V2_MOVED:
                 _fail(f'{key} is not a top-level field in version 2 (it is {V2_MOVED[key]})')
         _known('', config, V2_FIELDS)
-        _section_kind('posterior', config.get('posterior'), 'diagonal')
+        posterior = _posterior(config.get('posterior'), config.get('latentSize'))
         _section_kind('prior', config.get('prior'), 'standard-normal')
         objective = _objective(config.get('objective'))
         condition = _condition(config.get('condition'))
@@ -381,6 +404,6 @@ def resolve_config(config: Any) -> VaeConfig:
         encoder_hidden=enc_hidden, encoder_activation=enc_act,
         decoder_hidden=dec_hidden, decoder_activation=dec_act,
         likelihood=_likelihood(config.get('likelihood')),
-        objective=objective, condition=condition, source=config)
+        objective=objective, condition=condition, posterior=posterior, source=config)
     _resolve_conv(config, r)
     return r

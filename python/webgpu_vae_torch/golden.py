@@ -1,11 +1,13 @@
 """The golden fixtures of the TypeScript tests, computed by the twin in float64.
 
-    PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden          # all three fixtures
+    PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden          # all four fixtures
+    PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden --only vae-golden-full.json
     npx prettier --write test/fixtures/vae-golden*.json
 
 writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/model-golden.test.ts and
-test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective) and vae-golden-cvae.json
-(version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense').
+test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective), vae-golden-cvae.json
+(version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense') and
+vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -21,7 +23,8 @@ Fixture format (arrays flat, row-major; outputs rounded to 12 significant digits
     cases: [ { name, seed, config (the model description), batch, capacity (C or null),
                x (B·D), eps (B·Z; B·K·Z for iwae, row b·K + k), labels (B, conditioned only),
                params {name: list}, reconSum, klSum, objective, nll (B; B·K for iwae), kl (B),
-               mu, logvar, z (B·Z; B·K·Z for iwae), output (B·D; B·K·D for iwae),
+               mu, logvar, lower (B·Z(Z−1)/2, posterior 'full' only),
+               z (B·Z; B·K·Z for iwae), output (B·D; B·K·D for iwae),
                logSigma (gaussian-learned only), logWeights (B·K) and perExample (B) (iwae only),
                grads {name: list},
                adam: { objectives [3] (before each step), params {name: list} after 3 steps,
@@ -94,6 +97,8 @@ def case_fields(net: VaeNet, out: dict) -> dict:
         'z': out_list(out['z']),
         'output': out_list(out['output']),
     }
+    if 'lower' in out:
+        fields['lower'] = out_list(out['lower'])
     if out['logSigma'] is not None:
         fields['logSigma'] = out_list(out['logSigma'])
     if 'logWeights' in out:
@@ -253,6 +258,28 @@ def cvae_cases() -> list:
     ]
 
 
+def full_cases() -> list:
+    """Version-2 posterior 'full' cases: the ELBO (closed-form KL) and IWAE k = 3 (log q)."""
+    return [
+        run_case('full-elbo-bernoulli-relu-tanh-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'relu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'posterior': {'kind': 'full'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+        }, batch=4, seed0=900, make_x=uniform),
+        run_case('full-iwae-learned-elu-gelu-k3-mean', {
+            'version': 2, 'inputSize': 6, 'latentSize': 4,
+            'encoder': {'hidden': [5], 'activation': 'elu'},
+            'decoder': {'hidden': [4], 'activation': 'gelu'},
+            'posterior': {'kind': 'full'},
+            'likelihood': {'kind': 'gaussian-learned'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'mean'},
+        }, batch=3, seed0=1000, make_x=normal),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -265,6 +292,7 @@ FIXTURE_SETS = {
     'vae-golden.json': elbo_cases,
     'vae-golden-iwae.json': iwae_cases,
     'vae-golden-cvae.json': cvae_cases,
+    'vae-golden-full.json': full_cases,
 }
 
 

@@ -1,7 +1,8 @@
 """The VAE as a torch.nn.Module built from a model description (see config.py).
 
 state_dict() names and order are exactly src/vae/config.ts parameterSpecs(): encoder.conv.{i}
-(Conv2d), encoder.{i} (hidden Linear), encoder.mu, encoder.logvar, decoder.{i} (hidden Linear),
+(Conv2d), encoder.{i} (hidden Linear), encoder.mu, encoder.logvar (and encoder.lower for the
+'full' posterior), decoder.{i} (hidden Linear),
 then decoder.deconv.{i} (ConvTranspose2d) or decoder.out and, for gaussian-learned only,
 decoder.logsigma; weight then bias per layer. Linear weights are (out, in), Conv2d (Cout, Cin, k,
 k), ConvTranspose2d (Cin, Cout, k, k). The layers are plain nn.Linear / nn.Conv2d /
@@ -11,10 +12,18 @@ biases with fan_in = weight.size(1)·k² for conv layers.
 Conditioning (condition 'label', C classes, one-hot y): the MLP encoder reads cat([x, onehot]);
 a conv encoder gets C constant planes after the image's channels (inject 'channels') or the
 one-hot after its flattened output (inject 'dense'); the decoder reads cat([z, onehot]).
+
+Posteriors (section `posterior`), K samples per example at rows b·K + k, c = logvar clamped to
+[−30, 20] straight-through:
+  diagonal  N(mu, diag exp(c)):  z = mu + exp(½ c) eps
+  full      N(mu, L Lᵀ), L = mask ⊙ L′ + diag(exp(½ c)), L′ = encoder.lower's Z(Z−1)/2 outputs,
+            the strictly lower entries row-major (torch.tril_indices(Z, Z, −1) order):
+            z = mu + L eps; log q and the KL are torch.distributions.MultivariateNormal's.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import torch
@@ -78,6 +87,8 @@ class VaeNet(nn.Module):
             prev = width
         self.encoder['mu'] = nn.Linear(prev, Z)
         self.encoder['logvar'] = nn.Linear(prev, Z)
+        if cfg.posterior['kind'] == 'full':
+            self.encoder['lower'] = nn.Linear(prev, Z * (Z - 1) // 2)
 
         self.decoder = nn.ModuleDict()
         prev = Z + C
@@ -125,7 +136,13 @@ class VaeNet(nn.Module):
         return ACTIVATIONS[name](pre)
 
     def encode(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
-        """x (B, D) [, y (B)] -> mu, logvar (B, Z)."""
+        """x (B, D) [, y (B)] -> mu, logvar (B, Z) (every posterior has them)."""
+        params = self.posterior_params(x, y)
+        return params['mu'], params['logvar']
+
+    def posterior_params(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> dict:
+        """The posterior's parameters by name, as the library's encode(): mu, logvar (B, Z); the
+        full posterior adds lower (B, Z(Z−1)/2)."""
         cfg = self.config
         B = x.shape[0]
         h = x
@@ -144,7 +161,56 @@ class VaeNet(nn.Module):
             h = torch.cat([h, oh], dim=1)
         for i in range(len(cfg.encoder_hidden)):
             h = self._act('encoder', self.encoder[str(i)](h))
-        return self.encoder['mu'](h), self.encoder['logvar'](h)
+        params = {'mu': self.encoder['mu'](h), 'logvar': self.encoder['logvar'](h)}
+        if 'lower' in self.encoder:
+            params['lower'] = self.encoder['lower'](h)
+        return params
+
+    def scale_tril(self, logvar: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+        """L (B, Z, Z) of the full posterior: L′ below the diagonal, exp(½ c) on it."""
+        B, Z = logvar.shape
+        c = clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX)
+        rows, cols = torch.tril_indices(Z, Z, -1, device=logvar.device)
+        L = logvar.new_zeros(B, Z, Z)
+        L[:, rows, cols] = lower
+        return L + torch.diag_embed(torch.exp(0.5 * c))
+
+    def _full(self, params: dict, K: int) -> torch.distributions.MultivariateNormal:
+        L = self.scale_tril(params['logvar'], params['lower']).repeat_interleave(K, 0)
+        return torch.distributions.MultivariateNormal(params['mu'].repeat_interleave(K, 0),
+                                                      scale_tril=L, validate_args=False)
+
+    def sample(self, params: dict, eps: torch.Tensor, K: int = 1) -> torch.Tensor:
+        """z (B·K, Z) for noise eps (B·K, Z), sample k of example b at row b·K + k."""
+        mu_r = params['mu'].repeat_interleave(K, 0)
+        if 'lower' in params:
+            L = self.scale_tril(params['logvar'], params['lower']).repeat_interleave(K, 0)
+            return mu_r + (L @ eps.unsqueeze(-1)).squeeze(-1)
+        c = clamp_straight_through(params['logvar'].repeat_interleave(K, 0), LOGVAR_MIN,
+                                   LOGVAR_MAX)
+        return mu_r + torch.exp(0.5 * c) * eps
+
+    def log_q(self, params: dict, z: torch.Tensor, K: int = 1) -> torch.Tensor:
+        """log q(z|x) per row of z (B·K), with its −½ log 2π per dimension."""
+        if 'lower' in params:
+            return self._full(params, K).log_prob(z)
+        mu_r = params['mu'].repeat_interleave(K, 0)
+        lv_r = params['logvar'].repeat_interleave(K, 0)
+        c = clamp_straight_through(lv_r, LOGVAR_MIN, LOGVAR_MAX)
+        Z = z.shape[1]
+        return -0.5 * ((z - mu_r) ** 2 * torch.exp(-c) + lv_r).sum(1) - 0.5 * Z * math.log(
+            2 * math.pi)
+
+    def kl(self, params: dict) -> torch.Tensor:
+        """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form."""
+        mu, logvar = params['mu'], params['logvar']
+        if 'lower' in params:
+            prior = torch.distributions.MultivariateNormal(
+                torch.zeros_like(mu), scale_tril=torch.diag_embed(torch.ones_like(mu)),
+                validate_args=False)
+            return torch.distributions.kl_divergence(self._full(params, 1), prior)
+        c = clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX)
+        return 0.5 * (mu * mu + torch.expm1(c) - logvar).sum(1)
 
     def decode(self, z: torch.Tensor, y: Optional[torch.Tensor] = None):
         """z (R, Z) [, y (R)] -> output (R, D) (logits or means), log sigma (R, D) or None."""

@@ -3,16 +3,19 @@ functions produce the golden fixtures, so they are the ground truth for the Type
 
 r = 1 for reduction 'sum', 1/B for 'mean'.
 
-elbo (single sample, analytic diagonal-Gaussian KL):
-    z_b = mu_b + exp(½ c_b) eps_b,  c = logvar clamped to [−30, 20] straight-through (as the
-    kernels: the value is clamped inside exp, the gradient is not zeroed)
-    KL_b = ½ Σ_j (mu² + expm1(c) − logvar)
+The posterior's sample z, log q(z|x) and closed-form KL are the model's (model.py): for the
+diagonal posterior, with c = logvar clamped to [−30, 20] straight-through (as the kernels: the
+value is clamped inside exp, the gradient is not zeroed),
+    z_b = mu_b + exp(½ c_b) eps_b,  KL_b = ½ Σ_j (mu² + expm1(c) − logvar),
+    log q(z|x) = log N(z; mu, exp(logvar));
+for the full one, N(mu, L Lᵀ) with z = mu + L eps and MultivariateNormal's log_prob and KL.
+
+elbo (single sample, analytic KL):
     plain:    L = r Σ_b nll_b + r β Σ_b KL_b
     capacity: L = r Σ_b nll_b + r B β |mean_b KL_b − C_t|,  C_t = max·min(1, t/steps)
 
 iwae (K samples, eps (B·K, Z), row b·K + k):
-    z_{b,k} = mu_b + exp(½ c_b) eps_{b,k}
-    log w_{b,k} = −nll(x_b | z_{b,k}) + log N(z_{b,k}; 0, I) − log N(z_{b,k}; mu_b, exp(logvar_b))
+    log w_{b,k} = −nll(x_b | z_{b,k}) + log N(z_{b,k}; 0, I) − log q(z_{b,k} | x_b)
     (both densities with their −½ log 2π per dimension)
     L = r Σ_b −(logsumexp_k log w_{b,k} − log K); the gradient is plain autograd through z.
 """
@@ -24,7 +27,7 @@ from typing import Optional
 
 import torch
 
-from .model import LOGVAR_MAX, LOGVAR_MIN, VaeNet, clamp_straight_through
+from .model import VaeNet
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -37,10 +40,9 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
          capacity: Optional[float] = None) -> dict:
     """The single-sample ELBO objective; capacity = C_t, or None for the plain β objective."""
     B = x.shape[0]
-    mu, logvar = net.encode(x, y)
-    c = clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX)
-    z = mu + torch.exp(0.5 * c) * eps
-    kl = 0.5 * (mu * mu + torch.expm1(c) - logvar).sum(1)
+    params = net.posterior_params(x, y)
+    z = net.sample(params, eps)
+    kl = net.kl(params)
     output, log_sigma = net.decode(z, y)
     nll = net.nll(output, log_sigma, x)
     r = _scale(net, B)
@@ -51,7 +53,7 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
     else:
         value = r * recon_sum + r * B * beta * torch.abs(kl.mean() - capacity)
     return {'objective': value, 'reconSum': recon_sum, 'klSum': kl_sum, 'nll': nll, 'kl': kl,
-            'mu': mu, 'logvar': logvar, 'z': z, 'output': output, 'logSigma': log_sigma}
+            **params, 'z': z, 'output': output, 'logSigma': log_sigma}
 
 
 def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
@@ -62,25 +64,20 @@ def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
     Z = net.config.latent_size
     if eps.shape != (B * K, Z):
         raise ValueError(f'iwae: eps must be (B·K, Z) = ({B * K}, {Z}), got {tuple(eps.shape)}')
-    mu, logvar = net.encode(x, y)
-    mu_r = mu.repeat_interleave(K, 0)
-    lv_r = logvar.repeat_interleave(K, 0)
-    c = clamp_straight_through(lv_r, LOGVAR_MIN, LOGVAR_MAX)
-    z = mu_r + torch.exp(0.5 * c) * eps
+    params = net.posterior_params(x, y)
+    z = net.sample(params, eps, K)
     y_r = None if y is None else torch.as_tensor(y).reshape(-1).repeat_interleave(K, 0)
     output, log_sigma = net.decode(z, y_r)
     nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
     log_pz = -0.5 * (z * z).sum(1) - 0.5 * Z * LOG_2PI
-    log_qz = -0.5 * ((z - mu_r) ** 2 * torch.exp(-c) + lv_r).sum(1) - 0.5 * Z * LOG_2PI
+    log_qz = net.log_q(params, z, K)
     log_w = (-nll + log_pz - log_qz).reshape(B, K)
     per_example = -(torch.logsumexp(log_w, 1) - math.log(K))
-    kl = 0.5 * (mu * mu + torch.expm1(clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX))
-                - logvar).sum(1)
+    kl = net.kl(params)
     r = _scale(net, B)
     return {'objective': r * per_example.sum(), 'perExample': per_example,
             'logWeights': log_w.reshape(-1), 'reconSum': nll.sum() / K, 'klSum': kl.sum(),
-            'nll': nll, 'kl': kl, 'mu': mu, 'logvar': logvar, 'z': z, 'output': output,
-            'logSigma': log_sigma}
+            'nll': nll, 'kl': kl, **params, 'z': z, 'output': output, 'logSigma': log_sigma}
 
 
 def noise_rows(net: VaeNet, batch: int) -> int:

@@ -228,9 +228,9 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
         x = split.rows(rows).to(device)
         y = split.labels[rows].to(device) if net.config.classes else None
         eps = noise[rows].to(device)
-        mu, logvar = net.encode(x, y)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        kl = 0.5 * (mu * mu + torch.expm1(logvar) - logvar).sum(1)
+        params = net.posterior_params(x, y)
+        z = net.sample(params, eps)
+        kl = net.kl(params)
         output, log_sigma = net.decode(z, y)
         nll = net.nll(output, log_sigma, x)
         sums += torch.stack([nll.sum(), kl.sum(), torch.tensor(float(len(rows)))]).double().cpu()

@@ -52,6 +52,7 @@ import {
 import { linearBackward64, linearForward64, matmulBackward64, matmulForward64 } from './dense.js';
 import { repeatRowsBackward64, repeatRowsForward64 } from './graph-util.js';
 import type { ReferenceOp, RefContext } from './graph.js';
+import { fullReparamBackward64, fullReparamForward64, scaleTril64 } from './full-reparam.js';
 import { klBackward64, klForward64 } from './kl.js';
 import { likelihoodBackward64, likelihoodForward64 } from './likelihood.js';
 import {
@@ -188,6 +189,47 @@ const reparam: ReferenceOp = {
       a.samples,
     );
     return { mu: g.dmu, logvar: g.dlogvar };
+  },
+};
+
+const fullReparam: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<ReparamAttrs>(op);
+    const mu = op.in.mu!;
+    const eps = noiseOf(op, c);
+    const z = fullReparamForward64(
+      c.in('mu'),
+      c.in('logvar'),
+      c.in('lower'),
+      eps,
+      mu.rows,
+      mu.cols,
+      a.samples,
+    );
+    const result: Record<string, Float64Array> = { z };
+    if (op.out.eps) result.eps = eps;
+    return result;
+  },
+  vjp(op, c, _out, d) {
+    const a = attrs<ReparamAttrs>(op);
+    const mu = op.in.mu!;
+    const g = fullReparamBackward64(
+      need(d('z'), op, 'z'),
+      c.in('logvar'),
+      c.in('lower'),
+      noiseOf(op, c),
+      mu.rows,
+      mu.cols,
+      a.samples,
+    );
+    return { mu: g.dmu, logvar: g.dlogvar, lower: g.dlower, eps: g.deps };
+  },
+};
+
+const scaleTril: ReferenceOp = {
+  forward(op, c) {
+    const lv = op.in.logvar!;
+    return { L: scaleTril64(c.in('logvar'), c.in('lower'), lv.rows, lv.cols) };
   },
 };
 
@@ -501,6 +543,8 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   conv2d: conv(false),
   conv_transpose2d: conv(true),
   reparam,
+  full_reparam: fullReparam,
+  full_scale_tril: scaleTril,
   kl,
   likelihood,
   sum,

@@ -287,7 +287,10 @@ export interface EncoderGraph {
   graph: Graph;
   feeds: readonly Feed[];
   x: Tensor;
-  /** The posterior's outputs by name (diagonal: mu, logvar), each (rows, Z). */
+  /**
+   * What encode() returns by name, each (rows, width): the posterior's parameters and report
+   * (diagonal: mu, logvar (rows, Z); full: also lower (rows, Z(Z−1)/2) and scaleTril (rows, Z·Z)).
+   */
   outputs: Readonly<Record<string, Tensor>>;
   /** The posterior's location (rows, Z). */
   mean: Tensor;
@@ -298,15 +301,10 @@ export function buildEncoderGraph(config: ResolvedVaeConfig, rows: number, seed 
   const s = start(config, rows, { training: false, seed });
   const kinds = kindsOf(config);
   const posterior = kinds.posterior.build(s.ctx, config.posterior, encoderTrunk(s), { samples: 1 });
-  for (const t of Object.values(posterior.outputs)) t.keep = true;
+  const outputs = { ...posterior.outputs, ...posterior.report?.() };
+  for (const t of Object.values(outputs)) t.keep = true;
   posterior.mean.keep = true;
-  return {
-    graph: s.ctx.g,
-    feeds: s.feeds,
-    x: s.x,
-    outputs: posterior.outputs,
-    mean: posterior.mean,
-  };
+  return { graph: s.ctx.g, feeds: s.feeds, x: s.x, outputs, mean: posterior.mean };
 }
 
 export interface DecoderGraph {

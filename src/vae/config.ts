@@ -283,7 +283,10 @@ export function conditionWidths(
 export interface VaeLayers {
   encoderConv: ConvSpec[];
   encoderHidden: LinearSpec[];
-  /** The posterior's heads on the encoder's top features (diagonal: encoder.mu, encoder.logvar). */
+  /**
+   * The posterior's heads on the encoder's top features (diagonal: encoder.mu, encoder.logvar;
+   * full: those and encoder.lower).
+   */
   heads: LinearSpec[];
   decoderHidden: LinearSpec[];
   /** (C, h, w) the last dense output is viewed as, with deconv layers. */
@@ -297,7 +300,8 @@ export interface VaeLayers {
 /**
  * The model's layers in module order:
  *   encoder.conv.0 … (Conv2d, activation; flattened), encoder.0 … encoder.{n-1} (hidden,
- *   activation), the posterior's heads (encoder.mu, encoder.logvar for the diagonal Gaussian),
+ *   activation), the posterior's heads (encoder.mu, encoder.logvar for the diagonal Gaussian, and
+ *   encoder.lower after them for the full-covariance one),
  *   decoder.0 … decoder.{m-1} (hidden, activation), then either decoder.deconv.0 …
  *   (ConvTranspose2d on the last hidden output viewed as decoder.reshape; activation after all but
  *   the last) or decoder.out (logits or means), decoder.logsigma (gaussian-learned only).

@@ -6,7 +6,8 @@
 // the graph's input (no CPU round trip), and the GPU variants return the graph's own output range.
 //
 // What each function computes (Z latent dimensions, D values per example):
-//   encode:      x (n, D) -> mu, logvar (n, Z) of q(z|x)
+//   encode:      x (n, D) -> the parameters of q(z|x) by name: mu, logvar (n, Z) (full: also lower
+//                and scaleTril, L (n, Z, Z))
 //   decode:      z (n, Z) -> images (n, D): sigmoid(logits) for Bernoulli decoders, the means for
 //                Gaussian ones, and mean + alpha * sigma for a learned sigma (alpha = 0: the mean)
 //   sample:      z = temperature * eps, eps ~ N(0, I) drawn on the GPU (random_normal, Philox),
@@ -65,6 +66,15 @@ export interface InferenceOptions {
   /** Pin a matmul variant for every layer (default: selected per shape). */
   matmulVariant?: MatmulVariant;
 }
+
+/**
+ * What {@link VaeInference.encode} returns: the posterior's parameters by name, each (n, width)
+ * row-major. Every posterior has mu and logvar (n, Z); the full-covariance one also has lower
+ * (n, Z(Z−1)/2) and scaleTril (n, Z, Z), its factor L with covariance L Lᵀ.
+ */
+export type Encoded = { mu: Float32Array; logvar: Float32Array } & Readonly<
+  Record<string, Float32Array>
+>;
 
 /** Class labels of the rows: one per row, or one for every row. */
 export type Labels = ArrayLike<number> | number;
@@ -153,6 +163,8 @@ interface EncodeEntry {
   feeds: readonly Feed[];
   mu: Tensor;
   logvar: Tensor;
+  /** Everything encode() returns, by name (mu and logvar among them). */
+  outputs: Readonly<Record<string, Tensor>>;
   cg: CompiledGraph;
   destroy(): void;
 }
@@ -356,35 +368,39 @@ export class VaeInference {
   // ---- typed-array API ----
 
   /**
-   * mu and logvar of q(z|x) for n inputs (n defaults to x.length / D); a conditional model takes
-   * the inputs' labels (q(z|x, y)): as the second argument, or in the options.
+   * The parameters of q(z|x) for n inputs (n defaults to x.length / D), each (n, width) row-major:
+   * mu and logvar (n, Z) for every posterior; the full-covariance one adds lower (n, Z(Z−1)/2) and
+   * scaleTril, its factor L (n, Z, Z) with Σ = L Lᵀ. A conditional model takes the inputs' labels
+   * (q(z|x, y)): as the second argument, or in the options.
    */
   async encode(
     x: Float32Array,
     nOrLabels?: number | ArrayLike<number>,
     options: LabelOptions = {},
-  ): Promise<{ mu: Float32Array; logvar: Float32Array }> {
+  ): Promise<Encoded> {
     const D = this.config.inputSize;
-    const Z = this.config.latentSize;
     const { n, labels } = splitArgs(nOrLabels, options);
     const rows = this.rowsOf('encode', 'x', x, D, n);
     checkFiniteArray('encode', 'x', x, rows * D);
     const y = this.labelsFor('encode', labels, rows);
     return this.run(async () => {
-      const mu = new Float32Array(rows * Z);
-      const logvar = new Float32Array(rows * Z);
+      const result: Record<string, Float32Array> = {};
       for (const [start, count] of this.chunks(rows)) {
         const e = await this.encodeEntry(this.plannedSize(count));
         writeFeeds(e.cg, e.feeds, { images: x, labels: y }, start, count);
         this.rt.submit(e.cg.dispatches, 'inference.encode');
-        const [m, l] = await Promise.all([
-          readFloats(this.rt.device, sliceRange(e.cg.buffer(e.mu), count * Z * 4)),
-          readFloats(this.rt.device, sliceRange(e.cg.buffer(e.logvar), count * Z * 4)),
-        ]);
-        mu.set(m.subarray(0, count * Z), start * Z);
-        logvar.set(l.subarray(0, count * Z), start * Z);
+        const outputs = Object.entries(e.outputs);
+        const values = await Promise.all(
+          outputs.map(([, t]) =>
+            readFloats(this.rt.device, sliceRange(e.cg.buffer(t), count * t.cols * 4)),
+          ),
+        );
+        outputs.forEach(([name, t], i) => {
+          const out = (result[name] ??= new Float32Array(rows * t.cols));
+          out.set(values[i]!.subarray(0, count * t.cols), start * t.cols);
+        });
       }
-      return { mu, logvar };
+      return result as Encoded;
     });
   }
 
@@ -619,7 +635,8 @@ export class VaeInference {
   /**
    * encode() for inputs already on the GPU: `x` (n rows of D floats, COPY_SRC usage) is copied on
    * the GPU into the graph. Returns the graph's own mu and logvar ranges (n × Z floats each),
-   * valid until the next call that uses the same planned size; or copies them into `out`.
+   * valid until the next call that uses the same planned size; or copies them into `out`. (A
+   * full-covariance posterior's lower and scaleTril come from encode().)
    */
   async encodeGpu(
     x: BufferRange,
@@ -954,7 +971,16 @@ export class VaeInference {
         ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
         label: `${this.model.label}.infer.encode${rows}`,
       });
-      return { rows, x: eg.x, feeds: eg.feeds, mu, logvar, cg, destroy: () => cg.destroy() };
+      return {
+        rows,
+        x: eg.x,
+        feeds: eg.feeds,
+        mu,
+        logvar,
+        outputs: eg.outputs,
+        cg,
+        destroy: () => cg.destroy(),
+      };
     });
   }
 

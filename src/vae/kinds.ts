@@ -5,11 +5,15 @@ import { noCondition, type NoConditionConfig } from './condition/none.js';
 import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
+import { fullPosterior, type FullPosteriorConfig } from './posterior/full.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
-/** The `posterior` section, q(z|x): one of its kinds (`{ kind: 'diagonal' }`, the default). */
-export type PosteriorConfig = DiagonalPosteriorConfig;
+/**
+ * The `posterior` section, q(z|x): 'diagonal' (the default, `{ kind: 'diagonal' }`) or 'full'
+ * (a full-covariance Gaussian, latentSize >= 2).
+ */
+export type PosteriorConfig = DiagonalPosteriorConfig | FullPosteriorConfig;
 /** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
 /**
@@ -31,6 +35,7 @@ export type ConditionConfig = NoConditionConfig | LabelConditionConfig;
 
 export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>> = {
   diagonal: diagonalPosterior,
+  full: fullPosterior,
 };
 
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {

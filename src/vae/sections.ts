@@ -53,8 +53,13 @@ export interface PosteriorGraph {
   readonly samples: number;
   /** The posterior's location (B, Z): the code encode() and reconstructions use. */
   readonly mean: Tensor;
-  /** What encode() returns, by name (e.g. mu and logvar). */
+  /** The posterior's parameters by name (e.g. mu and logvar), each (B, width): encode() returns them. */
   readonly outputs: Readonly<Record<string, Tensor>>;
+  /**
+   * What encode() returns besides `outputs`, by name (full: scaleTril, L); its ops are added on the
+   * first call, so only the encoder graph pays for them.
+   */
+  report?(): Readonly<Record<string, Tensor>>;
   /** log q(z|x) per sample row (B·K); its ops are added on the first call. */
   logq(): Tensor;
   /** KL(q ‖ p) per example (B) in closed form, or undefined when the pair has none. */

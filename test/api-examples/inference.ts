@@ -7,8 +7,10 @@ export async function inferenceExample(images: Float32Array, url: string): Promi
     batchSizes: [...DEFAULT_BATCH_SIZES, 1024], // graphs are planned (and cached) per size
     onProgress: (loaded, total) => console.log(`${loaded} of ${total ?? '?'} bytes`),
   });
-  const { mu } = await vae.encode(images, 2);
+  const { mu, scaleTril } = await vae.encode(images, 2);
   const Z = vae.config.latentSize;
+  // A full-covariance posterior also reports L (2, Z, Z); the diagonal one has no scaleTril.
+  if (scaleTril) console.log(`L[0][0][0] = ${scaleTril[0]}, ${scaleTril.length === 2 * Z * Z}`);
   const pictures: Float32Array = await vae.decode(mu, 2);
   console.log(pictures.length === 2 * vae.config.inputSize);
   const results = [

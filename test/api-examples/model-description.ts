@@ -9,6 +9,7 @@ import {
   type Activation,
   type ConditionConfig,
   type ObjectiveConfig,
+  type PosteriorConfig,
   type ResolvedVaeConfig,
   type VaeConfig,
 } from 'webgpu-vae';
@@ -43,6 +44,10 @@ export const iwaeVae: VaeConfig = {
 /** A conditional VAE on the ten digit classes. */
 const labels: ConditionConfig = { kind: 'label', classes: 10, inject: 'dense' };
 export const cvae: VaeConfig = { ...mlp, condition: labels };
+
+/** A full-covariance posterior q(z|x) = N(μ, L Lᵀ) (heads encoder.mu, encoder.logvar, encoder.lower). */
+const full: PosteriorConfig = { kind: 'full' };
+export const fullVae: VaeConfig = { ...mlp, posterior: full };
 
 /** The conv VAE for 28×28 images, with 8 latent dimensions. */
 export const conv: VaeConfig = convVaePreset(8);

@@ -21,6 +21,8 @@ export interface GoldenCase {
   kl: number[];
   mu: number[];
   logvar: number[];
+  /** Posterior 'full' cases: L′ (B·Z(Z−1)/2), the strictly lower entries of L, row-major. */
+  lower?: number[];
   z: number[];
   output: number[];
   logSigma?: number[];
@@ -38,8 +40,12 @@ export interface Golden {
   cases: GoldenCase[];
 }
 
-/** The fixtures: version-1 ELBO cases, version-2 iwae cases, version-2 condition 'label' cases. */
-export type GoldenFile = 'vae-golden.json' | 'vae-golden-iwae.json' | 'vae-golden-cvae.json';
+/**
+ * The fixtures: version-1 ELBO cases, version-2 iwae cases, version-2 condition 'label' cases,
+ * version-2 posterior 'full' cases.
+ */
+export type GoldenFile =
+  'vae-golden.json' | 'vae-golden-iwae.json' | 'vae-golden-cvae.json' | 'vae-golden-full.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(
