@@ -300,23 +300,29 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
   });
 
-  it('the synthetic 2-D experiment draws data, prior samples and reconstructions', async () => {
-    const result = (await page.evaluate(
-      `window.__demo.synthetic('rotated-gaussian', ${runs.synthetic})`,
-    )) as {
-      data: number;
-      prior: number;
-      recon: number;
-      loss: number[];
-    };
-    expect(result.prior).toBe(800);
-    for (const id of ['syn-data-plot', 'syn-prior-plot', 'syn-recon-plot']) {
-      const s = await stats(id);
-      expect(s.mean, id).toBeLessThan(254); // points drawn (a white plot with axes only: ~254.7)
+  it('the synthetic 2-D experiment draws data, prior samples and reconstructions with each posterior', async () => {
+    for (const posterior of ['diagonal', 'full']) {
+      const result = (await page.evaluate(
+        `window.__demo.synthetic('rotated-gaussian', ${runs.synthetic}, '${posterior}')`,
+      )) as {
+        data: number;
+        prior: number;
+        recon: number;
+        loss: number[];
+      };
+      expect(result.prior, posterior).toBe(800);
+      for (const id of ['syn-data-plot', 'syn-prior-plot', 'syn-recon-plot']) {
+        const s = await stats(id);
+        // Points drawn (a white plot with axes only: ~254.7).
+        expect(s.mean, `${posterior}: ${id}`).toBeLessThan(254);
+      }
+      expect(result.loss.at(-1)!, posterior).toBeLessThan(result.loss[0]!);
+      expect(await page.$eval('#syn-readout', (e) => e.textContent)).toContain(
+        `${posterior} posterior`,
+      );
+      const panel = await page.$('#synthetic-panel');
+      await panel!.screenshot({ path: join(shots, `synthetic-${posterior}.png`) });
     }
-    expect(result.loss.at(-1)!).toBeLessThan(result.loss[0]!);
-    const panel = await page.$('#synthetic-panel');
-    await panel!.screenshot({ path: join(shots, 'synthetic.png') });
     expect(errors, errors.join('\n')).toEqual([]);
   });
 

@@ -17,7 +17,7 @@ export interface DemoHooks {
     steps: number,
     options?: { pauseViews?: boolean },
   ) => Promise<TrainResult & { mainThread: MainThreadReport }>;
-  synthetic?: (name: string, steps: number) => Promise<unknown>;
+  synthetic?: (name: string, steps: number, posterior?: string) => Promise<unknown>;
   interpolate?: () => Promise<void>;
   canvasStats?: (id: string) => CanvasStats;
   setSlider?: (dim: number, value: number) => void;

@@ -6,6 +6,13 @@
 import type { Colormap } from '../../src/image/grid.js';
 import type { SyntheticName } from '../../src/data/synthetic.js';
 
+/** The posterior kinds the synthetic panel trains with, and how its selector names them. */
+export const SYNTHETIC_POSTERIORS = {
+  diagonal: 'diagonal Gaussian',
+  full: 'full covariance (z = μ + L·ε)',
+} as const;
+export type SyntheticPosterior = keyof typeof SYNTHETIC_POSTERIORS;
+
 /** The canvases the worker draws into (GPU-direct, or through a readback where it must). */
 export const VIEW_IDS = ['slider-image', 'traversal', 'manifold'] as const;
 export type ViewId = (typeof VIEW_IDS)[number];
@@ -79,7 +86,11 @@ export interface Engine {
     b: number,
     method: 'linear' | 'spherical',
   ): Promise<{ strip: Float32Array; n: number }>;
-  synthetic(name: SyntheticName, steps: number): Promise<SyntheticResult>;
+  synthetic(
+    name: SyntheticName,
+    steps: number,
+    posterior: SyntheticPosterior,
+  ): Promise<SyntheticResult>;
   saveCheckpoint(): Promise<{ bytes: Uint8Array; latent: number; step: number }>;
   loadCheckpoint(file: File): Promise<ModelInfo & { name: string }>;
   /** Draws a view and measures its pixels in the same task (a presented canvas reads blank). */

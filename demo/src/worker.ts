@@ -290,20 +290,22 @@ const engine: Engine = {
     return { strip, n: steps + 2 };
   },
 
-  async synthetic(name, steps) {
+  async synthetic(name, steps, posterior) {
     const count = 2000;
     const shown = 800;
     const set = generateSynthetic(name, { count, seed: 3 });
     const model = VaeModel.create(
       rt,
       {
+        version: 2,
         inputSize: 2,
         latentSize: 2,
         encoder: { hidden: [64, 64], activation: 'tanh' },
+        posterior: { kind: posterior },
         decoder: { hidden: [64, 64], activation: 'tanh' },
         likelihood: { kind: 'gaussian-learned' },
       },
-      { seed: 2, label: 'synthetic' },
+      { seed: 2, label: `synthetic-${posterior}` },
     );
     const trainer = await Trainer.create(model, {
       batchSize: 128,
