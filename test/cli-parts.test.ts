@@ -469,6 +469,7 @@ describe('parseCliArgs', () => {
       hidden: [400],
       activation: 'relu',
       likelihood: { kind: 'bernoulli' },
+      posterior: 'diagonal',
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
       beta: 1,
@@ -524,6 +525,8 @@ describe('parseCliArgs', () => {
         'data',
         '--binarize',
         'dynamic',
+        '--posterior',
+        'full',
         '--seed',
         '42',
         '--out',
@@ -546,6 +549,7 @@ describe('parseCliArgs', () => {
       hidden: [512, 256],
       activation: 'gelu',
       likelihood: { kind: 'gaussian', sigma: 0.1 },
+      posterior: 'full',
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
       beta: 4,
@@ -964,6 +968,7 @@ describe('the model of train', () => {
     likelihood: { kind: 'bernoulli' },
     beta: 2,
     capacity: { max: 5, steps: 10 },
+    posterior: 'diagonal',
     objective: { kind: 'elbo' },
     condition: { kind: 'none' },
   };
@@ -976,6 +981,7 @@ describe('the model of train', () => {
       encoder: { hidden: [32, 16], activation: 'tanh' },
       decoder: { hidden: [16, 32], activation: 'tanh' },
       likelihood: { kind: 'bernoulli' },
+      posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo', beta: 2, capacity: { max: 5, steps: 10 }, reduction: 'sum' },
       condition: { kind: 'none' },
     });
@@ -986,6 +992,7 @@ describe('the model of train', () => {
     expect(c).toEqual({
       ...convVaePreset(3),
       likelihood: { kind: 'bernoulli' },
+      posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo', beta: 2, reduction: 'sum' },
       condition: { kind: 'none' },
     });
@@ -1005,6 +1012,15 @@ describe('the model of train', () => {
     expect(c.objective).toEqual({ kind: 'iwae', samples: 7, reduction: 'sum' });
     expect(c.condition).toEqual({ kind: 'label', classes: 10, inject: 'dense' });
     expect(resolveVaeConfig(c).objective.kind).toBe('iwae');
+  });
+
+  it('builds the full-covariance posterior from --posterior full', async () => {
+    const c = await modelConfig({ ...choice, posterior: 'full' }, 784);
+    expect(c.posterior).toEqual({ kind: 'full' });
+    expect(resolveVaeConfig(c).posterior.kind).toBe('full');
+    // latentSize 1 has no lower triangle: the model description says so.
+    const one = await modelConfig({ ...choice, posterior: 'full', latent: 1 }, 784);
+    expect(() => resolveVaeConfig(one)).toThrow(/posterior.*full.*latentSize >= 2/);
   });
 
   it('reads --config as JSON and names the file in every error', async () => {

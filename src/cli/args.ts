@@ -95,12 +95,17 @@ export const MODEL_FLAGS = [
   'beta',
   'capacity-max',
   'capacity-steps',
+  'posterior',
   'objective',
   'samples',
   'condition',
   'classes',
   'inject',
 ] as const;
+
+/** Posterior kinds the CLI builds from their kind alone (every other field has a default). */
+export const CLI_POSTERIORS = ['diagonal', 'full'] as const;
+export type PosteriorChoice = (typeof CLI_POSTERIORS)[number];
 
 /** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
 export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
@@ -123,6 +128,8 @@ export interface TrainOptions {
   likelihood: Likelihood;
   beta: number;
   capacity: CapacityConfig | undefined;
+  /** The posterior kind q(z|x), with its fields' defaults. */
+  posterior: PosteriorChoice;
   objective: ObjectiveChoice;
   condition: ConditionChoice;
   schedule: LrSchedule;
@@ -237,6 +244,12 @@ export const trainCommand = defineCommand({
       kind: 'int',
       min: 0,
       help: '... reached after N steps (give both or neither)',
+    },
+    posterior: {
+      kind: 'choice',
+      values: CLI_POSTERIORS,
+      default: 'diagonal',
+      help: 'q(z|x): diagonal Gaussian, or full covariance z = mu + L eps (latent >= 2)',
     },
     objective: {
       kind: 'choice',
@@ -416,6 +429,7 @@ export const trainCommand = defineCommand({
       likelihood,
       beta: v.beta,
       capacity,
+      posterior: v.posterior,
       objective,
       condition,
       schedule,

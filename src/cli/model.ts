@@ -15,6 +15,7 @@ export type ModelChoice = Pick<
   | 'likelihood'
   | 'beta'
   | 'capacity'
+  | 'posterior'
   | 'objective'
   | 'condition'
 >;
@@ -40,8 +41,9 @@ export async function readModelConfig(path: string): Promise<VaeConfig> {
 /** The model description from --config, or from --preset and the model flags. */
 export async function modelConfig(o: ModelChoice, inputSize: number): Promise<VaeConfig> {
   if (o.config !== undefined) return readModelConfig(o.config);
-  const sections: Pick<VaeConfig, 'likelihood' | 'objective' | 'condition'> = {
+  const sections: Pick<VaeConfig, 'likelihood' | 'posterior' | 'objective' | 'condition'> = {
     likelihood: o.likelihood,
+    posterior: { kind: o.posterior },
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
@@ -73,5 +75,6 @@ export function describeModel(model: VaeModel): string {
     c.objective.kind === 'iwae' ? `IWAE k=${c.objective.samples}` : `ELBO β=${c.objective.beta}`;
   const condition =
     c.condition.kind === 'label' ? `, conditioned on ${c.condition.classes} classes` : '';
-  return `${conv}${layers} ${c.likelihood.kind}, ${objective}${condition}, ${model.flatSize} floats of parameters`;
+  const posterior = c.posterior.kind === 'diagonal' ? '' : `, ${c.posterior.kind} posterior`;
+  return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}, ${model.flatSize} floats of parameters`;
 }
