@@ -10,8 +10,7 @@
 // floor(255 v' + 0.5); NaN -> 128 (NAN_MARKER of grid.ts). The LUT holds packed texels (byte 0 is
 // the first channel of the target format, so BGRA targets get a swizzled LUT from the CPU).
 
-override WG_X: u32 = 16;
-override WG_Y: u32 = 16;
+override WG_X: u32 = 64;
 
 struct DisplayTilesParams {
   n: u32,           // images
@@ -46,27 +45,42 @@ fn lut_index(v: f32) -> u32 {
   return min(u32(floor(s * 255.0 + 0.5)), 255u);
 }
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn display_tiles(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let px = gid.x;
-  let py = gid.y;
-  if (px >= dp.out_w || py >= dp.out_h) {
+// One invocation per picture row and tile column: it writes that row's texels of the cell (the
+// image row and the padding right of it; column 0 also the left padding, the last column the rest
+// of the row). The cell arithmetic (divisions) is done once per invocation rather than per texel,
+// which on the CPU adapters was most of the kernel's time. 1-D grid from dispatch1d().
+@compute @workgroup_size(WG_X)
+fn display_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (t >= dp.out_h * dp.cols) {
     return;
   }
-  var index = dp.background;
+  let py = t / dp.cols;
+  let col = t - py * dp.cols;
   let cell_w = dp.img_w + dp.padding;
   let cell_h = dp.img_h + dp.padding;
-  if (px >= dp.padding && py >= dp.padding) {
-    let col = (px - dp.padding) / cell_w;
+  let left = dp.padding + col * cell_w;  // the image's first texel in this row
+  let x0 = select(left, 0u, col == 0u);
+  let x1 = select(left + cell_w, dp.out_w, col + 1u == dp.cols);
+  var in_image = false;
+  var src = 0u;  // index of the image row's first value
+  if (py >= dp.padding) {
     let row = (py - dp.padding) / cell_h;
-    let ix = (px - dp.padding) - col * cell_w;
     let iy = (py - dp.padding) - row * cell_h;
     let img = row * dp.cols + col;
-    if (col < dp.cols && ix < dp.img_w && iy < dp.img_h && img < dp.n) {
-      index = lut_index(disp_images[(img * dp.img_h + iy) * dp.img_w + ix]);
-    }
+    in_image = iy < dp.img_h && img < dp.n;
+    src = (img * dp.img_h + iy) * dp.img_w;
   }
-  disp_pixels[py * dp.row_stride + px] = disp_lut[index];
+  let bg = disp_lut[dp.background];
+  let base = py * dp.row_stride;
+  for (var px = x0; px < min(x1, dp.out_w); px++) {
+    var texel = bg;
+    if (in_image && px >= left && px < left + dp.img_w) {
+      texel = disp_lut[lut_index(disp_images[src + (px - left)])];
+    }
+    disp_pixels[base + px] = texel;
+  }
 }
 
 // ---- display_blit: the tiled texture drawn into a render target of the same size ----

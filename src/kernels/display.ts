@@ -1,6 +1,6 @@
 // GPU-direct display kernel (shaders/display.wgsl): images tiled into packed RGBA8 texels through
 // a colour-map LUT, in a buffer laid out for copyBufferToTexture.
-import { ceilDiv, defineKernel } from '../gpu/kernel.js';
+import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 
 /** disp_pixels (out_h, row_stride) u32 from disp_images (n, img_h, img_w) and disp_lut (256). */
 export const displayTiles = defineKernel<
@@ -9,8 +9,9 @@ export const displayTiles = defineKernel<
   name: 'display_tiles',
   file: 'display.wgsl',
   entryPoint: 'display_tiles',
-  workgroupSize: [16, 16],
-  dispatch: ({ out_w, out_h }) => [ceilDiv(out_w, 16), ceilDiv(out_h, 16), 1],
+  workgroupSize: [64],
+  // One invocation per picture row and tile column (see display.wgsl).
+  dispatch: ({ out_h, cols }) => dispatch1d(ceilDiv(out_h * cols, 64)),
   elements: ({ n, img_h, img_w, out_h, row_stride }) => ({
     disp_pixels: out_h * row_stride,
     disp_images: n * img_h * img_w,
