@@ -266,3 +266,63 @@ fn masked_fill_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     mf_grad[i] = g;
   }
 }
+
+// ---- unary ----
+// unary_forward:  un_out = f(un_x + shift)                   FN: 0 identity, 1 log|·|, 2 1/·
+// unary_backward: un_grad (=|+=) un_dout * f'(un_x + shift)  (identity 1, log|·| 1/v, 1/· −1/v²)
+// The shift folds a constant into the op (1 + a, a − 1), which the binary ops have no operand for.
+
+override FN: u32 = 0u;
+
+const FN_IDENTITY: u32 = 0u;
+const FN_LOG_ABS: u32 = 1u;
+
+struct UnaryParams {
+  n: u32,      // elements
+  shift: f32,  // added before f
+}
+
+@group(0) @binding(0) var<storage, read_write> un_out: array<f32>;  // un_out: (n)
+@group(0) @binding(1) var<storage, read> un_x: array<f32>;          // un_x: (n)
+@group(0) @binding(2) var<uniform> un: UnaryParams;
+
+@compute @workgroup_size(WG_X)
+fn unary_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= un.n) {
+    return;
+  }
+  let v = un_x[i] + un.shift;
+  switch FN {
+    case FN_IDENTITY: { un_out[i] = v; }
+    case FN_LOG_ABS: { un_out[i] = log(abs(v)); }
+    default: { un_out[i] = 1.0 / v; }
+  }
+}
+
+@group(0) @binding(0) var<storage, read_write> un_grad: array<f32>;  // un_grad: (n)
+@group(0) @binding(1) var<storage, read> un_dout: array<f32>;        // un_dout: (n)
+@group(0) @binding(2) var<storage, read> un_xin: array<f32>;         // un_xin: (n)
+@group(0) @binding(3) var<uniform> unb: UnaryParams;
+
+@compute @workgroup_size(WG_X)
+fn unary_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= unb.n) {
+    return;
+  }
+  let v = un_xin[i] + unb.shift;
+  var g = un_dout[i];
+  switch FN {
+    case FN_IDENTITY: { }
+    case FN_LOG_ABS: { g = g / v; }
+    default: { g = -g / (v * v); }
+  }
+  if (ACCUMULATE) {
+    un_grad[i] = un_grad[i] + g;
+  } else {
+    un_grad[i] = g;
+  }
+}

@@ -8,7 +8,7 @@ import { activationOp, matmulOp } from '../src/graph/ops/dense.js';
 import { gaussianLogDensity } from '../src/graph/ops/density.js';
 import { fullReparam } from '../src/graph/ops/latent.js';
 import { klOp } from '../src/graph/ops/loss.js';
-import { add, maskedFill, multiply, scale, subtract } from '../src/graph/ops/elementwise.js';
+import { add, maskedFill, multiply, scale, subtract, unary } from '../src/graph/ops/elementwise.js';
 import { concatCols, lookupRows, oneHotPlanes, sliceCols } from '../src/graph/ops/select.js';
 import { softmax, softmaxCrossEntropy, softmaxEntropy } from '../src/graph/ops/softmax.js';
 import { logSumExpRowsOp, reduceRows, repeatRows, view } from '../src/graph/ops/util.js';
@@ -45,6 +45,22 @@ const CASES: [string, Build][] = [
     (g, p, _i, rng) => {
       const x = p('x', n(rng, 13), [13, 1]);
       return scale(g, 'scaled', multiply(g, 'square', x, x), -0.7);
+    },
+  ],
+  [
+    'unary log|1 + x|, 1/x and x − 1 on one tensor (its gradient assigned, then added twice)',
+    (g, p, _i, rng) => {
+      // Values at least 0.5 from the poles of log|1 + x| and 1/x.
+      const v = n(rng, 11 * 3).map((a) => (a < 0 ? a - 2.5 : a + 0.5));
+      const x = p('x', v, [11, 3]);
+      const logAbs = unary(g, 'log_abs', x, 'log_abs', 1);
+      const inv = unary(g, 'reciprocal', x, 'reciprocal');
+      return add(
+        g,
+        'both',
+        multiply(g, 'prod', logAbs, inv),
+        unary(g, 'shifted', x, 'identity', -1),
+      );
     },
   ],
   [

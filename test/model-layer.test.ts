@@ -137,6 +137,32 @@ const VARIANTS: [string, VaeConfig][] = [
       condition: { kind: 'label', classes: 3 },
     },
   ],
+  [
+    'planar flow, global, elbo (Monte Carlo KL), Z=3, 3 steps',
+    {
+      version: 2,
+      inputSize: 7,
+      latentSize: 3,
+      encoder: { hidden: [6], activation: 'tanh' },
+      decoder: { hidden: [5], activation: 'softplus' },
+      posterior: { kind: 'planar', steps: 3 },
+      likelihood: { kind: 'gaussian', sigma: 0.6 },
+      objective: { kind: 'elbo', beta: 1.5, reduction: 'mean' },
+    },
+  ],
+  [
+    'planar flow, amortized, iwae k=3, Z=2, 2 steps',
+    {
+      version: 2,
+      inputSize: 6,
+      latentSize: 2,
+      encoder: { hidden: [5], activation: 'elu' },
+      decoder: { hidden: [4], activation: 'tanh' },
+      posterior: { kind: 'planar', steps: 2, amortized: true },
+      likelihood: { kind: 'gaussian-learned' },
+      objective: { kind: 'iwae', samples: 3, reduction: 'sum' },
+    },
+  ],
   // The plain ELBO, as version-1 configs (flat beta / capacity / reduction fields).
   [
     'elbo v1, bernoulli, 2 hidden layers, mean',

@@ -53,6 +53,13 @@ class ConfigTest(unittest.TestCase):
         self.assert_error(v2(posterior={'kind': 'full', 'rank': 2}), 'posterior.rank is unknown')
         self.assert_error(v2(latentSize=1, posterior={'kind': 'full'}),
                           "posterior.kind 'full' needs latentSize >= 2, got 1")
+        self.assert_error(v2(posterior={'kind': 'planar'}), 'posterior.steps is required')
+        self.assert_error(v2(posterior={'kind': 'planar', 'steps': 0}),
+                          'posterior.steps must be an integer in [1, 256]')
+        self.assert_error(v2(posterior={'kind': 'planar', 'steps': 2, 'amortized': 1}),
+                          'posterior.amortized must be true or false')
+        self.assert_error(v2(posterior={'kind': 'planar', 'steps': 2, 'rank': 1}),
+                          'posterior.rank is unknown')
         self.assert_error({**MLP, 'version': 3}, 'version must be 2')
         self.assert_error({**MLP, 'encoder': {'hidden': [5], 'deconv': []}},
                           'encoder.deconv is not a field')
@@ -116,6 +123,20 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(heads, [('encoder.mu.weight', (4, 5)), ('encoder.mu.bias', (4,)),
                                  ('encoder.logvar.weight', (4, 5)), ('encoder.logvar.bias', (4,)),
                                  ('encoder.lower.weight', (6, 5)), ('encoder.lower.bias', (6,))])
+
+    def test_planar_parameters(self):
+        names = self.shapes(v2(latentSize=3, posterior={'kind': 'planar', 'steps': 2}))
+        flow = [(n, shape) for n, shape in names if n.startswith('posterior.')]
+        self.assertEqual(flow, [(f'posterior.flow.{k}.{p}', (1, 3) if p != 'b' else (1,))
+                                for k in range(2) for p in 'uwb'])
+        # After the heads, before the decoder (the library's module order).
+        order = [n for n, _ in names]
+        self.assertLess(order.index('encoder.logvar.bias'), order.index('posterior.flow.0.u'))
+        self.assertLess(order.index('posterior.flow.1.b'), order.index('decoder.0.weight'))
+        amortized = dict(self.shapes(v2(latentSize=3,
+                                        posterior={'kind': 'planar', 'steps': 2,
+                                                   'amortized': True})))
+        self.assertEqual(amortized['encoder.flow.weight'], (14, 5))
 
     def test_labels_are_checked(self):
         net = VaeNet(v2(condition={'kind': 'label', 'classes': 3}))
@@ -214,6 +235,29 @@ class ObjectiveTest(unittest.TestCase):
             a, b = full(self.x, eps=eps), diagonal(self.x, eps=eps)
             for key in ('objective', 'kl', 'z', 'nll'):
                 torch.testing.assert_close(a[key], b[key], msg=f'{objective} {key}')
+
+    def test_planar_log_q_is_the_base_density_minus_the_jacobian_log_determinant(self):
+        for amortized in (False, True):
+            net = VaeNet(v2(latentSize=3, posterior={'kind': 'planar', 'steps': 3,
+                                                     'amortized': amortized},
+                            objective={'kind': 'iwae', 'samples': 2})).double()
+            with torch.no_grad():  # u, w far from 0: wᵀu < −1 on some step, the fix binds
+                for name, p in net.named_parameters():
+                    if 'flow' in name:
+                        p.normal_(0, 1.3)
+            params = net.posterior_params(self.x)
+            eps = torch.randn(6, 3, dtype=torch.float64)
+            z, log_q = net.draw(params, eps, 2)
+            z0 = net.sample(params, eps, 2)
+            for row in range(6):
+                one = {k: v[row // 2:row // 2 + 1] for k, v in params.items()}
+                J = torch.autograd.functional.jacobian(
+                    lambda v: net.planar(one, v.unsqueeze(0), 1)[0].squeeze(0), z0[row])
+                want = net.log_q(params, z0, 2)[row] - torch.linalg.slogdet(J)[1]
+                torch.testing.assert_close(log_q[row], want, msg=f'amortized {amortized}')
+            out = net(self.x[:, :], eps=eps)
+            self.assertTrue(torch.isfinite(out['objective']))
+            torch.testing.assert_close(out['z'], z)
 
     def test_stepper_gradient_is_the_objective_gradient(self):
         # The trainer's loss (per-example terms, capacity by its sign) has the objective's gradient.

@@ -213,24 +213,35 @@ def _condition(cond: Any) -> dict:
     _fail(f"condition.kind must be 'none' or 'label', got {_dump(kind)}")
 
 
-POSTERIORS = ('diagonal', 'full')
+POSTERIORS = ('diagonal', 'full', 'planar')
+MAX_PLANAR_STEPS = 256
 
 
 def _posterior(post: Any, latent_size: Any) -> dict:
-    """'diagonal' (the default) or 'full' (a full-covariance Gaussian, latentSize >= 2); neither
-    has fields besides its kind."""
+    """'diagonal' (the default), 'full' (a full-covariance Gaussian, latentSize >= 2) or 'planar'
+    (steps: an integer >= 1, required; amortized: a boolean, default false)."""
     if post is None:
         return {'kind': 'diagonal'}
     if not isinstance(post, dict):
         _fail(f'posterior must be an object {{ kind }}, got {_dump(post)}')
-    _known('posterior', post, ('kind',))
     kind = post.get('kind')
+    _known('posterior', post, ('kind', 'steps', 'amortized') if kind == 'planar' else ('kind',))
     if kind not in POSTERIORS:
         _fail(f'posterior.kind {_dump(kind)} is not supported (this version knows '
               f"{', '.join(repr(k) for k in POSTERIORS)})")
     if kind == 'full' and _is_int(latent_size) and latent_size < 2:
         _fail(f"posterior.kind 'full' needs latentSize >= 2, got {latent_size} (with one latent "
               "dimension the covariance is diagonal: use kind 'diagonal')")
+    if kind == 'planar':
+        if post.get('steps') is None:
+            _fail("posterior.steps is required for kind 'planar' (an integer >= 1)")
+        steps = _size('posterior.steps', post['steps'], MAX_PLANAR_STEPS)
+        amortized = post.get('amortized', False)
+        if amortized is None:
+            amortized = False
+        if not isinstance(amortized, bool):
+            _fail(f'posterior.amortized must be true or false, got {_dump(amortized)}')
+        return {'kind': 'planar', 'steps': steps, 'amortized': amortized}
     return {'kind': kind}
 
 

@@ -1,13 +1,14 @@
 """The golden fixtures of the TypeScript tests, computed by the twin in float64.
 
-    PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden          # all four fixtures
+    PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden          # every fixture
     PYTHONPATH=python /usr/bin/python3 -m webgpu_vae_torch.golden --only vae-golden-full.json
     npx prettier --write test/fixtures/vae-golden*.json
 
 writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/model-golden.test.ts and
 test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective), vae-golden-cvae.json
 (version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense') and
-vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1).
+vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1) and vae-golden-planar.json
+(version-2 posterior 'planar', global and amortized: ELBO with its Monte Carlo KL, IWAE k = 3).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -280,6 +281,37 @@ def full_cases() -> list:
     ]
 
 
+def planar_cases() -> list:
+    """Version-2 posterior 'planar' cases: global and amortized with the ELBO (its Monte Carlo
+    KL), and amortized with IWAE k = 3."""
+    return [
+        run_case('planar-global-elbo-bernoulli-relu-tanh-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'relu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'posterior': {'kind': 'planar', 'steps': 3},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+        }, batch=4, seed0=1100, make_x=uniform),
+        run_case('planar-amortized-elbo-gaussian-tanh-softplus-mean', {
+            'version': 2, 'inputSize': 6, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'softplus'},
+            'posterior': {'kind': 'planar', 'steps': 2, 'amortized': True},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.7},
+            'objective': {'kind': 'elbo', 'beta': 1.5, 'reduction': 'mean'},
+        }, batch=3, seed0=1200, make_x=normal),
+        run_case('planar-amortized-iwae-learned-elu-gelu-k3-sum', {
+            'version': 2, 'inputSize': 6, 'latentSize': 4,
+            'encoder': {'hidden': [5], 'activation': 'elu'},
+            'decoder': {'hidden': [4], 'activation': 'gelu'},
+            'posterior': {'kind': 'planar', 'steps': 2, 'amortized': True},
+            'likelihood': {'kind': 'gaussian-learned'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'sum'},
+        }, batch=3, seed0=1300, make_x=normal),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -293,6 +325,7 @@ FIXTURE_SETS = {
     'vae-golden-iwae.json': iwae_cases,
     'vae-golden-cvae.json': cvae_cases,
     'vae-golden-full.json': full_cases,
+    'vae-golden-planar.json': planar_cases,
 }
 
 

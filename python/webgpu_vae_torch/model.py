@@ -19,6 +19,13 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
   full      N(mu, L Lᵀ), L = mask ⊙ L′ + diag(exp(½ c)), L′ = encoder.lower's Z(Z−1)/2 outputs,
             the strictly lower entries row-major (torch.tril_indices(Z, Z, −1) order):
             z = mu + L eps; log q and the KL are torch.distributions.MultivariateNormal's.
+  planar    the diagonal sample z0 through `steps` planar steps z' = z + û tanh(wᵀz + b),
+            û = u + (m(wᵀu) − wᵀu) w/‖w‖², m(a) = −1 + softplus(a); log q(z_K|x) = log N(z0; mu,
+            exp(logvar)) − Σ_k log|1 + (1 − tanh²(wᵀz + b)) wᵀû|; no closed-form KL (the ELBO
+            takes log q(z_K|x) − log p(z_K)). u, w (1, Z) and b (1) per step are parameters
+            posterior.flow.{k}.u/w/b (global, after the encoder's heads in module order) or
+            encoder.flow's steps·(2Z + 1) outputs, step k's u, w, b at columns k·(2Z + 1) …
+            (amortized).
 """
 
 from __future__ import annotations
@@ -87,8 +94,14 @@ class VaeNet(nn.Module):
             prev = width
         self.encoder['mu'] = nn.Linear(prev, Z)
         self.encoder['logvar'] = nn.Linear(prev, Z)
-        if cfg.posterior['kind'] == 'full':
+        post = cfg.posterior
+        if post['kind'] == 'full':
             self.encoder['lower'] = nn.Linear(prev, Z * (Z - 1) // 2)
+        if post['kind'] == 'planar' and post['amortized']:
+            self.encoder['flow'] = nn.Linear(prev, post['steps'] * (2 * Z + 1))
+        if post['kind'] == 'planar' and not post['amortized']:
+            self.posterior = nn.Module()
+            self.posterior.flow = nn.ModuleList(PlanarStep(Z) for _ in range(post['steps']))
 
         self.decoder = nn.ModuleDict()
         prev = Z + C
@@ -164,7 +177,43 @@ class VaeNet(nn.Module):
         params = {'mu': self.encoder['mu'](h), 'logvar': self.encoder['logvar'](h)}
         if 'lower' in self.encoder:
             params['lower'] = self.encoder['lower'](h)
+        if 'flow' in self.encoder:
+            params['flow'] = self.encoder['flow'](h)
         return params
+
+    def _flow_step(self, params: dict, k: int):
+        """Step k's u, w (P, Z) and b (P, 1): P = 1 (global) or B (amortized)."""
+        if 'flow' not in params:
+            step = self.posterior.flow[k]
+            return step.u, step.w, step.b.reshape(1, 1)
+        Z = self.config.latent_size
+        o = k * (2 * Z + 1)
+        f = params['flow']
+        return f[:, o:o + Z], f[:, o + Z:o + 2 * Z], f[:, o + 2 * Z:o + 2 * Z + 1]
+
+    def planar(self, params: dict, z: torch.Tensor, K: int = 1):
+        """z0 (B·K, Z) through the planar steps: z_K and Σ_k log|det_k| per row (B·K)."""
+        logdet = z.new_zeros(z.shape[0])
+        for k in range(self.config.posterior['steps']):
+            u, w, b = self._flow_step(params, k)
+            a = (w * u).sum(1, keepdim=True)
+            u_hat = u + (-1 + F.softplus(a) - a) * w / (w * w).sum(1, keepdim=True)
+            wu = (w * u_hat).sum(1, keepdim=True)
+            if u.shape[0] > 1:
+                u_hat, w, b, wu = (t.repeat_interleave(K, 0) for t in (u_hat, w, b, wu))
+            h = torch.tanh((z * w).sum(1, keepdim=True) + b)
+            z = z + u_hat * h
+            logdet = logdet + torch.log(torch.abs(1 + (1 - h * h) * wu)).squeeze(1)
+        return z, logdet
+
+    def draw(self, params: dict, eps: torch.Tensor, K: int = 1):
+        """z (B·K, Z) for noise eps and log q(z|x) per row (B·K)."""
+        if self.config.posterior['kind'] != 'planar':
+            z = self.sample(params, eps, K)
+            return z, self.log_q(params, z, K)
+        z0 = self.sample(params, eps, K)
+        z, logdet = self.planar(params, z0, K)
+        return z, self.log_q(params, z0, K) - logdet
 
     def scale_tril(self, logvar: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
         """L (B, Z, Z) of the full posterior: L′ below the diagonal, exp(½ c) on it."""
@@ -201,8 +250,10 @@ class VaeNet(nn.Module):
         return -0.5 * ((z - mu_r) ** 2 * torch.exp(-c) + lv_r).sum(1) - 0.5 * Z * math.log(
             2 * math.pi)
 
-    def kl(self, params: dict) -> torch.Tensor:
-        """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form."""
+    def kl(self, params: dict) -> Optional[torch.Tensor]:
+        """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form; None for flows (none)."""
+        if self.config.posterior['kind'] == 'planar':
+            return None
         mu, logvar = params['mu'], params['logvar']
         if 'lower' in params:
             prior = torch.distributions.MultivariateNormal(
@@ -254,6 +305,17 @@ class VaeNet(nn.Module):
         """The configured objective on a batch (see objectives.py); eps drawn when None."""
         from .objectives import objective
         return objective(self, x, eps=eps, y=y, step=step, capacity=capacity)
+
+
+class PlanarStep(nn.Module):
+    """One global planar step's u, w (1, Z) and b (1), U(±1/√Z) as the library's init bound."""
+
+    def __init__(self, Z: int):
+        super().__init__()
+        bound = 1 / math.sqrt(Z)
+        self.u = nn.Parameter(torch.empty(1, Z).uniform_(-bound, bound))
+        self.w = nn.Parameter(torch.empty(1, Z).uniform_(-bound, bound))
+        self.b = nn.Parameter(torch.empty(1).uniform_(-bound, bound))
 
 
 def from_config(config: Any) -> VaeNet:

@@ -8,7 +8,9 @@ diagonal posterior, with c = logvar clamped to [−30, 20] straight-through (as 
 value is clamped inside exp, the gradient is not zeroed),
     z_b = mu_b + exp(½ c_b) eps_b,  KL_b = ½ Σ_j (mu² + expm1(c) − logvar),
     log q(z|x) = log N(z; mu, exp(logvar));
-for the full one, N(mu, L Lᵀ) with z = mu + L eps and MultivariateNormal's log_prob and KL.
+for the full one, N(mu, L Lᵀ) with z = mu + L eps and MultivariateNormal's log_prob and KL;
+for a flow (planar) there is no closed form: KL_b is the one-sample estimate
+log q(z_b|x_b) − log N(z_b; 0, I).
 
 elbo (single sample, analytic KL):
     plain:    L = r Σ_b nll_b + r β Σ_b KL_b
@@ -32,6 +34,11 @@ from .model import VaeNet
 LOG_2PI = math.log(2 * math.pi)
 
 
+def log_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) per row."""
+    return -0.5 * (z * z).sum(1) - 0.5 * z.shape[1] * LOG_2PI
+
+
 def _scale(net: VaeNet, batch: int) -> float:
     return 1.0 if net.config.objective['reduction'] == 'sum' else 1.0 / batch
 
@@ -41,8 +48,10 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
     """The single-sample ELBO objective; capacity = C_t, or None for the plain β objective."""
     B = x.shape[0]
     params = net.posterior_params(x, y)
-    z = net.sample(params, eps)
+    z, log_qz = net.draw(params, eps)
     kl = net.kl(params)
+    if kl is None:
+        kl = log_qz - log_normal(z)
     output, log_sigma = net.decode(z, y)
     nll = net.nll(output, log_sigma, x)
     r = _scale(net, B)
@@ -65,15 +74,16 @@ def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
     if eps.shape != (B * K, Z):
         raise ValueError(f'iwae: eps must be (B·K, Z) = ({B * K}, {Z}), got {tuple(eps.shape)}')
     params = net.posterior_params(x, y)
-    z = net.sample(params, eps, K)
+    z, log_qz = net.draw(params, eps, K)
     y_r = None if y is None else torch.as_tensor(y).reshape(-1).repeat_interleave(K, 0)
     output, log_sigma = net.decode(z, y_r)
     nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
-    log_pz = -0.5 * (z * z).sum(1) - 0.5 * Z * LOG_2PI
-    log_qz = net.log_q(params, z, K)
+    log_pz = log_normal(z)
     log_w = (-nll + log_pz - log_qz).reshape(B, K)
     per_example = -(torch.logsumexp(log_w, 1) - math.log(K))
     kl = net.kl(params)
+    if kl is None:
+        kl = (log_qz - log_pz).reshape(B, K).mean(1)
     r = _scale(net, B)
     return {'objective': r * per_example.sum(), 'perExample': per_example,
             'logWeights': log_w.reshape(-1), 'reconSum': nll.sum() / K, 'klSum': kl.sum(),

@@ -2,6 +2,7 @@
 //   out = a OP b, OP add / sub / mul, b broadcast            prepareBinaryForward / prepareBinaryBackward
 //   y = scale * x, scale a uniform (changeable per step)     prepareScaleForward / prepareScaleBackward
 //   out = mask ? value : x, mask broadcast                   prepareMaskedFillForward / prepareMaskedFillBackward
+//   y = f(x + shift), f identity / log|·| / 1/·              prepareUnaryForward / prepareUnaryBackward
 // The second operand (and the mask) has one of four shapes (Broadcast): 'none' (rows, cols),
 // 'row' (1, cols): one row used by every row, 'column' (rows, 1): one value per row, 'scalar' (1, 1).
 // The gradient of a broadcast b is summed over the broadcast axes by the reduce passes of
@@ -84,6 +85,15 @@ export const maskedFillForwardKernel = elementwiseKernel<BinaryShape>('masked_fi
 /** mf_grad (=|+=) mask ? 0 : mf_dout. */
 export const maskedFillBackwardKernel = elementwiseKernel<BinaryShape>('masked_fill_backward', {
   elements: (s) => ({ mf_grad: s.n, mf_dout: s.n, mf_mask: bElements(s) }),
+});
+
+/** un_out = f(un_x + shift), (n). */
+export const unaryForwardKernel = elementwiseKernel('unary_forward', {
+  elements: ({ n }) => ({ un_out: n, un_x: n }),
+});
+/** un_grad (=|+=) un_dout · f'(un_xin + shift), (n). */
+export const unaryBackwardKernel = elementwiseKernel('unary_backward', {
+  elements: ({ n }) => ({ un_grad: n, un_dout: n, un_xin: n }),
 });
 
 function checkOp(kernel: string, op: string): number {
@@ -410,6 +420,82 @@ export async function prepareMaskedFillBackward(
     shape: { n: o.rows * o.cols, cols: o.cols, bcast },
     uniforms: { value: 0 },
     constants: { BCAST: bcast, ACCUMULATE: o.accumulate ? 1 : 0 },
+    label: o.label,
+  });
+}
+
+/** f of the unary op: the identity (a shift alone), log|v| or 1/v. */
+export type UnaryFn = 'identity' | 'log_abs' | 'reciprocal';
+
+const FN_CODES: Record<UnaryFn, number> = { identity: 0, log_abs: 1, reciprocal: 2 };
+
+function checkFn(kernel: string, fn: string): number {
+  const code = FN_CODES[fn as UnaryFn];
+  if (code === undefined) {
+    throw new Error(`${kernel}: unknown fn '${fn}' (identity, log_abs, reciprocal)`);
+  }
+  return code;
+}
+
+export interface UnaryForwardOptions {
+  /** Output (n). */
+  y: BufferRange;
+  /** Input (n). */
+  x: BufferRange;
+  n: number;
+  fn: UnaryFn;
+  /** Added to x before f (default 0). */
+  shift?: number;
+  label?: string;
+}
+
+/** y = f(x + shift). */
+export async function prepareUnaryForward(
+  rt: GpuRuntime,
+  o: UnaryForwardOptions,
+): Promise<PreparedDispatch> {
+  const name = 'unary_forward';
+  checkDim(name, 'n', o.n);
+  const shift = o.shift ?? 0;
+  checkFinite(name, 'shift', shift);
+  return rt.prepare(unaryForwardKernel, {
+    bindings: { un_out: o.y, un_x: o.x },
+    shape: { n: o.n },
+    uniforms: { shift },
+    constants: { FN: checkFn(name, o.fn) },
+    label: o.label,
+  });
+}
+
+export interface UnaryBackwardOptions {
+  /** Gradient of x (n). */
+  dx: BufferRange;
+  /** Gradient of y (n). */
+  dy: BufferRange;
+  /** The forward's input (n). */
+  x: BufferRange;
+  n: number;
+  fn: UnaryFn;
+  shift?: number;
+  /** dx += … instead of dx = … */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/** dx = dy · f'(x + shift). */
+export async function prepareUnaryBackward(
+  rt: GpuRuntime,
+  o: UnaryBackwardOptions,
+): Promise<PreparedDispatch> {
+  const name = 'unary_backward';
+  checkDim(name, 'n', o.n);
+  const shift = o.shift ?? 0;
+  checkFinite(name, 'shift', shift);
+  return rt.prepare(unaryBackwardKernel, {
+    bindings: { un_grad: o.dx, un_dout: o.dy, un_xin: o.x },
+    shape: { n: o.n },
+    uniforms: { shift },
+    constants: { FN: checkFn(name, o.fn), ACCUMULATE: o.accumulate ? 1 : 0 },
     label: o.label,
   });
 }

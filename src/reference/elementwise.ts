@@ -1,7 +1,7 @@
 // Float64 references of the elementwise ops (src/kernels/elementwise.ts) on row-major (rows, cols)
 // tensors: a OP b with b broadcast, scale by a constant, masked fill; with their vector-Jacobian
 // products (backward: the upstream gradient first, then the forward's arguments).
-import type { BinaryOp, Broadcast } from '../kernels/elementwise.js';
+import type { BinaryOp, Broadcast, UnaryFn } from '../kernels/elementwise.js';
 import { expectLength, expectSizes } from './shape.js';
 
 /** Index into an operand of shape `broadcast` for element (r, c) of a (rows, cols) tensor. */
@@ -145,4 +145,31 @@ export function maskedFillBackward64(
   broadcast: Broadcast = 'none',
 ): Float64Array {
   return maskedFillForward64(dout, mask, rows, cols, 0, broadcast);
+}
+
+/** y = f(x + shift) for the unary op's f: identity, log|·| or 1/·. */
+export function unaryForward64(x: ArrayLike<number>, fn: UnaryFn, shift: number): Float64Array {
+  const f =
+    fn === 'identity'
+      ? (v: number) => v
+      : fn === 'log_abs'
+        ? (v: number) => Math.log(Math.abs(v))
+        : (v: number) => 1 / v;
+  return Float64Array.from(x, (v) => f(v + shift));
+}
+
+/** dx = dy · f'(x + shift): 1, 1/v, −1/v². */
+export function unaryBackward64(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  fn: UnaryFn,
+  shift: number,
+): Float64Array {
+  const df =
+    fn === 'identity'
+      ? () => 1
+      : fn === 'log_abs'
+        ? (v: number) => 1 / v
+        : (v: number) => -1 / (v * v);
+  return Float64Array.from(dy, (d, i) => d * df(x[i]! + shift));
 }

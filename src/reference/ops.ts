@@ -7,7 +7,7 @@ import type { ConvAttrs } from '../graph/ops/conv.js';
 import type { ReparamAttrs } from '../graph/ops/latent.js';
 import type { LikelihoodAttrs } from '../graph/ops/loss.js';
 import type { AbsDiffAttrs, ObjectiveAttrs } from '../graph/ops/objective.js';
-import type { BinaryAttrs, MaskedFillAttrs } from '../graph/ops/elementwise.js';
+import type { BinaryAttrs, MaskedFillAttrs, UnaryAttrs } from '../graph/ops/elementwise.js';
 import type { LogPdfAttrs } from '../graph/ops/density.js';
 import type { SliceAttrs } from '../graph/ops/select.js';
 import type { ReduceOp } from '../kernels/reduce.js';
@@ -24,6 +24,8 @@ import {
   maskedFillForward64,
   scaleBackward64,
   scaleForward64,
+  unaryBackward64,
+  unaryForward64,
 } from './elementwise.js';
 import { gatherRowsForward64, oneHotForward64 } from './gather.js';
 import {
@@ -382,6 +384,17 @@ const scale: ReferenceOp = {
   }),
 };
 
+const unary: ReferenceOp = {
+  forward(op, c) {
+    const { fn, shift } = attrs<UnaryAttrs>(op);
+    return { y: unaryForward64(c.in('x'), fn, shift) };
+  },
+  vjp(op, c, _out, d) {
+    const { fn, shift } = attrs<UnaryAttrs>(op);
+    return { x: unaryBackward64(need(d('y'), op, 'y'), c.in('x'), fn, shift) };
+  },
+};
+
 const maskedFill: ReferenceOp = {
   forward(op, c) {
     const x = op.in.x!;
@@ -529,6 +542,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   binary,
   scale,
   masked_fill: maskedFill,
+  unary,
   concat_cols: concatCols,
   slice_cols: sliceCols,
   one_hot: oneHot,

@@ -356,7 +356,9 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
   const l = vaeLayers(config);
   return [
     ...l.encoderConv.flatMap(convParams),
-    ...[...l.encoderHidden, ...l.heads, ...l.decoderHidden].flatMap(linearParams),
+    ...[...l.encoderHidden, ...l.heads].flatMap(linearParams),
+    ...(POSTERIORS[config.posterior.kind]!.params?.(config.posterior, config) ?? []),
+    ...l.decoderHidden.flatMap(linearParams),
     ...l.decoderDeconv.flatMap(convParams),
     ...[...(l.out ? [l.out] : []), ...(l.logSigma ? [l.logSigma] : [])].flatMap(linearParams),
   ];

@@ -6,14 +6,16 @@ import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
 import { fullPosterior, type FullPosteriorConfig } from './posterior/full.js';
+import { planarPosterior, type PlanarPosteriorConfig } from './posterior/planar.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
 /**
- * The `posterior` section, q(z|x): 'diagonal' (the default, `{ kind: 'diagonal' }`) or 'full'
- * (a full-covariance Gaussian, latentSize >= 2).
+ * The `posterior` section, q(z|x): 'diagonal' (the default, `{ kind: 'diagonal' }`), 'full'
+ * (a full-covariance Gaussian, latentSize >= 2) or 'planar' (planar flow steps on the diagonal
+ * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`).
  */
-export type PosteriorConfig = DiagonalPosteriorConfig | FullPosteriorConfig;
+export type PosteriorConfig = DiagonalPosteriorConfig | FullPosteriorConfig | PlanarPosteriorConfig;
 /** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
 /**
@@ -36,6 +38,7 @@ export type ConditionConfig = NoConditionConfig | LabelConditionConfig;
 export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>> = {
   diagonal: diagonalPosterior,
   full: fullPosterior,
+  planar: planarPosterior,
 };
 
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {

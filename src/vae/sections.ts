@@ -8,7 +8,7 @@
 //   condition  extra inputs (labels…) and where they enter the encoder and the decoder
 import type { Graph, Tensor } from '../graph/graph.js';
 import type { ResolvedVaeConfig } from './config.js';
-import type { LinearSpec } from './layers.js';
+import type { LinearSpec, ParameterSpec } from './layers.js';
 
 /** What a section may read of the model while it is resolved. */
 export interface ModelShape {
@@ -71,6 +71,11 @@ export interface PosteriorKind<
 > extends SectionKind<C> {
   /** Linear layers from the encoder's top features (inSize) to the posterior's parameters. */
   heads(c: C, model: ModelShape, inSize: number): LinearSpec[];
+  /**
+   * Parameters of the posterior besides its heads (e.g. a flow's global u, w, b), declared after
+   * the heads in module order; absent: none.
+   */
+  params?(c: C, model: ModelShape): ParameterSpec[];
   /** q(z|x) from the encoder's top features h (B, inSize). */
   build(ctx: BuildContext, c: C, h: Tensor, o: PosteriorOptions): PosteriorGraph;
 }

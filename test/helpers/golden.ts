@@ -45,7 +45,11 @@ export interface Golden {
  * version-2 posterior 'full' cases.
  */
 export type GoldenFile =
-  'vae-golden.json' | 'vae-golden-iwae.json' | 'vae-golden-cvae.json' | 'vae-golden-full.json';
+  | 'vae-golden.json'
+  | 'vae-golden-iwae.json'
+  | 'vae-golden-cvae.json'
+  | 'vae-golden-full.json'
+  | 'vae-golden-planar.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(

@@ -1,6 +1,6 @@
 // Elementwise ops with row broadcasting: y = a ∘ b for ∘ in add, sub, mul, where b has a's shape
-// (R, C), is one row (1, C), one value per row (R, 1) or a scalar (1, 1); y = scale · x; and the
-// masked fill y = mask ? value : x.
+// (R, C), is one row (1, C), one value per row (R, 1) or a scalar (1, 1); y = scale · x; the
+// masked fill y = mask ? value : x; and the unary y = f(x + shift), f identity, log|·| or 1/·.
 import {
   prepareBinaryBackward,
   prepareBinaryForward,
@@ -8,8 +8,11 @@ import {
   prepareMaskedFillForward,
   prepareScaleBackward,
   prepareScaleForward,
+  prepareUnaryBackward,
+  prepareUnaryForward,
   type BinaryOp,
   type Broadcast,
+  type UnaryFn,
 } from '../../kernels/elementwise.js';
 import { asProgram } from '../../gpu/program.js';
 import { defineOp, type Graph, type Tensor } from '../graph.js';
@@ -240,4 +243,66 @@ export function maskedFill(g: Graph, name: string, x: Tensor, mask: Tensor, valu
       broadcast: broadcastOf(x, mask, 'mask'),
     },
   ).out.y;
+}
+
+export interface UnaryAttrs {
+  fn: UnaryFn;
+  /** Added to x before f. */
+  shift: number;
+}
+
+export const unaryBackwardOp = defineOp<
+  { dy: Tensor; x: Tensor },
+  { dx: Tensor },
+  Accumulating<UnaryAttrs>
+>({
+  type: 'unary_backward',
+  async prepare({ rt, buffer }, op) {
+    return asProgram(
+      await prepareUnaryBackward(rt, {
+        dx: buffer(op.out.dx),
+        dy: buffer(op.in.dy),
+        x: buffer(op.in.x),
+        n: op.in.x.size,
+        fn: op.attrs.fn,
+        shift: op.attrs.shift,
+        accumulate: op.attrs.accumulate,
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/** y = f(x + shift) elementwise, any shape. */
+export const unaryOp = defineOp<{ x: Tensor }, { y: Tensor }, UnaryAttrs>({
+  type: 'unary',
+  async prepare({ rt, buffer }, op) {
+    return asProgram(
+      await prepareUnaryForward(rt, {
+        y: buffer(op.out.y),
+        x: buffer(op.in.x),
+        n: op.in.x.size,
+        fn: op.attrs.fn,
+        shift: op.attrs.shift,
+        label: op.name,
+      }),
+    );
+  },
+  grad(g, op, ctx) {
+    const dy = ctx.grad(op.out.y);
+    if (!dy || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(
+      unaryBackwardOp,
+      `${op.name}.dx`,
+      { dy, x: op.in.x },
+      { dx: s.grad },
+      { ...op.attrs, accumulate: s.accumulate },
+    );
+  },
+});
+
+/** f(x + shift) elementwise: f 'identity' adds a constant, 'log_abs' is log|·|, 'reciprocal' 1/·. */
+export function unary(g: Graph, name: string, x: Tensor, fn: UnaryFn, shift = 0): Tensor {
+  return g.add(unaryOp, name, { x }, { y: x.shape }, { fn, shift }).out.y;
 }

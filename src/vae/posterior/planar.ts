@@ -1,0 +1,219 @@
+// The planar-flow posterior (Rezende & Mohamed 2015): the diagonal Gaussian's sample z0 = μ + σ·ε
+// through K planar steps z′ = z + û·tanh(wᵀz + b), composed from small ops (unary is the only one
+// added for it):
+//   û = u + (m(wᵀu) − wᵀu)·w/‖w‖²,  m(a) = −1 + softplus(a)   (so wᵀû = m(wᵀu) > −1: invertible)
+//   m(a) − a = softplus(−a) − 1
+//   log|det ∂z′/∂z| = log|1 + ûᵀψ|,  ψ = (1 − tanh²(wᵀz + b))·w,  so ûᵀψ = (1 − h²)·wᵀû
+//   log q(z_K|x) = log N(z0; μ, σ²) − Σ_k log|det_k|
+// u, w and b are parameters (global) or an encoder head's outputs (amortized). There is no closed-
+// form KL: the ELBO uses its one-sample estimate log q(z_K|x) − log p(z_K).
+import { activationOp } from '../../graph/ops/dense.js';
+import { gaussianLogDensity } from '../../graph/ops/density.js';
+import { add, multiply, scale, subtract, unary } from '../../graph/ops/elementwise.js';
+import { reparamOp } from '../../graph/ops/latent.js';
+import { sliceCols } from '../../graph/ops/select.js';
+import { reduceRows, repeatRows } from '../../graph/ops/util.js';
+import type { Graph, Tensor } from '../../graph/graph.js';
+import { checkSize, fail } from '../fields.js';
+import { linearLayer } from '../modules.js';
+import type { LinearSpec, ParameterSpec } from '../layers.js';
+import type { BuildContext, PosteriorGraph, PosteriorKind } from '../sections.js';
+
+/**
+ * A planar-flow posterior: the diagonal Gaussian's heads encoder.mu and encoder.logvar, then
+ * `steps` planar steps z′ = z + û·tanh(wᵀz + b). Global parameters are posterior.flow.<k>.u and
+ * .w (1, Z) and .b (1); amortized ones come from the head encoder.flow (steps·(2Z + 1) outputs:
+ * step k's u, w and b at columns k·(2Z + 1) …). encode() also returns zK (n, Z): the flow's output
+ * for z0 = μ.
+ *
+ * @example `{ kind: 'planar', steps: 8, amortized: false }`
+ */
+export interface PlanarPosteriorConfig {
+  /** The posterior's kind. */
+  kind: 'planar';
+  /** K planar steps, an integer >= 1 (required). */
+  steps: number;
+  /** u, w, b per example from the encoder (true) or shared parameters (false, the default). */
+  amortized: boolean;
+}
+
+/** Most planar steps. */
+export const MAX_PLANAR_STEPS = 256;
+
+/** One step's parameters, each with 1 (global) or B (amortized) rows. */
+interface StepParams {
+  u: Tensor;
+  w: Tensor;
+  b: Tensor;
+}
+
+/** What log q needs of one step applied to N rows. */
+interface StepTrace {
+  /** tanh(wᵀz + b) (N). */
+  h: Tensor;
+  /** wᵀû repeated to the N rows (N). */
+  wu: Tensor;
+}
+
+/** x (P, C) repeated to N rows (N a multiple of P). */
+function toRows(g: Graph, name: string, x: Tensor, N: number): Tensor {
+  return x.rows === N ? x : repeatRows(g, name, x, N / x.rows);
+}
+
+/** û and wᵀû (P rows) of one step: the invertibility fix, once per example (or once). */
+function constrained(g: Graph, name: string, p: StepParams): { uHat: Tensor; wu: Tensor } {
+  const a = reduceRows(g, `${name}.wTu`, multiply(g, `${name}.w_u`, p.w, p.u));
+  const negA = scale(g, `${name}.neg_wTu`, a, -1);
+  const softplus = g.add(
+    activationOp,
+    `${name}.softplus`,
+    { x: negA },
+    { y: negA.shape },
+    {
+      act: 'softplus',
+    },
+  ).out.y;
+  // m(a) − a = softplus(−a) − 1, times 1/‖w‖².
+  const shiftBy = unary(g, `${name}.m_minus_a`, softplus, 'identity', -1);
+  const invNorm = unary(
+    g,
+    `${name}.inv_wsq`,
+    reduceRows(g, `${name}.wsq`, p.w, 'sumsq'),
+    'reciprocal',
+  );
+  const coef = multiply(g, `${name}.coef`, shiftBy, invNorm);
+  const uHat = add(g, `${name}.u_hat`, p.u, multiply(g, `${name}.w_coef`, p.w, coef));
+  const wu = reduceRows(g, `${name}.wTu_hat`, multiply(g, `${name}.w_u_hat`, p.w, uHat));
+  return { uHat, wu };
+}
+
+/** z (N, Z) -> z + û·tanh(wᵀz + b), and what the step's log-determinant needs. */
+function planarStep(
+  g: Graph,
+  name: string,
+  z: Tensor,
+  p: StepParams,
+): { z: Tensor; trace: StepTrace } {
+  const N = z.rows;
+  const { uHat, wu } = constrained(g, name, p);
+  const wz = reduceRows(
+    g,
+    `${name}.wTz`,
+    multiply(g, `${name}.w_z`, z, toRows(g, `${name}.w.rows`, p.w, N)),
+  );
+  const lin = add(g, `${name}.lin`, wz, toRows(g, `${name}.b.rows`, p.b, N));
+  const h = g.add(activationOp, `${name}.h`, { x: lin }, { y: lin.shape }, { act: 'tanh' }).out.y;
+  const step = multiply(g, `${name}.u_h`, toRows(g, `${name}.u_hat.rows`, uHat, N), h);
+  return {
+    z: add(g, name, z, step),
+    trace: { h, wu: toRows(g, `${name}.wTu_hat.rows`, wu, N) },
+  };
+}
+
+/** log|1 + (1 − h²)·wᵀû| per row (N). */
+function logDet(g: Graph, name: string, t: StepTrace): Tensor {
+  const h2wu = multiply(g, `${name}.h2_wu`, multiply(g, `${name}.h2`, t.h, t.h), t.wu);
+  return unary(g, `${name}.logdet`, subtract(g, `${name}.det_m1`, t.wu, h2wu), 'log_abs', 1);
+}
+
+/** The flow's parameters of step k: parameters, or slices of the encoder.flow head's output. */
+function stepParams(ctx: BuildContext, k: number, Z: number, head: Tensor | undefined): StepParams {
+  if (!head) {
+    const at = `posterior.flow.${k}`;
+    return { u: ctx.param(`${at}.u`), w: ctx.param(`${at}.w`), b: ctx.param(`${at}.b`) };
+  }
+  const g = ctx.g;
+  const o = k * (2 * Z + 1);
+  return {
+    u: sliceCols(g, `flow.${k}.u`, head, o, Z),
+    w: sliceCols(g, `flow.${k}.w`, head, o + Z, Z),
+    b: sliceCols(g, `flow.${k}.b`, head, o + 2 * Z, 1),
+  };
+}
+
+export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
+  kind: 'planar',
+  fields: ['steps', 'amortized'],
+  resolve(raw, path) {
+    if (raw.steps === undefined)
+      fail(`${path}.steps is required for kind 'planar' (an integer >= 1)`);
+    const steps = checkSize(`${path}.steps`, raw.steps, MAX_PLANAR_STEPS);
+    const amortized = raw.amortized ?? false;
+    if (typeof amortized !== 'boolean') {
+      fail(`${path}.amortized must be true or false, got ${JSON.stringify(amortized)}`);
+    }
+    return { kind: 'planar', steps, amortized };
+  },
+  heads(c, model, inSize): LinearSpec[] {
+    const Z = model.latentSize;
+    const heads = [
+      { name: 'encoder.mu', inSize, outSize: Z },
+      { name: 'encoder.logvar', inSize, outSize: Z },
+    ];
+    if (c.amortized) heads.push({ name: 'encoder.flow', inSize, outSize: c.steps * (2 * Z + 1) });
+    return heads;
+  },
+  params(c, model): ParameterSpec[] {
+    if (c.amortized) return [];
+    const Z = model.latentSize;
+    return Array.from({ length: c.steps }, (_, k) => [
+      { name: `posterior.flow.${k}.u`, shape: [1, Z], fanIn: Z },
+      { name: `posterior.flow.${k}.w`, shape: [1, Z], fanIn: Z },
+      { name: `posterior.flow.${k}.b`, shape: [1], fanIn: Z },
+    ]).flat();
+  },
+  build(ctx, c, h, o): PosteriorGraph {
+    const g = ctx.g;
+    const [muSpec, logvarSpec, flowSpec] = this.heads(c, ctx.config, h.cols);
+    if (!muSpec || !logvarSpec) throw new Error('planar posterior: missing the mu/logvar heads');
+    const mu = linearLayer(ctx, muSpec, h, 'identity');
+    const logvar = linearLayer(ctx, logvarSpec, h, 'identity');
+    const head = flowSpec ? linearLayer(ctx, flowSpec, h, 'identity') : undefined;
+    const Z = mu.cols;
+    const B = mu.rows;
+    const K = o.samples;
+    const shape = [B * K, Z];
+    // Drawn noise never takes a gradient: log q reads it as a constant.
+    const eps = o.eps ?? g.tensor('reparam.eps', shape, 'temp', false);
+    const z0 = g.add(
+      reparamOp,
+      'reparam',
+      { mu, logvar, eps: o.eps },
+      o.eps ? { z: shape } : { z: shape, eps },
+      { samples: K, seed: ctx.seed, stream: ctx.stream(), givenNoise: o.eps !== undefined },
+    ).out.z;
+    const params = Array.from({ length: c.steps }, (_, k) => stepParams(ctx, k, Z, head));
+    const flow = (prefix: string, start: Tensor) => {
+      let z = start;
+      const traces: StepTrace[] = [];
+      params.forEach((p, k) => {
+        const s = planarStep(g, `${prefix}.${k}`, z, p);
+        z = s.z;
+        traces.push(s.trace);
+      });
+      return { z, traces };
+    };
+    const sampled = flow('flow', z0);
+    let logq: Tensor | undefined;
+    let zK: Tensor | undefined;
+    return {
+      z: sampled.z,
+      samples: K,
+      mean: mu,
+      outputs: { mu, logvar },
+      report: () => ({ zK: (zK ??= flow('flow_mean', mu).z) }),
+      logq: () => {
+        if (logq) return logq;
+        // log N(z0; μ, σ²) with gradients to z0, μ and logvar in one op: μ and logvar then reach
+        // reparam's one-flag backward at the same stage of accumulation.
+        let q = gaussianLogDensity(g, 'logq.base', z0, { mu, logvar, samples: K });
+        sampled.traces.forEach((t, k) => {
+          q = subtract(g, `logq.${k}`, q, logDet(g, `flow.${k}`, t));
+        });
+        logq = q;
+        return logq;
+      },
+      analyticKl: () => undefined,
+    };
+  },
+};
