@@ -5,12 +5,17 @@
 // implementation to worker.ts, and a panel module under panels/.
 import type { Colormap } from '../../src/image/grid.js';
 import type { SyntheticName } from '../../src/data/synthetic.js';
+import type { PosteriorConfig } from '../../src/vae/kinds.js';
 
-/** The posterior kinds the synthetic panel trains with, and how its selector names them. */
+/**
+ * The posteriors the synthetic panel trains with: how its selector names them and the model
+ * description's section (the lecture notes' settings: planar K = 8).
+ */
 export const SYNTHETIC_POSTERIORS = {
-  diagonal: 'diagonal Gaussian',
-  full: 'full covariance (z = μ + L·ε)',
-} as const;
+  diagonal: { text: 'diagonal Gaussian', section: { kind: 'diagonal' } },
+  full: { text: 'full covariance (z = μ + L·ε)', section: { kind: 'full' } },
+  planar: { text: 'planar flow (K = 8)', section: { kind: 'planar', steps: 8, amortized: false } },
+} as const satisfies Record<string, { text: string; section: PosteriorConfig }>;
 export type SyntheticPosterior = keyof typeof SYNTHETIC_POSTERIORS;
 
 /** The canvases the worker draws into (GPU-direct, or through a readback where it must). */

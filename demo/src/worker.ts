@@ -15,6 +15,7 @@ import type { VaeConfig } from '../../src/vae/config.js';
 import { VaeInference, type Decoded } from '../../src/vae/inference.js';
 import { serveEngine, type WorkerScope } from './rpc.js';
 import {
+  SYNTHETIC_POSTERIORS,
   VIEW_IDS,
   type DisplayMode,
   type Engine,
@@ -301,7 +302,7 @@ const engine: Engine = {
         inputSize: 2,
         latentSize: 2,
         encoder: { hidden: [64, 64], activation: 'tanh' },
-        posterior: { kind: posterior },
+        posterior: SYNTHETIC_POSTERIORS[posterior].section,
         decoder: { hidden: [64, 64], activation: 'tanh' },
         likelihood: { kind: 'gaussian-learned' },
       },

@@ -18,7 +18,7 @@ export const syntheticPanel: Panel = {
       select.append(option);
     }
     const posteriors = app.$<HTMLSelectElement>('syn-posterior');
-    for (const [kind, text] of Object.entries(SYNTHETIC_POSTERIORS)) {
+    for (const [kind, { text }] of Object.entries(SYNTHETIC_POSTERIORS)) {
       const option = document.createElement('option');
       option.value = kind;
       option.textContent = text;
