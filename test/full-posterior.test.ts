@@ -7,7 +7,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateSynthetic } from '../src/data/synthetic.js';
 import { runGraph64 } from '../src/reference/graph.js';
 import { buildEncoderGraph, buildModelGraph } from '../src/vae/build.js';
 import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../src/vae/config.js';
@@ -15,6 +14,7 @@ import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
+import { trainRotatedGaussian } from './helpers/synthetic-training.js';
 import { compileModelGraph, stepInputs64, writeStepInputs } from './helpers/model-graph.js';
 import { tempDir, twin } from './helpers/python.js';
 import { freshSeed, makeRng, mismatches, randomNormal } from './helpers/reference.js';
@@ -368,31 +368,11 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('training the full posterior on %s', (a
     '%s: the loss falls over 300 steps of the rotated Gaussian',
     async (_n, objective) => {
       const rt = await runtimeFor(adapter);
-      const points = generateSynthetic('rotated-gaussian', {
-        count: 1000,
-        seed: 5,
-        noiseVariance: 0.2,
-      });
-      const data = { images: points.data, count: points.count };
-      const model = VaeModel.create(
+      const { points, model, trainer, before, after, reports } = await trainRotatedGaussian(
         rt,
-        {
-          version: 2,
-          inputSize: 2,
-          latentSize: 2,
-          encoder: { hidden: [32], activation: 'tanh' },
-          decoder: { hidden: [32], activation: 'tanh' },
-          posterior: { kind: 'full' },
-          likelihood: { kind: 'gaussian-learned' },
-          objective,
-        },
-        { seed: 7 },
+        { kind: 'full' },
+        objective,
       );
-      const trainer = await Trainer.create(model, { batchSize: 50, lr: 3e-3, seed: 8 });
-      const before = await trainer.evaluate(data);
-      // 1000 points in batches of 50: 20 steps an epoch.
-      const reports = await trainer.fit(data, { epochs: 15 });
-      const after = await trainer.evaluate(data);
       expect(reports.every((r) => Number.isFinite(r.train.loss))).toBe(true);
       expect(after.loss, `before ${before.loss}`).toBeLessThan(before.loss - 0.5);
       // The learned factor is not diagonal: some example has |L′| well away from 0.
