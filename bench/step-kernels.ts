@@ -4,13 +4,13 @@
 // kernel label (by the clock where there are no timestamp queries). Runs in an older tree too
 // (copy this file and portable.ts into it), so two trees' steps can be compared kernel by kernel.
 // Usage: npx tsx bench/step-kernels.ts [--adapter swiftshader|llvmpipe|gpu] [--batch 128]
-//          [--model mlp|conv]
+//          [--model mlp|conv|iwae] [--k 5] (iwae: the IWAE paper's 784-200-200-50 tanh model, k samples)
 // Prints one JSON line: { adapter, dispatches, totalMs, kernels: [{ kernel, count, ms }],
 // each: [{ label, ms }] (every dispatch in order) }.
 import type { PreparedDispatch } from '../src/gpu/runtime.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime } from '../src/gpu/runtime.js';
-import { convVaePreset } from '../src/vae/config.js';
+import { convVaePreset, type VaeConfig } from '../src/vae/config.js';
 import { MLP_VAE, option } from './portable.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
@@ -20,13 +20,18 @@ const rt = await createRuntime({
   adapter: option('--adapter', 'swiftshader') as AdapterChoice,
   tuning: { persist: false, background: false },
 });
-const model = VaeModel.create(
-  rt,
-  option('--model', 'mlp') === 'conv' ? convVaePreset(20) : MLP_VAE,
-  {
-    seed: 1,
-  },
-);
+const modelKind = option('--model', 'mlp');
+const IWAE_VAE: VaeConfig = {
+  version: 2,
+  inputSize: 784,
+  latentSize: 50,
+  encoder: { hidden: [200, 200], activation: 'tanh' },
+  decoder: { hidden: [200, 200], activation: 'tanh' },
+  likelihood: { kind: 'bernoulli' },
+  objective: { kind: 'iwae', samples: Number(option('--k', '5')), reduction: 'sum' },
+};
+const config = modelKind === 'conv' ? convVaePreset(20) : modelKind === 'iwae' ? IWAE_VAE : MLP_VAE;
+const model = VaeModel.create(rt, config, { seed: 1 });
 const trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed: 1 });
 const x = Float32Array.from({ length: batch * 784 }, (_, i) => ((i * 7919) % 1000) / 1000);
 for (let i = 0; i < 3; i++) await trainer.trainStep(x, batch);
