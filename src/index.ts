@@ -199,6 +199,7 @@ export {
 } from './data/idx.js';
 export {
   generateSynthetic,
+  syntheticLogDensity,
   SYNTHETIC_NAMES,
   type SyntheticData,
   type SyntheticName,

@@ -2,7 +2,7 @@
 // against log|det J| of its Jacobian computed by central differences of a direct float64 step
 // written here, û against its formula with wᵀû ≥ −1 (the fix binding on some steps), z_K and log q
 // against the direct composition (float64 interpreter, Z = 2, 3, 5, global and amortized); config
-// errors; inference (encode reports zK, sample, traverse, reconstruct); and a few hundred training
+// errors; inference (encode reports zK, sample, traverse, reconstruct decodes zK); and a few hundred training
 // steps whose loss falls.
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/graph/graph.js';
@@ -268,7 +268,7 @@ describe('planar config', () => {
 
 describe.each(TEST_ADAPTERS)('the planar posterior on %s', (adapter) => {
   it.each([false, true])(
-    'amortized %s: encode reports mu, logvar and zK; sample, traverse, reconstruct run',
+    'amortized %s: encode reports mu, logvar and zK; sample, traverse run; reconstruct decodes zK',
     async (amortized) => {
       const rt = await runtimeFor(adapter);
       const seed = freshSeed();
@@ -298,6 +298,13 @@ describe.each(TEST_ADAPTERS)('the planar posterior on %s', (adapter) => {
       const images = [sampled.images, traversed.images, reconstructed.images];
       expect(images.map((a) => a.length)).toEqual([4 * D, 3 * D, 2 * D]);
       expect(images.every((a) => a.every(Number.isFinite))).toBe(true);
+      // A reconstruction decodes the flow's output at μ (zK, which differs from μ: checked above):
+      // its codes are zK and its images are decode(zK).
+      const zK = got.zK!.slice(0, 2 * Z);
+      const tol = { atol: 1e-5, rtol: 1e-5 };
+      expect(mismatches(reconstructed.codes, zK, tol, 'reconstruct codes')).toBeNull();
+      const decodedZK = await vae.decode(zK, 2);
+      expect(mismatches(reconstructed.images, decodedZK, tol, 'reconstruct images')).toBeNull();
       vae.destroy();
       model.destroy();
     },

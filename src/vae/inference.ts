@@ -164,6 +164,9 @@ interface EncodeEntry {
   feeds: readonly Feed[];
   mu: Tensor;
   logvar: Tensor;
+  /** The posterior's location (PosteriorGraph.mean): what reconstructions and data-space
+   * interpolation decode (mu, or a flow's output at mu). */
+  code: Tensor;
   /** Everything encode() returns, by name (mu and logvar among them). */
   outputs: Readonly<Record<string, Tensor>>;
   cg: CompiledGraph;
@@ -555,8 +558,8 @@ export class VaeInference {
         const pass = encoder.beginComputePass({ label: 'inference.encode' });
         e.cg.encode(pass);
         pass.end();
-        const mu = e.cg.buffer(e.mu);
-        encoder.copyBufferToBuffer(mu.buffer, mu.offset, this.anchors.buffer, 0, 2 * Z * 4);
+        const code = e.cg.buffer(e.code);
+        encoder.copyBufferToBuffer(code.buffer, code.offset, this.anchors.buffer, 0, 2 * Z * 4);
       } else {
         const both = new Float32Array(2 * Z);
         both.set(a, 0);
@@ -932,7 +935,7 @@ export class VaeInference {
     const pass = encoder.beginComputePass({ label: 'inference.encode' });
     e.cg.encode(pass);
     pass.end();
-    copy(encoder, sliceRange(e.cg.buffer(e.mu), R * Z * 4), d.cg.buffer(d.z));
+    copy(encoder, sliceRange(e.cg.buffer(e.code), R * Z * 4), d.cg.buffer(d.z));
     this.encodeDecode(encoder, d, []);
     this.rt.device.queue.submit([encoder.finish()]);
   }
@@ -979,6 +982,7 @@ export class VaeInference {
         feeds: eg.feeds,
         mu,
         logvar,
+        code: eg.mean,
         outputs: eg.outputs,
         cg,
         destroy: () => cg.destroy(),

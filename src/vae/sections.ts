@@ -51,7 +51,11 @@ export interface PosteriorGraph {
   /** (B·K, Z): sample k of example b at row b·K + k. */
   readonly z: Tensor;
   readonly samples: number;
-  /** The posterior's location (B, Z): the code encode() and reconstructions use. */
+  /**
+   * The posterior's location (B, Z): the code reconstructions and data-space interpolation decode
+   * (mu; a flow's output at mu). A flow builds it on first use, so graphs that never read it do
+   * not pay for it.
+   */
   readonly mean: Tensor;
   /** The posterior's parameters by name (e.g. mu and logvar), each (B, width): encode() returns them. */
   readonly outputs: Readonly<Record<string, Tensor>>;

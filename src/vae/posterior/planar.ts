@@ -196,12 +196,17 @@ export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
     const sampled = flow('flow', z0);
     let logq: Tensor | undefined;
     let zK: Tensor | undefined;
+    // The flow at z0 = μ, built on first use (only the encoder graph asks for it).
+    const flowOfMean = () => (zK ??= flow('flow_mean', mu).z);
     return {
       z: sampled.z,
       samples: K,
-      mean: mu,
+      // The location a reconstruction decodes: the flow's output at μ, not μ itself.
+      get mean() {
+        return flowOfMean();
+      },
       outputs: { mu, logvar },
-      report: () => ({ zK: (zK ??= flow('flow_mean', mu).z) }),
+      report: () => ({ zK: flowOfMean() }),
       logq: () => {
         if (logq) return logq;
         // log N(z0; μ, σ²) with gradients to z0, μ and logvar in one op: μ and logvar then reach
