@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ROTATION, SYNTHETIC_NAMES, generateSynthetic, normalCdf } from '../src/data/synthetic.js';
-import type { SyntheticData } from '../src/data/synthetic.js';
+import {
+  ROTATION,
+  SYNTHETIC_NAMES,
+  generateSynthetic,
+  normalCdf,
+  syntheticLogDensity,
+} from '../src/data/synthetic.js';
+import type { SyntheticData, SyntheticName } from '../src/data/synthetic.js';
 import { createRng } from '../src/data/rng.js';
 
 const N = 20000;
@@ -239,5 +245,76 @@ describe('synthetic 2-D sets', () => {
     expect(Math.abs(s2 / N - 1)).toBeLessThan(5 * Math.sqrt(2 / N));
     expect(createRng(2 ** 40).next()).not.toBe(createRng(0).next());
     expect(createRng(-1).next()).not.toBe(createRng(1).next());
+  });
+});
+
+describe('syntheticLogDensity', () => {
+  // Density and generator checked against each other: 100,000 fresh points binned on a 12 × 12
+  // grid, each bin's expected count the density integrated over it (midpoint rule on 6 × 6
+  // sub-points), a chi-square statistic over the bins expecting at least 5 points. A wrong
+  // covariance, rotation, mixture weight or curve moves whole bins by many standard errors.
+  const settings: Record<SyntheticName, { noiseVariance: number; half: number }> = {
+    'stretched-gaussian': { noiseVariance: 0.2, half: 7 },
+    'rotated-gaussian': { noiseVariance: 0.2, half: 7 },
+    'figure-eight': { noiseVariance: 0.02, half: 2.4 },
+    'three-blobs': { noiseVariance: 0.2, half: 3.4 },
+    'rotated-gaussians': { noiseVariance: 0.2, half: 7 },
+  };
+  it.each(SYNTHETIC_NAMES)('%s: the density integrates to the data, bin by bin', (name) => {
+    const { noiseVariance, half } = settings[name];
+    const seed = 1 + Math.floor(Math.random() * 1e6);
+    const count = 100_000;
+    const set = generateSynthetic(name, { count, seed, noiseVariance });
+    const bins = 12;
+    const sub = 6;
+    const width = (2 * half) / bins;
+    const observed = new Float64Array(bins * bins);
+    for (let i = 0; i < count; i++) {
+      const bx = Math.floor((set.data[2 * i]! + half) / width);
+      const by = Math.floor((set.data[2 * i + 1]! + half) / width);
+      if (bx >= 0 && bx < bins && by >= 0 && by < bins) observed[by * bins + bx]! += 1;
+    }
+    const mid = new Float32Array(bins * bins * sub * sub * 2);
+    let m = 0;
+    for (let by = 0; by < bins; by++) {
+      for (let bx = 0; bx < bins; bx++) {
+        for (let sy = 0; sy < sub; sy++) {
+          for (let sx = 0; sx < sub; sx++) {
+            mid[m++] = -half + (bx + (sx + 0.5) / sub) * width;
+            mid[m++] = -half + (by + (sy + 0.5) / sub) * width;
+          }
+        }
+      }
+    }
+    const logp = syntheticLogDensity(set, mid);
+    const cell = (width / sub) ** 2;
+    let chi2 = 0;
+    let df = 0;
+    let mass = 0;
+    for (let b = 0; b < bins * bins; b++) {
+      let p = 0;
+      for (let j = 0; j < sub * sub; j++) p += Math.exp(logp[b * sub * sub + j]!) * cell;
+      mass += p;
+      const expected = p * count;
+      if (expected < 5) continue;
+      chi2 += (observed[b]! - expected) ** 2 / expected;
+      df++;
+    }
+    // Nearly all the mass lies in the square (the density is normalised).
+    expect(mass, `seed ${seed}`).toBeGreaterThan(0.97);
+    expect(mass, `seed ${seed}`).toBeLessThan(1.005);
+    // The midpoint rule's error is far below the counts' noise here; df + 6√(2 df) is beyond the
+    // 0.9999 quantile of chi-square.
+    expect(chi2, `seed ${seed}, ${df} bins`).toBeLessThan(df + 6 * Math.sqrt(2 * df));
+  });
+
+  it('the Gaussians match their closed form; bad points are named', () => {
+    const set = generateSynthetic('rotated-gaussian', { count: 1, noiseVariance: 0.2 });
+    // At the origin: −log 2π − ½ log det Σ, det Σ = (9 + 0.2)(1/9 + 0.2) for any rotation.
+    const want = -Math.log(2 * Math.PI) - 0.5 * Math.log((9 + 0.2) * (1 / 9 + 0.2));
+    expect(syntheticLogDensity(set, new Float32Array([0, 0]))[0]).toBeCloseTo(want, 12);
+    expect(() => syntheticLogDensity(set, new Float32Array(3))).toThrow(/\(n, 2\)/);
+    const noiseless = generateSynthetic('figure-eight', { count: 1, noiseVariance: 0 });
+    expect(() => syntheticLogDensity(noiseless, new Float32Array(2))).toThrow(/noiseVariance > 0/);
   });
 });
