@@ -5,18 +5,14 @@
 // implementation to worker.ts, and a panel module under panels/.
 import type { Colormap } from '../../src/image/grid.js';
 import type { SyntheticName } from '../../src/data/synthetic.js';
-import type { PosteriorConfig } from '../../src/vae/kinds.js';
+import { EXPERIMENT_POSTERIORS, type ExperimentPosterior } from '../../src/experiments/settings.js';
 
 /**
- * The posteriors the synthetic panel trains with: how its selector names them and the model
- * description's section (the lecture notes' settings: planar K = 8).
+ * The posteriors the synthetic panel trains with: the experiments' table (how menus name them and
+ * their model-description section, at the notes' settings).
  */
-export const SYNTHETIC_POSTERIORS = {
-  diagonal: { text: 'diagonal Gaussian', section: { kind: 'diagonal' } },
-  full: { text: 'full covariance (z = μ + L·ε)', section: { kind: 'full' } },
-  planar: { text: 'planar flow (K = 8)', section: { kind: 'planar', steps: 8, amortized: false } },
-} as const satisfies Record<string, { text: string; section: PosteriorConfig }>;
-export type SyntheticPosterior = keyof typeof SYNTHETIC_POSTERIORS;
+export { EXPERIMENT_POSTERIORS as SYNTHETIC_POSTERIORS };
+export type SyntheticPosterior = ExperimentPosterior;
 
 /** The canvases the worker draws into (GPU-direct, or through a readback where it must). */
 export const VIEW_IDS = ['slider-image', 'traversal', 'manifold'] as const;

@@ -7,6 +7,7 @@ import { createRuntime, type GpuRuntime } from '../../src/gpu/runtime.js';
 import { loadEmbeddedDigits, type EmbeddedDigits } from '../../src/data/embedded.js';
 import { createRng } from '../../src/data/rng.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
+import { sampleObservations } from '../../src/experiments/synthetic.js';
 import type { Colormap } from '../../src/image/grid.js';
 import { readCheckpointSource } from '../../src/checkpoint/source.js';
 import { VaeModel } from '../../src/vae/model.js';
@@ -336,20 +337,14 @@ const engine: Engine = {
       const seconds = (performance.now() - started) / 1000;
       const data = set.data.slice(0, shown * 2);
       // x ~ p(x|z) for z ~ p(z): the decoder mean plus sigma times noise (sigma from alpha = 1).
-      const prior = await inference.sample(shown, { seed: 9 });
-      const plusSigma = await inference.sample(shown, { seed: 9, alpha: 1 });
-      const noise = createRng(11);
-      for (let i = 0; i < prior.images.length; i++) {
-        prior.images[i] =
-          prior.images[i]! + (plusSigma.images[i]! - prior.images[i]!) * noise.normal();
-      }
+      const prior = await sampleObservations(inference, shown, 9);
       const recon = await inference.reconstruct(data, shown);
       return {
         data: shown,
-        prior: prior.rows,
+        prior: shown,
         recon: recon.rows,
         loss: losses,
-        points: { data, prior: prior.images, recon: recon.images },
+        points: { data, prior, recon: recon.images },
         seconds,
       };
     } finally {

@@ -1,18 +1,20 @@
-// The commands of the CLI (train, eval, sample), run in the process whose native stderr is
+// The commands of the CLI (train, eval, sample; experiment in experiment.ts), run in the process whose native stderr is
 // captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCheckpointFile, removeStaleTempFiles } from '../checkpoint/file.js';
 import { binarizeInto } from '../data/idx.js';
 import { createRng } from '../data/rng.js';
-import { createRuntime, type GpuRuntime } from '../gpu/runtime.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
 import { imageGrid } from '../image/grid.js';
 import { encodePngSync } from '../image/png-node.js';
 import type { CliArgs, EvalOptions, SampleOptions, TrainOptions } from './args.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
+import { experiment } from './experiment.js';
 import { ownStderr } from './native-stderr.js';
+import { metricsJson, Output, round, runtime } from './output.js';
 import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
 import { createProgress } from './progress.js';
 import {
@@ -27,53 +29,7 @@ import { reconstruct } from './render.js';
 import { VaeInference } from '../vae/inference.js';
 import { VaeModel } from '../vae/model.js';
 import { formatMetrics } from '../vae/metrics.js';
-import { Trainer, type Dataset, type Metrics } from '../vae/trainer.js';
-
-/** Human lines (stdout, or stderr when stdout carries JSON) and JSON lines (--json only). */
-class Output {
-  private readonly started = performance.now();
-
-  constructor(private readonly jsonMode: boolean) {}
-
-  log(line: string): void {
-    if (this.jsonMode) ownStderr().write(`${line}\n`);
-    else process.stdout.write(`${line}\n`);
-  }
-
-  json(record: Record<string, unknown>): void {
-    if (this.jsonMode) process.stdout.write(`${JSON.stringify(record)}\n`);
-  }
-
-  /** Seconds since the command started. */
-  elapsed(): number {
-    return (performance.now() - this.started) / 1000;
-  }
-
-  /** The final line: what was written and how long it took (and the JSON summary). */
-  finish(command: string, files: string[], summary: Record<string, unknown> = {}): void {
-    const seconds = this.elapsed();
-    const what = files.length > 0 ? `wrote ${files.join(', ')}` : 'done';
-    this.log(`${what} in ${seconds.toFixed(1)} s`);
-    this.json({ type: 'summary', command, files, seconds: round(seconds, 3), ...summary });
-  }
-}
-
-const round = (v: number, digits = 4) => Number(v.toFixed(digits));
-
-/** Every metric by name (loss, recon, kl, elbo; iwae; …) and the example count. */
-function metricsJson(m: Metrics): Record<string, number> {
-  const values = Object.fromEntries(Object.entries(m.values).map(([k, v]) => [k, round(v)]));
-  return { ...values, examples: m.examples };
-}
-
-async function runtime(adapter: TrainOptions['adapter'], out: Output): Promise<GpuRuntime> {
-  const rt = await createRuntime({
-    adapter,
-    onError: (e) => ownStderr().write(`${e.message}\n`),
-  });
-  out.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
-  return rt;
-}
+import { Trainer, type Dataset } from '../vae/trainer.js';
 
 async function writePng(
   path: string,
@@ -473,5 +429,7 @@ export async function runCommand(
       return evaluate(args.options);
     case 'sample':
       return sample(args.options);
+    case 'experiment':
+      return experiment(args.options);
   }
 }

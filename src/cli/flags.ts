@@ -87,6 +87,11 @@ export interface CommandSpec<T extends FlagTable = FlagTable, O = unknown> {
   /** Example command lines for `<command> --help`. */
   examples: readonly string[];
   flags: T;
+  /**
+   * A flag that may also be given as the one positional argument (`experiment figure-eight` for
+   * `experiment --set figure-eight`); absent: positional arguments are errors.
+   */
+  positional?: string;
   build(values: FlagValues<T>, context: BuildContext): O;
 }
 
@@ -94,6 +99,9 @@ export interface CommandSpec<T extends FlagTable = FlagTable, O = unknown> {
 export function defineCommand<const T extends FlagTable, O>(
   spec: CommandSpec<T, O>,
 ): CommandSpec<T, O> {
+  if (spec.positional !== undefined && !(spec.positional in spec.flags)) {
+    throw new Error(`${spec.name}: positional names no flag ('${spec.positional}')`);
+  }
   return spec;
 }
 
@@ -228,7 +236,18 @@ export function parseCommand<T extends FlagTable, O>(
     return { help: true };
   }
   const raw = new Map<string, string | true>();
+  let positionalTaken = false;
   for (const token of tokens) {
+    if (token.kind === 'positional' && spec.positional !== undefined && !positionalTaken) {
+      positionalTaken = true;
+      if (tokens.some((t) => t.kind === 'option' && t.name === spec.positional)) {
+        throw new Error(
+          `${command}: '${token.value}' and --${spec.positional} both give the ${spec.positional}; give one`,
+        );
+      }
+      raw.set(spec.positional, token.value);
+      continue;
+    }
     if (token.kind === 'positional' || token.kind === 'option-terminator') {
       const arg = token.kind === 'positional' ? token.value : '--';
       throw new Error(
@@ -371,8 +390,10 @@ export function flagHelp(flags: FlagTable): string[] {
 
 /** `<program> <command> --help`: summary, options, notes and examples. */
 export function commandHelp(program: string, spec: CommandSpec): string {
+  const operandFlag = spec.positional !== undefined ? spec.flags[spec.positional] : undefined;
+  const operand = operandFlag ? ` [${metaOf(operandFlag)}]` : '';
   const lines = [
-    `Usage: ${program} ${spec.name} [options]`,
+    `Usage: ${program} ${spec.name}${operand} [options]`,
     '',
     `${spec.summary}.`,
     '',
