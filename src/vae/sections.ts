@@ -51,8 +51,10 @@ export interface PosteriorGraph {
   /** (B·K, Z): sample k of example b at row b·K + k. */
   readonly z: Tensor;
   readonly samples: number;
-  /** The posterior's location (B, Z): the code encode() and reconstructions use. */
+  /** The posterior's location (B, width of z). */
   readonly mean: Tensor;
+  /** The sample the prior scores (B·K, latentSize) when it is not z: a hierarchy's top layer. */
+  readonly top?: Tensor;
   /** The posterior's parameters by name (e.g. mu and logvar), each (B, width): encode() returns them. */
   readonly outputs: Readonly<Record<string, Tensor>>;
   /**
@@ -62,6 +64,11 @@ export interface PosteriorGraph {
   report?(): Readonly<Record<string, Tensor>>;
   /** log q(z|x) per sample row (B·K); its ops are added on the first call. */
   logq(): Tensor;
+  /**
+   * log p(z|top) per sample row (B·K): the generative layers between the prior's sample and z (a
+   * hierarchy); absent: none.
+   */
+  logpBelow?(): Tensor;
   /** KL(q ‖ p) per example (B) in closed form, or undefined when the pair has none. */
   analyticKl(prior: PriorGraph): Tensor | undefined;
 }
@@ -76,6 +83,13 @@ export interface PosteriorKind<
    * the heads in module order; absent: none.
    */
   params?(c: C, model: ModelShape): ParameterSpec[];
+  /**
+   * Widths of the stochastic layers from the decoder's input z up to the prior's sample (default
+   * [latentSize]); given noise holds them side by side in this order.
+   */
+  latents?(c: C, model: ModelShape): number[];
+  /** The decoder's input from codes (R, latentSize) in inference graphs; absent: the codes. */
+  decoderInput?(ctx: BuildContext, c: C, code: Tensor): Tensor;
   /** q(z|x) from the encoder's top features h (B, inSize). */
   build(ctx: BuildContext, c: C, h: Tensor, o: PosteriorOptions): PosteriorGraph;
 }
