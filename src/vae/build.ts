@@ -235,6 +235,7 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
   });
   const perExample = built.perExample ?? {};
   for (const t of [m.posterior.z, m.posterior.mean, m.output, m.nll, built.loss]) t.keep = true;
+  if (m.posterior.top) m.posterior.top.keep = true;
   for (const t of Object.values(perExample)) t.keep = true;
   for (const t of Object.values(m.posterior.outputs)) t.keep = true;
   if (m.logSigma) m.logSigma.keep = true;
