@@ -1,12 +1,11 @@
 // Every variant against the PyTorch twin's golden fixtures (python/webgpu_vae_torch/golden.py):
 // IWAE training (K samples, given noise), the conditional VAE (MLP; conv with the label as
-// channels or at the dense layer), the full-covariance posterior (ELBO and IWAE) and the planar
-// flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3), two stochastic layers
-// (ELBO, IWAE k = 3), the
-// objective, every gradient and three Adam steps on the GPU (the ELBO fixture's GPU run is in
-// test/graph.test.ts); and the float64 interpreter of the same graph against all four fixtures
-// (ELBO, IWAE, CVAE, full, planar, hierarchical): the forward tensors, the objective, every gradient and three float64
-// Adam steps.
+// channels or at the dense layer), the full-covariance posterior (ELBO and IWAE), the planar
+// flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3) and two stochastic layers
+// (ELBO, IWAE k = 3): the objective, every gradient and three Adam steps on the GPU (the ELBO
+// fixture's GPU run is in test/graph.test.ts); and the float64 interpreter of the same graph
+// against every fixture (ELBO, IWAE, CVAE, full, planar, hierarchical): the forward tensors, the
+// objective, every gradient and three float64 Adam steps.
 import { describe, expect, it } from 'vitest';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { adamStep64 } from '../src/reference/adam.js';
