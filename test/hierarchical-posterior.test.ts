@@ -3,7 +3,8 @@
 // seeds, awkward sizes), its log w against the layer-by-layer sum, the GPU graph against the
 // interpreter (every gradient, poisoned buffers; drawn noise), config errors naming the field,
 // inference (encode's two layers, decode through p(z1|z2), sample, traverse, reconstruct), a
-// checkpoint round trip, and training runs whose loss falls. The PyTorch twin's golden fixture
+// checkpoint round trip, and training runs whose loss falls (and whose log p(x) bound tightens
+// from k = 1 to k = 64). The PyTorch twin's golden fixture
 // (vae-golden-hierarchical.json) is checked with the others in test/model-golden.test.ts.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -360,13 +361,19 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('training a hierarchical model on %s', 
     '%s: the loss falls over 300 steps of the rotated Gaussian',
     async (_n, objective) => {
       const rt = await runtimeFor(adapter);
-      const { model, trainer, before, after, reports } = await trainRotatedGaussian(
+      const { points, model, trainer, before, after, reports } = await trainRotatedGaussian(
         rt,
         { kind: 'hierarchical', lower: 3, hidden: [16] },
         objective,
       );
       expect(reports.every((r) => Number.isFinite(r.train.loss))).toBe(true);
       expect(after.loss, `before ${before.loss}`).toBeLessThan(before.loss - 0.5);
+      // log p(x) through both layers: the bound tightens from k = 1 to k = 64.
+      const data = { images: points.data, count: points.count };
+      const one = await trainer.logLikelihood(data, { k: 1 });
+      const many = await trainer.logLikelihood(data, { k: 64, chunk: 32 });
+      expect(Number.isFinite(many.logPx)).toBe(true);
+      expect(many.logPx, `k = 1: ${one.logPx}`).toBeGreaterThan(one.logPx + 0.01);
       trainer.destroy();
       model.destroy();
     },
