@@ -26,6 +26,11 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
             posterior.flow.{k}.u/w/b (global, after the encoder's heads in module order) or
             encoder.flow's steps·(2Z + 1) outputs, step k's u, w, b at columns k·(2Z + 1) …
             (amortized).
+  hierarchical  two stochastic layers: z1 (`lower`, the decoder's input) ~ q(z1|x) from the heads
+            above, then z2 (latentSize, the code) ~ q(z2|z1) from GaussianNet encoder.up (hidden
+            layers with the encoder's activation, heads mu, logvar); p(z1|z2) is decoder.down (the
+            decoder's activation), p(z2) = N(0, I). eps holds z1's noise, then z2's. log q and
+            log p sum both layers; no closed-form KL.
 """
 
 from __future__ import annotations
