@@ -1014,6 +1014,14 @@ describe('the model of train', () => {
     expect(resolveVaeConfig(c).objective.kind).toBe('iwae');
   });
 
+  it('builds two stochastic layers from --posterior hierarchical and --latent', async () => {
+    const c = await modelConfig({ ...choice, latent: 7, posterior: 'hierarchical' }, 784);
+    expect(c.posterior).toEqual({ kind: 'hierarchical', lower: 14, hidden: [7, 7] });
+    expect(resolveVaeConfig(c).latentSize).toBe(7);
+    const wide = await modelConfig({ ...choice, latent: 200, posterior: 'hierarchical' }, 784);
+    expect(resolveVaeConfig(wide).posterior).toMatchObject({ lower: 256 });
+  });
+
   it('builds the full-covariance posterior from --posterior full', async () => {
     const c = await modelConfig({ ...choice, posterior: 'full' }, 784);
     expect(c.posterior).toEqual({ kind: 'full' });

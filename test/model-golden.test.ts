@@ -1,11 +1,11 @@
 // Every variant against the PyTorch twin's golden fixtures (python/webgpu_vae_torch/golden.py):
 // IWAE training (K samples, given noise), the conditional VAE (MLP; conv with the label as
-// channels or at the dense layer), the full-covariance posterior (ELBO and IWAE) and the planar
-// flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3), the
-// objective, every gradient and three Adam steps on the GPU (the ELBO fixture's GPU run is in
-// test/graph.test.ts); and the float64 interpreter of the same graph against all four fixtures
-// (ELBO, IWAE, CVAE, full, planar): the forward tensors, the objective, every gradient and three float64
-// Adam steps.
+// channels or at the dense layer), the full-covariance posterior (ELBO and IWAE), the planar
+// flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3) and two stochastic layers
+// (ELBO, IWAE k = 3): the objective, every gradient and three Adam steps on the GPU (the ELBO
+// fixture's GPU run is in test/graph.test.ts); and the float64 interpreter of the same graph
+// against every fixture (ELBO, IWAE, CVAE, full, planar, hierarchical): the forward tensors, the
+// objective, every gradient and three float64 Adam steps.
 import { describe, expect, it } from 'vitest';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { adamStep64 } from '../src/reference/adam.js';
@@ -29,6 +29,7 @@ const FILES: GoldenFile[] = [
   'vae-golden-cvae.json',
   'vae-golden-full.json',
   'vae-golden-planar.json',
+  'vae-golden-hierarchical.json',
 ];
 /** The interpreter is checked against every fixture, the version-1 ELBO cases too. */
 const REFERENCE_FILES: GoldenFile[] = ['vae-golden.json', ...FILES];
@@ -88,6 +89,8 @@ describe('the float64 interpreter against the PyTorch twin', () => {
         ['nll', c.nll, mg.nll],
         ['mu', c.mu, mg.posterior.outputs.mu],
         ['logvar', c.logvar, mg.posterior.outputs.logvar],
+        ['mu1', c.mu1, mg.posterior.outputs.mu1],
+        ['logvar1', c.logvar1, mg.posterior.outputs.logvar1],
         ['lower', c.lower, mg.posterior.outputs.lower],
         ['z', c.z, mg.posterior.z],
         ['output', c.output, mg.output],

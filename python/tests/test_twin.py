@@ -60,6 +60,15 @@ class ConfigTest(unittest.TestCase):
                           'posterior.amortized must be true or false')
         self.assert_error(v2(posterior={'kind': 'planar', 'steps': 2, 'rank': 1}),
                           'posterior.rank is unknown')
+        self.assert_error(v2(posterior={'kind': 'hierarchical'}), 'posterior.lower is required')
+        self.assert_error(v2(posterior={'kind': 'hierarchical', 'lower': 257}),
+                          'posterior.lower must be an integer in [1, 256], got 257')
+        self.assert_error(v2(posterior={'kind': 'hierarchical', 'lower': 3, 'hidden': 4}),
+                          'posterior.hidden must be an array of layer widths, got 4')
+        self.assert_error(v2(posterior={'kind': 'hierarchical', 'lower': 3, 'hidden': [4, 0]}),
+                          'posterior.hidden[1] must be an integer in [1, 1048576], got 0')
+        self.assert_error(v2(posterior={'kind': 'hierarchical', 'lower': 3, 'steps': 2}),
+                          'posterior.steps is unknown')
         self.assert_error({**MLP, 'version': 3}, 'version must be 2')
         self.assert_error({**MLP, 'encoder': {'hidden': [5], 'deconv': []}},
                           'encoder.deconv is not a field')
@@ -137,6 +146,22 @@ class ModelTest(unittest.TestCase):
                                         posterior={'kind': 'planar', 'steps': 2,
                                                    'amortized': True})))
         self.assertEqual(amortized['encoder.flow.weight'], (14, 5))
+
+    def test_hierarchical_parameters(self):
+        names = self.shapes(v2(latentSize=2, posterior={'kind': 'hierarchical', 'lower': 3,
+                                                        'hidden': [7]}))
+        self.assertEqual(names, [
+            ('encoder.0.weight', (5, 6)), ('encoder.0.bias', (5,)),
+            ('encoder.mu.weight', (3, 5)), ('encoder.mu.bias', (3,)),
+            ('encoder.logvar.weight', (3, 5)), ('encoder.logvar.bias', (3,)),
+            ('encoder.up.0.weight', (7, 3)), ('encoder.up.0.bias', (7,)),
+            ('encoder.up.mu.weight', (2, 7)), ('encoder.up.mu.bias', (2,)),
+            ('encoder.up.logvar.weight', (2, 7)), ('encoder.up.logvar.bias', (2,)),
+            ('decoder.down.0.weight', (7, 2)), ('decoder.down.0.bias', (7,)),
+            ('decoder.down.mu.weight', (3, 7)), ('decoder.down.mu.bias', (3,)),
+            ('decoder.down.logvar.weight', (3, 7)), ('decoder.down.logvar.bias', (3,)),
+            ('decoder.0.weight', (4, 3)), ('decoder.0.bias', (4,)),
+            ('decoder.out.weight', (6, 4)), ('decoder.out.bias', (6,))])
 
     def test_labels_are_checked(self):
         net = VaeNet(v2(condition={'kind': 'label', 'classes': 3}))
@@ -247,7 +272,7 @@ class ObjectiveTest(unittest.TestCase):
                         p.normal_(0, 1.3)
             params = net.posterior_params(self.x)
             eps = torch.randn(6, 3, dtype=torch.float64)
-            z, log_q = net.draw(params, eps, 2)
+            z, log_q, _ = net.draw(params, eps, 2)
             z0 = net.sample(params, eps, 2)
             for row in range(6):
                 one = {k: v[row // 2:row // 2 + 1] for k, v in params.items()}
@@ -259,6 +284,37 @@ class ObjectiveTest(unittest.TestCase):
             self.assertTrue(torch.isfinite(out['objective']))
             torch.testing.assert_close(out['z'], z)
 
+    def test_hierarchical_log_weight_sums_both_layers(self):
+        # log q and log p against torch.distributions.Normal, layer by layer, and log w of IWAE.
+        Normal = torch.distributions.Normal
+        net = VaeNet(v2(latentSize=2, posterior={'kind': 'hierarchical', 'lower': 3,
+                                                 'hidden': [4, 5]},
+                        objective={'kind': 'iwae', 'samples': 2})).double()
+        params = net.posterior_params(self.x)
+        eps = torch.randn(6, 5, dtype=torch.float64)
+        z1, log_q, log_p = net.draw(params, eps, 2)
+        mu1 = params['mu1'].repeat_interleave(2, 0)
+        s1 = torch.exp(0.5 * params['logvar1']).repeat_interleave(2, 0)
+        torch.testing.assert_close(z1, mu1 + s1 * eps[:, :3])
+        mu2, lv2 = net.gaussian_net('encoder', net.encoder['up'], z1)
+        z2 = mu2 + torch.exp(0.5 * lv2) * eps[:, 3:]
+        mu_p, lv_p = net.gaussian_net('decoder', net.decoder['down'], z2)
+        want_q = (Normal(mu1, s1).log_prob(z1).sum(1)
+                  + Normal(mu2, torch.exp(0.5 * lv2)).log_prob(z2).sum(1))
+        want_p = (Normal(0.0, 1.0).log_prob(z2).sum(1)
+                  + Normal(mu_p, torch.exp(0.5 * lv_p)).log_prob(z1).sum(1))
+        torch.testing.assert_close(log_q, want_q)
+        torch.testing.assert_close(log_p, want_p)
+        out = iwae(net, self.x, eps)
+        output, _ = net.decode(z1)
+        nll = net.nll(output, None, self.x.repeat_interleave(2, 0))
+        torch.testing.assert_close(out['logWeights'], -nll + want_p - want_q)
+        # encode(): the code's posterior at z1 = mu1.
+        mu, logvar = net.encode(self.x)
+        torch.testing.assert_close((mu, logvar),
+                                   net.gaussian_net('encoder', net.encoder['up'], params['mu1']))
+        self.assertEqual(net.code_to_lower(mu).shape, (3, 3))
+
     def test_stepper_gradient_is_the_objective_gradient(self):
         # The trainer's loss (per-example terms, capacity by its sign) has the objective's gradient.
         configs = [
@@ -266,11 +322,13 @@ class ObjectiveTest(unittest.TestCase):
             {**MLP, 'beta': 3, 'capacity': {'max': 0.01, 'steps': 0}},
             v2(objective={'kind': 'iwae', 'samples': 3, 'reduction': 'mean'}),
             {**MLP, 'likelihood': {'kind': 'gaussian-learned'}, 'beta': 0.5},
+            v2(posterior={'kind': 'hierarchical', 'lower': 3}),
         ]
         for cfg in configs:
             torch.manual_seed(4)
             net = VaeNet(cfg).double()
-            eps = torch.randn(3 * (3 if 'version' in cfg else 1), 2, dtype=torch.float64)
+            rows = 3 * (3 if 'iwae' in json.dumps(cfg) else 1)
+            eps = torch.randn(rows, net.config.noise_size, dtype=torch.float64)
             out = objective(net, self.x, eps=eps, step=2)
             out['objective'].backward()
             want = {n: p.grad.clone() for n, p in net.named_parameters()}

@@ -102,6 +102,16 @@ class VaeConfig:
         return self.condition['classes'] if self.condition['kind'] == 'label' else 0
 
     @property
+    def lower_size(self) -> int:
+        """The width of z the decoder reads: posterior.lower for a hierarchy, else latentSize."""
+        return self.posterior.get('lower', self.latent_size)
+
+    @property
+    def noise_size(self) -> int:
+        """Columns of the posterior's noise: z1's then z2's for a hierarchy, else latentSize."""
+        return self.latent_size + (self.lower_size if 'lower' in self.posterior else 0)
+
+    @property
     def inject(self) -> str:
         return self.condition.get('inject', 'dense')
 
@@ -213,19 +223,22 @@ def _condition(cond: Any) -> dict:
     _fail(f"condition.kind must be 'none' or 'label', got {_dump(kind)}")
 
 
-POSTERIORS = ('diagonal', 'full', 'planar')
+POSTERIORS = ('diagonal', 'full', 'planar', 'hierarchical')
 MAX_PLANAR_STEPS = 256
+POSTERIOR_FIELDS = {'planar': ('kind', 'steps', 'amortized'),
+                    'hierarchical': ('kind', 'lower', 'hidden')}
 
 
 def _posterior(post: Any, latent_size: Any) -> dict:
-    """'diagonal' (the default), 'full' (a full-covariance Gaussian, latentSize >= 2) or 'planar'
-    (steps: an integer >= 1, required; amortized: a boolean, default false)."""
+    """'diagonal' (the default), 'full' (a full-covariance Gaussian, latentSize >= 2), 'planar'
+    (steps: an integer >= 1, required; amortized: a boolean, default false) or 'hierarchical'
+    (lower: the size of z1, required; hidden: widths, default [])."""
     if post is None:
         return {'kind': 'diagonal'}
     if not isinstance(post, dict):
         _fail(f'posterior must be an object {{ kind }}, got {_dump(post)}')
     kind = post.get('kind')
-    _known('posterior', post, ('kind', 'steps', 'amortized') if kind == 'planar' else ('kind',))
+    _known('posterior', post, POSTERIOR_FIELDS.get(kind, ('kind',)))
     if kind not in POSTERIORS:
         _fail(f'posterior.kind {_dump(kind)} is not supported (this version knows '
               f"{', '.join(repr(k) for k in POSTERIORS)})")
@@ -242,6 +255,16 @@ def _posterior(post: Any, latent_size: Any) -> dict:
         if not isinstance(amortized, bool):
             _fail(f'posterior.amortized must be true or false, got {_dump(amortized)}')
         return {'kind': 'planar', 'steps': steps, 'amortized': amortized}
+    if kind == 'hierarchical':
+        if post.get('lower') is None:
+            _fail("posterior.lower is required for kind 'hierarchical' (the size of z1, 1..256)")
+        lower = _size('posterior.lower', post['lower'], MAX_LATENT_SIZE)
+        hidden = post.get('hidden')
+        hidden = [] if hidden is None else hidden
+        if not isinstance(hidden, list):
+            _fail(f'posterior.hidden must be an array of layer widths, got {_dump(hidden)}')
+        hidden = [_size(f'posterior.hidden[{i}]', h) for i, h in enumerate(hidden)]
+        return {'kind': 'hierarchical', 'lower': lower, 'hidden': hidden}
     return {'kind': kind}
 
 
@@ -340,7 +363,7 @@ def _resolve_conv(cfg: dict, r: VaeConfig) -> None:
             _fail('a conditioned decoder with decoder.deconv needs at least one hidden layer '
                   '(decoder.hidden is empty)')
         C, H, W = r.input_shape
-        top = r.decoder_hidden[-1] if r.decoder_hidden else r.latent_size
+        top = r.decoder_hidden[-1] if r.decoder_hidden else r.lower_size
         top_name = (f'decoder.hidden[{len(r.decoder_hidden) - 1}]' if r.decoder_hidden
                     else 'latentSize')
         if dec.get('reshape') is not None:

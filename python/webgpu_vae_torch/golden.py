@@ -8,7 +8,8 @@ writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/model-g
 test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective), vae-golden-cvae.json
 (version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense') and
 vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1) and vae-golden-planar.json
-(version-2 posterior 'planar', global and amortized: ELBO with its Monte Carlo KL, IWAE k = 3).
+(version-2 posterior 'planar', global and amortized: ELBO with its Monte Carlo KL, IWAE k = 3)
+and vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -22,9 +23,10 @@ logvar and log σ never bind (asserted).
 Fixture format (arrays flat, row-major; outputs rounded to 12 significant digits):
   { generator, torch, adam: {lr, beta1, beta2, eps, steps},
     cases: [ { name, seed, config (the model description), batch, capacity (C or null),
-               x (B·D), eps (B·Z; B·K·Z for iwae, row b·K + k), labels (B, conditioned only),
+               x (B·D), eps (B·Z; B·K·Z for iwae, row b·K + k; a hierarchy's rows are z1's
+               noise then z2's), labels (B, conditioned only),
                params {name: list}, reconSum, klSum, objective, nll (B; B·K for iwae), kl (B),
-               mu, logvar, lower (B·Z(Z−1)/2, posterior 'full' only),
+               mu, logvar (a hierarchy: mu1, logvar1 of z1), lower (B·Z(Z−1)/2, 'full' only),
                z (B·Z; B·K·Z for iwae), output (B·D; B·K·D for iwae),
                logSigma (gaussian-learned only), logWeights (B·K) and perExample (B) (iwae only),
                grads {name: list},
@@ -68,7 +70,7 @@ def out_list(t: torch.Tensor) -> list:
 
 def well_conditioned(net: VaeNet, out: dict, capacity: Optional[float]) -> bool:
     """True when no kink is near and the capacity sign is clear; asserts the clamps are idle."""
-    lv = out['logvar'].detach()
+    lv = out['logvar' if 'logvar' in out else 'logvar1'].detach()
     assert lv.min() > LOGVAR_MIN + 1 and lv.max() < LOGVAR_MAX - 1, 'logvar clamp would bind'
     if out['logSigma'] is not None:
         ls = out['logSigma'].detach()
@@ -93,11 +95,13 @@ def case_fields(net: VaeNet, out: dict) -> dict:
         'objective': round_sig(out['objective'].item(), 12),
         'nll': out_list(out['nll']),
         'kl': out_list(out['kl']),
-        'mu': out_list(out['mu']),
-        'logvar': out_list(out['logvar']),
-        'z': out_list(out['z']),
-        'output': out_list(out['output']),
     }
+    # The posterior's parameters (B rows): mu, logvar, or a hierarchy's mu1, logvar1 (z1's).
+    for key in ('mu', 'logvar', 'mu1', 'logvar1'):
+        if key in out:
+            fields[key] = out_list(out[key])
+    fields['z'] = out_list(out['z'])
+    fields['output'] = out_list(out['output'])
     if 'lower' in out:
         fields['lower'] = out_list(out['lower'])
     if out['logSigma'] is not None:
@@ -120,7 +124,7 @@ def run_case(name: str, cfg: dict, batch: int, seed0: int,
             for p in net.parameters():
                 p.copy_(rounded(p))
         x = rounded(make_x(batch, D))
-        eps = rounded(torch.randn(noise_rows(net, batch), Z))
+        eps = rounded(torch.randn(noise_rows(net, batch), resolved.noise_size))
         # Every class at least once when B >= C, so every one-hot column gets a gradient.
         y = torch.randperm(batch) % C if C else None
         names = list(net.state_dict().keys())
@@ -312,6 +316,37 @@ def planar_cases() -> list:
     ]
 
 
+def hierarchical_cases() -> list:
+    """Version-2 posterior 'hierarchical' cases (z1 below the code z2): the ELBO (its Monte Carlo
+    KL over both layers) with and without hidden layers between them, and IWAE k = 3."""
+    return [
+        run_case('hierarchical-elbo-bernoulli-tanh-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 2,
+            'encoder': {'hidden': [6], 'activation': 'tanh'},
+            'posterior': {'kind': 'hierarchical', 'lower': 3, 'hidden': [4]},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+        }, batch=4, seed0=1400, make_x=uniform),
+        run_case('hierarchical-elbo-gaussian-linear-mean', {
+            'version': 2, 'inputSize': 5, 'latentSize': 3,
+            'encoder': {'hidden': [4], 'activation': 'softplus'},
+            'posterior': {'kind': 'hierarchical', 'lower': 2},
+            'decoder': {'hidden': [], 'activation': 'tanh'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.6},
+            'objective': {'kind': 'elbo', 'beta': 2, 'reduction': 'mean'},
+        }, batch=3, seed0=1500, make_x=normal),
+        run_case('hierarchical-iwae-learned-relu-gelu-k3-sum', {
+            'version': 2, 'inputSize': 6, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'relu'},
+            'posterior': {'kind': 'hierarchical', 'lower': 4, 'hidden': [3, 5]},
+            'decoder': {'hidden': [4], 'activation': 'gelu'},
+            'likelihood': {'kind': 'gaussian-learned'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'sum'},
+        }, batch=3, seed0=1600, make_x=normal),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -326,6 +361,7 @@ FIXTURE_SETS = {
     'vae-golden-cvae.json': cvae_cases,
     'vae-golden-full.json': full_cases,
     'vae-golden-planar.json': planar_cases,
+    'vae-golden-hierarchical.json': hierarchical_cases,
 }
 
 

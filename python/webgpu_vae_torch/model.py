@@ -26,6 +26,11 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
             posterior.flow.{k}.u/w/b (global, after the encoder's heads in module order) or
             encoder.flow's steps·(2Z + 1) outputs, step k's u, w, b at columns k·(2Z + 1) …
             (amortized).
+  hierarchical  two stochastic layers: z1 (`lower`, the decoder's input) ~ q(z1|x) from the heads
+            above, then z2 (latentSize, the code) ~ q(z2|z1) from GaussianNet encoder.up (hidden
+            layers with the encoder's activation, heads mu, logvar); p(z1|z2) is decoder.down (the
+            decoder's activation), p(z2) = N(0, I). eps holds z1's noise, then z2's. log q and
+            log p sum both layers; no closed-form KL.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ ACTIVATIONS = {
 }
 # Activations with a kink at 0 (finite differences and fixtures keep pre-activations away from it).
 KINKED = frozenset({'relu', 'leaky_relu', 'elu'})
+
+
+def log_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) per row."""
+    return -0.5 * (z * z).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
 def clamp_straight_through(t: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -92,8 +102,9 @@ class VaeNet(nn.Module):
         for i, width in enumerate(cfg.encoder_hidden):
             self.encoder[str(i)] = nn.Linear(prev, width)
             prev = width
-        self.encoder['mu'] = nn.Linear(prev, Z)
-        self.encoder['logvar'] = nn.Linear(prev, Z)
+        Z1 = cfg.lower_size
+        self.encoder['mu'] = nn.Linear(prev, Z1)
+        self.encoder['logvar'] = nn.Linear(prev, Z1)
         post = cfg.posterior
         if post['kind'] == 'full':
             self.encoder['lower'] = nn.Linear(prev, Z * (Z - 1) // 2)
@@ -104,7 +115,11 @@ class VaeNet(nn.Module):
             self.posterior.flow = nn.ModuleList(PlanarStep(Z) for _ in range(post['steps']))
 
         self.decoder = nn.ModuleDict()
-        prev = Z + C
+        if post['kind'] == 'hierarchical':
+            # Declared after the heads, before the decoder's layers: the library's module order.
+            self.encoder['up'] = GaussianNet(Z1, post['hidden'], Z)
+            self.decoder['down'] = GaussianNet(Z, post['hidden'], Z1)
+        prev = Z1 + C
         for i, width in enumerate(cfg.decoder_hidden):
             self.decoder[str(i)] = nn.Linear(prev, width)
             prev = width
@@ -149,9 +164,25 @@ class VaeNet(nn.Module):
         return ACTIVATIONS[name](pre)
 
     def encode(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
-        """x (B, D) [, y (B)] -> mu, logvar (B, Z) (every posterior has them)."""
+        """x (B, D) [, y (B)] -> mu, logvar (B, Z) of the code (every posterior has them; a
+        hierarchy's are q(z2|z1) at z1 = mu1, as the library's encode())."""
         params = self.posterior_params(x, y)
+        if 'mu1' in params:
+            return self.gaussian_net('encoder', self.encoder['up'], params['mu1'])
         return params['mu'], params['logvar']
+
+    def gaussian_net(self, part: str, net: 'GaussianNet', x: torch.Tensor):
+        """A hierarchy's conditional: mu, logvar from its hidden layers (part's activation)."""
+        for i in range(net.depth):
+            x = self._act(part, net[str(i)](x))
+        return net['mu'](x), net['logvar'](x)
+
+    def code_to_lower(self, code: torch.Tensor) -> torch.Tensor:
+        """What the library's decode() feeds the decoder for codes (R, Z): a hierarchy's mean of
+        p(z1|z2), else the codes."""
+        if 'down' not in self.decoder:
+            return code
+        return self.gaussian_net('decoder', self.decoder['down'], code)[0]
 
     def posterior_params(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> dict:
         """The posterior's parameters by name, as the library's encode(): mu, logvar (B, Z); the
@@ -174,6 +205,8 @@ class VaeNet(nn.Module):
             h = torch.cat([h, oh], dim=1)
         for i in range(len(cfg.encoder_hidden)):
             h = self._act('encoder', self.encoder[str(i)](h))
+        if 'up' in self.encoder:
+            return {'mu1': self.encoder['mu'](h), 'logvar1': self.encoder['logvar'](h)}
         params = {'mu': self.encoder['mu'](h), 'logvar': self.encoder['logvar'](h)}
         if 'lower' in self.encoder:
             params['lower'] = self.encoder['lower'](h)
@@ -207,13 +240,26 @@ class VaeNet(nn.Module):
         return z, logdet
 
     def draw(self, params: dict, eps: torch.Tensor, K: int = 1):
-        """z (B·K, Z) for noise eps and log q(z|x) per row (B·K)."""
-        if self.config.posterior['kind'] != 'planar':
+        """z (B·K, width the decoder reads) for noise eps, log q(z|x) and log p(z) per row (B·K):
+        log p is N(0, I)'s, or for a hierarchy log N(z2; 0, I) + log p(z1|z2), and log q sums
+        log q(z1|x) and log q(z2|z1)."""
+        kind = self.config.posterior['kind']
+        if kind == 'hierarchical':
+            Z1 = self.config.lower_size
+            q1 = {'mu': params['mu1'], 'logvar': params['logvar1']}
+            z1 = self.sample(q1, eps[:, :Z1], K)
+            mu2, lv2 = self.gaussian_net('encoder', self.encoder['up'], z1)
+            q2 = {'mu': mu2, 'logvar': lv2}
+            z2 = self.sample(q2, eps[:, Z1:])
+            mu_p, lv_p = self.gaussian_net('decoder', self.decoder['down'], z2)
+            log_p = log_normal(z2) + self.log_q({'mu': mu_p, 'logvar': lv_p}, z1)
+            return z1, self.log_q(q1, z1, K) + self.log_q(q2, z2), log_p
+        if kind != 'planar':
             z = self.sample(params, eps, K)
-            return z, self.log_q(params, z, K)
+            return z, self.log_q(params, z, K), log_normal(z)
         z0 = self.sample(params, eps, K)
         z, logdet = self.planar(params, z0, K)
-        return z, self.log_q(params, z0, K) - logdet
+        return z, self.log_q(params, z0, K) - logdet, log_normal(z)
 
     def scale_tril(self, logvar: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
         """L (B, Z, Z) of the full posterior: L′ below the diagonal, exp(½ c) on it."""
@@ -251,8 +297,9 @@ class VaeNet(nn.Module):
             2 * math.pi)
 
     def kl(self, params: dict) -> Optional[torch.Tensor]:
-        """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form; None for flows (none)."""
-        if self.config.posterior['kind'] == 'planar':
+        """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form; None for flows and
+        hierarchies (none)."""
+        if self.config.posterior['kind'] in ('planar', 'hierarchical'):
             return None
         mu, logvar = params['mu'], params['logvar']
         if 'lower' in params:
@@ -305,6 +352,20 @@ class VaeNet(nn.Module):
         """The configured objective on a batch (see objectives.py); eps drawn when None."""
         from .objectives import objective
         return objective(self, x, eps=eps, y=y, step=step, capacity=capacity)
+
+
+class GaussianNet(nn.ModuleDict):
+    """A hierarchy's diagonal Gaussian conditional: Linear layers '0' … then heads 'mu', 'logvar'
+    (the library's names, e.g. encoder.up.0.weight)."""
+
+    def __init__(self, inputs: int, hidden: list, out: int):
+        super().__init__()
+        for i, width in enumerate(hidden):
+            self[str(i)] = nn.Linear(inputs, width)
+            inputs = width
+        self.depth = len(hidden)
+        self['mu'] = nn.Linear(inputs, out)
+        self['logvar'] = nn.Linear(inputs, out)
 
 
 class PlanarStep(nn.Module):

@@ -10,7 +10,9 @@ value is clamped inside exp, the gradient is not zeroed),
     log q(z|x) = log N(z; mu, exp(logvar));
 for the full one, N(mu, L Lᵀ) with z = mu + L eps and MultivariateNormal's log_prob and KL;
 for a flow (planar) there is no closed form: KL_b is the one-sample estimate
-log q(z_b|x_b) − log N(z_b; 0, I).
+log q(z_b|x_b) − log N(z_b; 0, I); for a hierarchy (z1 below the code z2, eps (·, Z1 + Z) with
+z1's noise first) log q = log q(z1|x) + log q(z2|z1) and log p = log N(z2; 0, I) + log p(z1|z2)
+replace them (the decoder reads z1).
 
 elbo (single sample, analytic KL):
     plain:    L = r Σ_b nll_b + r β Σ_b KL_b
@@ -29,14 +31,10 @@ from typing import Optional
 
 import torch
 
-from .model import VaeNet
+from .model import VaeNet, log_normal
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-def log_normal(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) per row."""
-    return -0.5 * (z * z).sum(1) - 0.5 * z.shape[1] * LOG_2PI
+__all__ = ['log_normal', 'elbo', 'iwae', 'noise_rows', 'objective']
 
 
 def _scale(net: VaeNet, batch: int) -> float:
@@ -48,10 +46,10 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
     """The single-sample ELBO objective; capacity = C_t, or None for the plain β objective."""
     B = x.shape[0]
     params = net.posterior_params(x, y)
-    z, log_qz = net.draw(params, eps)
+    z, log_qz, log_pz = net.draw(params, eps)
     kl = net.kl(params)
     if kl is None:
-        kl = log_qz - log_normal(z)
+        kl = log_qz - log_pz
     output, log_sigma = net.decode(z, y)
     nll = net.nll(output, log_sigma, x)
     r = _scale(net, B)
@@ -70,15 +68,14 @@ def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
     """The K-sample importance-weighted bound (K = objective.samples); eps is (B·K, Z)."""
     B = x.shape[0]
     K = net.config.objective['samples']
-    Z = net.config.latent_size
+    Z = net.config.noise_size
     if eps.shape != (B * K, Z):
         raise ValueError(f'iwae: eps must be (B·K, Z) = ({B * K}, {Z}), got {tuple(eps.shape)}')
     params = net.posterior_params(x, y)
-    z, log_qz = net.draw(params, eps, K)
+    z, log_qz, log_pz = net.draw(params, eps, K)
     y_r = None if y is None else torch.as_tensor(y).reshape(-1).repeat_interleave(K, 0)
     output, log_sigma = net.decode(z, y_r)
     nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
-    log_pz = log_normal(z)
     log_w = (-nll + log_pz - log_qz).reshape(B, K)
     per_example = -(torch.logsumexp(log_w, 1) - math.log(K))
     kl = net.kl(params)
@@ -101,7 +98,7 @@ def objective(net: VaeNet, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
               capacity: Optional[float] = None) -> dict:
     """The configured objective at a 0-based step (C_t from it unless capacity is given)."""
     if eps is None:
-        eps = torch.randn(noise_rows(net, x.shape[0]), net.config.latent_size, dtype=x.dtype,
+        eps = torch.randn(noise_rows(net, x.shape[0]), net.config.noise_size, dtype=x.dtype,
                           device=x.device)
     if net.config.objective['kind'] == 'iwae':
         return iwae(net, x, eps, y)

@@ -31,7 +31,7 @@ def fixed_batch(net, data: str, rows: int, seed: int) -> dict:
     split = ds.test if ds.test is not None else ds.train
     index = torch.arange(rows)
     torch.manual_seed(seed)
-    eps = torch.randn(noise_rows(net, rows), net.config.latent_size, dtype=torch.float64)
+    eps = torch.randn(noise_rows(net, rows), net.config.noise_size, dtype=torch.float64)
     batch = {'batch': rows, 'x': split.rows(index).double().reshape(-1).tolist(),
              'eps': eps.reshape(-1).tolist()}
     if net.config.classes:
@@ -48,7 +48,7 @@ def probe(path: str, batch: Optional[dict] = None, data: Optional[str] = None, r
         batch = fixed_batch(net, data, rows, seed)
     B = batch['batch']
     x = torch.tensor(batch['x'], dtype=torch.float64).reshape(B, -1)
-    eps = torch.tensor(batch['eps'], dtype=torch.float64).reshape(-1, net.config.latent_size)
+    eps = torch.tensor(batch['eps'], dtype=torch.float64).reshape(-1, net.config.noise_size)
     y = torch.tensor(batch['labels']) if 'labels' in batch else None
 
     out = objective(net, x, eps=eps, y=y, step=step)

@@ -138,9 +138,9 @@ class Stepper:
     def noise(self, step: int, global_rows: int, rank: int, device, dtype) -> torch.Tensor:
         cfg = self.net.config
         K = cfg.objective['samples'] if cfg.objective['kind'] == 'iwae' else 1
-        eps = torch.randn(global_rows, K, cfg.latent_size,
+        eps = torch.randn(global_rows, K, cfg.noise_size,
                           generator=step_generator(self.seed, step, 0), dtype=dtype)
-        return eps[local_rows(global_rows, rank, self.world)].reshape(-1, cfg.latent_size).to(
+        return eps[local_rows(global_rows, rank, self.world)].reshape(-1, cfg.noise_size).to(
             device)
 
     def binarized(self, x: torch.Tensor, step: int, global_rows: int, rank: int) -> torch.Tensor:
@@ -220,7 +220,7 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
     g = torch.Generator()
     g.manual_seed(seed ^ 0x5EED)
     # Noise per example (not per process), so the result does not depend on the process count.
-    noise = torch.randn(len(split), net.config.latent_size, generator=g)
+    noise = torch.randn(len(split), net.config.noise_size, generator=g)
     sums = torch.zeros(3, dtype=torch.float64)
     beta = net.config.objective.get('beta', 1.0)
     for start in range(0, len(index), batch):
@@ -229,8 +229,10 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
         y = split.labels[rows].to(device) if net.config.classes else None
         eps = noise[rows].to(device)
         params = net.posterior_params(x, y)
-        z = net.sample(params, eps)
+        z, log_q, log_p = net.draw(params, eps)
         kl = net.kl(params)
+        if kl is None:  # flows and hierarchies: the one-sample estimate, as the ELBO
+            kl = log_q - log_p
         output, log_sigma = net.decode(z, y)
         nll = net.nll(output, log_sigma, x)
         sums += torch.stack([nll.sum(), kl.sum(), torch.tensor(float(len(rows)))]).double().cpu()

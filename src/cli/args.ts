@@ -105,8 +105,11 @@ export const MODEL_FLAGS = [
   'inject',
 ] as const;
 
-/** Posterior kinds the CLI builds from their kind alone (every other field has a default). */
-export const CLI_POSTERIORS = ['diagonal', 'full'] as const;
+/**
+ * Posterior kinds the CLI builds from their kind alone (every other field has a default, or for
+ * 'hierarchical' follows from --latent: see modelConfig).
+ */
+export const CLI_POSTERIORS = ['diagonal', 'full', 'hierarchical'] as const;
 export type PosteriorChoice = (typeof CLI_POSTERIORS)[number];
 
 /** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
@@ -251,7 +254,10 @@ export const trainCommand = defineCommand({
       kind: 'choice',
       values: CLI_POSTERIORS,
       default: 'diagonal',
-      help: 'q(z|x): diagonal Gaussian, or full covariance z = mu + L eps (latent >= 2)',
+      help:
+        'q(z|x): diagonal Gaussian, full covariance z = mu + L eps (latent >= 2), or ' +
+        'hierarchical: z1 of 2*latent units below the code, two layers of latent units between ' +
+        '(the IWAE paper at --latent 50)',
     },
     objective: {
       kind: 'choice',

@@ -43,7 +43,11 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
   if (o.config !== undefined) return readModelConfig(o.config);
   const sections: Pick<VaeConfig, 'likelihood' | 'posterior' | 'objective' | 'condition'> = {
     likelihood: o.likelihood,
-    posterior: { kind: o.posterior },
+    posterior:
+      o.posterior === 'hierarchical'
+        ? // The IWAE paper's shape: z1 twice the code, two layers as wide as the code between.
+          { kind: 'hierarchical', lower: Math.min(2 * o.latent, 256), hidden: [o.latent, o.latent] }
+        : { kind: o.posterior },
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }

@@ -5,7 +5,7 @@
 import { Graph, type Tensor } from '../graph/graph.js';
 import { likelihoodOp } from '../graph/ops/loss.js';
 import { addIntoOp, repeatRowsOp } from '../graph/ops/util.js';
-import { parameterSpecs, vaeLayers, type ResolvedVaeConfig } from './config.js';
+import { latentLayers, parameterSpecs, vaeLayers, type ResolvedVaeConfig } from './config.js';
 import { kindsOf } from './kinds.js';
 import { convLayer, linearLayer } from './modules.js';
 import { importanceWeights } from './objective/iwae.js';
@@ -169,7 +169,7 @@ export interface ModelGraph {
   x: Tensor;
   /** Per-step hyperparameters (H ≥ 1), named by the objective's hyperNames(). */
   hyper: Tensor;
-  /** Given noise (B·K, Z) when built with givenNoise. */
+  /** Given noise (B·K, Σ latentLayers: Z but for a hierarchy) when built with givenNoise. */
   eps: Tensor | undefined;
   posterior: PosteriorGraph;
   output: Tensor;
@@ -211,7 +211,8 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
   const K = kinds.objective.samples(config.objective);
   const hyperNames = kinds.objective.hyperNames(config.objective);
   const hyper = g.input('hyper', [Math.max(1, hyperNames.length)]);
-  const eps = o.givenNoise ? g.input('eps', [o.batch * K, config.latentSize]) : undefined;
+  const noiseWidth = latentLayers(config.posterior, config).reduce((a, b) => a + b);
+  const eps = o.givenNoise ? g.input('eps', [o.batch * K, noiseWidth]) : undefined;
   const m = model(s, K, eps);
   const built = kinds.objective.build(s.ctx, config.objective, {
     nll: m.nll,
@@ -234,6 +235,7 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
   });
   const perExample = built.perExample ?? {};
   for (const t of [m.posterior.z, m.output, m.nll, built.loss]) t.keep = true;
+  if (m.posterior.top) m.posterior.top.keep = true;
   for (const t of Object.values(perExample)) t.keep = true;
   for (const t of Object.values(m.posterior.outputs)) t.keep = true;
   if (m.logSigma) m.logSigma.keep = true;
@@ -316,7 +318,7 @@ export interface DecoderGraph {
   logSigma: Tensor | undefined;
 }
 
-/** z [, condition inputs] -> the decoder's output (inference). */
+/** Codes z [, condition inputs] -> the decoder's output (inference; a hierarchy maps z first). */
 export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): DecoderGraph {
   const s = start(config, rows, {
     training: false,
@@ -324,7 +326,9 @@ export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): Deco
     xName: 'z',
     xWidth: config.latentSize,
   });
-  const { output, logSigma } = decoder(s.ctx, s.condition, s.x, 1);
+  const kind = kindsOf(config).posterior;
+  const z = kind.decoderInput?.(s.ctx, config.posterior, s.x) ?? s.x;
+  const { output, logSigma } = decoder(s.ctx, s.condition, z, 1);
   output.keep = true;
   if (logSigma) logSigma.keep = true;
   return { graph: s.ctx.g, feeds: s.feeds, z: s.x, output, logSigma };

@@ -251,8 +251,10 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   const likelihood = resolveLikelihood(raw.likelihood);
   const condition = resolveSection('condition', raw.condition, CONDITIONS, 'none', model);
   const widths = conditionWidths(condition, encoder.conv !== undefined);
+  const posterior = resolveSection('posterior', raw.posterior, POSTERIORS, 'diagonal', model);
   const inputShape = resolveGeometry(encoder, decoder, raw.inputShape, {
     ...model,
+    latentSize: latentLayers(posterior, model)[0]!,
     likelihood,
     widths,
   });
@@ -261,7 +263,7 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     inputSize: model.inputSize,
     latentSize: model.latentSize,
     encoder,
-    posterior: resolveSection('posterior', raw.posterior, POSTERIORS, 'diagonal', model),
+    posterior,
     prior: resolveSection('prior', raw.prior, PRIORS, 'standard-normal', model),
     decoder,
     likelihood,
@@ -270,6 +272,14 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   };
   if (inputShape) resolved.inputShape = inputShape;
   return resolved;
+}
+
+/**
+ * Widths of the posterior's stochastic layers from the decoder's input up to the code
+ * (latentSize): [latentSize] but for a hierarchy. Given noise holds them side by side.
+ */
+export function latentLayers(posterior: PosteriorConfig, model: ModelShape): number[] {
+  return POSTERIORS[posterior.kind]!.latents?.(posterior, model) ?? [model.latentSize];
 }
 
 export function conditionWidths(
@@ -327,7 +337,7 @@ export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
   const encoderHidden = linearChain('encoder', encIn, config.encoder.hidden);
   const encOut = config.encoder.hidden.at(-1) ?? encIn;
   const heads = POSTERIORS[config.posterior.kind]!.heads(config.posterior, config, encOut);
-  const decIn = config.latentSize + widths.decoderFeatures;
+  const decIn = latentLayers(config.posterior, config)[0]! + widths.decoderFeatures;
   const decoderHidden = linearChain('decoder', decIn, config.decoder.hidden);
   const decOut = config.decoder.hidden.at(-1) ?? decIn;
   const reshape = config.decoder.deconv ? config.decoder.reshape : undefined;

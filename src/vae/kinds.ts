@@ -6,6 +6,10 @@ import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
 import { fullPosterior, type FullPosteriorConfig } from './posterior/full.js';
+import {
+  hierarchicalPosterior,
+  type HierarchicalPosteriorConfig,
+} from './posterior/hierarchical.js';
 import { planarPosterior, type PlanarPosteriorConfig } from './posterior/planar.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
@@ -13,9 +17,14 @@ import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './s
 /**
  * The `posterior` section, q(z|x): 'diagonal' (the default, `{ kind: 'diagonal' }`), 'full'
  * (a full-covariance Gaussian, latentSize >= 2) or 'planar' (planar flow steps on the diagonal
- * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`).
+ * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`) or 'hierarchical' (two stochastic
+ * layers, `{ kind: 'hierarchical', lower: 100, hidden: [50, 50] }`).
  */
-export type PosteriorConfig = DiagonalPosteriorConfig | FullPosteriorConfig | PlanarPosteriorConfig;
+export type PosteriorConfig =
+  | DiagonalPosteriorConfig
+  | FullPosteriorConfig
+  | PlanarPosteriorConfig
+  | HierarchicalPosteriorConfig;
 /** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
 /**
@@ -39,6 +48,7 @@ export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>
   diagonal: diagonalPosterior,
   full: fullPosterior,
   planar: planarPosterior,
+  hierarchical: hierarchicalPosterior,
 };
 
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {

@@ -52,11 +52,14 @@ export interface PosteriorGraph {
   readonly z: Tensor;
   readonly samples: number;
   /**
-   * The posterior's location (B, Z): the code reconstructions and data-space interpolation decode
-   * (mu; a flow's output at mu). A flow builds it on first use, so graphs that never read it do
-   * not pay for it.
+   * The posterior's location in the code space (B, latentSize): what reconstructions and
+   * data-space interpolation decode (mu; a flow's output at mu; two stochastic layers: the code's
+   * mean under q(z2|z1 = mu1)). Flows and hierarchies build it on first use, so graphs that never
+   * read it do not pay for it.
    */
   readonly mean: Tensor;
+  /** The sample the prior scores (B·K, latentSize) when it is not z: a hierarchy's top layer. */
+  readonly top?: Tensor;
   /** The posterior's parameters by name (e.g. mu and logvar), each (B, width): encode() returns them. */
   readonly outputs: Readonly<Record<string, Tensor>>;
   /**
@@ -66,6 +69,11 @@ export interface PosteriorGraph {
   report?(): Readonly<Record<string, Tensor>>;
   /** log q(z|x) per sample row (B·K); its ops are added on the first call. */
   logq(): Tensor;
+  /**
+   * log p(z|top) per sample row (B·K): the generative layers between the prior's sample and z (a
+   * hierarchy); absent: none.
+   */
+  logpBelow?(): Tensor;
   /** KL(q ‖ p) per example (B) in closed form, or undefined when the pair has none. */
   analyticKl(prior: PriorGraph): Tensor | undefined;
 }
@@ -80,6 +88,13 @@ export interface PosteriorKind<
    * the heads in module order; absent: none.
    */
   params?(c: C, model: ModelShape): ParameterSpec[];
+  /**
+   * Widths of the stochastic layers from the decoder's input z up to the prior's sample (default
+   * [latentSize]); given noise holds them side by side in this order.
+   */
+  latents?(c: C, model: ModelShape): number[];
+  /** The decoder's input from codes (R, latentSize) in inference graphs; absent: the codes. */
+  decoderInput?(ctx: BuildContext, c: C, code: Tensor): Tensor;
   /** q(z|x) from the encoder's top features h (B, inSize). */
   build(ctx: BuildContext, c: C, h: Tensor, o: PosteriorOptions): PosteriorGraph;
 }

@@ -19,8 +19,12 @@ export interface GoldenCase {
   objective: number;
   nll: number[];
   kl: number[];
-  mu: number[];
-  logvar: number[];
+  /** The posterior's parameters (B·Z); absent for a hierarchy, which has mu1 and logvar1. */
+  mu?: number[];
+  logvar?: number[];
+  /** Posterior 'hierarchical' cases: z1's parameters (B·lower). */
+  mu1?: number[];
+  logvar1?: number[];
   /** Posterior 'full' cases: L′ (B·Z(Z−1)/2), the strictly lower entries of L, row-major. */
   lower?: number[];
   z: number[];
@@ -49,7 +53,8 @@ export type GoldenFile =
   | 'vae-golden-iwae.json'
   | 'vae-golden-cvae.json'
   | 'vae-golden-full.json'
-  | 'vae-golden-planar.json';
+  | 'vae-golden-planar.json'
+  | 'vae-golden-hierarchical.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(

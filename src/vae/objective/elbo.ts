@@ -2,10 +2,12 @@
 // β·B·|mean_b KL_b − C_t| (Burgess et al. 2018: C grows linearly from 0 to max over `steps`).
 // β and C_t are per-step hyperparameters (hyper[0], hyper[1]): they change without recompiling.
 // With 'mean' reduction the gradient is divided by the batch size. The KL is the posterior's
-// closed form when it has one for the prior, else the one-sample estimate log q(z|x) − log p(z).
+// closed form when it has one for the prior, else the one-sample estimate log q(z|x) − log p(z)
+// (a hierarchy's log p sums its layers: see log-prior.ts).
 import { objective, absDiffOp } from '../../graph/ops/objective.js';
 import { subtract } from '../../graph/ops/elementwise.js';
 import { total } from '../../graph/ops/util.js';
+import { logPrior } from './log-prior.js';
 import { checkFields, checkNumber, checkObject, fail } from '../fields.js';
 import type { ObjectiveKind } from '../sections.js';
 
@@ -79,7 +81,7 @@ export const elboObjective: ObjectiveKind<ElboObjectiveConfig> = {
     const g = ctx.g;
     const klRows =
       posterior.analyticKl(prior) ??
-      subtract(g, 'kl.estimate', posterior.logq(), prior.logp(posterior.z));
+      subtract(g, 'kl.estimate', posterior.logq(), logPrior(g, posterior, prior));
     const recon = total(g, nll, 'recon');
     const kl = total(g, klRows, 'kl_sum');
     // B·|mean KL − C| = |Σ KL − B·C|: the capacity term on the batch sum.

@@ -10,6 +10,7 @@ import { checkSize } from '../fields.js';
 import type { Tensor } from '../../graph/graph.js';
 import type { BuildContext, ObjectiveKind, PosteriorGraph, PriorGraph } from '../sections.js';
 import { resolveReduction } from './elbo.js';
+import { logPrior } from './log-prior.js';
 
 /** Most samples per example in training (log p(x) evaluation takes up to 5000, in chunks). */
 export const MAX_TRAINING_SAMPLES = 64;
@@ -29,7 +30,8 @@ export interface IwaeObjectiveConfig {
 }
 
 /**
- * log w (B, K) = −nll + log p(z) − log q(z|x) for the K samples of each example, and its row
+ * log w (B, K) = −nll + log p(z) − log q(z|x) for the K samples of each example (a hierarchy's
+ * log p and log q sum over its layers), and its row
  * logsumexp (B). Shared by the IWAE objective and the log p(x) estimator.
  */
 export function importanceWeights(
@@ -41,7 +43,7 @@ export function importanceWeights(
   const g = ctx.g;
   const K = posterior.samples;
   const B = nll.size / K;
-  const logJoint = subtract(g, 'log_joint', prior.logp(posterior.z), nll);
+  const logJoint = subtract(g, 'log_joint', logPrior(g, posterior, prior), nll);
   const flat = subtract(g, 'log_w', logJoint, posterior.logq());
   const logWeights = view(g, flat, [B, K], 'log_w.rows');
   const logSumExp = g.add(logSumExpRowsOp, 'log_w.lse', { x: logWeights }, { y: [B] }, {}).out.y;
