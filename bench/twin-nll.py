@@ -1,5 +1,6 @@
 """−log p(x) of a checkpoint under the PyTorch twin, importance-sampled like our Evaluator: for each
-example, logsumexp over k samples of log p(x|z) + log N(z; 0, I) − log q(z|x), minus log k, in chunks.
+example, logsumexp over k samples of log p(x|z) + log p(z) − log q(z|x), minus log k, in chunks
+(any posterior kind the twin has).
 The data is a raw little-endian float32 file of `count` rows of 784 values (bench/iwae.ts writes it).
 
     PYTHONPATH=python python3 bench/twin-nll.py --checkpoint F --data F --count N --k 5000
@@ -13,27 +14,21 @@ import math
 import torch
 
 from webgpu_vae_torch.checkpoint import load_checkpoint, net_from_checkpoint
-from webgpu_vae_torch.model import LOGVAR_MAX, LOGVAR_MIN
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 def log_px(net, x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
-    Z = net.config.latent_size
+    """Per example: logsumexp over k draws of log p(x|z) + log p(z) − log q(z|x), minus log k.
+    net.draw gives z, log q and log p for every posterior kind (flows: the flow's log-det;
+    two stochastic layers: both layers), as the training objectives use it."""
     with torch.no_grad():
-        mu, logvar = net.encode(x)
-        c = logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+        params = net.posterior_params(x)
         parts = []
         for done in range(0, k, chunk):
             K = min(chunk, k - done)
-            mu_r = mu.repeat_interleave(K, 0)
-            c_r = c.repeat_interleave(K, 0)
-            eps = torch.randn_like(mu_r)
-            z = mu_r + torch.exp(0.5 * c_r) * eps
+            eps = torch.randn(x.shape[0] * K, net.config.noise_size, dtype=x.dtype)
+            z, log_qz, log_pz = net.draw(params, eps, K)
             output, log_sigma = net.decode(z)
             nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
-            log_pz = -0.5 * (z * z).sum(1) - 0.5 * Z * LOG_2PI
-            log_qz = -0.5 * (eps * eps + c_r).sum(1) - 0.5 * Z * LOG_2PI
             parts.append((-nll + log_pz - log_qz).reshape(x.shape[0], K))
         return torch.logsumexp(torch.cat(parts, 1), 1) - math.log(k)
 

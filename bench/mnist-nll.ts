@@ -1,0 +1,182 @@
+// What the MNIST quality benchmarks share (bench/iwae.ts: k samples; bench/posteriors.ts: posterior
+// kinds): one fixed binarization of the first test images for every model, our training run
+// (resumable per epoch), the PyTorch twin's, and the test NLL, −log p(x) importance-sampled, for
+// both (ours on the GPU, the twin's in float64 by bench/twin-nll.py).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCheckpointFile } from '../src/checkpoint/file.js';
+import { createBinarizer } from '../src/data/idx.js';
+import type { GpuRuntime } from '../src/gpu/runtime.js';
+import type { VaeConfig } from '../src/vae/config.js';
+import { Evaluator } from '../src/vae/evaluator.js';
+import { VaeModel } from '../src/vae/model.js';
+import { Trainer, type Dataset } from '../src/vae/trainer.js';
+
+/** One model's result. */
+export interface QualityRow {
+  /** The run's name (k1, planar, …). */
+  name: string;
+  who: 'ours' | 'twin';
+  nll: number;
+  /** Training seconds (the twin's include its process start). */
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+/** The first `count` test images under one fixed binarization, and the raw file the twin reads. */
+export function binarizedTest(
+  images: Float32Array,
+  count: number,
+  seed: number,
+  out: string,
+): { test: Dataset; path: string } {
+  const grey = images.subarray(0, count * 784);
+  const bin = new Float32Array(grey.length);
+  createBinarizer(seed + 1000)(grey, bin, bin.length);
+  const path = join(out, `test-binarized-${count}.f32`);
+  writeFileSync(path, bin);
+  return { test: { images: bin, count }, path };
+}
+
+export interface RunOptions {
+  name: string;
+  config: VaeConfig;
+  epochs: number;
+  batch: number;
+  seed: number;
+  out: string;
+}
+
+/**
+ * Trains ours with dynamic binarization, Adam at 1e-3. Resumable: after every epoch the model and
+ * optimizer go to ours-<name>.partial.safetensors in `out` (with the seconds so far), and the same
+ * call later continues from there at the exact step.
+ */
+export async function trainOurs(
+  rt: GpuRuntime,
+  train: Dataset,
+  o: RunOptions,
+): Promise<{ model: VaeModel; trainer: Trainer; seconds: number }> {
+  const partial = join(o.out, `ours-${o.name}.partial.safetensors`);
+  const secondsFile = `${partial}.seconds`;
+  let model: VaeModel;
+  let trainer: Trainer;
+  let seconds = 0;
+  if (existsSync(partial)) {
+    const ckpt = await readCheckpointFile(partial);
+    if (!ckpt.optimizer) throw new Error(`${partial}: no optimizer state to resume from`);
+    model = VaeModel.fromDecoded(rt, ckpt, partial);
+    trainer = await Trainer.create(model, { batchSize: o.batch, lr: 1e-3, seed: o.seed });
+    trainer.loadOptimizerState(ckpt.optimizer);
+    seconds = existsSync(secondsFile) ? Number(readFileSync(secondsFile, 'utf8')) : NaN;
+    console.log(`ours ${o.name}: resumed from ${partial} at step ${trainer.step}`);
+  } else {
+    model = VaeModel.create(rt, o.config, { seed: o.seed });
+    trainer = await Trainer.create(model, { batchSize: o.batch, lr: 1e-3, seed: o.seed });
+  }
+  const stepsPerEpoch = Math.ceil(train.count / o.batch);
+  for (let epoch = Math.floor(trainer.step / stepsPerEpoch) + 1; epoch <= o.epochs; epoch++) {
+    const t0 = performance.now();
+    await trainer.fit(train, {
+      epochs: epoch,
+      startStep: trainer.step,
+      binarize: 'dynamic',
+      onEpoch: (r) =>
+        console.log(
+          `ours ${o.name} epoch ${r.epoch}: train loss ${r.train.loss.toFixed(2)}, ` +
+            `${(r.train.examples / r.seconds).toFixed(0)} samples/s (${new Date().toISOString()})`,
+        ),
+    });
+    seconds += (performance.now() - t0) / 1000;
+    const bytes = await model.toCheckpoint(await trainer.optimizerState());
+    writeFileSync(`${partial}.tmp`, bytes);
+    renameSync(`${partial}.tmp`, partial);
+    writeFileSync(secondsFile, String(seconds));
+  }
+  return { model, trainer, seconds };
+}
+
+/** Our test NLL (nats per image), importance-sampled with k samples. */
+export async function oursNll(
+  model: VaeModel,
+  test: Dataset,
+  k: number,
+  seed: number,
+): Promise<number> {
+  const evaluator = new Evaluator(model, { seed });
+  try {
+    const { logPx } = await evaluator.logLikelihood(test, { k, chunk: 500, batchSize: 8 });
+    return -logPx;
+  } finally {
+    evaluator.destroy();
+  }
+}
+
+/** The environment of the twin's processes (OpenBLAS: see the scripts' --openblas). */
+export function twinEnv(openblas: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PYTHONPATH: 'python',
+    ...(openblas ? { LD_LIBRARY_PATH: openblas } : {}),
+  };
+}
+
+/** Trains the twin with the same settings; returns its checkpoint and the seconds taken. */
+export function trainTwin(o: RunOptions & { data: string; env: NodeJS.ProcessEnv }): {
+  checkpoint: string;
+  seconds: number;
+} {
+  const dir = join(o.out, `twin-${o.name}`);
+  mkdirSync(dir, { recursive: true });
+  const configPath = join(dir, 'model.json');
+  writeFileSync(configPath, JSON.stringify(o.config));
+  const t0 = performance.now();
+  execFileSync(
+    '/usr/bin/python3',
+    [
+      ...['-m', 'webgpu_vae_torch.train', '--config', configPath, '--data', o.data],
+      ...['--out', dir, '--epochs', String(o.epochs), '--batch-size', String(o.batch)],
+      ...['--lr', '1e-3', '--binarize', 'dynamic', '--seed', String(o.seed), '--no-test'],
+    ],
+    { env: o.env, stdio: 'inherit' },
+  );
+  return { checkpoint: join(dir, 'model.safetensors'), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The twin's test NLL of a checkpoint on the binarized test file, in float64. */
+export function twinNll(o: {
+  checkpoint: string;
+  testPath: string;
+  count: number;
+  k: number;
+  seed: number;
+  env: NodeJS.ProcessEnv;
+}): number {
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [
+      ...['bench/twin-nll.py', '--checkpoint', o.checkpoint, '--data', o.testPath],
+      ...['--count', String(o.count), '--k', String(o.k), '--seed', String(o.seed)],
+    ],
+    { env: o.env, encoding: 'utf8' },
+  );
+  const last = out.trim().split('\n').at(-1) ?? '';
+  const parsed = JSON.parse(last) as { logPx?: unknown };
+  if (typeof parsed.logPx !== 'number') throw new Error(`twin-nll.py printed no logPx: ${last}`);
+  return -parsed.logPx;
+}
+
+/** The markdown table of ours beside the twin per run name. */
+export function qualityTable(rows: readonly QualityRow[], names: readonly string[]): string {
+  const lines = ['| run | ours NLL | twin NLL | ours − twin |', '|---|---|---|---|'];
+  for (const name of names) {
+    const ours = rows.find((r) => r.name === name && r.who === 'ours');
+    const twin = rows.find((r) => r.name === name && r.who === 'twin');
+    const diff = ours && twin ? (ours.nll - twin.nll).toFixed(2) : '—';
+    lines.push(
+      `| ${name} | ${ours?.nll.toFixed(2) ?? '—'} | ${twin?.nll.toFixed(2) ?? '—'} | ${diff} |`,
+    );
+  }
+  return lines.join('\n');
+}
