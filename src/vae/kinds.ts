@@ -6,16 +6,19 @@ import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
 import { fullPosterior, type FullPosteriorConfig } from './posterior/full.js';
+import { iafPosterior, type IafPosteriorConfig } from './posterior/iaf.js';
 import { planarPosterior, type PlanarPosteriorConfig } from './posterior/planar.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
 /**
  * The `posterior` section, q(z|x): 'diagonal' (the default, `{ kind: 'diagonal' }`), 'full'
- * (a full-covariance Gaussian, latentSize >= 2) or 'planar' (planar flow steps on the diagonal
- * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`).
+ * (a full-covariance Gaussian, latentSize >= 2), 'planar' (planar flow steps on the diagonal
+ * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`) or 'iaf' (inverse autoregressive
+ * flow steps on the diagonal Gaussian, `{ kind: 'iaf', steps: 4 }`).
  */
-export type PosteriorConfig = DiagonalPosteriorConfig | FullPosteriorConfig | PlanarPosteriorConfig;
+export type PosteriorConfig =
+  DiagonalPosteriorConfig | FullPosteriorConfig | PlanarPosteriorConfig | IafPosteriorConfig;
 /** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
 /**
@@ -39,6 +42,7 @@ export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>
   diagonal: diagonalPosterior,
   full: fullPosterior,
   planar: planarPosterior,
+  iaf: iafPosterior,
 };
 
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {
