@@ -42,14 +42,15 @@ export interface Golden {
 
 /**
  * The fixtures: version-1 ELBO cases, version-2 iwae cases, version-2 condition 'label' cases,
- * version-2 posterior 'full' cases.
+ * version-2 posterior 'full', 'planar' and 'iaf' cases.
  */
 export type GoldenFile =
   | 'vae-golden.json'
   | 'vae-golden-iwae.json'
   | 'vae-golden-cvae.json'
   | 'vae-golden-full.json'
-  | 'vae-golden-planar.json';
+  | 'vae-golden-planar.json'
+  | 'vae-golden-iaf.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(
