@@ -70,8 +70,8 @@ export interface InferenceOptions {
 /**
  * What {@link VaeInference.encode} returns: the posterior's parameters by name, each (n, width)
  * row-major. Every posterior has mu and logvar (n, Z); the full-covariance one also has lower
- * (n, Z(Z−1)/2) and scaleTril (n, Z, Z), its factor L with covariance L Lᵀ; the planar flow has
- * zK (n, Z), the flow's output at z0 = mu.
+ * (n, Z(Z−1)/2) and scaleTril (n, Z, Z), its factor L with covariance L Lᵀ; the flows (planar,
+ * iaf) have zK (n, Z), the flow's output at z0 = mu.
  */
 export type Encoded = { mu: Float32Array; logvar: Float32Array } & Readonly<
   Record<string, Float32Array>
@@ -371,8 +371,8 @@ export class VaeInference {
   /**
    * The parameters of q(z|x) for n inputs (n defaults to x.length / D), each (n, width) row-major:
    * mu and logvar (n, Z) for every posterior; the full-covariance one adds lower (n, Z(Z−1)/2) and
-   * scaleTril, its factor L (n, Z, Z) with Σ = L Lᵀ; the planar flow adds zK (n, Z), the flow's
-   * output at z0 = mu. A conditional model takes the inputs' labels
+   * scaleTril, its factor L (n, Z, Z) with Σ = L Lᵀ; the flows (planar, iaf) add zK (n, Z), the
+   * flow's output at z0 = mu. A conditional model takes the inputs' labels
    * (q(z|x, y)): as the second argument, or in the options.
    */
   async encode(
