@@ -469,7 +469,7 @@ describe('parseCliArgs', () => {
       hidden: [400],
       activation: 'relu',
       likelihood: { kind: 'bernoulli' },
-      posterior: 'diagonal',
+      posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
       beta: 1,
@@ -549,7 +549,7 @@ describe('parseCliArgs', () => {
       hidden: [512, 256],
       activation: 'gelu',
       likelihood: { kind: 'gaussian', sigma: 0.1 },
-      posterior: 'full',
+      posterior: { kind: 'full' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
       beta: 4,
@@ -597,6 +597,11 @@ describe('parseCliArgs', () => {
     expect(train('--activation', 'leaky_relu').activation).toBe('leaky_relu');
     expect(train('--binarize', 'static').binarize).toBe('static');
     expect(train('--adapter', 'swiftshader').adapter).toBe('swiftshader');
+    expect(train('--posterior', 'iaf').posterior).toEqual({ kind: 'iaf', steps: 4 });
+    expect(train('--posterior', 'iaf', '--flow-steps', '2').posterior).toEqual({
+      kind: 'iaf',
+      steps: 2,
+    });
   });
 
   it('parses eval with defaults and every option', () => {
@@ -819,6 +824,12 @@ describe('parseCliArgs', () => {
     expect(parseError(['train', '--schedule', 'cosine', '--step-size', '3'])).toBe(
       'train: --step-size applies only to --schedule step (got --schedule cosine)',
     );
+    expect(parseError(['train', '--posterior', 'full', '--flow-steps', '3'])).toBe(
+      'train: --flow-steps applies only to --posterior iaf (got --posterior full)',
+    );
+    expect(parseError(['train', '--posterior', 'iaf', '--flow-steps', '65'])).toMatch(
+      /--flow-steps/,
+    );
   });
 
   it('checks the model and data choices against each other', () => {
@@ -968,7 +979,7 @@ describe('the model of train', () => {
     likelihood: { kind: 'bernoulli' },
     beta: 2,
     capacity: { max: 5, steps: 10 },
-    posterior: 'diagonal',
+    posterior: { kind: 'diagonal' },
     objective: { kind: 'elbo' },
     condition: { kind: 'none' },
   };
@@ -1015,12 +1026,24 @@ describe('the model of train', () => {
   });
 
   it('builds the full-covariance posterior from --posterior full', async () => {
-    const c = await modelConfig({ ...choice, posterior: 'full' }, 784);
+    const c = await modelConfig({ ...choice, posterior: { kind: 'full' } }, 784);
     expect(c.posterior).toEqual({ kind: 'full' });
     expect(resolveVaeConfig(c).posterior.kind).toBe('full');
     // latentSize 1 has no lower triangle: the model description says so.
-    const one = await modelConfig({ ...choice, posterior: 'full', latent: 1 }, 784);
+    const one = await modelConfig({ ...choice, posterior: { kind: 'full' }, latent: 1 }, 784);
     expect(() => resolveVaeConfig(one)).toThrow(/posterior.*full.*latentSize >= 2/);
+  });
+
+  it('builds the inverse autoregressive flow from --posterior iaf and --flow-steps', async () => {
+    const c = await modelConfig({ ...choice, posterior: { kind: 'iaf', steps: 6 } }, 784);
+    expect(c.posterior).toEqual({ kind: 'iaf', steps: 6 });
+    expect(resolveVaeConfig(c).posterior).toEqual({
+      kind: 'iaf',
+      steps: 6,
+      hidden: [16],
+      context: 3,
+      activation: 'elu',
+    });
   });
 
   it('reads --config as JSON and names the file in every error', async () => {

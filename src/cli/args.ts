@@ -8,6 +8,7 @@ import { MAX_LATENT_SIZE } from '../vae/config.js';
 import type { AdapterChoice } from '../gpu/device.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
+import { MAX_IAF_STEPS } from '../vae/posterior/iaf.js';
 import {
   closest,
   commandHelp,
@@ -96,6 +97,7 @@ export const MODEL_FLAGS = [
   'capacity-max',
   'capacity-steps',
   'posterior',
+  'flow-steps',
   'objective',
   'samples',
   'condition',
@@ -103,9 +105,13 @@ export const MODEL_FLAGS = [
   'inject',
 ] as const;
 
-/** Posterior kinds the CLI builds from their kind alone (every other field has a default). */
-export const CLI_POSTERIORS = ['diagonal', 'full'] as const;
-export type PosteriorChoice = (typeof CLI_POSTERIORS)[number];
+/** Posterior kinds the CLI builds from flags (iaf: --flow-steps; every other field defaulted). */
+export const CLI_POSTERIORS = ['diagonal', 'full', 'iaf'] as const;
+/** The posterior: a Gaussian, or the inverse autoregressive flow with K steps. */
+export type PosteriorChoice =
+  { kind: 'diagonal' } | { kind: 'full' } | { kind: 'iaf'; steps: number };
+/** IAF steps when --flow-steps is not given (the notes' setting). */
+export const DEFAULT_FLOW_STEPS = 4;
 
 /** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
 export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
@@ -128,7 +134,7 @@ export interface TrainOptions {
   likelihood: Likelihood;
   beta: number;
   capacity: CapacityConfig | undefined;
-  /** The posterior kind q(z|x), with its fields' defaults. */
+  /** The posterior q(z|x): its kind and, for iaf, its steps (other fields defaulted). */
   posterior: PosteriorChoice;
   objective: ObjectiveChoice;
   condition: ConditionChoice;
@@ -249,7 +255,16 @@ export const trainCommand = defineCommand({
       kind: 'choice',
       values: CLI_POSTERIORS,
       default: 'diagonal',
-      help: 'q(z|x): diagonal Gaussian, or full covariance z = mu + L eps (latent >= 2)',
+      help:
+        'q(z|x): diagonal Gaussian, full covariance z = mu + L eps (latent >= 2), or an ' +
+        'inverse autoregressive flow on the diagonal Gaussian',
+    },
+    'flow-steps': {
+      kind: 'int',
+      min: 1,
+      max: MAX_IAF_STEPS,
+      help: `steps K of --posterior iaf, 1..${MAX_IAF_STEPS}`,
+      defaultText: String(DEFAULT_FLOW_STEPS),
     },
     objective: {
       kind: 'choice',
@@ -362,6 +377,18 @@ export const trainCommand = defineCommand({
       objective = { kind: 'elbo' };
     }
 
+    let posterior: PosteriorChoice;
+    if (v.posterior === 'iaf') {
+      posterior = { kind: 'iaf', steps: v['flow-steps'] ?? DEFAULT_FLOW_STEPS };
+    } else {
+      if (given.has('flow-steps')) {
+        throw error(
+          `--flow-steps applies only to --posterior iaf (got --posterior ${v.posterior})`,
+        );
+      }
+      posterior = { kind: v.posterior };
+    }
+
     let condition: ConditionChoice;
     if (v.condition === 'label') {
       if (given.has('inject') && v.preset !== 'conv') {
@@ -429,7 +456,7 @@ export const trainCommand = defineCommand({
       likelihood,
       beta: v.beta,
       capacity,
-      posterior: v.posterior,
+      posterior,
       objective,
       condition,
       schedule,

@@ -43,7 +43,7 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
   if (o.config !== undefined) return readModelConfig(o.config);
   const sections: Pick<VaeConfig, 'likelihood' | 'posterior' | 'objective' | 'condition'> = {
     likelihood: o.likelihood,
-    posterior: { kind: o.posterior },
+    posterior: o.posterior,
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
