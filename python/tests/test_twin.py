@@ -52,7 +52,8 @@ class ConfigTest(unittest.TestCase):
                           "condition.inject must be 'dense' or 'channels'")
         self.assert_error(v2(posterior={'kind': 'sylvester'}),
                           'posterior.kind "sylvester" is not supported')
-        self.assert_error(v2(posterior={'kind': 'iaf'}), "posterior.steps is required for kind 'iaf'")
+        self.assert_error(v2(posterior={'kind': 'iaf'}),
+                          "posterior.steps is required for kind 'iaf'")
         self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 65}),
                           'posterior.steps must be an integer in [1, 64]')
         self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 2, 'hidden': []}),
