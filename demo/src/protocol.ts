@@ -9,12 +9,17 @@ import type { PosteriorConfig } from '../../src/vae/kinds.js';
 
 /**
  * The posteriors the synthetic panel trains with: how its selector names them and the model
- * description's section (the lecture notes' settings: planar K = 8).
+ * description's section (the lecture notes' settings: planar K = 8, IAF K = 4; the IAF's MADE
+ * one ELU layer of 32 with a context of 4).
  */
 export const SYNTHETIC_POSTERIORS = {
   diagonal: { text: 'diagonal Gaussian', section: { kind: 'diagonal' } },
   full: { text: 'full covariance (z = μ + L·ε)', section: { kind: 'full' } },
   planar: { text: 'planar flow (K = 8)', section: { kind: 'planar', steps: 8, amortized: false } },
+  iaf: {
+    text: 'inverse autoregressive flow (K = 4)',
+    section: { kind: 'iaf', steps: 4, hidden: [32], context: 4, activation: 'elu' },
+  },
 } as const satisfies Record<string, { text: string; section: PosteriorConfig }>;
 export type SyntheticPosterior = keyof typeof SYNTHETIC_POSTERIORS;
 
