@@ -469,7 +469,7 @@ describe('parseCliArgs', () => {
       hidden: [400],
       activation: 'relu',
       likelihood: { kind: 'bernoulli' },
-      posterior: 'diagonal',
+      posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
       beta: 1,
@@ -549,7 +549,7 @@ describe('parseCliArgs', () => {
       hidden: [512, 256],
       activation: 'gelu',
       likelihood: { kind: 'gaussian', sigma: 0.1 },
-      posterior: 'full',
+      posterior: { kind: 'full' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
       beta: 4,
@@ -597,6 +597,11 @@ describe('parseCliArgs', () => {
     expect(train('--activation', 'leaky_relu').activation).toBe('leaky_relu');
     expect(train('--binarize', 'static').binarize).toBe('static');
     expect(train('--adapter', 'swiftshader').adapter).toBe('swiftshader');
+    expect(train('--posterior', 'iaf').posterior).toEqual({ kind: 'iaf', steps: 4 });
+    expect(train('--posterior', 'iaf', '--flow-steps', '2').posterior).toEqual({
+      kind: 'iaf',
+      steps: 2,
+    });
   });
 
   it('parses eval with defaults and every option', () => {
@@ -700,7 +705,7 @@ describe('parseCliArgs', () => {
 
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
-    expect(parseError(['fit'])).toBe("unknown command 'fit'; commands: train, eval, sample, help");
+    expect(parseError(['fit'])).toBe("unknown command 'fit'; commands: train, eval, sample, experiment, help");
   });
 
   it('rejects unknown flags with a suggestion', () => {
@@ -709,7 +714,7 @@ describe('parseCliArgs', () => {
     );
     expect(parseError(['train', '--laten', '3'])).toMatch(/did you mean --latent\?/);
     expect(parseError(['train', '--k', '3'])).toMatch(
-      /^train: unknown flag --k \(it is an option of eval\)/,
+      /^train: unknown flag --k \(it is an option of eval, experiment\)/,
     );
     expect(parseError(['eval', '--checkpont', 'c'])).toMatch(/did you mean --checkpoint\?/);
     expect(parseError(['sample', '--zzzzzzzz', '1'])).toMatch(
@@ -818,6 +823,12 @@ describe('parseCliArgs', () => {
     );
     expect(parseError(['train', '--schedule', 'cosine', '--step-size', '3'])).toBe(
       'train: --step-size applies only to --schedule step (got --schedule cosine)',
+    );
+    expect(parseError(['train', '--posterior', 'full', '--flow-steps', '3'])).toBe(
+      'train: --flow-steps applies only to --posterior iaf (got --posterior full)',
+    );
+    expect(parseError(['train', '--posterior', 'iaf', '--flow-steps', '65'])).toMatch(
+      /--flow-steps/,
     );
   });
 
@@ -968,7 +979,7 @@ describe('the model of train', () => {
     likelihood: { kind: 'bernoulli' },
     beta: 2,
     capacity: { max: 5, steps: 10 },
-    posterior: 'diagonal',
+    posterior: { kind: 'diagonal' },
     objective: { kind: 'elbo' },
     condition: { kind: 'none' },
   };
@@ -1015,20 +1026,35 @@ describe('the model of train', () => {
   });
 
   it('builds two stochastic layers from --posterior hierarchical and --latent', async () => {
-    const c = await modelConfig({ ...choice, latent: 7, posterior: 'hierarchical' }, 784);
+    const c = await modelConfig({ ...choice, latent: 7, posterior: { kind: 'hierarchical' } }, 784);
     expect(c.posterior).toEqual({ kind: 'hierarchical', lower: 14, hidden: [7, 7] });
     expect(resolveVaeConfig(c).latentSize).toBe(7);
-    const wide = await modelConfig({ ...choice, latent: 200, posterior: 'hierarchical' }, 784);
+    const wide = await modelConfig(
+      { ...choice, latent: 200, posterior: { kind: 'hierarchical' } },
+      784,
+    );
     expect(resolveVaeConfig(wide).posterior).toMatchObject({ lower: 256 });
   });
 
   it('builds the full-covariance posterior from --posterior full', async () => {
-    const c = await modelConfig({ ...choice, posterior: 'full' }, 784);
+    const c = await modelConfig({ ...choice, posterior: { kind: 'full' } }, 784);
     expect(c.posterior).toEqual({ kind: 'full' });
     expect(resolveVaeConfig(c).posterior.kind).toBe('full');
     // latentSize 1 has no lower triangle: the model description says so.
-    const one = await modelConfig({ ...choice, posterior: 'full', latent: 1 }, 784);
+    const one = await modelConfig({ ...choice, posterior: { kind: 'full' }, latent: 1 }, 784);
     expect(() => resolveVaeConfig(one)).toThrow(/posterior.*full.*latentSize >= 2/);
+  });
+
+  it('builds the inverse autoregressive flow from --posterior iaf and --flow-steps', async () => {
+    const c = await modelConfig({ ...choice, posterior: { kind: 'iaf', steps: 6 } }, 784);
+    expect(c.posterior).toEqual({ kind: 'iaf', steps: 6 });
+    expect(resolveVaeConfig(c).posterior).toEqual({
+      kind: 'iaf',
+      steps: 6,
+      hidden: [16],
+      context: 3,
+      activation: 'elu',
+    });
   });
 
   it('reads --config as JSON and names the file in every error', async () => {

@@ -301,7 +301,7 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
   });
 
   it('the synthetic 2-D experiment draws data, prior samples and reconstructions with each posterior', async () => {
-    for (const posterior of ['diagonal', 'full', 'planar']) {
+    for (const posterior of ['diagonal', 'full', 'planar', 'iaf']) {
       const result = (await page.evaluate(
         `window.__demo.synthetic('rotated-gaussian', ${runs.synthetic}, '${posterior}')`,
       )) as {

@@ -132,7 +132,7 @@ describe('the experiment command arguments', () => {
     expect(parsed.command).toBe('experiment');
     if (parsed.command !== 'experiment') return;
     expect(parsed.options.sets).toEqual(['figure-eight', 'three-blobs']);
-    expect(parsed.options.posteriors).toEqual(['diagonal', 'full', 'planar']);
+    expect(parsed.options.posteriors).toEqual(['diagonal', 'full', 'planar', 'iaf']);
     expect(parsed.options.epochs).toBeUndefined();
     const all = parseCliArgs(['experiment', '--set', 'all']);
     if (all.command !== 'experiment') throw new Error('not experiment');

@@ -4,7 +4,7 @@
 // are tested against float64 in their own files; this checks the rules that wire them.
 import { describe, expect, it } from 'vitest';
 import type { Graph, Tensor } from '../src/graph/graph.js';
-import { activationOp, matmulOp } from '../src/graph/ops/dense.js';
+import { activationOp, maskedLinear, matmulOp } from '../src/graph/ops/dense.js';
 import { gaussianLogDensity } from '../src/graph/ops/density.js';
 import { fullReparam } from '../src/graph/ops/latent.js';
 import { klOp } from '../src/graph/ops/loss.js';
@@ -61,6 +61,19 @@ const CASES: [string, Build][] = [
         multiply(g, 'prod', logAbs, inv),
         unary(g, 'shifted', x, 'identity', -1),
       );
+    },
+  ],
+  [
+    'masked linear: one weight under two random masks (its gradient assigned, then added)',
+    (g, p, _i, rng) => {
+      const [R, out, inn] = [5, 6, 9];
+      const x = p('x', n(rng, R * inn), [R, inn]);
+      const w = p('w', n(rng, out * inn), [out, inn]);
+      const b = p('b', n(rng, out), [out]);
+      const mask = () => Array.from({ length: out * inn }, () => (rng() < 0.5 ? 1 : 0));
+      const h = maskedLinear(g, 'made.0', x, w, b, mask(), 'tanh', true);
+      const y = maskedLinear(g, 'made.1', x, w, undefined, mask(), 'identity', true);
+      return multiply(g, 'both', h, y);
     },
   ],
   [

@@ -1,11 +1,12 @@
 // Every variant against the PyTorch twin's golden fixtures (python/webgpu_vae_torch/golden.py):
 // IWAE training (K samples, given noise), the conditional VAE (MLP; conv with the label as
 // channels or at the dense layer), the full-covariance posterior (ELBO and IWAE), the planar
-// flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3) and two stochastic layers
+// flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3), the inverse
+// autoregressive flow (ELBO with one and two MADE layers, IWAE k = 3) and two stochastic layers
 // (ELBO, IWAE k = 3): the objective, every gradient and three Adam steps on the GPU (the ELBO
 // fixture's GPU run is in test/graph.test.ts); and the float64 interpreter of the same graph
-// against every fixture (ELBO, IWAE, CVAE, full, planar, hierarchical): the forward tensors, the
-// objective, every gradient and three float64 Adam steps.
+// against every fixture (ELBO, IWAE, CVAE, full, planar, iaf, hierarchical): the forward tensors,
+// the objective, every gradient and three float64 Adam steps.
 import { describe, expect, it } from 'vitest';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { adamStep64 } from '../src/reference/adam.js';
@@ -29,6 +30,7 @@ const FILES: GoldenFile[] = [
   'vae-golden-cvae.json',
   'vae-golden-full.json',
   'vae-golden-planar.json',
+  'vae-golden-iaf.json',
   'vae-golden-hierarchical.json',
 ];
 /** The interpreter is checked against every fixture, the version-1 ELBO cases too. */

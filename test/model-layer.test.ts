@@ -163,6 +163,32 @@ const VARIANTS: [string, VaeConfig][] = [
       objective: { kind: 'iwae', samples: 3, reduction: 'sum' },
     },
   ],
+  [
+    'iaf, elbo (Monte Carlo KL), Z=3, 2 steps, MADE [7] tanh, context 2',
+    {
+      version: 2,
+      inputSize: 7,
+      latentSize: 3,
+      encoder: { hidden: [6], activation: 'tanh' },
+      decoder: { hidden: [5], activation: 'softplus' },
+      posterior: { kind: 'iaf', steps: 2, hidden: [7], context: 2, activation: 'tanh' },
+      likelihood: { kind: 'gaussian', sigma: 0.6 },
+      objective: { kind: 'elbo', beta: 1.5, reduction: 'mean' },
+    },
+  ],
+  [
+    'iaf, iwae k=3, Z=2, 3 steps, MADE [5, 4] softplus, default context',
+    {
+      version: 2,
+      inputSize: 6,
+      latentSize: 2,
+      encoder: { hidden: [5], activation: 'tanh' },
+      decoder: { hidden: [4], activation: 'tanh' },
+      posterior: { kind: 'iaf', steps: 3, hidden: [5, 4], activation: 'softplus' },
+      likelihood: { kind: 'gaussian-learned' },
+      objective: { kind: 'iwae', samples: 3, reduction: 'sum' },
+    },
+  ],
   // The plain ELBO, as version-1 configs (flat beta / capacity / reduction fields).
   [
     'elbo v1, bernoulli, 2 hidden layers, mean',

@@ -13,6 +13,7 @@ import tempfile
 import unittest
 
 import torch
+import torch.nn as nn
 
 from webgpu_vae_torch import golden
 from webgpu_vae_torch.checkpoint import (adam_state, decode_checkpoint, encode_checkpoint,
@@ -49,7 +50,22 @@ class ConfigTest(unittest.TestCase):
                           'unknown')
         self.assert_error(v2(condition={'kind': 'label', 'classes': 3, 'inject': 'side'}),
                           "condition.inject must be 'dense' or 'channels'")
-        self.assert_error(v2(posterior={'kind': 'iaf'}), 'posterior.kind "iaf" is not supported')
+        self.assert_error(v2(posterior={'kind': 'sylvester'}),
+                          'posterior.kind "sylvester" is not supported')
+        self.assert_error(v2(posterior={'kind': 'iaf'}),
+                          "posterior.steps is required for kind 'iaf'")
+        self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 65}),
+                          'posterior.steps must be an integer in [1, 64]')
+        self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 2, 'hidden': []}),
+                          'posterior.hidden must be an array of 1 to 8 MADE layer widths')
+        self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 2, 'hidden': [4, 0]}),
+                          'posterior.hidden[1] must be an integer')
+        self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 2, 'context': 1.5}),
+                          'posterior.context must be an integer')
+        self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 2, 'activation': 'swish'}),
+                          'posterior.activation "swish" is unknown')
+        self.assert_error(v2(posterior={'kind': 'iaf', 'steps': 2, 'amortized': True}),
+                          'posterior.amortized is unknown')
         self.assert_error(v2(posterior={'kind': 'full', 'rank': 2}), 'posterior.rank is unknown')
         self.assert_error(v2(latentSize=1, posterior={'kind': 'full'}),
                           "posterior.kind 'full' needs latentSize >= 2, got 1")
@@ -162,6 +178,25 @@ class ModelTest(unittest.TestCase):
             ('decoder.down.logvar.weight', (3, 7)), ('decoder.down.logvar.bias', (3,)),
             ('decoder.0.weight', (4, 3)), ('decoder.0.bias', (4,)),
             ('decoder.out.weight', (6, 4)), ('decoder.out.bias', (6,))])
+    def test_iaf_parameters(self):
+        names = self.shapes(v2(latentSize=3, posterior={'kind': 'iaf', 'steps': 2,
+                                                        'hidden': [7, 4], 'context': 2}))
+        flow = [(n, shape) for n, shape in names if n.startswith('posterior.')]
+        self.assertEqual(flow, [(f'posterior.flow.{k}.{layer}.{p}', shape)
+                                for k in range(2)
+                                for layer, w in (('hidden.0', (7, 5)), ('hidden.1', (4, 7)),
+                                                 ('out', (6, 4)))
+                                for p, shape in (('weight', w), ('bias', (w[0],)))])
+        order = [n for n, _ in names]
+        self.assertLess(order.index('encoder.logvar.bias'), order.index('encoder.context.weight'))
+        self.assertLess(order.index('encoder.context.bias'),
+                        order.index('posterior.flow.0.hidden.0.weight'))
+        self.assertLess(order.index('posterior.flow.1.out.bias'), order.index('decoder.0.weight'))
+        # Defaults: one MADE layer of max(16, 2Z), a context of Z; masks stay out of the state_dict.
+        defaults = dict(self.shapes(v2(latentSize=3, posterior={'kind': 'iaf', 'steps': 1})))
+        self.assertEqual(defaults['encoder.context.weight'], (3, 5))
+        self.assertEqual(defaults['posterior.flow.0.hidden.0.weight'], (16, 6))
+        self.assertFalse(any('mask' in n for n in defaults))
 
     def test_labels_are_checked(self):
         net = VaeNet(v2(condition={'kind': 'label', 'classes': 3}))
@@ -314,6 +349,43 @@ class ObjectiveTest(unittest.TestCase):
         torch.testing.assert_close((mu, logvar),
                                    net.gaussian_net('encoder', net.encoder['up'], params['mu1']))
         self.assertEqual(net.code_to_lower(mu).shape, (3, 3))
+    def test_iaf_is_autoregressive_and_log_q_subtracts_the_jacobian_log_determinant(self):
+        for Z in (2, 3, 5):
+            net = VaeNet(v2(latentSize=Z, posterior={'kind': 'iaf', 'steps': 3, 'hidden': [7, 6],
+                                                     'context': 2, 'activation': 'tanh'},
+                            objective={'kind': 'iwae', 'samples': 2})).double()
+            with torch.no_grad():  # larger weights than the init: the gates move away from σ(2)
+                for name, p in net.named_parameters():
+                    if 'flow' in name:
+                        p.normal_(0, 0.8)
+            params = net.posterior_params(self.x)
+            eps = torch.randn(6, Z, dtype=torch.float64)
+            z, log_q, _ = net.draw(params, eps, 2)
+            z0 = net.sample(params, eps, 2)
+            for row in range(6):
+                one = {k: v[row // 2:row // 2 + 1] for k, v in params.items()}
+
+                def step(k):
+                    # Step k alone on z0: lower triangular in its order (odd steps: reversed).
+                    saved = net.posterior.flow
+                    net.posterior.flow = nn.ModuleList([saved[k]])
+                    try:
+                        return torch.autograd.functional.jacobian(
+                            lambda v: net.iaf(one, v.unsqueeze(0), 1)[0].squeeze(0), z0[row])
+                    finally:
+                        net.posterior.flow = saved
+
+                for k in range(3):
+                    J = step(k)
+                    upper = torch.triu(J if k % 2 == 0 else J.flip(0, 1), 1)
+                    self.assertEqual(upper.abs().max().item(), 0.0, f'Z={Z} step {k}')
+                J = torch.autograd.functional.jacobian(
+                    lambda v: net.iaf(one, v.unsqueeze(0), 1)[0].squeeze(0), z0[row])
+                want = net.log_q(params, z0, 2)[row] - torch.linalg.slogdet(J)[1]
+                torch.testing.assert_close(log_q[row], want, msg=f'Z={Z}')
+            out = net(self.x, eps=eps)
+            self.assertTrue(torch.isfinite(out['objective']))
+            torch.testing.assert_close(out['z'], z)
 
     def test_stepper_gradient_is_the_objective_gradient(self):
         # The trainer's loss (per-example terms, capacity by its sign) has the objective's gradient.

@@ -223,16 +223,44 @@ def _condition(cond: Any) -> dict:
     _fail(f"condition.kind must be 'none' or 'label', got {_dump(kind)}")
 
 
-POSTERIORS = ('diagonal', 'full', 'planar', 'hierarchical')
+POSTERIORS = ('diagonal', 'full', 'planar', 'iaf', 'hierarchical')
 MAX_PLANAR_STEPS = 256
+MAX_IAF_STEPS = 64
+MAX_IAF_LAYERS = 8
 POSTERIOR_FIELDS = {'planar': ('kind', 'steps', 'amortized'),
+                    'iaf': ('kind', 'steps', 'hidden', 'context', 'activation'),
                     'hierarchical': ('kind', 'lower', 'hidden')}
+
+
+def _iaf(post: dict, latent_size: Any) -> dict:
+    """'iaf': steps (required, [1, 64]), hidden (1 to 8 MADE widths, default [max(16, 2Z)]),
+    context (the encoder's context head, default Z), activation (default 'elu')."""
+    if post.get('steps') is None:
+        _fail("posterior.steps is required for kind 'iaf' (an integer >= 1)")
+    steps = _size('posterior.steps', post['steps'], MAX_IAF_STEPS)
+    Z = latent_size if _is_int(latent_size) else 1
+    hidden = post.get('hidden')
+    if hidden is None:
+        hidden = [max(16, 2 * Z)]
+    elif not isinstance(hidden, list) or not 1 <= len(hidden) <= MAX_IAF_LAYERS:
+        _fail(f'posterior.hidden must be an array of 1 to {MAX_IAF_LAYERS} MADE layer widths, '
+              f'got {_dump(hidden)}')
+    hidden = [_size(f'posterior.hidden[{i}]', h, 1 << 14) for i, h in enumerate(hidden)]
+    context = post.get('context')
+    context = Z if context is None else _size('posterior.context', context, 1 << 14)
+    activation = post.get('activation')
+    activation = 'elu' if activation is None else activation
+    if activation not in ACTIVATIONS:
+        _fail(f'posterior.activation {_dump(activation)} is unknown (known: '
+              f"{', '.join(ACTIVATIONS)})")
+    return {'kind': 'iaf', 'steps': steps, 'hidden': hidden, 'context': context,
+            'activation': activation}
 
 
 def _posterior(post: Any, latent_size: Any) -> dict:
     """'diagonal' (the default), 'full' (a full-covariance Gaussian, latentSize >= 2), 'planar'
-    (steps: an integer >= 1, required; amortized: a boolean, default false) or 'hierarchical'
-    (lower: the size of z1, required; hidden: widths, default [])."""
+    (steps: an integer >= 1, required; amortized: a boolean, default false), 'iaf' (see
+    _iaf) or 'hierarchical' (lower: the size of z1, required; hidden: widths, default []))."""
     if post is None:
         return {'kind': 'diagonal'}
     if not isinstance(post, dict):
@@ -265,6 +293,8 @@ def _posterior(post: Any, latent_size: Any) -> dict:
             _fail(f'posterior.hidden must be an array of layer widths, got {_dump(hidden)}')
         hidden = [_size(f'posterior.hidden[{i}]', h) for i, h in enumerate(hidden)]
         return {'kind': 'hierarchical', 'lower': lower, 'hidden': hidden}
+    if kind == 'iaf':
+        return _iaf(post, latent_size)
     return {'kind': kind}
 
 

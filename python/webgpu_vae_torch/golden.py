@@ -7,9 +7,10 @@
 writes test/fixtures/vae-golden.json (version-1 ELBO cases, read by test/model-golden.test.ts and
 test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective), vae-golden-cvae.json
 (version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense') and
-vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1) and vae-golden-planar.json
-(version-2 posterior 'planar', global and amortized: ELBO with its Monte Carlo KL, IWAE k = 3)
-and vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3).
+vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1), vae-golden-planar.json
+(version-2 posterior 'planar', global and amortized: ELBO with its Monte Carlo KL, IWAE k = 3),
+vae-golden-iaf.json (version-2 posterior 'iaf': ELBO with its Monte Carlo KL, IWAE k = 3) and
+vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -347,6 +348,38 @@ def hierarchical_cases() -> list:
     ]
 
 
+def iaf_cases() -> list:
+    """Version-2 posterior 'iaf' cases: the ELBO (its Monte Carlo KL) with one and two MADE
+    hidden layers, and IWAE k = 3; MADE activations elu (kinks kept away), tanh, softplus."""
+    return [
+        run_case('iaf-elbo-bernoulli-relu-tanh-made-elu-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'relu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'posterior': {'kind': 'iaf', 'steps': 2, 'hidden': [6], 'context': 2},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+        }, batch=4, seed0=1400, make_x=uniform),
+        run_case('iaf-elbo-gaussian-tanh-softplus-made-tanh-2-layers-mean', {
+            'version': 2, 'inputSize': 6, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'softplus'},
+            'posterior': {'kind': 'iaf', 'steps': 3, 'hidden': [5, 4], 'activation': 'tanh'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.7},
+            'objective': {'kind': 'elbo', 'beta': 1.5, 'reduction': 'mean'},
+        }, batch=3, seed0=1500, make_x=normal),
+        run_case('iaf-iwae-learned-elu-gelu-made-softplus-k3-sum', {
+            'version': 2, 'inputSize': 6, 'latentSize': 4,
+            'encoder': {'hidden': [5], 'activation': 'elu'},
+            'decoder': {'hidden': [4], 'activation': 'gelu'},
+            'posterior': {'kind': 'iaf', 'steps': 2, 'hidden': [9], 'context': 3,
+                          'activation': 'softplus'},
+            'likelihood': {'kind': 'gaussian-learned'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'sum'},
+        }, batch=3, seed0=1600, make_x=normal),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -361,6 +394,7 @@ FIXTURE_SETS = {
     'vae-golden-cvae.json': cvae_cases,
     'vae-golden-full.json': full_cases,
     'vae-golden-planar.json': planar_cases,
+    'vae-golden-iaf.json': iaf_cases,
     'vae-golden-hierarchical.json': hierarchical_cases,
 }
 

@@ -26,6 +26,13 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
             posterior.flow.{k}.u/w/b (global, after the encoder's heads in module order) or
             encoder.flow's steps·(2Z + 1) outputs, step k's u, w, b at columns k·(2Z + 1) …
             (amortized).
+  iaf       the diagonal sample z0 through `steps` inverse autoregressive steps (Kingma et al.
+            2016): [m, s] = MADE_k([z, h]) with h = encoder.context's outputs, σ = sigmoid(s + 2),
+            z' = σ z + (1 − σ) m; log q(z_K|x) = log N(z0; mu, exp(logvar)) − Σ_k Σ_i log σ; no
+            closed-form KL. MADE_k is posterior.flow.{k}.hidden.{l} (activation after each) and
+            posterior.flow.{k}.out (m at rows 0…Z−1, s at Z…2Z−1), weights multiplied by the
+            masks of iaf_masks (the same as src/vae/posterior/iaf.ts iafMasks): the order of z
+            reverses every step.
   hierarchical  two stochastic layers: z1 (`lower`, the decoder's input) ~ q(z1|x) from the heads
             above, then z2 (latentSize, the code) ~ q(z2|z1) from GaussianNet encoder.up (hidden
             layers with the encoder's activation, heads mu, logvar); p(z1|z2) is decoder.down (the
@@ -113,6 +120,11 @@ class VaeNet(nn.Module):
         if post['kind'] == 'planar' and not post['amortized']:
             self.posterior = nn.Module()
             self.posterior.flow = nn.ModuleList(PlanarStep(Z) for _ in range(post['steps']))
+        if post['kind'] == 'iaf':
+            self.encoder['context'] = nn.Linear(prev, post['context'])
+            self.posterior = nn.Module()
+            self.posterior.flow = nn.ModuleList(
+                IafStep(Z, post['context'], post['hidden'], k) for k in range(post['steps']))
 
         self.decoder = nn.ModuleDict()
         if post['kind'] == 'hierarchical':
@@ -212,6 +224,8 @@ class VaeNet(nn.Module):
             params['lower'] = self.encoder['lower'](h)
         if 'flow' in self.encoder:
             params['flow'] = self.encoder['flow'](h)
+        if 'context' in self.encoder:
+            params['context'] = self.encoder['context'](h)
         return params
 
     def _flow_step(self, params: dict, k: int):
@@ -239,12 +253,39 @@ class VaeNet(nn.Module):
             logdet = logdet + torch.log(torch.abs(1 + (1 - h * h) * wu)).squeeze(1)
         return z, logdet
 
+    def iaf(self, params: dict, z: torch.Tensor, K: int = 1):
+        """z0 (B·K, Z) through the IAF steps: z_K and Σ_k Σ_i log σ per row (B·K)."""
+        post = self.config.posterior
+        h = params['context'].repeat_interleave(K, 0)
+        logdet = z.new_zeros(z.shape[0])
+        for step in self.posterior.flow:
+            a = torch.cat([z, h], 1)
+            for layer in step.hidden:
+                pre = layer.masked(a)
+                if self.record_kinks and post['activation'] in KINKED:
+                    self.kinks.append(pre.detach())
+                a = ACTIVATIONS[post['activation']](pre)
+            m, s = step.out.masked(a).chunk(2, 1)
+            gate = s + IAF_GATE_BIAS
+            sigma = torch.sigmoid(gate)
+            z = sigma * z + (1 - sigma) * m
+            logdet = logdet - F.softplus(-gate).sum(1)
+        return z, logdet
+
+    def flow(self, params: dict, z0: torch.Tensor, K: int = 1):
+        """A flow posterior's z_K and Σ log|det| per row; None for the Gaussians."""
+        kind = self.config.posterior['kind']
+        if kind == 'planar':
+            return self.planar(params, z0, K)
+        if kind == 'iaf':
+            return self.iaf(params, z0, K)
+        return None
+
     def draw(self, params: dict, eps: torch.Tensor, K: int = 1):
         """z (B·K, width the decoder reads) for noise eps, log q(z|x) and log p(z) per row (B·K):
         log p is N(0, I)'s, or for a hierarchy log N(z2; 0, I) + log p(z1|z2), and log q sums
-        log q(z1|x) and log q(z2|z1)."""
-        kind = self.config.posterior['kind']
-        if kind == 'hierarchical':
+        log q(z1|x) and log q(z2|z1); a flow's log q subtracts its log-determinant."""
+        if self.config.posterior['kind'] == 'hierarchical':
             Z1 = self.config.lower_size
             q1 = {'mu': params['mu1'], 'logvar': params['logvar1']}
             z1 = self.sample(q1, eps[:, :Z1], K)
@@ -254,11 +295,11 @@ class VaeNet(nn.Module):
             mu_p, lv_p = self.gaussian_net('decoder', self.decoder['down'], z2)
             log_p = log_normal(z2) + self.log_q({'mu': mu_p, 'logvar': lv_p}, z1)
             return z1, self.log_q(q1, z1, K) + self.log_q(q2, z2), log_p
-        if kind != 'planar':
-            z = self.sample(params, eps, K)
-            return z, self.log_q(params, z, K), log_normal(z)
         z0 = self.sample(params, eps, K)
-        z, logdet = self.planar(params, z0, K)
+        flowed = self.flow(params, z0, K)
+        if flowed is None:
+            return z0, self.log_q(params, z0, K), log_normal(z0)
+        z, logdet = flowed
         return z, self.log_q(params, z0, K) - logdet, log_normal(z)
 
     def scale_tril(self, logvar: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
@@ -299,7 +340,7 @@ class VaeNet(nn.Module):
     def kl(self, params: dict) -> Optional[torch.Tensor]:
         """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form; None for flows and
         hierarchies (none)."""
-        if self.config.posterior['kind'] in ('planar', 'hierarchical'):
+        if self.config.posterior['kind'] in ('planar', 'iaf', 'hierarchical'):
             return None
         mu, logvar = params['mu'], params['logvar']
         if 'lower' in params:
@@ -377,6 +418,57 @@ class PlanarStep(nn.Module):
         self.u = nn.Parameter(torch.empty(1, Z).uniform_(-bound, bound))
         self.w = nn.Parameter(torch.empty(1, Z).uniform_(-bound, bound))
         self.b = nn.Parameter(torch.empty(1).uniform_(-bound, bound))
+
+
+IAF_GATE_BIAS = 2.0
+
+
+def iaf_masks(Z: int, C: int, hidden: list, step: int) -> list:
+    """The 0/1 masks (out, in) of step `step`'s MADE layers (Germain et al. 2015): input z_j has
+    degree j + 1 (even steps) or Z − j (odd steps, the reversed order), the context inputs 0 and
+    connect to every first-layer unit, hidden unit u has u mod Z; a unit reads units of degree <=
+    its own, output i (m_i and s_i) hidden units of degree < deg(z_i)."""
+    def in_degree(j):
+        return j + 1 if step % 2 == 0 else Z - j
+
+    prev = torch.tensor([in_degree(j) for j in range(Z)] + [0] * C)
+    masks = []
+    for l, width in enumerate(hidden):
+        deg = torch.arange(width) % Z
+        mask = (deg[:, None] >= prev[None, :]).double()
+        if l == 0:
+            mask[:, Z:] = 1
+        masks.append(mask)
+        prev = deg
+    out = torch.tensor([in_degree(r % Z) for r in range(2 * Z)])
+    masks.append((out[:, None] > prev[None, :]).double())
+    return masks
+
+
+class MaskedLinear(nn.Linear):
+    """nn.Linear whose weight is multiplied by a constant 0/1 mask in the forward (so its
+    gradient is dW ⊙ mask); the mask is a buffer kept out of the state_dict."""
+
+    def __init__(self, in_features: int, out_features: int, mask: torch.Tensor):
+        super().__init__(in_features, out_features)
+        self.register_buffer('mask', mask, persistent=False)
+
+    def masked(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.mask.to(self.weight.dtype), self.bias)
+
+
+class IafStep(nn.Module):
+    """Step k's MADE: hidden.{l} on [z, h] then out (2Z: m, s), masked linear layers."""
+
+    def __init__(self, Z: int, C: int, hidden: list, k: int):
+        super().__init__()
+        masks = iaf_masks(Z, C, hidden, k)
+        self.hidden = nn.ModuleList()
+        prev = Z + C
+        for l, width in enumerate(hidden):
+            self.hidden.append(MaskedLinear(prev, width, masks[l]))
+            prev = width
+        self.out = MaskedLinear(prev, 2 * Z, masks[-1])
 
 
 def from_config(config: Any) -> VaeNet:

@@ -10,6 +10,7 @@ import type { LrSchedule } from '../optim/schedule.js';
 import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
 import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
 import { EXPERIMENT_POSTERIOR_NAMES, type ExperimentPosterior } from '../experiments/settings.js';
+import { MAX_IAF_STEPS } from '../vae/posterior/iaf.js';
 import {
   closest,
   commandHelp,
@@ -98,6 +99,7 @@ export const MODEL_FLAGS = [
   'capacity-max',
   'capacity-steps',
   'posterior',
+  'flow-steps',
   'objective',
   'samples',
   'condition',
@@ -106,11 +108,18 @@ export const MODEL_FLAGS = [
 ] as const;
 
 /**
- * Posterior kinds the CLI builds from their kind alone (every other field has a default, or for
- * 'hierarchical' follows from --latent: see modelConfig).
+ * Posterior kinds the CLI builds from flags (iaf: --flow-steps; hierarchical: from --latent, see
+ * modelConfig; every other field defaulted).
  */
-export const CLI_POSTERIORS = ['diagonal', 'full', 'hierarchical'] as const;
-export type PosteriorChoice = (typeof CLI_POSTERIORS)[number];
+export const CLI_POSTERIORS = ['diagonal', 'full', 'iaf', 'hierarchical'] as const;
+/** The posterior: a Gaussian, the inverse autoregressive flow with K steps, or two layers. */
+export type PosteriorChoice =
+  | { kind: 'diagonal' }
+  | { kind: 'full' }
+  | { kind: 'iaf'; steps: number }
+  | { kind: 'hierarchical' };
+/** IAF steps when --flow-steps is not given (the notes' setting). */
+export const DEFAULT_FLOW_STEPS = 4;
 
 /** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
 export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
@@ -133,7 +142,7 @@ export interface TrainOptions {
   likelihood: Likelihood;
   beta: number;
   capacity: CapacityConfig | undefined;
-  /** The posterior kind q(z|x), with its fields' defaults. */
+  /** The posterior q(z|x): its kind and, for iaf, its steps (other fields defaulted). */
   posterior: PosteriorChoice;
   objective: ObjectiveChoice;
   condition: ConditionChoice;
@@ -255,9 +264,16 @@ export const trainCommand = defineCommand({
       values: CLI_POSTERIORS,
       default: 'diagonal',
       help:
-        'q(z|x): diagonal Gaussian, full covariance z = mu + L eps (latent >= 2), or ' +
-        'hierarchical: z1 of 2*latent units below the code, two layers of latent units between ' +
-        '(the IWAE paper at --latent 50)',
+        'q(z|x): diagonal Gaussian, full covariance z = mu + L eps (latent >= 2), an ' +
+        'inverse autoregressive flow on the diagonal Gaussian, or hierarchical: z1 of 2*latent ' +
+        'units below the code, two layers of latent units between (the IWAE paper at --latent 50)',
+    },
+    'flow-steps': {
+      kind: 'int',
+      min: 1,
+      max: MAX_IAF_STEPS,
+      help: `steps K of --posterior iaf, 1..${MAX_IAF_STEPS}`,
+      defaultText: String(DEFAULT_FLOW_STEPS),
     },
     objective: {
       kind: 'choice',
@@ -370,6 +386,18 @@ export const trainCommand = defineCommand({
       objective = { kind: 'elbo' };
     }
 
+    let posterior: PosteriorChoice;
+    if (v.posterior === 'iaf') {
+      posterior = { kind: 'iaf', steps: v['flow-steps'] ?? DEFAULT_FLOW_STEPS };
+    } else {
+      if (given.has('flow-steps')) {
+        throw error(
+          `--flow-steps applies only to --posterior iaf (got --posterior ${v.posterior})`,
+        );
+      }
+      posterior = { kind: v.posterior };
+    }
+
     let condition: ConditionChoice;
     if (v.condition === 'label') {
       if (given.has('inject') && v.preset !== 'conv') {
@@ -437,7 +465,7 @@ export const trainCommand = defineCommand({
       likelihood,
       beta: v.beta,
       capacity,
-      posterior: v.posterior,
+      posterior,
       objective,
       condition,
       schedule,

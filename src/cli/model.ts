@@ -44,10 +44,10 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
   const sections: Pick<VaeConfig, 'likelihood' | 'posterior' | 'objective' | 'condition'> = {
     likelihood: o.likelihood,
     posterior:
-      o.posterior === 'hierarchical'
+      o.posterior.kind === 'hierarchical'
         ? // The IWAE paper's shape: z1 twice the code, two layers as wide as the code between.
           { kind: 'hierarchical', lower: Math.min(2 * o.latent, 256), hidden: [o.latent, o.latent] }
-        : { kind: o.posterior },
+        : o.posterior,
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }

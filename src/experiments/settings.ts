@@ -41,13 +41,18 @@ export const TEST_FRACTION = 0.1;
 export const EXPERIMENT_LOGPX_SAMPLES = 1000;
 
 /**
- * The posteriors the experiments compare, with the notes' settings (planar K = 8), how menus name
+ * The posteriors the experiments compare, with the notes' settings (planar K = 8, IAF K = 4), how menus name
  * them, and their model-description section. The demo's synthetic panel offers the same ones.
  */
 export const EXPERIMENT_POSTERIORS = {
   diagonal: { text: 'diagonal Gaussian', section: { kind: 'diagonal' } },
   full: { text: 'full covariance (z = μ + L·ε)', section: { kind: 'full' } },
   planar: { text: 'planar flow (K = 8)', section: { kind: 'planar', steps: 8, amortized: false } },
+  // The MADE: one ELU layer of 32 on [z, h], a context h of 4.
+  iaf: {
+    text: 'inverse autoregressive flow (K = 4)',
+    section: { kind: 'iaf', steps: 4, hidden: [32], context: 4, activation: 'elu' },
+  },
 } as const satisfies Record<string, { text: string; section: PosteriorConfig }>;
 export type ExperimentPosterior = keyof typeof EXPERIMENT_POSTERIORS;
 export const EXPERIMENT_POSTERIOR_NAMES = Object.keys(

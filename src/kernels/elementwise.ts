@@ -3,6 +3,7 @@
 //   y = scale * x, scale a uniform (changeable per step)     prepareScaleForward / prepareScaleBackward
 //   out = mask ? value : x, mask broadcast                   prepareMaskedFillForward / prepareMaskedFillBackward
 //   y = f(x + shift), f identity / log|·| / 1/·              prepareUnaryForward / prepareUnaryBackward
+//   out = x ⊙ mask, a constant 0/1 mask (forward and grad)   prepareConstantMask
 // The second operand (and the mask) has one of four shapes (Broadcast): 'none' (rows, cols),
 // 'row' (1, cols): one row used by every row, 'column' (rows, 1): one value per row, 'scalar' (1, 1).
 // The gradient of a broadcast b is summed over the broadcast axes by the reduce passes of
@@ -497,5 +498,54 @@ export async function prepareUnaryBackward(
     uniforms: { shift },
     constants: { FN: checkFn(name, o.fn), ACCUMULATE: o.accumulate ? 1 : 0 },
     label: o.label,
+  });
+}
+
+export interface ConstantMaskOptions {
+  /** Output (n). */
+  out: BufferRange;
+  /** Input (n): the weight in the forward, its gradient in the backward. */
+  x: BufferRange;
+  /** n values, each 0 or 1: uploaded once, owned by the program. */
+  mask: ArrayLike<number>;
+  n: number;
+  /** out += … instead of out = … (a gradient written a second time). */
+  accumulate?: boolean;
+  label?: string;
+}
+
+/**
+ * out (=|+=) x ⊙ mask for a constant 0/1 mask (a MADE layer's connectivity): the same product is
+ * the forward W ⊙ M and the backward dW ⊙ M, so a masked weight never gets a gradient. Runs the
+ * binary op's da kernel (dout · b) with b the uploaded mask.
+ */
+export async function prepareConstantMask(
+  rt: GpuRuntime,
+  o: ConstantMaskOptions,
+): Promise<Program> {
+  const name = 'constant_mask';
+  checkDim(name, 'n', o.n);
+  if (o.mask.length !== o.n) {
+    throw new Error(`${name}: the mask has ${o.mask.length} values, not n = ${o.n}`);
+  }
+  const values = Float32Array.from(o.mask);
+  const bad = values.findIndex((v) => v !== 0 && v !== 1);
+  if (bad >= 0) throw new Error(`${name}: mask[${bad}] is ${o.mask[bad]}, not 0 or 1`);
+  const label = o.label ?? name;
+  return buildProgram(rt, label, async (p) => {
+    const mask = rt.buffers.upload(`${label}.mask`, values);
+    p.onDestroy(() => rt.buffers.destroy(mask.buffer));
+    p.append(
+      await prepareBinaryBackward(rt, {
+        op: 'mul',
+        rows: 1,
+        cols: o.n,
+        dout: o.x,
+        b: mask,
+        da: o.out,
+        accumulateA: o.accumulate ?? false,
+        label,
+      }),
+    );
   });
 }

@@ -173,3 +173,11 @@ export function unaryBackward64(
         : (v: number) => -1 / (v * v);
   return Float64Array.from(dy, (d, i) => d * df(x[i]! + shift));
 }
+
+/** y = x ⊙ mask (a constant 0/1 mask of x's size); also its backward dx = dy ⊙ mask. */
+export function constantMask64(x: ArrayLike<number>, mask: ArrayLike<number>): Float64Array {
+  if (x.length !== mask.length) {
+    throw new Error(`constantMask64: ${x.length} values but a mask of ${mask.length}`);
+  }
+  return Float64Array.from(x, (v, i) => v * mask[i]!);
+}

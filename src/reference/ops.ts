@@ -2,7 +2,7 @@
 // type, for the reference interpreter (graph.ts). Each entry only adapts an op's named tensors and
 // attributes to the per-family float64 functions of this folder.
 import type { Op } from '../graph/graph.js';
-import type { ActAttrs, MatmulAttrs } from '../graph/ops/dense.js';
+import type { ActAttrs, ConstantMaskAttrs, MatmulAttrs } from '../graph/ops/dense.js';
 import type { ConvAttrs } from '../graph/ops/conv.js';
 import type { ReparamAttrs } from '../graph/ops/latent.js';
 import type { LikelihoodAttrs } from '../graph/ops/loss.js';
@@ -20,6 +20,7 @@ import {
 import {
   binaryBackward64,
   binaryForward64,
+  constantMask64,
   maskedFillBackward64,
   maskedFillForward64,
   scaleBackward64,
@@ -395,6 +396,13 @@ const unary: ReferenceOp = {
   },
 };
 
+const constantMask: ReferenceOp = {
+  forward: (op, c) => ({ y: constantMask64(c.in('x'), attrs<ConstantMaskAttrs>(op).mask) }),
+  vjp: (op, _c, _out, d) => ({
+    x: constantMask64(need(d('y'), op, 'y'), attrs<ConstantMaskAttrs>(op).mask),
+  }),
+};
+
 const maskedFill: ReferenceOp = {
   forward(op, c) {
     const x = op.in.x!;
@@ -542,6 +550,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   binary,
   scale,
   masked_fill: maskedFill,
+  constant_mask: constantMask,
   unary,
   concat_cols: concatCols,
   slice_cols: sliceCols,

@@ -70,9 +70,9 @@ export interface InferenceOptions {
 /**
  * What {@link VaeInference.encode} returns: the posterior's parameters by name, each (n, width)
  * row-major. Every posterior has mu and logvar (n, Z); the full-covariance one also has lower
- * (n, Z(Z−1)/2) and scaleTril (n, Z, Z), its factor L with covariance L Lᵀ; the planar flow has
- * zK (n, Z), the flow's output at z0 = mu; two stochastic layers ('hierarchical') have mu and
- * logvar of the code z2 and mu1, logvar1 (n, lower) of z1.
+ * (n, Z(Z−1)/2) and scaleTril (n, Z, Z), its factor L with covariance L Lᵀ; the flows (planar,
+ * iaf) have zK (n, Z), the flow's output at z0 = mu; two stochastic layers ('hierarchical') have
+ * mu and logvar of the code z2 and mu1, logvar1 (n, lower) of z1.
  */
 export type Encoded = { mu: Float32Array; logvar: Float32Array } & Readonly<
   Record<string, Float32Array>
@@ -375,8 +375,8 @@ export class VaeInference {
   /**
    * The parameters of q(z|x) for n inputs (n defaults to x.length / D), each (n, width) row-major:
    * mu and logvar (n, Z) for every posterior; the full-covariance one adds lower (n, Z(Z−1)/2) and
-   * scaleTril, its factor L (n, Z, Z) with Σ = L Lᵀ; the planar flow adds zK (n, Z), the flow's
-   * output at z0 = mu; two stochastic layers give mu and logvar of the code z2 (q(z2|z1) at
+   * scaleTril, its factor L (n, Z, Z) with Σ = L Lᵀ; the flows (planar, iaf) add zK (n, Z), the
+   * flow's output at z0 = mu; two stochastic layers give mu and logvar of the code z2 (q(z2|z1) at
    * z1 = mu1) and add mu1, logvar1 (n, lower) of z1. A conditional model takes the inputs' labels
    * (q(z|x, y)): as the second argument, or in the options.
    */

@@ -6,6 +6,7 @@ import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
 import { fullPosterior, type FullPosteriorConfig } from './posterior/full.js';
+import { iafPosterior, type IafPosteriorConfig } from './posterior/iaf.js';
 import {
   hierarchicalPosterior,
   type HierarchicalPosteriorConfig,
@@ -16,14 +17,16 @@ import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './s
 
 /**
  * The `posterior` section, q(z|x): 'diagonal' (the default, `{ kind: 'diagonal' }`), 'full'
- * (a full-covariance Gaussian, latentSize >= 2) or 'planar' (planar flow steps on the diagonal
- * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`) or 'hierarchical' (two stochastic
- * layers, `{ kind: 'hierarchical', lower: 100, hidden: [50, 50] }`).
+ * (a full-covariance Gaussian, latentSize >= 2), 'planar' (planar flow steps on the diagonal
+ * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`), 'iaf' (inverse autoregressive
+ * flow steps on the diagonal Gaussian, `{ kind: 'iaf', steps: 4 }`) or 'hierarchical' (two
+ * stochastic layers, `{ kind: 'hierarchical', lower: 100, hidden: [50, 50] }`).
  */
 export type PosteriorConfig =
   | DiagonalPosteriorConfig
   | FullPosteriorConfig
   | PlanarPosteriorConfig
+  | IafPosteriorConfig
   | HierarchicalPosteriorConfig;
 /** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
@@ -48,6 +51,7 @@ export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>
   diagonal: diagonalPosterior,
   full: fullPosterior,
   planar: planarPosterior,
+  iaf: iafPosterior,
   hierarchical: hierarchicalPosterior,
 };
 

@@ -46,7 +46,7 @@ export interface Golden {
 
 /**
  * The fixtures: version-1 ELBO cases, version-2 iwae cases, version-2 condition 'label' cases,
- * version-2 posterior 'full' cases.
+ * version-2 posterior 'full', 'planar' and 'iaf' cases.
  */
 export type GoldenFile =
   | 'vae-golden.json'
@@ -54,6 +54,7 @@ export type GoldenFile =
   | 'vae-golden-cvae.json'
   | 'vae-golden-full.json'
   | 'vae-golden-planar.json'
+  | 'vae-golden-iaf.json'
   | 'vae-golden-hierarchical.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {

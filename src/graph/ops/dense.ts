@@ -3,9 +3,12 @@
 //   linear      x (R, in), weight (out, in), bias? (out) -> y (R, out), pre? (R, out)
 //   matmul      a, b -> c = op(a)·op(b) (layouts NN / NT / TN, see kernels/matmul.ts), M×N×K
 //   activation  x -> y = act(x) (any shape)
+//   constant_mask  w -> w ⊙ mask, a constant 0/1 mask: maskedLinear() is linear on it, so the mask
+//               applies in the forward and to the weight's gradient (dW ⊙ mask)
 import { asProgram } from '../../gpu/program.js';
 import type { Activation } from '../../kernels/activation-codes.js';
 import { prepareActivationBackward, prepareActivationForward } from '../../kernels/activations.js';
+import { prepareConstantMask } from '../../kernels/elementwise.js';
 import { prepareMatmul, type MatmulLayout } from '../../kernels/matmul.js';
 import { prepareReduceCols } from '../../kernels/reduce.js';
 import { defineOp, type Graph, type GradContext, type Op, type Tensor } from '../graph.js';
@@ -252,3 +255,97 @@ export const activationOp = defineOp<{ x: Tensor }, { y: Tensor }, ActAttrs>({
     g.add(actBackwardOp, `${op.name}.dx`, { dy, pre: op.in.x }, { dx: s.grad }, attrs);
   },
 });
+
+export interface ConstantMaskAttrs {
+  /** One 0/1 value per element of the input, built once with the graph. */
+  mask: readonly number[];
+}
+
+/** dx (+)= dy ⊙ mask: the gradient of constant_mask. */
+export const constantMaskBackwardOp = defineOp<
+  { dy: Tensor },
+  { dx: Tensor },
+  Accumulating<ConstantMaskAttrs>
+>({
+  type: 'constant_mask_backward',
+  prepare({ rt, buffer }, op) {
+    return prepareConstantMask(rt, {
+      out: buffer(op.out.dx),
+      x: buffer(op.in.dy),
+      mask: op.attrs.mask,
+      n: op.in.dy.size,
+      accumulate: op.attrs.accumulate,
+      label: op.name,
+    });
+  },
+});
+
+/** y = x ⊙ mask for a constant 0/1 mask of x's size. */
+export const constantMaskOp = defineOp<{ x: Tensor }, { y: Tensor }, ConstantMaskAttrs>({
+  type: 'constant_mask',
+  prepare({ rt, buffer }, op) {
+    return prepareConstantMask(rt, {
+      out: buffer(op.out.y),
+      x: buffer(op.in.x),
+      mask: op.attrs.mask,
+      n: op.in.x.size,
+      label: op.name,
+    });
+  },
+  grad(g, op, ctx) {
+    const dy = ctx.grad(op.out.y);
+    if (!dy || !ctx.needs(op.in.x)) return;
+    const s = ctx.slot(op.in.x);
+    g.add(
+      constantMaskBackwardOp,
+      `${op.name}.dx`,
+      { dy },
+      { dx: s.grad },
+      { mask: op.attrs.mask, accumulate: s.accumulate },
+    );
+  },
+});
+
+/**
+ * A masked linear layer act(x·(W ⊙ M)ᵀ + b), W (out, in) and M its 0/1 mask (row-major, out × in):
+ * constant_mask then linear, so dW = (dpre·x)ᵀ ⊙ M and masked weights get exactly zero gradient.
+ * `keepPre`: keep the pre-activation (a backward pass needs it when act is not the identity).
+ */
+export function maskedLinear(
+  g: Graph,
+  name: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | undefined,
+  mask: readonly number[],
+  act: Activation,
+  keepPre: boolean,
+): Tensor {
+  if (weight.shape.length !== 2 || mask.length !== weight.size) {
+    throw new Error(
+      `graph: masked linear '${name}': the mask has ${mask.length} values for ${weight.toString()} (out, in)`,
+    );
+  }
+  const [out, inn] = weight.shape as [number, number];
+  if (x.cols !== inn) {
+    throw new Error(
+      `graph: masked linear '${name}' takes ${inn} values per row, got ${x.toString()}`,
+    );
+  }
+  const masked = g.add(
+    constantMaskOp,
+    `${name}.masked`,
+    { x: weight },
+    { y: weight.shape },
+    { mask },
+  ).out.y;
+  const shape = [x.rows, out];
+  const keep = keepPre && act !== 'identity';
+  return g.add(
+    linearOp,
+    name,
+    { x, weight: masked, bias },
+    keep ? { y: shape, pre: shape } : { y: shape },
+    { act },
+  ).out.y;
+}
