@@ -705,7 +705,9 @@ describe('parseCliArgs', () => {
 
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
-    expect(parseError(['fit'])).toBe("unknown command 'fit'; commands: train, eval, sample, experiment, help");
+    expect(parseError(['fit'])).toBe(
+      "unknown command 'fit'; commands: train, eval, sample, experiment, help",
+    );
   });
 
   it('rejects unknown flags with a suggestion', () => {
