@@ -32,6 +32,8 @@ const POSTERIORS: Record<string, PosteriorConfig> = {
   diagonal: { kind: 'diagonal' },
   full: { kind: 'full' },
   planar: { kind: 'planar', steps: 10, amortized: true },
+  // The MADE of each step: one ELU layer of 2·Z = 40 units on [z, h], a context h of Z = 20.
+  iaf: { kind: 'iaf', steps: 2, hidden: [40], context: 20, activation: 'elu' },
 };
 
 const { values: o } = parseArgs({

@@ -80,6 +80,7 @@ describe('experimentTable', () => {
       testCount: 2000,
       trainSeconds: 12.5,
       adapter: 'llvmpipe',
+      adapterName: 'llvmpipe (LLVM 15.0.6, 256 bits)',
       date: '2026-12-02',
     };
     const records: ExperimentRecord[] = [

@@ -26,11 +26,17 @@ export interface ExperimentRecord {
   /** exactLogPx − logPx: how far the model's log p(x) falls below the truth. */
   gap: number;
   trainSeconds: number;
+  /** The adapter's kind (llvmpipe, swiftshader, gpu) and its full name. */
   adapter: string;
+  adapterName: string;
   date: string;
 }
 
-function recordOf(r: ExperimentResult, seed: number, adapter: string): ExperimentRecord {
+function recordOf(
+  r: ExperimentResult,
+  seed: number,
+  adapter: { kind: string; name: string },
+): ExperimentRecord {
   return {
     set: r.name,
     posterior: r.posterior,
@@ -44,7 +50,8 @@ function recordOf(r: ExperimentResult, seed: number, adapter: string): Experimen
     exactLogPx: round(r.test.exactLogPx),
     gap: round(r.test.exactLogPx - r.test.logPx),
     trainSeconds: round(r.seconds, 1),
-    adapter,
+    adapter: adapter.kind,
+    adapterName: adapter.name,
     date: new Date().toISOString().slice(0, 10),
   };
 }
@@ -113,7 +120,7 @@ export async function experiment(o: ExperimentCliOptions): Promise<void> {
             out.json({ type: 'epoch', set, posterior, epoch: e.epoch, loss: round(e.train.loss) });
           },
         });
-        const record = recordOf(r, o.seed, rt.info.name);
+        const record = recordOf(r, o.seed, rt.info);
         const stem = join(o.out, `${set}-${posterior}`);
         const figure = scatterPanels([r.figure.data, r.figure.samples, r.figure.reconstructions]);
         await writeAtomically(
