@@ -598,6 +598,11 @@ describe('parseCliArgs', () => {
     expect(train('--binarize', 'static').binarize).toBe('static');
     expect(train('--adapter', 'swiftshader').adapter).toBe('swiftshader');
     expect(train('--posterior', 'iaf').posterior).toEqual({ kind: 'iaf', steps: 4 });
+    expect(train('--posterior', 'planar').posterior).toEqual({ kind: 'planar', steps: 8 });
+    expect(train('--posterior', 'planar', '--flow-steps', '100').posterior).toEqual({
+      kind: 'planar',
+      steps: 100,
+    });
     expect(train('--posterior', 'iaf', '--flow-steps', '2').posterior).toEqual({
       kind: 'iaf',
       steps: 2,
@@ -827,10 +832,13 @@ describe('parseCliArgs', () => {
       'train: --step-size applies only to --schedule step (got --schedule cosine)',
     );
     expect(parseError(['train', '--posterior', 'full', '--flow-steps', '3'])).toBe(
-      'train: --flow-steps applies only to --posterior iaf (got --posterior full)',
+      'train: --flow-steps applies only to the flows, --posterior planar or iaf (got --posterior full)',
     );
-    expect(parseError(['train', '--posterior', 'iaf', '--flow-steps', '65'])).toMatch(
-      /--flow-steps/,
+    expect(parseError(['train', '--posterior', 'iaf', '--flow-steps', '65'])).toBe(
+      'train: --flow-steps must be <= 64 for --posterior iaf, got 65',
+    );
+    expect(parseError(['train', '--posterior', 'planar', '--flow-steps', '257'])).toMatch(
+      /--flow-steps must be >= 1 and <= 256/,
     );
   });
 

@@ -11,6 +11,7 @@ import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
 import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
 import { EXPERIMENT_POSTERIOR_NAMES, type ExperimentPosterior } from '../experiments/settings.js';
 import { MAX_IAF_STEPS } from '../vae/posterior/iaf.js';
+import { MAX_PLANAR_STEPS } from '../vae/posterior/planar.js';
 import {
   closest,
   commandHelp,
@@ -108,18 +109,19 @@ export const MODEL_FLAGS = [
 ] as const;
 
 /**
- * Posterior kinds the CLI builds from flags (iaf: --flow-steps; hierarchical: from --latent, see
- * modelConfig; every other field defaulted).
+ * Posterior kinds the CLI builds from flags (the flows: --flow-steps; hierarchical: from --latent,
+ * see modelConfig; every other field defaulted).
  */
-export const CLI_POSTERIORS = ['diagonal', 'full', 'iaf', 'hierarchical'] as const;
-/** The posterior: a Gaussian, the inverse autoregressive flow with K steps, or two layers. */
+export const CLI_POSTERIORS = ['diagonal', 'full', 'planar', 'iaf', 'hierarchical'] as const;
+/** The posterior: a Gaussian, a flow with K steps (planar: global parameters), or two layers. */
 export type PosteriorChoice =
   | { kind: 'diagonal' }
   | { kind: 'full' }
+  | { kind: 'planar'; steps: number }
   | { kind: 'iaf'; steps: number }
   | { kind: 'hierarchical' };
-/** IAF steps when --flow-steps is not given (the notes' setting). */
-export const DEFAULT_FLOW_STEPS = 4;
+/** Flow steps when --flow-steps is not given (the notes' settings: planar K = 8, IAF K = 4). */
+export const DEFAULT_FLOW_STEPS = { planar: 8, iaf: 4 } as const;
 
 /** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
 export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
@@ -264,16 +266,16 @@ export const trainCommand = defineCommand({
       values: CLI_POSTERIORS,
       default: 'diagonal',
       help:
-        'q(z|x): diagonal Gaussian, full covariance z = mu + L eps (latent >= 2), an ' +
+        'q(z|x): diagonal Gaussian, full covariance z = mu + L eps (latent >= 2), a planar or ' +
         'inverse autoregressive flow on the diagonal Gaussian, or hierarchical: z1 of 2*latent ' +
         'units below the code, two layers of latent units between (the IWAE paper at --latent 50)',
     },
     'flow-steps': {
       kind: 'int',
       min: 1,
-      max: MAX_IAF_STEPS,
-      help: `steps K of --posterior iaf, 1..${MAX_IAF_STEPS}`,
-      defaultText: String(DEFAULT_FLOW_STEPS),
+      max: MAX_PLANAR_STEPS,
+      help: `steps K of the flow, --posterior planar (1..${MAX_PLANAR_STEPS}) or iaf (1..${MAX_IAF_STEPS})`,
+      defaultText: `${DEFAULT_FLOW_STEPS.planar} for planar, ${DEFAULT_FLOW_STEPS.iaf} for iaf`,
     },
     objective: {
       kind: 'choice',
@@ -387,12 +389,16 @@ export const trainCommand = defineCommand({
     }
 
     let posterior: PosteriorChoice;
-    if (v.posterior === 'iaf') {
-      posterior = { kind: 'iaf', steps: v['flow-steps'] ?? DEFAULT_FLOW_STEPS };
+    if (v.posterior === 'iaf' || v.posterior === 'planar') {
+      const steps = v['flow-steps'] ?? DEFAULT_FLOW_STEPS[v.posterior];
+      if (v.posterior === 'iaf' && steps > MAX_IAF_STEPS) {
+        throw error(`--flow-steps must be <= ${MAX_IAF_STEPS} for --posterior iaf, got ${steps}`);
+      }
+      posterior = { kind: v.posterior, steps };
     } else {
       if (given.has('flow-steps')) {
         throw error(
-          `--flow-steps applies only to --posterior iaf (got --posterior ${v.posterior})`,
+          `--flow-steps applies only to the flows, --posterior planar or iaf (got --posterior ${v.posterior})`,
         );
       }
       posterior = { kind: v.posterior };
