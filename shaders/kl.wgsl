@@ -153,3 +153,113 @@ fn kl_backward_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     dlogvar[e] = glv;
   }
 }
+
+// ---- KL between two diagonal Gaussians ----
+// KL(N(mu_q, exp(lv_q)) ‖ N(mu_p, exp(lv_p))) per example, for a learned prior p(z|·) (the CVAE's
+// prior network): with c = the clamped logvars, d = c_q − c_p and Δ = mu_q − mu_p,
+//   KL_b = 0.5 Σ_j ((lv_p − lv_q) + exp(d) − 1 + Δ² exp(−c_p))
+//        = 0.5 Σ_j (expm1(d) − d + ((c_q − lv_q) − (c_p − lv_p)) + Δ² exp(−c_p))
+// (the first form's logs cancel when q ≈ p; the second keeps the small KL exact, as kl_term).
+//   kl_gaussians_forward: kl (B), one workgroup per example (real GPUs).
+//   kl_gaussians_blocks:  barrier-free block sums kl (B, nb) as kl_blocks (CPU adapters).
+//   kl_gaussians_backward_rows: gradients of Σ_b dkl[b] KL_b for one side (SIDE_P false: q's
+//     mean and logvar, true: p's), straight through the clamps; w = dkl[b]:
+//     dmu_q = w Δ exp(−c_p),  dlv_q = w ½ expm1(d),
+//     dmu_p = −dmu_q,         dlv_p = −w ½ (expm1(d) + Δ² exp(−c_p)).
+//     One dispatch per side that needs a gradient: each side has its own ACCUMULATE stage (q's
+//     mean also gets reparam's gradient) and the bindings stay within 8 storage buffers.
+override SIDE_P: bool = false;
+
+fn kl_gaussians_term(mq: f32, lvq: f32, mp: f32, lvp: f32) -> f32 {
+  let cq = clamp(lvq, LOGVAR_MIN, LOGVAR_MAX);
+  let cp = clamp(lvp, LOGVAR_MIN, LOGVAR_MAX);
+  let delta = mq - mp;
+  return 0.5 * (expm1_minus_x(cq - cp) + ((cq - lvq) - (cp - lvp)) + delta * delta * exp(-cp));
+}
+
+@group(0) @binding(0) var<storage, read_write> kl2: array<f32>;        // kl2: (B) or (B, nb)
+@group(0) @binding(1) var<storage, read> mu_q: array<f32>;             // mu_q: (B, Z)
+@group(0) @binding(2) var<storage, read> logvar_q: array<f32>;         // logvar_q: (B, Z)
+@group(0) @binding(3) var<storage, read> mu_p: array<f32>;             // mu_p: (B, Z)
+@group(0) @binding(4) var<storage, read> logvar_p: array<f32>;         // logvar_p: (B, Z)
+@group(0) @binding(5) var<uniform> fwd2: KlForwardParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_gaussians_forward(@builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let b = wid.y * nwg.x + wid.x;  // one workgroup per example (uniform across the workgroup)
+  if (b >= fwd2.B) {
+    return;
+  }
+  var acc = 0.0;
+  for (var j = lid; j < fwd2.Z; j += WG_X) {
+    let e = b * fwd2.Z + j;
+    acc += kl_gaussians_term(mu_q[e], logvar_q[e], mu_p[e], logvar_p[e]);
+  }
+  let total = workgroup_sum(lid, acc);
+  if (lid == 0u) {
+    kl2[b] = total;
+  }
+}
+
+@group(0) @binding(5) var<uniform> blk2: KlBlockParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_gaussians_blocks(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+  let g = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  let nb = (blk2.Z + blk2.block - 1u) / blk2.block;
+  if (g >= blk2.B * nb) {
+    return;
+  }
+  let b = g / nb;
+  let j0 = (g - b * nb) * blk2.block;
+  let count = min(blk2.block, blk2.Z - j0);
+  let base = b * blk2.Z + j0;
+  var acc = 0.0;
+  for (var k = 0u; k < count; k++) {
+    let e = base + k;
+    acc += kl_gaussians_term(mu_q[e], logvar_q[e], mu_p[e], logvar_p[e]);
+  }
+  kl2[g] = acc;
+}
+
+@group(0) @binding(0) var<storage, read_write> dmu_side: array<f32>;      // dmu_side: (B, Z)
+@group(0) @binding(1) var<storage, read_write> dlogvar_side: array<f32>;  // dlogvar_side: (B, Z)
+@group(0) @binding(2) var<storage, read> q_mu: array<f32>;                // q_mu: (B, Z)
+@group(0) @binding(3) var<storage, read> q_logvar: array<f32>;            // q_logvar: (B, Z)
+@group(0) @binding(4) var<storage, read> p_mu: array<f32>;                // p_mu: (B, Z)
+@group(0) @binding(5) var<storage, read> p_logvar: array<f32>;            // p_logvar: (B, Z)
+@group(0) @binding(6) var<storage, read> dkl2: array<f32>;                // dkl2: (B) upstream gradient
+@group(0) @binding(7) var<uniform> bwd2: KlForwardParams;
+
+@compute @workgroup_size(WG_X)
+fn kl_gaussians_backward_rows(@builtin(workgroup_id) wid: vec3<u32>,
+                              @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (e >= bwd2.B * bwd2.Z) {
+    return;
+  }
+  let w = dkl2[e / bwd2.Z];
+  let cq = clamp(q_logvar[e], LOGVAR_MIN, LOGVAR_MAX);
+  let cp = clamp(p_logvar[e], LOGVAR_MIN, LOGVAR_MAX);
+  let delta = q_mu[e] - p_mu[e];
+  let inv_var_p = exp(-cp);
+  let em1 = expm1_acc(cq - cp);
+  var gmu = w * delta * inv_var_p;
+  var glv = w * 0.5 * em1;
+  if (SIDE_P) {
+    gmu = -gmu;
+    glv = -w * 0.5 * (em1 + delta * delta * inv_var_p);
+  }
+  if (ACCUMULATE) {
+    dmu_side[e] = dmu_side[e] + gmu;
+    dlogvar_side[e] = dlogvar_side[e] + glv;
+  } else {
+    dmu_side[e] = gmu;
+    dlogvar_side[e] = glv;
+  }
+}

@@ -7,7 +7,7 @@ import type { Graph, Tensor } from '../src/graph/graph.js';
 import { activationOp, maskedLinear, matmulOp } from '../src/graph/ops/dense.js';
 import { gaussianLogDensity } from '../src/graph/ops/density.js';
 import { fullReparam } from '../src/graph/ops/latent.js';
-import { klOp } from '../src/graph/ops/loss.js';
+import { klGaussiansOp, klOp } from '../src/graph/ops/loss.js';
 import { add, maskedFill, multiply, scale, subtract, unary } from '../src/graph/ops/elementwise.js';
 import { concatCols, lookupRows, oneHotPlanes, sliceCols } from '../src/graph/ops/select.js';
 import { softmax, softmaxCrossEntropy, softmaxEntropy } from '../src/graph/ops/softmax.js';
@@ -188,6 +188,24 @@ const CASES: [string, Build][] = [
       const kl = g.add(klOp, 'kl', { mu, logvar }, { kl: [B] }, {}).out.kl;
       const rows = add(g, 'kl.lower', kl, reduceRows(g, 'lower.sq', lower, 'sumsq'));
       return add(g, 'z.kl', view(g, z, [B, K * Z]), rows);
+    },
+  ],
+  [
+    'KL between two diagonal Gaussians: gradients to both sides, q also through another path',
+    (g, p, _i, rng) => {
+      const B = 5;
+      const Z = 3;
+      const mu = p('mu', n(rng, B * Z), [B, Z]);
+      const logvar = p('logvar', n(rng, B * Z, 0.7), [B, Z]);
+      const priorMu = p('prior.mu', n(rng, B * Z), [B, Z]);
+      const priorLogvar = p('prior.logvar', n(rng, B * Z, 0.7), [B, Z]);
+      // q's mean and logvar are read again below (as reparam reads them), so their gradients
+      // are assigned there and added by the KL, while the prior's are assigned by the KL: the
+      // two sides at different stages of accumulation.
+      const kl = g.add(klGaussiansOp, 'kl2', { mu, logvar, priorMu, priorLogvar }, { kl: [B] }, {})
+        .out.kl;
+      const both = add(g, 'q.both', mu, logvar);
+      return add(g, 'kl2.plus', kl, reduceRows(g, 'q.sq', both, 'sumsq'));
     },
   ],
   [

@@ -56,7 +56,7 @@ import { linearBackward64, linearForward64, matmulBackward64, matmulForward64 } 
 import { repeatRowsBackward64, repeatRowsForward64 } from './graph-util.js';
 import type { ReferenceOp, RefContext } from './graph.js';
 import { fullReparamBackward64, fullReparamForward64, scaleTril64 } from './full-reparam.js';
-import { klBackward64, klForward64 } from './kl.js';
+import { klBackward64, klForward64, klGaussiansBackward64, klGaussiansForward64 } from './kl.js';
 import { likelihoodBackward64, likelihoodForward64 } from './likelihood.js';
 import {
   logSumExpRowsBackward64,
@@ -245,6 +245,22 @@ const kl: ReferenceOp = {
     const mu = op.in.mu!;
     const g = klBackward64(need(d('kl'), op, 'kl'), c.in('mu'), c.in('logvar'), mu.rows, mu.cols);
     return { mu: g.dmu, logvar: g.dlogvar };
+  },
+};
+
+const klGaussians: ReferenceOp = {
+  forward(op, c) {
+    const mu = op.in.mu!;
+    const q = { mu: c.in('mu'), logvar: c.in('logvar') };
+    const p = { mu: c.in('priorMu'), logvar: c.in('priorLogvar') };
+    return { kl: klGaussiansForward64(q, p, mu.rows, mu.cols) };
+  },
+  vjp(op, c, _out, d) {
+    const mu = op.in.mu!;
+    const q = { mu: c.in('mu'), logvar: c.in('logvar') };
+    const p = { mu: c.in('priorMu'), logvar: c.in('priorLogvar') };
+    const g = klGaussiansBackward64(need(d('kl'), op, 'kl'), q, p, mu.rows, mu.cols);
+    return { mu: g.q.dmu, logvar: g.q.dlogvar, priorMu: g.p.dmu, priorLogvar: g.p.dlogvar };
   },
 };
 
@@ -569,6 +585,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   full_reparam: fullReparam,
   full_scale_tril: scaleTril,
   kl,
+  kl_gaussians: klGaussians,
   likelihood,
   sum,
   logsumexp_rows: logSumExpRows,

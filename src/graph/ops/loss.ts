@@ -3,12 +3,19 @@
 // The fused likelihood and KL kernels are the fast path.
 //   likelihood  output (R, D), target (R, D) [, logSigma (R, D)] -> nll (R)   −log p(x|z) per row
 //   kl          mu, logvar (B, Z) -> kl (B)   KL(N(mu, diag exp(logvar)) ‖ N(0, I)) per example
+//   kl_gaussians  mu, logvar, priorMu, priorLogvar (B, Z) -> kl (B)   KL(q ‖ p), p a learned
+//               diagonal Gaussian (the CVAE's prior network), gradients to both sides
 import type { Likelihood } from '../../kernels/likelihood.js';
 import {
   prepareLikelihoodBackwardRows,
   prepareLikelihoodForward,
 } from '../../kernels/likelihood.js';
-import { prepareKlBackwardRows, prepareKlRows } from '../../kernels/kl.js';
+import {
+  prepareKlBackwardRows,
+  prepareKlGaussiansBackwardRows,
+  prepareKlGaussiansRows,
+  prepareKlRows,
+} from '../../kernels/kl.js';
 import { asProgram } from '../../gpu/program.js';
 import { defineOp, type Op, type Tensor } from '../graph.js';
 import { sameAccumulate, type Accumulating } from './util.js';
@@ -135,5 +142,77 @@ export const klOp = defineOp<{ mu: Tensor; logvar: Tensor }, { kl: Tensor }, obj
       { dmu: slots[0].grad, dlogvar: slots[1].grad },
       { accumulate: sameAccumulate(op as Op, slots) },
     );
+  },
+});
+
+type KlGaussiansIn = { mu: Tensor; logvar: Tensor; priorMu: Tensor; priorLogvar: Tensor };
+
+/** One side's gradients of Σ_b dkl[b] KL(q_b ‖ p_b) (side 'q': mu, logvar; 'p': the prior's). */
+export const klGaussiansBackwardOp = defineOp<
+  KlGaussiansIn & { dkl: Tensor },
+  { dmu: Tensor; dlogvar: Tensor },
+  Accumulating<{ side: 'q' | 'p' }>
+>({
+  type: 'kl_gaussians_backward',
+  async prepare({ rt, buffer }, op) {
+    const { mu, logvar, priorMu, priorLogvar, dkl } = op.in;
+    return asProgram(
+      await prepareKlGaussiansBackwardRows(rt, {
+        side: op.attrs.side,
+        grad: { mu: buffer(op.out.dmu), logvar: buffer(op.out.dlogvar) },
+        q: { mu: buffer(mu), logvar: buffer(logvar) },
+        p: { mu: buffer(priorMu), logvar: buffer(priorLogvar) },
+        dkl: buffer(dkl),
+        batch: mu.rows,
+        latent: mu.cols,
+        accumulate: op.attrs.accumulate,
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/** KL(q ‖ p) per example between two diagonal Gaussians, in closed form. */
+export const klGaussiansOp = defineOp<KlGaussiansIn, { kl: Tensor }, object>({
+  type: 'kl_gaussians',
+  prepare({ rt, buffer }, op) {
+    const { mu, logvar, priorMu, priorLogvar } = op.in;
+    for (const t of [logvar, priorMu, priorLogvar]) {
+      if (t.rows !== mu.rows || t.cols !== mu.cols) {
+        throw new Error(
+          `graph: kl_gaussians '${op.name}': ${t.toString()} is not shaped as mu ${mu.toString()}`,
+        );
+      }
+    }
+    return prepareKlGaussiansRows(rt, {
+      kl: buffer(op.out.kl),
+      q: { mu: buffer(mu), logvar: buffer(logvar) },
+      p: { mu: buffer(priorMu), logvar: buffer(priorLogvar) },
+      batch: mu.rows,
+      latent: mu.cols,
+      label: op.name,
+    });
+  },
+  grad(g, op, ctx) {
+    const dkl = ctx.grad(op.out.kl);
+    if (!dkl) return;
+    // One backward per side whose mean and logvar want gradients (a side is trained as a whole).
+    for (const side of ['q', 'p'] as const) {
+      const [m, lv] = side === 'q' ? [op.in.mu, op.in.logvar] : [op.in.priorMu, op.in.priorLogvar];
+      if (!ctx.needs(m) && !ctx.needs(lv)) continue;
+      if (!ctx.needs(m) || !ctx.needs(lv)) {
+        throw new Error(
+          `graph: kl_gaussians '${op.name}': the ${side === 'q' ? 'posterior' : 'prior'}'s mean and logvar must both be trainable or both fixed`,
+        );
+      }
+      const slots = [ctx.slot(m), ctx.slot(lv)] as const;
+      g.add(
+        klGaussiansBackwardOp,
+        `${op.name}.backward.${side}`,
+        { ...op.in, dkl },
+        { dmu: slots[0].grad, dlogvar: slots[1].grad },
+        { side, accumulate: sameAccumulate(op as Op, slots) },
+      );
+    }
   },
 });
