@@ -4,13 +4,19 @@
 // kernel label (by the clock where there are no timestamp queries). Runs in an older tree too
 // (copy this file and portable.ts into it), so two trees' steps can be compared kernel by kernel.
 // Usage: npx tsx bench/step-kernels.ts [--adapter swiftshader|llvmpipe|gpu] [--batch 128]
-//          [--model mlp|conv|iwae] [--k 5] (iwae: the IWAE paper's 784-200-200-50 tanh model, k samples)
+//          [--model mlp|conv|iwae|synthetic] [--k 5] (iwae: the IWAE paper's 784-200-200-50 tanh
+//          model, k samples) [--posterior KIND] (synthetic: the notes' 2-D model with that posterior)
 // Prints one JSON line: { adapter, dispatches, totalMs, kernels: [{ kernel, count, ms }],
 // each: [{ label, ms }] (every dispatch in order) }.
 import type { PreparedDispatch } from '../src/gpu/runtime.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime } from '../src/gpu/runtime.js';
 import { convVaePreset, type VaeConfig } from '../src/vae/config.js';
+import {
+  EXPERIMENT_POSTERIORS,
+  experimentModel,
+  type ExperimentPosterior,
+} from '../src/experiments/settings.js';
 import { MLP_VAE, option } from './portable.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
@@ -21,6 +27,8 @@ const rt = await createRuntime({
   tuning: { persist: false, background: false },
 });
 const modelKind = option('--model', 'mlp');
+const isExperimentPosterior = (name: string): name is ExperimentPosterior =>
+  Object.hasOwn(EXPERIMENT_POSTERIORS, name);
 const IWAE_VAE: VaeConfig = {
   version: 2,
   inputSize: 784,
@@ -30,10 +38,27 @@ const IWAE_VAE: VaeConfig = {
   likelihood: { kind: 'bernoulli' },
   objective: { kind: 'iwae', samples: Number(option('--k', '5')), reduction: 'sum' },
 };
-const config = modelKind === 'conv' ? convVaePreset(20) : modelKind === 'iwae' ? IWAE_VAE : MLP_VAE;
+// The notes' 2-D model with one of the experiments' posteriors (--posterior diagonal|full|planar|iaf).
+const posteriorName = option('--posterior', 'diagonal');
+const synthetic = (): VaeConfig => {
+  if (!isExperimentPosterior(posteriorName))
+    throw new Error(`unknown --posterior ${posteriorName}`);
+  return experimentModel(EXPERIMENT_POSTERIORS[posteriorName].section);
+};
+const config =
+  modelKind === 'conv'
+    ? convVaePreset(20)
+    : modelKind === 'iwae'
+      ? IWAE_VAE
+      : modelKind === 'synthetic'
+        ? synthetic()
+        : MLP_VAE;
 const model = VaeModel.create(rt, config, { seed: 1 });
 const trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed: 1 });
-const x = Float32Array.from({ length: batch * 784 }, (_, i) => ((i * 7919) % 1000) / 1000);
+const x = Float32Array.from(
+  { length: batch * config.inputSize },
+  (_, i) => ((i * 7919) % 1000) / 1000,
+);
 for (let i = 0; i < 3; i++) await trainer.trainStep(x, batch);
 await trainer.flush();
 // The optimizer's dispatches: `optimizer.program` here, `adam` in trees before the model layer.
