@@ -56,6 +56,7 @@ import { linearBackward64, linearForward64, matmulBackward64, matmulForward64 } 
 import { repeatRowsBackward64, repeatRowsForward64 } from './graph-util.js';
 import type { ReferenceOp, RefContext } from './graph.js';
 import { fullReparamBackward64, fullReparamForward64, scaleTril64 } from './full-reparam.js';
+import { planarRowsBackward64, planarRowsForward64 } from './planar.js';
 import { klBackward64, klForward64, klGaussiansBackward64, klGaussiansForward64 } from './kl.js';
 import { likelihoodBackward64, likelihoodForward64 } from './likelihood.js';
 import {
@@ -261,6 +262,18 @@ const klGaussians: ReferenceOp = {
     const p = { mu: c.in('priorMu'), logvar: c.in('priorLogvar') };
     const g = klGaussiansBackward64(need(d('kl'), op, 'kl'), q, p, mu.rows, mu.cols);
     return { mu: g.q.dmu, logvar: g.q.dlogvar, priorMu: g.p.dmu, priorLogvar: g.p.dlogvar };
+  },
+};
+
+const planarRows: ReferenceOp = {
+  forward(op, c) {
+    const z = op.in.z!;
+    return planarRowsForward64(c.in('z'), c.in('params'), z.rows, z.cols);
+  },
+  vjp(op, c, _out, d) {
+    const z = op.in.z!;
+    const g = planarRowsBackward64(d('z'), d('logdet'), c.in('z'), c.in('params'), z.rows, z.cols);
+    return { z: g.dz, params: g.dparams };
   },
 };
 
@@ -586,6 +599,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   full_scale_tril: scaleTril,
   kl,
   kl_gaussians: klGaussians,
+  planar_rows: planarRows,
   likelihood,
   sum,
   logsumexp_rows: logSumExpRows,

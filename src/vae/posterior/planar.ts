@@ -1,6 +1,6 @@
 // The planar-flow posterior (Rezende & Mohamed 2015): the diagonal Gaussian's sample z0 = μ + σ·ε
-// through K planar steps z′ = z + û·tanh(wᵀz + b), composed from small ops (unary is the only one
-// added for it):
+// through K planar steps z′ = z + û·tanh(wᵀz + b): û from small ops (once per step, or per example),
+// then one fused planar_rows op per step over every sample row (z′ and its log|det| together):
 //   û = u + (m(wᵀu) − wᵀu)·w/‖w‖²,  m(a) = −1 + softplus(a)   (so wᵀû = m(wᵀu) > −1: invertible)
 //   m(a) − a = softplus(−a) − 1
 //   log|det ∂z′/∂z| = log|1 + ûᵀψ|,  ψ = (1 − tanh²(wᵀz + b))·w,  so ûᵀψ = (1 − h²)·wᵀû
@@ -11,7 +11,8 @@ import { activationOp } from '../../graph/ops/dense.js';
 import { gaussianLogDensity } from '../../graph/ops/density.js';
 import { add, multiply, scale, subtract, unary } from '../../graph/ops/elementwise.js';
 import { reparamOp } from '../../graph/ops/latent.js';
-import { sliceCols } from '../../graph/ops/select.js';
+import { planarRows } from '../../graph/ops/planar.js';
+import { concatCols, sliceCols } from '../../graph/ops/select.js';
 import { reduceRows, repeatRows } from '../../graph/ops/util.js';
 import type { Graph, Tensor } from '../../graph/graph.js';
 import { checkSize, fail } from '../fields.js';
@@ -47,21 +48,13 @@ interface StepParams {
   b: Tensor;
 }
 
-/** What log q needs of one step applied to N rows. */
-interface StepTrace {
-  /** tanh(wᵀz + b) (N). */
-  h: Tensor;
-  /** wᵀû repeated to the N rows (N). */
-  wu: Tensor;
-}
-
 /** x (P, C) repeated to N rows (N a multiple of P). */
 function toRows(g: Graph, name: string, x: Tensor, N: number): Tensor {
   return x.rows === N ? x : repeatRows(g, name, x, N / x.rows);
 }
 
-/** û and wᵀû (P rows) of one step: the invertibility fix, once per example (or once). */
-function constrained(g: Graph, name: string, p: StepParams): { uHat: Tensor; wu: Tensor } {
+/** û (P rows) of one step: the invertibility fix, once per example (or once). */
+function constrained(g: Graph, name: string, p: StepParams): Tensor {
   const a = reduceRows(g, `${name}.wTu`, multiply(g, `${name}.w_u`, p.w, p.u));
   const negA = scale(g, `${name}.neg_wTu`, a, -1);
   const softplus = g.add(
@@ -82,38 +75,22 @@ function constrained(g: Graph, name: string, p: StepParams): { uHat: Tensor; wu:
     'reciprocal',
   );
   const coef = multiply(g, `${name}.coef`, shiftBy, invNorm);
-  const uHat = add(g, `${name}.u_hat`, p.u, multiply(g, `${name}.w_coef`, p.w, coef));
-  const wu = reduceRows(g, `${name}.wTu_hat`, multiply(g, `${name}.w_u_hat`, p.w, uHat));
-  return { uHat, wu };
+  return add(g, `${name}.u_hat`, p.u, multiply(g, `${name}.w_coef`, p.w, coef));
 }
 
-/** z (N, Z) -> z + û·tanh(wᵀz + b), and what the step's log-determinant needs. */
+/**
+ * z (N, Z) -> z + û·tanh(wᵀz + b) and log|det| (N): one fused planar_rows op on [û | w | b],
+ * repeated to the N rows (a global step's row gradients summed by repeat_rows' backward).
+ */
 function planarStep(
   g: Graph,
   name: string,
   z: Tensor,
   p: StepParams,
-): { z: Tensor; trace: StepTrace } {
-  const N = z.rows;
-  const { uHat, wu } = constrained(g, name, p);
-  const wz = reduceRows(
-    g,
-    `${name}.wTz`,
-    multiply(g, `${name}.w_z`, z, toRows(g, `${name}.w.rows`, p.w, N)),
-  );
-  const lin = add(g, `${name}.lin`, wz, toRows(g, `${name}.b.rows`, p.b, N));
-  const h = g.add(activationOp, `${name}.h`, { x: lin }, { y: lin.shape }, { act: 'tanh' }).out.y;
-  const step = multiply(g, `${name}.u_h`, toRows(g, `${name}.u_hat.rows`, uHat, N), h);
-  return {
-    z: add(g, name, z, step),
-    trace: { h, wu: toRows(g, `${name}.wTu_hat.rows`, wu, N) },
-  };
-}
-
-/** log|1 + (1 − h²)·wᵀû| per row (N). */
-function logDet(g: Graph, name: string, t: StepTrace): Tensor {
-  const h2wu = multiply(g, `${name}.h2_wu`, multiply(g, `${name}.h2`, t.h, t.h), t.wu);
-  return unary(g, `${name}.logdet`, subtract(g, `${name}.det_m1`, t.wu, h2wu), 'log_abs', 1);
+): { z: Tensor; logdet: Tensor } {
+  const uHat = constrained(g, name, p);
+  const params = concatCols(g, `${name}.params`, [uHat, p.w, p.b]);
+  return planarRows(g, name, z, toRows(g, `${name}.params.rows`, params, z.rows));
 }
 
 /** The flow's parameters of step k: parameters, or slices of the encoder.flow head's output. */
@@ -185,13 +162,13 @@ export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
     const params = Array.from({ length: c.steps }, (_, k) => stepParams(ctx, k, Z, head));
     const flow = (prefix: string, start: Tensor) => {
       let z = start;
-      const traces: StepTrace[] = [];
+      const logdets: Tensor[] = [];
       params.forEach((p, k) => {
         const s = planarStep(g, `${prefix}.${k}`, z, p);
         z = s.z;
-        traces.push(s.trace);
+        logdets.push(s.logdet);
       });
-      return { z, traces };
+      return { z, logdets };
     };
     const sampled = flow('flow', z0);
     let logq: Tensor | undefined;
@@ -212,8 +189,8 @@ export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
         // log N(z0; μ, σ²) with gradients to z0, μ and logvar in one op: μ and logvar then reach
         // reparam's one-flag backward at the same stage of accumulation.
         let q = gaussianLogDensity(g, 'logq.base', z0, { mu, logvar, samples: K });
-        sampled.traces.forEach((t, k) => {
-          q = subtract(g, `logq.${k}`, q, logDet(g, `flow.${k}`, t));
+        sampled.logdets.forEach((logdet, k) => {
+          q = subtract(g, `logq.${k}`, q, logdet);
         });
         logq = q;
         return logq;

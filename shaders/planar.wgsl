@@ -1,0 +1,127 @@
+// One planar flow step per row (Rezende & Mohamed 2015), fused: z (N, Z) and each row's step
+// parameters params (N, 2Z + 1) = [û | w | b] (û already constrained so that wᵀû ≥ −1; global
+// parameters arrive repeated to every row) give
+//   a = wᵀz + b,  h = tanh(a),  z′ = z + û h,  logdet = log|1 + (1 − h²) wᵀû|.
+//   planar_rows_forward:  z_out (N, Z), logdet (N). One invocation per row (Z is small: a loop).
+//   planar_rows_backward: from the upstream dz_out (N, Z) and dlogdet (N), with s = 1 − h²,
+//     c = wᵀû, D = 1 + s c, g = dlogdet / D:
+//       dh = dz_outᵀû − 2 h c g,  da = s dh,
+//       dz = dz_out + da w,  dû = h dz_out + g s w,  dw = da z + g s û,  db = da.
+//     h is recomputed from z and the parameters (the same expression as the forward, so the same
+//     value). HAS_DZ_OUT / HAS_DLOGDET false: that upstream gradient is zero (its binding is only
+//     a placeholder). ACCUMULATE_Z / ACCUMULATE_P: dz / dparams add into their buffers instead of
+//     being assigned (z's gradient is often written by another op too; the parameters' is not).
+
+override WG_X: u32 = 64;
+override HAS_DZ_OUT: bool = true;
+override HAS_DLOGDET: bool = true;
+override ACCUMULATE_Z: bool = false;
+override ACCUMULATE_P: bool = false;
+
+struct PlanarParams {
+  N: u32,  // rows
+  Z: u32,  // latent size
+}
+
+// ---- planar_rows_forward ----
+
+@group(0) @binding(0) var<storage, read_write> z_out: array<f32>;   // z_out: (N, Z)
+@group(0) @binding(1) var<storage, read_write> logdet: array<f32>;  // logdet: (N)
+@group(0) @binding(2) var<storage, read> z_in: array<f32>;          // z_in: (N, Z)
+@group(0) @binding(3) var<storage, read> params: array<f32>;        // params: (N, 2Z + 1)
+@group(0) @binding(4) var<uniform> fwd: PlanarParams;
+
+@compute @workgroup_size(WG_X)
+fn planar_rows_forward(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+  let n = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (n >= fwd.N) {
+    return;
+  }
+  let Z = fwd.Z;
+  let zr = n * Z;
+  let pr = n * (2u * Z + 1u);
+  var a = params[pr + 2u * Z];
+  var c = 0.0;
+  for (var j = 0u; j < Z; j++) {
+    let w = params[pr + Z + j];
+    a += w * z_in[zr + j];
+    c += w * params[pr + j];
+  }
+  let h = tanh(a);
+  for (var j = 0u; j < Z; j++) {
+    z_out[zr + j] = z_in[zr + j] + params[pr + j] * h;
+  }
+  logdet[n] = log(abs(1.0 + (1.0 - h * h) * c));
+}
+
+// ---- planar_rows_backward ----
+
+@group(0) @binding(0) var<storage, read_write> dz: array<f32>;       // dz: (N, Z)
+@group(0) @binding(1) var<storage, read_write> dparams: array<f32>;  // dparams: (N, 2Z + 1)
+@group(0) @binding(2) var<storage, read> dz_out: array<f32>;         // dz_out: (N, Z) upstream
+@group(0) @binding(3) var<storage, read> dlogdet: array<f32>;        // dlogdet: (N) upstream
+@group(0) @binding(4) var<storage, read> z_fwd: array<f32>;          // z_fwd: (N, Z)
+@group(0) @binding(5) var<storage, read> params_fwd: array<f32>;     // params_fwd: (N, 2Z + 1)
+@group(0) @binding(6) var<uniform> bwd: PlanarParams;
+
+fn put_z(e: u32, v: f32) {
+  if (ACCUMULATE_Z) {
+    dz[e] = dz[e] + v;
+  } else {
+    dz[e] = v;
+  }
+}
+
+fn put_p(e: u32, v: f32) {
+  if (ACCUMULATE_P) {
+    dparams[e] = dparams[e] + v;
+  } else {
+    dparams[e] = v;
+  }
+}
+
+@compute @workgroup_size(WG_X)
+fn planar_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let n = (wid.y * nwg.x + wid.x) * WG_X + lid;
+  if (n >= bwd.N) {
+    return;
+  }
+  let Z = bwd.Z;
+  let zr = n * Z;
+  let pr = n * (2u * Z + 1u);
+  var a = params_fwd[pr + 2u * Z];
+  var c = 0.0;
+  var dzu = 0.0;
+  for (var j = 0u; j < Z; j++) {
+    let w = params_fwd[pr + Z + j];
+    let u = params_fwd[pr + j];
+    a += w * z_fwd[zr + j];
+    c += w * u;
+    if (HAS_DZ_OUT) {
+      dzu += dz_out[zr + j] * u;
+    }
+  }
+  let h = tanh(a);
+  let s = 1.0 - h * h;
+  var g = 0.0;
+  if (HAS_DLOGDET) {
+    g = dlogdet[n] / (1.0 + s * c);
+  }
+  let da = s * (dzu - 2.0 * h * c * g);
+  for (var j = 0u; j < Z; j++) {
+    let u = params_fwd[pr + j];
+    let w = params_fwd[pr + Z + j];
+    var up = 0.0;
+    if (HAS_DZ_OUT) {
+      up = dz_out[zr + j];
+    }
+    put_z(zr + j, up + da * w);
+    put_p(pr + j, h * up + g * s * w);
+    put_p(pr + Z + j, da * z_fwd[zr + j] + g * s * u);
+  }
+  put_p(pr + 2u * Z, da);
+}
