@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { prepareArgminRows } from '../src/kernels/argmin.js';
 import { prepareVqEma } from '../src/kernels/vq-ema.js';
-import { argminRows64, vqEma64 } from '../src/reference/quantize.js';
+import { prepareCodeUsage } from '../src/kernels/code-usage.js';
+import { argminRows64, codeUsage64, vqEma64 } from '../src/reference/quantize.js';
 import { POISON, TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   freshSeed,
@@ -18,6 +19,12 @@ import {
 const EXACT = { atol: 0, rtol: 0 };
 
 describe('quantizer references', () => {
+  it('code usage: uniform over used codes gives their number', () => {
+    const u = codeUsage64([3, 0, 3, 3, 0], 2);
+    expect(u.perplexity).toBeCloseTo(6, 12);
+    expect(u.used).toBeCloseTo(1.2, 12);
+  });
+
   it('argmin takes the lowest column among ties and skips NaN', () => {
     const x = [3, 1, 1, NaN, 0, NaN, NaN, NaN, NaN, 2, -Infinity, 2];
     const { idx, min } = argminRows64(x, 4, 3);
@@ -137,6 +144,34 @@ describe.each(TEST_ADAPTERS)('quantizer kernels on %s', (adapter) => {
     expect(mismatches(part(2, codes * dim), want.sum, tol, `${ctx} sum`)).toBeNull();
     expect(mismatches(part(0, codes * dim), want.codebook, tol, `${ctx} codebook`)).toBeNull();
     p.destroy();
+  });
+
+  it.each([1, 10, 513])('code usage of %i codes', async (codes) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    // Integer counts, about a third of the codes unused.
+    const counts = Float32Array.from({ length: codes }, (_, k) =>
+      k === 0 || rng() > 0.35 ? 1 + Math.floor(rng() * 40) : 0,
+    );
+    const perplexity = output(rt, 'perplexity', 1);
+    const used = output(rt, 'used', 1);
+    const scale = 1 + Math.floor(rng() * 100);
+    const d = await prepareCodeUsage(rt, {
+      perplexity,
+      used,
+      counts: upload(rt, 'counts', counts),
+      codes,
+      scale,
+    });
+    await rt.submitChecked([d]);
+    const want = codeUsage64(counts, scale);
+    const got = [(await read(rt, perplexity))[0]!, (await read(rt, used))[0]!];
+    const tol = { atol: 1e-5, rtol: 1e-5 };
+    expect(
+      mismatches(got, [want.perplexity, want.used], tol, `${codes} codes seed=${seed}`),
+    ).toBeNull();
+    d.destroy();
   });
 
   it('names bad arguments', async () => {

@@ -67,7 +67,7 @@ import {
   reduceTotalForward64,
 } from './reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
-import { argminRows64, vqEma64 } from './quantize.js';
+import { argminRows64, codeUsage64, vqEma64 } from './quantize.js';
 import type { VqEmaAttrs } from '../graph/ops/quantize.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
@@ -509,6 +509,13 @@ const vqEma: ReferenceOp = {
   },
 };
 
+const codeUsage: ReferenceOp = {
+  forward(op, c) {
+    const u = codeUsage64(c.in('counts'), attrs<{ scale: number }>(op).scale);
+    return { perplexity: Float64Array.of(u.perplexity), used: Float64Array.of(u.used) };
+  },
+};
+
 const gaussianLogPdf: ReferenceOp = {
   forward(op, c) {
     const z = op.in.z!;
@@ -602,6 +609,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   stop_gradient: stopGradient,
   reduce_cols: reduceCols,
   vq_ema: vqEma,
+  code_usage: codeUsage,
   gaussian_logpdf: gaussianLogPdf,
   softmax,
   softmax_xent: softmaxXent,

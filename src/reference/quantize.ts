@@ -63,3 +63,23 @@ export function vqEma64(
   }
   return { count, sum, codebook };
 }
+
+/** scale · perplexity and scale · fraction in use of code counts (see shaders/code_usage.wgsl). */
+export function codeUsage64(
+  counts: ArrayLike<number>,
+  scale: number,
+): { perplexity: number; used: number } {
+  expectSizes('codeUsage64', { codes: counts.length });
+  let total = 0;
+  let used = 0;
+  for (let k = 0; k < counts.length; k++) {
+    total += counts[k]!;
+    if (counts[k]! > 0) used++;
+  }
+  let entropy = 0;
+  for (let k = 0; k < counts.length; k++) {
+    const p = counts[k]! / total;
+    if (p > 0) entropy -= p * Math.log(p);
+  }
+  return { perplexity: scale * Math.exp(entropy), used: (scale * used) / counts.length };
+}

@@ -6,8 +6,10 @@
 //   reduce_cols     x (R, C) -> (C) column sums; no gradient (code counts)
 //   vq_ema          the EMA codebook update: writes the codebook and its EMA state (non-parameter
 //                   tensors of the flat buffer) in place; no gradient
+//   code_usage      counts (K) -> scale·perplexity (1), scale·fraction of codes in use (1): metrics
 import { asProgram } from '../../gpu/program.js';
 import { prepareArgminRows } from '../../kernels/argmin.js';
+import { prepareCodeUsage } from '../../kernels/code-usage.js';
 import { repeatRowsKernel } from '../../kernels/graph-util.js';
 import { prepareReduceCols } from '../../kernels/reduce.js';
 import { prepareVqEma } from '../../kernels/vq-ema.js';
@@ -107,5 +109,26 @@ export const vqEmaOp = defineOp<
       eps: op.attrs.eps,
       label: op.name,
     });
+  },
+});
+
+/** scale·perplexity and scale·fraction in use of code counts (K); metrics, no gradient. */
+export const codeUsageOp = defineOp<
+  { counts: Tensor },
+  { perplexity: Tensor; used: Tensor },
+  { scale: number }
+>({
+  type: 'code_usage',
+  async prepare({ rt, buffer }, op) {
+    return asProgram(
+      await prepareCodeUsage(rt, {
+        perplexity: buffer(op.out.perplexity),
+        used: buffer(op.out.used),
+        counts: buffer(op.in.counts),
+        codes: op.in.counts.size,
+        scale: op.attrs.scale,
+        label: op.name,
+      }),
+    );
   },
 });
