@@ -85,6 +85,7 @@ export type { FullPosteriorConfig } from './vae/posterior/full.js';
 export type { PlanarPosteriorConfig } from './vae/posterior/planar.js';
 export type { HierarchicalPosteriorConfig } from './vae/posterior/hierarchical.js';
 export type { IafPosteriorConfig } from './vae/posterior/iaf.js';
+export type { VqPosteriorConfig } from './vae/posterior/vq.js';
 export type { StandardNormalPriorConfig } from './vae/prior/standard-normal.js';
 export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
 export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';

@@ -178,7 +178,7 @@ describe('the model description', () => {
     [
       'a misspelt posterior kind',
       { ...base, posterior: { kind: 'ful' } },
-      /posterior\.kind must be one of 'diagonal', 'full', 'planar', 'iaf', 'hierarchical', got "ful" \(did you mean 'full'\?\)/,
+      /posterior\.kind must be one of 'diagonal', 'full', 'planar', 'iaf', 'hierarchical', 'vq', got "ful" \(did you mean 'full'\?\)/,
     ],
     [
       'a likelihood field',

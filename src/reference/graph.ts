@@ -31,6 +31,8 @@ export interface RefContext {
   in(name: string): Float64Array;
   /** An optional input: undefined when the op has none of that name. */
   maybe(name: string): Float64Array | undefined;
+  /** Any tensor's current value (e.g. a non-parameter tensor an op rewrites in place). */
+  value(t: Tensor): Float64Array;
   step: number;
 }
 
@@ -93,6 +95,7 @@ export function runGraph64(graph: Graph, values: GraphInputs64): GraphResult64 {
       const t = op.in[name];
       return t ? read(t) : undefined;
     },
+    value: read,
     step,
   });
   const forward = graph.ops.filter((op) => op.phase === 'forward');

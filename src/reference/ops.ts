@@ -68,6 +68,8 @@ import {
   reduceTotalForward64,
 } from './reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
+import { argminRows64, codeUsage64, vqEma64 } from './quantize.js';
+import type { VqEmaAttrs } from '../graph/ops/quantize.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
 
@@ -496,6 +498,53 @@ const gatherRows: ReferenceOp = {
   },
 };
 
+const argminRows: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    return argminRows64(c.in('x'), x.rows, x.cols);
+  },
+};
+
+// sg[x]: its output requires no gradient, so the reverse walk never asks for a vjp.
+const stopGradient: ReferenceOp = { forward: (_op, c) => ({ y: Float64Array.from(c.in('x')) }) };
+
+const reduceCols: ReferenceOp = {
+  forward(op, c) {
+    const x = op.in.x!;
+    const v = c.in('x');
+    const y = new Float64Array(x.cols);
+    for (let r = 0; r < x.rows; r++)
+      for (let j = 0; j < x.cols; j++) y[j] = y[j]! + v[r * x.cols + j]!;
+    return { y };
+  },
+};
+
+// Writes the codebook and its state: later reads of those parameters see the update.
+const vqEma: ReferenceOp = {
+  forward(op, c) {
+    const codebook = op.out.codebook!;
+    const count = op.out.count!;
+    const sum = op.out.sum!;
+    const { decay, eps } = attrs<VqEmaAttrs>(op);
+    const r = vqEma64(
+      { count: c.value(count), sum: c.value(sum) },
+      { count: c.in('batchCount'), sum: c.in('batchSum') },
+      codebook.rows,
+      codebook.cols,
+      decay,
+      eps,
+    );
+    return { codebook: r.codebook, count: r.count, sum: r.sum };
+  },
+};
+
+const codeUsage: ReferenceOp = {
+  forward(op, c) {
+    const u = codeUsage64(c.in('counts'), attrs<{ scale: number }>(op).scale);
+    return { perplexity: Float64Array.of(u.perplexity), used: Float64Array.of(u.used) };
+  },
+};
+
 const gaussianLogPdf: ReferenceOp = {
   forward(op, c) {
     const z = op.in.z!;
@@ -585,6 +634,11 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   slice_cols: sliceCols,
   one_hot: oneHot,
   gather_rows: gatherRows,
+  argmin_rows: argminRows,
+  stop_gradient: stopGradient,
+  reduce_cols: reduceCols,
+  vq_ema: vqEma,
+  code_usage: codeUsage,
   gaussian_logpdf: gaussianLogPdf,
   softmax,
   softmax_xent: softmaxXent,

@@ -5,7 +5,13 @@
 import { Graph, type Tensor } from '../graph/graph.js';
 import { likelihoodOp } from '../graph/ops/loss.js';
 import { addIntoOp, repeatRowsOp } from '../graph/ops/util.js';
-import { latentLayers, parameterSpecs, vaeLayers, type ResolvedVaeConfig } from './config.js';
+import {
+  codeWidth,
+  latentLayers,
+  parameterSpecs,
+  vaeLayers,
+  type ResolvedVaeConfig,
+} from './config.js';
 import { kindsOf } from './kinds.js';
 import { convLayer, linearLayer } from './modules.js';
 import { importanceWeights } from './objective/iwae.js';
@@ -320,13 +326,13 @@ export interface DecoderGraph {
 
 /** Codes z [, condition inputs] -> the decoder's output (inference; a hierarchy maps z first). */
 export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): DecoderGraph {
+  const kind = kindsOf(config).posterior;
   const s = start(config, rows, {
     training: false,
     seed: 0,
     xName: 'z',
-    xWidth: config.latentSize,
+    xWidth: codeWidth(config),
   });
-  const kind = kindsOf(config).posterior;
   const z = kind.decoderInput?.(s.ctx, config.posterior, s.x) ?? s.x;
   const { output, logSigma } = decoder(s.ctx, s.condition, z, 1);
   output.keep = true;

@@ -271,6 +271,15 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     condition,
   };
   if (inputShape) resolved.inputShape = inputShape;
+  if (
+    POSTERIORS[posterior.kind]!.density === false &&
+    OBJECTIVES[resolved.objective.kind]!.needsDensity
+  ) {
+    fail(
+      `objective.kind '${resolved.objective.kind}' needs the posterior's density log q(z|x); ` +
+        `posterior.kind '${posterior.kind}' has none (use objective.kind 'elbo')`,
+    );
+  }
   return resolved;
 }
 
@@ -280,6 +289,16 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
  */
 export function latentLayers(posterior: PosteriorConfig, model: ModelShape): number[] {
   return POSTERIORS[posterior.kind]!.latents?.(posterior, model) ?? [model.latentSize];
+}
+
+/**
+ * Values per row that decode() takes: latentSize, or what the posterior's decoder input reads
+ * instead (vq: latentSize/dim code indices).
+ */
+export function codeWidth(config: ResolvedVaeConfig): number {
+  return (
+    POSTERIORS[config.posterior.kind]!.codeWidth?.(config.posterior, config) ?? config.latentSize
+  );
 }
 
 export function conditionWidths(

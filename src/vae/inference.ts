@@ -40,7 +40,7 @@ import {
   type CheckpointSource,
   type ReadSourceOptions,
 } from '../checkpoint/source.js';
-import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
+import { codeWidth, resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
 import { buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
 import { checkLabels, writeFeeds } from './feeds.js';
 import { VaeModel } from './model.js';
@@ -163,8 +163,9 @@ interface EncodeEntry {
   rows: number;
   x: Tensor;
   feeds: readonly Feed[];
-  mu: Tensor;
-  logvar: Tensor;
+  /** Absent for a posterior without them (vq: codes and ze). */
+  mu: Tensor | undefined;
+  logvar: Tensor | undefined;
   /** The posterior's location (PosteriorGraph.mean): what reconstructions and data-space
    * interpolation decode (mu, or a flow's output at mu). */
   code: Tensor;
@@ -424,7 +425,8 @@ export class VaeInference {
     nOrLabels?: number | ArrayLike<number>,
     options: LatentDecodeOptions = {},
   ): Promise<Float32Array> {
-    const Z = this.config.latentSize;
+    // vq: code indices, latentSize/dim per row.
+    const Z = codeWidth(this.config);
     const { n, labels } = splitArgs(nOrLabels, options);
     const rows = this.rowsOf('decode', 'z', z, Z, n);
     checkFiniteArray('decode', 'z', z, rows * Z);
@@ -492,7 +494,7 @@ export class VaeInference {
     options: LatentDecodeOptions = {},
   ): Promise<Decoded> {
     const D = this.config.inputSize;
-    const Z = this.config.latentSize;
+    const Z = codeWidth(this.config);
     const rows = this.rowsOf('reconstruct', 'x', x, D, n);
     checkFiniteArray('reconstruct', 'x', x, rows * D);
     const y = this.labelsFor('reconstruct', options.labels, rows);
@@ -679,6 +681,11 @@ export class VaeInference {
       const pass = encoder.beginComputePass({ label: 'inference.encodeGpu' });
       e.cg.encode(pass);
       pass.end();
+      if (!e.mu || !e.logvar) {
+        throw new Error(
+          `encodeGpu: the '${this.config.posterior.kind}' posterior has no mu/logvar (use encode)`,
+        );
+      }
       const mu = sliceRange(e.cg.buffer(e.mu), n * Z * 4);
       const logvar = sliceRange(e.cg.buffer(e.logvar), n * Z * 4);
       if (out) {
@@ -935,7 +942,7 @@ export class VaeInference {
   }
 
   private submitEncodeDecode(e: EncodeEntry, d: DecodeEntry, R: number): void {
-    const Z = this.config.latentSize;
+    const Z = codeWidth(this.config);
     const encoder = this.rt.device.createCommandEncoder({ label: 'inference.reconstruct' });
     const pass = encoder.beginComputePass({ label: 'inference.encode' });
     e.cg.encode(pass);
@@ -951,7 +958,7 @@ export class VaeInference {
   }
 
   private async readCodes(d: DecodeEntry, rows: number): Promise<Float32Array> {
-    const bytes = rows * this.config.latentSize * 4;
+    const bytes = rows * codeWidth(this.config) * 4;
     return (await readFloats(this.rt.device, sliceRange(d.cg.buffer(d.z), bytes))).subarray(
       0,
       bytes / 4,
@@ -971,11 +978,6 @@ export class VaeInference {
     return this.cached(`encode${rows}`, async () => {
       const eg = buildEncoderGraph(this.config, rows);
       const { mu, logvar } = eg.outputs;
-      if (!mu || !logvar) {
-        throw new Error(
-          `inference: the '${this.config.posterior.kind}' posterior has no mu/logvar`,
-        );
-      }
       const cg = await CompiledGraph.compile(this.rt, eg.graph, {
         params: this.model.paramBuffers(),
         ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),

@@ -12,6 +12,7 @@ import {
   type HierarchicalPosteriorConfig,
 } from './posterior/hierarchical.js';
 import { planarPosterior, type PlanarPosteriorConfig } from './posterior/planar.js';
+import { vqPosterior, type VqPosteriorConfig } from './posterior/vq.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
@@ -20,14 +21,16 @@ import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './s
  * (a full-covariance Gaussian, latentSize >= 2), 'planar' (planar flow steps on the diagonal
  * Gaussian, `{ kind: 'planar', steps: 8, amortized: false }`), 'iaf' (inverse autoregressive
  * flow steps on the diagonal Gaussian, `{ kind: 'iaf', steps: 4 }`) or 'hierarchical' (two
- * stochastic layers, `{ kind: 'hierarchical', lower: 100, hidden: [50, 50] }`).
+ * stochastic layers, `{ kind: 'hierarchical', lower: 100, hidden: [50, 50] }`) or 'vq'
+ * (a vector-quantized code, VQ-VAE: `{ kind: 'vq', codes: 512, dim: 64, beta: 0.25 }`).
  */
 export type PosteriorConfig =
   | DiagonalPosteriorConfig
   | FullPosteriorConfig
   | PlanarPosteriorConfig
   | IafPosteriorConfig
-  | HierarchicalPosteriorConfig;
+  | HierarchicalPosteriorConfig
+  | VqPosteriorConfig;
 /** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
 export type PriorConfig = StandardNormalPriorConfig;
 /**
@@ -53,6 +56,7 @@ export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>
   planar: planarPosterior,
   iaf: iafPosterior,
   hierarchical: hierarchicalPosterior,
+  vq: vqPosterior,
 };
 
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {

@@ -437,6 +437,11 @@ export interface ParameterSpec {
    * the checkpoint and the flat buffer, never given gradients or optimizer updates.
    */
   buffer?: boolean;
+  /**
+   * Initial values other than U(±1/√fanIn): every value `fill`, or a copy of an earlier tensor of
+   * the same shape (EMA state starting at the codebook).
+   */
+  init?: { fill: number } | { copyOf: string };
 }
 
 export function linearParams(layer: LinearSpec): ParameterSpec[] {

@@ -55,9 +55,20 @@ export function initialWeights(config: ResolvedVaeConfig, seed: number): Map<str
   const rng = createRng(seed);
   const weights = new Map<string, Float32Array>();
   for (const spec of parameterSpecs(config)) {
-    const bound = 1 / Math.sqrt(spec.fanIn);
+    const init = spec.init;
+    if (init && 'copyOf' in init) {
+      const source = weights.get(init.copyOf);
+      if (!source)
+        throw new Error(`init: '${spec.name}' copies '${init.copyOf}', not declared before it`);
+      weights.set(spec.name, source.slice());
+      continue;
+    }
     const data = new Float32Array(count(spec.shape));
-    for (let i = 0; i < data.length; i++) data[i] = (2 * rng.next() - 1) * bound;
+    if (init) data.fill(init.fill);
+    else {
+      const bound = 1 / Math.sqrt(spec.fanIn);
+      for (let i = 0; i < data.length; i++) data[i] = (2 * rng.next() - 1) * bound;
+    }
     weights.set(spec.name, data);
   }
   return weights;

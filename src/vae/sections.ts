@@ -76,6 +76,28 @@ export interface PosteriorGraph {
   logpBelow?(): Tensor;
   /** KL(q ‖ p) per example (B) in closed form, or undefined when the pair has none. */
   analyticKl(prior: PriorGraph): Tensor | undefined;
+  /**
+   * False when the objective has no KL term: a deterministic posterior (vq, whose KL to a uniform
+   * prior over its codes is a constant). Absent: true.
+   */
+  readonly hasKl?: boolean;
+  /**
+   * Loss terms of the posterior itself (vq: codebook and commitment), each per example (B) with
+   * its weight in the objective; each is also reported as a metric under its name. Absent: none.
+   */
+  readonly losses?: readonly PosteriorLoss[];
+  /** Metrics of the posterior, each a batch sum (1) reported per example (vq: perplexity). */
+  readonly metrics?: readonly Metric[];
+}
+
+/** A loss term a posterior adds to the objective. */
+export interface PosteriorLoss {
+  /** The term's and its metric's name. */
+  readonly name: string;
+  /** Its constant weight in the objective. */
+  readonly weight: number;
+  /** Per example (B). */
+  readonly value: Tensor;
 }
 
 export interface PosteriorKind<
@@ -93,8 +115,18 @@ export interface PosteriorKind<
    * [latentSize]); given noise holds them side by side in this order.
    */
   latents?(c: C, model: ModelShape): number[];
-  /** The decoder's input from codes (R, latentSize) in inference graphs; absent: the codes. */
+  /**
+   * Values per row of the decoder graph's input in inference (default latentSize): vq takes code
+   * indices, latentSize/dim per example.
+   */
+  codeWidth?(c: C, model: ModelShape): number;
+  /** The decoder's input from codes (R, codeWidth) in inference graphs; absent: the codes. */
   decoderInput?(ctx: BuildContext, c: C, code: Tensor): Tensor;
+  /**
+   * False when q(z|x) has no density (vq): objectives that need log q (iwae) and log p(x)
+   * estimates refuse it. Absent: true.
+   */
+  readonly density?: boolean;
   /** q(z|x) from the encoder's top features h (B, inSize). */
   build(ctx: BuildContext, c: C, h: Tensor, o: PosteriorOptions): PosteriorGraph;
 }
@@ -142,6 +174,8 @@ export interface ObjectiveKind<
 > extends SectionKind<C> {
   /** Samples per example while training. */
   samples(c: C): number;
+  /** Whether the objective needs the posterior's density log q(z|x) (iwae: yes). */
+  readonly needsDensity?: boolean;
   /** Names of the per-step hyperparameters (the `hyper` input's entries). */
   hyperNames(c: C): readonly string[];
   /** Their values at a 0-based step. */

@@ -79,10 +79,30 @@ export const elboObjective: ObjectiveKind<ElboObjectiveConfig> = {
   hyperAt: (c, step) => [c.beta, c.capacity ? capacityAt(c.capacity, step) : 0],
   build(ctx, c, { nll, posterior, prior, hyper, batch }) {
     const g = ctx.g;
+    const recon = total(g, nll, 'recon');
+    // The posterior's own terms (vq: codebook and commitment losses), by name.
+    const own = (posterior.losses ?? []).map((l) => ({
+      name: l.name,
+      weight: l.weight,
+      value: total(g, l.value, l.name),
+    }));
+    const ownMetrics = [
+      ...own.map((t) => ({ name: t.name, value: t.value })),
+      ...(posterior.metrics ?? []),
+    ];
+    const scaleBy = c.reduction === 'mean' ? 1 / batch : 1;
+    if (posterior.hasKl === false) {
+      const loss = objective(
+        g,
+        hyper,
+        [{ name: 'recon', weight: 1, value: recon }, ...own],
+        scaleBy,
+      );
+      return { loss, metrics: [{ name: 'recon', value: recon }, ...ownMetrics] };
+    }
     const klRows =
       posterior.analyticKl(prior) ??
       subtract(g, 'kl.estimate', posterior.logq(), logPrior(g, posterior, prior));
-    const recon = total(g, nll, 'recon');
     const kl = total(g, klRows, 'kl_sum');
     // B·|mean KL − C| = |Σ KL − B·C|: the capacity term on the batch sum.
     const klTerm = c.capacity
@@ -95,17 +115,17 @@ export const elboObjective: ObjectiveKind<ElboObjectiveConfig> = {
       [
         { name: 'recon', weight: 1, value: recon },
         { name: 'kl', weight: 1, hyper: 0, value: klTerm },
+        ...own,
       ],
-      c.reduction === 'mean' ? 1 / batch : 1,
+      scaleBy,
     );
     return {
       loss,
-      metrics: [
-        { name: 'recon', value: recon },
-        { name: 'kl', value: kl },
-      ],
+      metrics: [{ name: 'recon', value: recon }, { name: 'kl', value: kl }, ...ownMetrics],
       perExample: { kl: klRows },
     };
   },
-  derive: (_c, m) => ({ elbo: -((m.recon ?? 0) + (m.kl ?? 0)) }),
+  // Without a KL term (a deterministic posterior) there is no bound to report.
+  derive: (_c, m): Record<string, number> =>
+    m.kl === undefined ? {} : { elbo: -((m.recon ?? 0) + m.kl) },
 };

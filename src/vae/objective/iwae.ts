@@ -59,6 +59,7 @@ export const iwaeObjective: ObjectiveKind<IwaeObjectiveConfig> = {
     reduction: resolveReduction(path, raw.reduction),
   }),
   samples: (c) => c.samples,
+  needsDensity: true,
   hyperNames: () => [],
   hyperAt: () => [],
   build(ctx, c, { nll, posterior, prior, hyper, batch }) {

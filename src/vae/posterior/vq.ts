@@ -1,0 +1,290 @@
+// The vector-quantized posterior (VQ-VAE, van den Oord et al. 2017): the head encoder.ze emits
+// latentSize/D vectors of D values per example; each is replaced by its nearest codebook vector
+// e_k, composed from small ops (argmin_rows is the one new kernel of the assignment):
+//   distances  ‖z‖² − 2·z·eᵀ + ‖e‖²   (a matmul, row sums of squares, broadcast adds)
+//   k          argmin over the codes (argmin_rows)
+//   z_q        one_hot(k)·E            (a matmul: the codebook's gradient is onehotᵀ·dz_q)
+//   z          z_e + sg[z_q − z_e]     (straight-through: the decoder sees z_q, the encoder gets dz)
+// Per example (summed over its vectors and their values): codebook ‖sg[z_e] − z_q‖² and
+// commitment β‖z_e − sg[z_q]‖², loss terms of the objective; no KL (under a uniform prior over the
+// codes it is the constant (latentSize/D)·log K). With update 'ema' the codebook is not a
+// parameter: a training step moves it toward the batch's mean assigned vectors (vq_ema, decay γ,
+// Laplace smoothing ε) and the codebook loss is only reported.
+import { matmulOp } from '../../graph/ops/dense.js';
+import { add, scale, subtract } from '../../graph/ops/elementwise.js';
+import {
+  argminRows,
+  codeUsageOp,
+  reduceCols,
+  stopGradient,
+  vqEmaOp,
+} from '../../graph/ops/quantize.js';
+import { gatherRowsOp, oneHot } from '../../graph/ops/select.js';
+import { reduceRows, total, view } from '../../graph/ops/util.js';
+import type { Graph, Tensor } from '../../graph/graph.js';
+import { checkNumber, checkSize, fail } from '../fields.js';
+import { linearLayer } from '../modules.js';
+import type { LinearSpec, ParameterSpec } from '../layers.js';
+import type { BuildContext, ModelShape, PosteriorGraph, PosteriorKind } from '../sections.js';
+
+/**
+ * A vector-quantized posterior (VQ-VAE): the head encoder.ze (latentSize outputs) read as
+ * latentSize/dim vectors of `dim` values, each replaced by its nearest of `codes` codebook
+ * vectors posterior.codebook (codes, dim). encode() returns `codes` (n, latentSize/dim), the code
+ * indices as integer-valued floats, and `ze`; decode() takes code indices.
+ *
+ * @example `{ kind: 'vq', codes: 512, dim: 64, beta: 0.25, update: 'ema', decay: 0.99 }`
+ */
+export interface VqPosteriorConfig {
+  /** The posterior's kind. */
+  kind: 'vq';
+  /** K codebook vectors, an integer in 1..65536 (required). */
+  codes: number;
+  /** D values per codebook vector, dividing latentSize (required). */
+  dim: number;
+  /** Weight β of the commitment loss β‖z_e − sg[e]‖², >= 0 (default 0.25). */
+  beta: number;
+  /**
+   * 'loss' (default): the codebook is a parameter trained by the codebook loss ‖sg[z_e] − e‖²;
+   * 'ema': it is a non-parameter tensor moved by exponential moving averages each training step.
+   */
+  update: 'loss' | 'ema';
+  /** γ of the EMA update, in [0, 1) (default 0.99; read with 'ema' only). */
+  decay: number;
+  /** ε of the EMA update's Laplace smoothing, > 0 (default 1e-5; read with 'ema' only). */
+  epsilon: number;
+}
+
+/** Most codebook vectors (indices are exact in f32 far beyond; the distance matrix is N×K). */
+export const MAX_CODES = 65536;
+
+/** Latent vectors per example. */
+export function vectorsPerExample(c: VqPosteriorConfig, model: ModelShape): number {
+  return model.latentSize / c.dim;
+}
+
+/** z (N, D) -> code indices (N): argmin of ‖z‖² − 2·z·eᵀ + ‖e‖², and the distances (N, K). */
+export function nearestCodes(
+  g: Graph,
+  z: Tensor,
+  codebook: Tensor,
+): { idx: Tensor; distances: Tensor } {
+  const [N, K] = [z.rows, codebook.rows];
+  const dots = g.add(
+    matmulOp,
+    'vq.dots',
+    { a: z, b: codebook },
+    { c: [N, K] },
+    { layout: 'NT', M: N, N: K, K: z.cols },
+  ).out.c;
+  const zNorm = view(g, reduceRows(g, 'vq.z_sq', z, 'sumsq'), [N, 1], 'vq.z_sq.col');
+  const eNorm = view(g, reduceRows(g, 'vq.e_sq', codebook, 'sumsq'), [1, K], 'vq.e_sq.row');
+  const distances = add(
+    g,
+    'vq.distances',
+    add(g, 'vq.distances.e', scale(g, 'vq.dots2', dots, -2), eNorm),
+    zNorm,
+  );
+  return { idx: argminRows(g, 'vq.assign', distances).idx, distances };
+}
+
+/** Per example (B): the sum of squares of d (B·n, D) over each example's n vectors. */
+function perExample(g: Graph, name: string, d: Tensor, B: number): Tensor {
+  return reduceRows(g, name, view(g, d, [B, d.size / B], `${name}.rows`));
+}
+
+function resolveUpdate(path: string, raw: unknown): 'loss' | 'ema' {
+  const update = raw ?? 'loss';
+  if (update !== 'loss' && update !== 'ema') {
+    fail(`${path}.update must be 'loss' or 'ema', got ${JSON.stringify(update)}`);
+  }
+  return update;
+}
+
+export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
+  kind: 'vq',
+  fields: ['codes', 'dim', 'beta', 'update', 'decay', 'epsilon'],
+  density: false,
+  resolve(raw, path, model) {
+    const codes = checkSize(`${path}.codes`, raw.codes, MAX_CODES);
+    const dim = checkSize(`${path}.dim`, raw.dim, model.latentSize);
+    if (model.latentSize % dim !== 0) {
+      fail(
+        `${path}.dim ${dim} must divide latentSize ${model.latentSize} (each example's ` +
+          `latentSize values are read as latentSize/dim vectors)`,
+      );
+    }
+    const update = resolveUpdate(path, raw.update);
+    const decay = checkNumber(`${path}.decay`, raw.decay ?? 0.99, 0);
+    if (decay >= 1) fail(`${path}.decay must be in [0, 1), got ${decay}`);
+    const epsilon = checkNumber(`${path}.epsilon`, raw.epsilon ?? 1e-5, 0);
+    if (epsilon === 0) fail(`${path}.epsilon must be > 0, got 0`);
+    return {
+      kind: 'vq',
+      codes,
+      dim,
+      beta: checkNumber(`${path}.beta`, raw.beta ?? 0.25, 0),
+      update,
+      decay,
+      epsilon,
+    };
+  },
+  heads(_c, model, inSize): LinearSpec[] {
+    return [{ name: 'encoder.ze', inSize, outSize: model.latentSize }];
+  },
+  params(c): ParameterSpec[] {
+    const ema = c.update === 'ema';
+    // fanIn K² gives U(±1/K), the usual VQ-VAE codebook init.
+    const codebook: ParameterSpec = {
+      name: 'posterior.codebook',
+      shape: [c.codes, c.dim],
+      fanIn: c.codes * c.codes,
+      ...(ema ? { buffer: true } : {}),
+    };
+    if (!ema) return [codebook];
+    // EMA state starting as if each code had been picked once at its initial vector, so a code no
+    // batch picks stays where it is.
+    return [
+      codebook,
+      { name: 'posterior.ema.count', shape: [c.codes], fanIn: 1, buffer: true, init: { fill: 1 } },
+      {
+        name: 'posterior.ema.sum',
+        shape: [c.codes, c.dim],
+        fanIn: 1,
+        buffer: true,
+        init: { copyOf: 'posterior.codebook' },
+      },
+    ];
+  },
+  codeWidth: (c, model) => vectorsPerExample(c, model),
+  decoderInput(ctx, c, code) {
+    // Code indices (R, n) -> their vectors (R, n·D).
+    const R = code.rows;
+    const idx = view(ctx.g, code, [code.size], 'vq.codes.flat');
+    const codebook = ctx.param('posterior.codebook');
+    const zq = ctx.g.add(
+      gatherRowsOp,
+      'vq.lookup',
+      { table: codebook, idx },
+      { y: [idx.size, c.dim] },
+      {},
+    ).out.y;
+    return view(ctx.g, zq, [R, code.cols * c.dim], 'vq.zq.rows');
+  },
+  build(ctx, c, h, o) {
+    return buildVq(ctx, c, h, o.samples);
+  },
+};
+
+function buildVq(
+  ctx: BuildContext,
+  c: VqPosteriorConfig,
+  h: Tensor,
+  samples: number,
+): PosteriorGraph {
+  if (samples !== 1) {
+    throw new Error(
+      `graph: the 'vq' posterior is deterministic: it takes 1 sample, not ${samples}`,
+    );
+  }
+  const g = ctx.g;
+  const [head] = vqPosterior.heads(c, ctx.config, h.cols) as [LinearSpec];
+  const ze = linearLayer(ctx, head, h, 'identity');
+  const B = ze.rows;
+  const n = vectorsPerExample(c, ctx.config);
+  const N = B * n;
+  const flat = view(g, ze, [N, c.dim], 'vq.ze');
+  const codebook = ctx.param('posterior.codebook');
+  const { idx } = nearestCodes(g, flat, codebook);
+  const hot = oneHot(g, 'vq.onehot', idx, c.codes);
+  const zq = g.add(
+    matmulOp,
+    'vq.zq',
+    { a: hot, b: codebook },
+    { c: [N, c.dim] },
+    { layout: 'NN', M: N, N: c.dim, K: c.codes },
+  ).out.c;
+  const straight = add(
+    g,
+    'vq.z',
+    flat,
+    stopGradient(g, 'vq.sg_delta', subtract(g, 'vq.delta', zq, flat)),
+  );
+  const z = view(g, straight, [B, n * c.dim], 'vq.z.rows');
+  const codebookLoss = perExample(
+    g,
+    'vq.codebook_loss',
+    reduceRows(
+      g,
+      'vq.codebook_sq',
+      subtract(g, 'vq.codebook_diff', stopGradient(g, 'vq.sg_ze', flat), zq),
+      'sumsq',
+    ),
+    B,
+  );
+  const commitment = perExample(
+    g,
+    'vq.commitment',
+    reduceRows(
+      g,
+      'vq.commitment_sq',
+      subtract(g, 'vq.commitment_diff', flat, stopGradient(g, 'vq.sg_zq', zq)),
+      'sumsq',
+    ),
+    B,
+  );
+  const counts = reduceCols(g, 'vq.counts', hot);
+  const usage = g.add(
+    codeUsageOp,
+    'vq.usage',
+    { counts },
+    { perplexity: [1], used: [1] },
+    { scale: B },
+  ).out;
+  if (c.update === 'ema' && ctx.training) {
+    // After every read of the codebook in this step; the backward pass never reads it.
+    const sums = g.add(
+      matmulOp,
+      'vq.batch_sum',
+      { a: hot, b: stopGradient(g, 'vq.sg_ze_ema', flat) },
+      { c: [c.codes, c.dim] },
+      { layout: 'TN', M: c.codes, N: c.dim, K: N },
+    ).out.c;
+    g.add(
+      vqEmaOp,
+      'vq.ema',
+      { batchCount: counts, batchSum: sums },
+      {
+        codebook,
+        count: ctx.param('posterior.ema.count'),
+        sum: ctx.param('posterior.ema.sum'),
+      },
+      { decay: c.decay, eps: c.epsilon },
+    );
+  }
+  const codes = view(g, idx, [B, n], 'vq.codes');
+  return {
+    z,
+    samples: 1,
+    // Reconstructions decode the codes: the decoder graph's input is code indices (decoderInput).
+    mean: codes,
+    outputs: { codes, ze },
+    logq: () => {
+      throw new Error("graph: the 'vq' posterior has no density log q(z|x) (use objective 'elbo')");
+    },
+    analyticKl: () => undefined,
+    hasKl: false,
+    // With EMA updates the codebook loss trains nothing: it is only reported.
+    losses: [
+      ...(c.update === 'loss' ? [{ name: 'codebook', weight: 1, value: codebookLoss }] : []),
+      { name: 'commitment', weight: c.beta, value: commitment },
+    ],
+    metrics: [
+      ...(c.update === 'ema'
+        ? [{ name: 'codebook', value: total(g, codebookLoss, 'codebook') }]
+        : []),
+      { name: 'perplexity', value: usage.perplexity },
+      { name: 'codes_used', value: usage.used },
+    ],
+  };
+}
