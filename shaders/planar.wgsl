@@ -1,12 +1,14 @@
 // One planar flow step per row (Rezende & Mohamed 2015), fused: z (N, Z) and each row's step
-// parameters params (N, 2Z + 1) = [û | w | b] (û already constrained so that wᵀû ≥ −1; global
-// parameters arrive repeated to every row) give
+// parameters params (N, 2Z + 1) = [u | w | b] (global parameters arrive repeated to every row) give
+//   û = u + β w,  β = (softplus(−wᵀu) − 1) / ‖w‖²   (the invertibility fix: wᵀû = −1 + softplus(wᵀu))
 //   a = wᵀz + b,  h = tanh(a),  z′ = z + û h,  logdet = log|1 + (1 − h²) wᵀû|.
 //   planar_rows_forward:  z_out (N, Z), logdet (N). One invocation per row (Z is small: a loop).
 //   planar_rows_backward: from the upstream dz_out (N, Z) and dlogdet (N), with s = 1 − h²,
 //     c = wᵀû, D = 1 + s c, g = dlogdet / D:
-//       dh = dz_outᵀû − 2 h c g,  da = s dh,
-//       dz = dz_out + da w,  dû = h dz_out + g s w,  dw = da z + g s û,  db = da.
+//       dh = dz_outᵀû − 2 h c g,  da = s dh,  dz = dz_out + da w,  db = da,
+//       gû = h dz_out + g s w  (the gradient at û),  then through the fix, with
+//       β_a = ∂β/∂(wᵀu) = −sigmoid(−wᵀu)/‖w‖² and ∂β/∂‖w‖² = −β/‖w‖²:
+//       du = gû + (gûᵀw) β_a w,  dw = da z + g s û + β gû + (gûᵀw)(β_a u − 2β w/‖w‖²).
 //     h is recomputed from z and the parameters (the same expression as the forward, so the same
 //     value). HAS_DZ_OUT / HAS_DLOGDET false: that upstream gradient is zero (its binding is only
 //     a placeholder). ACCUMULATE_Z / ACCUMULATE_P: dz / dparams add into their buffers instead of
@@ -21,6 +23,11 @@ override ACCUMULATE_P: bool = false;
 struct PlanarParams {
   N: u32,  // rows
   Z: u32,  // latent size
+}
+
+// softplus(x) = log(1 + exp(x)) without overflow.
+fn softplus(x: f32) -> f32 {
+  return max(x, 0.0) + log(1.0 + exp(-abs(x)));
 }
 
 // ---- planar_rows_forward ----
@@ -42,16 +49,25 @@ fn planar_rows_forward(@builtin(workgroup_id) wid: vec3<u32>,
   let Z = fwd.Z;
   let zr = n * Z;
   let pr = n * (2u * Z + 1u);
+  var wu = 0.0;
+  var wsq = 0.0;
+  for (var j = 0u; j < Z; j++) {
+    let w = params[pr + Z + j];
+    wu += w * params[pr + j];
+    wsq += w * w;
+  }
+  let beta = (softplus(-wu) - 1.0) / wsq;
   var a = params[pr + 2u * Z];
   var c = 0.0;
   for (var j = 0u; j < Z; j++) {
     let w = params[pr + Z + j];
     a += w * z_in[zr + j];
-    c += w * params[pr + j];
+    c += w * (params[pr + j] + beta * w);
   }
   let h = tanh(a);
   for (var j = 0u; j < Z; j++) {
-    z_out[zr + j] = z_in[zr + j] + params[pr + j] * h;
+    let u_hat = params[pr + j] + beta * params[pr + Z + j];
+    z_out[zr + j] = z_in[zr + j] + u_hat * h;
   }
   logdet[n] = log(abs(1.0 + (1.0 - h * h) * c));
 }
@@ -93,16 +109,25 @@ fn planar_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
   let Z = bwd.Z;
   let zr = n * Z;
   let pr = n * (2u * Z + 1u);
+  var wu = 0.0;
+  var wsq = 0.0;
+  for (var j = 0u; j < Z; j++) {
+    let w = params_fwd[pr + Z + j];
+    wu += w * params_fwd[pr + j];
+    wsq += w * w;
+  }
+  let beta = (softplus(-wu) - 1.0) / wsq;
+  let beta_a = -1.0 / ((1.0 + exp(wu)) * wsq);  // −sigmoid(−wᵀu) / ‖w‖²
   var a = params_fwd[pr + 2u * Z];
   var c = 0.0;
   var dzu = 0.0;
   for (var j = 0u; j < Z; j++) {
     let w = params_fwd[pr + Z + j];
-    let u = params_fwd[pr + j];
+    let u_hat = params_fwd[pr + j] + beta * w;
     a += w * z_fwd[zr + j];
-    c += w * u;
+    c += w * u_hat;
     if (HAS_DZ_OUT) {
-      dzu += dz_out[zr + j] * u;
+      dzu += dz_out[zr + j] * u_hat;
     }
   }
   let h = tanh(a);
@@ -112,16 +137,29 @@ fn planar_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
     g = dlogdet[n] / (1.0 + s * c);
   }
   let da = s * (dzu - 2.0 * h * c * g);
+  // gûᵀw first: the fix's chain needs it for every coordinate.
+  var guw = 0.0;
   for (var j = 0u; j < Z; j++) {
-    let u = params_fwd[pr + j];
     let w = params_fwd[pr + Z + j];
     var up = 0.0;
     if (HAS_DZ_OUT) {
       up = dz_out[zr + j];
     }
+    guw += (h * up + g * s * w) * w;
+  }
+  for (var j = 0u; j < Z; j++) {
+    let u = params_fwd[pr + j];
+    let w = params_fwd[pr + Z + j];
+    let u_hat = u + beta * w;
+    var up = 0.0;
+    if (HAS_DZ_OUT) {
+      up = dz_out[zr + j];
+    }
+    let gu = h * up + g * s * w;
     put_z(zr + j, up + da * w);
-    put_p(pr + j, h * up + g * s * w);
-    put_p(pr + Z + j, da * z_fwd[zr + j] + g * s * u);
+    put_p(pr + j, gu + guw * beta_a * w);
+    put_p(pr + Z + j, da * z_fwd[zr + j] + g * s * u_hat + beta * gu
+      + guw * (beta_a * u - 2.0 * beta * w / wsq));
   }
   put_p(pr + 2u * Z, da);
 }

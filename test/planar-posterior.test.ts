@@ -1,6 +1,6 @@
 // The `planar` posterior kind (src/vae/posterior/planar.ts): each flow step's log-determinant
 // against log|det J| of its Jacobian computed by central differences of a direct float64 step
-// written here, û against its formula with wᵀû ≥ −1 (the fix binding on some steps), z_K and log q
+// written here, û by its formula inside the fused step (wᵀû ≥ −1, the fix binding on some steps), z_K and log q
 // against the direct composition (float64 interpreter, Z = 2, 3, 5, global and amortized); config
 // errors; inference (encode reports zK, sample, traverse, reconstruct decodes zK); and a few hundred training
 // steps whose loss falls.
@@ -172,11 +172,9 @@ describe('the planar flow against direct float64 formulas (interpreter)', () => 
         for (let k = 0; k < steps; k++) {
           const what = `seed ${seed} row ${row} step ${k}`;
           const p = stepParamsOf(config, r, mg, params, k, e);
+          // û is computed inside the fused step: the step's z′ and log|det| below use this one.
           const uHat = uHatOf(p.u, p.w);
-          const gotHat = r.value(tensorNamed(mg, `flow.${k}.u_hat`));
-          const hatRow = amortized ? gotHat.subarray(e * Z, (e + 1) * Z) : gotHat;
-          expect(mismatches(hatRow, uHat, { atol: 1e-12, rtol: 1e-10 }, `û ${what}`)).toBeNull();
-          expect(dot(p.w, hatRow), what).toBeGreaterThanOrEqual(-1);
+          expect(dot(p.w, uHat), what).toBeGreaterThanOrEqual(-1);
           if (dot(p.w, p.u) < -1) bound++;
           const f = (v: number[]) => stepOf(v, uHat, p.w, p.b);
           const direct = logAbsDet(jacobian(f, z));

@@ -1,5 +1,5 @@
-// The fused planar step (shaders/planar.wgsl): z′ = z + û tanh(wᵀz + b) and log|1 + (1 − h²) wᵀû|
-// per row, and its backward to z and to the row's [û | w | b], against float64 at awkward sizes
+// The fused planar step (shaders/planar.wgsl): û's invertibility fix, z′ = z + û tanh(wᵀz + b) and
+// log|1 + (1 − h²) wᵀû| per row, and its backward to z and to the row's raw [u | w | b], against float64 at awkward sizes
 // with NaN-poisoned outputs; both upstream gradients, each alone, and accumulation; the float64
 // backward against finite differences. The posterior built on it is tested in
 // test/planar-posterior.test.ts (log|det| against the Jacobian, the twin's golden fixture).
@@ -16,15 +16,12 @@ import {
   randomNormal,
 } from './helpers/reference.js';
 
-/** Rows of [û | w | b] with wᵀû ≥ −1 (as the posterior's fix makes it) and some tanh saturation. */
+/** Rows of raw [u | w | b] (the kernel applies û's fix), b wide enough for some tanh saturation. */
 function randomParams(rng: () => number, N: number, Z: number): Float32Array {
   const p = randomNormal(rng, N * (2 * Z + 1));
   for (let n = 0; n < N; n++) {
-    const o = n * (2 * Z + 1);
-    let c = 0;
-    for (let j = 0; j < Z; j++) c += p[o + j]! * p[o + Z + j]!;
-    if (c < -0.9) for (let j = 0; j < Z; j++) p[o + j] = -p[o + j]!;
-    p[o + 2 * Z] = 2 * p[o + 2 * Z]!;
+    const b = n * (2 * Z + 1) + 2 * Z;
+    p[b] = 2 * p[b]!;
   }
   return p;
 }

@@ -1,14 +1,25 @@
-// Float64 reference of the fused planar step (src/kernels/planar.ts): per row,
-// z′ = z + û tanh(wᵀz + b), logdet = log|1 + (1 − h²) wᵀû|, and its vector-Jacobian product.
+// Float64 reference of the fused planar step (src/kernels/planar.ts): per row of [u | w | b],
+// û = u + β w with β = (softplus(−wᵀu) − 1)/‖w‖² (the invertibility fix), z′ = z + û tanh(wᵀz + b),
+// logdet = log|1 + (1 − h²) wᵀû|, and its vector-Jacobian product.
 import { expectLength, expectSizes } from './shape.js';
 
+const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+
+/** One row's u, w, b, and û with the quantities its gradient needs. */
 function rowParts(params: ArrayLike<number>, n: number, Z: number) {
   const o = n * (2 * Z + 1);
-  return {
-    u: (j: number) => params[o + j]!,
-    w: (j: number) => params[o + Z + j]!,
-    b: params[o + 2 * Z]!,
-  };
+  const u = (j: number) => params[o + j]!;
+  const w = (j: number) => params[o + Z + j]!;
+  let wu = 0;
+  let wsq = 0;
+  for (let j = 0; j < Z; j++) {
+    wu += w(j) * u(j);
+    wsq += w(j) * w(j);
+  }
+  const beta = (softplus(-wu) - 1) / wsq;
+  // ∂β/∂(wᵀu) = −sigmoid(−wᵀu)/‖w‖².
+  const betaA = -1 / ((1 + Math.exp(wu)) * wsq);
+  return { u, w, uHat: (j: number) => u(j) + beta * w(j), b: params[o + 2 * Z]!, beta, betaA, wsq };
 }
 
 function check(fn: string, z: ArrayLike<number>, params: ArrayLike<number>, N: number, Z: number) {
@@ -33,10 +44,10 @@ export function planarRowsForward64(
     let c = 0;
     for (let j = 0; j < Z; j++) {
       a += p.w(j) * z[n * Z + j]!;
-      c += p.w(j) * p.u(j);
+      c += p.w(j) * p.uHat(j);
     }
     const h = Math.tanh(a);
-    for (let j = 0; j < Z; j++) out[n * Z + j] = z[n * Z + j]! + p.u(j) * h;
+    for (let j = 0; j < Z; j++) out[n * Z + j] = z[n * Z + j]! + p.uHat(j) * h;
     logdet[n] = Math.log(Math.abs(1 + (1 - h * h) * c));
   }
   return { z: out, logdet };
@@ -62,18 +73,25 @@ export function planarRowsBackward64(
     let dzu = 0;
     for (let j = 0; j < Z; j++) {
       a += p.w(j) * z[n * Z + j]!;
-      c += p.w(j) * p.u(j);
-      dzu += up(j) * p.u(j);
+      c += p.w(j) * p.uHat(j);
+      dzu += up(j) * p.uHat(j);
     }
     const h = Math.tanh(a);
     const s = 1 - h * h;
     const g = dlogdet ? dlogdet[n]! / (1 + s * c) : 0;
     const da = s * (dzu - 2 * h * c * g);
     const o = n * (2 * Z + 1);
+    const gu = (j: number) => h * up(j) + g * s * p.w(j);
+    let guw = 0;
+    for (let j = 0; j < Z; j++) guw += gu(j) * p.w(j);
     for (let j = 0; j < Z; j++) {
       dz[n * Z + j] = up(j) + da * p.w(j);
-      dparams[o + j] = h * up(j) + g * s * p.w(j);
-      dparams[o + Z + j] = da * z[n * Z + j]! + g * s * p.u(j);
+      dparams[o + j] = gu(j) + guw * p.betaA * p.w(j);
+      dparams[o + Z + j] =
+        da * z[n * Z + j]! +
+        g * s * p.uHat(j) +
+        p.beta * gu(j) +
+        guw * (p.betaA * p.u(j) - (2 * p.beta * p.w(j)) / p.wsq);
     }
     dparams[o + 2 * Z] = da;
   }

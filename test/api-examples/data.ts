@@ -12,6 +12,7 @@ import {
   parseIdxImages,
   parseIdxLabels,
   SYNTHETIC_NAMES,
+  syntheticLogDensity,
   type IdxDataset,
   type SyntheticData,
 } from 'webgpu-vae';
@@ -27,6 +28,8 @@ export async function dataExample(base: string, imageBytes: Uint8Array): Promise
   const sets: SyntheticData[] = SYNTHETIC_NAMES.map((name) =>
     generateSynthetic(name, { count: 1000, seed: 7 }),
   );
+  // The exact log-density of each set's generating process at its own points (float64).
+  const logDensities: Float64Array[] = sets.map((set) => syntheticLogDensity(set, set.data));
   // Shuffled batches of 128 rows, and a fresh Bernoulli draw of each.
   const batcher = new Batcher(test.images, test.rows * test.cols, { batchSize: 128, seed: 1 });
   const binary = new Float32Array(batcher.batch.length);
@@ -38,7 +41,7 @@ export async function dataExample(base: string, imageBytes: Uint8Array): Promise
     binarizeInto(batcher.batch, binary, rng, rows * test.rows * test.cols);
     batches++;
   }
-  return batches + images.count + sets.length;
+  return batches + images.count + sets.length + logDensities.length;
 }
 
 /** Uncompressed IDX bytes, parsed synchronously; a bad file names itself and the problem. */

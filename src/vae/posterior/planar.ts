@@ -1,19 +1,18 @@
 // The planar-flow posterior (Rezende & Mohamed 2015): the diagonal Gaussian's sample z0 = μ + σ·ε
-// through K planar steps z′ = z + û·tanh(wᵀz + b): û from small ops (once per step, or per example),
-// then one fused planar_rows op per step over every sample row (z′ and its log|det| together):
+// through K planar steps z′ = z + û·tanh(wᵀz + b), each one fused planar_rows op over every sample
+// row (û's fix, z′ and its log|det| together; shaders/planar.wgsl):
 //   û = u + (m(wᵀu) − wᵀu)·w/‖w‖²,  m(a) = −1 + softplus(a)   (so wᵀû = m(wᵀu) > −1: invertible)
 //   m(a) − a = softplus(−a) − 1
 //   log|det ∂z′/∂z| = log|1 + ûᵀψ|,  ψ = (1 − tanh²(wᵀz + b))·w,  so ûᵀψ = (1 − h²)·wᵀû
 //   log q(z_K|x) = log N(z0; μ, σ²) − Σ_k log|det_k|
 // u, w and b are parameters (global) or an encoder head's outputs (amortized). There is no closed-
 // form KL: the ELBO uses its one-sample estimate log q(z_K|x) − log p(z_K).
-import { activationOp } from '../../graph/ops/dense.js';
 import { gaussianLogDensity } from '../../graph/ops/density.js';
-import { add, multiply, scale, subtract, unary } from '../../graph/ops/elementwise.js';
+import { subtract } from '../../graph/ops/elementwise.js';
 import { reparamOp } from '../../graph/ops/latent.js';
 import { planarRows } from '../../graph/ops/planar.js';
 import { concatCols, sliceCols } from '../../graph/ops/select.js';
-import { reduceRows, repeatRows } from '../../graph/ops/util.js';
+import { repeatRows } from '../../graph/ops/util.js';
 import type { Graph, Tensor } from '../../graph/graph.js';
 import { checkSize, fail } from '../fields.js';
 import { linearLayer } from '../modules.js';
@@ -53,34 +52,10 @@ function toRows(g: Graph, name: string, x: Tensor, N: number): Tensor {
   return x.rows === N ? x : repeatRows(g, name, x, N / x.rows);
 }
 
-/** û (P rows) of one step: the invertibility fix, once per example (or once). */
-function constrained(g: Graph, name: string, p: StepParams): Tensor {
-  const a = reduceRows(g, `${name}.wTu`, multiply(g, `${name}.w_u`, p.w, p.u));
-  const negA = scale(g, `${name}.neg_wTu`, a, -1);
-  const softplus = g.add(
-    activationOp,
-    `${name}.softplus`,
-    { x: negA },
-    { y: negA.shape },
-    {
-      act: 'softplus',
-    },
-  ).out.y;
-  // m(a) − a = softplus(−a) − 1, times 1/‖w‖².
-  const shiftBy = unary(g, `${name}.m_minus_a`, softplus, 'identity', -1);
-  const invNorm = unary(
-    g,
-    `${name}.inv_wsq`,
-    reduceRows(g, `${name}.wsq`, p.w, 'sumsq'),
-    'reciprocal',
-  );
-  const coef = multiply(g, `${name}.coef`, shiftBy, invNorm);
-  return add(g, `${name}.u_hat`, p.u, multiply(g, `${name}.w_coef`, p.w, coef));
-}
-
 /**
- * z (N, Z) -> z + û·tanh(wᵀz + b) and log|det| (N): one fused planar_rows op on [û | w | b],
- * repeated to the N rows (a global step's row gradients summed by repeat_rows' backward).
+ * z (N, Z) -> z + û·tanh(wᵀz + b) and log|det| (N): one fused planar_rows op on [u | w | b]
+ * (û's fix inside it), repeated to the N rows (a global step's row gradients summed by
+ * repeat_rows' backward).
  */
 function planarStep(
   g: Graph,
@@ -88,8 +63,7 @@ function planarStep(
   z: Tensor,
   p: StepParams,
 ): { z: Tensor; logdet: Tensor } {
-  const uHat = constrained(g, name, p);
-  const params = concatCols(g, `${name}.params`, [uHat, p.w, p.b]);
+  const params = concatCols(g, `${name}.params`, [p.u, p.w, p.b]);
   return planarRows(g, name, z, toRows(g, `${name}.params.rows`, params, z.rows));
 }
 
