@@ -2,9 +2,10 @@
 // IWAE training (K samples, given noise), the conditional VAE (MLP; conv with the label as
 // channels or at the dense layer), the full-covariance posterior (ELBO and IWAE), the planar
 // flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3) and two stochastic layers
-// (ELBO, IWAE k = 3): the objective, every gradient and three Adam steps on the GPU (the ELBO
+// (ELBO, IWAE k = 3) and random masks given as input (pixels, block, quadrant; the mask as
+// features or a channel; the loss over all or the missing pixels): the objective, every gradient and three Adam steps on the GPU (the ELBO
 // fixture's GPU run is in test/graph.test.ts); and the float64 interpreter of the same graph
-// against every fixture (ELBO, IWAE, CVAE, full, planar, hierarchical): the forward tensors, the
+// against every fixture (ELBO, IWAE, CVAE, full, planar, hierarchical, masking): the forward tensors, the
 // objective, every gradient and three float64 Adam steps.
 import { describe, expect, it } from 'vitest';
 import { prepareAdam } from '../src/kernels/adam.js';
@@ -30,6 +31,7 @@ const FILES: GoldenFile[] = [
   'vae-golden-full.json',
   'vae-golden-planar.json',
   'vae-golden-hierarchical.json',
+  'vae-golden-masking.json',
 ];
 /** The interpreter is checked against every fixture, the version-1 ELBO cases too. */
 const REFERENCE_FILES: GoldenFile[] = ['vae-golden.json', ...FILES];
@@ -54,6 +56,7 @@ function inputsOf(c: GoldenCase) {
     x: Float32Array.from(c.x),
     eps: Float32Array.from(c.eps),
     ...(c.labels ? { labels: Float32Array.from(c.labels) } : {}),
+    ...(c.mask ? { mask: Float32Array.from(c.mask) } : {}),
   };
 }
 
@@ -67,6 +70,7 @@ describe('the float64 interpreter against the PyTorch twin', () => {
         training: true,
         seed: 0,
         givenNoise: true,
+        givenMask: c.mask !== undefined,
       });
       const inputs = new Map<string, ArrayLike<number>>([
         ['x', c.x],
@@ -74,6 +78,7 @@ describe('the float64 interpreter against the PyTorch twin', () => {
         ['hyper', hyperAt(config, 0)],
       ]);
       if (c.labels) inputs.set('y', c.labels);
+      if (c.mask) inputs.set('mask', c.mask);
       const scale = config.objective.reduction === 'mean' ? 1 / c.batch : 1;
       const samples = config.objective.kind === 'iwae' ? config.objective.samples : 1;
       const params = toF64(c.params);
@@ -142,6 +147,7 @@ describe.each(TEST_ADAPTERS)('variants against the PyTorch twin on %s', (adapter
       training: true,
       seed: 0,
       givenNoise: true,
+      givenMask: c.mask !== undefined,
     });
     const cg = await compileModelGraph(rt, model, mg, grads, c.name);
     const range = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: bytes });
