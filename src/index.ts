@@ -156,6 +156,7 @@ export {
   type SampleOptions,
   type TraverseOptions,
 } from './vae/inference.js';
+export { MAX_INPAINT_ITERATIONS, type InpaintOptions } from './vae/inpaint.js';
 
 // ---- Display: decoded images drawn from GPU buffers, and image files ----
 export {
