@@ -19,7 +19,9 @@ import { defineCommand, parseCommand } from '../src/cli/flags.js';
 import { datasetRoots, resolveDataSource } from '../src/cli/data.js';
 import { modelConfig, type ModelChoice } from '../src/cli/model.js';
 import { convVaePreset, resolveVaeConfig } from '../src/vae/config.js';
-import { makeRng } from './helpers/reference.js';
+import { drawMasks, missingPixelBce } from '../src/cli/inpaint.js';
+import { createRng } from '../src/data/rng.js';
+import { freshSeed, makeRng } from './helpers/reference.js';
 
 // ---- independent PNG reader ----
 
@@ -472,6 +474,7 @@ describe('parseCliArgs', () => {
       posterior: 'diagonal',
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
+      masking: { kind: 'none' },
       beta: 1,
       capacity: undefined,
       schedule: { kind: 'constant' },
@@ -552,6 +555,7 @@ describe('parseCliArgs', () => {
       posterior: 'full',
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
+      masking: { kind: 'none' },
       beta: 4,
       capacity: { max: 25, steps: 10000 },
       schedule: { kind: 'step', stepSize: 5, gamma: 0.5 },
@@ -700,7 +704,9 @@ describe('parseCliArgs', () => {
 
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
-    expect(parseError(['fit'])).toBe("unknown command 'fit'; commands: train, eval, sample, help");
+    expect(parseError(['fit'])).toBe(
+      "unknown command 'fit'; commands: train, eval, sample, experiment, inpaint, help",
+    );
   });
 
   it('rejects unknown flags with a suggestion', () => {
@@ -709,7 +715,7 @@ describe('parseCliArgs', () => {
     );
     expect(parseError(['train', '--laten', '3'])).toMatch(/did you mean --latent\?/);
     expect(parseError(['train', '--k', '3'])).toMatch(
-      /^train: unknown flag --k \(it is an option of eval\)/,
+      /^train: unknown flag --k \(it is an option of eval, experiment\)/,
     );
     expect(parseError(['eval', '--checkpont', 'c'])).toMatch(/did you mean --checkpoint\?/);
     expect(parseError(['sample', '--zzzzzzzz', '1'])).toMatch(
@@ -958,6 +964,79 @@ describe('--dataset and --data', () => {
   });
 });
 
+describe('masking flags', () => {
+  it('train --mask builds the masking choice; its flags need --mask and name the mistake', () => {
+    expect(train('--mask', 'pixels', '--mask-p', '0.3', '--mask-channels').masking).toEqual({
+      kind: 'pixels',
+      p: 0.3,
+      channels: true,
+      loss: 'all',
+    });
+    expect(train('--mask', 'quadrant', '--mask-loss', 'missing').masking).toEqual({
+      kind: 'quadrant',
+      p: 0.5,
+      channels: false,
+      loss: 'missing',
+    });
+    expect(parseError(['train', '--mask-p', '0.3'])).toMatch(/--mask-p applies only with --mask/);
+    expect(parseError(['train', '--mask', 'block', '--mask-p', '0.3'])).toMatch(
+      /--mask-p applies only to --mask pixels \(got --mask block\)/,
+    );
+    expect(parseError(['train', '--mask', 'quadrants'])).toMatch(/--mask/);
+    expect(parseError(['train', '--config', 'm.json', '--mask', 'block'])).toMatch(
+      /--mask cannot be combined with --config/,
+    );
+  });
+
+  it('inpaint parses its flags and names the mistakes', () => {
+    const r = parseCliArgs([
+      'inpaint',
+      '--checkpoint',
+      'm.safetensors',
+      '--mask',
+      'pixels',
+      '--p',
+      '0.8',
+    ]);
+    expect(r.command === 'inpaint' && r.options).toMatchObject({
+      checkpoint: 'm.safetensors',
+      mask: 'pixels',
+      p: 0.8,
+      count: 8,
+      iterations: 20,
+    });
+    expect(parseError(['inpaint', '--mask', 'block'])).toMatch(/--checkpoint/);
+    expect(parseError(['inpaint', '--checkpoint', 'm', '--p', '0.2'])).toMatch(
+      /--p applies only to --mask pixels \(got --mask quadrant\)/,
+    );
+    expect(parseError(['inpaint', '--checkpoint', 'm', '--iterations', '-1'])).toMatch(
+      /--iterations/,
+    );
+  });
+
+  it('draws quadrants, blocks of a quarter to half the side, and pixel dropout', () => {
+    const rng = createRng(freshSeed());
+    const side = 9;
+    const q = drawMasks('quadrant', 200, side, 0.5, rng);
+    const b = drawMasks('block', 200, side, 0.5, rng);
+    for (let r = 0; r < 200; r++) {
+      const count = (m: Float32Array) =>
+        m.subarray(r * 81, (r + 1) * 81).reduce((s, v) => s + v, 0);
+      // Quadrants of a 9×9 image: 4·4, 4·5, 5·4 or 5·5 pixels.
+      expect([16, 20, 25]).toContain(count(q));
+      const n = count(b);
+      expect(n >= 4 && n <= 25, `block of ${n} pixels`).toBe(true);
+    }
+    const p = drawMasks('pixels', 100, side, 0.3, rng);
+    const frac = p.reduce((s, v) => s + v, 0) / p.length;
+    // 8100 pixels: 5 standard deviations of the fraction are 0.025.
+    expect(Math.abs(frac - 0.3)).toBeLessThan(0.026);
+    expect(
+      missingPixelBce(Float32Array.of(0.5, 0.9), Float32Array.of(1, 0), Float32Array.of(1, 0)),
+    ).toBeCloseTo(Math.log(2), 12);
+  });
+});
+
 describe('the model of train', () => {
   const choice: ModelChoice = {
     config: undefined,
@@ -971,6 +1050,7 @@ describe('the model of train', () => {
     posterior: 'diagonal',
     objective: { kind: 'elbo' },
     condition: { kind: 'none' },
+    masking: { kind: 'none' },
   };
 
   it('builds the MLP preset from the model flags (the decoder mirrors the encoder)', async () => {
@@ -984,6 +1064,32 @@ describe('the model of train', () => {
       posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo', beta: 2, capacity: { max: 5, steps: 10 }, reduction: 'sum' },
       condition: { kind: 'none' },
+    });
+  });
+
+  it('adds the masking section of --mask (blocks a quarter to half the side)', async () => {
+    const block = await modelConfig(
+      { ...choice, masking: { kind: 'block', p: 0.5, channels: true, loss: 'missing' } },
+      784,
+    );
+    expect(block.masking).toEqual({
+      kind: 'block',
+      minSize: 7,
+      maxSize: 14,
+      fill: 0,
+      channels: true,
+      loss: 'missing',
+    });
+    const pixels = await modelConfig(
+      { ...choice, masking: { kind: 'pixels', p: 0.25, channels: false, loss: 'all' } },
+      784,
+    );
+    expect(pixels.masking).toEqual({
+      kind: 'pixels',
+      p: 0.25,
+      fill: 0,
+      channels: false,
+      loss: 'all',
     });
   });
 
