@@ -19,7 +19,8 @@ import { defineCommand, parseCommand } from '../src/cli/flags.js';
 import { datasetRoots, resolveDataSource } from '../src/cli/data.js';
 import { modelConfig, type ModelChoice } from '../src/cli/model.js';
 import { convVaePreset, resolveVaeConfig } from '../src/vae/config.js';
-import { drawMasks, missingPixelBce } from '../src/cli/inpaint.js';
+import { drawMasks } from '../src/cli/inpaint.js';
+import { missingPixelBce } from '../src/vae/inpaint.js';
 import { createRng } from '../src/data/rng.js';
 import { freshSeed, makeRng } from './helpers/reference.js';
 

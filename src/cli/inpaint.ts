@@ -8,6 +8,7 @@ import { createRng, type Rng } from '../data/rng.js';
 import { imageGrid } from '../image/grid.js';
 import { encodePngSync } from '../image/png-node.js';
 import { VaeInference } from '../vae/inference.js';
+import { missingPixelBce } from '../vae/inpaint.js';
 import { VaeModel } from '../vae/model.js';
 import type { InpaintCliOptions, MaskKind } from './args.js';
 import { loadSplits, resolveDataSource } from './data.js';
@@ -41,20 +42,6 @@ export function drawMasks(kind: MaskKind, rows: number, side: number, p: number,
     for (let h = top; h < top + height; h++) row.fill(1, h * side + left, h * side + left + width);
   }
   return mask;
-}
-
-/** Mean binary cross-entropy (nats per pixel) of `images` at the missing pixels of x. */
-export function missingPixelBce(images: Float32Array, x: Float32Array, mask: Float32Array): number {
-  let sum = 0;
-  let n = 0;
-  for (let i = 0; i < mask.length; i++) {
-    if (mask[i] !== 1) continue;
-    // Clamped: a fill value of exactly 0 or 1 would give an infinite error.
-    const q = Math.min(Math.max(images[i]!, 1e-6), 1 - 1e-6);
-    sum -= x[i]! * Math.log(q) + (1 - x[i]!) * Math.log(1 - q);
-    n++;
-  }
-  return n > 0 ? sum / n : 0;
 }
 
 export async function inpaint(o: InpaintCliOptions): Promise<void> {

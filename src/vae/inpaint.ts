@@ -77,3 +77,17 @@ export function writeMissing(
     if (mask[offset + i] === 1) current[offset + i] = decoded[i]!;
   }
 }
+
+/** Mean binary cross-entropy (nats per pixel) of `images` at the missing pixels of x. */
+export function missingPixelBce(images: Float32Array, x: Float32Array, mask: Float32Array): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] !== 1) continue;
+    // Clamped: a fill value of exactly 0 or 1 would give an infinite error.
+    const q = Math.min(Math.max(images[i]!, 1e-6), 1 - 1e-6);
+    sum -= x[i]! * Math.log(q) + (1 - x[i]!) * Math.log(1 - q);
+    n++;
+  }
+  return n > 0 ? sum / n : 0;
+}
