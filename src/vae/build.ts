@@ -280,6 +280,8 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
   for (const t of Object.values(perExample)) t.keep = true;
   for (const t of Object.values(m.posterior.outputs)) t.keep = true;
   if (m.logSigma) m.logSigma.keep = true;
+  // The step's masks stay readable after it (tests, displays of what the model saw).
+  if (s.masking) s.masking.mask.keep = true;
   const paramGrads = o.training ? g.backward() : [];
   return {
     graph: g,
