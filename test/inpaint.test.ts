@@ -118,27 +118,44 @@ describe.each(TEST_ADAPTERS)('inpaint on %s', (adapter) => {
     },
   );
 
-  it('one pass is the reconstruction of the filled images, written into the missing pixels', async () => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const model = VaeModel.create(rt, small(), { seed });
-    const vae = VaeInference.create(model);
-    const rows = 11;
-    const { x, mask } = inputs(rows, seed, 0.5);
-    const fill = 0.3;
-    const filled = Float32Array.from(x, (v, i) => (mask[i] === 1 ? fill : v));
-    const once = await vae.inpaint(x, mask, { iterations: 1, fill });
-    const { images } = await vae.reconstruct(filled);
-    expect(Array.from(once)).toEqual(Array.from(x, (v, i) => (mask[i] === 1 ? images[i] : v)));
-    // A second pass starts from that completion.
-    const twice = await vae.inpaint(x, mask, { iterations: 2, fill });
-    const again = await vae.reconstruct(once);
-    expect(Array.from(twice)).toEqual(
-      Array.from(x, (v, i) => (mask[i] === 1 ? again.images[i] : v)),
-    );
-    vae.destroy();
-    model.destroy();
-  });
+  it.each([
+    ['a plain model', undefined],
+    [
+      'a model reading the mask',
+      { kind: 'block', minSize: 2, maxSize: 4, channels: true } as const,
+    ],
+  ] as const)(
+    '%s: one pass is the reconstruction of the filled images, written into the missing pixels; later passes reconstruct the completion',
+    async (_name, masking) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const model = VaeModel.create(rt, small(masking), { seed });
+      const vae = VaeInference.create(model);
+      const rows = 11;
+      const { x, mask } = inputs(rows, seed, 0.5);
+      const fill = 0.3;
+      const filled = Float32Array.from(x, (v, i) => (mask[i] === 1 ? fill : v));
+      const once = await vae.inpaint(x, mask, { iterations: 1, fill });
+      if (!masking) {
+        const { images } = await vae.reconstruct(filled);
+        expect(Array.from(once)).toEqual(Array.from(x, (v, i) => (mask[i] === 1 ? images[i] : v)));
+      } else {
+        // The first pass reads the mask: it differs from the reconstruction, which reads none.
+        const { images } = await vae.reconstruct(filled);
+        expect(Array.from(once)).not.toEqual(
+          Array.from(x, (v, i) => (mask[i] === 1 ? images[i] : v)),
+        );
+      }
+      // A second pass starts from that completion.
+      const twice = await vae.inpaint(x, mask, { iterations: 2, fill });
+      const again = await vae.reconstruct(once);
+      expect(Array.from(twice)).toEqual(
+        Array.from(x, (v, i) => (mask[i] === 1 ? again.images[i] : v)),
+      );
+      vae.destroy();
+      model.destroy();
+    },
+  );
 });
 
 describe('inpaint on a trained model (llvmpipe)', () => {

@@ -523,9 +523,11 @@ export class VaeInference {
   /**
    * Fills the missing pixels of n images (n = x.length / D) by iterative completion (Rezende et
    * al. 2014): the missing pixels (mask 1) start at the fill value; each pass encodes the current
-   * images (a model trained with masking.channels reads the mask too), decodes the posterior's
-   * location and writes the decoded values (probabilities for Bernoulli decoders) into the missing
-   * pixels only. Observed pixels (mask 0) are copied from x, so they stay bit-exact.
+   * images, decodes the posterior's location and writes the decoded values (probabilities for
+   * Bernoulli decoders) into the missing pixels only. A model trained with masking.channels reads
+   * the mask in the first pass (the filled image, as in training) and an all-observed mask in the
+   * later ones (the completion is encoded as a whole image). Observed pixels (mask 0) are copied
+   * from x, so they stay bit-exact.
    *
    * @param mask (n, D): 1 where a pixel is missing, 0 where it is observed.
    * @returns (n, D) the completed images.
@@ -559,7 +561,9 @@ export class VaeInference {
           const R = this.plannedSize(count);
           const e = await this.encodeEntry(R);
           const d = await this.decodeEntry(R, {});
-          writeFeeds(e.cg, e.feeds, { images: current, labels: y, masks: mask }, start, count);
+          // Later passes encode the completion as a whole image (no pixel missing).
+          const masks = it === 1 ? mask : undefined;
+          writeFeeds(e.cg, e.feeds, { images: current, labels: y, masks }, start, count);
           this.writeLabels(d, y, start, count);
           this.submitEncodeDecode(e, d, R);
           writeMissing(current, await this.readImages(d, count), mask, start * D);
