@@ -5,6 +5,10 @@
 // to 1e-6), 1, 5 and 20 passes of VaeInference.inpaint. Prints a markdown table.
 //   npx tsx bench/inpaint.ts [--epochs 3] [--kinds pixels,block,quadrant] [--count 1000]
 //                            [--adapter llvmpipe] [--data ../shared/data/mnist] [--seed 1]
+//                            [--out bench/out/inpaint]
+// Each trained model is kept as --out/<kind>-<epochs>ep.safetensors and reused by later runs.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRng } from '../src/data/rng.js';
 import { loadIdxDataset } from '../src/data/idx-node.js';
@@ -27,6 +31,7 @@ const { values: o } = parseArgs({
     adapter: { type: 'string', default: 'llvmpipe' },
     data: { type: 'string', default: new URL('../../shared/data/mnist', import.meta.url).pathname },
     seed: { type: 'string', default: '1' },
+    out: { type: 'string', default: 'bench/out/inpaint' },
   },
 });
 const epochs = Number(o.epochs);
@@ -51,32 +56,42 @@ const rt = await createRuntime({ adapter: o.adapter as AdapterChoice });
 console.error(`adapter: ${rt.info.name}; ${epochs} epochs per model, ${count} test images`);
 const x = data.test.images.slice(0, count * 784);
 const rows: string[] = [];
+mkdirSync(o.out, { recursive: true });
 for (const kind of kinds) {
-  const model = VaeModel.create(
-    rt,
-    {
-      version: 2,
-      inputSize: 784,
-      latentSize: 20,
-      encoder: { hidden: [400], activation: 'relu' },
-      decoder: { hidden: [400], activation: 'relu' },
-      likelihood: { kind: 'bernoulli' },
-      masking: masking(kind),
-    },
-    { seed },
-  );
+  const saved = join(o.out, `${kind}-${epochs}ep.safetensors`);
+  const trained = existsSync(saved);
+  const model = trained
+    ? VaeModel.fromCheckpoint(rt, new Uint8Array(readFileSync(saved)), saved).model
+    : VaeModel.create(
+        rt,
+        {
+          version: 2,
+          inputSize: 784,
+          latentSize: 20,
+          encoder: { hidden: [400], activation: 'relu' },
+          decoder: { hidden: [400], activation: 'relu' },
+          likelihood: { kind: 'bernoulli' },
+          masking: masking(kind),
+        },
+        { seed },
+      );
   const trainer = await Trainer.create(model, { batchSize: Number(o.batch), lr: 1e-3, seed });
   const started = performance.now();
-  const reports = await trainer.fit(
-    { images: data.train.images, count: data.train.count },
-    { epochs },
-  );
+  if (!trained) {
+    const reports = await trainer.fit(
+      { images: data.train.images, count: data.train.count },
+      { epochs },
+    );
+    writeFileSync(saved, await model.toCheckpoint());
+    const last = reports.at(-1);
+    console.error(
+      `${kind}: trained ${epochs} epochs in ${((performance.now() - started) / 1000).toFixed(0)} s` +
+        (last ? ` (train loss ${last.train.values.loss?.toFixed(2)})` : ''),
+    );
+  } else {
+    console.error(`${kind}: read ${saved}`);
+  }
   const seconds = (performance.now() - started) / 1000;
-  const last = reports.at(-1);
-  console.error(
-    `${kind}: trained ${epochs} epochs in ${seconds.toFixed(0)} s` +
-      (last ? ` (train loss ${last.train.values.loss?.toFixed(2)})` : ''),
-  );
   const mask = drawMasks(kind, count, 28, 0.5, createRng(seed + 99));
   const inference = VaeInference.create(model);
   const errors: number[] = [];
