@@ -5,7 +5,9 @@
 // to 1e-6), 1, 5 and 20 passes of VaeInference.inpaint. Prints a markdown table.
 //   npx tsx bench/inpaint.ts [--epochs 3] [--kinds pixels,block,quadrant] [--count 1000]
 //                            [--adapter llvmpipe] [--data ../shared/data/mnist] [--seed 1]
-//                            [--out bench/out/inpaint]
+//                            [--out bench/out/inpaint] [--unmasked]
+// --unmasked: also a model trained on complete images (Rezende et al.'s setting), completed
+// under each kind's masks.
 // Each trained model is kept as --out/<kind>-<epochs>ep.safetensors and reused by later runs.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,7 @@ const { values: o } = parseArgs({
     data: { type: 'string', default: new URL('../../shared/data/mnist', import.meta.url).pathname },
     seed: { type: 'string', default: '1' },
     out: { type: 'string', default: 'bench/out/inpaint' },
+    unmasked: { type: 'boolean', default: false },
   },
 });
 const epochs = Number(o.epochs);
@@ -55,43 +58,52 @@ const data = loadIdxDataset(o.data);
 const rt = await createRuntime({ adapter: o.adapter as AdapterChoice });
 console.error(`adapter: ${rt.info.name}; ${epochs} epochs per model, ${count} test images`);
 const x = data.test.images.slice(0, count * 784);
-const rows: string[] = [];
 mkdirSync(o.out, { recursive: true });
-for (const kind of kinds) {
-  const saved = join(o.out, `${kind}-${epochs}ep.safetensors`);
-  const trained = existsSync(saved);
-  const model = trained
-    ? VaeModel.fromCheckpoint(rt, new Uint8Array(readFileSync(saved)), saved).model
-    : VaeModel.create(
-        rt,
-        {
-          version: 2,
-          inputSize: 784,
-          latentSize: 20,
-          encoder: { hidden: [400], activation: 'relu' },
-          decoder: { hidden: [400], activation: 'relu' },
-          likelihood: { kind: 'bernoulli' },
-          masking: masking(kind),
-        },
-        { seed },
-      );
+
+/** The model trained on `name`'s masks (none: on complete images), read back when kept. */
+async function trainedModel(
+  name: string,
+  masking: VaeConfig['masking'],
+): Promise<{ model: VaeModel; seconds: number }> {
+  const saved = join(o.out, `${name}-${epochs}ep.safetensors`);
+  if (existsSync(saved)) {
+    console.error(`${name}: read ${saved}`);
+    return {
+      model: VaeModel.fromCheckpoint(rt, new Uint8Array(readFileSync(saved)), saved).model,
+      seconds: 0,
+    };
+  }
+  const model = VaeModel.create(
+    rt,
+    {
+      version: 2,
+      inputSize: 784,
+      latentSize: 20,
+      encoder: { hidden: [400], activation: 'relu' },
+      decoder: { hidden: [400], activation: 'relu' },
+      likelihood: { kind: 'bernoulli' },
+      ...(masking ? { masking } : {}),
+    },
+    { seed },
+  );
   const trainer = await Trainer.create(model, { batchSize: Number(o.batch), lr: 1e-3, seed });
   const started = performance.now();
-  if (!trained) {
-    const reports = await trainer.fit(
-      { images: data.train.images, count: data.train.count },
-      { epochs },
-    );
-    writeFileSync(saved, await model.toCheckpoint());
-    const last = reports.at(-1);
-    console.error(
-      `${kind}: trained ${epochs} epochs in ${((performance.now() - started) / 1000).toFixed(0)} s` +
-        (last ? ` (train loss ${last.train.values.loss?.toFixed(2)})` : ''),
-    );
-  } else {
-    console.error(`${kind}: read ${saved}`);
-  }
+  const reports = await trainer.fit(
+    { images: data.train.images, count: data.train.count },
+    { epochs },
+  );
   const seconds = (performance.now() - started) / 1000;
+  writeFileSync(saved, await model.toCheckpoint());
+  trainer.destroy();
+  const loss = reports.at(-1)?.train.values.loss;
+  console.error(
+    `${name}: trained ${epochs} epochs in ${seconds.toFixed(0)} s (train loss ${loss})`,
+  );
+  return { model, seconds };
+}
+
+/** One table row: the model's completions of the test images under fresh `kind` masks. */
+async function row(label: string, model: VaeModel, kind: MaskKind, seconds: number) {
   const mask = drawMasks(kind, count, 28, 0.5, createRng(seed + 99));
   const inference = VaeInference.create(model);
   const errors: number[] = [];
@@ -99,26 +111,38 @@ for (const kind of kinds) {
     iterations: PASSES.at(-1)!,
     onIteration: (_i, images) => errors.push(missingPixelBce(images, x, mask)),
   });
+  inference.destroy();
   const zero = missingPixelBce(
     Float32Array.from(x, (v, i) => (mask[i] === 1 ? 0 : v)),
     x,
     mask,
   );
   const missing = mask.reduce((s, v) => s + v, 0) / count;
-  rows.push(
-    `| ${kind} | ${missing.toFixed(0)} | ${zero.toFixed(3)} | ${PASSES.map((p) => errors[p - 1]!.toFixed(4)).join(' | ')} | ${seconds.toFixed(0)} |`,
-  );
-  console.error(rows.at(-1));
-  inference.destroy();
-  trainer.destroy();
+  const line =
+    `| ${label} | ${kind} | ${missing.toFixed(0)} | ${zero.toFixed(3)} | ` +
+    `${PASSES.map((p) => errors[p - 1]!.toFixed(4)).join(' | ')} | ${seconds.toFixed(0)} |`;
+  console.error(line);
+  return line;
+}
+
+const rows: string[] = [];
+for (const kind of kinds) {
+  const { model, seconds } = await trainedModel(kind, masking(kind));
+  rows.push(await row(`${kind}, mask as input`, model, kind, seconds));
+  model.destroy();
+}
+if (o.unmasked) {
+  // Rezende et al.'s setting: a model of complete images, completed iteratively.
+  const { model, seconds } = await trainedModel('unmasked', undefined);
+  for (const kind of kinds) rows.push(await row('no masks', model, kind, seconds));
   model.destroy();
 }
 console.log(
   [
-    `Missing-pixel BCE (nats per missing pixel), ${count} MNIST test images, models trained ${epochs} epochs with their kind's masks (${rt.info.name}):`,
+    `Missing-pixel BCE (nats per missing pixel), ${count} MNIST test images, 784-400-20 models trained ${epochs} epochs (${rt.info.name}):`,
     '',
-    '| mask | missing px/img | 0 passes (fill 0) | 1 pass | 5 passes | 20 passes | train s |',
-    '|---|---|---|---|---|---|---|',
+    '| trained with | test mask | missing px/img | 0 passes (fill 0) | 1 pass | 5 passes | 20 passes | train s |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n'),
 );
