@@ -527,7 +527,8 @@ export class VaeInference {
    * Bernoulli decoders) into the missing pixels only. A model trained with masking.channels reads
    * the mask in the first pass (the filled image, as in training) and an all-observed mask in the
    * later ones (the completion is encoded as a whole image). Observed pixels (mask 0) are copied
-   * from x, so they stay bit-exact.
+   * from x, so they stay bit-exact. More passes help models trained on complete images; for a
+   * model trained with masks the first pass is the best (bench/inpaint.ts).
    *
    * @param mask (n, D): 1 where a pixel is missing, 0 where it is observed.
    * @returns (n, D) the completed images.
