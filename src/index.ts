@@ -91,6 +91,16 @@ export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
 export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';
 export type { NoConditionConfig } from './vae/condition/none.js';
 export type { LabelConditionConfig } from './vae/condition/label.js';
+export type {
+  BlockMaskingConfig,
+  MaskingCommon,
+  MaskingConfig,
+  NoMaskingConfig,
+  PixelsMaskingConfig,
+  QuadrantMaskingConfig,
+  RandomMaskingConfig,
+} from './vae/masking/kinds.js';
+export type { MaskPattern } from './kernels/mask.js';
 export { ACTIVATIONS, type Activation } from './kernels/activation-codes.js';
 export type { Likelihood } from './kernels/likelihood.js';
 export type { MatmulVariant } from './kernels/matmul.js';
@@ -148,6 +158,7 @@ export {
   type SampleOptions,
   type TraverseOptions,
 } from './vae/inference.js';
+export { MAX_INPAINT_ITERATIONS, type InpaintOptions } from './vae/inpaint.js';
 
 // ---- Display: decoded images drawn from GPU buffers, and image files ----
 export {

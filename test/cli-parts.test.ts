@@ -19,7 +19,10 @@ import { defineCommand, parseCommand } from '../src/cli/flags.js';
 import { datasetRoots, resolveDataSource } from '../src/cli/data.js';
 import { modelConfig, type ModelChoice } from '../src/cli/model.js';
 import { convVaePreset, resolveVaeConfig } from '../src/vae/config.js';
-import { makeRng } from './helpers/reference.js';
+import { drawMasks } from '../src/cli/inpaint.js';
+import { missingPixelBce } from '../src/vae/inpaint.js';
+import { createRng } from '../src/data/rng.js';
+import { freshSeed, makeRng } from './helpers/reference.js';
 
 // ---- independent PNG reader ----
 
@@ -472,6 +475,7 @@ describe('parseCliArgs', () => {
       posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
+      masking: { kind: 'none' },
       beta: 1,
       capacity: undefined,
       schedule: { kind: 'constant' },
@@ -552,6 +556,7 @@ describe('parseCliArgs', () => {
       posterior: { kind: 'full' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
+      masking: { kind: 'none' },
       beta: 4,
       capacity: { max: 25, steps: 10000 },
       schedule: { kind: 'step', stepSize: 5, gamma: 0.5 },
@@ -711,7 +716,7 @@ describe('parseCliArgs', () => {
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
     expect(parseError(['fit'])).toBe(
-      "unknown command 'fit'; commands: train, eval, sample, experiment, help",
+      "unknown command 'fit'; commands: train, eval, sample, experiment, inpaint, help",
     );
   });
 
@@ -979,6 +984,79 @@ describe('--dataset and --data', () => {
   });
 });
 
+describe('masking flags', () => {
+  it('train --mask builds the masking choice; its flags need --mask and name the mistake', () => {
+    expect(train('--mask', 'pixels', '--mask-p', '0.3', '--mask-channels').masking).toEqual({
+      kind: 'pixels',
+      p: 0.3,
+      channels: true,
+      loss: 'all',
+    });
+    expect(train('--mask', 'quadrant', '--mask-loss', 'missing').masking).toEqual({
+      kind: 'quadrant',
+      p: 0.5,
+      channels: false,
+      loss: 'missing',
+    });
+    expect(parseError(['train', '--mask-p', '0.3'])).toMatch(/--mask-p applies only with --mask/);
+    expect(parseError(['train', '--mask', 'block', '--mask-p', '0.3'])).toMatch(
+      /--mask-p applies only to --mask pixels \(got --mask block\)/,
+    );
+    expect(parseError(['train', '--mask', 'quadrants'])).toMatch(/--mask/);
+    expect(parseError(['train', '--config', 'm.json', '--mask', 'block'])).toMatch(
+      /--mask cannot be combined with --config/,
+    );
+  });
+
+  it('inpaint parses its flags and names the mistakes', () => {
+    const r = parseCliArgs([
+      'inpaint',
+      '--checkpoint',
+      'm.safetensors',
+      '--mask',
+      'pixels',
+      '--p',
+      '0.8',
+    ]);
+    expect(r.command === 'inpaint' && r.options).toMatchObject({
+      checkpoint: 'm.safetensors',
+      mask: 'pixels',
+      p: 0.8,
+      count: 8,
+      iterations: 20,
+    });
+    expect(parseError(['inpaint', '--mask', 'block'])).toMatch(/--checkpoint/);
+    expect(parseError(['inpaint', '--checkpoint', 'm', '--p', '0.2'])).toMatch(
+      /--p applies only to --mask pixels \(got --mask quadrant\)/,
+    );
+    expect(parseError(['inpaint', '--checkpoint', 'm', '--iterations', '-1'])).toMatch(
+      /--iterations/,
+    );
+  });
+
+  it('draws quadrants, blocks of a quarter to half the side, and pixel dropout', () => {
+    const rng = createRng(freshSeed());
+    const side = 9;
+    const q = drawMasks('quadrant', 200, side, 0.5, rng);
+    const b = drawMasks('block', 200, side, 0.5, rng);
+    for (let r = 0; r < 200; r++) {
+      const count = (m: Float32Array) =>
+        m.subarray(r * 81, (r + 1) * 81).reduce((s, v) => s + v, 0);
+      // Quadrants of a 9×9 image: 4·4, 4·5, 5·4 or 5·5 pixels.
+      expect([16, 20, 25]).toContain(count(q));
+      const n = count(b);
+      expect(n >= 4 && n <= 25, `block of ${n} pixels`).toBe(true);
+    }
+    const p = drawMasks('pixels', 100, side, 0.3, rng);
+    const frac = p.reduce((s, v) => s + v, 0) / p.length;
+    // 8100 pixels: 5 standard deviations of the fraction are 0.025.
+    expect(Math.abs(frac - 0.3)).toBeLessThan(0.026);
+    expect(
+      missingPixelBce(Float32Array.of(0.5, 0.9), Float32Array.of(1, 0), Float32Array.of(1, 0)),
+    ).toBeCloseTo(Math.log(2), 12);
+  });
+});
+
 describe('the model of train', () => {
   const choice: ModelChoice = {
     config: undefined,
@@ -992,6 +1070,7 @@ describe('the model of train', () => {
     posterior: { kind: 'diagonal' },
     objective: { kind: 'elbo' },
     condition: { kind: 'none' },
+    masking: { kind: 'none' },
   };
 
   it('builds the MLP preset from the model flags (the decoder mirrors the encoder)', async () => {
@@ -1005,6 +1084,32 @@ describe('the model of train', () => {
       posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo', beta: 2, capacity: { max: 5, steps: 10 }, reduction: 'sum' },
       condition: { kind: 'none' },
+    });
+  });
+
+  it('adds the masking section of --mask (blocks a quarter to half the side)', async () => {
+    const block = await modelConfig(
+      { ...choice, masking: { kind: 'block', p: 0.5, channels: true, loss: 'missing' } },
+      784,
+    );
+    expect(block.masking).toEqual({
+      kind: 'block',
+      minSize: 7,
+      maxSize: 14,
+      fill: 0,
+      channels: true,
+      loss: 'missing',
+    });
+    const pixels = await modelConfig(
+      { ...choice, masking: { kind: 'pixels', p: 0.25, channels: false, loss: 'all' } },
+      784,
+    );
+    expect(pixels.masking).toEqual({
+      kind: 'pixels',
+      p: 0.25,
+      fill: 0,
+      channels: false,
+      loss: 'all',
     });
   });
 

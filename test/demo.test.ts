@@ -238,6 +238,42 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     await page.screenshot({ path: join(shots, 'trained.png'), fullPage: true });
   });
 
+  it('inpaints a mask drawn with the mouse, pass by pass, keeping the observed pixels', async () => {
+    const canvas = (await page.$('#inpaint-draw'))!;
+    await canvas.scrollIntoView();
+    const box = (await canvas.boundingBox())!;
+    const at = (fx: number, fy: number) =>
+      [box.x + fx * box.width, box.y + fy * box.height] as const;
+    await page.mouse.move(...at(0.2, 0.45));
+    await page.mouse.down();
+    await page.mouse.move(...at(0.85, 0.6), { steps: 15 });
+    await page.mouse.up();
+    // A 3×3 brush along the stroke.
+    const drawn = (await page.evaluate('window.__demo.inpaintMask()')) as number;
+    expect(drawn).toBeGreaterThan(30);
+    const result = (await page.evaluate(`window.__demo.inpaint().then((r) => ({
+      passes: r.errors.length,
+      missing: r.mask.reduce((s, v) => s + v, 0),
+      changedObserved: r.original.filter((v, i) => r.mask[i] === 0 && !Object.is(v, r.filled[i])).length,
+      filledMissing: r.filled.filter((v, i) => r.mask[i] === 1 && v > 0 && v < 1).length,
+      note: document.getElementById('inpaint-note').textContent,
+    }))`)) as {
+      passes: number;
+      missing: number;
+      changedObserved: number;
+      filledMissing: number;
+      note: string;
+    };
+    expect(result.missing).toBe(drawn);
+    expect(result.passes).toBe(20);
+    // Observed pixels come back bit-exact; every missing one is a decoded probability.
+    expect(result.changedObserved).toBe(0);
+    expect(result.filledMissing).toBe(result.missing);
+    expect(result.note).toMatch(/^20 passes; error at the missing pixels/);
+    expect((await stats('inpaint-fill')).std).toBeGreaterThan(5);
+    await (await page.$('#inpaint-panel'))!.screenshot({ path: join(shots, 'inpaint.png') });
+  });
+
   it('a conditional model trains on labelled digits; the class selector changes what the views decode', async () => {
     expect(await page.evaluate('window.__demo.newModel(20, true)')).toEqual({
       latent: 20,

@@ -2,11 +2,13 @@
 // IWAE training (K samples, given noise), the conditional VAE (MLP; conv with the label as
 // channels or at the dense layer), the full-covariance posterior (ELBO and IWAE), the planar
 // flow (global and amortized; ELBO with its Monte Carlo KL, IWAE k = 3), the inverse
-// autoregressive flow (ELBO with one and two MADE layers, IWAE k = 3) and two stochastic layers
-// (ELBO, IWAE k = 3): the objective, every gradient and three Adam steps on the GPU (the ELBO
-// fixture's GPU run is in test/graph.test.ts); and the float64 interpreter of the same graph
-// against every fixture (ELBO, IWAE, CVAE, full, planar, iaf, hierarchical): the forward tensors,
-// the objective, every gradient and three float64 Adam steps.
+// autoregressive flow (ELBO with one and two MADE layers, IWAE k = 3), two stochastic layers
+// (ELBO, IWAE k = 3) and random masks given as input (pixels, block, quadrant; the mask as
+// features or a channel; the loss over all or the missing pixels): the objective, every gradient
+// and three Adam steps on the GPU (the ELBO fixture's GPU run is in test/graph.test.ts); and the
+// float64 interpreter of the same graph against every fixture (ELBO, IWAE, CVAE, full, planar,
+// iaf, hierarchical, masking): the forward tensors, the objective, every gradient and three
+// float64 Adam steps.
 import { describe, expect, it } from 'vitest';
 import { prepareAdam } from '../src/kernels/adam.js';
 import { adamStep64 } from '../src/reference/adam.js';
@@ -32,6 +34,7 @@ const FILES: GoldenFile[] = [
   'vae-golden-planar.json',
   'vae-golden-iaf.json',
   'vae-golden-hierarchical.json',
+  'vae-golden-masking.json',
 ];
 /** The interpreter is checked against every fixture, the version-1 ELBO cases too. */
 const REFERENCE_FILES: GoldenFile[] = ['vae-golden.json', ...FILES];
@@ -56,6 +59,7 @@ function inputsOf(c: GoldenCase) {
     x: Float32Array.from(c.x),
     eps: Float32Array.from(c.eps),
     ...(c.labels ? { labels: Float32Array.from(c.labels) } : {}),
+    ...(c.mask ? { mask: Float32Array.from(c.mask) } : {}),
   };
 }
 
@@ -69,6 +73,7 @@ describe('the float64 interpreter against the PyTorch twin', () => {
         training: true,
         seed: 0,
         givenNoise: true,
+        givenMask: c.mask !== undefined,
       });
       const inputs = new Map<string, ArrayLike<number>>([
         ['x', c.x],
@@ -76,6 +81,7 @@ describe('the float64 interpreter against the PyTorch twin', () => {
         ['hyper', hyperAt(config, 0)],
       ]);
       if (c.labels) inputs.set('y', c.labels);
+      if (c.mask) inputs.set('mask', c.mask);
       const scale = config.objective.reduction === 'mean' ? 1 / c.batch : 1;
       const samples = config.objective.kind === 'iwae' ? config.objective.samples : 1;
       const params = toF64(c.params);
@@ -144,6 +150,7 @@ describe.each(TEST_ADAPTERS)('variants against the PyTorch twin on %s', (adapter
       training: true,
       seed: 0,
       givenNoise: true,
+      givenMask: c.mask !== undefined,
     });
     const cg = await compileModelGraph(rt, model, mg, grads, c.name);
     const range = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: bytes });

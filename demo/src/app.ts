@@ -19,6 +19,18 @@ export interface DemoHooks {
   ) => Promise<TrainResult & { mainThread: MainThreadReport }>;
   synthetic?: (name: string, steps: number, posterior?: string) => Promise<unknown>;
   interpolate?: () => Promise<void>;
+  /**
+   * Reloads the chosen digit (keeping the mask drawn so far) and fills its missing pixels: the
+   * digit, the completion, the error after each pass, and the mask used.
+   */
+  inpaint?: () => Promise<{
+    original: Float32Array;
+    filled: Float32Array;
+    errors: number[];
+    mask: Float32Array;
+  }>;
+  /** Missing pixels of the mask drawn so far. */
+  inpaintMask?: () => number;
   canvasStats?: (id: string) => CanvasStats;
   setSlider?: (dim: number, value: number) => void;
   /** Picks the latent size and the conditional box, as a user would, and waits for the model. */

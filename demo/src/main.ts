@@ -12,6 +12,7 @@ import { traversalPanel } from './panels/traversal.js';
 import { manifoldPanel } from './panels/manifold.js';
 import { interpolationPanel } from './panels/interpolation.js';
 import { syntheticPanel } from './panels/synthetic.js';
+import { inpaintPanel } from './panels/inpaint.js';
 
 /** The panels, in page order: a new panel is a module under panels/ added here. */
 const PANELS: Panel[] = [
@@ -21,6 +22,7 @@ const PANELS: Panel[] = [
   traversalPanel,
   manifoldPanel,
   interpolationPanel,
+  inpaintPanel,
   syntheticPanel,
 ];
 

@@ -44,6 +44,15 @@ export interface TrainResult {
   frames: number;
 }
 
+export interface InpaintResult {
+  /** The test digit (784). */
+  original: Float32Array;
+  /** Its completion after every pass (784). */
+  filled: Float32Array;
+  /** Mean BCE at the missing pixels after each pass (nats per pixel). */
+  errors: number[];
+}
+
 export interface SyntheticResult {
   data: number;
   prior: number;
@@ -87,6 +96,13 @@ export interface Engine {
     b: number,
     method: 'linear' | 'spherical',
   ): Promise<{ strip: Float32Array; n: number }>;
+  /** A test digit (784) by index, for drawing a mask on. */
+  testImage(index: number): Promise<Float32Array>;
+  /**
+   * Fills the pixels of test digit `index` where mask (784) is 1 by `iterations` encode-decode
+   * passes (VaeInference.inpaint), sending 'inpaint-progress' after each pass.
+   */
+  inpaint(index: number, mask: Float32Array, iterations: number): Promise<InpaintResult>;
   synthetic(
     name: SyntheticName,
     steps: number,
@@ -107,6 +123,8 @@ export interface EngineEvents {
   metrics: { step: number; loss: number; values: Readonly<Record<string, number>> };
   'train-progress': { step: number; stepsPerSecond: number };
   frame: { frames: number; fps: number };
+  /** After each pass of inpaint(): its number and the completed digit so far (784). */
+  'inpaint-progress': { iteration: number; image: Float32Array };
 }
 
 export type CallMessage = { kind: 'call'; id: number; method: keyof Engine; args: unknown[] };

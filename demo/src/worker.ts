@@ -14,6 +14,7 @@ import { VaeModel } from '../../src/vae/model.js';
 import { Trainer } from '../../src/vae/trainer.js';
 import type { VaeConfig } from '../../src/vae/config.js';
 import { VaeInference, type Decoded } from '../../src/vae/inference.js';
+import { missingPixelBce } from '../../src/vae/inpaint.js';
 import { serveEngine, type WorkerScope } from './rpc.js';
 import {
   SYNTHETIC_POSTERIORS,
@@ -290,6 +291,25 @@ const engine: Engine = {
     strip.set(out.images, 784);
     strip.set(y.image, (steps + 1) * 784);
     return { strip, n: steps + 2 };
+  },
+
+  async testImage(index) {
+    return testDigit(index).image;
+  },
+
+  async inpaint(index, mask, iterations) {
+    const { image, label } = testDigit(index);
+    const { inference, classes } = state();
+    const errors: number[] = [];
+    const filled = await inference.inpaint(image, mask, {
+      iterations,
+      ...(classes ? { labels: label } : {}),
+      onIteration: (iteration, images) => {
+        errors.push(missingPixelBce(images, image, mask));
+        send('inpaint-progress', { iteration, image: images });
+      },
+    });
+    return { original: image, filled, errors };
   },
 
   async synthetic(name, steps, posterior) {

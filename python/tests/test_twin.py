@@ -8,19 +8,21 @@ import json
 import math
 import os
 import pathlib
+import re
 import struct
 import tempfile
 import unittest
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from webgpu_vae_torch import golden
 from webgpu_vae_torch.checkpoint import (adam_state, decode_checkpoint, encode_checkpoint,
                                          load_adam_state, load_checkpoint, save_checkpoint)
 from webgpu_vae_torch.config import ConfigError, resolve_config
 from webgpu_vae_torch.data import load_data
-from webgpu_vae_torch.model import VaeNet
+from webgpu_vae_torch.model import VaeNet, random_masks
 from webgpu_vae_torch.objectives import LOG_2PI, iwae, objective
 from webgpu_vae_torch.safetensors_io import SafetensorsError, decode, encode
 from webgpu_vae_torch.train import Stepper, learning_rate_at, local_rows, make_optimizer
@@ -444,6 +446,68 @@ class ObjectiveTest(unittest.TestCase):
         self.assertEqual(learning_rate_at({'kind': 'step', 'stepSize': 2, 'gamma': 0.5}, 1.0,
                                           25, 5, 100), 0.25)
         self.assertAlmostEqual(learning_rate_at({'kind': 'cosine'}, 1.0, 50, 10, 100), 0.5)
+
+
+class MaskingTest(unittest.TestCase):
+    IMG = {'version': 2, 'inputSize': 36, 'inputShape': [1, 6, 6], 'latentSize': 2,
+           'encoder': {'hidden': [5], 'activation': 'tanh'},
+           'decoder': {'hidden': [4], 'activation': 'tanh'}}
+
+    def test_errors_name_the_field(self):
+        for masking, message in [
+            ({'kind': 'pixel'}, 'masking.kind'),
+            ({'kind': 'pixels', 'p': 1.5}, 'masking.p'),
+            ({'kind': 'pixels', 'channels': 1}, 'masking.channels'),
+            ({'kind': 'pixels', 'loss': 'observed'}, 'masking.loss'),
+            ({'kind': 'quadrant', 'p': 0.5}, 'p'),
+            ({'kind': 'block', 'minSize': 4, 'maxSize': 2}, 'masking.maxSize'),
+            ({'kind': 'block', 'minSize': 2, 'maxSize': 7}, 'maxSize <= min(H, W) = 6'),
+        ]:
+            with self.assertRaisesRegex(ConfigError, re.escape(message)):
+                resolve_config({**self.IMG, 'masking': masking})
+        with self.assertRaisesRegex(ConfigError, "masking.loss 'missing' needs likelihood"):
+            resolve_config({**self.IMG, 'likelihood': {'kind': 'gaussian', 'sigma': 1},
+                            'masking': {'kind': 'pixels', 'loss': 'missing'}})
+
+    def test_random_masks_have_the_library_patterns(self):
+        g = torch.Generator().manual_seed(3)
+        pixels = random_masks(resolve_config({**self.IMG, 'masking': {'kind': 'pixels', 'p': 0.3}}),
+                              2000, g)
+        # 72000 pixels: 5 standard deviations of the fraction are 0.0086.
+        self.assertLess(abs(pixels.mean().item() - 0.3), 0.0086)
+        quads = random_masks(resolve_config({**self.IMG, 'masking': {'kind': 'quadrant'}}), 400, g)
+        self.assertTrue(torch.all(quads.sum(1) == 9))
+        blocks = random_masks(resolve_config(
+            {**self.IMG, 'masking': {'kind': 'block', 'minSize': 2, 'maxSize': 3}}), 400, g)
+        self.assertTrue(torch.all((blocks.sum(1) >= 4) & (blocks.sum(1) <= 9)))
+
+    def test_mask_enters_the_encoder_and_the_missing_loss(self):
+        cfg = {**self.IMG, 'masking': {'kind': 'pixels', 'channels': True, 'loss': 'missing',
+                                       'fill': 0.5}}
+        torch.manual_seed(5)
+        net = VaeNet(cfg).double()
+        self.assertEqual(tuple(net.encoder['0'].weight.shape), (5, 72))
+        x = torch.rand(3, 36, dtype=torch.float64)
+        mask = (torch.rand(3, 36) < 0.5).double()
+        eps = torch.randn(3, 2, dtype=torch.float64)
+        out = objective(net, x, eps=eps, mask=mask)
+        # loss 'missing': the Bernoulli NLL sums over the missing pixels only.
+        bce = F.binary_cross_entropy_with_logits(out['output'], x, reduction='none')
+        torch.testing.assert_close(out['nll'], (bce * mask).sum(1))
+        with self.assertRaisesRegex(ValueError, 'pass the mask'):
+            net.posterior_params(x)
+
+    def test_stepper_draws_masks_from_their_own_stream(self):
+        cfg = {**self.IMG, 'masking': {'kind': 'block', 'minSize': 2, 'maxSize': 4}}
+        torch.manual_seed(6)
+        net = VaeNet(cfg)
+        hyper = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'weightDecay': 0.0}
+        r = Stepper(net, net, make_optimizer(net, hyper), hyper, world=1, seed=2,
+                    binarize='none', max_norm=None)
+        a, b = r.masks(0, 8, 0, 'cpu', torch.float32), r.masks(1, 8, 0, 'cpu', torch.float32)
+        self.assertFalse(torch.equal(a, b))
+        torch.testing.assert_close(a, r.masks(0, 8, 0, 'cpu', torch.float32))
+        r.step(torch.rand(8, 36), None, 0, 8, 0, 0.01)
 
 
 class CheckpointTest(unittest.TestCase):

@@ -20,7 +20,7 @@ MAX_IWAE_SAMPLES = 64
 V1_FIELDS = ('inputSize', 'inputShape', 'latentSize', 'encoder', 'decoder', 'likelihood', 'beta',
              'capacity', 'reduction')
 V2_FIELDS = ('version', 'inputSize', 'inputShape', 'latentSize', 'encoder', 'posterior', 'prior',
-             'decoder', 'likelihood', 'objective', 'condition')
+             'decoder', 'likelihood', 'objective', 'condition', 'masking')
 # Fields of version 2 that sit in a section there; in a version-2 description they are misplaced.
 V2_MOVED = {'beta': 'objective.beta', 'capacity': 'objective.capacity',
             'reduction': 'objective.reduction'}
@@ -89,6 +89,7 @@ class VaeConfig:
     objective: dict
     condition: dict
     posterior: dict = field(default_factory=lambda: {'kind': 'diagonal'})
+    masking: dict = field(default_factory=lambda: {'kind': 'none'})
     input_shape: Optional[tuple] = None
     encoder_conv: list = field(default_factory=list)
     decoder_deconv: list = field(default_factory=list)
@@ -110,6 +111,11 @@ class VaeConfig:
     def noise_size(self) -> int:
         """Columns of the posterior's noise: z1's then z2's for a hierarchy, else latentSize."""
         return self.latent_size + (self.lower_size if 'lower' in self.posterior else 0)
+
+    @property
+    def mask_channels(self) -> bool:
+        """Whether the encoder reads the mask too (masking.channels)."""
+        return self.masking['kind'] != 'none' and self.masking['channels']
 
     @property
     def inject(self) -> str:
@@ -255,6 +261,69 @@ def _iaf(post: dict, latent_size: Any) -> dict:
               f"{', '.join(ACTIVATIONS)})")
     return {'kind': 'iaf', 'steps': steps, 'hidden': hidden, 'context': context,
             'activation': activation}
+MASK_COMMON = ('fill', 'channels', 'loss')
+MASK_FIELDS = {'none': (), 'pixels': ('p',) + MASK_COMMON,
+               'block': ('minSize', 'maxSize') + MASK_COMMON, 'quadrant': MASK_COMMON}
+
+
+def _masking(m: Any) -> dict:
+    """The masking section (random missing pixels while training), as src/vae/masking/kinds.ts."""
+    if m is None:
+        return {'kind': 'none'}
+    if not isinstance(m, dict):
+        _fail(f'masking must be an object {{ kind, ... }}, got {_dump(m)}')
+    kind = m.get('kind')
+    if kind not in MASK_FIELDS:
+        _fail(f"masking.kind must be one of 'none', 'pixels', 'block', 'quadrant', got {_dump(kind)}")
+    _known('masking', m, ('kind',) + MASK_FIELDS[kind])
+    if kind == 'none':
+        return {'kind': 'none'}
+    fill = m.get('fill', 0)
+    if not _is_number(fill):
+        _fail(f'masking.fill must be a finite number, got {_dump(fill)}')
+    channels = m.get('channels', False)
+    if not isinstance(channels, bool):
+        _fail(f'masking.channels must be true or false, got {_dump(channels)}')
+    loss = m.get('loss', 'all')
+    if loss not in ('all', 'missing'):
+        _fail(f"masking.loss must be 'all' or 'missing', got {_dump(loss)}")
+    r = {'kind': kind, 'fill': float(fill), 'channels': channels, 'loss': loss}
+    if kind == 'pixels':
+        p = m.get('p', 0.5)
+        if not _is_number(p) or not 0 <= p <= 1:
+            _fail(f'masking.p must be a probability in [0, 1], got {_dump(p)}')
+        r['p'] = float(p)
+    if kind == 'block':
+        r['minSize'] = _size('masking.minSize', m.get('minSize'), 1 << 16)
+        r['maxSize'] = _size('masking.maxSize', m.get('maxSize'), 1 << 16)
+        if r['maxSize'] < r['minSize']:
+            _fail(f"masking.maxSize must be >= masking.minSize ({r['minSize']}), got {r['maxSize']}")
+    return r
+
+
+def mask_image_shape(r: 'VaeConfig') -> Optional[tuple]:
+    """(C, H, W) masks are drawn on: inputShape, else (1, s, s), else (1, 1, D) for pixels."""
+    if r.input_shape:
+        return tuple(r.input_shape)
+    side = round(math.sqrt(r.input_size))
+    if side * side == r.input_size:
+        return (1, side, side)
+    return (1, 1, r.input_size) if r.masking['kind'] == 'pixels' else None
+
+
+def _check_masking(r: 'VaeConfig') -> None:
+    m = r.masking
+    if m['kind'] == 'none':
+        return
+    shape = mask_image_shape(r)
+    if shape is None:
+        _fail(f"masking.kind '{m['kind']}' needs the image's geometry: give inputShape [C, H, W]")
+    if m['kind'] == 'block' and m['maxSize'] > min(shape[1], shape[2]):
+        _fail(f"masking: block sides must satisfy maxSize <= min(H, W) = {min(shape[1], shape[2])}")
+    if m['kind'] == 'quadrant' and min(shape[1], shape[2]) < 2:
+        _fail('masking: quadrants need an image of at least 2×2')
+    if m['loss'] == 'missing' and r.likelihood['kind'] != 'bernoulli':
+        _fail("masking.loss 'missing' needs likelihood 'bernoulli'")
 
 
 def _posterior(post: Any, latent_size: Any) -> dict:
@@ -449,6 +518,7 @@ def resolve_config(config: Any) -> VaeConfig:
                           config.get('reduction'))
         condition = {'kind': 'none'}
         posterior = {'kind': 'diagonal'}
+        masking = {'kind': 'none'}
     elif version == 2:
         for key in config:
             if key in V2_MOVED:
@@ -458,6 +528,7 @@ def resolve_config(config: Any) -> VaeConfig:
         _section_kind('prior', config.get('prior'), 'standard-normal')
         objective = _objective(config.get('objective'))
         condition = _condition(config.get('condition'))
+        masking = _masking(config.get('masking'))
     else:
         _fail(f'version must be 2 (or absent for version 1), got {_dump(version)}')
     enc_hidden, enc_act = _mlp('encoder', config.get('encoder'), ('conv', 'deconv', 'reshape'))
@@ -468,6 +539,8 @@ def resolve_config(config: Any) -> VaeConfig:
         encoder_hidden=enc_hidden, encoder_activation=enc_act,
         decoder_hidden=dec_hidden, decoder_activation=dec_act,
         likelihood=_likelihood(config.get('likelihood')),
-        objective=objective, condition=condition, posterior=posterior, source=config)
+        objective=objective, condition=condition, posterior=posterior, masking=masking,
+        source=config)
     _resolve_conv(config, r)
+    _check_masking(r)
     return r

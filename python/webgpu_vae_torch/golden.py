@@ -9,8 +9,10 @@ test/graph.test.ts), vae-golden-iwae.json (version-2 iwae objective), vae-golden
 (version-2 condition 'label', MLP and conv encoders with inject 'channels' and 'dense') and
 vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1), vae-golden-planar.json
 (version-2 posterior 'planar', global and amortized: ELBO with its Monte Carlo KL, IWAE k = 3),
-vae-golden-iaf.json (version-2 posterior 'iaf': ELBO with its Monte Carlo KL, IWAE k = 3) and
-vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3).
+vae-golden-iaf.json (version-2 posterior 'iaf': ELBO with its Monte Carlo KL, IWAE k = 3),
+vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3) and
+vae-golden-masking.json (version-2 masking: pixels, block and quadrant masks given as input,
+with the mask as channels or not, loss over all or only the missing pixels; MLP and conv).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -25,7 +27,7 @@ Fixture format (arrays flat, row-major; outputs rounded to 12 significant digits
   { generator, torch, adam: {lr, beta1, beta2, eps, steps},
     cases: [ { name, seed, config (the model description), batch, capacity (C or null),
                x (B·D), eps (B·Z; B·K·Z for iwae, row b·K + k; a hierarchy's rows are z1's
-               noise then z2's), labels (B, conditioned only),
+               noise then z2's), labels (B, conditioned only), mask (B·D, masking only),
                params {name: list}, reconSum, klSum, objective, nll (B; B·K for iwae), kl (B),
                mu, logvar (a hierarchy: mu1, logvar1 of z1), lower (B·Z(Z−1)/2, 'full' only),
                z (B·Z; B·K·Z for iwae), output (B·D; B·K·D for iwae),
@@ -46,7 +48,7 @@ from typing import Callable, Optional
 import torch
 
 from .config import resolve_config
-from .model import KINKED, LOGSIGMA_MAX, LOGSIGMA_MIN, LOGVAR_MAX, LOGVAR_MIN, VaeNet
+from .model import KINKED, LOGSIGMA_MAX, LOGSIGMA_MIN, LOGVAR_MAX, LOGVAR_MIN, VaeNet, random_masks
 from .objectives import noise_rows, objective
 
 ADAM = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'steps': 3}
@@ -83,9 +85,9 @@ def well_conditioned(net: VaeNet, out: dict, capacity: Optional[float]) -> bool:
     return True
 
 
-def forward(net: VaeNet, x, eps, y, capacity):
+def forward(net: VaeNet, x, eps, y, capacity, mask=None):
     net.kinks = []
-    return objective(net, x, eps=eps, y=y, capacity=capacity)
+    return objective(net, x, eps=eps, y=y, capacity=capacity, mask=mask)
 
 
 def case_fields(net: VaeNet, out: dict) -> dict:
@@ -128,6 +130,9 @@ def run_case(name: str, cfg: dict, batch: int, seed0: int,
         eps = rounded(torch.randn(noise_rows(net, batch), resolved.noise_size))
         # Every class at least once when B >= C, so every one-hot column gets a gradient.
         y = torch.randperm(batch) % C if C else None
+        # Drawn after everything else, so the cases without masking keep their numbers.
+        masked = resolved.masking['kind'] != 'none'
+        mask = random_masks(resolved, batch, dtype=torch.float64) if masked else None
         names = list(net.state_dict().keys())
         params0 = {n: out_list(p) for n, p in net.state_dict().items()}
         opt = torch.optim.Adam(net.parameters(), lr=ADAM['lr'],
@@ -137,7 +142,7 @@ def run_case(name: str, cfg: dict, batch: int, seed0: int,
         objectives = []
         for _ in range(ADAM['steps']):
             opt.zero_grad()
-            out = forward(net, x, eps, y, capacity)
+            out = forward(net, x, eps, y, capacity, mask)
             ok = ok and well_conditioned(net, out, capacity)
             out['objective'].backward()
             if first is None:
@@ -146,7 +151,7 @@ def run_case(name: str, cfg: dict, batch: int, seed0: int,
             objectives.append(round_sig(out['objective'].item(), 12))
             opt.step()
         with torch.no_grad():
-            final = forward(net, x, eps, y, capacity)
+            final = forward(net, x, eps, y, capacity, mask)
         ok = ok and well_conditioned(net, final, capacity)
         if not ok:
             continue
@@ -154,6 +159,8 @@ def run_case(name: str, cfg: dict, batch: int, seed0: int,
                 'x': out_list(x), 'eps': out_list(eps)}
         if y is not None:
             case['labels'] = y.tolist()
+        if mask is not None:
+            case['mask'] = out_list(mask)
         case['params'] = params0
         case.update(case_fields(net, first))
         case['grads'] = {n: grads[n] for n in names}
@@ -380,6 +387,43 @@ def iaf_cases() -> list:
     ]
 
 
+def masking_cases() -> list:
+    """Version-2 masking cases, the mask given: pixel dropout on an MLP (mask as features, loss
+    over the missing pixels), a block on a conv encoder (mask as a channel), quadrants with IWAE
+    k = 3 and the label condition (no mask input, loss over all pixels, fill 0.5)."""
+    return [
+        run_case('masking-pixels-mlp-channels-missing-sum', {
+            'version': 2, 'inputSize': 12, 'inputShape': [1, 3, 4], 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'tanh'},
+            'decoder': {'hidden': [5], 'activation': 'relu'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+            'masking': {'kind': 'pixels', 'p': 0.4, 'fill': -0.25, 'channels': True,
+                        'loss': 'missing'},
+        }, batch=4, seed0=1700, make_x=uniform),
+        run_case('masking-block-conv-channels-missing-mean', {
+            'version': 2, 'inputSize': 50, 'inputShape': [2, 5, 5], 'latentSize': 2,
+            'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
+                        'hidden': [6], 'activation': 'elu'},
+            'decoder': {'hidden': [12], 'deconv': [{'channels': 2, 'kernel': 3, 'stride': 2}],
+                        'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1.5, 'reduction': 'mean'},
+            'masking': {'kind': 'block', 'minSize': 2, 'maxSize': 3, 'channels': True,
+                        'loss': 'missing'},
+        }, batch=3, seed0=1800, make_x=uniform),
+        run_case('masking-quadrant-label-iwae-k3-sum', {
+            'version': 2, 'inputSize': 25, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'softplus'},
+            'decoder': {'hidden': [4], 'activation': 'tanh'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.6},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'sum'},
+            'condition': {'kind': 'label', 'classes': 3},
+            'masking': {'kind': 'quadrant', 'fill': 0.5},
+        }, batch=4, seed0=1900, make_x=uniform),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -396,6 +440,7 @@ FIXTURE_SETS = {
     'vae-golden-planar.json': planar_cases,
     'vae-golden-iaf.json': iaf_cases,
     'vae-golden-hierarchical.json': hierarchical_cases,
+    'vae-golden-masking.json': masking_cases,
 }
 
 

@@ -13,6 +13,13 @@ Conditioning (condition 'label', C classes, one-hot y): the MLP encoder reads ca
 a conv encoder gets C constant planes after the image's channels (inject 'channels') or the
 one-hot after its flattened output (inject 'dense'); the decoder reads cat([z, onehot]).
 
+Masking (section `masking`, mask (B, D) with 1 where a pixel is missing, the same in every
+channel): the encoder reads x with the missing pixels set to masking.fill; with masking.channels
+the MLP encoder reads cat([x_filled, mask]) and a conv encoder gets the mask's first plane as one
+channel after the image's (before any label planes). With masking.loss 'missing' the Bernoulli
+NLL sums only over the missing pixels. Training draws masks with random_masks(); the golden
+fixtures pass them in.
+
 Posteriors (section `posterior`), K samples per example at rows b·K + k, c = logvar clamped to
 [−30, 20] straight-through:
   diagonal  N(mu, diag exp(c)):  z = mu + exp(½ c) eps
@@ -95,6 +102,8 @@ class VaeNet(nn.Module):
         if cfg.encoder_conv:
             convs = nn.ModuleList()
             c, h, w = cfg.input_shape
+            if cfg.mask_channels:
+                c += 1
             if C and cfg.inject == 'channels':
                 c += C
             for layer in cfg.encoder_conv:
@@ -105,7 +114,7 @@ class VaeNet(nn.Module):
             self.encoder['conv'] = convs
             prev = c * h * w + (C if C and cfg.inject == 'dense' else 0)
         else:
-            prev = D + C
+            prev = D + C + (D if cfg.mask_channels else 0)
         for i, width in enumerate(cfg.encoder_hidden):
             self.encoder[str(i)] = nn.Linear(prev, width)
             prev = width
@@ -175,10 +184,11 @@ class VaeNet(nn.Module):
             self.kinks.append(pre.detach())
         return ACTIVATIONS[name](pre)
 
-    def encode(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
-        """x (B, D) [, y (B)] -> mu, logvar (B, Z) of the code (every posterior has them; a
-        hierarchy's are q(z2|z1) at z1 = mu1, as the library's encode())."""
-        params = self.posterior_params(x, y)
+    def encode(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
+               mask: Optional[torch.Tensor] = None):
+        """x (B, D) [, y (B)] [, mask (B, D)] -> mu, logvar (B, Z) of the code (every posterior
+        has them; a hierarchy's are q(z2|z1) at z1 = mu1, as the library's encode())."""
+        params = self.posterior_params(x, y, mask)
         if 'mu1' in params:
             return self.gaussian_net('encoder', self.encoder['up'], params['mu1'])
         return params['mu'], params['logvar']
@@ -196,15 +206,24 @@ class VaeNet(nn.Module):
             return code
         return self.gaussian_net('decoder', self.decoder['down'], code)[0]
 
-    def posterior_params(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> dict:
+    def posterior_params(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
+                         mask: Optional[torch.Tensor] = None) -> dict:
         """The posterior's parameters by name, as the library's encode(): mu, logvar (B, Z); the
-        full posterior adds lower (B, Z(Z−1)/2)."""
+        full posterior adds lower (B, Z(Z−1)/2). With masking, `mask` (B, D) is required."""
         cfg = self.config
         B = x.shape[0]
         h = x
+        if cfg.masking['kind'] != 'none':
+            if mask is None:
+                raise ValueError(f"the model is trained with masking '{cfg.masking['kind']}': "
+                                 'pass the mask (B, D), 1 where missing')
+            h = torch.where(mask != 0, torch.full_like(x, cfg.masking['fill']), x)
         oh = self.onehot(y, B, x) if cfg.classes else None
         if cfg.encoder_conv:
             h = h.reshape(B, *cfg.input_shape)
+            if cfg.mask_channels:
+                plane = mask.reshape(B, *cfg.input_shape)[:, :1]
+                h = torch.cat([h, plane.to(h.dtype)], dim=1)
             if oh is not None and cfg.inject == 'channels':
                 planes = oh[:, :, None, None].expand(B, cfg.classes, h.shape[2], h.shape[3])
                 h = torch.cat([h, planes], dim=1)
@@ -213,8 +232,11 @@ class VaeNet(nn.Module):
             h = h.reshape(B, -1)
             if oh is not None and cfg.inject == 'dense':
                 h = torch.cat([h, oh], dim=1)
-        elif oh is not None:
-            h = torch.cat([h, oh], dim=1)
+        else:
+            if cfg.mask_channels:
+                h = torch.cat([h, mask.to(h.dtype)], dim=1)
+            if oh is not None:
+                h = torch.cat([h, oh], dim=1)
         for i in range(len(cfg.encoder_hidden)):
             h = self._act('encoder', self.encoder[str(i)](h))
         if 'up' in self.encoder:
@@ -370,11 +392,15 @@ class VaeNet(nn.Module):
         return self.decoder['out'](h), log_sigma
 
     def nll(self, output: torch.Tensor, log_sigma: Optional[torch.Tensor],
-            x: torch.Tensor) -> torch.Tensor:
-        """−log p(x|z) per row (R), summed over D, as src/kernels/likelihood.ts."""
+            x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """−log p(x|z) per row (R), summed over D, as src/kernels/likelihood.ts; with masking.loss
+        'missing' only over the pixels where mask (R, D) is 1."""
         lk = self.config.likelihood
         if lk['kind'] == 'bernoulli':
-            return F.binary_cross_entropy_with_logits(output, x, reduction='none').sum(1)
+            terms = F.binary_cross_entropy_with_logits(output, x, reduction='none')
+            if self.config.masking.get('loss') == 'missing':
+                terms = terms * mask.to(terms.dtype)
+            return terms.sum(1)
         if lk['kind'] == 'gaussian':
             var = torch.full_like(output, lk['sigma'] ** 2)
         else:
@@ -389,10 +415,11 @@ class VaeNet(nn.Module):
 
     def forward(self, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
                 y: Optional[torch.Tensor] = None, step: int = 0,
-                capacity: Optional[float] = None) -> dict:
-        """The configured objective on a batch (see objectives.py); eps drawn when None."""
+                capacity: Optional[float] = None, mask: Optional[torch.Tensor] = None) -> dict:
+        """The configured objective on a batch (see objectives.py); eps (and with masking the
+        mask) drawn when None."""
         from .objectives import objective
-        return objective(self, x, eps=eps, y=y, step=step, capacity=capacity)
+        return objective(self, x, eps=eps, y=y, step=step, capacity=capacity, mask=mask)
 
 
 class GaussianNet(nn.ModuleDict):
@@ -469,6 +496,33 @@ class IafStep(nn.Module):
             self.hidden.append(MaskedLinear(prev, width, masks[l]))
             prev = width
         self.out = MaskedLinear(prev, 2 * Z, masks[-1])
+
+
+def random_masks(cfg: VaeConfig, rows: int, generator: Optional[torch.Generator] = None,
+                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Masks (rows, D), 1 where missing, with the library's patterns and probabilities (not its
+    Philox numbers): pixel dropout with p, a rectangle with sides uniform in [minSize, maxSize]
+    placed uniformly, or one of the four quadrants (top half h < H // 2, left half w < W // 2)."""
+    from .config import mask_image_shape
+    m = cfg.masking
+    C, H, W = mask_image_shape(cfg)
+    if m['kind'] == 'pixels':
+        plane = torch.rand(rows, H, W, generator=generator) < m['p']
+    else:
+        plane = torch.zeros(rows, H, W, dtype=torch.bool)
+        hh = torch.arange(H)[:, None]
+        ww = torch.arange(W)[None, :]
+        for b in range(rows):
+            if m['kind'] == 'block':
+                lo, hi = m['minSize'], m['maxSize']
+                bh, bw = torch.randint(lo, hi + 1, (2,), generator=generator).tolist()
+                top = int(torch.randint(0, H - bh + 1, (1,), generator=generator))
+                left = int(torch.randint(0, W - bw + 1, (1,), generator=generator))
+                plane[b] = (hh >= top) & (hh < top + bh) & (ww >= left) & (ww < left + bw)
+            else:
+                q = int(torch.randint(0, 4, (1,), generator=generator))
+                plane[b] = ((hh >= H // 2) == (q >= 2)) & ((ww >= W // 2) == (q % 2 == 1))
+    return plane[:, None].expand(rows, C, H, W).reshape(rows, C * H * W).to(dtype)
 
 
 def from_config(config: Any) -> VaeNet:

@@ -42,16 +42,16 @@ def _scale(net: VaeNet, batch: int) -> float:
 
 
 def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tensor] = None,
-         capacity: Optional[float] = None) -> dict:
+         capacity: Optional[float] = None, mask: Optional[torch.Tensor] = None) -> dict:
     """The single-sample ELBO objective; capacity = C_t, or None for the plain β objective."""
     B = x.shape[0]
-    params = net.posterior_params(x, y)
+    params = net.posterior_params(x, y, mask)
     z, log_qz, log_pz = net.draw(params, eps)
     kl = net.kl(params)
     if kl is None:
         kl = log_qz - log_pz
     output, log_sigma = net.decode(z, y)
-    nll = net.nll(output, log_sigma, x)
+    nll = net.nll(output, log_sigma, x, mask)
     r = _scale(net, B)
     beta = net.config.objective['beta']
     recon_sum, kl_sum = nll.sum(), kl.sum()
@@ -64,18 +64,19 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
 
 
 def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
-         y: Optional[torch.Tensor] = None) -> dict:
+         y: Optional[torch.Tensor] = None, mask: Optional[torch.Tensor] = None) -> dict:
     """The K-sample importance-weighted bound (K = objective.samples); eps is (B·K, Z)."""
     B = x.shape[0]
     K = net.config.objective['samples']
     Z = net.config.noise_size
     if eps.shape != (B * K, Z):
         raise ValueError(f'iwae: eps must be (B·K, Z) = ({B * K}, {Z}), got {tuple(eps.shape)}')
-    params = net.posterior_params(x, y)
+    params = net.posterior_params(x, y, mask)
     z, log_qz, log_pz = net.draw(params, eps, K)
     y_r = None if y is None else torch.as_tensor(y).reshape(-1).repeat_interleave(K, 0)
     output, log_sigma = net.decode(z, y_r)
-    nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
+    mask_r = None if mask is None else mask.repeat_interleave(K, 0)
+    nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0), mask_r)
     log_w = (-nll + log_pz - log_qz).reshape(B, K)
     per_example = -(torch.logsumexp(log_w, 1) - math.log(K))
     kl = net.kl(params)
@@ -95,11 +96,16 @@ def noise_rows(net: VaeNet, batch: int) -> int:
 
 def objective(net: VaeNet, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
               y: Optional[torch.Tensor] = None, step: int = 0,
-              capacity: Optional[float] = None) -> dict:
-    """The configured objective at a 0-based step (C_t from it unless capacity is given)."""
+              capacity: Optional[float] = None, mask: Optional[torch.Tensor] = None) -> dict:
+    """The configured objective at a 0-based step (C_t from it unless capacity is given); with
+    masking, mask (B, D) is drawn when None."""
+    if mask is None and net.config.masking['kind'] != 'none':
+        from .model import random_masks
+        mask = random_masks(net.config, x.shape[0], dtype=x.dtype).to(x.device)
     if eps is None:
         eps = torch.randn(noise_rows(net, x.shape[0]), net.config.noise_size, dtype=x.dtype,
                           device=x.device)
     if net.config.objective['kind'] == 'iwae':
-        return iwae(net, x, eps, y)
-    return elbo(net, x, eps, y, net.config.capacity_at(step) if capacity is None else capacity)
+        return iwae(net, x, eps, y, mask)
+    return elbo(net, x, eps, y, net.config.capacity_at(step) if capacity is None else capacity,
+                mask)

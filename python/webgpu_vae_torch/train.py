@@ -39,7 +39,7 @@ from .checkpoint import adam_state, load_adam_state, load_checkpoint, net_from_c
 from .checkpoint import encode_checkpoint
 from .config import resolve_config
 from .data import Split, load_data
-from .model import VaeNet
+from .model import VaeNet, random_masks
 from .safetensors_io import atomic_write
 
 # Our Trainer's defaults (src/vae/trainer.ts, src/kernels/adam.ts).
@@ -143,6 +143,13 @@ class Stepper:
         return eps[local_rows(global_rows, rank, self.world)].reshape(-1, cfg.noise_size).to(
             device)
 
+    def masks(self, step: int, global_rows: int, rank: int, device, dtype) -> Optional[torch.Tensor]:
+        """This step's masks (local rows, D) with masking, from their own generator stream."""
+        if self.net.config.masking['kind'] == 'none':
+            return None
+        m = random_masks(self.net.config, global_rows, step_generator(self.seed, step, 2), dtype)
+        return m[local_rows(global_rows, rank, self.world)].to(device)
+
     def binarized(self, x: torch.Tensor, step: int, global_rows: int, rank: int) -> torch.Tensor:
         u = torch.rand(global_rows, x.shape[1], generator=step_generator(self.seed, step, 1))
         u = u[local_rows(global_rows, rank, self.world)].to(x.device)
@@ -161,7 +168,8 @@ class Stepper:
         for group in self.optimizer.param_groups:
             group['lr'] = lr
         self.optimizer.zero_grad(set_to_none=True)
-        out = self.model(x, eps=eps, y=y, step=step)
+        mask = self.masks(step, global_rows, rank, x.device, x.dtype)
+        out = self.model(x, eps=eps, y=y, step=step, mask=mask)
         objective = out['objective'].detach()
         obj = cfg.objective
         r = 1.0 if obj['reduction'] == 'sum' else 1.0 / global_rows

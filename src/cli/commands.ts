@@ -1,4 +1,4 @@
-// The commands of the CLI (train, eval, sample; experiment in experiment.ts), run in the process whose native stderr is
+// The commands of the CLI (train, eval, sample; experiment in experiment.ts, inpaint in inpaint.ts), run in the process whose native stderr is
 // captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
 import { experiment } from './experiment.js';
+import { inpaint } from './inpaint.js';
 import { ownStderr } from './native-stderr.js';
 import { metricsJson, Output, round, runtime } from './output.js';
 import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
@@ -431,5 +432,7 @@ export async function runCommand(
       return sample(args.options);
     case 'experiment':
       return experiment(args.options);
+    case 'inpaint':
+      return inpaint(args.options);
   }
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseJsonStrict } from '../checkpoint/json-strict.js';
 import { convVaePreset, MODEL_VERSION, resolveVaeConfig, type VaeConfig } from '../vae/config.js';
 import type { VaeModel } from '../vae/model.js';
-import type { TrainOptions } from './args.js';
+import type { MaskingChoice, TrainOptions } from './args.js';
 
 export type ModelChoice = Pick<
   TrainOptions,
@@ -18,6 +18,7 @@ export type ModelChoice = Pick<
   | 'posterior'
   | 'objective'
   | 'condition'
+  | 'masking'
 >;
 
 /** --config FILE: a VaeConfig as JSON; syntax errors name the file and position. */
@@ -41,7 +42,10 @@ export async function readModelConfig(path: string): Promise<VaeConfig> {
 /** The model description from --config, or from --preset and the model flags. */
 export async function modelConfig(o: ModelChoice, inputSize: number): Promise<VaeConfig> {
   if (o.config !== undefined) return readModelConfig(o.config);
-  const sections: Pick<VaeConfig, 'likelihood' | 'posterior' | 'objective' | 'condition'> = {
+  const sections: Pick<
+    VaeConfig,
+    'likelihood' | 'posterior' | 'objective' | 'condition' | 'masking'
+  > = {
     likelihood: o.likelihood,
     posterior:
       o.posterior.kind === 'hierarchical'
@@ -58,6 +62,7 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
             ...(o.capacity ? { capacity: o.capacity } : {}),
           },
     condition: o.condition,
+    ...(o.masking.kind === 'none' ? {} : { masking: maskingSection(o.masking, inputSize) }),
   };
   if (o.preset === 'conv') return { ...convVaePreset(o.latent), ...sections };
   return {
@@ -70,6 +75,19 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
   };
 }
 
+/** The masking section of --mask: blocks a quarter to half the image's side (7..14 at 28). */
+function maskingSection(
+  m: Exclude<MaskingChoice, { kind: 'none' }>,
+  inputSize: number,
+): NonNullable<VaeConfig['masking']> {
+  const common = { fill: 0, channels: m.channels, loss: m.loss };
+  if (m.kind === 'pixels') return { kind: 'pixels', p: m.p, ...common };
+  if (m.kind === 'quadrant') return { kind: 'quadrant', ...common };
+  const side = Math.round(Math.sqrt(inputSize));
+  const minSize = Math.max(1, Math.round(side / 4));
+  return { kind: 'block', minSize, maxSize: Math.max(minSize, Math.round(side / 2)), ...common };
+}
+
 /** One line: layers, likelihood, parameter count. */
 export function describeModel(model: VaeModel): string {
   const c = model.config;
@@ -80,5 +98,6 @@ export function describeModel(model: VaeModel): string {
   const condition =
     c.condition.kind === 'label' ? `, conditioned on ${c.condition.classes} classes` : '';
   const posterior = c.posterior.kind === 'diagonal' ? '' : `, ${c.posterior.kind} posterior`;
-  return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}, ${model.flatSize} floats of parameters`;
+  const masking = c.masking ? `, trained with ${c.masking.kind} masks` : '';
+  return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}${masking}, ${model.flatSize} floats of parameters`;
 }

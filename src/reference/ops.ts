@@ -70,6 +70,8 @@ import {
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
 import { argminRows64, codeUsage64, vqEma64 } from './quantize.js';
 import type { VqEmaAttrs } from '../graph/ops/quantize.js';
+import { randomMask64 } from './mask.js';
+import type { RandomMaskAttrs } from '../graph/ops/mask.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
 
@@ -195,6 +197,14 @@ const reparam: ReferenceOp = {
       a.samples,
     );
     return { mu: g.dmu, logvar: g.dlogvar };
+  },
+};
+
+const randomMask: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<RandomMaskAttrs>(op);
+    const rows = op.out.mask!.rows;
+    return { mask: randomMask64(a.pattern, rows, a.shape, a.seed, c.step, a.stream) };
   },
 };
 
@@ -649,6 +659,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   conv2d: conv(false),
   conv_transpose2d: conv(true),
   reparam,
+  random_mask: randomMask,
   full_reparam: fullReparam,
   full_scale_tril: scaleTril,
   kl,

@@ -15,6 +15,7 @@ import {
 import { kindsOf } from './kinds.js';
 import { convLayer, linearLayer } from './modules.js';
 import { importanceWeights } from './objective/iwae.js';
+import { buildMasking, type MaskingGraph } from './masking/graph.js';
 import type {
   BuildContext,
   ConditionGraph,
@@ -30,8 +31,8 @@ export const METRICS_STATE = 'metrics';
 /** A graph input written from the data each step (x from images, y from labels, …). */
 export interface Feed {
   readonly tensor: Tensor;
-  /** 'images' or a DataInput field. */
-  readonly field: 'images' | DataInput['field'];
+  /** 'images', 'masks' (inference: the mask of the missing pixels) or a DataInput field. */
+  readonly field: 'images' | 'masks' | DataInput['field'];
   /** Values per row. */
   readonly width: number;
 }
@@ -41,7 +42,17 @@ interface Started {
   x: Tensor;
   feeds: Feed[];
   condition: ConditionGraph;
+  /** The masking section's part; undefined without masking (or where a graph needs none). */
+  masking: MaskingGraph | undefined;
 }
+
+/**
+ * How a graph treats a masking section: 'drawn' (training, evaluation: a mask per step, the
+ * missing pixels filled), 'given' (the mask an input named `mask`, filled likewise: golden tests),
+ * 'input' (inference encoders: images arrive completed, the mask an input fed with field 'masks'
+ * only when the encoder reads it) or 'off' (decoders).
+ */
+type MaskMode = 'drawn' | 'given' | 'input' | 'off';
 
 /** A context, the parameters (trainable for training graphs), x and the condition's inputs. */
 function start(
@@ -53,6 +64,9 @@ function start(
     trainable?: ((name: string) => boolean) | undefined;
     xName?: string;
     xWidth?: number;
+    masks: MaskMode;
+    /** Score only the missing pixels when the section says so (false for log p(x)). */
+    maskedLoss?: boolean;
   },
 ): Started {
   const g = new Graph();
@@ -79,7 +93,23 @@ function start(
     inputs[input.name] = t;
     feeds.push({ tensor: t, field: input.field, width: input.width });
   }
-  return { ctx, x, feeds, condition: kinds.condition.build(ctx, config.condition, inputs) };
+  const condition = kinds.condition.build(ctx, config.condition, inputs);
+  const c = config.masking;
+  if (!c || o.masks === 'off' || (o.masks === 'input' && !c.channels)) {
+    return { ctx, x, feeds, condition, masking: undefined };
+  }
+  let given: Tensor | undefined;
+  if (o.masks !== 'drawn') {
+    given = g.input('mask', [rows, config.inputSize]);
+    if (o.masks === 'input') feeds.push({ tensor: given, field: 'masks', width: config.inputSize });
+  }
+  const masking = buildMasking(ctx, c, {
+    rows,
+    given,
+    fill: o.masks !== 'input',
+    lossAsConfigured: o.maskedLoss ?? false,
+  });
+  return { ctx, x, feeds, condition, masking };
 }
 
 /** Encoder trunk: conv layers on the (conditioned) image, then the dense hidden layers. */
@@ -87,7 +117,7 @@ function encoderTrunk(s: Started): Tensor {
   const { ctx } = s;
   const config = ctx.config;
   const l = vaeLayers(config);
-  let h = s.condition.image(s.x);
+  let h = s.condition.image(s.masking ? s.masking.image(s.x) : s.x);
   for (const spec of l.encoderConv) h = convLayer(ctx, spec, h, config.encoder.activation);
   // The first dense layer reads the conv output flattened: the same row-major values.
   h = s.condition.features(h);
@@ -157,10 +187,11 @@ function model(
             copies: samples,
           },
         ).out.y;
+  const scored = s.masking?.scored(output, target, samples) ?? { output, target };
   const nll = ctx.g.add(
     likelihoodOp,
     'likelihood',
-    { output, target, logSigma },
+    { output: scored.output, target: scored.target, logSigma },
     { nll: [B * samples] },
     { likelihood: config.likelihood },
   ).out.nll;
@@ -177,6 +208,8 @@ export interface ModelGraph {
   hyper: Tensor;
   /** Given noise (B·K, Σ latentLayers: Z but for a hierarchy) when built with givenNoise. */
   eps: Tensor | undefined;
+  /** With masking: the mask (B, D), 1 where missing (an input `mask` when built with givenMask). */
+  mask: Tensor | undefined;
   posterior: PosteriorGraph;
   output: Tensor;
   logSigma: Tensor | undefined;
@@ -204,6 +237,8 @@ export interface ModelGraphOptions {
   givenNoise?: boolean;
   /** Which parameters get gradients (default all; frozen ones and buffers get none). */
   trainable?: (name: string) => boolean;
+  /** With a masking section: read the mask from an input `mask` (B, D) instead of drawing it. */
+  givenMask?: boolean;
 }
 
 /**
@@ -211,7 +246,13 @@ export interface ModelGraphOptions {
  * summed into the shared accumulator; with `training`, the backward pass too.
  */
 export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions): ModelGraph {
-  const s = start(config, o.batch, { training: o.training, seed: o.seed, trainable: o.trainable });
+  const s = start(config, o.batch, {
+    training: o.training,
+    seed: o.seed,
+    trainable: o.trainable,
+    masks: o.givenMask ? 'given' : 'drawn',
+    maskedLoss: true,
+  });
   const g = s.ctx.g;
   const kinds = kindsOf(config);
   const K = kinds.objective.samples(config.objective);
@@ -245,6 +286,8 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
   for (const t of Object.values(perExample)) t.keep = true;
   for (const t of Object.values(m.posterior.outputs)) t.keep = true;
   if (m.logSigma) m.logSigma.keep = true;
+  // The step's masks stay readable after it (tests, displays of what the model saw).
+  if (s.masking) s.masking.mask.keep = true;
   const paramGrads = o.training ? g.backward() : [];
   return {
     graph: g,
@@ -252,6 +295,7 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
     x: s.x,
     hyper,
     eps,
+    mask: s.masking?.mask,
     posterior: m.posterior,
     output: m.output,
     logSigma: m.logSigma,
@@ -283,7 +327,7 @@ export function buildLogWeightGraph(
   config: ResolvedVaeConfig,
   o: { batch: number; samples: number; seed: number },
 ): LogWeightGraph {
-  const s = start(config, o.batch, { training: false, seed: o.seed });
+  const s = start(config, o.batch, { training: false, seed: o.seed, masks: 'drawn' });
   const m = model(s, o.samples, undefined);
   const { logWeights, logSumExp } = importanceWeights(s.ctx, m.nll, m.posterior, m.prior);
   logWeights.keep = true;
@@ -306,7 +350,7 @@ export interface EncoderGraph {
 
 /** x [, condition inputs] -> the posterior's parameters (inference). */
 export function buildEncoderGraph(config: ResolvedVaeConfig, rows: number, seed = 0): EncoderGraph {
-  const s = start(config, rows, { training: false, seed });
+  const s = start(config, rows, { training: false, seed, masks: 'input' });
   const kinds = kindsOf(config);
   const posterior = kinds.posterior.build(s.ctx, config.posterior, encoderTrunk(s), { samples: 1 });
   const outputs = { ...posterior.outputs, ...posterior.report?.() };
@@ -332,6 +376,7 @@ export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): Deco
     seed: 0,
     xName: 'z',
     xWidth: codeWidth(config),
+    masks: 'off',
   });
   const z = kind.decoderInput?.(s.ctx, config.posterior, s.x) ?? s.x;
   const { output, logSigma } = decoder(s.ctx, s.condition, z, 1);

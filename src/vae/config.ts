@@ -33,6 +33,13 @@ import {
   type ResolvedEncoderConfig,
 } from './layers.js';
 import type { ConditionWidths, ModelShape, SectionKind } from './sections.js';
+import {
+  MASKINGS,
+  checkMasking,
+  maskingWidths,
+  type MaskingConfig,
+  type RandomMaskingConfig,
+} from './masking/kinds.js';
 import type { CapacityConfig } from './objective/elbo.js';
 
 export type { ConditionConfig, ObjectiveConfig, PosteriorConfig, PriorConfig } from './kinds.js';
@@ -49,6 +56,15 @@ export type {
   ResolvedEncoderConfig,
 } from './layers.js';
 export type { CapacityConfig } from './objective/elbo.js';
+export type {
+  BlockMaskingConfig,
+  MaskingCommon,
+  MaskingConfig,
+  NoMaskingConfig,
+  PixelsMaskingConfig,
+  QuadrantMaskingConfig,
+  RandomMaskingConfig,
+} from './masking/kinds.js';
 
 /**
  * A `{ kind, ... }` section as written: its kind and any of that kind's fields; defaults fill the
@@ -110,6 +126,8 @@ export interface VaeConfig {
   objective?: SectionInput<ObjectiveConfig>;
   /** Extra inputs the model is conditioned on (default { kind: 'none' }). */
   condition?: SectionInput<ConditionConfig>;
+  /** Random missing pixels while training, for inpainting (default { kind: 'none' }). */
+  masking?: SectionInput<MaskingConfig>;
   /** Version 1 only: now objective.beta. */
   beta?: number;
   /** Version 1 only: now objective.capacity. */
@@ -142,6 +160,8 @@ export interface ResolvedVaeConfig {
   objective: ObjectiveConfig;
   /** The condition, with every field of its kind. */
   condition: ConditionConfig;
+  /** Random missing pixels while training, with every field of its kind; absent: none. */
+  masking?: RandomMaskingConfig;
 }
 
 const V2_FIELDS = [
@@ -156,6 +176,7 @@ const V2_FIELDS = [
   'likelihood',
   'objective',
   'condition',
+  'masking',
 ] as const;
 const V1_FIELDS = [
   'inputSize',
@@ -250,7 +271,8 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   const decoder = resolveDecoder(raw.decoder);
   const likelihood = resolveLikelihood(raw.likelihood);
   const condition = resolveSection('condition', raw.condition, CONDITIONS, 'none', model);
-  const widths = conditionWidths(condition, encoder.conv !== undefined);
+  const masking = resolveSection<MaskingConfig>('masking', raw.masking, MASKINGS, 'none', model);
+  const widths = encoderWidths(condition, masking, encoder.conv !== undefined, model.inputSize);
   const posterior = resolveSection('posterior', raw.posterior, POSTERIORS, 'diagonal', model);
   const inputShape = resolveGeometry(encoder, decoder, raw.inputShape, {
     ...model,
@@ -280,6 +302,10 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
         `posterior.kind '${posterior.kind}' has none (use objective.kind 'elbo')`,
     );
   }
+  if (masking.kind !== 'none') {
+    checkMasking(masking, 'masking', { inputSize: model.inputSize, inputShape, likelihood });
+    resolved.masking = masking;
+  }
   return resolved;
 }
 
@@ -299,6 +325,22 @@ export function codeWidth(config: ResolvedVaeConfig): number {
   return (
     POSTERIORS[config.posterior.kind]!.codeWidth?.(config.posterior, config) ?? config.latentSize
   );
+}
+
+/** Extra input widths of the layers: the condition's, plus the mask when fed to the encoder. */
+export function encoderWidths(
+  condition: ConditionConfig,
+  masking: MaskingConfig | undefined,
+  hasEncoderConv: boolean,
+  inputSize: number,
+): ConditionWidths {
+  const c = conditionWidths(condition, hasEncoderConv);
+  const m = maskingWidths(masking, hasEncoderConv, inputSize);
+  return {
+    encoderChannels: c.encoderChannels + m.encoderChannels,
+    encoderFeatures: c.encoderFeatures + m.encoderFeatures,
+    decoderFeatures: c.decoderFeatures,
+  };
 }
 
 export function conditionWidths(
@@ -335,10 +377,16 @@ export interface VaeLayers {
  *   (ConvTranspose2d on the last hidden output viewed as decoder.reshape; activation after all but
  *   the last) or decoder.out (logits or means), decoder.logsigma (gaussian-learned only).
  * A condition widens the first encoder conv layer (channels) or the first dense layer it enters,
+ * and a masking section with `channels` the encoder's input (one channel, or D features),
  * and the decoder's first layer.
  */
 export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
-  const widths = conditionWidths(config.condition, config.encoder.conv !== undefined);
+  const widths = encoderWidths(
+    config.condition,
+    config.masking,
+    config.encoder.conv !== undefined,
+    config.inputSize,
+  );
   let encoderConv: ConvSpec[] = [];
   if (config.encoder.conv) {
     const [c, h, w] = config.inputShape!;

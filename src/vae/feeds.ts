@@ -33,6 +33,8 @@ export interface BatchData {
   images: Float32Array;
   /** (rows): class indices. */
   labels?: ArrayLike<number> | undefined;
+  /** (rows, D): 1 where a pixel is missing (inference with masks); absent: all observed. */
+  masks?: Float32Array | undefined;
 }
 
 /** Writes each feed of a compiled graph from rows [start, start + rows) of `data`. */
@@ -47,6 +49,11 @@ export function writeFeeds(
     const w = feed.width;
     if (feed.field === 'images') {
       cg.write(feed.tensor, data.images.subarray(start * w, (start + rows) * w));
+      continue;
+    }
+    if (feed.field === 'masks') {
+      const part = data.masks?.subarray(start * w, (start + rows) * w);
+      cg.write(feed.tensor, part ?? new Float32Array(rows * w));
       continue;
     }
     const values = data.labels;

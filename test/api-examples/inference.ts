@@ -1,5 +1,12 @@
-// Inference: load a checkpoint and encode, decode, sample, interpolate, traverse.
-import { createRuntime, DEFAULT_BATCH_SIZES, VaeInference, type Decoded } from 'webgpu-vae';
+// Inference: load a checkpoint and encode, decode, sample, interpolate, traverse, inpaint.
+import {
+  createRuntime,
+  DEFAULT_BATCH_SIZES,
+  MAX_INPAINT_ITERATIONS,
+  VaeInference,
+  type Decoded,
+  type InpaintOptions,
+} from 'webgpu-vae';
 
 export async function inferenceExample(images: Float32Array, url: string): Promise<Decoded[]> {
   const rt = await createRuntime();
@@ -33,6 +40,15 @@ export async function inferenceExample(images: Float32Array, url: string): Promi
       rows: 2,
     });
   }
+  // Inpainting: the bottom half of both images missing (1), completed in 20 passes.
+  const D = vae.config.inputSize;
+  const mask = Float32Array.from({ length: 2 * D }, (_, i) => (i % D >= D / 2 ? 1 : 0));
+  const options: InpaintOptions = {
+    iterations: Math.min(20, MAX_INPAINT_ITERATIONS),
+    onIteration: (pass, filled) => console.log(`pass ${pass}: ${filled.length} values`),
+  };
+  const completed = await vae.inpaint(images.subarray(0, 2 * D), mask, options);
+  results.push({ codes: mu, images: completed, rows: 2 });
   vae.destroy();
   rt.destroy();
   return results;

@@ -8,6 +8,7 @@ import {
   resolveVaeConfig,
   type Activation,
   type ConditionConfig,
+  type MaskingConfig,
   type ObjectiveConfig,
   type PosteriorConfig,
   type ResolvedVaeConfig,
@@ -48,6 +49,17 @@ export const cvae: VaeConfig = { ...mlp, condition: labels };
 /** A full-covariance posterior q(z|x) = N(μ, L Lᵀ) (heads encoder.mu, encoder.logvar, encoder.lower). */
 const full: PosteriorConfig = { kind: 'full' };
 export const fullVae: VaeConfig = { ...mlp, posterior: full };
+
+/** Trained for inpainting: a random 7..14 block missing per digit, the mask fed to the encoder. */
+const blocks: MaskingConfig = {
+  kind: 'block',
+  minSize: 7,
+  maxSize: 14,
+  fill: 0,
+  channels: true,
+  loss: 'all',
+};
+export const inpaintingVae: VaeConfig = { ...mlp, masking: blocks };
 
 /** The conv VAE for 28×28 images, with 8 latent dimensions. */
 export const conv: VaeConfig = convVaePreset(8);

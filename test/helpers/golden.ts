@@ -32,6 +32,8 @@ export interface GoldenCase {
   logSigma?: number[];
   /** Condition 'label' cases: the class of each example (B). */
   labels?: number[];
+  /** Masking cases: the mask (B·D), 1 where missing, given as the graph's input. */
+  mask?: number[];
   /** iwae cases: log w (B·K, row b·K + k) and the per-example loss (B). */
   logWeights?: number[];
   perExample?: number[];
@@ -55,7 +57,8 @@ export type GoldenFile =
   | 'vae-golden-full.json'
   | 'vae-golden-planar.json'
   | 'vae-golden-iaf.json'
-  | 'vae-golden-hierarchical.json';
+  | 'vae-golden-hierarchical.json'
+  | 'vae-golden-masking.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(

@@ -25,10 +25,20 @@ export function writeStepInputs(
   cg: CompiledGraph,
   mg: ModelGraph,
   model: VaeModel,
-  o: { x: Float32Array; labels?: ArrayLike<number>; eps?: Float32Array; step?: number },
+  o: {
+    x: Float32Array;
+    labels?: ArrayLike<number>;
+    eps?: Float32Array;
+    mask?: Float32Array;
+    step?: number;
+  },
 ): void {
   const rows = mg.x.rows;
   writeFeeds(cg, mg.feeds, { images: o.x, labels: o.labels }, 0, rows);
+  if (mg.mask?.role === 'input') {
+    if (!o.mask) throw new Error('the graph takes a given mask: pass mask');
+    cg.write(mg.mask, o.mask);
+  }
   if (mg.eps) {
     if (!o.eps) throw new Error('the graph takes given noise: pass eps');
     cg.write(mg.eps, o.eps);
