@@ -23,7 +23,9 @@ import { freshSeed, makeRng } from './helpers/reference.js';
 
 const adapter = TEST_ADAPTERS[0]!;
 const root = mkdtempSync(join(tmpdir(), 'webgpu-vae-interrupt-'));
-const EPOCHS = 6;
+// Enough steps that a kill a few hundred ms after a checkpoint write lands before the run ends, even
+// when the machine is idle and steps are fast.
+const EPOCHS = 12;
 const { trainArgs, modelArgs } = smallRun(root, EPOCHS, adapter);
 const TOTAL = EPOCHS * SMALL_RUN_STEPS_PER_EPOCH;
 
@@ -130,7 +132,7 @@ describe('interrupting the CLI', () => {
       modelArgs,
       out,
       kills: 2,
-      maxDelayMs: 400,
+      maxDelayMs: 200,
       seed,
     });
     let from = 0;

@@ -22,16 +22,29 @@ function fakeView() {
 
 const ticks = (n: number) => new Promise((resolve) => setTimeout(resolve, 16 * n + 30));
 
+/** Waits (ticking) until cond holds: on a loaded machine timers fire late, so no fixed wait. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const started = performance.now();
+  while (!cond()) {
+    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await ticks(1);
+  }
+}
+
 describe('TraversalLoop', () => {
   it('keeps at most maxInFlight frames unfinished and counts finished ones', async () => {
     for (const maxInFlight of [1, 2, 3]) {
       const f = fakeView();
       const loop = new TraversalLoop(f.view, { maxInFlight });
       loop.start();
-      await ticks(6);
+      await until(() => f.pending.length >= maxInFlight, `${maxInFlight} frames in flight`);
+      // More ticks never start a frame past the limit.
+      await ticks(4);
       expect(f.pending.length).toBe(maxInFlight);
       f.pending.shift()!();
-      await ticks(3);
+      await until(() => loop.frames === 1, 'the finished frame counted');
+      await until(() => f.pending.length >= maxInFlight, 'a new frame in the freed slot');
+      await ticks(4);
       expect(loop.frames).toBe(1);
       expect(f.pending.length).toBe(maxInFlight);
       loop.stop();
