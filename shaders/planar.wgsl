@@ -30,12 +30,40 @@ fn softplus(x: f32) -> f32 {
   return max(x, 0.0) + log(1.0 + exp(-abs(x)));
 }
 
+// Both entry points read z and the parameters at the same bindings, so one function serves both.
+@group(0) @binding(2) var<storage, read> z_in: array<f32>;    // z_in: (N, Z)
+@group(0) @binding(3) var<storage, read> params: array<f32>;  // params: (N, 2Z + 1) = [u | w | b]
+
+// Row n's step: β of û = u + β w, a = wᵀz + b, c = wᵀû, and wᵀu, ‖w‖² (the backward's chain).
+struct PlanarRow {
+  beta: f32,
+  a: f32,
+  c: f32,
+  wu: f32,
+  wsq: f32,
+}
+
+fn planar_row(n: u32, Z: u32) -> PlanarRow {
+  let zr = n * Z;
+  let pr = n * (2u * Z + 1u);
+  var wu = 0.0;
+  var wsq = 0.0;
+  var wz = 0.0;
+  for (var j = 0u; j < Z; j++) {
+    let w = params[pr + Z + j];
+    wu += w * params[pr + j];
+    wsq += w * w;
+    wz += w * z_in[zr + j];
+  }
+  let beta = (softplus(-wu) - 1.0) / wsq;
+  // wᵀû = wᵀu + β ‖w‖²
+  return PlanarRow(beta, wz + params[pr + 2u * Z], wu + beta * wsq, wu, wsq);
+}
+
 // ---- planar_rows_forward ----
 
 @group(0) @binding(0) var<storage, read_write> z_out: array<f32>;   // z_out: (N, Z)
 @group(0) @binding(1) var<storage, read_write> logdet: array<f32>;  // logdet: (N)
-@group(0) @binding(2) var<storage, read> z_in: array<f32>;          // z_in: (N, Z)
-@group(0) @binding(3) var<storage, read> params: array<f32>;        // params: (N, 2Z + 1)
 @group(0) @binding(4) var<uniform> fwd: PlanarParams;
 
 @compute @workgroup_size(WG_X)
@@ -49,37 +77,21 @@ fn planar_rows_forward(@builtin(workgroup_id) wid: vec3<u32>,
   let Z = fwd.Z;
   let zr = n * Z;
   let pr = n * (2u * Z + 1u);
-  var wu = 0.0;
-  var wsq = 0.0;
+  let row = planar_row(n, Z);
+  let h = tanh(row.a);
   for (var j = 0u; j < Z; j++) {
-    let w = params[pr + Z + j];
-    wu += w * params[pr + j];
-    wsq += w * w;
-  }
-  let beta = (softplus(-wu) - 1.0) / wsq;
-  var a = params[pr + 2u * Z];
-  var c = 0.0;
-  for (var j = 0u; j < Z; j++) {
-    let w = params[pr + Z + j];
-    a += w * z_in[zr + j];
-    c += w * (params[pr + j] + beta * w);
-  }
-  let h = tanh(a);
-  for (var j = 0u; j < Z; j++) {
-    let u_hat = params[pr + j] + beta * params[pr + Z + j];
+    let u_hat = params[pr + j] + row.beta * params[pr + Z + j];
     z_out[zr + j] = z_in[zr + j] + u_hat * h;
   }
-  logdet[n] = log(abs(1.0 + (1.0 - h * h) * c));
+  logdet[n] = log(abs(1.0 + (1.0 - h * h) * row.c));
 }
 
 // ---- planar_rows_backward ----
 
 @group(0) @binding(0) var<storage, read_write> dz: array<f32>;       // dz: (N, Z)
 @group(0) @binding(1) var<storage, read_write> dparams: array<f32>;  // dparams: (N, 2Z + 1)
-@group(0) @binding(2) var<storage, read> dz_out: array<f32>;         // dz_out: (N, Z) upstream
-@group(0) @binding(3) var<storage, read> dlogdet: array<f32>;        // dlogdet: (N) upstream
-@group(0) @binding(4) var<storage, read> z_fwd: array<f32>;          // z_fwd: (N, Z)
-@group(0) @binding(5) var<storage, read> params_fwd: array<f32>;     // params_fwd: (N, 2Z + 1)
+@group(0) @binding(4) var<storage, read> dz_out: array<f32>;         // dz_out: (N, Z) upstream
+@group(0) @binding(5) var<storage, read> dlogdet: array<f32>;        // dlogdet: (N) upstream
 @group(0) @binding(6) var<uniform> bwd: PlanarParams;
 
 fn put_z(e: u32, v: f32) {
@@ -98,6 +110,14 @@ fn put_p(e: u32, v: f32) {
   }
 }
 
+// The upstream gradient of z′ (zero without one).
+fn upstream(e: u32) -> f32 {
+  if (HAS_DZ_OUT) {
+    return dz_out[e];
+  }
+  return 0.0;
+}
+
 @compute @workgroup_size(WG_X)
 fn planar_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
@@ -109,56 +129,35 @@ fn planar_rows_backward(@builtin(workgroup_id) wid: vec3<u32>,
   let Z = bwd.Z;
   let zr = n * Z;
   let pr = n * (2u * Z + 1u);
-  var wu = 0.0;
-  var wsq = 0.0;
-  for (var j = 0u; j < Z; j++) {
-    let w = params_fwd[pr + Z + j];
-    wu += w * params_fwd[pr + j];
-    wsq += w * w;
-  }
-  let beta = (softplus(-wu) - 1.0) / wsq;
-  let beta_a = -1.0 / ((1.0 + exp(wu)) * wsq);  // −sigmoid(−wᵀu) / ‖w‖²
-  var a = params_fwd[pr + 2u * Z];
-  var c = 0.0;
+  let row = planar_row(n, Z);
+  let beta = row.beta;
+  let wsq = row.wsq;
   var dzu = 0.0;
   for (var j = 0u; j < Z; j++) {
-    let w = params_fwd[pr + Z + j];
-    let u_hat = params_fwd[pr + j] + beta * w;
-    a += w * z_fwd[zr + j];
-    c += w * u_hat;
-    if (HAS_DZ_OUT) {
-      dzu += dz_out[zr + j] * u_hat;
-    }
+    dzu += upstream(zr + j) * (params[pr + j] + beta * params[pr + Z + j]);
   }
-  let h = tanh(a);
+  let beta_a = -1.0 / ((1.0 + exp(row.wu)) * wsq);  // −sigmoid(−wᵀu) / ‖w‖²
+  let h = tanh(row.a);
   let s = 1.0 - h * h;
   var g = 0.0;
   if (HAS_DLOGDET) {
-    g = dlogdet[n] / (1.0 + s * c);
+    g = dlogdet[n] / (1.0 + s * row.c);
   }
-  let da = s * (dzu - 2.0 * h * c * g);
+  let da = s * (dzu - 2.0 * h * row.c * g);
   // gûᵀw first: the fix's chain needs it for every coordinate.
   var guw = 0.0;
   for (var j = 0u; j < Z; j++) {
-    let w = params_fwd[pr + Z + j];
-    var up = 0.0;
-    if (HAS_DZ_OUT) {
-      up = dz_out[zr + j];
-    }
-    guw += (h * up + g * s * w) * w;
+    let w = params[pr + Z + j];
+    guw += (h * upstream(zr + j) + g * s * w) * w;
   }
   for (var j = 0u; j < Z; j++) {
-    let u = params_fwd[pr + j];
-    let w = params_fwd[pr + Z + j];
-    let u_hat = u + beta * w;
-    var up = 0.0;
-    if (HAS_DZ_OUT) {
-      up = dz_out[zr + j];
-    }
+    let u = params[pr + j];
+    let w = params[pr + Z + j];
+    let up = upstream(zr + j);
     let gu = h * up + g * s * w;
     put_z(zr + j, up + da * w);
     put_p(pr + j, gu + guw * beta_a * w);
-    put_p(pr + Z + j, da * z_fwd[zr + j] + g * s * u_hat + beta * gu
+    put_p(pr + Z + j, da * z_in[zr + j] + g * s * (u + beta * w) + beta * gu
       + guw * (beta_a * u - 2.0 * beta * w / wsq));
   }
   put_p(pr + 2u * Z, da);

@@ -29,10 +29,10 @@ export const planarRowsBackward = defineKernel<'N' | 'Z'>({
   elements: ({ N, Z }) => ({
     dz: N * Z,
     dparams: N * (2 * Z + 1),
+    z_in: N * Z,
+    params: N * (2 * Z + 1),
     dz_out: N * Z,
     dlogdet: N,
-    z_fwd: N * Z,
-    params_fwd: N * (2 * Z + 1),
   }),
 });
 
@@ -94,10 +94,10 @@ export async function preparePlanarRowsBackward(
     bindings: {
       dz: o.dz,
       dparams: o.dparams,
+      z_in: o.z,
+      params: o.params,
       dz_out: o.dzOut ?? o.z,
       dlogdet: o.dlogdet ?? o.z,
-      z_fwd: o.z,
-      params_fwd: o.params,
     },
     shape: { N: o.rows, Z: o.latent },
     constants: {
