@@ -11,7 +11,6 @@
 // softplus(−s′) (no log of a rounded-to-0 sigmoid). No closed-form KL: the ELBO uses log q(z_K|x)
 // − log p(z_K).
 import { activationOp, maskedLinear } from '../../graph/ops/dense.js';
-import { gaussianLogDensity } from '../../graph/ops/density.js';
 import { add, multiply, scale, subtract, unary } from '../../graph/ops/elementwise.js';
 import { reparamOp } from '../../graph/ops/latent.js';
 import { concatCols, sliceCols } from '../../graph/ops/select.js';
@@ -22,6 +21,7 @@ import { checkSize, fail } from '../fields.js';
 import { linearLayer } from '../modules.js';
 import { linearParams, type LinearSpec, type ParameterSpec } from '../layers.js';
 import type { BuildContext, PosteriorGraph, PosteriorKind } from '../sections.js';
+import { flowPosteriorGraph } from './flow.js';
 
 /**
  * An inverse-autoregressive-flow posterior: the diagonal Gaussian's heads encoder.mu and
@@ -236,44 +236,31 @@ export const iafPosterior: PosteriorKind<IafPosteriorConfig> = {
       o.eps ? { z: shape } : { z: shape, eps },
       { samples: K, seed: ctx.seed, stream: ctx.stream(), givenNoise: o.eps !== undefined },
     ).out.z;
-    const flow = (prefix: string, start: Tensor) => {
-      // Every sample of an example reads its example's h.
-      const hRows =
-        K > 1 && start.rows !== B ? repeatRows(g, `${prefix}.context`, context, K) : context;
-      let z = start;
-      const gates: Tensor[] = [];
-      for (let k = 0; k < c.steps; k++) {
-        const s = iafStep(ctx, `${prefix}.${k}`, k, c, z, hRows);
-        z = s.z;
-        gates.push(s.gate);
-      }
-      return { z, gates };
-    };
-    const sampled = flow('flow', z0);
-    let logq: Tensor | undefined;
-    let zK: Tensor | undefined;
-    // The flow at z0 = μ, built on first use (only the encoder graph asks for it).
-    const flowOfMean = () => (zK ??= flow('flow_mean', mu).z);
-    return {
-      z: sampled.z,
+    return flowPosteriorGraph(g, {
+      mu,
+      logvar,
+      z0,
       samples: K,
-      // The location a reconstruction decodes: the flow's output at μ, not μ itself.
-      get mean() {
-        return flowOfMean();
+      run: (prefix, start) => {
+        // Every sample of an example reads its example's h.
+        const hRows =
+          K > 1 && start.rows !== B ? repeatRows(g, `${prefix}.context`, context, K) : context;
+        let z = start;
+        const gates: Tensor[] = [];
+        for (let k = 0; k < c.steps; k++) {
+          const s = iafStep(ctx, `${prefix}.${k}`, k, c, z, hRows);
+          z = s.z;
+          gates.push(s.gate);
+        }
+        return {
+          z,
+          finishLogq: (base) =>
+            gates.reduce(
+              (q, gate, k) => add(g, `logq.${k}`, q, negLogDet(g, `flow.${k}`, gate)),
+              base,
+            ),
+        };
       },
-      outputs: { mu, logvar },
-      report: () => ({ zK: flowOfMean() }),
-      logq: () => {
-        if (logq) return logq;
-        // log N(z0; μ, σ²) with gradients to z0, μ and logvar in one op (as the planar flow).
-        let q = gaussianLogDensity(g, 'logq.base', z0, { mu, logvar, samples: K });
-        sampled.gates.forEach((gate, k) => {
-          q = add(g, `logq.${k}`, q, negLogDet(g, `flow.${k}`, gate));
-        });
-        logq = q;
-        return logq;
-      },
-      analyticKl: () => undefined,
-    };
+    });
   },
 };

@@ -7,7 +7,6 @@
 //   log q(z_K|x) = log N(z0; μ, σ²) − Σ_k log|det_k|
 // u, w and b are parameters (global) or an encoder head's outputs (amortized). There is no closed-
 // form KL: the ELBO uses its one-sample estimate log q(z_K|x) − log p(z_K).
-import { gaussianLogDensity } from '../../graph/ops/density.js';
 import { subtract } from '../../graph/ops/elementwise.js';
 import { reparamOp } from '../../graph/ops/latent.js';
 import { planarRows } from '../../graph/ops/planar.js';
@@ -18,6 +17,7 @@ import { checkSize, fail } from '../fields.js';
 import { linearLayer } from '../modules.js';
 import type { LinearSpec, ParameterSpec } from '../layers.js';
 import type { BuildContext, PosteriorGraph, PosteriorKind } from '../sections.js';
+import { flowPosteriorGraph } from './flow.js';
 
 /**
  * A planar-flow posterior: the diagonal Gaussian's heads encoder.mu and encoder.logvar, then
@@ -134,42 +134,25 @@ export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
       { samples: K, seed: ctx.seed, stream: ctx.stream(), givenNoise: o.eps !== undefined },
     ).out.z;
     const params = Array.from({ length: c.steps }, (_, k) => stepParams(ctx, k, Z, head));
-    const flow = (prefix: string, start: Tensor) => {
-      let z = start;
-      const logdets: Tensor[] = [];
-      params.forEach((p, k) => {
-        const s = planarStep(g, `${prefix}.${k}`, z, p);
-        z = s.z;
-        logdets.push(s.logdet);
-      });
-      return { z, logdets };
-    };
-    const sampled = flow('flow', z0);
-    let logq: Tensor | undefined;
-    let zK: Tensor | undefined;
-    // The flow at z0 = μ, built on first use (only the encoder graph asks for it).
-    const flowOfMean = () => (zK ??= flow('flow_mean', mu).z);
-    return {
-      z: sampled.z,
+    return flowPosteriorGraph(g, {
+      mu,
+      logvar,
+      z0,
       samples: K,
-      // The location a reconstruction decodes: the flow's output at μ, not μ itself.
-      get mean() {
-        return flowOfMean();
-      },
-      outputs: { mu, logvar },
-      report: () => ({ zK: flowOfMean() }),
-      logq: () => {
-        if (logq) return logq;
-        // log N(z0; μ, σ²) with gradients to z0, μ and logvar in one op: μ and logvar then reach
-        // reparam's one-flag backward at the same stage of accumulation.
-        let q = gaussianLogDensity(g, 'logq.base', z0, { mu, logvar, samples: K });
-        sampled.logdets.forEach((logdet, k) => {
-          q = subtract(g, `logq.${k}`, q, logdet);
+      run: (prefix, start) => {
+        let z = start;
+        const logdets: Tensor[] = [];
+        params.forEach((p, k) => {
+          const s = planarStep(g, `${prefix}.${k}`, z, p);
+          z = s.z;
+          logdets.push(s.logdet);
         });
-        logq = q;
-        return logq;
+        return {
+          z,
+          finishLogq: (base) =>
+            logdets.reduce((q, logdet, k) => subtract(g, `logq.${k}`, q, logdet), base),
+        };
       },
-      analyticKl: () => undefined,
-    };
+    });
   },
 };
