@@ -13,7 +13,12 @@ import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import { singleProgram, type Program } from '../gpu/program.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements } from './checks.js';
-import { prepareRowBlocks, rowSumVariantFor, type RowSumVariant } from './likelihood.js';
+import {
+  checkRowSumVariant,
+  prepareRowBlocks,
+  rowSumVariantFor,
+  type RowSumVariant,
+} from './likelihood.js';
 
 const ROW_WG = 64;
 /** Workgroup size of kl_blocks (one invocation per row block). */
@@ -76,10 +81,7 @@ export async function prepareKlRows(rt: GpuRuntime, o: KlRowsOptions): Promise<P
   checkDim('kl_forward', 'latent', o.latent);
   checkElements('kl_forward', 'mu', o.batch * o.latent);
   const label = o.label !== undefined ? { label: o.label } : {};
-  const variant = o.variant ?? rowSumVariantFor(rt);
-  if (variant !== 'workgroup' && variant !== 'blocks') {
-    throw new Error(`kl_forward: unknown row-sum variant '${String(variant)}' (workgroup, blocks)`);
-  }
+  const variant = checkRowSumVariant('kl_forward', o.variant ?? rowSumVariantFor(rt));
   if (variant === 'blocks') {
     return prepareRowBlocks(rt, {
       kernel: klBlocks.name,
@@ -217,7 +219,7 @@ export async function prepareKlGaussiansRows(
   checkDim(name, 'latent', o.latent);
   checkElements(name, 'mu', o.batch * o.latent);
   const label = o.label !== undefined ? { label: o.label } : {};
-  const variant = o.variant ?? rowSumVariantFor(rt);
+  const variant = checkRowSumVariant(name, o.variant ?? rowSumVariantFor(rt));
   const inputs = { mu_q: o.q.mu, logvar_q: o.q.logvar, mu_p: o.p.mu, logvar_p: o.p.logvar };
   if (variant === 'blocks') {
     return prepareRowBlocks(rt, {
@@ -233,9 +235,6 @@ export async function prepareKlGaussiansRows(
           ...label,
         }),
     });
-  }
-  if (variant !== 'workgroup') {
-    throw new Error(`${name}: unknown row-sum variant '${String(variant)}' (workgroup, blocks)`);
   }
   return singleProgram(
     await rt.prepare(klGaussiansForward, {

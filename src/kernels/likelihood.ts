@@ -43,7 +43,8 @@ export function rowSumVariantFor(rt: GpuRuntime): RowSumVariant {
   return kind === 'gpu' || kind === 'browser' ? 'workgroup' : 'blocks';
 }
 
-function checkRowSumVariant(kernel: string, variant: string): RowSumVariant {
+/** `variant` checked by name (an error naming the kernel otherwise). */
+export function checkRowSumVariant(kernel: string, variant: string): RowSumVariant {
   if (variant !== 'workgroup' && variant !== 'blocks') {
     throw new Error(`${kernel}: unknown row-sum variant '${variant}' (workgroup, blocks)`);
   }
