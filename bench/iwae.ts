@@ -11,23 +11,12 @@
 // --openblas DIR: a folder holding OpenBLAS's libblas.so.3 (e.g. Debian's libopenblas0-pthread
 // unpacked with dpkg -x, nothing installed); the twin runs use it through LD_LIBRARY_PATH, since
 // Debian's torch otherwise runs on the reference BLAS (about 20× slower here).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadIdxDataset } from '../src/data/idx-node.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
-import { createRuntime } from '../src/gpu/runtime.js';
 import type { VaeConfig } from '../src/vae/config.js';
-import {
-  binarizedTest,
-  oursNll,
-  qualityTable,
-  trainOurs,
-  trainTwin,
-  twinEnv,
-  twinNll,
-  type QualityRow,
-} from './mnist-nll.js';
+import { binarizedTest, compareWithTwin } from './mnist-nll.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -73,49 +62,18 @@ const runFor = (k: number) => ({
 
 const data = loadIdxDataset(o.data);
 const { test, path: testPath } = binarizedTest(data.test.images, evalCount, seed, o.out);
-const rows: QualityRow[] = [];
-const started = new Date().toISOString();
-const perSecond = (seconds: number) => (epochs * data.train.count) / seconds;
-
-if (!o['no-ours']) {
-  const rt = await createRuntime({ adapter: o.adapter as AdapterChoice });
-  console.log(`ours: adapter ${rt.info.name} (${rt.info.kind})`);
-  for (const k of ks) {
-    const run = runFor(k);
-    const { model, trainer, seconds } = await trainOurs(rt, data.train, run);
-    const nll = await oursNll(model, test, evalK, seed + 7);
-    console.log(`ours k=${k}: test NLL ${nll.toFixed(3)} (k=${evalK}, ${evalCount} images)`);
-    writeFileSync(
-      join(o.out, `ours-${run.name}.safetensors`),
-      await model.toCheckpoint(await trainer.optimizerState()),
-    );
-    rows.push({ name: run.name, who: 'ours', nll, seconds, samplesPerSecond: perSecond(seconds) });
-    trainer.destroy();
-    model.destroy();
-  }
-  rt.destroy();
-}
-
-if (!o['no-twin']) {
-  const env = twinEnv(o.openblas);
-  for (const k of ks) {
-    const run = runFor(k);
-    const { checkpoint, seconds } = trainTwin({ ...run, data: o.data, env });
-    const nll = twinNll({ checkpoint, testPath, count: evalCount, k: evalK, seed: seed + 7, env });
-    console.log(`twin k=${k}: test NLL ${nll.toFixed(3)}`);
-    rows.push({ name: run.name, who: 'twin', nll, seconds, samplesPerSecond: perSecond(seconds) });
-  }
-}
-
-console.log(
-  `\n${qualityTable(
-    rows,
-    ks.map((k) => `k${k}`),
-  )}`,
-);
-const file = join(o.out, `iwae-${started.slice(0, 10)}.json`);
-writeFileSync(
-  file,
-  JSON.stringify({ started, epochs, batch, evalK, evalCount, adapter: o.adapter, rows }, null, 2),
-);
-console.log(`wrote ${file}`);
+await compareWithTwin({
+  runs: ks.map(runFor),
+  train: { images: data.train.images, count: data.train.count },
+  dataDir: o.data,
+  test,
+  testPath,
+  evalK,
+  seed: seed + 7,
+  adapter: o.adapter as AdapterChoice,
+  ours: !o['no-ours'],
+  twin: !o['no-twin'],
+  openblas: o.openblas,
+  out: o.out,
+  label: 'iwae',
+});

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { readCheckpointFile } from '../src/checkpoint/file.js';
 import { createBinarizer } from '../src/data/idx.js';
-import type { GpuRuntime } from '../src/gpu/runtime.js';
+import type { AdapterChoice } from '../src/gpu/device.js';
+import { createRuntime, type GpuRuntime } from '../src/gpu/runtime.js';
 import type { VaeConfig } from '../src/vae/config.js';
 import { Evaluator } from '../src/vae/evaluator.js';
 import { VaeModel } from '../src/vae/model.js';
@@ -179,4 +180,85 @@ export function qualityTable(rows: readonly QualityRow[], names: readonly string
     );
   }
   return lines.join('\n');
+}
+
+export interface ComparisonOptions {
+  /** The runs, each trained by us and by the twin under the same name and settings. */
+  runs: readonly RunOptions[];
+  /** Our training examples (the twin reads all of `dataDir`'s). */
+  train: Dataset;
+  dataDir: string;
+  /** The fixed binarized test images and their raw file (binarizedTest). */
+  test: Dataset;
+  testPath: string;
+  evalK: number;
+  /** The NLLs' noise seed. */
+  seed: number;
+  adapter: AdapterChoice;
+  ours: boolean;
+  twin: boolean;
+  openblas: string;
+  /** Results go to <out>/<label>-<date>.json. */
+  out: string;
+  label: string;
+}
+
+/**
+ * Every run by us (resumable; checkpoint ours-<name>.safetensors) and by the twin, each scored by
+ * its test NLL; prints the table and writes the rows with the settings as JSON.
+ */
+export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[]> {
+  const rows: QualityRow[] = [];
+  const started = new Date().toISOString();
+  const count = o.test.count;
+  const perSecond = (run: RunOptions, seconds: number) => (run.epochs * o.train.count) / seconds;
+  if (o.ours) {
+    const rt = await createRuntime({ adapter: o.adapter });
+    console.log(`ours: adapter ${rt.info.name} (${rt.info.kind})`);
+    for (const run of o.runs) {
+      const { model, trainer, seconds } = await trainOurs(rt, o.train, run);
+      const nll = await oursNll(model, o.test, o.evalK, o.seed);
+      console.log(`ours ${run.name}: test NLL ${nll.toFixed(3)} (k=${o.evalK}, ${count} images)`);
+      writeFileSync(
+        join(run.out, `ours-${run.name}.safetensors`),
+        await model.toCheckpoint(await trainer.optimizerState()),
+      );
+      const samplesPerSecond = perSecond(run, seconds);
+      rows.push({ name: run.name, who: 'ours', nll, seconds, samplesPerSecond });
+      trainer.destroy();
+      model.destroy();
+    }
+    rt.destroy();
+  }
+  if (o.twin) {
+    const env = twinEnv(o.openblas);
+    for (const run of o.runs) {
+      const { checkpoint, seconds } = trainTwin({ ...run, data: o.dataDir, env });
+      const nll = twinNll({
+        checkpoint,
+        testPath: o.testPath,
+        count,
+        k: o.evalK,
+        seed: o.seed,
+        env,
+      });
+      console.log(`twin ${run.name}: test NLL ${nll.toFixed(3)}`);
+      const samplesPerSecond = perSecond(run, seconds);
+      rows.push({ name: run.name, who: 'twin', nll, seconds, samplesPerSecond });
+    }
+  }
+  console.log(
+    `\n${qualityTable(
+      rows,
+      o.runs.map((r) => r.name),
+    )}`,
+  );
+  const file = join(o.out, `${o.label}-${started.slice(0, 10)}.json`);
+  const settings = { epochs: o.runs[0]?.epochs, batch: o.runs[0]?.batch, evalK: o.evalK };
+  writeFileSync(
+    file,
+    JSON.stringify({ started, ...settings, evalCount: count, adapter: o.adapter, rows }, null, 2),
+  );
+  console.log(`wrote ${file}`);
+  return rows;
 }

@@ -8,24 +8,13 @@
 //                               [--train-count N] [--no-twin] [--no-ours] [--out DIR]
 //                               [--openblas DIR] [--seed 1]
 // Ours is resumable per epoch (see mnist-nll.ts); --openblas as in bench/iwae.ts.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadIdxDataset } from '../src/data/idx-node.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
-import { createRuntime } from '../src/gpu/runtime.js';
 import type { VaeConfig } from '../src/vae/config.js';
 import type { PosteriorConfig } from '../src/vae/kinds.js';
-import {
-  binarizedTest,
-  oursNll,
-  qualityTable,
-  trainOurs,
-  trainTwin,
-  twinEnv,
-  twinNll,
-  type QualityRow,
-} from './mnist-nll.js';
+import { binarizedTest, compareWithTwin } from './mnist-nll.js';
 
 /** The posteriors compared, at the issue's settings. */
 const POSTERIORS: Record<string, PosteriorConfig> = {
@@ -86,45 +75,21 @@ const data = loadIdxDataset(o.data);
 const trainCount = o['train-count'] ? Number(o['train-count']) : data.train.count;
 const train = { images: data.train.images, count: Math.min(trainCount, data.train.count) };
 const { test, path: testPath } = binarizedTest(data.test.images, evalCount, seed, o.out);
-const rows: QualityRow[] = [];
-const started = new Date().toISOString();
-const perSecond = (seconds: number) => (epochs * train.count) / seconds;
-
-if (!o['no-ours']) {
-  const rt = await createRuntime({ adapter: o.adapter as AdapterChoice });
-  console.log(`ours: adapter ${rt.info.name} (${rt.info.kind})`);
-  for (const kind of kinds) {
-    const run = runFor(kind);
-    const { model, trainer, seconds } = await trainOurs(rt, train, run);
-    const nll = await oursNll(model, test, evalK, seed + 7);
-    console.log(`ours ${kind}: test NLL ${nll.toFixed(3)} (k=${evalK}, ${evalCount} images)`);
-    writeFileSync(
-      join(o.out, `ours-${run.name}.safetensors`),
-      await model.toCheckpoint(await trainer.optimizerState()),
-    );
-    rows.push({ name: kind, who: 'ours', nll, seconds, samplesPerSecond: perSecond(seconds) });
-    trainer.destroy();
-    model.destroy();
-  }
-  rt.destroy();
+if (!o['no-twin'] && train.count !== data.train.count) {
+  throw new Error('--train-count applies to ours only (the twin trains on every example)');
 }
-
-if (!o['no-twin']) {
-  if (train.count !== data.train.count) throw new Error('--train-count applies to ours only');
-  const env = twinEnv(o.openblas);
-  for (const kind of kinds) {
-    const run = runFor(kind);
-    const { checkpoint, seconds } = trainTwin({ ...run, data: o.data, env });
-    const nll = twinNll({ checkpoint, testPath, count: evalCount, k: evalK, seed: seed + 7, env });
-    console.log(`twin ${kind}: test NLL ${nll.toFixed(3)}`);
-    rows.push({ name: kind, who: 'twin', nll, seconds, samplesPerSecond: perSecond(seconds) });
-  }
-}
-
-console.log(`\n${qualityTable(rows, kinds)}`);
-const file = join(o.out, `posteriors-${started.slice(0, 10)}.json`);
-writeFileSync(
-  file,
-  JSON.stringify({ started, epochs, batch, evalK, evalCount, adapter: o.adapter, rows }, null, 2),
-);
-console.log(`wrote ${file}`);
+await compareWithTwin({
+  runs: kinds.map(runFor),
+  train,
+  dataDir: o.data,
+  test,
+  testPath,
+  evalK,
+  seed: seed + 7,
+  adapter: o.adapter as AdapterChoice,
+  ours: !o['no-ours'],
+  twin: !o['no-twin'],
+  openblas: o.openblas,
+  out: o.out,
+  label: 'posteriors',
+});
