@@ -7,12 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/graph/graph.js';
 import { runGraph64, type GraphResult64 } from '../src/reference/graph.js';
-import { buildEncoderGraph, buildModelGraph, type ModelGraph } from '../src/vae/build.js';
+import { buildModelGraph, type ModelGraph } from '../src/vae/build.js';
 import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../src/vae/config.js';
-import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
-import { expectReconstructDecodes } from './helpers/reconstruct-code.js';
+import { expectFlowInference } from './helpers/flow-inference.js';
 import { trainRotatedGaussian } from './helpers/synthetic-training.js';
 import { stepInputs64 } from './helpers/model-graph.js';
 import { freshSeed, makeRng, mismatches, randomNormal } from './helpers/reference.js';
@@ -274,32 +273,7 @@ describe.each(TEST_ADAPTERS)('the planar posterior on %s', (adapter) => {
       const Z = 3;
       const config = planarConfig(Z, 2, amortized, { kind: 'elbo', beta: 1, reduction: 'sum' });
       const model = VaeModel.create(rt, config, { weights: randomWeights(config, seed) });
-      const vae = VaeInference.create(model, { batchSizes: [1, 4] });
-      const x = randomNormal(makeRng(seed), 6 * config.inputSize);
-      const got = await vae.encode(x, 6);
-      expect(Object.keys(got).sort()).toEqual(['logvar', 'mu', 'zK']);
-      const eg = buildEncoderGraph(config, 6);
-      const weights = await model.readWeights();
-      const r = runGraph64(eg.graph, {
-        params: new Map([...weights].map(([k, v]) => [k, Float64Array.from(v)])),
-        inputs: new Map([['x', x]]),
-      });
-      for (const [name, t] of Object.entries(eg.outputs)) {
-        const m = mismatches(got[name]!, r.value(t), { atol: 2e-6, rtol: 2e-5 }, name);
-        expect(m, `seed ${seed}`).toBeNull();
-      }
-      // zK is the flow's output at z0 = μ: not μ itself.
-      expect(mismatches(got.zK!, got.mu, { atol: 1e-4, rtol: 0 }, 'zK vs mu')).not.toBeNull();
-      const D = config.inputSize;
-      const sampled = await vae.sample(4, { seed: 3 });
-      const traversed = await vae.traverse(got.mu.subarray(0, Z), 1, { steps: 3 });
-      const reconstructed = await vae.reconstruct(x, 2);
-      const images = [sampled.images, traversed.images, reconstructed.images];
-      expect(images.map((a) => a.length)).toEqual([4 * D, 3 * D, 2 * D]);
-      expect(images.every((a) => a.every(Number.isFinite))).toBe(true);
-      // A reconstruction decodes zK (which differs from μ: checked above), not μ.
-      await expectReconstructDecodes(vae, x, 2, got.zK!, Z);
-      vae.destroy();
+      await expectFlowInference(model, config, seed);
       model.destroy();
     },
   );
