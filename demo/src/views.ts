@@ -210,7 +210,7 @@ export class Animator {
   readonly fps = new FpsCounter();
   frames = 0;
   animate = true;
-  training = false;
+  private yielding = false;
   private code: Float32Array;
   private codeDirty = true;
   /** Changes asked for (setCode, invalidate) and the latest of them a finished frame shows. */
@@ -259,10 +259,29 @@ export class Animator {
     this.schedule((t) => this.tick(t));
   }
 
+  /**
+   * While true the views yield to training steps (one frame at a time, under ANIMATION_SHARE of
+   * the time). The first frame after it turns on starts at once, so even a short run of steps
+   * shows the animation going on.
+   */
+  get training(): boolean {
+    return this.yielding;
+  }
+
+  set training(on: boolean) {
+    if (on && !this.yielding) this.lastStart = -Infinity;
+    this.yielding = on;
+  }
+
+  /** Resolves when no frame is in flight (without stopping the views). */
+  async idle(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** Stops, and resolves when the frames in flight are done. */
   async stop(): Promise<void> {
     this.running = false;
-    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.idle();
   }
 
   private mayDraw(now: number): boolean {

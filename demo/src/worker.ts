@@ -250,6 +250,8 @@ const engine: Engine = {
         }
       }
       await trainer.flush();
+      // A frame started while training counts once it is drawn.
+      await animator.idle();
     } finally {
       trainer.onMetrics(undefined);
       training = false;
