@@ -12,6 +12,8 @@
 //     2 quadrant  one of the four quadrants per row, q = U(w0, 4): 0 top-left, 1 top-right,
 //                 2 bottom-left, 3 bottom-right; the top half is rows h < H / 2 (floor), the left
 //                 half columns w < W / 2 (an odd side gives its extra line to the bottom / right).
+//     3 quadrants the same quadrants in every row: quadrant q (numbered as for 2) is missing when
+//                 bit q of `quadrants` is set. No draw.
 //   U(w, n) = floor(w · n / 2^32), the high word of the 64-bit product: an exact integer in [0, n).
 // Key (seed, PRNG_KEY_HI) as every sampler (prng.wgsl); `stream` is the op's own noise stream, so
 // the masks never share numbers with the reparameterization noise of the same graph and step.
@@ -25,10 +27,11 @@ struct RandomMaskParams {
   C: u32,          // channels (the pattern repeats in each)
   H: u32,          // image height
   W: u32,          // image width
-  kind: u32,       // 0 pixels, 1 block, 2 quadrant
+  kind: u32,       // 0 pixels, 1 block, 2 quadrant, 3 quadrants
   threshold: u32,  // pixels: round(p · 2^24)
   lo: u32,         // block: smallest side
   hi: u32,         // block: largest side (<= min(H, W))
+  quadrants: u32,  // quadrants: bit q set = quadrant q missing
   seed: u32,
   step: u32,       // training step (part of the counter): new masks every step
   stream: u32,     // noise stream of this op (counter word 3)
@@ -70,9 +73,12 @@ fn random_mask(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let top = uniform_below(w.z, rm.H - bh + 1u);
     let left = uniform_below(w.w, rm.W - bw + 1u);
     missing = h >= top && h < top + bh && col >= left && col < left + bw;
-  } else {
+  } else if (rm.kind == 2u) {
     let q = uniform_below(mask_words(0u, b).x, 4u);
     missing = (h >= rm.H / 2u) == (q >= 2u) && (col >= rm.W / 2u) == ((q & 1u) == 1u);
+  } else {
+    let q = select(0u, 2u, h >= rm.H / 2u) + select(0u, 1u, col >= rm.W / 2u);
+    missing = ((rm.quadrants >> q) & 1u) == 1u;
   }
   mask_out[i] = select(0.0, 1.0, missing);
 }

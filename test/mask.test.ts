@@ -65,6 +65,8 @@ const CASES: [string, MaskPattern, number, [number, number, number]][] = [
   ['block filling the image', { kind: 'block', minSize: 4, maxSize: 4 }, 2, [1, 4, 4]],
   ['quadrant, odd sides', { kind: 'quadrant' }, 11, [1, 7, 5]],
   ['quadrant, 2 channels', { kind: 'quadrant' }, 6, [2, 2, 3]],
+  ['fixed quadrants 0, 1, 3, odd sides', { kind: 'quadrants', missing: 0b1011 }, 5, [1, 7, 5]],
+  ['fixed quadrant 3, 2 channels', { kind: 'quadrants', missing: 0b1000 }, 3, [2, 4, 6]],
 ];
 
 describe.each(TEST_ADAPTERS)('random masks on %s', (adapter) => {
@@ -187,6 +189,26 @@ describe.each(TEST_ADAPTERS)('random masks on %s', (adapter) => {
     );
   });
 
+  it('fixed quadrants: the same set in every row and step, on the documented halves', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const [B, H, W] = [3, 7, 5];
+    // Only the bottom-left quadrant observed (the conditional completion task's one-quadrant case):
+    // rows h >= 3 (floor(7 / 2)), columns w < 2.
+    const pattern: MaskPattern = { kind: 'quadrants', missing: 0b1011 };
+    const a = await draw(rt, pattern, B, [1, H, W], seed, 1, 2);
+    const b = await draw(rt, pattern, B, [1, H, W], seed + 1, 9, 5);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    for (let r = 0; r < B; r++) {
+      for (let h = 0; h < H; h++) {
+        for (let w = 0; w < W; w++) {
+          const observed = h >= 3 && w < 2;
+          expect(a[r * H * W + h * W + w], `row ${r} (${h}, ${w})`).toBe(observed ? 0 : 1);
+        }
+      }
+    }
+  });
+
   it('rejects patterns that do not fit and bad arguments, naming them', async () => {
     const rt = await runtimeFor(adapter);
     const out = output(rt, 'mask', 64);
@@ -203,6 +225,11 @@ describe.each(TEST_ADAPTERS)('random masks on %s', (adapter) => {
     await expect(
       prepareRandomMask(rt, { ...base, shape: [1, 1, 4], pattern: { kind: 'quadrant' } }),
     ).rejects.toThrow(/quadrants need an image of at least 2×2, got 1×4/);
+    for (const missing of [0, 16, 2.5]) {
+      await expect(
+        prepareRandomMask(rt, { ...base, pattern: { kind: 'quadrants', missing } }),
+      ).rejects.toThrow(/random_mask: missing must be a set of quadrants, an integer in 1..15/);
+    }
     await expect(
       prepareRandomMask(rt, { ...base, stream: -1, pattern: { kind: 'quadrant' } }),
     ).rejects.toThrow(/random_mask: stream must be an integer/);

@@ -1,7 +1,8 @@
 // Random inpainting masks (shaders/mask.wgsl): one kernel that draws a mask (B, C·H·W) per call,
 // 1 where a pixel is missing and 0 where it is observed, from the project's Philox stream with the
 // op's own stream number. The patterns (MaskPattern) are those of the model description's
-// `masking` section: pixel dropout, a random rectangle, one of the four quadrants.
+// `masking` section: pixel dropout, a random rectangle, one of the four quadrants, or a fixed set of
+// quadrants (the conditional completion task).
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import type { BindingResource, GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { checkDim, checkElements, checkU32 } from './checks.js';
@@ -15,16 +16,21 @@ export type MaskPattern =
   /** One rectangle per row, each side uniform in [minSize, maxSize], placed uniformly. */
   | { kind: 'block'; minSize: number; maxSize: number }
   /** One of the four quadrants per row, uniformly. */
-  | { kind: 'quadrant' };
+  | { kind: 'quadrant' }
+  /**
+   * The same quadrants missing in every row and step (no draw): bit q of `missing` (1..15) for
+   * quadrant q, 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right.
+   */
+  | { kind: 'quadrants'; missing: number };
 
-const KIND_CODES = { pixels: 0, block: 1, quadrant: 2 } as const;
+const KIND_CODES = { pixels: 0, block: 1, quadrant: 2, quadrants: 3 } as const;
 
 /** The 24-bit threshold pixel dropout compares against: probability exactly threshold / 2^24. */
 export function pixelThreshold(p: number): number {
   return Math.round(p * 16777216);
 }
 
-/** mask_out (B, C·H·W) = 1 where missing. Uniforms: B, C, H, W, kind, threshold, lo, hi, seed, step, stream. */
+/** mask_out (B, C·H·W) = 1 where missing. Uniforms: B, C, H, W, kind, threshold, lo, hi, quadrants, seed, step, stream. */
 export const randomMask = defineKernel<'B' | 'C' | 'H' | 'W'>({
   name: 'random_mask',
   file: 'mask.wgsl',
@@ -55,6 +61,13 @@ export function checkMaskPattern(kernel: string, pattern: MaskPattern, H: number
       }
       return;
     }
+    case 'quadrants':
+      if (!Number.isInteger(pattern.missing) || pattern.missing < 1 || pattern.missing > 15) {
+        throw new Error(
+          `${kernel}: missing must be a set of quadrants, an integer in 1..15, got ${pattern.missing}`,
+        );
+      }
+    // falls through: quadrants need a 2×2 image
     case 'quadrant':
       if (H < 2 || W < 2) {
         throw new Error(`${kernel}: quadrants need an image of at least 2×2, got ${H}×${W}`);
@@ -105,6 +118,7 @@ export async function prepareRandomMask(
       threshold: pattern.kind === 'pixels' ? pixelThreshold(pattern.p) : 0,
       lo: pattern.kind === 'block' ? pattern.minSize : 1,
       hi: pattern.kind === 'block' ? pattern.maxSize : 1,
+      quadrants: pattern.kind === 'quadrants' ? pattern.missing : 0,
       seed: o.seed,
       step: o.step ?? 0,
       stream: o.stream,

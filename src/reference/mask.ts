@@ -33,6 +33,15 @@ export function maskPlane64(
     }
     return plane;
   }
+  if (pattern.kind === 'quadrants') {
+    for (let h = 0; h < H; h++) {
+      for (let c = 0; c < W; c++) {
+        const q = (h >= Math.floor(H / 2) ? 2 : 0) + (c >= Math.floor(W / 2) ? 1 : 0);
+        plane[h * W + c] = (pattern.missing >> q) & 1;
+      }
+    }
+    return plane;
+  }
   const w = words(0);
   let top: number, left: number, bh: number, bw: number;
   if (pattern.kind === 'block') {

@@ -88,7 +88,7 @@ function start(
   const feeds: Feed[] = o.xName ? [] : [{ tensor: x, field: 'images', width }];
   const kinds = kindsOf(config);
   const inputs: Record<string, Tensor> = {};
-  for (const input of kinds.condition.inputs(config.condition)) {
+  for (const input of kinds.condition.inputs(config.condition, config)) {
     const t = g.input(input.name, [rows, input.width]);
     inputs[input.name] = t;
     feeds.push({ tensor: t, field: input.field, width: input.width });
@@ -172,7 +172,7 @@ function model(
   const kinds = kindsOf(config);
   const h = encoderTrunk(s);
   const posterior = kinds.posterior.build(ctx, config.posterior, h, { samples, eps });
-  const prior = kinds.prior.build(ctx, config.prior);
+  const prior = kinds.prior.build(ctx, config.prior, s.condition);
   const { output, logSigma } = decoder(ctx, s.condition, posterior.z, samples);
   const B = s.x.rows;
   const target =
@@ -187,7 +187,8 @@ function model(
             copies: samples,
           },
         ).out.y;
-  const scored = s.masking?.scored(output, target, samples) ?? { output, target };
+  const masked = s.masking?.scored(output, target, samples) ?? { output, target };
+  const scored = s.condition.scored?.(masked.output, masked.target, samples) ?? masked;
   const nll = ctx.g.add(
     likelihoodOp,
     'likelihood',

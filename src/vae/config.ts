@@ -272,7 +272,7 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   const likelihood = resolveLikelihood(raw.likelihood);
   const condition = resolveSection('condition', raw.condition, CONDITIONS, 'none', model);
   const masking = resolveSection<MaskingConfig>('masking', raw.masking, MASKINGS, 'none', model);
-  const widths = encoderWidths(condition, masking, encoder.conv !== undefined, model.inputSize);
+  const widths = encoderWidths(condition, masking, encoder.conv !== undefined, model);
   const posterior = resolveSection('posterior', raw.posterior, POSTERIORS, 'diagonal', model);
   const inputShape = resolveGeometry(encoder, decoder, raw.inputShape, {
     ...model,
@@ -300,6 +300,14 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     fail(
       `objective.kind '${resolved.objective.kind}' needs the posterior's density log q(z|x); ` +
         `posterior.kind '${posterior.kind}' has none (use objective.kind 'elbo')`,
+    );
+  }
+  CONDITIONS[condition.kind]!.check?.(condition, 'condition', { ...model, inputShape, likelihood });
+  const priorKind = PRIORS[resolved.prior.kind]!;
+  if (priorKind.conditional && widths.context === 0) {
+    fail(
+      `prior.kind '${resolved.prior.kind}' reads the condition; condition.kind '${condition.kind}' ` +
+        `gives it nothing (use condition 'quadrants' or 'label')`,
     );
   }
   if (masking.kind !== 'none') {
@@ -332,22 +340,24 @@ export function encoderWidths(
   condition: ConditionConfig,
   masking: MaskingConfig | undefined,
   hasEncoderConv: boolean,
-  inputSize: number,
+  model: ModelShape,
 ): ConditionWidths {
-  const c = conditionWidths(condition, hasEncoderConv);
-  const m = maskingWidths(masking, hasEncoderConv, inputSize);
+  const c = conditionWidths(condition, hasEncoderConv, model);
+  const m = maskingWidths(masking, hasEncoderConv, model.inputSize);
   return {
     encoderChannels: c.encoderChannels + m.encoderChannels,
     encoderFeatures: c.encoderFeatures + m.encoderFeatures,
     decoderFeatures: c.decoderFeatures,
+    context: c.context,
   };
 }
 
 export function conditionWidths(
   condition: ConditionConfig,
   hasEncoderConv: boolean,
+  model: ModelShape,
 ): ConditionWidths {
-  return CONDITIONS[condition.kind]!.widths(condition, hasEncoderConv);
+  return CONDITIONS[condition.kind]!.widths(condition, hasEncoderConv, model);
 }
 
 /** Every layer of the model in module order (see parameterSpecs). */
@@ -385,7 +395,7 @@ export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
     config.condition,
     config.masking,
     config.encoder.conv !== undefined,
-    config.inputSize,
+    config,
   );
   let encoderConv: ConvSpec[] = [];
   if (config.encoder.conv) {
@@ -438,6 +448,11 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
     ...l.decoderHidden.flatMap(linearParams),
     ...l.decoderDeconv.flatMap(convParams),
     ...[...(l.out ? [l.out] : []), ...(l.logSigma ? [l.logSigma] : [])].flatMap(linearParams),
+    ...(PRIORS[config.prior.kind]!.params?.(
+      config.prior,
+      config,
+      conditionWidths(config.condition, config.encoder.conv !== undefined, config).context,
+    ) ?? []),
   ];
 }
 

@@ -104,7 +104,7 @@ export function checkDataset(what: string, data: Dataset, config: ResolvedVaeCon
 /** Whether the model's condition reads labels. */
 export function needsLabels(config: ResolvedVaeConfig): boolean {
   return kindsOf(config)
-    .condition.inputs(config.condition)
+    .condition.inputs(config.condition, config)
     .some((i) => i.field === 'labels');
 }
 

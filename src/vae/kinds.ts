@@ -2,6 +2,7 @@
 // file (see sections.ts for what a kind provides) and list it here.
 import { labelCondition, type LabelConditionConfig } from './condition/label.js';
 import { noCondition, type NoConditionConfig } from './condition/none.js';
+import { quadrantsCondition, type QuadrantsConditionConfig } from './condition/quadrants.js';
 import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
@@ -13,6 +14,7 @@ import {
 } from './posterior/hierarchical.js';
 import { planarPosterior, type PlanarPosteriorConfig } from './posterior/planar.js';
 import { vqPosterior, type VqPosteriorConfig } from './posterior/vq.js';
+import { conditionalPrior, type ConditionalPriorConfig } from './prior/conditional.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
@@ -31,8 +33,11 @@ export type PosteriorConfig =
   | IafPosteriorConfig
   | HierarchicalPosteriorConfig
   | VqPosteriorConfig;
-/** The `prior` section, p(z): one of its kinds (`{ kind: 'standard-normal' }`, the default). */
-export type PriorConfig = StandardNormalPriorConfig;
+/**
+ * The `prior` section, p(z): 'standard-normal' (the default) or 'conditional' (a learned p(z|c) on
+ * the condition's context, `{ kind: 'conditional', hidden: [500, 500] }`).
+ */
+export type PriorConfig = StandardNormalPriorConfig | ConditionalPriorConfig;
 /**
  * The `objective` section, the loss training minimizes: 'elbo' (the default,
  * `{ kind: 'elbo', beta: 1, reduction: 'sum' }`) or 'iwae'.
@@ -45,10 +50,11 @@ export type PriorConfig = StandardNormalPriorConfig;
  */
 export type ObjectiveConfig = ElboObjectiveConfig | IwaeObjectiveConfig;
 /**
- * The `condition` section, extra inputs the model is conditioned on: 'none' (the default) or
- * 'label' (a conditional VAE on class labels).
+ * The `condition` section, extra inputs the model is conditioned on: 'none' (the default),
+ * 'label' (a conditional VAE on class labels) or 'quadrants' (completing an image from its
+ * observed quadrants, `{ kind: 'quadrants', observed: 2 }`).
  */
-export type ConditionConfig = NoConditionConfig | LabelConditionConfig;
+export type ConditionConfig = NoConditionConfig | LabelConditionConfig | QuadrantsConditionConfig;
 
 export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>> = {
   diagonal: diagonalPosterior,
@@ -61,6 +67,7 @@ export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>
 
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {
   'standard-normal': standardNormalPrior,
+  conditional: conditionalPrior,
 };
 
 export const OBJECTIVES: Readonly<Record<string, ObjectiveKind<ObjectiveConfig>>> = {
@@ -71,6 +78,7 @@ export const OBJECTIVES: Readonly<Record<string, ObjectiveKind<ObjectiveConfig>>
 export const CONDITIONS: Readonly<Record<string, ConditionKind<ConditionConfig>>> = {
   none: noCondition,
   label: labelCondition,
+  quadrants: quadrantsCondition,
 };
 
 /** The kind object of each section of a resolved description. */

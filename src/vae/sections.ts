@@ -8,6 +8,7 @@
 //   condition  extra inputs (labels…) and where they enter the encoder and the decoder
 import type { Graph, Tensor } from '../graph/graph.js';
 import type { ResolvedVaeConfig } from './config.js';
+import type { Likelihood } from '../kernels/likelihood.js';
 import type { LinearSpec, ParameterSpec } from './layers.js';
 
 /** What a section may read of the model while it is resolved. */
@@ -134,12 +135,24 @@ export interface PosteriorKind<
 /** p(z) in a graph. */
 export interface PriorGraph {
   readonly kind: string;
-  /** log p(z) per row of z (R, Z) -> (R). */
+  /** log p(z) per row of z (R, Z) -> (R); R = B·K rows score K samples per example. */
   logp(z: Tensor): Tensor;
+  /**
+   * A diagonal Gaussian p(z|c) = N(mu, diag exp(logvar)) per example (B, Z) each: a conditional
+   * prior, for posteriors with a closed-form KL to it. Absent: the prior is not such a Gaussian.
+   */
+  readonly gaussian?: { readonly mu: Tensor; readonly logvar: Tensor };
 }
 
 export interface PriorKind<C extends { kind: string } = { kind: string }> extends SectionKind<C> {
-  build(ctx: BuildContext, c: C): PriorGraph;
+  /**
+   * Parameters of the prior (a prior network reading the condition's context of `contextWidth`
+   * values per example), declared after the decoder's; absent: none.
+   */
+  params?(c: C, model: ModelShape, contextWidth: number): ParameterSpec[];
+  /** True when the prior reads the condition's context: a condition with one is required. */
+  readonly conditional?: boolean;
+  build(ctx: BuildContext, c: C, condition: ConditionGraph): PriorGraph;
 }
 
 /** A named scalar the trainer sums over steps and reports per example. */
@@ -189,7 +202,8 @@ export interface ObjectiveKind<
 export interface DataInput {
   /** The graph input's name. */
   readonly name: string;
-  readonly field: 'labels';
+  /** 'labels' (class indices) or 'images' (the example's pixels again, as the condition reads them). */
+  readonly field: 'labels' | 'images';
   readonly width: number;
 }
 
@@ -201,6 +215,13 @@ export interface ConditionGraph {
   features(h: Tensor): Tensor;
   /** The decoder's input z (B·K, Z) -> (B·K, Z + extra), the condition repeated K times. */
   latent(z: Tensor, samples: number): Tensor;
+  /** What a conditional prior p(z|c) reads (B, widths.context); absent: context width 0. */
+  readonly context?: Tensor;
+  /**
+   * The likelihood's output and target (B·K, D) as the condition scores them: a completion task
+   * scores only the pixels it does not observe. Absent: as given.
+   */
+  scored?(output: Tensor, target: Tensor, samples: number): { output: Tensor; target: Tensor };
 }
 
 /** Extra sizes a condition adds to the layers it enters. */
@@ -211,13 +232,27 @@ export interface ConditionWidths {
   encoderFeatures: number;
   /** Features added to the decoder's first layer. */
   decoderFeatures: number;
+  /** Values per example a conditional prior reads (ConditionGraph.context); 0: none. */
+  context: number;
 }
 
 export interface ConditionKind<
   C extends { kind: string } = { kind: string },
 > extends SectionKind<C> {
-  widths(c: C, hasEncoderConv: boolean): ConditionWidths;
+  widths(c: C, hasEncoderConv: boolean, model: ModelShape): ConditionWidths;
   /** Graph inputs the condition reads from the data. */
-  inputs(c: C): readonly DataInput[];
+  inputs(c: C, model: ModelShape): readonly DataInput[];
+  /**
+   * Checks the condition against the model's geometry once it is known (errors name the field);
+   * absent: nothing to check.
+   */
+  check?(
+    c: C,
+    path: string,
+    model: ModelShape & {
+      inputShape: readonly [number, number, number] | undefined;
+      likelihood: Likelihood;
+    },
+  ): void;
   build(ctx: BuildContext, c: C, inputs: Readonly<Record<string, Tensor>>): ConditionGraph;
 }

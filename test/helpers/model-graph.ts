@@ -53,17 +53,18 @@ export function scaledObjective(model: VaeModel, batch: number, loss: number): n
   return model.config.objective.reduction === 'mean' ? loss / batch : loss;
 }
 
-/** What writeStepInputs writes, as the interpreter's inputs: x, y (labels), eps, hyper. */
+/** What writeStepInputs writes, as the interpreter's inputs: the feeds, eps, hyper. */
 export function stepInputs64(
   mg: ModelGraph,
   config: ResolvedVaeConfig,
   o: { x: ArrayLike<number>; labels?: ArrayLike<number>; eps?: ArrayLike<number>; step?: number },
 ): Map<string, ArrayLike<number>> {
-  const inputs = new Map<string, ArrayLike<number>>([
-    ['x', o.x],
-    ['hyper', hyperAt(config, o.step ?? 0)],
-  ]);
-  if (o.labels) inputs.set('y', o.labels);
+  const inputs = new Map<string, ArrayLike<number>>([['hyper', hyperAt(config, o.step ?? 0)]]);
+  // Every feed as writeFeeds writes it: x and the condition's inputs (labels, the images again).
+  for (const feed of mg.feeds) {
+    if (feed.field === 'images') inputs.set(feed.tensor.name, o.x);
+    else if (feed.field === 'labels' && o.labels) inputs.set(feed.tensor.name, o.labels);
+  }
   if (mg.eps) {
     if (!o.eps) throw new Error('the graph takes given noise: pass eps');
     inputs.set('eps', o.eps);

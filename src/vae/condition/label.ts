@@ -38,6 +38,7 @@ export const labelCondition: ConditionKind<LabelConditionConfig> = {
     encoderChannels: hasEncoderConv && c.inject === 'channels' ? c.classes : 0,
     encoderFeatures: hasEncoderConv && c.inject === 'channels' ? 0 : c.classes,
     decoderFeatures: c.classes,
+    context: c.classes,
   }),
   inputs: () => [{ name: 'y', field: 'labels', width: 1 }],
   build(ctx, c, inputs) {
@@ -46,6 +47,8 @@ export const labelCondition: ConditionKind<LabelConditionConfig> = {
     const hot = oneHot(g, 'y.onehot', y, c.classes);
     const channels = ctx.config.encoder.conv !== undefined && c.inject === 'channels';
     return {
+      // A conditional prior p(z|y) reads the one-hot label.
+      context: hot,
       image: (x) => {
         if (!channels) return x;
         const [, H, W] = ctx.config.inputShape!;

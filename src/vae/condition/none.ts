@@ -11,7 +11,7 @@ export const noCondition: ConditionKind<NoConditionConfig> = {
   kind: 'none',
   fields: [],
   resolve: () => ({ kind: 'none' }),
-  widths: () => ({ encoderChannels: 0, encoderFeatures: 0, decoderFeatures: 0 }),
+  widths: () => ({ encoderChannels: 0, encoderFeatures: 0, decoderFeatures: 0, context: 0 }),
   inputs: () => [],
   build: () => ({ image: (x) => x, features: (h) => h, latent: (z) => z }),
 };

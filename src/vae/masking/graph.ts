@@ -1,6 +1,6 @@
 // Where a masking section enters a graph: the mask (drawn each step, or a graph input when given),
 // the encoder's input built from it, and what the likelihood scores.
-import type { Tensor } from '../../graph/graph.js';
+import type { Graph, Tensor } from '../../graph/graph.js';
 import { maskedFill, unary } from '../../graph/ops/elementwise.js';
 import { randomMask } from '../../graph/ops/mask.js';
 import { concatCols, sliceCols } from '../../graph/ops/select.js';
@@ -68,13 +68,27 @@ export function buildMasking(
     },
     scored(output, target, samples) {
       if (!o.lossAsConfigured || c.loss === 'all') return { output, target };
-      const rowsMask = samples === 1 ? mask : repeatRows(g, 'mask.repeat', mask, samples);
-      // mask − 1 is non-zero exactly where a pixel is observed.
-      const observed = unary(g, 'mask.observed', rowsMask, 'identity', -1);
-      return {
-        output: maskedFill(g, `${output.name}.missing`, output, observed, OBSERVED_LOGIT),
-        target: maskedFill(g, 'target.missing', target, observed, 1),
-      };
+      return scoreMissing(g, mask, output, target, samples);
     },
+  };
+}
+
+/**
+ * Bernoulli output and target (rows·K, D) that score only the missing pixels of `mask` (rows, D;
+ * 1 missing): the observed ones get a logit and target whose term is exactly 0, with no gradient.
+ */
+export function scoreMissing(
+  g: Graph,
+  mask: Tensor,
+  output: Tensor,
+  target: Tensor,
+  samples: number,
+): { output: Tensor; target: Tensor } {
+  const rowsMask = samples === 1 ? mask : repeatRows(g, `${mask.name}.repeat`, mask, samples);
+  // mask − 1 is non-zero exactly where a pixel is observed.
+  const observed = unary(g, `${mask.name}.observed`, rowsMask, 'identity', -1);
+  return {
+    output: maskedFill(g, `${output.name}.missing`, output, observed, OBSERVED_LOGIT),
+    target: maskedFill(g, 'target.missing', target, observed, 1),
   };
 }

@@ -1,8 +1,8 @@
 // The diagonal Gaussian posterior q(z|x) = N(μ(x), diag exp(logvar(x))): heads encoder.mu and
 // encoder.logvar on the encoder's top features, reparameterized samples, log q(z|x), and the
-// closed-form KL to a standard-normal prior.
+// closed-form KL to a standard-normal or a conditional diagonal Gaussian prior.
 import { gaussianLogDensity } from '../../graph/ops/density.js';
-import { klOp } from '../../graph/ops/loss.js';
+import { klGaussiansOp, klOp } from '../../graph/ops/loss.js';
 import { reparamOp } from '../../graph/ops/latent.js';
 import type { Tensor } from '../../graph/graph.js';
 import { linearLayer } from '../modules.js';
@@ -49,10 +49,20 @@ export const diagonalPosterior: PosteriorKind<DiagonalPosteriorConfig> = {
       mean: mu,
       outputs: { mu, logvar },
       logq: () => (logq ??= gaussianLogDensity(ctx.g, 'logq', z, { mu, logvar, samples: K })),
-      analyticKl: (prior: PriorGraph) =>
-        prior.kind === 'standard-normal'
-          ? ctx.g.add(klOp, 'kl', { mu, logvar }, { kl: [mu.rows] }, {}).out.kl
-          : undefined,
+      analyticKl: (prior: PriorGraph) => {
+        if (prior.kind === 'standard-normal') {
+          return ctx.g.add(klOp, 'kl', { mu, logvar }, { kl: [mu.rows] }, {}).out.kl;
+        }
+        const p = prior.gaussian;
+        if (!p) return undefined;
+        return ctx.g.add(
+          klGaussiansOp,
+          'kl',
+          { mu, logvar, priorMu: p.mu, priorLogvar: p.logvar },
+          { kl: [mu.rows] },
+          {},
+        ).out.kl;
+      },
     };
   },
 };
