@@ -87,10 +87,12 @@ export type { HierarchicalPosteriorConfig } from './vae/posterior/hierarchical.j
 export type { IafPosteriorConfig } from './vae/posterior/iaf.js';
 export type { VqPosteriorConfig } from './vae/posterior/vq.js';
 export type { StandardNormalPriorConfig } from './vae/prior/standard-normal.js';
+export type { ConditionalPriorConfig } from './vae/prior/conditional.js';
 export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
 export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';
 export type { NoConditionConfig } from './vae/condition/none.js';
 export type { LabelConditionConfig } from './vae/condition/label.js';
+export type { QuadrantsConditionConfig } from './vae/condition/quadrants.js';
 export type {
   BlockMaskingConfig,
   MaskingCommon,
@@ -144,6 +146,8 @@ export { learningRateAt, type LrSchedule, type ScheduleContext } from './optim/s
 export {
   DEFAULT_BATCH_SIZES,
   VaeInference,
+  type Completed,
+  type CompleteOptions,
   type Decoded,
   type DecoderProgram,
   type Encoded,

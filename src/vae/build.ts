@@ -4,6 +4,7 @@
 // knows a variant: each section's kind (kinds.ts) adds its part.
 import { Graph, type Tensor } from '../graph/graph.js';
 import { likelihoodOp } from '../graph/ops/loss.js';
+import { reparamOp } from '../graph/ops/latent.js';
 import { addIntoOp, repeatRowsOp } from '../graph/ops/util.js';
 import {
   codeWidth,
@@ -384,4 +385,47 @@ export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): Deco
   output.keep = true;
   if (logSigma) logSigma.keep = true;
   return { graph: s.ctx.g, feeds: s.feeds, z: s.x, output, logSigma };
+}
+
+export interface CompletionGraph {
+  graph: Graph;
+  /** The images (the condition reads its observed pixels from them). */
+  feeds: readonly Feed[];
+  /** The decoder's output (rows, D) for one draw z ~ p(z|x_obs) per row. */
+  output: Tensor;
+  /** (rows, D): 1 where the pixel is generated, 0 where observed. */
+  missing: Tensor;
+}
+
+/**
+ * A completion of each row's missing pixels (inference): z ~ p(z|x_obs), one draw per row from
+ * the conditional prior (noise drawn on the GPU, new for each step), decoded under x_obs. Needs a
+ * condition that leaves pixels missing ('quadrants') and a conditional Gaussian prior.
+ */
+export function buildCompletionGraph(
+  config: ResolvedVaeConfig,
+  rows: number,
+  seed: number,
+): CompletionGraph {
+  const s = start(config, rows, { training: false, seed, masks: 'off' });
+  const { ctx, condition } = s;
+  const prior = kindsOf(config).prior.build(ctx, config.prior, condition);
+  if (!condition.missing || !prior.gaussian) {
+    throw new Error(
+      `complete: the model does not complete images (condition '${config.condition.kind}', ` +
+        `prior '${config.prior.kind}'; completion needs condition 'quadrants' and prior 'conditional')`,
+    );
+  }
+  const { mu, logvar } = prior.gaussian;
+  const z = ctx.g.add(
+    reparamOp,
+    'reparam',
+    { mu, logvar },
+    { z: mu.shape, eps: mu.shape },
+    { samples: 1, seed, stream: ctx.stream(), givenNoise: false },
+  ).out.z;
+  const { output } = decoder(ctx, condition, z, 1);
+  output.keep = true;
+  condition.missing.keep = true;
+  return { graph: ctx.g, feeds: s.feeds, output, missing: condition.missing };
 }

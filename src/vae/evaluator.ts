@@ -176,7 +176,8 @@ export class Evaluator {
     }
     const chunk = Math.min(k, options.chunk ?? 500);
     const batch = Math.max(1, Math.min(options.batchSize ?? Math.floor(4096 / chunk), data.count));
-    const seed = options.seed ?? (this.options.seed ?? 0) ^ 0x1fae;
+    // An unsigned 32-bit seed: ^ gives a signed int, negative for seeds >= 2^31.
+    const seed = options.seed ?? ((this.options.seed ?? 0) ^ 0x1fae) >>> 0;
     const perExample = new Float64Array(data.count);
     const rt = this.model.rt;
     let counter = 0;

@@ -41,7 +41,7 @@ import {
   type ReadSourceOptions,
 } from '../checkpoint/source.js';
 import { codeWidth, resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
-import { buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
+import { buildCompletionGraph, buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
 import { checkLabels, writeFeeds } from './feeds.js';
 import {
   checkIterations,
@@ -107,6 +107,24 @@ export interface SampleOptions extends LatentDecodeOptions {
   /**
    * PRNG seed, an integer in [0, 2^32); with a seed the draw is reproducible (step 0), without
    * one each call differs (InferenceOptions.seed and a call counter).
+   */
+  seed?: number;
+}
+
+/** What {@link VaeInference.complete} returns. */
+export interface Completed {
+  /** (rows, D): the observed pixels as given, the missing ones generated. */
+  images: Float32Array;
+  /** (rows, D): 1 where a pixel was generated, 0 where it was observed. */
+  missing: Float32Array;
+  rows: number;
+}
+
+/** Options of {@link VaeInference.complete}. */
+export interface CompleteOptions {
+  /**
+   * Which draw, an integer in [0, 2^32): the same seed completes the same images the same way
+   * (a call split into chunks uses seed, seed + 1, …); absent, each call draws anew.
    */
   seed?: number;
 }
@@ -178,6 +196,15 @@ interface EncodeEntry {
   code: Tensor;
   /** Everything encode() returns, by name (mu and logvar among them). */
   outputs: Readonly<Record<string, Tensor>>;
+  cg: CompiledGraph;
+  destroy(): void;
+}
+
+interface CompletionEntry {
+  rows: number;
+  feeds: readonly Feed[];
+  output: Tensor;
+  missing: Tensor;
   cg: CompiledGraph;
   destroy(): void;
 }
@@ -256,6 +283,8 @@ export class VaeInference {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly anchors: BufferRange;
   private sampleCalls = 0;
+  /** Draws complete() has used (each chunk one): calls without a seed never repeat one. */
+  private completionDraws = 0;
   private destroyed = false;
 
   private constructor(
@@ -491,6 +520,47 @@ export class VaeInference {
         images.set(await this.readImages(d, count), start * D);
       }
       return { codes, images, rows: n };
+    });
+  }
+
+  /**
+   * Completions of n images from their observed pixels (condition 'quadrants' with prior
+   * 'conditional': the CVAE of Sohn et al. 2015): per row z ~ p(z|x_obs), drawn on the GPU from
+   * the prior network's Gaussian, decoded under x_obs. The observed pixels come back exactly as
+   * given; the missing ones are the decoder's sigmoid(logits). What x holds at missing pixels is
+   * never read.
+   *
+   * @throws Error for a model that does not complete images, a seed outside [0, 2^32), rows or
+   *   values as for encode().
+   */
+  async complete(x: Float32Array, n?: number, options: CompleteOptions = {}): Promise<Completed> {
+    const D = this.config.inputSize;
+    const rows = this.rowsOf('complete', 'x', x, D, n);
+    checkFiniteArray('complete', 'x', x, rows * D);
+    const seed = options.seed;
+    if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) {
+      throw new Error(`complete: seed must be an integer in [0, 2^32), got ${seed}`);
+    }
+    return this.run(async () => {
+      const images = new Float32Array(rows * D);
+      const missing = new Float32Array(rows * D);
+      let chunk = 0;
+      for (const [start, count] of this.chunks(rows)) {
+        const c = await this.completionEntry(this.plannedSize(count));
+        const step = seed === undefined ? this.completionDraws++ : seed + chunk;
+        chunk++;
+        writeFeeds(c.cg, c.feeds, { images: x }, start, count);
+        c.cg.update({ step: step >>> 0 });
+        await this.rt.submitChecked(c.cg.dispatches, 'inference.complete');
+        const logits = (await c.cg.read(c.output)).subarray(0, count * D);
+        const mask = (await c.cg.read(c.missing)).subarray(0, count * D);
+        for (let i = 0; i < count * D; i++) {
+          const at = start * D + i;
+          missing[at] = mask[i]!;
+          images[at] = mask[i] === 1 ? 1 / (1 + Math.exp(-logits[i]!)) : x[at]!;
+        }
+      }
+      return { images, missing, rows };
     });
   }
 
@@ -1059,6 +1129,25 @@ export class VaeInference {
     });
   }
 
+  private completionEntry(rows: number): Promise<CompletionEntry> {
+    return this.cached(`complete${rows}`, async () => {
+      const cgraph = buildCompletionGraph(this.config, rows, this.options.seed ?? 0);
+      const cg = await CompiledGraph.compile(this.rt, cgraph.graph, {
+        params: this.model.paramBuffers(),
+        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+        label: `${this.model.label}.infer.complete${rows}`,
+      });
+      return {
+        rows,
+        feeds: cgraph.feeds,
+        output: cgraph.output,
+        missing: cgraph.missing,
+        cg,
+        destroy: () => cg.destroy(),
+      };
+    });
+  }
+
   private async decodeEntry(rows: number, options: LatentDecodeOptions): Promise<DecodeEntry> {
     const alpha = options.alpha ?? 0;
     if (!Number.isFinite(alpha)) throw new Error(`decode: alpha must be finite, got ${alpha}`);
@@ -1076,6 +1165,14 @@ export class VaeInference {
   ): Promise<DecodeEntry> {
     const D = this.config.inputSize;
     const dg = buildDecoderGraph(this.config, rows);
+    if (dg.feeds.some((f) => f.field === 'images')) {
+      // Its x_obs would have to come with every code; complete() draws z and decodes in one graph.
+      throw new Error(
+        `inference: the model's decoder reads the observed pixels of each image (condition ` +
+          `'${this.config.condition.kind}'); decode, sample, reconstruct and the latent views do ` +
+          'not take them: use complete(x)',
+      );
+    }
     const { z, output, logSigma } = dg;
     const cg = await CompiledGraph.compile(this.rt, dg.graph, {
       params: this.model.paramBuffers(),

@@ -217,6 +217,8 @@ export interface ConditionGraph {
   latent(z: Tensor, samples: number): Tensor;
   /** What a conditional prior p(z|c) reads (B, widths.context); absent: context width 0. */
   readonly context?: Tensor;
+  /** (B, D): 1 where a completion task generates the pixel, 0 where it is observed; absent: none. */
+  readonly missing?: Tensor;
   /**
    * The likelihood's output and target (B·K, D) as the condition scores them: a completion task
    * scores only the pixels it does not observe. Absent: as given.

@@ -101,6 +101,7 @@ export const quadrantsCondition: ConditionKind<QuadrantsConditionConfig> = {
     const observed = maskedFill(g, 'x_obs', image, missing, c.fill);
     return {
       context: observed,
+      missing,
       // The recognition network reads the whole image: x_obs and x_miss.
       image: (x) => x,
       features: (h) => h,
