@@ -1,9 +1,12 @@
-// Inference: load a checkpoint and encode, decode, sample, interpolate, traverse, inpaint.
+// Inference: load a checkpoint and encode, decode, sample, interpolate, traverse, inpaint;
+// complete images with a conditional completion model.
 import {
   createRuntime,
   DEFAULT_BATCH_SIZES,
   MAX_INPAINT_ITERATIONS,
   VaeInference,
+  type CompleteOptions,
+  type Completed,
   type Decoded,
   type InpaintOptions,
 } from 'webgpu-vae';
@@ -52,4 +55,15 @@ export async function inferenceExample(images: Float32Array, url: string): Promi
   vae.destroy();
   rt.destroy();
   return results;
+}
+
+/** Completions of n digits from the quadrants a completion model observes (condition 'quadrants'). */
+export async function completionExample(url: string, digits: Float32Array): Promise<Completed> {
+  const rt = await createRuntime();
+  const vae = await VaeInference.fromCheckpoint(rt, url);
+  const options: CompleteOptions = { seed: 3 };
+  const done = await vae.complete(digits, 4, options); // done.missing: 1 where generated
+  vae.destroy();
+  rt.destroy();
+  return done;
 }

@@ -11,6 +11,7 @@ import {
   type MaskingConfig,
   type ObjectiveConfig,
   type PosteriorConfig,
+  type PriorConfig,
   type ResolvedVaeConfig,
   type VaeConfig,
 } from 'webgpu-vae';
@@ -60,6 +61,11 @@ const blocks: MaskingConfig = {
   loss: 'all',
 };
 export const inpaintingVae: VaeConfig = { ...mlp, masking: blocks };
+
+/** Completing a digit from its left half (Sohn et al.'s task): a prior network p(z|x_obs). */
+const leftHalf: ConditionConfig = { kind: 'quadrants', observed: 2, fill: -1 };
+const priorNet: PriorConfig = { kind: 'conditional', hidden: [500, 500], activation: 'relu' };
+export const completionVae: VaeConfig = { ...mlp, condition: leftHalf, prior: priorNet };
 
 /** The conv VAE for 28×28 images, with 8 latent dimensions. */
 export const conv: VaeConfig = convVaePreset(8);
