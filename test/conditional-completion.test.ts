@@ -330,25 +330,30 @@ function bars(count: number, seed: number): { images: Float32Array; classes: num
   return { images, classes };
 }
 
+/** The 4×4 bars model: two quadrants (the left half) observed, a small prior network. */
+function barsModel(rt: Parameters<typeof VaeModel.create>[0], seed: number): VaeModel {
+  return VaeModel.create(
+    rt,
+    {
+      version: 2,
+      inputSize: 16,
+      inputShape: [1, 4, 4],
+      latentSize: 2,
+      encoder: { hidden: [16], activation: 'tanh' },
+      decoder: { hidden: [16], activation: 'tanh' },
+      likelihood: { kind: 'bernoulli' },
+      condition: { kind: 'quadrants', observed: 2 },
+      prior: { kind: 'conditional', hidden: [16], activation: 'tanh' },
+    },
+    { seed },
+  );
+}
+
 describe.each(TEST_ADAPTERS)('completing images on %s', (adapter) => {
-  it("complete(): observed pixels exact, missing ones the interpreter's draw; training learns the task", async () => {
+  it("complete(): observed pixels exact, missing ones the interpreter's draw of z ~ p(z|x_obs)", async () => {
     const rt = await runtimeFor(adapter);
     const seed = freshSeed();
-    const model = VaeModel.create(
-      rt,
-      {
-        version: 2,
-        inputSize: 16,
-        inputShape: [1, 4, 4],
-        latentSize: 2,
-        encoder: { hidden: [16], activation: 'tanh' },
-        decoder: { hidden: [16], activation: 'tanh' },
-        likelihood: { kind: 'bernoulli' },
-        condition: { kind: 'quadrants', observed: 2 },
-        prior: { kind: 'conditional', hidden: [16], activation: 'tanh' },
-      },
-      { seed },
-    );
+    const model = barsModel(rt, seed);
     const inference = VaeInference.create(model, { batchSizes: [8] });
     const test = bars(5, seed + 1);
     // The draw of seed 7 is the interpreter's draw at step 7 of the same graph (8 planned rows).
@@ -380,23 +385,29 @@ describe.each(TEST_ADAPTERS)('completing images on %s', (adapter) => {
       /decoder reads the observed pixels of each image \(condition 'quadrants'\).*use complete\(x\)/,
     );
     inference.destroy();
-    if (adapter !== TEST_ADAPTERS[0]) {
-      model.destroy();
-      return; // training is the same graphs as above: checked once, on the first adapter
-    }
-    // Training: the conditional NLL of the right half falls, and completions put the bar on the
-    // side the left half shows.
+    model.destroy();
+  });
+});
+
+// A few hundred steps: on the first adapter only (the step-by-step checks run on every adapter).
+describe.each(TEST_ADAPTERS.slice(0, 1))('training a completion model on %s', (adapter) => {
+  it('log p(x_miss|x_obs) rises and completions put the bar where the left half shows it', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const model = barsModel(rt, seed);
     const train = bars(240, seed + 2);
     const data = { images: train.images, count: 240 };
     const trainer = await Trainer.create(model, { batchSize: 40, lr: 1e-2, seed });
     const before = await trainer.logLikelihood(data, { k: 20 });
     await trainer.fit(data, { epochs: 15 });
     const after = await trainer.logLikelihood(data, { k: 20 });
+    // The optimum is the pixels' entropy: 8 missing pixels of 0.1 / 0.9, about −2.6 nats.
     expect(after.logPx, `log p(x_miss|x_obs) ${before.logPx} -> ${after.logPx}`).toBeGreaterThan(
       before.logPx + 2,
     );
-    const filler = VaeInference.create(model, { batchSizes: [8] });
-    const filled = await filler.complete(test.images, 5);
+    const test = bars(5, seed + 1);
+    const inference = VaeInference.create(model, { batchSizes: [8] });
+    const filled = await inference.complete(test.images, 5);
     for (let n = 0; n < 5; n++) {
       const k = test.classes[n]!;
       let [on, off] = [0, 0];
@@ -410,7 +421,7 @@ describe.each(TEST_ADAPTERS)('completing images on %s', (adapter) => {
       `completion: log p(x_miss|x_obs) ${before.logPx.toFixed(2)} -> ${after.logPx.toFixed(2)}`,
     );
     trainer.destroy();
-    filler.destroy();
+    inference.destroy();
     model.destroy();
   });
 });
