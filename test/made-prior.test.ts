@@ -95,7 +95,8 @@ describe('made prior config', () => {
   });
 });
 
-describe.each(TEST_ADAPTERS)('made prior on %s', (adapter) => {
+// The MADE is composed of ops tested on every adapter (masked linear layers, one-hot): one suffices.
+describe.each(TEST_ADAPTERS.slice(0, 1))('made prior on %s', (adapter) => {
   it('changing the code at position p changes no logits at positions <= p', async () => {
     const rt = await runtimeFor(adapter);
     const seed = freshSeed();
@@ -174,7 +175,6 @@ function knownDistribution(): Float64Array {
 describe('made prior training and sampling', () => {
   const adapter = TEST_ADAPTERS[0]!;
 
-  // Composed of ops tested on every adapter: one adapter suffices.
   it('the prior loss: GPU gradients = interpreter = finite differences', async () => {
     const rt = await runtimeFor(adapter);
     const seed = freshSeed();

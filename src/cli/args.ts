@@ -651,8 +651,7 @@ export const sampleCommand = defineCommand({
       kind: 'number',
       min: 0,
       default: 1,
-      help:
-        "scale of the prior's standard deviation (vq models: the learned prior's softmax temperature; 0 takes the most likely codes)",
+      help: "scale of the prior's standard deviation (vq models: the learned prior's softmax temperature; 0 takes the most likely codes)",
     },
     label: {
       kind: 'int',

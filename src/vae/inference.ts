@@ -103,7 +103,10 @@ export interface LatentDecodeOptions extends LabelOptions {
 
 /** Options of {@link VaeInference.sample}. */
 export interface SampleOptions extends LatentDecodeOptions {
-  /** Scale of the prior's standard deviation, finite and >= 0 (default 1; 0 decodes z = 0). */
+  /**
+   * Scale of the prior's standard deviation, finite and >= 0 (default 1; 0 decodes z = 0); for a
+   * vq model's learned prior, the softmax temperature (0: the most likely codes).
+   */
   temperature?: number;
   /**
    * PRNG seed, an integer in [0, 2^32); with a seed the draw is reproducible (step 0), without
@@ -484,7 +487,10 @@ export class VaeInference {
 
   /**
    * n draws from the prior, z = temperature * N(0, I) (noise drawn on the GPU), decoded (two
-   * stochastic layers: z is the code z2, decoded through the mean of p(z1|z2)).
+   * stochastic layers: z is the code z2, decoded through the mean of p(z1|z2)). A vq model draws
+   * its code indices from its learned prior (prior 'made', trained by `PriorTrainer`):
+   * ancestral sampling on the GPU from softmax(logits / temperature) position by position
+   * (temperature 0: the most likely code each time); `codes` are then the indices (n, P).
    */
   async sample(n: number, options: SampleOptions = {}): Promise<Decoded> {
     checkCount('sample', 'n', n);

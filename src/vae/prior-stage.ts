@@ -203,14 +203,12 @@ export class PriorTrainer {
     }
     const rt = model.rt;
     // Everything but the prior is excluded, as the VAE's non-parameter tensors are.
-    const flat = model
-      .flatParams()
-      .map((p) => ({
-        name: p.name,
-        offset: p.offset,
-        size: p.size,
-        buffer: !p.name.startsWith(PRIOR_PREFIX),
-      }));
+    const flat = model.flatParams().map((p) => ({
+      name: p.name,
+      offset: p.offset,
+      size: p.size,
+      buffer: !p.name.startsWith(PRIOR_PREFIX),
+    }));
     const optimizer = await Optimizer.create(
       rt,
       { buffer: model.params, offset: 0, size: model.flatSize * 4 },
@@ -426,6 +424,7 @@ export class PriorSampler {
     pass.end();
   }
 
+  /** Frees the compiled graph and its buffers. */
   destroy(): void {
     this.cg.destroy();
   }
