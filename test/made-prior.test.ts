@@ -13,7 +13,9 @@ import { runGraph64 } from '../src/reference/graph.js';
 import { parameterSpecs, resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
 import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
-import { buildPriorGraph, PriorTrainer } from '../src/vae/prior-stage.js';
+import { buildPriorGraph, PriorSampler, PriorTrainer } from '../src/vae/prior-stage.js';
+import { categoricalSample64 } from '../src/reference/categorical.js';
+import { readFloats } from '../src/gpu/buffers.js';
 import { madeLogits, madeMasks, type MadePriorConfig } from '../src/vae/prior/made.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { checkGraphGradients, probedGraph } from './helpers/graph-check.js';
@@ -174,6 +176,57 @@ function knownDistribution(): Float64Array {
 
 describe('made prior training and sampling', () => {
   const adapter = TEST_ADAPTERS[0]!;
+
+  it('the ancestral sampler draws what the float64 interpreter draws, position by position', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const [P, K, R, T] = [4, 5, 37, 0.8];
+    const config = resolveVaeConfig(vqConfig(P, K, { kind: 'made', hidden: [11] }));
+    const weights = initialWeights(config, seed);
+    // Larger weights than the init's: conditionals far from uniform.
+    for (const [name, w] of weights)
+      if (name.startsWith('prior.')) w.forEach((v, i) => (w[i] = 4 * v));
+    const model = VaeModel.create(rt, config, { weights });
+    const sampler = await PriorSampler.create(model, R, seed);
+    const encoder = rt.device.createCommandEncoder({ label: 'test.sample' });
+    sampler.encode(encoder, T, 3, 2);
+    rt.device.queue.submit([encoder.finish()]);
+    const got = await readFloats(rt.device, sampler.codes);
+    sampler.destroy();
+    model.destroy();
+    // The reference: P forward passes of the interpreter, each drawing one position.
+    const pg = buildPriorGraph(config, R, false);
+    const params = new Map([...weights].map(([k, v]) => [k, Float64Array.from(v)]));
+    const codes = new Float32Array(R * P);
+    let nearBoundary = 0;
+    for (let p = 0; p < P; p++) {
+      const logits = runGraph64(pg.graph, {
+        params,
+        inputs: new Map([
+          ['codes', codes],
+          ['hyper', Float32Array.of(0)],
+        ]),
+      }).value(pg.logits);
+      const draw = categoricalSample64(logits, {
+        rows: R,
+        classes: K,
+        positions: P,
+        position: p,
+        temperature: T,
+        seed,
+        step: 3,
+        sample: 2,
+        stream: 0,
+      });
+      for (let r = 0; r < R; r++) {
+        // Within float32 rounding of a boundary, take the GPU's draw and go on from there.
+        if (draw.margin[r]! < 1e-4) nearBoundary++;
+        codes[r * P + p] = draw.margin[r]! < 1e-4 ? got[r * P + p]! : draw.idx[r]!;
+      }
+    }
+    expect(nearBoundary, `seed=${seed}`).toBeLessThan(R * P * 0.01 + 2);
+    expect([...got], `seed=${seed}`).toEqual([...codes]);
+  });
 
   it('the prior loss: GPU gradients = interpreter = finite differences', async () => {
     const rt = await runtimeFor(adapter);
