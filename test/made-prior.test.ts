@@ -294,6 +294,12 @@ describe('made prior training and sampling', () => {
     });
     const codes = Float32Array.from(rows);
     const trainer = await PriorTrainer.create(model, { batchSize: 256, lr: 1e-2, seed: 1 });
+    await expect(trainer.trainStep(new Float32Array(3 * 300), 300)).rejects.toThrow(
+      /prior trainer: rows must be an integer in \[1, 256\], got 300/,
+    );
+    await expect(trainer.fit(Float32Array.of(0, 1, 3), { epochs: 1 })).rejects.toThrow(
+      /prior fit: codes\[2\] is 3, not a code index in \[0, 3\)/,
+    );
     const reports = await trainer.fit(codes, { epochs: 12 });
     // Its entropy (bits per code) is the floor of the prior's NLL.
     let entropy = 0;
@@ -348,6 +354,9 @@ describe('made prior training and sampling', () => {
     const model = VaeModel.create(rt, vqConfig(2, 3), { seed: 1 });
     const vae = VaeInference.create(model);
     await expect(vae.sample(4)).rejects.toThrow(/no learned prior over its codes.*train-prior/);
+    await expect(PriorTrainer.create(model)).rejects.toThrow(
+      /prior trainer: the model has no learned prior/,
+    );
     vae.destroy();
     model.destroy();
   });

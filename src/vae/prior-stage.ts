@@ -244,10 +244,21 @@ export class PriorTrainer {
   /** One step on `rows` code sequences (codes (rows, P) row-major); waits only for the GPU's pace. */
   async trainStep(codes: Float32Array, rows: number): Promise<void> {
     this.checkAlive();
+    const P = this.shape.positions;
+    if (!Number.isInteger(rows) || rows < 1 || rows > this.batchSize) {
+      throw new Error(
+        `prior trainer: rows must be an integer in [1, ${this.batchSize}], got ${rows}`,
+      );
+    }
+    if (codes.length < rows * P) {
+      throw new Error(
+        `prior trainer: the batch holds ${codes.length} codes, ${rows} rows of ${P} need ${rows * P}`,
+      );
+    }
     const { cg, pg } = await this.graph(rows, true);
     while (this.inFlight.length >= (this.options.maxInFlight ?? 2)) await this.inFlight.shift();
     const rt = this.model.rt;
-    cg.write(pg.codes, codes.subarray(0, rows * this.shape.positions));
+    cg.write(pg.codes, codes.subarray(0, rows * P));
     this.optimizer.setStep(this.options.lr ?? 1e-3);
     const encoder = rt.device.createCommandEncoder({ label: `${this.model.label}.prior.step` });
     const pass = encoder.beginComputePass({ label: `${this.model.label}.prior.step` });
