@@ -63,6 +63,9 @@ async function writeSamples(
   const inference = VaeInference.create(model);
   try {
     if (model.config.posterior.kind === 'vq') {
+      if (label !== undefined) {
+        throw new Error('--label applies only to conditional models (condition label)');
+      }
       // Codes drawn from the learned prior (an error naming train-prior when there is none).
       const { images } = await inference.sample(count, { temperature, seed });
       await writePng(path, images, count, side, Math.ceil(Math.sqrt(count)));
