@@ -88,6 +88,7 @@ export type { IafPosteriorConfig } from './vae/posterior/iaf.js';
 export type { VqPosteriorConfig } from './vae/posterior/vq.js';
 export type { StandardNormalPriorConfig } from './vae/prior/standard-normal.js';
 export type { ConditionalPriorConfig } from './vae/prior/conditional.js';
+export type { CodeShape, MadePriorConfig } from './vae/prior/made.js';
 export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
 export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';
 export type { NoConditionConfig } from './vae/condition/none.js';
@@ -132,6 +133,12 @@ export {
   type TrainerOptions,
 } from './vae/trainer.js';
 export { formatMetrics } from './vae/metrics.js';
+export {
+  PriorSampler,
+  PriorTrainer,
+  type PriorEpochReport,
+  type PriorTrainerOptions,
+} from './vae/prior-stage.js';
 export { Evaluator, type EvaluatorOptions, type LogLikelihoodOptions } from './vae/evaluator.js';
 export {
   Optimizer,

@@ -12,6 +12,7 @@ import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
 import { EXPERIMENT_POSTERIOR_NAMES, type ExperimentPosterior } from '../experiments/settings.js';
 import { MAX_IAF_STEPS } from '../vae/posterior/iaf.js';
 import { MAX_PLANAR_STEPS } from '../vae/posterior/planar.js';
+import { trainPriorCommand } from './train-prior-args.js';
 import {
   closest,
   commandHelp,
@@ -650,7 +651,7 @@ export const sampleCommand = defineCommand({
       kind: 'number',
       min: 0,
       default: 1,
-      help: "scale of the prior's standard deviation",
+      help: "scale of the prior's standard deviation (vq models: the learned prior's softmax temperature; 0 takes the most likely codes)",
     },
     label: {
       kind: 'int',
@@ -888,6 +889,7 @@ export const inpaintCommand = defineCommand({
 /** Every command, in the order of the help text. */
 export const COMMANDS = {
   train: trainCommand,
+  'train-prior': trainPriorCommand,
   eval: evalCommand,
   sample: sampleCommand,
   experiment: experimentCommand,

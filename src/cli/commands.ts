@@ -14,6 +14,7 @@ import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
 import { experiment } from './experiment.js';
 import { inpaint } from './inpaint.js';
+import { trainPrior } from './train-prior.js';
 import { ownStderr } from './native-stderr.js';
 import { metricsJson, Output, round, runtime } from './output.js';
 import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
@@ -61,6 +62,15 @@ async function writeSamples(
   const condition = model.config.condition;
   const inference = VaeInference.create(model);
   try {
+    if (model.config.posterior.kind === 'vq') {
+      if (label !== undefined) {
+        throw new Error('--label applies only to conditional models (condition label)');
+      }
+      // Codes drawn from the learned prior (an error naming train-prior when there is none).
+      const { images } = await inference.sample(count, { temperature, seed });
+      await writePng(path, images, count, side, Math.ceil(Math.sqrt(count)));
+      return;
+    }
     if (condition.kind === 'label' && label === undefined) {
       const perClass = Math.max(1, Math.ceil(count / condition.classes));
       const codes = new Float32Array(perClass * Z).map(() => temperature * rng.normal());
@@ -331,10 +341,13 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   const files = [checkpointPath];
   if (Number.isInteger(Math.sqrt(D))) {
     const side = Math.sqrt(D);
-    const samples = join(o.out, 'samples.png');
-    // A conditional model's grid has one row per class.
-    await writeSamples(model, samples, 64, side, seed + 1);
-    files.push(samples);
+    // A vq model samples from its learned prior, trained afterwards by train-prior.
+    if (model.config.posterior.kind !== 'vq' || model.config.prior.kind === 'made') {
+      const samples = join(o.out, 'samples.png');
+      // A conditional model's grid has one row per class.
+      await writeSamples(model, samples, 64, side, seed + 1);
+      files.push(samples);
+    }
     const n = Math.min(32, data.test.count);
     const recon = await reconstruct(model, data.test, n, seed);
     // Pairs: each test image followed by its reconstruction.
@@ -426,6 +439,8 @@ export async function runCommand(
   switch (args.command) {
     case 'train':
       return train(args.options, context);
+    case 'train-prior':
+      return trainPrior(args.options);
     case 'eval':
       return evaluate(args.options);
     case 'sample':

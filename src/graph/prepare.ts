@@ -10,6 +10,8 @@ import type { Tensor } from './graph.js';
 export interface StepState {
   /** 0-based step counter (part of the PRNG counter: new noise every step). */
   step: number;
+  /** Chunk of one call (counter word 1 of the samplers that read it; default 0). */
+  sample?: number;
 }
 
 export interface PrepareContext {

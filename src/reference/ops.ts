@@ -71,6 +71,8 @@ import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.j
 import { argminRows64, codeUsage64, vqEma64 } from './quantize.js';
 import type { VqEmaAttrs } from '../graph/ops/quantize.js';
 import { randomMask64 } from './mask.js';
+import { categoricalSample64 } from './categorical.js';
+import type { CategoricalSampleAttrs } from '../graph/ops/categorical.js';
 import type { RandomMaskAttrs } from '../graph/ops/mask.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
@@ -205,6 +207,29 @@ const randomMask: ReferenceOp = {
     const a = attrs<RandomMaskAttrs>(op);
     const rows = op.out.mask!.rows;
     return { mask: randomMask64(a.pattern, rows, a.shape, a.seed, c.step, a.stream) };
+  },
+};
+
+// Column position[0] of y redrawn; the rest of y keeps its current value (it is written in place).
+const categoricalSample: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<CategoricalSampleAttrs>(op);
+    const y = op.out.y!;
+    const P = y.cols;
+    const position = Math.min(Math.max(Math.trunc(c.in('position')[0]!), 0), P - 1);
+    const { idx } = categoricalSample64(c.in('logits'), {
+      rows: y.rows,
+      classes: a.classes,
+      positions: P,
+      position,
+      temperature: c.in('temperature')[0]!,
+      seed: a.seed,
+      step: c.step,
+      stream: a.stream,
+    });
+    const out = Float64Array.from(c.value(y));
+    idx.forEach((k, r) => (out[r * P + position] = k));
+    return { y: out };
   },
 };
 
@@ -660,6 +685,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   conv_transpose2d: conv(true),
   reparam,
   random_mask: randomMask,
+  categorical_sample: categoricalSample,
   full_reparam: fullReparam,
   full_scale_tril: scaleTril,
   kl,

@@ -293,6 +293,7 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     condition,
   };
   if (inputShape) resolved.inputShape = inputShape;
+  PRIORS[resolved.prior.kind]!.check?.(resolved.prior, resolved, 'prior');
   if (
     POSTERIORS[posterior.kind]!.density === false &&
     OBJECTIVES[resolved.objective.kind]!.needsDensity

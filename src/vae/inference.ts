@@ -40,6 +40,7 @@ import {
   type CheckpointSource,
   type ReadSourceOptions,
 } from '../checkpoint/source.js';
+import { madePriorOf, PriorSampler } from './prior-stage.js';
 import { codeWidth, resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
 import { buildCompletionGraph, buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
 import { checkLabels, writeFeeds } from './feeds.js';
@@ -102,7 +103,10 @@ export interface LatentDecodeOptions extends LabelOptions {
 
 /** Options of {@link VaeInference.sample}. */
 export interface SampleOptions extends LatentDecodeOptions {
-  /** Scale of the prior's standard deviation, finite and >= 0 (default 1; 0 decodes z = 0). */
+  /**
+   * Scale of the prior's standard deviation, finite and >= 0 (default 1; 0 decodes z = 0); for a
+   * vq model's learned prior, the softmax temperature (0: the most likely codes).
+   */
   temperature?: number;
   /**
    * PRNG seed, an integer in [0, 2^32); with a seed the draw is reproducible (step 0), without
@@ -483,7 +487,10 @@ export class VaeInference {
 
   /**
    * n draws from the prior, z = temperature * N(0, I) (noise drawn on the GPU), decoded (two
-   * stochastic layers: z is the code z2, decoded through the mean of p(z1|z2)).
+   * stochastic layers: z is the code z2, decoded through the mean of p(z1|z2)). A vq model draws
+   * its code indices from its learned prior (prior 'made', trained by `PriorTrainer`):
+   * ancestral sampling on the GPU from softmax(logits / temperature) position by position
+   * (temperature 0: the most likely code each time); `codes` are then the indices (n, P).
    */
   async sample(n: number, options: SampleOptions = {}): Promise<Decoded> {
     checkCount('sample', 'n', n);
@@ -496,6 +503,9 @@ export class VaeInference {
       throw new Error(`sample: seed must be an integer in [0, 2^32), got ${seed}`);
     }
     const step = options.seed === undefined ? this.sampleCalls++ : 0;
+    if (this.config.posterior.kind === 'vq') {
+      return this.samplePrior(n, temperature, seed, step, options);
+    }
     const y = this.labelsFor('sample', options.labels, n);
     return this.run(async () => {
       const Z = this.config.latentSize;
@@ -561,6 +571,46 @@ export class VaeInference {
         }
       }
       return { images, missing, rows };
+    });
+  }
+
+  /**
+   * A vq model's sample(): codes drawn from its learned prior (ancestral sampling on the GPU,
+   * softmax(logits / temperature) per position; temperature 0 takes the most likely code), decoded
+   * in the same submit.
+   */
+  private samplePrior(
+    n: number,
+    temperature: number,
+    seed: number,
+    step: number,
+    options: SampleOptions,
+  ): Promise<Decoded> {
+    madePriorOf(this.config, 'sample');
+    if (options.labels !== undefined) {
+      throw new Error('sample: labels were given, but the model has no condition (condition none)');
+    }
+    return this.run(async () => {
+      const P = codeWidth(this.config);
+      const D = this.config.inputSize;
+      const codes = new Float32Array(n * P);
+      const images = new Float32Array(n * D);
+      let chunk = 0;
+      for (const [start, count] of this.chunks(n)) {
+        const rows = this.plannedSize(count);
+        const d = await this.decodeEntry(rows, options);
+        const sampler = await this.cached(`prior${rows}.${seed}`, () =>
+          PriorSampler.create(this.model, rows, seed),
+        );
+        const encoder = this.rt.device.createCommandEncoder({ label: 'inference.sample' });
+        sampler.encode(encoder, temperature, step, chunk++);
+        copy(encoder, sampler.codes, d.cg.buffer(d.z));
+        this.encodeDecode(encoder, d, []);
+        this.rt.device.queue.submit([encoder.finish()]);
+        codes.set(await this.readCodes(d, count), start * P);
+        images.set(await this.readImages(d, count), start * D);
+      }
+      return { codes, images, rows: n };
     });
   }
 

@@ -15,6 +15,7 @@ import {
 import { planarPosterior, type PlanarPosteriorConfig } from './posterior/planar.js';
 import { vqPosterior, type VqPosteriorConfig } from './posterior/vq.js';
 import { conditionalPrior, type ConditionalPriorConfig } from './prior/conditional.js';
+import { madePrior, type MadePriorConfig } from './prior/made.js';
 import { standardNormalPrior, type StandardNormalPriorConfig } from './prior/standard-normal.js';
 import type { ConditionKind, ObjectiveKind, PosteriorKind, PriorKind } from './sections.js';
 
@@ -34,10 +35,11 @@ export type PosteriorConfig =
   | HierarchicalPosteriorConfig
   | VqPosteriorConfig;
 /**
- * The `prior` section, p(z): 'standard-normal' (the default) or 'conditional' (a learned p(z|c) on
- * the condition's context, `{ kind: 'conditional', hidden: [500, 500] }`).
+ * The `prior` section, p(z): 'standard-normal' (the default), 'conditional' (a learned p(z|c) on
+ * the condition's context, `{ kind: 'conditional', hidden: [500, 500] }`) or, over a vq
+ * posterior's codes, the learned autoregressive prior `{ kind: 'made', hidden: [128] }`.
  */
-export type PriorConfig = StandardNormalPriorConfig | ConditionalPriorConfig;
+export type PriorConfig = StandardNormalPriorConfig | ConditionalPriorConfig | MadePriorConfig;
 /**
  * The `objective` section, the loss training minimizes: 'elbo' (the default,
  * `{ kind: 'elbo', beta: 1, reduction: 'sum' }`) or 'iwae'.
@@ -68,6 +70,7 @@ export const POSTERIORS: Readonly<Record<string, PosteriorKind<PosteriorConfig>>
 export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {
   'standard-normal': standardNormalPrior,
   conditional: conditionalPrior,
+  made: madePrior,
 };
 
 export const OBJECTIVES: Readonly<Record<string, ObjectiveKind<ObjectiveConfig>>> = {

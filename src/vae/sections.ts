@@ -146,12 +146,16 @@ export interface PriorGraph {
 
 export interface PriorKind<C extends { kind: string } = { kind: string }> extends SectionKind<C> {
   /**
-   * Parameters of the prior (a prior network reading the condition's context of `contextWidth`
-   * values per example), declared after the decoder's; absent: none.
+   * Parameters of the prior, declared after the decoder's: a prior network reading the
+   * condition's context of `contextWidth` values per example (conditional), or the MADE over a vq
+   * posterior's codes (made: non-parameter tensors of the VAE that the prior stage trains); absent:
+   * none.
    */
-  params?(c: C, model: ModelShape, contextWidth: number): ParameterSpec[];
+  params?(c: C, model: ResolvedVaeConfig, contextWidth: number): ParameterSpec[];
   /** True when the prior reads the condition's context: a condition with one is required. */
   readonly conditional?: boolean;
+  /** Checks the prior against the rest of the description (made: a vq posterior); absent: none. */
+  check?(c: C, config: ResolvedVaeConfig, path: string): void;
   build(ctx: BuildContext, c: C, condition: ConditionGraph): PriorGraph;
 }
 

@@ -1,5 +1,5 @@
 // Sample statistics for the statistical tests of the random streams (PRNG, reparameterization).
-import { normalCdf64 } from '../../src/reference/math.js';
+import { inverseNormalCdf64, normalCdf64 } from '../../src/reference/math.js';
 
 /** Pearson correlation of two equally long samples. */
 export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -47,4 +47,45 @@ export function ksNormalStatistic(values: ArrayLike<number>): number {
     d = Math.max(d, (i + 1) / n - f, f - i / n);
   }
   return d;
+}
+
+/**
+ * Pearson's chi-square statistic of observed counts against probabilities (the expected counts
+ * n·p), with cells of expected count below `minExpected` pooled into one (so the statistic stays
+ * chi-square distributed); df = cells − 1. Observations in cells of probability 0 make it Infinity.
+ */
+export function chiSquare(
+  counts: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  minExpected = 5,
+): { statistic: number; df: number } {
+  let n = 0;
+  for (let i = 0; i < counts.length; i++) n += counts[i]!;
+  let statistic = 0;
+  let cells = 0;
+  let pooledObserved = 0;
+  let pooledExpected = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const e = n * probs[i]!;
+    if (e === 0 && counts[i]! > 0) return { statistic: Infinity, df: counts.length - 1 };
+    if (e < minExpected) {
+      pooledObserved += counts[i]!;
+      pooledExpected += e;
+      continue;
+    }
+    statistic += (counts[i]! - e) ** 2 / e;
+    cells++;
+  }
+  if (pooledExpected > 0) {
+    statistic += (pooledObserved - pooledExpected) ** 2 / pooledExpected;
+    cells++;
+  }
+  return { statistic, df: Math.max(1, cells - 1) };
+}
+
+/** The chi-square quantile at 1 − alpha (Wilson-Hilferty; within ~1% for df >= 2). */
+export function chiSquareCritical(df: number, alpha: number): number {
+  const z = inverseNormalCdf64(1 - alpha);
+  const a = 2 / (9 * df);
+  return df * (1 - a + z * Math.sqrt(a)) ** 3;
 }
