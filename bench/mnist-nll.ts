@@ -1,7 +1,9 @@
 // What the MNIST quality benchmarks share (bench/iwae.ts: k samples; bench/posteriors.ts: posterior
-// kinds): one fixed binarization of the first test images for every model, our training run
-// (resumable per epoch), the PyTorch twin's, and the test NLL, −log p(x) importance-sampled, for
-// both (ours on the GPU, the twin's in float64 by bench/twin-nll.py).
+// kinds; bench/completion.ts: the quadrant completion task): one fixed binarization of the first
+// test images for every model (or the grayscale images themselves), our training run (resumable
+// per epoch), the PyTorch twin's, and the test NLL, −log p(x) importance-sampled (for a completion
+// model −log p(x_miss|x_obs)), for both (ours on the GPU, the twin's in float64 by
+// bench/twin-nll.py).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +42,18 @@ export function binarizedTest(
   return { test: { images: bin, count }, path };
 }
 
+/** The first `count` test images as they are (grayscale), and the raw file the twin reads. */
+export function greyTest(
+  images: Float32Array,
+  count: number,
+  out: string,
+): { test: Dataset; path: string } {
+  const grey = images.slice(0, count * 784);
+  const path = join(out, `test-grey-${count}.f32`);
+  writeFileSync(path, grey);
+  return { test: { images: grey, count }, path };
+}
+
 export interface RunOptions {
   name: string;
   config: VaeConfig;
@@ -47,6 +61,10 @@ export interface RunOptions {
   batch: number;
   seed: number;
   out: string;
+  /** Training pixels: binarized anew every batch (the default), or as they are ('none'). */
+  binarize?: 'dynamic' | 'none';
+  /** Train the twin on the first N examples only (ours takes the Dataset it is given). */
+  trainCount?: number;
 }
 
 /**
@@ -82,7 +100,7 @@ export async function trainOurs(
     await trainer.fit(train, {
       epochs: epoch,
       startStep: trainer.step,
-      binarize: 'dynamic',
+      binarize: o.binarize ?? 'dynamic',
       onEpoch: (r) =>
         console.log(
           `ours ${o.name} epoch ${r.epoch}: train loss ${r.train.loss.toFixed(2)}, ` +
@@ -123,8 +141,14 @@ export function twinEnv(openblas: string): NodeJS.ProcessEnv {
   };
 }
 
-/** Trains the twin with the same settings; returns its checkpoint and the seconds taken. */
-export function trainTwin(o: RunOptions & { data: string; env: NodeJS.ProcessEnv }): {
+/**
+ * Trains the twin with the same settings; returns its checkpoint and the seconds taken. With
+ * `baseline`, the NN baseline of the completion task the config describes instead of the model
+ * (train.py --baseline).
+ */
+export function trainTwin(
+  o: RunOptions & { data: string; env: NodeJS.ProcessEnv; baseline?: boolean },
+): {
   checkpoint: string;
   seconds: number;
 } {
@@ -138,11 +162,15 @@ export function trainTwin(o: RunOptions & { data: string; env: NodeJS.ProcessEnv
     [
       ...['-m', 'webgpu_vae_torch.train', '--config', configPath, '--data', o.data],
       ...['--out', dir, '--epochs', String(o.epochs), '--batch-size', String(o.batch)],
-      ...['--lr', '1e-3', '--binarize', 'dynamic', '--seed', String(o.seed), '--no-test'],
+      ...['--lr', '1e-3', '--binarize', o.binarize ?? 'dynamic', '--seed', String(o.seed)],
+      '--no-test',
+      ...(o.trainCount !== undefined ? ['--limit', String(o.trainCount)] : []),
+      ...(o.baseline ? ['--baseline'] : []),
     ],
     { env: o.env, stdio: 'inherit' },
   );
-  return { checkpoint: join(dir, 'model.safetensors'), seconds: (performance.now() - t0) / 1000 };
+  const file = o.baseline ? 'baseline.safetensors' : 'model.safetensors';
+  return { checkpoint: join(dir, file), seconds: (performance.now() - t0) / 1000 };
 }
 
 /** The twin's test NLL of a checkpoint on the binarized test file, in float64. */
@@ -201,6 +229,11 @@ export interface ComparisonOptions {
   /** Results go to <out>/<label>-<date>.json. */
   out: string;
   label: string;
+  /**
+   * More twin-only rows (e.g. a baseline), run after the twin's runs and listed with them;
+   * `env` is the twin processes' environment.
+   */
+  twinExtras?: (env: NodeJS.ProcessEnv) => QualityRow[];
 }
 
 /**
@@ -246,13 +279,10 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
       const samplesPerSecond = perSecond(run, seconds);
       rows.push({ name: run.name, who: 'twin', nll, seconds, samplesPerSecond });
     }
+    rows.push(...(o.twinExtras?.(env) ?? []));
   }
-  console.log(
-    `\n${qualityTable(
-      rows,
-      o.runs.map((r) => r.name),
-    )}`,
-  );
+  const names = [...new Set([...o.runs.map((r) => r.name), ...rows.map((r) => r.name)])];
+  console.log(`\n${qualityTable(rows, names)}`);
   const file = join(o.out, `${o.label}-${started.slice(0, 10)}.json`);
   const settings = { epochs: o.runs[0]?.epochs, batch: o.runs[0]?.batch, evalK: o.evalK };
   writeFileSync(

@@ -2,6 +2,9 @@
 example, logsumexp over k samples of log p(x|z) + log p(z) − log q(z|x), minus log k, in chunks
 (any posterior kind the twin has).
 The data is a raw little-endian float32 file of `count` rows of 784 values (bench/iwae.ts writes it).
+For a completion model (condition 'quadrants') this is −log p(x_miss|x_obs); for the quadrant
+task's NN baseline (a checkpoint of train.py --baseline) the deterministic BCE over the missing
+pixels, negated (k is moot).
 
     PYTHONPATH=python python3 bench/twin-nll.py --checkpoint F --data F --count N --k 5000
 Prints one JSON line: {"logPx": mean over the examples}.
@@ -13,7 +16,9 @@ import math
 
 import torch
 
+from webgpu_vae_torch.baseline import is_baseline, load_baseline
 from webgpu_vae_torch.checkpoint import load_checkpoint, net_from_checkpoint
+from webgpu_vae_torch.objectives import sample_terms
 
 
 def log_px(net, x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
@@ -21,15 +26,12 @@ def log_px(net, x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     net.draw gives z, log q and log p for every posterior kind (flows: the flow's log-det;
     two stochastic layers: both layers), as the training objectives use it."""
     with torch.no_grad():
-        params = net.posterior_params(x)
         parts = []
         for done in range(0, k, chunk):
             K = min(chunk, k - done)
             eps = torch.randn(x.shape[0] * K, net.config.noise_size, dtype=x.dtype)
-            z, log_qz, log_pz = net.draw(params, eps, K)
-            output, log_sigma = net.decode(z)
-            nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0))
-            parts.append((-nll + log_pz - log_qz).reshape(x.shape[0], K))
+            t = sample_terms(net, x, eps, K=K)
+            parts.append((-t['nll'] + t['logP'] - t['logQ']).reshape(x.shape[0], K))
         return torch.logsumexp(torch.cat(parts, 1), 1) - math.log(k)
 
 
@@ -44,10 +46,16 @@ def main() -> None:
     p.add_argument('--seed', type=int, default=0)
     a = p.parse_args()
     torch.manual_seed(a.seed)
-    net = net_from_checkpoint(load_checkpoint(a.checkpoint), a.checkpoint).double()
+    ckpt = load_checkpoint(a.checkpoint)
     raw = torch.from_file(a.data, size=a.count * 784, dtype=torch.float32)
     x = raw.reshape(a.count, 784).double()
     total = 0.0
+    if is_baseline(ckpt.metadata):
+        net = load_baseline(a.checkpoint).double()
+        with torch.no_grad():
+            print(json.dumps({'logPx': -float(net.nll(x).sum()) / a.count}))
+        return
+    net = net_from_checkpoint(ckpt, a.checkpoint).double()
     for start in range(0, a.count, a.batch):
         total += float(log_px(net, x[start:start + a.batch], a.k, a.chunk).sum())
     print(json.dumps({'logPx': total / a.count}))

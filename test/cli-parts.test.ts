@@ -449,7 +449,7 @@ describe('parseCliArgs', () => {
     for (const word of ['--capacity-steps', '--config FILE', '--preset NAME', '--save-every N']) {
       expect(train).toContain(word);
     }
-    expect(train).toContain('--latent N          latent dimensions, 1..256 (default 20)');
+    expect(train).toContain('--latent N           latent dimensions, 1..256 (default 20)');
     expect(train).toMatch(/--dataset NAME +dataset by name: digits \| mnist \| fashion-mnist/);
     expect(train).toMatch(/\$WEBGPU_VAE_DATA\/<dataset>, .\/data\/<dataset> and ..\/shared\/data/);
     expect(train).toMatch(/Examples:\n {2}webgpu-vae train\n/);
@@ -475,6 +475,7 @@ describe('parseCliArgs', () => {
       posterior: { kind: 'diagonal' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
+      prior: { kind: 'standard-normal' },
       masking: { kind: 'none' },
       beta: 1,
       capacity: undefined,
@@ -556,6 +557,7 @@ describe('parseCliArgs', () => {
       posterior: { kind: 'full' },
       objective: { kind: 'elbo' },
       condition: { kind: 'none' },
+      prior: { kind: 'standard-normal' },
       masking: { kind: 'none' },
       beta: 4,
       capacity: { max: 25, steps: 10000 },
@@ -716,7 +718,7 @@ describe('parseCliArgs', () => {
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
     expect(parseError(['fit'])).toBe(
-      "unknown command 'fit'; commands: train, train-prior, eval, sample, experiment, inpaint, help",
+      "unknown command 'fit'; commands: train, train-prior, eval, sample, experiment, inpaint, complete, help",
     );
   });
 
@@ -1008,6 +1010,74 @@ describe('masking flags', () => {
     );
   });
 
+  it('train --condition quadrants: --observed, --prior conditional, --prior-hidden and their mistakes', () => {
+    expect(
+      train('--condition', 'quadrants', '--observed', '2', '--prior', 'conditional'),
+    ).toMatchObject({
+      condition: { kind: 'quadrants', observed: 2 },
+      prior: { kind: 'conditional', hidden: [500, 500] },
+    });
+    expect(
+      train('--condition', 'label', '--prior', 'conditional', '--prior-hidden', 'none').prior,
+    ).toEqual({ kind: 'conditional', hidden: [] });
+    expect(train('--condition', 'quadrants', '--observed', '3').prior).toEqual({
+      kind: 'standard-normal',
+    });
+    expect(parseError(['train', '--condition', 'quadrants'])).toMatch(
+      /--condition quadrants needs --observed 1, 2 or 3/,
+    );
+    expect(parseError(['train', '--condition', 'quadrants', '--observed', '4'])).toMatch(
+      /--observed must be >= 1 and <= 3, got 4/,
+    );
+    expect(parseError(['train', '--observed', '1'])).toMatch(
+      /--observed applies only to --condition quadrants/,
+    );
+    expect(
+      parseError([
+        'train',
+        '--condition',
+        'quadrants',
+        '--observed',
+        '1',
+        '--likelihood',
+        'gaussian',
+      ]),
+    ).toMatch(/--condition quadrants scores the missing pixels with --likelihood bernoulli/);
+    expect(parseError(['train', '--prior', 'conditional'])).toMatch(
+      /--prior conditional reads the condition: give --condition quadrants or label/,
+    );
+    expect(parseError(['train', '--prior-hidden', '8'])).toMatch(
+      /--prior-hidden applies only to --prior conditional/,
+    );
+    expect(
+      parseError([
+        'train',
+        '--condition',
+        'label',
+        '--prior',
+        'conditional',
+        '--prior-hidden',
+        'x',
+      ]),
+    ).toMatch(/--prior-hidden must be a comma-separated list of integers/);
+    expect(
+      parseError(['train', '--config', 'm.json', '--condition', 'label', '--prior', 'conditional']),
+    ).toMatch(/cannot be combined with --config/);
+  });
+
+  it('complete parses its flags', () => {
+    const r = parseCliArgs(['complete', '--checkpoint', 'm.safetensors', '--out', 'c.png']);
+    expect(r.command === 'complete' && r.options).toMatchObject({
+      checkpoint: 'm.safetensors',
+      count: 8,
+      draws: 1,
+      seed: 0,
+      out: 'c.png',
+    });
+    expect(parseError(['complete', '--out', 'c.png'])).toMatch(/--checkpoint/);
+    expect(parseError(['complete', '--checkpoint', 'm', '--draws', '17'])).toMatch(/--draws/);
+  });
+
   it('inpaint parses its flags and names the mistakes', () => {
     const r = parseCliArgs([
       'inpaint',
@@ -1070,6 +1140,7 @@ describe('the model of train', () => {
     posterior: { kind: 'diagonal' },
     objective: { kind: 'elbo' },
     condition: { kind: 'none' },
+    prior: { kind: 'standard-normal' },
     masking: { kind: 'none' },
   };
 
@@ -1138,6 +1209,22 @@ describe('the model of train', () => {
     expect(c.objective).toEqual({ kind: 'iwae', samples: 7, reduction: 'sum' });
     expect(c.condition).toEqual({ kind: 'label', classes: 10, inject: 'dense' });
     expect(resolveVaeConfig(c).objective.kind).toBe('iwae');
+  });
+
+  it('builds the completion task from --condition quadrants and --prior conditional', async () => {
+    const c = await modelConfig(
+      {
+        ...choice,
+        capacity: undefined,
+        condition: { kind: 'quadrants', observed: 1 },
+        prior: { kind: 'conditional', hidden: [8] },
+      },
+      784,
+    );
+    expect(c.condition).toEqual({ kind: 'quadrants', observed: 1 });
+    expect(c.prior).toEqual({ kind: 'conditional', hidden: [8], activation: 'tanh' });
+    expect(resolveVaeConfig(c).condition).toEqual({ kind: 'quadrants', observed: 1, fill: -1 });
+    expect(await modelConfig(choice, 784)).not.toHaveProperty('prior');
   });
 
   it('builds two stochastic layers from --posterior hierarchical and --latent', async () => {

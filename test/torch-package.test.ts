@@ -44,6 +44,26 @@ const CONFIGS: VaeConfig[] = [
       reshape: [3, 4, 3],
     },
   },
+  // Conditional completion: the decoder reads [z, x_obs], the prior network comes last.
+  {
+    version: 2,
+    inputSize: 2 * 6 * 4,
+    inputShape: [2, 6, 4],
+    latentSize: 3,
+    encoder: { hidden: [7], activation: 'tanh' },
+    decoder: { hidden: [6], deconv: [{ channels: 2, kernel: 2, stride: 2 }], reshape: [1, 3, 2] },
+    condition: { kind: 'quadrants', observed: 2 },
+    prior: { kind: 'conditional', hidden: [5, 4] },
+  },
+  {
+    version: 2,
+    inputSize: 9,
+    latentSize: 2,
+    encoder: { hidden: [4] },
+    decoder: { hidden: [] },
+    condition: { kind: 'label', classes: 5 },
+    prior: { kind: 'conditional', hidden: [] },
+  },
 ];
 
 interface Report {

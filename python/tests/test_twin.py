@@ -95,7 +95,7 @@ class ConfigTest(unittest.TestCase):
         self.assert_error(v2(inputSize=16, decoder={'hidden': [], 'deconv': [
             {'channels': 1, 'kernel': 3, 'padding': 1}]},
             condition={'kind': 'label', 'classes': 2}),
-            'a conditioned decoder with decoder.deconv needs at least one hidden layer')
+            'a decoder with deconv layers needs at least one decoder.hidden layer')
 
     def test_version1_reads_as_version2(self):
         a = resolve_config({**MLP, 'beta': 2, 'capacity': {'max': 3, 'steps': 10},
@@ -639,6 +639,159 @@ class TrainTest(unittest.TestCase):
         self.assertEqual((resumed.optimizer['step'], resumed.metadata['epoch']), (9, '3'))
         self.assertEqual(resumed.optimizer['hyper']['lr'], 0.002)
         self.assertEqual(resumed.config, config)
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+class CompletionTest(unittest.TestCase):
+    """Condition 'quadrants' and prior 'conditional' (src/vae/condition/quadrants.ts,
+    src/vae/prior/conditional.ts), and the task's NN baseline."""
+    H, W = 5, 4
+
+    def config(self, observed, **more):
+        return {'version': 2, 'inputSize': 20, 'inputShape': [1, self.H, self.W],
+                'latentSize': 3, 'encoder': {'hidden': [6], 'activation': 'tanh'},
+                'decoder': {'hidden': [5], 'activation': 'softplus'},
+                'condition': {'kind': 'quadrants', 'observed': observed, 'fill': -0.5},
+                'prior': {'kind': 'conditional', 'hidden': [4], 'activation': 'elu'}, **more}
+
+    def test_defaults_and_errors_name_the_field(self):
+        r = resolve_config({**self.config(2), 'condition': {'kind': 'quadrants', 'observed': 2},
+                            'prior': {'kind': 'conditional'}})
+        self.assertEqual(r.condition, {'kind': 'quadrants', 'observed': 2, 'fill': -1})
+        self.assertEqual(r.prior, {'kind': 'conditional', 'hidden': [500, 500],
+                                   'activation': 'relu'})
+        for more, message in [
+            ({'condition': {'kind': 'quadrants', 'observed': 4}},
+             'condition.observed must be 1, 2 or 3 (quadrants observed), got 4'),
+            ({'condition': {'kind': 'quadrants'}}, 'condition.observed must be 1, 2 or 3'),
+            ({'condition': {'kind': 'quadrants', 'observed': 1, 'fill': 'x'}},
+             'condition.fill must be a finite number'),
+            ({'condition': {'kind': 'quadrants', 'observed': 1, 'bogus': 1}},
+             'condition.bogus is unknown'),
+            ({'inputShape': None}, "condition.kind 'quadrants' needs an image of at least 2×2: "
+                                   'give inputShape'),
+            ({'likelihood': {'kind': 'gaussian', 'sigma': 1}},
+             "condition.kind 'quadrants' scores the missing pixels with a Bernoulli likelihood"),
+            ({'condition': {'kind': 'none'}},
+             "prior.kind 'conditional' reads the condition; condition.kind 'none' gives it "
+             'nothing'),
+            ({'prior': {'kind': 'conditional', 'hidden': [0]}},
+             'prior.hidden[0] must be an integer in [1, 16384]'),
+            ({'prior': {'kind': 'conditional', 'activation': 'swish'}},
+             'prior.activation "swish" is unknown'),
+            ({'prior': {'kind': 'vamp'}}, "prior.kind must be one of 'standard-normal', "
+                                          "'conditional'"),
+            ({'prior': {'kind': 'standard-normal', 'hidden': [2]}}, 'prior.hidden is unknown'),
+        ]:
+            with self.assertRaisesRegex(ConfigError, re.escape(message)):
+                resolve_config({**self.config(1), **more})
+
+    def test_parameters_in_the_library_order(self):
+        # As test/conditional-completion.test.ts: the prior network after the decoder, the
+        # decoder reading z and x_obs, the encoder the whole image.
+        shapes = [(n, tuple(t.shape)) for n, t in VaeNet(self.config(1)).state_dict().items()]
+        self.assertEqual(shapes, [
+            ('encoder.0.weight', (6, 20)), ('encoder.0.bias', (6,)),
+            ('encoder.mu.weight', (3, 6)), ('encoder.mu.bias', (3,)),
+            ('encoder.logvar.weight', (3, 6)), ('encoder.logvar.bias', (3,)),
+            ('decoder.0.weight', (5, 23)), ('decoder.0.bias', (5,)),
+            ('decoder.out.weight', (20, 5)), ('decoder.out.bias', (20,)),
+            ('prior.0.weight', (4, 20)), ('prior.0.bias', (4,)),
+            ('prior.mu.weight', (3, 4)), ('prior.mu.bias', (3,)),
+            ('prior.logvar.weight', (3, 4)), ('prior.logvar.bias', (3,))])
+        label = VaeNet(v2(condition={'kind': 'label', 'classes': 7},
+                          prior={'kind': 'conditional', 'hidden': []}))
+        self.assertEqual(tuple(label.state_dict()['prior.mu.weight'].shape), (2, 7))
+
+    def test_quadrant_layout(self):
+        # 1 observes the bottom-left, 2 the left half, 3 all but the bottom-right; the top half
+        # is rows h < H // 2 (an odd height gives the bottom its extra row).
+        x = torch.rand(2, 20, dtype=torch.float64)
+        for observed in (1, 2, 3):
+            net = VaeNet(self.config(observed)).double()
+            x_obs = net.observed(x).reshape(2, self.H, self.W)
+            for h in range(self.H):
+                for w in range(self.W):
+                    bottom, left = h >= self.H // 2, w < self.W // 2
+                    seen = {1: bottom and left, 2: left, 3: not (bottom and not left)}[observed]
+                    want = x.reshape(2, self.H, self.W)[:, h, w] if seen else torch.full(
+                        (2,), -0.5, dtype=torch.float64)
+                    torch.testing.assert_close(x_obs[:, h, w], want)
+
+    def test_elbo_terms(self):
+        torch.manual_seed(3)
+        net = VaeNet(self.config(2)).double()
+        x = torch.rand(4, 20, dtype=torch.float64)
+        eps = torch.randn(4, 3, dtype=torch.float64)
+        out = objective(net, x, eps=eps)
+        # The NLL scores the missing pixels (the right half) from logits on [z, x_obs].
+        missing = (torch.arange(20) % 4 >= 2).double()
+        bce = F.binary_cross_entropy_with_logits(out['output'], x, reduction='none')
+        torch.testing.assert_close(out['nll'], (bce * missing).sum(1))
+        # The KL is the closed form to the prior network's Gaussian on x_obs.
+        prior = net.prior_params(net.observed(x))
+        q = torch.distributions.Normal(out['mu'], torch.exp(0.5 * out['logvar']))
+        p = torch.distributions.Normal(prior['mu'], torch.exp(0.5 * prior['logvar']))
+        torch.testing.assert_close(out['kl'], torch.distributions.kl_divergence(q, p).sum(1))
+        # The prior and the decoder read x_obs only: changing missing pixels changes neither.
+        x2 = torch.where(missing != 0, torch.rand_like(x), x)
+        torch.testing.assert_close(net.prior_params(net.observed(x2))['mu'], prior['mu'])
+        with self.assertRaisesRegex(ValueError, 'pass x_obs'):
+            net.decode(out['z'])
+
+    def test_iwae_log_weights_use_the_conditional_prior(self):
+        torch.manual_seed(4)
+        net = VaeNet(self.config(3, objective={'kind': 'iwae', 'samples': 4})).double()
+        x = torch.rand(3, 20, dtype=torch.float64)
+        out = iwae(net, x, torch.randn(12, 3, dtype=torch.float64))
+        prior = net.prior_params(net.observed(x))
+        z = out['z']
+        log_p = torch.distributions.Normal(
+            prior['mu'].repeat_interleave(4, 0),
+            torch.exp(0.5 * prior['logvar']).repeat_interleave(4, 0)).log_prob(z).sum(1)
+        log_q = torch.distributions.Normal(
+            out['mu'].repeat_interleave(4, 0),
+            torch.exp(0.5 * out['logvar']).repeat_interleave(4, 0)).log_prob(z).sum(1)
+        torch.testing.assert_close(out['logWeights'], -out['nll'] + log_p - log_q)
+
+    def test_completion_model_and_baseline_train(self):
+        from webgpu_vae_torch.baseline import BaselineNet, load_baseline
+        from webgpu_vae_torch.train import main
+        config = {'version': 2, 'inputSize': 784, 'latentSize': 3,
+                  'encoder': {'hidden': [8]}, 'decoder': {'hidden': [8]},
+                  'condition': {'kind': 'quadrants', 'observed': 1},
+                  'prior': {'kind': 'conditional', 'hidden': [6]}}
+        with tempfile.TemporaryDirectory() as d:
+            write_idx(d, 24, 1)
+            common = ['--config', json.dumps(config), '--data', d, '--batch-size', '8',
+                      '--epochs', '2', '--quiet']
+            main([*common, '--out', os.path.join(d, 'cvae')])
+            ckpt = load_checkpoint(os.path.join(d, 'cvae', 'model.safetensors'))
+            cvae = read_jsonl(os.path.join(d, 'cvae', 'metrics.jsonl'))
+            main([*common, '--out', os.path.join(d, 'nn'), '--baseline'])
+            net = load_baseline(os.path.join(d, 'nn', 'baseline.safetensors'))
+            nn_lines = read_jsonl(os.path.join(d, 'nn', 'metrics.jsonl'))
+        self.assertEqual(list(ckpt.params)[-1], 'prior.logvar.bias')
+        self.assertTrue(all(math.isfinite(r['test']['loss']) for r in cvae))
+        self.assertEqual([n for n, _ in net.named_parameters()],
+                         ['baseline.0.weight', 'baseline.0.bias', 'baseline.out.weight',
+                          'baseline.out.bias'])
+        # The baseline's NLL: BCE from x_obs, over the 3 missing quadrants (588 of 784 pixels).
+        x = torch.rand(2, 784)
+        logits = net(net.observed(x))
+        missing = net.missing.reshape(28, 28)
+        self.assertEqual(int(missing.sum()), 588)
+        self.assertEqual(int(missing[14:, :14].sum()), 0)
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction='none')
+        torch.testing.assert_close(net.nll(x), (bce * net.missing).sum(1))
+        self.assertTrue(all(math.isfinite(r['test']['nll']) for r in nn_lines))
+        self.assertLess(nn_lines[1]['train']['nll'], nn_lines[0]['train']['nll'])
+        with self.assertRaisesRegex(ValueError, "the description needs condition 'quadrants'"):
+            BaselineNet(MLP)
 
 
 class FixtureTest(unittest.TestCase):

@@ -90,6 +90,7 @@ class VaeConfig:
     condition: dict
     posterior: dict = field(default_factory=lambda: {'kind': 'diagonal'})
     masking: dict = field(default_factory=lambda: {'kind': 'none'})
+    prior: dict = field(default_factory=lambda: {'kind': 'standard-normal'})
     input_shape: Optional[tuple] = None
     encoder_conv: list = field(default_factory=list)
     decoder_deconv: list = field(default_factory=list)
@@ -101,6 +102,21 @@ class VaeConfig:
     def classes(self) -> int:
         """C for condition 'label', 0 otherwise."""
         return self.condition['classes'] if self.condition['kind'] == 'label' else 0
+
+    @property
+    def completion(self) -> bool:
+        """Condition 'quadrants': the decoder reads [z, x_obs], the NLL scores missing pixels."""
+        return self.condition['kind'] == 'quadrants'
+
+    @property
+    def decoder_features(self) -> int:
+        """Columns the condition adds to the decoder's input after z: C, or D for x_obs."""
+        return self.input_size if self.completion else self.classes
+
+    @property
+    def context_size(self) -> int:
+        """What a conditional prior reads per example: x_obs (D), the one-hot label (C), or 0."""
+        return self.decoder_features
 
     @property
     def lower_size(self) -> int:
@@ -226,7 +242,52 @@ def _condition(cond: Any) -> dict:
         if inject not in ('dense', 'channels'):
             _fail(f"condition.inject must be 'dense' or 'channels', got {_dump(inject)}")
         return {'kind': 'label', 'classes': classes, 'inject': inject}
-    _fail(f"condition.kind must be 'none' or 'label', got {_dump(kind)}")
+    if kind == 'quadrants':
+        _known('condition', cond, ('kind', 'observed', 'fill'))
+        observed = cond.get('observed')
+        if not _is_int(observed) or observed not in (1, 2, 3):
+            _fail(f'condition.observed must be 1, 2 or 3 (quadrants observed), got '
+                  f'{_dump(observed)}')
+        fill = cond.get('fill', -1)
+        fill = -1 if fill is None else fill
+        if not _is_number(fill):
+            _fail(f'condition.fill must be a finite number, got {_dump(fill)}')
+        return {'kind': 'quadrants', 'observed': observed, 'fill': fill}
+    _fail(f"condition.kind must be 'none', 'label' or 'quadrants', got {_dump(kind)}")
+
+
+# The missing quadrants of each completion task as a bit set (bit q: 0 top-left, 1 top-right,
+# 2 bottom-left, 3 bottom-right), as src/vae/condition/quadrants.ts: 1 observes the bottom-left,
+# 2 the left half, 3 all but the bottom-right (the Pyro reproduction's layout).
+QUADRANTS_MISSING = {1: 0b1011, 2: 0b1010, 3: 0b1000}
+
+
+def _prior(prior: Any) -> dict:
+    """'standard-normal' (the default) or 'conditional' (hidden: widths, default [500, 500];
+    activation, default 'relu'), as src/vae/prior/*.ts."""
+    if prior is None:
+        return {'kind': 'standard-normal'}
+    if not isinstance(prior, dict):
+        _fail(f"prior must be an object {{ kind: 'standard-normal' | 'conditional', ... }}, "
+              f'got {_dump(prior)}')
+    kind = prior.get('kind')
+    if kind == 'standard-normal':
+        _known('prior', prior, ('kind',))
+        return {'kind': 'standard-normal'}
+    if kind == 'conditional':
+        _known('prior', prior, ('kind', 'hidden', 'activation'))
+        hidden = prior.get('hidden')
+        hidden = [500, 500] if hidden is None else hidden
+        if not isinstance(hidden, list):
+            _fail(f'prior.hidden must be an array of layer widths, got {_dump(hidden)}')
+        hidden = [_size(f'prior.hidden[{i}]', h, 1 << 14) for i, h in enumerate(hidden)]
+        activation = prior.get('activation')
+        activation = 'relu' if activation is None else activation
+        if activation not in ACTIVATIONS:
+            _fail(f'prior.activation {_dump(activation)} is unknown (known: '
+                  f"{', '.join(ACTIVATIONS)})")
+        return {'kind': 'conditional', 'hidden': hidden, 'activation': activation}
+    _fail(f"prior.kind must be one of 'standard-normal', 'conditional', got {_dump(kind)}")
 
 
 POSTERIORS = ('diagonal', 'full', 'planar', 'iaf', 'hierarchical')
@@ -367,17 +428,6 @@ def _posterior(post: Any, latent_size: Any) -> dict:
     return {'kind': kind}
 
 
-def _section_kind(name: str, value: Any, only: str) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        _fail(f'{name} must be an object {{ kind }}, got {_dump(value)}')
-    _known(name, value, ('kind',))
-    if value.get('kind') != only:
-        _fail(f"{name}.kind {_dump(value.get('kind'))} is not supported (this version knows "
-              f"'{only}')")
-
-
 def _conv_layers(name: str, layers: Any, transposed: bool) -> list:
     if layers is None:
         return []
@@ -458,9 +508,9 @@ def _resolve_conv(cfg: dict, r: VaeConfig) -> None:
         if r.likelihood['kind'] == 'gaussian-learned':
             _fail("likelihood 'gaussian-learned' needs decoder.out: it cannot be used with "
                   'decoder.deconv')
-        if r.classes and not r.decoder_hidden:
-            _fail('a conditioned decoder with decoder.deconv needs at least one hidden layer '
-                  '(decoder.hidden is empty)')
+        if r.decoder_features and not r.decoder_hidden:
+            _fail('decoder: a condition enters the decoder at its first dense layer, so a '
+                  'decoder with deconv layers needs at least one decoder.hidden layer')
         C, H, W = r.input_shape
         top = r.decoder_hidden[-1] if r.decoder_hidden else r.lower_size
         top_name = (f'decoder.hidden[{len(r.decoder_hidden) - 1}]' if r.decoder_hidden
@@ -519,13 +569,14 @@ def resolve_config(config: Any) -> VaeConfig:
         condition = {'kind': 'none'}
         posterior = {'kind': 'diagonal'}
         masking = {'kind': 'none'}
+        prior = {'kind': 'standard-normal'}
     elif version == 2:
         for key in config:
             if key in V2_MOVED:
                 _fail(f'{key} is not a top-level field in version 2 (it is {V2_MOVED[key]})')
         _known('', config, V2_FIELDS)
         posterior = _posterior(config.get('posterior'), config.get('latentSize'))
-        _section_kind('prior', config.get('prior'), 'standard-normal')
+        prior = _prior(config.get('prior'))
         objective = _objective(config.get('objective'))
         condition = _condition(config.get('condition'))
         masking = _masking(config.get('masking'))
@@ -540,7 +591,33 @@ def resolve_config(config: Any) -> VaeConfig:
         decoder_hidden=dec_hidden, decoder_activation=dec_act,
         likelihood=_likelihood(config.get('likelihood')),
         objective=objective, condition=condition, posterior=posterior, masking=masking,
-        source=config)
+        prior=prior, source=config)
     _resolve_conv(config, r)
+    _check_condition(r)
     _check_masking(r)
     return r
+
+
+def _check_condition(r: VaeConfig) -> None:
+    """The checks that need the whole description: the quadrant task's geometry and likelihood,
+    and a conditional prior's context."""
+    if r.condition['kind'] == 'quadrants':
+        shape = image_shape(r)
+        if shape is None or shape[1] < 2 or shape[2] < 2:
+            _fail("condition.kind 'quadrants' needs an image of at least 2×2: give inputShape "
+                  f'[C, H, W] (inputSize {r.input_size} is not a square)')
+        if r.likelihood['kind'] != 'bernoulli':
+            _fail("condition.kind 'quadrants' scores the missing pixels with a Bernoulli "
+                  f"likelihood; likelihood is '{r.likelihood['kind']}'")
+    if r.prior['kind'] == 'conditional' and r.context_size == 0:
+        _fail("prior.kind 'conditional' reads the condition; condition.kind "
+              f"'{r.condition['kind']}' gives it nothing "
+              "(use condition 'quadrants' or 'label')")
+
+
+def image_shape(r: VaeConfig) -> Optional[tuple]:
+    """(C, H, W): inputShape, else a square single-channel image; None if neither."""
+    if r.input_shape:
+        return tuple(r.input_shape)
+    side = round(math.sqrt(r.input_size))
+    return (1, side, side) if side * side == r.input_size else None

@@ -12,7 +12,11 @@ vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1), vae-gold
 vae-golden-iaf.json (version-2 posterior 'iaf': ELBO with its Monte Carlo KL, IWAE k = 3),
 vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3) and
 vae-golden-masking.json (version-2 masking: pixels, block and quadrant masks given as input,
-with the mask as channels or not, loss over all or only the missing pixels; MLP and conv).
+with the mask as channels or not, loss over all or only the missing pixels; MLP and conv) and
+vae-golden-completion.json (version-2 condition 'quadrants' with prior 'conditional', 1, 2 and 3
+quadrants observed: ELBO with the closed-form KL between the posterior and the prior network's
+Gaussian, IWAE k = 3, a conv encoder on two channels; and condition 'label' with a conditional
+prior on the one-hot label).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -424,6 +428,66 @@ def masking_cases() -> list:
     ]
 
 
+def completion_cases() -> list:
+    """Version-2 conditional completion (condition 'quadrants', prior 'conditional'; x_obs is
+    computed from x, nothing else is given) and the label condition with a conditional prior."""
+    return [
+        # 5×4 images: an odd height gives the bottom half its extra row.
+        run_case('completion-1-elbo-tanh-prior-relu-sum', {
+            'version': 2, 'inputSize': 20, 'inputShape': [1, 5, 4], 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'tanh'},
+            'decoder': {'hidden': [5], 'activation': 'softplus'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+            'condition': {'kind': 'quadrants', 'observed': 1, 'fill': -0.5},
+            'prior': {'kind': 'conditional', 'hidden': [4], 'activation': 'relu'},
+        }, batch=4, seed0=2000, make_x=uniform),
+        # A square inputSize without inputShape, fill's default −1, two prior layers.
+        run_case('completion-3-iwae-k3-elu-prior-tanh-mean', {
+            'version': 2, 'inputSize': 36, 'latentSize': 2,
+            'encoder': {'hidden': [7], 'activation': 'elu'},
+            'decoder': {'hidden': [6], 'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'mean'},
+            'condition': {'kind': 'quadrants', 'observed': 3},
+            'prior': {'kind': 'conditional', 'hidden': [5, 4], 'activation': 'tanh'},
+        }, batch=3, seed0=2100, make_x=uniform),
+        # Two channels (the quadrants repeat in each), a conv encoder, a deconv decoder whose
+        # dense layer reads cat([z, x_obs]); the prior has heads only.
+        run_case('completion-2-conv-deconv-elbo-beta-sum', {
+            'version': 2, 'inputSize': 50, 'inputShape': [2, 5, 5], 'latentSize': 2,
+            'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
+                        'hidden': [6], 'activation': 'elu'},
+            'decoder': {'hidden': [12], 'deconv': [{'channels': 2, 'kernel': 3, 'stride': 2}],
+                        'activation': 'tanh'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1.5, 'reduction': 'sum'},
+            'condition': {'kind': 'quadrants', 'observed': 2, 'fill': 0.25},
+            'prior': {'kind': 'conditional', 'hidden': []},
+        }, batch=3, seed0=2200, make_x=uniform),
+        run_case('label-conditional-prior-elbo-gaussian-mean', {
+            'version': 2, 'inputSize': 7, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'tanh'},
+            'decoder': {'hidden': [5], 'activation': 'softplus'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.6},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'mean'},
+            'condition': {'kind': 'label', 'classes': 4},
+            'prior': {'kind': 'conditional', 'hidden': [5], 'activation': 'softplus'},
+        }, batch=5, seed0=2300, make_x=normal),
+        # Monte Carlo KL (log q − log p) against the conditional prior: the full posterior.
+        run_case('label-conditional-prior-full-iwae-k3-sum', {
+            'version': 2, 'inputSize': 6, 'latentSize': 3,
+            'encoder': {'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'gelu'},
+            'posterior': {'kind': 'full'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'iwae', 'samples': 3, 'reduction': 'sum'},
+            'condition': {'kind': 'label', 'classes': 3},
+            'prior': {'kind': 'conditional', 'hidden': [4], 'activation': 'tanh'},
+        }, batch=4, seed0=2400, make_x=uniform),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -441,6 +505,7 @@ FIXTURE_SETS = {
     'vae-golden-iaf.json': iaf_cases,
     'vae-golden-hierarchical.json': hierarchical_cases,
     'vae-golden-masking.json': masking_cases,
+    'vae-golden-completion.json': completion_cases,
 }
 
 

@@ -4,7 +4,8 @@ state_dict() names and order are exactly src/vae/config.ts parameterSpecs(): enc
 (Conv2d), encoder.{i} (hidden Linear), encoder.mu, encoder.logvar (and encoder.lower for the
 'full' posterior), decoder.{i} (hidden Linear),
 then decoder.deconv.{i} (ConvTranspose2d) or decoder.out and, for gaussian-learned only,
-decoder.logsigma; weight then bias per layer. Linear weights are (out, in), Conv2d (Cout, Cin, k,
+decoder.logsigma, then a conditional prior's prior.{i} (hidden Linear), prior.mu, prior.logvar;
+weight then bias per layer. Linear weights are (out, in), Conv2d (Cout, Cin, k,
 k), ConvTranspose2d (Cin, Cout, k, k). The layers are plain nn.Linear / nn.Conv2d /
 nn.ConvTranspose2d, so initialization is PyTorch's default, as ours: U(±1/√fan_in) for weights and
 biases with fan_in = weight.size(1)·k² for conv layers.
@@ -12,6 +13,18 @@ biases with fan_in = weight.size(1)·k² for conv layers.
 Conditioning (condition 'label', C classes, one-hot y): the MLP encoder reads cat([x, onehot]);
 a conv encoder gets C constant planes after the image's channels (inject 'channels') or the
 one-hot after its flattened output (inject 'dense'); the decoder reads cat([z, onehot]).
+
+Conditional completion (condition 'quadrants', Sohn et al. 2015's MNIST task): x_obs is x with the
+missing quadrants (QUADRANTS_MISSING[observed]; top half rows h < H // 2, left half columns
+w < W // 2, the same in every channel) set to condition.fill. The encoder reads the whole image x;
+the decoder reads cat([z, x_obs]); the Bernoulli NLL sums over the missing pixels only.
+
+Prior (section `prior`): 'standard-normal' N(0, I), or 'conditional' p(z|c) = N(mu_p(c),
+diag exp(logvar_p(c))) from the prior network prior.{i} (prior.activation after each), prior.mu,
+prior.logvar on the condition's context c: x_obs ('quadrants') or the one-hot label ('label').
+With the diagonal posterior the KL is the closed form between the two Gaussians, both logvars
+clamped straight-through as the kernels (kl_gaussians); other posteriors use log q − log p, a
+hierarchy's p(z2) being the conditional prior.
 
 Masking (section `masking`, mask (B, D) with 1 where a pixel is missing, the same in every
 channel): the encoder reads x with the missing pixels set to masking.fill; with masking.channels
@@ -56,7 +69,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import VaeConfig, conv_length, resolve_config
+from .config import QUADRANTS_MISSING, VaeConfig, conv_length, image_shape, resolve_config
 
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 LOGSIGMA_MIN, LOGSIGMA_MAX = -6.0, 6.0
@@ -140,7 +153,7 @@ class VaeNet(nn.Module):
             # Declared after the heads, before the decoder's layers: the library's module order.
             self.encoder['up'] = GaussianNet(Z1, post['hidden'], Z)
             self.decoder['down'] = GaussianNet(Z, post['hidden'], Z1)
-        prev = Z1 + C
+        prev = Z1 + cfg.decoder_features
         for i, width in enumerate(cfg.decoder_hidden):
             self.decoder[str(i)] = nn.Linear(prev, width)
             prev = width
@@ -156,6 +169,11 @@ class VaeNet(nn.Module):
             self.decoder['out'] = nn.Linear(prev, D)
             if cfg.likelihood['kind'] == 'gaussian-learned':
                 self.decoder['logsigma'] = nn.Linear(prev, D)
+        if cfg.prior['kind'] == 'conditional':
+            # Declared after the decoder: the library's module order (prior.0 …, mu, logvar).
+            self.prior = GaussianNet(cfg.context_size, cfg.prior['hidden'], Z)
+        if cfg.completion:
+            self.register_buffer('missing', quadrant_mask(cfg), persistent=False)
 
     # ---- pieces ----
 
@@ -177,9 +195,34 @@ class VaeNet(nn.Module):
                              f'{int(y.max())}]')
         return F.one_hot(y.to(like.device), C).to(like.dtype)
 
+    def observed(self, x: torch.Tensor) -> torch.Tensor:
+        """x_obs (B, D) of a completion model: x with the missing quadrants set to fill."""
+        m = self.missing.to(x.device) != 0
+        return torch.where(m, torch.full_like(x, self.config.condition['fill']), x)
+
+    def context(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+        """What the decoder reads beside z and a conditional prior reads (B, ·): x_obs for
+        'quadrants', the one-hot label for 'label'; None without a condition."""
+        if self.config.completion:
+            return self.observed(x)
+        if self.config.classes:
+            return self.onehot(y, x.shape[0], x)
+        return None
+
+    def prior_params(self, context: Optional[torch.Tensor]) -> Optional[dict]:
+        """A conditional prior's mu, logvar (B, Z) on the context; None for N(0, I)."""
+        if self.config.prior['kind'] != 'conditional':
+            return None
+        h = context
+        for i in range(self.prior.depth):
+            h = self._act('prior', self.prior[str(i)](h))
+        return {'mu': self.prior['mu'](h), 'logvar': self.prior['logvar'](h)}
+
     def _act(self, part: str, pre: torch.Tensor) -> torch.Tensor:
-        name = (self.config.encoder_activation if part == 'encoder'
-                else self.config.decoder_activation)
+        name = {'encoder': self.config.encoder_activation,
+                'decoder': self.config.decoder_activation}.get(part)
+        if part == 'prior':
+            name = self.config.prior['activation']
         if self.record_kinks and name in KINKED:
             self.kinks.append(pre.detach())
         return ACTIVATIONS[name](pre)
@@ -303,10 +346,15 @@ class VaeNet(nn.Module):
             return self.iaf(params, z0, K)
         return None
 
-    def draw(self, params: dict, eps: torch.Tensor, K: int = 1):
+    def log_prior(self, z: torch.Tensor, prior: Optional[dict], K: int = 1) -> torch.Tensor:
+        """log p(z) per row (B·K): N(0, I)'s, or the conditional prior's (B rows, K each)."""
+        return log_normal(z) if prior is None else self.log_q(prior, z, K)
+
+    def draw(self, params: dict, eps: torch.Tensor, K: int = 1, prior: Optional[dict] = None):
         """z (B·K, width the decoder reads) for noise eps, log q(z|x) and log p(z) per row (B·K):
-        log p is N(0, I)'s, or for a hierarchy log N(z2; 0, I) + log p(z1|z2), and log q sums
-        log q(z1|x) and log q(z2|z1); a flow's log q subtracts its log-determinant."""
+        log p is the prior's (N(0, I), or the conditional prior's mu, logvar `prior`), or for a
+        hierarchy log p(z2) + log p(z1|z2), and log q sums log q(z1|x) and log q(z2|z1); a flow's
+        log q subtracts its log-determinant."""
         if self.config.posterior['kind'] == 'hierarchical':
             Z1 = self.config.lower_size
             q1 = {'mu': params['mu1'], 'logvar': params['logvar1']}
@@ -315,14 +363,14 @@ class VaeNet(nn.Module):
             q2 = {'mu': mu2, 'logvar': lv2}
             z2 = self.sample(q2, eps[:, Z1:])
             mu_p, lv_p = self.gaussian_net('decoder', self.decoder['down'], z2)
-            log_p = log_normal(z2) + self.log_q({'mu': mu_p, 'logvar': lv_p}, z1)
+            log_p = self.log_prior(z2, prior, K) + self.log_q({'mu': mu_p, 'logvar': lv_p}, z1)
             return z1, self.log_q(q1, z1, K) + self.log_q(q2, z2), log_p
         z0 = self.sample(params, eps, K)
         flowed = self.flow(params, z0, K)
         if flowed is None:
-            return z0, self.log_q(params, z0, K), log_normal(z0)
+            return z0, self.log_q(params, z0, K), self.log_prior(z0, prior, K)
         z, logdet = flowed
-        return z, self.log_q(params, z0, K) - logdet, log_normal(z)
+        return z, self.log_q(params, z0, K) - logdet, self.log_prior(z, prior, K)
 
     def scale_tril(self, logvar: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
         """L (B, Z, Z) of the full posterior: L′ below the diagonal, exp(½ c) on it."""
@@ -359,12 +407,23 @@ class VaeNet(nn.Module):
         return -0.5 * ((z - mu_r) ** 2 * torch.exp(-c) + lv_r).sum(1) - 0.5 * Z * math.log(
             2 * math.pi)
 
-    def kl(self, params: dict) -> Optional[torch.Tensor]:
-        """KL(q(z|x) ‖ N(0, I)) per example (B), in closed form; None for flows and
-        hierarchies (none)."""
+    def kl(self, params: dict, prior: Optional[dict] = None) -> Optional[torch.Tensor]:
+        """KL(q(z|x) ‖ p(z)) per example (B), in closed form: to N(0, I), or from the diagonal
+        posterior to a conditional prior's Gaussian `prior`; None where there is none (flows,
+        hierarchies, the full posterior to a conditional prior)."""
         if self.config.posterior['kind'] in ('planar', 'iaf', 'hierarchical'):
             return None
         mu, logvar = params['mu'], params['logvar']
+        if prior is not None:
+            if 'lower' in params:
+                return None
+            # kl_gaussians: 0.5 Σ (expm1(d) − d + ((c_q − lv_q) − (c_p − lv_p)) + Δμ² e^{−c_p}).
+            cq = clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX)
+            cp = clamp_straight_through(prior['logvar'], LOGVAR_MIN, LOGVAR_MAX)
+            d = cq - cp
+            delta = mu - prior['mu']
+            return 0.5 * (torch.expm1(d) - d + (cq - logvar) - (cp - prior['logvar'])
+                          + delta * delta * torch.exp(-cp)).sum(1)
         if 'lower' in params:
             prior = torch.distributions.MultivariateNormal(
                 torch.zeros_like(mu), scale_tril=torch.diag_embed(torch.ones_like(mu)),
@@ -373,11 +432,19 @@ class VaeNet(nn.Module):
         c = clamp_straight_through(logvar, LOGVAR_MIN, LOGVAR_MAX)
         return 0.5 * (mu * mu + torch.expm1(c) - logvar).sum(1)
 
-    def decode(self, z: torch.Tensor, y: Optional[torch.Tensor] = None):
-        """z (R, Z) [, y (R)] -> output (R, D) (logits or means), log sigma (R, D) or None."""
+    def decode(self, z: torch.Tensor, y: Optional[torch.Tensor] = None,
+               x_obs: Optional[torch.Tensor] = None):
+        """z (R, Z) [, y (R)] [, x_obs (R, D) for a completion model] -> output (R, D) (logits
+        or means), log sigma (R, D) or None."""
         cfg = self.config
         R = z.shape[0]
-        h = torch.cat([z, self.onehot(y, R, z)], dim=1) if cfg.classes else z
+        if cfg.completion:
+            if x_obs is None:
+                raise ValueError("the decoder reads the observed pixels (condition 'quadrants'): "
+                                 'pass x_obs = net.observed(x)')
+            h = torch.cat([z, x_obs.to(z.dtype)], dim=1)
+        else:
+            h = torch.cat([z, self.onehot(y, R, z)], dim=1) if cfg.classes else z
         for i in range(len(cfg.decoder_hidden)):
             h = self._act('decoder', self.decoder[str(i)](h))
         if cfg.decoder_deconv:
@@ -394,12 +461,15 @@ class VaeNet(nn.Module):
     def nll(self, output: torch.Tensor, log_sigma: Optional[torch.Tensor],
             x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """−log p(x|z) per row (R), summed over D, as src/kernels/likelihood.ts; with masking.loss
-        'missing' only over the pixels where mask (R, D) is 1."""
+        'missing' only over the pixels where mask (R, D) is 1, and for a completion model only
+        over the missing quadrants."""
         lk = self.config.likelihood
         if lk['kind'] == 'bernoulli':
             terms = F.binary_cross_entropy_with_logits(output, x, reduction='none')
             if self.config.masking.get('loss') == 'missing':
                 terms = terms * mask.to(terms.dtype)
+            if self.config.completion:
+                terms = terms * self.missing.to(terms)
             return terms.sum(1)
         if lk['kind'] == 'gaussian':
             var = torch.full_like(output, lk['sigma'] ** 2)
@@ -423,8 +493,8 @@ class VaeNet(nn.Module):
 
 
 class GaussianNet(nn.ModuleDict):
-    """A hierarchy's diagonal Gaussian conditional: Linear layers '0' … then heads 'mu', 'logvar'
-    (the library's names, e.g. encoder.up.0.weight)."""
+    """A diagonal Gaussian conditional (a hierarchy's, a conditional prior): Linear layers
+    '0' … then heads 'mu', 'logvar' (the library's names, e.g. encoder.up.0.weight, prior.mu)."""
 
     def __init__(self, inputs: int, hidden: list, out: int):
         super().__init__()
@@ -523,6 +593,19 @@ def random_masks(cfg: VaeConfig, rows: int, generator: Optional[torch.Generator]
                 q = int(torch.randint(0, 4, (1,), generator=generator))
                 plane[b] = ((hh >= H // 2) == (q >= 2)) & ((ww >= W // 2) == (q % 2 == 1))
     return plane[:, None].expand(rows, C, H, W).reshape(rows, C * H * W).to(dtype)
+
+
+def quadrant_mask(cfg: VaeConfig) -> torch.Tensor:
+    """The missing pixels (D) of a completion task, 1 = missing: quadrant q (0 top-left,
+    1 top-right, 2 bottom-left, 3 bottom-right; top rows h < H // 2, left columns w < W // 2) is
+    missing when bit q of QUADRANTS_MISSING[observed] is set; the same in every channel."""
+    C, H, W = image_shape(cfg)
+    bits = QUADRANTS_MISSING[cfg.condition['observed']]
+    hh = torch.arange(H)[:, None]
+    ww = torch.arange(W)[None, :]
+    q = (hh >= H // 2).long() * 2 + (ww >= W // 2).long()
+    plane = ((bits >> q) & 1).to(torch.float32)
+    return plane[None].expand(C, H, W).reshape(-1).clone()
 
 
 def from_config(config: Any) -> VaeNet:

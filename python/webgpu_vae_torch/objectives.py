@@ -22,6 +22,11 @@ iwae (K samples, eps (B·K, Z), row b·K + k):
     log w_{b,k} = −nll(x_b | z_{b,k}) + log N(z_{b,k}; 0, I) − log q(z_{b,k} | x_b)
     (both densities with their −½ log 2π per dimension)
     L = r Σ_b −(logsumexp_k log w_{b,k} − log K); the gradient is plain autograd through z.
+
+A conditional prior (prior 'conditional') replaces N(0, I) by p(z|c) = N(mu_p(c), exp(logvar_p(c)))
+everywhere above (the diagonal posterior's KL is then the closed form between the two Gaussians);
+a completion model (condition 'quadrants') decodes from [z, x_obs] and its nll scores only the
+missing pixels, so its −ELBO bounds −log p(x_miss|x_obs) and its log w estimate that.
 """
 
 from __future__ import annotations
@@ -34,24 +39,42 @@ import torch
 from .model import VaeNet, log_normal
 
 LOG_2PI = math.log(2 * math.pi)
-__all__ = ['log_normal', 'elbo', 'iwae', 'noise_rows', 'objective']
+__all__ = ['log_normal', 'elbo', 'iwae', 'noise_rows', 'objective', 'sample_terms']
 
 
 def _scale(net: VaeNet, batch: int) -> float:
     return 1.0 if net.config.objective['reduction'] == 'sum' else 1.0 / batch
 
 
+def sample_terms(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
+                 y: Optional[torch.Tensor] = None, mask: Optional[torch.Tensor] = None,
+                 K: int = 1) -> dict:
+    """The per-sample pieces every objective and estimate is made of, K samples per example
+    (rows b·K + k): the posterior's params, the prior's (a conditional prior's mu, logvar, or
+    None), z, log q(z|x), log p(z) (B·K), the decoder's output and log σ, nll (B·K) and the
+    closed-form KL (B) where there is one (else None)."""
+    params = net.posterior_params(x, y, mask)
+    context = net.context(x, y)
+    prior = net.prior_params(context)
+    z, log_qz, log_pz = net.draw(params, eps, K, prior)
+    rep = (lambda t: t) if K == 1 else (lambda t: t.repeat_interleave(K, 0))
+    y_r = None if y is None else rep(torch.as_tensor(y).reshape(-1))
+    x_obs = rep(context) if net.config.completion else None
+    output, log_sigma = net.decode(z, y_r, x_obs)
+    nll = net.nll(output, log_sigma, rep(x), None if mask is None else rep(mask))
+    return {'params': params, 'prior': prior, 'z': z, 'logQ': log_qz, 'logP': log_pz,
+            'output': output, 'logSigma': log_sigma, 'nll': nll, 'kl': net.kl(params, prior)}
+
+
 def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tensor] = None,
          capacity: Optional[float] = None, mask: Optional[torch.Tensor] = None) -> dict:
     """The single-sample ELBO objective; capacity = C_t, or None for the plain β objective."""
     B = x.shape[0]
-    params = net.posterior_params(x, y, mask)
-    z, log_qz, log_pz = net.draw(params, eps)
-    kl = net.kl(params)
+    t = sample_terms(net, x, eps, y, mask)
+    params, z, output, log_sigma, nll = t['params'], t['z'], t['output'], t['logSigma'], t['nll']
+    kl = t['kl']
     if kl is None:
-        kl = log_qz - log_pz
-    output, log_sigma = net.decode(z, y)
-    nll = net.nll(output, log_sigma, x, mask)
+        kl = t['logQ'] - t['logP']
     r = _scale(net, B)
     beta = net.config.objective['beta']
     recon_sum, kl_sum = nll.sum(), kl.sum()
@@ -71,15 +94,12 @@ def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
     Z = net.config.noise_size
     if eps.shape != (B * K, Z):
         raise ValueError(f'iwae: eps must be (B·K, Z) = ({B * K}, {Z}), got {tuple(eps.shape)}')
-    params = net.posterior_params(x, y, mask)
-    z, log_qz, log_pz = net.draw(params, eps, K)
-    y_r = None if y is None else torch.as_tensor(y).reshape(-1).repeat_interleave(K, 0)
-    output, log_sigma = net.decode(z, y_r)
-    mask_r = None if mask is None else mask.repeat_interleave(K, 0)
-    nll = net.nll(output, log_sigma, x.repeat_interleave(K, 0), mask_r)
+    t = sample_terms(net, x, eps, y, mask, K)
+    params, z, output, log_sigma, nll = t['params'], t['z'], t['output'], t['logSigma'], t['nll']
+    log_qz, log_pz = t['logQ'], t['logP']
     log_w = (-nll + log_pz - log_qz).reshape(B, K)
     per_example = -(torch.logsumexp(log_w, 1) - math.log(K))
-    kl = net.kl(params)
+    kl = t['kl']
     if kl is None:
         kl = (log_qz - log_pz).reshape(B, K).mean(1)
     r = _scale(net, B)

@@ -14,6 +14,10 @@ step are generated for the whole global batch from (seed, step) and each process
 so N processes compute the same steps as one process with the same global batch; only float sums
 are grouped differently.
 
+--baseline trains the quadrant task's deterministic NN baseline (baseline.py: x_obs -> x_miss, BCE
+over the missing pixels) of the completion model --config describes, in one process, and writes
+OUT/baseline.safetensors and OUT/metrics.jsonl (test 'nll': that BCE per example).
+
 After every epoch rank 0 writes OUT/model.safetensors atomically (temporary file + rename) in the
 TypeScript library's checkpoint format (config and Adam state in the metadata, moments as
 tensors: VaeModel.fromCheckpoint loads it, Trainer.loadOptimizerState resumes from it) and appends
@@ -40,6 +44,7 @@ from .checkpoint import encode_checkpoint
 from .config import resolve_config
 from .data import Split, load_data
 from .model import VaeNet, random_masks
+from .objectives import sample_terms
 from .safetensors_io import atomic_write
 
 # Our Trainer's defaults (src/vae/trainer.ts, src/kernels/adam.ts).
@@ -236,13 +241,11 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
         x = split.rows(rows).to(device)
         y = split.labels[rows].to(device) if net.config.classes else None
         eps = noise[rows].to(device)
-        params = net.posterior_params(x, y)
-        z, log_q, log_p = net.draw(params, eps)
-        kl = net.kl(params)
+        t = sample_terms(net, x, eps, y)
+        kl = t['kl']
         if kl is None:  # flows and hierarchies: the one-sample estimate, as the ELBO
-            kl = log_q - log_p
-        output, log_sigma = net.decode(z, y)
-        nll = net.nll(output, log_sigma, x)
+            kl = t['logQ'] - t['logP']
+        nll = t['nll']
         sums += torch.stack([nll.sum(), kl.sum(), torch.tensor(float(len(rows)))]).double().cpu()
     if world > 1:
         sums = sums.to(device)
@@ -284,7 +287,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--device', default='auto', help='auto (cuda when available), cpu or cuda')
     p.add_argument('--threads', type=int, help='torch.set_num_threads per process')
     p.add_argument('--quiet', action='store_true')
+    p.add_argument('--baseline', action='store_true',
+                   help="train the NN baseline x_obs -> x_miss of the completion model (condition "
+                        "'quadrants') --config describes, with its decoder's hidden layers")
     args = p.parse_args(argv)
+    if args.baseline and (args.config is None or args.resume is not None):
+        p.error('--baseline needs --config (a completion model) and no --resume')
     if (args.config is None) == (args.resume is None) and args.config is None:
         p.error('give --config (a new model) or --resume (a checkpoint)')
     if args.epochs < 0 or args.batch_size < 1:
@@ -335,7 +343,75 @@ def main(argv=None) -> None:
             dist.destroy_process_group()
 
 
+@torch.no_grad()
+def evaluate_baseline(net, split: Split, device, batch: int = 500) -> dict:
+    """The baseline's BCE over the missing pixels per example over a split."""
+    net.eval()
+    total = 0.0
+    for start in range(0, len(split), batch):
+        rows = torch.arange(start, min(len(split), start + batch))
+        total += float(net.nll(split.rows(rows).to(device)).sum())
+    net.train()
+    return {'nll': total / max(1, len(split)), 'examples': len(split)}
+
+
+def run_baseline(args, world: int, device, log) -> None:
+    """--baseline: Adam on the batch's summed BCE over the missing pixels (Pyro's
+    MaskedBCELoss), shuffled by --seed; one process."""
+    from .baseline import BaselineNet, save_baseline
+    if world > 1:
+        raise ValueError('--baseline trains in one process (launch it without torchrun)')
+    torch.manual_seed(args.seed)
+    net = BaselineNet(resolve_config(read_config(args.config))).to(device)
+    cfg = net.config
+    data = load_data(args.data, channels=(cfg.input_shape or (1,))[0])
+    train = data.train.head(args.limit)
+    test = None if args.no_test or data.test is None else data.test.head(args.test_limit)
+    if train.images.shape[1] != cfg.input_size:
+        raise ValueError(f'the model takes {cfg.input_size} values per example, {args.data} has '
+                         f'{train.images.shape[1]}')
+    hyper = dict(ADAM_DEFAULTS)
+    if args.lr is not None:
+        hyper['lr'] = args.lr
+    optimizer = make_optimizer(net, hyper)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, 'baseline.safetensors')
+    order_gen = torch.Generator().manual_seed(args.seed)
+    log(f'baseline: {sum(p.numel() for p in net.parameters())} parameters; {len(train)} train '
+        f'examples; batch {args.batch_size}')
+    step = 0
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(train), generator=order_gen)
+        total, started = 0.0, time.perf_counter()
+        for k in range(0, len(train), args.batch_size):
+            rows = order[k:k + args.batch_size]
+            x = train.rows(rows).to(device)
+            if args.binarize == 'dynamic':
+                u = torch.rand(x.shape, generator=step_generator(args.seed, step, 1))
+                x = (u.to(device) < x).to(x.dtype)
+            optimizer.zero_grad(set_to_none=True)
+            nll = net.nll(x)
+            nll.sum().backward()
+            optimizer.step()
+            total += float(nll.detach().sum())
+            step += 1
+        seconds = time.perf_counter() - started
+        report = {'epoch': epoch, 'step': step, 'seconds': seconds,
+                  'train': {'nll': total / len(train), 'examples': len(train)}}
+        if test is not None:
+            report['test'] = evaluate_baseline(net, test, device)
+        save_baseline(path, net, {'epoch': str(epoch), 'seed': str(args.seed)})
+        with open(os.path.join(args.out, 'metrics.jsonl'), 'a') as f:
+            f.write(json.dumps(report) + '\n')
+        test_text = f", test NLL {report['test']['nll']:.2f}" if 'test' in report else ''
+        log(f"baseline epoch {epoch}: train NLL {report['train']['nll']:.2f}{test_text}; "
+            f'{seconds:.1f} s')
+    log(f'checkpoint: {path}')
+
+
 def run(args, rank: int, world: int, device, log) -> None:
+    if args.baseline:
+        return run_baseline(args, world, device, log)
     if args.batch_size % world:
         raise ValueError(f'--batch-size {args.batch_size} is not a multiple of the {world} '
                          'processes (it is the global batch)')

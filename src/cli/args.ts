@@ -107,6 +107,9 @@ export const MODEL_FLAGS = [
   'condition',
   'classes',
   'inject',
+  'observed',
+  'prior',
+  'prior-hidden',
   'mask',
   'mask-p',
   'mask-channels',
@@ -141,9 +144,18 @@ export const DEFAULT_FLOW_STEPS = { planar: 8, iaf: 4 } as const;
 
 /** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
 export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
-/** What the model is conditioned on (condition 'label': a class label, one-hot). */
+/**
+ * What the model is conditioned on: a class label (one-hot), or the observed quadrants of the
+ * image (the CVAE paper's completion task, 1, 2 or 3 of them observed).
+ */
 export type ConditionChoice =
-  { kind: 'none' } | { kind: 'label'; classes: number; inject: 'dense' | 'channels' };
+  | { kind: 'none' }
+  | { kind: 'label'; classes: number; inject: 'dense' | 'channels' }
+  | { kind: 'quadrants'; observed: 1 | 2 | 3 };
+/** p(z): N(0, I), or a prior network on the condition (hidden widths; --activation). */
+export type PriorChoice = { kind: 'standard-normal' } | { kind: 'conditional'; hidden: number[] };
+/** The prior network's widths when --prior-hidden is not given (the CVAE paper's MNIST model). */
+export const DEFAULT_PRIOR_HIDDEN = [500, 500];
 
 export interface TrainOptions {
   epochs: number;
@@ -164,6 +176,7 @@ export interface TrainOptions {
   posterior: PosteriorChoice;
   objective: ObjectiveChoice;
   condition: ConditionChoice;
+  prior: PriorChoice;
   masking: MaskingChoice;
   schedule: LrSchedule;
   dataset: DatasetName | undefined;
@@ -181,7 +194,7 @@ export interface TrainOptions {
   verbose: boolean;
 }
 
-function parseHidden(raw: string, error: (m: string) => Error): number[] {
+function parseHidden(raw: string, error: (m: string) => Error, flag = 'hidden'): number[] {
   const text = raw.trim();
   if (text === '' || text === 'none') return [];
   return text.split(',').map((part) => {
@@ -189,7 +202,7 @@ function parseHidden(raw: string, error: (m: string) => Error): number[] {
     const v = Number(p);
     if (!/^\d+$/.test(p) || v < 1 || v > MAX_WIDTH) {
       throw error(
-        `--hidden must be a comma-separated list of integers in 1..${MAX_WIDTH} ` +
+        `--${flag} must be a comma-separated list of integers in 1..${MAX_WIDTH} ` +
           `(e.g. 512,256), got '${raw}'`,
       );
     }
@@ -221,6 +234,7 @@ export const trainCommand = defineCommand({
     `${PROGRAM} train --config model.json --json > log.jsonl`,
     `${PROGRAM} train --objective iwae --samples 5 --binarize dynamic`,
     `${PROGRAM} train --condition label   # a conditional VAE: samples.png has a row per class`,
+    `${PROGRAM} train --condition quadrants --observed 2 --prior conditional --hidden 500,500`,
     `${PROGRAM} train --mask quadrant --mask-channels   # for inpainting (webgpu-vae inpaint)`,
     `${PROGRAM} train --resume out/model.safetensors --epochs 5`,
   ],
@@ -310,9 +324,12 @@ export const trainCommand = defineCommand({
     },
     condition: {
       kind: 'choice',
-      values: ['none', 'label'],
+      values: ['none', 'label', 'quadrants'],
       default: 'none',
-      help: 'condition encoder and decoder on the class label (a conditional VAE)',
+      help:
+        'condition encoder and decoder on the class label (a conditional VAE), or complete ' +
+        'images from their observed quadrants (Sohn et al. 2015: the decoder reads z and the ' +
+        'observed pixels, the loss scores the missing ones; see complete)',
     },
     classes: {
       kind: 'int',
@@ -326,6 +343,27 @@ export const trainCommand = defineCommand({
       values: ['dense', 'channels'],
       help: 'where the label enters a conv encoder (--condition label --preset conv)',
       defaultText: 'dense',
+    },
+    observed: {
+      kind: 'int',
+      min: 1,
+      max: 3,
+      help:
+        'quadrants observed, --condition quadrants (required): 1 the bottom-left, 2 the left ' +
+        'half, 3 all but the bottom-right',
+    },
+    prior: {
+      kind: 'choice',
+      values: ['standard-normal', 'conditional'],
+      default: 'standard-normal',
+      help: 'p(z): N(0, I), or a prior network p(z|c) on the condition (--condition label or quadrants)',
+    },
+    'prior-hidden': {
+      kind: 'string',
+      meta: 'LIST',
+      allowEmpty: true,
+      help: "hidden widths of --prior conditional's network (--activation); '' or none for none",
+      defaultText: DEFAULT_PRIOR_HIDDEN.join(','),
     },
     mask: {
       kind: 'choice',
@@ -445,6 +483,14 @@ export const trainCommand = defineCommand({
     }
 
     let condition: ConditionChoice;
+    if (v.condition !== 'label') {
+      for (const flag of ['classes', 'inject']) {
+        if (given.has(flag)) throw error(`--${flag} applies only to --condition label`);
+      }
+    }
+    if (v.condition !== 'quadrants' && given.has('observed')) {
+      throw error('--observed applies only to --condition quadrants');
+    }
     if (v.condition === 'label') {
       if (given.has('inject') && v.preset !== 'conv') {
         throw error(
@@ -452,11 +498,42 @@ export const trainCommand = defineCommand({
         );
       }
       condition = { kind: 'label', classes: v.classes ?? 10, inject: v.inject ?? 'dense' };
-    } else {
-      for (const flag of ['classes', 'inject']) {
-        if (given.has(flag)) throw error(`--${flag} applies only to --condition label`);
+    } else if (v.condition === 'quadrants') {
+      const observed = v.observed;
+      if (observed !== 1 && observed !== 2 && observed !== 3) {
+        throw error(
+          '--condition quadrants needs --observed 1, 2 or 3 (the bottom-left quadrant, the left ' +
+            'half, or all but the bottom-right)',
+        );
       }
+      if (v.likelihood !== 'bernoulli') {
+        throw error(
+          `--condition quadrants scores the missing pixels with --likelihood bernoulli (got --likelihood ${v.likelihood})`,
+        );
+      }
+      condition = { kind: 'quadrants', observed };
+    } else {
       condition = { kind: 'none' };
+    }
+
+    let prior: PriorChoice;
+    if (v.prior === 'conditional') {
+      if (v.condition === 'none') {
+        throw error('--prior conditional reads the condition: give --condition quadrants or label');
+      }
+      const hidden = v['prior-hidden'];
+      prior = {
+        kind: 'conditional',
+        hidden:
+          hidden === undefined
+            ? [...DEFAULT_PRIOR_HIDDEN]
+            : parseHidden(hidden, error, 'prior-hidden'),
+      };
+    } else {
+      if (given.has('prior-hidden')) {
+        throw error('--prior-hidden applies only to --prior conditional');
+      }
+      prior = { kind: 'standard-normal' };
     }
 
     let masking: MaskingChoice;
@@ -532,6 +609,7 @@ export const trainCommand = defineCommand({
       posterior,
       objective,
       condition,
+      prior,
       masking,
       schedule,
       dataset: v.dataset,
@@ -884,6 +962,73 @@ export const inpaintCommand = defineCommand({
   },
 });
 
+// ---- complete ----
+
+export interface CompleteCliOptions {
+  checkpoint: string;
+  /** Test examples shown, one row each. */
+  count: number;
+  /** Completions of each image (columns after original and observed). */
+  draws: number;
+  dataset: DatasetName | undefined;
+  data: string | undefined;
+  seed: number;
+  /** The PNG (a path ending in .png) or a folder for complete.png. */
+  out: string;
+  adapter: AdapterChoice;
+  json: boolean;
+  verbose: boolean;
+}
+
+export const completeCommand = defineCommand({
+  name: 'complete',
+  summary: 'complete test images from their observed quadrants (a completion model) into a PNG',
+  notes: [
+    'Takes a model trained with `train --condition quadrants --observed N` (Sohn et al. 2015: the\n' +
+      'decoder reads z and the observed pixels; with --prior conditional z is drawn from the prior\n' +
+      'network p(z|x_obs)). Each row of the PNG is one test image: the original, the observed part\n' +
+      '(missing pixels marked), and --draws completions (observed pixels kept exactly).',
+    DATA_NOTE,
+  ],
+  examples: [
+    `${PROGRAM} complete --checkpoint out/model.safetensors --out out/complete.png`,
+    `${PROGRAM} complete --checkpoint out/model.safetensors --count 16 --draws 4 --dataset mnist`,
+  ],
+  flags: {
+    checkpoint,
+    count: { kind: 'int', min: 1, max: 1024, default: 8, help: 'test images, one row each' },
+    draws: { kind: 'int', min: 1, max: 16, default: 1, help: 'completions of each image' },
+    dataset,
+    data,
+    seed: { ...seed, default: 0 },
+    out: {
+      kind: 'string',
+      meta: 'FILE',
+      default: 'out',
+      help: 'the PNG to write (FILE.png), or a folder for complete.png',
+    },
+    adapter,
+    json,
+    verbose,
+    help,
+  },
+  build(v, { error }): CompleteCliOptions {
+    checkData(v.dataset, v.data, error);
+    return {
+      checkpoint: v.checkpoint,
+      count: v.count,
+      draws: v.draws,
+      dataset: v.dataset,
+      data: v.data,
+      seed: v.seed,
+      out: v.out,
+      adapter: v.adapter,
+      json: v.json,
+      verbose: v.verbose,
+    };
+  },
+});
+
 // ---- the command table ----
 
 /** Every command, in the order of the help text. */
@@ -894,6 +1039,7 @@ export const COMMANDS = {
   sample: sampleCommand,
   experiment: experimentCommand,
   inpaint: inpaintCommand,
+  complete: completeCommand,
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

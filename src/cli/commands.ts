@@ -1,4 +1,5 @@
-// The commands of the CLI (train, eval, sample; experiment in experiment.ts, inpaint in inpaint.ts), run in the process whose native stderr is
+// The commands of the CLI (train, eval, sample; experiment in experiment.ts, inpaint in inpaint.ts,
+// complete in complete.ts), run in the process whose native stderr is
 // captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import type { CliArgs, EvalOptions, SampleOptions, TrainOptions } from './args.j
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
+import { complete, writeCompletions } from './complete.js';
 import { experiment } from './experiment.js';
 import { inpaint } from './inpaint.js';
 import { trainPrior } from './train-prior.js';
@@ -341,8 +343,19 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   const files = [checkpointPath];
   if (Number.isInteger(Math.sqrt(D))) {
     const side = Math.sqrt(D);
-    // A vq model samples from its learned prior, trained afterwards by train-prior.
-    if (model.config.posterior.kind !== 'vq' || model.config.prior.kind === 'made') {
+    if (model.config.condition.kind === 'quadrants') {
+      // A completion model draws only given observed pixels: completions of test images instead
+      // of samples (original | observed | three draws).
+      const completions = join(o.out, 'completions.png');
+      const n = Math.min(16, data.test.count);
+      await writeCompletions(model, data.test.images, n, side, {
+        path: completions,
+        draws: 3,
+        seed: seed + 1,
+      });
+      files.push(completions);
+    } else if (model.config.posterior.kind !== 'vq' || model.config.prior.kind === 'made') {
+      // A vq model samples from its learned prior, trained afterwards by train-prior.
       const samples = join(o.out, 'samples.png');
       // A conditional model's grid has one row per class.
       await writeSamples(model, samples, 64, side, seed + 1);
@@ -383,15 +396,27 @@ async function evaluate(o: EvalOptions): Promise<void> {
     : data.test;
   const trainer = await Trainer.create(model, { batchSize: o.batch, seed: o.seed ?? 0 });
   const m = await trainer.evaluate(test);
+  // A completion model scores the missing pixels given the observed ones: its recon is their NLL
+  // and its ELBO and importance-sampled estimate are of log p(x_miss|x_obs).
+  const completion = model.config.condition.kind === 'quadrants';
+  const quantity = completion ? 'log p(x_miss|x_obs)' : 'log p(x)';
   out.log(`test (${test.count} examples, ${data.source}):`);
-  out.log(`  ${formatMetrics(m, 3)} nats per example`);
+  out.log(
+    `  ${formatMetrics(m, 3)} nats per example` +
+      (completion
+        ? ` (of the missing pixels given the observed: the elbo bounds ${quantity})`
+        : ''),
+  );
   const started = performance.now();
   const ll = await trainer.logLikelihood(test, {
     k: o.k,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
   out.log(
-    `  log p(x) ≈ ${ll.logPx.toFixed(3)} nats (importance-sampled, k = ${o.k}; ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    `  ${quantity} ≈ ${ll.logPx.toFixed(3)} nats` +
+      (completion ? `: conditional NLL of the missing pixels ${(-ll.logPx).toFixed(3)}` : '') +
+      ` (importance-sampled, k = ${o.k}; ${seconds} s)`,
   );
   trainer.destroy();
   model.destroy();
@@ -399,6 +424,8 @@ async function evaluate(o: EvalOptions): Promise<void> {
   out.finish('eval', [], {
     test: metricsJson(m),
     logPx: round(ll.logPx),
+    // What logPx estimates: log p(x), or for a completion model log p(x_miss|x_obs).
+    quantity,
     k: o.k,
     adapter: rt.info.name,
   });
@@ -409,6 +436,14 @@ async function sample(o: SampleOptions): Promise<void> {
   const rt = await runtime(o.adapter, out);
   const ckpt = await readCheckpointFile(o.checkpoint);
   const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
+  if (model.config.condition.kind === 'quadrants') {
+    model.destroy();
+    rt.device.destroy();
+    throw new Error(
+      `${o.checkpoint}: a completion model (condition 'quadrants') draws only given observed ` +
+        `pixels; use \`webgpu-vae complete --checkpoint ${o.checkpoint}\``,
+    );
+  }
   const side = Math.sqrt(model.config.inputSize);
   if (!Number.isInteger(side)) {
     throw new Error(
@@ -449,5 +484,7 @@ export async function runCommand(
       return experiment(args.options);
     case 'inpaint':
       return inpaint(args.options);
+    case 'complete':
+      return complete(args.options);
   }
 }

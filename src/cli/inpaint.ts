@@ -2,7 +2,7 @@
 // VaeInference.inpaint, drawn as rows of original | masked | filled in DIR/inpaint.png, with the
 // missing-pixel error before and after the passes.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readCheckpointFile } from '../checkpoint/file.js';
 import { createRng, type Rng } from '../data/rng.js';
 import { imageGrid } from '../image/grid.js';
@@ -44,6 +44,27 @@ export function drawMasks(kind: MaskKind, rows: number, side: number, p: number,
   return mask;
 }
 
+/**
+ * Writes `rows` rows of `columns` square tiles (rows·columns, side²; NaN pixels are the grid's
+ * missing-pixel marker) as one PNG, creating its folder.
+ */
+export async function writeTileRows(
+  path: string,
+  tiles: Float32Array,
+  rows: number,
+  columns: number,
+  side: number,
+): Promise<void> {
+  const grid = imageGrid(tiles, rows * columns, side, side, { columns });
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, encodePngSync(grid.pixels, grid.width, grid.height, 1));
+}
+
+/** x (side²) with the pixels where mask is 1 marked missing (NaN), for a tile. */
+export function markMissing(x: Float32Array, mask: Float32Array): Float32Array {
+  return x.map((v, i) => (mask[i] === 1 ? Number.NaN : v));
+}
+
 export async function inpaint(o: InpaintCliOptions): Promise<void> {
   const out = new Output(o.json);
   const ckpt = await readCheckpointFile(o.checkpoint);
@@ -81,16 +102,11 @@ export async function inpaint(o: InpaintCliOptions): Promise<void> {
     for (let b = 0; b < rows; b++) {
       const src = x.subarray(b * D, (b + 1) * D);
       tiles.set(src, 3 * b * D);
-      tiles.set(
-        src.map((v, i) => (mask[b * D + i] === 1 ? Number.NaN : v)),
-        (3 * b + 1) * D,
-      );
+      tiles.set(markMissing(src, mask.subarray(b * D, (b + 1) * D)), (3 * b + 1) * D);
       tiles.set(filled.subarray(b * D, (b + 1) * D), (3 * b + 2) * D);
     }
-    const grid = imageGrid(tiles, 3 * rows, data.side, data.side, { columns: 3 });
-    await mkdir(o.out, { recursive: true });
     const path = join(o.out, 'inpaint.png');
-    await writeFile(path, encodePngSync(grid.pixels, grid.width, grid.height, 1));
+    await writeTileRows(path, tiles, rows, 3, data.side);
     const last = errors.at(-1) ?? before;
     out.log(
       `missing-pixel BCE (nats per pixel): ${before.toFixed(4)} filled with ${fill}, ` +

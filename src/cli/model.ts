@@ -18,6 +18,7 @@ export type ModelChoice = Pick<
   | 'posterior'
   | 'objective'
   | 'condition'
+  | 'prior'
   | 'masking'
 >;
 
@@ -44,7 +45,7 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
   if (o.config !== undefined) return readModelConfig(o.config);
   const sections: Pick<
     VaeConfig,
-    'likelihood' | 'posterior' | 'objective' | 'condition' | 'masking'
+    'likelihood' | 'posterior' | 'objective' | 'condition' | 'prior' | 'masking'
   > = {
     likelihood: o.likelihood,
     posterior:
@@ -61,7 +62,11 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
             reduction: 'sum',
             ...(o.capacity ? { capacity: o.capacity } : {}),
           },
+    // x_obs's missing pixels take the library's default fill (−1, which no pixel takes).
     condition: o.condition,
+    ...(o.prior.kind === 'conditional'
+      ? { prior: { kind: 'conditional', hidden: o.prior.hidden, activation: o.activation } }
+      : {}),
     ...(o.masking.kind === 'none' ? {} : { masking: maskingSection(o.masking, inputSize) }),
   };
   if (o.preset === 'conv') return { ...convVaePreset(o.latent), ...sections };
@@ -88,7 +93,14 @@ function maskingSection(
   return { kind: 'block', minSize, maxSize: Math.max(minSize, Math.round(side / 2)), ...common };
 }
 
-/** One line: layers, likelihood, parameter count. */
+/** The quadrants each completion task observes, in words. */
+const OBSERVED_WORDS = {
+  1: 'the bottom-left quadrant',
+  2: 'the left half',
+  3: 'all but the bottom-right quadrant',
+} as const;
+
+/** One line: layers, likelihood, condition, prior, parameter count. */
 export function describeModel(model: VaeModel): string {
   const c = model.config;
   const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
@@ -96,8 +108,18 @@ export function describeModel(model: VaeModel): string {
   const objective =
     c.objective.kind === 'iwae' ? `IWAE k=${c.objective.samples}` : `ELBO β=${c.objective.beta}`;
   const condition =
-    c.condition.kind === 'label' ? `, conditioned on ${c.condition.classes} classes` : '';
+    c.condition.kind === 'label'
+      ? `, conditioned on ${c.condition.classes} classes`
+      : c.condition.kind === 'quadrants'
+        ? `, completing images from ${OBSERVED_WORDS[c.condition.observed]} ` +
+          `(${c.condition.observed} of 4 quadrants; the decoder reads z and the observed pixels)`
+        : '';
+  const prior =
+    c.prior.kind === 'conditional'
+      ? `, prior network ${c.prior.hidden.length ? c.prior.hidden.join('-') : 'heads only'} on ` +
+        `${c.condition.kind === 'label' ? 'the label' : 'the observed pixels'}`
+      : '';
   const posterior = c.posterior.kind === 'diagonal' ? '' : `, ${c.posterior.kind} posterior`;
   const masking = c.masking ? `, trained with ${c.masking.kind} masks` : '';
-  return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}${masking}, ${model.flatSize} floats of parameters`;
+  return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}${prior}${masking}, ${model.flatSize} floats of parameters`;
 }

@@ -48,7 +48,8 @@ export interface Golden {
 
 /**
  * The fixtures: version-1 ELBO cases, version-2 iwae cases, version-2 condition 'label' cases,
- * version-2 posterior 'full', 'planar' and 'iaf' cases.
+ * version-2 posterior 'full', 'planar', 'iaf' and 'hierarchical' cases, masking cases, and
+ * conditional completion (condition 'quadrants', prior 'conditional') cases.
  */
 export type GoldenFile =
   | 'vae-golden.json'
@@ -58,7 +59,8 @@ export type GoldenFile =
   | 'vae-golden-planar.json'
   | 'vae-golden-iaf.json'
   | 'vae-golden-hierarchical.json'
-  | 'vae-golden-masking.json';
+  | 'vae-golden-masking.json'
+  | 'vae-golden-completion.json';
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(
