@@ -716,7 +716,7 @@ describe('parseCliArgs', () => {
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
     expect(parseError(['fit'])).toBe(
-      "unknown command 'fit'; commands: train, eval, sample, experiment, inpaint, help",
+      "unknown command 'fit'; commands: train, eval, sample, experiment, inpaint, reconstruct, help",
     );
   });
 

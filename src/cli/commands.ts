@@ -1,5 +1,6 @@
-// The commands of the CLI (train, eval, sample; experiment in experiment.ts, inpaint in inpaint.ts), run in the process whose native stderr is
-// captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
+// The commands of the CLI (train, eval, sample; experiment in experiment.ts, inpaint in inpaint.ts,
+// reconstruct in reconstruct.ts), run in the process whose native stderr is captured (see
+// native-stderr.ts); src/cli.ts parses the arguments and starts it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCheckpointFile, removeStaleTempFiles } from '../checkpoint/file.js';
@@ -8,12 +9,20 @@ import { createRng } from '../data/rng.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { imageGrid } from '../image/grid.js';
 import { encodePngSync } from '../image/png-node.js';
-import type { CliArgs, EvalOptions, SampleOptions, TrainOptions } from './args.js';
+import {
+  PROGRAM,
+  type CliArgs,
+  type EvalOptions,
+  type SampleOptions,
+  type TrainOptions,
+} from './args.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
 import { experiment } from './experiment.js';
 import { inpaint } from './inpaint.js';
+import { reconstructImages } from './reconstruct.js';
+import { evaluateVq } from './vq.js';
 import { ownStderr } from './native-stderr.js';
 import { metricsJson, Output, round, runtime } from './output.js';
 import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
@@ -31,6 +40,9 @@ import { VaeInference } from '../vae/inference.js';
 import { VaeModel } from '../vae/model.js';
 import { formatMetrics } from '../vae/metrics.js';
 import { Trainer, type Dataset } from '../vae/trainer.js';
+
+/** Where a vq model's prior comes from. */
+const PRIOR_HINT = 'a prior must be trained on its codes with train-prior';
 
 async function writePng(
   path: string,
@@ -331,10 +343,16 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   const files = [checkpointPath];
   if (Number.isInteger(Math.sqrt(D))) {
     const side = Math.sqrt(D);
-    const samples = join(o.out, 'samples.png');
-    // A conditional model's grid has one row per class.
-    await writeSamples(model, samples, 64, side, seed + 1);
-    files.push(samples);
+    if (model.config.posterior.kind === 'vq') {
+      out.log(
+        `note: no samples.png: a vq model samples from a prior over its codes (${PRIOR_HINT})`,
+      );
+    } else {
+      const samples = join(o.out, 'samples.png');
+      // A conditional model's grid has one row per class.
+      await writeSamples(model, samples, 64, side, seed + 1);
+      files.push(samples);
+    }
     const n = Math.min(32, data.test.count);
     const recon = await reconstruct(model, data.test, n, seed);
     // Pairs: each test image followed by its reconstruction.
@@ -372,6 +390,31 @@ async function evaluate(o: EvalOptions): Promise<void> {
   const m = await trainer.evaluate(test);
   out.log(`test (${test.count} examples, ${data.source}):`);
   out.log(`  ${formatMetrics(m, 3)} nats per example`);
+  if (model.config.posterior.kind === 'vq') {
+    // No density, so no log p(x): the reconstructions and the codebook's use instead.
+    const v = await evaluateVq(model, test);
+    out.log(
+      `  reconstruction per image: squared error ${v.mse.toFixed(3)}, Bernoulli cross-entropy ` +
+        `${v.bce.toFixed(3)} nats`,
+    );
+    out.log(
+      `  codes: perplexity ${v.perplexity.toFixed(2)}, ${v.codesInUse} of ` +
+        `${model.config.posterior.codes} in use (${(100 * v.codesUsed).toFixed(1)}%)`,
+    );
+    trainer.destroy();
+    model.destroy();
+    rt.device.destroy();
+    out.finish('eval', [], {
+      test: metricsJson(m),
+      mse: round(v.mse),
+      bce: round(v.bce),
+      perplexity: round(v.perplexity),
+      codesInUse: v.codesInUse,
+      codesUsed: round(v.codesUsed),
+      adapter: rt.info.name,
+    });
+    return;
+  }
   const started = performance.now();
   const ll = await trainer.logLikelihood(test, {
     k: o.k,
@@ -393,8 +436,15 @@ async function evaluate(o: EvalOptions): Promise<void> {
 
 async function sample(o: SampleOptions): Promise<void> {
   const out = new Output(o.json);
-  const rt = await runtime(o.adapter, out);
   const ckpt = await readCheckpointFile(o.checkpoint);
+  // Checked before the GPU is set up.
+  if ((ckpt.config as { posterior?: { kind?: unknown } } | undefined)?.posterior?.kind === 'vq') {
+    throw new Error(
+      `${o.checkpoint}: a vq model samples from a prior over its codes, and this checkpoint has ` +
+        `none (${PRIOR_HINT}); its reconstructions: ${PROGRAM} reconstruct --checkpoint ${o.checkpoint}`,
+    );
+  }
+  const rt = await runtime(o.adapter, out);
   const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
   const side = Math.sqrt(model.config.inputSize);
   if (!Number.isInteger(side)) {
@@ -434,5 +484,7 @@ export async function runCommand(
       return experiment(args.options);
     case 'inpaint':
       return inpaint(args.options);
+    case 'reconstruct':
+      return reconstructImages(args.options);
   }
 }

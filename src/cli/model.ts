@@ -47,11 +47,7 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
     'likelihood' | 'posterior' | 'objective' | 'condition' | 'masking'
   > = {
     likelihood: o.likelihood,
-    posterior:
-      o.posterior.kind === 'hierarchical'
-        ? // The IWAE paper's shape: z1 twice the code, two layers as wide as the code between.
-          { kind: 'hierarchical', lower: Math.min(2 * o.latent, 256), hidden: [o.latent, o.latent] }
-        : o.posterior,
+    posterior: posteriorSection(o.posterior, o.latent),
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
@@ -75,6 +71,17 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
   };
 }
 
+function posteriorSection(p: ModelChoice['posterior'], latent: number): VaeConfig['posterior'] {
+  if (p.kind === 'hierarchical') {
+    // The IWAE paper's shape: z1 twice the code, two layers as wide as the code between.
+    return { kind: 'hierarchical', lower: Math.min(2 * latent, 256), hidden: [latent, latent] };
+  }
+  if (p.kind === 'vq') {
+    return { kind: 'vq', codes: p.codes, dim: p.dim, beta: p.beta, update: p.update };
+  }
+  return p;
+}
+
 /** The masking section of --mask: blocks a quarter to half the image's side (7..14 at 28). */
 function maskingSection(
   m: Exclude<MaskingChoice, { kind: 'none' }>,
@@ -94,10 +101,21 @@ export function describeModel(model: VaeModel): string {
   const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
   const layers = [c.inputSize, ...c.encoder.hidden, c.latentSize].join('-');
   const objective =
-    c.objective.kind === 'iwae' ? `IWAE k=${c.objective.samples}` : `ELBO β=${c.objective.beta}`;
+    c.objective.kind === 'iwae'
+      ? `IWAE k=${c.objective.samples}`
+      : c.posterior.kind === 'vq'
+        ? 'reconstruction + codebook losses'
+        : `ELBO β=${c.objective.beta}`;
   const condition =
     c.condition.kind === 'label' ? `, conditioned on ${c.condition.classes} classes` : '';
-  const posterior = c.posterior.kind === 'diagonal' ? '' : `, ${c.posterior.kind} posterior`;
+  const p = c.posterior;
+  const posterior =
+    p.kind === 'diagonal'
+      ? ''
+      : p.kind === 'vq'
+        ? `, vq posterior (${c.latentSize / p.dim} codes of ${p.codes} per example, ` +
+          `${p.update === 'ema' ? 'EMA codebook' : 'codebook loss'}, commitment β=${p.beta})`
+        : `, ${p.kind} posterior`;
   const masking = c.masking ? `, trained with ${c.masking.kind} masks` : '';
   return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}${masking}, ${model.flatSize} floats of parameters`;
 }
