@@ -32,6 +32,10 @@ describe('train --posterior vq: flags', () => {
       dim: 4,
       update: 'ema',
       beta: 0.25,
+      restart: undefined,
+    });
+    expect(train('--posterior', 'vq', '--vq-restart', '0.01').posterior).toMatchObject({
+      restart: 0.01,
     });
     const o = train(
       '--posterior',
@@ -47,7 +51,14 @@ describe('train --posterior vq: flags', () => {
       '--commitment',
       '0.5',
     );
-    expect(o.posterior).toEqual({ kind: 'vq', codes: 9, dim: 3, update: 'loss', beta: 0.5 });
+    expect(o.posterior).toEqual({
+      kind: 'vq',
+      codes: 9,
+      dim: 3,
+      update: 'loss',
+      beta: 0.5,
+      restart: undefined,
+    });
     // A latent narrower than the default code size: one vector of all of it.
     expect(train('--posterior', 'vq', '--latent', '3').posterior).toMatchObject({ dim: 3 });
   });
@@ -61,6 +72,8 @@ describe('train --posterior vq: flags', () => {
     [['--posterior', 'vq', '--vq-update', 'sgd'], /--vq-update/],
     [['--posterior', 'vq', '--codes', '0'], /--codes/],
     [['--posterior', 'vq', '--flow-steps', '2'], /--flow-steps applies only to the flows/],
+    [['--posterior', 'vq', '--vq-update', 'loss', '--vq-restart', '0.1'], /--vq-restart needs/],
+    [['--posterior', 'vq', '--vq-restart', '1'], /--vq-restart/],
   ])('train %j is refused', (args, message) => {
     expect(() => train(...args)).toThrow(message);
   });

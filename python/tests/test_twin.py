@@ -526,6 +526,11 @@ class VqTest(unittest.TestCase):
             ({'epsilon': 0}, 'posterior.epsilon must be > 0'),
             ({'beta': -1}, 'posterior.beta must be a finite number >= 0'),
             ({'temperature': 1}, 'posterior.temperature is unknown'),
+            ({'restart': {'threshold': 0.1}}, "posterior.restart needs update 'ema'"),
+            ({'update': 'ema', 'restart': {'threshold': 1}},
+             'posterior.restart.threshold must be in (0, 1)'),
+            ({'update': 'ema', 'restart': {'treshold': 0.1}},
+             'posterior.restart.treshold is unknown'),
         ]:
             with self.assertRaises(ConfigError) as ctx:
                 resolve_config(self.vq(**post))
@@ -569,6 +574,22 @@ class VqTest(unittest.TestCase):
         smoothed = (count + 1e-3) / (total + 5e-3) * total
         torch.testing.assert_close(net.posterior.codebook,
                                    net.posterior.ema.sum / smoothed[:, None])
+
+    def test_restart_moves_dead_codes_onto_batch_vectors(self):
+        torch.manual_seed(5)
+        net = VaeNet(self.vq(update='ema', decay=0.95, restart={'threshold': 0.5})).double()
+        with torch.no_grad():
+            net.posterior.ema.count.copy_(torch.tensor([0.01, 3, 0.01, 3, 3]))
+        before = net.posterior.codebook.clone()
+        out = objective(net, torch.rand(4, 5, dtype=torch.float64))
+        flat = out['ze'].detach().reshape(-1, 3)
+        count = net.posterior.ema.count
+        for k in (0, 2):  # 0.95·0.01 + 0.05·n < 0.5 for the batch's 8 vectors
+            self.assertEqual(count[k].item(), 1)
+            self.assertTrue(any(torch.equal(net.posterior.codebook[k], z) for z in flat))
+            self.assertTrue(torch.equal(net.posterior.ema.sum[k], net.posterior.codebook[k]))
+        self.assertTrue((count[[1, 3, 4]] > 2).all())
+        self.assertFalse(torch.equal(net.posterior.codebook[1], before[1]))
 
     def test_straight_through_and_loss_gradients(self):
         torch.manual_seed(3)

@@ -237,7 +237,8 @@ MAX_IAF_LAYERS = 8
 POSTERIOR_FIELDS = {'planar': ('kind', 'steps', 'amortized'),
                     'iaf': ('kind', 'steps', 'hidden', 'context', 'activation'),
                     'hierarchical': ('kind', 'lower', 'hidden'),
-                    'vq': ('kind', 'codes', 'dim', 'beta', 'update', 'decay', 'epsilon')}
+                    'vq': ('kind', 'codes', 'dim', 'beta', 'update', 'decay', 'epsilon',
+                           'restart')}
 
 
 def _iaf(post: dict, latent_size: Any) -> dict:
@@ -274,7 +275,7 @@ def _number(name: str, value: Any, minimum: float) -> float:
 def _vq(post: dict, latent_size: Any) -> dict:
     """'vq' (src/vae/posterior/vq.ts): codes K (required, [1, 65536]), dim D (required, dividing
     latentSize), beta (default 0.25), update 'loss' (default) or 'ema', decay in [0, 1) (default
-    0.99), epsilon > 0 (default 1e-5)."""
+    0.99), epsilon > 0 (default 1e-5), restart {threshold in (0, 1)} (optional, 'ema' only)."""
     codes = _size('posterior.codes', post.get('codes'), MAX_VQ_CODES)
     Z = latent_size if _is_int(latent_size) else 1
     dim = _size('posterior.dim', post.get('dim'), max(1, Z))
@@ -293,8 +294,22 @@ def _vq(post: dict, latent_size: Any) -> dict:
     if epsilon == 0:
         _fail('posterior.epsilon must be > 0, got 0')
     beta = _number('posterior.beta', 0.25 if post.get('beta') is None else post['beta'], 0)
-    return {'kind': 'vq', 'codes': codes, 'dim': dim, 'beta': beta, 'update': update,
-            'decay': decay, 'epsilon': epsilon}
+    r = {'kind': 'vq', 'codes': codes, 'dim': dim, 'beta': beta, 'update': update,
+         'decay': decay, 'epsilon': epsilon}
+    restart = post.get('restart')
+    if restart is not None:
+        if not isinstance(restart, dict):
+            _fail(f'posterior.restart must be an object {{ threshold }}, got {_dump(restart)}')
+        _known('posterior.restart', restart, ('threshold',))
+        if update != 'ema':
+            _fail("posterior.restart needs update 'ema' (it reads the codes' EMA counts), got "
+                  f"update '{update}'")
+        threshold = _number('posterior.restart.threshold', restart.get('threshold'), 0)
+        if not 0 < threshold < 1:
+            _fail('posterior.restart.threshold must be in (0, 1) (a restarted code starts at '
+                  f'count 1), got {threshold:g}')
+        r['restart'] = {'threshold': threshold}
+    return r
 
 
 MASK_COMMON = ('fill', 'channels', 'loss')

@@ -55,7 +55,9 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
             dim), starting at 1 and at the codebook; each training forward (training mode,
             gradients on) moves them after computing everything from the old codebook:
             N ← γN + (1 − γ)n, m ← γm + (1 − γ)s (n, s: this batch's counts and sums of assigned
-            vectors, summed over the processes), e_k = m_k / ((N_k + ε) / (ΣN + Kε) · ΣN).
+            vectors, summed over the processes), e_k = m_k / ((N_k + ε) / (ΣN + Kε) · ΣN); with
+            restart {threshold}, codes with N_k < threshold then take a random row z of the batch:
+            e_k = m_k = z, N_k = 1.
 """
 
 from __future__ import annotations
@@ -242,6 +244,15 @@ class VaeNet(nn.Module):
         total = ema.count.sum()
         smoothed = (ema.count + eps) / (total + K * eps) * total
         self.posterior.codebook.copy_(ema.sum / smoothed[:, None])
+        restart = post.get('restart')
+        if restart is not None:
+            # Dead codes onto random rows of this batch (torch's generator, not the library's
+            # Philox numbers), their state as at initialization.
+            dead = ema.count < restart['threshold']
+            rows = flat.detach()[torch.randint(flat.shape[0], (K,), device=flat.device)]
+            self.posterior.codebook[dead] = rows[dead]
+            ema.sum[dead] = rows[dead]
+            ema.count[dead] = 1
 
     def decode_codes(self, codes: torch.Tensor, y: Optional[torch.Tensor] = None):
         """vq: code indices (R, n) -> decode() of their codebook vectors, as the library's

@@ -105,6 +105,7 @@ export const MODEL_FLAGS = [
   'codes',
   'code-dim',
   'vq-update',
+  'vq-restart',
   'commitment',
   'objective',
   'samples',
@@ -141,7 +142,15 @@ export type PosteriorChoice =
   | { kind: 'planar'; steps: number }
   | { kind: 'iaf'; steps: number }
   | { kind: 'hierarchical' }
-  | { kind: 'vq'; codes: number; dim: number; update: 'loss' | 'ema'; beta: number };
+  | {
+      kind: 'vq';
+      codes: number;
+      dim: number;
+      update: 'loss' | 'ema';
+      beta: number;
+      /** Dead-code restart threshold (update 'ema'); undefined: none. */
+      restart: number | undefined;
+    };
 /** The vq posterior's settings when their flags are not given. */
 export const DEFAULT_VQ = { codes: 64, dim: 4, update: 'ema', beta: 0.25 } as const;
 /** Flow steps when --flow-steps is not given (the notes' settings: planar K = 8, IAF K = 4). */
@@ -323,6 +332,13 @@ export const trainCommand = defineCommand({
       help: '--posterior vq: codebook trained by moving averages (ema) or by the codebook loss',
       defaultText: DEFAULT_VQ.update,
     },
+    'vq-restart': {
+      kind: 'number',
+      min: 0,
+      minExclusive: true,
+      meta: 'T',
+      help: '--posterior vq, ema: restart codes whose EMA count is below T (0..1) on encoder outputs',
+    },
     commitment: {
       kind: 'number',
       min: 0,
@@ -462,7 +478,7 @@ export const trainCommand = defineCommand({
       objective = { kind: 'elbo' };
     }
 
-    const vqFlags = ['codes', 'code-dim', 'vq-update', 'commitment'] as const;
+    const vqFlags = ['codes', 'code-dim', 'vq-update', 'vq-restart', 'commitment'] as const;
     let posterior: PosteriorChoice;
     if (v.posterior === 'vq') {
       for (const flag of ['beta', 'capacity-max', 'capacity-steps']) {
@@ -485,12 +501,23 @@ export const trainCommand = defineCommand({
             'read as latent/code-dim vectors)',
         );
       }
+      const update = v['vq-update'] ?? DEFAULT_VQ.update;
+      const restart = v['vq-restart'];
+      if (restart !== undefined && update !== 'ema') {
+        throw error('--vq-restart needs --vq-update ema (it reads the EMA counts of the codes)');
+      }
+      if (restart !== undefined && restart >= 1) {
+        throw error(
+          `--vq-restart must be < 1 (a restarted code starts at count 1), got ${restart}`,
+        );
+      }
       posterior = {
         kind: 'vq',
         codes: v.codes ?? DEFAULT_VQ.codes,
         dim,
-        update: v['vq-update'] ?? DEFAULT_VQ.update,
+        update,
         beta: v.commitment ?? DEFAULT_VQ.beta,
+        restart,
       };
     } else {
       const vqFlag = vqFlags.find((f) => given.has(f));

@@ -77,7 +77,14 @@ function posteriorSection(p: ModelChoice['posterior'], latent: number): VaeConfi
     return { kind: 'hierarchical', lower: Math.min(2 * latent, 256), hidden: [latent, latent] };
   }
   if (p.kind === 'vq') {
-    return { kind: 'vq', codes: p.codes, dim: p.dim, beta: p.beta, update: p.update };
+    return {
+      kind: 'vq',
+      codes: p.codes,
+      dim: p.dim,
+      beta: p.beta,
+      update: p.update,
+      ...(p.restart !== undefined ? { restart: { threshold: p.restart } } : {}),
+    };
   }
   return p;
 }

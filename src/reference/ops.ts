@@ -68,8 +68,8 @@ import {
   reduceTotalForward64,
 } from './reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
-import { argminRows64, codeUsage64, vqEma64 } from './quantize.js';
-import type { VqEmaAttrs } from '../graph/ops/quantize.js';
+import { argminRows64, codeUsage64, vqEma64, vqRestart64 } from './quantize.js';
+import type { VqEmaAttrs, VqRestartAttrs } from '../graph/ops/quantize.js';
 import { randomMask64 } from './mask.js';
 import type { RandomMaskAttrs } from '../graph/ops/mask.js';
 
@@ -548,6 +548,24 @@ const vqEma: ReferenceOp = {
   },
 };
 
+const vqRestart: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<VqRestartAttrs>(op);
+    const r = vqRestart64(
+      {
+        codebook: c.value(op.out.codebook!),
+        count: c.value(op.out.count!),
+        sum: c.value(op.out.sum!),
+      },
+      c.in('z'),
+      op.in.z!.rows,
+      a.threshold,
+      { seed: a.seed, step: c.step, stream: a.stream },
+    );
+    return { codebook: r.codebook, count: r.count, sum: r.sum };
+  },
+};
+
 const codeUsage: ReferenceOp = {
   forward(op, c) {
     const u = codeUsage64(c.in('counts'), attrs<{ scale: number }>(op).scale);
@@ -648,6 +666,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   stop_gradient: stopGradient,
   reduce_cols: reduceCols,
   vq_ema: vqEma,
+  vq_restart: vqRestart,
   code_usage: codeUsage,
   gaussian_logpdf: gaussianLogPdf,
   softmax,
