@@ -71,6 +71,8 @@ import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.j
 import { argminRows64, codeUsage64, vqEma64, vqRestart64 } from './quantize.js';
 import type { VqEmaAttrs, VqRestartAttrs } from '../graph/ops/quantize.js';
 import { randomMask64 } from './mask.js';
+import { layout64 } from './layout.js';
+import type { LayoutAttrs } from '../graph/ops/layout.js';
 import type { RandomMaskAttrs } from '../graph/ops/mask.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
@@ -346,6 +348,20 @@ const repeatRows: ReferenceOp = {
     const x = op.in.x!;
     const { copies } = attrs<{ copies: number }>(op);
     return { x: repeatRowsBackward64(need(d('y'), op, 'y'), c.in('x'), x.rows, x.cols, copies) };
+  },
+};
+
+const layout: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<LayoutAttrs>(op);
+    const B = op.in.x!.size / (a.channels * a.pixels);
+    return { y: layout64(c.in('x'), a.to, B, a.channels, a.pixels) };
+  },
+  vjp(op, _c, _out, d) {
+    const a = attrs<LayoutAttrs>(op);
+    const B = op.in.x!.size / (a.channels * a.pixels);
+    const back = a.to === 'nhwc' ? 'nchw' : 'nhwc';
+    return { x: layout64(need(d('y'), op, 'y'), back, B, a.channels, a.pixels) };
   },
 };
 
@@ -688,6 +704,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   sum,
   logsumexp_rows: logSumExpRows,
   repeat_rows: repeatRows,
+  layout,
   view: none,
   add_into: none,
   objective,
