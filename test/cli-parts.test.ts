@@ -718,7 +718,7 @@ describe('parseCliArgs', () => {
   it('names the command and suggests one for an unknown command', () => {
     expect(parseError(['trian'])).toBe("unknown command 'trian'; did you mean 'train'?");
     expect(parseError(['fit'])).toBe(
-      "unknown command 'fit'; commands: train, train-prior, eval, sample, experiment, inpaint, complete, help",
+      "unknown command 'fit'; commands: train, train-prior, eval, sample, experiment, inpaint, complete, reconstruct, help",
     );
   });
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph, Tensor } from '../src/graph/graph.js';
 import { activationOp, maskedLinear, matmulOp } from '../src/graph/ops/dense.js';
+import { channelsFirst, channelsLast } from '../src/graph/ops/layout.js';
 import { gaussianLogDensity } from '../src/graph/ops/density.js';
 import { fullReparam } from '../src/graph/ops/latent.js';
 import { klGaussiansOp, klOp } from '../src/graph/ops/loss.js';
@@ -218,6 +219,18 @@ const CASES: [string, Build][] = [
         [11],
       );
       return lookupRows(g, 'rows', table, idx);
+    },
+  ],
+  [
+    'image layouts: NCHW rows to rows of channels and back, x read again (gradient added)',
+    (g, p, _i, rng) => {
+      const [B, C, P] = [3, 5, 7];
+      const x = p('x', n(rng, B * C * P), [B, C * P]);
+      const w = p('w', n(rng, B * P * C), [B * P, C]);
+      const rows = multiply(g, 'rows.w', channelsLast(g, 'to.nhwc', x, C, P), w);
+      // Backward runs in reverse: x's gradient is assigned by the last multiply, then the layout
+      // adds to it.
+      return multiply(g, 'back.x', channelsFirst(g, 'to.nchw', rows, P), x);
     },
   ],
 ];

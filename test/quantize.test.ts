@@ -4,9 +4,9 @@
 // ranges of one buffer (as in a model's flat buffer), at awkward sizes with poisoned outputs.
 import { describe, expect, it } from 'vitest';
 import { prepareArgminRows } from '../src/kernels/argmin.js';
-import { prepareVqEma } from '../src/kernels/vq-ema.js';
+import { prepareVqEma, prepareVqRestart } from '../src/kernels/vq-ema.js';
 import { prepareCodeUsage } from '../src/kernels/code-usage.js';
-import { argminRows64, codeUsage64, vqEma64 } from '../src/reference/quantize.js';
+import { argminRows64, codeUsage64, vqEma64, vqRestart64 } from '../src/reference/quantize.js';
 import { POISON, TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 import {
   freshSeed,
@@ -174,6 +174,79 @@ describe.each(TEST_ADAPTERS)('quantizer kernels on %s', (adapter) => {
     d.destroy();
   });
 
+  it.each([
+    [1, 1, 1],
+    [13, 5, 37],
+    [70, 3, 1000],
+  ])('dead-code restart of %i codes of %i values from %i rows', async (codes, dim, rows) => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const threshold = 0.05;
+    // About a third of the codes dead (one exactly at the threshold: live), one NaN (live).
+    const count = Float32Array.from({ length: codes }, (_, k) =>
+      k % 3 === 0 ? rng() * threshold : 0.1 + rng() * 5,
+    );
+    if (codes > 4) [count[4], count[2]] = [threshold, NaN];
+    const sum = randomNormal(rng, codes * dim, 3);
+    const codebook = randomNormal(rng, codes * dim);
+    const z = randomNormal(rng, rows * dim, 2);
+    // The three tensors in one buffer at aligned offsets, as in a model's flat buffer.
+    const align = rt.device.limits.minStorageBufferOffsetAlignment;
+    const at = (floats: number) => Math.ceil((4 * floats) / align) * align;
+    const offsets = [0, at(codes * dim), at(codes * dim) + at(codes)];
+    const bytes = offsets[2]! + at(codes * dim);
+    const flat = new Float32Array(bytes / 4).fill(POISON);
+    flat.set(codebook, 0);
+    flat.set(count, offsets[1]! / 4);
+    flat.set(sum, offsets[2]! / 4);
+    const buffer = upload(rt, 'flat', flat).buffer;
+    const range = (i: number, floats: number) => ({
+      buffer,
+      offset: offsets[i]!,
+      size: 4 * floats,
+    });
+    const step = 1 + (seed % 1000);
+    const p = await prepareVqRestart(rt, {
+      codebook: range(0, codes * dim),
+      count: range(1, codes),
+      sum: range(2, codes * dim),
+      z: upload(rt, 'z', z),
+      codes,
+      dim,
+      rows,
+      threshold,
+      seed: seed % 65536,
+      stream: 3,
+    });
+    p.setStep(step);
+    await rt.submitChecked([p]);
+    const got = await read(rt, { buffer, offset: 0, size: bytes });
+    const want = vqRestart64({ codebook, count, sum }, z, rows, threshold, {
+      seed: seed % 65536,
+      step,
+      stream: 3,
+    });
+    const ctx = `(${codes}, ${dim}, ${rows}) seed=${seed}`;
+    const part = (i: number, n: number) => got.subarray(offsets[i]! / 4, offsets[i]! / 4 + n);
+    // Row copies and untouched values: exact.
+    // A NaN count stays NaN (compared apart: mismatches() counts NaN against NaN as wrong).
+    const gotCount = [...part(1, codes)];
+    expect(gotCount.map(Number.isNaN)).toEqual([...want.count].map(Number.isNaN));
+    const finite = (v: ArrayLike<number>) => Array.from(v, (x) => (Number.isNaN(x) ? 0 : x));
+    expect(mismatches(finite(gotCount), finite(want.count), EXACT, `${ctx} count`)).toBeNull();
+    expect(mismatches(part(2, codes * dim), want.sum, EXACT, `${ctx} sum`)).toBeNull();
+    expect(mismatches(part(0, codes * dim), want.codebook, EXACT, `${ctx} codebook`)).toBeNull();
+    // Dead codes took rows of z (several distinct ones when there are many), live ones nothing.
+    for (let k = 0; k < codes; k++) {
+      const dead = count[k]! < threshold;
+      expect(want.rows[k]! >= 0, `${ctx} code ${k}`).toBe(dead);
+    }
+    const taken = new Set([...want.rows].filter((r) => r >= 0));
+    if (codes >= 13) expect(taken.size, ctx).toBeGreaterThan(1);
+    p.destroy();
+  });
+
   it('names bad arguments', async () => {
     const rt = await runtimeFor(adapter);
     const a = upload(rt, 'a', new Float32Array(12));
@@ -185,5 +258,19 @@ describe.each(TEST_ADAPTERS)('quantizer kernels on %s', (adapter) => {
       /decay must be in \[0, 1\)/,
     );
     await expect(prepareVqEma(rt, { ...o, decay: 0.9, eps: 0 })).rejects.toThrow(/eps must be/);
+    const r = {
+      codebook: a,
+      count: a,
+      sum: a,
+      z: a,
+      codes: 2,
+      dim: 2,
+      rows: 3,
+      seed: 1,
+      stream: 0,
+    };
+    await expect(prepareVqRestart(rt, { ...r, threshold: 1 })).rejects.toThrow(
+      /vq_restart: threshold must be in \(0, 1\)/,
+    );
   });
 });

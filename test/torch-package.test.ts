@@ -64,6 +64,15 @@ const CONFIGS: VaeConfig[] = [
     condition: { kind: 'label', classes: 5 },
     prior: { kind: 'conditional', hidden: [] },
   },
+  // vq: encoder.ze and the codebook, a parameter or, with EMA updates, stored with its state.
+  ...(['loss', 'ema'] as const).map((update): VaeConfig => ({
+    version: 2,
+    inputSize: 7,
+    latentSize: 6,
+    encoder: { hidden: [5] },
+    decoder: { hidden: [4] },
+    posterior: { kind: 'vq', codes: 9, dim: 3, update },
+  })),
 ];
 
 interface Report {

@@ -4,7 +4,8 @@
 // and commitment gradients) against the formulas; the GPU's training step against the
 // interpreter (assignments compared only where the distance gap exceeds a margin: inputs are
 // drawn until every gap does), the EMA update of the codebook and its state after a step; and
-// training on the rotated Gaussian with both updates (loss falls, codes in use, metrics named).
+// training on the rotated Gaussian with both updates (loss falls, codes in use, metrics named);
+// the dead-code restart (dead codes onto the batch's encoder outputs, live ones as without it).
 import { describe, expect, it } from 'vitest';
 import { runGraph64 } from '../src/reference/graph.js';
 import { buildModelGraph } from '../src/vae/build.js';
@@ -92,6 +93,18 @@ describe('vq posterior config', () => {
     [{ kind: 'vq', codes: 8, dim: 3, epsilon: 0 }, /posterior\.epsilon must be > 0/],
     [{ kind: 'vq', codes: 8, dim: 3, beta: -1 }, /posterior\.beta must be a finite number >= 0/],
     [{ kind: 'vq', codes: 8, dim: 3, temperature: 1 }, /posterior\.temperature/],
+    [
+      { kind: 'vq', codes: 8, dim: 3, restart: { threshold: 0.1 } },
+      /posterior\.restart needs update 'ema'/,
+    ],
+    [
+      { kind: 'vq', codes: 8, dim: 3, update: 'ema', restart: { threshold: 1 } },
+      /posterior\.restart\.threshold must be in \(0, 1\)/,
+    ],
+    [
+      { kind: 'vq', codes: 8, dim: 3, update: 'ema', restart: { treshold: 0.1 } },
+      /posterior\.restart\.treshold is unknown \(did you mean posterior\.restart\.threshold/,
+    ],
   ])('%j is refused', (posterior, message) => {
     expect(() => resolveVaeConfig({ ...base, posterior } as VaeConfig)).toThrow(message);
   });
@@ -264,4 +277,88 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('training the vq posterior on %s', (ada
       model.destroy();
     },
   );
+});
+
+// One adapter: the kernel itself is checked on every adapter in test/quantize.test.ts.
+describe(`vq dead-code restart on ${TEST_ADAPTERS[0]}`, () => {
+  const adapter = TEST_ADAPTERS[0]!;
+  it('a step moves the dead codes onto encoder outputs, state reset; live codes as without', async () => {
+    const rt = await runtimeFor(adapter);
+    const threshold = 0.5;
+    const withRestart = (restart: boolean) =>
+      resolveVaeConfig({
+        ...vqConfig('ema'),
+        posterior: {
+          kind: 'vq',
+          codes: K,
+          dim: DIM,
+          update: 'ema',
+          decay: 0.96,
+          ...(restart ? { restart: { threshold } } : {}),
+        },
+      });
+    const config = withRestart(true);
+    const p = drawProblem(config, 1e-3);
+    const ctx = `seed=${p.seed}`;
+    // Codes 0, 2 and 5 nearly dead (0.96·0.05 + 0.04·n < 0.5 for the n <= 10 vectors of the batch
+    // they may get); the others well alive.
+    const count = Float64Array.from({ length: K }, (_, k) => ([0, 2, 5].includes(k) ? 0.05 : 3));
+    p.params.set('posterior.ema.count', count);
+    p.weights.set('posterior.ema.count', Float32Array.from(count));
+    const inputs = stepInputs64(p.mg, config, { x: p.x });
+    const ref = runGraph64(p.mg.graph, { params: p.params, inputs, step: 3 });
+    const plain = buildModelGraph(withRestart(false), { batch: B, training: true, seed: 1 });
+    const without = runGraph64(plain.graph, {
+      params: p.params,
+      inputs: stepInputs64(plain, config, { x: p.x }),
+      step: 3,
+    });
+    const value = (r: typeof ref, mg: typeof plain, name: string) =>
+      r.value(mg.graph.params.find((t) => t.name === name)!);
+    const ze = ref.value(p.mg.posterior.outputs.ze!);
+    const after = {
+      codebook: value(ref, p.mg, 'posterior.codebook'),
+      count: value(ref, p.mg, 'posterior.ema.count'),
+      sum: value(ref, p.mg, 'posterior.ema.sum'),
+    };
+    const ema = {
+      codebook: value(without, plain, 'posterior.codebook'),
+      count: value(without, plain, 'posterior.ema.count'),
+      sum: value(without, plain, 'posterior.ema.sum'),
+    };
+    const row = (a: Float64Array, k: number) => [...a.subarray(k * DIM, (k + 1) * DIM)];
+    const zeRows = Array.from({ length: (B * L) / DIM }, (_, r) => row(ze, r));
+    const dead = [...ema.count].map((n) => n < threshold);
+    expect(dead, ctx).toEqual([true, false, true, false, false, true, false]);
+    for (let k = 0; k < K; k++) {
+      if (dead[k]) {
+        // On one of this batch's encoder outputs, the state as at initialization.
+        expect(zeRows, `${ctx} code ${k}`).toContainEqual(row(after.codebook, k));
+        expect(row(after.sum, k)).toEqual(row(after.codebook, k));
+        expect(after.count[k]).toBe(1);
+      } else {
+        expect(row(after.codebook, k)).toEqual(row(ema.codebook, k));
+        expect(row(after.sum, k)).toEqual(row(ema.sum, k));
+        expect(after.count[k]).toBe(ema.count[k]);
+      }
+    }
+    // The GPU's step: the same codes restart on the same rows.
+    const model = VaeModel.create(rt, config, { weights: p.weights });
+    const grads = rt.buffers.storage('vq.grads', model.flatSize * 4).buffer;
+    const cg = await compileModelGraph(rt, model, p.mg, grads);
+    writeStepInputs(cg, p.mg, model, { x: p.x, step: 3 });
+    await rt.submitChecked([...cg.dispatches]);
+    const gpu = await model.readWeights();
+    const tol = { atol: 1e-4, rtol: 1e-4 };
+    for (const [name, want] of [
+      ['posterior.codebook', after.codebook],
+      ['posterior.ema.count', after.count],
+      ['posterior.ema.sum', after.sum],
+    ] as const) {
+      expect(mismatches(gpu.get(name)!, want, tol, `${ctx} ${name}`)).toBeNull();
+    }
+    cg.destroy();
+    rt.buffers.destroy(grads);
+    model.destroy();
+  });
 });

@@ -510,6 +510,122 @@ class MaskingTest(unittest.TestCase):
         r.step(torch.rand(8, 36), None, 0, 8, 0, 0.01)
 
 
+class VqTest(unittest.TestCase):
+    BASE = {'version': 2, 'inputSize': 5, 'latentSize': 6,
+            'encoder': {'hidden': [4], 'activation': 'tanh'}, 'decoder': {'hidden': [3]}}
+
+    def vq(self, **post):
+        return {**self.BASE, 'posterior': {'kind': 'vq', 'codes': 5, 'dim': 3, **post}}
+
+    def test_errors_name_the_field(self):
+        for post, message in [
+            ({'dim': 4}, 'posterior.dim 4 must divide latentSize 6'),
+            ({'codes': None}, 'posterior.codes must be an integer'),
+            ({'update': 'sgd'}, "posterior.update must be 'loss' or 'ema'"),
+            ({'decay': 1}, 'posterior.decay must be in [0, 1)'),
+            ({'epsilon': 0}, 'posterior.epsilon must be > 0'),
+            ({'beta': -1}, 'posterior.beta must be a finite number >= 0'),
+            ({'temperature': 1}, 'posterior.temperature is unknown'),
+            ({'restart': {'threshold': 0.1}}, "posterior.restart needs update 'ema'"),
+            ({'update': 'ema', 'restart': {'threshold': 1}},
+             'posterior.restart.threshold must be in (0, 1)'),
+            ({'update': 'ema', 'restart': {'treshold': 0.1}},
+             'posterior.restart.treshold is unknown'),
+        ]:
+            with self.assertRaises(ConfigError) as ctx:
+                resolve_config(self.vq(**post))
+            self.assertIn(message, str(ctx.exception))
+        with self.assertRaisesRegex(ConfigError, "objective.kind 'iwae' needs the posterior's"):
+            resolve_config({**self.vq(), 'objective': {'kind': 'iwae', 'samples': 2}})
+        self.assertEqual(resolve_config(self.vq()).posterior,
+                         {'kind': 'vq', 'codes': 5, 'dim': 3, 'beta': 0.25, 'update': 'loss',
+                          'decay': 0.99, 'epsilon': 1e-5})
+
+    def test_parameters_and_ema_state(self):
+        torch.manual_seed(1)
+        loss = VaeNet(self.vq())
+        self.assertEqual([n for n, _ in loss.named_parameters()][2:5],
+                         ['encoder.ze.weight', 'encoder.ze.bias', 'posterior.codebook'])
+        self.assertLessEqual(loss.posterior.codebook.abs().max().item(), 1 / 5)
+        ema = VaeNet(self.vq(update='ema'))
+        names = list(ema.state_dict())
+        self.assertEqual(names[4:7],
+                         ['posterior.codebook', 'posterior.ema.count', 'posterior.ema.sum'])
+        self.assertNotIn('posterior.codebook', dict(ema.named_parameters()))
+        self.assertTrue(torch.equal(ema.posterior.ema.count, torch.ones(5)))
+        self.assertTrue(torch.equal(ema.posterior.ema.sum, ema.posterior.codebook))
+
+    def test_ema_moves_only_assigned_codes_and_only_in_training(self):
+        torch.manual_seed(2)
+        net = VaeNet(self.vq(update='ema', decay=0.5, epsilon=1e-3)).double()
+        x = torch.rand(4, 5, dtype=torch.float64)
+        before = net.posterior.codebook.clone()
+        with torch.no_grad():
+            objective(net, x)  # an evaluation: no update
+        self.assertTrue(torch.equal(net.posterior.codebook, before))
+        out = objective(net, x)
+        used = torch.zeros(5, dtype=torch.bool)
+        used[out['codes'].reshape(-1)] = True
+        count = net.posterior.ema.count
+        torch.testing.assert_close(count[~used], torch.full_like(count[~used], 0.5))
+        self.assertTrue((count[used] > 0.5).all())
+        # e_k = m_k / N̂_k: an unused code keeps its vector up to the smoothing's rescaling.
+        total = count.sum()
+        smoothed = (count + 1e-3) / (total + 5e-3) * total
+        torch.testing.assert_close(net.posterior.codebook,
+                                   net.posterior.ema.sum / smoothed[:, None])
+
+    def test_restart_moves_dead_codes_onto_batch_vectors(self):
+        torch.manual_seed(5)
+        net = VaeNet(self.vq(update='ema', decay=0.95, restart={'threshold': 0.5})).double()
+        with torch.no_grad():
+            net.posterior.ema.count.copy_(torch.tensor([0.01, 3, 0.01, 3, 3]))
+        before = net.posterior.codebook.clone()
+        out = objective(net, torch.rand(4, 5, dtype=torch.float64))
+        flat = out['ze'].detach().reshape(-1, 3)
+        count = net.posterior.ema.count
+        for k in (0, 2):  # 0.95·0.01 + 0.05·n < 0.5 for the batch's 8 vectors
+            self.assertEqual(count[k].item(), 1)
+            self.assertTrue(any(torch.equal(net.posterior.codebook[k], z) for z in flat))
+            self.assertTrue(torch.equal(net.posterior.ema.sum[k], net.posterior.codebook[k]))
+        self.assertTrue((count[[1, 3, 4]] > 2).all())
+        self.assertFalse(torch.equal(net.posterior.codebook[1], before[1]))
+
+    def test_straight_through_and_loss_gradients(self):
+        torch.manual_seed(3)
+        net = VaeNet(self.vq(beta=0.4)).double()
+        out = objective(net, torch.rand(3, 5, dtype=torch.float64))
+        out['z'].retain_grad()
+        out['ze'].retain_grad()
+        out['objective'].backward()
+        zq = net.posterior.codebook[out['codes'].reshape(-1)].reshape(3, 6)
+        torch.testing.assert_close(out['z'], zq)
+        torch.testing.assert_close(out['ze'].grad,
+                                   out['z'].grad + 2 * 0.4 * (out['ze'] - zq).detach())
+        want = torch.zeros_like(net.posterior.codebook)
+        want.index_add_(0, out['codes'].reshape(-1),
+                        (2 * (zq - out['ze'])).detach().reshape(-1, 3))
+        torch.testing.assert_close(net.posterior.codebook.grad, want)
+
+    def test_checkpoint_keeps_ema_state_and_gives_it_zero_moments(self):
+        torch.manual_seed(4)
+        net = VaeNet(self.vq(update='ema'))
+        hyper = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'weightDecay': 0.0}
+        opt = make_optimizer(net, hyper)
+        r = Stepper(net, net, opt, hyper, world=1, seed=1, binarize='none', max_norm=None)
+        r.step(torch.rand(8, 5), None, 0, 8, 0, 0.01)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'model.safetensors')
+            save_checkpoint(path, net, opt, hyper)
+            ckpt = load_checkpoint(path)
+        self.assertEqual(ckpt.optimizer['moments']['m']['posterior.ema.sum'].abs().sum(), 0)
+        other = VaeNet(ckpt.config)
+        other.load_state_dict(ckpt.params)
+        for n in ('posterior.codebook', 'posterior.ema.count', 'posterior.ema.sum'):
+            self.assertTrue(torch.equal(other.state_dict()[n], net.state_dict()[n]), n)
+        self.assertFalse(torch.equal(net.posterior.ema.count, torch.ones(5)))
+
+
 class CheckpointTest(unittest.TestCase):
     def test_round_trip_with_adam_state(self):
         torch.manual_seed(5)

@@ -129,6 +129,13 @@ def adam_state(net: VaeNet, optimizer: torch.optim.Optimizer, hyper: Optional[di
             moments[m][name] = state[key] if key in state else torch.zeros_like(p)
         if 'step' in state:
             step = max(step, int(state['step']))
+    # Non-parameter tensors (vq's EMA codebook and state) get zero moments, as the library
+    # writes them: it keeps moments for every tensor of its flat buffer.
+    params = dict(net.named_parameters())
+    for name, t in net.state_dict().items():
+        if name not in params:
+            for m in MOMENTS:
+                moments[m][name] = torch.zeros_like(t)
     return {'type': 'adam', 'step': step, 'moments': moments, 'hyper': hyper}
 
 

@@ -290,13 +290,16 @@ def _prior(prior: Any) -> dict:
     _fail(f"prior.kind must be one of 'standard-normal', 'conditional', got {_dump(kind)}")
 
 
-POSTERIORS = ('diagonal', 'full', 'planar', 'iaf', 'hierarchical')
+POSTERIORS = ('diagonal', 'full', 'planar', 'iaf', 'hierarchical', 'vq')
+MAX_VQ_CODES = 65536
 MAX_PLANAR_STEPS = 256
 MAX_IAF_STEPS = 64
 MAX_IAF_LAYERS = 8
 POSTERIOR_FIELDS = {'planar': ('kind', 'steps', 'amortized'),
                     'iaf': ('kind', 'steps', 'hidden', 'context', 'activation'),
-                    'hierarchical': ('kind', 'lower', 'hidden')}
+                    'hierarchical': ('kind', 'lower', 'hidden'),
+                    'vq': ('kind', 'codes', 'dim', 'beta', 'update', 'decay', 'epsilon',
+                           'restart')}
 
 
 def _iaf(post: dict, latent_size: Any) -> dict:
@@ -322,6 +325,54 @@ def _iaf(post: dict, latent_size: Any) -> dict:
               f"{', '.join(ACTIVATIONS)})")
     return {'kind': 'iaf', 'steps': steps, 'hidden': hidden, 'context': context,
             'activation': activation}
+
+
+def _number(name: str, value: Any, minimum: float) -> float:
+    if not _is_number(value) or value < minimum:
+        _fail(f'{name} must be a finite number >= {minimum:g}, got {_dump(value)}')
+    return float(value)
+
+
+def _vq(post: dict, latent_size: Any) -> dict:
+    """'vq' (src/vae/posterior/vq.ts): codes K (required, [1, 65536]), dim D (required, dividing
+    latentSize), beta (default 0.25), update 'loss' (default) or 'ema', decay in [0, 1) (default
+    0.99), epsilon > 0 (default 1e-5), restart {threshold in (0, 1)} (optional, 'ema' only)."""
+    codes = _size('posterior.codes', post.get('codes'), MAX_VQ_CODES)
+    Z = latent_size if _is_int(latent_size) else 1
+    dim = _size('posterior.dim', post.get('dim'), max(1, Z))
+    if Z % dim != 0:
+        _fail(f'posterior.dim {dim} must divide latentSize {Z} (each example\'s latentSize '
+              'values are read as latentSize/dim vectors)')
+    update = post.get('update')
+    update = 'loss' if update is None else update
+    if update not in ('loss', 'ema'):
+        _fail(f"posterior.update must be 'loss' or 'ema', got {_dump(update)}")
+    decay = _number('posterior.decay', 0.99 if post.get('decay') is None else post['decay'], 0)
+    if decay >= 1:
+        _fail(f'posterior.decay must be in [0, 1), got {decay:g}')
+    epsilon = _number('posterior.epsilon',
+                      1e-5 if post.get('epsilon') is None else post['epsilon'], 0)
+    if epsilon == 0:
+        _fail('posterior.epsilon must be > 0, got 0')
+    beta = _number('posterior.beta', 0.25 if post.get('beta') is None else post['beta'], 0)
+    r = {'kind': 'vq', 'codes': codes, 'dim': dim, 'beta': beta, 'update': update,
+         'decay': decay, 'epsilon': epsilon}
+    restart = post.get('restart')
+    if restart is not None:
+        if not isinstance(restart, dict):
+            _fail(f'posterior.restart must be an object {{ threshold }}, got {_dump(restart)}')
+        _known('posterior.restart', restart, ('threshold',))
+        if update != 'ema':
+            _fail("posterior.restart needs update 'ema' (it reads the codes' EMA counts), got "
+                  f"update '{update}'")
+        threshold = _number('posterior.restart.threshold', restart.get('threshold'), 0)
+        if not 0 < threshold < 1:
+            _fail('posterior.restart.threshold must be in (0, 1) (a restarted code starts at '
+                  f'count 1), got {threshold:g}')
+        r['restart'] = {'threshold': threshold}
+    return r
+
+
 MASK_COMMON = ('fill', 'channels', 'loss')
 MASK_FIELDS = {'none': (), 'pixels': ('p',) + MASK_COMMON,
                'block': ('minSize', 'maxSize') + MASK_COMMON, 'quadrant': MASK_COMMON}
@@ -390,7 +441,8 @@ def _check_masking(r: 'VaeConfig') -> None:
 def _posterior(post: Any, latent_size: Any) -> dict:
     """'diagonal' (the default), 'full' (a full-covariance Gaussian, latentSize >= 2), 'planar'
     (steps: an integer >= 1, required; amortized: a boolean, default false), 'iaf' (see
-    _iaf) or 'hierarchical' (lower: the size of z1, required; hidden: widths, default []))."""
+    _iaf), 'hierarchical' (lower: the size of z1, required; hidden: widths, default []) or
+    'vq' (see _vq)."""
     if post is None:
         return {'kind': 'diagonal'}
     if not isinstance(post, dict):
@@ -425,6 +477,8 @@ def _posterior(post: Any, latent_size: Any) -> dict:
         return {'kind': 'hierarchical', 'lower': lower, 'hidden': hidden}
     if kind == 'iaf':
         return _iaf(post, latent_size)
+    if kind == 'vq':
+        return _vq(post, latent_size)
     return {'kind': kind}
 
 
@@ -580,6 +634,9 @@ def resolve_config(config: Any) -> VaeConfig:
         objective = _objective(config.get('objective'))
         condition = _condition(config.get('condition'))
         masking = _masking(config.get('masking'))
+        if posterior['kind'] == 'vq' and objective['kind'] == 'iwae':
+            _fail("objective.kind 'iwae' needs the posterior's density log q(z|x); "
+                  "posterior.kind 'vq' has none (use objective.kind 'elbo')")
     else:
         _fail(f'version must be 2 (or absent for version 1), got {_dump(version)}')
     enc_hidden, enc_act = _mlp('encoder', config.get('encoder'), ('conv', 'deconv', 'reshape'))

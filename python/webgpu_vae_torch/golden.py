@@ -12,11 +12,13 @@ vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1), vae-gold
 vae-golden-iaf.json (version-2 posterior 'iaf': ELBO with its Monte Carlo KL, IWAE k = 3),
 vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3) and
 vae-golden-masking.json (version-2 masking: pixels, block and quadrant masks given as input,
-with the mask as channels or not, loss over all or only the missing pixels; MLP and conv) and
+with the mask as channels or not, loss over all or only the missing pixels; MLP and conv),
 vae-golden-completion.json (version-2 condition 'quadrants' with prior 'conditional', 1, 2 and 3
 quadrants observed: ELBO with the closed-form KL between the posterior and the prior network's
 Gaussian, IWAE k = 3, a conv encoder on two channels; and condition 'label' with a conditional
-prior on the one-hot label).
+prior on the one-hot label) and
+vae-golden-vq.json (version-2 posterior 'vq', update 'loss' and 'ema'; its format is at
+run_vq_case).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -488,6 +490,123 @@ def completion_cases() -> list:
     ]
 
 
+VQ_MARGIN = 0.02
+
+
+def vq_gaps(out: dict) -> torch.Tensor:
+    """Per latent vector: the squared distance to its second-nearest code minus its nearest."""
+    d = out['distances'].detach().sort(1).values
+    return d[:, 1] - d[:, 0]
+
+
+def run_vq_case(name: str, cfg: dict, batch: int, seed0: int,
+                make_x: Callable[[int, int], torch.Tensor]) -> dict:
+    """A posterior 'vq' case (vae-golden-vq.json): as run_case, the codebook drawn N(0, 0.5²)
+    (spread like the encoder's outputs; with update 'ema' posterior.ema.sum starts equal to it),
+    no noise. Accepted only when every latent vector's nearest code is nearer than its second by
+    more than VQ_MARGIN (squared distance) at every step and at the final weights, so the
+    assignments are the same in float32, and no kink is near. Three Adam steps on the
+    parameters; with update 'ema' each step's forward also moves the codebook and its state."""
+    resolved = resolve_config(cfg)
+    post = resolved.posterior
+    D = resolved.input_size
+    for seed in range(seed0, seed0 + 1000):
+        torch.manual_seed(seed)
+        net = VaeNet(resolved).double()
+        net.record_kinks = True
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(rounded(p))
+            net.posterior.codebook.copy_(rounded(0.5 * torch.randn(post['codes'], post['dim'])))
+            if post['update'] == 'ema':
+                net.posterior.ema.sum.copy_(net.posterior.codebook)
+        x = rounded(make_x(batch, D))
+        names = list(net.state_dict().keys())
+        params0 = {n: out_list(p) for n, p in net.state_dict().items()}
+        opt = torch.optim.Adam(net.parameters(), lr=ADAM['lr'],
+                               betas=(ADAM['beta1'], ADAM['beta2']), eps=ADAM['eps'])
+        gaps, objectives = [], []
+        ok = True
+        first = None
+        for _ in range(ADAM['steps']):
+            opt.zero_grad()
+            net.kinks = []
+            out = objective(net, x)
+            out['z'].retain_grad()
+            out['ze'].retain_grad()
+            gaps.append(vq_gaps(out).min().item())
+            ok = ok and not any(pre.abs().min().item() < KINK_MARGIN for pre in net.kinks)
+            if first is None:
+                first = out
+                r = 1.0 if resolved.objective['reduction'] == 'sum' else 1.0 / batch
+                # The two quantizer terms' own gradients (the scaled objective's parts).
+                if post['update'] == 'loss':
+                    cb_grad = torch.autograd.grad(r * out['codebookSum'],
+                                                  net.posterior.codebook, retain_graph=True)[0]
+                else:  # ema: the codebook is a buffer; the codebook loss is only reported
+                    cb_grad = torch.zeros_like(net.posterior.codebook)
+                commit_grad = torch.autograd.grad(r * post['beta'] * out['commitmentSum'],
+                                                  out['ze'], retain_graph=True)[0]
+            out['objective'].backward()
+            if first is out:
+                grads = {n: out_list(p.grad) for n, p in net.named_parameters()}
+                z_grad, ze_grad = out['z'].grad.clone(), out['ze'].grad.clone()
+            objectives.append(round_sig(out['objective'].item(), 12))
+            opt.step()
+        with torch.no_grad():
+            net.kinks = []
+            final = objective(net, x)
+        gaps.append(vq_gaps(final).min().item())
+        ok = ok and not any(pre.abs().min().item() < KINK_MARGIN for pre in net.kinks)
+        if not ok or min(gaps) <= VQ_MARGIN:
+            continue
+        B = batch
+        case = {'name': name, 'seed': seed, 'config': cfg, 'batch': batch, 'margin': VQ_MARGIN,
+                'minGap': round_sig(min(gaps), 12), 'x': out_list(x), 'params': params0,
+                'ze': out_list(first['ze']), 'codes': first['codes'].reshape(-1).tolist(),
+                'z': out_list(first['z']), 'output': out_list(first['output']),
+                'nll': out_list(first['nll']),
+                'reconSum': round_sig(first['reconSum'].item(), 12),
+                'codebookSum': round_sig(first['codebookSum'].item(), 12),
+                'commitmentSum': round_sig(first['commitmentSum'].item(), 12),
+                'perplexity': round_sig(first['perplexity'].item(), 12),
+                'codesUsed': round_sig(first['codesUsed'].item(), 12),
+                'objective': round_sig(first['objective'].item(), 12),
+                'zGrad': out_list(z_grad), 'zeGrad': out_list(ze_grad),
+                'codebookLossGrad': out_list(cb_grad), 'commitmentGrad': out_list(commit_grad),
+                'grads': grads,
+                'adam': {'objectives': objectives,
+                         'params': {n: out_list(p) for n, p in net.state_dict().items()},
+                         'finalObjective': round_sig(final['objective'].item(), 12)}}
+        assert list(case['params']) == names and B == len(case['nll'])
+        return case
+    raise RuntimeError(f'{name}: no seed with the required margins')
+
+
+def vq_cases() -> list:
+    """Version-2 posterior 'vq' cases: codebook and commitment losses (update 'loss', sum) and
+    EMA updates (update 'ema', mean, Gaussian likelihood), awkward sizes."""
+    return [
+        run_vq_case('vq-loss-bernoulli-relu-tanh-sum', {
+            'version': 2, 'inputSize': 7, 'latentSize': 6,
+            'encoder': {'hidden': [5], 'activation': 'relu'},
+            'decoder': {'hidden': [4], 'activation': 'tanh'},
+            'posterior': {'kind': 'vq', 'codes': 5, 'dim': 2, 'beta': 0.3, 'update': 'loss'},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+        }, batch=4, seed0=2000, make_x=uniform),
+        run_vq_case('vq-ema-gaussian-tanh-softplus-mean', {
+            'version': 2, 'inputSize': 6, 'latentSize': 6,
+            'encoder': {'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'softplus'},
+            'posterior': {'kind': 'vq', 'codes': 7, 'dim': 3, 'beta': 0.25, 'update': 'ema',
+                          'decay': 0.8, 'epsilon': 1e-3},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.7},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'mean'},
+        }, batch=3, seed0=2100, make_x=normal),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -506,6 +625,7 @@ FIXTURE_SETS = {
     'vae-golden-hierarchical.json': hierarchical_cases,
     'vae-golden-masking.json': masking_cases,
     'vae-golden-completion.json': completion_cases,
+    'vae-golden-vq.json': vq_cases,
 }
 
 

@@ -58,6 +58,19 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
             layers with the encoder's activation, heads mu, logvar); p(z1|z2) is decoder.down (the
             decoder's activation), p(z2) = N(0, I). eps holds z1's noise, then z2's. log q and
             log p sum both layers; no closed-form KL.
+  vq        vector quantization (van den Oord et al. 2017): the head encoder.ze (latentSize
+            outputs, instead of mu and logvar) read as latentSize/dim vectors z_e of dim values,
+            each replaced by its nearest row of the codebook posterior.codebook (codes, dim)
+            (squared distance, the lowest index among equal ones); z = z_e + sg[z_q − z_e]
+            (straight-through). Per example, summed over its vectors: codebook ‖sg[z_e] − z_q‖²
+            and commitment ‖z_e − sg[z_q]‖² (weight beta), no KL. With update 'ema' the codebook
+            is a buffer, as is the state posterior.ema.count (codes) and posterior.ema.sum (codes,
+            dim), starting at 1 and at the codebook; each training forward (training mode,
+            gradients on) moves them after computing everything from the old codebook:
+            N ← γN + (1 − γ)n, m ← γm + (1 − γ)s (n, s: this batch's counts and sums of assigned
+            vectors, summed over the processes), e_k = m_k / ((N_k + ε) / (ΣN + Kε) · ΣN); with
+            restart {threshold}, codes with N_k < threshold then take a random row z of the batch:
+            e_k = m_k = z, N_k = 1.
 """
 
 from __future__ import annotations
@@ -132,9 +145,13 @@ class VaeNet(nn.Module):
             self.encoder[str(i)] = nn.Linear(prev, width)
             prev = width
         Z1 = cfg.lower_size
-        self.encoder['mu'] = nn.Linear(prev, Z1)
-        self.encoder['logvar'] = nn.Linear(prev, Z1)
         post = cfg.posterior
+        if post['kind'] == 'vq':
+            self.encoder['ze'] = nn.Linear(prev, Z)
+            self.posterior = VqCodebook(post['codes'], post['dim'], post['update'] == 'ema')
+        else:
+            self.encoder['mu'] = nn.Linear(prev, Z1)
+            self.encoder['logvar'] = nn.Linear(prev, Z1)
         if post['kind'] == 'full':
             self.encoder['lower'] = nn.Linear(prev, Z * (Z - 1) // 2)
         if post['kind'] == 'planar' and post['amortized']:
@@ -229,12 +246,62 @@ class VaeNet(nn.Module):
 
     def encode(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
                mask: Optional[torch.Tensor] = None):
-        """x (B, D) [, y (B)] [, mask (B, D)] -> mu, logvar (B, Z) of the code (every posterior
-        has them; a hierarchy's are q(z2|z1) at z1 = mu1, as the library's encode())."""
+        """x (B, D) [, y (B)] [, mask (B, D)] -> mu, logvar (B, Z) of the code (a hierarchy's are
+        q(z2|z1) at z1 = mu1, as the library's encode()); vq: codes (B, n) and z_e (B, Z)."""
         params = self.posterior_params(x, y, mask)
+        if 'ze' in params:  # vq: the code indices and z_e
+            return self.quantize(params['ze'])['codes'], params['ze']
         if 'mu1' in params:
             return self.gaussian_net('encoder', self.encoder['up'], params['mu1'])
         return params['mu'], params['logvar']
+
+    def quantize(self, ze: torch.Tensor) -> dict:
+        """The vq posterior on z_e (B, latentSize): codes (B, n) (int64), the vectors flat
+        (B·n, D), their distances (B·n, K) to the codebook, z_q (B·n, D) and z (B, latentSize),
+        z_q's values with the straight-through gradient to z_e."""
+        D = self.config.posterior['dim']
+        B = ze.shape[0]
+        flat = ze.reshape(-1, D)
+        codebook = self.posterior.codebook
+        distances = ((flat.detach()[:, None, :] - codebook.detach()[None, :, :]) ** 2).sum(-1)
+        idx = distances.argmin(1)
+        zq = codebook[idx]
+        z = (flat + (zq - flat).detach()).reshape(B, -1)
+        return {'codes': idx.reshape(B, -1), 'flat': flat, 'distances': distances, 'zq': zq,
+                'z': z}
+
+    @torch.no_grad()
+    def ema_update(self, flat: torch.Tensor, idx: torch.Tensor) -> None:
+        """One EMA codebook update from this batch's vectors flat (·, D) and codes idx (see the
+        module docstring); the batch statistics are summed over the processes."""
+        post = self.config.posterior
+        K, gamma, eps = post['codes'], post['decay'], post['epsilon']
+        hot = F.one_hot(idx.reshape(-1), K).to(flat.dtype)
+        n, s = hot.sum(0), hot.t() @ flat.detach()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(n)
+            torch.distributed.all_reduce(s)
+        ema = self.posterior.ema
+        ema.count.mul_(gamma).add_((1 - gamma) * n)
+        ema.sum.mul_(gamma).add_((1 - gamma) * s)
+        total = ema.count.sum()
+        smoothed = (ema.count + eps) / (total + K * eps) * total
+        self.posterior.codebook.copy_(ema.sum / smoothed[:, None])
+        restart = post.get('restart')
+        if restart is not None:
+            # Dead codes onto random rows of this batch (torch's generator, not the library's
+            # Philox numbers), their state as at initialization.
+            dead = ema.count < restart['threshold']
+            rows = flat.detach()[torch.randint(flat.shape[0], (K,), device=flat.device)]
+            self.posterior.codebook[dead] = rows[dead]
+            ema.sum[dead] = rows[dead]
+            ema.count[dead] = 1
+
+    def decode_codes(self, codes: torch.Tensor, y: Optional[torch.Tensor] = None):
+        """vq: code indices (R, n) -> decode() of their codebook vectors, as the library's
+        decode(codes)."""
+        R = codes.shape[0]
+        return self.decode(self.posterior.codebook[codes.long().reshape(-1)].reshape(R, -1), y)
 
     def gaussian_net(self, part: str, net: 'GaussianNet', x: torch.Tensor):
         """A hierarchy's conditional: mu, logvar from its hidden layers (part's activation)."""
@@ -284,6 +351,8 @@ class VaeNet(nn.Module):
             h = self._act('encoder', self.encoder[str(i)](h))
         if 'up' in self.encoder:
             return {'mu1': self.encoder['mu'](h), 'logvar1': self.encoder['logvar'](h)}
+        if 'ze' in self.encoder:
+            return {'ze': self.encoder['ze'](h)}
         params = {'mu': self.encoder['mu'](h), 'logvar': self.encoder['logvar'](h)}
         if 'lower' in self.encoder:
             params['lower'] = self.encoder['lower'](h)
@@ -490,6 +559,23 @@ class VaeNet(nn.Module):
         mask) drawn when None."""
         from .objectives import objective
         return objective(self, x, eps=eps, y=y, step=step, capacity=capacity, mask=mask)
+
+
+class VqCodebook(nn.Module):
+    """posterior.codebook (K, D), U(±1/K) (the library's init: fan-in K²), a parameter or with
+    EMA updates a buffer, then the EMA state posterior.ema.count (K) = 1 and posterior.ema.sum
+    (K, D) = the codebook, as the library starts them."""
+
+    def __init__(self, K: int, D: int, ema: bool):
+        super().__init__()
+        init = torch.empty(K, D).uniform_(-1 / K, 1 / K)
+        if not ema:
+            self.codebook = nn.Parameter(init)
+            return
+        self.register_buffer('codebook', init)
+        self.ema = nn.Module()
+        self.ema.register_buffer('count', torch.ones(K))
+        self.ema.register_buffer('sum', init.clone())
 
 
 class GaussianNet(nn.ModuleDict):

@@ -18,6 +18,11 @@ elbo (single sample, analytic KL):
     plain:    L = r Σ_b nll_b + r β Σ_b KL_b
     capacity: L = r Σ_b nll_b + r B β |mean_b KL_b − C_t|,  C_t = max·min(1, t/steps)
 
+vq (posterior 'vq', no noise, no KL; own terms summed over each example's vectors and values):
+    L = r Σ_b nll_b + r Σ_b codebook_b [update 'loss' only] + r β Σ_b commitment_b
+    codebook_b = ‖sg[z_e] − z_q‖², commitment_b = ‖z_e − sg[z_q]‖²; with update 'ema' the
+    codebook loss is reported, and a training forward then moves the codebook (model.py).
+
 iwae (K samples, eps (B·K, Z), row b·K + k):
     log w_{b,k} = −nll(x_b | z_{b,k}) + log N(z_{b,k}; 0, I) − log q(z_{b,k} | x_b)
     (both densities with their −½ log 2π per dimension)
@@ -35,11 +40,12 @@ import math
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 
 from .model import VaeNet, log_normal
 
 LOG_2PI = math.log(2 * math.pi)
-__all__ = ['log_normal', 'elbo', 'iwae', 'noise_rows', 'objective', 'sample_terms']
+__all__ = ['log_normal', 'elbo', 'vq_elbo', 'iwae', 'noise_rows', 'objective', 'sample_terms']
 
 
 def _scale(net: VaeNet, batch: int) -> float:
@@ -86,6 +92,37 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
             **params, 'z': z, 'output': output, 'logSigma': log_sigma}
 
 
+def vq_elbo(net: VaeNet, x: torch.Tensor, y: Optional[torch.Tensor] = None,
+            mask: Optional[torch.Tensor] = None) -> dict:
+    """The objective of a vq posterior (see the module docstring); klSum and kl are zero."""
+    B = x.shape[0]
+    post = net.config.posterior
+    ze = net.posterior_params(x, y, mask)['ze']
+    q = net.quantize(ze)
+    flat, zq = q['flat'], q['zq']
+    codebook = ((flat.detach() - zq) ** 2).reshape(B, -1).sum(1)
+    commitment = ((flat - zq.detach()) ** 2).reshape(B, -1).sum(1)
+    output, log_sigma = net.decode(q['z'], y)
+    nll = net.nll(output, log_sigma, x, mask)
+    r = _scale(net, B)
+    own = post['beta'] * commitment.sum()
+    if post['update'] == 'loss':
+        own = own + codebook.sum()
+    counts = F.one_hot(q['codes'].reshape(-1), post['codes']).sum(0).to(x.dtype)
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * torch.log(p[p > 0])).sum()
+    if post['update'] == 'ema' and net.training and torch.is_grad_enabled():
+        net.ema_update(flat, q['codes'])
+    zero = nll.new_zeros(B)
+    return {'objective': r * (nll.sum() + own), 'ownLoss': own, 'reconSum': nll.sum(),
+            'klSum': zero.sum(), 'nll': nll, 'kl': zero, 'ze': ze, 'codes': q['codes'],
+            'distances': q['distances'], 'z': q['z'], 'codebook': codebook,
+            'commitment': commitment, 'codebookSum': codebook.sum(),
+            'commitmentSum': commitment.sum(), 'perplexity': torch.exp(entropy),
+            'codesUsed': (counts > 0).sum() / post['codes'], 'output': output,
+            'logSigma': log_sigma}
+
+
 def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
          y: Optional[torch.Tensor] = None, mask: Optional[torch.Tensor] = None) -> dict:
     """The K-sample importance-weighted bound (K = objective.samples); eps is (B·K, Z)."""
@@ -127,5 +164,7 @@ def objective(net: VaeNet, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
                           device=x.device)
     if net.config.objective['kind'] == 'iwae':
         return iwae(net, x, eps, y, mask)
+    if net.config.posterior['kind'] == 'vq':
+        return vq_elbo(net, x, y, mask)
     return elbo(net, x, eps, y, net.config.capacity_at(step) if capacity is None else capacity,
                 mask)

@@ -195,6 +195,8 @@ class Stepper:
                     dist.all_reduce(total)
                 sign = torch.sign(total / global_rows - C)
                 loss = r * nll + r * obj['beta'] * sign * kl.sum()
+            if 'ownLoss' in out:  # vq: the codebook and commitment terms (kl is zero)
+                loss = loss + r * out['ownLoss']
         # DDP averages gradients over the processes; the objective sums over them.
         (loss * self.world).backward()
         finite = True
@@ -216,6 +218,8 @@ class Stepper:
             loss_sum = out['perExample'].detach().sum()
         else:
             loss_sum = nll.detach() + obj['beta'] * kl_sum
+            if 'ownLoss' in out:
+                loss_sum = loss_sum + out['ownLoss'].detach()
         # objective: this process's objective on its rows (the objective itself with 1 process).
         return {'nll': nll.detach(), 'kl': kl_sum, 'loss': loss_sum, 'objective': objective,
                 'skipped': not finite}
@@ -235,12 +239,20 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
     # Noise per example (not per process), so the result does not depend on the process count.
     noise = torch.randn(len(split), net.config.noise_size, generator=g)
     sums = torch.zeros(3, dtype=torch.float64)
-    beta = net.config.objective.get('beta', 1.0)
+    # vq: the 'kl' slot holds the codebook and commitment terms, already weighted.
+    beta = 1.0 if net.config.posterior['kind'] == 'vq' else net.config.objective.get('beta', 1.0)
     for start in range(0, len(index), batch):
         rows = index[start:start + batch]
         x = split.rows(rows).to(device)
         y = split.labels[rows].to(device) if net.config.classes else None
         eps = noise[rows].to(device)
+        if net.config.posterior['kind'] == 'vq':
+            # recon and, in place of the KL, the vq terms as the objective weighs them.
+            from .objectives import vq_elbo
+            out = vq_elbo(net, x, y)
+            sums += torch.stack([out['reconSum'], out['ownLoss'],
+                                 torch.tensor(float(len(rows)))]).double().cpu()
+            continue
         t = sample_terms(net, x, eps, y)
         kl = t['kl']
         if kl is None:  # flows and hierarchies: the one-sample estimate, as the ELBO

@@ -11,6 +11,7 @@ import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
 import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
 import { EXPERIMENT_POSTERIOR_NAMES, type ExperimentPosterior } from '../experiments/settings.js';
 import { MAX_IAF_STEPS } from '../vae/posterior/iaf.js';
+import { MAX_CODES } from '../vae/posterior/vq.js';
 import { MAX_PLANAR_STEPS } from '../vae/posterior/planar.js';
 import { trainPriorCommand } from './train-prior-args.js';
 import {
@@ -102,6 +103,11 @@ export const MODEL_FLAGS = [
   'capacity-steps',
   'posterior',
   'flow-steps',
+  'codes',
+  'code-dim',
+  'vq-update',
+  'vq-restart',
+  'commitment',
   'objective',
   'samples',
   'condition',
@@ -129,16 +135,28 @@ export type MaskingChoice =
 
 /**
  * Posterior kinds the CLI builds from flags (the flows: --flow-steps; hierarchical: from --latent,
- * see modelConfig; every other field defaulted).
+ * see modelConfig; vq: --codes, --code-dim, --vq-update, --commitment; every other field
+ * defaulted).
  */
-export const CLI_POSTERIORS = ['diagonal', 'full', 'planar', 'iaf', 'hierarchical'] as const;
+export const CLI_POSTERIORS = ['diagonal', 'full', 'planar', 'iaf', 'hierarchical', 'vq'] as const;
 /** The posterior: a Gaussian, a flow with K steps (planar: global parameters), or two layers. */
 export type PosteriorChoice =
   | { kind: 'diagonal' }
   | { kind: 'full' }
   | { kind: 'planar'; steps: number }
   | { kind: 'iaf'; steps: number }
-  | { kind: 'hierarchical' };
+  | { kind: 'hierarchical' }
+  | {
+      kind: 'vq';
+      codes: number;
+      dim: number;
+      update: 'loss' | 'ema';
+      beta: number;
+      /** Dead-code restart threshold (update 'ema'); undefined: none. */
+      restart: number | undefined;
+    };
+/** The vq posterior's settings when their flags are not given. */
+export const DEFAULT_VQ = { codes: 64, dim: 4, update: 'ema', beta: 0.25 } as const;
 /** Flow steps when --flow-steps is not given (the notes' settings: planar K = 8, IAF K = 4). */
 export const DEFAULT_FLOW_STEPS = { planar: 8, iaf: 4 } as const;
 
@@ -309,6 +327,39 @@ export const trainCommand = defineCommand({
       help: `steps K of the flow, --posterior planar (1..${MAX_PLANAR_STEPS}) or iaf (1..${MAX_IAF_STEPS})`,
       defaultText: `${DEFAULT_FLOW_STEPS.planar} for planar, ${DEFAULT_FLOW_STEPS.iaf} for iaf`,
     },
+    codes: {
+      kind: 'int',
+      min: 1,
+      max: MAX_CODES,
+      help: `codebook vectors K of --posterior vq, 1..${MAX_CODES}`,
+      defaultText: String(DEFAULT_VQ.codes),
+    },
+    'code-dim': {
+      kind: 'int',
+      min: 1,
+      max: MAX_LATENT_SIZE,
+      help: '--posterior vq: values D per code vector (dividing --latent: latent/D codes per example)',
+      defaultText: String(DEFAULT_VQ.dim),
+    },
+    'vq-update': {
+      kind: 'choice',
+      values: ['ema', 'loss'],
+      help: '--posterior vq: codebook trained by moving averages (ema) or by the codebook loss',
+      defaultText: DEFAULT_VQ.update,
+    },
+    'vq-restart': {
+      kind: 'number',
+      min: 0,
+      minExclusive: true,
+      meta: 'T',
+      help: '--posterior vq, ema: restart codes whose EMA count is below T (0..1) on encoder outputs',
+    },
+    commitment: {
+      kind: 'number',
+      min: 0,
+      help: '--posterior vq: weight beta of the commitment loss',
+      defaultText: String(DEFAULT_VQ.beta),
+    },
     objective: {
       kind: 'choice',
       values: ['elbo', 'iwae'],
@@ -466,20 +517,71 @@ export const trainCommand = defineCommand({
       objective = { kind: 'elbo' };
     }
 
+    const vqFlags = ['codes', 'code-dim', 'vq-update', 'vq-restart', 'commitment'] as const;
     let posterior: PosteriorChoice;
-    if (v.posterior === 'iaf' || v.posterior === 'planar') {
-      const steps = v['flow-steps'] ?? DEFAULT_FLOW_STEPS[v.posterior];
-      if (v.posterior === 'iaf' && steps > MAX_IAF_STEPS) {
-        throw error(`--flow-steps must be <= ${MAX_IAF_STEPS} for --posterior iaf, got ${steps}`);
+    if (v.posterior === 'vq') {
+      for (const flag of ['beta', 'capacity-max', 'capacity-steps']) {
+        if (given.has(flag)) {
+          throw error(
+            `--${flag} weighs the KL term, which --posterior vq does not have ` +
+              '(its loss weight is --commitment)',
+          );
+        }
       }
-      posterior = { kind: v.posterior, steps };
-    } else {
-      if (given.has('flow-steps')) {
+      if (v.objective === 'iwae') {
         throw error(
-          `--flow-steps applies only to the flows, --posterior planar or iaf (got --posterior ${v.posterior})`,
+          '--objective iwae needs the posterior density log q(z|x); --posterior vq has none',
         );
       }
-      posterior = { kind: v.posterior };
+      const dim = v['code-dim'] ?? Math.min(DEFAULT_VQ.dim, v.latent);
+      if (v.latent % dim !== 0) {
+        throw error(
+          `--code-dim ${dim} must divide --latent ${v.latent} (each example's latent values are ` +
+            'read as latent/code-dim vectors)',
+        );
+      }
+      const update = v['vq-update'] ?? DEFAULT_VQ.update;
+      const restart = v['vq-restart'];
+      if (restart !== undefined && update !== 'ema') {
+        throw error('--vq-restart needs --vq-update ema (it reads the EMA counts of the codes)');
+      }
+      if (restart !== undefined && restart >= 1) {
+        throw error(
+          `--vq-restart must be < 1 (a restarted code starts at count 1), got ${restart}`,
+        );
+      }
+      posterior = {
+        kind: 'vq',
+        codes: v.codes ?? DEFAULT_VQ.codes,
+        dim,
+        update,
+        beta: v.commitment ?? DEFAULT_VQ.beta,
+        restart,
+      };
+    } else {
+      const vqFlag = vqFlags.find((f) => given.has(f));
+      if (vqFlag) {
+        throw error(`--${vqFlag} applies only to --posterior vq (got --posterior ${v.posterior})`);
+      }
+      if (v.posterior === 'iaf' || v.posterior === 'planar') {
+        const steps = v['flow-steps'] ?? DEFAULT_FLOW_STEPS[v.posterior];
+        if (v.posterior === 'iaf' && steps > MAX_IAF_STEPS) {
+          throw error(`--flow-steps must be <= ${MAX_IAF_STEPS} for --posterior iaf, got ${steps}`);
+        }
+        posterior = { kind: v.posterior, steps };
+      } else {
+        if (given.has('flow-steps')) {
+          throw error(
+            `--flow-steps applies only to the flows, --posterior planar or iaf (got --posterior ${v.posterior})`,
+          );
+        }
+        posterior = { kind: v.posterior };
+      }
+    }
+    if (posterior.kind === 'vq' && given.has('flow-steps')) {
+      throw error(
+        '--flow-steps applies only to the flows, --posterior planar or iaf (got --posterior vq)',
+      );
     }
 
     let condition: ConditionChoice;
@@ -1029,6 +1131,58 @@ export const completeCommand = defineCommand({
   },
 });
 
+// ---- reconstruct ----
+
+export interface ReconstructOptions {
+  checkpoint: string;
+  dataset: DatasetName | undefined;
+  data: string | undefined;
+  /** Test images to reconstruct (the first ones). */
+  count: number;
+  out: string;
+  adapter: AdapterChoice;
+  json: boolean;
+  verbose: boolean;
+}
+
+export const reconstructCommand = defineCommand({
+  name: 'reconstruct',
+  summary: 'reconstruct test images into a PNG grid of pairs (DIR/reconstructions.png)',
+  notes: [
+    DATA_NOTE,
+    'Each test image is followed by decode(encode(x)): the decode of the posterior mean, or of a\n' +
+      "vq model's codes.",
+  ],
+  examples: [
+    `${PROGRAM} reconstruct --checkpoint out/model.safetensors`,
+    `${PROGRAM} reconstruct --checkpoint out/vq.safetensors --count 64 --out pics`,
+  ],
+  flags: {
+    checkpoint,
+    dataset,
+    data,
+    count: { kind: 'int', min: 1, max: MAX_COUNT, default: 32, help: 'test images' },
+    out: { kind: 'string', meta: 'DIR', default: 'out', help: 'output folder' },
+    adapter,
+    json,
+    verbose,
+    help,
+  },
+  build(v, { error }): ReconstructOptions {
+    checkData(v.dataset, v.data, error);
+    return {
+      checkpoint: v.checkpoint,
+      dataset: v.dataset,
+      data: v.data,
+      count: v.count,
+      out: v.out,
+      adapter: v.adapter,
+      json: v.json,
+      verbose: v.verbose,
+    };
+  },
+});
+
 // ---- the command table ----
 
 /** Every command, in the order of the help text. */
@@ -1040,6 +1194,7 @@ export const COMMANDS = {
   experiment: experimentCommand,
   inpaint: inpaintCommand,
   complete: completeCommand,
+  reconstruct: reconstructCommand,
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

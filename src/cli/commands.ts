@@ -1,5 +1,5 @@
 // The commands of the CLI (train, eval, sample; experiment in experiment.ts, inpaint in inpaint.ts,
-// complete in complete.ts), run in the process whose native stderr is
+// complete in complete.ts, reconstruct in reconstruct.ts), run in the process whose native stderr is
 // captured (see native-stderr.ts); src/cli.ts parses the arguments and starts it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,13 @@ import { createRng } from '../data/rng.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { imageGrid } from '../image/grid.js';
 import { encodePngSync } from '../image/png-node.js';
-import type { CliArgs, EvalOptions, SampleOptions, TrainOptions } from './args.js';
+import {
+  PROGRAM,
+  type CliArgs,
+  type EvalOptions,
+  type SampleOptions,
+  type TrainOptions,
+} from './args.js';
 import { CheckpointSaver } from './checkpoint-saver.js';
 import { loadSplits, resolveDataSource } from './data.js';
 import { describeModel, modelConfig, readModelConfig } from './model.js';
@@ -17,6 +23,8 @@ import { complete, writeCompletions } from './complete.js';
 import { experiment } from './experiment.js';
 import { inpaint } from './inpaint.js';
 import { trainPrior } from './train-prior.js';
+import { reconstructImages } from './reconstruct.js';
+import { evaluateVq } from './vq.js';
 import { ownStderr } from './native-stderr.js';
 import { metricsJson, Output, round, runtime } from './output.js';
 import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
@@ -34,6 +42,9 @@ import { VaeInference } from '../vae/inference.js';
 import { VaeModel } from '../vae/model.js';
 import { formatMetrics } from '../vae/metrics.js';
 import { Trainer, type Dataset } from '../vae/trainer.js';
+
+/** Where a vq model's prior comes from. */
+const PRIOR_HINT = 'a prior must be trained on its codes with train-prior';
 
 async function writePng(
   path: string,
@@ -354,8 +365,11 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
         seed: seed + 1,
       });
       files.push(completions);
-    } else if (model.config.posterior.kind !== 'vq' || model.config.prior.kind === 'made') {
-      // A vq model samples from its learned prior, trained afterwards by train-prior.
+    } else if (model.config.posterior.kind === 'vq' && model.config.prior.kind !== 'made') {
+      out.log(
+        `note: no samples.png: a vq model samples from a prior over its codes (${PRIOR_HINT})`,
+      );
+    } else {
       const samples = join(o.out, 'samples.png');
       // A conditional model's grid has one row per class.
       await writeSamples(model, samples, 64, side, seed + 1);
@@ -407,6 +421,31 @@ async function evaluate(o: EvalOptions): Promise<void> {
         ? ` (of the missing pixels given the observed: the elbo bounds ${quantity})`
         : ''),
   );
+  if (model.config.posterior.kind === 'vq') {
+    // No density, so no log p(x): the reconstructions and the codebook's use instead.
+    const v = await evaluateVq(model, test);
+    out.log(
+      `  reconstruction per image: squared error ${v.mse.toFixed(3)}, Bernoulli cross-entropy ` +
+        `${v.bce.toFixed(3)} nats`,
+    );
+    out.log(
+      `  codes: perplexity ${v.perplexity.toFixed(2)}, ${v.codesInUse} of ` +
+        `${model.config.posterior.codes} in use (${(100 * v.codesUsed).toFixed(1)}%)`,
+    );
+    trainer.destroy();
+    model.destroy();
+    rt.device.destroy();
+    out.finish('eval', [], {
+      test: metricsJson(m),
+      mse: round(v.mse),
+      bce: round(v.bce),
+      perplexity: round(v.perplexity),
+      codesInUse: v.codesInUse,
+      codesUsed: round(v.codesUsed),
+      adapter: rt.info.name,
+    });
+    return;
+  }
   const started = performance.now();
   const ll = await trainer.logLikelihood(test, {
     k: o.k,
@@ -433,8 +472,17 @@ async function evaluate(o: EvalOptions): Promise<void> {
 
 async function sample(o: SampleOptions): Promise<void> {
   const out = new Output(o.json);
-  const rt = await runtime(o.adapter, out);
   const ckpt = await readCheckpointFile(o.checkpoint);
+  // Checked before the GPU is set up.
+  const described = ckpt.config as
+    { posterior?: { kind?: unknown }; prior?: { kind?: unknown } } | undefined;
+  if (described?.posterior?.kind === 'vq' && described.prior?.kind !== 'made') {
+    throw new Error(
+      `${o.checkpoint}: a vq model samples from a prior over its codes, and this checkpoint has ` +
+        `none (${PRIOR_HINT}); its reconstructions: ${PROGRAM} reconstruct --checkpoint ${o.checkpoint}`,
+    );
+  }
+  const rt = await runtime(o.adapter, out);
   const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
   if (model.config.condition.kind === 'quadrants') {
     model.destroy();
@@ -486,5 +534,7 @@ export async function runCommand(
       return inpaint(args.options);
     case 'complete':
       return complete(args.options);
+    case 'reconstruct':
+      return reconstructImages(args.options);
   }
 }

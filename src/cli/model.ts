@@ -48,11 +48,7 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
     'likelihood' | 'posterior' | 'objective' | 'condition' | 'prior' | 'masking'
   > = {
     likelihood: o.likelihood,
-    posterior:
-      o.posterior.kind === 'hierarchical'
-        ? // The IWAE paper's shape: z1 twice the code, two layers as wide as the code between.
-          { kind: 'hierarchical', lower: Math.min(2 * o.latent, 256), hidden: [o.latent, o.latent] }
-        : o.posterior,
+    posterior: posteriorSection(o.posterior, o.latent),
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
@@ -78,6 +74,24 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
     decoder: { hidden: [...o.hidden].reverse(), activation: o.activation },
     ...sections,
   };
+}
+
+function posteriorSection(p: ModelChoice['posterior'], latent: number): VaeConfig['posterior'] {
+  if (p.kind === 'hierarchical') {
+    // The IWAE paper's shape: z1 twice the code, two layers as wide as the code between.
+    return { kind: 'hierarchical', lower: Math.min(2 * latent, 256), hidden: [latent, latent] };
+  }
+  if (p.kind === 'vq') {
+    return {
+      kind: 'vq',
+      codes: p.codes,
+      dim: p.dim,
+      beta: p.beta,
+      update: p.update,
+      ...(p.restart !== undefined ? { restart: { threshold: p.restart } } : {}),
+    };
+  }
+  return p;
 }
 
 /** The masking section of --mask: blocks a quarter to half the image's side (7..14 at 28). */
@@ -106,7 +120,11 @@ export function describeModel(model: VaeModel): string {
   const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
   const layers = [c.inputSize, ...c.encoder.hidden, c.latentSize].join('-');
   const objective =
-    c.objective.kind === 'iwae' ? `IWAE k=${c.objective.samples}` : `ELBO β=${c.objective.beta}`;
+    c.objective.kind === 'iwae'
+      ? `IWAE k=${c.objective.samples}`
+      : c.posterior.kind === 'vq'
+        ? 'reconstruction + codebook losses'
+        : `ELBO β=${c.objective.beta}`;
   const condition =
     c.condition.kind === 'label'
       ? `, conditioned on ${c.condition.classes} classes`
@@ -119,7 +137,14 @@ export function describeModel(model: VaeModel): string {
       ? `, prior network ${c.prior.hidden.length ? c.prior.hidden.join('-') : 'heads only'} on ` +
         `${c.condition.kind === 'label' ? 'the label' : 'the observed pixels'}`
       : '';
-  const posterior = c.posterior.kind === 'diagonal' ? '' : `, ${c.posterior.kind} posterior`;
+  const p = c.posterior;
+  const posterior =
+    p.kind === 'diagonal'
+      ? ''
+      : p.kind === 'vq'
+        ? `, vq posterior (${c.latentSize / p.dim} codes of ${p.codes} per example, ` +
+          `${p.update === 'ema' ? 'EMA codebook' : 'codebook loss'}, commitment β=${p.beta})`
+        : `, ${p.kind} posterior`;
   const masking = c.masking ? `, trained with ${c.masking.kind} masks` : '';
   return `${conv}${layers} ${c.likelihood.kind}${posterior}, ${objective}${condition}${prior}${masking}, ${model.flatSize} floats of parameters`;
 }

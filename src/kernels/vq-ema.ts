@@ -1,12 +1,13 @@
 // The EMA codebook update of a vector quantizer (shaders/vq_ema.wgsl): decay the counts N and the
-// sums m toward this batch's (n, s), total N, then e_k = m_k / N̂_k with Laplace smoothing. The
-// state and the codebook are non-parameter tensors of the model's flat buffer: the update writes
-// them in place, so texture packs of that buffer are marked stale when it is recorded.
+// sums m toward this batch's (n, s), total N, then e_k = m_k / N̂_k with Laplace smoothing; and the
+// optional dead-code restart after it (shaders/vq_restart.wgsl). The state and the codebook are
+// non-parameter tensors of the model's flat buffer: both write them in place, so texture packs of
+// that buffer are marked stale when they are recorded.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
-import { checkDim, checkElements } from './checks.js';
+import { checkDim, checkElements, checkU32 } from './checks.js';
 import { weightPacksOf } from './matmul-pack.js';
 import { prepareReduceTotal } from './reduce.js';
 
@@ -107,5 +108,78 @@ export async function prepareVqEma(rt: GpuRuntime, o: VqEmaOptions): Promise<Pro
           })
         : codebook,
     );
+  });
+}
+
+/** Dead codes (N_k < threshold) moved onto a random row of z; state reset (vq_restart.wgsl). */
+export const vqRestartKernel = defineKernel<'codes' | 'dim' | 'rows'>({
+  name: 'vq_restart',
+  file: 'vq_restart.wgsl',
+  entryPoint: 'vq_restart',
+  workgroupSize: [WG],
+  dispatch: ({ codes }) => dispatch1d(ceilDiv(codes, WG)),
+  elements: ({ codes, dim, rows }) => ({
+    rs_codebook: codes * dim,
+    rs_count: codes,
+    rs_sum: codes * dim,
+    rs_z: rows * dim,
+  }),
+});
+
+export interface VqRestartOptions {
+  /** e (K, D), N (K), m (K, D): rewritten where a code restarts. */
+  codebook: BufferRange;
+  count: BufferRange;
+  sum: BufferRange;
+  /** This batch's encoder outputs (rows, D), what dead codes restart on. */
+  z: BufferRange;
+  codes: number;
+  dim: number;
+  rows: number;
+  /** Codes with N_k below it restart; in (0, 1), so a restarted code (N = 1) is live. */
+  threshold: number;
+  seed: number;
+  /** Training step (u32); change it each step with setUniforms({ step }). */
+  step?: number;
+  /** The op's noise stream (u32). */
+  stream: number;
+  label?: string;
+}
+
+/** The dead-code restart: one dispatch; `setStep(step)` before each step's submit. */
+export async function prepareVqRestart(
+  rt: GpuRuntime,
+  o: VqRestartOptions,
+): Promise<Program & { setStep(step: number): void }> {
+  const name = 'vq_restart';
+  checkDim(name, 'codes', o.codes);
+  checkDim(name, 'dim', o.dim);
+  checkDim(name, 'rows', o.rows);
+  checkElements(name, 'z', o.rows * o.dim);
+  if (!(o.threshold > 0 && o.threshold < 1)) {
+    throw new Error(`${name}: threshold must be in (0, 1), got ${o.threshold}`);
+  }
+  checkU32(name, 'seed', o.seed);
+  checkU32(name, 'step', o.step ?? 0);
+  checkU32(name, 'stream', o.stream);
+  const label = o.label ?? name;
+  return buildProgram(rt, label, async (b) => {
+    const d = await b.prepare(vqRestartKernel, {
+      bindings: { rs_codebook: o.codebook, rs_count: o.count, rs_sum: o.sum, rs_z: o.z },
+      shape: { codes: o.codes, dim: o.dim, rows: o.rows },
+      uniforms: { threshold: o.threshold, seed: o.seed, step: o.step ?? 0, stream: o.stream },
+      label,
+    });
+    // Texture packs of the codebook's buffer are stale once the restart is recorded.
+    const packs = weightPacksOf(o.codebook.buffer);
+    b.append(
+      packs
+        ? d.conditional(() => {
+            packs.invalidate();
+            return true;
+          })
+        : d,
+    );
+    return { setStep: (step: number) => d.setUniforms({ step: step >>> 0 }) };
   });
 }

@@ -68,11 +68,13 @@ import {
   reduceTotalForward64,
 } from './reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from './reparam.js';
-import { argminRows64, codeUsage64, vqEma64 } from './quantize.js';
-import type { VqEmaAttrs } from '../graph/ops/quantize.js';
+import { argminRows64, codeUsage64, vqEma64, vqRestart64 } from './quantize.js';
+import type { VqEmaAttrs, VqRestartAttrs } from '../graph/ops/quantize.js';
 import { randomMask64 } from './mask.js';
 import { categoricalSample64 } from './categorical.js';
 import type { CategoricalSampleAttrs } from '../graph/ops/categorical.js';
+import { layout64 } from './layout.js';
+import type { LayoutAttrs } from '../graph/ops/layout.js';
 import type { RandomMaskAttrs } from '../graph/ops/mask.js';
 
 const attrs = <A>(op: Op): A => op.attrs as A;
@@ -374,6 +376,20 @@ const repeatRows: ReferenceOp = {
   },
 };
 
+const layout: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<LayoutAttrs>(op);
+    const B = op.in.x!.size / (a.channels * a.pixels);
+    return { y: layout64(c.in('x'), a.to, B, a.channels, a.pixels) };
+  },
+  vjp(op, _c, _out, d) {
+    const a = attrs<LayoutAttrs>(op);
+    const B = op.in.x!.size / (a.channels * a.pixels);
+    const back = a.to === 'nhwc' ? 'nchw' : 'nhwc';
+    return { x: layout64(need(d('y'), op, 'y'), back, B, a.channels, a.pixels) };
+  },
+};
+
 /** Views and the metrics accumulator compute nothing a loss reads. */
 const none: ReferenceOp = { forward: () => ({}) };
 
@@ -573,6 +589,24 @@ const vqEma: ReferenceOp = {
   },
 };
 
+const vqRestart: ReferenceOp = {
+  forward(op, c) {
+    const a = attrs<VqRestartAttrs>(op);
+    const r = vqRestart64(
+      {
+        codebook: c.value(op.out.codebook!),
+        count: c.value(op.out.count!),
+        sum: c.value(op.out.sum!),
+      },
+      c.in('z'),
+      op.in.z!.rows,
+      a.threshold,
+      { seed: a.seed, step: c.step, stream: a.stream },
+    );
+    return { codebook: r.codebook, count: r.count, sum: r.sum };
+  },
+};
+
 const codeUsage: ReferenceOp = {
   forward(op, c) {
     const u = codeUsage64(c.in('counts'), attrs<{ scale: number }>(op).scale);
@@ -673,6 +707,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   stop_gradient: stopGradient,
   reduce_cols: reduceCols,
   vq_ema: vqEma,
+  vq_restart: vqRestart,
   code_usage: codeUsage,
   gaussian_logpdf: gaussianLogPdf,
   softmax,
@@ -695,6 +730,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   sum,
   logsumexp_rows: logSumExpRows,
   repeat_rows: repeatRows,
+  layout,
   view: none,
   add_into: none,
   objective,

@@ -1,6 +1,8 @@
 // Float64 references of the vector quantizer's own kernels (src/kernels/argmin.ts, vq-ema.ts): the
 // row argmin and one EMA codebook update. The rest of the quantizer (distances, the one-hot lookup,
 // the straight-through estimator, the losses) is composed from ops that have references already.
+import { PRNG_KEY_HI } from '../kernels/reparam.js';
+import { philox4x32BigInt } from './reparam.js';
 import { expectLength, expectSizes } from './shape.js';
 
 /** idx[r] = argmin_c x[r, c] (the lowest c among equal minima, NaN skipped), min[r] its value. */
@@ -62,6 +64,40 @@ export function vqEma64(
     for (let d = 0; d < dim; d++) codebook[k * dim + d] = sum[k * dim + d]! / smoothed;
   }
   return { count, sum, codebook };
+}
+
+/**
+ * The dead-code restart after an EMA update (see shaders/vq_restart.wgsl): every code with
+ * N_k < threshold gets e_k = m_k = z_r, N_k = 1, r = floor(w·rows / 2^32) for word 0 of the
+ * (independent, BigInt) Philox of counter (k, 0, step, stream), key (seed, PRNG_KEY_HI). Returns
+ * the new state and which rows each code took (−1: live, untouched).
+ */
+export function vqRestart64(
+  state: { count: ArrayLike<number>; sum: ArrayLike<number>; codebook: ArrayLike<number> },
+  z: ArrayLike<number>,
+  rows: number,
+  threshold: number,
+  rng: { seed: number; step: number; stream: number },
+): VqEma64 & { rows: Int32Array } {
+  const codes = state.count.length;
+  const dim = state.codebook.length / codes;
+  expectSizes('vqRestart64', { codes, dim, rows });
+  expectLength('vqRestart64', 'z', z, rows * dim, 'rows*dim');
+  const count = Float64Array.from(state.count);
+  const sum = Float64Array.from(state.sum);
+  const codebook = Float64Array.from(state.codebook);
+  const taken = new Int32Array(codes).fill(-1);
+  for (let k = 0; k < codes; k++) {
+    if (!(count[k]! < threshold)) continue;
+    const [w] = philox4x32BigInt([k, 0, rng.step, rng.stream], [rng.seed, PRNG_KEY_HI]);
+    const r = Math.floor((w! * rows) / 4294967296);
+    taken[k] = r;
+    for (let d = 0; d < dim; d++) {
+      codebook[k * dim + d] = sum[k * dim + d] = z[r * dim + d]!;
+    }
+    count[k] = 1;
+  }
+  return { count, sum, codebook, rows: taken };
 }
 
 /** scale · perplexity and scale · fraction in use of code counts (see shaders/code_usage.wgsl). */

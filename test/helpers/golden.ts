@@ -60,7 +60,50 @@ export type GoldenFile =
   | 'vae-golden-iaf.json'
   | 'vae-golden-hierarchical.json'
   | 'vae-golden-masking.json'
-  | 'vae-golden-completion.json';
+  | 'vae-golden-completion.json'
+  | 'vae-golden-vq.json';
+
+/**
+ * A posterior 'vq' case of vae-golden-vq.json (python/webgpu_vae_torch/golden.py run_vq_case): no
+ * noise; every latent vector's nearest code beats its second by more than `margin` (squared
+ * distance) at every step (`minGap`). Gradients are of the scaled objective; `zGrad` is what
+ * the decoder sends back to z, `zeGrad` what reaches z_e (straight-through plus commitment),
+ * `codebookLossGrad` the codebook loss's gradient (zeros with update 'ema'), `commitmentGrad`
+ * β·commitment's gradient to z_e. `params` and `adam.params` hold the EMA state too.
+ */
+export interface GoldenVqCase {
+  name: string;
+  seed: number;
+  config: VaeConfig;
+  batch: number;
+  margin: number;
+  minGap: number;
+  x: number[];
+  params: Record<string, number[]>;
+  ze: number[];
+  codes: number[];
+  z: number[];
+  output: number[];
+  nll: number[];
+  reconSum: number;
+  codebookSum: number;
+  commitmentSum: number;
+  perplexity: number;
+  codesUsed: number;
+  objective: number;
+  zGrad: number[];
+  zeGrad: number[];
+  codebookLossGrad: number[];
+  commitmentGrad: number[];
+  grads: Record<string, number[]>;
+  adam: { objectives: number[]; params: Record<string, number[]>; finalObjective: number };
+}
+
+export function loadGoldenVq(): { adam: Golden['adam']; cases: GoldenVqCase[] } {
+  return JSON.parse(
+    readFileSync(new URL('../fixtures/vae-golden-vq.json', import.meta.url), 'utf8'),
+  ) as { adam: Golden['adam']; cases: GoldenVqCase[] };
+}
 
 export function loadGolden(file: GoldenFile = 'vae-golden.json'): Golden {
   return JSON.parse(

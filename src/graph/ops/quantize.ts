@@ -6,14 +6,17 @@
 //   reduce_cols     x (R, C) -> (C) column sums; no gradient (code counts)
 //   vq_ema          the EMA codebook update: writes the codebook and its EMA state (non-parameter
 //                   tensors of the flat buffer) in place; no gradient
+//   vq_restart      after vq_ema: codes whose EMA count fell below a threshold move onto random rows
+//                   of the batch's encoder outputs, their state reset; in place, no gradient
 //   code_usage      counts (K) -> scale·perplexity (1), scale·fraction of codes in use (1): metrics
 import { asProgram } from '../../gpu/program.js';
 import { prepareArgminRows } from '../../kernels/argmin.js';
 import { prepareCodeUsage } from '../../kernels/code-usage.js';
 import { repeatRowsKernel } from '../../kernels/graph-util.js';
 import { prepareReduceCols } from '../../kernels/reduce.js';
-import { prepareVqEma } from '../../kernels/vq-ema.js';
+import { prepareVqEma, prepareVqRestart } from '../../kernels/vq-ema.js';
 import { defineOp, type Graph, type Tensor } from '../graph.js';
+import type { StepState } from '../prepare.js';
 
 /** idx (R) and min (R) of each row of x (R, C). */
 export const argminRowsOp = defineOp<{ x: Tensor }, { idx: Tensor; min: Tensor }, object>({
@@ -109,6 +112,42 @@ export const vqEmaOp = defineOp<
       eps: op.attrs.eps,
       label: op.name,
     });
+  },
+});
+
+export interface VqRestartAttrs {
+  threshold: number;
+  seed: number;
+  /** The op's PRNG stream (unique in its graph). */
+  stream: number;
+}
+
+/**
+ * The dead-code restart (after vq_ema): codes with N_k < threshold take a random row of z (rows,
+ * D) as codebook vector and EMA sum, and count 1; writes codebook, count and sum in place.
+ */
+export const vqRestartOp = defineOp<
+  { z: Tensor },
+  { codebook: Tensor; count: Tensor; sum: Tensor },
+  VqRestartAttrs
+>({
+  type: 'vq_restart',
+  async prepare({ rt, buffer }, op) {
+    const { codebook } = op.out;
+    const p = await prepareVqRestart(rt, {
+      codebook: buffer(codebook),
+      count: buffer(op.out.count),
+      sum: buffer(op.out.sum),
+      z: buffer(op.in.z),
+      codes: codebook.rows,
+      dim: codebook.cols,
+      rows: op.in.z.rows,
+      threshold: op.attrs.threshold,
+      seed: op.attrs.seed,
+      stream: op.attrs.stream,
+      label: op.name,
+    });
+    return Object.assign(p, { update: (state: StepState) => p.setStep(state.step) });
   },
 });
 

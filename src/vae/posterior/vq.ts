@@ -9,7 +9,8 @@
 // commitment β‖z_e − sg[z_q]‖², loss terms of the objective; no KL (under a uniform prior over the
 // codes it is the constant (latentSize/D)·log K). With update 'ema' the codebook is not a
 // parameter: a training step moves it toward the batch's mean assigned vectors (vq_ema, decay γ,
-// Laplace smoothing ε) and the codebook loss is only reported.
+// Laplace smoothing ε) and the codebook loss is only reported; with `restart` the codes whose EMA
+// count fell below a threshold then move onto random encoder outputs of the batch (vq_restart).
 import { matmulOp } from '../../graph/ops/dense.js';
 import { add, scale, subtract } from '../../graph/ops/elementwise.js';
 import {
@@ -18,11 +19,12 @@ import {
   reduceCols,
   stopGradient,
   vqEmaOp,
+  vqRestartOp,
 } from '../../graph/ops/quantize.js';
 import { gatherRowsOp, oneHot } from '../../graph/ops/select.js';
 import { reduceRows, total, view } from '../../graph/ops/util.js';
 import type { Graph, Tensor } from '../../graph/graph.js';
-import { checkNumber, checkSize, fail } from '../fields.js';
+import { checkFields, checkNumber, checkObject, checkSize, fail } from '../fields.js';
 import { linearLayer } from '../modules.js';
 import type { LinearSpec, ParameterSpec } from '../layers.js';
 import type { BuildContext, ModelShape, PosteriorGraph, PosteriorKind } from '../sections.js';
@@ -53,6 +55,13 @@ export interface VqPosteriorConfig {
   decay: number;
   /** ε of the EMA update's Laplace smoothing, > 0 (default 1e-5; read with 'ema' only). */
   epsilon: number;
+  /**
+   * Dead-code restart (update 'ema' only; absent: none): after each training step's EMA update,
+   * every code whose EMA count N_k is below `threshold` (in (0, 1); N_k is the decayed number of
+   * this batch's vectors the code gets) is moved onto a random one of the batch's encoder outputs,
+   * drawn on the GPU, and its EMA state restarts at count 1 and sum = that vector.
+   */
+  restart?: { threshold: number };
 }
 
 /** Most codebook vectors (indices are exact in f32 far beyond; the distance matrix is N×K). */
@@ -101,9 +110,29 @@ function resolveUpdate(path: string, raw: unknown): 'loss' | 'ema' {
   return update;
 }
 
+function resolveRestart(
+  path: string,
+  raw: unknown,
+  update: 'loss' | 'ema',
+): { threshold: number } | undefined {
+  if (raw === undefined) return undefined;
+  const r = checkObject(path, raw, '{ threshold }');
+  checkFields(r, path, ['threshold']);
+  if (update !== 'ema') {
+    fail(`${path} needs update 'ema' (it reads the codes' EMA counts), got update '${update}'`);
+  }
+  const threshold = checkNumber(`${path}.threshold`, r.threshold, 0);
+  if (!(threshold > 0 && threshold < 1)) {
+    fail(
+      `${path}.threshold must be in (0, 1) (a restarted code starts at count 1), got ${threshold}`,
+    );
+  }
+  return { threshold };
+}
+
 export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
   kind: 'vq',
-  fields: ['codes', 'dim', 'beta', 'update', 'decay', 'epsilon'],
+  fields: ['codes', 'dim', 'beta', 'update', 'decay', 'epsilon', 'restart'],
   density: false,
   resolve(raw, path, model) {
     const codes = checkSize(`${path}.codes`, raw.codes, MAX_CODES);
@@ -119,6 +148,7 @@ export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
     if (decay >= 1) fail(`${path}.decay must be in [0, 1), got ${decay}`);
     const epsilon = checkNumber(`${path}.epsilon`, raw.epsilon ?? 1e-5, 0);
     if (epsilon === 0) fail(`${path}.epsilon must be > 0, got 0`);
+    const restart = resolveRestart(`${path}.restart`, raw.restart, update);
     return {
       kind: 'vq',
       codes,
@@ -127,6 +157,7 @@ export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
       update,
       decay,
       epsilon,
+      ...(restart ? { restart } : {}),
     };
   },
   heads(_c, model, inSize): LinearSpec[] {
@@ -261,6 +292,20 @@ function buildVq(
       },
       { decay: c.decay, eps: c.epsilon },
     );
+    if (c.restart) {
+      // After the EMA update: dead codes restart on this batch's encoder outputs.
+      g.add(
+        vqRestartOp,
+        'vq.restart',
+        { z: flat },
+        {
+          codebook,
+          count: ctx.param('posterior.ema.count'),
+          sum: ctx.param('posterior.ema.sum'),
+        },
+        { threshold: c.restart.threshold, seed: ctx.seed, stream: ctx.stream() },
+      );
+    }
   }
   const codes = view(g, idx, [B, n], 'vq.codes');
   return {
