@@ -93,8 +93,13 @@ export function describeModel(model: VaeModel): string {
   const c = model.config;
   const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
   const layers = [c.inputSize, ...c.encoder.hidden, c.latentSize].join('-');
+  const o = c.objective;
   const objective =
-    c.objective.kind === 'iwae' ? `IWAE k=${c.objective.samples}` : `ELBO β=${c.objective.beta}`;
+    o.kind === 'iwae'
+      ? `IWAE k=${o.samples}`
+      : o.kind === 'm2'
+        ? `semi-supervised M2 (classifier ${[c.inputSize, ...o.classifier.hidden].join('-')})`
+        : `ELBO β=${o.beta}`;
   const condition =
     c.condition.kind === 'label' ? `, conditioned on ${c.condition.classes} classes` : '';
   const posterior = c.posterior.kind === 'diagonal' ? '' : `, ${c.posterior.kind} posterior`;

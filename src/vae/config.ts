@@ -56,6 +56,7 @@ export type {
   ResolvedEncoderConfig,
 } from './layers.js';
 export type { CapacityConfig } from './objective/elbo.js';
+export type { M2ClassifierConfig, M2ObjectiveConfig } from './objective/m2.js';
 export type {
   BlockMaskingConfig,
   MaskingCommon,
@@ -306,6 +307,7 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     checkMasking(masking, 'masking', { inputSize: model.inputSize, inputShape, likelihood });
     resolved.masking = masking;
   }
+  OBJECTIVES[resolved.objective.kind]!.check?.(resolved.objective, resolved);
   return resolved;
 }
 
@@ -438,6 +440,7 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
     ...l.decoderHidden.flatMap(linearParams),
     ...l.decoderDeconv.flatMap(convParams),
     ...[...(l.out ? [l.out] : []), ...(l.logSigma ? [l.logSigma] : [])].flatMap(linearParams),
+    ...(OBJECTIVES[config.objective.kind]!.params?.(config.objective, config) ?? []),
   ];
 }
 

@@ -18,6 +18,7 @@ import { kindsOf } from './kinds.js';
 import { metricsFrom, type Metrics } from './metrics.js';
 import type { VaeModel } from './model.js';
 import type { ResolvedVaeConfig } from './config.js';
+import type { DataSizes } from './sections.js';
 
 /** Options of the {@link Evaluator} constructor. */
 export interface EvaluatorOptions {
@@ -222,8 +223,11 @@ export function destroyCompiled<T extends { cg: CompiledGraph }>(p: Promise<T>):
   freeWhenMade((e: T) => e.cg.destroy())(p);
 }
 
-/** The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1). */
-export function hyperAt(config: ResolvedVaeConfig, step: number): number[] {
-  const values = kindsOf(config).objective.hyperAt(config.objective, step);
+/**
+ * The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1);
+ * `data`: the training data's sizes, when known (M2's default α).
+ */
+export function hyperAt(config: ResolvedVaeConfig, step: number, data?: DataSizes): number[] {
+  const values = kindsOf(config).objective.hyperAt(config.objective, step, data);
   return values.length > 0 ? values : [0];
 }

@@ -1,0 +1,240 @@
+// Semi-supervised M2 (src/vae/objective/m2.ts) at awkward sizes (5 labeled + 7 unlabeled rows, 3
+// classes): the loss composed independently in float64 (a CVAE graph per label and the classifier
+// by hand) against the M2 graph's interpreter; the interpreter's gradients against finite
+// differences; the GPU's loss, metrics and every gradient against the interpreter; config errors.
+import { describe, expect, it } from 'vitest';
+import { runGraph64 } from '../src/reference/graph.js';
+import { buildModelGraph } from '../src/vae/build.js';
+import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../src/vae/config.js';
+import { hyperAt } from '../src/vae/evaluator.js';
+import { writeFeeds } from '../src/vae/feeds.js';
+import { VaeModel, initialWeights } from '../src/vae/model.js';
+import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
+import { compileModelGraph, interpreterFdProblems } from './helpers/model-graph.js';
+import {
+  freshSeed,
+  makeRng,
+  mismatches,
+  randomNormal,
+  randomUniform,
+} from './helpers/reference.js';
+
+const L = 5;
+const U = 7;
+const C = 3;
+
+const M2: VaeConfig = {
+  version: 2,
+  inputSize: 6,
+  latentSize: 2,
+  encoder: { hidden: [5], activation: 'tanh' },
+  decoder: { hidden: [4], activation: 'elu' },
+  objective: { kind: 'm2', alpha: 1.7, classifier: { hidden: [4], activation: 'softplus' } },
+  condition: { kind: 'label', classes: C },
+};
+
+interface Case {
+  config: ResolvedVaeConfig;
+  weights: Map<string, Float32Array>;
+  xl: Float32Array;
+  yl: Float32Array;
+  xu: Float32Array;
+  eps: Float32Array;
+}
+
+function randomCase(seed: number, raw: VaeConfig = M2): Case {
+  const rng = makeRng(seed);
+  const config = resolveVaeConfig(raw);
+  const D = config.inputSize;
+  return {
+    config,
+    weights: initialWeights(config, seed),
+    xl: randomUniform(rng, L * D, 0, 1),
+    yl: Float32Array.from({ length: L }, (_, i) => (i + Math.floor(rng() * C)) % C),
+    xu: randomUniform(rng, U * D, 0, 1),
+    eps: randomNormal(rng, (L + U * C) * config.latentSize),
+  };
+}
+
+function graphOf(c: Case) {
+  return buildModelGraph(c.config, {
+    batch: U,
+    labeledBatch: L,
+    training: true,
+    seed: 1,
+    givenNoise: true,
+  });
+}
+
+function inputs64(c: Case): Map<string, ArrayLike<number>> {
+  return new Map<string, ArrayLike<number>>([
+    ['xl', c.xl],
+    ['yl', c.yl],
+    ['xu', c.xu],
+    ['eps', c.eps],
+    ['hyper', hyperAt(c.config, 0)],
+  ]);
+}
+
+const f64 = (m: Map<string, Float32Array>) =>
+  new Map([...m].map(([k, v]) => [k, Float64Array.from(v)]));
+
+/** softplus MLP then linear logits, in float64 from the weights. */
+function classifierLogits64(c: Case, x: Float32Array, rows: number): Float64Array[] {
+  const w = c.weights;
+  const D = c.config.inputSize;
+  const dense = (v: ArrayLike<number>, name: string, n: number, k: number) => {
+    const W = w.get(`${name}.weight`)!;
+    const b = w.get(`${name}.bias`)!;
+    return Float64Array.from({ length: n }, (_, o) => {
+      let s = b[o]!;
+      for (let i = 0; i < k; i++) s += W[o * k + i]! * v[i]!;
+      return s;
+    });
+  };
+  return Array.from({ length: rows }, (_, r) => {
+    const h = dense(x.subarray(r * D, (r + 1) * D), 'classifier.0', 4, D).map((v) =>
+      Math.log1p(Math.exp(v)),
+    );
+    return dense(h, 'classifier.out', C, 4);
+  });
+}
+
+/** −ELBO per row of a plain CVAE graph (the same weights) for rows x with labels y and noise. */
+function nelboRows(c: Case, x: Float32Array, y: Float32Array, eps: Float32Array): Float64Array {
+  const raw: VaeConfig = { ...M2, objective: { kind: 'elbo', beta: 1 } };
+  const config = resolveVaeConfig(raw);
+  const rows = y.length;
+  const mg = buildModelGraph(config, { batch: rows, training: false, seed: 1, givenNoise: true });
+  const ref = runGraph64(mg.graph, {
+    params: f64(c.weights),
+    inputs: new Map<string, ArrayLike<number>>([
+      ['x', x],
+      ['y', y],
+      ['eps', eps],
+      ['hyper', hyperAt(config, 0)],
+    ]),
+  });
+  const nll = ref.value(mg.nll);
+  const kl = ref.value(mg.perExample.kl!);
+  return nll.map((v, i) => v + kl[i]!);
+}
+
+describe('M2 in float64', () => {
+  it('the graph is the M2 loss: labeled −ELBO + α·CE, unlabeled Σ_y q·(−ELBO) − H', () => {
+    const seed = freshSeed();
+    const c = randomCase(seed);
+    const D = c.config.inputSize;
+    const Z = c.config.latentSize;
+    const mg = graphOf(c);
+    const ref = runGraph64(mg.graph, { params: f64(c.weights), inputs: inputs64(c) });
+    // Labeled rows first, then each unlabeled row under labels 0 … C−1, with their noise rows.
+    const labeled = nelboRows(c, c.xl, c.yl, c.eps.subarray(0, L * Z));
+    const repeated = new Float32Array(U * C * D);
+    for (let r = 0; r < U * C; r++) {
+      repeated.set(c.xu.subarray(Math.floor(r / C) * D, (Math.floor(r / C) + 1) * D), r * D);
+    }
+    const every = Float32Array.from({ length: U * C }, (_, r) => r % C);
+    const unlabeled = nelboRows(c, repeated, every, c.eps.subarray(L * Z));
+    const logSoftmax = (l: Float64Array) => {
+      const m = Math.max(...l);
+      const lse = m + Math.log(l.reduce((s, v) => s + Math.exp(v - m), 0));
+      return l.map((v) => v - lse);
+    };
+    let want = 0;
+    classifierLogits64(c, c.xl, L).forEach((l, r) => {
+      want += labeled[r]! - 1.7 * logSoftmax(l)[c.yl[r]!]!;
+    });
+    classifierLogits64(c, c.xu, U).forEach((l, u) => {
+      const lq = logSoftmax(l);
+      for (let y = 0; y < C; y++) {
+        const q = Math.exp(lq[y]!);
+        want += q * unlabeled[u * C + y]! + q * lq[y]!;
+      }
+    });
+    expect(Math.abs(ref.loss - want), `seed ${seed}`).toBeLessThan(1e-9 * (1 + Math.abs(want)));
+  });
+
+  it('its gradients match finite differences', () => {
+    const seed = freshSeed();
+    const c = randomCase(seed);
+    const rng = makeRng(seed + 1);
+    const problems = interpreterFdProblems(graphOf(c), f64(c.weights), inputs64(c), {
+      scale: 1,
+      indices: (n) => [0, n - 1, Math.floor(rng() * n)],
+    });
+    expect(problems, `seed ${seed}\n${problems.join('\n')}`).toEqual([]);
+  });
+
+  it('α defaults to 0.1·N/N_l from the data sizes, and is a per-step hyperparameter', () => {
+    const config = resolveVaeConfig({ ...M2, objective: { kind: 'm2' } });
+    expect(hyperAt(config, 3, { examples: 60_000, labeled: 100 })).toEqual([60]);
+    expect(hyperAt(config, 0)).toEqual([0.2]);
+    expect(config.objective).toEqual({
+      kind: 'm2',
+      classifier: { hidden: [500], activation: 'softplus' },
+      reduction: 'sum',
+    });
+  });
+
+  it('names a bad field', () => {
+    const bad =
+      (objective: object, rest: Partial<VaeConfig> = {}) =>
+      () =>
+        resolveVaeConfig({ ...M2, ...rest, objective } as VaeConfig);
+    expect(bad({ kind: 'm2', alpha: -1 })).toThrow(/objective\.alpha must be a finite number >= 0/);
+    expect(bad({ kind: 'm2', classifier: { hidden: [0] } })).toThrow(
+      /objective\.classifier\.hidden\[0\] must be an integer/,
+    );
+    expect(bad({ kind: 'm2', classifier: { hiden: [3] } })).toThrow(
+      /objective\.classifier\.hiden is unknown \(did you mean objective\.classifier\.hidden\?/,
+    );
+    expect(bad({ kind: 'm2', classifier: { activation: 'nope' } })).toThrow(
+      /objective\.classifier\.activation 'nope' is unknown/,
+    );
+    expect(bad({ kind: 'm2' }, { condition: { kind: 'none' } })).toThrow(
+      /objective\.kind 'm2' needs condition\.kind 'label'/,
+    );
+  });
+});
+
+describe.each(TEST_ADAPTERS)('M2 on %s', (adapter) => {
+  it('the loss, the metrics and every gradient match the interpreter', async () => {
+    const seed = freshSeed();
+    const c = randomCase(seed);
+    const rt = await runtimeFor(adapter);
+    const model = VaeModel.create(rt, c.config, { weights: c.weights });
+    const grads = rt.buffers.storage('m2.grads', model.flatSize * 4).buffer;
+    rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
+    const mg = graphOf(c);
+    const cg = await compileModelGraph(rt, model, mg, grads);
+    writeFeeds(cg, mg.feeds, { images: c.xu, labeled: { images: c.xl, labels: c.yl } }, 0, U);
+    cg.write(mg.eps!, c.eps);
+    cg.write(mg.hyper, Float32Array.from(hyperAt(c.config, 0)));
+    cg.update({ step: 0 });
+    await rt.submitChecked(cg.dispatches, 'm2.step');
+    const ref = runGraph64(mg.graph, { params: f64(c.weights), inputs: inputs64(c) });
+    const [loss] = await cg.read(mg.loss);
+    expect(Math.abs(loss! - ref.loss), `seed ${seed}`).toBeLessThan(
+      1e-4 * (1 + Math.abs(ref.loss)),
+    );
+    const names = mg.metrics.map((m) => m.name);
+    expect(names).toEqual(['loss', 'labeled', 'ce', 'correct', 'count', 'unlabeled']);
+    for (const metric of mg.metrics) {
+      const [got] = await cg.read(metric.value);
+      const want = ref.value(metric.value)[0]!;
+      expect(Math.abs(got! - want), `seed ${seed}: ${metric.name}`).toBeLessThan(
+        1e-4 * (1 + Math.abs(want)),
+      );
+    }
+    const got = await model.readFlat(grads);
+    for (const [name, want] of ref.grads) {
+      const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
+      const m = mismatches(got.get(name)!, want, { atol: 3e-4 * scale, rtol: 3e-4 }, name, 4);
+      expect(m, `seed ${seed}`).toBeNull();
+    }
+    cg.destroy();
+    model.destroy();
+    rt.buffers.destroy(grads);
+  });
+});
