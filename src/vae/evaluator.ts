@@ -117,9 +117,12 @@ export class Evaluator {
    *
    * @throws Error when the dataset does not fit the model (see {@link Dataset}).
    */
-  async evaluate(data: Dataset, batchSize = this.options.batchSize ?? 128): Promise<Metrics> {
+  async evaluate(all: Dataset, batchSize = this.options.batchSize ?? 128): Promise<Metrics> {
     this.checkAlive();
     const config = this.model.config;
+    // Every example is scored as it is: labeled objectives (M2) read the dataset's own labels.
+    const { images, count, labels } = all;
+    const data: Dataset = labels ? { images, count, labels } : { images, count };
     checkDataset('evaluate', data, config);
     const rt = this.model.rt;
     const first = await this.evalGraph(Math.min(batchSize, data.count));
