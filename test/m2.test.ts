@@ -3,6 +3,10 @@
 // by hand) against the M2 graph's interpreter; the interpreter's gradients against finite
 // differences; the GPU's loss, metrics and every gradient against the interpreter; config errors.
 import { describe, expect, it } from 'vitest';
+import { parseCliArgs } from '../src/cli/args.js';
+import { semiSupervised } from '../src/cli/commands.js';
+import { modelConfig } from '../src/cli/model.js';
+import { CyclicBatcher } from '../src/data/batches.js';
 import { labeledSubset } from '../src/data/labeled-subset.js';
 import { runGraph64 } from '../src/reference/graph.js';
 import { buildModelGraph } from '../src/vae/build.js';
@@ -201,6 +205,76 @@ describe('M2 in float64', () => {
   });
 });
 
+describe('M2 data and CLI', () => {
+  it('CyclicBatcher: every row once per pass, across steps and pass ends, a function of the step', () => {
+    const count = 7;
+    const data = Float32Array.from({ length: count * 2 }, (_, i) => Math.floor(i / 2));
+    const labels = Float32Array.from({ length: count }, (_, i) => 10 + i);
+    const b = new CyclicBatcher(data, 2, 3, 5, labels);
+    const seen: number[] = [];
+    for (let step = 0; step < 7; step++) {
+      b.fill(step);
+      for (let r = 0; r < 3; r++) {
+        expect(b.batch[2 * r + 1]).toBe(b.batch[2 * r]);
+        expect(b.batchLabels![r]).toBe(10 + b.batch[2 * r]!);
+        seen.push(b.batch[2 * r]!);
+      }
+    }
+    // 21 rows = 3 passes of 7: each a permutation of 0..6.
+    for (let pass = 0; pass < 3; pass++) {
+      expect([...seen.slice(7 * pass, 7 * pass + 7)].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    }
+    const again = new CyclicBatcher(data, 2, 3, 5, labels);
+    again.fill(4);
+    b.fill(4);
+    expect(again.batch).toEqual(b.batch);
+    expect(() => b.fill(-1)).toThrow(/step must be an integer >= 0/);
+    expect(() => new CyclicBatcher(data, 3, 3, 5)).toThrow(/not a whole number of rows of 3/);
+  });
+
+  it('--objective m2 builds M2 on a label condition; --labels splits the training set by seed', async () => {
+    const r = parseCliArgs(['train', '--objective', 'm2', '--labels', '30', '--hidden', '32']);
+    if (r.command !== 'train') throw new Error('expected train');
+    const o = r.options;
+    expect(o.objective).toEqual({ kind: 'm2' });
+    expect(o.condition).toEqual({ kind: 'label', classes: 10, inject: 'dense' });
+    expect(o.labels).toBe(30);
+    expect(() => parseCliArgs(['train', '--objective', 'm2', '--condition', 'none'])).toThrow(
+      /--objective m2 needs --condition label/,
+    );
+    expect(() => parseCliArgs(['train', '--objective', 'm2', '--beta', '2'])).toThrow(
+      /--beta does not apply to --objective m2/,
+    );
+    const config = resolveVaeConfig(await modelConfig(o, 4));
+    expect(config.objective).toEqual({
+      kind: 'm2',
+      classifier: { hidden: [32], activation: 'relu' },
+      reduction: 'sum',
+    });
+    const rng = makeRng(3);
+    const train = {
+      images: randomUniform(rng, 100 * 4, 0, 1),
+      count: 100,
+      labels: Float32Array.from({ length: 100 }, (_, i) => i % 10),
+    };
+    const split = semiSupervised(train, config, 30, 7);
+    expect(split.count).toBe(70);
+    expect(split.labeled!.count).toBe(30);
+    const chosen = labeledSubset(train.labels, 30, 10, 7).labeled;
+    expect(split.labeled!.labels).toEqual(Float32Array.from(chosen, (i) => train.labels[i]!));
+    expect(split.labeled!.images.subarray(4, 8)).toEqual(
+      train.images.subarray(chosen[1]! * 4, chosen[1]! * 4 + 4),
+    );
+    expect(() => semiSupervised(train, config, 25, 7)).toThrow(
+      /--labels 25: .*multiple of the 10 classes/,
+    );
+    const elbo = resolveVaeConfig({ ...M2, objective: { kind: 'elbo' } });
+    expect(() => semiSupervised(train, elbo, 30, 7)).toThrow(
+      /--labels applies only to semi-supervised models \(objective m2\)/,
+    );
+  });
+});
+
 describe.each(TEST_ADAPTERS)('M2 on %s', (adapter) => {
   it('the loss, the metrics and every gradient match the interpreter', async () => {
     const seed = freshSeed();
@@ -222,7 +296,7 @@ describe.each(TEST_ADAPTERS)('M2 on %s', (adapter) => {
       1e-4 * (1 + Math.abs(ref.loss)),
     );
     const names = mg.metrics.map((m) => m.name);
-    expect(names).toEqual(['loss', 'labeled', 'ce', 'correct', 'count', 'unlabeled']);
+    expect(names).toEqual(['loss', 'labeled', 'ce', 'accuracy', 'count', 'unlabeled']);
     for (const metric of mg.metrics) {
       const [got] = await cg.read(metric.value);
       const want = ref.value(metric.value)[0]!;

@@ -55,12 +55,15 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
-        : {
-            kind: 'elbo',
-            beta: o.beta,
-            reduction: 'sum',
-            ...(o.capacity ? { capacity: o.capacity } : {}),
-          },
+        : o.objective.kind === 'm2'
+          ? // The classifier as wide as the encoder (--hidden), with its activation.
+            { kind: 'm2', classifier: { hidden: o.hidden, activation: o.activation } }
+          : {
+              kind: 'elbo',
+              beta: o.beta,
+              reduction: 'sum',
+              ...(o.capacity ? { capacity: o.capacity } : {}),
+            },
     condition: o.condition,
     ...(o.masking.kind === 'none' ? {} : { masking: maskingSection(o.masking, inputSize) }),
   };

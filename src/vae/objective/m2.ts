@@ -208,7 +208,7 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
       metrics: [
         { name: 'labeled', value: labeled },
         { name: 'ce', value: ce },
-        { name: 'correct', value: total(g, hits, 'correct') },
+        { name: 'accuracy', value: total(g, hits, 'accuracy') },
         { name: 'count', value: total(g, truth, 'count') },
         { name: 'unlabeled', value: subtract(g, 'unlabeled', expectedSum, entropy) },
       ],
@@ -222,7 +222,7 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
     return {
       labeled: (m.labeled ?? 0) / count,
       ce: (m.ce ?? 0) / count,
-      accuracy: (m.correct ?? 0) / count,
+      accuracy: (m.accuracy ?? 0) / count,
     };
   },
 };
