@@ -2,7 +2,9 @@
 // classes): the loss composed independently in float64 (a CVAE graph per label and the classifier
 // by hand) against the M2 graph's interpreter; the interpreter's gradients against finite
 // differences; the GPU's loss, metrics and every gradient against the interpreter; config errors.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { adamStep64, type Adam64Hyper } from '../src/reference/adam.js';
 import { parseCliArgs } from '../src/cli/args.js';
 import { semiSupervised } from '../src/cli/commands.js';
 import { modelConfig } from '../src/cli/model.js';
@@ -273,6 +275,89 @@ describe('M2 data and CLI', () => {
       /--labels applies only to semi-supervised models \(objective m2\)/,
     );
   });
+});
+
+/** A case of test/fixtures/vae-golden-m2.json (python/webgpu_vae_torch/golden.py, run_m2_case). */
+interface M2Golden {
+  name: string;
+  config: VaeConfig;
+  labeledBatch: number;
+  batch: number;
+  alpha: number;
+  xl: number[];
+  yl: number[];
+  xu: number[];
+  eps: number[];
+  params: Record<string, number[]>;
+  objective: number;
+  labeledSum: number;
+  ceSum: number;
+  unlabeledSum: number;
+  correct: number;
+  nelbo: number[];
+  grads: Record<string, number[]>;
+  adam: { objectives: number[]; params: Record<string, number[]>; finalObjective: number };
+}
+
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/vae-golden-m2.json', import.meta.url), 'utf8'),
+) as { adam: Adam64Hyper & { steps: number }; cases: M2Golden[] };
+
+describe('M2 against the PyTorch twin (float64 interpreter)', () => {
+  it.each(golden.cases.map((c) => [c.name, c] as const))(
+    '%s: the objective, its terms, −ELBO per row, every gradient, three Adam steps',
+    (_name, c) => {
+      const config = resolveVaeConfig(c.config);
+      const mg = buildModelGraph(config, {
+        batch: c.batch,
+        labeledBatch: c.labeledBatch,
+        training: true,
+        seed: 0,
+        givenNoise: true,
+      });
+      expect(hyperAt(config, 0)).toEqual([c.alpha]);
+      const inputs = new Map<string, ArrayLike<number>>([
+        ['xl', c.xl],
+        ['yl', c.yl],
+        ['xu', c.xu],
+        ['eps', c.eps],
+        ['hyper', [c.alpha]],
+      ]);
+      const scale = config.objective.reduction === 'mean' ? 1 / c.batch : 1;
+      const params = new Map(Object.entries(c.params).map(([k, v]) => [k, Float64Array.from(v)]));
+      const run = () => runGraph64(mg.graph, { params, inputs });
+      const ref = run();
+      const TOL = { atol: 1e-12, rtol: 1e-9 };
+      const close = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) => {
+        expect(got.length, what).toBe(want.length);
+        expect(mismatches(got, want, TOL, what)).toBeNull();
+      };
+      close([scale * ref.loss], [c.objective], 'objective');
+      const metric = (name: string) => ref.value(mg.metrics.find((m) => m.name === name)!.value);
+      close(metric('labeled'), [c.labeledSum], 'labeled');
+      close(metric('ce'), [c.ceSum], 'ce');
+      close(metric('unlabeled'), [c.unlabeledSum], 'unlabeled');
+      close(metric('accuracy'), [c.correct], 'correct');
+      close(ref.value(mg.perExample.nelbo!), c.nelbo, 'nelbo');
+      expect([...ref.grads.keys()]).toEqual(Object.keys(c.grads));
+      for (const [name, g] of Object.entries(c.grads)) close(ref.grads.get(name)!, g, `d/d${name}`);
+      const m = new Map([...params].map(([k, v]) => [k, new Float64Array(v.length)]));
+      const v = new Map([...params].map(([k, p]) => [k, new Float64Array(p.length)]));
+      const objectives: number[] = [];
+      for (let t = 1; t <= golden.adam.steps; t++) {
+        const r = run();
+        objectives.push(scale * r.loss);
+        for (const [k, p] of params) {
+          adamStep64(p, m.get(k)!, v.get(k)!, r.grads.get(k)!, t, golden.adam);
+        }
+      }
+      close(objectives, c.adam.objectives, 'objective before each step');
+      for (const [name, p] of Object.entries(c.adam.params)) {
+        close(params.get(name)!, p, `${name} after`);
+      }
+      close([scale * run().loss], [c.adam.finalObjective], 'objective after the steps');
+    },
+  );
 });
 
 describe.each(TEST_ADAPTERS)('M2 on %s', (adapter) => {

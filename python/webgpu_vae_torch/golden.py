@@ -12,7 +12,10 @@ vae-golden-full.json (version-2 posterior 'full', ELBO and IWAE k > 1), vae-gold
 vae-golden-iaf.json (version-2 posterior 'iaf': ELBO with its Monte Carlo KL, IWAE k = 3),
 vae-golden-hierarchical.json (version-2 posterior 'hierarchical': ELBO, IWAE k = 3) and
 vae-golden-masking.json (version-2 masking: pixels, block and quadrant masks given as input,
-with the mask as channels or not, loss over all or only the missing pixels; MLP and conv).
+with the mask as channels or not, loss over all or only the missing pixels; MLP and conv) and
+vae-golden-m2.json (version-2 objective 'm2': a labeled and an unlabeled batch, their own format:
+labeledBatch L, batch U, alpha, xl, yl, xu, eps ((L + U·C)·Z), params, objective, labeledSum,
+ceSum, unlabeledSum, correct, nelbo (L + U·C), grads, adam; see run_m2_case).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -49,7 +52,7 @@ import torch
 
 from .config import resolve_config
 from .model import KINKED, LOGSIGMA_MAX, LOGSIGMA_MIN, LOGVAR_MAX, LOGVAR_MIN, VaeNet, random_masks
-from .objectives import noise_rows, objective
+from .objectives import m2, m2_alpha, noise_rows, objective
 
 ADAM = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'steps': 3}
 KINK_MARGIN = 1e-3
@@ -424,6 +427,91 @@ def masking_cases() -> list:
     ]
 
 
+def run_m2_case(name: str, cfg: dict, labeled: int, unlabeled: int, seed0: int,
+                make_x: Callable[[int, int], torch.Tensor]) -> dict:
+    """An M2 case: a labeled batch (xl, yl) and an unlabeled one xu, eps for the L + U·C rows
+    (labeled rows, then each unlabeled row under labels 0 … C−1), the objective (m2()) with its
+    gradients and three Adam steps, as run_case."""
+    resolved = resolve_config(cfg)
+    D, C = resolved.input_size, resolved.classes
+    for seed in range(seed0, seed0 + 1000):
+        torch.manual_seed(seed)
+        net = VaeNet(resolved).double()
+        net.record_kinks = True
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(rounded(p))
+        xl = rounded(make_x(labeled, D))
+        xu = rounded(make_x(unlabeled, D))
+        yl = torch.randperm(labeled) % C
+        eps = rounded(torch.randn(labeled + unlabeled * C, resolved.noise_size))
+        alpha = m2_alpha(net)
+        names = list(net.state_dict().keys())
+        params0 = {n: out_list(p) for n, p in net.state_dict().items()}
+        opt = torch.optim.Adam(net.parameters(), lr=ADAM['lr'],
+                               betas=(ADAM['beta1'], ADAM['beta2']), eps=ADAM['eps'])
+        ok = True
+        first = grads = None
+        objectives = []
+        for _ in range(ADAM['steps']):
+            opt.zero_grad()
+            net.kinks = []
+            out = m2(net, xl, yl, xu, eps, alpha)
+            ok = ok and well_conditioned(net, out, None)
+            out['objective'].backward()
+            if first is None:
+                first = out
+                grads = {n: out_list(p.grad) for n, p in net.named_parameters()}
+            objectives.append(round_sig(out['objective'].item(), 12))
+            opt.step()
+        with torch.no_grad():
+            net.kinks = []
+            final = m2(net, xl, yl, xu, eps, alpha)
+        ok = ok and well_conditioned(net, final, None)
+        if not ok:
+            continue
+        return {
+            'name': name, 'seed': seed, 'config': cfg, 'labeledBatch': labeled,
+            'batch': unlabeled, 'alpha': alpha, 'xl': out_list(xl), 'yl': yl.tolist(),
+            'xu': out_list(xu), 'eps': out_list(eps), 'params': params0,
+            'objective': round_sig(first['objective'].item(), 12),
+            'labeledSum': round_sig(first['labeledSum'].item(), 12),
+            'ceSum': round_sig(first['ceSum'].item(), 12),
+            'unlabeledSum': round_sig(first['unlabeledSum'].item(), 12),
+            'correct': int(first['correct'].item()),
+            'nelbo': out_list(first['nelbo']),
+            'grads': {n: grads[n] for n in names},
+            'adam': {
+                'objectives': objectives,
+                'params': {n: out_list(p) for n, p in net.state_dict().items()},
+                'finalObjective': round_sig(final['objective'].item(), 12),
+            },
+        }
+    raise RuntimeError(f'{name}: no seed with the required margins')
+
+
+def m2_cases() -> list:
+    return [
+        run_m2_case('m2-mlp-bernoulli-alpha-sum', {
+            'version': 2, 'inputSize': 6, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'elu'},
+            'objective': {'kind': 'm2', 'alpha': 1.7,
+                          'classifier': {'hidden': [4], 'activation': 'softplus'}},
+            'condition': {'kind': 'label', 'classes': 3},
+        }, labeled=5, unlabeled=7, seed0=2000, make_x=uniform),
+        run_m2_case('m2-gaussian-relu-classifier-default-alpha-mean', {
+            'version': 2, 'inputSize': 5, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'gelu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.8},
+            'objective': {'kind': 'm2', 'reduction': 'mean',
+                          'classifier': {'hidden': [6, 3], 'activation': 'relu'}},
+            'condition': {'kind': 'label', 'classes': 4},
+        }, labeled=3, unlabeled=2, seed0=2100, make_x=normal),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -441,6 +529,7 @@ FIXTURE_SETS = {
     'vae-golden-iaf.json': iaf_cases,
     'vae-golden-hierarchical.json': hierarchical_cases,
     'vae-golden-masking.json': masking_cases,
+    'vae-golden-m2.json': m2_cases,
 }
 
 

@@ -156,6 +156,14 @@ class VaeNet(nn.Module):
             self.decoder['out'] = nn.Linear(prev, D)
             if cfg.likelihood['kind'] == 'gaussian-learned':
                 self.decoder['logsigma'] = nn.Linear(prev, D)
+        if cfg.objective['kind'] == 'm2':
+            # M2's classifier q(y|x), after the decoder: 'classifier.0' …, 'classifier.out'.
+            self.classifier = nn.ModuleDict()
+            prev = D
+            for i, width in enumerate(cfg.objective['classifier']['hidden']):
+                self.classifier[str(i)] = nn.Linear(prev, width)
+                prev = width
+            self.classifier['out'] = nn.Linear(prev, C)
 
     # ---- pieces ----
 
@@ -176,6 +184,17 @@ class VaeNet(nn.Module):
             raise ValueError(f'labels must lie in [0, {C - 1}], got [{int(y.min())}, '
                              f'{int(y.max())}]')
         return F.one_hot(y.to(like.device), C).to(like.dtype)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """M2: the classifier's logits of q(y|x), (B, C)."""
+        c = self.config.objective['classifier']
+        h = x
+        for i in range(len(c['hidden'])):
+            pre = self.classifier[str(i)](h)
+            if self.record_kinks and c['activation'] in KINKED:
+                self.kinks.append(pre.detach())
+            h = ACTIVATIONS[c['activation']](pre)
+        return self.classifier['out'](h)
 
     def _act(self, part: str, pre: torch.Tensor) -> torch.Tensor:
         name = (self.config.encoder_activation if part == 'encoder'
