@@ -1,7 +1,10 @@
 // Semi-supervised M2 (src/vae/objective/m2.ts) at awkward sizes (5 labeled + 7 unlabeled rows, 3
 // classes): the loss composed independently in float64 (a CVAE graph per label and the classifier
 // by hand) against the M2 graph's interpreter; the interpreter's gradients against finite
-// differences; the GPU's loss, metrics and every gradient against the interpreter; config errors.
+// differences and against the PyTorch twin's golden fixture (vae-golden-m2.json, with three Adam
+// steps); the GPU's loss, metrics and every gradient against the interpreter; config errors; the
+// labeled stream (CyclicBatcher) and the CLI's --objective m2 / --labels; and a short training
+// run whose classifier reaches far above chance from 9 labels, with classify and styleTransfer.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { adamStep64, type Adam64Hyper } from '../src/reference/adam.js';
@@ -360,7 +363,10 @@ describe('M2 against the PyTorch twin (float64 interpreter)', () => {
   );
 });
 
-describe.each(TEST_ADAPTERS)('M2 on %s', (adapter) => {
+// On the first adapter only: M2's one new kernel (class_cycle) is checked on every adapter in
+// test/gather.test.ts, its other ops in theirs; this checks the composition (and costs 15 s of
+// pipeline compiles on SwiftShader).
+describe.each(TEST_ADAPTERS.slice(0, 1))('M2 on %s', (adapter) => {
   it('the loss, the metrics and every gradient match the interpreter', async () => {
     const seed = freshSeed();
     const c = randomCase(seed);
@@ -464,7 +470,7 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('M2 training on %s', (adapter) => {
     };
     const reports = await trainer.fit(
       { images: unlabeled.images, count: unlabeled.count, labeled },
-      { epochs: 12, test },
+      { epochs: 10 },
     );
     const last = reports.at(-1)!;
     for (const name of ['labeled', 'unlabeled', 'ce', 'accuracy']) {
@@ -473,7 +479,8 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('M2 training on %s', (adapter) => {
     const after = await accuracy();
     expect(after, `seed ${seed}`).toBeGreaterThan(0.8);
     // evaluate() scores the test set's own labels: the same classifier, the same accuracy.
-    expect(Math.abs(last.test!.values.accuracy! - after)).toBeLessThan(1e-6);
+    const evaluated = await trainer.evaluate(test);
+    expect(Math.abs(evaluated.values.accuracy! - after)).toBeLessThan(1e-6);
     const style = await vae.styleTransfer(test.images.subarray(0, 2 * 16), 2);
     expect(style.images).toHaveLength(2 * 3 * 16);
     expect(style.predicted).toHaveLength(2);

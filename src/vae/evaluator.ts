@@ -97,7 +97,8 @@ export class Evaluator {
       const mg = buildModelGraph(this.model.config, {
         batch: rows,
         training: false,
-        seed: (this.options.seed ?? 0) ^ 0x5eed,
+        // >>> 0: XOR gives a signed 32-bit value, negative for seeds from 2^31 on.
+        seed: ((this.options.seed ?? 0) ^ 0x5eed) >>> 0,
       });
       this.acc ??= this.model.rt.buffers.storage(
         `${this.model.label}.eval_metrics`,
@@ -180,7 +181,7 @@ export class Evaluator {
     }
     const chunk = Math.min(k, options.chunk ?? 500);
     const batch = Math.max(1, Math.min(options.batchSize ?? Math.floor(4096 / chunk), data.count));
-    const seed = options.seed ?? (this.options.seed ?? 0) ^ 0x1fae;
+    const seed = options.seed ?? ((this.options.seed ?? 0) ^ 0x1fae) >>> 0;
     const perExample = new Float64Array(data.count);
     const rt = this.model.rt;
     let counter = 0;
