@@ -45,6 +45,22 @@ const M2: VaeConfig = {
   condition: { kind: 'label', classes: C },
 };
 
+/** M2 with conv layers in the encoder and the classifier (its own trunk on the image). */
+const M2_CONV: VaeConfig = {
+  version: 2,
+  inputSize: 2 * 5 * 5,
+  inputShape: [2, 5, 5],
+  latentSize: 2,
+  encoder: { conv: [{ channels: 3, kernel: 3, stride: 2, padding: 1 }], hidden: [5] },
+  decoder: { hidden: [4], activation: 'tanh' },
+  objective: {
+    kind: 'm2',
+    alpha: 0.4,
+    classifier: { conv: [{ channels: 2, kernel: 3, stride: 2 }], hidden: [4], activation: 'elu' },
+  },
+  condition: { kind: 'label', classes: C },
+};
+
 interface Case {
   config: ResolvedVaeConfig;
   weights: Map<string, Float32Array>;
@@ -167,9 +183,12 @@ describe('M2 in float64', () => {
     expect(Math.abs(ref.loss - want), `seed ${seed}`).toBeLessThan(1e-9 * (1 + Math.abs(want)));
   });
 
-  it('its gradients match finite differences', () => {
+  it.each([
+    ['mlp', M2],
+    ['conv', M2_CONV],
+  ] as const)('its gradients match finite differences (%s)', (_name, raw) => {
     const seed = freshSeed();
-    const c = randomCase(seed);
+    const c = randomCase(seed, raw);
     const rng = makeRng(seed + 1);
     const problems = interpreterFdProblems(graphOf(c), f64(c.weights), inputs64(c), {
       scale: 1,
@@ -207,6 +226,15 @@ describe('M2 in float64', () => {
     expect(bad({ kind: 'm2' }, { condition: { kind: 'none' } })).toThrow(
       /objective\.kind 'm2' needs condition\.kind 'label'/,
     );
+    expect(bad({ kind: 'm2', classifier: { conv: [{ channels: 2, kernel: 3 }] } })).toThrow(
+      /objective\.classifier\.conv needs inputShape/,
+    );
+    expect(
+      bad(
+        { kind: 'm2', classifier: { conv: [{ channels: 2, kernel: 6 }] } },
+        { inputShape: [1, 2, 3] },
+      ),
+    ).toThrow(/objective\.classifier\.conv\[0\]: a 1×2×3 input gives an empty output/);
   });
 });
 
@@ -255,6 +283,14 @@ describe('M2 data and CLI', () => {
       kind: 'm2',
       classifier: { hidden: [32], activation: 'relu' },
       reduction: 'sum',
+    });
+    // --preset conv: the classifier gets the preset encoder's conv trunk.
+    const conv = parseCliArgs(['train', '--objective', 'm2', '--preset', 'conv']);
+    if (conv.command !== 'train') throw new Error('expected train');
+    const convConfig = resolveVaeConfig(await modelConfig(conv.options, 784));
+    expect(convConfig.objective.kind === 'm2' && convConfig.objective.classifier).toMatchObject({
+      conv: [{ channels: 32 }, { channels: 64 }],
+      hidden: [256],
     });
     const rng = makeRng(3);
     const train = {
@@ -367,44 +403,50 @@ describe('M2 against the PyTorch twin (float64 interpreter)', () => {
 // test/gather.test.ts, its other ops in theirs; this checks the composition (and costs 15 s of
 // pipeline compiles on SwiftShader).
 describe.each(TEST_ADAPTERS.slice(0, 1))('M2 on %s', (adapter) => {
-  it('the loss, the metrics and every gradient match the interpreter', async () => {
-    const seed = freshSeed();
-    const c = randomCase(seed);
-    const rt = await runtimeFor(adapter);
-    const model = VaeModel.create(rt, c.config, { weights: c.weights });
-    const grads = rt.buffers.storage('m2.grads', model.flatSize * 4).buffer;
-    rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
-    const mg = graphOf(c);
-    const cg = await compileModelGraph(rt, model, mg, grads);
-    writeFeeds(cg, mg.feeds, { images: c.xu, labeled: { images: c.xl, labels: c.yl } }, 0, U);
-    cg.write(mg.eps!, c.eps);
-    cg.write(mg.hyper, Float32Array.from(hyperAt(c.config, 0)));
-    cg.update({ step: 0 });
-    await rt.submitChecked(cg.dispatches, 'm2.step');
-    const ref = runGraph64(mg.graph, { params: f64(c.weights), inputs: inputs64(c) });
-    const [loss] = await cg.read(mg.loss);
-    expect(Math.abs(loss! - ref.loss), `seed ${seed}`).toBeLessThan(
-      1e-4 * (1 + Math.abs(ref.loss)),
-    );
-    const names = mg.metrics.map((m) => m.name);
-    expect(names).toEqual(['loss', 'labeled', 'ce', 'accuracy', 'count', 'unlabeled']);
-    for (const metric of mg.metrics) {
-      const [got] = await cg.read(metric.value);
-      const want = ref.value(metric.value)[0]!;
-      expect(Math.abs(got! - want), `seed ${seed}: ${metric.name}`).toBeLessThan(
-        1e-4 * (1 + Math.abs(want)),
+  it.each([
+    ['mlp', M2],
+    ['conv encoder and classifier', M2_CONV],
+  ] as const)(
+    'the loss, the metrics and every gradient match the interpreter (%s)',
+    async (_n, raw) => {
+      const seed = freshSeed();
+      const c = randomCase(seed, raw);
+      const rt = await runtimeFor(adapter);
+      const model = VaeModel.create(rt, c.config, { weights: c.weights });
+      const grads = rt.buffers.storage('m2.grads', model.flatSize * 4).buffer;
+      rt.device.queue.writeBuffer(grads, 0, new Float32Array(model.flatSize).fill(Number.NaN));
+      const mg = graphOf(c);
+      const cg = await compileModelGraph(rt, model, mg, grads);
+      writeFeeds(cg, mg.feeds, { images: c.xu, labeled: { images: c.xl, labels: c.yl } }, 0, U);
+      cg.write(mg.eps!, c.eps);
+      cg.write(mg.hyper, Float32Array.from(hyperAt(c.config, 0)));
+      cg.update({ step: 0 });
+      await rt.submitChecked(cg.dispatches, 'm2.step');
+      const ref = runGraph64(mg.graph, { params: f64(c.weights), inputs: inputs64(c) });
+      const [loss] = await cg.read(mg.loss);
+      expect(Math.abs(loss! - ref.loss), `seed ${seed}`).toBeLessThan(
+        1e-4 * (1 + Math.abs(ref.loss)),
       );
-    }
-    const got = await model.readFlat(grads);
-    for (const [name, want] of ref.grads) {
-      const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
-      const m = mismatches(got.get(name)!, want, { atol: 3e-4 * scale, rtol: 3e-4 }, name, 4);
-      expect(m, `seed ${seed}`).toBeNull();
-    }
-    cg.destroy();
-    model.destroy();
-    rt.buffers.destroy(grads);
-  });
+      const names = mg.metrics.map((m) => m.name);
+      expect(names).toEqual(['loss', 'labeled', 'ce', 'accuracy', 'count', 'unlabeled']);
+      for (const metric of mg.metrics) {
+        const [got] = await cg.read(metric.value);
+        const want = ref.value(metric.value)[0]!;
+        expect(Math.abs(got! - want), `seed ${seed}: ${metric.name}`).toBeLessThan(
+          1e-4 * (1 + Math.abs(want)),
+        );
+      }
+      const got = await model.readFlat(grads);
+      for (const [name, want] of ref.grads) {
+        const scale = Math.max(1e-3, ...Array.from(want, Math.abs));
+        const m = mismatches(got.get(name)!, want, { atol: 3e-4 * scale, rtol: 3e-4 }, name, 4);
+        expect(m, `seed ${seed}`).toBeNull();
+      }
+      cg.destroy();
+      model.destroy();
+      rt.buffers.destroy(grads);
+    },
+  );
 });
 
 /** Three classes of 16-pixel binary images: class k lights pixels 5k … 5k+4 (noisy), plus noise. */

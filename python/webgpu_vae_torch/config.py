@@ -223,7 +223,7 @@ def _objective(obj: Any) -> dict:
             if not isinstance(cl, dict):
                 _fail(f'objective.classifier must be an object {{ hidden, activation }}, '
                       f'got {_dump(cl)}')
-            _known('objective.classifier', cl, ('hidden', 'activation'))
+            _known('objective.classifier', cl, ('hidden', 'activation', 'conv'))
             hidden = cl.get('hidden', out['classifier']['hidden'])
             if not isinstance(hidden, list):
                 _fail('objective.classifier.hidden must be an array of layer widths')
@@ -234,7 +234,8 @@ def _objective(obj: Any) -> dict:
             out['classifier'] = {
                 'hidden': [_size(f'objective.classifier.hidden[{i}]', h)
                            for i, h in enumerate(hidden)],
-                'activation': activation}
+                'activation': activation,
+                'conv': _conv_layers('objective.classifier.conv', cl.get('conv'), False)}
         return out
     _fail(f"objective.kind must be 'elbo', 'iwae' or 'm2', got {_dump(kind)}")
 
@@ -577,4 +578,17 @@ def resolve_config(config: Any) -> VaeConfig:
             _fail(f"objective.kind 'm2' needs condition.kind 'label', got '{condition['kind']}'")
         if masking['kind'] != 'none':
             _fail("objective.kind 'm2' does not take a masking section")
+        conv = objective['classifier'].get('conv') or []
+        if conv and r.input_shape is None:
+            _fail('objective.classifier.conv needs inputShape [C, H, W] (given, or implied by '
+                  'conv layers in the encoder or decoder)')
+        if conv:
+            c, h, w = r.input_shape
+            for i, layer in enumerate(conv):
+                oh, ow = conv_length(h, layer, False), conv_length(w, layer, False)
+                if oh < 1 or ow < 1:
+                    _fail(f'objective.classifier.conv[{i}]: a {c}×{h}×{w} input gives an empty '
+                          f'output ({oh}×{ow}) with kernel {layer.kernel}, stride '
+                          f'{layer.stride}, padding {layer.padding}')
+                c, h, w = layer.channels, oh, ow
     return r

@@ -509,6 +509,17 @@ def m2_cases() -> list:
                           'classifier': {'hidden': [6, 3], 'activation': 'relu'}},
             'condition': {'kind': 'label', 'classes': 4},
         }, labeled=3, unlabeled=2, seed0=2100, make_x=normal),
+        run_m2_case('m2-conv-classifier-and-encoder-sum', {
+            'version': 2, 'inputSize': 2 * 5 * 5, 'inputShape': [2, 5, 5], 'latentSize': 2,
+            'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
+                        'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'tanh'},
+            'objective': {'kind': 'm2', 'alpha': 0.4, 'classifier': {
+                'conv': [{'channels': 2, 'kernel': 3, 'stride': 1},
+                         {'channels': 3, 'kernel': 2, 'stride': 2, 'padding': 1}],
+                'hidden': [4], 'activation': 'softplus'}},
+            'condition': {'kind': 'label', 'classes': 3},
+        }, labeled=4, unlabeled=3, seed0=2200, make_x=uniform),
     ]
 
 

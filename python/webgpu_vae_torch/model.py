@@ -160,6 +160,17 @@ class VaeNet(nn.Module):
             # M2's classifier q(y|x), after the decoder: 'classifier.0' …, 'classifier.out'.
             self.classifier = nn.ModuleDict()
             prev = D
+            conv = cfg.objective['classifier'].get('conv') or []
+            if conv:
+                convs = nn.ModuleList()
+                c, h, w = cfg.input_shape
+                for layer in conv:
+                    convs.append(nn.Conv2d(c, layer.channels, layer.kernel, layer.stride,
+                                           layer.padding))
+                    c = layer.channels
+                    h, w = conv_length(h, layer, False), conv_length(w, layer, False)
+                self.classifier['conv'] = convs
+                prev = c * h * w
             for i, width in enumerate(cfg.objective['classifier']['hidden']):
                 self.classifier[str(i)] = nn.Linear(prev, width)
                 prev = width
@@ -189,6 +200,14 @@ class VaeNet(nn.Module):
         """M2: the classifier's logits of q(y|x), (B, C)."""
         c = self.config.objective['classifier']
         h = x
+        if 'conv' in self.classifier:
+            h = h.reshape(x.shape[0], *self.config.input_shape)
+            for layer in self.classifier['conv']:
+                pre = layer(h)
+                if self.record_kinks and c['activation'] in KINKED:
+                    self.kinks.append(pre.detach())
+                h = ACTIVATIONS[c['activation']](pre)
+            h = h.reshape(x.shape[0], -1)
         for i in range(len(c['hidden'])):
             pre = self.classifier[str(i)](h)
             if self.record_kinks and c['activation'] in KINKED:

@@ -1,7 +1,13 @@
 // The model the CLI trains: a preset shaped by the model flags, or a JSON model description.
 import { readFile } from 'node:fs/promises';
 import { parseJsonStrict } from '../checkpoint/json-strict.js';
-import { convVaePreset, MODEL_VERSION, resolveVaeConfig, type VaeConfig } from '../vae/config.js';
+import {
+  convVaePreset,
+  MODEL_VERSION,
+  resolveVaeConfig,
+  type M2ClassifierConfig,
+  type VaeConfig,
+} from '../vae/config.js';
 import type { VaeModel } from '../vae/model.js';
 import type { MaskingChoice, TrainOptions } from './args.js';
 
@@ -56,8 +62,7 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
         : o.objective.kind === 'm2'
-          ? // The classifier as wide as the encoder (--hidden), with its activation.
-            { kind: 'm2', classifier: { hidden: o.hidden, activation: o.activation } }
+          ? { kind: 'm2', classifier: m2Classifier(o) }
           : {
               kind: 'elbo',
               beta: o.beta,
@@ -76,6 +81,16 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
     decoder: { hidden: [...o.hidden].reverse(), activation: o.activation },
     ...sections,
   };
+}
+
+/**
+ * M2's classifier from the flags: the MLP's --hidden and --activation, or with --preset conv the
+ * preset encoder's conv trunk and dense layer.
+ */
+function m2Classifier(o: ModelChoice): M2ClassifierConfig {
+  if (o.preset !== 'conv') return { hidden: o.hidden, activation: o.activation };
+  const { conv, hidden } = convVaePreset().encoder;
+  return { ...(conv ? { conv } : {}), hidden: [...hidden], activation: 'relu' };
 }
 
 /** The masking section of --mask: blocks a quarter to half the image's side (7..14 at 28). */

@@ -18,15 +18,32 @@ import { reduceRows, repeatRows, total, view } from '../../graph/ops/util.js';
 import { subtract } from '../../graph/ops/elementwise.js';
 import { ACTIVATIONS, type Activation } from '../../kernels/activation-codes.js';
 import { checkFields, checkNumber, checkObject, checkSize, fail } from '../fields.js';
-import { linearChain, linearParams, type LinearSpec } from '../layers.js';
-import { linearLayer } from '../modules.js';
+import {
+  convChain,
+  convParams,
+  linearChain,
+  linearParams,
+  resolveConvLayers,
+  type ConvLayerConfig,
+  type ConvSpec,
+  type LinearSpec,
+} from '../layers.js';
+import { convLayer, linearLayer } from '../modules.js';
 import type { BuildContext, ObjectiveKind } from '../sections.js';
 import type { ResolvedVaeConfig } from '../config.js';
 import { resolveReduction } from './elbo.js';
 import { logPrior } from './log-prior.js';
 
-/** The classifier q(y|x) of M2: dense layers on x, then `classifier.out` (classes logits). */
+/**
+ * The classifier q(y|x) of M2: optional Conv2d layers on the image (`classifier.conv.0` …, each
+ * followed by the activation, flattened), dense layers, then `classifier.out` (classes logits).
+ */
 export interface M2ClassifierConfig {
+  /**
+   * Conv2d layers on the image (inputShape), input side first; absent: none. Needs an inputShape
+   * (given, or implied by conv layers in the encoder or decoder).
+   */
+  conv?: readonly ConvLayerConfig[];
   /** Hidden layer widths (default [500], the paper's MNIST classifier). */
   hidden: number[];
   /** Activation after every hidden layer (default 'softplus', as the paper). */
@@ -72,19 +89,38 @@ function classes(config: ResolvedVaeConfig): number {
   return config.condition.classes;
 }
 
-/** The classifier's layers: hidden ones, then the logits. */
-function classifierLayers(c: M2ObjectiveConfig, config: ResolvedVaeConfig): LinearSpec[] {
-  const hidden = linearChain('classifier', config.inputSize, c.classifier.hidden);
-  const top = c.classifier.hidden.at(-1) ?? config.inputSize;
-  return [...hidden, { name: 'classifier.out', inSize: top, outSize: classes(config) }];
+/** The classifier's layers: conv ones, hidden ones, then the logits. */
+function classifierLayers(
+  c: M2ObjectiveConfig,
+  config: ResolvedVaeConfig,
+): { conv: ConvSpec[]; dense: LinearSpec[] } {
+  // Resolved layers have every field; a description written in code may leave defaults out.
+  const layers = (c.classifier.conv ?? []).map((l) => ({
+    channels: l.channels,
+    kernel: l.kernel,
+    stride: l.stride ?? 1,
+    padding: l.padding ?? 0,
+    outputPadding: 0,
+  }));
+  const conv = layers.length ? convChain('classifier.conv', layers, config.inputShape!, false) : [];
+  const last = conv.at(-1);
+  const flat = last ? last.outChannels * last.outHeight * last.outWidth : config.inputSize;
+  const hidden = linearChain('classifier', flat, c.classifier.hidden);
+  const top = c.classifier.hidden.at(-1) ?? flat;
+  return {
+    conv,
+    dense: [...hidden, { name: 'classifier.out', inSize: top, outSize: classes(config) }],
+  };
 }
 
 function classifierLogits(ctx: BuildContext, c: M2ObjectiveConfig, x: Tensor): Tensor {
-  const layers = classifierLayers(c, ctx.config);
+  const { conv, dense } = classifierLayers(c, ctx.config);
+  const act = c.classifier.activation;
   let h = x;
-  layers.forEach((spec, i) => {
-    const last = i === layers.length - 1;
-    h = linearLayer(ctx, spec, h, last ? 'identity' : c.classifier.activation);
+  // The first dense layer reads the conv output flattened: the same row-major values.
+  for (const spec of conv) h = convLayer(ctx, spec, h, act);
+  dense.forEach((spec, i) => {
+    h = linearLayer(ctx, spec, h, i === dense.length - 1 ? 'identity' : act);
   });
   return h;
 }
@@ -108,8 +144,8 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
     }
     if (raw.classifier !== undefined && raw.classifier !== null) {
       const at = `${path}.classifier`;
-      const cl = checkObject(at, raw.classifier, '{ hidden, activation }');
-      checkFields(cl, at, ['hidden', 'activation']);
+      const cl = checkObject(at, raw.classifier, '{ hidden, activation, conv }');
+      checkFields(cl, at, ['hidden', 'activation', 'conv']);
       const hidden = cl.hidden ?? resolved.classifier.hidden;
       if (!Array.isArray(hidden)) fail(`${at}.hidden must be an array of layer widths`);
       const activation = (cl.activation ?? resolved.classifier.activation) as Activation;
@@ -122,14 +158,35 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
         hidden: hidden.map((h, i) => checkSize(`${at}.hidden[${i}]`, h)),
         activation,
       };
+      const conv = resolveConvLayers(`${at}.conv`, cl.conv, false);
+      if (conv) resolved.classifier.conv = conv.map((l) => ({ ...l, outputPadding: 0 }));
     }
     return resolved;
   },
-  check(_c, config) {
+  check(c, config) {
     classes(config);
     if (config.masking) fail("objective.kind 'm2' does not take a masking section");
+    if (!c.classifier.conv?.length) return;
+    if (!config.inputShape) {
+      fail(
+        'objective.classifier.conv needs inputShape [C, H, W] (given, or implied by conv ' +
+          'layers in the encoder or decoder)',
+      );
+    }
+    classifierLayers(c, config).conv.forEach((l, i) => {
+      if (l.outHeight < 1 || l.outWidth < 1) {
+        fail(
+          `objective.classifier.conv[${i}]: a ${l.inChannels}×${l.height}×${l.width} input ` +
+            `gives an empty output (${l.outHeight}×${l.outWidth}) with kernel ${l.kernel}, ` +
+            `stride ${l.stride}, padding ${l.padding}`,
+        );
+      }
+    });
   },
-  params: (c, config) => classifierLayers(c, config).flatMap(linearParams),
+  params: (c, config) => {
+    const { conv, dense } = classifierLayers(c, config);
+    return [...conv.flatMap(convParams), ...dense.flatMap(linearParams)];
+  },
   samples: () => 1,
   hyperNames: () => ['alpha'],
   hyperAt: (c, _step, data) => [c.alpha ?? (data ? (0.1 * data.examples) / data.labeled : 0.1 * 2)],
