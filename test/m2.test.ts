@@ -5,7 +5,8 @@
 // steps); the GPU's loss, metrics and every gradient against the interpreter; config errors; the
 // labeled stream (CyclicBatcher) and the CLI's --objective m2 / --labels; and a short training
 // run whose classifier reaches far above chance from 9 labels, with classify and styleTransfer.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adamStep64, type Adam64Hyper } from '../src/reference/adam.js';
 import { parseCliArgs } from '../src/cli/args.js';
@@ -22,6 +23,7 @@ import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
+import { pythonScript, tempDir } from './helpers/python.js';
 import { compileModelGraph, interpreterFdProblems } from './helpers/model-graph.js';
 import {
   freshSeed,
@@ -447,6 +449,50 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('M2 on %s', (adapter) => {
       rt.buffers.destroy(grads);
     },
   );
+});
+
+describe('M2 checkpoints both ways with the PyTorch twin', () => {
+  it("the twin loads ours and computes our objective; ours loads the twin's", async () => {
+    const seed = freshSeed();
+    const c = randomCase(seed, M2_CONV);
+    const rt = await runtimeFor(TEST_ADAPTERS[0]!);
+    const model = VaeModel.create(rt, c.config, { weights: c.weights });
+    const { dir, remove } = tempDir('m2-twin');
+    try {
+      const ours = join(dir, 'ours.safetensors');
+      writeFileSync(ours, await model.toCheckpoint());
+      const batch = join(dir, 'batch.json');
+      const alpha = hyperAt(c.config, 0)[0]!;
+      const arrays = { xl: c.xl, yl: c.yl, xu: c.xu, eps: c.eps };
+      const json = Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, Array.from(v)]));
+      writeFileSync(batch, JSON.stringify({ ...json, alpha }));
+      const theirs = join(dir, 'theirs.safetensors');
+      const out = JSON.parse(
+        await pythonScript('test/helpers/m2_round_trip.py', [ours, batch, theirs]),
+      ) as { objective: number; names: string[] };
+      const ref = runGraph64(graphOf(c).graph, { params: f64(c.weights), inputs: inputs64(c) });
+      // Ours in float64 at float32 weights (the checkpoint's), theirs at the same.
+      expect(Math.abs(out.objective - ref.loss), `seed ${seed}`).toBeLessThan(
+        1e-9 * (1 + Math.abs(ref.loss)),
+      );
+      expect(out.names).toEqual(model.specs.map((s) => s.name));
+      const back = VaeModel.fromCheckpoint(rt, readFileSync(theirs), theirs).model;
+      const weights = await back.readWeights();
+      for (const [name, w] of c.weights) {
+        const m = mismatches(
+          weights.get(name)!,
+          w.map((v) => v + 0.01),
+          { atol: 1e-6, rtol: 1e-6 },
+          name,
+        );
+        expect(m).toBeNull();
+      }
+      back.destroy();
+    } finally {
+      remove();
+      model.destroy();
+    }
+  });
 });
 
 /** Three classes of 16-pixel binary images: class k lights pixels 5k … 5k+4 (noisy), plus noise. */
