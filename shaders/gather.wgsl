@@ -3,6 +3,9 @@
 //                An index that is not an integer in [0, table_rows) writes a row of zeros.
 //   one_hot:     oh_out[r, c] = (c == y[r]) ? 1 : 0; oh_out (rows, classes). A label that is not an
 //                integer in [0, classes) gives a row of zeros.
+//   class_cycle: cc_out[r] = r mod classes, the labels 0, 1, …, classes−1 over and over: every class
+//                for each of rows / classes examples (semi-supervised M2 scores each unlabeled
+//                example under every label in one graph).
 // (The CPU validates labels when a dataset is loaded; the zeros keep a bad index from reading out
 // of bounds.) Forward only: the graph writes the gradient of a gather as one_hot(idx)^T · dout,
 // a matmul, so no scatter kernel is needed. One invocation per output element; 1-D grids from
@@ -66,4 +69,24 @@ fn one_hot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let r = i / oh.classes;
   let k = class_of(oh_labels[r], oh.classes);
   oh_out[i] = select(0.0, 1.0, k >= 0 && u32(k) == i - r * oh.classes);
+}
+
+// ---- class_cycle ----
+
+struct ClassCycleParams {
+  rows: u32,     // labels written
+  classes: u32,  // period of the cycle
+}
+
+@group(0) @binding(0) var<storage, read_write> cc_out: array<f32>;  // cc_out: (rows)
+@group(0) @binding(1) var<uniform> cc: ClassCycleParams;
+
+@compute @workgroup_size(WG_X)
+fn class_cycle(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= cc.rows) {
+    return;
+  }
+  cc_out[i] = f32(i % cc.classes);
 }

@@ -91,6 +91,7 @@ export type { ConditionalPriorConfig } from './vae/prior/conditional.js';
 export type { CodeShape, MadePriorConfig } from './vae/prior/made.js';
 export type { ElboObjectiveConfig } from './vae/objective/elbo.js';
 export type { IwaeObjectiveConfig } from './vae/objective/iwae.js';
+export type { M2ClassifierConfig, M2ObjectiveConfig } from './vae/objective/m2.js';
 export type { NoConditionConfig } from './vae/condition/none.js';
 export type { LabelConditionConfig } from './vae/condition/label.js';
 export type { QuadrantsConditionConfig } from './vae/condition/quadrants.js';
@@ -230,7 +231,8 @@ export {
   type SyntheticName,
   type SyntheticOptions,
 } from './data/synthetic.js';
-export { Batcher, type BatcherOptions } from './data/batches.js';
+export { Batcher, CyclicBatcher, type BatcherOptions } from './data/batches.js';
+export { labeledSubset, type LabeledSplit } from './data/labeled-subset.js';
 export { createRng, type Rng } from './data/rng.js';
 
 // ---- Checkpoints ----

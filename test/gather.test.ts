@@ -1,10 +1,11 @@
-// Row lookups (shaders/gather.wgsl, src/kernels/gather.ts): gather_rows and one_hot against the
+// Row lookups (shaders/gather.wgsl, src/kernels/gather.ts): gather_rows, one_hot and class_cycle against the
 // float64 reference (src/reference/gather.ts), exact, with invalid indices giving zero rows; the
 // reference gather gradient against finite differences and against one_hot(idx)^T · dout (the form
 // the graph uses); a 2-D grid and argument checks.
 import { describe, expect, it } from 'vitest';
-import { prepareGatherRows, prepareOneHot } from '../src/kernels/gather.js';
+import { prepareClassCycle, prepareGatherRows, prepareOneHot } from '../src/kernels/gather.js';
 import {
+  classCycleForward64,
   gatherRowsBackward64,
   gatherRowsForward64,
   oneHotForward64,
@@ -51,38 +52,50 @@ describe.each(TEST_ADAPTERS)('row lookups on %s', (adapter) => {
     [129, 10, 20],
     [33, 1000, 1],
     [5, 3, 784],
-  ])('gather %i rows of a (%i, %i) table and one_hot', async (rows, tableRows, cols) => {
-    const rt = await runtimeFor(adapter);
-    const seed = freshSeed();
-    const rng = makeRng(seed);
-    const ctx = `(${rows} of ${tableRows}, ${cols}) seed=${seed}`;
-    const table = randomNormal(rng, tableRows * cols);
-    const idx = indices(rng, rows, tableRows);
-    const idxBuf = upload(rt, 'idx', idx);
-    const out = output(rt, 'out', rows * cols + 1);
-    const oh = output(rt, 'oh', rows * tableRows + 1);
-    const work = [
-      await prepareGatherRows(rt, {
-        out,
-        table: upload(rt, 'table', table),
-        idx: idxBuf,
-        rows,
-        cols,
-        tableRows,
-      }),
-      await prepareOneHot(rt, { out: oh, labels: idxBuf, rows, classes: tableRows }),
-    ];
-    await rt.submitChecked(work);
-    const got = await read(rt, out);
-    expect(
-      mismatches(got, gatherRowsForward64(table, idx, tableRows, cols), EXACT, ctx),
-    ).toBeNull();
-    expect(Number.isNaN(got[rows * cols]!)).toBe(true);
-    const gotOh = await read(rt, oh);
-    expect(mismatches(gotOh, oneHotForward64(idx, tableRows), EXACT, `${ctx} one_hot`)).toBeNull();
-    expect(Number.isNaN(gotOh[rows * tableRows]!)).toBe(true);
-    for (const w of work) w.destroy();
-  });
+  ])(
+    'gather %i rows of a (%i, %i) table, one_hot and class_cycle',
+    async (rows, tableRows, cols) => {
+      const rt = await runtimeFor(adapter);
+      const seed = freshSeed();
+      const rng = makeRng(seed);
+      const ctx = `(${rows} of ${tableRows}, ${cols}) seed=${seed}`;
+      const table = randomNormal(rng, tableRows * cols);
+      const idx = indices(rng, rows, tableRows);
+      const idxBuf = upload(rt, 'idx', idx);
+      const out = output(rt, 'out', rows * cols + 1);
+      const oh = output(rt, 'oh', rows * tableRows + 1);
+      const cc = output(rt, 'cc', rows * cols + 1);
+      const work = [
+        await prepareGatherRows(rt, {
+          out,
+          table: upload(rt, 'table', table),
+          idx: idxBuf,
+          rows,
+          cols,
+          tableRows,
+        }),
+        await prepareOneHot(rt, { out: oh, labels: idxBuf, rows, classes: tableRows }),
+        // Every class in turn over rows·cols labels.
+        await prepareClassCycle(rt, { out: cc, rows: rows * cols, classes: tableRows }),
+      ];
+      await rt.submitChecked(work);
+      const got = await read(rt, out);
+      expect(
+        mismatches(got, gatherRowsForward64(table, idx, tableRows, cols), EXACT, ctx),
+      ).toBeNull();
+      expect(Number.isNaN(got[rows * cols]!)).toBe(true);
+      const gotOh = await read(rt, oh);
+      expect(
+        mismatches(gotOh, oneHotForward64(idx, tableRows), EXACT, `${ctx} one_hot`),
+      ).toBeNull();
+      expect(Number.isNaN(gotOh[rows * tableRows]!)).toBe(true);
+      const gotCc = await read(rt, cc);
+      const wantCc = classCycleForward64(rows * cols, tableRows);
+      expect(mismatches(gotCc, wantCc, EXACT, `${ctx} class_cycle`)).toBeNull();
+      expect(Number.isNaN(gotCc[rows * cols]!)).toBe(true);
+      for (const w of work) w.destroy();
+    },
+  );
 
   it('covers more than 65535 workgroups (2-D grid)', async () => {
     const rt = await runtimeFor(adapter);

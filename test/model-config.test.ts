@@ -128,7 +128,7 @@ describe('the model description', () => {
     [
       'an unknown kind',
       { ...base, objective: { kind: 'iwea', samples: 5 } },
-      /objective\.kind must be one of 'elbo', 'iwae', got "iwea" \(did you mean 'iwae'\?\)/,
+      /objective\.kind must be one of 'elbo', 'iwae', 'm2', got "iwea" \(did you mean 'iwae'\?\)/,
     ],
     [
       'IWAE without samples',

@@ -23,7 +23,7 @@ from webgpu_vae_torch.checkpoint import (adam_state, decode_checkpoint, encode_c
 from webgpu_vae_torch.config import ConfigError, resolve_config
 from webgpu_vae_torch.data import load_data
 from webgpu_vae_torch.model import VaeNet, random_masks
-from webgpu_vae_torch.objectives import LOG_2PI, iwae, objective
+from webgpu_vae_torch.objectives import LOG_2PI, elbo, iwae, m2, objective
 from webgpu_vae_torch.safetensors_io import SafetensorsError, decode, encode
 from webgpu_vae_torch.train import Stepper, learning_rate_at, local_rows, make_optimizer
 
@@ -446,6 +446,55 @@ class ObjectiveTest(unittest.TestCase):
         self.assertEqual(learning_rate_at({'kind': 'step', 'stepSize': 2, 'gamma': 0.5}, 1.0,
                                           25, 5, 100), 0.25)
         self.assertAlmostEqual(learning_rate_at({'kind': 'cosine'}, 1.0, 50, 10, 100), 0.5)
+
+
+class M2Test(unittest.TestCase):
+    CFG = v2(objective={'kind': 'm2', 'alpha': 0.7,
+                        'classifier': {'hidden': [3], 'activation': 'tanh'}},
+             condition={'kind': 'label', 'classes': 3})
+
+    def setUp(self):
+        torch.manual_seed(0)
+        torch.set_default_dtype(torch.float64)
+
+    def tearDown(self):
+        torch.set_default_dtype(torch.float32)
+
+    def test_errors_name_the_field(self):
+        for config, fragment in [
+            (v2(objective={'kind': 'm2', 'alpha': -1}, condition={'kind': 'label', 'classes': 2}),
+             'objective.alpha must be a finite number >= 0'),
+            (v2(objective={'kind': 'm2', 'classifier': {'hiden': [3]}},
+                condition={'kind': 'label', 'classes': 2}), 'objective.classifier.hiden'),
+            (v2(objective={'kind': 'm2'}), "objective.kind 'm2' needs condition.kind 'label'"),
+        ]:
+            with self.assertRaisesRegex(ConfigError, re.escape(fragment)):
+                resolve_config(config)
+
+    def test_classifier_after_the_decoder(self):
+        net = VaeNet(self.CFG)
+        self.assertEqual(list(net.state_dict())[-4:], [
+            'classifier.0.weight', 'classifier.0.bias', 'classifier.out.weight',
+            'classifier.out.bias'])
+        self.assertEqual(net.classify(torch.rand(4, 6)).shape, (4, 3))
+
+    def test_unlabeled_loss_is_the_expected_bound_minus_the_entropy(self):
+        net = VaeNet(self.CFG)
+        xl, xu = torch.rand(2, 6), torch.rand(1, 6)
+        yl = torch.tensor([2, 0])
+        eps = torch.randn(2 + 3, 2)
+        out = m2(net, xl, yl, xu, eps)
+        # Each labeled row, and the unlabeled row under each label, as a plain ELBO row.
+        rows = [elbo(net, xl[i:i + 1], eps[i:i + 1], yl[i:i + 1]) for i in range(2)]
+        per_label = [elbo(net, xu, eps[2 + c:3 + c], torch.tensor([c])) for c in range(3)]
+        nelbo = lambda o: o['nll'][0] + o['kl'][0]
+        logq = torch.log_softmax(net.classify(xu)[0], 0)
+        ce = -sum(torch.log_softmax(net.classify(xl)[i], 0)[yl[i]] for i in range(2))
+        want = (sum(nelbo(o) for o in rows) + 0.7 * ce
+                + sum(logq[c].exp() * (nelbo(per_label[c]) + logq[c]) for c in range(3)))
+        self.assertAlmostEqual(out['objective'].item(), want.item(), places=10)
+        with self.assertRaisesRegex(ValueError, 'call m2'):
+            objective(net, xu)
 
 
 class MaskingTest(unittest.TestCase):

@@ -223,7 +223,37 @@ def _objective(obj: Any) -> dict:
         samples = _size('objective.samples', obj.get('samples'), MAX_IWAE_SAMPLES)
         return {'kind': 'iwae', 'samples': samples,
                 'reduction': _reduction('objective.reduction', obj.get('reduction'))}
-    _fail(f"objective.kind must be 'elbo' or 'iwae', got {_dump(kind)}")
+    if kind == 'm2':
+        # Semi-supervised M2: a classifier q(y|x) beside the label condition's CVAE.
+        _known('objective', obj, ('kind', 'alpha', 'classifier', 'reduction'))
+        out = {'kind': 'm2', 'alpha': None,
+               'classifier': {'hidden': [500], 'activation': 'softplus'},
+               'reduction': _reduction('objective.reduction', obj.get('reduction'))}
+        alpha = obj.get('alpha')
+        if alpha is not None:
+            if not _is_number(alpha) or alpha < 0:
+                _fail(f'objective.alpha must be a finite number >= 0, got {_dump(alpha)}')
+            out['alpha'] = float(alpha)
+        cl = obj.get('classifier')
+        if cl is not None:
+            if not isinstance(cl, dict):
+                _fail(f'objective.classifier must be an object {{ hidden, activation }}, '
+                      f'got {_dump(cl)}')
+            _known('objective.classifier', cl, ('hidden', 'activation', 'conv'))
+            hidden = cl.get('hidden', out['classifier']['hidden'])
+            if not isinstance(hidden, list):
+                _fail('objective.classifier.hidden must be an array of layer widths')
+            activation = cl.get('activation', out['classifier']['activation'])
+            if activation not in ACTIVATIONS:
+                _fail(f"objective.classifier.activation '{activation}' is unknown (known: "
+                      f"{', '.join(ACTIVATIONS)})")
+            out['classifier'] = {
+                'hidden': [_size(f'objective.classifier.hidden[{i}]', h)
+                           for i, h in enumerate(hidden)],
+                'activation': activation,
+                'conv': _conv_layers('objective.classifier.conv', cl.get('conv'), False)}
+        return out
+    _fail(f"objective.kind must be 'elbo', 'iwae' or 'm2', got {_dump(kind)}")
 
 
 def _condition(cond: Any) -> dict:
@@ -652,6 +682,24 @@ def resolve_config(config: Any) -> VaeConfig:
     _resolve_conv(config, r)
     _check_condition(r)
     _check_masking(r)
+    if objective['kind'] == 'm2':
+        if condition['kind'] != 'label':
+            _fail(f"objective.kind 'm2' needs condition.kind 'label', got '{condition['kind']}'")
+        if masking['kind'] != 'none':
+            _fail("objective.kind 'm2' does not take a masking section")
+        conv = objective['classifier'].get('conv') or []
+        if conv and r.input_shape is None:
+            _fail('objective.classifier.conv needs inputShape [C, H, W] (given, or implied by '
+                  'conv layers in the encoder or decoder)')
+        if conv:
+            c, h, w = r.input_shape
+            for i, layer in enumerate(conv):
+                oh, ow = conv_length(h, layer, False), conv_length(w, layer, False)
+                if oh < 1 or ow < 1:
+                    _fail(f'objective.classifier.conv[{i}]: a {c}×{h}×{w} input gives an empty '
+                          f'output ({oh}×{ow}) with kernel {layer.kernel}, stride '
+                          f'{layer.stride}, padding {layer.padding}')
+                c, h, w = layer.channels, oh, ow
     return r
 
 

@@ -16,9 +16,12 @@ with the mask as channels or not, loss over all or only the missing pixels; MLP 
 vae-golden-completion.json (version-2 condition 'quadrants' with prior 'conditional', 1, 2 and 3
 quadrants observed: ELBO with the closed-form KL between the posterior and the prior network's
 Gaussian, IWAE k = 3, a conv encoder on two channels; and condition 'label' with a conditional
-prior on the one-hot label) and
+prior on the one-hot label),
 vae-golden-vq.json (version-2 posterior 'vq', update 'loss' and 'ema'; its format is at
-run_vq_case).
+run_vq_case) and
+vae-golden-m2.json (version-2 objective 'm2': a labeled and an unlabeled batch, their own format:
+labeledBatch L, batch U, alpha, xl, yl, xu, eps ((L + U·C)·Z), params, objective, labeledSum,
+ceSum, unlabeledSum, correct, nelbo (L + U·C), grads, adam; see run_m2_case).
 
 Each case: a model from its description with PyTorch's default init after
 torch.manual_seed(seed), in float64, every weight rounded to 10 significant digits (so the JSON
@@ -55,7 +58,7 @@ import torch
 
 from .config import resolve_config
 from .model import KINKED, LOGSIGMA_MAX, LOGSIGMA_MIN, LOGVAR_MAX, LOGVAR_MIN, VaeNet, random_masks
-from .objectives import noise_rows, objective
+from .objectives import m2, m2_alpha, noise_rows, objective
 
 ADAM = {'lr': 0.01, 'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-8, 'steps': 3}
 KINK_MARGIN = 1e-3
@@ -607,6 +610,102 @@ def vq_cases() -> list:
     ]
 
 
+def run_m2_case(name: str, cfg: dict, labeled: int, unlabeled: int, seed0: int,
+                make_x: Callable[[int, int], torch.Tensor]) -> dict:
+    """An M2 case: a labeled batch (xl, yl) and an unlabeled one xu, eps for the L + U·C rows
+    (labeled rows, then each unlabeled row under labels 0 … C−1), the objective (m2()) with its
+    gradients and three Adam steps, as run_case."""
+    resolved = resolve_config(cfg)
+    D, C = resolved.input_size, resolved.classes
+    for seed in range(seed0, seed0 + 1000):
+        torch.manual_seed(seed)
+        net = VaeNet(resolved).double()
+        net.record_kinks = True
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(rounded(p))
+        xl = rounded(make_x(labeled, D))
+        xu = rounded(make_x(unlabeled, D))
+        yl = torch.randperm(labeled) % C
+        eps = rounded(torch.randn(labeled + unlabeled * C, resolved.noise_size))
+        alpha = m2_alpha(net)
+        names = list(net.state_dict().keys())
+        params0 = {n: out_list(p) for n, p in net.state_dict().items()}
+        opt = torch.optim.Adam(net.parameters(), lr=ADAM['lr'],
+                               betas=(ADAM['beta1'], ADAM['beta2']), eps=ADAM['eps'])
+        ok = True
+        first = grads = None
+        objectives = []
+        for _ in range(ADAM['steps']):
+            opt.zero_grad()
+            net.kinks = []
+            out = m2(net, xl, yl, xu, eps, alpha)
+            ok = ok and well_conditioned(net, out, None)
+            out['objective'].backward()
+            if first is None:
+                first = out
+                grads = {n: out_list(p.grad) for n, p in net.named_parameters()}
+            objectives.append(round_sig(out['objective'].item(), 12))
+            opt.step()
+        with torch.no_grad():
+            net.kinks = []
+            final = m2(net, xl, yl, xu, eps, alpha)
+        ok = ok and well_conditioned(net, final, None)
+        if not ok:
+            continue
+        return {
+            'name': name, 'seed': seed, 'config': cfg, 'labeledBatch': labeled,
+            'batch': unlabeled, 'alpha': alpha, 'xl': out_list(xl), 'yl': yl.tolist(),
+            'xu': out_list(xu), 'eps': out_list(eps), 'params': params0,
+            'objective': round_sig(first['objective'].item(), 12),
+            'labeledSum': round_sig(first['labeledSum'].item(), 12),
+            'ceSum': round_sig(first['ceSum'].item(), 12),
+            'unlabeledSum': round_sig(first['unlabeledSum'].item(), 12),
+            'correct': int(first['correct'].item()),
+            'nelbo': out_list(first['nelbo']),
+            'grads': {n: grads[n] for n in names},
+            'adam': {
+                'objectives': objectives,
+                'params': {n: out_list(p) for n, p in net.state_dict().items()},
+                'finalObjective': round_sig(final['objective'].item(), 12),
+            },
+        }
+    raise RuntimeError(f'{name}: no seed with the required margins')
+
+
+def m2_cases() -> list:
+    return [
+        run_m2_case('m2-mlp-bernoulli-alpha-sum', {
+            'version': 2, 'inputSize': 6, 'latentSize': 2,
+            'encoder': {'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'elu'},
+            'objective': {'kind': 'm2', 'alpha': 1.7,
+                          'classifier': {'hidden': [4], 'activation': 'softplus'}},
+            'condition': {'kind': 'label', 'classes': 3},
+        }, labeled=5, unlabeled=7, seed0=2000, make_x=uniform),
+        run_m2_case('m2-gaussian-relu-classifier-default-alpha-mean', {
+            'version': 2, 'inputSize': 5, 'latentSize': 3,
+            'encoder': {'hidden': [6], 'activation': 'gelu'},
+            'decoder': {'hidden': [5], 'activation': 'tanh'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.8},
+            'objective': {'kind': 'm2', 'reduction': 'mean',
+                          'classifier': {'hidden': [6, 3], 'activation': 'relu'}},
+            'condition': {'kind': 'label', 'classes': 4},
+        }, labeled=3, unlabeled=2, seed0=2100, make_x=normal),
+        run_m2_case('m2-conv-classifier-and-encoder-sum', {
+            'version': 2, 'inputSize': 2 * 5 * 5, 'inputShape': [2, 5, 5], 'latentSize': 2,
+            'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
+                        'hidden': [5], 'activation': 'tanh'},
+            'decoder': {'hidden': [4], 'activation': 'tanh'},
+            'objective': {'kind': 'm2', 'alpha': 0.4, 'classifier': {
+                'conv': [{'channels': 2, 'kernel': 3, 'stride': 1},
+                         {'channels': 3, 'kernel': 2, 'stride': 2, 'padding': 1}],
+                'hidden': [4], 'activation': 'softplus'}},
+            'condition': {'kind': 'label', 'classes': 3},
+        }, labeled=4, unlabeled=3, seed0=2200, make_x=uniform),
+    ]
+
+
 def write_fixture(path: pathlib.Path, cases: list) -> None:
     fixture = {'generator': GENERATOR, 'torch': torch.__version__, 'adam': ADAM, 'cases': cases}
     path.write_text(json.dumps(fixture, indent=2) + '\n')
@@ -626,6 +725,7 @@ FIXTURE_SETS = {
     'vae-golden-masking.json': masking_cases,
     'vae-golden-completion.json': completion_cases,
     'vae-golden-vq.json': vq_cases,
+    'vae-golden-m2.json': m2_cases,
 }
 
 

@@ -191,6 +191,25 @@ class VaeNet(nn.Module):
             self.prior = GaussianNet(cfg.context_size, cfg.prior['hidden'], Z)
         if cfg.completion:
             self.register_buffer('missing', quadrant_mask(cfg), persistent=False)
+        if cfg.objective['kind'] == 'm2':
+            # M2's classifier q(y|x), after the decoder: 'classifier.0' …, 'classifier.out'.
+            self.classifier = nn.ModuleDict()
+            prev = D
+            conv = cfg.objective['classifier'].get('conv') or []
+            if conv:
+                convs = nn.ModuleList()
+                c, h, w = cfg.input_shape
+                for layer in conv:
+                    convs.append(nn.Conv2d(c, layer.channels, layer.kernel, layer.stride,
+                                           layer.padding))
+                    c = layer.channels
+                    h, w = conv_length(h, layer, False), conv_length(w, layer, False)
+                self.classifier['conv'] = convs
+                prev = c * h * w
+            for i, width in enumerate(cfg.objective['classifier']['hidden']):
+                self.classifier[str(i)] = nn.Linear(prev, width)
+                prev = width
+            self.classifier['out'] = nn.Linear(prev, C)
 
     # ---- pieces ----
 
@@ -234,6 +253,25 @@ class VaeNet(nn.Module):
         for i in range(self.prior.depth):
             h = self._act('prior', self.prior[str(i)](h))
         return {'mu': self.prior['mu'](h), 'logvar': self.prior['logvar'](h)}
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """M2: the classifier's logits of q(y|x), (B, C)."""
+        c = self.config.objective['classifier']
+        h = x
+        if 'conv' in self.classifier:
+            h = h.reshape(x.shape[0], *self.config.input_shape)
+            for layer in self.classifier['conv']:
+                pre = layer(h)
+                if self.record_kinks and c['activation'] in KINKED:
+                    self.kinks.append(pre.detach())
+                h = ACTIVATIONS[c['activation']](pre)
+            h = h.reshape(x.shape[0], -1)
+        for i in range(len(c['hidden'])):
+            pre = self.classifier[str(i)](h)
+            if self.record_kinks and c['activation'] in KINKED:
+                self.kinks.append(pre.detach())
+            h = ACTIVATIONS[c['activation']](pre)
+        return self.classifier['out'](h)
 
     def _act(self, part: str, pre: torch.Tensor) -> torch.Tensor:
         name = {'encoder': self.config.encoder_activation,

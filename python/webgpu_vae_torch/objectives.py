@@ -45,7 +45,8 @@ import torch.nn.functional as F
 from .model import VaeNet, log_normal
 
 LOG_2PI = math.log(2 * math.pi)
-__all__ = ['log_normal', 'elbo', 'vq_elbo', 'iwae', 'noise_rows', 'objective', 'sample_terms']
+__all__ = ['log_normal', 'elbo', 'vq_elbo', 'iwae', 'm2', 'm2_alpha', 'noise_rows', 'objective',
+           'sample_terms']
 
 
 def _scale(net: VaeNet, batch: int) -> float:
@@ -82,7 +83,7 @@ def elbo(net: VaeNet, x: torch.Tensor, eps: torch.Tensor, y: Optional[torch.Tens
     if kl is None:
         kl = t['logQ'] - t['logP']
     r = _scale(net, B)
-    beta = net.config.objective['beta']
+    beta = net.config.objective.get('beta', 1.0)  # M2's per-label bounds: β = 1
     recon_sum, kl_sum = nll.sum(), kl.sum()
     if capacity is None:
         value = r * recon_sum + r * beta * kl_sum
@@ -145,6 +146,57 @@ def iwae(net: VaeNet, x: torch.Tensor, eps: torch.Tensor,
             'nll': nll, 'kl': kl, **params, 'z': z, 'output': output, 'logSigma': log_sigma}
 
 
+def m2_alpha(net: VaeNet, examples: Optional[int] = None, labeled: Optional[int] = None) -> float:
+    """M2's α per labeled example: objective.alpha, else the paper's α = 0.1·N as 0.1·N / N_l
+    with N every training example and N_l the labeled ones; 0.2 when the sizes are unknown."""
+    alpha = net.config.objective.get('alpha')
+    if alpha is not None:
+        return alpha
+    return 0.1 * examples / labeled if examples and labeled else 0.2
+
+
+def m2(net: VaeNet, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor, eps: torch.Tensor,
+       alpha: Optional[float] = None) -> dict:
+    """Semi-supervised M2 (Kingma et al. 2014) on a labeled batch (xl (L, D), yl (L)) and an
+    unlabeled one (xu (U, D)). The model runs on the rows [xl ; xu repeated C times], labels
+    [yl ; 0 … C−1 per unlabeled row], eps ((L + U·C), Z) in that order; n = nll + KL per row:
+        L = r (Σ_l n(xl, yl) + α Σ_l CE(q(y|xl), yl) + Σ_u Σ_y q(y|xu) n(xu, y) − Σ_u H(q(y|xu)))
+    with r = 1 ('sum') or 1/U ('mean'), α = m2_alpha(net) unless given."""
+    C = net.config.classes
+    L, U = xl.shape[0], xu.shape[0]
+    Z = net.config.noise_size
+    if eps.shape != (L + U * C, Z):
+        raise ValueError(f'm2: eps must be (L + U·C, Z) = ({L + U * C}, {Z}), '
+                         f'got {tuple(eps.shape)}')
+    yl = torch.as_tensor(yl).reshape(-1).long()
+    x = torch.cat([xl, xu.repeat_interleave(C, 0)])
+    y = torch.cat([yl, torch.arange(C).repeat(U)])
+    params = net.posterior_params(x, y)
+    z, log_qz, log_pz = net.draw(params, eps)
+    kl = net.kl(params)
+    if kl is None:
+        kl = log_qz - log_pz
+    output, log_sigma = net.decode(z, y)
+    nll = net.nll(output, log_sigma, x)
+    nelbo = nll + kl
+    logits_l, logits_u = net.classify(xl), net.classify(xu)
+    ce = torch.nn.functional.cross_entropy(logits_l, yl.to(logits_l.device), reduction='none')
+    log_q = torch.log_softmax(logits_u, 1)
+    q = log_q.exp()
+    expected = (q * nelbo[L:].reshape(U, C)).sum(1)
+    entropy = -(q * log_q).sum(1)
+    a = m2_alpha(net) if alpha is None else alpha
+    r = _scale(net, U)
+    labeled_sum, ce_sum = nelbo[:L].sum(), ce.sum()
+    unlabeled_sum = expected.sum() - entropy.sum()
+    value = r * (labeled_sum + a * ce_sum + unlabeled_sum)
+    correct = (logits_l.argmax(1) == yl.to(logits_l.device)).sum()
+    return {'objective': value, 'labeledSum': labeled_sum, 'ceSum': ce_sum,
+            'unlabeledSum': unlabeled_sum, 'correct': correct, 'nelbo': nelbo, 'nll': nll,
+            'kl': kl, 'logitsLabeled': logits_l, 'logitsUnlabeled': logits_u, **params, 'z': z,
+            'output': output, 'logSigma': log_sigma}
+
+
 def noise_rows(net: VaeNet, batch: int) -> int:
     """Rows of eps one step needs: B, or B·K for iwae."""
     obj = net.config.objective
@@ -162,6 +214,8 @@ def objective(net: VaeNet, x: torch.Tensor, eps: Optional[torch.Tensor] = None,
     if eps is None:
         eps = torch.randn(noise_rows(net, x.shape[0]), net.config.noise_size, dtype=x.dtype,
                           device=x.device)
+    if net.config.objective['kind'] == 'm2':
+        raise ValueError("objective 'm2' takes a labeled and an unlabeled batch: call m2()")
     if net.config.objective['kind'] == 'iwae':
         return iwae(net, x, eps, y, mask)
     if net.config.posterior['kind'] == 'vq':

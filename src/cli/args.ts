@@ -160,8 +160,11 @@ export const DEFAULT_VQ = { codes: 64, dim: 4, update: 'ema', beta: 0.25 } as co
 /** Flow steps when --flow-steps is not given (the notes' settings: planar K = 8, IAF K = 4). */
 export const DEFAULT_FLOW_STEPS = { planar: 8, iaf: 4 } as const;
 
-/** The loss: the ELBO (β, capacity) or the importance-weighted bound with K samples. */
-export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number };
+/**
+ * The loss: the ELBO (β, capacity), the importance-weighted bound with K samples, or
+ * semi-supervised M2 (a classifier q(y|x) beside a conditional VAE).
+ */
+export type ObjectiveChoice = { kind: 'elbo' } | { kind: 'iwae'; samples: number } | { kind: 'm2' };
 /**
  * What the model is conditioned on: a class label (one-hot), or the observed quadrants of the
  * image (the CVAE paper's completion task, 1, 2 or 3 of them observed).
@@ -207,6 +210,11 @@ export interface TrainOptions {
   resume: string | undefined;
   /** Also write the checkpoint every N steps (it is always written after every epoch). */
   saveEvery: number | undefined;
+  /**
+   * M2: this many labeled training examples (an equal share per class, chosen by --seed), the
+   * rest unlabeled; undefined: every example labeled.
+   */
+  labels: number | undefined;
   quiet: boolean;
   json: boolean;
   verbose: boolean;
@@ -253,6 +261,7 @@ export const trainCommand = defineCommand({
     `${PROGRAM} train --objective iwae --samples 5 --binarize dynamic`,
     `${PROGRAM} train --condition label   # a conditional VAE: samples.png has a row per class`,
     `${PROGRAM} train --condition quadrants --observed 2 --prior conditional --hidden 500,500`,
+    `${PROGRAM} train --objective m2 --labels 100   # semi-supervised M2: 10 labels per digit`,
     `${PROGRAM} train --mask quadrant --mask-channels   # for inpainting (webgpu-vae inpaint)`,
     `${PROGRAM} train --resume out/model.safetensors --epochs 5`,
   ],
@@ -362,9 +371,11 @@ export const trainCommand = defineCommand({
     },
     objective: {
       kind: 'choice',
-      values: ['elbo', 'iwae'],
+      values: ['elbo', 'iwae', 'm2'],
       default: 'elbo',
-      help: 'the loss: the ELBO, or the importance-weighted bound (IWAE)',
+      help:
+        'the loss: the ELBO, the importance-weighted bound (IWAE), or semi-supervised M2 ' +
+        '(a classifier q(y|x) on a conditional VAE; implies --condition label)',
     },
     samples: {
       kind: 'int',
@@ -469,6 +480,14 @@ export const trainCommand = defineCommand({
     out: { kind: 'string', meta: 'DIR', default: 'out', help: 'output folder' },
     adapter,
     resume: { kind: 'string', meta: 'FILE', help: 'continue from a checkpoint' },
+    labels: {
+      kind: 'int',
+      min: 1,
+      help:
+        'M2 (--objective m2, or a model whose objective is m2): train with this many labeled ' +
+        'examples, an equal share per class chosen by --seed; the rest are unlabeled',
+      defaultText: 'every example labeled',
+    },
     'save-every': {
       kind: 'int',
       min: 1,
@@ -512,6 +531,14 @@ export const trainCommand = defineCommand({
         if (given.has(flag)) throw error(`--${flag} applies only to --objective elbo`);
       }
       objective = { kind: 'iwae', samples: v.samples ?? 5 };
+    } else if (v.objective === 'm2') {
+      for (const flag of ['beta', 'capacity-max', 'capacity-steps', 'samples']) {
+        if (given.has(flag)) throw error(`--${flag} does not apply to --objective m2`);
+      }
+      if (given.has('condition') && v.condition !== 'label') {
+        throw error('--objective m2 needs --condition label (the classes q(y|x) predicts)');
+      }
+      objective = { kind: 'm2' };
     } else {
       if (given.has('samples')) throw error('--samples applies only to --objective iwae');
       objective = { kind: 'elbo' };
@@ -585,7 +612,7 @@ export const trainCommand = defineCommand({
     }
 
     let condition: ConditionChoice;
-    if (v.condition !== 'label') {
+    if (v.condition !== 'label' && objective.kind !== 'm2') {
       for (const flag of ['classes', 'inject']) {
         if (given.has(flag)) throw error(`--${flag} applies only to --condition label`);
       }
@@ -593,7 +620,7 @@ export const trainCommand = defineCommand({
     if (v.condition !== 'quadrants' && given.has('observed')) {
       throw error('--observed applies only to --condition quadrants');
     }
-    if (v.condition === 'label') {
+    if (v.condition === 'label' || objective.kind === 'm2') {
       if (given.has('inject') && v.preset !== 'conv') {
         throw error(
           '--inject applies only to --preset conv (an MLP encoder takes the label as input)',
@@ -722,6 +749,7 @@ export const trainCommand = defineCommand({
       adapter: v.adapter,
       resume: v.resume,
       saveEvery: v['save-every'],
+      labels: v.labels,
       quiet: v.quiet,
       json: v.json,
       verbose: v.verbose,

@@ -42,6 +42,8 @@ import { VaeInference } from '../vae/inference.js';
 import { VaeModel } from '../vae/model.js';
 import { formatMetrics } from '../vae/metrics.js';
 import { Trainer, type Dataset } from '../vae/trainer.js';
+import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../vae/config.js';
+import { labeledSubset } from '../data/labeled-subset.js';
 
 /** Where a vq model's prior comes from. */
 const PRIOR_HINT = 'a prior must be trained on its codes with train-prior';
@@ -109,6 +111,72 @@ async function writeSamples(
   }
 }
 
+/** Rows `idx` of a dataset (images and labels). */
+function subset(data: Dataset, idx: Uint32Array): Dataset {
+  const D = data.images.length / data.count;
+  const images = new Float32Array(idx.length * D);
+  idx.forEach((i, r) => images.set(data.images.subarray(i * D, (i + 1) * D), r * D));
+  const labels = data.labels;
+  return labels
+    ? { images, count: idx.length, labels: Float32Array.from(idx, (i) => labels[i]!) }
+    : { images, count: idx.length };
+}
+
+/**
+ * The training set of a run: as it is, or for --labels N (objective m2 only) its unlabeled
+ * examples with `labeled` the class-balanced labeled subset chosen by the seed.
+ */
+export function semiSupervised(
+  train: Dataset,
+  config: ResolvedVaeConfig,
+  labels: number | undefined,
+  seed: number,
+): Dataset {
+  if (labels === undefined) return train;
+  if (config.objective.kind !== 'm2' || config.condition.kind !== 'label') {
+    throw new Error(
+      `--labels applies only to semi-supervised models (objective m2); this model's objective is '${config.objective.kind}'`,
+    );
+  }
+  if (!train.labels) throw new Error('--labels: the training data has no labels');
+  if (labels >= train.count) {
+    throw new Error(
+      `--labels ${labels}: the training set has ${train.count} examples; leave some unlabeled`,
+    );
+  }
+  let split;
+  try {
+    split = labeledSubset(train.labels, labels, config.condition.classes, seed);
+  } catch (e) {
+    throw new Error(`--labels ${labels}: ${(e as Error).message}`, { cause: e });
+  }
+  const { images, count } = subset(train, split.unlabeled);
+  return { images, count, labeled: subset(train, split.labeled) };
+}
+
+/**
+ * M2's analogies (Kingma et al. 2014, figure 1): a row per test image, the image and then its
+ * style (its code under its predicted label) drawn as every class.
+ */
+async function writeAnalogies(model: VaeModel, test: Dataset, path: string, side: number) {
+  const D = side * side;
+  const classes = model.config.condition.kind === 'label' ? model.config.condition.classes : 1;
+  const n = Math.min(10, test.count);
+  const inference = VaeInference.create(model, { batchSizes: [n * classes] });
+  try {
+    const { images } = await inference.styleTransfer(test.images.subarray(0, n * D), n);
+    const grid = new Float32Array(n * (classes + 1) * D);
+    for (let i = 0; i < n; i++) {
+      const row = i * (classes + 1) * D;
+      grid.set(test.images.subarray(i * D, (i + 1) * D), row);
+      grid.set(images.subarray(i * classes * D, (i + 1) * classes * D), row + D);
+    }
+    await writePng(path, grid, n * (classes + 1), side, classes + 1);
+  } finally {
+    inference.destroy();
+  }
+}
+
 async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   const out = new Output(o.json);
   const seed = o.seed ?? 0;
@@ -126,17 +194,36 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
       split.images = copy;
     }
   }
-  const stepsPerEpoch = Math.ceil(data.train.count / o.batch);
+  // The checkpoint is read (and the resumed run checked) before the GPU is set up.
+  const resumed = o.resume !== undefined ? await readCheckpointFile(o.resume) : undefined;
+  // M2 with --labels N: N labeled examples by --seed, the rest unlabeled (an epoch is a pass
+  // over those); without it every example is labeled.
+  const trainSet =
+    o.labels === undefined
+      ? data.train
+      : semiSupervised(
+          data.train,
+          resolveVaeConfig(
+            (resumed?.config as VaeConfig | undefined) ?? described ?? (await modelConfig(o, D)),
+          ),
+          o.labels,
+          seed,
+        );
+  if (trainSet.labeled) {
+    out.log(
+      `labels: ${trainSet.labeled.count} labeled examples (an equal share per class, by --seed), ` +
+        `${trainSet.count} unlabeled`,
+    );
+  }
+  const stepsPerEpoch = Math.ceil(trainSet.count / o.batch);
   const shape: RunShape = {
     epochs: o.epochs,
     stepsPerEpoch,
     batch: o.batch,
-    examples: data.train.count,
+    examples: trainSet.count,
     seed,
     binarize: o.binarize,
   };
-  // The checkpoint is read (and the resumed run checked) before the GPU is set up.
-  const resumed = o.resume !== undefined ? await readCheckpointFile(o.resume) : undefined;
   let startStep = 0;
   if (o.resume !== undefined && resumed) {
     const start = resumeStart(
@@ -236,7 +323,7 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   );
   let failure: unknown;
   try {
-    await trainer.fit(data.train, {
+    await trainer.fit(trainSet, {
       epochs: o.epochs,
       test: data.test,
       binarize: o.binarize === 'dynamic' ? 'dynamic' : 'none',
@@ -386,6 +473,11 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
     const reconstructions = join(o.out, 'reconstructions.png');
     await writePng(reconstructions, pairs, 2 * n, side, 16);
     files.push(reconstructions);
+    if (model.config.objective.kind === 'm2') {
+      const analogies = join(o.out, 'analogies.png');
+      await writeAnalogies(model, data.test, analogies, side);
+      files.push(analogies);
+    }
   }
   trainer.destroy();
   model.destroy();
@@ -442,6 +534,20 @@ async function evaluate(o: EvalOptions): Promise<void> {
       perplexity: round(v.perplexity),
       codesInUse: v.codesInUse,
       codesUsed: round(v.codesUsed),
+      adapter: rt.info.name,
+    });
+    return;
+  }
+  if (model.config.objective.kind === 'm2') {
+    // M2: the classifier's test error; log p(x) would sum over the labels (not estimated here).
+    const error = 1 - (m.values.accuracy ?? NaN);
+    out.log(`  classification error ${(100 * error).toFixed(2)} % (q(y|x) on the test labels)`);
+    trainer.destroy();
+    model.destroy();
+    rt.device.destroy();
+    out.finish('eval', [], {
+      test: metricsJson(m),
+      classificationError: round(error, 6),
       adapter: rt.info.name,
     });
     return;

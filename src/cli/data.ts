@@ -63,8 +63,13 @@ export async function loadSplits(source: DataSource): Promise<Splits> {
   if (source.kind === 'embedded') {
     const digits = await loadEmbeddedDigits();
     return {
-      train: { images: digits.train.images, count: digits.train.count },
-      test: { images: digits.test.images, count: digits.test.count },
+      // Labels too: conditional and semi-supervised models read them.
+      train: {
+        images: digits.train.images,
+        count: digits.train.count,
+        labels: digits.train.labels,
+      },
+      test: { images: digits.test.images, count: digits.test.count, labels: digits.test.labels },
       side: 28,
       source: `the embedded digits (${digits.train.count} train / ${digits.test.count} test)`,
     };
@@ -72,8 +77,8 @@ export async function loadSplits(source: DataSource): Promise<Splits> {
   const splits = loadIdxDataset(source.dir);
   const label = source.name ? `${source.name} from ${source.dir}` : source.dir;
   return {
-    train: { images: splits.train.images, count: splits.train.count },
-    test: { images: splits.test.images, count: splits.test.count },
+    train: { images: splits.train.images, count: splits.train.count, labels: splits.train.labels },
+    test: { images: splits.test.images, count: splits.test.count, labels: splits.test.labels },
     side: splits.train.rows,
     source: `${label} (${splits.train.count} train / ${splits.test.count} test)`,
   };

@@ -1,7 +1,13 @@
 // The model the CLI trains: a preset shaped by the model flags, or a JSON model description.
 import { readFile } from 'node:fs/promises';
 import { parseJsonStrict } from '../checkpoint/json-strict.js';
-import { convVaePreset, MODEL_VERSION, resolveVaeConfig, type VaeConfig } from '../vae/config.js';
+import {
+  convVaePreset,
+  MODEL_VERSION,
+  resolveVaeConfig,
+  type M2ClassifierConfig,
+  type VaeConfig,
+} from '../vae/config.js';
 import type { VaeModel } from '../vae/model.js';
 import type { MaskingChoice, TrainOptions } from './args.js';
 
@@ -52,12 +58,14 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
     objective:
       o.objective.kind === 'iwae'
         ? { kind: 'iwae', samples: o.objective.samples, reduction: 'sum' }
-        : {
-            kind: 'elbo',
-            beta: o.beta,
-            reduction: 'sum',
-            ...(o.capacity ? { capacity: o.capacity } : {}),
-          },
+        : o.objective.kind === 'm2'
+          ? { kind: 'm2', classifier: m2Classifier(o) }
+          : {
+              kind: 'elbo',
+              beta: o.beta,
+              reduction: 'sum',
+              ...(o.capacity ? { capacity: o.capacity } : {}),
+            },
     // x_obs's missing pixels take the library's default fill (−1, which no pixel takes).
     condition: o.condition,
     ...(o.prior.kind === 'conditional'
@@ -94,6 +102,16 @@ function posteriorSection(p: ModelChoice['posterior'], latent: number): VaeConfi
   return p;
 }
 
+/**
+ * M2's classifier from the flags: the MLP's --hidden and --activation, or with --preset conv the
+ * preset encoder's conv trunk and dense layer.
+ */
+function m2Classifier(o: ModelChoice): M2ClassifierConfig {
+  if (o.preset !== 'conv') return { hidden: o.hidden, activation: o.activation };
+  const { conv, hidden } = convVaePreset().encoder;
+  return { ...(conv ? { conv } : {}), hidden: [...hidden], activation: 'relu' };
+}
+
 /** The masking section of --mask: blocks a quarter to half the image's side (7..14 at 28). */
 function maskingSection(
   m: Exclude<MaskingChoice, { kind: 'none' }>,
@@ -119,12 +137,15 @@ export function describeModel(model: VaeModel): string {
   const c = model.config;
   const conv = c.encoder.conv ? `conv ${c.encoder.conv.map((l) => l.channels).join('-')}, ` : '';
   const layers = [c.inputSize, ...c.encoder.hidden, c.latentSize].join('-');
+  const o = c.objective;
   const objective =
-    c.objective.kind === 'iwae'
-      ? `IWAE k=${c.objective.samples}`
-      : c.posterior.kind === 'vq'
-        ? 'reconstruction + codebook losses'
-        : `ELBO β=${c.objective.beta}`;
+    o.kind === 'iwae'
+      ? `IWAE k=${o.samples}`
+      : o.kind === 'm2'
+        ? `semi-supervised M2 (classifier ${[c.inputSize, ...o.classifier.hidden].join('-')})`
+        : c.posterior.kind === 'vq'
+          ? 'reconstruction + codebook losses'
+          : `ELBO β=${o.beta}`;
   const condition =
     c.condition.kind === 'label'
       ? `, conditioned on ${c.condition.classes} classes`

@@ -185,3 +185,67 @@ export class Batcher {
     return rows;
   }
 }
+
+/**
+ * Rows drawn in turn from shuffled passes over a dataset, `batchSize` per step and across pass
+ * boundaries: the labeled examples of semi-supervised training, fewer than a batch or far fewer
+ * than the unlabeled ones, cycled at their own pace. Pass e's order is a permutation derived from
+ * (seed, e), so the rows of step s are a pure function of (seed, s) and a resumed run draws what
+ * it would have. `batch` and `batchLabels` are allocated once.
+ */
+export class CyclicBatcher {
+  readonly count: number;
+  /** The current step's rows, (batchSize, rowSize) row-major. */
+  readonly batch: Float32Array;
+  /** Their labels as f32 (present when `labels` was given). */
+  readonly batchLabels: Float32Array | undefined;
+  private readonly orders = new Map<number, Uint32Array>();
+
+  constructor(
+    private readonly data: Float32Array,
+    readonly rowSize: number,
+    readonly batchSize: number,
+    private readonly seed: number,
+    private readonly labels?: ArrayLike<number>,
+  ) {
+    if (!Number.isInteger(rowSize) || rowSize <= 0 || data.length % rowSize !== 0) {
+      throw new RangeError(
+        `CyclicBatcher: data length ${data.length} is not a whole number of rows of ${rowSize}`,
+      );
+    }
+    if (!Number.isInteger(batchSize) || batchSize <= 0) {
+      throw new RangeError(`CyclicBatcher: batchSize must be a positive integer, got ${batchSize}`);
+    }
+    this.count = data.length / rowSize;
+    if (this.count < 1) throw new RangeError('CyclicBatcher: the data has no rows');
+    createRng(seed); // checks the seed now
+    this.batch = new Float32Array(batchSize * rowSize);
+    this.batchLabels = labels ? new Float32Array(batchSize) : undefined;
+  }
+
+  /** Pass e's order (the last two are kept: a step spans at most a few passes). */
+  private order(pass: number): Uint32Array {
+    let order = this.orders.get(pass);
+    if (!order) {
+      order = Uint32Array.from({ length: this.count }, (_, i) => i);
+      shuffleInPlace(order, createRng(deriveSeed(this.seed, pass)));
+      if (this.orders.size >= 2) this.orders.delete(this.orders.keys().next().value!);
+      this.orders.set(pass, order);
+    }
+    return order;
+  }
+
+  /** Copies the rows of step `step` (0-based) into `batch` (and `batchLabels`). */
+  fill(step: number): void {
+    if (!Number.isSafeInteger(step) || step < 0) {
+      throw new RangeError(`CyclicBatcher.fill: step must be an integer >= 0, got ${step}`);
+    }
+    const { rowSize, data } = this;
+    for (let r = 0; r < this.batchSize; r++) {
+      const p = step * this.batchSize + r;
+      const src = this.order(Math.floor(p / this.count))[p % this.count]!;
+      this.batch.set(data.subarray(src * rowSize, (src + 1) * rowSize), r * rowSize);
+      if (this.labels && this.batchLabels) this.batchLabels[r] = this.labels[src]!;
+    }
+  }
+}

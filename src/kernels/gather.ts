@@ -1,6 +1,7 @@
 // Row lookups by integer-valued f32 labels (shaders/gather.wgsl), forward only:
 //   out[r, :] = table[idx[r], :]            prepareGatherRows   (zeros for an out-of-range index)
 //   out[r, c] = (c == y[r])                 prepareOneHot       (zeros for an out-of-range label)
+//   out[r] = r mod classes                  prepareClassCycle   (every class in turn)
 // The gradient of a gather w.r.t. the table is one_hot(idx)^T · dout, a matmul the graph builds from
 // one_hot; the indices themselves have no gradient.
 import type { BufferRange } from '../gpu/buffers.js';
@@ -32,6 +33,16 @@ export const oneHotKernel = defineKernel<'rows' | 'classes'>({
   workgroupSize: [WG],
   dispatch: ({ rows, classes }) => dispatch1d(ceilDiv(rows * classes, WG)),
   elements: ({ rows, classes }) => ({ oh_out: rows * classes, oh_labels: rows }),
+});
+
+/** cc_out (rows) = r mod classes. */
+export const classCycleKernel = defineKernel<'rows' | 'classes'>({
+  name: 'class_cycle',
+  file: 'gather.wgsl',
+  entryPoint: 'class_cycle',
+  workgroupSize: [WG],
+  dispatch: ({ rows }) => dispatch1d(ceilDiv(rows, WG)),
+  elements: ({ rows }) => ({ cc_out: rows }),
 });
 
 export interface GatherRowsOptions {
@@ -95,6 +106,33 @@ export async function prepareOneHot(rt: GpuRuntime, o: OneHotOptions): Promise<P
   checkElements(name, 'out', o.rows * o.classes);
   return rt.prepare(oneHotKernel, {
     bindings: { oh_out: o.out, oh_labels: o.labels },
+    shape: { rows: o.rows, classes: o.classes },
+    label: o.label,
+  });
+}
+
+export interface ClassCycleOptions {
+  /** Output (rows): r mod classes as integer-valued f32. */
+  out: BufferRange;
+  rows: number;
+  classes: number;
+  label?: string;
+}
+
+/** out[r] = r mod classes: the labels 0 … classes−1, repeated. */
+export async function prepareClassCycle(
+  rt: GpuRuntime,
+  o: ClassCycleOptions,
+): Promise<PreparedDispatch> {
+  const name = 'class_cycle';
+  checkDim(name, 'rows', o.rows);
+  checkDim(name, 'classes', o.classes);
+  if (o.classes > 2 ** 24) {
+    throw new Error(`${name}: classes ${o.classes} exceeds 2^24 (labels are f32)`);
+  }
+  checkElements(name, 'out', o.rows);
+  return rt.prepare(classCycleKernel, {
+    bindings: { cc_out: o.out },
     shape: { rows: o.rows, classes: o.classes },
     label: o.label,
   });

@@ -67,3 +67,9 @@ export function oneHotForward64(labels: ArrayLike<number>, classes: number): Flo
   }
   return out;
 }
+
+/** out (rows) = r mod classes: every class in turn. */
+export function classCycleForward64(rows: number, classes: number): Float64Array {
+  expectSizes('classCycleForward64', { rows, classes });
+  return Float64Array.from({ length: rows }, (_, r) => r % classes);
+}

@@ -28,7 +28,7 @@ import {
   unaryBackward64,
   unaryForward64,
 } from './elementwise.js';
-import { gatherRowsForward64, oneHotForward64 } from './gather.js';
+import { classCycleForward64, gatherRowsForward64, oneHotForward64 } from './gather.js';
 import {
   gaussianLogPdfBackward64,
   gaussianLogPdfForward64,
@@ -542,6 +542,12 @@ const oneHot: ReferenceOp = {
   }),
 };
 
+const classCycle: ReferenceOp = {
+  forward: (op) => ({
+    y: classCycleForward64(op.out.y!.size, attrs<{ classes: number }>(op).classes),
+  }),
+};
+
 const gatherRows: ReferenceOp = {
   forward(op, c) {
     const table = op.in.table!;
@@ -702,6 +708,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   concat_cols: concatCols,
   slice_cols: sliceCols,
   one_hot: oneHot,
+  class_cycle: classCycle,
   gather_rows: gatherRows,
   argmin_rows: argminRows,
   stop_gradient: stopGradient,

@@ -5,6 +5,7 @@
 import { Graph, type Tensor } from '../graph/graph.js';
 import { likelihoodOp } from '../graph/ops/loss.js';
 import { reparamOp } from '../graph/ops/latent.js';
+import { softmax } from '../graph/ops/softmax.js';
 import { addIntoOp, repeatRowsOp } from '../graph/ops/util.js';
 import {
   codeWidth,
@@ -22,6 +23,7 @@ import type {
   ConditionGraph,
   DataInput,
   Metric,
+  ObjectiveRows,
   PosteriorGraph,
   PriorGraph,
 } from './sections.js';
@@ -36,6 +38,8 @@ export interface Feed {
   readonly field: 'images' | 'masks' | DataInput['field'];
   /** Values per row. */
   readonly width: number;
+  /** 'labeled': from the step's labeled examples (BatchData.labeled); absent: the batch. */
+  readonly stream?: 'labeled';
 }
 
 interface Started {
@@ -45,6 +49,8 @@ interface Started {
   condition: ConditionGraph;
   /** The masking section's part; undefined without masking (or where a graph needs none). */
   masking: MaskingGraph | undefined;
+  /** The rows the objective assembled, when it has a rows() hook (M2). */
+  rows: ObjectiveRows | undefined;
 }
 
 /**
@@ -68,6 +74,8 @@ function start(
     masks: MaskMode;
     /** Score only the missing pixels when the section says so (false for log p(x)). */
     maskedLoss?: boolean;
+    /** Let the objective assemble the rows (its rows() hook), with this many labeled rows. */
+    assemble?: { labeledBatch: number };
   },
 ): Started {
   const g = new Graph();
@@ -84,20 +92,34 @@ function start(
     seed: o.seed,
     stream: () => streams++,
   };
-  const width = o.xWidth ?? config.inputSize;
-  const x = g.input(o.xName ?? 'x', [rows, width]);
-  const feeds: Feed[] = o.xName ? [] : [{ tensor: x, field: 'images', width }];
   const kinds = kindsOf(config);
-  const inputs: Record<string, Tensor> = {};
-  for (const input of kinds.condition.inputs(config.condition, config)) {
-    const t = g.input(input.name, [rows, input.width]);
-    inputs[input.name] = t;
-    feeds.push({ tensor: t, field: input.field, width: input.width });
+  const assembled =
+    o.assemble &&
+    kinds.objective.rows?.(ctx, config.objective, {
+      batch: rows,
+      labeledBatch: o.assemble.labeledBatch,
+    });
+  let x: Tensor;
+  let feeds: Feed[];
+  let inputs: Record<string, Tensor> = {};
+  if (assembled) {
+    x = assembled.x;
+    feeds = [...assembled.feeds];
+    inputs = { ...assembled.inputs };
+  } else {
+    const width = o.xWidth ?? config.inputSize;
+    x = g.input(o.xName ?? 'x', [rows, width]);
+    feeds = o.xName ? [] : [{ tensor: x, field: 'images', width }];
+    for (const input of kinds.condition.inputs(config.condition, config)) {
+      const t = g.input(input.name, [rows, input.width]);
+      inputs[input.name] = t;
+      feeds.push({ tensor: t, field: input.field, width: input.width });
+    }
   }
   const condition = kinds.condition.build(ctx, config.condition, inputs);
   const c = config.masking;
   if (!c || o.masks === 'off' || (o.masks === 'input' && !c.channels)) {
-    return { ctx, x, feeds, condition, masking: undefined };
+    return { ctx, x, feeds, condition, masking: undefined, rows: assembled };
   }
   let given: Tensor | undefined;
   if (o.masks !== 'drawn') {
@@ -110,7 +132,7 @@ function start(
     fill: o.masks !== 'input',
     lossAsConfigured: o.maskedLoss ?? false,
   });
-  return { ctx, x, feeds, condition, masking };
+  return { ctx, x, feeds, condition, masking, rows: assembled };
 }
 
 /** Encoder trunk: conv layers on the (conditioned) image, then the dense hidden layers. */
@@ -241,6 +263,11 @@ export interface ModelGraphOptions {
   trainable?: (name: string) => boolean;
   /** With a masking section: read the mask from an input `mask` (B, D) instead of drawing it. */
   givenMask?: boolean;
+  /**
+   * Rows of the labeled stream for objectives that read one (M2; default `batch`): `batch` is
+   * then the unlabeled rows.
+   */
+  labeledBatch?: number;
 }
 
 /**
@@ -254,6 +281,7 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
     trainable: o.trainable,
     masks: o.givenMask ? 'given' : 'drawn',
     maskedLoss: true,
+    assemble: { labeledBatch: o.labeledBatch ?? o.batch },
   });
   const g = s.ctx.g;
   const kinds = kindsOf(config);
@@ -261,7 +289,9 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
   const hyperNames = kinds.objective.hyperNames(config.objective);
   const hyper = g.input('hyper', [Math.max(1, hyperNames.length)]);
   const noiseWidth = latentLayers(config.posterior, config).reduce((a, b) => a + b);
-  const eps = o.givenNoise ? g.input('eps', [o.batch * K, noiseWidth]) : undefined;
+  // The model's rows: the batch, or what the objective assembled from it (M2: more).
+  const R = s.x.rows;
+  const eps = o.givenNoise ? g.input('eps', [R * K, noiseWidth]) : undefined;
   const m = model(s, K, eps);
   const built = kinds.objective.build(s.ctx, config.objective, {
     nll: m.nll,
@@ -269,6 +299,7 @@ export function buildModelGraph(config: ResolvedVaeConfig, o: ModelGraphOptions)
     prior: m.prior,
     hyper,
     batch: o.batch,
+    rows: s.rows,
   });
   const metrics: Metric[] = [{ name: 'loss', value: built.loss }, ...built.metrics];
   const metricsState = g.state(METRICS_STATE, [metrics.length]);
@@ -329,6 +360,13 @@ export function buildLogWeightGraph(
   config: ResolvedVaeConfig,
   o: { batch: number; samples: number; seed: number },
 ): LogWeightGraph {
+  if (kindsOf(config).objective.rows) {
+    // M2's p(x) sums over the labels, log Σ_y p(y) p(x|y): not what this graph estimates.
+    throw new Error(
+      `log p(x): not available for objective '${config.objective.kind}' (the model's rows ` +
+        'are assembled per label); evaluate() reports its metrics',
+    );
+  }
   const s = start(config, o.batch, { training: false, seed: o.seed, masks: 'drawn' });
   const m = model(s, o.samples, undefined);
   const { logWeights, logSumExp } = importanceWeights(s.ctx, m.nll, m.posterior, m.prior);
@@ -428,4 +466,31 @@ export function buildCompletionGraph(
   output.keep = true;
   condition.missing.keep = true;
   return { graph: ctx.g, feeds: s.feeds, output, missing: condition.missing };
+}
+
+export interface ClassifierGraph {
+  graph: Graph;
+  /** x, written per call. */
+  feeds: readonly Feed[];
+  x: Tensor;
+  /** Class probabilities q(y|x) (rows, classes). */
+  probs: Tensor;
+}
+
+/** x -> q(y|x), for models whose objective has a classifier (M2; inference). */
+export function buildClassifierGraph(config: ResolvedVaeConfig, rows: number): ClassifierGraph {
+  const objective = kindsOf(config).objective;
+  if (!objective.classify) {
+    throw new Error(
+      `classify: the model has no classifier q(y|x) (objective '${config.objective.kind}'; ` +
+        "objective 'm2' has one)",
+    );
+  }
+  const s = start(config, rows, { training: false, seed: 0, masks: 'off' });
+  const logits = objective.classify(s.ctx, config.objective, s.x);
+  const probs = softmax(s.ctx.g, 'classifier.probs', logits);
+  probs.keep = true;
+  // Only x: the condition's inputs (the labels q(y|x) predicts) are not read.
+  const feeds = s.feeds.filter((f) => f.field === 'images');
+  return { graph: s.ctx.g, feeds, x: s.x, probs };
 }

@@ -56,6 +56,7 @@ export type {
   ResolvedEncoderConfig,
 } from './layers.js';
 export type { CapacityConfig } from './objective/elbo.js';
+export type { M2ClassifierConfig, M2ObjectiveConfig } from './objective/m2.js';
 export type {
   BlockMaskingConfig,
   MaskingCommon,
@@ -315,6 +316,7 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
     checkMasking(masking, 'masking', { inputSize: model.inputSize, inputShape, likelihood });
     resolved.masking = masking;
   }
+  OBJECTIVES[resolved.objective.kind]!.check?.(resolved.objective, resolved);
   return resolved;
 }
 
@@ -454,6 +456,7 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
       config,
       conditionWidths(config.condition, config.encoder.conv !== undefined, config).context,
     ) ?? []),
+    ...(OBJECTIVES[config.objective.kind]!.params?.(config.objective, config) ?? []),
   ];
 }
 

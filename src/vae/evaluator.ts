@@ -18,6 +18,7 @@ import { kindsOf } from './kinds.js';
 import { metricsFrom, type Metrics } from './metrics.js';
 import type { VaeModel } from './model.js';
 import type { ResolvedVaeConfig } from './config.js';
+import type { DataSizes } from './sections.js';
 
 /** Options of the {@link Evaluator} constructor. */
 export interface EvaluatorOptions {
@@ -96,7 +97,8 @@ export class Evaluator {
       const mg = buildModelGraph(this.model.config, {
         batch: rows,
         training: false,
-        seed: (this.options.seed ?? 0) ^ 0x5eed,
+        // >>> 0: XOR gives a signed 32-bit value, negative for seeds from 2^31 on.
+        seed: ((this.options.seed ?? 0) ^ 0x5eed) >>> 0,
       });
       this.acc ??= this.model.rt.buffers.storage(
         `${this.model.label}.eval_metrics`,
@@ -116,9 +118,12 @@ export class Evaluator {
    *
    * @throws Error when the dataset does not fit the model (see {@link Dataset}).
    */
-  async evaluate(data: Dataset, batchSize = this.options.batchSize ?? 128): Promise<Metrics> {
+  async evaluate(all: Dataset, batchSize = this.options.batchSize ?? 128): Promise<Metrics> {
     this.checkAlive();
     const config = this.model.config;
+    // Every example is scored as it is: labeled objectives (M2) read the dataset's own labels.
+    const { images, count, labels } = all;
+    const data: Dataset = labels ? { images, count, labels } : { images, count };
     checkDataset('evaluate', data, config);
     const rt = this.model.rt;
     const first = await this.evalGraph(Math.min(batchSize, data.count));
@@ -223,8 +228,11 @@ export function destroyCompiled<T extends { cg: CompiledGraph }>(p: Promise<T>):
   freeWhenMade((e: T) => e.cg.destroy())(p);
 }
 
-/** The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1). */
-export function hyperAt(config: ResolvedVaeConfig, step: number): number[] {
-  const values = kindsOf(config).objective.hyperAt(config.objective, step);
+/**
+ * The objective's per-step hyperparameters at a step, as the `hyper` input holds them (H ≥ 1);
+ * `data`: the training data's sizes, when known (M2's default α).
+ */
+export function hyperAt(config: ResolvedVaeConfig, step: number, data?: DataSizes): number[] {
+  const values = kindsOf(config).objective.hyperAt(config.objective, step, data);
   return values.length > 0 ? values : [0];
 }

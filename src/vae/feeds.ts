@@ -25,6 +25,12 @@ export interface Dataset {
   count: number;
   /** Class index per example (e.g. 0..9), as IDX files and the embedded digits give them. */
   labels?: ArrayLike<number>;
+  /**
+   * Semi-supervised training (objective 'm2'): the labeled examples, with labels; the dataset's
+   * own examples are then the unlabeled ones (their labels, if any, are not read). Absent: every
+   * example is labeled (its labels are read) and serves as both.
+   */
+  labeled?: Dataset;
 }
 
 /** Rows of a dataset as a graph reads them. */
@@ -35,6 +41,11 @@ export interface BatchData {
   labels?: ArrayLike<number> | undefined;
   /** (rows, D): 1 where a pixel is missing (inference with masks); absent: all observed. */
   masks?: Float32Array | undefined;
+  /**
+   * The step's labeled rows (images and labels) for inputs of the labeled stream (M2), from row 0;
+   * absent: those inputs read the batch's own rows.
+   */
+  labeled?: BatchData | undefined;
 }
 
 /** Writes each feed of a compiled graph from rows [start, start + rows) of `data`. */
@@ -46,6 +57,11 @@ export function writeFeeds(
   rows: number,
 ): void {
   for (const feed of feeds) {
+    if (feed.stream === 'labeled' && data.labeled) {
+      const { tensor, field, width } = feed;
+      writeFeeds(cg, [{ tensor, field, width }], data.labeled, 0, tensor.rows);
+      continue;
+    }
     const w = feed.width;
     if (feed.field === 'images') {
       cg.write(feed.tensor, data.images.subarray(start * w, (start + rows) * w));
@@ -82,7 +98,22 @@ export function checkDataset(what: string, data: Dataset, config: ResolvedVaeCon
         '(does the model inputSize match the images?)',
     );
   }
-  const key = `${D}|${JSON.stringify(config.condition)}|${data.count}`;
+  if (data.labeled) {
+    if (!kindsOf(config).objective.rows) {
+      throw new Error(
+        `${what}: labeled examples are read by objective 'm2' only (this model's objective is '${config.objective.kind}')`,
+      );
+    }
+    const { images, count, labels } = data.labeled;
+    checkDataset(
+      `${what} (labeled)`,
+      labels ? { images, count, labels } : { images, count },
+      config,
+    );
+  }
+  // With separate labeled examples, the dataset's own are unlabeled: their labels are not read.
+  const labelsRead = needsLabels(config) && !data.labeled;
+  const key = `${D}|${JSON.stringify(config.condition)}|${data.count}|${labelsRead}`;
   if (checked.get(data.images) === key && (!data.labels || checked.get(data.labels) === key)) {
     return;
   }
@@ -94,7 +125,7 @@ export function checkDataset(what: string, data: Dataset, config: ResolvedVaeCon
       );
     }
   }
-  if (needsLabels(config)) {
+  if (labelsRead) {
     checkLabels(what, data.labels, data.count, config);
     checked.set(data.labels as object, key);
   }

@@ -42,7 +42,13 @@ import {
 } from '../checkpoint/source.js';
 import { madePriorOf, PriorSampler } from './prior-stage.js';
 import { codeWidth, resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
-import { buildCompletionGraph, buildDecoderGraph, buildEncoderGraph, type Feed } from './build.js';
+import {
+  buildClassifierGraph,
+  buildCompletionGraph,
+  buildDecoderGraph,
+  buildEncoderGraph,
+  type Feed,
+} from './build.js';
 import { checkLabels, writeFeeds } from './feeds.js';
 import {
   checkIterations,
@@ -210,6 +216,15 @@ interface CompletionEntry {
   output: Tensor;
   missing: Tensor;
   cg: CompiledGraph;
+  destroy(): void;
+}
+
+interface ClassifyEntry {
+  cg: CompiledGraph;
+  /** x. */
+  feeds: readonly Feed[];
+  /** q(y|x) (rows, classes). */
+  probs: Tensor;
   destroy(): void;
 }
 
@@ -824,6 +839,65 @@ export class VaeInference {
     });
   }
 
+  /**
+   * The classifier's class probabilities q(y|x) for n inputs (n defaults to x.length / D), for
+   * models with one (objective 'm2').
+   *
+   * @returns (n, classes) probabilities, row-major; each row sums to 1.
+   * @throws Error when the model has no classifier.
+   */
+  async classify(x: Float32Array, n?: number): Promise<Float32Array> {
+    const D = this.config.inputSize;
+    const rows = this.rowsOf('classify', 'x', x, D, n);
+    checkFiniteArray('classify', 'x', x, rows * D);
+    const C = classesOf(this.config, 'classify');
+    return this.run(async () => {
+      const out = new Float32Array(rows * C);
+      for (const [start, count] of this.chunks(rows)) {
+        const e = await this.classifyEntry(this.plannedSize(count));
+        writeFeeds(e.cg, e.feeds, { images: x }, start, count);
+        this.rt.submit(e.cg.dispatches, 'inference.classify');
+        const probs = await readFloats(
+          this.rt.device,
+          sliceRange(e.cg.buffer(e.probs), count * C * 4),
+        );
+        out.set(probs.subarray(0, count * C), start * C);
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Style transfer with M2 (Kingma et al. 2014, the analogies figure): each input is classified,
+   * encoded under its predicted label, and its code decoded under every label, so the style the
+   * code holds is drawn as each class.
+   *
+   * @returns `predicted` (n) labels, `probs` (n, classes), and `images` (n·classes, D): row
+   *   i·classes + c is input i's style drawn as class c.
+   */
+  async styleTransfer(
+    x: Float32Array,
+    n?: number,
+  ): Promise<{ predicted: Uint32Array; probs: Float32Array; images: Float32Array }> {
+    const C = classesOf(this.config, 'styleTransfer');
+    const rows = this.rowsOf('styleTransfer', 'x', x, this.config.inputSize, n);
+    const probs = await this.classify(x, rows);
+    const predicted = Uint32Array.from({ length: rows }, (_, i) => {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (probs[i * C + c]! > probs[i * C + best]!) best = c;
+      return best;
+    });
+    const { mu } = await this.encode(x, predicted);
+    const Z = this.config.latentSize;
+    const codes = new Float32Array(rows * C * Z);
+    for (let r = 0; r < rows * C; r++) {
+      codes.set(mu.subarray(Math.floor(r / C) * Z, (Math.floor(r / C) + 1) * Z), r * Z);
+    }
+    const labels = Float32Array.from({ length: rows * C }, (_, r) => r % C);
+    const images = await this.decode(codes, labels);
+    return { predicted, probs, images };
+  }
+
   // ---- GPU-buffer API ----
 
   /**
@@ -1156,6 +1230,18 @@ export class VaeInference {
     return [...this.cache.keys()];
   }
 
+  private classifyEntry(rows: number): Promise<ClassifyEntry> {
+    return this.cached(`classify${rows}`, async () => {
+      const cgr = buildClassifierGraph(this.config, rows);
+      const cg = await CompiledGraph.compile(this.rt, cgr.graph, {
+        params: this.model.paramBuffers(),
+        ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
+        label: `${this.model.label}.infer.classify${rows}`,
+      });
+      return { cg, feeds: cgr.feeds, probs: cgr.probs, destroy: () => cg.destroy() };
+    });
+  }
+
   private encodeEntry(rows: number): Promise<EncodeEntry> {
     return this.cached(`encode${rows}`, async () => {
       const eg = buildEncoderGraph(this.config, rows);
@@ -1283,6 +1369,16 @@ function checkCount(fn: string, name: string, n: number): void {
   if (!Number.isInteger(n) || n < 1) {
     throw new Error(`${fn}: ${name} must be an integer >= 1, got ${n}`);
   }
+}
+
+/** The classes of a model with a classifier (objective 'm2' on a label condition). */
+function classesOf(config: ResolvedVaeConfig, fn: string): number {
+  if (config.objective.kind !== 'm2' || config.condition.kind !== 'label') {
+    throw new Error(
+      `${fn}: the model has no classifier q(y|x) (objective '${config.objective.kind}'; objective 'm2' has one)`,
+    );
+  }
+  return config.condition.classes;
 }
 
 function checkFiniteArray(fn: string, name: string, data: Float32Array, count: number): void {

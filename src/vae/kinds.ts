@@ -5,6 +5,7 @@ import { noCondition, type NoConditionConfig } from './condition/none.js';
 import { quadrantsCondition, type QuadrantsConditionConfig } from './condition/quadrants.js';
 import { elboObjective, type ElboObjectiveConfig } from './objective/elbo.js';
 import { iwaeObjective, type IwaeObjectiveConfig } from './objective/iwae.js';
+import { m2Objective, type M2ObjectiveConfig } from './objective/m2.js';
 import { diagonalPosterior, type DiagonalPosteriorConfig } from './posterior/diagonal.js';
 import { fullPosterior, type FullPosteriorConfig } from './posterior/full.js';
 import { iafPosterior, type IafPosteriorConfig } from './posterior/iaf.js';
@@ -42,7 +43,8 @@ export type PosteriorConfig =
 export type PriorConfig = StandardNormalPriorConfig | ConditionalPriorConfig | MadePriorConfig;
 /**
  * The `objective` section, the loss training minimizes: 'elbo' (the default,
- * `{ kind: 'elbo', beta: 1, reduction: 'sum' }`) or 'iwae'.
+ * `{ kind: 'elbo', beta: 1, reduction: 'sum' }`), 'iwae' or 'm2' (semi-supervised, with a
+ * classifier q(y|x); needs a 'label' condition).
  *
  * @example
  * ```ts
@@ -50,7 +52,7 @@ export type PriorConfig = StandardNormalPriorConfig | ConditionalPriorConfig | M
  * const iwae: ObjectiveConfig = { kind: 'iwae', samples: 5, reduction: 'sum' };
  * ```
  */
-export type ObjectiveConfig = ElboObjectiveConfig | IwaeObjectiveConfig;
+export type ObjectiveConfig = ElboObjectiveConfig | IwaeObjectiveConfig | M2ObjectiveConfig;
 /**
  * The `condition` section, extra inputs the model is conditioned on: 'none' (the default),
  * 'label' (a conditional VAE on class labels) or 'quadrants' (completing an image from its
@@ -76,6 +78,7 @@ export const PRIORS: Readonly<Record<string, PriorKind<PriorConfig>>> = {
 export const OBJECTIVES: Readonly<Record<string, ObjectiveKind<ObjectiveConfig>>> = {
   elbo: elboObjective,
   iwae: iwaeObjective,
+  m2: m2Objective,
 };
 
 export const CONDITIONS: Readonly<Record<string, ConditionKind<ConditionConfig>>> = {

@@ -132,7 +132,7 @@ export function resolveLikelihood(raw: unknown): Likelihood {
   }
 }
 
-function resolveConvLayers(
+export function resolveConvLayers(
   path: string,
   layers: unknown,
   transposed: boolean,

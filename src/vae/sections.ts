@@ -7,6 +7,7 @@
 //   objective  the loss from the per-row terms, its per-step hyperparameters and its metrics
 //   condition  extra inputs (labels…) and where they enter the encoder and the decoder
 import type { Graph, Tensor } from '../graph/graph.js';
+import type { Feed } from './build.js';
 import type { ResolvedVaeConfig } from './config.js';
 import type { Likelihood } from '../kernels/likelihood.js';
 import type { LinearSpec, ParameterSpec } from './layers.js';
@@ -175,6 +176,34 @@ export interface ObjectiveParts {
   /** The per-step hyperparameters (H ≥ 1), entries as named by hyper(). */
   hyper: Tensor;
   batch: number;
+  /** The rows the objective assembled (its rows() hook), when it has one. */
+  rows?: ObjectiveRows | undefined;
+}
+
+/**
+ * Sizes of the training data, for per-step hyperparameters that depend on them (M2's default α).
+ * The trainer knows them inside fit(); elsewhere they are absent.
+ */
+export interface DataSizes {
+  /** N: every training example, labeled and unlabeled. */
+  examples: number;
+  /** The labeled ones among them. */
+  labeled: number;
+}
+
+/**
+ * The rows an objective assembles from several data streams (M2: a labeled batch, and an
+ * unlabeled batch repeated once per class): what the encoder and decoder run on instead of x.
+ */
+export interface ObjectiveRows {
+  /** The rows of the model (R, D). */
+  x: Tensor;
+  /** The condition's inputs for those rows by name (y: labels (R)). */
+  inputs: Readonly<Record<string, Tensor>>;
+  /** The graph inputs written from the data. */
+  feeds: readonly Feed[];
+  /** The objective's own tensors by name (M2: xl, yl, xu), for its build(). */
+  tensors: Readonly<Record<string, Tensor>>;
 }
 
 export interface ObjectiveGraph {
@@ -195,8 +224,19 @@ export interface ObjectiveKind<
   readonly needsDensity?: boolean;
   /** Names of the per-step hyperparameters (the `hyper` input's entries). */
   hyperNames(c: C): readonly string[];
-  /** Their values at a 0-based step. */
-  hyperAt(c: C, step: number): number[];
+  /** Their values at a 0-based step (with the training data's sizes, when known). */
+  hyperAt(c: C, step: number, data?: DataSizes): number[];
+  /** Checks the objective against the rest of the resolved description (absent: nothing to check). */
+  check?(c: C, config: ResolvedVaeConfig): void;
+  /** Parameters of the objective's own modules (M2's classifier), after the decoder's. */
+  params?(c: C, config: ResolvedVaeConfig): ParameterSpec[];
+  /**
+   * The training and evaluation graphs' rows, assembled from the data (absent: x and the
+   * condition's inputs, `batch` rows each). `labeledBatch`: rows of the labeled stream.
+   */
+  rows?(ctx: BuildContext, c: C, o: { batch: number; labeledBatch: number }): ObjectiveRows;
+  /** Logits of q(y|x) (R, classes) for x (R, D), when the objective has a classifier (M2). */
+  classify?(ctx: BuildContext, c: C, x: Tensor): Tensor;
   build(ctx: BuildContext, c: C, parts: ObjectiveParts): ObjectiveGraph;
   /** Metrics computed on the CPU from the per-example ones (e.g. the ELBO from recon and kl). */
   derive?(c: C, metrics: Readonly<Record<string, number>>): Record<string, number>;
@@ -209,6 +249,11 @@ export interface DataInput {
   /** 'labels' (class indices) or 'images' (the example's pixels again, as the condition reads them). */
   readonly field: 'labels' | 'images';
   readonly width: number;
+  /**
+   * 'labeled': written from the labeled examples of a semi-supervised step (BatchData.labeled);
+   * absent: from the batch itself.
+   */
+  readonly stream?: 'labeled';
 }
 
 /** Where a condition enters the model. */

@@ -17,7 +17,7 @@ import { ReadbackRing } from '../gpu/readback-ring.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
 import type { AdamHyper } from '../kernels/adam.js';
 import { CompiledGraph } from '../graph/executor.js';
-import { Batcher } from '../data/batches.js';
+import { Batcher, CyclicBatcher } from '../data/batches.js';
 import { binarizeInto } from '../data/idx.js';
 import { createRng, deriveSeed } from '../data/rng.js';
 import type { OptimizerStateInput, OptimizerState } from '../checkpoint/checkpoint.js';
@@ -28,6 +28,8 @@ import { Evaluator, hyperAt, type LogLikelihoodOptions } from './evaluator.js';
 import { checkDataset, writeFeeds, type BatchData, type Dataset } from './feeds.js';
 import { metricsFrom, type Metrics } from './metrics.js';
 import type { VaeModel } from './model.js';
+import { kindsOf } from './kinds.js';
+import type { DataSizes } from './sections.js';
 
 export type { Dataset, BatchData } from './feeds.js';
 export type { Metrics } from './metrics.js';
@@ -42,6 +44,11 @@ export type { Metrics } from './metrics.js';
 export interface TrainerOptions extends Omit<AdamHyper, 'skipNonFinite'> {
   /** Rows per step, an integer >= 1 (default 128); evaluation uses it too. */
   batchSize?: number;
+  /**
+   * Rows of the labeled stream per step for objectives that read one (M2: labeled rows beside
+   * batchSize unlabeled ones), an integer >= 1 (default batchSize).
+   */
+  labeledBatchSize?: number;
   /** Learning-rate schedule over the run (default constant); fit() tells it the run's length. */
   schedule?: LrSchedule;
   /** Parameter groups: frozen, or with their own lr / weight decay (first match wins). */
@@ -159,6 +166,10 @@ interface TrainGraph {
 export class Trainer {
   /** Rows per full step (TrainerOptions.batchSize). */
   readonly batchSize: number;
+  /** Rows of the labeled stream per step, for objectives that read one (M2). */
+  readonly labeledBatchSize: number;
+  /** The training data's sizes while fit() runs (per-step hyperparameters such as M2's α). */
+  private dataSizes: DataSizes | undefined;
   private readonly baseLr: number;
   private lr: number;
   private readonly schedule: LrSchedule;
@@ -187,6 +198,12 @@ export class Trainer {
     readonly options: TrainerOptions,
   ) {
     this.batchSize = options.batchSize ?? 128;
+    this.labeledBatchSize = options.labeledBatchSize ?? this.batchSize;
+    if (!Number.isInteger(this.labeledBatchSize) || this.labeledBatchSize < 1) {
+      throw new Error(
+        `trainer: labeledBatchSize must be an integer >= 1, got ${this.labeledBatchSize}`,
+      );
+    }
     this.baseLr = options.lr ?? 1e-3;
     this.lr = this.baseLr;
     this.schedule = checkSchedule(options.schedule ?? { kind: 'constant' });
@@ -303,6 +320,7 @@ export class Trainer {
     if (g) return g;
     const mg = buildModelGraph(this.model.config, {
       batch: rows,
+      labeledBatch: this.labeledBatchSize,
       training: true,
       seed: this.options.seed ?? 0,
       trainable: (name) => this.optimizer.trains(name),
@@ -329,8 +347,8 @@ export class Trainer {
 
   /**
    * One training step on `rows` examples: `batch` is the images ((rows, D) row-major) or the
-   * images with their labels. A single submit; waits only when maxInFlight steps are already
-   * running on the GPU.
+   * images with their labels (and, for M2, `labeled`: labeledBatchSize labeled rows). A single
+   * submit; waits only when maxInFlight steps are already running on the GPU.
    */
   async trainStep(batch: Float32Array | BatchData, rows = this.batchSize): Promise<void> {
     return this.runStep(batch, rows, undefined);
@@ -356,6 +374,16 @@ export class Trainer {
     const stepIndex = this.optimizer.step; // 0-based index of this step
     const doing = `training step ${stepIndex + 1}${where ? ` (${where})` : ''}`;
     const g = await this.gpuPhase(doing, () => this.trainGraph(rows));
+    if (g.mg.feeds.some((f) => f.stream === 'labeled')) {
+      const L = this.labeledBatchSize;
+      const labeled = data.labeled;
+      if (!labeled?.labels || labeled.images.length < L * D || labeled.labels.length < L) {
+        throw new Error(
+          `trainer: objective '${this.model.config.objective.kind}' needs the step's labeled rows ` +
+            `(batch.labeled: ${L} rows of images and labels)`,
+        );
+      }
+    }
     while (this.inFlight.length >= this.maxInFlight) {
       const oldest = this.inFlight.shift();
       await this.gpuPhase(doing, async () => oldest);
@@ -364,7 +392,10 @@ export class Trainer {
     const rt = this.model.rt;
     this.lr = learningRateAt(this.schedule, this.baseLr, stepIndex, this.scheduleContext);
     writeFeeds(g.cg, g.mg.feeds, data, 0, rows);
-    g.cg.write(g.mg.hyper, Float32Array.from(hyperAt(this.model.config, stepIndex)));
+    g.cg.write(
+      g.mg.hyper,
+      Float32Array.from(hyperAt(this.model.config, stepIndex, this.dataSizes)),
+    );
     g.cg.update({ step: stepIndex });
     this.optimizer.setStep(this.lr);
     const encoder = rt.device.createCommandEncoder({ label: `${this.model.label}.step` });
@@ -468,6 +499,29 @@ export class Trainer {
     const binarizeSeed = (options.shuffleSeed ?? this.options.seed ?? 0) + 1;
     const binarized =
       options.binarize === 'dynamic' ? new Float32Array(this.batchSize * D) : undefined;
+    // Objectives that read a labeled stream (M2) get train.labeled (or, without it, every
+    // training example) beside each batch, cycled at its own pace: step s's labeled rows are a
+    // pure function of (seed, s), so a resumed run draws them again.
+    const semi = kindsOf(config).objective.rows !== undefined;
+    const labeledSet = semi ? (train.labeled ?? train) : undefined;
+    const shuffleSeed = options.shuffleSeed ?? this.options.seed ?? 0;
+    const labeledStream = labeledSet
+      ? new CyclicBatcher(
+          labeledSet.images.subarray(0, labeledSet.count * D),
+          D,
+          this.labeledBatchSize,
+          deriveSeed(shuffleSeed, LABELED_STREAM),
+          labeledSet.labels,
+        )
+      : undefined;
+    const labeledBinarized =
+      labeledStream && binarized ? new Float32Array(this.labeledBatchSize * D) : undefined;
+    if (labeledSet) {
+      this.dataSizes = {
+        examples: train.count + (train.labeled?.count ?? 0),
+        labeled: labeledSet.count,
+      };
+    }
     await this.prepare(this.batchSize);
     const reports: EpochReport[] = [];
     this.onMetrics(options.onStep);
@@ -494,8 +548,19 @@ export class Trainer {
             binarizeInto(batcher.batch, binarized, rng, rows * D);
             images = binarized;
           }
+          let labeled: BatchData | undefined;
+          if (labeledStream) {
+            labeledStream.fill(this.step);
+            let labeledImages = labeledStream.batch;
+            if (labeledBinarized) {
+              const rng = createRng(deriveSeed(binarizeSeed, LABELED_STREAM, this.step));
+              binarizeInto(labeledImages, labeledBinarized, rng, labeledImages.length);
+              labeledImages = labeledBinarized;
+            }
+            labeled = { images: labeledImages, labels: labeledStream.batchLabels };
+          }
           const where = `epoch ${epoch}, batch ${stepInEpoch + 1} of ${stepsPerEpoch}`;
-          await this.runStep({ images, labels: batcher.batchLabels }, rows, where);
+          await this.runStep({ images, labels: batcher.batchLabels, labeled }, rows, where);
           stepInEpoch++;
           options.onSubmit?.(this.step, epoch, stepInEpoch, stepsPerEpoch);
         }
@@ -641,6 +706,9 @@ function abortReason(signal: AbortSignal, nextStep: number): Error {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason : new Error(`fit: aborted before step ${nextStep}`);
 }
+
+/** Stream number of the labeled examples' order and binarization (derived from the seed). */
+const LABELED_STREAM = 0x1abe1;
 
 /** A failure while training on the GPU, naming the step or phase (and a lost device's last work). */
 export class TrainingError extends Error {

@@ -1,6 +1,8 @@
-// Data loaders: IDX files (MNIST format), the synthetic 2-D sets, batching and binarizing.
+// Data loaders: IDX files (MNIST format), the synthetic 2-D sets, batching and binarizing, and
+// the labeled subset of semi-supervised training.
 import {
   Batcher,
+  CyclicBatcher,
   binarizeInto,
   createBinarizer,
   createRng,
@@ -9,11 +11,14 @@ import {
   fetchIdxDataset,
   generateSynthetic,
   IdxFormatError,
+  labeledSubset,
   parseIdxImages,
   parseIdxLabels,
   SYNTHETIC_NAMES,
   syntheticLogDensity,
+  type Dataset,
   type IdxDataset,
+  type LabeledSplit,
   type SyntheticData,
 } from 'webgpu-vae';
 
@@ -56,4 +61,25 @@ export async function idxExample(images: Uint8Array, labels: Uint8Array): Promis
     if (e instanceof IdxFormatError) console.error(e.message);
     throw e;
   }
+}
+
+/**
+ * Semi-supervised training data (objective 'm2'): 100 labeled examples, 10 per class chosen by a
+ * seed, the rest unlabeled; the labeled ones are cycled 64 per step at their own pace.
+ */
+export function semiSupervisedExample(train: IdxDataset): Dataset {
+  const D = train.rows * train.cols;
+  const split: LabeledSplit = labeledSubset(train.labels, 100, 10, 1);
+  const rows = (idx: Uint32Array): Dataset => ({
+    images: Float32Array.from(
+      { length: idx.length * D },
+      (_, i) => train.images[idx[Math.floor(i / D)]! * D + (i % D)]!,
+    ),
+    labels: Float32Array.from(idx, (i) => train.labels[i]!),
+    count: idx.length,
+  });
+  const labeled = rows(split.labeled);
+  const stream = new CyclicBatcher(labeled.images, D, 64, 1, labeled.labels);
+  stream.fill(0); // the labeled rows of step 0: stream.batch, stream.batchLabels
+  return { ...rows(split.unlabeled), labeled }; // Trainer.fit reads `labeled` beside each batch
 }

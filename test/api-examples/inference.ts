@@ -43,6 +43,14 @@ export async function inferenceExample(images: Float32Array, url: string): Promi
       rows: 2,
     });
   }
+  // Semi-supervised M2 (objective 'm2'): the classifier q(y|x), and each input's style (its code
+  // under its predicted label) decoded under every label.
+  if (vae.config.objective.kind === 'm2') {
+    const probs = await vae.classify(images, 2); // (2, classes)
+    const { predicted, images: styles } = await vae.styleTransfer(images, 2);
+    results.push({ codes: probs, images: styles, rows: styles.length / vae.config.inputSize });
+    console.log(`predicted ${Array.from(predicted).join(', ')}`);
+  }
   // Inpainting: the bottom half of both images missing (1), completed in 20 passes.
   const D = vae.config.inputSize;
   const mask = Float32Array.from({ length: 2 * D }, (_, i) => (i % D >= D / 2 ? 1 : 0));

@@ -8,7 +8,7 @@ import {
   prepareSliceCols,
   prepareSliceColsBackward,
 } from '../../kernels/columns.js';
-import { prepareGatherRows, prepareOneHot } from '../../kernels/gather.js';
+import { prepareClassCycle, prepareGatherRows, prepareOneHot } from '../../kernels/gather.js';
 import { asProgram } from '../../gpu/program.js';
 import { defineOp, type Graph, type Tensor, type TensorMap } from '../graph.js';
 import { matmulOp } from './dense.js';
@@ -192,6 +192,29 @@ export const oneHotOp = defineOp<{ labels: Tensor }, { y: Tensor }, { classes: n
 /** One-hot rows (R, classes) of integer labels (R). */
 export function oneHot(g: Graph, name: string, labels: Tensor, classes: number): Tensor {
   return g.add(oneHotOp, name, { labels }, { y: [labels.size, classes] }, { classes }).out.y;
+}
+
+/** y (R): r mod classes, the labels 0 … classes−1 in turn; no inputs, no gradient. */
+export const classCycleOp = defineOp<Record<string, never>, { y: Tensor }, { classes: number }>({
+  type: 'class_cycle',
+  async prepare({ rt, buffer }, op) {
+    return asProgram(
+      await prepareClassCycle(rt, {
+        out: buffer(op.out.y),
+        rows: op.out.y.size,
+        classes: op.attrs.classes,
+        label: op.name,
+      }),
+    );
+  },
+});
+
+/**
+ * Labels (examples·classes): every class in turn for each of `examples` examples (row
+ * e·classes + c is class c), to score each example under every label in one graph.
+ */
+export function everyClass(g: Graph, name: string, examples: number, classes: number): Tensor {
+  return g.add(classCycleOp, name, {}, { y: [examples * classes] }, { classes }).out.y;
 }
 
 /**
