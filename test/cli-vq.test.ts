@@ -181,7 +181,7 @@ describe('vq from the CLI', () => {
     expect(summary.perplexity).toBeLessThanOrEqual(summary.codesInUse + 1e-6);
     expect(ev.stderr).toMatch(/codes: perplexity [\d.]+, \d+ of 16 in use/);
 
-    // Refused before the GPU is set up, so in this process (no CLI start-up to wait for).
+    // Refused before any weights reach the GPU; run in this process (no CLI start-up to wait for).
     const sample = parseCliArgs(['sample', '--checkpoint', ckpt, '--out', out]);
     if (sample.command !== 'sample') throw new Error('expected sample');
     await expect(runCommand(sample, { argv: [] })).rejects.toThrow(

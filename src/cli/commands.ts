@@ -578,17 +578,18 @@ async function evaluate(o: EvalOptions): Promise<void> {
 
 async function sample(o: SampleOptions): Promise<void> {
   const out = new Output(o.json);
+  // The runtime first, as every command: without the webgpu package that is the message to see.
+  const rt = await runtime(o.adapter, out);
   const ckpt = await readCheckpointFile(o.checkpoint);
-  // Checked before the GPU is set up.
   const described = ckpt.config as
     { posterior?: { kind?: unknown }; prior?: { kind?: unknown } } | undefined;
   if (described?.posterior?.kind === 'vq' && described.prior?.kind !== 'made') {
+    rt.device.destroy();
     throw new Error(
       `${o.checkpoint}: a vq model samples from a prior over its codes, and this checkpoint has ` +
         `none (${PRIOR_HINT}); its reconstructions: ${PROGRAM} reconstruct --checkpoint ${o.checkpoint}`,
     );
   }
-  const rt = await runtime(o.adapter, out);
   const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
   if (model.config.condition.kind === 'quadrants') {
     model.destroy();
