@@ -2,14 +2,13 @@
 // model (condition 'quadrants', the CVAE of Sohn et al. 2015) with VaeInference.complete, drawn as
 // rows of original | observed | one or more completions, with the completions' missing-pixel error.
 import { join } from 'node:path';
-import { readCheckpointFile } from '../checkpoint/file.js';
 import { VaeInference } from '../vae/inference.js';
 import { missingPixelBce } from '../vae/inpaint.js';
-import { VaeModel } from '../vae/model.js';
+import type { VaeModel } from '../vae/model.js';
 import type { CompleteCliOptions } from './args.js';
-import { loadSplits, resolveDataSource } from './data.js';
 import { markMissing, writeTileRows } from './inpaint.js';
-import { Output, round, runtime } from './output.js';
+import { Output, round } from './output.js';
+import { openTestRun } from './test-run.js';
 
 /** A completion model's check, naming the checkpoint and what to train instead. */
 export function checkCompletionModel(model: VaeModel, source: string, command: string): void {
@@ -63,20 +62,10 @@ export async function writeCompletions(
 
 export async function complete(o: CompleteCliOptions): Promise<void> {
   const out = new Output(o.json);
-  const ckpt = await readCheckpointFile(o.checkpoint);
-  const data = await loadSplits(resolveDataSource(o.dataset, o.data));
-  out.log(`data: ${data.source}`);
-  const D = data.side * data.side;
-  const rows = Math.min(o.count, data.test.count);
-  const rt = await runtime(o.adapter, out);
-  const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
+  const run = await openTestRun(o, out);
+  const { data, rows, rt, model } = run;
   try {
     checkCompletionModel(model, o.checkpoint, 'complete');
-    if (model.config.inputSize !== D) {
-      throw new Error(
-        `${o.checkpoint}: the model takes ${model.config.inputSize} values per image, the data has ${D}`,
-      );
-    }
     // --out names the PNG, or a folder for complete.png (as the other commands' --out DIR).
     const path = o.out.endsWith('.png') ? o.out : join(o.out, 'complete.png');
     const bce = await writeCompletions(model, data.test.images, rows, data.side, {
@@ -97,7 +86,6 @@ export async function complete(o: CompleteCliOptions): Promise<void> {
       adapter: rt.info.name,
     });
   } finally {
-    model.destroy();
-    rt.device.destroy();
+    run.destroy();
   }
 }

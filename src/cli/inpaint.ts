@@ -3,16 +3,14 @@
 // missing-pixel error before and after the passes.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { readCheckpointFile } from '../checkpoint/file.js';
 import { createRng, type Rng } from '../data/rng.js';
 import { imageGrid } from '../image/grid.js';
 import { encodePngSync } from '../image/png-node.js';
 import { VaeInference } from '../vae/inference.js';
 import { missingPixelBce } from '../vae/inpaint.js';
-import { VaeModel } from '../vae/model.js';
 import type { InpaintCliOptions, MaskKind } from './args.js';
-import { loadSplits, resolveDataSource } from './data.js';
-import { Output, round, runtime } from './output.js';
+import { Output, round } from './output.js';
+import { openTestRun } from './test-run.js';
 
 /**
  * One mask per row (rows, side²), 1 where missing: a quadrant, a block with sides in
@@ -67,20 +65,10 @@ export function markMissing(x: Float32Array, mask: Float32Array): Float32Array {
 
 export async function inpaint(o: InpaintCliOptions): Promise<void> {
   const out = new Output(o.json);
-  const ckpt = await readCheckpointFile(o.checkpoint);
-  const data = await loadSplits(resolveDataSource(o.dataset, o.data));
-  out.log(`data: ${data.source}`);
-  const D = data.side * data.side;
-  const rows = Math.min(o.count, data.test.count);
-  const rt = await runtime(o.adapter, out);
-  const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
+  const run = await openTestRun(o, out);
+  const { data, D, rows, rt, model } = run;
   const inference = VaeInference.create(model);
   try {
-    if (model.config.inputSize !== D) {
-      throw new Error(
-        `${o.checkpoint}: the model takes ${model.config.inputSize} values per image, the data has ${D}`,
-      );
-    }
     if (model.config.condition.kind !== 'none') {
       throw new Error(`${o.checkpoint}: inpaint takes unconditioned models (condition 'none')`);
     }
@@ -122,7 +110,6 @@ export async function inpaint(o: InpaintCliOptions): Promise<void> {
     });
   } finally {
     inference.destroy();
-    model.destroy();
-    rt.device.destroy();
+    run.destroy();
   }
 }

@@ -3,31 +3,19 @@
 // What a vq model can draw until a prior over its codes is trained.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCheckpointFile } from '../checkpoint/file.js';
 import { imageGrid } from '../image/grid.js';
 import { encodePngSync } from '../image/png-node.js';
 import { VaeInference } from '../vae/inference.js';
-import { VaeModel } from '../vae/model.js';
 import type { ReconstructOptions } from './args.js';
-import { loadSplits, resolveDataSource } from './data.js';
-import { Output, runtime } from './output.js';
+import { Output } from './output.js';
+import { openTestRun } from './test-run.js';
 
 export async function reconstructImages(o: ReconstructOptions): Promise<void> {
   const out = new Output(o.json);
-  const ckpt = await readCheckpointFile(o.checkpoint);
-  const data = await loadSplits(resolveDataSource(o.dataset, o.data));
-  out.log(`data: ${data.source}`);
-  const D = data.side * data.side;
-  const rows = Math.min(o.count, data.test.count);
-  const rt = await runtime(o.adapter, out);
-  const model = VaeModel.fromDecoded(rt, ckpt, o.checkpoint);
+  const run = await openTestRun(o, out);
+  const { data, D, rows, rt, model } = run;
   const inference = VaeInference.create(model);
   try {
-    if (model.config.inputSize !== D) {
-      throw new Error(
-        `${o.checkpoint}: the model takes ${model.config.inputSize} values per image, the data has ${D}`,
-      );
-    }
     const x = data.test.images.slice(0, rows * D);
     const labels = data.test.labels ? Array.from(data.test.labels).slice(0, rows) : undefined;
     if (model.config.condition.kind === 'label' && !labels) {
@@ -51,7 +39,6 @@ export async function reconstructImages(o: ReconstructOptions): Promise<void> {
     out.finish('reconstruct', [path], { count: rows, adapter: rt.info.name });
   } finally {
     inference.destroy();
-    model.destroy();
-    rt.device.destroy();
+    run.destroy();
   }
 }
