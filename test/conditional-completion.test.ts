@@ -156,6 +156,11 @@ describe('conditional completion config', () => {
       { prior: { kind: 'conditional', activation: 'swish' } },
       /prior\.activation "swish" is unknown/,
     ],
+    // Own keys of the activation table only: 'toString' is `in` every object.
+    [
+      { prior: { kind: 'conditional', activation: 'toString' } },
+      /prior\.activation "toString" is unknown/,
+    ],
   ])('rejects %j', (more, error) => {
     expect(() => resolveVaeConfig({ ...completion(1), ...more } as unknown as VaeConfig)).toThrow(
       error,

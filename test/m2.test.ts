@@ -223,7 +223,7 @@ describe('M2 in float64', () => {
       /objective\.classifier\.hiden is unknown \(did you mean objective\.classifier\.hidden\?/,
     );
     expect(bad({ kind: 'm2', classifier: { activation: 'nope' } })).toThrow(
-      /objective\.classifier\.activation 'nope' is unknown/,
+      /objective\.classifier\.activation "nope" is unknown/,
     );
     expect(bad({ kind: 'm2' }, { condition: { kind: 'none' } })).toThrow(
       /objective\.kind 'm2' needs condition\.kind 'label'/,

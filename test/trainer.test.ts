@@ -301,7 +301,7 @@ describe('trainer and model errors', () => {
     );
     expect(() =>
       resolveVaeConfig({ ...twoD, encoder: { hidden: [4], activation: 'swish' as never } }),
-    ).toThrow(/encoder\.activation 'swish' is unknown/);
+    ).toThrow(/encoder\.activation "swish" is unknown/);
     expect(() => resolveVaeConfig({ ...twoD, likelihood: { kind: 'gaussian', sigma: 0 } })).toThrow(
       /sigma/,
     );

@@ -1,6 +1,8 @@
 // Checks shared by every section of the model description: each failure is an Error whose message
 // starts with "vae config:" and names the field by its path (e.g. `encoder.conv[1].stride`).
 
+import { ACTIVATIONS, type Activation } from '../kernels/activation-codes.js';
+
 export function fail(message: string): never {
   throw new Error(`vae config: ${message}`);
 }
@@ -96,4 +98,20 @@ export function checkKind(
     );
   }
   return kind;
+}
+
+function isActivation(name: string): name is Activation {
+  // Own keys only: 'toString' is `in` every object.
+  return Object.hasOwn(ACTIVATIONS, name);
+}
+
+/** An activation's name (a key of ACTIVATIONS) at `path`, `fallback` when absent. */
+export function checkActivation(path: string, value: unknown, fallback: Activation): Activation {
+  const name = value ?? fallback;
+  if (typeof name !== 'string' || !isActivation(name)) {
+    fail(
+      `${path} ${JSON.stringify(name)} is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
+    );
+  }
+  return name;
 }

@@ -2,9 +2,9 @@
 // ConvTranspose2d layers, activation) with their shape checks, and the parameter list the whole
 // model implies: PyTorch-style names and weight shapes in module order, so checkpoints load into
 // the twin `torch.nn.Module` with `load_state_dict`.
-import { ACTIVATIONS, type Activation } from '../kernels/activation-codes.js';
+import type { Activation } from '../kernels/activation-codes.js';
 import type { Likelihood } from '../kernels/likelihood.js';
-import { checkFields, checkObject, checkSize, fail } from './fields.js';
+import { checkActivation, checkFields, checkObject, checkSize, fail } from './fields.js';
 import type { ConditionWidths } from './sections.js';
 
 /** Dense layers: the part the encoder and decoder sections share. */
@@ -96,13 +96,7 @@ function resolveMlp(
 ): { hidden: number[]; activation: Activation } {
   if (!Array.isArray(raw.hidden)) fail(`${path}.hidden must be an array of layer widths`);
   const hidden = raw.hidden.map((h, i) => checkSize(`${path}.hidden[${i}]`, h));
-  const activation = (raw.activation ?? 'relu') as Activation;
-  if (!(activation in ACTIVATIONS)) {
-    fail(
-      `${path}.activation '${String(activation)}' is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
-    );
-  }
-  return { hidden, activation };
+  return { hidden, activation: checkActivation(`${path}.activation`, raw.activation, 'relu') };
 }
 
 export function resolveLikelihood(raw: unknown): Likelihood {

@@ -16,8 +16,15 @@ import { concatCols, everyClass, oneHot, sliceCols } from '../../graph/ops/selec
 import { softmax, softmaxCrossEntropy, softmaxEntropy } from '../../graph/ops/softmax.js';
 import { reduceRows, repeatRows, total, view } from '../../graph/ops/util.js';
 import { subtract } from '../../graph/ops/elementwise.js';
-import { ACTIVATIONS, type Activation } from '../../kernels/activation-codes.js';
-import { checkFields, checkNumber, checkObject, checkSize, fail } from '../fields.js';
+import type { Activation } from '../../kernels/activation-codes.js';
+import {
+  checkActivation,
+  checkFields,
+  checkNumber,
+  checkObject,
+  checkSize,
+  fail,
+} from '../fields.js';
 import {
   convChain,
   convParams,
@@ -148,12 +155,11 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
       checkFields(cl, at, ['hidden', 'activation', 'conv']);
       const hidden = cl.hidden ?? resolved.classifier.hidden;
       if (!Array.isArray(hidden)) fail(`${at}.hidden must be an array of layer widths`);
-      const activation = (cl.activation ?? resolved.classifier.activation) as Activation;
-      if (!(activation in ACTIVATIONS)) {
-        fail(
-          `${at}.activation '${String(activation)}' is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
-        );
-      }
+      const activation = checkActivation(
+        `${at}.activation`,
+        cl.activation,
+        resolved.classifier.activation,
+      );
       resolved.classifier = {
         hidden: hidden.map((h, i) => checkSize(`${at}.hidden[${i}]`, h)),
         activation,

@@ -16,8 +16,8 @@ import { reparamOp } from '../../graph/ops/latent.js';
 import { concatCols, sliceCols } from '../../graph/ops/select.js';
 import { reduceRows, repeatRows } from '../../graph/ops/util.js';
 import type { Graph, Tensor } from '../../graph/graph.js';
-import { ACTIVATIONS, type Activation } from '../../kernels/activation-codes.js';
-import { checkSize, fail } from '../fields.js';
+import type { Activation } from '../../kernels/activation-codes.js';
+import { checkActivation, checkSize, fail } from '../fields.js';
 import { linearLayer } from '../modules.js';
 import { linearParams, type LinearSpec, type ParameterSpec } from '../layers.js';
 import type { BuildContext, PosteriorGraph, PosteriorKind } from '../sections.js';
@@ -193,13 +193,8 @@ export const iafPosterior: PosteriorKind<IafPosteriorConfig> = {
       raw.context === undefined
         ? model.latentSize
         : checkSize(`${path}.context`, raw.context, 1 << 14);
-    const activation = raw.activation ?? 'elu';
-    if (typeof activation !== 'string' || !(activation in ACTIVATIONS)) {
-      fail(
-        `${path}.activation ${JSON.stringify(activation)} is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
-      );
-    }
-    return { kind: 'iaf', steps, hidden, context, activation: activation as Activation };
+    const activation = checkActivation(`${path}.activation`, raw.activation, 'elu');
+    return { kind: 'iaf', steps, hidden, context, activation };
   },
   heads(c, model, inSize): LinearSpec[] {
     const Z = model.latentSize;

@@ -3,8 +3,8 @@
 // prior network. With the diagonal posterior the KL is the closed form between two Gaussians
 // (kl_gaussians, gradients to both sides); other posteriors use log q − log p.
 import { gaussianLogDensity } from '../../graph/ops/density.js';
-import { ACTIVATIONS, type Activation } from '../../kernels/activation-codes.js';
-import { checkSize, fail } from '../fields.js';
+import type { Activation } from '../../kernels/activation-codes.js';
+import { checkActivation, checkSize, fail } from '../fields.js';
 import { linearChain, linearParams, type LinearSpec } from '../layers.js';
 import { linearLayer } from '../modules.js';
 import type { ModelShape, PriorKind } from '../sections.js';
@@ -50,13 +50,8 @@ export const conditionalPrior: PriorKind<ConditionalPriorConfig> = {
       fail(`${path}.hidden must be an array of layer widths, got ${JSON.stringify(hiddenRaw)}`);
     }
     const hidden = hiddenRaw.map((w, i) => checkSize(`${path}.hidden[${i}]`, w, 1 << 14));
-    const activation = raw.activation ?? 'relu';
-    if (typeof activation !== 'string' || !(activation in ACTIVATIONS)) {
-      fail(
-        `${path}.activation ${JSON.stringify(activation)} is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
-      );
-    }
-    return { kind: 'conditional', hidden, activation: activation as Activation };
+    const activation = checkActivation(`${path}.activation`, raw.activation, 'relu');
+    return { kind: 'conditional', hidden, activation };
   },
   params(c, model, contextWidth) {
     const l = conditionalPriorLayers(c, model, contextWidth);

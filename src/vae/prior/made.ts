@@ -9,9 +9,9 @@ import { maskedLinear } from '../../graph/ops/dense.js';
 import { oneHot } from '../../graph/ops/select.js';
 import { view } from '../../graph/ops/util.js';
 import type { Graph, Tensor } from '../../graph/graph.js';
-import { ACTIVATIONS, type Activation } from '../../kernels/activation-codes.js';
+import type { Activation } from '../../kernels/activation-codes.js';
 import type { ResolvedVaeConfig } from '../config.js';
-import { checkSize, fail } from '../fields.js';
+import { checkActivation, checkSize, fail } from '../fields.js';
 import type { LinearSpec, ParameterSpec } from '../layers.js';
 import type { PriorKind } from '../sections.js';
 
@@ -145,13 +145,8 @@ export const madePrior: PriorKind<MadePriorConfig> = {
       }
       hidden = raw.hidden.map((w, i) => checkSize(`${path}.hidden[${i}]`, w, 1 << 14));
     }
-    const activation = raw.activation ?? 'relu';
-    if (typeof activation !== 'string' || !(activation in ACTIVATIONS)) {
-      fail(
-        `${path}.activation ${JSON.stringify(activation)} is unknown (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
-      );
-    }
-    return { kind: 'made', hidden: [...hidden], activation: activation as Activation };
+    const activation = checkActivation(`${path}.activation`, raw.activation, 'relu');
+    return { kind: 'made', hidden: [...hidden], activation };
   },
   check(c, config, path) {
     const s = codeShape(config, path);
