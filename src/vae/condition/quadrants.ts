@@ -12,6 +12,7 @@ import { concatCols } from '../../graph/ops/select.js';
 import { repeatRows } from '../../graph/ops/util.js';
 import { checkNumber, fail } from '../fields.js';
 import { scoreMissing } from '../masking/graph.js';
+import { imageShapeOf } from '../masking/kinds.js';
 import type { ConditionKind, ModelShape } from '../sections.js';
 
 /**
@@ -43,16 +44,6 @@ export function quadrantsPattern(c: QuadrantsConditionConfig): MaskPattern {
   return { kind: 'quadrants', missing: MISSING[c.observed] };
 }
 
-/** (C, H, W) of the image: inputShape, else a square single-channel image; undefined if neither. */
-function imageShape(model: {
-  inputSize: number;
-  inputShape?: readonly [number, number, number] | undefined;
-}): [number, number, number] | undefined {
-  if (model.inputShape) return [...model.inputShape];
-  const side = Math.round(Math.sqrt(model.inputSize));
-  return side * side === model.inputSize ? [1, side, side] : undefined;
-}
-
 export const quadrantsCondition: ConditionKind<QuadrantsConditionConfig> = {
   kind: 'quadrants',
   fields: ['observed', 'fill'],
@@ -66,7 +57,7 @@ export const quadrantsCondition: ConditionKind<QuadrantsConditionConfig> = {
     return { kind: 'quadrants', observed, fill: checkNumber(`${path}.fill`, raw.fill ?? -1) };
   },
   check(c, path, model) {
-    const shape = imageShape(model);
+    const shape = imageShapeOf(model.inputSize, model.inputShape);
     if (!shape || shape[1] < 2 || shape[2] < 2) {
       fail(
         `${path}.kind 'quadrants' needs an image of at least 2×2: give inputShape [C, H, W] ` +
@@ -90,7 +81,7 @@ export const quadrantsCondition: ConditionKind<QuadrantsConditionConfig> = {
   build(ctx, c, inputs) {
     const g = ctx.g;
     const image = inputs['x_obs.image']!;
-    const shape = imageShape(ctx.config);
+    const shape = imageShapeOf(ctx.config.inputSize, ctx.config.inputShape);
     if (!shape) throw new Error(`graph: condition 'quadrants' has no image shape`);
     const missing = randomMask(g, 'x_obs.mask', image.rows, {
       pattern: quadrantsPattern(c),

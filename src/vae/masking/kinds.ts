@@ -136,18 +136,27 @@ export function maskPattern(c: RandomMaskingConfig): MaskPattern {
   }
 }
 
+/** The image's (C, H, W): inputShape, else [1, s, s] for a square inputSize; else undefined. */
+export function imageShapeOf(
+  inputSize: number,
+  inputShape: readonly [number, number, number] | undefined,
+): [number, number, number] | undefined {
+  if (inputShape) return [...inputShape];
+  const side = Math.round(Math.sqrt(inputSize));
+  return side * side === inputSize ? [1, side, side] : undefined;
+}
+
 /**
- * The (C, H, W) masks are drawn on: inputShape, else [1, s, s] for a square inputSize; pixel
- * dropout also works on any other size (as [1, 1, D]). Undefined where no shape fits.
+ * The (C, H, W) masks are drawn on: the image's shape (imageShapeOf); pixel dropout also works on
+ * any other size (as [1, 1, D]). Undefined where no shape fits.
  */
 export function maskImageShape(
   c: RandomMaskingConfig,
   inputSize: number,
   inputShape: readonly [number, number, number] | undefined,
 ): [number, number, number] | undefined {
-  if (inputShape) return [...inputShape];
-  const side = Math.round(Math.sqrt(inputSize));
-  if (side * side === inputSize) return [1, side, side];
+  const shape = imageShapeOf(inputSize, inputShape);
+  if (shape) return shape;
   return c.kind === 'pixels' ? [1, 1, inputSize] : undefined;
 }
 
