@@ -60,6 +60,7 @@ export { fillForward } from './kernels/fill.js';
 // ---- Model description: one JSON object, a section per part (see README) ----
 export {
   convVaePreset,
+  convVqPreset,
   MAX_LATENT_SIZE,
   MODEL_VERSION,
   mlpVaePreset,

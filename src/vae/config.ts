@@ -266,7 +266,7 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   }
   const model: ModelShape = {
     inputSize: checkSize('inputSize', raw.inputSize),
-    latentSize: checkSize('latentSize', raw.latentSize, MAX_LATENT_SIZE),
+    latentSize: checkSize('latentSize', raw.latentSize, maxLatentSize(raw.posterior)),
   };
   const encoder = resolveEncoder(raw.encoder);
   const decoder = resolveDecoder(raw.decoder);
@@ -275,12 +275,20 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   const masking = resolveSection<MaskingConfig>('masking', raw.masking, MASKINGS, 'none', model);
   const widths = encoderWidths(condition, masking, encoder.conv !== undefined, model);
   const posterior = resolveSection('posterior', raw.posterior, POSTERIORS, 'diagonal', model);
-  const inputShape = resolveGeometry(encoder, decoder, raw.inputShape, {
-    ...model,
-    latentSize: latentLayers(posterior, model)[0]!,
-    likelihood,
-    widths,
-  });
+  const inputShape = resolveGeometry(
+    encoder,
+    decoder,
+    raw.inputShape,
+    { ...model, latentSize: latentLayers(posterior, model)[0]!, likelihood, widths },
+    (grid) =>
+      POSTERIORS[posterior.kind]!.checkLayers?.(posterior, 'posterior', {
+        latentSize: model.latentSize,
+        encoder,
+        decoder,
+        grid,
+        widths,
+      }),
+  );
   const resolved: ResolvedVaeConfig = {
     version: 2,
     inputSize: model.inputSize,
@@ -318,6 +326,18 @@ export function resolveVaeConfig(config: VaeConfig): ResolvedVaeConfig {
   }
   OBJECTIVES[resolved.objective.kind]!.check?.(resolved.objective, resolved);
   return resolved;
+}
+
+/** The bound on latentSize: MAX_LATENT_SIZE, or what the raw posterior section's kind allows. */
+function maxLatentSize(raw: unknown): number {
+  if (typeof raw !== 'object' || raw === null) return MAX_LATENT_SIZE;
+  const section = raw as Record<string, unknown>;
+  // Own keys only: 'toString' is `in` every object.
+  const kind =
+    typeof section.kind === 'string' && Object.hasOwn(POSTERIORS, section.kind)
+      ? POSTERIORS[section.kind]
+      : undefined;
+  return kind?.maxLatentSize?.(section) ?? MAX_LATENT_SIZE;
 }
 
 /**
@@ -372,6 +392,8 @@ export interface VaeLayers {
    * full: those and encoder.lower).
    */
   heads: LinearSpec[];
+  /** The posterior's conv heads on the last encoder conv output (vq grid: encoder.ze). */
+  convHeads: ConvSpec[];
   decoderHidden: LinearSpec[];
   /** (C, h, w) the last dense output is viewed as, with deconv layers. */
   decoderReshape: [number, number, number] | undefined;
@@ -385,7 +407,8 @@ export interface VaeLayers {
  * The model's layers in module order:
  *   encoder.conv.0 … (Conv2d, activation; flattened), encoder.0 … encoder.{n-1} (hidden,
  *   activation), the posterior's heads (encoder.mu, encoder.logvar for the diagonal Gaussian, and
- *   encoder.lower after them for the full-covariance one),
+ *   encoder.lower after them for the full-covariance one; a vq grid's 1×1 Conv2d encoder.ze on
+ *   the last conv output instead),
  *   decoder.0 … decoder.{m-1} (hidden, activation), then either decoder.deconv.0 …
  *   (ConvTranspose2d on the last hidden output viewed as decoder.reshape; activation after all but
  *   the last) or decoder.out (logits or means), decoder.logsigma (gaussian-learned only).
@@ -416,7 +439,15 @@ export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
     widths.encoderFeatures;
   const encoderHidden = linearChain('encoder', encIn, config.encoder.hidden);
   const encOut = config.encoder.hidden.at(-1) ?? encIn;
-  const heads = POSTERIORS[config.posterior.kind]!.heads(config.posterior, config, encOut);
+  const posterior = POSTERIORS[config.posterior.kind]!;
+  const heads = posterior.heads(config.posterior, config, encOut);
+  const convHeads = lastConv
+    ? (posterior.convHeads?.(config.posterior, [
+        lastConv.outChannels,
+        lastConv.outHeight,
+        lastConv.outWidth,
+      ]) ?? [])
+    : [];
   const decIn = latentLayers(config.posterior, config)[0]! + widths.decoderFeatures;
   const decoderHidden = linearChain('decoder', decIn, config.decoder.hidden);
   const decOut = config.decoder.hidden.at(-1) ?? decIn;
@@ -430,6 +461,7 @@ export function vaeLayers(config: ResolvedVaeConfig): VaeLayers {
     encoderConv,
     encoderHidden,
     heads,
+    convHeads,
     decoderHidden,
     decoderReshape: dense ? undefined : reshape,
     decoderDeconv,
@@ -447,6 +479,7 @@ export function parameterSpecs(config: ResolvedVaeConfig): ParameterSpec[] {
   return [
     ...l.encoderConv.flatMap(convParams),
     ...[...l.encoderHidden, ...l.heads].flatMap(linearParams),
+    ...l.convHeads.flatMap(convParams),
     ...(POSTERIORS[config.posterior.kind]!.params?.(config.posterior, config) ?? []),
     ...l.decoderHidden.flatMap(linearParams),
     ...l.decoderDeconv.flatMap(convParams),
@@ -484,6 +517,50 @@ export function convVaePreset(latentSize = 20): VaeConfig {
     decoder: {
       hidden: [256, 64 * 7 * 7],
       reshape: [64, 7, 7],
+      deconv: [
+        { channels: 32, ...down },
+        { channels: 1, ...down },
+      ],
+      activation: 'relu',
+    },
+    likelihood: { kind: 'bernoulli' },
+  };
+}
+
+/**
+ * A conv VQ-VAE for 28×28 single-channel images (Bernoulli, relu): encoder Conv2d 1→32 (k4 s2 p1,
+ * 28→14), Conv2d 32→64 (14→7), the 1×1 Conv2d head encoder.ze 64→`dim`; each of the 7×7
+ * positions quantized to the nearest of `codes` codebook vectors (posterior.grid, latentSize
+ * dim·49) with EMA updates (decay 0.99) and dead-code restarts (threshold 0.9: without them the
+ * codes collapse onto one in the first steps on digits); decoder ConvTranspose2d dim→32 (7→14),
+ * ConvTranspose2d 32→1 (14→28) logits.
+ */
+export function convVqPreset(codes = 64, dim = 16): VaeConfig {
+  const down = { kernel: 4, stride: 2, padding: 1 };
+  return {
+    version: MODEL_VERSION,
+    inputSize: 784,
+    inputShape: [1, 28, 28],
+    latentSize: dim * 7 * 7,
+    encoder: {
+      conv: [
+        { channels: 32, ...down },
+        { channels: 64, ...down },
+      ],
+      hidden: [],
+      activation: 'relu',
+    },
+    posterior: {
+      kind: 'vq',
+      codes,
+      dim,
+      grid: true,
+      update: 'ema',
+      decay: 0.99,
+      restart: { threshold: 0.9 },
+    },
+    decoder: {
+      hidden: [],
       deconv: [
         { channels: 32, ...down },
         { channels: 1, ...down },

@@ -223,13 +223,15 @@ export function resolveDecoder(raw: unknown): ResolvedDecoderConfig {
 /**
  * Checks the conv geometry of resolved encoder/decoder sections against the input shape, fills in
  * inputShape (default [1, s, s] for inputSize s² with conv layers) and decoder.reshape, and
- * returns the input shape.
+ * returns the input shape. `afterEncoder` gets the last encoder conv layer's output (C, h, w)
+ * (undefined without conv layers) before the decoder is checked.
  */
 export function resolveGeometry(
   encoder: ResolvedEncoderConfig,
   decoder: ResolvedDecoderConfig,
   rawInputShape: unknown,
   ctx: Omit<LayerContext, 'inputShape'>,
+  afterEncoder?: (grid: [number, number, number] | undefined) => void,
 ): [number, number, number] | undefined {
   const D = ctx.inputSize;
   let inputShape: [number, number, number] | undefined;
@@ -248,6 +250,7 @@ export function resolveGeometry(
     }
     inputShape = [1, side, side];
   }
+  let grid: [number, number, number] | undefined;
   if (encoder.conv) {
     let [c, h, w] = inputShape!;
     c += ctx.widths.encoderChannels;
@@ -262,7 +265,9 @@ export function resolveGeometry(
       }
       [c, h, w] = [l.channels, oh, ow];
     });
+    grid = [c, h, w];
   }
+  afterEncoder?.(grid);
   if (decoder.deconv) resolveDeconv(decoder, decoder.deconv, inputShape!, ctx);
   return inputShape;
 }

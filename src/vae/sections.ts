@@ -10,7 +10,13 @@ import type { Graph, Tensor } from '../graph/graph.js';
 import type { Feed } from './build.js';
 import type { ResolvedVaeConfig } from './config.js';
 import type { Likelihood } from '../kernels/likelihood.js';
-import type { LinearSpec, ParameterSpec } from './layers.js';
+import type {
+  ConvSpec,
+  LinearSpec,
+  ParameterSpec,
+  ResolvedDecoderConfig,
+  ResolvedEncoderConfig,
+} from './layers.js';
 
 /** What a section may read of the model while it is resolved. */
 export interface ModelShape {
@@ -108,6 +114,23 @@ export interface PosteriorKind<
   /** Linear layers from the encoder's top features (inSize) to the posterior's parameters. */
   heads(c: C, model: ModelShape, inSize: number): LinearSpec[];
   /**
+   * Conv heads on the encoder's last conv output `grid` (C, h, w), declared after the linear heads
+   * (vq with `grid`: a 1×1 conv encoder.ze); absent: none.
+   */
+  convHeads?(c: C, grid: readonly [number, number, number]): ConvSpec[];
+  /**
+   * The largest latentSize the raw section allows (vq with `grid`: a whole conv grid's values);
+   * absent or undefined: MAX_LATENT_SIZE.
+   */
+  maxLatentSize?(raw: Readonly<Record<string, unknown>>): number | undefined;
+  /**
+   * Checks the encoder and decoder sections against the posterior once the encoder's geometry is
+   * known and before the decoder's is checked; it may fill in decoder.reshape (vq grid). `grid`:
+   * the last encoder conv layer's output (C, h, w), undefined without conv layers. Absent:
+   * nothing to check.
+   */
+  checkLayers?(c: C, path: string, layers: PosteriorLayers): void;
+  /**
    * Parameters of the posterior besides its heads (e.g. a flow's global u, w, b), declared after
    * the heads in module order; absent: none.
    */
@@ -131,6 +154,16 @@ export interface PosteriorKind<
   readonly density?: boolean;
   /** q(z|x) from the encoder's top features h (B, inSize). */
   build(ctx: BuildContext, c: C, h: Tensor, o: PosteriorOptions): PosteriorGraph;
+}
+
+/** What a posterior's checkLayers reads (and may complete) of the layer sections. */
+export interface PosteriorLayers {
+  readonly latentSize: number;
+  readonly encoder: ResolvedEncoderConfig;
+  /** Its reshape may be filled in. */
+  readonly decoder: ResolvedDecoderConfig;
+  readonly grid: readonly [number, number, number] | undefined;
+  readonly widths: ConditionWidths;
 }
 
 /** p(z) in a graph. */

@@ -2,6 +2,7 @@
 import {
   ACTIVATIONS,
   convVaePreset,
+  convVqPreset,
   MAX_LATENT_SIZE,
   MODEL_VERSION,
   mlpVaePreset,
@@ -69,6 +70,9 @@ export const completionVae: VaeConfig = { ...mlp, condition: leftHalf, prior: pr
 
 /** The conv VAE for 28×28 images, with 8 latent dimensions. */
 export const conv: VaeConfig = convVaePreset(8);
+
+/** The conv VQ-VAE: a 7×7 grid of 16-vectors, each one of 64 codes (encode gives 49 codes). */
+export const convVq: VaeConfig = convVqPreset(64, 16);
 
 export function describe(config: VaeConfig): string {
   const resolved: ResolvedVaeConfig = resolveVaeConfig(config); // throws naming a bad field

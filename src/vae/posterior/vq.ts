@@ -1,6 +1,8 @@
 // The vector-quantized posterior (VQ-VAE, van den Oord et al. 2017): the head encoder.ze emits
-// latentSize/D vectors of D values per example; each is replaced by its nearest codebook vector
-// e_k, composed from small ops (argmin_rows is the one new kernel of the assignment):
+// latentSize/D vectors of D values per example (with `grid`: a 1×1 conv head on the encoder's last
+// conv output, one vector per spatial position, NCHW -> rows of D by the layout op and back);
+// each is replaced by its nearest codebook vector e_k, composed from small ops (argmin_rows is
+// the one new kernel of the assignment):
 //   distances  ‖z‖² − 2·z·eᵀ + ‖e‖²   (a matmul, row sums of squares, broadcast adds)
 //   k          argmin over the codes (argmin_rows)
 //   z_q        one_hot(k)·E            (a matmul: the codebook's gradient is onehotᵀ·dz_q)
@@ -12,6 +14,7 @@
 // Laplace smoothing ε) and the codebook loss is only reported; with `restart` the codes whose EMA
 // count fell below a threshold then move onto random encoder outputs of the batch (vq_restart).
 import { matmulOp } from '../../graph/ops/dense.js';
+import { channelsFirst, channelsLast } from '../../graph/ops/layout.js';
 import { add, scale, subtract } from '../../graph/ops/elementwise.js';
 import {
   argminRows,
@@ -25,17 +28,19 @@ import { gatherRowsOp, oneHot } from '../../graph/ops/select.js';
 import { reduceRows, total, view } from '../../graph/ops/util.js';
 import type { Graph, Tensor } from '../../graph/graph.js';
 import { checkFields, checkNumber, checkObject, checkSize, fail } from '../fields.js';
-import { linearLayer } from '../modules.js';
-import type { LinearSpec, ParameterSpec } from '../layers.js';
+import { convLayer, linearLayer } from '../modules.js';
+import type { ConvSpec, LinearSpec, ParameterSpec } from '../layers.js';
 import type { BuildContext, ModelShape, PosteriorGraph, PosteriorKind } from '../sections.js';
 
 /**
  * A vector-quantized posterior (VQ-VAE): the head encoder.ze (latentSize outputs) read as
  * latentSize/dim vectors of `dim` values, each replaced by its nearest of `codes` codebook
  * vectors posterior.codebook (codes, dim). encode() returns `codes` (n, latentSize/dim), the code
- * indices as integer-valued floats, and `ze`; decode() takes code indices.
+ * indices as integer-valued floats, and `ze`; decode() takes code indices. With `grid`, the
+ * vectors are the positions of a conv grid (see `grid`, and convVqPreset).
  *
  * @example `{ kind: 'vq', codes: 512, dim: 64, beta: 0.25, update: 'ema', decay: 0.99 }`
+ * @example `{ kind: 'vq', codes: 64, dim: 16, grid: true }` on a 7×7 conv grid (latentSize 784)
  */
 export interface VqPosteriorConfig {
   /** The posterior's kind. */
@@ -62,10 +67,46 @@ export interface VqPosteriorConfig {
    * drawn on the GPU, and its EMA state restarts at count 1 and sum = that vector.
    */
   restart?: { threshold: number };
+  /**
+   * Quantize a conv grid (absent: false): a 1×1 Conv2d head encoder.ze maps the last encoder conv
+   * layer's output (C, h, w) to (dim, h, w), the vector at each of the h·w positions is quantized
+   * on its own, and the decoder's deconv layers start from the quantized (dim, h, w) grid. Needs
+   * encoder.conv without encoder.hidden, latentSize = dim·h·w, and decoder.deconv without
+   * decoder.hidden (decoder.reshape defaults to [dim, h, w]). Codes are (n, h·w), row-major.
+   */
+  grid?: boolean;
 }
 
 /** Most codebook vectors (indices are exact in f32 far beyond; the distance matrix is N×K). */
 export const MAX_CODES = 65536;
+
+/**
+ * The bound on latentSize with `grid` (it is the whole grid, dim·h·w: 64·7·7 = 3136); the default
+ * bound MAX_LATENT_SIZE is for dense codes.
+ */
+export const MAX_GRID_LATENT_SIZE = 65536;
+
+/** The 1×1 conv head encoder.ze of a grid on the last conv output (C, h, w), no activation. */
+function gridHead(c: VqPosteriorConfig, grid: readonly [number, number, number]): ConvSpec {
+  const [C, h, w] = grid;
+  return {
+    name: 'encoder.ze',
+    transposed: false,
+    inChannels: C,
+    outChannels: c.dim,
+    height: h,
+    width: w,
+    outHeight: h,
+    outWidth: w,
+    kernel: 1,
+    stride: 1,
+    padding: 0,
+    outputPadding: 0,
+    activated: false,
+  };
+}
+
+const list = (xs: readonly number[]) => `[${xs.join(', ')}]`;
 
 /** Latent vectors per example. */
 export function vectorsPerExample(c: VqPosteriorConfig, model: ModelShape): number {
@@ -132,8 +173,11 @@ function resolveRestart(
 
 export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
   kind: 'vq',
-  fields: ['codes', 'dim', 'beta', 'update', 'decay', 'epsilon', 'restart'],
+  fields: ['codes', 'dim', 'beta', 'update', 'decay', 'epsilon', 'restart', 'grid'],
   density: false,
+  // Any grid value but false: a wrong one is then named by resolve, not by the latentSize bound.
+  maxLatentSize: (raw) =>
+    raw.grid === undefined || raw.grid === false ? undefined : MAX_GRID_LATENT_SIZE,
   resolve(raw, path, model) {
     const codes = checkSize(`${path}.codes`, raw.codes, MAX_CODES);
     const dim = checkSize(`${path}.dim`, raw.dim, model.latentSize);
@@ -149,6 +193,10 @@ export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
     const epsilon = checkNumber(`${path}.epsilon`, raw.epsilon ?? 1e-5, 0);
     if (epsilon === 0) fail(`${path}.epsilon must be > 0, got 0`);
     const restart = resolveRestart(`${path}.restart`, raw.restart, update);
+    const grid = raw.grid ?? false;
+    if (typeof grid !== 'boolean') {
+      fail(`${path}.grid must be true or false, got ${JSON.stringify(grid)}`);
+    }
     return {
       kind: 'vq',
       codes,
@@ -158,10 +206,62 @@ export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
       decay,
       epsilon,
       ...(restart ? { restart } : {}),
+      ...(grid ? { grid: true } : {}),
     };
   },
-  heads(_c, model, inSize): LinearSpec[] {
-    return [{ name: 'encoder.ze', inSize, outSize: model.latentSize }];
+  heads(c, model, inSize): LinearSpec[] {
+    return c.grid ? [] : [{ name: 'encoder.ze', inSize, outSize: model.latentSize }];
+  },
+  convHeads: (c, grid) => (c.grid ? [gridHead(c, grid)] : []),
+  checkLayers(c, path, l) {
+    if (!c.grid) return;
+    const at = `${path}.grid`;
+    if (!l.grid) {
+      fail(`${at} quantizes the last encoder conv layer's output: it needs encoder.conv layers`);
+    }
+    if (l.encoder.hidden.length > 0) {
+      fail(
+        `${at}: the encoder.ze head reads the conv grid, so encoder.hidden must be [], got ` +
+          list(l.encoder.hidden),
+      );
+    }
+    if (l.widths.encoderFeatures > 0) {
+      fail(
+        `${at}: the condition or masking section adds ${l.widths.encoderFeatures} features at ` +
+          "the encoder's first dense layer, and a grid encoder has none (give them as channels)",
+      );
+    }
+    const [, h, w] = l.grid;
+    const size = c.dim * h * w;
+    if (l.latentSize !== size) {
+      fail(
+        `${at}: latentSize must be dim·h·w = ${c.dim}·${h}·${w} = ${size} (the last encoder conv ` +
+          `layer's ${h}×${w} grid of ${c.dim}-vectors), got ${l.latentSize}`,
+      );
+    }
+    if (!l.decoder.deconv) {
+      fail(`${at}: the decoder starts from the quantized grid: it needs decoder.deconv layers`);
+    }
+    if (l.decoder.hidden.length > 0) {
+      fail(
+        `${at}: decoder.deconv reads the quantized grid, so decoder.hidden must be [], got ` +
+          list(l.decoder.hidden),
+      );
+    }
+    if (l.widths.decoderFeatures > 0) {
+      fail(
+        `${at}: the condition adds ${l.widths.decoderFeatures} features at the decoder's first ` +
+          'dense layer, and a grid decoder has none',
+      );
+    }
+    const want: [number, number, number] = [c.dim, h, w];
+    if (!l.decoder.reshape) l.decoder.reshape = want;
+    else if (l.decoder.reshape.some((v, i) => v !== want[i])) {
+      fail(
+        `decoder.reshape ${list(l.decoder.reshape)} must be the quantized grid ${list(want)} ` +
+          `(${at}: dim, h, w)`,
+      );
+    }
   },
   params(c): ParameterSpec[] {
     const ema = c.update === 'ema';
@@ -189,7 +289,7 @@ export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
   },
   codeWidth: (c, model) => vectorsPerExample(c, model),
   decoderInput(ctx, c, code) {
-    // Code indices (R, n) -> their vectors (R, n·D).
+    // Code indices (R, n) -> their vectors (R, n·D) (grid: NCHW (R, D, h, w), n = h·w).
     const R = code.rows;
     const idx = view(ctx.g, code, [code.size], 'vq.codes.flat');
     const codebook = ctx.param('posterior.codebook');
@@ -200,7 +300,9 @@ export const vqPosterior: PosteriorKind<VqPosteriorConfig> = {
       { y: [idx.size, c.dim] },
       {},
     ).out.y;
-    return view(ctx.g, zq, [R, code.cols * c.dim], 'vq.zq.rows');
+    return c.grid
+      ? channelsFirst(ctx.g, 'vq.zq.nchw', zq, code.cols)
+      : view(ctx.g, zq, [R, code.cols * c.dim], 'vq.zq.rows');
   },
   build(ctx, c, h, o) {
     return buildVq(ctx, c, h, o.samples);
@@ -219,12 +321,24 @@ function buildVq(
     );
   }
   const g = ctx.g;
-  const [head] = vqPosterior.heads(c, ctx.config, h.cols) as [LinearSpec];
-  const ze = linearLayer(ctx, head, h, 'identity');
-  const B = ze.rows;
+  const B = h.rows;
   const n = vectorsPerExample(c, ctx.config);
   const N = B * n;
-  const flat = view(g, ze, [N, c.dim], 'vq.ze');
+  let ze: Tensor;
+  let flat: Tensor;
+  if (c.grid) {
+    // h: the last encoder conv layer's output (B, C, h, w); ze NCHW (B, D·n), flat (B·n, D).
+    if (h.shape.length !== 4) {
+      throw new Error(`graph: the vq grid reads a conv output (B, C, h, w), got ${h.toString()}`);
+    }
+    const head = gridHead(c, [h.shape[1]!, h.shape[2]!, h.shape[3]!]);
+    ze = convLayer(ctx, head, h, 'identity', [B, n * c.dim]);
+    flat = channelsLast(g, 'vq.ze', ze, c.dim, n);
+  } else {
+    const [head] = vqPosterior.heads(c, ctx.config, h.cols) as [LinearSpec];
+    ze = linearLayer(ctx, head, h, 'identity');
+    flat = view(g, ze, [N, c.dim], 'vq.ze');
+  }
   const codebook = ctx.param('posterior.codebook');
   const { idx } = nearestCodes(g, flat, codebook);
   const hot = oneHot(g, 'vq.onehot', idx, c.codes);
@@ -241,7 +355,9 @@ function buildVq(
     flat,
     stopGradient(g, 'vq.sg_delta', subtract(g, 'vq.delta', zq, flat)),
   );
-  const z = view(g, straight, [B, n * c.dim], 'vq.z.rows');
+  const z = c.grid
+    ? channelsFirst(g, 'vq.z.nchw', straight, n)
+    : view(g, straight, [B, n * c.dim], 'vq.z.rows');
   const codebookLoss = perExample(
     g,
     'vq.codebook_loss',
