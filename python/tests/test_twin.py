@@ -675,6 +675,73 @@ class VqTest(unittest.TestCase):
         self.assertFalse(torch.equal(net.posterior.ema.count, torch.ones(5)))
 
 
+class VqGridTest(unittest.TestCase):
+    """posterior 'vq' with grid (src/vae/posterior/vq.ts): the config checks, the module names
+    and order of the library's convVqPreset(32, 8), codes per position of the NCHW z_e."""
+    DOWN = {'kernel': 4, 'stride': 2, 'padding': 1}
+    PRESET = {'version': 2, 'inputSize': 784, 'inputShape': [1, 28, 28], 'latentSize': 8 * 49,
+              'encoder': {'conv': [{'channels': 32, **DOWN}, {'channels': 64, **DOWN}],
+                          'hidden': [], 'activation': 'relu'},
+              'posterior': {'kind': 'vq', 'codes': 32, 'dim': 8, 'grid': True},
+              'decoder': {'hidden': [], 'deconv': [{'channels': 32, **DOWN},
+                                                   {'channels': 1, **DOWN}]}}
+
+    def test_errors_name_the_field(self):
+        p = self.PRESET
+        for change, message in [
+            ({'posterior': {**p['posterior'], 'grid': 1}}, 'posterior.grid must be true or false'),
+            ({'encoder': {'hidden': []}},
+             "posterior.grid quantizes the last encoder conv layer's output"),
+            ({'encoder': {**p['encoder'], 'hidden': [64]}},
+             'so encoder.hidden must be [], got [64]'),
+            ({'latentSize': 8 * 48}, 'latentSize must be dim·h·w = 8·7·7 = 392'),
+            ({'decoder': {'hidden': [392]}}, 'it needs decoder.deconv layers'),
+            ({'decoder': {**p['decoder'], 'hidden': [392]}}, 'so decoder.hidden must be []'),
+            ({'decoder': {**p['decoder'], 'reshape': [2, 14, 14]}},
+             'decoder.reshape [2, 14, 14] must be the quantized grid [8, 7, 7]'),
+            ({'decoder': {'hidden': [], 'deconv': [{'channels': 1, **self.DOWN}]}},
+             'decoder.deconv: the last layer gives 1×14×14 per example, inputShape is 1×28×28'),
+            ({'condition': {'kind': 'label', 'classes': 10}},
+             "adds 10 features at the encoder's first dense layer"),
+            ({'condition': {'kind': 'label', 'classes': 10, 'inject': 'channels'}},
+             "adds 10 features at the decoder's first dense layer"),
+            ({'posterior': {'kind': 'vq', 'codes': 32, 'dim': 8}},
+             'latentSize must be an integer in [1, 256]'),
+        ]:
+            with self.assertRaises(ConfigError) as ctx:
+                resolve_config({**p, **change})
+            self.assertIn(message, str(ctx.exception))
+        r = resolve_config(p)
+        self.assertEqual(r.decoder_reshape, (8, 7, 7))
+        self.assertTrue(r.posterior['grid'])
+
+    def test_module_names_and_shapes_are_the_librarys(self):
+        net = VaeNet(self.PRESET)
+        self.assertEqual([(n, list(t.shape)) for n, t in net.state_dict().items()], [
+            ('encoder.conv.0.weight', [32, 1, 4, 4]), ('encoder.conv.0.bias', [32]),
+            ('encoder.conv.1.weight', [64, 32, 4, 4]), ('encoder.conv.1.bias', [64]),
+            ('encoder.ze.weight', [8, 64, 1, 1]), ('encoder.ze.bias', [8]),
+            ('posterior.codebook', [32, 8]),
+            ('decoder.deconv.0.weight', [8, 32, 4, 4]), ('decoder.deconv.0.bias', [32]),
+            ('decoder.deconv.1.weight', [32, 1, 4, 4]), ('decoder.deconv.1.bias', [1])])
+
+    def test_codes_per_position_and_decode_codes(self):
+        torch.manual_seed(6)
+        net = VaeNet(self.PRESET).double()
+        with torch.no_grad():
+            net.posterior.codebook.normal_()
+        x = torch.rand(2, 784, dtype=torch.float64)
+        out = objective(net, x)
+        ze = out['ze'].detach().reshape(2, 8, 49)
+        for b in range(2):
+            for p in (0, 6, 48):
+                d = ((ze[b, :, p][None] - net.posterior.codebook) ** 2).sum(1)
+                self.assertEqual(out['codes'][b, p].item(), d.argmin().item())
+        zq = net.posterior.codebook[out['codes']].transpose(1, 2).reshape(2, -1)
+        torch.testing.assert_close(out['z'], zq)
+        torch.testing.assert_close(net.decode_codes(out['codes'])[0], out['output'])
+
+
 class CheckpointTest(unittest.TestCase):
     def test_round_trip_with_adam_state(self):
         torch.manual_seed(5)

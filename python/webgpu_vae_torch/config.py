@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 ACTIVATIONS = ('identity', 'relu', 'leaky_relu', 'elu', 'tanh', 'sigmoid', 'softplus', 'gelu')
 MAX_LATENT_SIZE = 256
+# The latentSize bound of a vq grid (its latent values are the whole grid, dim·h·w).
+MAX_GRID_LATENT_SIZE = 65536
 MAX_IWAE_SAMPLES = 64
 
 V1_FIELDS = ('inputSize', 'inputShape', 'latentSize', 'encoder', 'decoder', 'likelihood', 'beta',
@@ -329,7 +331,7 @@ POSTERIOR_FIELDS = {'planar': ('kind', 'steps', 'amortized'),
                     'iaf': ('kind', 'steps', 'hidden', 'context', 'activation'),
                     'hierarchical': ('kind', 'lower', 'hidden'),
                     'vq': ('kind', 'codes', 'dim', 'beta', 'update', 'decay', 'epsilon',
-                           'restart')}
+                           'restart', 'grid')}
 
 
 def _iaf(post: dict, latent_size: Any) -> dict:
@@ -366,7 +368,8 @@ def _number(name: str, value: Any, minimum: float) -> float:
 def _vq(post: dict, latent_size: Any) -> dict:
     """'vq' (src/vae/posterior/vq.ts): codes K (required, [1, 65536]), dim D (required, dividing
     latentSize), beta (default 0.25), update 'loss' (default) or 'ema', decay in [0, 1) (default
-    0.99), epsilon > 0 (default 1e-5), restart {threshold in (0, 1)} (optional, 'ema' only)."""
+    0.99), epsilon > 0 (default 1e-5), restart {threshold in (0, 1)} (optional, 'ema' only),
+    grid (default false; true: a conv grid, checked against the layers in _check_grid)."""
     codes = _size('posterior.codes', post.get('codes'), MAX_VQ_CODES)
     Z = latent_size if _is_int(latent_size) else 1
     dim = _size('posterior.dim', post.get('dim'), max(1, Z))
@@ -400,7 +403,54 @@ def _vq(post: dict, latent_size: Any) -> dict:
             _fail('posterior.restart.threshold must be in (0, 1) (a restarted code starts at '
                   f'count 1), got {threshold:g}')
         r['restart'] = {'threshold': threshold}
+    grid = post.get('grid')
+    if grid is not None and not isinstance(grid, bool):
+        _fail(f'posterior.grid must be true or false, got {_dump(grid)}')
+    if grid:
+        r['grid'] = True
     return r
+
+
+def _is_grid(posterior: Any) -> bool:
+    """Whether a raw posterior section asks for a vq grid (any grid value but false or absent:
+    a wrong one is then named by _vq, not by the latentSize bound)."""
+    return (isinstance(posterior, dict) and posterior.get('kind') == 'vq'
+            and posterior.get('grid') not in (None, False))
+
+
+def _check_grid(r: 'VaeConfig', grid: Optional[tuple], dec: dict) -> None:
+    """A vq grid against the layers (src/vae/posterior/vq.ts checkLayers), once the encoder's
+    last conv output `grid` (C, h, w) is known; decoder.reshape must be (dim, h, w) if given."""
+    at = 'posterior.grid'
+    if grid is None:
+        _fail(f"{at} quantizes the last encoder conv layer's output: it needs encoder.conv "
+              'layers')
+    if r.encoder_hidden:
+        _fail(f'{at}: the encoder.ze head reads the conv grid, so encoder.hidden must be [], got '
+              f'[{", ".join(map(str, r.encoder_hidden))}]')
+    features = r.classes if r.classes and r.inject == 'dense' else 0
+    if features:
+        _fail(f'{at}: the condition or masking section adds {features} features at the '
+              "encoder's first dense layer, and a grid encoder has none (give them as channels)")
+    dim = r.posterior['dim']
+    _, h, w = grid
+    if r.latent_size != dim * h * w:
+        _fail(f'{at}: latentSize must be dim·h·w = {dim}·{h}·{w} = {dim * h * w} (the last '
+              f"encoder conv layer's {h}×{w} grid of {dim}-vectors), got {r.latent_size}")
+    if not dec.get('deconv'):
+        _fail(f'{at}: the decoder starts from the quantized grid: it needs decoder.deconv layers')
+    if r.decoder_hidden:
+        _fail(f'{at}: decoder.deconv reads the quantized grid, so decoder.hidden must be [], got '
+              f'[{", ".join(map(str, r.decoder_hidden))}]')
+    if r.decoder_features:
+        _fail(f"{at}: the condition adds {r.decoder_features} features at the decoder's first "
+              'dense layer, and a grid decoder has none')
+    want = (dim, h, w)
+    if dec.get('reshape') is not None:
+        reshape = _shape3('decoder.reshape', dec['reshape'])
+        if reshape != want:
+            _fail(f'decoder.reshape [{", ".join(map(str, reshape))}] must be the quantized grid '
+                  f'[{", ".join(map(str, want))}] ({at}: dim, h, w)')
 
 
 MASK_COMMON = ('fill', 'channels', 'loss')
@@ -588,6 +638,10 @@ def _resolve_conv(cfg: dict, r: VaeConfig) -> None:
                       f'padding {layer.padding}')
             c, h, w = layer.channels, oh, ow
         r.encoder_conv = conv
+    grid = None
+    if r.posterior.get('grid'):
+        _check_grid(r, (c, h, w) if conv else None, dec)
+        grid = (r.posterior['dim'], h, w)
     if deconv:
         if r.likelihood['kind'] == 'gaussian-learned':
             _fail("likelihood 'gaussian-learned' needs decoder.out: it cannot be used with "
@@ -599,7 +653,9 @@ def _resolve_conv(cfg: dict, r: VaeConfig) -> None:
         top = r.decoder_hidden[-1] if r.decoder_hidden else r.lower_size
         top_name = (f'decoder.hidden[{len(r.decoder_hidden) - 1}]' if r.decoder_hidden
                     else 'latentSize')
-        if dec.get('reshape') is not None:
+        if grid is not None:
+            reshape = grid  # the quantized grid (_check_grid)
+        elif dec.get('reshape') is not None:
             reshape = _shape3('decoder.reshape', dec['reshape'])
             n = reshape[0] * reshape[1] * reshape[2]
             if n != top:
@@ -673,7 +729,9 @@ def resolve_config(config: Any) -> VaeConfig:
     dec_hidden, dec_act = _mlp('decoder', config.get('decoder'), ('deconv', 'reshape', 'conv'))
     r = VaeConfig(
         input_size=_size('inputSize', config.get('inputSize')),
-        latent_size=_size('latentSize', config.get('latentSize'), MAX_LATENT_SIZE),
+        latent_size=_size('latentSize', config.get('latentSize'),
+                          MAX_GRID_LATENT_SIZE if _is_grid(config.get('posterior'))
+                          else MAX_LATENT_SIZE),
         encoder_hidden=enc_hidden, encoder_activation=enc_act,
         decoder_hidden=dec_hidden, decoder_activation=dec_act,
         likelihood=_likelihood(config.get('likelihood')),

@@ -17,8 +17,8 @@ vae-golden-completion.json (version-2 condition 'quadrants' with prior 'conditio
 quadrants observed: ELBO with the closed-form KL between the posterior and the prior network's
 Gaussian, IWAE k = 3, a conv encoder on two channels; and condition 'label' with a conditional
 prior on the one-hot label),
-vae-golden-vq.json (version-2 posterior 'vq', update 'loss' and 'ema'; its format is at
-run_vq_case) and
+vae-golden-vq.json (version-2 posterior 'vq', update 'loss' and 'ema', and a conv grid; its
+format is at run_vq_case) and
 vae-golden-m2.json (version-2 objective 'm2': a labeled and an unlabeled batch, their own format:
 labeledBatch L, batch U, alpha, xl, yl, xu, eps ((L + U·C)·Z), params, objective, labeledSum,
 ceSum, unlabeledSum, correct, nelbo (L + U·C), grads, adam; see run_m2_case).
@@ -588,7 +588,8 @@ def run_vq_case(name: str, cfg: dict, batch: int, seed0: int,
 
 def vq_cases() -> list:
     """Version-2 posterior 'vq' cases: codebook and commitment losses (update 'loss', sum) and
-    EMA updates (update 'ema', mean, Gaussian likelihood), awkward sizes."""
+    EMA updates (update 'ema', mean, Gaussian likelihood), awkward sizes; and a conv grid (a 1×1
+    conv head on a non-square 3×4 grid of 2-vectors, deconv layers from the quantized grid)."""
     return [
         run_vq_case('vq-loss-bernoulli-relu-tanh-sum', {
             'version': 2, 'inputSize': 7, 'latentSize': 6,
@@ -607,6 +608,20 @@ def vq_cases() -> list:
             'likelihood': {'kind': 'gaussian', 'sigma': 0.7},
             'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'mean'},
         }, batch=3, seed0=2100, make_x=normal),
+        # 1×5×7 -> 3×3×4 (conv) -> 2×3×4 (encoder.ze) -> deconv 3×4×5 -> 1×5×7.
+        run_vq_case('vq-grid-conv-loss-elu-tanh-bernoulli-sum', {
+            'version': 2, 'inputSize': 35, 'inputShape': [1, 5, 7], 'latentSize': 24,
+            'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
+                        'hidden': [], 'activation': 'elu'},
+            'decoder': {'hidden': [], 'deconv': [
+                {'channels': 3, 'kernel': 2},
+                {'channels': 1, 'kernel': 3, 'stride': 2, 'padding': 2}],
+                'activation': 'tanh'},
+            'posterior': {'kind': 'vq', 'codes': 5, 'dim': 2, 'beta': 0.3, 'update': 'loss',
+                          'grid': True},
+            'likelihood': {'kind': 'bernoulli'},
+            'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
+        }, batch=2, seed0=2200, make_x=uniform),
     ]
 
 

@@ -71,6 +71,10 @@ Posteriors (section `posterior`), K samples per example at rows b·K + k, c = lo
             vectors, summed over the processes), e_k = m_k / ((N_k + ε) / (ΣN + Kε) · ΣN); with
             restart {threshold}, codes with N_k < threshold then take a random row z of the batch:
             e_k = m_k = z, N_k = 1.
+            With grid, encoder.ze is a 1×1 Conv2d (no activation) on the last encoder conv output
+            (C, h, w) -> z_e (dim, h, w), NCHW; the vector at each position p (row-major) is one
+            vector (codes (B, h·w): row b·h·w + p of `flat`), z goes back to NCHW and the decoder's
+            deconv layers read it as (dim, h, w).
 """
 
 from __future__ import annotations
@@ -146,7 +150,11 @@ class VaeNet(nn.Module):
             prev = width
         Z1 = cfg.lower_size
         post = cfg.posterior
-        if post['kind'] == 'vq':
+        if post['kind'] == 'vq' and post.get('grid'):
+            # A 1×1 conv head on the last conv output (c channels): the library's grid head.
+            self.encoder['ze'] = nn.Conv2d(c, post['dim'], 1)
+            self.posterior = VqCodebook(post['codes'], post['dim'], post['update'] == 'ema')
+        elif post['kind'] == 'vq':
             self.encoder['ze'] = nn.Linear(prev, Z)
             self.posterior = VqCodebook(post['codes'], post['dim'], post['update'] == 'ema')
         else:
@@ -299,12 +307,16 @@ class VaeNet(nn.Module):
         z_q's values with the straight-through gradient to z_e."""
         D = self.config.posterior['dim']
         B = ze.shape[0]
-        flat = ze.reshape(-1, D)
+        grid = self.config.posterior.get('grid')
+        P = ze.shape[1] // D
+        # A grid's z_e is NCHW: position p's vector is channel d at (b, d, p).
+        flat = ze.reshape(B, D, P).transpose(1, 2).reshape(-1, D) if grid else ze.reshape(-1, D)
         codebook = self.posterior.codebook
         distances = ((flat.detach()[:, None, :] - codebook.detach()[None, :, :]) ** 2).sum(-1)
         idx = distances.argmin(1)
         zq = codebook[idx]
-        z = (flat + (zq - flat).detach()).reshape(B, -1)
+        z = flat + (zq - flat).detach()
+        z = z.reshape(B, P, D).transpose(1, 2).reshape(B, -1) if grid else z.reshape(B, -1)
         return {'codes': idx.reshape(B, -1), 'flat': flat, 'distances': distances, 'zq': zq,
                 'z': z}
 
@@ -338,8 +350,11 @@ class VaeNet(nn.Module):
     def decode_codes(self, codes: torch.Tensor, y: Optional[torch.Tensor] = None):
         """vq: code indices (R, n) -> decode() of their codebook vectors, as the library's
         decode(codes)."""
-        R = codes.shape[0]
-        return self.decode(self.posterior.codebook[codes.long().reshape(-1)].reshape(R, -1), y)
+        R, P = codes.shape
+        zq = self.posterior.codebook[codes.long().reshape(-1)]
+        if self.config.posterior.get('grid'):  # back to NCHW
+            return self.decode(zq.reshape(R, P, -1).transpose(1, 2).reshape(R, -1), y)
+        return self.decode(zq.reshape(R, -1), y)
 
     def gaussian_net(self, part: str, net: 'GaussianNet', x: torch.Tensor):
         """A hierarchy's conditional: mu, logvar from its hidden layers (part's activation)."""
@@ -377,6 +392,8 @@ class VaeNet(nn.Module):
                 h = torch.cat([h, planes], dim=1)
             for conv in self.encoder['conv']:
                 h = self._act('encoder', conv(h))
+            if cfg.posterior.get('grid'):  # vq: z_e (B, dim·h·w), NCHW
+                return {'ze': self.encoder['ze'](h).reshape(B, -1)}
             h = h.reshape(B, -1)
             if oh is not None and cfg.inject == 'dense':
                 h = torch.cat([h, oh], dim=1)
