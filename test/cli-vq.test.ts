@@ -13,6 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { readCheckpointFile } from '../src/checkpoint/file.js';
 import { parseCliArgs } from '../src/cli/args.js';
 import { runCommand } from '../src/cli/commands.js';
+import { modelConfig } from '../src/cli/model.js';
+import { convVqPreset, resolveVaeConfig } from '../src/vae/config.js';
 import { TEST_ADAPTERS } from './helpers/gpu.js';
 import { idxBytes } from './helpers/idx.js';
 import { freshSeed, makeRng } from './helpers/reference.js';
@@ -64,6 +66,30 @@ describe('train --posterior vq: flags', () => {
     expect(train('--posterior', 'vq', '--latent', '3').posterior).toMatchObject({ dim: 3 });
   });
 
+  it('--preset conv: the conv VQ-VAE (a 7×7 grid of codes), restarts by default with EMA', async () => {
+    const o = train('--preset', 'conv', '--posterior', 'vq', '--codes', '32');
+    expect(o.posterior).toEqual({
+      kind: 'vq',
+      codes: 32,
+      dim: 16,
+      update: 'ema',
+      beta: 0.25,
+      restart: 0.9,
+      grid: true,
+    });
+    const config = resolveVaeConfig(await modelConfig(o, 784));
+    expect(config).toEqual(resolveVaeConfig(convVqPreset(32, 16)));
+    const loss = train(
+      ...['--preset', 'conv', '--posterior', 'vq', '--code-dim', '5', '--vq-update', 'loss'],
+    );
+    expect(loss.posterior).toMatchObject({ dim: 5, update: 'loss', restart: undefined });
+    expect(resolveVaeConfig(await modelConfig(loss, 784))).toMatchObject({
+      latentSize: 5 * 49,
+      posterior: { kind: 'vq', dim: 5, update: 'loss', grid: true },
+      decoder: { hidden: [], reshape: [5, 7, 7] },
+    });
+  });
+
   it.each([
     [['--codes', '8'], /--codes applies only to --posterior vq \(got --posterior diagonal\)/],
     [['--posterior', 'full', '--commitment', '1'], /--commitment applies only to --posterior vq/],
@@ -75,6 +101,10 @@ describe('train --posterior vq: flags', () => {
     [['--posterior', 'vq', '--flow-steps', '2'], /--flow-steps applies only to the flows/],
     [['--posterior', 'vq', '--vq-update', 'loss', '--vq-restart', '0.1'], /--vq-restart needs/],
     [['--posterior', 'vq', '--vq-restart', '1'], /--vq-restart/],
+    [
+      ['--preset', 'conv', '--posterior', 'vq', '--latent', '8'],
+      /--latent does not apply to --preset conv --posterior vq/,
+    ],
   ])('train %j is refused', (args, message) => {
     expect(() => train(...args)).toThrow(message);
   });

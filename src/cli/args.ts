@@ -154,9 +154,16 @@ export type PosteriorChoice =
       beta: number;
       /** Dead-code restart threshold (update 'ema'); undefined: none. */
       restart: number | undefined;
+      /** --preset conv: the conv VQ-VAE, a 7×7 grid of `dim`-vectors (convVqPreset). */
+      grid?: true;
     };
 /** The vq posterior's settings when their flags are not given. */
 export const DEFAULT_VQ = { codes: 64, dim: 4, update: 'ema', beta: 0.25 } as const;
+/**
+ * With --preset conv (the 7×7 grid): --code-dim, and --vq-restart with EMA updates (without
+ * restarts the codes collapse onto one in the first steps on digits).
+ */
+export const DEFAULT_VQ_GRID = { dim: 16, restart: 0.9 } as const;
 /** Flow steps when --flow-steps is not given (the notes' settings: planar K = 8, IAF K = 4). */
 export const DEFAULT_FLOW_STEPS = { planar: 8, iaf: 4 } as const;
 
@@ -241,9 +248,9 @@ export const trainCommand = defineCommand({
   summary: 'train a VAE and write a checkpoint (after every epoch), samples and reconstructions',
   notes: [
     'Model: --preset mlp (the default; --latent, --hidden, --activation shape it) or --preset conv\n' +
-      '(the conv VAE for 28x28 images), or --config FILE with a full model description (the JSON\n' +
-      'VaeConfig of the library, e.g. the "config" of a checkpoint). --resume FILE continues a\n' +
-      'checkpoint with its own model.',
+      '(the conv VAE for 28x28 images; with --posterior vq the conv VQ-VAE: a 7x7 grid of codes),\n' +
+      'or --config FILE with a full model description (the JSON VaeConfig of the library, e.g.\n' +
+      'the "config" of a checkpoint). --resume FILE continues a checkpoint with its own model.',
     'Stopping: Ctrl-C (SIGINT, SIGTERM) ends the running step, writes the checkpoint and prints the\n' +
       'command that resumes (a second Ctrl-C quits at once). --resume FILE continues the run at the\n' +
       'step the checkpoint holds, with the batch order and noise it would have had: give the same\n' +
@@ -256,6 +263,7 @@ export const trainCommand = defineCommand({
     `${PROGRAM} train`,
     `${PROGRAM} train --epochs 1 --out /tmp/run`,
     `${PROGRAM} train --dataset fashion-mnist --preset conv --epochs 20`,
+    `${PROGRAM} train --preset conv --posterior vq --codes 64 --code-dim 16   # conv VQ-VAE`,
     `${PROGRAM} train --data ../shared/data/mnist --latent 2 --hidden 512,256 --save-every 100`,
     `${PROGRAM} train --config model.json --json > log.jsonl`,
     `${PROGRAM} train --objective iwae --samples 5 --binarize dynamic`,
@@ -347,7 +355,9 @@ export const trainCommand = defineCommand({
       kind: 'int',
       min: 1,
       max: MAX_LATENT_SIZE,
-      help: '--posterior vq: values D per code vector (dividing --latent: latent/D codes per example)',
+      help:
+        '--posterior vq: values D per code vector (dividing --latent: latent/D codes per example; ' +
+        `--preset conv: 7x7 codes per example, default ${DEFAULT_VQ_GRID.dim})`,
       defaultText: String(DEFAULT_VQ.dim),
     },
     'vq-update': {
@@ -361,7 +371,9 @@ export const trainCommand = defineCommand({
       min: 0,
       minExclusive: true,
       meta: 'T',
-      help: '--posterior vq, ema: restart codes whose EMA count is below T (0..1) on encoder outputs',
+      help:
+        '--posterior vq, ema: restart codes whose EMA count is below T (0..1) on encoder outputs ' +
+        `(--preset conv: default ${DEFAULT_VQ_GRID.restart})`,
     },
     commitment: {
       kind: 'number',
@@ -560,15 +572,24 @@ export const trainCommand = defineCommand({
           '--objective iwae needs the posterior density log q(z|x); --posterior vq has none',
         );
       }
-      const dim = v['code-dim'] ?? Math.min(DEFAULT_VQ.dim, v.latent);
-      if (v.latent % dim !== 0) {
+      const grid = v.preset === 'conv';
+      if (grid && given.has('latent')) {
+        throw error(
+          '--latent does not apply to --preset conv --posterior vq (its latent is a 7x7 grid of ' +
+            '--code-dim values)',
+        );
+      }
+      const dim =
+        v['code-dim'] ?? (grid ? DEFAULT_VQ_GRID.dim : Math.min(DEFAULT_VQ.dim, v.latent));
+      if (!grid && v.latent % dim !== 0) {
         throw error(
           `--code-dim ${dim} must divide --latent ${v.latent} (each example's latent values are ` +
             'read as latent/code-dim vectors)',
         );
       }
       const update = v['vq-update'] ?? DEFAULT_VQ.update;
-      const restart = v['vq-restart'];
+      const restart =
+        v['vq-restart'] ?? (grid && update === 'ema' ? DEFAULT_VQ_GRID.restart : undefined);
       if (restart !== undefined && update !== 'ema') {
         throw error('--vq-restart needs --vq-update ema (it reads the EMA counts of the codes)');
       }
@@ -584,6 +605,7 @@ export const trainCommand = defineCommand({
         update,
         beta: v.commitment ?? DEFAULT_VQ.beta,
         restart,
+        ...(grid ? { grid: true as const } : {}),
       };
     } else {
       const vqFlag = vqFlags.find((f) => given.has(f));

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseJsonStrict } from '../checkpoint/json-strict.js';
 import {
   convVaePreset,
+  convVqPreset,
   MODEL_VERSION,
   resolveVaeConfig,
   type M2ClassifierConfig,
@@ -73,6 +74,9 @@ export async function modelConfig(o: ModelChoice, inputSize: number): Promise<Va
       : {}),
     ...(o.masking.kind === 'none' ? {} : { masking: maskingSection(o.masking, inputSize) }),
   };
+  if (o.preset === 'conv' && o.posterior.kind === 'vq' && o.posterior.grid) {
+    return { ...convVqPreset(o.posterior.codes, o.posterior.dim), ...sections };
+  }
   if (o.preset === 'conv') return { ...convVaePreset(o.latent), ...sections };
   return {
     version: MODEL_VERSION,
@@ -97,6 +101,7 @@ function posteriorSection(p: ModelChoice['posterior'], latent: number): VaeConfi
       beta: p.beta,
       update: p.update,
       ...(p.restart !== undefined ? { restart: { threshold: p.restart } } : {}),
+      ...(p.grid ? { grid: true } : {}),
     };
   }
   return p;
@@ -132,6 +137,12 @@ const OBSERVED_WORDS = {
   3: 'all but the bottom-right quadrant',
 } as const;
 
+/** "7x7" for a vq grid: the decoder's input grid, (dim, h, w). */
+function gridSide(c: VaeModel['config']): string {
+  const [, h, w] = c.decoder.reshape ?? [0, 0, 0];
+  return `${h}x${w}`;
+}
+
 /** One line: layers, likelihood, condition, prior, parameter count. */
 export function describeModel(model: VaeModel): string {
   const c = model.config;
@@ -163,7 +174,8 @@ export function describeModel(model: VaeModel): string {
     p.kind === 'diagonal'
       ? ''
       : p.kind === 'vq'
-        ? `, vq posterior (${c.latentSize / p.dim} codes of ${p.codes} per example, ` +
+        ? `, vq posterior (${p.grid ? `${gridSide(c)} grid of ` : ''}` +
+          `${c.latentSize / p.dim} codes of ${p.codes} per example, ` +
           `${p.update === 'ema' ? 'EMA codebook' : 'codebook loss'}, commitment β=${p.beta})`
         : `, ${p.kind} posterior`;
   const masking = c.masking ? `, trained with ${c.masking.kind} masks` : '';
