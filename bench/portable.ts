@@ -1,7 +1,8 @@
 // What the bench scripts that also run in an older tree share (bench/step-vs-parent.ts copies this
 // file beside them into the parent commit's tree): the option reader and the MLP VAE, written out
 // rather than imported from bench/browser/ so that nothing else of this tree is needed there. A
-// config without `version` is the first format, which every tree reads.
+// config without `version` is the first format, which every tree reads; the conv VQ-VAE is
+// version 2 (trees before posterior.grid refuse it, naming the field).
 import type { VaeConfig } from '../src/vae/config.js';
 
 /** The value after `--name` on the command line, or the fallback. */
@@ -18,4 +19,38 @@ export const MLP_VAE: VaeConfig = {
   decoder: { hidden: [400], activation: 'relu' },
   likelihood: { kind: 'bernoulli' },
   reduction: 'sum',
+};
+
+/** convVqPreset(64, 16) written out (older trees have no convVqPreset to import). */
+export const CONV_VQ: VaeConfig = {
+  version: 2,
+  inputSize: 784,
+  inputShape: [1, 28, 28],
+  latentSize: 16 * 49,
+  encoder: {
+    conv: [
+      { channels: 32, kernel: 4, stride: 2, padding: 1 },
+      { channels: 64, kernel: 4, stride: 2, padding: 1 },
+    ],
+    hidden: [],
+    activation: 'relu',
+  },
+  posterior: {
+    kind: 'vq',
+    codes: 64,
+    dim: 16,
+    grid: true,
+    update: 'ema',
+    decay: 0.99,
+    restart: { threshold: 0.9 },
+  },
+  decoder: {
+    hidden: [],
+    deconv: [
+      { channels: 32, kernel: 4, stride: 2, padding: 1 },
+      { channels: 1, kernel: 4, stride: 2, padding: 1 },
+    ],
+    activation: 'relu',
+  },
+  likelihood: { kind: 'bernoulli' },
 };

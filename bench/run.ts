@@ -7,7 +7,9 @@
 // bench/out/bench-<date>.json. Options: --skip-startup, --only-startup, --skip-display,
 // --only-display, --only-train (the train section alone: MNIST VAE steps on all three sides, conv
 // VAE steps on ours, their memory and per-kernel breakdowns; no startup, no display), --only-conv
-// (the conv VAE steps alone, ours only: a quick check); CHROMIUM_PATH as for the tests
+// (the conv VAE steps alone, ours only: a quick check), --only-vq (the conv VQ-VAE steps alone,
+// ours only; with the conv VAE steps beside them when both are given, for the VQ row's ratio to
+// the conv VAE step); CHROMIUM_PATH as for the tests
 // (test/helpers/browser.ts launches Chromium).
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,8 +219,11 @@ async function displayRows(url: string): Promise<Row[]> {
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
-  // --only-train / --only-conv: the full page limited to those workload groups (main.ts &only=).
-  const only = args.has('--only-conv') ? 'conv' : args.has('--only-train') ? 'train' : undefined;
+  // --only-train / --only-conv / --only-vq: the full page limited to those workload groups
+  // (main.ts &only=).
+  const only = args.has('--only-train')
+    ? 'train'
+    : ['conv', 'vq'].filter((g) => args.has(`--only-${g}`)).join(',') || undefined;
   if (only) for (const a of ['--skip-startup', '--skip-display']) args.add(a);
   const started = Date.now();
   console.log('building bench/browser …');

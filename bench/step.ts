@@ -1,9 +1,10 @@
 // Steady-state throughput of one workload in Node: the MLP VAE (784-400-20, ReLU, Bernoulli, the
-// pytorch/examples model) or the conv VAE (convVaePreset(20)), either its train step (batch B,
+// pytorch/examples model), the conv VAE (convVaePreset(20)) or the conv VQ-VAE (convVqPreset(64,
+// 16), a 7×7 grid of codes; train only), either its train step (batch B,
 // Adam 1e-3, seeded random batches in [0, 1]: samples/s) or its decoder program over B latents
 // (one submit per decode: images/s). Uses only API that older checkouts have, so
 // bench/step-vs-parent.ts can copy this file (with portable.ts) into a parent commit's tree.
-// Usage: npx tsx bench/step.ts [--model mlp|conv] [--mode train|decode]
+// Usage: npx tsx bench/step.ts [--model mlp|conv|vq] [--mode train|decode]
 //          [--adapter llvmpipe|swiftshader|gpu|auto] [--steps N] [--batch B] [--samples S] [--tuned]
 // --tuned: first measure the matmul variants for the workload's shapes (background measuring with
 // no delay), then time a fresh trainer or program that uses the measured choices, as a run with
@@ -12,7 +13,7 @@
 import type { AdapterChoice } from '../src/gpu/device.js';
 import { createRuntime } from '../src/gpu/runtime.js';
 import { convVaePreset } from '../src/vae/config.js';
-import { MLP_VAE, option } from './portable.js';
+import { CONV_VQ, MLP_VAE, option } from './portable.js';
 import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
@@ -23,10 +24,12 @@ const mode = option('--mode', 'train');
 const steps = Number(option('--steps', '8'));
 const batch = Number(option('--batch', mode === 'decode' ? '256' : '128'));
 const samples = Number(option('--samples', '3'));
-if (modelName !== 'mlp' && modelName !== 'conv')
-  throw new Error(`--model: mlp or conv, got '${modelName}'`);
+if (modelName !== 'mlp' && modelName !== 'conv' && modelName !== 'vq')
+  throw new Error(`--model: mlp, conv or vq, got '${modelName}'`);
 if (mode !== 'train' && mode !== 'decode')
   throw new Error(`--mode: train or decode, got '${mode}'`);
+// Its decoder reads code indices, not the 20 latents the decode mode writes.
+if (modelName === 'vq' && mode !== 'train') throw new Error('--model vq: --mode train only');
 
 // Steady state: no background measuring of matmul variants while timing (older trees ignore it).
 const tuned = process.argv.includes('--tuned');
@@ -41,7 +44,7 @@ const select = await import('../src/kernels/matmul-select.js').catch(() => undef
 const settle = async () => {
   if (tuned && select) await select.matmulTuningIdle(rt);
 };
-const config = modelName === 'mlp' ? MLP_VAE : convVaePreset(20);
+const config = modelName === 'mlp' ? MLP_VAE : modelName === 'vq' ? CONV_VQ : convVaePreset(20);
 const model = VaeModel.create(rt, config, { seed: 1 });
 let state = 12345;
 const uniform = (n: number) =>

@@ -4,9 +4,10 @@
 // same profile finds them); ?mode=decode-startup | decode-startup-tfjs the time to the first decode
 // of 256 latents from the checkpoint CHECKPOINT_URL (loaded, compiled, decoded, read back); ?mode=full (default) checks that both implementations
 // agree, then times every workload on ours, TensorFlow.js WebGPU and TensorFlow.js WASM (the conv
-// VAE train step on ours only). &only=<group>[,<group>] limits mode=full to some workload groups:
-// matmul, kernels, train (the MLP and conv VAE train steps and their memory), conv (the conv VAE
-// train step only; no TensorFlow.js), inference. The result lands in window.__bench (bench/run.ts
+// VAE and conv VQ-VAE train steps on ours only). &only=<group>[,<group>] limits mode=full to some
+// workload groups: matmul, kernels, train (the MLP, conv VAE and conv VQ-VAE train steps and their
+// memory), conv (the conv VAE train step only; no TensorFlow.js), vq (the conv VQ-VAE train step
+// only), inference. The result lands in window.__bench (bench/run.ts
 // collects it); progress goes to console.log.
 import { loadEmbeddedDigits } from '../../src/data/embedded.js';
 import { describeAdapter } from '../../src/gpu/device.js';
@@ -25,6 +26,7 @@ import {
   CONV_REPEATS,
   CONV_TRAIN_BATCHES,
   CONV_VAE,
+  CONV_VQ_VAE,
   DECODE_BATCHES,
   GRID,
   LR,
@@ -67,7 +69,7 @@ export interface Breakdown {
 export type TrainMemory = Record<string, unknown>;
 
 /** Workload groups of mode=full that &only= can pick. */
-export const GROUPS = ['matmul', 'kernels', 'train', 'conv', 'inference'] as const;
+export const GROUPS = ['matmul', 'kernels', 'train', 'conv', 'vq', 'inference'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchPageResult {
@@ -98,9 +100,11 @@ const only = params
   .get('only')
   ?.split(',')
   .filter((g): g is Group => (GROUPS as readonly string[]).includes(g));
-/** Whether mode=full runs a group: 'conv' is part of 'train'. */
+/** Whether mode=full runs a group: 'conv' and 'vq' are part of 'train'. */
 const wanted = (group: Group): boolean =>
-  !only?.length || only.includes(group) || (group === 'conv' && only.includes('train'));
+  !only?.length ||
+  only.includes(group) ||
+  ((group === 'conv' || group === 'vq') && only.includes('train'));
 const WASM_BASE = new URL('./tfjs-wasm/', location.href).href;
 const SEED = 0;
 
@@ -305,6 +309,11 @@ async function full(): Promise<BenchPageResult> {
   const convTrainRows = CONV_TRAIN_BATCHES.map((B) =>
     row('train', `conv VAE step (convVaePreset), batch ${B}`, 'samples/s', convNote, 'conv'),
   );
+  const vqNote =
+    'forward + backward + Adam + EMA codebook update; ours only: TensorFlow.js has no VQ-VAE here';
+  const vqTrainRows = CONV_TRAIN_BATCHES.map((B) =>
+    row('train', `conv VQ-VAE step (convVqPreset), batch ${B}`, 'samples/s', vqNote, 'vq'),
+  );
   const decodeRows = DECODE_BATCHES.map((B) => row('inference', `decode batch ${B}`, 'images/s'));
   const gridRow = row(
     'inference',
@@ -489,6 +498,33 @@ async function full(): Promise<BenchPageResult> {
       log(`ours ${r.name}: ${r.checks.ours}`);
     }),
   );
+  // The conv VQ-VAE train step, ours only: its rate and, when the conv VAE step at the same batch
+  // ran, the ratio of the two (the VQ step's cost over the conv VAE's on this machine).
+  CONV_TRAIN_BATCHES.forEach((B, i) =>
+    addStep('vq', async (side, sideName) => {
+      if (!(side instanceof Ours)) return;
+      const r = vqTrainRows[i]!;
+      const t0 = performance.now();
+      const t = await side.train(undefined, B, batchesFor(B), CONV_VQ_VAE);
+      log(`ours conv VQ-VAE batch ${B}: compiled in ${(performance.now() - t0).toFixed(0)} ms`);
+      const losses: number[] = [];
+      t.trainer.onMetrics((m) => losses.push(m.loss));
+      await time(side, sideName, r, t.timed, (ms) => (B * 1000) / ms, { repeats: CONV_REPEATS });
+      const conv = convTrainRows[i]!.values.ours;
+      const vq = r.values.ours;
+      if (conv !== undefined && vq !== undefined) {
+        r.note = `${vqNote}; ${(vq / conv).toFixed(2)}× the conv VAE step's samples/s`;
+      }
+      const first = losses[0];
+      const last = losses[losses.length - 1];
+      r.checks.ours =
+        first === undefined || last === undefined
+          ? 'no metrics read back'
+          : `${Number.isFinite(last) && last < first ? 'ok' : 'SUSPECT'} (no reference to compare ` +
+            `with; read while timing): loss per example ${first.toFixed(1)} → ${last.toFixed(1)}`;
+      log(`ours ${r.name}: ${r.checks.ours}`);
+    }),
+  );
   // Decode.
   DECODE_BATCHES.forEach((B, i) =>
     addStep('inference', async (side, sideName) => {
@@ -510,8 +546,9 @@ async function full(): Promise<BenchPageResult> {
   // workloads does not bias a ratio.
   const sides: [SideName, Side][] = [['ours', ours]];
   const { Tfjs } = await import('./tfjs.js');
-  // Only the conv VAE (ours only) selected: no TensorFlow.js backends to start.
-  const tfjsBackends = steps.some((s) => s.group !== 'conv') ? (['webgpu', 'wasm'] as const) : [];
+  // Only the conv VAE or VQ-VAE (ours only) selected: no TensorFlow.js backends to start.
+  const oursOnly = (g: Group) => g === 'conv' || g === 'vq';
+  const tfjsBackends = steps.some((s) => !oursOnly(s.group)) ? (['webgpu', 'wasm'] as const) : [];
   for (const backend of tfjsBackends) {
     const sideName: SideName = `tfjs-${backend}`;
     try {

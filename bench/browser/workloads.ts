@@ -2,7 +2,7 @@
 // timing protocol. Both sides implement `Workloads`; main.ts checks their results agree, then times
 // them with `timeIt` (warm-up, then the median of several repeats, each repeat ending with the
 // work finished on the GPU).
-import { convVaePreset, type VaeConfig } from '../../src/vae/config.js';
+import { convVaePreset, convVqPreset, type VaeConfig } from '../../src/vae/config.js';
 import { MLP_VAE } from '../portable.js';
 
 /** The pytorch/examples MNIST VAE: 784-400-20(-400-784), ReLU, Bernoulli logits, summed loss. */
@@ -43,6 +43,12 @@ export const TRAIN_BATCHES = [32, 64, 128, 512];
  */
 export const CONV_VAE: VaeConfig = convVaePreset(20);
 export const CONV_TRAIN_BATCHES = [32, 128];
+/**
+ * The conv VQ-VAE (convVqPreset: the conv VAE's encoder convs, a 1×1 conv head to a 7×7 grid of
+ * 16-vectors, each the nearest of 64 codes, EMA updates with restarts, deconv back), ours only, at
+ * CONV_TRAIN_BATCHES; its rows give its rate over the conv VAE step's (a ratio, no claim on time).
+ */
+export const CONV_VQ_VAE: VaeConfig = convVqPreset(64, 16);
 /** The conv step is slow on SwiftShader (up to ~1–2 s at batch 128): few repeats. */
 export const CONV_REPEATS = 3;
 export const DECODE_BATCHES = [1, 256, 1024];
