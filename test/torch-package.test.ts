@@ -4,7 +4,12 @@
 // the embedded digits as we do.
 import { describe, expect, it } from 'vitest';
 import { loadEmbeddedDigits } from '../src/data/embedded.js';
-import { parameterSpecs, resolveVaeConfig, type VaeConfig } from '../src/vae/config.js';
+import {
+  convVqPreset,
+  parameterSpecs,
+  resolveVaeConfig,
+  type VaeConfig,
+} from '../src/vae/config.js';
 import { PYTHON, pythonScript, run } from './helpers/python.js';
 
 const CONFIGS: VaeConfig[] = [
@@ -73,6 +78,17 @@ const CONFIGS: VaeConfig[] = [
     decoder: { hidden: [4] },
     posterior: { kind: 'vq', codes: 9, dim: 3, update },
   })),
+  // The conv VQ-VAE: a 1×1 Conv2d encoder.ze on the grid, deconv layers from the quantized grid.
+  convVqPreset(32, 8),
+  {
+    version: 2,
+    inputSize: 35,
+    inputShape: [1, 5, 7],
+    latentSize: 24,
+    encoder: { conv: [{ channels: 3, kernel: 3, stride: 2, padding: 1 }], hidden: [] },
+    decoder: { hidden: [], deconv: [{ channels: 1, kernel: 3, stride: 2, padding: 1 }] },
+    posterior: { kind: 'vq', codes: 5, dim: 2, grid: true },
+  },
 ];
 
 interface Report {
