@@ -75,7 +75,7 @@ const WAYS = [
   [
     'readback fallback (no ANGLE: WebGPU canvases unavailable)',
     false,
-    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true }, vq: 30 },
+    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true }, vq: 20 },
   ],
 ] as const;
 
