@@ -6,6 +6,8 @@
 // when a slider moves, a conditional VAE trains on the labelled digits and its class selector
 // (hidden for an unconditional model) changes what the views decode, the synthetic 2-D experiment
 // draws its scatter plots, and a browser without WebGPU gets a message instead of a blank page.
+// Once: a VQ-VAE trains, its panel shows a digit's code grid whose cells change the decode when
+// clicked, and the codebook-usage histogram counts every vector.
 // Screenshots and figures go to test-artifacts/demo/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,15 @@ interface TrainResult {
 interface ModelInfo {
   latent: number;
   classes: number;
+  vq?: { codes: number; dim: number; vectors: number };
+}
+
+/** The VQ panel's grid (window.__demo.vqShown). */
+interface VqShown {
+  codes: number[];
+  encoded: number[];
+  cells: number[];
+  K: number;
 }
 
 /** The class selector as the page shows it. */
@@ -53,17 +64,18 @@ interface Stats {
 // checks run once, in the second way (the faster one here): its loss falling, the interpolation
 // and a checkpoint reload do not depend on how the views are drawn, and the manifold is drawn as
 // the slider image is. The synthetic 2-D panel plots on 2-D canvases, never a WebGPU one: it is
-// checked once too, in the second way.
+// checked once too, in the second way, and so is the VQ panel (2-D canvases and buttons, and it
+// hides the latent views rather than drawing them).
 const WAYS = [
   [
     'GPU-direct canvases',
     true,
-    { train: 40, baseline: true, synthetic: 0, conditional: { steps: 5, all: false } },
+    { train: 40, baseline: true, synthetic: 0, conditional: { steps: 5, all: false }, vq: 0 },
   ],
   [
     'readback fallback (no ANGLE: WebGPU canvases unavailable)',
     false,
-    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true } },
+    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true }, vq: 20 },
   ],
 ] as const;
 
@@ -336,6 +348,98 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     await expect(setClass(3)).rejects.toThrow(/class selector is disabled/);
     expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
   });
+
+  const vqIt = runs.vq > 0 ? it : () => undefined;
+  vqIt(
+    'a VQ-VAE trains; clicking a cell of the code grid changes the decode; the usage histogram counts every vector',
+    async () => {
+      const continuous = ['latent-panel', 'traversal-panel', 'manifold-panel', 'interp-panel'];
+      const hidden = () =>
+        page.evaluate(
+          (ids) => ids.map((id) => document.getElementById(id)!.hidden),
+          [...continuous, 'vq-body'],
+        );
+      expect(await hidden()).toEqual([false, false, false, false, true]);
+      const vq = { codes: 32, dim: 4, vectors: 16 };
+      expect(await page.evaluate('window.__demo.newVqModel()')).toEqual({
+        latent: 64,
+        classes: 0,
+        vq,
+      } satisfies ModelInfo);
+      // Its decoder takes code indices: the continuous-latent views make way for the VQ panel.
+      expect(await hidden()).toEqual([true, true, true, true, false]);
+      const trained = (await page.evaluate(
+        `window.__demo.train(${runs.vq}, { pauseViews: true })`,
+      )) as TrainResult;
+      expect(trained.steps).toBe(runs.vq);
+      expect(trained.losses.at(-1)!).toBeLessThan(trained.losses[0]!);
+
+      const digit = (await page.evaluate('window.__demo.vqShow(3)')) as VqShown;
+      expect(digit.K).toBe(vq.codes);
+      expect(digit.cells).toHaveLength(vq.vectors);
+      for (const k of digit.cells) expect(Number.isInteger(k) && k >= 0 && k < vq.codes).toBe(true);
+      expect(digit.cells).toEqual(digit.encoded);
+      expect(digit.codes).toEqual(digit.encoded);
+      const decoded = await stats('vq-decoded');
+      expect(decoded.std).toBeGreaterThan(5);
+
+      const usage = (await page.evaluate('window.__demo.vqUsage(200)')) as {
+        counts: number[];
+        vectors: number;
+        digits: number;
+        inUse: number;
+        readout: string;
+      };
+      expect(usage.counts).toHaveLength(vq.codes);
+      expect(usage.vectors).toBe(200 * vq.vectors);
+      expect(usage.counts.reduce((s, c) => s + c, 0)).toBe(usage.vectors);
+      expect(usage.inUse).toBe(usage.counts.filter((c) => c > 0).length);
+      expect(usage.inUse).toBeGreaterThan(1);
+      expect(usage.readout).toMatch(
+        new RegExp(
+          `^${usage.inUse} of 32 codes in use \\(\\d+ %\\), perplexity [\\d.]+, over 3200 `,
+        ),
+      );
+      expect((await stats('vq-usage')).mean).toBeLessThan(254); // bars drawn
+
+      // Cell 0 clicked round to the most used other code (each click: the next code; the decodes
+      // of the clicks before the last may be skipped), then shift-clicked back by one.
+      const k = digit.codes[0]!;
+      const target = usage.counts.reduce(
+        (best, c, j) => (j !== k && c > (usage.counts[best] ?? -1) ? j : best),
+        k === 0 ? 1 : 0,
+      );
+      const cell = '#vq-grid [data-cell="0"]';
+      for (let i = 0; i < (target - k + vq.codes) % vq.codes; i++) await page.click(cell);
+      const edited = (await page.evaluate('window.__demo.vqShown()')) as VqShown;
+      expect(edited.codes).toEqual([target, ...digit.encoded.slice(1)]);
+      expect(edited.cells).toEqual(edited.codes);
+      const changed = await stats('vq-decoded');
+      expect(changed.std).toBeGreaterThan(5);
+      expect(changed.hash).not.toBe(decoded.hash);
+      await page.keyboard.down('Shift');
+      await page.click(cell);
+      await page.keyboard.up('Shift');
+      const back = (await page.evaluate('window.__demo.vqShown()')) as VqShown;
+      expect(back.cells[0]).toBe((target + vq.codes - 1) % vq.codes);
+      await (await page.$('#vq-panel'))!.screenshot({ path: join(shots, 'vq.png') });
+
+      // A VQ checkpoint (weights, codebook and its EMA state) loads back with the same codes.
+      expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
+        latent: 64,
+        classes: 0,
+        vq,
+      });
+      expect(((await page.evaluate('window.__demo.vqShow(3)')) as VqShown).encoded).toEqual(
+        digit.encoded,
+      );
+
+      // A continuous model brings the latent views back.
+      await page.evaluate('window.__demo.newModel(20, false)');
+      expect(await hidden()).toEqual([false, false, false, false, true]);
+      expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
+    },
+  );
 
   const syntheticIt = runs.synthetic > 0 ? it : () => undefined;
   syntheticIt(

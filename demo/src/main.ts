@@ -13,6 +13,7 @@ import { manifoldPanel } from './panels/manifold.js';
 import { interpolationPanel } from './panels/interpolation.js';
 import { syntheticPanel } from './panels/synthetic.js';
 import { inpaintPanel } from './panels/inpaint.js';
+import { vqPanel } from './panels/vq.js';
 
 /** The panels, in page order: a new panel is a module under panels/ added here. */
 const PANELS: Panel[] = [
@@ -24,6 +25,7 @@ const PANELS: Panel[] = [
   interpolationPanel,
   inpaintPanel,
   syntheticPanel,
+  vqPanel,
 ];
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {

@@ -34,6 +34,33 @@ export interface ModelInfo {
   latent: number;
   /** Classes of a conditional model (condition 'label'); 0 for an unconditional one. */
   classes: number;
+  /** A vq model's codebook (posterior 'vq'); absent for continuous latents. */
+  vq?: VqInfo;
+}
+
+/** A vq model's codebook: `codes` vectors of `dim` values; `vectors` codes per image. */
+export interface VqInfo {
+  codes: number;
+  dim: number;
+  vectors: number;
+}
+
+/** A test digit, its code indices (vectors) and the decode of those codes (784). */
+export interface VqDigit {
+  image: Float32Array;
+  codes: Float32Array;
+  decoded: Float32Array;
+}
+
+/** How often each code is picked over the code grids of the first `digits` test digits. */
+export interface CodeUsage {
+  /** Per code (K): the vectors assigned to it; they sum to `vectors`. */
+  counts: number[];
+  vectors: number;
+  digits: number;
+  /** Codes picked at least once, and exp(entropy) of the frequencies. */
+  inUse: number;
+  perplexity: number;
 }
 
 export interface TrainResult {
@@ -110,6 +137,17 @@ export interface Engine {
   ): Promise<SyntheticResult>;
   saveCheckpoint(): Promise<{ bytes: Uint8Array; latent: number; step: number }>;
   loadCheckpoint(file: File): Promise<ModelInfo & { name: string }>;
+  /** A fresh VQ-VAE on the digits (drops the current model); see vqDigitsConfig in worker.ts. */
+  newVqModel(): Promise<ModelInfo>;
+  /** vq models: test digit `index`, its code grid and their decode. */
+  vqEncode(index: number): Promise<VqDigit>;
+  /**
+   * vq models: the image of one code grid (integer indices in [0, codes)); a conditional model
+   * decodes it under test digit `index`'s label.
+   */
+  vqDecode(codes: Float32Array, index: number): Promise<Float32Array>;
+  /** vq models: per-code counts over the first `digits` test digits. */
+  codeUsage(digits: number): Promise<CodeUsage>;
   /** Draws a view and measures its pixels in the same task (a presented canvas reads blank). */
   snapshot(id: ViewId): Promise<CanvasStats>;
   measureFps(ms: number): Promise<{ fps: number; frames: number }>;
@@ -125,6 +163,8 @@ export interface EngineEvents {
   frame: { frames: number; fps: number };
   /** After each pass of inpaint(): its number and the completed digit so far (784). */
   'inpaint-progress': { iteration: number; image: Float32Array };
+  /** A train() run ended (its steps done or stopped): the digits model's weights changed. */
+  'train-done': { step: number };
 }
 
 export type CallMessage = { kind: 'call'; id: number; method: keyof Engine; args: unknown[] };
