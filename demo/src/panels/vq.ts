@@ -4,28 +4,17 @@
 // digits as a histogram. Also the "VQ-VAE" choice of the training panel (a fresh vq model), and,
 // while a vq model is loaded, the continuous-latent sections (sliders, traversal, manifold,
 // interpolation) are hidden: its decoder takes code indices.
-import { colorize, imageGrid } from '../../../src/image/grid.js';
+import { drawGray } from '../gray.js';
 import { drawBars } from '../histogram.js';
 import type { App, Panel } from '../app.js';
 import type { CodeUsage, ModelInfo, VqInfo } from '../protocol.js';
 
-const SIDE = 28;
 /** Sections that show continuous latents; a vq model has none. */
 const CONTINUOUS_SECTIONS = ['latent-panel', 'traversal-panel', 'manifold-panel', 'interp-panel'];
 
-function putGray(canvas: HTMLCanvasElement, image: Float32Array): void {
-  const grid = imageGrid(image, 1, SIDE, SIDE, { columns: 1, padding: 0 });
-  const rgb = colorize(grid.pixels, 'gray');
-  canvas.width = SIDE;
-  canvas.height = SIDE;
-  const ctx = canvas.getContext('2d');
-  if (!ctx) return;
-  const data = ctx.createImageData(SIDE, SIDE);
-  for (let i = 0; i < grid.pixels.length; i++) {
-    data.data.set([rgb[3 * i] ?? 0, rgb[3 * i + 1] ?? 0, rgb[3 * i + 2] ?? 0, 255], 4 * i);
-  }
-  ctx.putImageData(data, 0, 0);
-}
+/** One digit, unpadded. */
+const putGray = (canvas: HTMLCanvasElement, image: Float32Array) =>
+  drawGray(canvas, image, 1, { padding: 0 });
 
 export const vqPanel: Panel = {
   mount(app: App) {
