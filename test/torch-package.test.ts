@@ -73,6 +73,16 @@ const CONFIGS: VaeConfig[] = [
     decoder: { hidden: [4] },
     posterior: { kind: 'vq', codes: 9, dim: 3, update },
   })),
+  // vq with its learned prior: the MADE's prior.hidden.{l}, prior.out last.
+  {
+    version: 2,
+    inputSize: 7,
+    latentSize: 6,
+    encoder: { hidden: [5] },
+    decoder: { hidden: [4] },
+    posterior: { kind: 'vq', codes: 9, dim: 3, update: 'ema' },
+    prior: { kind: 'made', hidden: [8, 6] },
+  },
 ];
 
 interface Report {

@@ -232,6 +232,9 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
              batch: int = 500) -> dict:
     """Single-sample ELBO parts per example over a split (as Trainer.evaluate), each process on
     every W-th example, sums reduced over the processes."""
+    if net.config.posterior['kind'] == 'vq':  # recon, codebook, commitment, mse, perplexity …
+        from .vq_metrics import evaluate_vq
+        return evaluate_vq(net, split, rank, world, device, batch)
     net.eval()
     index = torch.arange(rank, len(split), world)
     g = torch.Generator()
