@@ -409,7 +409,7 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
       });
       expect((await styleTransfer()).probs).toEqual(s.probs);
 
-      // Other models have no classifier: the panel's button is off and the worker refuses.
+      // Other models have no classifier: the panel's button is off and its hook refuses.
       await page.evaluate("window.__demo.newModel(20, 'plain')");
       expect(await page.$eval('#m2-go', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
       await expect(page.evaluate('window.__demo.styleTransfer()')).rejects.toThrow(

@@ -29,6 +29,8 @@ export const m2Panel: Panel = {
     const note = app.$('m2-note');
     const probs = app.$('m2-probs');
     const run = async () => {
+      // Refused here, as the button is: the worker would log its refusal as an error.
+      if (go.disabled) throw new Error('demo: this model has no classifier q(y|x)');
       const index = Number(app.$<HTMLInputElement>('m2-digit').value);
       const result = await app.engine.styleTransfer(index);
       putGray(app.$<HTMLCanvasElement>('m2-image'), result.image, 1);
