@@ -4,10 +4,11 @@
 // Both ways: training (in a Web Worker) makes the loss fall while the main thread stays responsive
 // (its longest task is reported), the traversal grid and slider image are non-blank and change
 // when a slider moves, a conditional VAE trains on the labelled digits and its class selector
-// (hidden for an unconditional model) changes what the views decode, the synthetic 2-D experiment
-// draws its scatter plots, and a browser without WebGPU gets a message instead of a blank page.
-// Once: a VQ-VAE trains, its panel shows a digit's code grid whose cells change the decode when
-// clicked, and the codebook-usage histogram counts every vector.
+// (hidden for an unconditional model) changes what the views decode, a semi-supervised M2 model
+// trains on 100 labels and its panel shows a test digit's q(y|x) and its style as every digit, the
+// synthetic 2-D experiment draws its scatter plots, and a browser without WebGPU gets a message
+// instead of a blank page. Once: a VQ-VAE trains, its panel shows a digit's code grid whose cells
+// change the decode when clicked, and the codebook-usage histogram counts every vector.
 // Screenshots and figures go to test-artifacts/demo/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +32,7 @@ interface TrainResult {
 interface ModelInfo {
   latent: number;
   classes: number;
+  classifier: boolean;
   vq?: { codes: number; dim: number; vectors: number };
 }
 
@@ -63,19 +65,33 @@ interface Stats {
 // latent views are drawn), and measures no paused-views baseline. Some of the conditional model's
 // checks run once, in the second way (the faster one here): its loss falling, the interpolation
 // and a checkpoint reload do not depend on how the views are drawn, and the manifold is drawn as
-// the slider image is. The synthetic 2-D panel plots on 2-D canvases, never a WebGPU one: it is
-// checked once too, in the second way, and so is the VQ panel (2-D canvases and buttons, and it
-// hides the latent views rather than drawing them).
+// the slider image is. The synthetic 2-D panel and the M2 panel draw on 2-D canvases, never a
+// WebGPU one: they are checked once too, in the second way, and so is the VQ panel (2-D canvases
+// and buttons, and it hides the latent views rather than drawing them).
 const WAYS = [
   [
     'GPU-direct canvases',
     true,
-    { train: 40, baseline: true, synthetic: 0, conditional: { steps: 5, all: false }, vq: 0 },
+    {
+      train: 40,
+      baseline: true,
+      synthetic: 0,
+      m2: 0,
+      conditional: { steps: 5, all: false },
+      vq: 0,
+    },
   ],
   [
     'readback fallback (no ANGLE: WebGPU canvases unavailable)',
     false,
-    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true }, vq: 20 },
+    {
+      train: 24,
+      baseline: false,
+      synthetic: 100,
+      m2: 10,
+      conditional: { steps: 10, all: true },
+      vq: 20,
+    },
   ],
 ] as const;
 
@@ -288,9 +304,10 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
   });
 
   it('a conditional model trains on labelled digits; the class selector changes what the views decode', async () => {
-    expect(await page.evaluate('window.__demo.newModel(20, true)')).toEqual({
+    expect(await page.evaluate("window.__demo.newModel(20, 'conditional')")).toEqual({
       latent: 20,
       classes: 10,
+      classifier: false,
     } satisfies ModelInfo);
     expect(await selector()).toEqual(conditional);
     const { steps, all } = runs.conditional;
@@ -332,6 +349,7 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
       expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
         latent: 20,
         classes: 10,
+        classifier: false,
       });
       expect(await selector()).toEqual(conditional);
       expect(await slider()).toBe(zero.slider);
@@ -340,9 +358,10 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     }
 
     // Back to an unconditional model: the selector is hidden and refuses a class.
-    expect(await page.evaluate('window.__demo.newModel(20, false)')).toEqual({
+    expect(await page.evaluate("window.__demo.newModel(20, 'plain')")).toEqual({
       latent: 20,
       classes: 0,
+      classifier: false,
     });
     expect(await selector()).toEqual(unconditional);
     await expect(setClass(3)).rejects.toThrow(/class selector is disabled/);
@@ -364,6 +383,7 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
       expect(await page.evaluate('window.__demo.newVqModel()')).toEqual({
         latent: 64,
         classes: 0,
+        classifier: false,
         vq,
       } satisfies ModelInfo);
       // Its decoder takes code indices: the continuous-latent views make way for the VQ panel.
@@ -428,6 +448,7 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
       expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
         latent: 64,
         classes: 0,
+        classifier: false,
         vq,
       });
       expect(((await page.evaluate('window.__demo.vqShow(3)')) as VqShown).encoded).toEqual(
@@ -435,9 +456,84 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
       );
 
       // A continuous model brings the latent views back.
-      await page.evaluate('window.__demo.newModel(20, false)');
+      await page.evaluate("window.__demo.newModel(20, 'plain')");
       expect(await hidden()).toEqual([false, false, false, false, true]);
       expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
+    },
+  );
+
+  const m2It = runs.m2 > 0 ? it : () => undefined;
+  m2It(
+    "an M2 model trains on 100 labels; its panel shows a test digit's q(y|x) and its style as every digit",
+    async () => {
+      expect(await page.evaluate("window.__demo.newModel(20, 'm2', 100)")).toEqual({
+        latent: 20,
+        classes: 10,
+        classifier: true,
+      } satisfies ModelInfo);
+      // An M2 model is conditional: the class selector comes with it.
+      expect(await selector()).toEqual(conditional);
+      const result = (await page.evaluate(
+        `window.__demo.train(${runs.m2}, { pauseViews: true })`,
+      )) as TrainResult;
+      // Each step reads its labelled rows beside the unlabelled ones (M2 refuses a step without).
+      expect(result.steps).toBe(runs.m2);
+      for (const loss of result.losses) expect(loss).toBeGreaterThan(0);
+      expect(await page.$eval('#train-readout', (e) => e.textContent)).toMatch(
+        /q\(y\|x\) \d+ % right on the labelled batch$/,
+      );
+      // The panel's result, summed up in the page: q(y|x), and per style image its spread and
+      // the least mean |difference| to another one.
+      const styleTransfer = () =>
+        page.evaluate(`window.__demo.styleTransfer().then((r) => {
+          const C = r.probs.length;
+          const image = (c) => r.styles.subarray(c * 784, (c + 1) * 784);
+          const std = (a) => {
+            const m = a.reduce((s, v) => s + v, 0) / a.length;
+            return Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
+          };
+          const apart = Array.from({ length: C }, (_, a) => Math.min(...Array.from(
+            { length: C }, (_, b) => a === b ? Infinity
+              : image(a).reduce((s, v, i) => s + Math.abs(v - image(b)[i]), 0) / 784)));
+          return { probs: Array.from(r.probs), predicted: r.predicted, images: r.styles.length / 784,
+            stds: Array.from({ length: C }, (_, c) => std(image(c))), apart,
+            note: document.getElementById('m2-note').textContent };
+        })`) as Promise<{
+          probs: number[];
+          predicted: number;
+          images: number;
+          stds: number[];
+          apart: number[];
+          note: string;
+        }>;
+      const s = await styleTransfer();
+      expect(s.probs.length).toBe(10);
+      expect(s.probs.reduce((a, p) => a + p, 0)).toBeCloseTo(1, 5);
+      for (const p of s.probs) expect(p).toBeGreaterThanOrEqual(0);
+      expect(s.probs[s.predicted]).toBe(Math.max(...s.probs));
+      expect(s.images).toBe(10);
+      // Not blank, and the ten labels give ten different images.
+      for (const std of s.stds) expect(std).toBeGreaterThan(0.02);
+      for (const d of s.apart) expect(d).toBeGreaterThan(1e-3);
+      expect(s.note).toContain(`is a ${s.predicted} to q(y|x)`);
+      expect((await stats('m2-styles')).std).toBeGreaterThan(5);
+      expect(await page.$$eval('#m2-probs .m2-line', (lines) => lines.length)).toBe(10);
+      await (await page.$('#m2-panel'))!.screenshot({ path: join(shots, 'm2.png') });
+
+      // An M2 checkpoint comes back with its classifier: the same probabilities.
+      expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
+        latent: 20,
+        classes: 10,
+        classifier: true,
+      });
+      expect((await styleTransfer()).probs).toEqual(s.probs);
+
+      // Other models have no classifier: the panel's button is off and its hook refuses.
+      await page.evaluate("window.__demo.newModel(20, 'plain')");
+      expect(await page.$eval('#m2-go', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+      await expect(page.evaluate('window.__demo.styleTransfer()')).rejects.toThrow(
+        /no classifier q\(y\|x\)/,
+      );
     },
   );
 

@@ -2,7 +2,15 @@
 // DOM, the status line, the test hooks) and the Panel shape. A panel is a module under panels/
 // that wires its section of index.html; main.ts mounts them in order.
 import type { callEngine } from './rpc.js';
-import type { CanvasStats, CodeUsage, ModelInfo, TrainResult, ViewId } from './protocol.js';
+import type {
+  CanvasStats,
+  CodeUsage,
+  DigitsKind,
+  ModelInfo,
+  StyleResult,
+  TrainResult,
+  ViewId,
+} from './protocol.js';
 import { imageStats } from './stats.js';
 
 type Channel = ReturnType<typeof callEngine>;
@@ -33,8 +41,13 @@ export interface DemoHooks {
   inpaintMask?: () => number;
   canvasStats?: (id: string) => CanvasStats;
   setSlider?: (dim: number, value: number) => void;
-  /** Picks the latent size and the conditional box, as a user would, and waits for the model. */
-  newModel?: (latent: number, conditional: boolean) => Promise<ModelInfo>;
+  /**
+   * Picks the latent size, the conditional and M2 boxes (and M2's labelled digits), as a user
+   * would, and waits for the model.
+   */
+  newModel?: (latent: number, kind: DigitsKind, labels?: number) => Promise<ModelInfo>;
+  /** M2: classifies the chosen test digit and draws its style as every class. */
+  styleTransfer?: () => Promise<StyleResult>;
   /** Picks a class in the selector and waits until the worker decodes under it. */
   setClass?: (label: number) => Promise<void>;
   /** Saves the model as a checkpoint and loads it back the way the file input does. */

@@ -29,11 +29,20 @@ export interface CanvasStats {
   height: number;
 }
 
+/**
+ * The digits models the train panel makes: a VAE, one conditional on the digit class, or a
+ * semi-supervised M2 model (conditional, plus a classifier q(y|x); trained on a few labelled digits
+ * and the rest unlabelled).
+ */
+export type DigitsKind = 'plain' | 'conditional' | 'm2';
+
 /** What the panels need to know of the current digits model. */
 export interface ModelInfo {
   latent: number;
   /** Classes of a conditional model (condition 'label'); 0 for an unconditional one. */
   classes: number;
+  /** Whether it has M2's classifier q(y|x) (objective 'm2'). */
+  classifier: boolean;
   /** A vq model's codebook (posterior 'vq'); absent for continuous latents. */
   vq?: VqInfo;
 }
@@ -61,6 +70,18 @@ export interface CodeUsage {
   /** Codes picked at least once, and exp(entropy) of the frequencies. */
   inUse: number;
   perplexity: number;
+}
+
+/** A test digit as an M2 model sees it (VaeInference.styleTransfer). */
+export interface StyleResult {
+  /** The digit (784) and its true label. */
+  image: Float32Array;
+  label: number;
+  /** q(y|x) (classes) and its argmax. */
+  probs: Float32Array;
+  predicted: number;
+  /** Its style (its code under the predicted class) decoded as every class: (classes, 784). */
+  styles: Float32Array;
 }
 
 export interface TrainResult {
@@ -101,10 +122,10 @@ export interface Engine {
     display: DisplayMode,
   ): Promise<{ adapter: string }>;
   /**
-   * A fresh digits model with this latent size, conditional on the digit class or not (drops the
-   * current one).
+   * A fresh digits model with this latent size and kind (drops the current one); an M2 model
+   * trains with `labels` labelled training digits (an equal share per class), the rest unlabelled.
    */
-  newModel(latent: number, conditional: boolean): Promise<ModelInfo>;
+  newModel(latent: number, kind: DigitsKind, labels?: number): Promise<ModelInfo>;
   setCode(code: Float32Array): Promise<void>;
   /** Conditional models: the class the latent views decode under, p(x | z, y = label). */
   setClass(label: number): Promise<void>;
@@ -130,6 +151,8 @@ export interface Engine {
    * passes (VaeInference.inpaint), sending 'inpaint-progress' after each pass.
    */
   inpaint(index: number, mask: Float32Array, iterations: number): Promise<InpaintResult>;
+  /** M2 models: test digit `index` classified, and its style drawn as every class. */
+  styleTransfer(index: number): Promise<StyleResult>;
   synthetic(
     name: SyntheticName,
     steps: number,

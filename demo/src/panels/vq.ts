@@ -7,7 +7,7 @@
 import { drawGray } from '../gray.js';
 import { drawBars } from '../histogram.js';
 import type { App, Panel } from '../app.js';
-import type { CodeUsage, ModelInfo, VqInfo } from '../protocol.js';
+import type { CodeUsage, DigitsKind, ModelInfo, VqInfo } from '../protocol.js';
 
 /** Sections that show continuous latents; a vq model has none. */
 const CONTINUOUS_SECTIONS = ['latent-panel', 'traversal-panel', 'manifold-panel', 'interp-panel'];
@@ -142,10 +142,14 @@ export const vqPanel: Panel = {
 
     const newModel = async (vq: boolean) => {
       const latent = Number(app.$<HTMLSelectElement>('latent-size').value);
+      // Unticked: the model the training panel's boxes describe.
       const conditional = app.$<HTMLInputElement>('train-conditional').checked;
+      const m2 = app.$<HTMLInputElement>('train-m2').checked;
+      const labels = Number(app.$<HTMLInputElement>('train-labels').value);
+      const kind: DigitsKind = m2 ? 'm2' : conditional ? 'conditional' : 'plain';
       const model = vq
         ? await app.engine.newVqModel()
-        : await app.engine.newModel(latent, conditional);
+        : await app.engine.newModel(latent, kind, labels);
       app.modelChanged(model);
       await queue;
       return model;
