@@ -13,11 +13,10 @@
 // A smoke run: --epochs 1 --train-count 500 --eval-count 100. Ours is resumable per epoch (see
 // mnist-nll.ts); --openblas as in bench/iwae.ts. Writes the table to <out>/completion.md and the
 // rows with the settings to <out>/completion-<date>.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadIdxDataset } from '../src/data/idx-node.js';
-import type { AdapterChoice } from '../src/gpu/device.js';
 import type { VaeConfig } from '../src/vae/config.js';
 import {
   compareWithTwin,
@@ -27,6 +26,7 @@ import {
   type QualityRow,
   type RunOptions,
 } from './mnist-nll.js';
+import { qualityFlags, qualityOptions, sides } from './quality-args.js';
 
 /** The published reproduction's test NLLs (nats) per observed quadrants. */
 const ANCHORS: Record<1 | 2 | 3, { cvae: number; baseline: number }> = {
@@ -35,45 +35,29 @@ const ANCHORS: Record<1 | 2 | 3, { cvae: number; baseline: number }> = {
   3: { cvae: 24.2, baseline: 25.4 },
 };
 
-const { values: o } = parseArgs({
+const { values } = parseArgs({
   options: {
+    ...qualityFlags({
+      epochs: 30,
+      batch: 128,
+      evalK: 100,
+      evalCount: 10000,
+      out: 'bench/out/completion',
+    }),
     observed: { type: 'string', default: '1,2,3' },
-    epochs: { type: 'string', default: '30' },
-    batch: { type: 'string', default: '128' },
-    adapter: { type: 'string', default: 'auto' },
-    'eval-k': { type: 'string', default: '100' },
-    'eval-count': { type: 'string', default: '10000' },
-    'train-count': { type: 'string', default: '' },
-    'no-twin': { type: 'boolean', default: false },
-    'no-ours': { type: 'boolean', default: false },
     'no-baseline': { type: 'boolean', default: false },
-    data: { type: 'string', default: new URL('../../shared/data/mnist', import.meta.url).pathname },
-    out: { type: 'string', default: 'bench/out/completion' },
-    seed: { type: 'string', default: '1' },
-    openblas: { type: 'string', default: '' },
   },
 });
+const o = qualityOptions(values);
 
-/** A positive integer flag, or an error naming it. */
-function count(flag: string, text: string): number {
-  const v = Number(text);
-  if (!Number.isInteger(v) || v < 1)
-    throw new Error(`--${flag} must be an integer >= 1, got '${text}'`);
-  return v;
-}
-
-const observedList = o.observed.split(',').map((t) => {
+const observedList = values.observed.split(',').map((t) => {
   const v = Number(t.trim());
   if (v !== 1 && v !== 2 && v !== 3) {
     throw new Error(`--observed: each must be 1, 2 or 3 (quadrants observed), got '${t}'`);
   }
   return v as 1 | 2 | 3;
 });
-const epochs = count('epochs', o.epochs);
-const batch = count('batch', o.batch);
-const evalK = count('eval-k', o['eval-k']);
-const seed = Number(o.seed);
-mkdirSync(o.out, { recursive: true });
+const { epochs, batch, evalK, seed } = o;
 
 /** The CVAE of one task: the Pyro reproduction's networks, x_obs's missing pixels at −1. */
 const configFor = (observed: 1 | 2 | 3): VaeConfig => ({
@@ -90,10 +74,8 @@ const configFor = (observed: 1 | 2 | 3): VaeConfig => ({
 });
 
 const data = loadIdxDataset(o.data);
-const trainCount = o['train-count']
-  ? Math.min(count('train-count', o['train-count']), data.train.count)
-  : data.train.count;
-const evalCount = Math.min(count('eval-count', o['eval-count']), data.test.count);
+const trainCount = Math.min(o.trainCount ?? data.train.count, data.train.count);
+const evalCount = Math.min(o.evalCount, data.test.count);
 const train = { images: data.train.images, count: trainCount };
 // Grayscale targets, as the reproduction scores them: no binarization, in training or test.
 const { test, path: testPath } = greyTest(data.test.images, evalCount, o.out);
@@ -111,7 +93,7 @@ const runs: RunOptions[] = observedList.map((observed) => ({
 
 /** The twin's NN baseline of each task, scored on the same test images. */
 const baselines = (env: NodeJS.ProcessEnv): QualityRow[] =>
-  o['no-baseline']
+  values['no-baseline']
     ? []
     : runs.map((run) => {
         const baselineName = run.name.replace('cvae', 'baseline');
@@ -129,18 +111,13 @@ const baselines = (env: NodeJS.ProcessEnv): QualityRow[] =>
       });
 
 const rows = await compareWithTwin({
+  ...sides(o),
   runs,
   train,
   dataDir: o.data,
   test,
   testPath,
-  evalK,
   seed: seed + 7,
-  adapter: o.adapter as AdapterChoice,
-  ours: !o['no-ours'],
-  twin: !o['no-twin'],
-  openblas: o.openblas,
-  out: o.out,
   label: 'completion',
   twinExtras: baselines,
 });

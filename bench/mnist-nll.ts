@@ -226,7 +226,7 @@ export interface ComparisonOptions {
   ours: boolean;
   twin: boolean;
   openblas: string;
-  /** Results go to <out>/<label>-<date>.json. */
+  /** Results go to <out>/<label>-<date>.json (<label>-ours-… or -twin-… for one side). */
   out: string;
   label: string;
   /**
@@ -283,7 +283,10 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
   }
   const names = [...new Set([...o.runs.map((r) => r.name), ...rows.map((r) => r.name)])];
   console.log(`\n${qualityTable(rows, names)}`);
-  const file = join(o.out, `${o.label}-${started.slice(0, 10)}.json`);
+  // A run of one side only is named for it, so that ours and the twin run apart on one day (as
+  // long runs are) do not overwrite each other's rows.
+  const side = o.ours === o.twin ? '' : o.ours ? '-ours' : '-twin';
+  const file = join(o.out, `${o.label}${side}-${started.slice(0, 10)}.json`);
   const settings = { epochs: o.runs[0]?.epochs, batch: o.runs[0]?.batch, evalK: o.evalK };
   writeFileSync(
     file,

@@ -8,13 +8,12 @@
 //                               [--train-count N] [--no-twin] [--no-ours] [--out DIR]
 //                               [--openblas DIR] [--seed 1]
 // Ours is resumable per epoch (see mnist-nll.ts); --openblas as in bench/iwae.ts.
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadIdxDataset } from '../src/data/idx-node.js';
-import type { AdapterChoice } from '../src/gpu/device.js';
 import type { VaeConfig } from '../src/vae/config.js';
 import type { PosteriorConfig } from '../src/vae/kinds.js';
 import { binarizedTest, compareWithTwin } from './mnist-nll.js';
+import { qualityFlags, qualityOptions, sides } from './quality-args.js';
 
 /** The posteriors compared, at the issue's settings. */
 const POSTERIORS: Record<string, PosteriorConfig> = {
@@ -25,35 +24,25 @@ const POSTERIORS: Record<string, PosteriorConfig> = {
   iaf: { kind: 'iaf', steps: 2, hidden: [40], context: 20, activation: 'elu' },
 };
 
-const { values: o } = parseArgs({
+const { values } = parseArgs({
   options: {
+    ...qualityFlags({
+      epochs: 10,
+      batch: 100,
+      evalK: 5000,
+      evalCount: 1000,
+      out: 'bench/out/posteriors',
+    }),
     kinds: { type: 'string', default: Object.keys(POSTERIORS).join(',') },
-    epochs: { type: 'string', default: '10' },
-    batch: { type: 'string', default: '100' },
-    adapter: { type: 'string', default: 'auto' },
-    'eval-k': { type: 'string', default: '5000' },
-    'eval-count': { type: 'string', default: '1000' },
-    'train-count': { type: 'string', default: '' },
-    'no-twin': { type: 'boolean', default: false },
-    'no-ours': { type: 'boolean', default: false },
-    data: { type: 'string', default: new URL('../../shared/data/mnist', import.meta.url).pathname },
-    out: { type: 'string', default: 'bench/out/posteriors' },
-    seed: { type: 'string', default: '1' },
-    openblas: { type: 'string', default: '' },
   },
 });
-const kinds = o.kinds.split(',');
+const o = qualityOptions(values);
+const kinds = values.kinds.split(',');
 for (const kind of kinds) {
   if (!(kind in POSTERIORS)) {
     throw new Error(`--kinds: unknown '${kind}' (known: ${Object.keys(POSTERIORS).join(', ')})`);
   }
 }
-const epochs = Number(o.epochs);
-const batch = Number(o.batch);
-const evalK = Number(o['eval-k']);
-const evalCount = Number(o['eval-count']);
-const seed = Number(o.seed);
-mkdirSync(o.out, { recursive: true });
 
 const configFor = (posterior: PosteriorConfig): VaeConfig => ({
   version: 2,
@@ -65,31 +54,25 @@ const configFor = (posterior: PosteriorConfig): VaeConfig => ({
   likelihood: { kind: 'bernoulli' },
   objective: { kind: 'elbo', beta: 1, reduction: 'sum' },
 });
+const data = loadIdxDataset(o.data);
+const trainCount = Math.min(o.trainCount ?? data.train.count, data.train.count);
 const runFor = (kind: string) => {
   const posterior = POSTERIORS[kind];
   if (!posterior) throw new Error(`unknown posterior '${kind}'`);
-  return { name: kind, config: configFor(posterior), epochs, batch, seed, out: o.out };
+  const { epochs, batch, seed, out } = o;
+  const limit = trainCount < data.train.count ? { trainCount } : {};
+  return { name: kind, config: configFor(posterior), epochs, batch, seed, out, ...limit };
 };
 
-const data = loadIdxDataset(o.data);
-const trainCount = o['train-count'] ? Number(o['train-count']) : data.train.count;
-const train = { images: data.train.images, count: Math.min(trainCount, data.train.count) };
-const { test, path: testPath } = binarizedTest(data.test.images, evalCount, seed, o.out);
-if (!o['no-twin'] && train.count !== data.train.count) {
-  throw new Error('--train-count applies to ours only (the twin trains on every example)');
-}
+const evalCount = Math.min(o.evalCount, data.test.count);
+const { test, path: testPath } = binarizedTest(data.test.images, evalCount, o.seed, o.out);
 await compareWithTwin({
+  ...sides(o),
   runs: kinds.map(runFor),
-  train,
+  train: { images: data.train.images, count: trainCount },
   dataDir: o.data,
   test,
   testPath,
-  evalK,
-  seed: seed + 7,
-  adapter: o.adapter as AdapterChoice,
-  ours: !o['no-ours'],
-  twin: !o['no-twin'],
-  openblas: o.openblas,
-  out: o.out,
+  seed: o.seed + 7,
   label: 'posteriors',
 });

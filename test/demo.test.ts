@@ -4,8 +4,11 @@
 // Both ways: training (in a Web Worker) makes the loss fall while the main thread stays responsive
 // (its longest task is reported), the traversal grid and slider image are non-blank and change
 // when a slider moves, a conditional VAE trains on the labelled digits and its class selector
-// (hidden for an unconditional model) changes what the views decode, the synthetic 2-D experiment
-// draws its scatter plots, and a browser without WebGPU gets a message instead of a blank page.
+// (hidden for an unconditional model) changes what the views decode, a semi-supervised M2 model
+// trains on 100 labels and its panel shows a test digit's q(y|x) and its style as every digit, the
+// synthetic 2-D experiment draws its scatter plots, and a browser without WebGPU gets a message
+// instead of a blank page. Once: a VQ-VAE trains, its panel shows a digit's code grid whose cells
+// change the decode when clicked, and the codebook-usage histogram counts every vector.
 // Screenshots and figures go to test-artifacts/demo/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +32,16 @@ interface TrainResult {
 interface ModelInfo {
   latent: number;
   classes: number;
+  classifier: boolean;
+  vq?: { codes: number; dim: number; vectors: number };
+}
+
+/** The VQ panel's grid (window.__demo.vqShown). */
+interface VqShown {
+  codes: number[];
+  encoded: number[];
+  cells: number[];
+  K: number;
 }
 
 /** The class selector as the page shows it. */
@@ -52,18 +65,33 @@ interface Stats {
 // latent views are drawn), and measures no paused-views baseline. Some of the conditional model's
 // checks run once, in the second way (the faster one here): its loss falling, the interpolation
 // and a checkpoint reload do not depend on how the views are drawn, and the manifold is drawn as
-// the slider image is. The synthetic 2-D panel plots on 2-D canvases, never a WebGPU one: it is
-// checked once too, in the second way.
+// the slider image is. The synthetic 2-D panel and the M2 panel draw on 2-D canvases, never a
+// WebGPU one: they are checked once too, in the second way, and so is the VQ panel (2-D canvases
+// and buttons, and it hides the latent views rather than drawing them).
 const WAYS = [
   [
     'GPU-direct canvases',
     true,
-    { train: 40, baseline: true, synthetic: 0, conditional: { steps: 5, all: false } },
+    {
+      train: 40,
+      baseline: true,
+      synthetic: 0,
+      m2: 0,
+      conditional: { steps: 5, all: false },
+      vq: 0,
+    },
   ],
   [
     'readback fallback (no ANGLE: WebGPU canvases unavailable)',
     false,
-    { train: 24, baseline: false, synthetic: 100, conditional: { steps: 10, all: true } },
+    {
+      train: 24,
+      baseline: false,
+      synthetic: 100,
+      m2: 10,
+      conditional: { steps: 10, all: true },
+      vq: 20,
+    },
   ],
 ] as const;
 
@@ -276,9 +304,10 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
   });
 
   it('a conditional model trains on labelled digits; the class selector changes what the views decode', async () => {
-    expect(await page.evaluate('window.__demo.newModel(20, true)')).toEqual({
+    expect(await page.evaluate("window.__demo.newModel(20, 'conditional')")).toEqual({
       latent: 20,
       classes: 10,
+      classifier: false,
     } satisfies ModelInfo);
     expect(await selector()).toEqual(conditional);
     const { steps, all } = runs.conditional;
@@ -320,6 +349,7 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
       expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
         latent: 20,
         classes: 10,
+        classifier: false,
       });
       expect(await selector()).toEqual(conditional);
       expect(await slider()).toBe(zero.slider);
@@ -328,14 +358,184 @@ describe.each(WAYS)('demo in headless Chromium (SwiftShader), %s', (way, angle, 
     }
 
     // Back to an unconditional model: the selector is hidden and refuses a class.
-    expect(await page.evaluate('window.__demo.newModel(20, false)')).toEqual({
+    expect(await page.evaluate("window.__demo.newModel(20, 'plain')")).toEqual({
       latent: 20,
       classes: 0,
+      classifier: false,
     });
     expect(await selector()).toEqual(unconditional);
     await expect(setClass(3)).rejects.toThrow(/class selector is disabled/);
     expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
   });
+
+  const vqIt = runs.vq > 0 ? it : () => undefined;
+  vqIt(
+    'a VQ-VAE trains; clicking a cell of the code grid changes the decode; the usage histogram counts every vector',
+    async () => {
+      const continuous = ['latent-panel', 'traversal-panel', 'manifold-panel', 'interp-panel'];
+      const hidden = () =>
+        page.evaluate(
+          (ids) => ids.map((id) => document.getElementById(id)!.hidden),
+          [...continuous, 'vq-body'],
+        );
+      expect(await hidden()).toEqual([false, false, false, false, true]);
+      const vq = { codes: 32, dim: 4, vectors: 16 };
+      expect(await page.evaluate('window.__demo.newVqModel()')).toEqual({
+        latent: 64,
+        classes: 0,
+        classifier: false,
+        vq,
+      } satisfies ModelInfo);
+      // Its decoder takes code indices: the continuous-latent views make way for the VQ panel.
+      expect(await hidden()).toEqual([true, true, true, true, false]);
+      const trained = (await page.evaluate(
+        `window.__demo.train(${runs.vq}, { pauseViews: true })`,
+      )) as TrainResult;
+      expect(trained.steps).toBe(runs.vq);
+      expect(trained.losses.at(-1)!).toBeLessThan(trained.losses[0]!);
+
+      const digit = (await page.evaluate('window.__demo.vqShow(3)')) as VqShown;
+      expect(digit.K).toBe(vq.codes);
+      expect(digit.cells).toHaveLength(vq.vectors);
+      for (const k of digit.cells) expect(Number.isInteger(k) && k >= 0 && k < vq.codes).toBe(true);
+      expect(digit.cells).toEqual(digit.encoded);
+      expect(digit.codes).toEqual(digit.encoded);
+      const decoded = await stats('vq-decoded');
+      expect(decoded.std).toBeGreaterThan(5);
+
+      const usage = (await page.evaluate('window.__demo.vqUsage(200)')) as {
+        counts: number[];
+        vectors: number;
+        digits: number;
+        inUse: number;
+        readout: string;
+      };
+      expect(usage.counts).toHaveLength(vq.codes);
+      expect(usage.vectors).toBe(200 * vq.vectors);
+      expect(usage.counts.reduce((s, c) => s + c, 0)).toBe(usage.vectors);
+      expect(usage.inUse).toBe(usage.counts.filter((c) => c > 0).length);
+      expect(usage.inUse).toBeGreaterThan(1);
+      expect(usage.readout).toMatch(
+        new RegExp(
+          `^${usage.inUse} of 32 codes in use \\(\\d+ %\\), perplexity [\\d.]+, over 3200 `,
+        ),
+      );
+      expect((await stats('vq-usage')).mean).toBeLessThan(254); // bars drawn
+
+      // Cell 0 clicked round to the most used other code (each click: the next code; the decodes
+      // of the clicks before the last may be skipped), then shift-clicked back by one.
+      const k = digit.codes[0]!;
+      const target = usage.counts.reduce(
+        (best, c, j) => (j !== k && c > (usage.counts[best] ?? -1) ? j : best),
+        k === 0 ? 1 : 0,
+      );
+      const cell = '#vq-grid [data-cell="0"]';
+      for (let i = 0; i < (target - k + vq.codes) % vq.codes; i++) await page.click(cell);
+      const edited = (await page.evaluate('window.__demo.vqShown()')) as VqShown;
+      expect(edited.codes).toEqual([target, ...digit.encoded.slice(1)]);
+      expect(edited.cells).toEqual(edited.codes);
+      const changed = await stats('vq-decoded');
+      expect(changed.std).toBeGreaterThan(5);
+      expect(changed.hash).not.toBe(decoded.hash);
+      await page.keyboard.down('Shift');
+      await page.click(cell);
+      await page.keyboard.up('Shift');
+      const back = (await page.evaluate('window.__demo.vqShown()')) as VqShown;
+      expect(back.cells[0]).toBe((target + vq.codes - 1) % vq.codes);
+      await (await page.$('#vq-panel'))!.screenshot({ path: join(shots, 'vq.png') });
+
+      // A VQ checkpoint (weights, codebook and its EMA state) loads back with the same codes.
+      expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
+        latent: 64,
+        classes: 0,
+        classifier: false,
+        vq,
+      });
+      expect(((await page.evaluate('window.__demo.vqShow(3)')) as VqShown).encoded).toEqual(
+        digit.encoded,
+      );
+
+      // A continuous model brings the latent views back.
+      await page.evaluate("window.__demo.newModel(20, 'plain')");
+      expect(await hidden()).toEqual([false, false, false, false, true]);
+      expect((await snapshot('slider-image')).std).toBeGreaterThan(1);
+    },
+  );
+
+  const m2It = runs.m2 > 0 ? it : () => undefined;
+  m2It(
+    "an M2 model trains on 100 labels; its panel shows a test digit's q(y|x) and its style as every digit",
+    async () => {
+      expect(await page.evaluate("window.__demo.newModel(20, 'm2', 100)")).toEqual({
+        latent: 20,
+        classes: 10,
+        classifier: true,
+      } satisfies ModelInfo);
+      // An M2 model is conditional: the class selector comes with it.
+      expect(await selector()).toEqual(conditional);
+      const result = (await page.evaluate(
+        `window.__demo.train(${runs.m2}, { pauseViews: true })`,
+      )) as TrainResult;
+      // Each step reads its labelled rows beside the unlabelled ones (M2 refuses a step without).
+      expect(result.steps).toBe(runs.m2);
+      for (const loss of result.losses) expect(loss).toBeGreaterThan(0);
+      expect(await page.$eval('#train-readout', (e) => e.textContent)).toMatch(
+        /q\(y\|x\) \d+ % right on the labelled batch$/,
+      );
+      // The panel's result, summed up in the page: q(y|x), and per style image its spread and
+      // the least mean |difference| to another one.
+      const styleTransfer = () =>
+        page.evaluate(`window.__demo.styleTransfer().then((r) => {
+          const C = r.probs.length;
+          const image = (c) => r.styles.subarray(c * 784, (c + 1) * 784);
+          const std = (a) => {
+            const m = a.reduce((s, v) => s + v, 0) / a.length;
+            return Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
+          };
+          const apart = Array.from({ length: C }, (_, a) => Math.min(...Array.from(
+            { length: C }, (_, b) => a === b ? Infinity
+              : image(a).reduce((s, v, i) => s + Math.abs(v - image(b)[i]), 0) / 784)));
+          return { probs: Array.from(r.probs), predicted: r.predicted, images: r.styles.length / 784,
+            stds: Array.from({ length: C }, (_, c) => std(image(c))), apart,
+            note: document.getElementById('m2-note').textContent };
+        })`) as Promise<{
+          probs: number[];
+          predicted: number;
+          images: number;
+          stds: number[];
+          apart: number[];
+          note: string;
+        }>;
+      const s = await styleTransfer();
+      expect(s.probs.length).toBe(10);
+      expect(s.probs.reduce((a, p) => a + p, 0)).toBeCloseTo(1, 5);
+      for (const p of s.probs) expect(p).toBeGreaterThanOrEqual(0);
+      expect(s.probs[s.predicted]).toBe(Math.max(...s.probs));
+      expect(s.images).toBe(10);
+      // Not blank, and the ten labels give ten different images.
+      for (const std of s.stds) expect(std).toBeGreaterThan(0.02);
+      for (const d of s.apart) expect(d).toBeGreaterThan(1e-3);
+      expect(s.note).toContain(`is a ${s.predicted} to q(y|x)`);
+      expect((await stats('m2-styles')).std).toBeGreaterThan(5);
+      expect(await page.$$eval('#m2-probs .m2-line', (lines) => lines.length)).toBe(10);
+      await (await page.$('#m2-panel'))!.screenshot({ path: join(shots, 'm2.png') });
+
+      // An M2 checkpoint comes back with its classifier: the same probabilities.
+      expect(await page.evaluate('window.__demo.reloadCheckpoint()')).toEqual({
+        latent: 20,
+        classes: 10,
+        classifier: true,
+      });
+      expect((await styleTransfer()).probs).toEqual(s.probs);
+
+      // Other models have no classifier: the panel's button is off and its hook refuses.
+      await page.evaluate("window.__demo.newModel(20, 'plain')");
+      expect(await page.$eval('#m2-go', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+      await expect(page.evaluate('window.__demo.styleTransfer()')).rejects.toThrow(
+        /no classifier q\(y\|x\)/,
+      );
+    },
+  );
 
   const syntheticIt = runs.synthetic > 0 ? it : () => undefined;
   syntheticIt(

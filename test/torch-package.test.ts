@@ -78,6 +78,16 @@ const CONFIGS: VaeConfig[] = [
     decoder: { hidden: [4] },
     posterior: { kind: 'vq', codes: 9, dim: 3, update },
   })),
+  // vq with its learned prior: the MADE's prior.hidden.{l}, prior.out last.
+  {
+    version: 2,
+    inputSize: 7,
+    latentSize: 6,
+    encoder: { hidden: [5] },
+    decoder: { hidden: [4] },
+    posterior: { kind: 'vq', codes: 9, dim: 3, update: 'ema' },
+    prior: { kind: 'made', hidden: [8, 6] },
+  },
   // The conv VQ-VAE: a 1×1 Conv2d encoder.ze on the grid, deconv layers from the quantized grid.
   convVqPreset(32, 8),
   {
@@ -88,6 +98,8 @@ const CONFIGS: VaeConfig[] = [
     encoder: { conv: [{ channels: 3, kernel: 3, stride: 2, padding: 1 }], hidden: [] },
     decoder: { hidden: [], deconv: [{ channels: 1, kernel: 3, stride: 2, padding: 1 }] },
     posterior: { kind: 'vq', codes: 5, dim: 2, grid: true },
+    // A MADE over its 3×4 grid of codes.
+    prior: { kind: 'made', hidden: [7] },
   },
 ];
 

@@ -1,7 +1,8 @@
 // The PyTorch twin as a trainer (python/webgpu_vae_torch): a 2-process torchrun run (DDP, gloo)
 // on a slice of the embedded digits writes a checkpoint that our library loads, and at its weights
 // our objective and gradients on a fixed batch with fixed ε are the twin's; 1 process and 2
-// processes reach the same weights; checkpoints resume both ways with equal next steps.
+// processes reach the same weights; checkpoints resume both ways with equal next steps. A
+// semi-supervised M2 model the twin trained classifies in our library as in the twin.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,10 +14,12 @@ import { prepareAdam } from '../src/kernels/adam.js';
 import type { VaeConfig } from '../src/vae/config.js';
 import { buildModelGraph } from '../src/vae/build.js';
 import { VaeModel } from '../src/vae/model.js';
+import { VaeInference } from '../src/vae/inference.js';
 import { Trainer } from '../src/vae/trainer.js';
+import { loadEmbeddedDigits } from '../src/data/embedded.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
 import { compileModelGraph, scaledObjective, writeStepInputs } from './helpers/model-graph.js';
-import { tempDir, torchrun, twin } from './helpers/python.js';
+import { PYTHON, run, tempDir, torchrun, twin } from './helpers/python.js';
 import {
   freshSeed,
   makeRng,
@@ -313,5 +316,72 @@ describe('a checkpoint of our Trainer', () => {
     const probe = readProbe(path('probe.json'));
     expect(probe.step).toBe(5);
     expectSameStep(await gpuStep(rt, ckpt, x, eps, B), probe, `seed ${seed}`);
+  });
+});
+
+describe('an M2 model the twin trained with --labels', () => {
+  const tmp = tempDir('webgpu-vae-twin-m2-');
+  const path = (name: string) => join(tmp.dir, name);
+  afterAll(() => tmp.remove());
+
+  it("loads in our library: q(y|x) and the test error are the twin's; Adam resumes", async () => {
+    const config: VaeConfig = {
+      version: 2,
+      inputSize: 784,
+      latentSize: 3,
+      encoder: { hidden: [16], activation: 'relu' },
+      decoder: { hidden: [16], activation: 'relu' },
+      condition: { kind: 'label', classes: 10 },
+      objective: { kind: 'm2', classifier: { hidden: [16], activation: 'softplus' } },
+    };
+    const TEST = 50;
+    // 180 unlabeled embedded digits and 20 labeled ones: 9 steps of 20 + 20 rows.
+    await twin('train', [
+      ...['--config', JSON.stringify(config), '--data', 'embedded', '--limit', '200'],
+      ...['--labels', '20', '--batch-size', '20', '--epochs', '1', '--lr', '0.003'],
+      ...['--test-limit', String(TEST), '--seed', '3', '--quiet', '--out', path('m2')],
+    ]);
+    const ckpt = await readCheckpointFile(path('m2/model.safetensors'));
+    expect(ckpt.metadata).toMatchObject({ labeled: '20', trainer: 'webgpu_vae_torch' });
+    const report = JSON.parse(readFileSync(path('m2/metrics.jsonl'), 'utf8')) as {
+      test: { classificationError: number };
+    };
+    // The twin's q(y|x) on the first test digits (its embedded split is ours).
+    const script =
+      'import json, sys, torch\n' +
+      'from webgpu_vae_torch.checkpoint import load_checkpoint, net_from_checkpoint\n' +
+      'from webgpu_vae_torch.data import load_data\n' +
+      'net = net_from_checkpoint(load_checkpoint(sys.argv[1]), sys.argv[1])\n' +
+      'test = load_data("embedded").test\n' +
+      'with torch.no_grad():\n' +
+      '    p = torch.softmax(net.classify(test.rows(torch.arange(int(sys.argv[2])))), 1)\n' +
+      'print(json.dumps(p.reshape(-1).tolist()))\n';
+    const stdout = await run(
+      PYTHON,
+      ['-c', script, path('m2/model.safetensors'), String(TEST)],
+      'twin classify',
+    );
+    const want = Float64Array.from(JSON.parse(stdout) as number[]);
+
+    const rt = await runtimeFor(adapter);
+    const model = VaeModel.fromDecoded(rt, ckpt, 'twin m2 checkpoint');
+    const inference = VaeInference.create(model);
+    const { test } = await loadEmbeddedDigits();
+    const probs = await inference.classify(test.images.subarray(0, TEST * 784), TEST);
+    const far = Array.from(probs).filter((p, i) => Math.abs(p - want[i]!) > 1e-5);
+    expect(far).toEqual([]);
+    let wrong = 0;
+    for (let i = 0; i < TEST; i++) {
+      const row = Array.from(probs.subarray(i * 10, (i + 1) * 10));
+      if (row.indexOf(Math.max(...row)) !== test.labels[i]) wrong++;
+    }
+    expect(wrong / TEST).toBeCloseTo(report.test.classificationError, 10);
+
+    const trainer = await Trainer.create(model, { batchSize: 20 });
+    trainer.loadOptimizerState(ckpt.optimizer!);
+    expect(trainer.step).toBe(9);
+    trainer.destroy();
+    inference.destroy();
+    model.destroy();
   });
 });

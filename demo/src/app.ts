@@ -2,7 +2,15 @@
 // DOM, the status line, the test hooks) and the Panel shape. A panel is a module under panels/
 // that wires its section of index.html; main.ts mounts them in order.
 import type { callEngine } from './rpc.js';
-import type { CanvasStats, ModelInfo, TrainResult, ViewId } from './protocol.js';
+import type {
+  CanvasStats,
+  CodeUsage,
+  DigitsKind,
+  ModelInfo,
+  StyleResult,
+  TrainResult,
+  ViewId,
+} from './protocol.js';
 import { imageStats } from './stats.js';
 
 type Channel = ReturnType<typeof callEngine>;
@@ -33,8 +41,13 @@ export interface DemoHooks {
   inpaintMask?: () => number;
   canvasStats?: (id: string) => CanvasStats;
   setSlider?: (dim: number, value: number) => void;
-  /** Picks the latent size and the conditional box, as a user would, and waits for the model. */
-  newModel?: (latent: number, conditional: boolean) => Promise<ModelInfo>;
+  /**
+   * Picks the latent size, the conditional and M2 boxes (and M2's labelled digits), as a user
+   * would, and waits for the model.
+   */
+  newModel?: (latent: number, kind: DigitsKind, labels?: number) => Promise<ModelInfo>;
+  /** M2: classifies the chosen test digit and draws its style as every class. */
+  styleTransfer?: () => Promise<StyleResult>;
   /** Picks a class in the selector and waits until the worker decodes under it. */
   setClass?: (label: number) => Promise<void>;
   /** Saves the model as a checkpoint and loads it back the way the file input does. */
@@ -43,6 +56,24 @@ export interface DemoHooks {
   measureFps?: (ms: number) => Promise<{ fps: number; frames: number }>;
   snapshot?: (id: ViewId) => Promise<CanvasStats>;
   frames?: () => number;
+  /** Ticks "VQ-VAE" as a user would; resolves once the VQ panel shows the new model's codes. */
+  newVqModel?: () => Promise<ModelInfo>;
+  /** The VQ panel once its pending work is done: the grid (cells' text), edited and encoded. */
+  vqShown?: () => Promise<VqShown>;
+  /** Picks test digit `index` in the VQ panel and shows its codes. */
+  vqShow?: (index: number) => Promise<VqShown>;
+  /** Counts the codes over the first `digits` test digits (histogram and readout redrawn). */
+  vqUsage?: (digits: number) => Promise<CodeUsage & { readout: string }>;
+}
+
+/** The VQ panel's code grid as shown. */
+export interface VqShown {
+  /** The grid's codes (as edited), the encoder's codes, and the numbers the cells show. */
+  codes: number[];
+  encoded: number[];
+  cells: number[];
+  /** The codebook's size. */
+  K: number;
 }
 
 /** How responsive the main thread stayed over an interval. */

@@ -13,6 +13,8 @@ import { manifoldPanel } from './panels/manifold.js';
 import { interpolationPanel } from './panels/interpolation.js';
 import { syntheticPanel } from './panels/synthetic.js';
 import { inpaintPanel } from './panels/inpaint.js';
+import { vqPanel } from './panels/vq.js';
+import { m2Panel } from './panels/m2.js';
 
 /** The panels, in page order: a new panel is a module under panels/ added here. */
 const PANELS: Panel[] = [
@@ -22,8 +24,10 @@ const PANELS: Panel[] = [
   traversalPanel,
   manifoldPanel,
   interpolationPanel,
+  m2Panel,
   inpaintPanel,
   syntheticPanel,
+  vqPanel,
 ];
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
     status,
     showError,
     hooks,
-    model: { latent: 20, classes: 0 },
+    model: { latent: 20, classes: 0, classifier: false },
     onModel: (listener) => modelListeners.push(listener),
     modelChanged: (model) => {
       app.model = model;

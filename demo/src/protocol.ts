@@ -29,11 +29,59 @@ export interface CanvasStats {
   height: number;
 }
 
+/**
+ * The digits models the train panel makes: a VAE, one conditional on the digit class, or a
+ * semi-supervised M2 model (conditional, plus a classifier q(y|x); trained on a few labelled digits
+ * and the rest unlabelled).
+ */
+export type DigitsKind = 'plain' | 'conditional' | 'm2';
+
 /** What the panels need to know of the current digits model. */
 export interface ModelInfo {
   latent: number;
   /** Classes of a conditional model (condition 'label'); 0 for an unconditional one. */
   classes: number;
+  /** Whether it has M2's classifier q(y|x) (objective 'm2'). */
+  classifier: boolean;
+  /** A vq model's codebook (posterior 'vq'); absent for continuous latents. */
+  vq?: VqInfo;
+}
+
+/** A vq model's codebook: `codes` vectors of `dim` values; `vectors` codes per image. */
+export interface VqInfo {
+  codes: number;
+  dim: number;
+  vectors: number;
+}
+
+/** A test digit, its code indices (vectors) and the decode of those codes (784). */
+export interface VqDigit {
+  image: Float32Array;
+  codes: Float32Array;
+  decoded: Float32Array;
+}
+
+/** How often each code is picked over the code grids of the first `digits` test digits. */
+export interface CodeUsage {
+  /** Per code (K): the vectors assigned to it; they sum to `vectors`. */
+  counts: number[];
+  vectors: number;
+  digits: number;
+  /** Codes picked at least once, and exp(entropy) of the frequencies. */
+  inUse: number;
+  perplexity: number;
+}
+
+/** A test digit as an M2 model sees it (VaeInference.styleTransfer). */
+export interface StyleResult {
+  /** The digit (784) and its true label. */
+  image: Float32Array;
+  label: number;
+  /** q(y|x) (classes) and its argmax. */
+  probs: Float32Array;
+  predicted: number;
+  /** Its style (its code under the predicted class) decoded as every class: (classes, 784). */
+  styles: Float32Array;
 }
 
 export interface TrainResult {
@@ -74,10 +122,10 @@ export interface Engine {
     display: DisplayMode,
   ): Promise<{ adapter: string }>;
   /**
-   * A fresh digits model with this latent size, conditional on the digit class or not (drops the
-   * current one).
+   * A fresh digits model with this latent size and kind (drops the current one); an M2 model
+   * trains with `labels` labelled training digits (an equal share per class), the rest unlabelled.
    */
-  newModel(latent: number, conditional: boolean): Promise<ModelInfo>;
+  newModel(latent: number, kind: DigitsKind, labels?: number): Promise<ModelInfo>;
   setCode(code: Float32Array): Promise<void>;
   /** Conditional models: the class the latent views decode under, p(x | z, y = label). */
   setClass(label: number): Promise<void>;
@@ -103,6 +151,8 @@ export interface Engine {
    * passes (VaeInference.inpaint), sending 'inpaint-progress' after each pass.
    */
   inpaint(index: number, mask: Float32Array, iterations: number): Promise<InpaintResult>;
+  /** M2 models: test digit `index` classified, and its style drawn as every class. */
+  styleTransfer(index: number): Promise<StyleResult>;
   synthetic(
     name: SyntheticName,
     steps: number,
@@ -110,6 +160,17 @@ export interface Engine {
   ): Promise<SyntheticResult>;
   saveCheckpoint(): Promise<{ bytes: Uint8Array; latent: number; step: number }>;
   loadCheckpoint(file: File): Promise<ModelInfo & { name: string }>;
+  /** A fresh VQ-VAE on the digits (drops the current model); see vqDigitsConfig in worker.ts. */
+  newVqModel(): Promise<ModelInfo>;
+  /** vq models: test digit `index`, its code grid and their decode. */
+  vqEncode(index: number): Promise<VqDigit>;
+  /**
+   * vq models: the image of one code grid (integer indices in [0, codes)); a conditional model
+   * decodes it under test digit `index`'s label.
+   */
+  vqDecode(codes: Float32Array, index: number): Promise<Float32Array>;
+  /** vq models: per-code counts over the first `digits` test digits. */
+  codeUsage(digits: number): Promise<CodeUsage>;
   /** Draws a view and measures its pixels in the same task (a presented canvas reads blank). */
   snapshot(id: ViewId): Promise<CanvasStats>;
   measureFps(ms: number): Promise<{ fps: number; frames: number }>;
@@ -125,6 +186,8 @@ export interface EngineEvents {
   frame: { frames: number; fps: number };
   /** After each pass of inpaint(): its number and the completed digit so far (784). */
   'inpaint-progress': { iteration: number; image: Float32Array };
+  /** A train() run ended (its steps done or stopped): the digits model's weights changed. */
+  'train-done': { step: number };
 }
 
 export type CallMessage = { kind: 'call'; id: number; method: keyof Engine; args: unknown[] };

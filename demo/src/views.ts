@@ -193,6 +193,24 @@ export function createView(
     : Promise.resolve(new ReadbackView(id, inference, canvas, options));
 }
 
+/**
+ * A view that draws nothing: a vq model's decoder takes code indices, not the continuous codes
+ * these views generate (the VQ panel hides their sections meanwhile and edits codes instead).
+ */
+export function idleView(id: ViewId): DemoView {
+  const blank: CanvasStats = { mean: 0, std: 0, hash: 0, width: 0, height: 0 };
+  return {
+    id,
+    setBase: () => undefined,
+    setSpec: () => undefined,
+    setColormap: () => undefined,
+    setClass: () => undefined,
+    draw: () => Promise.resolve(),
+    snapshot: () => Promise.resolve(blank),
+    destroy: () => undefined,
+  };
+}
+
 type Schedule = (callback: (time: number) => void) => void;
 
 function scheduler(): Schedule {

@@ -1,11 +1,14 @@
-// The demo's engine, in a Web Worker: the GPU runtime, the digits model (unconditional, or
-// conditional on the digit class) with its trainer and inference, the latent views (drawn
-// GPU-direct into transferred canvases, or through a readback where WebGPU canvases do not work,
-// under the selected class for a conditional model), the synthetic experiments and checkpoints. The main thread
-// (main.ts) only touches the DOM, so it stays responsive while this trains.
+// The demo's engine, in a Web Worker: the GPU runtime, the digits model (unconditional,
+// conditional on the digit class, or semi-supervised M2) with its trainer and inference, the
+// latent views (drawn GPU-direct into transferred canvases, or through a readback where WebGPU
+// canvases do not work, under the selected class for a conditional model), the synthetic
+// experiments and checkpoints. The main thread (main.ts) only touches the DOM, so it stays
+// responsive while this trains.
 import { createRuntime, type GpuRuntime } from '../../src/gpu/runtime.js';
 import { loadEmbeddedDigits, type EmbeddedDigits } from '../../src/data/embedded.js';
 import { createRng } from '../../src/data/rng.js';
+import { CyclicBatcher } from '../../src/data/batches.js';
+import { labeledSubset } from '../../src/data/labeled-subset.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { sampleObservations } from '../../src/experiments/synthetic.js';
 import type { Colormap } from '../../src/image/grid.js';
@@ -15,23 +18,38 @@ import { Trainer } from '../../src/vae/trainer.js';
 import type { VaeConfig } from '../../src/vae/config.js';
 import { VaeInference, type Decoded } from '../../src/vae/inference.js';
 import { missingPixelBce } from '../../src/vae/inpaint.js';
+import { codeUsage } from '../../src/cli/vq.js';
 import { serveEngine, type WorkerScope } from './rpc.js';
 import {
   SYNTHETIC_POSTERIORS,
   VIEW_IDS,
+  type DigitsKind,
   type DisplayMode,
   type Engine,
   type ModelInfo,
   type ViewId,
+  type VqInfo,
 } from './protocol.js';
-import { Animator, createView, type DemoView } from './views.js';
+import { Animator, createView, idleView, type DemoView } from './views.js';
 
 const GRID = 16;
 const TRAIN_BATCH = 64;
+/**
+ * M2's unlabelled and labelled rows per step: the model runs on L + U·10 rows, so a smaller batch
+ * keeps its steps near the others' cost.
+ */
+const M2_BATCH = 16;
+/** Labelled training digits of an M2 model unless the train panel says otherwise. */
+const M2_LABELS = 100;
 const DIGIT_CLASSES = 10;
+const TRAIN_DIGITS = 8000;
 
-/** 784-400-Z; conditional: q(z|x, y) and p(x|z, y) with the digit's one-hot label. */
-function digitsConfig(latent: number, conditional: boolean): VaeConfig {
+/**
+ * 784-400-Z; conditional: q(z|x, y) and p(x|z, y) with the digit's one-hot label; M2: that plus
+ * the paper's softplus classifier q(y|x), with its α = 0.1·N / N_l for `labels` labelled digits (as
+ * the library's default when fit() knows the sizes; this demo steps with trainStep).
+ */
+function digitsConfig(latent: number, kind: DigitsKind, labels: number): VaeConfig {
   return {
     version: 2,
     inputSize: 784,
@@ -39,26 +57,95 @@ function digitsConfig(latent: number, conditional: boolean): VaeConfig {
     encoder: { hidden: [400], activation: 'relu' },
     decoder: { hidden: [400], activation: 'relu' },
     likelihood: { kind: 'bernoulli' },
-    ...(conditional ? { condition: { kind: 'label', classes: DIGIT_CLASSES } } : {}),
+    ...(kind !== 'plain' ? { condition: { kind: 'label', classes: DIGIT_CLASSES } } : {}),
+    ...(kind === 'm2'
+      ? {
+          objective: {
+            kind: 'm2',
+            alpha: (0.1 * TRAIN_DIGITS) / labels,
+            classifier: { hidden: [400], activation: 'softplus' },
+          },
+        }
+      : {}),
   };
 }
 
-function digitsModel(latent: number, conditional: boolean): VaeModel {
-  return VaeModel.create(rt, digitsConfig(latent, conditional), {
+function digitsModel(latent: number, kind: DigitsKind, labels: number): VaeModel {
+  return VaeModel.create(rt, digitsConfig(latent, kind, labels), {
     seed: 1,
-    label: `digits-z${latent}${conditional ? '-cvae' : ''}`,
+    label: `digits-z${latent}-${kind}`,
   });
+}
+
+/**
+ * The demo's VQ-VAE: 784-400-64, the 64 values read as a grid of 16 codes of 4 values from 32
+ * codebook vectors, moved by EMA. A dense net trains in seconds on SwiftShader (a conv one would
+ * not); decay 0.9 (not the usual 0.99) and the dead-code restart let the codebook follow the
+ * encoder within a few dozen steps (in Node on SwiftShader, 60 steps put 31 of the 32 codes in use
+ * over 500 test digits; 30 at decay 0.95 without restart).
+ */
+function vqDigitsConfig(): VaeConfig {
+  return {
+    version: 2,
+    inputSize: 784,
+    latentSize: 64,
+    encoder: { hidden: [400], activation: 'relu' },
+    posterior: {
+      kind: 'vq',
+      codes: 32,
+      dim: 4,
+      update: 'ema',
+      decay: 0.9,
+      restart: { threshold: 0.05 },
+    },
+    decoder: { hidden: [400], activation: 'relu' },
+    likelihood: { kind: 'bernoulli' },
+  };
+}
+
+function vqInfo(model: VaeModel): VqInfo | undefined {
+  const p = model.config.posterior;
+  if (p.kind !== 'vq') return undefined;
+  return { codes: p.codes, dim: p.dim, vectors: model.config.latentSize / p.dim };
 }
 
 function infoOf(model: VaeModel): ModelInfo {
   const c = model.config.condition;
-  return { latent: model.config.latentSize, classes: c.kind === 'label' ? c.classes : 0 };
+  const vq = vqInfo(model);
+  return {
+    latent: model.config.latentSize,
+    classes: c.kind === 'label' ? c.classes : 0,
+    classifier: model.config.objective.kind === 'm2',
+    ...(vq ? { vq } : {}),
+  };
+}
+
+/** An M2 model's training digits: the unlabelled ones, and the labelled stream beside them. */
+interface SemiSupervised {
+  unlabeled: Uint32Array;
+  labeled: CyclicBatcher;
+}
+
+/** `labels` training digits, an equal share per class (by a fixed seed), and the rest. */
+function semiSupervised(labels: number): SemiSupervised {
+  const split = labeledSubset(digits.train.labels, labels, DIGIT_CLASSES, 1);
+  const images = new Float32Array(labels * 784);
+  split.labeled.forEach((k, i) =>
+    images.set(digits.train.images.subarray(k * 784, (k + 1) * 784), i * 784),
+  );
+  const classOf = Array.from(split.labeled, (k) => digits.train.labels[k]!);
+  return {
+    unlabeled: split.unlabeled,
+    labeled: new CyclicBatcher(images, 784, M2_BATCH, 2, classOf),
+  };
 }
 
 interface Digits {
   model: VaeModel;
   /** Classes of a conditional model, 0 for an unconditional one. */
   classes: number;
+  /** M2 models: the labelled and unlabelled training digits. */
+  semi: SemiSupervised | undefined;
   trainer: Trainer;
   inference: VaeInference;
   animator: Animator;
@@ -93,7 +180,7 @@ function state(): Digits {
   return current;
 }
 
-async function setModel(model: VaeModel): Promise<void> {
+async function setModel(model: VaeModel, labels = M2_LABELS): Promise<void> {
   const old = current;
   current = undefined;
   if (old) {
@@ -106,10 +193,12 @@ async function setModel(model: VaeModel): Promise<void> {
     old.model.destroy();
   }
   const Z = model.config.latentSize;
-  const { classes } = infoOf(model);
+  const { classes, classifier } = infoOf(model);
   selectedClass = 0;
+  const semi = classifier ? semiSupervised(labels) : undefined;
   const trainer = await Trainer.create(model, {
-    batchSize: TRAIN_BATCH,
+    batchSize: semi ? M2_BATCH : TRAIN_BATCH,
+    labeledBatchSize: M2_BATCH,
     lr: 1e-3,
     seed: 1,
     readEvery: 5,
@@ -120,11 +209,14 @@ async function setModel(model: VaeModel): Promise<void> {
     maxInFlight: 4,
   });
   const inference = VaeInference.create(model, { batchSizes: [1, 16, 256] });
+  const vq = vqInfo(model) !== undefined;
   const make = (id: ViewId, o: Omit<Parameters<typeof createView>[4], 'classLabel'>) =>
-    createView(display, id, inference, canvases[id], {
-      ...o,
-      ...(classes ? { classLabel: selectedClass } : {}),
-    });
+    vq
+      ? Promise.resolve(idleView(id))
+      : createView(display, id, inference, canvases[id], {
+          ...o,
+          ...(classes ? { classLabel: selectedClass } : {}),
+        });
   // The training graph compiles beside the views (its pipelines concurrently with theirs), so that
   // Train starts stepping at once.
   const [slider, trav, manifold] = await Promise.all([
@@ -150,8 +242,16 @@ async function setModel(model: VaeModel): Promise<void> {
     (error) => send('error', error.message),
   );
   animator.animate = animate;
-  current = { model, classes, trainer, inference, animator };
+  current = { model, classes, semi, trainer, inference, animator };
   animator.start();
+}
+
+/** The current model when it is a vq one, with its codebook's shape. */
+function vqState(): Digits & { vq: VqInfo } {
+  const s = state();
+  const vq = vqInfo(s.model);
+  if (!vq) throw new Error('demo: the current model has no codebook (posterior is not vq)');
+  return { ...s, vq };
 }
 
 function testDigit(index: number): { image: Float32Array; label: number } {
@@ -165,15 +265,17 @@ const engine: Engine = {
     display = mode;
     rt = await createRuntime({ onError: (e) => send('error', e.message) });
     send('status', `WebGPU adapter: ${rt.info.name}. Loading the embedded digits…`);
-    digits = await loadEmbeddedDigits({ trainCount: 8000, testCount: 2000 });
-    await setModel(digitsModel(20, false));
+    digits = await loadEmbeddedDigits({ trainCount: TRAIN_DIGITS, testCount: 2000 });
+    await setModel(digitsModel(20, 'plain', M2_LABELS));
     return { adapter: rt.info.name };
   },
 
-  async newModel(latent, conditional) {
+  async newModel(latent, kind, labels = M2_LABELS) {
     if (training) throw new Error('demo: stop training first');
-    const model = digitsModel(latent, conditional);
-    await setModel(model);
+    // Checked before the model is made: labeledSubset's message names the rule.
+    if (kind === 'm2') labeledSubset(digits.train.labels, labels, DIGIT_CLASSES, 1);
+    const model = digitsModel(latent, kind, labels);
+    await setModel(model, labels);
     return infoOf(model);
   },
 
@@ -216,7 +318,7 @@ const engine: Engine = {
   },
 
   async train(steps, options = {}) {
-    const { trainer, model, classes, animator } = state();
+    const { trainer, model, classes, semi, animator } = state();
     if (training) throw new Error('demo: already training');
     training = true;
     if (options.pauseViews) await animator.stop();
@@ -231,19 +333,24 @@ const engine: Engine = {
     const B = trainer.batchSize;
     const rng = createRng(trainer.step + 7);
     const batch = new Float32Array(B * D);
-    // A conditional model reads each digit's class with it.
-    const labels = classes ? new Uint8Array(B) : undefined;
+    // A conditional model reads each digit's class with it (M2 reads only the labelled rows').
+    const labels = classes && !semi ? new Uint8Array(B) : undefined;
     const framesBefore = animator.frames;
     const started = performance.now();
     let done = 0;
     try {
       for (; done < steps && !stopRequested; done++) {
+        // M2: unlabelled digits only, with the step's labelled rows beside them.
+        const pool = semi?.unlabeled;
         for (let r = 0; r < B; r++) {
-          const k = Math.floor(rng.next() * digits.train.count);
+          const draw = Math.floor(rng.next() * (pool ? pool.length : digits.train.count));
+          const k = pool ? pool[draw]! : draw;
           batch.set(digits.train.images.subarray(k * D, (k + 1) * D), r * D);
           if (labels) labels[r] = digits.train.labels[k]!;
         }
-        await trainer.trainStep({ images: batch, labels }, B);
+        semi?.labeled.fill(trainer.step);
+        const labeled = semi && { images: semi.labeled.batch, labels: semi.labeled.batchLabels };
+        await trainer.trainStep({ images: batch, labels, labeled }, B);
         if (done % 10 === 9) {
           const seconds = (performance.now() - started) / 1000;
           send('train-progress', { step: trainer.step, stepsPerSecond: (done + 1) / seconds });
@@ -258,6 +365,7 @@ const engine: Engine = {
       animator.training = false;
       animator.invalidate();
       if (options.pauseViews) animator.start();
+      send('train-done', { step: trainer.step });
     }
     const stepsPerSecond = done / ((performance.now() - started) / 1000);
     return { losses, stepsPerSecond, steps: done, frames: animator.frames - framesBefore };
@@ -312,6 +420,22 @@ const engine: Engine = {
       },
     });
     return { original: image, filled, errors };
+  },
+
+  async styleTransfer(index) {
+    const { inference, classes, model } = state();
+    if (!infoOf(model).classifier) {
+      throw new Error('demo: this model has no classifier q(y|x): train or load an M2 model');
+    }
+    const { image, label } = testDigit(index);
+    const out = await inference.styleTransfer(image, 1);
+    return {
+      image,
+      label,
+      probs: out.probs.slice(0, classes),
+      predicted: out.predicted[0]!,
+      styles: out.images,
+    };
   },
 
   async synthetic(name, steps, posterior) {
@@ -398,6 +522,49 @@ const engine: Engine = {
     }
     await setModel(model);
     return { name, ...infoOf(model) };
+  },
+
+  async newVqModel() {
+    if (training) throw new Error('demo: stop training first');
+    const model = VaeModel.create(rt, vqDigitsConfig(), { seed: 1, label: 'digits-vq' });
+    await setModel(model);
+    return infoOf(model);
+  },
+
+  async vqEncode(index) {
+    const { image, label } = testDigit(index);
+    const { inference, classes } = vqState();
+    const labels = classes ? { labels: label } : {};
+    const { codes } = await inference.encode(image, 1, labels);
+    if (!codes) throw new Error('demo: the vq encoder returned no codes');
+    return { image, codes, decoded: await inference.decode(codes, 1, labels) };
+  },
+
+  async vqDecode(codes, index) {
+    const { inference, classes, vq } = vqState();
+    if (codes.length !== vq.vectors) {
+      throw new Error(`demo: a code grid has ${vq.vectors} codes, got ${codes.length}`);
+    }
+    // decode() looks the indices up as given: one outside the codebook would read past it.
+    for (const k of codes) {
+      if (!Number.isInteger(k) || k < 0 || k >= vq.codes) {
+        throw new Error(`demo: code ${k} is not an integer in [0, ${vq.codes})`);
+      }
+    }
+    return inference.decode(codes, 1, classes ? { labels: testDigit(index).label } : {});
+  },
+
+  async codeUsage(count) {
+    const { inference, classes, vq } = vqState();
+    const n = Math.max(1, Math.min(digits.test.count, Math.floor(count) || 0));
+    const x = digits.test.images.subarray(0, n * 784);
+    const labels = classes ? { labels: Array.from(digits.test.labels.subarray(0, n)) } : {};
+    const { codes } = await inference.encode(x, n, labels);
+    if (!codes) throw new Error('demo: the vq encoder returned no codes');
+    const counts = new Array<number>(vq.codes).fill(0);
+    for (const k of codes) counts[k] = (counts[k] ?? 0) + 1;
+    const { inUse, perplexity } = codeUsage(codes, vq.codes);
+    return { counts, vectors: codes.length, digits: n, inUse, perplexity };
   },
 
   async snapshot(id) {

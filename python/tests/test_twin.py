@@ -1026,6 +1026,73 @@ class CompletionTest(unittest.TestCase):
             BaselineNet(MLP)
 
 
+def write_class_idx(folder, count, seed):
+    """A tiny IDX folder whose digits can be told apart: class c (example i has class i % 10)
+    lights rows 2c … 2c + 3 of a noisy 28×28 image."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    pixels = torch.randint(0, 64, (count, 28, 28), generator=g, dtype=torch.uint8)
+    labels = torch.arange(count, dtype=torch.uint8) % 10
+    for i, c in enumerate(labels.tolist()):
+        pixels[i, 2 * c:2 * c + 4] = 255
+    for split in ('train', 't10k'):
+        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
+            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
+        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
+            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
+
+
+class M2TrainTest(unittest.TestCase):
+    CONFIG = {'version': 2, 'inputSize': 784, 'latentSize': 2,
+              'encoder': {'hidden': [16]}, 'decoder': {'hidden': [16]},
+              'condition': {'kind': 'label', 'classes': 10},
+              'objective': {'kind': 'm2', 'classifier': {'hidden': [16]}}}
+
+    def test_labeled_subset_is_the_library_choice(self):
+        from webgpu_vae_torch.data import labeled_subset
+        labels = torch.tensor([(i * 7 + (i >> 2)) % 5 for i in range(97)])
+        labeled, unlabeled = labeled_subset(labels, 10, 5, 12345)
+        # labeledSubset(labels, 10, 5, 12345) of src/data/labeled-subset.ts gives these.
+        self.assertEqual(labeled.tolist(), [5, 11, 17, 26, 27, 30, 52, 76, 84, 89])
+        self.assertEqual(sorted(labeled.tolist() + unlabeled.tolist()), list(range(97)))
+        self.assertEqual(torch.bincount(labels[labeled]).tolist(), [2] * 5)
+        with self.assertRaisesRegex(ValueError, 'positive multiple of the 5 classes'):
+            labeled_subset(labels, 12, 5)
+
+    def test_m2_trains_with_few_labels_and_checkpoints_in_our_format(self):
+        from webgpu_vae_torch.train import main
+        with tempfile.TemporaryDirectory() as d:
+            write_class_idx(d, 200, 2)
+            out = os.path.join(d, 'm2')
+            common = ['--data', d, '--batch-size', '20', '--lr', '0.01', '--quiet']
+            main(['--config', json.dumps(self.CONFIG), '--out', out, '--epochs', '3',
+                  '--labels', '20', '--binarize', 'dynamic', *common])
+            ckpt = load_checkpoint(os.path.join(out, 'model.safetensors'))
+            lines = read_jsonl(os.path.join(out, 'metrics.jsonl'))
+            with self.assertRaisesRegex(ValueError, 'a positive multiple of the 10 classes'):
+                main(['--config', json.dumps(self.CONFIG), '--out', out, '--labels', '15',
+                      *common])
+            with self.assertRaisesRegex(ValueError, re.escape("(objective m2); this model's")):
+                main(['--config', json.dumps({**self.CONFIG, 'objective': {'kind': 'elbo'}}),
+                      '--out', out, '--labels', '20', *common])
+        # 180 unlabeled examples (9 steps an epoch), each step beside 20 labeled ones.
+        self.assertEqual(ckpt.config, self.CONFIG)
+        self.assertEqual((ckpt.optimizer['step'], ckpt.metadata['labeled']), (27, '20'))
+        net = VaeNet(self.CONFIG)
+        self.assertEqual(list(ckpt.params), list(net.state_dict()))
+        self.assertEqual(list(ckpt.params)[-1], 'classifier.out.bias')
+        self.assertEqual(list(ckpt.optimizer['moments']['m']), list(net.state_dict()))
+        train = [r['train'] for r in lines]
+        self.assertEqual([(t['examples'], t['labeledExamples']) for t in train], [(180, 180)] * 3)
+        self.assertLess(train[-1]['loss'], train[0]['loss'])
+        self.assertLess(train[-1]['ce'], train[0]['ce'])
+        # The classes are easy to tell apart: q(y|x) beats chance (90 % error) on the test set.
+        errors = [r['test']['classificationError'] for r in lines]
+        self.assertLess(errors[-1], 0.5, errors)
+        net.load_state_dict({k: torch.as_tensor(v) for k, v in ckpt.params.items()})
+        self.assertEqual(net.classify(torch.rand(3, 784)).shape, (3, 10))
+
+
 class FixtureTest(unittest.TestCase):
     def test_committed_fixtures_are_what_the_twin_computes(self):
         root = pathlib.Path(golden.FIXTURES)

@@ -295,8 +295,8 @@ QUADRANTS_MISSING = {1: 0b1011, 2: 0b1010, 3: 0b1000}
 
 
 def _prior(prior: Any) -> dict:
-    """'standard-normal' (the default) or 'conditional' (hidden: widths, default [500, 500];
-    activation, default 'relu'), as src/vae/prior/*.ts."""
+    """'standard-normal' (the default), 'conditional' (hidden: widths, default [500, 500];
+    activation, default 'relu') or 'made' (see _made), as src/vae/prior/*.ts."""
     if prior is None:
         return {'kind': 'standard-normal'}
     if not isinstance(prior, dict):
@@ -319,7 +319,43 @@ def _prior(prior: Any) -> dict:
             _fail(f'prior.activation {_dump(activation)} is unknown (known: '
                   f"{', '.join(ACTIVATIONS)})")
         return {'kind': 'conditional', 'hidden': hidden, 'activation': activation}
-    _fail(f"prior.kind must be one of 'standard-normal', 'conditional', got {_dump(kind)}")
+    if kind == 'made':
+        return _made(prior)
+    _fail("prior.kind must be one of 'standard-normal', 'conditional', 'made', got "
+          f'{_dump(kind)}')
+
+
+def _made(prior: dict) -> dict:
+    """'made' (src/vae/prior/made.ts): the learned prior over a vq posterior's codes, hidden 1 to
+    4 widths (default [128]), activation (default 'relu'); checked against the posterior by
+    _check_made."""
+    _known('prior', prior, ('kind', 'hidden', 'activation'))
+    hidden = prior.get('hidden')
+    if hidden is None:
+        hidden = [128]
+    elif not isinstance(hidden, list) or not 1 <= len(hidden) <= 4:
+        _fail(f'prior.hidden must be an array of 1 to 4 layer widths, got {_dump(hidden)}')
+    hidden = [_size(f'prior.hidden[{i}]', h, 1 << 14) for i, h in enumerate(hidden)]
+    activation = prior.get('activation')
+    activation = 'relu' if activation is None else activation
+    if activation not in ACTIVATIONS:
+        _fail(f'prior.activation {_dump(activation)} is unknown (known: '
+              f"{', '.join(ACTIVATIONS)})")
+    return {'kind': 'made', 'hidden': hidden, 'activation': activation}
+
+
+def _check_made(r: 'VaeConfig') -> None:
+    """A 'made' prior models the codes of a vq posterior: P·K <= 65536 one-hot inputs."""
+    if r.prior['kind'] != 'made':
+        return
+    post = r.posterior
+    if post['kind'] != 'vq':
+        _fail(f"prior.kind 'made' is a prior over the code indices of posterior.kind 'vq', not "
+              f"'{post['kind']}'")
+    P, K = r.latent_size // post['dim'], post['codes']
+    if P * K > 1 << 16:
+        _fail(f"prior.kind 'made' takes at most 65536 one-hot inputs (positions × codes), got "
+              f'{P} × {K} = {P * K}')
 
 
 POSTERIORS = ('diagonal', 'full', 'planar', 'iaf', 'hierarchical', 'vq')
@@ -740,6 +776,7 @@ def resolve_config(config: Any) -> VaeConfig:
     _resolve_conv(config, r)
     _check_condition(r)
     _check_masking(r)
+    _check_made(r)
     if objective['kind'] == 'm2':
         if condition['kind'] != 'label':
             _fail(f"objective.kind 'm2' needs condition.kind 'label', got '{condition['kind']}'")

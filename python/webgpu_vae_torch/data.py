@@ -41,8 +41,12 @@ class Split:
     def head(self, n: Optional[int]) -> 'Split':
         if n is None:
             return self
-        labels = None if self.labels is None else self.labels[:n]
-        return Split(self.images[:n], labels, self.shape)
+        return self.subset(slice(0, n))
+
+    def subset(self, index) -> 'Split':
+        """The examples at `index` (a slice or an index tensor), with their labels."""
+        labels = None if self.labels is None else self.labels[index]
+        return Split(self.images[index], labels, self.shape)
 
 
 @dataclass
@@ -209,6 +213,31 @@ def random_permutation(n: int, rng: Xoshiro128) -> list:
         j = rng.int(i + 1)
         out[i], out[j] = out[j], out[i]
     return out
+
+
+def labeled_subset(labels: torch.Tensor, count: int, classes: int, seed: int = 0) -> tuple:
+    """labeledSubset() of src/data/labeled-subset.ts (M2's --labels N): count / classes examples
+    of each class, the first of a seeded permutation of the class's members (one generator for
+    all classes, in class order), so both libraries pick the same examples. Returns (labeled,
+    unlabeled) index tensors, each ascending."""
+    if count < classes or count % classes:
+        raise ValueError(f'the labeled count must be a positive multiple of the {classes} '
+                         f'classes (an equal share each), got {count}')
+    y = labels.tolist()
+    bad = next((i for i, v in enumerate(y) if not 0 <= v < classes), None)
+    if bad is not None:
+        raise ValueError(f'label {y[bad]} of example {bad} is not a class in [0, {classes})')
+    per_class = count // classes
+    rng = Xoshiro128(seed)
+    chosen = torch.zeros(len(y), dtype=torch.bool)
+    for c in range(classes):
+        members = [i for i, v in enumerate(y) if v == c]
+        if len(members) < per_class:
+            raise ValueError(f'class {c} has {len(members)} examples, fewer than its share '
+                             f'{per_class}')
+        order = random_permutation(len(members), rng)
+        chosen[[members[k] for k in order[:per_class]]] = True
+    return chosen.nonzero().reshape(-1), (~chosen).nonzero().reshape(-1)
 
 
 def _embedded_dir(path: str) -> str:

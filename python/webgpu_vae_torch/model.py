@@ -218,6 +218,11 @@ class VaeNet(nn.Module):
                 self.classifier[str(i)] = nn.Linear(prev, width)
                 prev = width
             self.classifier['out'] = nn.Linear(prev, C)
+        if cfg.prior['kind'] == 'made':
+            # The learned prior over the vq codes (made.py), last, as buffers: the library's
+            # non-parameter tensors prior.hidden.{l}, prior.out; train_prior.py trains them.
+            from .made import MadePrior, as_buffers
+            self.prior = as_buffers(MadePrior.of(cfg))
 
     # ---- pieces ----
 

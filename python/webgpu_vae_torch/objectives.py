@@ -170,7 +170,7 @@ def m2(net: VaeNet, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor, eps: t
                          f'got {tuple(eps.shape)}')
     yl = torch.as_tensor(yl).reshape(-1).long()
     x = torch.cat([xl, xu.repeat_interleave(C, 0)])
-    y = torch.cat([yl, torch.arange(C).repeat(U)])
+    y = torch.cat([yl, torch.arange(C, device=yl.device).repeat(U)])
     params = net.posterior_params(x, y)
     z, log_qz, log_pz = net.draw(params, eps)
     kl = net.kl(params)

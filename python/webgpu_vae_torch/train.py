@@ -18,6 +18,14 @@ are grouped differently.
 over the missing pixels) of the completion model --config describes, in one process, and writes
 OUT/baseline.safetensors and OUT/metrics.jsonl (test 'nll': that BCE per example).
 
+Objective 'm2' (semi-supervised, one process) trains as our Trainer.fit does: with --labels N a
+class-balanced labeled subset chosen by --seed (labeledSubset, the same examples as our CLI's
+--labels) and the rest unlabeled, else every example labeled. An epoch is a pass over the
+unlabeled examples; every step adds a labeled batch of the same size, cycled through the labeled
+examples at its own pace (its rows a function of (seed, step)). α is objective.alpha, else
+0.1·N / N_l (m2_alpha). Train metrics: loss per unlabeled example, labeled (−ELBO), ce and
+accuracy per labeled example, unlabeled; the test report adds q(y|x)'s classificationError.
+
 After every epoch rank 0 writes OUT/model.safetensors atomically (temporary file + rename) in the
 TypeScript library's checkpoint format (config and Adam state in the metadata, moments as
 tensors: VaeModel.fromCheckpoint loads it, Trainer.loadOptimizerState resumes from it) and appends
@@ -42,9 +50,9 @@ from torch.utils.data.distributed import DistributedSampler
 from .checkpoint import adam_state, load_adam_state, load_checkpoint, net_from_checkpoint
 from .checkpoint import encode_checkpoint
 from .config import resolve_config
-from .data import Split, load_data
+from .data import Split, labeled_subset, load_data
 from .model import VaeNet, random_masks
-from .objectives import sample_terms
+from .objectives import m2, m2_alpha, sample_terms
 from .safetensors_io import atomic_write
 
 # Our Trainer's defaults (src/vae/trainer.ts, src/kernels/adam.ts).
@@ -128,6 +136,24 @@ def local_rows(global_rows: int, rank: int, world: int) -> torch.Tensor:
     return torch.arange(rank, global_rows, world)
 
 
+class CyclicRows:
+    """CyclicBatcher (src/data/batches.ts) as indices: step s reads positions s·b … s·b + b − 1
+    of an endless run of passes over `count` examples, pass q in its own order from (seed, q),
+    so a step's rows depend only on (seed, step) and a resumed run reads them again."""
+
+    def __init__(self, count: int, batch: int, seed: int):
+        self.count, self.batch, self.seed = count, batch, seed
+
+    def rows(self, step: int) -> torch.Tensor:
+        p = torch.arange(step * self.batch, (step + 1) * self.batch)
+        out = torch.empty_like(p)
+        for q in (p // self.count).unique().tolist():
+            order = torch.randperm(self.count, generator=step_generator(self.seed, q, 4))
+            at = p // self.count == q
+            out[at] = order[p[at] % self.count]
+        return out
+
+
 # ---- one step ----
 
 class Stepper:
@@ -197,6 +223,42 @@ class Stepper:
                 loss = r * nll + r * obj['beta'] * sign * kl.sum()
             if 'ownLoss' in out:  # vq: the codebook and commitment terms (kl is zero)
                 loss = loss + r * out['ownLoss']
+        finite = self.update(loss)
+        kl_sum = out['klSum'].detach()
+        if obj['kind'] == 'iwae':
+            loss_sum = out['perExample'].detach().sum()
+        else:
+            loss_sum = nll.detach() + obj['beta'] * kl_sum
+            if 'ownLoss' in out:
+                loss_sum = loss_sum + out['ownLoss'].detach()
+        # objective: this process's objective on its rows (the objective itself with 1 process).
+        return {'nll': nll.detach(), 'kl': kl_sum, 'loss': loss_sum, 'objective': objective,
+                'skipped': not finite}
+
+    def m2_step(self, xl: torch.Tensor, yl: torch.Tensor, xu: torch.Tensor, step: int,
+                lr: float, alpha: float) -> dict:
+        """One M2 step at 0-based `step` (one process) on a labeled batch (xl, yl) and an
+        unlabeled one xu, with 'dynamic' binarization each from its own stream and eps
+        ((L + U·C), Z) from (seed, step). Returns the m2() sums (detached) and 'skipped'."""
+        cfg = self.net.config
+        if self.binarize == 'dynamic':
+            xu = self.binarized(xu, step, xu.shape[0], 0)
+            u = torch.rand(xl.shape, generator=step_generator(self.seed, step, 3))
+            xl = (u.to(xl.device) < xl).to(xl.dtype)
+        rows = xl.shape[0] + xu.shape[0] * cfg.classes
+        eps = torch.randn(rows, cfg.noise_size, generator=step_generator(self.seed, step, 0),
+                          dtype=xu.dtype).to(xu.device)
+        for group in self.optimizer.param_groups:
+            group['lr'] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        out = m2(self.net, xl, yl, xu, eps, alpha)
+        finite = self.update(out['objective'])
+        sums = {k: out[k].detach() for k in ('labeledSum', 'ceSum', 'unlabeledSum', 'correct')}
+        return {**sums, 'skipped': not finite}
+
+    def update(self, loss: torch.Tensor) -> bool:
+        """Backward, then the Adam step unless the gradient is not finite (then skip_step);
+        True when the step was taken."""
         # DDP averages gradients over the processes; the objective sums over them.
         (loss * self.world).backward()
         finite = True
@@ -213,16 +275,7 @@ class Stepper:
             self.optimizer.step()
         else:
             skip_step(self.optimizer)
-        kl_sum = out['klSum'].detach()
-        if obj['kind'] == 'iwae':
-            loss_sum = out['perExample'].detach().sum()
-        else:
-            loss_sum = nll.detach() + obj['beta'] * kl_sum
-            if 'ownLoss' in out:
-                loss_sum = loss_sum + out['ownLoss'].detach()
-        # objective: this process's objective on its rows (the objective itself with 1 process).
-        return {'nll': nll.detach(), 'kl': kl_sum, 'loss': loss_sum, 'objective': objective,
-                'skipped': not finite}
+        return finite
 
 
 # ---- evaluation ----
@@ -232,6 +285,9 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
              batch: int = 500) -> dict:
     """Single-sample ELBO parts per example over a split (as Trainer.evaluate), each process on
     every W-th example, sums reduced over the processes."""
+    if net.config.posterior['kind'] == 'vq':  # recon, codebook, commitment, mse, perplexity …
+        from .vq_metrics import evaluate_vq
+        return evaluate_vq(net, split, rank, world, device, batch)
     net.eval()
     index = torch.arange(rank, len(split), world)
     g = torch.Generator()
@@ -239,20 +295,12 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
     # Noise per example (not per process), so the result does not depend on the process count.
     noise = torch.randn(len(split), net.config.noise_size, generator=g)
     sums = torch.zeros(3, dtype=torch.float64)
-    # vq: the 'kl' slot holds the codebook and commitment terms, already weighted.
-    beta = 1.0 if net.config.posterior['kind'] == 'vq' else net.config.objective.get('beta', 1.0)
+    beta = net.config.objective.get('beta', 1.0)
     for start in range(0, len(index), batch):
         rows = index[start:start + batch]
         x = split.rows(rows).to(device)
         y = split.labels[rows].to(device) if net.config.classes else None
         eps = noise[rows].to(device)
-        if net.config.posterior['kind'] == 'vq':
-            # recon and, in place of the KL, the vq terms as the objective weighs them.
-            from .objectives import vq_elbo
-            out = vq_elbo(net, x, y)
-            sums += torch.stack([out['reconSum'], out['ownLoss'],
-                                 torch.tensor(float(len(rows)))]).double().cpu()
-            continue
         t = sample_terms(net, x, eps, y)
         kl = t['kl']
         if kl is None:  # flows and hierarchies: the one-sample estimate, as the ELBO
@@ -268,6 +316,48 @@ def evaluate(net: VaeNet, split: Split, rank: int, world: int, device, seed: int
     recon, kl = sums[0].item() / n, sums[1].item() / n
     return {'recon': recon, 'kl': kl, 'loss': recon + beta * kl, 'elbo': -(recon + kl),
             'examples': int(sums[2].item())}
+
+
+@torch.no_grad()
+def classification(net: VaeNet, split: Split, device, batch: int = 500) -> dict:
+    """M2: the classifier q(y|x) on a labeled split, its error rate and cross-entropy per
+    example (as our eval's classificationError)."""
+    net.eval()
+    wrong, ce = 0, 0.0
+    for start in range(0, len(split), batch):
+        rows = torch.arange(start, min(len(split), start + batch))
+        logits = net.classify(split.rows(rows).to(device))
+        y = split.labels[rows].to(device)
+        wrong += int((logits.argmax(1) != y).sum())
+        ce += float(torch.nn.functional.cross_entropy(logits, y, reduction='sum'))
+    net.train()
+    n = max(1, len(split))
+    return {'classificationError': wrong / n, 'ce': ce / n}
+
+
+def semi_supervised(train: Split, cfg, labels: Optional[int], seed: int) -> tuple:
+    """M2's (unlabeled, labeled, N) as our CLI's semiSupervised(): with --labels the examples
+    left unlabeled and the class-balanced subset chosen by the seed, N both together; without,
+    every example in both streams and N = their count (so α = 0.1)."""
+    if labels is None:
+        return train, train, len(train)
+    if labels >= len(train):
+        raise ValueError(f'--labels {labels}: the training set has {len(train)} examples; leave '
+                         'some unlabeled')
+    try:
+        labeled, unlabeled = labeled_subset(train.labels, labels, cfg.classes, seed)
+    except ValueError as e:
+        raise ValueError(f'--labels {labels}: {e}') from e
+    return train.subset(unlabeled), train.subset(labeled), len(train)
+
+
+def m2_train_report(sums: torch.Tensor, alpha: float) -> dict:
+    """An epoch's M2 metrics from the sums (labeledSum, ceSum, unlabeledSum, correct, U, L):
+    the loss and unlabeled bound per unlabeled example, the rest per labeled example."""
+    labeled, ce, unlabeled, correct, U, L = sums.tolist()
+    return {'loss': (labeled + alpha * ce + unlabeled) / U, 'labeled': labeled / L, 'ce': ce / L,
+            'accuracy': correct / L, 'unlabeled': unlabeled / U, 'examples': int(U),
+            'labeledExamples': int(L)}
 
 
 # ---- the command ----
@@ -293,6 +383,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--seed', type=int, default=0, help='init, shuffle and noise seed')
     p.add_argument('--binarize', choices=('none', 'dynamic', 'static'), default='none')
     p.add_argument('--limit', type=int, help='train on the first N training examples only')
+    p.add_argument('--labels', type=int,
+                   help="objective m2: this many labeled examples, an equal share per class "
+                        "chosen by --seed (as our CLI's --labels); the rest unlabeled. Default: "
+                        'every example labeled')
     p.add_argument('--test-limit', type=int, help='evaluate on the first N test examples only')
     p.add_argument('--no-test', action='store_true', help='skip the test evaluation')
     p.add_argument('--keep-epochs', action='store_true', help='also write epoch-N.safetensors')
@@ -471,7 +565,20 @@ def run(args, rank: int, world: int, device, log) -> None:
         for split in (s for s in (train, test) if s is not None):
             x = split.rows(torch.arange(len(split)))
             split.images = (torch.rand(x.shape, generator=g) < x).to(torch.float32)
+    semi = cfg.objective['kind'] == 'm2'
+    if args.labels is not None and not semi:
+        raise ValueError('--labels applies only to semi-supervised models (objective m2); this '
+                         f"model's objective is '{cfg.objective['kind']}'")
+    labeled, alpha = None, 0.0
+    if semi:
+        if world > 1:
+            raise ValueError("objective 'm2' trains in one process (launch it without torchrun)")
+        train, labeled, examples = semi_supervised(train, cfg, args.labels, args.seed)
+        alpha = m2_alpha(net, examples, len(labeled))
+        labeled_order = CyclicRows(len(labeled), args.batch_size, args.seed)
     log(f'data: {data.source}; {len(train)} train examples; {world} process(es) on {device}')
+    if labeled is not None:
+        log(f'labels: {len(labeled)} labeled examples, {len(train)} unlabeled; alpha {alpha:g}')
 
     net.to(device)
     model = net
@@ -498,34 +605,45 @@ def run(args, rank: int, world: int, device, log) -> None:
         epoch = start_epoch + e + 1
         sampler.set_epoch(epoch - 1)
         order = torch.tensor(list(iter(sampler)))
-        sums = torch.zeros(4, dtype=torch.float64)
+        sums = torch.zeros(4 if labeled is None else 6, dtype=torch.float64)
         started = time.perf_counter()
         for k in range(steps_per_epoch):
             rows = order[k * local_batch:(k + 1) * local_batch]
             x = train.rows(rows).to(device)
-            y = train.labels[rows].to(device) if cfg.classes else None
             lr = learning_rate_at(schedule, hyper['lr'], step, steps_per_epoch, total_steps)
-            r = stepper.step(x, y, step, len(rows) * world, rank, lr)
-            sums += torch.tensor([r['nll'].item(), r['kl'].item(), r['loss'].item(),
-                                  float(len(rows))], dtype=torch.float64)
+            if labeled is not None:
+                at = labeled_order.rows(step)
+                r = stepper.m2_step(labeled.rows(at).to(device), labeled.labels[at].to(device),
+                                    x, step, lr, alpha)
+                part = [r['labeledSum'].item(), r['ceSum'].item(), r['unlabeledSum'].item(),
+                        r['correct'].item(), float(len(rows)), float(len(at))]
+            else:
+                y = train.labels[rows].to(device) if cfg.classes else None
+                r = stepper.step(x, y, step, len(rows) * world, rank, lr)
+                part = [r['nll'].item(), r['kl'].item(), r['loss'].item(), float(len(rows))]
+            sums += torch.tensor(part, dtype=torch.float64)
             step += 1
         seconds = time.perf_counter() - started
         if world > 1:  # on the device: NCCL reduces GPU tensors only
             sums = sums.to(device)
             dist.all_reduce(sums)
             sums = sums.cpu()
-        n = sums[3].item()
+        n = sums[3].item() if labeled is None else sums[4].item()
         report = {'epoch': epoch, 'step': step, 'seconds': seconds,
                   'samplesPerSecond': n / seconds,
-                  'train': {'recon': sums[0].item() / n, 'kl': sums[1].item() / n,
-                            'loss': sums[2].item() / n, 'examples': int(n)}}
+                  'train': m2_train_report(sums, alpha) if labeled is not None else {
+                      'recon': sums[0].item() / n, 'kl': sums[1].item() / n,
+                      'loss': sums[2].item() / n, 'examples': int(n)}}
         if test is not None:
             report['test'] = evaluate(net, test, rank, world, device, args.seed)
+            if semi:
+                report['test'].update(classification(net, test, device))
         if rank == 0:
             opt = adam_state(net, optimizer, hyper)
             opt['step'] = step
             meta = {'epoch': str(epoch), 'trainer': 'webgpu_vae_torch', 'processes': str(world),
-                    'seed': str(args.seed)}
+                    'seed': str(args.seed),
+                    **({'labeled': str(len(labeled))} if labeled is not None else {})}
             params = {k: v.detach().cpu() for k, v in net.state_dict().items()}
             opt['moments'] = {m: {k: v.detach().cpu() for k, v in t.items()}
                               for m, t in opt['moments'].items()}
@@ -538,6 +656,9 @@ def run(args, rank: int, world: int, device, log) -> None:
         test_text = (f", test loss {report['test']['loss']:.2f} (recon "
                      f"{report['test']['recon']:.2f}, KL {report['test']['kl']:.2f})"
                      if 'test' in report else '')
+        if 'classificationError' in report.get('test', {}):
+            test_text += (f", classification error "
+                          f"{100 * report['test']['classificationError']:.2f} %")
         log(f"epoch {epoch}: train loss {report['train']['loss']:.2f}{test_text}; "
             f"{seconds:.1f} s, {report['samplesPerSecond']:.0f} samples/s")
     if rank == 0:

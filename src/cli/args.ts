@@ -5,7 +5,7 @@ import { ACTIVATIONS, type Activation } from '../kernels/activation-codes.js';
 import type { Likelihood } from '../kernels/likelihood.js';
 import type { CapacityConfig } from '../vae/config.js';
 import { MAX_LATENT_SIZE } from '../vae/config.js';
-import type { AdapterChoice } from '../gpu/device.js';
+import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
 import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
@@ -35,7 +35,6 @@ const MAX_BATCH = 65536;
 const MAX_WIDTH = 65536;
 const MAX_COUNT = 65536;
 
-const ADAPTERS = ['auto', 'gpu', 'llvmpipe', 'swiftshader'] as const;
 const DATASETS = ['digits', 'mnist', 'fashion-mnist'] as const;
 const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as Activation[];
 
@@ -43,7 +42,7 @@ const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as Activation[];
 
 const adapter = {
   kind: 'choice',
-  values: ADAPTERS,
+  values: ADAPTER_CHOICES,
   default: 'auto',
   help: 'WebGPU adapter (auto: a real GPU, else llvmpipe, else SwiftShader)',
 } as const satisfies FlagSpec;

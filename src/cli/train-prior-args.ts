@@ -1,7 +1,7 @@
 // The `train-prior` command's flags (the VQ-VAE's second stage; the runner is train-prior.ts).
 // Kept apart from args.ts, which lists it in COMMANDS: this file imports only the flag parser, so
 // args.ts can import it without a cycle.
-import type { AdapterChoice } from '../gpu/device.js';
+import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.js';
 import type { Activation } from '../kernels/activation-codes.js';
 import { ACTIVATIONS } from '../kernels/activation-codes.js';
 import { MAX_MADE_LAYERS } from '../vae/prior/made.js';
@@ -94,7 +94,7 @@ export const trainPriorCommand = defineCommand({
     seed: { kind: 'int', min: 0, max: 0xffffffff, default: 0, help: 'random seed' },
     adapter: {
       kind: 'choice',
-      values: ['auto', 'gpu', 'llvmpipe', 'swiftshader'],
+      values: ADAPTER_CHOICES,
       default: 'auto',
       help: 'WebGPU adapter (auto: a real GPU, else llvmpipe, else SwiftShader)',
     },

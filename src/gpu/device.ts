@@ -3,8 +3,10 @@
 import type * as NodeFs from 'node:fs';
 import { DAWN_PACKAGE, importOptional } from '../optional-deps.js';
 
-/** Which implementation to use. `auto` prefers a real GPU, then llvmpipe, then SwiftShader. */
-export type AdapterChoice = 'auto' | 'gpu' | 'llvmpipe' | 'swiftshader';
+/** The implementations one can ask for: `auto` prefers a real GPU, then llvmpipe, then SwiftShader. */
+export const ADAPTER_CHOICES = ['auto', 'gpu', 'llvmpipe', 'swiftshader'] as const;
+/** Which implementation to use (one of {@link ADAPTER_CHOICES}). */
+export type AdapterChoice = (typeof ADAPTER_CHOICES)[number];
 
 /** What kind of adapter we ended up with. `browser` is whatever navigator.gpu gave. */
 export type AdapterKind = 'gpu' | 'llvmpipe' | 'swiftshader' | 'cpu-other' | 'browser';

@@ -1,5 +1,6 @@
 // Saving the digits model as a checkpoint (a download) and loading one (a file input). A loaded
-// conditional model brings the class selector with it (its config is in the checkpoint).
+// conditional model brings the class selector with it, an M2 model its classifier panel (its
+// config is in the checkpoint).
 import type { Panel } from '../app.js';
 
 export const checkpointPanel: Panel = {
@@ -26,7 +27,8 @@ export const checkpointPanel: Panel = {
       app.modelChanged(model);
       status.textContent =
         `loaded ${name} (latent size ${model.latent}` +
-        (model.classes ? `, conditional on ${model.classes} classes)` : ')');
+        (model.classes ? `, conditional on ${model.classes} classes` : '') +
+        (model.classifier ? ', semi-supervised M2)' : ')');
       return model;
     };
     app.$<HTMLInputElement>('ckpt-load').addEventListener('change', (event) => {

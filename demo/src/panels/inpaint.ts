@@ -1,7 +1,7 @@
 // Inpainting: draw a mask on a test digit with the mouse (or pick a quadrant), then watch the
 // worker fill the missing pixels pass by pass (VaeInference.inpaint, 'inpaint-progress' events).
-import { colorize, imageGrid } from '../../../src/image/grid.js';
 import type { App, Panel } from '../app.js';
+import { drawGray } from '../gray.js';
 
 const SIDE = 28;
 const D = SIDE * SIDE;
@@ -10,17 +10,10 @@ const MISSING_RGB = [220, 60, 60] as const;
 
 /** The digit in gray, with the missing pixels (mask 1) in MISSING_RGB when a mask is given. */
 function draw(canvas: HTMLCanvasElement, image: Float32Array, mask?: Float32Array): void {
-  const grid = imageGrid(image, 1, SIDE, SIDE, { columns: 1, padding: 0 });
-  const rgb = colorize(grid.pixels, 'gray');
-  canvas.width = SIDE;
-  canvas.height = SIDE;
-  const ctx = canvas.getContext('2d')!;
-  const data = ctx.createImageData(SIDE, SIDE);
-  for (let i = 0; i < D; i++) {
-    const pixel = mask?.[i] === 1 ? MISSING_RGB : [rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!];
-    data.data.set([...pixel, 255], 4 * i);
-  }
-  ctx.putImageData(data, 0, 0);
+  drawGray(canvas, image, 1, {
+    padding: 0,
+    ...(mask ? { overlay: { mask, rgb: MISSING_RGB } } : {}),
+  });
 }
 
 export const inpaintPanel: Panel = {

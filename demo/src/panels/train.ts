@@ -1,9 +1,10 @@
 // Training on the embedded digits: the latent size, whether the model is conditional on the digit
-// class (a conditional VAE), start/stop, the live chart and the readout.
+// class (a conditional VAE) or semi-supervised (M2, with N labelled digits), start/stop, the live
+// chart and the readout.
 // Training runs in the worker; the chart is drawn here from its metric events.
 import { drawChart, type Series } from '../chart.js';
 import { MainThreadMonitor, type Panel } from '../app.js';
-import type { ModelInfo } from '../protocol.js';
+import type { DigitsKind, ModelInfo } from '../protocol.js';
 
 const TITLE = 'per-example loss, reconstruction and KL (nats)';
 
@@ -19,6 +20,8 @@ export const trainPanel: Panel = {
     const stop = app.$<HTMLButtonElement>('train-stop');
     const readout = app.$('train-readout');
     let pending = false;
+    /** M2: q(y|x)'s accuracy on the last labelled batch. */
+    let accuracy: number | undefined;
     const redraw = () => {
       // At most one redraw per animation frame, however fast metrics arrive.
       if (pending) return;
@@ -32,6 +35,7 @@ export const trainPanel: Panel = {
       series[0]!.points.push({ x: m.step, y: m.loss });
       // An objective without a reconstruction/KL split (IWAE) charts the loss alone.
       const { recon, kl } = m.values;
+      accuracy = m.values.accuracy;
       if (recon !== undefined) series[1]!.points.push({ x: m.step, y: recon });
       if (kl !== undefined) series[2]!.points.push({ x: m.step, y: kl });
       redraw();
@@ -41,6 +45,11 @@ export const trainPanel: Panel = {
     });
     const latentSize = app.$<HTMLSelectElement>('latent-size');
     const conditional = app.$<HTMLInputElement>('train-conditional');
+    const m2 = app.$<HTMLInputElement>('train-m2');
+    const labels = app.$<HTMLInputElement>('train-labels');
+    // M2 is conditional too: its box implies the conditional one.
+    const kind = (): DigitsKind =>
+      m2.checked ? 'm2' : conditional.checked ? 'conditional' : 'plain';
     // The controls show the current model: a loaded checkpoint's (where its latent size is
     // offered), or the previous one when a new model was refused.
     const showModel = (model: ModelInfo) => {
@@ -48,12 +57,14 @@ export const trainPanel: Panel = {
         latentSize.value = String(model.latent);
       }
       conditional.checked = model.classes > 0;
+      m2.checked = model.classifier;
     };
     app.onModel((model) => {
       showModel(model);
       for (const s of series) s.points.length = 0;
       drawChart(chart, series, TITLE);
       readout.textContent = 'not trained yet';
+      accuracy = undefined;
     });
     const monitor = new MainThreadMonitor();
     const train = async (steps: number, options: { pauseViews?: boolean } = {}) => {
@@ -66,7 +77,10 @@ export const trainPanel: Panel = {
         const last = result.losses.at(-1);
         readout.textContent =
           `${result.steps} steps, ${result.stepsPerSecond.toFixed(1)} steps/s` +
-          (last !== undefined ? `, loss ${last.toFixed(1)} nats` : '');
+          (last !== undefined ? `, loss ${last.toFixed(1)} nats` : '') +
+          (accuracy !== undefined
+            ? `, q(y|x) ${(100 * accuracy).toFixed(0)} % right on the labelled batch`
+            : '');
         return { ...result, mainThread };
       } catch (error) {
         monitor.stop();
@@ -81,7 +95,11 @@ export const trainPanel: Panel = {
     });
     stop.addEventListener('click', () => void app.engine.stopTraining());
     const newModel = async () => {
-      const model = await app.engine.newModel(Number(latentSize.value), conditional.checked);
+      const model = await app.engine.newModel(
+        Number(latentSize.value),
+        kind(),
+        Number(labels.value),
+      );
       app.modelChanged(model);
       return model;
     };
@@ -91,11 +109,20 @@ export const trainPanel: Panel = {
         app.showError(error);
       });
     latentSize.addEventListener('change', changed);
-    conditional.addEventListener('change', changed);
+    conditional.addEventListener('change', () => {
+      if (!conditional.checked) m2.checked = false;
+      changed();
+    });
+    m2.addEventListener('change', changed);
+    labels.addEventListener('change', () => {
+      if (m2.checked) changed();
+    });
     app.hooks.train = train;
-    app.hooks.newModel = (latent, isConditional) => {
+    app.hooks.newModel = (latent, modelKind, labelled) => {
       latentSize.value = String(latent);
-      conditional.checked = isConditional;
+      conditional.checked = modelKind !== 'plain';
+      m2.checked = modelKind === 'm2';
+      if (labelled !== undefined) labels.value = String(labelled);
       return newModel();
     };
   },
