@@ -503,13 +503,14 @@ def vq_gaps(out: dict) -> torch.Tensor:
 
 
 def run_vq_case(name: str, cfg: dict, batch: int, seed0: int,
-                make_x: Callable[[int, int], torch.Tensor]) -> dict:
+                make_x: Callable[[int, int], torch.Tensor], min_codes: int = 1) -> dict:
     """A posterior 'vq' case (vae-golden-vq.json): as run_case, the codebook drawn N(0, 0.5²)
     (spread like the encoder's outputs; with update 'ema' posterior.ema.sum starts equal to it),
     no noise. Accepted only when every latent vector's nearest code is nearer than its second by
     more than VQ_MARGIN (squared distance) at every step and at the final weights, so the
-    assignments are the same in float32, and no kink is near. Three Adam steps on the
-    parameters; with update 'ema' each step's forward also moves the codebook and its state."""
+    assignments are the same in float32, and no kink is near, and the first step's vectors use
+    at least `min_codes` codes. Three Adam steps on the parameters; with update 'ema' each step's
+    forward also moves the codebook and its state."""
     resolved = resolve_config(cfg)
     post = resolved.posterior
     D = resolved.input_size
@@ -561,7 +562,7 @@ def run_vq_case(name: str, cfg: dict, batch: int, seed0: int,
             final = objective(net, x)
         gaps.append(vq_gaps(final).min().item())
         ok = ok and not any(pre.abs().min().item() < KINK_MARGIN for pre in net.kinks)
-        if not ok or min(gaps) <= VQ_MARGIN:
+        if not ok or min(gaps) <= VQ_MARGIN or first['codes'].unique().numel() < min_codes:
             continue
         B = batch
         case = {'name': name, 'seed': seed, 'config': cfg, 'batch': batch, 'margin': VQ_MARGIN,
@@ -609,7 +610,7 @@ def vq_cases() -> list:
             'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'mean'},
         }, batch=3, seed0=2100, make_x=normal),
         # 1×5×7 -> 3×3×4 (conv) -> 2×3×4 (encoder.ze) -> deconv 3×4×5 -> 1×5×7.
-        run_vq_case('vq-grid-conv-loss-elu-tanh-bernoulli-sum', {
+        run_vq_case('vq-grid-conv-loss-elu-tanh-gaussian-sum', {
             'version': 2, 'inputSize': 35, 'inputShape': [1, 5, 7], 'latentSize': 24,
             'encoder': {'conv': [{'channels': 3, 'kernel': 3, 'stride': 2, 'padding': 1}],
                         'hidden': [], 'activation': 'elu'},
@@ -619,9 +620,9 @@ def vq_cases() -> list:
                 'activation': 'tanh'},
             'posterior': {'kind': 'vq', 'codes': 5, 'dim': 2, 'beta': 0.3, 'update': 'loss',
                           'grid': True},
-            'likelihood': {'kind': 'bernoulli'},
+            'likelihood': {'kind': 'gaussian', 'sigma': 0.8},
             'objective': {'kind': 'elbo', 'beta': 1, 'reduction': 'sum'},
-        }, batch=2, seed0=2200, make_x=uniform),
+        }, batch=2, seed0=2200, make_x=normal, min_codes=3),
     ]
 
 
