@@ -27,6 +27,7 @@ export type { Encodable, Program } from './gpu/program.js';
 export {
   requestGpu,
   describeAdapter,
+  ADAPTER_CHOICES,
   type AdapterChoice,
   type AdapterKind,
   type GpuDeviceInfo,
