@@ -118,6 +118,18 @@ const weights = initialWeights(resolveVaeConfig(MNIST_VAE), SEED);
 
 const DECODE_ROWS = GRID * GRID;
 
+/** The check of a train step timed without a reference: did the loss read while timing fall? */
+function lossFalls(losses: readonly number[]): string {
+  const first = losses[0];
+  const last = losses[losses.length - 1];
+  if (first === undefined || last === undefined) return 'no metrics read back';
+  const verdict = Number.isFinite(last) && last < first ? 'ok' : 'SUSPECT';
+  return (
+    `${verdict} (no reference to compare with; read while timing): loss per example ` +
+    `${first.toFixed(1)} → ${last.toFixed(1)}`
+  );
+}
+
 /** Startup on a fresh page: navigation start -> the first train step finished on the GPU. */
 async function startupOurs(): Promise<BenchPageResult> {
   const t: Record<string, number | string> = { scriptStart: performance.now() };
@@ -488,13 +500,7 @@ async function full(): Promise<BenchPageResult> {
       }
       await time(side, sideName, r, t.timed, (ms) => (B * 1000) / ms, { repeats: CONV_REPEATS });
       if (B === 128 && result.convBreakdown) result.convBreakdown.stepMs = r.timings.ours!.ms;
-      const first = losses[0];
-      const last = losses[losses.length - 1];
-      r.checks.ours =
-        first === undefined || last === undefined
-          ? 'no metrics read back'
-          : `${Number.isFinite(last) && last < first ? 'ok' : 'SUSPECT'} (no reference to compare ` +
-            `with; read while timing): loss per example ${first.toFixed(1)} → ${last.toFixed(1)}`;
+      r.checks.ours = lossFalls(losses);
       log(`ours ${r.name}: ${r.checks.ours}`);
     }),
   );
@@ -515,13 +521,7 @@ async function full(): Promise<BenchPageResult> {
       if (conv !== undefined && vq !== undefined) {
         r.note = `${vqNote}; ${(vq / conv).toFixed(2)}× the conv VAE step's samples/s`;
       }
-      const first = losses[0];
-      const last = losses[losses.length - 1];
-      r.checks.ours =
-        first === undefined || last === undefined
-          ? 'no metrics read back'
-          : `${Number.isFinite(last) && last < first ? 'ok' : 'SUSPECT'} (no reference to compare ` +
-            `with; read while timing): loss per example ${first.toFixed(1)} → ${last.toFixed(1)}`;
+      r.checks.ours = lossFalls(losses);
       log(`ours ${r.name}: ${r.checks.ours}`);
     }),
   );

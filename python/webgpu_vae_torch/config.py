@@ -307,18 +307,7 @@ def _prior(prior: Any) -> dict:
         _known('prior', prior, ('kind',))
         return {'kind': 'standard-normal'}
     if kind == 'conditional':
-        _known('prior', prior, ('kind', 'hidden', 'activation'))
-        hidden = prior.get('hidden')
-        hidden = [500, 500] if hidden is None else hidden
-        if not isinstance(hidden, list):
-            _fail(f'prior.hidden must be an array of layer widths, got {_dump(hidden)}')
-        hidden = [_size(f'prior.hidden[{i}]', h, 1 << 14) for i, h in enumerate(hidden)]
-        activation = prior.get('activation')
-        activation = 'relu' if activation is None else activation
-        if activation not in ACTIVATIONS:
-            _fail(f'prior.activation {_dump(activation)} is unknown (known: '
-                  f"{', '.join(ACTIVATIONS)})")
-        return {'kind': 'conditional', 'hidden': hidden, 'activation': activation}
+        return {'kind': 'conditional', **_prior_network(prior, [500, 500], None)}
     if kind == 'made':
         return _made(prior)
     _fail("prior.kind must be one of 'standard-normal', 'conditional', 'made', got "
@@ -329,19 +318,29 @@ def _made(prior: dict) -> dict:
     """'made' (src/vae/prior/made.ts): the learned prior over a vq posterior's codes, hidden 1 to
     4 widths (default [128]), activation (default 'relu'); checked against the posterior by
     _check_made."""
+    return {'kind': 'made', **_prior_network(prior, [128], 4)}
+
+
+def _prior_network(prior: dict, default_hidden: list, max_layers: Optional[int]) -> dict:
+    """The hidden widths and activation of a prior network ('conditional' or 'made'), checked
+    as ours: hidden an array of widths (1 to max_layers of them when bounded), activation known."""
     _known('prior', prior, ('kind', 'hidden', 'activation'))
     hidden = prior.get('hidden')
     if hidden is None:
-        hidden = [128]
-    elif not isinstance(hidden, list) or not 1 <= len(hidden) <= 4:
-        _fail(f'prior.hidden must be an array of 1 to 4 layer widths, got {_dump(hidden)}')
+        hidden = default_hidden
+    elif max_layers is None and not isinstance(hidden, list):
+        _fail(f'prior.hidden must be an array of layer widths, got {_dump(hidden)}')
+    elif max_layers is not None and (not isinstance(hidden, list)
+                                     or not 1 <= len(hidden) <= max_layers):
+        _fail(f'prior.hidden must be an array of 1 to {max_layers} layer widths, '
+              f'got {_dump(hidden)}')
     hidden = [_size(f'prior.hidden[{i}]', h, 1 << 14) for i, h in enumerate(hidden)]
     activation = prior.get('activation')
     activation = 'relu' if activation is None else activation
     if activation not in ACTIVATIONS:
         _fail(f'prior.activation {_dump(activation)} is unknown (known: '
               f"{', '.join(ACTIVATIONS)})")
-    return {'kind': 'made', 'hidden': hidden, 'activation': activation}
+    return {'hidden': hidden, 'activation': activation}
 
 
 def _check_made(r: 'VaeConfig') -> None:
