@@ -430,7 +430,7 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('M2 on %s', (adapter) => {
         1e-4 * (1 + Math.abs(ref.loss)),
       );
       const names = mg.metrics.map((m) => m.name);
-      expect(names).toEqual(['loss', 'labeled', 'ce', 'accuracy', 'count', 'unlabeled']);
+      expect(names).toEqual(['loss', 'labeled', 'ce', 'accuracy', '_labeled_rows', 'unlabeled']);
       for (const metric of mg.metrics) {
         const [got] = await cg.read(metric.value);
         const want = ref.value(metric.value)[0]!;

@@ -26,6 +26,8 @@ export function metricsFrom(
   names.forEach((name, i) => (values[name] = sums[i]! / Math.max(1, examples)));
   const objective = kindsOf(config).objective;
   Object.assign(values, objective.derive?.(config.objective, values) ?? {});
+  // A metric named with a leading '_' is a denominator for derive (M2's labeled rows), not a figure.
+  for (const name of Object.keys(values)) if (name.startsWith('_')) delete values[name];
   return { steps, examples, loss: values.loss!, values };
 }
 

@@ -295,9 +295,9 @@ export class Trainer {
     return this.lr;
   }
 
-  /** Names of the metrics every report carries (loss first). */
+  /** Names of the metrics every report carries (loss first; not the '_' denominators). */
   get metrics(): readonly string[] {
-    return this.metricNames;
+    return this.metricNames.filter((name) => !name.startsWith('_'));
   }
 
   /** Sets how the schedules count (fit() does this from the data size and epochs). */

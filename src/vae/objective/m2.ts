@@ -272,7 +272,7 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
         { name: 'labeled', value: labeled },
         { name: 'ce', value: ce },
         { name: 'accuracy', value: total(g, hits, 'accuracy') },
-        { name: 'count', value: total(g, truth, 'count') },
+        { name: '_labeled_rows', value: total(g, truth, 'labeled_rows') },
         { name: 'unlabeled', value: subtract(g, 'unlabeled', expectedSum, entropy) },
       ],
       perExample: { kl: klRows, nelbo },
@@ -280,7 +280,7 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
   },
   // The GPU's sums are divided by the unlabeled rows; the labeled metrics by the labeled rows.
   derive: (_c, m): Record<string, number> => {
-    const count = m.count ?? 0;
+    const count = m._labeled_rows ?? 0;
     if (!(count > 0)) return {};
     return {
       labeled: (m.labeled ?? 0) / count,
