@@ -54,6 +54,9 @@ export interface VqPosteriorConfig {
   /**
    * 'loss' (default): the codebook is a parameter trained by the codebook loss ‖sg[z_e] − e‖²;
    * 'ema': it is a non-parameter tensor moved by exponential moving averages each training step.
+   * The paper's first recipe, 'loss', can leave most codes unused and the decoder at the mean
+   * image (a small dense model did so in the PyTorch twin too: bench/RESULTS.md); the CLI and
+   * convVqPreset use 'ema'.
    */
   update: 'loss' | 'ema';
   /** γ of the EMA update, in [0, 1) (default 0.99; read with 'ema' only). */
