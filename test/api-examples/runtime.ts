@@ -1,5 +1,6 @@
 // Runtime: a device, a custom kernel declared as data, a prepared dispatch, a readback.
 import {
+  ADAPTER_CHOICES,
   BufferAllocator,
   createRuntime,
   defineKernel,
@@ -70,8 +71,10 @@ export async function runtimeExample(): Promise<Float32Array> {
 }
 
 /** A bare device, without the runtime: which adapter, and raw bytes back from a buffer. */
-export async function deviceExample(): Promise<ArrayBuffer> {
-  const { device, adapter, kind } = await requestGpu({ adapter: 'llvmpipe' });
+export async function deviceExample(choice = 'llvmpipe'): Promise<ArrayBuffer> {
+  // A choice from a settings menu, checked against the implementations one can ask for.
+  const wanted = ADAPTER_CHOICES.find((c) => c === choice) ?? 'auto';
+  const { device, adapter, kind } = await requestGpu({ adapter: wanted });
   console.log(describeAdapter(adapter.info), kind);
   const buffers = new BufferAllocator(device, 'example');
   const range = buffers.storage('bytes', 16);
