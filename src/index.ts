@@ -88,6 +88,7 @@ export type { PlanarPosteriorConfig } from './vae/posterior/planar.js';
 export type { HierarchicalPosteriorConfig } from './vae/posterior/hierarchical.js';
 export type { IafPosteriorConfig } from './vae/posterior/iaf.js';
 export type { VqPosteriorConfig } from './vae/posterior/vq.js';
+export { codeUsage, type CodeUsage } from './vae/code-usage.js';
 export type { StandardNormalPriorConfig } from './vae/prior/standard-normal.js';
 export type { ConditionalPriorConfig } from './vae/prior/conditional.js';
 export type { CodeShape, MadePriorConfig } from './vae/prior/made.js';

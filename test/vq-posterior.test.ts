@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runGraph64 } from '../src/reference/graph.js';
 import { buildModelGraph } from '../src/vae/build.js';
 import { resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from '../src/vae/config.js';
+import { codeUsage } from '../src/vae/code-usage.js';
 import { VaeInference } from '../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../src/vae/model.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
@@ -141,6 +142,20 @@ describe('vq posterior config', () => {
   });
 });
 
+describe('codeUsage', () => {
+  it('counts codes, and names an index outside the codebook', () => {
+    const u = codeUsage([2, 0, 2, 2, 5, 0], 6);
+    expect(u.counts).toEqual([2, 0, 3, 0, 0, 1]);
+    expect([u.vectors, u.inUse, u.used]).toEqual([6, 3, 0.5]);
+    const p = [2 / 6, 3 / 6, 1 / 6];
+    expect(u.perplexity).toBeCloseTo(Math.exp(-p.reduce((s, q) => s + q * Math.log(q), 0)), 12);
+    expect(codeUsage([4, 4, 4], 8).perplexity).toBe(1);
+    expect(() => codeUsage([1, 6], 6)).toThrow('codeUsage: index 1 is 6, not a code in [0, 6)');
+    expect(() => codeUsage([0.5], 6)).toThrow('index 0 is 0.5');
+    expect(() => codeUsage([0], 0)).toThrow('codes must be an integer >= 1, got 0');
+  });
+});
+
 describe('vq posterior in float64', () => {
   it.each(['loss', 'ema'] as const)(
     'update %s: nearest codes, losses and the straight-through gradients',
@@ -262,6 +277,19 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('training the vq posterior on %s', (ada
       const codes = enc.codes!;
       expect(codes.length).toBe(3);
       for (const k of codes) expect(Number.isInteger(k) && k >= 0 && k < 16).toBe(true);
+      // codeUsage: encode()'s codes over more inputs, counted per code; perplexity from them.
+      const many = Float32Array.from({ length: 2 * 37 }, (_, i) => 1.5 * Math.sin(1.7 * i + 0.3));
+      const manyCodes = (await inference.encode(many)).codes!;
+      const usage = await inference.codeUsage(many);
+      const want = new Array<number>(16).fill(0);
+      for (const k of manyCodes) want[k]!++;
+      expect(usage.counts).toEqual(want);
+      expect(usage.vectors).toBe(37);
+      const freqs = want.filter((c) => c > 0).map((c) => c / 37);
+      expect(usage.inUse).toBe(freqs.length);
+      expect(usage.used).toBe(freqs.length / 16);
+      const entropy = -freqs.reduce((sum, q) => sum + q * Math.log(q), 0);
+      expect(usage.perplexity).toBeCloseTo(Math.exp(entropy), 10);
       const decoded = await inference.decode(codes);
       const recon = await inference.reconstruct(x);
       expect(

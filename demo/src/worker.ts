@@ -18,7 +18,6 @@ import { Trainer } from '../../src/vae/trainer.js';
 import type { VaeConfig } from '../../src/vae/config.js';
 import { VaeInference, type Decoded } from '../../src/vae/inference.js';
 import { missingPixelBce } from '../../src/vae/inpaint.js';
-import { codeUsage } from '../../src/cli/vq.js';
 import { serveEngine, type WorkerScope } from './rpc.js';
 import {
   SYNTHETIC_POSTERIORS,
@@ -555,16 +554,12 @@ const engine: Engine = {
   },
 
   async codeUsage(count) {
-    const { inference, classes, vq } = vqState();
+    const { inference, classes } = vqState();
     const n = Math.max(1, Math.min(digits.test.count, Math.floor(count) || 0));
     const x = digits.test.images.subarray(0, n * 784);
     const labels = classes ? { labels: Array.from(digits.test.labels.subarray(0, n)) } : {};
-    const { codes } = await inference.encode(x, n, labels);
-    if (!codes) throw new Error('demo: the vq encoder returned no codes');
-    const counts = new Array<number>(vq.codes).fill(0);
-    for (const k of codes) counts[k] = (counts[k] ?? 0) + 1;
-    const { inUse, perplexity } = codeUsage(codes, vq.codes);
-    return { counts, vectors: codes.length, digits: n, inUse, perplexity };
+    const { counts, vectors, inUse, perplexity } = await inference.codeUsage(x, n, labels);
+    return { counts, vectors, digits: n, inUse, perplexity };
   },
 
   async snapshot(id) {

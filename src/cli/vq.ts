@@ -4,6 +4,7 @@
 // codebook's use over the whole set (the perplexity of the code frequencies and the fraction of
 // codes in use). The trainer's usage metrics average one value per batch, so they depend on the
 // batch size; these do not.
+import { codeUsage } from '../vae/code-usage.js';
 import { VaeInference } from '../vae/inference.js';
 import type { VaeModel } from '../vae/model.js';
 import type { Dataset } from '../vae/trainer.js';
@@ -19,24 +20,6 @@ export interface VqEvaluation {
   codesInUse: number;
   codesUsed: number;
   examples: number;
-}
-
-/** Perplexity and use of code indices (any number of them) into a codebook of `codes`. */
-export function codeUsage(
-  indices: ArrayLike<number>,
-  codes: number,
-): { perplexity: number; inUse: number; used: number } {
-  const counts = new Float64Array(codes);
-  for (let i = 0; i < indices.length; i++) counts[indices[i]!]!++;
-  let entropy = 0;
-  let inUse = 0;
-  for (const c of counts) {
-    if (c === 0) continue;
-    const p = c / indices.length;
-    entropy -= p * Math.log(p);
-    inUse++;
-  }
-  return { perplexity: Math.exp(entropy), inUse, used: inUse / codes };
 }
 
 /** Squared error and Bernoulli cross-entropy per image of reconstructions of n images of D. */

@@ -40,6 +40,7 @@ import {
   type CheckpointSource,
   type ReadSourceOptions,
 } from '../checkpoint/source.js';
+import { codeUsage, type CodeUsage } from './code-usage.js';
 import { madePriorOf, PriorSampler } from './prior-stage.js';
 import { codeWidth, resolveVaeConfig, type ResolvedVaeConfig, type VaeConfig } from './config.js';
 import {
@@ -465,6 +466,27 @@ export class VaeInference {
       }
       return result as Encoded;
     });
+  }
+
+  /**
+   * How a vq model uses its codebook on n inputs: their code indices (encode()'s `codes`) counted
+   * per code, with the perplexity of the codes' frequencies and the codes in use. Labels as
+   * encode(); other posteriors have no codes.
+   */
+  async codeUsage(
+    x: Float32Array,
+    nOrLabels?: number | ArrayLike<number>,
+    options: LabelOptions = {},
+  ): Promise<CodeUsage> {
+    const posterior = this.config.posterior;
+    if (posterior.kind !== 'vq') {
+      throw new Error(
+        `codeUsage: a '${posterior.kind}' posterior has no codebook (posterior.kind 'vq' has)`,
+      );
+    }
+    const { codes } = await this.encode(x, nOrLabels, options);
+    if (!codes) throw new Error('codeUsage: the vq encoder returned no codes');
+    return codeUsage(codes, posterior.codes);
   }
 
   /**

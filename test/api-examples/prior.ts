@@ -1,11 +1,13 @@
 // The VQ-VAE's second stage: train a vq model's learned prior over its codes (prior 'made'), then
 // sample codes from it and decode them; or record the ancestral sampler into one's own work.
 import {
+  codeUsage,
   PriorSampler,
   PriorTrainer,
   VaeInference,
   VaeModel,
   type CodeShape,
+  type CodeUsage,
   type GpuRuntime,
   type MadePriorConfig,
   type PriorEpochReport,
@@ -28,6 +30,9 @@ export async function priorExample(rt: GpuRuntime, images: Float32Array): Promis
   // ... the VAE trained with Trainer first (the prior's tensors are not its parameters) ...
   const vae = VaeInference.create(model);
   const { codes } = await vae.encode(images); // (n, 16) code indices
+  // How the codebook is used: per-code counts, perplexity, codes in use (the same from the codes).
+  const usage: CodeUsage = await vae.codeUsage(images);
+  console.log(usage.inUse, usage.perplexity, codeUsage(codes!, 128).counts);
   const options: PriorTrainerOptions = { batchSize: 128, lr: 1e-3, seed: 0 };
   const trainer = await PriorTrainer.create(model, options);
   const shape: CodeShape = trainer.shape; // 16 positions of 128 codes
