@@ -827,17 +827,24 @@ class DataTest(unittest.TestCase):
             self.assertEqual([round(v * 255) for v in x[:, 0, 0].tolist()], [10, 101, 3])
 
 
+def write_idx_files(folder, pixels, labels):
+    """pixels (count, 784) or (count, 28, 28) uint8 and labels (count) as the IDX files of both
+    splits (the same examples in train and t10k)."""
+    count = pixels.shape[0]
+    for split in ('train', 't10k'):
+        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
+            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
+        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
+            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
+
+
 def write_idx(folder, count, seed):
     """A tiny MNIST-style IDX folder (random 28×28 pixels, labels 0..9)."""
     g = torch.Generator()
     g.manual_seed(seed)
     pixels = torch.randint(0, 256, (count, 784), generator=g, dtype=torch.uint8)
     labels = torch.arange(count, dtype=torch.uint8) % 10
-    for split in ('train', 't10k'):
-        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
-            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
-        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
-            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
+    write_idx_files(folder, pixels, labels)
 
 
 class TrainTest(unittest.TestCase):
@@ -1035,11 +1042,7 @@ def write_class_idx(folder, count, seed):
     labels = torch.arange(count, dtype=torch.uint8) % 10
     for i, c in enumerate(labels.tolist()):
         pixels[i, 2 * c:2 * c + 4] = 255
-    for split in ('train', 't10k'):
-        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
-            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
-        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
-            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
+    write_idx_files(folder, pixels, labels)
 
 
 class M2TrainTest(unittest.TestCase):
