@@ -80,8 +80,13 @@ function isAdapter(text: string): text is AdapterChoice {
   return (ADAPTER_CHOICES as readonly string[]).includes(text);
 }
 
-/** Checks the shared flags and creates the output folder. */
-export function qualityOptions(v: QualityValues): QualityOptions {
+/** The flags of a training run (all but the NLL estimate's), checked; the output folder created. */
+export type TrainingOptions = Omit<QualityOptions, 'evalK' | 'evalCount' | 'trainCount'>;
+
+/** Checks the flags every bench here trains with and creates the output folder. */
+export function trainingOptions(
+  v: Omit<QualityValues, 'eval-k' | 'eval-count' | 'train-count'>,
+): TrainingOptions {
   if (!isAdapter(v.adapter)) {
     throw new Error(`--adapter must be one of ${ADAPTER_CHOICES.join(', ')}, got '${v.adapter}'`);
   }
@@ -94,15 +99,22 @@ export function qualityOptions(v: QualityValues): QualityOptions {
     epochs: positiveInt('epochs', v.epochs),
     batch: positiveInt('batch', v.batch),
     adapter: v.adapter,
-    evalK: positiveInt('eval-k', v['eval-k']),
-    evalCount: positiveInt('eval-count', v['eval-count']),
-    trainCount: v['train-count'] ? positiveInt('train-count', v['train-count']) : undefined,
     ours: !v['no-ours'],
     twin: !v['no-twin'],
     data: v.data,
     out: v.out,
     seed,
     openblas: v.openblas,
+  };
+}
+
+/** Checks the shared flags (trainingOptions' and the NLL estimate's) and creates the output folder. */
+export function qualityOptions(v: QualityValues): QualityOptions {
+  return {
+    ...trainingOptions(v),
+    evalK: positiveInt('eval-k', v['eval-k']),
+    evalCount: positiveInt('eval-count', v['eval-count']),
+    trainCount: v['train-count'] ? positiveInt('train-count', v['train-count']) : undefined,
   };
 }
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convVqPreset, type VaeConfig } from '../src/vae/config.js';
 import { twinEnv } from './mnist-nll.js';
-import { positiveInt, qualityOptions } from './quality-args.js';
+import { positiveInt, trainingOptions } from './quality-args.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 // 'digits': the embedded 10,000 (the twin's `embedded`), for a quick run of the whole pipeline.
@@ -41,12 +41,7 @@ const { values } = parseArgs({
   },
 });
 // The shared checks (epochs, batch, adapter, seed; the out folder); no NLL is estimated here.
-const o = qualityOptions({
-  ...values,
-  'eval-k': '1',
-  'eval-count': '1',
-  'train-count': '',
-});
+const o = trainingOptions(values);
 const priorEpochs = positiveInt('prior-epochs', values['prior-epochs']);
 const datasets = values.datasets.split(',').map((name): DatasetName => {
   const known = DATASETS.find((d) => d === name);
