@@ -226,13 +226,15 @@ describe('the inverse autoregressive flow against a direct float64 step (interpr
           expect(Math.abs(step.logdet - direct), `Σ log σ vs log|det J| ${what}`).toBeLessThan(
             fdTol,
           );
-          const negLogdet = r.value(tensorNamed(mg, `flow.${k}.neg_logdet`))[row]!;
+          const negLogdet = r.value(tensorNamed(mg, `flow.${k}.negLogdet`))[row]!;
           expect(Math.abs(-negLogdet - direct), `graph log|det| ${what}`).toBeLessThan(fdTol);
           // Against the direct formula itself (no differencing): as exact as float64 allows.
           expect(Math.abs(-negLogdet - step.logdet), `graph Σ log σ ${what}`).toBeLessThan(1e-10);
+          // The gate's argument s + bias, from the MADE output [m | s].
           const gate = r
-            .value(tensorNamed(mg, `flow.${k}.gate_in`))
-            .subarray(row * Z, (row + 1) * Z);
+            .value(tensorNamed(mg, `flow.${k}.out`))
+            .subarray(row * 2 * Z + Z, (row + 1) * 2 * Z)
+            .map((s) => s + IAF_GATE_BIAS);
           if (gate.some((s) => s < 1)) gates++;
           z = step.z;
           want -= step.logdet;

@@ -57,6 +57,7 @@ import { repeatRowsBackward64, repeatRowsForward64 } from './graph-util.js';
 import type { ReferenceOp, RefContext } from './graph.js';
 import { fullReparamBackward64, fullReparamForward64, scaleTril64 } from './full-reparam.js';
 import { planarRowsBackward64, planarRowsForward64 } from './planar.js';
+import { iafGateBackward64, iafGateForward64 } from './iaf-gate.js';
 import { klBackward64, klForward64, klGaussiansBackward64, klGaussiansForward64 } from './kl.js';
 import { likelihoodBackward64, likelihoodForward64 } from './likelihood.js';
 import {
@@ -313,6 +314,19 @@ const planarRows: ReferenceOp = {
     const z = op.in.z!;
     const g = planarRowsBackward64(d('z'), d('logdet'), c.in('z'), c.in('params'), z.rows, z.cols);
     return { z: g.dz, params: g.dparams };
+  },
+};
+
+const iafGate: ReferenceOp = {
+  forward(op, c) {
+    const z = op.in.z!;
+    return iafGateForward64(c.in('z'), c.in('a'), z.rows, z.cols, attrs<{ bias: number }>(op).bias);
+  },
+  vjp(op, c, _out, d) {
+    const z = op.in.z!;
+    const { bias } = attrs<{ bias: number }>(op);
+    const g = iafGateBackward64(d('z'), d('negLogdet'), c.in('z'), c.in('a'), z.rows, z.cols, bias);
+    return { z: g.dz, a: g.da };
   },
 };
 
@@ -733,6 +747,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   kl,
   kl_gaussians: klGaussians,
   planar_rows: planarRows,
+  iaf_gate: iafGate,
   likelihood,
   sum,
   logsumexp_rows: logSumExpRows,

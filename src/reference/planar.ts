@@ -1,9 +1,8 @@
 // Float64 reference of the fused planar step (src/kernels/planar.ts): per row of [u | w | b],
 // û = u + β w with β = (softplus(−wᵀu) − 1)/‖w‖² (the invertibility fix), z′ = z + û tanh(wᵀz + b),
 // logdet = log|1 + (1 − h²) wᵀû|, and its vector-Jacobian product.
+import { softplus64 } from './math.js';
 import { expectLength, expectSizes } from './shape.js';
-
-const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
 
 /** One row's u, w, b, and û with the quantities its gradient needs. */
 function rowParts(params: ArrayLike<number>, n: number, Z: number) {
@@ -16,7 +15,7 @@ function rowParts(params: ArrayLike<number>, n: number, Z: number) {
     wu += w(j) * u(j);
     wsq += w(j) * w(j);
   }
-  const beta = (softplus(-wu) - 1) / wsq;
+  const beta = (softplus64(-wu) - 1) / wsq;
   // ∂β/∂(wᵀu) = −sigmoid(−wᵀu)/‖w‖².
   const betaA = -1 / ((1 + Math.exp(wu)) * wsq);
   return { u, w, uHat: (j: number) => u(j) + beta * w(j), b: params[o + 2 * Z]!, beta, betaA, wsq };

@@ -10,12 +10,13 @@
 // family of flows with no extra op, and z_K keeps the latent's coordinates. −log σ is computed as
 // softplus(−s′) (no log of a rounded-to-0 sigmoid). No closed-form KL: the ELBO uses log q(z_K|x)
 // − log p(z_K).
-import { activationOp, maskedLinear } from '../../graph/ops/dense.js';
-import { add, multiply, scale, subtract, unary } from '../../graph/ops/elementwise.js';
+import { maskedLinear } from '../../graph/ops/dense.js';
+import { add } from '../../graph/ops/elementwise.js';
+import { iafGate } from '../../graph/ops/iaf-gate.js';
 import { reparamOp } from '../../graph/ops/latent.js';
-import { concatCols, sliceCols } from '../../graph/ops/select.js';
-import { reduceRows, repeatRows } from '../../graph/ops/util.js';
-import type { Graph, Tensor } from '../../graph/graph.js';
+import { concatCols } from '../../graph/ops/select.js';
+import { repeatRows } from '../../graph/ops/util.js';
+import type { Tensor } from '../../graph/graph.js';
 import type { Activation } from '../../kernels/activation-codes.js';
 import { checkActivation, checkSize, fail } from '../fields.js';
 import { linearLayer } from '../modules.js';
@@ -113,7 +114,7 @@ function madeLayers(k: number, Z: number, c: IafPosteriorConfig): LinearSpec[] {
   return layers;
 }
 
-/** One step on z (N, Z) with the context (N, C): z′ and the gate's pre-activation s + 2 (N, Z). */
+/** One step on z (N, Z) with the context (N, C): z′ and −log|det ∂z′/∂z| (N). */
 function iafStep(
   ctx: BuildContext,
   name: string,
@@ -121,7 +122,7 @@ function iafStep(
   c: IafPosteriorConfig,
   z: Tensor,
   context: Tensor,
-): { z: Tensor; gate: Tensor } {
+): { z: Tensor; negLogdet: Tensor } {
   const g = ctx.g;
   const Z = z.cols;
   const layers = madeLayers(k, Z, c);
@@ -140,36 +141,8 @@ function iafStep(
       ctx.training,
     );
   });
-  const m = sliceCols(g, `${name}.m`, a, 0, Z);
-  const gate = unary(
-    g,
-    `${name}.gate_in`,
-    sliceCols(g, `${name}.s`, a, Z, Z),
-    'identity',
-    IAF_GATE_BIAS,
-  );
-  const sigma = g.add(
-    activationOp,
-    `${name}.sigma`,
-    { x: gate },
-    { y: gate.shape },
-    { act: 'sigmoid' },
-  ).out.y;
-  const moved = multiply(g, `${name}.sigma_dz`, sigma, subtract(g, `${name}.z_m`, z, m));
-  return { z: add(g, name, m, moved), gate };
-}
-
-/** −Σ_i log σ_i = Σ_i softplus(−gate_i) per row (N). */
-function negLogDet(g: Graph, name: string, gate: Tensor): Tensor {
-  const neg = scale(g, `${name}.neg_gate`, gate, -1);
-  const sp = g.add(
-    activationOp,
-    `${name}.softplus`,
-    { x: neg },
-    { y: neg.shape },
-    { act: 'softplus' },
-  ).out.y;
-  return reduceRows(g, `${name}.neg_logdet`, sp);
+  // a = [m | s]: the gated update and its log-determinant in one fused op.
+  return iafGate(g, name, z, a, IAF_GATE_BIAS);
 }
 
 function resolveHidden(path: string, raw: unknown, Z: number): number[] {
@@ -241,19 +214,16 @@ export const iafPosterior: PosteriorKind<IafPosteriorConfig> = {
         const hRows =
           K > 1 && start.rows !== B ? repeatRows(g, `${prefix}.context`, context, K) : context;
         let z = start;
-        const gates: Tensor[] = [];
+        const negLogdets: Tensor[] = [];
         for (let k = 0; k < c.steps; k++) {
           const s = iafStep(ctx, `${prefix}.${k}`, k, c, z, hRows);
           z = s.z;
-          gates.push(s.gate);
+          negLogdets.push(s.negLogdet);
         }
         return {
           z,
           finishLogq: (base) =>
-            gates.reduce(
-              (q, gate, k) => add(g, `logq.${k}`, q, negLogDet(g, `flow.${k}`, gate)),
-              base,
-            ),
+            negLogdets.reduce((q, negLogdet, k) => add(g, `logq.${k}`, q, negLogdet), base),
         };
       },
     });
