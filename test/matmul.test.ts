@@ -10,6 +10,7 @@ import {
   matmulSupported,
   matmulVariantOf,
   prepareMatmul,
+  texChunks,
   type MatmulLayout,
   type MatmulVariant,
 } from '../src/kernels/matmul.js';
@@ -230,9 +231,33 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     expect(matmulEligible('rb', 'NT', { M: 7, N: 7, K: 7 })).toBe(true);
     expect(matmulEligible('tex', 'TN', { M: 7, N: 7, K: 7 })).toBe(true);
     expect(matmulEligible('tex', 'NN', { M: 5000, N: 8, K: 8 })).toBe(false);
+    // A long K: TN (weight gradients) is split into chunks; the other layouts are not.
+    expect(matmulEligible('tex', 'TN', { M: 8, N: 8, K: 9000 })).toBe(true);
+    expect(matmulEligible('tex', 'NN', { M: 8, N: 8, K: 9000 })).toBe(false);
+    expect(matmulEligible('tex', 'NT', { M: 8, N: 8, K: 9000 })).toBe(false);
     expect(matmulEligible('sgtex', 'NT', { M: 5000, N: 7, K: 8 })).toBe(true);
     expect(matmulEligible('sgtex', 'NN', { M: 5, N: 7, K: 6 })).toBe(false);
     expect(matmulEligible('sgtex', 'TN', { M: 8, N: 8, K: 8 })).toBe(false);
+  });
+
+  it('tex TN with K beyond one texture: chunks summed match float64 (bias, accumulate)', async () => {
+    const rt = await runtimeFor(adapter);
+    const problems: string[] = [];
+    for (const c of [
+      { M: 7, N: 13, K: 4101, bias: true },
+      { M: 36, N: 20, K: 9000, accumulate: true },
+    ]) {
+      const p = await runCase(rt, freshSeed(), { variant: 'tex', layout: 'TN', ...c });
+      if (p) problems.push(p);
+    }
+    expect(problems.join('\n\n')).toBe('');
+    const bufs = [output(rt, 'a', 8 * 4101), output(rt, 'b', 8 * 4101), output(rt, 'c', 64)];
+    const [a, b, c] = bufs as [BufferRange, BufferRange, BufferRange];
+    const long = { layout: 'TN', M: 8, N: 8, K: 4101, a, b, c, variant: 'tex' } as const;
+    await expect(prepareMatmul(rt, { ...long, act: 'relu' })).rejects.toThrow(
+      /splits K into 2 chunks, which needs a linear epilogue/,
+    );
+    buffersOf(rt, bufs);
   });
 
   // More than 65535 workgroups: the grid is folded into two dimensions (see dispatch1d); every
@@ -415,6 +440,24 @@ describe.each(TEST_ADAPTERS)('matmul on %s', (adapter) => {
     } finally {
       packs.destroy();
       for (const r of [params, xBuf, cBuf]) rt.buffers.destroy(r.buffer);
+    }
+  });
+});
+
+describe('texChunks', () => {
+  it('splits K into near-equal chunks of a multiple of 4, each within one texture', () => {
+    expect(texChunks(4096)).toEqual([{ start: 0, size: 4096 }]);
+    for (const K of [4097, 5000, 8193, 12345]) {
+      const chunks = texChunks(K);
+      expect(chunks.length).toBe(Math.ceil((4 * Math.ceil(K / 4)) / 4096));
+      let next = 0;
+      for (const [i, c] of chunks.entries()) {
+        expect(c.start).toBe(next);
+        expect(4 * Math.ceil(c.size / 4)).toBeLessThanOrEqual(4096);
+        if (i < chunks.length - 1) expect(c.size % 4).toBe(0);
+        next += c.size;
+      }
+      expect(next).toBe(K);
     }
   });
 });

@@ -132,6 +132,15 @@ describe('shipped defaults', () => {
     }
     expect(defaultMatmulVariant('gpu', 'NN', SHAPE)).toBe('tiled');
   });
+
+  it('send only large weight gradients through textures on llvmpipe', () => {
+    // The MNIST VAE's 784×400×128 dW keeps the texture kernel; small ones skip its two packs.
+    expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 784, N: 400, K: 128 })).toBe('tex');
+    expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 200, N: 200, K: 100 })).toBe('tex');
+    expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 400, N: 20, K: 128 })).toBe('rb4x16');
+    expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 128, N: 128, K: 32 })).toBe('rb4x16');
+    expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 2, N: 128, K: 32 })).toBe('rb');
+  });
 });
 
 // The mechanism is the same on every adapter: on the first (SwiftShader compiles every candidate

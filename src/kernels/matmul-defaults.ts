@@ -30,6 +30,9 @@ export interface DefaultRule {
   maxSide?: number;
 }
 
+/** Smallest 2·M·N·K for which llvmpipe's dW (TN) goes through textures. */
+export const TN_TEX_MIN_FLOPS = 8e6;
+
 // One variant per layout where it can (each is one pipeline to compile at start-up, the larger
 // cost on CPU adapters); every list ends with variants eligible for every shape. The CPU
 // adapters' picks: bench/RESULTS.md ("Matmul kernels" and "Start-up"), from the quiet-machine
@@ -45,7 +48,15 @@ export const DEFAULT_MATMUL_RULES: Readonly<Record<AdapterClass, readonly Defaul
     { variant: 'tex' },
     { variant: 'rb' },
   ],
-  llvmpipe: [{ variant: 'tex', layout: 'TN' }, { variant: 'rb4x16' }, { variant: 'rb' }],
+  llvmpipe: [
+    // dW through textures only where its arithmetic outweighs the two pack dispatches: at 2 MFLOP
+    // and below (the 2-D experiments' 128×128×32, the MNIST VAE's 400×20×128) one register-blocked
+    // dispatch was ahead in 10 of 12 runs; from 30 MFLOP up the textures were (bench/RESULTS.md,
+    // "Weight gradients on llvmpipe").
+    { variant: 'tex', layout: 'TN', minFlops: TN_TEX_MIN_FLOPS },
+    { variant: 'rb4x16' },
+    { variant: 'rb' },
+  ],
   'cpu-other': [{ variant: 'rb4x16' }, { variant: 'rb' }],
   // Real GPUs: the workgroup-memory tile, written for them (no measurement here to say otherwise).
   gpu: [{ variant: 'tiled' }],

@@ -16,13 +16,13 @@ import type { ProgramBuilder } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 
 /** Fills an rgba32float texture with op(X), rows × cols (see matmul_pack.wgsl). */
-export const matmulPack = defineKernel<'rows' | 'cols'>({
+export const matmulPack = defineKernel<'rows' | 'cols' | 'offset'>({
   name: 'matmul_pack',
   file: 'matmul_pack.wgsl',
   entryPoint: 'matmul_pack',
   workgroupSize: [8, 8],
   dispatch: ({ rows, cols }) => [Math.ceil(Math.ceil(cols / 4) / 8), Math.ceil(rows / 8), 1],
-  elements: ({ rows, cols }) => ({ src: rows * cols }),
+  elements: ({ rows, cols, offset }) => ({ src: offset + rows * cols }),
 });
 
 /** op(X) as rows × cols read from a buffer with strides (in elements). */
@@ -31,6 +31,8 @@ export interface PackLayout {
   cols: number;
   rowStride: number;
   colStride: number;
+  /** Element of the buffer where op(X) starts (default 0). */
+  offset?: number;
   /**
    * Rows of the texture: `rows` rounded up to a multiple of 4 for a B operand, so the last k4 step
    * of the matmul reads zero rows past K (textures start zeroed).
@@ -55,7 +57,7 @@ function textureFor(
 function packOptions(dst: GPUTexture, src: BufferRange, layout: PackLayout, label: string) {
   return {
     bindings: { dst: dst.createView(), src },
-    shape: { rows: layout.rows, cols: layout.cols },
+    shape: { rows: layout.rows, cols: layout.cols, offset: layout.offset ?? 0 },
     uniforms: { row_stride: layout.rowStride, col_stride: layout.colStride },
     label,
   };
@@ -145,7 +147,7 @@ export class WeightPacks {
     if (src.buffer !== this.buffer) {
       throw new Error(`weight packs '${this.label}': the operand is in another buffer`);
     }
-    const key = `${src.offset}:${layout.rows}x${layout.cols}:${layout.rowStride},${layout.colStride}`;
+    const key = `${src.offset}+${layout.offset ?? 0}:${layout.rows}x${layout.cols}:${layout.rowStride},${layout.colStride}`;
     let made = this.packs.get(key);
     if (!made) {
       made = this.create(key, src, layout);

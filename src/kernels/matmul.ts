@@ -166,7 +166,10 @@ export function matmulEligible(
 ): boolean {
   const { M, N, K } = shape;
   const bTexFits = 4 * Math.ceil(K / 4) <= TEX_MAX && Math.ceil(N / 4) <= TEX_MAX;
-  if (variant === 'tex') return M <= TEX_MAX && bTexFits;
+  // TN (a weight gradient: linear epilogue) splits a K beyond one texture into chunks (texChunks).
+  if (variant === 'tex') {
+    return M <= TEX_MAX && Math.ceil(N / 4) <= TEX_MAX && (layout === 'TN' || bTexFits);
+  }
   if (variant === 'sgtex') return layout !== 'TN' && K % 4 === 0 && bTexFits;
   if (!VARIANTS[variant].vec4) return true;
   switch (layout) {
@@ -319,6 +322,42 @@ export async function prepareMatmul(rt: GpuRuntime, options: MatmulOptions): Pro
   const kernel = matmulKernel(variant, layout);
   const label = options.label ? `${kernel.name}[${options.label}]` : kernel.name;
   return buildProgram(rt, label, async (program) => {
+    const chunks = variant === 'tex' ? texChunks(K) : [];
+    if (chunks.length > 1) {
+      // K beyond one texture: op(A)·op(B) = Σ over K chunks, each packed from where it starts
+      // and added into C by the accumulating epilogue (the bias with the first chunk only).
+      if (act !== 'identity' || options.pre) {
+        throw new Error(
+          `matmul: tex ${layout} ${M}×${N}×${K} splits K into ${chunks.length} chunks, which needs a linear epilogue (no activation, no pre-activation output)`,
+        );
+      }
+      const suffix = options.label ? `.${options.label}` : '';
+      for (const [i, { start, size }] of chunks.entries()) {
+        const packs = texturePackLayouts(layout, M, N, size, start, K);
+        const aTex = await appendPack(program, `a_tex${i}`, a, packs.a, `a${suffix}.k${i}`);
+        const bTex = await appendPack(program, `b_tex${i}`, b, packs.b, `b${suffix}.k${i}`);
+        const withBias = i === 0 && options.bias !== undefined;
+        await program.dispatch(kernel, {
+          bindings: {
+            ...common,
+            bias: withBias ? common.bias : unused.bias,
+            a_tex: aTex,
+            b_tex: bTex,
+          },
+          shape: { M, N, K: size, hasBias: withBias ? 1 : 0, storePre: 0 },
+          uniforms: { alpha: 0 },
+          constants: {
+            HAS_BIAS: withBias ? 1 : 0,
+            STORE_PRE: 0,
+            ACT: activationCode('identity'),
+            ACCUMULATE: i > 0 || options.accumulate ? 1 : 0,
+            ...options.constants,
+          },
+          label: `${options.label ?? 'matmul'}.k${i}`,
+        });
+      }
+      return;
+    }
     let operands: Record<string, BufferRange | GPUTextureView> = { a, b };
     if (variant === 'tex' || variant === 'sgtex') {
       const suffix = options.label ? `.${options.label}` : '';
@@ -365,21 +404,38 @@ function texturePackLayouts(
   M: number,
   N: number,
   K: number,
+  kStart = 0,
+  kTotal = kStart + K,
 ): { a: PackLayout; b: PackLayout } {
+  // The strides are those of the whole operands (kTotal along K); a chunk starts kStart steps
+  // along K: op(A)'s columns, op(B)'s rows.
+  const aStrides =
+    layout === 'TN' ? { rowStride: 1, colStride: M } : { rowStride: kTotal, colStride: 1 };
+  const bStrides =
+    layout === 'NT' ? { rowStride: 1, colStride: kTotal } : { rowStride: N, colStride: 1 };
   return {
-    a: {
-      rows: M,
-      cols: K,
-      ...(layout === 'TN' ? { rowStride: 1, colStride: M } : { rowStride: K, colStride: 1 }),
-      textureRows: M,
-    },
+    a: { rows: M, cols: K, ...aStrides, offset: kStart * aStrides.colStride, textureRows: M },
     b: {
       rows: K,
       cols: N,
-      ...(layout === 'NT' ? { rowStride: 1, colStride: K } : { rowStride: N, colStride: 1 }),
+      ...bStrides,
+      offset: kStart * bStrides.rowStride,
       textureRows: 4 * Math.ceil(K / 4),
     },
   };
+}
+
+/**
+ * The K chunks of a texture-fed matmul: one when B's texture (4·ceil(K/4) rows) fits, else
+ * equal chunks of a multiple of 4, each within one texture.
+ */
+export function texChunks(K: number): { start: number; size: number }[] {
+  const count = Math.ceil((4 * Math.ceil(K / 4)) / TEX_MAX);
+  const size = 4 * Math.ceil(K / (4 * count));
+  const chunks = [];
+  for (let start = 0; start < K; start += size)
+    chunks.push({ start, size: Math.min(size, K - start) });
+  return chunks;
 }
 
 /** The variant of a prepared matmul (from its last dispatch's kernel name), or undefined. */
