@@ -7,11 +7,14 @@
 //   slice forward    y = x[:, offset : offset + width]   one copy                   prepareSliceCols
 //   slice backward   dx = dy padded with zeros, or dx[:, block] += dy               prepareSliceColsBackward
 // When the widths, row lengths and offsets are all multiples of 4 (and the bound ranges of whole
-// vec4s), the vec4 entry point copy_cols4 is used.
+// vec4s), the vec4 entry point copy_cols4 is used. A concat of 2–4 parts that would not take it
+// all the way is one dispatch each way instead (concat_parts.wgsl): the small tensors where a step
+// costs its dispatches.
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
 import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
+import { placeholderBuffer } from '../gpu/placeholder.js';
 import { checkDim, checkElements, checkU32 } from './checks.js';
 import { holdsVec4s } from './vec4.js';
 
@@ -143,10 +146,120 @@ function totalCols(kernel: string, parts: readonly { cols: number }[]): number {
 
 const partLabel = (label: string | undefined, i: number) => `${label ? label + '.' : ''}in${i}`;
 
+/** Most parts concat_parts (shaders/concat_parts.wgsl) takes in one dispatch. */
+const MAX_FUSED_PARTS = 4;
+
+/**
+ * The shape of concat_parts: rows, total columns and where parts 0–2 end (its uniforms), and
+ * `bound`: a bit per part whose binding holds the part (unset: a 1-element placeholder; the
+ * backward binds one for a part without a gradient).
+ */
+type PartsShape = 'rows' | 'cols' | 'end0' | 'end1' | 'end2' | 'bound';
+
+const partsDispatch = ({ rows, cols }: Shape<PartsShape>) => dispatch1d(ceilDiv(rows * cols, WG));
+
+/** The elements each part's binding must hold (1 for a placeholder). */
+const partElements = ({ rows, cols, end0, end1, end2, bound }: Shape<PartsShape>) =>
+  [end0, end1 - end0, end2 - end1, cols - end2].map((width, k) =>
+    bound & (1 << k) ? rows * width : 1,
+  );
+
+/** out = [part0 | … | part_{PARTS−1}] in one dispatch. */
+export const concatPartsKernel = defineKernel<PartsShape>({
+  name: 'concat_parts',
+  file: 'concat_parts.wgsl',
+  entryPoint: 'concat_parts',
+  workgroupSize: [WG],
+  dispatch: partsDispatch,
+  elements: (s) => {
+    const [p0, p1, p2, p3] = partElements(s);
+    return { cp_out: s.rows * s.cols, part0: p0!, part1: p1!, part2: p2!, part3: p3! };
+  },
+});
+
+/** d_k (=|+=) dout[:, block k] for every part with a gradient, in one dispatch. */
+export const concatPartsBackwardKernel = defineKernel<PartsShape>({
+  name: 'concat_parts_backward',
+  file: 'concat_parts.wgsl',
+  entryPoint: 'concat_parts_backward',
+  workgroupSize: [WG],
+  dispatch: partsDispatch,
+  elements: (s) => {
+    const [p0, p1, p2, p3] = partElements(s);
+    return { cp_dout: s.rows * s.cols, d0: p0!, d1: p1!, d2: p2!, d3: p3! };
+  },
+});
+
+/**
+ * Whether a concat of these parts takes one concat_parts dispatch rather than a copy per part:
+ * 2–4 parts, unless every copy would take the vec4 path (large channel blocks, where the vec4
+ * loads pay more than the dispatches saved).
+ */
+function fusedConcat(
+  parts: readonly { cols: number; range?: BufferRange | undefined }[],
+  whole: BufferRange,
+): boolean {
+  if (parts.length < 2 || parts.length > MAX_FUSED_PARTS) return false;
+  const total = parts.reduce((s, p) => s + p.cols, 0);
+  let offset = 0;
+  const allVec4 = parts.every((p) => {
+    const ok =
+      p.cols % 4 === 0 && offset % 4 === 0 && total % 4 === 0 && (!p.range || holdsVec4s(p.range));
+    offset += p.cols;
+    return ok;
+  });
+  return !(allVec4 && holdsVec4s(whole));
+}
+
+/** The shape of concat_parts for these parts, `bound` those whose binding holds them. */
+function partsShape(
+  rows: number,
+  parts: readonly { cols: number }[],
+  bound: (k: number) => boolean,
+): Shape<PartsShape> {
+  const ends: number[] = [];
+  let end = 0;
+  for (const p of parts) ends.push((end += p.cols));
+  const cols = end;
+  return {
+    rows,
+    cols,
+    end0: ends[0]!,
+    end1: ends[1] ?? cols,
+    end2: parts.length > 3 ? ends[2]! : cols,
+    bound: parts.reduce((bits, _, k) => (bound(k) ? bits | (1 << k) : bits), 0),
+  };
+}
+
 /** out = [x0 | x1 | …] along columns: one copy per input into its block. */
 export async function prepareConcatCols(rt: GpuRuntime, o: ConcatColsOptions): Promise<Program> {
   const cols = totalCols('concat_cols', o.inputs);
   return buildProgram(rt, o.label ?? 'concat_cols', async (b) => {
+    if (
+      fusedConcat(
+        o.inputs.map((p) => ({ cols: p.cols, range: p.x })),
+        o.out,
+      )
+    ) {
+      const shape = partsShape(o.rows, o.inputs, () => true);
+      checkElements('concat_parts', 'out', o.rows * cols);
+      const part = (k: number) => o.inputs[k]?.x ?? placeholderBuffer(rt, `concat_parts.part${k}`);
+      b.append(
+        await rt.prepare(concatPartsKernel, {
+          bindings: {
+            cp_out: o.out,
+            part0: part(0),
+            part1: part(1),
+            part2: part(2),
+            part3: part(3),
+          },
+          shape,
+          constants: { PARTS: o.inputs.length },
+          label: o.label,
+        }),
+      );
+      return;
+    }
     let offset = 0;
     for (const [i, input] of o.inputs.entries()) {
       b.append(
@@ -185,6 +298,32 @@ export async function prepareConcatColsBackward(
 ): Promise<Program> {
   const cols = totalCols('concat_cols_backward', o.inputs);
   return buildProgram(rt, o.label ?? 'concat_cols_backward', async (b) => {
+    const withGrads = o.inputs.filter((p) => p.dx);
+    if (
+      withGrads.length > 1 &&
+      fusedConcat(
+        o.inputs.map((p) => ({ cols: p.cols, range: p.dx })),
+        o.dout,
+      )
+    ) {
+      // One dispatch for every gradient; a part without one gets a placeholder of its own (never
+      // written: HAS_k false; writable bindings must not alias).
+      const grad = (k: number) => o.inputs[k]?.dx ?? placeholderBuffer(rt, `concat_parts.d${k}`);
+      const flags: Record<string, number> = { PARTS: o.inputs.length };
+      for (let k = 0; k < MAX_FUSED_PARTS; k++) {
+        flags[`HAS${k}`] = o.inputs[k]?.dx ? 1 : 0;
+        flags[`ACC${k}`] = o.inputs[k]?.accumulate ? 1 : 0;
+      }
+      b.append(
+        await rt.prepare(concatPartsBackwardKernel, {
+          bindings: { cp_dout: o.dout, d0: grad(0), d1: grad(1), d2: grad(2), d3: grad(3) },
+          shape: partsShape(o.rows, o.inputs, (k) => o.inputs[k]?.dx !== undefined),
+          constants: flags,
+          label: o.label,
+        }),
+      );
+      return;
+    }
     let offset = 0;
     for (const [i, input] of o.inputs.entries()) {
       if (input.dx) {

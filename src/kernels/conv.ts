@@ -16,6 +16,7 @@
 // Every gradient kernel takes `accumulate` (the gradient rule: += instead of =). Every path is a
 // Program: the packed variants run several dispatches and own their scratch buffers, as do a
 // split-K weight gradient and the bias sums.
+import { placeholderBuffer } from '../gpu/placeholder.js';
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
 import { buildProgram, singleProgram, type Program } from '../gpu/program.js';
@@ -361,18 +362,8 @@ const BLOCK: Block = { cb: 8, pb: 8 };
 
 // ---- placeholders ----
 
-const placeholders = new WeakMap<GpuRuntime, { pre: BufferRange; bias: BufferRange }>();
-
 function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange } {
-  let p = placeholders.get(rt);
-  if (!p) {
-    p = {
-      pre: rt.buffers.storage('conv:unused-pre', 16),
-      bias: rt.buffers.storage('conv:unused-bias', 16),
-    };
-    placeholders.set(rt, p);
-  }
-  return p;
+  return { pre: placeholderBuffer(rt, 'conv.pre'), bias: placeholderBuffer(rt, 'conv.bias') };
 }
 
 // ---- data paths ----

@@ -10,6 +10,7 @@
 // matmul_common.wgsl): optional bias (N) added per column, optional pre-activation output `pre`
 // (M, N), an activation with parameter alpha (a uniform), and accumulate (c += act(z) instead of
 // c = act(z); `pre` is always assigned).
+import { placeholderBuffer } from '../gpu/placeholder.js';
 import type { BufferRange } from '../gpu/buffers.js';
 import { WGSL_SOURCES, type ShaderFile } from '../shaders/wgsl.generated.js';
 import { defineKernel, dispatch1d, type KernelDef } from '../gpu/kernel.js';
@@ -248,18 +249,8 @@ for (const variant of MATMUL_VARIANTS)
 
 // ---- placeholders for unused `bias` / `pre` bindings ----
 
-const placeholders = new WeakMap<GpuRuntime, { pre: BufferRange; bias: BufferRange }>();
-
 function placeholderFor(rt: GpuRuntime): { pre: BufferRange; bias: BufferRange } {
-  let p = placeholders.get(rt);
-  if (!p) {
-    p = {
-      pre: rt.buffers.storage('matmul:unused-pre', 16),
-      bias: rt.buffers.storage('matmul:unused-bias', 16),
-    };
-    placeholders.set(rt, p);
-  }
-  return p;
+  return { pre: placeholderBuffer(rt, 'matmul.pre'), bias: placeholderBuffer(rt, 'matmul.bias') };
 }
 
 // ---- the high-level entry ----
