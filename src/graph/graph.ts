@@ -156,6 +156,16 @@ export class GradContext {
     return { grad: entry.grad, accumulate: entry.writes > 1 };
   }
 
+  /**
+   * Where a backward kernel that writes several inputs' gradients at once puts t's: its slot
+   * when a gradient is wanted for t, else a scratch tensor named `scratch` that nothing reads.
+   */
+  slotOrScratch(t: Tensor, scratch: string): { grad: Tensor; accumulate: boolean } {
+    return t.requiresGrad
+      ? this.slot(t)
+      : { grad: this.graph.tensor(scratch, t.shape, 'temp', false), accumulate: false };
+  }
+
   /** Gradients of the parameters, in the order the parameters were declared. */
   paramGrads(): Tensor[] {
     return this.graph.params.map((p) => this.grads.get(p)?.grad).filter((g) => g !== undefined);

@@ -60,15 +60,8 @@ export const iafGateOp = defineOp<IafGateIn, { z: Tensor; negLogdet: Tensor }, {
     if (!dzOut && !dnegLogdet) return;
     if (!ctx.needs(z) && !ctx.needs(a)) return;
     // The kernel writes both gradients; one nobody wants goes to a scratch tensor.
-    const target = (t: Tensor, what: string) =>
-      t.requiresGrad
-        ? ctx.slot(t)
-        : {
-            grad: g.tensor(`${op.name}.${what}.unused`, t.shape, 'temp', false),
-            accumulate: false,
-          };
-    const dz = target(z, 'dz');
-    const da = target(a, 'da');
+    const dz = ctx.slotOrScratch(z, `${op.name}.dz.unused`);
+    const da = ctx.slotOrScratch(a, `${op.name}.da.unused`);
     g.add(
       iafGateBackwardOp,
       `${op.name}.backward`,

@@ -62,15 +62,8 @@ export const planarRowsOp = defineOp<PlanarIn, { z: Tensor; logdet: Tensor }, ob
     if (!dzOut && !dlogdet) return;
     if (!ctx.needs(z) && !ctx.needs(params)) return;
     // The kernel writes both gradients; one nobody wants goes to a scratch tensor.
-    const target = (t: Tensor, what: string) =>
-      t.requiresGrad
-        ? ctx.slot(t)
-        : {
-            grad: g.tensor(`${op.name}.${what}.unused`, t.shape, 'temp', false),
-            accumulate: false,
-          };
-    const dz = target(z, 'dz');
-    const dparams = target(params, 'dparams');
+    const dz = ctx.slotOrScratch(z, `${op.name}.dz.unused`);
+    const dparams = ctx.slotOrScratch(params, `${op.name}.dparams.unused`);
     g.add(
       planarRowsBackwardOp,
       `${op.name}.backward`,
