@@ -142,6 +142,38 @@ describe.each(TEST_ADAPTERS)('concat and slice along columns on %s', (adapter) =
     bwd.destroy();
   });
 
+  it('a part used twice: its one gradient takes the copies in order (assign, then add)', async () => {
+    const rt = await runtimeFor(adapter);
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const [rows, a, b] = [5, 3, 2];
+    const dout = randomNormal(rng, rows * (a + b + a));
+    const exp = concatColsBackward64(dout, [{ cols: a }, { cols: b }, { cols: a }], rows);
+    const dxA = output(rt, 'dxA', rows * a);
+    const dxB = output(rt, 'dxB', rows * b);
+    const bwd = await prepareConcatColsBackward(rt, {
+      dout: upload(rt, 'dout', dout),
+      rows,
+      inputs: [
+        { dx: dxA, cols: a },
+        { dx: dxB, cols: b },
+        { dx: dxA, cols: a, accumulate: true },
+      ],
+    });
+    expect(bwd.dispatches.map((d) => d.kernel.name)).toEqual([
+      'copy_cols',
+      'copy_cols',
+      'copy_cols',
+    ]);
+    await rt.submitChecked([bwd]);
+    const sum = exp[0]!.map((v, i) => v + exp[2]![i]!);
+    expect(
+      mismatches(await read(rt, dxA), sum, { atol: 1e-6, rtol: 1e-6 }, `seed=${seed} dA`),
+    ).toBeNull();
+    expect(mismatches(await read(rt, dxB), exp[1]!, EXACT, `seed=${seed} dB`)).toBeNull();
+    bwd.destroy();
+  });
+
   it.each([
     [5, 11, 3, 7],
     [17, 20, 0, 1],

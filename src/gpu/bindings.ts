@@ -12,6 +12,10 @@ export const IS_BUFFER_RANGE = (r: BindingResource): r is BufferRange =>
 export const IS_BUFFER = (r: BindingResource): r is GPUBuffer =>
   typeof r === 'object' && r !== null && 'mapAsync' in r && 'size' in r;
 
+/** Whether two buffer ranges share bytes (the same buffer and intersecting [offset, offset + size)). */
+export const rangesOverlap = (a: BufferRange, b: BufferRange): boolean =>
+  a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+
 /** Checks names, kinds, usages, sizes and aliasing of what a caller binds, before the GPU sees it. */
 export function checkBindings(
   label: string,
@@ -31,13 +35,7 @@ export function checkBindings(
       `kernel '${label}': binding mismatch: ${parts.join('; ')} (expects: ${expectedNames.join(', ')})`,
     );
   }
-  const ranges: {
-    name: string;
-    buffer: GPUBuffer;
-    start: number;
-    end: number;
-    writable: boolean;
-  }[] = [];
+  const ranges: { name: string; range: BufferRange; writable: boolean }[] = [];
   for (const b of expected) {
     const resource = given[b.name]!;
     const isTexture = b.kind === 'texture' || b.kind === 'storage-texture';
@@ -74,20 +72,14 @@ export function checkBindings(
         `kernel '${label}': binding '${b.name}' holds ${range.size / b.elementBytes} elements, the shape needs ${need}`,
       );
     }
-    ranges.push({
-      name: b.name,
-      buffer: range.buffer,
-      start: range.offset,
-      end: range.offset + range.size,
-      writable: b.kind === 'storage',
-    });
+    ranges.push({ name: b.name, range, writable: b.kind === 'storage' });
   }
   for (let i = 0; i < ranges.length; i++) {
     for (let j = i + 1; j < ranges.length; j++) {
       const a = ranges[i]!;
       const c = ranges[j]!;
-      if (a.buffer !== c.buffer) continue;
-      if (a.start < c.end && c.start < a.end && (a.writable || c.writable)) {
+      if (a.range.buffer !== c.range.buffer) continue;
+      if (rangesOverlap(a.range, c.range) && (a.writable || c.writable)) {
         throw new Error(
           `kernel '${label}': bindings '${a.name}' and '${c.name}' overlap and one is written`,
         );
@@ -97,7 +89,7 @@ export function checkBindings(
       if (a.writable !== c.writable) {
         throw new Error(
           `kernel '${label}': '${a.name}' and '${c.name}' bind the same buffer ` +
-            `'${a.buffer.label}' as read-write and read-only storage (WebGPU forbids that in one ` +
+            `'${a.range.buffer.label}' as read-write and read-only storage (WebGPU forbids that in one ` +
             'dispatch even for disjoint ranges; use separate buffers)',
         );
       }

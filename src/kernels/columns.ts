@@ -10,6 +10,7 @@
 // vec4s), the vec4 entry point copy_cols4 is used. A concat of 2–4 parts that would not take it
 // all the way is one dispatch each way instead (concat_parts.wgsl): the small tensors where a step
 // costs its dispatches.
+import { rangesOverlap } from '../gpu/bindings.js';
 import type { BufferRange } from '../gpu/buffers.js';
 import { ceilDiv, defineKernel, dispatch1d, type Shape } from '../gpu/kernel.js';
 import { buildProgram, type Program } from '../gpu/program.js';
@@ -298,9 +299,13 @@ export async function prepareConcatColsBackward(
 ): Promise<Program> {
   const cols = totalCols('concat_cols_backward', o.inputs);
   return buildProgram(rt, o.label ?? 'concat_cols_backward', async (b) => {
-    const withGrads = o.inputs.filter((p) => p.dx);
+    const grads = o.inputs.flatMap((p) => (p.dx ? [p.dx] : []));
+    // A part used twice has one gradient for both blocks: its assign and add must run in order,
+    // so aliasing gradients take the copies (one dispatch after another).
+    const aliased = grads.some((a, i) => grads.slice(i + 1).some((b) => rangesOverlap(a, b)));
     if (
-      withGrads.length > 1 &&
+      grads.length > 1 &&
+      !aliased &&
       fusedConcat(
         o.inputs.map((p) => ({ cols: p.cols, range: p.dx })),
         o.dout,
