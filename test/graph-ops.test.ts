@@ -12,6 +12,7 @@ import { klGaussiansOp, klOp } from '../src/graph/ops/loss.js';
 import { add, maskedFill, multiply, scale, subtract, unary } from '../src/graph/ops/elementwise.js';
 import { concatCols, lookupRows, oneHotPlanes, sliceCols } from '../src/graph/ops/select.js';
 import { softmax, softmaxCrossEntropy, softmaxEntropy } from '../src/graph/ops/softmax.js';
+import { sumTerms } from '../src/graph/ops/sum-terms.js';
 import { logSumExpRowsOp, reduceRows, repeatRows, view } from '../src/graph/ops/util.js';
 import type { MatmulLayout } from '../src/kernels/matmul.js';
 import { TEST_ADAPTERS, runtimeFor } from './helpers/gpu.js';
@@ -96,6 +97,24 @@ const CASES: [string, Build][] = [
       const b = p('b', n(rng, 5 * 7), [5, 7]);
       const c = concatCols(g, 'cat', [a, b, a]);
       return sliceCols(g, 'slice', c, 2, 9);
+    },
+  ],
+  [
+    'sum of terms: nine terms, one tensor given twice (merged), chained in ops of seven',
+    (g, p, _i, rng) => {
+      const xs = Array.from({ length: 8 }, (_, k) => p(`x${k}`, n(rng, 6 * 5), [6, 5]));
+      const terms = xs.map((x, k) => ({ x, coefficient: k % 2 ? -1 : 0.5 + k / 4 }));
+      // x3 again: one term of coefficient −1 + 1.75; and a term used as an input elsewhere too.
+      const s = sumTerms(g, 'terms', [...terms, { x: xs[3]!, coefficient: 1.75 }]);
+      return multiply(
+        g,
+        'weighted',
+        sumTerms(g, 'pair', [
+          { x: s, coefficient: 2 },
+          { x: xs[0]!, coefficient: -0.3 },
+        ]),
+        s,
+      );
     },
   ],
   [

@@ -1,6 +1,7 @@
-// Float64 references of the elementwise ops (src/kernels/elementwise.ts) on row-major (rows, cols)
-// tensors: a OP b with b broadcast, scale by a constant, masked fill; with their vector-Jacobian
-// products (backward: the upstream gradient first, then the forward's arguments).
+// Float64 references of the elementwise ops (src/kernels/elementwise.ts, sum-terms.ts) on row-major
+// (rows, cols) tensors: a OP b with b broadcast, scale by a constant, a linear combination of terms,
+// masked fill; with their vector-Jacobian products (backward: the upstream gradient first, then the
+// forward's arguments).
 import type { BinaryOp, Broadcast, UnaryFn } from '../kernels/elementwise.js';
 import { expectLength, expectSizes } from './shape.js';
 
@@ -112,6 +113,33 @@ export function scaleBackward64(
   scale: number,
 ): Float64Array {
   return scaleForward64(dy, scale);
+}
+
+/** y = Σ_k coefficients[k] · terms[k], every term of one length. */
+export function sumTermsForward64(
+  terms: readonly ArrayLike<number>[],
+  coefficients: readonly number[],
+): Float64Array {
+  const n = terms[0]?.length ?? 0;
+  if (terms.length !== coefficients.length) {
+    throw new Error(
+      `sumTermsForward64: ${terms.length} terms, ${coefficients.length} coefficients`,
+    );
+  }
+  terms.forEach((t, k) => expectLength('sumTermsForward64', `terms[${k}]`, t, n, 'n'));
+  const y = new Float64Array(n);
+  terms.forEach((t, k) => {
+    for (let i = 0; i < n; i++) y[i]! += coefficients[k]! * t[i]!;
+  });
+  return y;
+}
+
+/** The gradient of each term: coefficients[k] · dy. */
+export function sumTermsBackward64(
+  dy: ArrayLike<number>,
+  coefficients: readonly number[],
+): Float64Array[] {
+  return coefficients.map((c) => scaleForward64(dy, c));
 }
 
 /** out (rows, cols) = mask != 0 ? value : x; mask of shape `broadcast`. */

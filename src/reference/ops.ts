@@ -10,6 +10,7 @@ import type { AbsDiffAttrs, ObjectiveAttrs } from '../graph/ops/objective.js';
 import type { BinaryAttrs, MaskedFillAttrs, UnaryAttrs } from '../graph/ops/elementwise.js';
 import type { LogPdfAttrs } from '../graph/ops/density.js';
 import type { SliceAttrs } from '../graph/ops/select.js';
+import type { SumTermsAttrs } from '../graph/ops/sum-terms.js';
 import type { ReduceOp } from '../kernels/reduce.js';
 import {
   concatColsBackward64,
@@ -25,6 +26,8 @@ import {
   maskedFillForward64,
   scaleBackward64,
   scaleForward64,
+  sumTermsBackward64,
+  sumTermsForward64,
   unaryBackward64,
   unaryForward64,
 } from './elementwise.js';
@@ -481,6 +484,23 @@ const scale: ReferenceOp = {
   }),
 };
 
+const sumTerms: ReferenceOp = {
+  forward(op, c) {
+    const { coefficients } = attrs<SumTermsAttrs>(op);
+    return {
+      y: sumTermsForward64(
+        coefficients.map((_, k) => c.in(`t${k}`)),
+        coefficients,
+      ),
+    };
+  },
+  vjp(op, _c, _out, d) {
+    const { coefficients } = attrs<SumTermsAttrs>(op);
+    const grads = sumTermsBackward64(need(d('y'), op, 'y'), coefficients);
+    return Object.fromEntries(grads.map((g, k) => [`t${k}`, g]));
+  },
+};
+
 const unary: ReferenceOp = {
   forward(op, c) {
     const { fn, shift } = attrs<UnaryAttrs>(op);
@@ -716,6 +736,7 @@ export const REFERENCE_OPS: Readonly<Record<string, ReferenceOp>> = {
   reduce_rows: reduceRows,
   binary,
   scale,
+  sum_terms: sumTerms,
   masked_fill: maskedFill,
   constant_mask: constantMask,
   unary,

@@ -11,7 +11,7 @@
 // softplus(−s′) (no log of a rounded-to-0 sigmoid). No closed-form KL: the ELBO uses log q(z_K|x)
 // − log p(z_K).
 import { maskedLinear } from '../../graph/ops/dense.js';
-import { add } from '../../graph/ops/elementwise.js';
+import { sumTerms } from '../../graph/ops/sum-terms.js';
 import { iafGate } from '../../graph/ops/iaf-gate.js';
 import { reparamOp } from '../../graph/ops/latent.js';
 import { concatCols } from '../../graph/ops/select.js';
@@ -223,7 +223,10 @@ export const iafPosterior: PosteriorKind<IafPosteriorConfig> = {
         return {
           z,
           finishLogq: (base) =>
-            negLogdets.reduce((q, negLogdet, k) => add(g, `logq.${k}`, q, negLogdet), base),
+            sumTerms(g, 'logq', [
+              { x: base, coefficient: 1 },
+              ...negLogdets.map((x) => ({ x, coefficient: 1 })),
+            ]),
         };
       },
     });

@@ -7,7 +7,7 @@
 //   log q(z_K|x) = log N(z0; μ, σ²) − Σ_k log|det_k|
 // u, w and b are parameters (global) or an encoder head's outputs (amortized). There is no closed-
 // form KL: the ELBO uses its one-sample estimate log q(z_K|x) − log p(z_K).
-import { subtract } from '../../graph/ops/elementwise.js';
+import { sumTerms } from '../../graph/ops/sum-terms.js';
 import { reparamOp } from '../../graph/ops/latent.js';
 import { planarRows } from '../../graph/ops/planar.js';
 import { concatCols, sliceCols } from '../../graph/ops/select.js';
@@ -150,7 +150,10 @@ export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
         return {
           z,
           finishLogq: (base) =>
-            logdets.reduce((q, logdet, k) => subtract(g, `logq.${k}`, q, logdet), base),
+            sumTerms(g, 'logq', [
+              { x: base, coefficient: 1 },
+              ...logdets.map((x) => ({ x, coefficient: -1 })),
+            ]),
         };
       },
     });
