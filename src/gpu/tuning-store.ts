@@ -62,7 +62,9 @@ export interface TuningOptions {
   store?: TuningStore;
   /**
    * Measure shape classes that have no measured choice in the background, in idle time, after
-   * `backgroundDelayMs` (default true; WEBGPU_VAE_TUNING_BACKGROUND=0 turns it off).
+   * `backgroundDelayMs` (default true; WEBGPU_VAE_TUNING_BACKGROUND=0 turns it off). Only on an
+   * adapter with `timestamp-query`: timed by the wall clock, the work sharing the queue would
+   * count (llvmpipe keeps the shipped defaults).
    */
   background?: boolean;
   /** Default 3000 ms after the first matmul that used a shipped default. */

@@ -6,7 +6,8 @@
 //      it is at least 10 % faster than the default (each distinct variant is a pipeline to compile);
 //   3. else the shipped default for the adapter class (matmul-defaults.ts), and the shape class is
 //      queued for measuring in the background: after a delay, in idle time, one variant at a
-//      time, timed with timestamp queries where the adapter has them. Measured choices are
+//      time, timed with timestamp queries (an adapter without them, llvmpipe, keeps the
+//      defaults: wall-clock times would include the work sharing the queue). Measured choices are
 //      persisted; they apply to matmuls prepared afterwards (already compiled graphs keep theirs).
 // selectMatmulVariant() measures now (benchmarks, tests).
 import type { BufferRange } from '../gpu/buffers.js';
@@ -143,7 +144,7 @@ class MatmulTuning {
 
   constructor(readonly rt: GpuRuntime) {
     this.adapterKey = `${rt.info.name}${rt.info.compatibility ? ' (compatibility)' : ''}`;
-    this.version = matmulKernelsVersion();
+    this.version = `${matmulKernelsVersion()}.${RECORDS_REVISION}`;
     this.ready = this.load();
   }
 
@@ -152,8 +153,14 @@ class MatmulTuning {
     return this.rt.tuning.persist ?? !tuningCacheDisabledByEnv();
   }
 
+  /**
+   * Background measuring needs GPU timestamps: by the wall clock it would time whatever else the
+   * queue runs meanwhile (a training step's dispatches on llvmpipe, whose submit is synchronous)
+   * and persist noise. Without them the shipped defaults stay.
+   */
   get background(): boolean {
-    return this.rt.tuning.background ?? !envOff(TUNING_BACKGROUND_ENV);
+    const wanted = this.rt.tuning.background ?? !envOff(TUNING_BACKGROUND_ENV);
+    return wanted && this.rt.info.features.has('timestamp-query');
   }
 
   private async load(): Promise<void> {
@@ -346,6 +353,13 @@ export async function resolveMatmulVariant(
   return { variant: fallback, source: 'default' };
 }
 
+/**
+ * Part of the records' version beside the kernels' hash: bumped when records saved before may be
+ * wrong. 2: background measuring without GPU timestamps (before it needed them) timed training
+ * steps sharing the queue and saved choices up to 8× slower than the defaults.
+ */
+const RECORDS_REVISION = 2;
+
 /** How much faster than the default a measured variant must be to replace it (10 %). */
 const CLEARLY_FASTER = 0.9;
 
@@ -433,10 +447,9 @@ async function measureVariants(
   const packs = options.packedB
     ? new WeightPacks(rt, scratch.b.buffer, 'matmul:select-b')
     : undefined;
-  // Background measuring times on the GPU where it can, so that other queued work (training
-  // steps) does not count; otherwise by wall clock, taking the fastest sample.
-  const timer =
-    background && rt.info.features.has('timestamp-query') ? new GpuTimer(rt.device) : undefined;
+  // Background measuring times on the GPU (MatmulTuning.background needs timestamps), so that
+  // other queued work (training steps) does not count; the foreground by wall clock.
+  const timer = background ? new GpuTimer(rt.device) : undefined;
   const timings: Partial<Record<MatmulVariant, number>> = {};
   const failures: string[] = [];
   let best = Infinity;
@@ -475,7 +488,7 @@ async function measureVariants(
             estimate = Math.min(estimate, t);
             times.push(t);
           }
-          timings[variant] = background ? Math.min(...times) : median(times);
+          timings[variant] = median(times);
         }
         best = Math.min(best, timings[variant]!);
       } finally {
