@@ -262,6 +262,58 @@ describe.each(TEST_ADAPTERS)('inference on %s', (adapter) => {
     }
   });
 
+  it('decode through a deconv decoder: the sigmoid in the last transposed conv', async () => {
+    const m = VaeModel.create(
+      rt,
+      {
+        inputSize: 63,
+        inputShape: [1, 9, 7],
+        latentSize: 3,
+        encoder: { hidden: [6], activation: 'tanh' },
+        decoder: {
+          hidden: [7, 100], // reshaped to [5, 5, 4]
+          deconv: [
+            { channels: 3, kernel: 3, stride: 2, padding: 1 }, // 5×4 -> 9×7
+            { channels: 1, kernel: 3, padding: 1 },
+          ],
+          activation: 'elu',
+        },
+      },
+      { seed: 9 },
+    );
+    const i2 = VaeInference.create(m, { batchSizes: [4] });
+    try {
+      const z = randomCodes(5, 11);
+      const images = await i2.decode(z, 5);
+      expectClose(images, decode64(m.config, await params64(m), z, 5), 2e-5, 'deconv decode');
+      expect(images.every((v) => v >= 0 && v <= 1)).toBe(true);
+    } finally {
+      i2.destroy();
+      m.destroy();
+    }
+  });
+
+  it.each([
+    ['bernoulli', { kind: 'bernoulli' }, []],
+    ['gaussian', { kind: 'gaussian', sigma: 0.5 }, []],
+    ['gaussian-learned', { kind: 'gaussian-learned' }, ['decode_output_sigma']],
+  ] as const)(
+    'a %s decoder program: the image comes from the last layer, a pass of its own only to add σ',
+    async (_name, likelihood, extra) => {
+      const m = VaeModel.create(rt, config(likelihood as VaeConfig['likelihood']), { seed: 3 });
+      const i2 = VaeInference.create(m, { batchSizes: [4] });
+      const program = await i2.createDecoderProgram(3);
+      try {
+        const kernels = program.dispatches.map((d) => d.kernel.name);
+        expect(kernels.filter((k) => k.startsWith('decode_output'))).toEqual(extra);
+      } finally {
+        program.destroy();
+        i2.destroy();
+        m.destroy();
+      }
+    },
+  );
+
   it('sample draws z = T·N(0, I) from the Philox stream on the GPU and decodes it', async () => {
     const n = 10; // chunks of 8 and 2: sample counters 0 and 1
     const T = 0.8;

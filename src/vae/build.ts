@@ -158,6 +158,7 @@ function decoder(
   condition: ConditionGraph,
   z: Tensor,
   samples: number,
+  outputActivation: 'identity' | 'sigmoid' = 'identity',
 ): { output: Tensor; logSigma: Tensor | undefined } {
   const config = ctx.config;
   const l = vaeLayers(config);
@@ -167,13 +168,13 @@ function decoder(
     const R = z.rows;
     l.decoderDeconv.forEach((spec, i) => {
       const last = i === l.decoderDeconv.length - 1;
-      const act = spec.activated ? config.decoder.activation : 'identity';
+      const act = spec.activated ? config.decoder.activation : last ? outputActivation : 'identity';
       h = convLayer(ctx, spec, h, act, last ? [R, config.inputSize] : undefined);
     });
     return { output: h, logSigma: undefined };
   }
   return {
-    output: linearLayer(ctx, l.out, h, 'identity'),
+    output: linearLayer(ctx, l.out, h, outputActivation),
     logSigma: l.logSigma ? linearLayer(ctx, l.logSigma, h, 'identity') : undefined,
   };
 }
@@ -404,12 +405,21 @@ export interface DecoderGraph {
   /** The condition's inputs (labels…) written per call; z is written separately. */
   feeds: readonly Feed[];
   z: Tensor;
+  /** The decoder's output: logits or means, or images when built with `images`. */
   output: Tensor;
   logSigma: Tensor | undefined;
 }
 
-/** Codes z [, condition inputs] -> the decoder's output (inference; a hierarchy maps z first). */
-export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): DecoderGraph {
+/**
+ * Codes z [, condition inputs] -> the decoder's output (inference; a hierarchy maps z first).
+ * `images`: a Bernoulli decoder's last layer applies the sigmoid in its own epilogue, so the output
+ * is the image (no separate output pass; a learned-σ decoder's image still needs σ added).
+ */
+export function buildDecoderGraph(
+  config: ResolvedVaeConfig,
+  rows: number,
+  options: { images?: boolean } = {},
+): DecoderGraph {
   const kind = kindsOf(config).posterior;
   const s = start(config, rows, {
     training: false,
@@ -419,7 +429,8 @@ export function buildDecoderGraph(config: ResolvedVaeConfig, rows: number): Deco
     masks: 'off',
   });
   const z = kind.decoderInput?.(s.ctx, config.posterior, s.x) ?? s.x;
-  const { output, logSigma } = decoder(s.ctx, s.condition, z, 1);
+  const sigmoid = options.images === true && config.likelihood.kind === 'bernoulli';
+  const { output, logSigma } = decoder(s.ctx, s.condition, z, 1, sigmoid ? 'sigmoid' : 'identity');
   output.keep = true;
   if (logSigma) logSigma.keep = true;
   return { graph: s.ctx.g, feeds: s.feeds, z: s.x, output, logSigma };

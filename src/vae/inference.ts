@@ -235,8 +235,10 @@ interface DecodeEntry {
   /** The condition's inputs (labels) of the decoder. */
   feeds: readonly Feed[];
   cg: CompiledGraph;
+  /** The decoded images (rows, D): the graph's output, or post's when σ is added. */
   image: BufferRange;
-  post: PreparedDispatch;
+  /** image = mean + alpha·σ for a learned-σ decoder; absent where the graph's output is the image. */
+  post: PreparedDispatch | undefined;
   codes: Map<string, PreparedDispatch>;
   noise: PreparedDispatch | undefined;
   destroy(): void;
@@ -1020,14 +1022,19 @@ export class VaeInference {
     checkCount('createDecoderProgram', 'rows', rows);
     const label = `decoder${rows}.program`;
     const d = await this.buildDecodeEntry(rows, options, label);
-    const program = new Program(label, [...d.cg.dispatches, d.post], [() => d.destroy()]);
+    const program = new Program(
+      label,
+      [...d.cg.dispatches, ...(d.post ? [d.post] : [])],
+      [() => d.destroy()],
+    );
     const initial = this.labelsFor('createDecoderProgram', options.labels, rows);
     this.writeLabels(d, initial, 0, rows);
     return Object.assign(program, {
       rows,
       z: d.cg.buffer(d.z),
       images: d.image,
-      setAlpha: (alpha: number) => d.post.setUniforms({ alpha }),
+      // Only a learned-σ decoder's image depends on alpha.
+      setAlpha: (alpha: number) => d.post?.setUniforms({ alpha }),
       setLabels: (labels: Labels) =>
         this.writeLabels(d, this.labelsFor('setLabels', labels, rows), 0, rows),
     });
@@ -1209,7 +1216,7 @@ export class VaeInference {
     const pass = encoder.beginComputePass({ label: 'inference.decode' });
     for (const p of before) p.encode(pass);
     d.cg.encode(pass);
-    d.post.encode(pass);
+    d.post?.encode(pass);
     pass.end();
   }
 
@@ -1312,7 +1319,7 @@ export class VaeInference {
     const d = await this.cached(`decode${rows}`, () =>
       this.buildDecodeEntry(rows, {}, `infer.decode${rows}`),
     );
-    d.post.setUniforms({ alpha });
+    d.post?.setUniforms({ alpha });
     return d;
   }
 
@@ -1322,7 +1329,10 @@ export class VaeInference {
     label: string,
   ): Promise<DecodeEntry> {
     const D = this.config.inputSize;
-    const dg = buildDecoderGraph(this.config, rows);
+    const transform = outputTransform(this.config);
+    // Sigmoid (Bernoulli) and identity (fixed σ) happen in the last layer's epilogue: its output
+    // is the image. Only mean + alpha·σ needs a pass of its own.
+    const dg = buildDecoderGraph(this.config, rows, { images: true });
     if (dg.feeds.some((f) => f.field === 'images')) {
       // Its x_obs would have to come with every code; complete() draws z and decodes in one graph.
       throw new Error(
@@ -1337,39 +1347,41 @@ export class VaeInference {
       ...(this.options.matmulVariant ? { matmulVariant: this.options.matmulVariant } : {}),
       label: `${this.model.label}.${label}`,
     });
-    let image: BufferRange | undefined;
+    let owned: BufferRange | undefined;
     let post: PreparedDispatch | undefined;
-    try {
-      image = this.rt.buffers.storage(`${this.model.label}.${label}.image`, rows * D * 4);
-      post = await prepareDecodeOutput(this.rt, {
-        transform: outputTransform(this.config),
-        image,
-        mean: cg.buffer(output),
-        ...(logSigma ? { logSigma: cg.buffer(logSigma) } : {}),
-        n: rows * D,
-        alpha: options.alpha ?? 0,
-        label: `${label}.output`,
-      });
-    } catch (error) {
-      cg.destroy();
-      if (image) this.rt.buffers.destroy(image.buffer);
-      throw error;
+    if (transform === 'mean-plus-sigma') {
+      try {
+        owned = this.rt.buffers.storage(`${this.model.label}.${label}.image`, rows * D * 4);
+        post = await prepareDecodeOutput(this.rt, {
+          transform,
+          image: owned,
+          mean: cg.buffer(output),
+          ...(logSigma ? { logSigma: cg.buffer(logSigma) } : {}),
+          n: rows * D,
+          alpha: options.alpha ?? 0,
+          label: `${label}.output`,
+        });
+      } catch (error) {
+        cg.destroy();
+        if (owned) this.rt.buffers.destroy(owned.buffer);
+        throw error;
+      }
     }
     const entry: DecodeEntry = {
       rows,
       z,
       feeds: dg.feeds,
       cg,
-      image,
+      image: owned ?? cg.buffer(output),
       post,
       codes: new Map(),
       noise: undefined,
       destroy: () => {
         cg.destroy();
-        post.destroy();
+        post?.destroy();
         for (const p of entry.codes.values()) p.destroy();
         entry.noise?.destroy();
-        this.rt.buffers.destroy(image.buffer);
+        if (owned) this.rt.buffers.destroy(owned.buffer);
       },
     };
     return entry;
