@@ -40,46 +40,37 @@ export interface PlanarPosteriorConfig {
 /** Most planar steps. */
 export const MAX_PLANAR_STEPS = 256;
 
-/** One step's parameters, each with 1 (global) or B (amortized) rows. */
-interface StepParams {
-  u: Tensor;
-  w: Tensor;
-  b: Tensor;
-}
-
 /** x (P, C) repeated to N rows (N a multiple of P). */
 function toRows(g: Graph, name: string, x: Tensor, N: number): Tensor {
   return x.rows === N ? x : repeatRows(g, name, x, N / x.rows);
 }
 
 /**
- * z (N, Z) -> z + û·tanh(wᵀz + b) and log|det| (N): one fused planar_rows op on [u | w | b]
- * (û's fix inside it), repeated to the N rows (a global step's row gradients summed by
+ * z (N, Z) -> z + û·tanh(wᵀz + b) and log|det| (N): one fused planar_rows op on the step's
+ * [u | w | b] (û's fix inside it), repeated to the N rows (a global step's row gradients summed by
  * repeat_rows' backward).
  */
 function planarStep(
   g: Graph,
   name: string,
   z: Tensor,
-  p: StepParams,
+  params: Tensor,
 ): { z: Tensor; logdet: Tensor } {
-  const params = concatCols(g, `${name}.params`, [p.u, p.w, p.b]);
   return planarRows(g, name, z, toRows(g, `${name}.params.rows`, params, z.rows));
 }
 
-/** The flow's parameters of step k: parameters, or slices of the encoder.flow head's output. */
-function stepParams(ctx: BuildContext, k: number, Z: number, head: Tensor | undefined): StepParams {
+/**
+ * Step k's [u | w | b] (1 or B rows, 2Z + 1): its three parameters side by side, or one slice of
+ * the encoder.flow head's output, which holds them side by side already.
+ */
+function stepParams(ctx: BuildContext, k: number, Z: number, head: Tensor | undefined): Tensor {
+  const g = ctx.g;
   if (!head) {
     const at = `posterior.flow.${k}`;
-    return { u: ctx.param(`${at}.u`), w: ctx.param(`${at}.w`), b: ctx.param(`${at}.b`) };
+    const uwb = [ctx.param(`${at}.u`), ctx.param(`${at}.w`), ctx.param(`${at}.b`)];
+    return concatCols(g, `flow.${k}.params`, uwb);
   }
-  const g = ctx.g;
-  const o = k * (2 * Z + 1);
-  return {
-    u: sliceCols(g, `flow.${k}.u`, head, o, Z),
-    w: sliceCols(g, `flow.${k}.w`, head, o + Z, Z),
-    b: sliceCols(g, `flow.${k}.b`, head, o + 2 * Z, 1),
-  };
+  return sliceCols(g, `flow.${k}.params`, head, k * (2 * Z + 1), 2 * Z + 1);
 }
 
 export const planarPosterior: PosteriorKind<PlanarPosteriorConfig> = {
