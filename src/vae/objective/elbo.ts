@@ -5,9 +5,8 @@
 // closed form when it has one for the prior, else the one-sample estimate log q(z|x) − log p(z)
 // (a hierarchy's log p sums its layers: see log-prior.ts).
 import { objective, absDiffOp } from '../../graph/ops/objective.js';
-import { subtract } from '../../graph/ops/elementwise.js';
 import { total } from '../../graph/ops/util.js';
-import { logPrior } from './log-prior.js';
+import { klEstimate } from './log-prior.js';
 import { checkFields, checkNumber, checkObject, fail } from '../fields.js';
 import type { ObjectiveKind } from '../sections.js';
 
@@ -100,9 +99,7 @@ export const elboObjective: ObjectiveKind<ElboObjectiveConfig> = {
       );
       return { loss, metrics: [{ name: 'recon', value: recon }, ...ownMetrics] };
     }
-    const klRows =
-      posterior.analyticKl(prior) ??
-      subtract(g, 'kl.estimate', posterior.logq(), logPrior(g, posterior, prior));
+    const klRows = posterior.analyticKl(prior) ?? klEstimate(g, posterior, prior);
     const kl = total(g, klRows, 'kl_sum');
     // B·|mean KL − C| = |Σ KL − B·C|: the capacity term on the batch sum.
     const klTerm = c.capacity

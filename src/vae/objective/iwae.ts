@@ -4,13 +4,13 @@
 // sample's gradient is weighted by its normalized importance weight. K = 1 is the ELBO with a
 // Monte-Carlo KL.
 import { objective } from '../../graph/ops/objective.js';
-import { subtract } from '../../graph/ops/elementwise.js';
+import { sumTerms } from '../../graph/ops/sum-terms.js';
 import { logSumExpRowsOp, total, view } from '../../graph/ops/util.js';
 import { checkSize } from '../fields.js';
 import type { Tensor } from '../../graph/graph.js';
 import type { BuildContext, ObjectiveKind, PosteriorGraph, PriorGraph } from '../sections.js';
 import { resolveReduction } from './elbo.js';
-import { logPrior } from './log-prior.js';
+import { logPriorTerms } from './log-prior.js';
 
 /** Most samples per example in training (log p(x) evaluation takes up to 5000, in chunks). */
 export const MAX_TRAINING_SAMPLES = 64;
@@ -43,8 +43,11 @@ export function importanceWeights(
   const g = ctx.g;
   const K = posterior.samples;
   const B = nll.size / K;
-  const logJoint = subtract(g, 'log_joint', logPrior(g, posterior, prior), nll);
-  const flat = subtract(g, 'log_w', logJoint, posterior.logq());
+  const flat = sumTerms(g, 'log_w', [
+    ...logPriorTerms(posterior, prior),
+    { x: nll, coefficient: -1 },
+    { x: posterior.logq(), coefficient: -1 },
+  ]);
   const logWeights = view(g, flat, [B, K], 'log_w.rows');
   const logSumExp = g.add(logSumExpRowsOp, 'log_w.lse', { x: logWeights }, { y: [B] }, {}).out.y;
   return { logWeights, logSumExp };

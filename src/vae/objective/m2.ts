@@ -39,7 +39,7 @@ import { convLayer, linearLayer } from '../modules.js';
 import type { BuildContext, ObjectiveKind } from '../sections.js';
 import type { ResolvedVaeConfig } from '../config.js';
 import { resolveReduction } from './elbo.js';
-import { logPrior } from './log-prior.js';
+import { klEstimate } from './log-prior.js';
 
 /**
  * The classifier q(y|x) of M2: optional Conv2d layers on the image (`classifier.conv.0` …, each
@@ -232,9 +232,7 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
     const C = classes(ctx.config);
     const { xl, yl, xu } = rows.tensors as Record<'xl' | 'yl' | 'xu', Tensor>;
     const L = xl.rows;
-    const klRows =
-      posterior.analyticKl(prior) ??
-      subtract(g, 'kl.estimate', posterior.logq(), logPrior(g, posterior, prior));
+    const klRows = posterior.analyticKl(prior) ?? klEstimate(g, posterior, prior);
     const nelbo = add(g, 'm2.nelbo', nll, klRows); // −ELBO per row (L + U·C)
     const labeledRows = sliceRows(ctx, 'm2.nelbo.labeled', nelbo, 0, L);
     const unlabeledRows = view(g, sliceRows(ctx, 'm2.nelbo.unlabeled', nelbo, L, batch * C), [
