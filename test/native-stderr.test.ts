@@ -2,10 +2,12 @@
 // its own messages and stdout through, reports native output after a crash, forwards signals, and
 // does not outlive a parent that was killed outright.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { verboseFromEnv } from '../src/cli/native-stderr.js';
+import { autogroupFollowsNice, verboseFromEnv } from '../src/cli/native-stderr.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'noisy-cli.ts');
@@ -40,9 +42,14 @@ async function until(what: string, check: () => boolean, ms = 60_000): Promise<v
   }
 }
 
-/** Starts the fixture in 'wait' mode; resolves once the child has printed its pid. */
-async function startWaiting() {
-  const parent = spawn(process.execPath, ['--import', 'tsx', FIXTURE, 'wait'], { cwd: ROOT });
+/**
+ * Starts the fixture in 'wait' mode (under `nice -n N` when given); resolves once the child has
+ * printed its pid.
+ */
+async function startWaiting(nice?: number) {
+  const command = [process.execPath, '--import', 'tsx', FIXTURE, 'wait'];
+  if (nice !== undefined) command.unshift('nice', '-n', String(nice));
+  const parent = spawn(command[0]!, command.slice(1), { cwd: ROOT });
   let stdout = '';
   let stderr = '';
   parent.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -108,6 +115,22 @@ describe('native stderr capture', () => {
       await until('the orphaned child to end', () => !alive(w.child));
     } finally {
       if (alive(w.child)) process.kill(w.child, 'SIGKILL');
+    }
+  });
+
+  it('keeps the niceness it was started with: the child carries it to its own autogroup', async () => {
+    const w = await startWaiting(7);
+    try {
+      expect(getPriority(w.child)).toBe(7);
+      // On Linux with autogroup scheduling the child's own session is a new autogroup, whose
+      // nice (0 by default) is what the scheduler weighs against other sessions.
+      const autogroup = `/proc/${w.child}/autogroup`;
+      if (existsSync(autogroup)) expect(readFileSync(autogroup, 'utf8')).toMatch(/ nice 7$/m);
+      else expect(autogroupFollowsNice(join(tmpdir(), 'no-such-dir', 'autogroup'))).toBe(false);
+    } finally {
+      w.parent.kill('SIGKILL');
+      await w.exited;
+      await until('the child to end', () => !alive(w.child));
     }
   });
 });

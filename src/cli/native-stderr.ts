@@ -11,9 +11,13 @@
 // parent, which forwards SIGINT, SIGTERM and SIGHUP once and exits with the child's status. If the
 // parent is killed outright (SIGKILL), the child notices the closed IPC channel and kills itself
 // the same way, so no training goes on unseen.
+//
+// Niceness: the child's own session (detached) puts it in a scheduler autogroup of its own on
+// Linux, at autogroup nice 0, which would undo `nice webgpu-vae train …` against the rest of the
+// machine; the child carries its inherited niceness over to that autogroup.
 import { spawn } from 'node:child_process';
-import { writeSync } from 'node:fs';
-import { constants } from 'node:os';
+import { writeFileSync, writeSync } from 'node:fs';
+import { constants, getPriority } from 'node:os';
 import { isatty, WriteStream } from 'node:tty';
 import type { ProgressStream } from './progress.js';
 
@@ -52,9 +56,27 @@ export function ownStderr(): ProgressStream {
   });
 }
 
-/** In the child: dies with the parent (see the file comment). */
+/**
+ * Sets this process's scheduler autogroup to its own niceness where that is above 0 (Linux with
+ * autogroups; elsewhere, or without /proc/self/autogroup, nothing). Returns whether it did.
+ */
+export function autogroupFollowsNice(autogroupFile = '/proc/self/autogroup'): boolean {
+  if (process.platform !== 'linux') return false;
+  const nice = getPriority();
+  if (nice <= 0) return false;
+  try {
+    writeFileSync(autogroupFile, String(nice));
+    return true;
+  } catch {
+    return false; // no autogroup scheduling here: plain nice already works
+  }
+}
+
+/** In the child: keeps the parent's niceness and dies with the parent (see the file comment). */
 export function followParent(): void {
-  if (!isCliChild() || !process.channel) return;
+  if (!isCliChild()) return;
+  autogroupFollowsNice();
+  if (!process.channel) return;
   process.channel.unref();
   process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 }
