@@ -15,7 +15,7 @@
 // Niceness: the child's own session (detached) puts it in a scheduler autogroup of its own on
 // Linux, at autogroup nice 0, which would undo `nice webgpu-vae train …` against the rest of the
 // machine; the child carries its inherited niceness over to that autogroup.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, writeSync } from 'node:fs';
 import { constants, getPriority } from 'node:os';
 import { isatty, WriteStream } from 'node:tty';
@@ -97,21 +97,31 @@ export function runCapturingNativeStderr(
   args: readonly string[],
   options: { execArgv?: readonly string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ChildOutcome> {
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
-    stdio: ['inherit', 'inherit', 'pipe', 2, 'ipc'],
-    env: { ...(options.env ?? process.env), [CHILD_ENV]: '1' },
-    detached: true,
-  });
+  // The handlers are installed before the child exists: a signal arriving while it is spawned is
+  // then queued for the event loop (which runs the handler once `child` is set) instead of taking
+  // the default action, the parent's death with the child left running.
+  let child: ChildProcess | undefined;
+  const forward = (signal: NodeJS.Signals) => child?.kill(signal);
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    child = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
+      stdio: ['inherit', 'inherit', 'pipe', 2, 'ipc'],
+      env: { ...(options.env ?? process.env), [CHILD_ENV]: '1' },
+      detached: true,
+    });
+  } catch (error) {
+    for (const s of FORWARDED) process.off(s, forward);
+    throw error;
+  }
   let native = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (text: string) => {
     native = (native + text).slice(-KEEP_BYTES);
   });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  for (const s of FORWARDED) process.on(s, forward);
+  const started = child;
   return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    started.on('error', reject);
+    started.on('close', (code, signal) => {
       for (const s of FORWARDED) process.off(s, forward);
       resolve({ code, signal, native });
     });
