@@ -92,7 +92,8 @@ export interface Term {
 /**
  * Σ_k coefficient_k · x_k over tensors of one shape. A tensor given twice is one term (its
  * coefficients added: the backward then writes its gradient once); more than seven terms chain
- * ops of seven (the running sum is the first term of the next).
+ * ops of seven (the running sum is the first term of the next; the last op is `name`, those
+ * before it `name.0`, `name.1`, …).
  */
 export function sumTerms(g: Graph, name: string, terms: readonly Term[]): Tensor {
   const first = terms[0];
@@ -121,7 +122,7 @@ export function sumTerms(g: Graph, name: string, terms: readonly Term[]): Tensor
     const inputs = Object.fromEntries(chunk.map((t, k) => [termName(k), t.x]));
     const y = g.add(
       sumTermsOp,
-      last && part === 0 ? name : `${name}.${part}`,
+      last ? name : `${name}.${part}`,
       inputs,
       {
         y: first.x.shape,
