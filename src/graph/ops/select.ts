@@ -12,20 +12,16 @@ import { prepareClassCycle, prepareGatherRows, prepareOneHot } from '../../kerne
 import { asProgram } from '../../gpu/program.js';
 import { defineOp, type Graph, type Tensor, type TensorMap } from '../graph.js';
 import { matmulOp } from './dense.js';
-import { repeatRowsOp, view, type Accumulating } from './util.js';
+import {
+  numberedGradients,
+  numberedInputs,
+  repeatRowsOp,
+  view,
+  type Accumulating,
+} from './util.js';
 
 /** Inputs of a concat: in0, in1, … in order. */
 type Parts = TensorMap;
-
-const partNames = (n: number) => Array.from({ length: n }, (_, i) => `in${i}`);
-
-function parts(op: { name: string; in: Parts }, count: number): Tensor[] {
-  return partNames(count).map((k) => {
-    const t = op.in[k];
-    if (!t) throw new Error(`graph: concat_cols '${op.name}' has no input '${k}'`);
-    return t;
-  });
-}
 
 export const concatColsBackwardOp = defineOp<
   { dy: Tensor },
@@ -51,7 +47,7 @@ export const concatColsBackwardOp = defineOp<
 export const concatColsOp = defineOp<Parts, { y: Tensor }, { cols: readonly number[] }>({
   type: 'concat_cols',
   prepare({ rt, buffer }, op) {
-    const xs = parts(op, op.attrs.cols.length);
+    const xs = numberedInputs(op, 'in', op.attrs.cols.length);
     return prepareConcatCols(rt, {
       out: buffer(op.out.y),
       inputs: xs.map((x, i) => ({ x: buffer(x), cols: op.attrs.cols[i]! })),
@@ -62,14 +58,12 @@ export const concatColsOp = defineOp<Parts, { y: Tensor }, { cols: readonly numb
   grad(g, op, ctx) {
     const dy = ctx.grad(op.out.y);
     if (!dy) return;
-    const xs = parts(op, op.attrs.cols.length);
-    const slots = xs.map((x) => (ctx.needs(x) ? ctx.slot(x) : undefined));
-    if (slots.every((s) => !s)) return;
-    const out: Record<string, Tensor | undefined> = {};
-    slots.forEach((s, i) => (out[`in${i}`] = s?.grad));
-    g.add(concatColsBackwardOp, `${op.name}.backward`, { dy }, out, {
+    const xs = numberedInputs(op, 'in', op.attrs.cols.length);
+    const grads = numberedGradients(ctx, xs, 'in');
+    if (!grads) return;
+    g.add(concatColsBackwardOp, `${op.name}.backward`, { dy }, grads.out, {
       cols: op.attrs.cols,
-      accumulate: slots.map((s) => s?.accumulate ?? false),
+      accumulate: grads.accumulate,
     });
   },
 });

@@ -10,19 +10,12 @@ import {
 } from '../../kernels/sum-terms.js';
 import { defineOp, type Graph, type Tensor, type TensorMap } from '../graph.js';
 import { scale } from './elementwise.js';
+import { numberedGradients, numberedInputs } from './util.js';
 
 /** The terms of one op: t0, t1, … in order. */
 type Terms = TensorMap;
 
 const termName = (k: number) => `t${k}`;
-
-function termsOf(op: { name: string; in: Terms }, count: number): Tensor[] {
-  return Array.from({ length: count }, (_, k) => {
-    const t = op.in[termName(k)];
-    if (!t) throw new Error(`graph: sum_terms '${op.name}' has no input '${termName(k)}'`);
-    return t;
-  });
-}
 
 export interface SumTermsAttrs {
   /** One per term, in order. */
@@ -59,7 +52,7 @@ export const sumTermsOp = defineOp<Terms, { y: Tensor }, SumTermsAttrs>({
     return asProgram(
       await prepareSumTermsForward(rt, {
         y: buffer(op.out.y),
-        terms: termsOf(op, coefficients.length).map((t) => buffer(t)),
+        terms: numberedInputs(op, 't', coefficients.length).map((t) => buffer(t)),
         coefficients,
         n: op.out.y.size,
         label: op.name,
@@ -70,15 +63,11 @@ export const sumTermsOp = defineOp<Terms, { y: Tensor }, SumTermsAttrs>({
     const dy = ctx.grad(op.out.y);
     if (!dy) return;
     const { coefficients } = op.attrs;
-    const slots = termsOf(op, coefficients.length).map((x) =>
-      ctx.needs(x) ? ctx.slot(x) : undefined,
-    );
-    if (slots.every((s) => !s)) return;
-    const out: Record<string, Tensor | undefined> = {};
-    slots.forEach((s, k) => (out[termName(k)] = s?.grad));
-    g.add(sumTermsBackwardOp, `${op.name}.backward`, { dy }, out, {
+    const grads = numberedGradients(ctx, numberedInputs(op, 't', coefficients.length), 't');
+    if (!grads) return;
+    g.add(sumTermsBackwardOp, `${op.name}.backward`, { dy }, grads.out, {
       coefficients,
-      accumulate: slots.map((s) => s?.accumulate ?? false),
+      accumulate: grads.accumulate,
     });
   },
 });

@@ -21,10 +21,50 @@ import {
   prepareReduceTotal,
   type ReduceOp,
 } from '../../kernels/reduce.js';
-import { defineOp, type Graph, type Op, type Tensor } from '../graph.js';
+import {
+  defineOp,
+  type GradContext,
+  type Graph,
+  type Op,
+  type Tensor,
+  type TensorMap,
+} from '../graph.js';
 
 /** Adds `accumulate` to a backward op's attributes (the gradient rule). */
 export type Accumulating<A = object> = A & { accumulate: boolean };
+
+/**
+ * The inputs `${prefix}0` … of an op that takes a variable number of them (concat, sum_terms), in
+ * order; a missing one is an error naming it.
+ */
+export function numberedInputs(
+  op: { type: string; name: string; in: TensorMap },
+  prefix: string,
+  count: number,
+): Tensor[] {
+  return Array.from({ length: count }, (_, k) => {
+    const t = op.in[`${prefix}${k}`];
+    if (!t) throw new Error(`graph: ${op.type} '${op.name}' has no input '${prefix}${k}'`);
+    return t;
+  });
+}
+
+/**
+ * The gradient outputs `${prefix}k` of a numbered-input op's backward for the inputs that need one,
+ * and each one's accumulate flag; undefined when none does.
+ */
+export function numberedGradients(
+  ctx: GradContext,
+  xs: readonly Tensor[],
+  prefix: string,
+): { out: Record<string, Tensor | undefined>; accumulate: boolean[] } | undefined {
+  const slots = xs.map((x) => (ctx.needs(x) ? ctx.slot(x) : undefined));
+  if (slots.every((s) => !s)) return undefined;
+  return {
+    out: Object.fromEntries(slots.map((s, k) => [`${prefix}${k}`, s?.grad])),
+    accumulate: slots.map((s) => s?.accumulate ?? false),
+  };
+}
 
 /** The one gradient-rule check for ops writing several gradients with one ACCUMULATE flag. */
 export function sameAccumulate(op: Op, slots: readonly { accumulate: boolean }[]): boolean {
