@@ -3,6 +3,7 @@
 // number of dispatches, so this is the figure fused kernels move. Copy it into another tree to
 // compare the two in one run (alternate them: the machine's speed drifts).
 //   npx tsx bench/synthetic-step.ts [--posterior planar] [--steps 300] [--adapter llvmpipe]
+//     [--cpu-threads 0] (llvmpipe's worker threads; default LP_NUM_THREADS, else Mesa's)
 // Prints one JSON line: { posterior, adapter, stepsPerSecond }.
 import { EXPERIMENT_POSTERIORS, experimentModel } from '../src/experiments/settings.js';
 import type { AdapterChoice } from '../src/gpu/device.js';
@@ -19,8 +20,10 @@ if (!choice) {
   );
 }
 const steps = Number(option('--steps', '300'));
+const threads = option('--cpu-threads', '');
 const rt = await createRuntime({
   adapter: option('--adapter', 'llvmpipe') as AdapterChoice,
+  ...(threads === '' ? {} : { cpuThreads: Number(threads) }),
   tuning: { persist: false, background: false },
 });
 const model = VaeModel.create(rt, experimentModel(choice.section), { seed: 1 });
@@ -32,7 +35,9 @@ const t0 = performance.now();
 for (let i = 0; i < steps; i++) await trainer.trainStep(x, 32);
 await trainer.flush();
 const stepsPerSecond = steps / ((performance.now() - t0) / 1000);
-console.log(JSON.stringify({ posterior: name, adapter: rt.info.name, stepsPerSecond }));
+console.log(
+  JSON.stringify({ posterior: name, adapter: rt.info.name, cpuThreads: threads, stepsPerSecond }),
+);
 trainer.destroy();
 model.destroy();
 rt.destroy();

@@ -135,6 +135,13 @@ describe('the experiment command arguments', () => {
     expect(parsed.options.sets).toEqual(['figure-eight', 'three-blobs']);
     expect(parsed.options.posteriors).toEqual(['diagonal', 'full', 'planar', 'iaf']);
     expect(parsed.options.epochs).toBeUndefined();
+    expect(parsed.options.cpuThreads).toBeUndefined(); // the command then picks 0 or LP_NUM_THREADS
+    const threads = parseCliArgs(['experiment', 'three-blobs', '--cpu-threads', '2']);
+    if (threads.command !== 'experiment') throw new Error('not experiment');
+    expect(threads.options.cpuThreads).toBe(2);
+    expect(() => parseCliArgs(['experiment', '--cpu-threads', '-1'])).toThrow(
+      /--cpu-threads must be >= 0/,
+    );
     const all = parseCliArgs(['experiment', '--set', 'all']);
     if (all.command !== 'experiment') throw new Error('not experiment');
     expect(all.options.sets).toEqual(Object.keys(SYNTHETIC_EXPERIMENTS));

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fillForward } from '../src/kernels/fill.js';
 import { createRuntime } from '../src/gpu/runtime.js';
@@ -5,6 +7,8 @@ import { hasGpuDeviceFile, nodeCandidates } from '../src/gpu/device.js';
 import { defineKernel, dispatch1d } from '../src/gpu/kernel.js';
 import { reflectWgsl } from '../src/gpu/reflect.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
+
+const run = promisify(execFile);
 
 const AXPY_WGSL = /* wgsl */ `
 struct Params { n: u32, alpha: f32, offset: vec2<f32> }
@@ -93,6 +97,41 @@ describe('device selection', () => {
     expect(kinds('auto', true)).toEqual(['gpu', 'llvmpipe', 'swiftshader']);
     expect(kinds('auto', false)).toEqual(['llvmpipe', 'swiftshader']);
     expect(kinds('gpu', false)).toEqual(['gpu']); // an explicit choice is always tried
+  });
+
+  it('runs llvmpipe with cpuThreads workers, fixed for the process, with the same numbers', async () => {
+    if (!TEST_ADAPTERS.includes('llvmpipe')) return;
+    const inChild = async (...requests: string[]) => {
+      const env = { ...process.env };
+      delete env.LP_NUM_THREADS;
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', 'test/fixtures/llvmpipe-threads.ts', ...requests],
+        { cwd: new URL('..', import.meta.url).pathname, env, maxBuffer: 16 << 20 },
+      );
+      return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
+        threads: number;
+        errors: (string | null)[];
+        weights: number[];
+      };
+    };
+    const inline = await inChild('0', '0', '-', '3', '-1', '1.5');
+    expect(inline.threads).toBe(0);
+    expect(inline.errors.slice(0, 2)).toEqual([null, null]); // the same count, or none asked
+    expect(inline.errors[2]).toMatch(
+      /cpuThreads: 3 asked, but this process's llvmpipe already runs with LP_NUM_THREADS=0/,
+    );
+    expect(inline.errors[3]).toMatch(/cpuThreads must be an integer in \[0, 1024\], got -1/);
+    expect(inline.errors[4]).toMatch(/cpuThreads must be an integer in \[0, 1024\], got 1.5/);
+    const three = await inChild('3', '-', '0');
+    expect(three.threads).toBe(3);
+    expect(three.errors[0]).toBeNull();
+    expect(three.errors[1]).toMatch(/already runs with LP_NUM_THREADS=3/);
+    // Threads split the workgroups, never a workgroup's arithmetic: the same weights to the bit.
+    expect(three.weights.length).toBeGreaterThan(1000);
+    expect(three.weights).toEqual(inline.weights);
+    const defaults = await inChild('-', '2');
+    expect(defaults.errors[0]).toMatch(/already runs with Mesa's default threads/);
   });
 
   it("picks the fastest CPU adapter (llvmpipe) on 'auto' when there is no GPU", async () => {

@@ -46,6 +46,13 @@ const adapter = {
   default: 'auto',
   help: 'WebGPU adapter (auto: a real GPU, else llvmpipe, else SwiftShader)',
 } as const satisfies FlagSpec;
+const cpuThreads = {
+  kind: 'int',
+  min: 0,
+  max: 1024,
+  help: 'llvmpipe: worker threads per dispatch (0 runs each on the calling thread: fastest for small models)',
+  defaultText: "LP_NUM_THREADS, else Mesa's one per core",
+} as const satisfies FlagSpec;
 const seed = {
   kind: 'int',
   min: 0,
@@ -213,6 +220,8 @@ export interface TrainOptions {
   seed: number | undefined;
   out: string;
   adapter: AdapterChoice;
+  /** llvmpipe's worker threads (undefined: LP_NUM_THREADS, else Mesa's default). */
+  cpuThreads: number | undefined;
   resume: string | undefined;
   /** Also write the checkpoint every N steps (it is always written after every epoch). */
   saveEvery: number | undefined;
@@ -490,6 +499,7 @@ export const trainCommand = defineCommand({
     seed,
     out: { kind: 'string', meta: 'DIR', default: 'out', help: 'output folder' },
     adapter,
+    'cpu-threads': cpuThreads,
     resume: { kind: 'string', meta: 'FILE', help: 'continue from a checkpoint' },
     labels: {
       kind: 'int',
@@ -768,6 +778,7 @@ export const trainCommand = defineCommand({
       seed: v.seed,
       out: v.out,
       adapter: v.adapter,
+      cpuThreads: v['cpu-threads'],
       resume: v.resume,
       saveEvery: v['save-every'],
       labels: v.labels,
@@ -925,6 +936,8 @@ export interface ExperimentCliOptions {
   seed: number;
   out: string;
   adapter: AdapterChoice;
+  /** llvmpipe's worker threads (undefined: LP_NUM_THREADS, else 0). */
+  cpuThreads: number | undefined;
   json: boolean;
   verbose: boolean;
 }
@@ -1004,6 +1017,10 @@ export const experimentCommand = defineCommand({
     seed: { ...seed, default: 0 },
     out: { kind: 'string', meta: 'DIR', default: 'out/experiments', help: 'output folder' },
     adapter,
+    'cpu-threads': {
+      ...cpuThreads,
+      defaultText: "LP_NUM_THREADS, else 0: the notes' models are small",
+    },
     json,
     verbose,
     help,
@@ -1018,6 +1035,7 @@ export const experimentCommand = defineCommand({
       seed: v.seed,
       out: v.out,
       adapter: v.adapter,
+      cpuThreads: v['cpu-threads'],
       json: v.json,
       verbose: v.verbose,
     };

@@ -235,7 +235,7 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
     startStep = start.startStep;
     if (start.note) out.log(`note: ${start.note}`);
   }
-  const rt = context.runtime ?? (await runtime(o.adapter, out));
+  const rt = context.runtime ?? (await runtime(o.adapter, out, o.cpuThreads));
   if (context.runtime) out.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
   let model: VaeModel;
   if (o.resume !== undefined && resumed) {

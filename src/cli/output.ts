@@ -42,9 +42,14 @@ export function metricsJson(m: Metrics): Record<string, number> {
   return { ...values, examples: m.examples };
 }
 
-export async function runtime(adapter: AdapterChoice, out: Output): Promise<GpuRuntime> {
+export async function runtime(
+  adapter: AdapterChoice,
+  out: Output,
+  cpuThreads?: number,
+): Promise<GpuRuntime> {
   const rt = await createRuntime({
     adapter,
+    ...(cpuThreads === undefined ? {} : { cpuThreads }),
     onError: (e) => ownStderr().write(`${e.message}\n`),
   });
   out.log(`adapter: ${rt.info.name} (${rt.info.kind})`);
