@@ -20,16 +20,14 @@
 //               prng_cos_sin_turns of prng.wgsl), not the built-ins, whose error WGSL allows to be
 //               ~1e-3 (SwiftShader's is ~1e-4).
 //
-// decode_output / decode_output_sigma: the decoder's output as an image.
-//   OUTPUT_MODE 0 (Bernoulli): image = sigmoid(logits), stable for any finite logit
-//   OUTPUT_MODE 1 (Gaussian means): image = means
-//   decode_output_sigma (learned sigma): image = mean + alpha * exp(clamp(log_sigma, -6, 6))
+// decode_output_sigma: a learned-sigma decoder's output as an image, mean + alpha * exp(clamp(
+//   log_sigma, -6, 6)). (A Bernoulli decoder's sigmoid runs in its last layer's epilogue, a
+//   fixed-sigma decoder's output is its image: neither needs a pass of its own.)
 
 //!include prng.wgsl
 
 override WG_X: u32 = 64;
 override LATENT_MODE: u32 = 0u;
-override OUTPUT_MODE: u32 = 0u;
 override LOGSIGMA_MIN: f32 = -6.0;
 override LOGSIGMA_MAX: f32 = 6.0;
 
@@ -181,39 +179,7 @@ fn latent_codes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   }
 }
 
-// ---- decode_output ----
-
-struct DecodeOutputParams {
-  n: u32,      // values (rows * D)
-  alpha: f32,  // decode_output_sigma: weight of sigma
-}
-
-@group(0) @binding(0) var<storage, read_write> image_out: array<f32>;  // image_out: (n)
-@group(0) @binding(1) var<storage, read> dec_mean: array<f32>;         // dec_mean: (n)
-@group(0) @binding(2) var<uniform> dout: DecodeOutputParams;
-
-fn stable_sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) {
-    return 1.0 / (1.0 + exp(-v));
-  }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
-
-@compute @workgroup_size(WG_X)
-fn decode_output(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG_X + lid;
-  if (i >= dout.n) {
-    return;
-  }
-  let v = dec_mean[i];
-  if (OUTPUT_MODE == 0u) {
-    image_out[i] = stable_sigmoid(v);
-  } else {
-    image_out[i] = v;
-  }
-}
+// ---- decode_output_sigma ----
 
 struct DecodeSigmaParams {
   n: u32,

@@ -22,16 +22,6 @@ export const latentCodes = defineKernel<'R' | 'Z'>({
   elements: ({ R, Z }) => ({ codes_out: R * Z, anchors: 2 * Z }),
 });
 
-/** image_out = sigmoid(dec_mean) (OUTPUT_MODE 0) or dec_mean (1).  (n) each. */
-export const decodeOutput = defineKernel<'n'>({
-  name: 'decode_output',
-  file: 'latent.wgsl',
-  entryPoint: 'decode_output',
-  workgroupSize: [WG],
-  dispatch: ({ n }) => dispatch1d(ceilDiv(n, WG)),
-  elements: ({ n }) => ({ image_out: n, dec_mean: n }),
-});
-
 /** image_sigma_out = sig_mean + alpha * exp(clamp(sig_log_sigma, -6, 6)).  (n) each. */
 export const decodeOutputSigma = defineKernel<'n'>({
   name: 'decode_output_sigma',
@@ -220,41 +210,29 @@ export function referenceLatentCodes(
   return out;
 }
 
-/** What decode_output computes for one likelihood. */
-export type OutputTransform = 'sigmoid' | 'identity' | 'mean-plus-sigma';
-
-/** Prepares the decoder's output transform: image = sigmoid(mean) | mean | mean + alpha·σ. */
-export async function prepareDecodeOutput(
+/**
+ * Prepares a learned-σ decoder's image: image = mean + alpha·σ, σ = exp(clamp(logSigma, -6, 6))
+ * (the other likelihoods' images need no pass of their own).
+ */
+export async function prepareDecodeOutputSigma(
   rt: GpuRuntime,
   o: {
-    transform: OutputTransform;
     image: BindingResource;
     mean: BindingResource;
-    logSigma?: BindingResource;
+    logSigma: BindingResource;
     n: number;
     alpha?: number;
     label?: string;
   },
 ): Promise<PreparedDispatch> {
-  checkDim('decode_output', 'n', o.n);
+  checkDim('decode_output_sigma', 'n', o.n);
   const alpha = o.alpha ?? 0;
-  checkFinite('decode_output', 'alpha', alpha);
-  const label = o.label !== undefined ? { label: o.label } : {};
-  if (o.transform === 'mean-plus-sigma') {
-    if (!o.logSigma) throw new Error('decode_output_sigma: needs the log sigma buffer');
-    return rt.prepare(decodeOutputSigma, {
-      bindings: { image_sigma_out: o.image, sig_mean: o.mean, sig_log_sigma: o.logSigma },
-      shape: { n: o.n },
-      uniforms: { alpha },
-      constants: { LOGSIGMA_MIN: LOGSIGMA_CLAMP.min, LOGSIGMA_MAX: LOGSIGMA_CLAMP.max },
-      ...label,
-    });
-  }
-  return rt.prepare(decodeOutput, {
-    bindings: { image_out: o.image, dec_mean: o.mean },
+  checkFinite('decode_output_sigma', 'alpha', alpha);
+  return rt.prepare(decodeOutputSigma, {
+    bindings: { image_sigma_out: o.image, sig_mean: o.mean, sig_log_sigma: o.logSigma },
     shape: { n: o.n },
     uniforms: { alpha },
-    constants: { OUTPUT_MODE: o.transform === 'sigmoid' ? 0 : 1 },
-    ...label,
+    constants: { LOGSIGMA_MIN: LOGSIGMA_CLAMP.min, LOGSIGMA_MAX: LOGSIGMA_CLAMP.max },
+    ...(o.label !== undefined ? { label: o.label } : {}),
   });
 }

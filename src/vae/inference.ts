@@ -26,11 +26,10 @@ import type { GpuRuntime, PreparedDispatch } from '../gpu/runtime.js';
 import { CompiledGraph } from '../graph/executor.js';
 import type { Tensor } from '../graph/graph.js';
 import {
-  prepareDecodeOutput,
+  prepareDecodeOutputSigma,
   prepareLatentCodes,
   latentCodeUniforms,
   type LatentCodeSpec,
-  type OutputTransform,
 } from '../kernels/latent.js';
 import type { MatmulVariant } from '../kernels/matmul.js';
 import { prepareRandomNormal } from '../kernels/reparam.js';
@@ -261,17 +260,6 @@ export type DecoderProgram = Program & {
   /** Conditional models: the labels the rows are decoded under (queued write). */
   setLabels(labels: Labels): void;
 };
-
-function outputTransform(config: ResolvedVaeConfig): OutputTransform {
-  switch (config.likelihood.kind) {
-    case 'bernoulli':
-      return 'sigmoid';
-    case 'gaussian':
-      return 'identity';
-    case 'gaussian-learned':
-      return 'mean-plus-sigma';
-  }
-}
 
 function sliceRange(r: BufferRange, bytes: number): BufferRange {
   return { buffer: r.buffer, offset: r.offset, size: bytes };
@@ -1329,9 +1317,8 @@ export class VaeInference {
     label: string,
   ): Promise<DecodeEntry> {
     const D = this.config.inputSize;
-    const transform = outputTransform(this.config);
     // Sigmoid (Bernoulli) and identity (fixed σ) happen in the last layer's epilogue: its output
-    // is the image. Only mean + alpha·σ needs a pass of its own.
+    // is the image. Only a learned σ's mean + alpha·σ needs a pass of its own.
     const dg = buildDecoderGraph(this.config, rows, { images: true });
     if (dg.feeds.some((f) => f.field === 'images')) {
       // Its x_obs would have to come with every code; complete() draws z and decodes in one graph.
@@ -1349,14 +1336,13 @@ export class VaeInference {
     });
     let owned: BufferRange | undefined;
     let post: PreparedDispatch | undefined;
-    if (transform === 'mean-plus-sigma') {
+    if (logSigma) {
       try {
         owned = this.rt.buffers.storage(`${this.model.label}.${label}.image`, rows * D * 4);
-        post = await prepareDecodeOutput(this.rt, {
-          transform,
+        post = await prepareDecodeOutputSigma(this.rt, {
           image: owned,
           mean: cg.buffer(output),
-          ...(logSigma ? { logSigma: cg.buffer(logSigma) } : {}),
+          logSigma: cg.buffer(logSigma),
           n: rows * D,
           alpha: options.alpha ?? 0,
           label: `${label}.output`,
