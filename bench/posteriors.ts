@@ -6,7 +6,8 @@
 //   npx tsx bench/posteriors.ts [--kinds diagonal,full,planar,iaf] [--epochs 10] [--batch 100]
 //                               [--adapter llvmpipe] [--eval-k 5000] [--eval-count 1000]
 //                               [--train-count N] [--no-twin] [--no-ours] [--out DIR]
-//                               [--openblas DIR] [--seed 1]
+//                               [--openblas DIR] [--seed 1] [--iaf-hidden 320]
+//                               [--iaf-steps 2] (the IAF's MADE widths, comma-separated, and K)
 // Ours is resumable per epoch (see mnist-nll.ts); --openblas as in bench/iwae.ts.
 import { parseArgs } from 'node:util';
 import { loadIdxDataset } from '../src/data/idx-node.js';
@@ -14,15 +15,6 @@ import type { VaeConfig } from '../src/vae/config.js';
 import type { PosteriorConfig } from '../src/vae/kinds.js';
 import { binarizedTest, compareWithTwin } from './mnist-nll.js';
 import { qualityFlags, qualityOptions, sides } from './quality-args.js';
-
-/** The posteriors compared, at the settings. */
-const POSTERIORS: Record<string, PosteriorConfig> = {
-  diagonal: { kind: 'diagonal' },
-  full: { kind: 'full' },
-  planar: { kind: 'planar', steps: 10, amortized: true },
-  // The MADE of each step: one ELU layer of 2·Z = 40 units on [z, h], a context h of Z = 20.
-  iaf: { kind: 'iaf', steps: 2, hidden: [40], context: 20, activation: 'elu' },
-};
 
 const { values } = parseArgs({
   options: {
@@ -33,9 +25,24 @@ const { values } = parseArgs({
       evalCount: 1000,
       out: 'bench/out/posteriors',
     }),
-    kinds: { type: 'string', default: Object.keys(POSTERIORS).join(',') },
+    kinds: { type: 'string', default: 'diagonal,full,planar,iaf' },
+    'iaf-hidden': { type: 'string', default: '320' },
+    'iaf-steps': { type: 'string', default: '2' },
   },
 });
+const iafHidden = values['iaf-hidden'].split(',').map(Number);
+const iafSteps = Number(values['iaf-steps']);
+
+/** The posteriors compared, at the settings. */
+const POSTERIORS: Record<string, PosteriorConfig> = {
+  diagonal: { kind: 'diagonal' },
+  full: { kind: 'full' },
+  planar: { kind: 'planar', steps: 10, amortized: true },
+  // The MADE of each step: ELU layers on [z, h], a context h of Z = 20. The default, one layer of
+  // 320 (16 units per latent degree): one of 2·Z = 40 (2 per degree) left IAF worse than the
+  // diagonal posterior on both sides. The model's own checks name a bad width or K.
+  iaf: { kind: 'iaf', steps: iafSteps, hidden: iafHidden, context: 20, activation: 'elu' },
+};
 const o = qualityOptions(values);
 const kinds = values.kinds.split(',');
 for (const kind of kinds) {
