@@ -199,7 +199,9 @@ describe('inpaint on a trained model (llvmpipe)', () => {
     const where = `seed ${seed}, BCE per missing pixel by pass: ${errors.map((e) => e.toFixed(4)).join(' ')}`;
     // Zeros in the hole are reconstructed as a digit with a hole; each pass fills it in further.
     expect(errors[4]!, where).toBeLessThan(errors[0]!);
-    expect(errors[19]!, where).toBeLessThan(0.97 * errors[0]!);
+    // Not monotone: a model trained on whole images can drift back after its best pass (the
+    // RESULTS table's quadrants: best at 5 passes), so the best pass is what must beat the first.
+    expect(Math.min(...errors.slice(1)), where).toBeLessThan(0.95 * errors[0]!);
     vae.destroy();
     trainer.destroy();
     model.destroy();
