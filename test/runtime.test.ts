@@ -6,6 +6,7 @@ import { createRuntime } from '../src/gpu/runtime.js';
 import { hasGpuDeviceFile, nodeCandidates } from '../src/gpu/device.js';
 import { defineKernel, dispatch1d } from '../src/gpu/kernel.js';
 import { reflectWgsl } from '../src/gpu/reflect.js';
+import { REPO_ROOT } from './helpers/cli-run.js';
 import { TEST_ADAPTERS, output, read, runtimeFor, upload } from './helpers/gpu.js';
 
 const run = promisify(execFile);
@@ -107,7 +108,7 @@ describe('device selection', () => {
       const { stdout } = await run(
         process.execPath,
         ['--import', 'tsx', 'test/fixtures/llvmpipe-threads.ts', ...requests],
-        { cwd: new URL('..', import.meta.url).pathname, env, maxBuffer: 16 << 20 },
+        { cwd: REPO_ROOT, env, maxBuffer: 16 << 20 },
       );
       return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as {
         threads: number;

@@ -5,7 +5,7 @@ import { ACTIVATIONS, type Activation } from '../kernels/activation-codes.js';
 import type { Likelihood } from '../kernels/likelihood.js';
 import type { CapacityConfig } from '../vae/config.js';
 import { MAX_LATENT_SIZE } from '../vae/config.js';
-import { ADAPTER_CHOICES, type AdapterChoice } from '../gpu/device.js';
+import { ADAPTER_CHOICES, MAX_CPU_THREADS, type AdapterChoice } from '../gpu/device.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
 import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
@@ -49,7 +49,7 @@ const adapter = {
 const cpuThreads = {
   kind: 'int',
   min: 0,
-  max: 1024,
+  max: MAX_CPU_THREADS,
   help: 'llvmpipe: worker threads per dispatch (0 runs each on the calling thread: fastest for small models)',
   defaultText: "LP_NUM_THREADS, else Mesa's one per core",
 } as const satisfies FlagSpec;

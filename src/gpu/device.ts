@@ -258,10 +258,13 @@ async function loadDawn(): Promise<DawnModule> {
  */
 let llvmpipeThreadsInProcess: string | undefined;
 
+/** The most llvmpipe worker threads `cpuThreads` (and the CLI's --cpu-threads) accepts. */
+export const MAX_CPU_THREADS = 1024;
+
 function checkCpuThreads(cpuThreads: number | undefined): void {
   if (cpuThreads === undefined) return;
-  if (!Number.isInteger(cpuThreads) || cpuThreads < 0 || cpuThreads > 1024) {
-    throw new Error(`cpuThreads must be an integer in [0, 1024], got ${cpuThreads}`);
+  if (!Number.isInteger(cpuThreads) || cpuThreads < 0 || cpuThreads > MAX_CPU_THREADS) {
+    throw new Error(`cpuThreads must be an integer in [0, ${MAX_CPU_THREADS}], got ${cpuThreads}`);
   }
   const current = llvmpipeThreadsInProcess;
   if (current !== undefined && current !== String(cpuThreads)) {
