@@ -131,7 +131,8 @@ describe('vq from the CLI', () => {
   it('trains, evaluates, refuses to sample without a prior, reconstructs', async () => {
     // A small IDX set of smooth random images (so there is something to reconstruct).
     mkdirSync(join(dataRoot, 'mnist'), { recursive: true });
-    const rng = makeRng(freshSeed());
+    const seed = freshSeed();
+    const rng = makeRng(seed);
     const split = (name: string, count: number) => {
       const pixels = new Uint8Array(count * 784);
       for (let i = 0; i < count; i++) {
@@ -167,9 +168,9 @@ describe('vq from the CLI', () => {
       '--commitment',
       '0.5',
       '--epochs',
-      '1',
+      '6',
       '--batch',
-      '100',
+      '50',
       '--lr',
       '3e-3',
       '--out',
@@ -204,11 +205,14 @@ describe('vq from the CLI', () => {
     expect(Math.abs(summary.bce - summary.test.recon!)).toBeLessThan(1e-3 * summary.bce);
     expect(summary.mse).toBeGreaterThan(0);
     expect(summary.mse).toBeLessThan(784);
-    expect(summary.codesInUse).toBeGreaterThanOrEqual(2);
+    // 48 steps: at 4 (one epoch of batch 100) the 'loss' codebook kept one live code on 1 data
+    // seed in 9 (seed 2635979224); at 48 the fewest in 16 seeds was 3.
+    const codes = `data seed ${seed}: ${summary.codesInUse} codes in use, perplexity ${summary.perplexity}`;
+    expect(summary.codesInUse, codes).toBeGreaterThanOrEqual(2);
     expect(summary.codesInUse).toBeLessThanOrEqual(16);
     expect(summary.codesUsed).toBeCloseTo(summary.codesInUse / 16, 4);
-    expect(summary.perplexity).toBeGreaterThan(1);
-    expect(summary.perplexity).toBeLessThanOrEqual(summary.codesInUse + 1e-6);
+    expect(summary.perplexity, codes).toBeGreaterThan(1);
+    expect(summary.perplexity, codes).toBeLessThanOrEqual(summary.codesInUse + 1e-6);
     expect(ev.stderr).toMatch(/codes: perplexity [\d.]+, \d+ of 16 in use/);
 
     // Refused before any weights reach the GPU; run in this process (no CLI start-up to wait for).

@@ -53,7 +53,13 @@ import {
 } from '../src/reference/reduce.js';
 import { reparamBackward64, reparamForward64, reparamNoise64 } from '../src/reference/reparam.js';
 import { conv2dShape } from './helpers/conv-shape.js';
-import { finiteDifference, freshSeed, makeRng, mismatches } from './helpers/reference.js';
+import {
+  finiteDifference,
+  finiteDifferenceAt,
+  freshSeed,
+  makeRng,
+  mismatches,
+} from './helpers/reference.js';
 
 type Inputs = Record<string, Float64Array>;
 
@@ -585,5 +591,33 @@ describe('float64 Adam', () => {
     expect(gradClipScale64([3, 4], 10)).toBe(1);
     expect(gradClipScale64([3, 4])).toBe(1);
     expect(() => adamStep64(p, m, new Float64Array(2), [1], 1, h)).toThrow(/v has 2 values/);
+  });
+});
+
+describe('finite differences across a kink', () => {
+  it('a kink within h bends the central difference; one one-sided stencil still measures the slope', () => {
+    const seed = freshSeed();
+    const rng = makeRng(seed);
+    const h = 1e-5;
+    // f(x) = a·x² + s·relu(x − k) with the kink k a fraction of h from x (on a random side): the
+    // derivative at x is 2a·x, the central difference is off by about s·(h − |x − k|)/(2h).
+    const [a, s] = [0.5 + rng(), 2 + rng()];
+    const x = Float64Array.of(rng() - 0.5);
+    const x0 = x[0];
+    const side = rng() < 0.5 ? -1 : 1;
+    const k = x[0]! + side * h * (0.2 + 0.6 * rng());
+    const f = () => a * x[0]! ** 2 + s * Math.max(0, x[0]! - k);
+    const slope = 2 * a * x[0]! + (side < 0 ? s : 0);
+    const close = (want: number) => (d: number) =>
+      Math.abs(d - want) <= 1e-8 * (1 + Math.abs(want));
+    const right = finiteDifferenceAt(f, x, 0, h, close(slope));
+    expect(right.ok, `seed ${seed}`).toBe(true);
+    expect(close(slope)(right.central), `seed ${seed}: the kink must bend the central one`).toBe(
+      false,
+    );
+    expect(right.oneSided).toBeDefined();
+    // A wrong slope (off by far less than the kink's jump) matches none of the three.
+    expect(finiteDifferenceAt(f, x, 0, h, close(slope + 0.01)).ok, `seed ${seed}`).toBe(false);
+    expect(x[0]).toBe(x0);
   });
 });

@@ -11,7 +11,7 @@ import { planFlat } from '../../src/graph/planner.js';
 import type { GpuRuntime } from '../../src/gpu/runtime.js';
 import { runGraph64 } from '../../src/reference/graph.js';
 import { POISON } from './gpu.js';
-import { mismatches, type Tolerance } from './reference.js';
+import { describeFd, finiteDifferenceAt, mismatches, type Tolerance } from './reference.js';
 
 export interface CheckedGraph {
   graph: Graph;
@@ -134,16 +134,16 @@ export async function checkGraphGradients(
     const scale = Math.max(1e-6, ...Array.from(want, Math.abs));
     for (let k = 0; k < points; k++) {
       const i = Math.floor((k * n) / points);
-      const saved = value[i]!;
-      value[i] = saved + h;
-      const up = referenceLoss(c, f64);
-      value[i] = saved - h;
-      const down = referenceLoss(c, f64);
-      value[i] = saved;
-      const fd = (up - down) / (2 * h);
-      if (!(Math.abs(fd - want[i]!) <= fdRel * scale + fdRel * Math.abs(fd))) {
+      const fd = finiteDifferenceAt(
+        () => referenceLoss(c, f64),
+        value,
+        i,
+        h,
+        (d) => Math.abs(d - want[i]!) <= fdRel * scale + fdRel * Math.abs(d),
+      );
+      if (!fd.ok) {
         problems.push(
-          `reference d/d${name}[${i}] = ${want[i]}, finite difference ${fd} (scale ${scale})`,
+          `reference d/d${name}[${i}] = ${want[i]}, finite difference ${describeFd(fd)} (scale ${scale})`,
         );
       }
     }

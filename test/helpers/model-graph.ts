@@ -9,6 +9,7 @@ import type { ResolvedVaeConfig } from '../../src/vae/config.js';
 import { hyperAt } from '../../src/vae/evaluator.js';
 import { writeFeeds } from '../../src/vae/feeds.js';
 import type { VaeModel } from '../../src/vae/model.js';
+import { describeFd, finiteDifferenceAt } from './reference.js';
 
 export async function compileModelGraph(
   rt: GpuRuntime,
@@ -96,17 +97,16 @@ export function interpreterFdProblems(
     const want = grads.get(name)!;
     const scale = Math.max(1, ...Array.from(want, Math.abs));
     for (const i of o.indices(value.length)) {
-      const saved = value[i]!;
-      value[i] = saved + h;
-      const up = run().loss;
-      value[i] = saved - h;
-      const down = run().loss;
-      value[i] = saved;
-      const fd = (o.scale * (up - down)) / (2 * h);
       const g = want[i]!;
-      if (!(Math.abs(fd - g) <= 1e-7 * scale + 1e-6 * Math.abs(g))) {
-        problems.push(`d/d${name}[${i}]: interpreter ${g}, finite difference ${fd}`);
-      }
+      const fd = finiteDifferenceAt(
+        () => o.scale * run().loss,
+        value,
+        i,
+        h,
+        (d) => Math.abs(d - g) <= 1e-7 * scale + 1e-6 * Math.abs(g),
+      );
+      if (!fd.ok)
+        problems.push(`d/d${name}[${i}]: interpreter ${g}, finite difference ${describeFd(fd)}`);
     }
   }
   return problems;

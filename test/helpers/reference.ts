@@ -120,6 +120,50 @@ export function finiteDifference(
   return grad;
 }
 
+/** What finiteDifferenceAt measured: the central difference, and the one-sided ones if it missed. */
+export interface PointDerivative {
+  ok: boolean;
+  central: number;
+  oneSided?: { forward: number; backward: number };
+}
+
+/**
+ * Checks one analytic derivative of a scalar function of x (float64) at x[i] by finite differences
+ * with step h: the central difference, and when `matches` rejects it, the one-sided second-order
+ * stencils (−3f(x) + 4f(x ± h) − f(x ± 2h)) / (±2h). All are O(h²) accurate on a smooth stretch,
+ * but a ReLU-family kink within h of x bends the central difference (seen: M2's conv bias at seed
+ * 2652051954, a kink 3–10e-6 below the point: central 0.0298, the analytic 0.0230); the kink lies
+ * on one side, so the stencil on the other side still measures the true derivative. A wrong
+ * gradient matches none of the three. `f` reads x (restored after each evaluation).
+ */
+export function finiteDifferenceAt(
+  f: () => number,
+  x: Float64Array,
+  i: number,
+  h: number,
+  matches: (fd: number) => boolean,
+): PointDerivative {
+  const saved = x[i]!;
+  const at = (offset: number) => {
+    x[i] = saved + offset;
+    const value = f();
+    x[i] = saved;
+    return value;
+  };
+  const central = (at(h) - at(-h)) / (2 * h);
+  if (matches(central)) return { ok: true, central };
+  const here = at(0);
+  const forward = (-3 * here + 4 * at(h) - at(2 * h)) / (2 * h);
+  const backward = (3 * here - 4 * at(-h) + at(-2 * h)) / (2 * h);
+  return { ok: matches(forward) || matches(backward), central, oneSided: { forward, backward } };
+}
+
+/** A finiteDifferenceAt result for a failure message. */
+export function describeFd(fd: PointDerivative): string {
+  const sides = fd.oneSided ? ` (one-sided ${fd.oneSided.forward} / ${fd.oneSided.backward})` : '';
+  return `${fd.central}${sides}`;
+}
+
 /**
  * Checks a gradient written with ACCUMULATE: `acc` must be `prior` plus the freshly assigned
  * result, elementwise. Returns the mismatches, or null.
