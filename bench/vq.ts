@@ -11,15 +11,13 @@
 // per code are the figure its own trainer reports on the test set's codes. Every step is the
 // user-facing command (ours: src/cli.ts train / train-prior / eval / sample; the twin:
 // webgpu_vae_torch.train / train_prior), its JSON lines parsed here. --openblas as in iwae.ts.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convVqPreset, type VaeConfig } from '../src/vae/config.js';
-import { twinEnv } from './mnist-nll.js';
+import { metricsLines, num, ours, twin, type Json } from './commands.js';
 import { positiveInt, trainingOptions } from './quality-args.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 // 'digits': the embedded 10,000 (the twin's `embedded`), for a quick run of the whole pipeline.
 const DATASETS = ['mnist', 'fashion-mnist', 'digits'] as const;
 type DatasetName = (typeof DATASETS)[number];
@@ -64,46 +62,6 @@ const config: unknown = values.config
 const configPath = join(o.out, 'model.json');
 writeFileSync(configPath, JSON.stringify(config, null, 2));
 
-type Json = Record<string, unknown>;
-/** The JSON lines a command printed on stdout. */
-function jsonLines(stdout: string): Json[] {
-  return stdout
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Json);
-}
-function num(record: Json | undefined, key: string): number {
-  const v = record?.[key];
-  if (typeof v !== 'number')
-    throw new Error(`expected a number '${key}' in ${JSON.stringify(record)}`);
-  return v;
-}
-
-/** Ours: one CLI command, its JSON lines. */
-function cli(args: string[]): Json[] {
-  const stdout = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args, '--json'],
-    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 },
-  );
-  return jsonLines(stdout);
-}
-/** The twin: one module's command; the lines it printed are shown, nothing is parsed. */
-function twin(module: string, args: string[]): void {
-  execFileSync('/usr/bin/python3', ['-m', `webgpu_vae_torch.${module}`, ...args], {
-    cwd: ROOT,
-    env: { ...twinEnv(o.openblas), PYTHONPATH: join(ROOT, 'python') },
-    stdio: 'inherit',
-  });
-}
-/** The last JSON line of a metrics.jsonl. */
-function lastMetrics(file: string): Json {
-  const lines = jsonLines(readFileSync(file, 'utf8'));
-  const last = lines.at(-1);
-  if (!last) throw new Error(`${file}: no metrics`);
-  return last;
-}
-
 interface VqRow {
   dataset: DatasetName;
   who: 'ours' | 'twin';
@@ -121,11 +79,17 @@ const common = (dataset: DatasetName) =>
 const twinData = (dataset: DatasetName) =>
   dataset === 'digits' ? 'embedded' : join(o.data, dataset);
 /** Scores a checkpoint (either side's) with ours' eval and draws its samples PNG. */
-function score(checkpoint: string, dir: string, dataset: DatasetName) {
+async function score(checkpoint: string, dir: string, dataset: DatasetName) {
   const adapter = ['--adapter', o.adapter];
-  const evalLines = cli(['eval', '--checkpoint', checkpoint, ...common(dataset), ...adapter]);
+  const evalLines = await ours([
+    'eval',
+    '--checkpoint',
+    checkpoint,
+    ...common(dataset),
+    ...adapter,
+  ]);
   const summary = evalLines.find((l) => l.type === 'summary');
-  cli(['sample', '--checkpoint', checkpoint, '--count', '64', '--out', dir, ...adapter]);
+  await ours(['sample', '--checkpoint', checkpoint, '--count', '64', '--out', dir, ...adapter]);
   return {
     mse: num(summary, 'mse'),
     bce: num(summary, 'bce'),
@@ -141,7 +105,7 @@ for (const dataset of datasets) {
   if (o.ours) {
     const dir = join(o.out, `ours-${dataset}`);
     const adapter = ['--adapter', o.adapter];
-    const train = cli([
+    const train = await ours([
       ...[
         'train',
         '--quiet',
@@ -157,14 +121,16 @@ for (const dataset of datasets) {
     const seconds = epochs.reduce((s, l) => s + num(l, 'seconds'), 0);
     const trainCount = num(epochs.at(-1)?.train as Json | undefined, 'examples');
     const checkpoint = join(dir, 'model.safetensors');
-    const prior = cli([
-      ...['train-prior', '--quiet', '--checkpoint', checkpoint, ...common(dataset), ...adapter],
-      ...['--epochs', `${priorEpochs}`, '--batch', `${o.batch}`, '--seed', `${o.seed}`],
-    ]).filter((l) => l.type === 'epoch');
+    const prior = (
+      await ours([
+        ...['train-prior', '--quiet', '--checkpoint', checkpoint, ...common(dataset), ...adapter],
+        ...['--epochs', `${priorEpochs}`, '--batch', `${o.batch}`, '--seed', `${o.seed}`],
+      ])
+    ).filter((l) => l.type === 'epoch');
     const row: VqRow = {
       dataset,
       who: 'ours',
-      ...score(checkpoint, dir, dataset),
+      ...(await score(checkpoint, dir, dataset)),
       priorBits: num(prior.at(-1), 'testBits'),
       samplesPerSecond: (epochs.length * trainCount) / seconds,
     };
@@ -174,25 +140,33 @@ for (const dataset of datasets) {
   if (o.twin) {
     const dir = join(o.out, `twin-${dataset}`);
     const t0 = performance.now();
-    twin('train', [
-      ...['--config', configPath, '--data', twinData(dataset), '--out', dir],
-      ...['--epochs', `${o.epochs}`, '--batch-size', `${o.batch}`, '--seed', `${o.seed}`],
-    ]);
+    await twin(
+      'train',
+      [
+        ...['--config', configPath, '--data', twinData(dataset), '--out', dir],
+        ...['--epochs', `${o.epochs}`, '--batch-size', `${o.batch}`, '--seed', `${o.seed}`],
+      ],
+      o.openblas,
+    );
     const seconds = (performance.now() - t0) / 1000;
-    const trained = lastMetrics(join(dir, 'metrics.jsonl'));
-    const trainCount = num(trained.train as Json | undefined, 'examples');
+    const trained = metricsLines(join(dir, 'metrics.jsonl')).at(-1);
+    const trainCount = num(trained?.train as Json | undefined, 'examples');
     // The prior's stage writes the VAE with its prior beside the VAE's own checkpoint.
     const withPrior = join(dir, 'prior');
-    twin('train_prior', [
-      ...['--checkpoint', join(dir, 'model.safetensors'), '--data', twinData(dataset)],
-      ...['--out', withPrior, '--epochs', `${priorEpochs}`, '--batch-size', `${o.batch}`],
-      ...['--seed', `${o.seed}`],
-    ]);
-    const prior = lastMetrics(join(withPrior, 'metrics.jsonl'));
+    await twin(
+      'train_prior',
+      [
+        ...['--checkpoint', join(dir, 'model.safetensors'), '--data', twinData(dataset)],
+        ...['--out', withPrior, '--epochs', `${priorEpochs}`, '--batch-size', `${o.batch}`],
+        ...['--seed', `${o.seed}`],
+      ],
+      o.openblas,
+    );
+    const prior = metricsLines(join(withPrior, 'metrics.jsonl')).at(-1);
     const row: VqRow = {
       dataset,
       who: 'twin',
-      ...score(join(withPrior, 'model.safetensors'), dir, dataset),
+      ...(await score(join(withPrior, 'model.safetensors'), dir, dataset)),
       priorBits: num(prior, 'testBits'),
       // Whole-command seconds (start-up and the test pass included): a lower bound on its speed.
       samplesPerSecond: (o.epochs * trainCount) / seconds,

@@ -1,0 +1,189 @@
+// Issue 11's semi-supervised figures: M2 (Kingma, Rezende, Mohamed & Welling 2014) on full MNIST
+// with N labels (an equal share per class, chosen by --seed: the same digits on both sides), trained
+// by us and by the PyTorch twin from one model description at the same settings, both at once (a
+// core each), with the test classification error of q(y|x) on all 10,000 test digits after every
+// epoch and each side's seconds per epoch, beside the paper's M2 (11.97 % with 100 labels, 3.60 %
+// with 1000).
+//   npx tsx bench/m2.ts [--labels 100,1000] [--epochs 10] [--batch 100] [--hidden 500]
+//                       [--latent 50] [--activation softplus] [--lr 1e-3] [--adapter auto]
+//                       [--serial] [--no-twin] [--no-ours] [--data DIR] [--out DIR]
+//                       [--openblas DIR] [--seed 1]
+// The default model is the paper's M2: q(z|x,y), p(x|z,y) and q(y|x) each one hidden layer of 500
+// softplus units, latent 50, α = 0.1·N (the library's default), Bernoulli on the grayscale pixels;
+// each step takes --batch unlabeled and --batch labeled rows (both trainers). Every run is the
+// user-facing command (ours: src/cli.ts train --labels; the twin: webgpu_vae_torch.train --labels),
+// and resumable: run the same command again after an interruption and each side continues from
+// its last epoch's checkpoint (ours' per-epoch lines are kept in ours.jsonl, the twin's in its
+// metrics.jsonl). Writes the table to <out>/m2.md and the rows with the settings to
+// <out>/m2-<date>.json. --openblas as in bench/iwae.ts.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
+import { MODEL_VERSION, type VaeConfig } from '../src/vae/config.js';
+import { jsonLines, metricsLines, num, ours, twin, type Json } from './commands.js';
+import { positiveInt, trainingOptions } from './quality-args.js';
+
+/** The paper's test errors (%) of M2 alone (Kingma et al. 2014), per labels (issue 11's figures). */
+const PAPER: Record<number, number> = { 100: 11.97, 1000: 3.6 };
+
+const { values } = parseArgs({
+  options: {
+    labels: { type: 'string', default: '100,1000' },
+    epochs: { type: 'string', default: '10' },
+    batch: { type: 'string', default: '100' },
+    hidden: { type: 'string', default: '500' },
+    latent: { type: 'string', default: '50' },
+    activation: { type: 'string', default: 'softplus' },
+    lr: { type: 'string', default: '1e-3' },
+    adapter: { type: 'string', default: 'auto' },
+    serial: { type: 'boolean', default: false },
+    'no-twin': { type: 'boolean', default: false },
+    'no-ours': { type: 'boolean', default: false },
+    data: { type: 'string', default: new URL('../../shared/data', import.meta.url).pathname },
+    out: { type: 'string', default: 'bench/out/m2' },
+    seed: { type: 'string', default: '1' },
+    openblas: { type: 'string', default: '' },
+  },
+});
+const o = trainingOptions(values);
+const labelCounts = values.labels.split(',').map((t) => positiveInt('labels', t.trim()));
+const hidden = positiveInt('hidden', values.hidden);
+const latent = positiveInt('latent', values.latent);
+const lr = Number(values.lr);
+if (!(lr > 0)) throw new Error(`--lr must be a number > 0, got '${values.lr}'`);
+const activation = values.activation as Activation;
+if (!(activation in ACTIVATIONS)) {
+  throw new Error(
+    `--activation: unknown '${values.activation}' (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
+  );
+}
+
+const config: VaeConfig = {
+  version: MODEL_VERSION,
+  inputSize: 784,
+  latentSize: latent,
+  encoder: { hidden: [hidden], activation },
+  decoder: { hidden: [hidden], activation },
+  objective: { kind: 'm2', classifier: { hidden: [hidden], activation } },
+  condition: { kind: 'label', classes: 10 },
+};
+const configPath = join(o.out, 'model.json');
+writeFileSync(configPath, JSON.stringify(config, null, 2));
+
+/** One side's epoch: the test error of q(y|x) in percent and the epoch's training seconds. */
+interface Epoch {
+  epoch: number;
+  error: number;
+  seconds: number;
+  trainLoss: number;
+}
+
+/** The epochs already in a JSON-lines file (none when it is absent). */
+function epochsIn(file: string, pick: (line: Json) => Epoch | undefined): Epoch[] {
+  if (!existsSync(file)) return [];
+  return jsonLines(readFileSync(file, 'utf8')).flatMap((l) => pick(l) ?? []);
+}
+
+/** Ours' epoch line (`train --json`): test.accuracy is q(y|x)'s on the whole test split. */
+const oursEpoch = (l: Json): Epoch | undefined =>
+  l.type !== 'epoch'
+    ? undefined
+    : {
+        epoch: num(l, 'epoch'),
+        error: 100 * (1 - num(l.test as Json, 'accuracy')),
+        seconds: num(l, 'seconds'),
+        trainLoss: num(l.train as Json, 'loss'),
+      };
+/** The twin's metrics.jsonl line: test.classificationError. */
+const twinEpoch = (l: Json): Epoch => ({
+  epoch: num(l, 'epoch'),
+  error: 100 * num(l.test as Json, 'classificationError'),
+  seconds: num(l, 'seconds'),
+  trainLoss: num(l.train as Json, 'loss'),
+});
+
+const mnist = join(o.data, 'mnist');
+
+async function runOurs(labels: number): Promise<Epoch[]> {
+  const dir = join(o.out, `ours-${labels}`);
+  const log = join(dir, 'ours.jsonl');
+  const checkpoint = join(dir, 'model.safetensors');
+  const done = epochsIn(log, oursEpoch);
+  if (done.length < o.epochs) {
+    // A resumed run takes its model from the checkpoint.
+    const model =
+      done.length > 0 && existsSync(checkpoint)
+        ? ['--resume', checkpoint]
+        : ['--config', configPath];
+    const lines = await ours([
+      ...['train', '--quiet', ...model, '--dataset', 'mnist', '--data', o.data],
+      ...['--labels', `${labels}`, '--epochs', `${o.epochs}`, '--batch', `${o.batch}`],
+      ...['--lr', `${lr}`, '--seed', `${o.seed}`, '--out', dir, '--adapter', o.adapter],
+    ]);
+    appendFileSync(log, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  }
+  return epochsIn(log, oursEpoch);
+}
+
+async function runTwin(labels: number): Promise<Epoch[]> {
+  const dir = join(o.out, `twin-${labels}`);
+  const metrics = join(dir, 'metrics.jsonl');
+  const checkpoint = join(dir, 'model.safetensors');
+  const done = existsSync(metrics) ? metricsLines(metrics).map(twinEpoch) : [];
+  if (done.length < o.epochs) {
+    const resume = done.length > 0 && existsSync(checkpoint) ? ['--resume', checkpoint] : [];
+    await twin(
+      'train',
+      [
+        ...['--config', configPath, '--data', mnist, '--out', dir, '--labels', `${labels}`],
+        // The twin's --epochs counts the epochs to train now.
+        ...['--epochs', `${o.epochs - done.length}`, '--batch-size', `${o.batch}`],
+        ...['--lr', `${lr}`, '--seed', `${o.seed}`, ...resume],
+      ],
+      o.openblas,
+      `twin ${labels}: `,
+    );
+  }
+  return metricsLines(metrics).map(twinEpoch);
+}
+
+const started = new Date().toISOString();
+const results: { labels: number; ours: Epoch[]; twin: Epoch[] }[] = [];
+for (const labels of labelCounts) {
+  const sides = [
+    o.ours ? () => runOurs(labels) : () => Promise.resolve([]),
+    o.twin ? () => runTwin(labels) : () => Promise.resolve([]),
+  ];
+  const [oursEpochs, twinEpochs] = values.serial
+    ? [await sides[0]!(), await sides[1]!()]
+    : await Promise.all(sides.map((run) => run()));
+  results.push({ labels, ours: oursEpochs ?? [], twin: twinEpochs ?? [] });
+}
+
+const cell = (e: Epoch | undefined, f: (e: Epoch) => string) => (e ? f(e) : '—');
+const table = [
+  '| labels | epoch | ours: test error | twin: test error | ours: train loss | twin: train loss | ours: s | twin: s |',
+  '|---|---|---|---|---|---|---|---|',
+  ...results.flatMap((r) =>
+    Array.from({ length: o.epochs }, (_, i) => {
+      const [a, b] = [r.ours[i], r.twin[i]];
+      return (
+        `| ${r.labels} | ${i + 1} | ${cell(a, (e) => `${e.error.toFixed(2)} %`)} | ` +
+        `${cell(b, (e) => `${e.error.toFixed(2)} %`)} | ${cell(a, (e) => e.trainLoss.toFixed(2))} | ` +
+        `${cell(b, (e) => e.trainLoss.toFixed(2))} | ${cell(a, (e) => e.seconds.toFixed(0))} | ` +
+        `${cell(b, (e) => e.seconds.toFixed(0))} |`
+      );
+    }),
+  ),
+  '',
+  ...results.map(
+    (r) =>
+      `${r.labels} labels: the paper's M2 ${PAPER[r.labels] !== undefined ? `${PAPER[r.labels]} %` : '(no figure)'}`,
+  ),
+].join('\n');
+console.log(`\n${table}`);
+writeFileSync(join(o.out, 'm2.md'), `${table}\n`);
+const file = join(o.out, `m2-${started.slice(0, 10)}.json`);
+writeFileSync(file, JSON.stringify({ started, settings: { ...values, config }, results }, null, 2));
+console.log(`wrote ${file}`);
