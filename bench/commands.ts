@@ -36,13 +36,14 @@ export function metricsLines(file: string): Json[] {
 }
 
 /**
- * Runs a program to its end: stderr passes through, stdout is returned (and shown with `prefix`
- * on each line when given). Rejects with the command line and the exit status.
+ * Runs a program to its end: stderr passes through, stdout is returned, and each whole line of it
+ * goes to `onLine` as it comes and is shown with `prefix` when given. Rejects with the command line
+ * and the exit status.
  */
 export function runProgram(
   file: string,
   args: readonly string[],
-  o: { env?: NodeJS.ProcessEnv; prefix?: string } = {},
+  o: { env?: NodeJS.ProcessEnv; prefix?: string; onLine?: (line: string) => void } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
@@ -55,11 +56,11 @@ export function runProgram(
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       text += chunk;
-      if (o.prefix === undefined) return;
       // Whole lines only, so that two programs' lines do not interleave mid-line.
       const end = text.lastIndexOf('\n') + 1;
       for (const line of text.slice(shown, end).split('\n').slice(0, -1)) {
-        process.stdout.write(`${o.prefix}${line}\n`);
+        o.onLine?.(line);
+        if (o.prefix !== undefined) process.stdout.write(`${o.prefix}${line}\n`);
       }
       shown = Math.max(shown, end);
     });
@@ -71,10 +72,14 @@ export function runProgram(
   });
 }
 
-/** Ours: one CLI command with --json; its JSON lines. */
-export async function ours(args: readonly string[]): Promise<Json[]> {
+/** Ours: one CLI command with --json; its JSON lines (each also to `onJson` as it comes). */
+export async function ours(
+  args: readonly string[],
+  onJson?: (line: Json) => void,
+): Promise<Json[]> {
   const cli = [...['--import', 'tsx', join(ROOT, 'src/cli.ts')], ...args, '--json'];
-  return jsonLines(await runProgram(process.execPath, cli));
+  const onLine = onJson && ((line: string) => jsonLines(line).forEach(onJson));
+  return jsonLines(await runProgram(process.execPath, cli, onLine ? { onLine } : {}));
 }
 
 /** The twin: one module's command (its lines shown with `prefix`); --openblas as in iwae.ts. */

@@ -16,12 +16,12 @@
 // its last epoch's checkpoint (ours' per-epoch lines are kept in ours.jsonl, the twin's in its
 // metrics.jsonl). Writes the table to <out>/m2.md and the rows with the settings to
 // <out>/m2-<date>.json. --openblas as in bench/iwae.ts.
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
 import { MODEL_VERSION, type VaeConfig } from '../src/vae/config.js';
-import { jsonLines, metricsLines, num, ours, twin, type Json } from './commands.js';
+import { jsonLines, num, ours, twin, type Json } from './commands.js';
 import { positiveInt, trainingOptions } from './quality-args.js';
 
 /** The paper's test errors (%) of M2 alone (Kingma et al. 2014), per labels (issue 11's figures). */
@@ -79,10 +79,17 @@ interface Epoch {
   trainLoss: number;
 }
 
-/** The epochs already in a JSON-lines file (none when it is absent). */
+/**
+ * The epochs in a JSON-lines file (none when it is absent), in order; an epoch trained again after
+ * an interruption (its checkpoint was not yet written) counts as its last line says.
+ */
 function epochsIn(file: string, pick: (line: Json) => Epoch | undefined): Epoch[] {
   if (!existsSync(file)) return [];
-  return jsonLines(readFileSync(file, 'utf8')).flatMap((l) => pick(l) ?? []);
+  const byEpoch = new Map<number, Epoch>();
+  for (const e of jsonLines(readFileSync(file, 'utf8')).flatMap((l) => pick(l) ?? [])) {
+    byEpoch.set(e.epoch, e);
+  }
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
 }
 
 /** Ours' epoch line (`train --json`): test.accuracy is q(y|x)'s on the whole test split. */
@@ -112,16 +119,17 @@ async function runOurs(labels: number): Promise<Epoch[]> {
   const done = epochsIn(log, oursEpoch);
   if (done.length < o.epochs) {
     // A resumed run takes its model from the checkpoint.
-    const model =
-      done.length > 0 && existsSync(checkpoint)
-        ? ['--resume', checkpoint]
-        : ['--config', configPath];
-    const lines = await ours([
-      ...['train', '--quiet', ...model, '--dataset', 'mnist', '--data', o.data],
-      ...['--labels', `${labels}`, '--epochs', `${o.epochs}`, '--batch', `${o.batch}`],
-      ...['--lr', `${lr}`, '--seed', `${o.seed}`, '--out', dir, '--adapter', o.adapter],
-    ]);
-    appendFileSync(log, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const model = existsSync(checkpoint) ? ['--resume', checkpoint] : ['--config', configPath];
+    mkdirSync(dir, { recursive: true });
+    // Each line is kept as it comes: an interrupted run keeps the epochs it finished.
+    await ours(
+      [
+        ...['train', '--quiet', ...model, '--dataset', 'mnist', '--data', o.data],
+        ...['--labels', `${labels}`, '--epochs', `${o.epochs}`, '--batch', `${o.batch}`],
+        ...['--lr', `${lr}`, '--seed', `${o.seed}`, '--out', dir, '--adapter', o.adapter],
+      ],
+      (line) => appendFileSync(log, `${JSON.stringify(line)}\n`),
+    );
   }
   return epochsIn(log, oursEpoch);
 }
@@ -130,7 +138,7 @@ async function runTwin(labels: number): Promise<Epoch[]> {
   const dir = join(o.out, `twin-${labels}`);
   const metrics = join(dir, 'metrics.jsonl');
   const checkpoint = join(dir, 'model.safetensors');
-  const done = existsSync(metrics) ? metricsLines(metrics).map(twinEpoch) : [];
+  const done = epochsIn(metrics, twinEpoch);
   if (done.length < o.epochs) {
     const resume = done.length > 0 && existsSync(checkpoint) ? ['--resume', checkpoint] : [];
     await twin(
@@ -145,7 +153,7 @@ async function runTwin(labels: number): Promise<Epoch[]> {
       `twin ${labels}: `,
     );
   }
-  return metricsLines(metrics).map(twinEpoch);
+  return epochsIn(metrics, twinEpoch);
 }
 
 const started = new Date().toISOString();
