@@ -68,6 +68,11 @@ const CASES: BenchCase[] = [
   { what: 'dW 400×20 (Hᵀ·dY)', layout: 'TN', M: 400, N: 20, K: 128 },
   { what: 'dH 128×400 (dY·Wᵀ)', layout: 'NT', M: 128, N: 400, K: 20 },
   { what: '1024³', layout: 'NN', M: 1024, N: 1024, K: 1024 },
+  // A label-conditioned first layer reads [x, one-hot y]: K = 794 rules out the vec4 variants.
+  { what: 'fwd 794→400 CVAE enc.0', layout: 'NT', M: 128, N: 400, K: 794, packedB: true },
+  { what: 'fwd 794→500 M2 enc.0', layout: 'NT', M: 1100, N: 500, K: 794, packedB: true },
+  { what: 'fwd 500→784 M2 dec.out', layout: 'NT', M: 1100, N: 784, K: 500, packedB: true },
+  { what: 'dX 500→784 M2 dec.out', layout: 'NN', M: 1100, N: 500, K: 784, packedB: true },
 ];
 
 function random(n: number, r: () => number): Float32Array {

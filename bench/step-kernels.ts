@@ -4,8 +4,9 @@
 // kernel label (by the clock where there are no timestamp queries). Runs in an older tree too
 // (copy this file and portable.ts into it), so two trees' steps can be compared kernel by kernel.
 // Usage: npx tsx bench/step-kernels.ts [--adapter swiftshader|llvmpipe|gpu] [--batch 128]
-//          [--model mlp|conv|iwae|synthetic] [--k 5] (iwae: the IWAE paper's 784-200-200-50 tanh
+//          [--model mlp|conv|iwae|synthetic|m2] [--k 5] (iwae: the IWAE paper's 784-200-200-50 tanh
 //          model, k samples) [--posterior KIND] (synthetic: the notes' 2-D model with that posterior)
+//          (m2: semi-supervised M2 at the paper's sizes, --batch unlabeled + --batch labeled rows)
 // Prints one JSON line: { adapter, dispatches, totalMs, kernels: [{ kernel, count, ms }],
 // each: [{ label, ms }] (every dispatch in order) }.
 import type { PreparedDispatch } from '../src/gpu/runtime.js';
@@ -38,6 +39,17 @@ const IWAE_VAE: VaeConfig = {
   likelihood: { kind: 'bernoulli' },
   objective: { kind: 'iwae', samples: Number(option('--k', '5')), reduction: 'sum' },
 };
+// Semi-supervised M2 at the paper's sizes (bench/m2.ts's default model): batch unlabeled rows
+// (each evaluated under every class) and batch labeled rows a step.
+const M2_VAE: VaeConfig = {
+  version: 2,
+  inputSize: 784,
+  latentSize: 50,
+  encoder: { hidden: [500], activation: 'softplus' },
+  decoder: { hidden: [500], activation: 'softplus' },
+  objective: { kind: 'm2', classifier: { hidden: [500], activation: 'softplus' } },
+  condition: { kind: 'label', classes: 10 },
+};
 // The notes' 2-D model with one of the experiments' posteriors (--posterior diagonal|full|planar|iaf).
 const posteriorName = option('--posterior', 'diagonal');
 const synthetic = (): VaeConfig => {
@@ -52,14 +64,18 @@ const config =
       ? IWAE_VAE
       : modelKind === 'synthetic'
         ? synthetic()
-        : MLP_VAE;
+        : modelKind === 'm2'
+          ? M2_VAE
+          : MLP_VAE;
 const model = VaeModel.create(rt, config, { seed: 1 });
 const trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed: 1 });
 const x = Float32Array.from(
   { length: batch * config.inputSize },
   (_, i) => ((i * 7919) % 1000) / 1000,
 );
-for (let i = 0; i < 3; i++) await trainer.trainStep(x, batch);
+const labels = Array.from({ length: batch }, (_, i) => i % 10);
+const step = modelKind === 'm2' ? { images: x, labeled: { images: x, labels } } : x;
+for (let i = 0; i < 3; i++) await trainer.trainStep(step, batch);
 await trainer.flush();
 // The optimizer's dispatches: `optimizer.program` here, `adam` in trees before the model layer.
 const t = trainer as unknown as {

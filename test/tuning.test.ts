@@ -146,6 +146,15 @@ describe('shipped defaults', () => {
     expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 128, N: 128, K: 32 })).toBe('rb4x16');
     expect(defaultMatmulVariant('llvmpipe', 'TN', { M: 2, N: 128, K: 32 })).toBe('rb');
   });
+
+  it('send a large forward that the vec4 kernels cannot take through textures on llvmpipe', () => {
+    // [x, one-hot y] of a label-conditioned first layer: K = 794 is not a multiple of 4.
+    expect(defaultMatmulVariant('llvmpipe', 'NT', { M: 1100, N: 500, K: 794 }, true)).toBe('tex');
+    expect(defaultMatmulVariant('llvmpipe', 'NT', { M: 128, N: 400, K: 794 })).toBe('tex');
+    // K a multiple of 4: the register-blocked vec4 kernel as before; small: no texture packs.
+    expect(defaultMatmulVariant('llvmpipe', 'NT', { M: 128, N: 400, K: 784 })).toBe('rb4x16');
+    expect(defaultMatmulVariant('llvmpipe', 'NT', { M: 32, N: 128, K: 2 })).toBe('rb');
+  });
 });
 
 // The mechanism is the same on every adapter: on the first (SwiftShader compiles every candidate

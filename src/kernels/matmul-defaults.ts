@@ -30,7 +30,10 @@ export interface DefaultRule {
   maxSide?: number;
 }
 
-/** Smallest 2·M·N·K for which llvmpipe's dW (TN) goes through textures. */
+/**
+ * Smallest 2·M·N·K for which llvmpipe's dW (TN), and a forward (NT) the vec4 kernels cannot take,
+ * go through textures.
+ */
 export const TN_TEX_MIN_FLOPS = 8e6;
 
 // One variant per layout where it can (each is one pipeline to compile at start-up, the larger
@@ -55,6 +58,11 @@ export const DEFAULT_MATMUL_RULES: Readonly<Record<AdapterClass, readonly Defaul
     // "Weight gradients on llvmpipe").
     { variant: 'tex', layout: 'TN', minFlops: TN_TEX_MIN_FLOPS },
     { variant: 'rb4x16' },
+    // A forward whose K is not a multiple of 4 (a label-conditioned first layer reads [x, one-hot
+    // y], K = 794) cannot take the vec4 kernels; B in a texture beats the scalar register-blocked
+    // one there: 6.2 vs 3.1 GFLOP/s at 128×400×794, 13.4 vs 4.8 at M2's 1100×500×794
+    // (bench/RESULTS.md, "Matmul kernels"). Small ones stay off textures, as for dW.
+    { variant: 'tex', layout: 'NT', minFlops: TN_TEX_MIN_FLOPS },
     { variant: 'rb' },
   ],
   'cpu-other': [{ variant: 'rb4x16' }, { variant: 'rb' }],
