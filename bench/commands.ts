@@ -82,14 +82,25 @@ export async function ours(
   return jsonLines(await runProgram(process.execPath, cli, onLine ? { onLine } : {}));
 }
 
-/** The twin: one module's command (its lines shown with `prefix`); --openblas as in iwae.ts. */
+/**
+ * The twin: one module's command (its lines shown with `prefix`); --openblas as in iwae.ts. With
+ * `threads`, OpenBLAS and OpenMP keep to that many (torch.set_num_threads alone leaves OpenBLAS's
+ * own pool at one thread per core: measured, 190 % CPU on two cores with --threads 1).
+ */
 export async function twin(
   module: string,
   args: readonly string[],
   openblas: string,
   prefix = '',
+  threads?: number,
 ): Promise<void> {
-  const env = { ...twinEnv(openblas), PYTHONPATH: join(ROOT, 'python') };
+  const env = {
+    ...twinEnv(openblas),
+    PYTHONPATH: join(ROOT, 'python'),
+    ...(threads !== undefined
+      ? { OPENBLAS_NUM_THREADS: `${threads}`, OMP_NUM_THREADS: `${threads}` }
+      : {}),
+  };
   await runProgram('/usr/bin/python3', ['-m', `webgpu_vae_torch.${module}`, ...args], {
     env,
     prefix,

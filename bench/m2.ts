@@ -148,11 +148,11 @@ async function runTwin(labels: number): Promise<Epoch[]> {
         // The twin's --epochs counts the epochs to train now.
         ...['--epochs', `${o.epochs - done.length}`, '--batch-size', `${o.batch}`],
         ...['--lr', `${lr}`, '--seed', `${o.seed}`, ...resume],
-        // Beside ours, one core each.
-        ...(values.serial ? [] : ['--threads', '1']),
       ],
       o.openblas,
       `twin ${labels}: `,
+      // Beside ours, one core each.
+      values.serial ? undefined : 1,
     );
   }
   return epochsIn(metrics, twinEpoch);
