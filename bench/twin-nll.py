@@ -1,7 +1,9 @@
 """−log p(x) of a checkpoint under the PyTorch twin, importance-sampled like our Evaluator: for each
 example, logsumexp over k samples of log p(x|z) + log p(z) − log q(z|x), minus log k, in chunks
 (any posterior kind the twin has).
-The data is a raw little-endian float32 file of `count` rows of 784 values (bench/iwae.ts writes it).
+The data is a raw little-endian float32 file of whole rows of the model's inputSize values
+(bench/mnist-nll.ts writes it), of which the first `count` are scored; a file of another size
+is refused by name.
 For a completion model (condition 'quadrants') this is −log p(x_miss|x_obs); for the quadrant
 task's NN baseline (a checkpoint of train.py --baseline) the deterministic BCE over the missing
 pixels, negated (k is moot).
@@ -13,6 +15,7 @@ Prints one JSON line: {"logPx": mean over the examples}.
 import argparse
 import json
 import math
+import os
 
 import torch
 
@@ -35,6 +38,17 @@ def log_px(net, x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
         return torch.logsumexp(torch.cat(parts, 1), 1) - math.log(k)
 
 
+def read_rows(path: str, count: int, width: int) -> torch.Tensor:
+    """The first `count` rows of a raw file of whole rows of `width` float32 values, in float64."""
+    size = os.path.getsize(path)
+    if size % (width * 4) != 0 or size < count * width * 4:
+        raise SystemExit(f'{path}: {size} bytes, expected at least {count} whole rows of {width} '
+                         f'float32 values ({width * 4} bytes a row: the model takes {width} values '
+                         'per example)')
+    raw = torch.from_file(path, size=count * width, dtype=torch.float32)
+    return raw.reshape(count, width).double()
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument('--checkpoint', required=True)
@@ -47,15 +61,15 @@ def main() -> None:
     a = p.parse_args()
     torch.manual_seed(a.seed)
     ckpt = load_checkpoint(a.checkpoint)
-    raw = torch.from_file(a.data, size=a.count * 784, dtype=torch.float32)
-    x = raw.reshape(a.count, 784).double()
+    baseline = is_baseline(ckpt.metadata)
+    net = (load_baseline(a.checkpoint) if baseline
+           else net_from_checkpoint(ckpt, a.checkpoint)).double()
+    x = read_rows(a.data, a.count, net.config.input_size)
     total = 0.0
-    if is_baseline(ckpt.metadata):
-        net = load_baseline(a.checkpoint).double()
+    if baseline:
         with torch.no_grad():
             print(json.dumps({'logPx': -float(net.nll(x).sum()) / a.count}))
         return
-    net = net_from_checkpoint(ckpt, a.checkpoint).double()
     for start in range(0, a.count, a.batch):
         total += float(log_px(net, x[start:start + a.batch], a.k, a.chunk).sum())
     print(json.dumps({'logPx': total / a.count}))
