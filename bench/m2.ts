@@ -14,7 +14,8 @@
 // user-facing command (ours: src/cli.ts train --labels; the twin: webgpu_vae_torch.train --labels),
 // and resumable: run the same command again after an interruption and each side continues from
 // its last epoch's checkpoint (ours' per-epoch lines are kept in ours.jsonl, the twin's in its
-// metrics.jsonl). Writes the table to <out>/m2.md and the rows with the settings to
+// metrics.jsonl). --no-ours / --no-twin train nothing on that side; the epochs it has in --out
+// still show (so both flags print the table of what is there). Writes the table to <out>/m2.md and the rows with the settings to
 // <out>/m2-<date>.json. --openblas as in bench/iwae.ts.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,12 +113,12 @@ const twinEpoch = (l: Json): Epoch => ({
 
 const mnist = join(o.data, 'mnist');
 
-async function runOurs(labels: number): Promise<Epoch[]> {
+async function runOurs(labels: number, train: boolean): Promise<Epoch[]> {
   const dir = join(o.out, `ours-${labels}`);
   const log = join(dir, 'ours.jsonl');
   const checkpoint = join(dir, 'model.safetensors');
   const done = epochsIn(log, oursEpoch);
-  if (done.length < o.epochs) {
+  if (train && done.length < o.epochs) {
     // A resumed run takes its model from the checkpoint.
     const model = existsSync(checkpoint) ? ['--resume', checkpoint] : ['--config', configPath];
     mkdirSync(dir, { recursive: true });
@@ -134,12 +135,12 @@ async function runOurs(labels: number): Promise<Epoch[]> {
   return epochsIn(log, oursEpoch);
 }
 
-async function runTwin(labels: number): Promise<Epoch[]> {
+async function runTwin(labels: number, train: boolean): Promise<Epoch[]> {
   const dir = join(o.out, `twin-${labels}`);
   const metrics = join(dir, 'metrics.jsonl');
   const checkpoint = join(dir, 'model.safetensors');
   const done = epochsIn(metrics, twinEpoch);
-  if (done.length < o.epochs) {
+  if (train && done.length < o.epochs) {
     const resume = done.length > 0 && existsSync(checkpoint) ? ['--resume', checkpoint] : [];
     await twin(
       'train',
@@ -161,10 +162,7 @@ async function runTwin(labels: number): Promise<Epoch[]> {
 const started = new Date().toISOString();
 const results: { labels: number; ours: Epoch[]; twin: Epoch[] }[] = [];
 for (const labels of labelCounts) {
-  const sides = [
-    o.ours ? () => runOurs(labels) : () => Promise.resolve([]),
-    o.twin ? () => runTwin(labels) : () => Promise.resolve([]),
-  ];
+  const sides = [() => runOurs(labels, o.ours), () => runTwin(labels, o.twin)];
   const [oursEpochs, twinEpochs] = values.serial
     ? [await sides[0]!(), await sides[1]!()]
     : await Promise.all(sides.map((run) => run()));
