@@ -139,7 +139,10 @@ describe.each(TEST_ADAPTERS.slice(0, 1))('trainer on %s', (adapter) => {
     trainer.destroy();
     model.destroy();
 
-    const off = VaeModel.create(rt, config, { weights: exact(0.4) });
+    // An encoder off the posterior: the ELBO drops ~10 nats, the k = 2000 estimate stays within a
+    // quarter of that (the ratio's worst of 30 seeds 0.14 here; at a perturbation of 0.4 the
+    // proposal sat so far off that seed 1794421365 reached 0.26).
+    const off = VaeModel.create(rt, config, { weights: exact(0.2) });
     const offTrainer = await Trainer.create(off, { batchSize: 8, matmulVariant: 'rb' });
     const offElbo = (await offTrainer.evaluate(dataset)).values.elbo!;
     const offIw = (
