@@ -15,14 +15,14 @@
 // and resumable: run the same command again after an interruption and each side continues from
 // its last epoch's checkpoint (ours' per-epoch lines are kept in ours.jsonl, the twin's in its
 // metrics.jsonl). --no-ours / --no-twin train nothing on that side; the epochs it has in --out
-// still show (so both flags print the table of what is there). Writes the table to <out>/m2.md and the rows with the settings to
-// <out>/m2-<date>.json. --openblas as in bench/iwae.ts.
+// still show (so both flags print the table of what is there). Writes the table to <out>/m2.md
+// and the rows with the settings to <out>/m2-<date>.json. --openblas as in bench/iwae.ts.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
-import { MODEL_VERSION, type VaeConfig } from '../src/vae/config.js';
 import { jsonLines, num, ours, twin, type Json } from './commands.js';
+import { paperM2 } from './portable.js';
 import { positiveInt, trainingOptions } from './quality-args.js';
 
 /** The paper's test errors (%) of M2 alone (Kingma et al. 2014), per labels (issue 11's figures). */
@@ -60,15 +60,7 @@ if (!(activation in ACTIVATIONS)) {
   );
 }
 
-const config: VaeConfig = {
-  version: MODEL_VERSION,
-  inputSize: 784,
-  latentSize: latent,
-  encoder: { hidden: [hidden], activation },
-  decoder: { hidden: [hidden], activation },
-  objective: { kind: 'm2', classifier: { hidden: [hidden], activation } },
-  condition: { kind: 'label', classes: 10 },
-};
+const config = paperM2({ hidden, latent, activation });
 const configPath = join(o.out, 'model.json');
 writeFileSync(configPath, JSON.stringify(config, null, 2));
 
@@ -162,11 +154,12 @@ async function runTwin(labels: number, train: boolean): Promise<Epoch[]> {
 const started = new Date().toISOString();
 const results: { labels: number; ours: Epoch[]; twin: Epoch[] }[] = [];
 for (const labels of labelCounts) {
-  const sides = [() => runOurs(labels, o.ours), () => runTwin(labels, o.twin)];
+  const oursRun = () => runOurs(labels, o.ours);
+  const twinRun = () => runTwin(labels, o.twin);
   const [oursEpochs, twinEpochs] = values.serial
-    ? [await sides[0]!(), await sides[1]!()]
-    : await Promise.all(sides.map((run) => run()));
-  results.push({ labels, ours: oursEpochs ?? [], twin: twinEpochs ?? [] });
+    ? [await oursRun(), await twinRun()]
+    : await Promise.all([oursRun(), twinRun()]);
+  results.push({ labels, ours: oursEpochs, twin: twinEpochs });
 }
 
 const cell = (e: Epoch | undefined, f: (e: Epoch) => string) => (e ? f(e) : '—');

@@ -3,7 +3,7 @@
 // K): milliseconds per run of the texture kernel (A and B packed into textures per run: three
 // dispatches per chunk) beside the register-blocked kernels (one dispatch), timed by the runtime's
 // own selector (wall clock, one warm-up, median of 5). Where llvmpipe's shipped default for TN
-// switches from the register-blocked kernels to the texture one comes from this (TN_TEX_MIN_FLOPS
+// switches from the register-blocked kernels to the texture one comes from this (TEX_MIN_FLOPS
 // in src/kernels/matmul-defaults.ts).
 //   npx tsx bench/matmul-dw.ts [--adapter llvmpipe]
 // Prints one line per shape class: class, the fastest variant, and every variant's ms.

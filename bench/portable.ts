@@ -54,3 +54,26 @@ export const CONV_VQ: VaeConfig = {
   },
   likelihood: { kind: 'bernoulli' },
 };
+
+/** The activation a model description names for its layers. */
+type LayerActivation = NonNullable<VaeConfig['encoder']['activation']>;
+
+/**
+ * Semi-supervised M2 at the paper's sizes (Kingma et al. 2014): q(z|x,y), p(x|z,y) and q(y|x)
+ * each one hidden layer of `hidden` softplus units, latent 50, ten classes, α the library's
+ * default (bench/m2.ts's model; bench/step-kernels.ts --model m2).
+ */
+export function paperM2(
+  o: { hidden?: number; latent?: number; activation?: LayerActivation } = {},
+): VaeConfig {
+  const layer = { hidden: [o.hidden ?? 500], activation: o.activation ?? 'softplus' };
+  return {
+    version: 2,
+    inputSize: 784,
+    latentSize: o.latent ?? 50,
+    encoder: layer,
+    decoder: layer,
+    objective: { kind: 'm2', classifier: layer },
+    condition: { kind: 'label', classes: 10 },
+  };
+}

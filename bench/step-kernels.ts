@@ -18,7 +18,7 @@ import {
   experimentModel,
   type ExperimentPosterior,
 } from '../src/experiments/settings.js';
-import { MLP_VAE, option } from './portable.js';
+import { MLP_VAE, option, paperM2 } from './portable.js';
 import { VaeModel } from '../src/vae/model.js';
 import { Trainer } from '../src/vae/trainer.js';
 
@@ -39,17 +39,6 @@ const IWAE_VAE: VaeConfig = {
   likelihood: { kind: 'bernoulli' },
   objective: { kind: 'iwae', samples: Number(option('--k', '5')), reduction: 'sum' },
 };
-// Semi-supervised M2 at the paper's sizes (bench/m2.ts's default model): batch unlabeled rows
-// (each evaluated under every class) and batch labeled rows a step.
-const M2_VAE: VaeConfig = {
-  version: 2,
-  inputSize: 784,
-  latentSize: 50,
-  encoder: { hidden: [500], activation: 'softplus' },
-  decoder: { hidden: [500], activation: 'softplus' },
-  objective: { kind: 'm2', classifier: { hidden: [500], activation: 'softplus' } },
-  condition: { kind: 'label', classes: 10 },
-};
 // The notes' 2-D model with one of the experiments' posteriors (--posterior diagonal|full|planar|iaf).
 const posteriorName = option('--posterior', 'diagonal');
 const synthetic = (): VaeConfig => {
@@ -65,7 +54,7 @@ const config =
       : modelKind === 'synthetic'
         ? synthetic()
         : modelKind === 'm2'
-          ? M2_VAE
+          ? paperM2()
           : MLP_VAE;
 const model = VaeModel.create(rt, config, { seed: 1 });
 const trainer = await Trainer.create(model, { batchSize: batch, lr: 1e-3, seed: 1 });

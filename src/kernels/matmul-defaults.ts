@@ -34,7 +34,7 @@ export interface DefaultRule {
  * Smallest 2·M·N·K for which llvmpipe's dW (TN), and a forward (NT) the vec4 kernels cannot take,
  * go through textures.
  */
-export const TN_TEX_MIN_FLOPS = 8e6;
+export const TEX_MIN_FLOPS = 8e6;
 
 // One variant per layout where it can (each is one pipeline to compile at start-up, the larger
 // cost on CPU adapters); every list ends with variants eligible for every shape. The CPU
@@ -56,13 +56,13 @@ export const DEFAULT_MATMUL_RULES: Readonly<Record<AdapterClass, readonly Defaul
     // and below (the 2-D experiments' 128×128×32, the MNIST VAE's 400×20×128) one register-blocked
     // dispatch was ahead in 10 of 12 runs; from 30 MFLOP up the textures were (bench/RESULTS.md,
     // "Weight gradients on llvmpipe").
-    { variant: 'tex', layout: 'TN', minFlops: TN_TEX_MIN_FLOPS },
+    { variant: 'tex', layout: 'TN', minFlops: TEX_MIN_FLOPS },
     { variant: 'rb4x16' },
     // A forward whose K is not a multiple of 4 (a label-conditioned first layer reads [x, one-hot
     // y], K = 794) cannot take the vec4 kernels; B in a texture beats the scalar register-blocked
     // one there: 6.2 vs 3.1 GFLOP/s at 128×400×794, 13.4 vs 4.8 at M2's 1100×500×794
     // (bench/RESULTS.md, "Matmul kernels"). Small ones stay off textures, as for dW.
-    { variant: 'tex', layout: 'NT', minFlops: TN_TEX_MIN_FLOPS },
+    { variant: 'tex', layout: 'NT', minFlops: TEX_MIN_FLOPS },
     { variant: 'rb' },
   ],
   'cpu-other': [{ variant: 'rb4x16' }, { variant: 'rb' }],
