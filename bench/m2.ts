@@ -5,7 +5,8 @@
 // epoch and each side's seconds per epoch, beside the paper's M2 (11.97 % with 100 labels, 3.60 %
 // with 1000).
 //   npx tsx bench/m2.ts [--labels 100,1000] [--epochs 10] [--batch 100] [--hidden 500]
-//                       [--latent 50] [--activation softplus] [--lr 1e-3] [--adapter auto]
+//                       [--latent 50] [--activation softplus] [--lr 1e-3]
+//                       [--schedule constant|cosine|step:EPOCHS:GAMMA] [--adapter auto]
 //                       [--serial] [--no-twin] [--no-ours] [--data DIR] [--out DIR]
 //                       [--openblas DIR] [--seed 1]
 // The default model is the paper's M2: q(z|x,y), p(x|z,y) and q(y|x) each one hidden layer of 500
@@ -17,10 +18,14 @@
 // metrics.jsonl). --no-ours / --no-twin train nothing on that side; the epochs it has in --out
 // still show (so both flags print the table of what is there). Writes the table to <out>/m2.md
 // and the rows with the settings to <out>/m2-<date>.json. --openblas as in bench/iwae.ts.
+// --schedule: the learning rate's over the whole run on both sides (step:40:0.1 keeps --lr for 40
+// epochs, then a tenth of it); a run resumed in the same --out keeps the same --schedule and
+// --epochs (the cosine's period is the run).
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation-codes.js';
+import { checkSchedule, type LrSchedule } from '../src/optim/schedule.js';
 import { jsonLines, num, ours, twin, type Json } from './commands.js';
 import { paperM2 } from './portable.js';
 import { positiveInt, trainingOptions } from './quality-args.js';
@@ -37,6 +42,7 @@ const { values } = parseArgs({
     latent: { type: 'string', default: '50' },
     activation: { type: 'string', default: 'softplus' },
     lr: { type: 'string', default: '1e-3' },
+    schedule: { type: 'string', default: 'constant' },
     adapter: { type: 'string', default: 'auto' },
     serial: { type: 'boolean', default: false },
     'no-twin': { type: 'boolean', default: false },
@@ -53,12 +59,42 @@ const hidden = positiveInt('hidden', values.hidden);
 const latent = positiveInt('latent', values.latent);
 const lr = Number(values.lr);
 if (!(lr > 0)) throw new Error(`--lr must be a number > 0, got '${values.lr}'`);
+const schedule = parseSchedule(values.schedule);
 const activation = values.activation as Activation;
 if (!(activation in ACTIVATIONS)) {
   throw new Error(
     `--activation: unknown '${values.activation}' (known: ${Object.keys(ACTIVATIONS).join(', ')})`,
   );
 }
+
+/** --schedule's text as the schedule both trainers take (the twin's own text form). */
+function parseSchedule(text: string): LrSchedule {
+  const [kind, ...rest] = text.split(':');
+  const numbers = rest.map(Number);
+  if (kind === 'constant' && rest.length === 0) return { kind };
+  if (kind === 'cosine' && rest.length === 0) return { kind };
+  if (kind === 'step' && rest.length === 2) {
+    const [stepSize = NaN, gamma = NaN] = numbers;
+    return checkSchedule({ kind, stepSize, gamma });
+  }
+  throw new Error(`--schedule: use constant, cosine or step:EPOCHS:GAMMA, got '${text}'`);
+}
+
+/** The schedule as ours' CLI flags and as the twin's --schedule. */
+const scheduleArgs = {
+  ours:
+    schedule.kind === 'step'
+      ? [
+          '--schedule',
+          'step',
+          '--step-size',
+          `${schedule.stepSize}`,
+          '--gamma',
+          `${schedule.gamma}`,
+        ]
+      : ['--schedule', schedule.kind],
+  twin: ['--schedule', values.schedule],
+};
 
 const config = paperM2({ hidden, latent, activation });
 const configPath = join(o.out, 'model.json');
@@ -120,6 +156,7 @@ async function runOurs(labels: number, train: boolean): Promise<Epoch[]> {
         ...['train', '--quiet', ...model, '--dataset', 'mnist', '--data', o.data],
         ...['--labels', `${labels}`, '--epochs', `${o.epochs}`, '--batch', `${o.batch}`],
         ...['--lr', `${lr}`, '--seed', `${o.seed}`, '--out', dir, '--adapter', o.adapter],
+        ...scheduleArgs.ours,
       ],
       (line) => appendFileSync(log, `${JSON.stringify(line)}\n`),
     );
@@ -140,7 +177,7 @@ async function runTwin(labels: number, train: boolean): Promise<Epoch[]> {
         ...['--config', configPath, '--data', mnist, '--out', dir, '--labels', `${labels}`],
         // The twin's --epochs counts the epochs to train now.
         ...['--epochs', `${o.epochs - done.length}`, '--batch-size', `${o.batch}`],
-        ...['--lr', `${lr}`, '--seed', `${o.seed}`, ...resume],
+        ...['--lr', `${lr}`, '--seed', `${o.seed}`, ...resume, ...scheduleArgs.twin],
       ],
       o.openblas,
       `twin ${labels}: `,

@@ -465,7 +465,8 @@ describe('parseCliArgs', () => {
     expect(train()).toEqual({
       epochs: 10,
       batch: 128,
-      lr: 1e-3,
+      // Unset: the resumed checkpoint's, else 1e-3 and constant (commands.ts).
+      lr: undefined,
       preset: 'mlp',
       config: undefined,
       latent: 20,
@@ -479,7 +480,7 @@ describe('parseCliArgs', () => {
       masking: { kind: 'none' },
       beta: 1,
       capacity: undefined,
-      schedule: { kind: 'constant' },
+      schedule: undefined,
       dataset: undefined,
       data: undefined,
       binarize: 'none',
@@ -585,6 +586,7 @@ describe('parseCliArgs', () => {
       kind: 'gaussian-learned',
     });
     expect(train('--schedule', 'cosine').schedule).toEqual({ kind: 'cosine' });
+    expect(train('--schedule', 'constant').schedule).toEqual({ kind: 'constant' });
     expect(train('--schedule', 'step', '--step-size', '2').schedule).toEqual({
       kind: 'step',
       stepSize: 2,

@@ -15,6 +15,7 @@ import {
   resumeCommandLine,
   resumeStart,
   runMetadata,
+  savedOptimizerSettings,
   shellWord,
   type RunShape,
 } from '../src/cli/resume.js';
@@ -70,6 +71,27 @@ describe('the run record of a checkpoint', () => {
     const fresh = resumeStart(undefined, undefined, shape, 'w');
     expect(fresh.startStep).toBe(0);
     expect(fresh.note).toMatch(/w has no optimizer state: training starts at step 0/);
+  });
+
+  it("reads the checkpoint's learning rate and schedule, and names a damaged one", () => {
+    const schedule = { kind: 'step', stepSize: 3, gamma: 0.5 };
+    expect(savedOptimizerSettings({ lr: 0.02, beta1: 0.9, schedule }, 'ck')).toEqual({
+      lr: 0.02,
+      schedule,
+    });
+    // Older checkpoints (no schedule), the twin's without one, none at all: the defaults.
+    expect(savedOptimizerSettings({ lr: 0.02 }, 'ck')).toEqual({ lr: 0.02 });
+    expect(savedOptimizerSettings(null, 'ck')).toEqual({});
+    expect(savedOptimizerSettings(undefined, 'ck')).toEqual({});
+    expect(() => savedOptimizerSettings({ lr: -1 }, 'a.safetensors')).toThrow(
+      /a\.safetensors: optimizer 'hyper\.lr' must be a number > 0, got -1/,
+    );
+    expect(() => savedOptimizerSettings({ lr: 1, schedule: 'cosine' }, 'ck')).toThrow(
+      /ck: optimizer 'hyper\.schedule' is not an object/,
+    );
+    expect(() => savedOptimizerSettings({ schedule: { kind: 'linear' } }, 'ck')).toThrow(
+      /ck: optimizer 'hyper\.schedule': lr schedule: unknown kind "linear"/,
+    );
   });
 
   it('names epochs and batches of steps', () => {

@@ -56,6 +56,13 @@ describe('webgpu-vae CLI', () => {
       '200',
       '--lr',
       '3e-3',
+      // Kept by the resumed run below, which names neither.
+      '--schedule',
+      'step',
+      '--step-size',
+      '1',
+      '--gamma',
+      '0.5',
       '--adapter',
       adapter,
       '--out',
@@ -166,9 +173,14 @@ describe('webgpu-vae CLI', () => {
     );
     expect(resumed.stderr).toMatch(/after every epoch and every 7 steps/);
     expect(resumed.stderr).not.toMatch(NATIVE_NOISE);
-    expect((await readCheckpointFile(join(resumedDir, 'model.safetensors'))).optimizer!.step).toBe(
-      120,
-    );
+    // The checkpoint's learning rate and schedule, though this command line names neither.
+    expect(resumed.stderr).toMatch(/Adam lr 0\.003, step ×0\.5 every 1 epochs schedule/);
+    const optimizer = (await readCheckpointFile(join(resumedDir, 'model.safetensors'))).optimizer!;
+    expect(optimizer.step).toBe(120);
+    expect(optimizer.hyper).toMatchObject({
+      lr: 3e-3,
+      schedule: { kind: 'step', stepSize: 1, gamma: 0.5 },
+    });
   });
 
   it('shows the native driver messages with --verbose only', async () => {

@@ -879,6 +879,31 @@ class TrainTest(unittest.TestCase):
         self.assertEqual(resumed.optimizer['hyper']['lr'], 0.002)
         self.assertEqual(resumed.config, config)
 
+    def test_resumed_schedule_follows_the_uninterrupted_run(self):
+        # A 3-epoch cosine run, and the same run resumed from its epoch-1 checkpoint for the 2
+        # epochs left (--epochs counts the epochs to train now) without naming the schedule again:
+        # the cosine's period is the whole run's and the schedule comes from the checkpoint, so
+        # both end at the same weights (a period of the 2 epochs alone, or a constant lr, do not).
+        from webgpu_vae_torch.train import main
+        config = {'version': 2, 'inputSize': 784, 'latentSize': 2,
+                  'encoder': {'hidden': [5]}, 'decoder': {'hidden': [4]}}
+        with tempfile.TemporaryDirectory() as d:
+            write_idx(d, 20, 3)
+            whole, resumed = os.path.join(d, 'whole'), os.path.join(d, 'resumed')
+            common = ['--data', d, '--batch-size', '8', '--no-test', '--quiet', '--lr', '0.01']
+            main(['--config', json.dumps(config), '--out', whole, '--epochs', '3',
+                  '--schedule', 'cosine', '--keep-epochs', *common])
+            main(['--resume', os.path.join(whole, 'epoch-1.safetensors'), '--out', resumed,
+                  '--epochs', '2', *common])
+            a = load_checkpoint(os.path.join(whole, 'model.safetensors'))
+            b = load_checkpoint(os.path.join(resumed, 'model.safetensors'))
+            first = load_checkpoint(os.path.join(whole, 'epoch-1.safetensors'))
+        self.assertEqual(b.optimizer['hyper']['schedule'], {'kind': 'cosine'})
+        self.assertEqual(b.optimizer['step'], 9)
+        for name, value in a.params.items():
+            self.assertFalse(torch.equal(value, first.params[name]), name)
+            torch.testing.assert_close(b.params[name], value, rtol=0, atol=1e-6, msg=name)
+
 
 def read_jsonl(path):
     with open(path) as f:

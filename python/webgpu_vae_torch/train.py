@@ -543,7 +543,10 @@ def run(args, rank: int, world: int, device, log) -> None:
                       ('weight_decay', 'weightDecay'), ('decoupled', 'decoupled')):
         if getattr(args, flag) is not None:
             hyper[key] = getattr(args, flag)
-    schedule = parse_schedule(args.schedule)
+    # A resumed run keeps its schedule unless --schedule names another (as it keeps Adam's lr).
+    saved_schedule = ((opt_state or {}).get('hyper') or {}).get('schedule')
+    schedule = (parse_schedule(args.schedule) if args.schedule is not None or
+                not isinstance(saved_schedule, dict) else saved_schedule)
     hyper['schedule'] = schedule
     cfg = net.config
 
@@ -595,7 +598,9 @@ def run(args, rank: int, world: int, device, log) -> None:
                                  seed=args.seed, drop_last=False)
     local_batch = args.batch_size // world
     steps_per_epoch = math.ceil(sampler.num_samples / local_batch)
-    total_steps = steps_per_epoch * args.epochs
+    # The whole run's steps, those before a resume included (the cosine's period, as ours' fit()
+    # counts it): a resumed run follows the schedule the uninterrupted one would have.
+    total_steps = steps_per_epoch * (start_epoch + args.epochs)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, 'model.safetensors')
     step = start_step

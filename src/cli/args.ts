@@ -6,6 +6,7 @@ import type { Likelihood } from '../kernels/likelihood.js';
 import type { CapacityConfig } from '../vae/config.js';
 import { MAX_LATENT_SIZE } from '../vae/config.js';
 import { ADAPTER_CHOICES, MAX_CPU_THREADS, type AdapterChoice } from '../gpu/device.js';
+import { DEFAULT_LR } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { MAX_TRAINING_SAMPLES } from '../vae/objective/iwae.js';
 import { SYNTHETIC_NAMES, type SyntheticName } from '../data/synthetic.js';
@@ -194,7 +195,8 @@ export const DEFAULT_PRIOR_HIDDEN = [500, 500];
 export interface TrainOptions {
   epochs: number;
   batch: number;
-  lr: number;
+  /** Adam's learning rate; undefined: the resumed checkpoint's, else DEFAULT_LR. */
+  lr: number | undefined;
   /** The model when neither --config nor --resume gives it. */
   preset: Preset;
   /** A JSON model description (VaeConfig); overrides the preset and the model flags. */
@@ -212,7 +214,8 @@ export interface TrainOptions {
   condition: ConditionChoice;
   prior: PriorChoice;
   masking: MaskingChoice;
-  schedule: LrSchedule;
+  /** The learning-rate schedule; undefined: the resumed checkpoint's, else constant. */
+  schedule: LrSchedule | undefined;
   dataset: DatasetName | undefined;
   /** Folder with IDX files (or with dataset folders); undefined: see dataset. */
   data: string | undefined;
@@ -289,7 +292,13 @@ export const trainCommand = defineCommand({
       help: 'epochs of the run (with --resume: counting those done)',
     },
     batch: { kind: 'int', min: 1, max: MAX_BATCH, default: 128, help: 'batch size' },
-    lr: { kind: 'number', min: 0, minExclusive: true, default: 1e-3, help: 'Adam learning rate' },
+    lr: {
+      kind: 'number',
+      min: 0,
+      minExclusive: true,
+      help: 'Adam learning rate',
+      defaultText: `${DEFAULT_LR}; with --resume, the checkpoint's`,
+    },
     preset: {
       kind: 'choice',
       values: ['mlp', 'conv'],
@@ -472,8 +481,8 @@ export const trainCommand = defineCommand({
     schedule: {
       kind: 'choice',
       values: ['constant', 'step', 'cosine'],
-      default: 'constant',
       help: 'learning-rate schedule',
+      defaultText: "constant; with --resume, the checkpoint's",
     },
     'step-size': {
       kind: 'int',
@@ -714,7 +723,7 @@ export const trainCommand = defineCommand({
       };
     }
 
-    let schedule: LrSchedule;
+    let schedule: LrSchedule | undefined;
     if (v.schedule === 'step') {
       if (v['step-size'] === undefined) {
         throw error('--schedule step needs --step-size N (epochs between lr decays)');
@@ -723,10 +732,12 @@ export const trainCommand = defineCommand({
     } else {
       for (const flag of ['step-size', 'gamma']) {
         if (given.has(flag)) {
-          throw error(`--${flag} applies only to --schedule step (got --schedule ${v.schedule})`);
+          throw error(
+            `--${flag} applies only to --schedule step (got --schedule ${v.schedule ?? 'constant'})`,
+          );
         }
       }
-      schedule = { kind: v.schedule };
+      schedule = v.schedule === undefined ? undefined : { kind: v.schedule };
     }
 
     const modelFlags = MODEL_FLAGS.filter((f) => given.has(f));

@@ -25,6 +25,8 @@ import { inpaint } from './inpaint.js';
 import { trainPrior } from './train-prior.js';
 import { reconstructImages } from './reconstruct.js';
 import { evaluateVq } from './vq.js';
+import { DEFAULT_LR } from '../optim/optimizer.js';
+import { describeSchedule } from '../optim/schedule.js';
 import { ownStderr } from './native-stderr.js';
 import { metricsJson, Output, round, runtime } from './output.js';
 import { CliExit, signalStatus, watchInterrupts } from './interrupt.js';
@@ -35,6 +37,7 @@ import {
   resumeCommandLine,
   resumeStart,
   runMetadata,
+  savedOptimizerSettings,
   type RunShape,
 } from './resume.js';
 import { reconstruct } from './render.js';
@@ -258,12 +261,14 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
       `the model takes ${model.config.inputSize} values per example, the data has ${D}`,
     );
   }
-  const trainer = await Trainer.create(model, {
-    batchSize: o.batch,
-    lr: o.lr,
-    schedule: o.schedule,
-    seed,
-  });
+  // A resumed run keeps the checkpoint's learning rate and schedule unless the flags name others.
+  const saved =
+    o.resume !== undefined && resumed
+      ? savedOptimizerSettings(resumed.optimizer?.hyper, o.resume)
+      : {};
+  const lr = o.lr ?? saved.lr ?? DEFAULT_LR;
+  const schedule = o.schedule ?? saved.schedule ?? { kind: 'constant' };
+  const trainer = await Trainer.create(model, { batchSize: o.batch, lr, schedule, seed });
   if (resumed?.optimizer) trainer.loadOptimizerState(resumed.optimizer);
   await mkdir(o.out, { recursive: true });
   const checkpointPath = join(o.out, 'model.safetensors');
@@ -288,7 +293,10 @@ async function train(o: TrainOptions, context: CommandContext): Promise<void> {
   // Warnings and notices mid-epoch: on stderr, without garbling the progress line.
   const notice = (line: string) => (o.quiet ? ownStderr().write(`${line}\n`) : progress.log(line));
   let epochStart = performance.now();
-  out.log(`model: ${describeModel(model)}; batch ${o.batch}, Adam lr ${o.lr}`);
+  out.log(
+    `model: ${describeModel(model)}; batch ${o.batch}, Adam lr ${lr}` +
+      (schedule.kind === 'constant' ? '' : `, ${describeSchedule(schedule)} schedule`),
+  );
   out.log(
     `checkpoint: ${checkpointPath}, after every epoch` +
       (o.saveEvery ? ` and every ${o.saveEvery} steps` : ''),

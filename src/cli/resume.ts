@@ -4,6 +4,7 @@
 // data/batches.ts), and starts at the recorded step, so its loss curve is the uninterrupted one.
 // Also here: the command line that resumes a run, printed when training stops early.
 import { isAbsolute, relative } from 'node:path';
+import { checkSchedule, type LrSchedule } from '../optim/schedule.js';
 import { MODEL_FLAGS, PROGRAM, trainCommand, type Binarize } from './args.js';
 import { withoutFlags } from './flags.js';
 
@@ -127,6 +128,46 @@ export function resumeStart(
     );
   }
   return note === undefined ? { startStep: optimizerStep } : { startStep: optimizerStep, note };
+}
+
+/** The optimizer settings a resumed run keeps unless its command line names others. */
+export interface SavedOptimizerSettings {
+  lr?: number;
+  schedule?: LrSchedule;
+}
+
+/**
+ * Adam's learning rate and schedule from a checkpoint's optimizer state ('hyper', as
+ * Trainer.optimizerState and the twin write it); absent ones are left out, so a checkpoint without
+ * them resumes with the defaults. Errors name `source` and the field.
+ */
+export function savedOptimizerSettings(hyper: unknown, source: string): SavedOptimizerSettings {
+  if (typeof hyper !== 'object' || hyper === null) return {};
+  const { lr, schedule } = hyper as { lr?: unknown; schedule?: unknown };
+  const settings: SavedOptimizerSettings = {};
+  if (lr !== undefined && lr !== null) {
+    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) {
+      throw new Error(
+        `${source}: optimizer 'hyper.lr' must be a number > 0, got ${JSON.stringify(lr)}`,
+      );
+    }
+    settings.lr = lr;
+  }
+  if (schedule !== undefined && schedule !== null) {
+    if (typeof schedule !== 'object' || Array.isArray(schedule)) {
+      throw new Error(
+        `${source}: optimizer 'hyper.schedule' is not an object: ${JSON.stringify(schedule)}`,
+      );
+    }
+    try {
+      settings.schedule = checkSchedule(schedule as LrSchedule);
+    } catch (e) {
+      throw new Error(`${source}: optimizer 'hyper.schedule': ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  return settings;
 }
 
 /** Epoch (1-based) and batch within it (1-based) of step `step` (1-based). */

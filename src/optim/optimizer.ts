@@ -11,6 +11,9 @@ import type { GpuRuntime } from '../gpu/runtime.js';
 import { prepareAdam, type AdamHooks, type AdamHyper } from '../kernels/adam.js';
 import { prepareReduceTotal } from '../kernels/reduce.js';
 
+/** Adam's learning rate when none is given (torch.optim.Adam's default). */
+export const DEFAULT_LR = 1e-3;
+
 /** Which parameters a group holds: names, a pattern on names, or a predicate. */
 export type ParamSelector = readonly string[] | RegExp | ((name: string) => boolean);
 
@@ -156,7 +159,7 @@ export class Optimizer {
   ): Promise<Optimizer> {
     const label = options.label ?? 'optimizer';
     const groups = options.groups ?? [];
-    const baseLr = options.lr ?? 1e-3;
+    const baseLr = options.lr ?? DEFAULT_LR;
     const baseWd = options.weightDecay ?? 0;
     const groupHyper = [
       { lr: baseLr, weightDecay: baseWd },

@@ -63,3 +63,15 @@ export function learningRateAt(
     }
   }
 }
+
+/** A schedule in a few words, for logs: 'cosine to 0', 'step ×0.1 every 40 epochs'. */
+export function describeSchedule(schedule: LrSchedule): string {
+  switch (schedule.kind) {
+    case 'constant':
+      return 'constant';
+    case 'step':
+      return `step ×${schedule.gamma} every ${schedule.stepSize} epochs`;
+    case 'cosine':
+      return `cosine to ${schedule.minLr ?? 0}`;
+  }
+}

@@ -23,7 +23,7 @@ import { objective } from '../graph/ops/objective.js';
 import { softmaxCrossEntropy } from '../graph/ops/softmax.js';
 import { addIntoOp, total, view } from '../graph/ops/util.js';
 import { Batcher } from '../data/batches.js';
-import { Optimizer } from '../optim/optimizer.js';
+import { DEFAULT_LR, Optimizer } from '../optim/optimizer.js';
 import { parameterSpecs, type ResolvedVaeConfig } from './config.js';
 import type { VaeModel } from './model.js';
 import { codeShape, madeLogits, type CodeShape, type MadePriorConfig } from './prior/made.js';
@@ -197,7 +197,7 @@ export class PriorTrainer {
         throw new Error(`prior trainer: ${name} must be an integer >= 1, got ${value}`);
       }
     }
-    const lr = options.lr ?? 1e-3;
+    const lr = options.lr ?? DEFAULT_LR;
     if (!(Number.isFinite(lr) && lr > 0)) {
       throw new Error(`prior trainer: lr must be a finite number > 0, got ${lr}`);
     }
@@ -259,7 +259,7 @@ export class PriorTrainer {
     while (this.inFlight.length >= (this.options.maxInFlight ?? 2)) await this.inFlight.shift();
     const rt = this.model.rt;
     cg.write(pg.codes, codes.subarray(0, rows * P));
-    this.optimizer.setStep(this.options.lr ?? 1e-3);
+    this.optimizer.setStep(this.options.lr ?? DEFAULT_LR);
     const encoder = rt.device.createCommandEncoder({ label: `${this.model.label}.prior.step` });
     const pass = encoder.beginComputePass({ label: `${this.model.label}.prior.step` });
     cg.encode(pass);

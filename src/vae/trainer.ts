@@ -21,7 +21,7 @@ import { Batcher, CyclicBatcher } from '../data/batches.js';
 import { binarizeInto } from '../data/idx.js';
 import { createRng, deriveSeed } from '../data/rng.js';
 import type { OptimizerStateInput, OptimizerState } from '../checkpoint/checkpoint.js';
-import { Optimizer, type ParamGroup } from '../optim/optimizer.js';
+import { DEFAULT_LR, Optimizer, type ParamGroup } from '../optim/optimizer.js';
 import { checkSchedule, learningRateAt, type LrSchedule } from '../optim/schedule.js';
 import { buildModelGraph, METRICS_STATE, type ModelGraph } from './build.js';
 import { Evaluator, hyperAt, type LogLikelihoodOptions } from './evaluator.js';
@@ -204,7 +204,7 @@ export class Trainer {
         `trainer: labeledBatchSize must be an integer >= 1, got ${this.labeledBatchSize}`,
       );
     }
-    this.baseLr = options.lr ?? 1e-3;
+    this.baseLr = options.lr ?? DEFAULT_LR;
     this.lr = this.baseLr;
     this.schedule = checkSchedule(options.schedule ?? { kind: 'constant' });
     this.maxInFlight = options.maxInFlight ?? 2;
