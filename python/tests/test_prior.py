@@ -8,12 +8,12 @@ import json
 import math
 import os
 import re
-import struct
 import tempfile
 import unittest
 
 import torch
 
+from idx_files import read_jsonl, write_idx
 from webgpu_vae_torch.checkpoint import load_checkpoint, net_from_checkpoint, save_checkpoint
 from webgpu_vae_torch.config import ConfigError, resolve_config
 from webgpu_vae_torch.data import Split
@@ -169,19 +169,6 @@ class MadeTest(unittest.TestCase):
         self.assertEqual(made.sample(10, 0.0).tolist(), [[0, 0, 0]] * 10)
 
 
-def write_idx(folder, count, seed):
-    g = torch.Generator().manual_seed(seed)
-    pixels = torch.randint(0, 256, (count, 16), generator=g, dtype=torch.uint8)
-    for split in ('train', 't10k'):
-        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
-            f.write(struct.pack('>IIII', 2051, count, 4, 4) + pixels.numpy().tobytes())
-
-
-def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f]
-
-
 class TrainPriorTest(unittest.TestCase):
     CONFIG = {'version': 2, 'inputSize': 16, 'latentSize': 6,
               'encoder': {'hidden': [8], 'activation': 'tanh'},
@@ -192,7 +179,7 @@ class TrainPriorTest(unittest.TestCase):
         from webgpu_vae_torch.train import main as train
         from webgpu_vae_torch.train_prior import main
         with tempfile.TemporaryDirectory() as d:
-            write_idx(d, 40, 0)
+            write_idx(d, 40, 0, shape=(4, 4), labels=False)
             vq, run1, run2 = (os.path.join(d, n) for n in ('vq', 'prior1', 'prior2'))
             train(['--config', json.dumps(self.CONFIG), '--data', d, '--out', vq, '--epochs',
                    '1', '--batch-size', '8', '--quiet'])

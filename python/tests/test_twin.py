@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from idx_files import read_jsonl, write_idx, write_idx_files
 from webgpu_vae_torch import golden
 from webgpu_vae_torch.checkpoint import (adam_state, decode_checkpoint, encode_checkpoint,
                                          load_adam_state, load_checkpoint, save_checkpoint)
@@ -827,26 +828,6 @@ class DataTest(unittest.TestCase):
             self.assertEqual([round(v * 255) for v in x[:, 0, 0].tolist()], [10, 101, 3])
 
 
-def write_idx_files(folder, pixels, labels):
-    """pixels (count, 784) or (count, 28, 28) uint8 and labels (count) as the IDX files of both
-    splits (the same examples in train and t10k)."""
-    count = pixels.shape[0]
-    for split in ('train', 't10k'):
-        with open(os.path.join(folder, f'{split}-images-idx3-ubyte'), 'wb') as f:
-            f.write(struct.pack('>IIII', 2051, count, 28, 28) + pixels.numpy().tobytes())
-        with open(os.path.join(folder, f'{split}-labels-idx1-ubyte'), 'wb') as f:
-            f.write(struct.pack('>II', 2049, count) + labels.numpy().tobytes())
-
-
-def write_idx(folder, count, seed):
-    """A tiny MNIST-style IDX folder (random 28×28 pixels, labels 0..9)."""
-    g = torch.Generator()
-    g.manual_seed(seed)
-    pixels = torch.randint(0, 256, (count, 784), generator=g, dtype=torch.uint8)
-    labels = torch.arange(count, dtype=torch.uint8) % 10
-    write_idx_files(folder, pixels, labels)
-
-
 class TrainTest(unittest.TestCase):
     def test_conditioned_iwae_conv_model_trains_checkpoints_and_resumes(self):
         from webgpu_vae_torch.train import main
@@ -903,11 +884,6 @@ class TrainTest(unittest.TestCase):
         for name, value in a.params.items():
             self.assertFalse(torch.equal(value, first.params[name]), name)
             torch.testing.assert_close(b.params[name], value, rtol=0, atol=1e-6, msg=name)
-
-
-def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f]
 
 
 class CompletionTest(unittest.TestCase):
