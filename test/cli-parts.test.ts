@@ -835,7 +835,7 @@ describe('parseCliArgs', () => {
       'train: --schedule step needs --step-size N (epochs between lr decays)',
     );
     expect(parseError(['train', '--gamma', '0.5'])).toBe(
-      'train: --gamma applies only to --schedule step (got --schedule constant)',
+      'train: --gamma applies only to --schedule step (give --schedule step with it, also with --resume)',
     );
     expect(parseError(['train', '--schedule', 'cosine', '--step-size', '3'])).toBe(
       'train: --step-size applies only to --schedule step (got --schedule cosine)',

@@ -733,7 +733,10 @@ export const trainCommand = defineCommand({
       for (const flag of ['step-size', 'gamma']) {
         if (given.has(flag)) {
           throw error(
-            `--${flag} applies only to --schedule step (got --schedule ${v.schedule ?? 'constant'})`,
+            `--${flag} applies only to --schedule step ` +
+              (v.schedule === undefined
+                ? '(give --schedule step with it, also with --resume)'
+                : `(got --schedule ${v.schedule})`),
           );
         }
       }
