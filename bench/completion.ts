@@ -10,8 +10,9 @@
 //                               [--eval-count 10000] [--train-count N] [--adapter auto]
 //                               [--no-twin] [--no-ours] [--no-baseline] [--out DIR]
 //                               [--openblas DIR] [--seed 1]
-// A smoke run: --epochs 1 --train-count 500 --eval-count 100. Ours is resumable per epoch (see
-// mnist-nll.ts); --openblas as in bench/iwae.ts. Writes the table to <out>/completion.md and the
+// A smoke run: --epochs 1 --train-count 500 --eval-count 100. Ours is resumable per epoch, and a
+// run scored under the same settings is kept, not run again (see mnist-nll.ts); --openblas as in
+// bench/iwae.ts. Writes the table to <out>/completion.md and the
 // rows with the settings to <out>/completion-<date>.json.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -236,19 +236,76 @@ export interface ComparisonOptions {
   twinExtras?: (env: NodeJS.ProcessEnv) => QualityRow[];
 }
 
+/** What a scored run's row depends on: a row scored under other settings is not reused. */
+interface ScoreKey {
+  /** The model description, as JSON. */
+  config: string;
+  trainExamples: number;
+  epochs: number;
+  batch: number;
+  seed: number;
+  evalK: number;
+  evalCount: number;
+  noiseSeed: number;
+}
+
+/**
+ * A run's row kept beside its checkpoint (<out>/<who>-<name>.score.json), so that a comparison
+ * interrupted after some runs skips those when it is run again: training resumes per epoch, but
+ * scoring (k up to 5000 on 1000s of images) would otherwise be repeated.
+ */
+const scoreFile = (run: RunOptions, who: QualityRow['who']) =>
+  join(run.out, `${who}-${run.name}.score.json`);
+
+function keptRow(run: RunOptions, who: QualityRow['who'], key: ScoreKey): QualityRow | undefined {
+  const file = scoreFile(run, who);
+  if (!existsSync(file)) return undefined;
+  const kept = JSON.parse(readFileSync(file, 'utf8')) as { key?: ScoreKey; row?: QualityRow };
+  const same =
+    kept.key && (Object.keys(key) as (keyof ScoreKey)[]).every((k) => kept.key?.[k] === key[k]);
+  if (!same || !kept.row) {
+    console.log(`${who} ${run.name}: ${file} was scored under other settings; running again`);
+    return undefined;
+  }
+  console.log(`${who} ${run.name}: test NLL ${kept.row.nll.toFixed(3)}, kept in ${file}`);
+  return kept.row;
+}
+
+function keepRow(run: RunOptions, key: ScoreKey, row: QualityRow): void {
+  const file = scoreFile(run, row.who);
+  writeFileSync(`${file}.tmp`, JSON.stringify({ key, row }, null, 2));
+  renameSync(`${file}.tmp`, file);
+}
+
 /**
  * Every run by us (resumable; checkpoint ours-<name>.safetensors) and by the twin, each scored by
- * its test NLL; prints the table and writes the rows with the settings as JSON.
+ * its test NLL; prints the table and writes the rows with the settings as JSON. A run already
+ * scored under the same settings (its .score.json) is not run again.
  */
 export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[]> {
   const rows: QualityRow[] = [];
   const started = new Date().toISOString();
   const count = o.test.count;
   const perSecond = (run: RunOptions, seconds: number) => (run.epochs * o.train.count) / seconds;
+  const keyOf = (run: RunOptions): ScoreKey => ({
+    config: JSON.stringify(run.config),
+    trainExamples: o.train.count,
+    epochs: run.epochs,
+    batch: run.batch,
+    seed: run.seed,
+    evalK: o.evalK,
+    evalCount: count,
+    noiseSeed: o.seed,
+  });
   if (o.ours) {
     const rt = await createRuntime({ adapter: o.adapter });
     console.log(`ours: adapter ${rt.info.name} (${rt.info.kind})`);
     for (const run of o.runs) {
+      const kept = keptRow(run, 'ours', keyOf(run));
+      if (kept) {
+        rows.push(kept);
+        continue;
+      }
       const { model, trainer, seconds } = await trainOurs(rt, o.train, run);
       const nll = await oursNll(model, o.test, o.evalK, o.seed);
       console.log(`ours ${run.name}: test NLL ${nll.toFixed(3)} (k=${o.evalK}, ${count} images)`);
@@ -257,7 +314,9 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
         await model.toCheckpoint(await trainer.optimizerState()),
       );
       const samplesPerSecond = perSecond(run, seconds);
-      rows.push({ name: run.name, who: 'ours', nll, seconds, samplesPerSecond });
+      const row: QualityRow = { name: run.name, who: 'ours', nll, seconds, samplesPerSecond };
+      keepRow(run, keyOf(run), row);
+      rows.push(row);
       trainer.destroy();
       model.destroy();
     }
@@ -266,6 +325,11 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
   if (o.twin) {
     const env = twinEnv(o.openblas);
     for (const run of o.runs) {
+      const kept = keptRow(run, 'twin', keyOf(run));
+      if (kept) {
+        rows.push(kept);
+        continue;
+      }
       const { checkpoint, seconds } = trainTwin({ ...run, data: o.dataDir, env });
       const nll = twinNll({
         checkpoint,
@@ -277,7 +341,9 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
       });
       console.log(`twin ${run.name}: test NLL ${nll.toFixed(3)}`);
       const samplesPerSecond = perSecond(run, seconds);
-      rows.push({ name: run.name, who: 'twin', nll, seconds, samplesPerSecond });
+      const row: QualityRow = { name: run.name, who: 'twin', nll, seconds, samplesPerSecond };
+      keepRow(run, keyOf(run), row);
+      rows.push(row);
     }
     rows.push(...(o.twinExtras?.(env) ?? []));
   }

@@ -8,7 +8,8 @@
 //                               [--train-count N] [--no-twin] [--no-ours] [--out DIR]
 //                               [--openblas DIR] [--seed 1] [--iaf-hidden 320]
 //                               [--iaf-steps 2] (the IAF's MADE widths, comma-separated, and K)
-// Ours is resumable per epoch (see mnist-nll.ts); --openblas as in bench/iwae.ts.
+// Ours is resumable per epoch, a scored run is kept (see mnist-nll.ts); --openblas as in
+// bench/iwae.ts.
 import { parseArgs } from 'node:util';
 import { loadIdxDataset } from '../src/data/idx-node.js';
 import type { VaeConfig } from '../src/vae/config.js';
