@@ -260,7 +260,14 @@ const scoreFile = (run: RunOptions, who: QualityRow['who']) =>
 function keptRow(run: RunOptions, who: QualityRow['who'], key: ScoreKey): QualityRow | undefined {
   const file = scoreFile(run, who);
   if (!existsSync(file)) return undefined;
-  const kept = JSON.parse(readFileSync(file, 'utf8')) as { key?: ScoreKey; row?: QualityRow };
+  let kept: { key?: ScoreKey; row?: QualityRow };
+  try {
+    kept = JSON.parse(readFileSync(file, 'utf8')) as typeof kept;
+  } catch (e) {
+    // A damaged file (a run killed while writing it would leave none: it is renamed into place).
+    console.log(`${who} ${run.name}: ${file} is not JSON (${(e as Error).message}); running again`);
+    return undefined;
+  }
   const same =
     kept.key && (Object.keys(key) as (keyof ScoreKey)[]).every((k) => kept.key?.[k] === key[k]);
   if (!same || !kept.row) {
