@@ -70,11 +70,9 @@ if (!(activation in ACTIVATIONS)) {
 /** --schedule's text as the schedule both trainers take (the twin's own text form). */
 function parseSchedule(text: string): LrSchedule {
   const [kind, ...rest] = text.split(':');
-  const numbers = rest.map(Number);
-  if (kind === 'constant' && rest.length === 0) return { kind };
-  if (kind === 'cosine' && rest.length === 0) return { kind };
+  if ((kind === 'constant' || kind === 'cosine') && rest.length === 0) return { kind };
   if (kind === 'step' && rest.length === 2) {
-    const [stepSize = NaN, gamma = NaN] = numbers;
+    const [stepSize = NaN, gamma = NaN] = rest.map(Number);
     return checkSchedule({ kind, stepSize, gamma });
   }
   throw new Error(`--schedule: use constant, cosine or step:EPOCHS:GAMMA, got '${text}'`);

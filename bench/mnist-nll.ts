@@ -308,7 +308,8 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
     const rt = await createRuntime({ adapter: o.adapter });
     console.log(`ours: adapter ${rt.info.name} (${rt.info.kind})`);
     for (const run of o.runs) {
-      const kept = keptRow(run, 'ours', keyOf(run));
+      const key = keyOf(run);
+      const kept = keptRow(run, 'ours', key);
       if (kept) {
         rows.push(kept);
         continue;
@@ -322,7 +323,7 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
       );
       const samplesPerSecond = perSecond(run, seconds);
       const row: QualityRow = { name: run.name, who: 'ours', nll, seconds, samplesPerSecond };
-      keepRow(run, keyOf(run), row);
+      keepRow(run, key, row);
       rows.push(row);
       trainer.destroy();
       model.destroy();
@@ -332,7 +333,8 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
   if (o.twin) {
     const env = twinEnv(o.openblas);
     for (const run of o.runs) {
-      const kept = keptRow(run, 'twin', keyOf(run));
+      const key = keyOf(run);
+      const kept = keptRow(run, 'twin', key);
       if (kept) {
         rows.push(kept);
         continue;
@@ -349,7 +351,7 @@ export async function compareWithTwin(o: ComparisonOptions): Promise<QualityRow[
       console.log(`twin ${run.name}: test NLL ${nll.toFixed(3)}`);
       const samplesPerSecond = perSecond(run, seconds);
       const row: QualityRow = { name: run.name, who: 'twin', nll, seconds, samplesPerSecond };
-      keepRow(run, keyOf(run), row);
+      keepRow(run, key, row);
       rows.push(row);
     }
     rows.push(...(o.twinExtras?.(env) ?? []));
