@@ -5,12 +5,13 @@
 // epoch and each side's seconds per epoch, beside the paper's M2 (11.97 % with 100 labels, 3.60 %
 // with 1000).
 //   npx tsx bench/m2.ts [--labels 100,1000] [--epochs 10] [--batch 100] [--hidden 500]
-//                       [--latent 50] [--activation softplus] [--lr 1e-3]
+//                       [--latent 50] [--activation softplus] [--alpha A] [--lr 1e-3]
 //                       [--schedule constant|cosine|step:EPOCHS:GAMMA] [--adapter auto]
 //                       [--serial] [--no-twin] [--no-ours] [--data DIR] [--out DIR]
 //                       [--openblas DIR] [--seed 1]
 // The default model is the paper's M2: q(z|x,y), p(x|z,y) and q(y|x) each one hidden layer of 500
-// softplus units, latent 50, α = 0.1·N (the library's default), Bernoulli on the grayscale pixels;
+// softplus units, latent 50, α = 0.1·N (the library's default; --alpha A writes objective.alpha, the
+// weight per labeled row), Bernoulli on the grayscale pixels;
 // each step takes --batch unlabeled and --batch labeled rows (both trainers). Every run is the
 // user-facing command (ours: src/cli.ts train --labels; the twin: webgpu_vae_torch.train --labels),
 // and resumable: run the same command again after an interruption and each side continues from
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     hidden: { type: 'string', default: '500' },
     latent: { type: 'string', default: '50' },
     activation: { type: 'string', default: 'softplus' },
+    alpha: { type: 'string', default: '' },
     lr: { type: 'string', default: '1e-3' },
     schedule: { type: 'string', default: 'constant' },
     adapter: { type: 'string', default: 'auto' },
@@ -60,6 +62,10 @@ const latent = positiveInt('latent', values.latent);
 const lr = Number(values.lr);
 if (!(lr > 0)) throw new Error(`--lr must be a number > 0, got '${values.lr}'`);
 const schedule = parseSchedule(values.schedule);
+const alpha = values.alpha === '' ? undefined : Number(values.alpha);
+if (alpha !== undefined && !(alpha >= 0)) {
+  throw new Error(`--alpha must be a number >= 0, got '${values.alpha}'`);
+}
 const activation = values.activation as Activation;
 if (!(activation in ACTIVATIONS)) {
   throw new Error(
@@ -94,7 +100,7 @@ const scheduleArgs = {
   twin: ['--schedule', values.schedule],
 };
 
-const config = paperM2({ hidden, latent, activation });
+const config = paperM2({ hidden, latent, activation, alpha });
 const configPath = join(o.out, 'model.json');
 writeFileSync(configPath, JSON.stringify(config, null, 2));
 

@@ -61,10 +61,10 @@ type LayerActivation = NonNullable<VaeConfig['encoder']['activation']>;
 /**
  * Semi-supervised M2 at the paper's sizes (Kingma et al. 2014): q(z|x,y), p(x|z,y) and q(y|x)
  * each one hidden layer of `hidden` softplus units, latent 50, ten classes, α the library's
- * default (bench/m2.ts's model; bench/step-kernels.ts --model m2).
+ * default unless `alpha` is given (bench/m2.ts's model; bench/step-kernels.ts --model m2).
  */
 export function paperM2(
-  o: { hidden?: number; latent?: number; activation?: LayerActivation } = {},
+  o: { hidden?: number; latent?: number; activation?: LayerActivation; alpha?: number } = {},
 ): VaeConfig {
   const layer = { hidden: [o.hidden ?? 500], activation: o.activation ?? 'softplus' };
   return {
@@ -73,7 +73,11 @@ export function paperM2(
     latentSize: o.latent ?? 50,
     encoder: layer,
     decoder: layer,
-    objective: { kind: 'm2', classifier: layer },
+    objective: {
+      kind: 'm2',
+      classifier: layer,
+      ...(o.alpha === undefined ? {} : { alpha: o.alpha }),
+    },
     condition: { kind: 'label', classes: 10 },
   };
 }
