@@ -199,6 +199,24 @@ describe('M2 in float64', () => {
     expect(problems, `seed ${seed}\n${problems.join('\n')}`).toEqual([]);
   });
 
+  it.each([
+    ['mlp', M2],
+    ['conv', M2_CONV],
+  ] as const)(
+    "the encoder's layers before the label columns run once per image, not per label (%s)",
+    (_name, raw) => {
+      const c = randomCase(freshSeed(), raw);
+      const ops = graphOf(c).graph.ops;
+      const linear = ops.filter((op) => op.type === 'linear' && op.name.startsWith('encoder.0'));
+      // [xl ; xu] once: L + U rows for the image part; L + U·C rows for the label part.
+      const rows = (name: string) => linear.find((op) => op.name === name)?.in.x?.rows;
+      expect(rows('encoder.0.distinct')).toBe(L + U);
+      expect(rows('encoder.0.appended')).toBe(L + U * C);
+      const convs = ops.filter((o) => o.type === 'conv2d' && o.name.startsWith('encoder.'));
+      expect(convs.map((op) => op.in.x?.rows)).toEqual(raw.encoder.conv ? [L + U] : []);
+    },
+  );
+
   it('α defaults to 0.1·N/N_l from the data sizes, and is a per-step hyperparameter', () => {
     const config = resolveVaeConfig({ ...M2, objective: { kind: 'm2' } });
     expect(hyperAt(config, 3, { examples: 60_000, labeled: 100 })).toEqual([60]);

@@ -6,6 +6,7 @@ import { Graph, type Tensor } from '../graph/graph.js';
 import { likelihoodOp } from '../graph/ops/loss.js';
 import { reparamOp } from '../graph/ops/latent.js';
 import { softmax } from '../graph/ops/softmax.js';
+import { concatCols } from '../graph/ops/select.js';
 import { addIntoOp, repeatRowsOp } from '../graph/ops/util.js';
 import {
   codeWidth,
@@ -15,7 +16,7 @@ import {
   type ResolvedVaeConfig,
 } from './config.js';
 import { kindsOf } from './kinds.js';
-import { convLayer, linearLayer } from './modules.js';
+import { convLayer, expandedLinear, linearLayer } from './modules.js';
 import { importanceWeights } from './objective/iwae.js';
 import { buildMasking, type MaskingGraph } from './masking/graph.js';
 import type {
@@ -137,14 +138,28 @@ function start(
 
 /** Encoder trunk: conv layers on the (conditioned) image, then the dense hidden layers. */
 function encoderTrunk(s: Started): Tensor {
-  const { ctx } = s;
-  const config = ctx.config;
-  const l = vaeLayers(config);
-  let h = s.condition.image(s.masking ? s.masking.image(s.x) : s.x);
-  for (const spec of l.encoderConv) h = convLayer(ctx, spec, h, config.encoder.activation);
+  const { ctx, condition } = s;
+  const g = ctx.g;
+  const l = vaeLayers(ctx.config);
+  const act = ctx.config.encoder.activation;
+  const [first, ...rest] = l.encoderHidden;
+  // Rows that repeat fewer distinct images (M2: the unlabeled batch once per class): the conv
+  // layers and the first dense layer's product with the image features are row-wise, so they run
+  // once per image; only what the condition appends (the label) is added per row.
+  const distinct = s.rows?.distinct;
+  if (distinct && first && !s.masking && !condition.channels) {
+    let h = distinct.images;
+    for (const spec of l.encoderConv) h = convLayer(ctx, spec, h, act);
+    h = expandedLinear(ctx, first, h, condition.features, distinct.expand, act);
+    for (const spec of rest) h = linearLayer(ctx, spec, h, act);
+    return h;
+  }
+  let h = s.masking ? s.masking.image(s.x) : s.x;
+  if (condition.channels) h = concatCols(g, 'x.labelled', [h, condition.channels]);
+  for (const spec of l.encoderConv) h = convLayer(ctx, spec, h, act);
   // The first dense layer reads the conv output flattened: the same row-major values.
-  h = s.condition.features(h);
-  for (const spec of l.encoderHidden) h = linearLayer(ctx, spec, h, config.encoder.activation);
+  if (condition.features) h = concatCols(g, `${h.name}.labelled`, [h, condition.features]);
+  for (const spec of l.encoderHidden) h = linearLayer(ctx, spec, h, act);
   return h;
 }
 

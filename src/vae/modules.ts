@@ -3,7 +3,10 @@
 import type { Tensor } from '../graph/graph.js';
 import type { Activation } from '../kernels/activation-codes.js';
 import { conv2dOp, convTranspose2dOp, type ConvAttrs } from '../graph/ops/conv.js';
-import { linearOp } from '../graph/ops/dense.js';
+import { activationOp, linearOp } from '../graph/ops/dense.js';
+import { add } from '../graph/ops/elementwise.js';
+import { sliceCols } from '../graph/ops/select.js';
+import { view } from '../graph/ops/util.js';
 import type { ConvSpec, LinearSpec } from './layers.js';
 import type { BuildContext } from './sections.js';
 
@@ -27,6 +30,55 @@ export function linearLayer(
     keepPre ? { y: shape, pre: shape } : { y: shape },
     { act },
   ).out.y;
+}
+
+/**
+ * act([expand(h), a]·Wᵀ + b), a linear layer over rows that repeat fewer distinct ones: h (U, F)
+ * holds a row per distinct input (any shape with U rows), `expand` maps a tensor with a row per
+ * distinct input (U, w) to one with a row per layer row (R, w), and `appended` (R, E) is
+ * concatenated after each row's F features (absent: nothing). Computed as
+ * act(expand(h·W_hᵀ + b) + a·W_aᵀ), W_h and W_a the weight's first F and last E columns, so that
+ * the product with h runs once per distinct row; the parameters are the linear layer's.
+ */
+export function expandedLinear(
+  ctx: BuildContext,
+  spec: LinearSpec,
+  h: Tensor,
+  appended: Tensor | undefined,
+  expand: (perInput: Tensor) => Tensor,
+  act: Activation,
+): Tensor {
+  const g = ctx.g;
+  const E = appended ? appended.size / appended.rows : 0;
+  const F = spec.inSize - E;
+  const U = h.size / F;
+  if (!(F > 0) || !Number.isInteger(U)) {
+    throw new Error(
+      `graph: ${spec.name} takes ${spec.inSize} values per row (${E} appended), got ${h.toString()}`,
+    );
+  }
+  const weight = ctx.param(`${spec.name}.weight`);
+  const own = E ? sliceCols(g, `${spec.name}.weight.own`, weight, 0, F) : weight;
+  const perInput = g.add(
+    linearOp,
+    `${spec.name}.distinct`,
+    { x: view(g, h, [U, F]), weight: own, bias: ctx.param(`${spec.name}.bias`) },
+    { y: [U, spec.outSize] },
+    { act: 'identity' },
+  ).out.y;
+  let pre = expand(perInput);
+  if (appended) {
+    const added = g.add(
+      linearOp,
+      `${spec.name}.appended`,
+      { x: appended, weight: sliceCols(g, `${spec.name}.weight.appended`, weight, F, E) },
+      { y: [pre.rows, spec.outSize] },
+      { act: 'identity' },
+    ).out.y;
+    pre = add(g, `${spec.name}.pre`, pre, added);
+  }
+  if (act === 'identity') return pre;
+  return g.add(activationOp, spec.name, { x: pre }, { y: pre.shape }, { act }).out.y;
 }
 
 /**

@@ -233,6 +233,13 @@ export interface ObjectiveRows {
   x: Tensor;
   /** The condition's inputs for those rows by name (y: labels (R)). */
   inputs: Readonly<Record<string, Tensor>>;
+  /**
+   * When the rows repeat fewer distinct images (M2: each unlabeled image once per class): those
+   * images (U, D), and the map from a tensor with a row per image (U, w) to one with a row per
+   * model row (R, w). The encoder's row-wise layers up to its first dense layer then run once per
+   * image (x is expand(images)).
+   */
+  distinct?: { images: Tensor; expand(perImage: Tensor): Tensor };
   /** The graph inputs written from the data. */
   feeds: readonly Feed[];
   /** The objective's own tensors by name (M2: xl, yl, xu), for its build(). */
@@ -291,10 +298,13 @@ export interface DataInput {
 
 /** Where a condition enters the model. */
 export interface ConditionGraph {
-  /** The encoder's image input (B, C·H·W) -> with extra channels when injected as channels. */
-  image(x: Tensor): Tensor;
-  /** The encoder's dense features (B, F) -> (B, F + extra). */
-  features(h: Tensor): Tensor;
+  /**
+   * Planes appended to the encoder's image as channels (B, extra·H·W), after the image's own;
+   * absent: the image as given.
+   */
+  readonly channels?: Tensor;
+  /** Columns appended to the encoder's dense features (B, extra); absent: the features as given. */
+  readonly features?: Tensor;
   /** The decoder's input z (B·K, Z) -> (B·K, Z + extra), the condition repeated K times. */
   latent(z: Tensor, samples: number): Tensor;
   /** What a conditional prior p(z|c) reads (B, widths.context); absent: context width 0. */

@@ -3,6 +3,7 @@
 // one-hot enters either as constant image planes after the image's channels ('channels') or at
 // the first dense layer after the convs ('dense', the default). Labels are integer class indices
 // stored as f32 (exact below 2^24).
+import type { Tensor } from '../../graph/graph.js';
 import { concatCols, oneHot, oneHotPlanes } from '../../graph/ops/select.js';
 import { repeatRowsOp } from '../../graph/ops/util.js';
 import { checkSize, fail } from '../fields.js';
@@ -45,16 +46,20 @@ export const labelCondition: ConditionKind<LabelConditionConfig> = {
     const g = ctx.g;
     const y = inputs.y!;
     const hot = oneHot(g, 'y.onehot', y, c.classes);
-    const channels = ctx.config.encoder.conv !== undefined && c.inject === 'channels';
+    const asChannels = ctx.config.encoder.conv !== undefined && c.inject === 'channels';
+    let planes: Tensor | undefined;
     return {
       // A conditional prior p(z|y) reads the one-hot label.
       context: hot,
-      image: (x) => {
-        if (!channels) return x;
-        const [, H, W] = ctx.config.inputShape!;
-        return concatCols(g, 'x.labelled', [x, oneHotPlanes(g, 'y.planes', y, c.classes, H * W)]);
+      // Made when the encoder reads them: a decoder's graph has no use for them.
+      get channels() {
+        if (!asChannels) return undefined;
+        const shape = ctx.config.inputShape;
+        if (!shape)
+          throw new Error(`graph: condition 'label' injected as channels needs an inputShape`);
+        return (planes ??= oneHotPlanes(g, 'y.planes', y, c.classes, shape[1] * shape[2]));
       },
-      features: (h) => (channels ? h : concatCols(g, `${h.name}.labelled`, [h, hot])),
+      features: asChannels ? undefined : hot,
       latent: (z, samples) => {
         const labels =
           samples === 1

@@ -13,5 +13,5 @@ export const noCondition: ConditionKind<NoConditionConfig> = {
   resolve: () => ({ kind: 'none' }),
   widths: () => ({ encoderChannels: 0, encoderFeatures: 0, decoderFeatures: 0, context: 0 }),
   inputs: () => [],
-  build: () => ({ image: (x) => x, features: (h) => h, latent: (z) => z }),
+  build: () => ({ latent: (z) => z }),
 };

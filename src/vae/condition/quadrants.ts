@@ -93,9 +93,7 @@ export const quadrantsCondition: ConditionKind<QuadrantsConditionConfig> = {
     return {
       context: observed,
       missing,
-      // The recognition network reads the whole image: x_obs and x_miss.
-      image: (x) => x,
-      features: (h) => h,
+      // The recognition network reads the whole image (x_obs and x_miss), nothing appended.
       latent: (z, samples) => {
         const rows = samples === 1 ? observed : repeatRows(g, 'x_obs.repeat', observed, samples);
         return concatCols(g, `${z.name}.conditioned`, [z, rows]);

@@ -214,9 +214,28 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
       view(g, yl, [1, labeledBatch]),
       view(g, everyClass(g, 'xu.classes', batch, C), [1, batch * C]),
     ]);
+    // The images once each, [xl ; xu], and the map from a row per image to the rows above: the
+    // encoder's layers before its label columns run once per image.
+    const images = concatCols(g, 'm2.images', [
+      view(g, xl, [1, xl.size]),
+      view(g, xu, [1, xu.size]),
+    ]);
+    const L = labeledBatch;
+    const expand = (t: Tensor): Tensor => {
+      const w = t.size / (L + batch);
+      const flatT = view(g, t, [1, t.size]);
+      const unlabeled = view(g, sliceCols(g, `${t.name}.u`, flatT, L * w, batch * w), [batch, w]);
+      const repeatedT = repeatRows(g, `${t.name}.u.repeat`, unlabeled, C);
+      const parts = [
+        sliceCols(g, `${t.name}.l`, flatT, 0, L * w),
+        view(g, repeatedT, [1, repeatedT.size]),
+      ];
+      return view(g, concatCols(g, `${t.name}.expanded`, parts), [rows, w], `${t.name}.rows`);
+    };
     return {
       x: view(g, flat, [rows, D], 'm2.x.rows'),
       inputs: { y: view(g, labels, [rows, 1], 'm2.y.rows') },
+      distinct: { images: view(g, images, [L + batch, D], 'm2.images.rows'), expand },
       feeds: [
         { tensor: xu, field: 'images', width: D },
         { tensor: xl, field: 'images', width: D, stream: 'labeled' },
