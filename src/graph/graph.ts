@@ -10,7 +10,8 @@
 // Gradient rule for tensors used more than once: every backward op writes a gradient through
 // `GradContext.slot(t)`, which hands out the same gradient tensor each time and says whether this
 // write is the first (assign, ACCUMULATE = false) or a later one (add, ACCUMULATE = true). So no
-// gradient buffer is ever zeroed, and a tensor used twice sums its gradients.
+// gradient buffer is ever zeroed, and a tensor used twice sums its gradients. A view's gradient is
+// its upstream gradient viewed (`GradContext.adopt`), not a copy.
 import type { PrepareContext, PreparedOp } from './prepare.js';
 
 export type TensorRole =
@@ -154,6 +155,19 @@ export class GradContext {
     }
     entry.writes++;
     return { grad: entry.grad, accumulate: entry.writes > 1 };
+  }
+
+  /**
+   * Makes `make()`, a view of `source` (a finished gradient that nothing else reads: a view's
+   * upstream gradient), t's gradient instead of copying it into t's slot; later writes for t add
+   * to it. Only for a temporary t with no gradient yet and a temporary source (a parameter's
+   * gradient lives in the flat gradient buffer). Returns false, making nothing, when it cannot.
+   */
+  adopt(t: Tensor, source: Tensor, make: () => Tensor): boolean {
+    if (!t.requiresGrad || this.grads.has(t)) return false;
+    if (t.role !== 'temp' || source.base.role !== 'temp') return false;
+    this.grads.set(t, { grad: make(), writes: 1 });
+    return true;
   }
 
   /**

@@ -118,8 +118,25 @@ export const viewOp = defineOp<{ x: Tensor }, { y: Tensor }, object>({
   },
   grad(g, op, ctx) {
     const dy = ctx.grad(op.out.y);
-    if (!dy || !ctx.needs(op.in.x)) return;
-    const s = ctx.slot(op.in.x);
+    const { x } = op.in;
+    if (!dy || !ctx.needs(x)) return;
+    // y's gradient is finished and read by nothing else: x's gradient is it, viewed.
+    if (
+      ctx.adopt(
+        x,
+        dy,
+        () =>
+          g.add(
+            viewOp,
+            `${op.name}.dx`,
+            { x: dy },
+            { y: g.viewTensor(dy, x.shape, `${op.name}.dx`) },
+            {},
+          ).out.y,
+      )
+    )
+      return;
+    const s = ctx.slot(x);
     g.add(copyOp, `${op.name}.dx`, { src: dy }, { dst: s.grad }, { accumulate: s.accumulate });
   },
 });
