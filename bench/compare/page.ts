@@ -6,6 +6,10 @@
 //   loop:      the same view driven by the library's TraversalLoop (requestAnimationFrame, as an
 //              app runs it): frames finished per second over 5 s
 //   decode256: the decoder program for 256 latents, one submit per decode (images/s)
+//   texture:   the display mode's view into a texture instead of a canvas, one frame after the
+//              other (frames/s: what a frame costs without the canvas)
+//   decode-await: the decode256 program awaited after each run (runs/s: what a decode costs one
+//              at a time, as a frame waits for it)
 //   train128:  the Trainer's MNIST VAE step at batch 128 (samples/s)
 //   conv128:   the Trainer's conv VAE step (convVaePreset(20)) at batch 128 (samples/s)
 //   startup:   navigation start to the first finished train step at batch 128 (ms; a fresh
@@ -17,7 +21,13 @@
 // The result lands in window.__compare; progress goes to console.log.
 import { loadEmbeddedDigits } from '../../src/data/embedded.js';
 import { createRuntime } from '../../src/gpu/runtime.js';
-import { canvasTarget, gridLayout, LatentView, TraversalLoop } from '../../src/display/index.js';
+import {
+  canvasTarget,
+  gridLayout,
+  LatentView,
+  textureTarget,
+  TraversalLoop,
+} from '../../src/display/index.js';
 import { VaeInference } from '../../src/vae/inference.js';
 import { VaeModel, initialWeights } from '../../src/vae/model.js';
 import { convVaePreset, resolveVaeConfig } from '../../src/vae/config.js';
@@ -100,11 +110,17 @@ async function main(): Promise<CompareResult> {
     const timing: Timing = { ms, inner: frames, repeats: 1, all: [ms] };
     return { mode, value: 1000 / ms, unit: 'frames/s', timing };
   }
-  if (mode === 'display') {
+  if (mode === 'display' || mode === 'texture') {
     const inference = VaeInference.create(model);
-    const canvas = document.createElement('canvas');
-    document.body.appendChild(canvas);
-    const target = canvasTarget(rt, canvas, gridLayout(n, 28, 28, { columns: GRID }));
+    const layout = gridLayout(n, 28, 28, { columns: GRID });
+    let target;
+    if (mode === 'texture') {
+      target = textureTarget(rt, layout);
+    } else {
+      const canvas = document.createElement('canvas');
+      document.body.appendChild(canvas);
+      target = canvasTarget(rt, canvas, layout);
+    }
     const view = await LatentView.create(inference, target, {
       rows: GRID,
       cols: GRID,
@@ -120,16 +136,17 @@ async function main(): Promise<CompareResult> {
     };
     toValue = (ms) => 1000 / ms;
     unit = 'frames/s';
-  } else if (mode === 'decode256') {
+  } else if (mode === 'decode256' || mode === 'decode-await') {
     const inference = VaeInference.create(model);
     const program = await inference.createDecoderProgram(n);
     kernels = program.dispatches.map((d) => d.kernel.name);
     const z = Float32Array.from(randomNormalArray(n * MNIST_VAE.latentSize, 400));
     timed = {
-      run: (count) => {
+      run: async (count) => {
         for (let i = 0; i < count; i++) {
           rt.device.queue.writeBuffer(program.z.buffer, program.z.offset, z);
           rt.submit([program], 'decode');
+          if (mode === 'decode-await') await rt.device.queue.onSubmittedWorkDone();
         }
       },
       sync: () => rt.finish(),
