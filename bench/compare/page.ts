@@ -42,7 +42,7 @@ import {
   timeIt,
   type Timed,
   type Timing,
-} from '../browser/workloads.js';
+} from '../browser/protocol.js';
 
 export interface CompareResult {
   mode: string;
