@@ -203,24 +203,17 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
     const xl = g.input('xl', [labeledBatch, D]);
     const yl = g.input('yl', [labeledBatch, 1]);
     const xu = g.input('xu', [batch, D]);
-    // [xl ; xu repeated C times] and [yl ; 0 … C−1 per unlabeled row], concatenated as flat rows.
-    const repeated = repeatRows(g, 'xu.repeat', xu, C);
-    const rows = labeledBatch + batch * C;
-    const flat = concatCols(g, 'm2.x', [
-      view(g, xl, [1, xl.size]),
-      view(g, repeated, [1, repeated.size]),
-    ]);
-    const labels = concatCols(g, 'm2.y', [
-      view(g, yl, [1, labeledBatch]),
-      view(g, everyClass(g, 'xu.classes', batch, C), [1, batch * C]),
-    ]);
-    // The images once each, [xl ; xu], and the map from a row per image to the rows above: the
-    // encoder's layers before its label columns run once per image.
-    const images = concatCols(g, 'm2.images', [
-      view(g, xl, [1, xl.size]),
-      view(g, xu, [1, xu.size]),
-    ]);
     const L = labeledBatch;
+    const rows = L + batch * C;
+    // The images once each, [xl ; xu], and the map from a row per image to the model's rows
+    // [xl ; xu repeated C times]: x is expand(images), and the encoder's layers before its label
+    // columns run on the images.
+    const images = view(
+      g,
+      concatCols(g, 'm2.images', [view(g, xl, [1, xl.size]), view(g, xu, [1, xu.size])]),
+      [L + batch, D],
+      'm2.images.rows',
+    );
     const expand = (t: Tensor): Tensor => {
       const w = t.size / (L + batch);
       const flatT = view(g, t, [1, t.size]);
@@ -232,10 +225,15 @@ export const m2Objective: ObjectiveKind<M2ObjectiveConfig> = {
       ];
       return view(g, concatCols(g, `${t.name}.expanded`, parts), [rows, w], `${t.name}.rows`);
     };
+    // [yl ; 0 … C−1 per unlabeled row], concatenated as flat rows.
+    const labels = concatCols(g, 'm2.y', [
+      view(g, yl, [1, labeledBatch]),
+      view(g, everyClass(g, 'xu.classes', batch, C), [1, batch * C]),
+    ]);
     return {
-      x: view(g, flat, [rows, D], 'm2.x.rows'),
+      x: expand(images),
       inputs: { y: view(g, labels, [rows, 1], 'm2.y.rows') },
-      distinct: { images: view(g, images, [L + batch, D], 'm2.images.rows'), expand },
+      distinct: { images, expand },
       feeds: [
         { tensor: xu, field: 'images', width: D },
         { tensor: xl, field: 'images', width: D, stream: 'labeled' },
